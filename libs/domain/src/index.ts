@@ -1,0 +1,4 @@
+export * from './target';
+export * from './machine';
+export * from './firmware-profile';
+export * from './io-module';

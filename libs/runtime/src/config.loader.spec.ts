@@ -1,0 +1,38 @@
+import { ConfigError, loadConfig } from './config.loader';
+
+describe('loadConfig', () => {
+  it('applies defaults on an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.API_PORT).toBe(8080);
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.IOPLANE_PREFIX).toBe('ioplane');
+  });
+
+  it.each([
+    ['API_PORT', 'eighty', 'must be a number'],
+    ['API_PORT', '70000', 'must be 0..65535'],
+    ['REDIS_URL', 'http://x', 'must start with redis://'],
+    ['MAAS_API_KEY', 'only:two', 'consumer_key:token_key:token_secret'],
+    ['LOG_LEVEL', 'loud', ''],
+    ['FLEET_SYNC_INTERVAL_MS', '5', 'at least 100'],
+  ])('rejects %s=%s naming the variable', (name, value, reason) => {
+    const run = () => loadConfig({ [name]: value });
+    expect(run).toThrow(ConfigError);
+    try {
+      run();
+    } catch (e) {
+      expect((e as ConfigError).variable).toBe(name);
+      expect((e as ConfigError).message).toContain(name);
+      expect((e as ConfigError).message).toContain(reason);
+    }
+  });
+
+  it('does not echo a malformed secret in the error', () => {
+    try {
+      loadConfig({ MAAS_API_KEY: 'abc:supersecretvalue' });
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      expect((e as Error).message).not.toContain('supersecretvalue');
+    }
+  });
+});

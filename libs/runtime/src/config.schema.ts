@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+const port = (fallback: number) =>
+  z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(0, 'must be 0..65535').max(65535, 'must be 0..65535').default(fallback);
+
+const millis = (fallback: number) => z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(100, 'must be at least 100 ms').default(fallback);
+
+/** Every environment variable ioplane reads, with its default. Validated once at start-up. */
+export const configSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  IOPLANE_DATA_DIR: z.string().min(1).default('var'),
+  IOPLANE_PREFIX: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits or -').default('ioplane'),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port(8080),
+  IOPLANE_API_URL: z.url({ error: 'must be a URL' }).default('http://127.0.0.1:8080'),
+  MAAS_URL: z.url({ error: 'must be a URL' }).optional(),
+  MAAS_API_KEY: z.string().regex(/^[^:\s]+:[^:\s]+:[^:\s]+$/, 'must be consumer_key:token_key:token_secret').optional(),
+  MAAS_HOST: z.string().min(1).default('127.0.0.1'),
+  MAAS_PORT: port(5240),
+  FLEET_FILE: z.string().min(1).default('fleets/demo.yaml'),
+  FLEET_SYNC_INTERVAL_MS: millis(60_000),
+  MAAS_EVENTS_INTERVAL_MS: millis(5_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type IoplaneConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,5 @@
+export * from './config.schema';
+export * from './config.loader';
+export * from './redis.embedded';
+export * from './system.check';
+export * from './logger.options';

@@ -1,0 +1,106 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+
+export interface EmbeddedRedis {
+  url: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free loopback port by binding port 0. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? ok(addr.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Spawns `redis-server` from PATH, run as a system of record: AOF on with
+ * everysec fsync and noeviction, so queued jobs and desired state survive a restart.
+ */
+export async function startEmbeddedRedis(opts: { dataDir: string; port?: number; bin?: string }): Promise<EmbeddedRedis> {
+  const dir = resolve(opts.dataDir);
+  mkdirSync(dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const child = spawn(
+    opts.bin ?? 'redis-server',
+    [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--dir', dir,
+      '--appendonly', 'yes',
+      '--appendfsync', 'everysec',
+      '--maxmemory-policy', 'noeviction',
+      '--save', '',
+      '--daemonize', 'no',
+      '--protected-mode', 'yes',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await waitReady(child, port);
+  let stopped: Promise<void> | null = null;
+  const stop = () => {
+    stopped ??= new Promise<void>((ok) => {
+      if (child.exitCode !== null || child.signalCode !== null) return ok();
+      child.once('exit', () => ok());
+      child.kill('SIGTERM');
+    });
+    return stopped;
+  };
+  return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid!, stop };
+}
+
+function waitReady(child: ChildProcess, port: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`redis-server on port ${port} not ready after 10 s:\n${out}`));
+    }, 10_000);
+    const onData = (buf: Buffer) => {
+      out += buf.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        // Keep draining so a full pipe never blocks the server.
+        child.stdout?.resume();
+        child.stderr?.resume();
+        ok();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      fail(new Error(`cannot start redis-server: ${err.message}. Install it (apt-get install redis-server) or set REDIS_URL.`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`redis-server exited with code ${code} before it was ready:\n${out}`));
+    });
+  }).then(() => {
+    child.removeAllListeners('exit');
+  });
+}
+
+export interface RedisHandle {
+  url: string;
+  embedded: boolean;
+  stop(): Promise<void>;
+}
+
+/** `REDIS_URL` when set, otherwise an embedded server with its data under `<dataDir>/redis`. */
+export async function resolveRedis(cfg: { REDIS_URL?: string; IOPLANE_DATA_DIR: string }): Promise<RedisHandle> {
+  if (cfg.REDIS_URL) return { url: cfg.REDIS_URL, embedded: false, stop: async () => undefined };
+  const r = await startEmbeddedRedis({ dataDir: `${cfg.IOPLANE_DATA_DIR}/redis` });
+  return { url: r.url, embedded: true, stop: r.stop };
+}

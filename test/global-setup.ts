@@ -1,0 +1,9 @@
+import { startEmbeddedRedis } from '../libs/runtime/src/redis.embedded';
+
+/** Tests use a real Redis: REDIS_URL when given, else one spawned for this run and stopped in teardown. */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.REDIS_URL) return;
+  const redis = await startEmbeddedRedis({ dataDir: `var/test-redis-${process.pid}` });
+  process.env.REDIS_URL = redis.url;
+  (globalThis as Record<string, unknown>).__IOPLANE_TEST_REDIS__ = redis;
+}
