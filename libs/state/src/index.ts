@@ -1,0 +1,3 @@
+export * from './state.keys';
+export * from './fleet.repository';
+export * from './fleet.redis-repository';

@@ -1,0 +1,22 @@
+/**
+ * Every Redis key ioplane owns, in one place. All live under `<prefix>:` so a
+ * shared Redis can host several installations (and tests) side by side.
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `<p>:fleet:machines` | hash | systemId -> FleetMachine JSON |
+ * | `<p>:fleet:meta` | hash | generation, syncedAt, machines, devices, unprofiled |
+ * | `<p>:maas:events:cursor` | string | id of the last MAAS event processed |
+ */
+export class StateKeys {
+  constructor(readonly prefix: string) {}
+  get fleetMachines(): string {
+    return `${this.prefix}:fleet:machines`;
+  }
+  get fleetMeta(): string {
+    return `${this.prefix}:fleet:meta`;
+  }
+  get maasEventCursor(): string {
+    return `${this.prefix}:maas:events:cursor`;
+  }
+}
