@@ -60,7 +60,7 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port?: number;
 }
 
 function waitReady(child: ChildProcess, port: number): Promise<void> {
-  return new Promise((ok, fail) => {
+  return new Promise<void>((ok, fail) => {
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

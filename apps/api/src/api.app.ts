@@ -1,0 +1,21 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import type { CoreOptions } from '@ioplane/runtime';
+import { ApiModule } from './api.module';
+
+export async function createApi(opts: CoreOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(ApiModule.forRoot(opts), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+  return app;
+}
+
+/** Listens and returns the base URL (port 0 picks a free one). */
+export async function listen(app: INestApplication, host: string, port: number): Promise<string> {
+  await app.listen(port, host);
+  const addr = app.getHttpServer().address();
+  return `http://${host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+}

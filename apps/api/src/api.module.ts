@@ -1,0 +1,20 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { CoreModule, CoreOptions } from '@ioplane/runtime';
+import { ApiErrorFilter } from './api-error.filter';
+import { FleetController } from './fleet.controller';
+import { HealthController } from './health.controller';
+import { JobsController } from './jobs.controller';
+
+@Module({})
+export class ApiModule {
+  static forRoot(opts: CoreOptions): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [CoreModule.forRoot(opts), TerminusModule],
+      controllers: [FleetController, JobsController, HealthController],
+      providers: [{ provide: APP_FILTER, useClass: ApiErrorFilter }],
+    };
+  }
+}

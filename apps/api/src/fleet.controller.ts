@@ -1,0 +1,60 @@
+import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Queue } from 'bullmq';
+import { z } from 'zod';
+import { fleetSyncPayload, FleetSyncPayload, jobId, JOBS, QUEUES } from '@ioplane/queue';
+import { FLEET_REPOSITORY } from '@ioplane/runtime';
+import type { FleetRepository } from '@ioplane/state';
+import { ZodPipe } from './zod.pipe';
+
+const name = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore');
+const fleetQuery = z.object({
+  zone: name.optional(),
+  pool: name.optional(),
+  tag: name.optional(),
+  includeDpus: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+});
+type FleetQuery = z.infer<typeof fleetQuery>;
+const systemId = z.string().regex(/^[a-z0-9]{1,32}$/, 'must be a MAAS system_id (lowercase letters and digits)');
+const syncBody = fleetSyncPayload.omit({ reason: true }).strict();
+
+@ApiTags('fleet')
+@Controller('v1/fleet')
+export class FleetController {
+  constructor(
+    @Inject(FLEET_REPOSITORY) private readonly repo: FleetRepository,
+    @InjectQueue(QUEUES.fleet) private readonly queue: Queue,
+  ) {}
+
+  @Get('machines')
+  @ApiOperation({ summary: 'Machines with their devices and matched firmware profiles, as last synced from MAAS' })
+  @ApiQuery({ name: 'zone', required: false })
+  @ApiQuery({ name: 'pool', required: false })
+  @ApiQuery({ name: 'tag', required: false })
+  @ApiQuery({ name: 'includeDpus', required: false, description: 'also list DPUs as machines (they always appear as devices of their host)' })
+  async list(@Query(new ZodPipe(fleetQuery, 'query')) q: FleetQuery) {
+    const [meta, machines] = await Promise.all([this.repo.meta(), this.repo.listMachines(q)]);
+    const items = q.includeDpus === 'true' ? machines : machines.filter((m) => !m.isDpu);
+    return { generation: meta.generation, syncedAt: meta.syncedAt, count: items.length, items };
+  }
+
+  @Get('machines/:systemId')
+  @ApiParam({ name: 'systemId' })
+  async get(@Param('systemId', new ZodPipe(systemId, 'param')) id: string) {
+    const m = await this.repo.getMachine(id);
+    if (!m) throw new NotFoundException({ code: 'not_found', field: 'systemId', message: `no machine ${id} in the inventory` });
+    return m;
+  }
+
+  @Post('sync')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Queue a fleet sync from MAAS now' })
+  async sync(@Body(new ZodPipe(syncBody, 'body')) body: Omit<FleetSyncPayload, 'reason'>) {
+    const data: FleetSyncPayload = { reason: 'manual', systemIds: body.systemIds ?? [] };
+    // Requests within the same second collapse onto one job.
+    const id = jobId('fleet-sync', 'manual', String(Math.floor(Date.now() / 1000)));
+    const job = await this.queue.add(JOBS.fleetSync, data, { jobId: id, removeOnComplete: 100, removeOnFail: 500 });
+    return { jobId: job.id, queue: QUEUES.fleet, name: JOBS.fleetSync };
+  }
+}

@@ -1,0 +1,32 @@
+import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { ApiTags } from '@nestjs/swagger';
+import { Queue } from 'bullmq';
+import { z } from 'zod';
+import { QUEUES } from '@ioplane/queue';
+import { ZodPipe } from './zod.pipe';
+
+const jobIdParam = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a job id');
+
+@ApiTags('jobs')
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(@InjectQueue(QUEUES.fleet) private readonly queue: Queue) {}
+
+  @Get(':id')
+  async get(@Param('id', new ZodPipe(jobIdParam, 'param')) id: string) {
+    const job = await this.queue.getJob(id);
+    if (!job) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no job ${id}` });
+    return {
+      id: job.id,
+      name: job.name,
+      state: await job.getState(),
+      progress: job.progress,
+      attemptsMade: job.attemptsMade,
+      result: job.returnvalue ?? null,
+      failedReason: job.failedReason ?? null,
+      createdAt: new Date(job.timestamp).toISOString(),
+      finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    };
+  }
+}

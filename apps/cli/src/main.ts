@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { ApiError, IoplaneApi } from './api.client';
+import { fleetCommand } from './fleet.command';
+
+const program = new Command('ioplane')
+  .description('ioplane: place eBPF/XDP IO modules on hosts, SmartNICs and DPUs')
+  .option('--api <url>', 'ioplane API base URL', process.env.IOPLANE_API_URL ?? 'http://127.0.0.1:8080')
+  .option('--token <token>', 'API token (or IOPLANE_TOKEN)', process.env.IOPLANE_TOKEN);
+
+const api = () => {
+  const o = program.opts<{ api: string; token?: string }>();
+  return new IoplaneApi(o.api, o.token);
+};
+program.addCommand(fleetCommand(api));
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ApiError) {
+    process.stderr.write(`ioplane: ${e.message}${e.field ? ` (field: ${e.field})` : ''}\n`);
+  } else {
+    process.stderr.write(`ioplane: ${(e as Error).message}\n`);
+  }
+  process.exit(1);
+});

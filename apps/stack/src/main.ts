@@ -1,0 +1,33 @@
+import { loadConfigOrExit, systemCheck } from '@ioplane/runtime';
+import { startStack } from './stack';
+
+/** `npm start`: the whole ioplane on the embedded default, serving until interrupted. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  systemCheck();
+  const stack = await startStack(config);
+  process.stdout.write(
+    [
+      `ioplane is up`,
+      `  api:   ${stack.apiUrl}  (docs ${stack.apiUrl}/docs)`,
+      `  maas:  ${stack.maasUrl}${stack.embedded.maas ? '  (embedded simulator)' : ''}`,
+      `  redis: ${stack.embedded.redis ? 'embedded, data in ' + config.IOPLANE_DATA_DIR + '/redis' : 'REDIS_URL'}`,
+      `Try: npm run cli -- fleet ls --api ${stack.apiUrl}`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((e) => {
+  process.stderr.write(`ioplane: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import { IoplaneConfig, resolveRedis } from '@ioplane/runtime';
+import { createApi, listen } from '../../api/src/api.app';
+import { startMaasSimulator } from '../../fleet-sim/src';
+import { createWorker } from '../../worker/src/worker.app';
+
+export interface Stack {
+  apiUrl: string;
+  maasUrl: string;
+  redisUrl: string;
+  embedded: { redis: boolean; maas: boolean };
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots what `npm start` runs: Redis (REDIS_URL or embedded), the MAAS simulator
+ * (unless MAAS_URL points at a real MAAS), the worker and the API.
+ * Everything started here is stopped by stop(), in reverse order.
+ */
+export async function startStack(config: IoplaneConfig, opts: { schedules?: boolean } = {}): Promise<Stack> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const redis = await resolveRedis(config);
+    stops.push(redis.stop);
+    let maas = { url: config.MAAS_URL ?? '', apiKey: config.MAAS_API_KEY ?? '' };
+    const embeddedMaas = !config.MAAS_URL;
+    if (embeddedMaas) {
+      const sim = await startMaasSimulator({ fleetFile: config.FLEET_FILE, host: config.MAAS_HOST, port: config.MAAS_PORT, apiKey: config.MAAS_API_KEY });
+      stops.push(() => sim.close());
+      maas = { url: sim.url, apiKey: sim.apiKey };
+    } else if (!config.MAAS_API_KEY) {
+      throw new Error('MAAS_URL is set but MAAS_API_KEY is not: set both, or neither for the embedded simulator');
+    }
+    const worker: INestApplicationContext = await createWorker({ config, redisUrl: redis.url, name: 'worker', maas, schedules: opts.schedules });
+    stops.push(() => worker.close());
+    const api: INestApplication = await createApi({ config, redisUrl: redis.url, name: 'api' });
+    stops.push(() => api.close());
+    const apiUrl = await listen(api, config.API_HOST, config.API_PORT);
+    return { apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

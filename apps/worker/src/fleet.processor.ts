@@ -1,0 +1,82 @@
+import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Job, Queue } from 'bullmq';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
+import { MaasClient } from '@ioplane/maas';
+import { fleetSyncPayload, jobId, JOBS, JOBS_BY_QUEUE, JobName, QUEUES } from '@ioplane/queue';
+import { FLEET_REPOSITORY } from '@ioplane/runtime';
+import type { FleetRepository } from '@ioplane/state';
+import { MAAS_CLIENT, PROFILES } from './worker.tokens';
+
+type Handler = (job: Job) => Promise<unknown>;
+
+@Processor(QUEUES.fleet, { concurrency: 2, lockDuration: 120_000 })
+export class FleetProcessor extends WorkerHost implements OnModuleInit {
+  private readonly log = new Logger(FleetProcessor.name);
+  private readonly handlers: Record<JobName, Handler>;
+
+  constructor(
+    @Inject(MAAS_CLIENT) private readonly maas: MaasClient,
+    @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+    @Inject(FLEET_REPOSITORY) private readonly repo: FleetRepository,
+    @InjectQueue(QUEUES.fleet) private readonly queue: Queue,
+  ) {
+    super();
+    this.handlers = {
+      [JOBS.fleetSync]: (job) => this.fleetSync(job),
+      [JOBS.maasEvents]: () => this.maasEvents(),
+    };
+  }
+
+  /** A job name with no handler would sit in the queue forever: refuse to boot instead. */
+  onModuleInit(): void {
+    const expected = [...JOBS_BY_QUEUE[QUEUES.fleet]].sort();
+    const handled = Object.keys(this.handlers).sort();
+    if (JSON.stringify(expected) !== JSON.stringify(handled)) {
+      throw new Error(`queue ${QUEUES.fleet}: jobs ${expected.join(',')} but handlers for ${handled.join(',')}`);
+    }
+  }
+
+  async process(job: Job): Promise<unknown> {
+    const handler = this.handlers[job.name as JobName];
+    if (!handler) throw new Error(`no handler for job ${job.name}`);
+    return handler(job);
+  }
+
+  private async fleetSync(job: Job): Promise<InventorySyncResult> {
+    const payload = fleetSyncPayload.parse(job.data);
+    const sync = new InventorySync(this.maas, this.profiles, this.repo);
+    const result = await sync.run({
+      onProgress: (p) =>
+        job.updateProgress({ stage: p.stage, done: p.done, total: p.total, percent: progressPercent(p.stage, p.done, p.total) }),
+    });
+    this.log.log({ jobId: job.id, reason: payload.reason, ...result }, 'fleet synced');
+    return result;
+  }
+
+  private async maasEvents(): Promise<EventWatchResult> {
+    const result = await watchMaasEvents(this.maas, this.repo);
+    if (result.deployed.length) {
+      // One sync per cursor position: a re-run of this poll after a stall does not queue a second.
+      await this.queue.add(
+        JOBS.fleetSync,
+        { reason: 'maas-event', systemIds: result.deployed },
+        { jobId: jobId('fleet-sync', 'event', String(result.cursor)), removeOnComplete: 100, removeOnFail: 500 },
+      );
+      this.log.log({ deployed: result.deployed }, 'machines reached Deployed: fleet sync queued');
+    }
+    return result;
+  }
+
+  @OnWorkerEvent('failed')
+  onFailed(job: Job | undefined, err: Error): void {
+    this.log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
+  }
+}
+
+const STAGE_WEIGHT = { list: [0, 10], devices: [10, 90], write: [90, 100] } as const;
+function progressPercent(stage: keyof typeof STAGE_WEIGHT, done: number, total: number): number {
+  const [from, to] = STAGE_WEIGHT[stage];
+  return Math.round(from + ((to - from) * done) / Math.max(total, 1));
+}

@@ -1,0 +1,3 @@
+export * from './inventory.sync';
+export * from './maas-event.watch';
+export * from './inventory.table';

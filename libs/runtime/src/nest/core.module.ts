@@ -1,0 +1,57 @@
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
+import { LoggerModule } from 'nestjs-pino';
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { producerConnection, queuePrefix, QUEUES, workerConnection } from '@ioplane/queue';
+import { RedisFleetRepository } from '@ioplane/state';
+import type { IoplaneConfig } from '../config.schema';
+import { createLogger, registerSecret } from '../logger.options';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, STATE_REDIS } from './core.tokens';
+
+@Injectable()
+class StateRedisLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(STATE_REDIS) private readonly redis: Redis) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+export interface CoreOptions {
+  config: IoplaneConfig;
+  /** The Redis actually in use: REDIS_URL or the embedded server. */
+  redisUrl: string;
+  name: string;
+}
+
+/** Config, logging, Redis state and queues: what every ioplane app shares. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot({ config, redisUrl, name }: CoreOptions): DynamicModule {
+    registerSecret(config.MAAS_API_KEY);
+    registerSecret(new URL(redisUrl).password || undefined);
+    const logger = createLogger({ level: config.LOG_LEVEL, name });
+    return {
+      module: CoreModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger,
+            genReqId: (req) => (req.headers['x-request-id'] as string) ?? randomUUID(),
+            autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+          },
+        }),
+        BullModule.forRoot({ connection: workerConnection(redisUrl), prefix: queuePrefix(config.IOPLANE_PREFIX) }),
+        BullModule.registerQueue({ name: QUEUES.fleet, connection: producerConnection(redisUrl) }),
+      ],
+      providers: [
+        { provide: IOPLANE_CONFIG, useValue: config },
+        { provide: STATE_REDIS, useFactory: () => new Redis({ ...producerConnection(redisUrl), enableOfflineQueue: true }) },
+        { provide: FLEET_REPOSITORY, useFactory: (r: Redis) => new RedisFleetRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        StateRedisLifecycle,
+      ],
+      exports: [IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, BullModule],
+    };
+  }
+}
