@@ -17,15 +17,15 @@ function percentOf(p: JobView['progress']): number {
 /** Follows a job to its end, drawing a progress bar; resolves with the final view. */
 export async function watchJob(api: IoplaneApi, jobId: string, opts: { bar?: boolean; intervalMs?: number; out?: NodeJS.WritableStream } = {}): Promise<JobView> {
   const bar = opts.bar === false ? null : new SingleBar(
-    { format: ' {name} [{bar}] {percentage}% | {stage} {done}/{total}', noTTYOutput: true, notTTYSchedule: 500, stream: opts.out ?? process.stderr, hideCursor: true },
+    { format: ' {name} [{bar}] {percentage}% | {stage} {step}/{steps}', noTTYOutput: true, notTTYSchedule: 500, stream: opts.out ?? process.stderr, hideCursor: true },
     Presets.shades_classic,
   );
   let view = await api.request<JobView>('GET', `/v1/jobs/${encodeURIComponent(jobId)}`);
-  bar?.start(100, 0, { name: view.name, stage: 'queued', done: 0, total: 0 });
+  bar?.start(100, 0, { name: view.name, stage: 'queued', step: 0, steps: 0 });
   try {
     for (;;) {
       const p = view.progress;
-      bar?.update(percentOf(p), typeof p === 'object' ? { stage: p.stage ?? view.state, done: p.done ?? 0, total: p.total ?? 0 } : { stage: view.state });
+      bar?.update(percentOf(p), typeof p === 'object' ? { stage: p.stage ?? view.state, step: p.done ?? 0, steps: p.total ?? 0 } : { stage: view.state });
       if (view.state === 'completed' || view.state === 'failed') break;
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
       view = await api.request<JobView>('GET', `/v1/jobs/${encodeURIComponent(jobId)}`);

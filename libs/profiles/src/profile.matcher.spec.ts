@@ -144,6 +144,20 @@ describe('detectDevices', () => {
     ]);
   });
 
+  it('links each BlueField card to the DPU of the same model, whatever the hostname order', () => {
+    const host = machine('host1', 'node-01', {
+      interfaces: [iface('bf2', '24.35.2000'), iface('bf3', '32.39.1002')],
+      pciDevices: [pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', 'bf2'), pci('0000:b1:00.0', '15b3', 'a2dc', 'mlx5_core', 'bf3')],
+    });
+    const withCard = (m: Machine, productId: string): Machine => ({ ...m, pciDevices: [pci('0000:03:00.0', '15b3', productId, 'mlx5_core', 'p0')] });
+    const dpus = [withCard(dpu('d-bf3', 'node-01-dpu0', 'host1'), 'a2dc'), withCard(dpu('d-bf2', 'node-01-dpu1', 'host1'), 'a2d6')];
+    const devices = detectDevices(host, dpus, profiles);
+    expect(devices.slice(1).map((d) => [d.name, d.dpuSystemId])).toEqual([
+      ['bf2', 'd-bf2'],
+      ['bf3', 'd-bf3'],
+    ]);
+  });
+
   it('leaves a BlueField card unlinked when no DPU machine names this host', () => {
     const host = machine('host1', 'node-01', { pciDevices: [pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', null)] });
     expect(detectDevices(host, [dpu('d', 'x', 'host9')], profiles)[1].dpuSystemId).toBeNull();

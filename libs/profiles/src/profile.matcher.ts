@@ -102,7 +102,7 @@ function cpuDevice(host: Machine): Device {
  * The devices of a host ioplane may place on: the host CPU, then one Device per network card
  * (PCI functions grouped by bus:device, in PCI address order). Unknown hardware is listed
  * with profileId null and kind `nic`, never thrown on. A BlueField card is linked to the DPU
- * machine whose parent is this host (n-th card by PCI address to n-th DPU by hostname).
+ * machine whose parent is this host, preferring a DPU of the same BlueField model.
  */
 export function detectDevices(host: Machine, dpuMachines: readonly Machine[], profiles: readonly FirmwareProfile[]): Device[] {
   const ifaceByName = new Map(host.interfaces.map((i) => [i.name, i]));
@@ -113,7 +113,14 @@ export function detectDevices(host: Machine, dpuMachines: readonly Machine[], pr
     cards.set(key, [...(cards.get(key) ?? []), fn]);
   }
   const dpus = dpuMachines.filter((m) => m.parentSystemId === host.systemId).sort(byHostname);
-  let nextDpu = 0;
+  const unlinked = [...dpus];
+  // MAAS links a DPU to its host by PCI serial, which it does not expose; the same BlueField
+  // model on both sides is the next best evidence, then hostname order.
+  const takeDpu = (productId: string): string | null => {
+    const sameModel = unlinked.findIndex((d) => d.pciDevices.some((p) => isBlueField(p) && p.productId.toLowerCase() === productId));
+    const i = sameModel >= 0 ? sameModel : unlinked.length ? 0 : -1;
+    return i >= 0 ? unlinked.splice(i, 1)[0].systemId : null;
+  };
 
   const devices: Device[] = [cpuDevice(host)];
   const usedNames = new Set(['cpu']);
@@ -130,7 +137,8 @@ export function detectDevices(host: Machine, dpuMachines: readonly Machine[], pr
     let name = interfaces[0] ?? lead.pciAddress;
     if (usedNames.has(name)) name = lead.pciAddress;
     usedNames.add(name);
-    const dpuSystemId = fns.some(isBlueField) && nextDpu < dpus.length ? dpus[nextDpu++].systemId : null;
+    const bf = fns.find(isBlueField);
+    const dpuSystemId = bf ? takeDpu(bf.productId.toLowerCase()) : null;
     devices.push({
       id: `${host.systemId}/${name}`,
       machineSystemId: host.systemId,

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { BullModule } from '@nestjs/bullmq';
 import { LoggerModule } from 'nestjs-pino';
 import Redis from 'ioredis';
+import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { producerConnection, queuePrefix, QUEUES, workerConnection } from '@ioplane/queue';
 import { RedisFleetRepository } from '@ioplane/state';
@@ -22,16 +23,23 @@ export interface CoreOptions {
   /** The Redis actually in use: REDIS_URL or the embedded server. */
   redisUrl: string;
   name: string;
+  /** Where log lines go; stdout unless a test captures them. */
+  logDestination?: DestinationStream;
+  /**
+   * Queue connection role. BullMQ workers take the queue's connection, so a worker
+   * process needs the blocking-safe one; the API fails fast instead of buffering.
+   */
+  queueRole?: 'producer' | 'worker';
 }
 
 /** Config, logging, Redis state and queues: what every ioplane app shares. */
 @Global()
 @Module({})
 export class CoreModule {
-  static forRoot({ config, redisUrl, name }: CoreOptions): DynamicModule {
+  static forRoot({ config, redisUrl, name, logDestination, queueRole = 'producer' }: CoreOptions): DynamicModule {
     registerSecret(config.MAAS_API_KEY);
     registerSecret(new URL(redisUrl).password || undefined);
-    const logger = createLogger({ level: config.LOG_LEVEL, name });
+    const logger = createLogger({ level: config.LOG_LEVEL, name, destination: logDestination });
     return {
       module: CoreModule,
       imports: [
@@ -43,7 +51,10 @@ export class CoreModule {
           },
         }),
         BullModule.forRoot({ connection: workerConnection(redisUrl), prefix: queuePrefix(config.IOPLANE_PREFIX) }),
-        BullModule.registerQueue({ name: QUEUES.fleet, connection: producerConnection(redisUrl) }),
+        BullModule.registerQueue({
+          name: QUEUES.fleet,
+          connection: queueRole === 'worker' ? workerConnection(redisUrl) : producerConnection(redisUrl),
+        }),
       ],
       providers: [
         { provide: IOPLANE_CONFIG, useValue: config },
