@@ -1,5 +1,6 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import Redis from 'ioredis';
+import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { loadConfig, IoplaneConfig } from '@ioplane/runtime';
 import { createApi, listen } from '../apps/api/src/api.app';
@@ -30,13 +31,15 @@ export interface Harness {
 }
 
 /** The real stack in-process: MAAS simulator over HTTP, worker and API on a real Redis. */
-export async function startHarness(opts: { apiKey?: string; maasRetry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number } } = {}): Promise<Harness> {
-  const config = testConfig();
+export async function startHarness(
+  opts: { apiKey?: string; maasRetry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }; logLevel?: string; logDestination?: DestinationStream } = {},
+): Promise<Harness> {
+  const config = testConfig(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {});
   const redisUrl = config.REDIS_URL!;
   const sim = await startMaasSimulator({ fleetFile: FLEET_FILE, port: 0, timeScale: 0.01 });
   const maas = { url: sim.url, apiKey: opts.apiKey ?? sim.apiKey, retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } };
-  const worker = await createWorker({ config, redisUrl, name: 'worker', maas, schedules: false });
-  const api = await createApi({ config, redisUrl, name: 'api' });
+  const worker = await createWorker({ config, redisUrl, name: 'worker', maas, schedules: false, logDestination: opts.logDestination });
+  const api = await createApi({ config, redisUrl, name: 'api', logDestination: opts.logDestination });
   const apiUrl = await listen(api, '127.0.0.1', 0);
   const redis = new Redis(redisUrl);
   return {

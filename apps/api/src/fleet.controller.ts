@@ -41,7 +41,7 @@ export class FleetController {
 
   @Get('machines/:systemId')
   @ApiParam({ name: 'systemId' })
-  async get(@Param('systemId', new ZodPipe(systemId, 'param')) id: string) {
+  async get(@Param('systemId', new ZodPipe(systemId, 'param', 'systemId')) id: string) {
     const m = await this.repo.getMachine(id);
     if (!m) throw new NotFoundException({ code: 'not_found', field: 'systemId', message: `no machine ${id} in the inventory` });
     return m;

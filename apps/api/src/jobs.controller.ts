@@ -14,7 +14,7 @@ export class JobsController {
   constructor(@InjectQueue(QUEUES.fleet) private readonly queue: Queue) {}
 
   @Get(':id')
-  async get(@Param('id', new ZodPipe(jobIdParam, 'param')) id: string) {
+  async get(@Param('id', new ZodPipe(jobIdParam, 'param', 'id')) id: string) {
     const job = await this.queue.getJob(id);
     if (!job) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no job ${id}` });
     return {
