@@ -1,0 +1,11 @@
+export { buildModule, computeDigest } from './module.builder';
+export type { BuildInput, BuildOptions } from './module.builder';
+export { importObject, IMPORTED_CLANG_VERSION } from './artifact.cache';
+export type { BuildArtifact } from './artifact.cache';
+export { BuildError } from './build.error';
+export type { BuildErrorCode, Diagnostic } from './build.error';
+export { scanIncludes, scanPreprocessed } from './include.scanner';
+export { loadToolchain, findBpftool } from './clang.toolchain';
+export type { Toolchain } from './clang.toolchain';
+export { runProcess } from './process.runner';
+export type { RunOptions, RunResult } from './process.runner';

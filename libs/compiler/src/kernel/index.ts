@@ -1,0 +1,12 @@
+export { kernelAvailable } from './kernel.probe';
+export type { KernelAvailability } from './kernel.probe';
+export { kernelVerify } from './kernel.verify';
+export type { KernelVerifyResult } from './kernel.verify';
+export { runVectors, NOT_RUN, verdictName, parseRunOutput, describeOutputDiff } from './vector.runner';
+export type { KernelVector, MapSeed, RunVectorsOptions, VectorResult } from './vector.runner';
+export { estimateNsPerPacket, XDP_BASE_NS, NS_PER_INSN } from './cost.estimate';
+export { KernelError, BPFFS_ROOT } from './bpftool.client';
+export { describeKernel } from './kernel.test-support';
+export type { KernelIt } from './kernel.test-support';
+export { withLoadedObject, pinDirPrefix, extractVerifierErrors } from './pin.session';
+export type { LoadedObject, LoadOutcome } from './pin.session';
