@@ -1,0 +1,20 @@
+export { ModuleError, toModuleIssue } from './manifest.error';
+export type { ModuleErrorCode, ModuleIssue } from './manifest.error';
+export { moduleManifestSchema, asManifest, MODULE_NAME } from './manifest.schema';
+export type { ModuleManifest, MapSeed } from './manifest.schema';
+export { loadModule, loadCatalog, DEFAULT_MODULES_DIR, MANIFEST_FILE } from './module.catalog';
+export {
+  buildPacket,
+  packetHex,
+  internetChecksum,
+  parseMac,
+  parseIpv4,
+  PacketFieldError,
+  DEFAULT_ETH_SRC,
+  DEFAULT_ETH_DST,
+  DEFAULT_INNER_ETH_SRC,
+  DEFAULT_INNER_ETH_DST,
+  DEFAULT_TTL,
+  VXLAN_PORT,
+  VXLAN_SRC_PORT,
+} from './packet.builder';
