@@ -1,5 +1,6 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import Redis from 'ioredis';
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { loadConfig, IoplaneConfig } from '@ioplane/runtime';
@@ -34,6 +35,8 @@ export interface Harness {
 export async function startHarness(
   opts: { apiKey?: string; maasRetry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }; logLevel?: string; logDestination?: DestinationStream } = {},
 ): Promise<Harness> {
+  // nestjs-pino keeps one logger per process; each harness brings its own.
+  __resetOutOfContextForTests();
   const config = testConfig(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {});
   const redisUrl = config.REDIS_URL!;
   const sim = await startMaasSimulator({ fleetFile: FLEET_FILE, port: 0, timeScale: 0.01 });
