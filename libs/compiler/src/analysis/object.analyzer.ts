@@ -1,0 +1,164 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { readBpfObject } from '../elf/bpf.programs';
+import { BpfObjectWithCode } from '../elf/elf.types';
+import { AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts } from './analysis.types';
+import { BtfMapInfo, readBtfMaps } from './btf.maps';
+import { FunctionFacts, analyzeFunction } from './function.analysis';
+import { REDIRECT_HELPERS } from './helper.table';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, hostMapBytes, isPerCpu, mapTypeName } from './map.types';
+import { programTypeOf } from './program.type';
+
+const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+const LEGACY_MAP_DEF_BYTES = 20;
+
+function mapFacts(def: Omit<MapFacts, 'typeName' | 'perCpu' | 'bytes' | 'hostBytes'>, cpus: number): MapFacts {
+  const perCpu = isPerCpu(def.type);
+  const value = perCpu ? def.valueSize * cpus : def.valueSize;
+  // Ring buffers size themselves in bytes through max_entries.
+  const bytes = def.type === 27 || def.type === 31 ? def.maxEntries : def.maxEntries * (def.keySize + value);
+  return {
+    ...def,
+    typeName: mapTypeName(def.type),
+    perCpu,
+    bytes,
+    hostBytes: hostMapBytes(def.type, def.maxEntries, def.keySize, def.valueSize, cpus),
+  };
+}
+
+function collectMaps(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, cpus: number, warnings: string[]): MapFacts[] {
+  const out: MapFacts[] = [];
+  const byName = new Map((btf ?? []).map((m) => [m.name, m]));
+  for (const section of obj.sections.filter((s) => s.name === '.maps' || s.name === 'maps')) {
+    const syms = obj.symbols.filter((s) => s.sectionIndex === section.index && s.type === 'OBJECT');
+    for (const sym of syms) {
+      const b = byName.get(sym.name);
+      if (section.name === '.maps' && b) {
+        const { name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType } = b;
+        out.push(mapFacts({ name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType, internal: false, source: 'btf' }, cpus));
+      } else if (section.name === 'maps' && sym.value + LEGACY_MAP_DEF_BYTES <= section.size) {
+        const d = obj.sectionData(section);
+        const u = (i: number) => d.readUInt32LE(sym.value + i * 4);
+        out.push(mapFacts({ name: sym.name, type: u(0), keySize: u(1), valueSize: u(2), maxEntries: u(3), mapFlags: u(4), internal: false, source: 'legacy' }, cpus));
+      } else {
+        warnings.push(`map ${sym.name} in ${section.name} has no definition${section.name === '.maps' ? ' in BTF (compile with -g)' : ''}; its type and sizes are unknown`);
+        out.push(mapFacts({ name: sym.name, type: 0, maxEntries: 0, keySize: 0, valueSize: 0, mapFlags: 0, internal: false, source: 'none' }, cpus));
+      }
+    }
+  }
+  // libbpf's internal maps: one-entry ARRAYs, mmapable, .rodata also read-only for the program.
+  for (const s of obj.sections.filter((s) => DATA_SECTION.test(s.name) && s.size > 0)) {
+    const flags = BPF_F_MMAPABLE | (s.name.startsWith('.rodata') ? BPF_F_RDONLY_PROG : 0);
+    out.push(mapFacts({ name: s.name, type: 2, maxEntries: 1, keySize: 4, valueSize: s.size, mapFlags: flags, internal: true, source: 'section' }, cpus));
+  }
+  return out;
+}
+
+function mergeUses<T extends { sites: InsnRef[] }, K>(lists: T[][], key: (t: T) => K): T[] {
+  const out = new Map<K, T>();
+  for (const t of lists.flat()) {
+    const k = key(t);
+    const prev = out.get(k);
+    out.set(k, prev ? { ...prev, sites: [...prev.sites, ...t.sites] } : { ...t, sites: [...t.sites] });
+  }
+  return [...out.values()];
+}
+
+function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>): ProgramFacts {
+  const reached: FunctionFacts[] = [];
+  const visit = (f: FunctionFacts) => {
+    if (reached.includes(f)) return;
+    reached.push(f);
+    for (const c of f.bpfCalls) {
+      const callee = byName.get(c.target);
+      if (callee) visit(callee);
+    }
+  };
+  visit(own);
+  // BPF forbids recursion; the guard only keeps a malformed object from looping here.
+  const depth = (f: FunctionFacts, seen: Set<FunctionFacts>): number => {
+    if (seen.has(f)) return 0;
+    const next = new Set(seen).add(f);
+    const callees = f.bpfCalls.map((c) => byName.get(c.target)).filter((c): c is FunctionFacts => !!c);
+    return f.stackBytes + Math.max(0, ...callees.map((c) => depth(c, next)));
+  };
+  const helpers = mergeUses<HelperUse, number>(reached.map((f) => f.helpers), (h) => h.id).sort((a, b) => a.id - b.id);
+  const type = programTypeOf(own.fn.section);
+  return {
+    name: own.fn.name,
+    section: own.fn.section,
+    type,
+    functions: reached.map((f) => f.fn.name),
+    instructions: own.instructions,
+    totalInstructions: reached.reduce((n, f) => n + f.instructions, 0),
+    stackBytes: own.stackBytes,
+    maxStackDepth: depth(own, new Set()),
+    helpers,
+    bpfCalls: reached.flatMap((f) => f.bpfCalls),
+    kfuncCalls: reached.flatMap((f) => f.kfuncCalls),
+    maps: mergeUses<MapUse, string>(reached.map((f) => f.maps), (m) => m.name),
+    backEdges: reached.flatMap((f) => f.backEdges),
+    tailCalls: reached.flatMap((f) => f.tailCalls),
+    atomics: reached.flatMap((f) => f.atomics),
+    packetRewrites: reached.flatMap((f) => f.packetRewrites),
+    opcodes: mergeUses<OpcodeUse, number>(reached.map((f) => f.opcodes), (o) => o.opcode).sort((a, b) => a.opcode - b.opcode),
+    xdpReturns: type === 'xdp'
+      ? { ...own.returns, redirects: helpers.some((h) => REDIRECT_HELPERS.includes(h.id)) }
+      : null,
+  };
+}
+
+function factsOf(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, cpus: number, warnings: string[]): ObjectFacts {
+  const fns = obj.functions.map((fn) => analyzeFunction(obj, fn, fn.entry ? programTypeOf(fn.section) : 'subprogram'));
+  const byName = new Map(fns.map((f) => [f.fn.name, f]));
+  return {
+    license: obj.license,
+    programs: fns.filter((f) => f.fn.entry).map((f) => fold(f, byName)),
+    subprograms: fns.filter((f) => !f.fn.entry).map((f) => fold(f, byName)),
+    maps: collectMaps(obj, btf, cpus, warnings),
+    btf: btf !== undefined,
+    warnings,
+  };
+}
+
+function btfFromFile(obj: BpfObjectWithCode, path: string, warnings: string[]): BtfMapInfo[] | undefined {
+  if (!obj.section('.BTF')) {
+    if (obj.section('.maps')) warnings.push('object has no .BTF section (compile with -g): .maps definitions cannot be decoded');
+    return undefined;
+  }
+  try {
+    return readBtfMaps(path);
+  } catch (err) {
+    warnings.push(`bpftool btf dump failed: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+/** Static facts about every program in a BPF object held in memory. BTF comes from opts.btf or bpftool on a temp copy. */
+export function analyzeObject(buf: Buffer, opts: AnalyzeOptions = {}): ObjectFacts {
+  const obj = readBpfObject(buf);
+  const warnings: string[] = [];
+  let btf = opts.btf;
+  if (!btf && obj.section('.BTF')) {
+    const dir = mkdtempSync(join(tmpdir(), 'ioplane-btf-'));
+    try {
+      const path = join(dir, 'object.o');
+      writeFileSync(path, buf);
+      btf = btfFromFile(obj, path, warnings);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else if (!btf) {
+    btf = btfFromFile(obj, '', warnings);
+  }
+  return factsOf(obj, btf, opts.cpus ?? 1, warnings);
+}
+
+/** Same as analyzeObject, reading BTF straight from the file. */
+export function analyzeFile(path: string, opts: AnalyzeOptions = {}): ObjectFacts {
+  const obj = readBpfObject(readFileSync(path));
+  const warnings: string[] = [];
+  const btf = opts.btf ?? btfFromFile(obj, path, warnings);
+  return factsOf(obj, btf, opts.cpus ?? 1, warnings);
+}
