@@ -1,0 +1,94 @@
+import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { Harness, http, startHarness, waitJob } from './harness';
+
+const NODE = [process.execPath, '-r', '@swc-node/register'];
+
+function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE[0], [...NODE.slice(1), ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('entry points', () => {
+  it.each([
+    ['apps/api/src/main.ts', { API_PORT: 'eighty' }, 'API_PORT'],
+    ['apps/worker/src/main.ts', { REDIS_URL: 'http://nope' }, 'REDIS_URL'],
+    ['apps/stack/src/main.ts', { MAAS_API_KEY: 'not-a-key' }, 'MAAS_API_KEY'],
+  ])('%s stops on a bad %j naming the variable', async (entry, env, name) => {
+    const r = await run([entry], env as Record<string, string>);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`invalid environment variable ${name}`);
+  });
+
+  it('npm run fleet-sim serves MAAS alone and prints the URL and key to use', async () => {
+    const child: ChildProcessWithoutNullStreams = spawn(NODE[0], [...NODE.slice(1), 'apps/fleet-sim/src/main.ts'], {
+      env: { ...process.env, MAAS_PORT: '0', MAAS_API_KEY: 'simck:simtk:simsecret' },
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+        child.stdout.on('data', (b) => {
+          out += b;
+          const m = /MAAS_URL=(\S+)/.exec(out);
+          if (m && /MAAS_API_KEY=/.test(out)) {
+            clearTimeout(t);
+            resolve(m[1]);
+          }
+        });
+      });
+      expect(out).toContain('MAAS_API_KEY=simck:simtk:simsecret');
+      const version = await (await fetch(new URL('api/2.0/version/', url.endsWith('/') ? url : `${url}/`))).json();
+      expect(version).toMatchObject({ version: expect.stringMatching(/^3\./), capabilities: expect.any(Array) });
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
+
+describe('ioplane CLI', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
+    expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
+  });
+  afterAll(() => h?.stop());
+
+  it('fleet ls prints every host with its devices and profiles', async () => {
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls']);
+    expect(r.code).toBe(0);
+    for (const host of h.sim.model.hosts) expect(r.stdout).toContain(host.hostname);
+    expect(r.stdout).toContain('netronome-agilio-cx-bpf-2.1');
+    expect(r.stdout).toContain('unprofiled');
+    expect(r.stdout).toMatch(new RegExp(`${h.sim.model.hosts.length} machines`));
+  });
+
+  it('fleet ls --json --zone prints machines as JSON', async () => {
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'zone-a', '--json']);
+    expect(r.code).toBe(0);
+    const machines = JSON.parse(r.stdout);
+    expect(machines.length).toBe(h.sim.model.hosts.filter((m) => m.zone === 'zone-a').length);
+    expect(machines.every((m: { zone: string }) => m.zone === 'zone-a')).toBe(true);
+  });
+
+  it('reports an API error with the field, exit 1', async () => {
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'bad zone']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/zone.*field: zone/);
+  });
+});
