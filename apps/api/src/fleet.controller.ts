@@ -3,7 +3,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { fleetSyncPayload, FleetSyncPayload, jobId, JOBS, QUEUES } from '@ioplane/queue';
+import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, FleetSyncPayload, JOBS, QUEUES } from '@ioplane/queue';
 import { FLEET_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
 import { ZodPipe } from './zod.pipe';
@@ -52,9 +52,7 @@ export class FleetController {
   @ApiOperation({ summary: 'Queue a fleet sync from MAAS now' })
   async sync(@Body(new ZodPipe(syncBody, 'body')) body: Omit<FleetSyncPayload, 'reason'>) {
     const data: FleetSyncPayload = { reason: 'manual', systemIds: body.systemIds ?? [] };
-    // Requests within the same second collapse onto one job.
-    const id = jobId('fleet-sync', 'manual', String(Math.floor(Date.now() / 1000)));
-    const job = await this.queue.add(JOBS.fleetSync, data, { jobId: id, removeOnComplete: 100, removeOnFail: 500 });
+    const job = await this.queue.add(JOBS.fleetSync, data, FLEET_SYNC_JOB_OPTIONS);
     return { jobId: job.id, queue: QUEUES.fleet, name: JOBS.fleetSync };
   }
 }

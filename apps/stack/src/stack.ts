@@ -34,9 +34,9 @@ export async function startStack(config: IoplaneConfig, opts: { schedules?: bool
     } else if (!config.MAAS_API_KEY) {
       throw new Error('MAAS_URL is set but MAAS_API_KEY is not: set both, or neither for the embedded simulator');
     }
-    const worker: INestApplicationContext = await createWorker({ config, redisUrl: redis.url, name: 'worker', maas, schedules: opts.schedules });
+    const worker: INestApplicationContext = await createWorker({ config, redisUrl: redis.url, name: 'ioplane', maas, schedules: opts.schedules });
     stops.push(() => worker.close());
-    const api: INestApplication = await createApi({ config, redisUrl: redis.url, name: 'api' });
+    const api: INestApplication = await createApi({ config, redisUrl: redis.url, name: 'ioplane' });
     stops.push(() => api.close());
     const apiUrl = await listen(api, config.API_HOST, config.API_PORT);
     return { apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };

@@ -4,7 +4,7 @@ import { Job, Queue } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient } from '@ioplane/maas';
-import { fleetSyncPayload, jobId, JOBS, JOBS_BY_QUEUE, JobName, QUEUES } from '@ioplane/queue';
+import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, QUEUES } from '@ioplane/queue';
 import { FLEET_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
 import { MAAS_CLIENT, PROFILES } from './worker.tokens';
@@ -58,12 +58,7 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
   private async maasEvents(): Promise<EventWatchResult> {
     const result = await watchMaasEvents(this.maas, this.repo);
     if (result.deployed.length) {
-      // One sync per cursor position: a re-run of this poll after a stall does not queue a second.
-      await this.queue.add(
-        JOBS.fleetSync,
-        { reason: 'maas-event', systemIds: result.deployed },
-        { jobId: jobId('fleet-sync', 'event', String(result.cursor)), removeOnComplete: 100, removeOnFail: 500 },
-      );
+      await this.queue.add(JOBS.fleetSync, { reason: 'maas-event', systemIds: result.deployed }, FLEET_SYNC_JOB_OPTIONS);
       this.log.log({ deployed: result.deployed }, 'machines reached Deployed: fleet sync queued');
     }
     return result;

@@ -15,3 +15,13 @@ export interface FleetSyncResult {
   generation: number;
   durationMs: number;
 }
+
+/**
+ * Any number of sync requests (operator, MAAS events) collapse onto one waiting job;
+ * a request during a running sync leaves exactly one follow-up, so no change is missed.
+ */
+export const FLEET_SYNC_JOB_OPTIONS = {
+  deduplication: { id: 'fleet-sync', keepLastIfActive: true },
+  removeOnComplete: 100,
+  removeOnFail: 500,
+} as const;
