@@ -1,0 +1,2 @@
+export * from './module.report';
+export * from './module.check';

@@ -1,0 +1,108 @@
+import type { FirmwareProfile } from '@ioplane/domain';
+import {
+  analyzeFile, BuildArtifact, buildModule, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable, kernelVerify,
+  ObjectFacts, ProgramFacts, runVectors, verifyOffload,
+} from '@ioplane/compiler';
+import { ModuleManifest, packetHex } from '@ioplane/modules';
+import { ModuleReport } from './module.report';
+
+export interface CheckOptions {
+  cacheDir: string;
+  profiles: FirmwareProfile[];
+  /** `auto` uses the kernel where it can; `off` never touches it (static checks only). */
+  kernel?: 'auto' | 'off';
+  signal?: AbortSignal;
+  onStage?: (stage: 'build' | 'analyse' | 'verify' | 'kernel' | 'vectors') => void;
+}
+
+export class CatalogError extends Error {
+  constructor(readonly code: 'program_not_found' | 'no_program', message: string, readonly field: string) {
+    super(message);
+  }
+}
+
+/** Finds the manifest's program by function name, then by section name. */
+export function selectProgram(facts: ObjectFacts, program: string | undefined): ProgramFacts {
+  if (facts.programs.length === 0) throw new CatalogError('no_program', 'the object holds no BPF program', 'object');
+  if (!program) return facts.programs[0];
+  const found = facts.programs.find((p) => p.name === program) ?? facts.programs.find((p) => p.section === program);
+  if (!found) {
+    const have = facts.programs.map((p) => `${p.name} (section ${p.section})`).join(', ');
+    throw new CatalogError('program_not_found', `program "${program}" not in the object; it has ${have}`, 'program');
+  }
+  return found;
+}
+
+/** Builds a catalog module with clang and checks it everywhere it could run. */
+export async function checkModule(m: ModuleManifest, opts: CheckOptions): Promise<ModuleReport> {
+  opts.onStage?.('build');
+  const artifact = await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: opts.cacheDir, signal: opts.signal });
+  return checkArtifact(artifact, { name: m.name, version: m.version, origin: 'catalog', program: m.program, manifest: m }, opts);
+}
+
+/** Checks a BPF object built elsewhere, exactly as a built one. */
+export async function checkObject(
+  object: Buffer,
+  meta: { name: string; version: string; program?: string; manifest?: ModuleManifest },
+  opts: CheckOptions,
+): Promise<ModuleReport> {
+  const artifact = importObject(object, { cacheDir: opts.cacheDir });
+  return checkArtifact(artifact, { ...meta, origin: 'object' }, opts);
+}
+
+async function checkArtifact(
+  artifact: BuildArtifact,
+  meta: { name: string; version: string; origin: 'catalog' | 'object'; program?: string; manifest?: ModuleManifest },
+  opts: CheckOptions,
+): Promise<ModuleReport> {
+  opts.onStage?.('analyse');
+  const facts = analyzeFile(artifact.objectPath);
+  const program = selectProgram(facts, meta.program);
+  const maps = facts.maps.filter((mp) => program.maps.some((u) => u.name === mp.name));
+
+  opts.onStage?.('verify');
+  const verdicts = [hostKernelLimits(), ...opts.profiles].map((p) => verifyOffload(facts, program.name, p));
+
+  const kernel = opts.kernel === 'off' ? { ok: false, reason: 'kernel checks turned off' } : await kernelAvailable();
+  let verify = null;
+  let vectors = null;
+  if (kernel.ok) {
+    opts.onStage?.('kernel');
+    verify = await kernelVerify(artifact.objectPath, { program: program.name, type: 'xdp' });
+    if (verify.accepted && meta.manifest?.vectors.length) {
+      opts.onStage?.('vectors');
+      vectors = await runVectors(
+        artifact.objectPath,
+        meta.manifest.vectors.map((v) => ({
+          name: v.name,
+          packet: Buffer.from(packetHex(v), 'hex'),
+          expectVerdict: v.expect.verdict,
+          expectOutput: v.expect.outputHex ? Buffer.from(v.expect.outputHex, 'hex') : undefined,
+          repeat: v.repeat,
+        })),
+        { program: program.name, seed: meta.manifest.seed },
+      );
+    }
+  }
+  const measured = (vectors ?? []).filter((v) => v.passed && v.nsPerPacket > 0).map((v) => v.nsPerPacket);
+  const cost = measured.length
+    ? { nsPerPacket: median(measured), estimated: false, source: 'kernel' as const }
+    : { nsPerPacket: estimateNsPerPacket(program.totalInstructions).ns, estimated: true, source: 'estimate' as const };
+
+  return {
+    module: { name: meta.name, version: meta.version, origin: meta.origin },
+    artifact,
+    program,
+    maps,
+    verdicts,
+    kernel: { available: kernel.ok, reason: kernel.reason, verify },
+    vectors,
+    cost,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}

@@ -1,0 +1,29 @@
+import type { BuildArtifact, KernelVerifyResult, MapFacts, OffloadVerdict, ProgramFacts, VectorResult } from '@ioplane/compiler';
+
+export interface ModuleCost {
+  /** Host nanoseconds per packet: measured with BPF_PROG_TEST_RUN when the kernel allows, else estimated. */
+  nsPerPacket: number;
+  estimated: boolean;
+  source: 'kernel' | 'estimate';
+}
+
+/** Everything ioplane knows of one module build: what placement reads, what operators are shown. */
+export interface ModuleReport {
+  module: { name: string; version: string; origin: 'catalog' | 'object' };
+  artifact: BuildArtifact;
+  program: ProgramFacts;
+  /** Maps the program references, with their definitions. */
+  maps: MapFacts[];
+  /** Host kernel limits first, then every profile asked for. */
+  verdicts: OffloadVerdict[];
+  kernel: { available: boolean; reason?: string; verify: KernelVerifyResult | null };
+  /** null when the kernel cannot run programs here. */
+  vectors: VectorResult[] | null;
+  cost: ModuleCost;
+}
+
+export function reportPassed(r: ModuleReport): boolean {
+  const kernelOk = !r.kernel.verify || r.kernel.verify.accepted;
+  const vectorsOk = !r.vectors || r.vectors.every((v) => v.passed);
+  return kernelOk && vectorsOk;
+}

@@ -1,0 +1,5 @@
+export * from './elf';
+export * from './analysis';
+export * from './verifier';
+export * from './build';
+export * from './kernel';
