@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -6,7 +7,9 @@ import type { CoreOptions } from '@ioplane/runtime';
 import { ApiModule } from './api.module';
 
 export async function createApi(opts: CoreOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(ApiModule.forRoot(opts), { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(opts), { bufferLogs: true });
+  // Module uploads carry sources or an object as base64.
+  app.useBodyParser('json', { limit: '8mb' });
   app.useLogger(app.get(Logger));
   const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { ApiError, IoplaneApi } from './api.client';
 import { fleetCommand } from './fleet.command';
+import { modulesCommand } from './modules.command';
+import { profilesCommand } from './profiles.command';
 
 const program = new Command('ioplane')
   .description('ioplane: place eBPF/XDP IO modules on hosts, SmartNICs and DPUs')
@@ -12,6 +14,8 @@ const api = () => {
   return new IoplaneApi(o.api, o.token);
 };
 program.addCommand(fleetCommand(api));
+program.addCommand(modulesCommand(api));
+program.addCommand(profilesCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ApiError) {

@@ -1,2 +1,4 @@
 export * from './module.report';
 export * from './module.check';
+export * from './module.upload';
+export * from './module.catalog-service';

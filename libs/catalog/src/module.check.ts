@@ -35,9 +35,16 @@ export function selectProgram(facts: ObjectFacts, program: string | undefined): 
 
 /** Builds a catalog module with clang and checks it everywhere it could run. */
 export async function checkModule(m: ModuleManifest, opts: CheckOptions): Promise<ModuleReport> {
+  return checkArtifact(await buildCatalogModule(m, opts), catalogMeta(m), opts);
+}
+
+export function buildCatalogModule(m: ModuleManifest, opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage'>): Promise<BuildArtifact> {
   opts.onStage?.('build');
-  const artifact = await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: opts.cacheDir, signal: opts.signal });
-  return checkArtifact(artifact, { name: m.name, version: m.version, origin: 'catalog', program: m.program, manifest: m }, opts);
+  return buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: opts.cacheDir, signal: opts.signal });
+}
+
+export function catalogMeta(m: ModuleManifest) {
+  return { name: m.name, version: m.version, origin: 'catalog' as const, program: m.program, manifest: m };
 }
 
 /** Checks a BPF object built elsewhere, exactly as a built one. */
@@ -50,7 +57,8 @@ export async function checkObject(
   return checkArtifact(artifact, { ...meta, origin: 'object' }, opts);
 }
 
-async function checkArtifact(
+/** Checks an artifact already built or imported. */
+export async function checkArtifact(
   artifact: BuildArtifact,
   meta: { name: string; version: string; origin: 'catalog' | 'object'; program?: string; manifest?: ModuleManifest },
   opts: CheckOptions,

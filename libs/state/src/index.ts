@@ -1,3 +1,5 @@
 export * from './state.keys';
 export * from './fleet.repository';
 export * from './fleet.redis-repository';
+export * from './module.repository';
+export * from './module.redis-repository';

@@ -7,6 +7,8 @@
  * | `<p>:fleet:machines` | hash | systemId -> FleetMachine JSON |
  * | `<p>:fleet:meta` | hash | generation, syncedAt, machines, devices, unprofiled |
  * | `<p>:maas:events:cursor` | string | id of the last MAAS event processed |
+ * | `<p>:modules` | hash | module name -> uploaded ModuleRecord JSON |
+ * | `<p>:modules:reports` | hash | artifact digest + profile set -> ModuleReport JSON |
  */
 export class StateKeys {
   constructor(readonly prefix: string) {}
@@ -18,5 +20,11 @@ export class StateKeys {
   }
   get maasEventCursor(): string {
     return `${this.prefix}:maas:events:cursor`;
+  }
+  get modules(): string {
+    return `${this.prefix}:modules`;
+  }
+  get moduleReports(): string {
+    return `${this.prefix}:modules:reports`;
   }
 }

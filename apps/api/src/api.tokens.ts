@@ -1,0 +1,2 @@
+export const MODULE_CATALOG = Symbol('MODULE_CATALOG');
+export const PROFILES = Symbol('PROFILES');

@@ -1,0 +1,15 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { PROFILES } from './api.tokens';
+
+@ApiTags('profiles')
+@Controller('v1/profiles')
+export class ProfilesController {
+  constructor(@Inject(PROFILES) private readonly profiles: FirmwareProfile[]) {}
+
+  @Get()
+  list() {
+    return { count: this.profiles.length, items: this.profiles };
+  }
+}

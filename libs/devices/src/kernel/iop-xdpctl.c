@@ -1,0 +1,204 @@
+// iop-xdpctl: the few bpf(2) operations bpftool 7.1 cannot do, for the ioplane kernel-xdp driver.
+//   load-chain <outdir> <dispatcher.o> (<obj> <prog> <reuse>)...   load a dispatcher and freplace every slot
+//   attach <netns> <ifname> <drv|skb> <prog_pin> <link_pin>       create and pin an XDP bpf_link
+//   replace <link_pin> <new_prog_pin> <old_prog_pin>               atomic link update (BPF_F_REPLACE)
+//   detach <link_pin>                                              BPF_LINK_DETACH, then unpin
+// <reuse> is "-" or "map=/pin/path,map=/pin/path": maps that survive a module upgrade.
+// Output: one JSON line on stdout; errors as {"error":...} with exit 2, libbpf's log on stderr.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+static int fail(const char *what, const char *detail, int err) {
+  printf("{\"error\":\"%s\",\"detail\":\"%s\",\"errno\":%d}\n", what, detail ? detail : "", err < 0 ? -err : err);
+  return 2;
+}
+
+static int prog_info(int fd, struct bpf_prog_info *info) {
+  __u32 len = sizeof(*info);
+  memset(info, 0, sizeof(*info));
+  return bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
+static void print_tag(const struct bpf_prog_info *info) {
+  printf("\"tag\":\"");
+  for (int i = 0; i < BPF_TAG_SIZE; i++) printf("%02x", info->tag[i]);
+  printf("\"");
+}
+
+static struct bpf_program *select_prog(struct bpf_object *obj, const char *want) {
+  struct bpf_program *p, *hit = NULL;
+  int by_section = 0;
+  bpf_object__for_each_program(p, obj) {
+    if (strcmp(bpf_program__name(p), want) == 0) return p;
+  }
+  bpf_object__for_each_program(p, obj) {
+    if (strcmp(bpf_program__section_name(p), want) == 0) { hit = p; by_section++; }
+  }
+  return by_section == 1 ? hit : NULL;
+}
+
+static int reuse_maps(struct bpf_object *obj, const char *spec, char *bad, size_t badlen) {
+  if (strcmp(spec, "-") == 0) return 0;
+  char *copy = strdup(spec), *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    if (!eq) continue;
+    *eq = 0;
+    struct bpf_map *m = bpf_object__find_map_by_name(obj, tok);
+    if (!m) { snprintf(bad, badlen, "no map %s", tok); free(copy); return -ENOENT; }
+    int fd = bpf_obj_get(eq + 1);
+    if (fd < 0) continue; // first version: created now, pinned after load
+    int err = bpf_map__reuse_fd(m, fd);
+    close(fd);
+    if (err) { snprintf(bad, badlen, "map %s cannot reuse %s", tok, eq + 1); free(copy); return err; }
+  }
+  free(copy);
+  return 0;
+}
+
+static int pin_new_persistent(struct bpf_object *obj, const char *spec) {
+  if (strcmp(spec, "-") == 0) return 0;
+  char *copy = strdup(spec), *save = NULL;
+  int err = 0;
+  for (char *tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    if (!eq) continue;
+    *eq = 0;
+    struct stat st;
+    if (stat(eq + 1, &st) == 0) continue;
+    struct bpf_map *m = bpf_object__find_map_by_name(obj, tok);
+    if (m) err = bpf_obj_pin(bpf_map__fd(m), eq + 1);
+  }
+  free(copy);
+  return err;
+}
+
+static int load_chain(int argc, char **argv) {
+  if (argc < 6 || (argc - 3) % 3 != 0) return fail("usage", "load-chain <outdir> <dispatcher.o> (<obj> <prog> <reuse>)...", EINVAL);
+  const char *outdir = argv[1];
+  char path[4096], bad[512] = "";
+  struct bpf_object *d = bpf_object__open_file(argv[2], NULL);
+  if (!d) return fail("open_dispatcher", argv[2], errno);
+  int err = bpf_object__load(d);
+  if (err) return fail("load_dispatcher", argv[2], err);
+  struct bpf_program *root = bpf_object__find_program_by_name(d, "iop_dispatch");
+  if (!root) return fail("load_dispatcher", "no iop_dispatch", ENOENT);
+  int root_fd = bpf_program__fd(root);
+  snprintf(path, sizeof(path), "%s/root", outdir);
+  if ((err = bpf_program__pin(root, path))) return fail("pin", path, err);
+  struct bpf_map *stats = bpf_object__find_map_by_name(d, "iop_stats");
+  snprintf(path, sizeof(path), "%s/stats", outdir);
+  if (!stats || (err = bpf_map__pin(stats, path))) return fail("pin", path, err);
+
+  int n = (argc - 3) / 3;
+  struct bpf_prog_info info;
+  char out[65536];
+  size_t used = 0;
+  for (int i = 0; i < n; i++) {
+    const char *file = argv[3 + i * 3], *want = argv[4 + i * 3], *reuse = argv[5 + i * 3];
+    char slot[32];
+    snprintf(slot, sizeof(slot), "slot_%d", i);
+    struct bpf_object *obj = bpf_object__open_file(file, NULL);
+    if (!obj) return fail("open_module", file, errno);
+    struct bpf_program *p = select_prog(obj, want), *q;
+    if (!p) return fail("program_not_found", want, ENOENT);
+    bpf_object__for_each_program(q, obj) bpf_program__set_autoload(q, q == p);
+    bpf_program__set_type(p, BPF_PROG_TYPE_EXT);
+    bpf_program__set_expected_attach_type(p, 0);
+    if ((err = bpf_program__set_attach_target(p, root_fd, slot))) return fail("attach_target", slot, err);
+    if ((err = reuse_maps(obj, reuse, bad, sizeof(bad)))) return fail("map_reuse", bad, err);
+    if ((err = bpf_object__load(obj))) {
+      fprintf(stderr, "module %d (%s) refused\n", i, want);
+      return fail(err == -EINVAL || err == -EACCES || err == -E2BIG ? "verifier" : "load_module", want, err);
+    }
+    struct bpf_link *link = bpf_program__attach_freplace(p, root_fd, slot);
+    if (!link) return fail("freplace", slot, errno);
+    snprintf(path, sizeof(path), "%s/m%d.link", outdir, i);
+    if ((err = bpf_link__pin(link, path))) return fail("pin", path, err);
+    snprintf(path, sizeof(path), "%s/m%d.prog", outdir, i);
+    if ((err = bpf_program__pin(p, path))) return fail("pin", path, err);
+    if ((err = pin_new_persistent(obj, reuse))) return fail("pin_persistent", reuse, err);
+    struct bpf_map *m;
+    bpf_object__for_each_map(m, obj) {
+      const char *name = bpf_map__name(m);
+      if (strchr(name, '/')) continue;
+      snprintf(path, sizeof(path), "%s/m%d.map.%s", outdir, i, name);
+      if ((err = bpf_obj_pin(bpf_map__fd(m), path))) return fail("pin", path, err);
+    }
+    if (prog_info(bpf_program__fd(p), &info)) return fail("info", want, errno);
+    used += snprintf(out + used, sizeof(out) - used, "%s{\"id\":%u,\"tag\":\"", i ? "," : "", info.id);
+    for (int k = 0; k < BPF_TAG_SIZE; k++) used += snprintf(out + used, sizeof(out) - used, "%02x", info.tag[k]);
+    used += snprintf(out + used, sizeof(out) - used, "\"}");
+  }
+  if (prog_info(root_fd, &info)) return fail("info", "root", errno);
+  printf("{\"root\":{\"id\":%u,", info.id);
+  print_tag(&info);
+  printf("},\"modules\":[%s]}\n", out);
+  return 0;
+}
+
+static int attach(int argc, char **argv) {
+  if (argc != 6) return fail("usage", "attach <netns> <ifname> <drv|skb> <prog_pin> <link_pin>", EINVAL);
+  int pfd = bpf_obj_get(argv[4]);
+  if (pfd < 0) return fail("prog_pin", argv[4], errno);
+  int nsfd = open(argv[1], O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) return fail("netns", argv[1], errno);
+  if (setns(nsfd, CLONE_NEWNET)) return fail("setns", argv[1], errno);
+  unsigned ifindex = if_nametoindex(argv[2]);
+  if (!ifindex) return fail("ifname", argv[2], errno);
+  LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = strcmp(argv[3], "drv") == 0 ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+  int lfd = bpf_link_create(pfd, ifindex, BPF_XDP, &opts);
+  if (lfd < 0) return fail(errno == EBUSY || errno == EEXIST ? "busy" : "link_create", argv[2], errno);
+  if (bpf_obj_pin(lfd, argv[5])) { int e = errno; bpf_link_detach(lfd); return fail("pin", argv[5], e); }
+  struct bpf_link_info li;
+  __u32 len = sizeof(li);
+  memset(&li, 0, sizeof(li));
+  bpf_obj_get_info_by_fd(lfd, &li, &len);
+  printf("{\"link\":%u,\"ifindex\":%u}\n", li.id, ifindex);
+  return 0;
+}
+
+static int replace(int argc, char **argv) {
+  if (argc != 4) return fail("usage", "replace <link_pin> <new_prog_pin> <old_prog_pin>", EINVAL);
+  int lfd = bpf_obj_get(argv[1]);
+  if (lfd < 0) return fail("link_pin", argv[1], errno);
+  int nfd = bpf_obj_get(argv[2]);
+  if (nfd < 0) return fail("prog_pin", argv[2], errno);
+  int ofd = bpf_obj_get(argv[3]);
+  if (ofd < 0) return fail("prog_pin", argv[3], errno);
+  LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE, .old_prog_fd = ofd);
+  // The kernel swaps the program pointer under the link only if the old one is still attached.
+  if (bpf_link_update(lfd, nfd, &opts)) return fail(errno == EPERM ? "stale" : "link_update", argv[1], errno);
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+static int detach(int argc, char **argv) {
+  if (argc != 2) return fail("usage", "detach <link_pin>", EINVAL);
+  int lfd = bpf_obj_get(argv[1]);
+  if (lfd < 0) return fail("link_pin", argv[1], errno);
+  bpf_link_detach(lfd);
+  unlink(argv[1]);
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return fail("usage", "load-chain|attach|replace|detach", EINVAL);
+  if (strcmp(argv[1], "load-chain") == 0) return load_chain(argc - 1, argv + 1);
+  if (strcmp(argv[1], "attach") == 0) return attach(argc - 1, argv + 1);
+  if (strcmp(argv[1], "replace") == 0) return replace(argc - 1, argv + 1);
+  if (strcmp(argv[1], "detach") == 0) return detach(argc - 1, argv + 1);
+  return fail("usage", argv[1], EINVAL);
+}

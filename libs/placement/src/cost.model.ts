@@ -1,0 +1,124 @@
+import type { Target } from '@ioplane/domain';
+import {
+  COST_WEIGHTS,
+  CostBreakdown,
+  DEFAULT_FLOW_RULES,
+  DeviceFlavour,
+  GENERIC_XDP_FACTOR,
+  HOST_GENERIC_LATENCY_US,
+  HOST_GENERIC_SLOTS,
+  PlacementDevice,
+  PlacementModule,
+  TrafficDemand,
+} from './placement.model';
+
+/** eSwitch / P4 match-action latency, us (ESTIMATE: no Arm or host crossing). */
+export const FLOW_OFFLOAD_LATENCY_US = 2;
+/** Arm defaults when a DPU profile omits them: conservative (one core, BlueField-2 slowdown). */
+export const DEFAULT_ARM_CORES = 1;
+export const DEFAULT_ARM_SLOWDOWN = 4;
+
+/** The host CPU runs generic XDP under the host kernel's limits (compiler's host profile). */
+export const HOST_CPU_FLAVOUR: DeviceFlavour = {
+  profileId: 'host-kernel',
+  targets: ['host-xdp-generic'],
+  programSlotsPerPort: HOST_GENERIC_SLOTS,
+  ports: 1,
+  maxInstructions: 1_000_000,
+  mapMemoryBytes: 4 * 1024 ** 3,
+  flowRules: 0,
+  throughput: { basePps: Number.POSITIVE_INFINITY, nsPerInsn: 0, latencyUs: HOST_GENERIC_LATENCY_US, lineRateGbps: 0 },
+  switchSeconds: 0,
+};
+
+export function flavoursOf(device: PlacementDevice): DeviceFlavour[] {
+  return device.kind === 'host-cpu' && device.flavours.length === 0 ? [HOST_CPU_FLAVOUR] : device.flavours;
+}
+
+export function isFlowTarget(t: Target): boolean {
+  return t === 'nic-flow-offload' || t === 'dpu-flow-offload';
+}
+
+export function isHostTarget(t: Target): boolean {
+  return t === 'host-xdp-native' || t === 'host-xdp-generic';
+}
+
+export function tierOf(t: Target): 'host' | 'nic' | 'dpu' {
+  return t.startsWith('host-') ? 'host' : t.startsWith('nic-') ? 'nic' : 'dpu';
+}
+
+export function latencyOf(flavour: DeviceFlavour, target: Target): number {
+  if (target === 'host-xdp-generic') return HOST_GENERIC_LATENCY_US;
+  if (isFlowTarget(target)) return Math.min(flavour.throughput.latencyUs, FLOW_OFFLOAD_LATENCY_US);
+  return flavour.throughput.latencyUs;
+}
+
+/** Resources a module consumes on a device flavour; the solver adds these up per device. */
+export interface Usage {
+  slots: number;
+  instructions: number;
+  mapMemoryBytes: number;
+  flowRules: number;
+  /** Share of the device's packet budget (NIC offload, flow offload, NIC ceiling for host native). */
+  throughput: number;
+  /** Share of the DPU's Arm cores. */
+  arm: number;
+  hostCores: number;
+  armCores: number;
+}
+
+export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: DeviceFlavour, target: Target): Usage {
+  const pps = traffic.pps;
+  const tp = flavour.throughput;
+  const u: Usage = { slots: 0, instructions: 0, mapMemoryBytes: 0, flowRules: 0, throughput: 0, arm: 0, hostCores: 0, armCores: 0 };
+  if (isFlowTarget(target)) {
+    u.flowRules = m.flowRules ?? DEFAULT_FLOW_RULES;
+    u.throughput = pps / tp.basePps;
+    return u;
+  }
+  u.slots = 1;
+  u.instructions = m.instructions;
+  u.mapMemoryBytes = m.mapMemoryBytes;
+  switch (target) {
+    case 'host-xdp-native':
+      u.hostCores = (pps * m.hostNsPerPacket) / 1e9;
+      u.throughput = pps / tp.basePps;
+      break;
+    case 'host-xdp-generic':
+      u.hostCores = (pps * m.hostNsPerPacket * GENERIC_XDP_FACTOR) / 1e9;
+      break;
+    case 'nic-xdp-offload':
+      // Device time per packet: the trivial-program cost plus the program's instructions.
+      u.throughput = (pps * (1e9 / tp.basePps + tp.nsPerInsn * m.instructions)) / 1e9;
+      break;
+    case 'dpu-arm-xdp': {
+      const cores = tp.armCores ?? DEFAULT_ARM_CORES;
+      u.armCores = (pps * m.hostNsPerPacket * (tp.armSlowdown ?? DEFAULT_ARM_SLOWDOWN)) / 1e9;
+      u.arm = u.armCores / cores;
+      break;
+    }
+  }
+  return u;
+}
+
+/** Cost of one module on one (device flavour, target), without the one-off flavour switch. */
+export function costOf(
+  m: PlacementModule,
+  usage: Usage,
+  latencyUs: number,
+  target: Target,
+  migrationSeconds: number,
+): CostBreakdown {
+  const w = COST_WEIGHTS;
+  const deviceUtilisation = usage.throughput;
+  const utilWeight = target === 'nic-xdp-offload' ? w.nicUtilisation : isFlowTarget(target) ? w.flowUtilisation : 0;
+  const preferPenalty = m.prefer !== 'auto' && tierOf(target) !== m.prefer ? w.preferMismatch : 0;
+  const total =
+    w.hostCore * usage.hostCores +
+    w.armCore * usage.armCores +
+    utilWeight * deviceUtilisation +
+    w.latencyUs * latencyUs +
+    w.migrationSecond * migrationSeconds +
+    preferPenalty;
+  return { hostCores: usage.hostCores, armCores: usage.armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total };
+}

@@ -1,0 +1,239 @@
+import { STAGE_ORDER, TARGETS, Target } from '@ioplane/domain';
+import { costOf, flavoursOf, latencyOf, usageOf, Usage } from './cost.model';
+import {
+  COST_WEIGHTS,
+  CostBreakdown,
+  DeviceFlavour,
+  HOST_VERDICT_KEY,
+  PROGRAM_SWAP_SECONDS,
+  PlacementDevice,
+  PlacementMachine,
+  PlacementModule,
+  RejectCode,
+  TrafficDemand,
+} from './placement.model';
+
+/** One (device, flavour, target) a module may take, with its cost and resource use. */
+export interface Candidate {
+  deviceIndex: number;
+  flavourIndex: number;
+  target: Target;
+  stage: number;
+  /** hce, without the one-off flavour switch (charged per device). */
+  cost: number;
+  breakdown: CostBreakdown;
+  res: number[];
+  amt: number[];
+}
+
+export interface RawRejection {
+  deviceIndex: number;
+  target: Target;
+  code: RejectCode;
+  message: string;
+}
+
+export type ResourceKind = keyof Omit<Usage, 'armCores'>;
+
+export interface Resource {
+  kind: ResourceKind;
+  /** -1 for the machine-wide host-core budget. */
+  deviceIndex: number;
+  flavourIndex: number;
+  capacity: number;
+  label: string;
+}
+
+/** A machine's placement as numbers: every solver and explainer works on this. */
+export interface MachineProblem {
+  machine: PlacementMachine;
+  devices: PlacementDevice[];
+  /** Sorted by chain position. */
+  modules: PlacementModule[];
+  traffic: TrafficDemand[];
+  candidates: Candidate[][];
+  rejected: RawRejection[][];
+  resources: Resource[];
+  /** Per device, per flavour: hce charged once when the plan uses a flavour other than flavour 0. */
+  switchCost: number[][];
+}
+
+const PER_DEVICE: readonly ResourceKind[] = ['slots', 'instructions', 'mapMemoryBytes', 'flowRules', 'throughput', 'arm'];
+
+function capacityOf(f: DeviceFlavour, kind: ResourceKind): number {
+  switch (kind) {
+    case 'slots': return f.programSlotsPerPort * f.ports;
+    case 'instructions': return f.maxInstructions;
+    case 'mapMemoryBytes': return f.mapMemoryBytes;
+    case 'flowRules': return f.flowRules;
+    default: return 1;
+  }
+}
+
+const UNIT: Record<ResourceKind, string> = {
+  slots: 'program slots', instructions: 'instructions', mapMemoryBytes: 'map bytes', flowRules: 'flow rules',
+  throughput: 'of packet budget', arm: 'of Arm cores', hostCores: 'host cores',
+};
+
+export function resourceLabel(kind: ResourceKind, deviceId: string | null): string {
+  return deviceId ? `${kind} on ${deviceId}` : `host-core budget`;
+}
+
+export function unitOf(kind: ResourceKind): string {
+  return UNIT[kind];
+}
+
+/** The host CPU device the machine lists, or one synthesised so generic XDP is always a candidate. */
+export function devicesOf(machine: PlacementMachine): PlacementDevice[] {
+  if (machine.devices.some((d) => d.kind === 'host-cpu')) return machine.devices;
+  return [...machine.devices, { id: `${machine.systemId}/cpu`, kind: 'host-cpu', flavours: [] }];
+}
+
+export function trafficFor(machine: PlacementMachine, m: PlacementModule): TrafficDemand {
+  return machine.traffic?.[m.name] ?? m.traffic;
+}
+
+function isTarget(s: string): s is Target {
+  return (TARGETS as readonly string[]).includes(s);
+}
+
+/** The verdict for the flavour's own profile; host targets fall back to the host kernel's verdict. */
+function verdictFor(m: PlacementModule, flavour: DeviceFlavour, target: Target) {
+  return m.verdicts[flavour.profileId] ?? (target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
+}
+
+/**
+ * Build the per-machine problem. `trafficOverride` replaces per-module traffic (equivalence
+ * classes solve at the bucket's upper edge so the plan stays feasible for every member).
+ */
+export function buildProblem(machine: PlacementMachine, modules: readonly PlacementModule[], trafficOverride?: TrafficDemand[]): MachineProblem {
+  const sorted = [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : 1));
+  const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
+  const devices = devicesOf(machine);
+  const resources: Resource[] = [];
+  const resIndex = new Map<string, number>();
+  const resourceFor = (kind: ResourceKind, d: number, f: number): number => {
+    const key = `${kind}:${d}:${f}`;
+    let i = resIndex.get(key);
+    if (i === undefined) {
+      const cap = d < 0 ? machine.hostCoreBudget : capacityOf(flavoursOf(devices[d])[f], kind);
+      i = resources.push({ kind, deviceIndex: d, flavourIndex: f, capacity: cap, label: resourceLabel(kind, d < 0 ? null : devices[d].id) }) - 1;
+      resIndex.set(key, i);
+    }
+    return i;
+  };
+  const switchCost = devices.map((d) => flavoursOf(d).map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
+  const candidates: Candidate[][] = [];
+  const rejected: RawRejection[][] = [];
+
+  sorted.forEach((m, mi) => {
+    const cands: Candidate[] = [];
+    const rej: RawRejection[] = [];
+    const current = machine.currentPlacement[m.name];
+    const pin = m.pin;
+    devices.forEach((device, di) => {
+      flavoursOf(device).forEach((flavour, fi) => {
+        for (const target of flavour.targets) {
+          const reject = (code: RejectCode, message: string) => rej.push({ deviceIndex: di, target, code, message });
+          if (pin !== undefined && (isTarget(pin) ? pin !== target : pin !== device.id)) {
+            reject('pin', `module is pinned to ${pin}`);
+            continue;
+          }
+          const v = verdictFor(m, flavour, target);
+          if (!v) {
+            reject('no_verdict', `no verifier verdict for profile ${flavour.profileId}`);
+            continue;
+          }
+          if (!v.acceptedTargets.includes(target)) {
+            const why = v.reasons.filter((r) => !r.target || r.target === target).map((r) => `${r.code}: ${r.message}`);
+            reject('verifier', `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}`);
+            continue;
+          }
+          const latency = latencyOf(flavour, target);
+          if (latency > m.latencyBudgetUs) {
+            reject('latency', `adds ${latency} us, over the ${m.latencyBudgetUs} us budget`);
+            continue;
+          }
+          const usage = usageOf(m, traffic[mi], flavour, target);
+          if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
+            const share = Math.max(usage.throughput, usage.arm);
+            const maxPps = traffic[mi].pps / share;
+            reject('throughput', `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`);
+            continue;
+          }
+          const res: number[] = [];
+          const amt: number[] = [];
+          let over: string | null = null;
+          const use = (kind: ResourceKind, d: number, a: number) => {
+            if (a <= 0) return;
+            const r = resourceFor(kind, d, fi);
+            if (a > resources[r].capacity + 1e-9 && !over) over = `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[r].label} has ${fmt(resources[r].capacity)}`;
+            res.push(r);
+            amt.push(a);
+          };
+          for (const kind of PER_DEVICE) use(kind, di, usage[kind]);
+          use('hostCores', -1, usage.hostCores);
+          if (over) {
+            reject('capacity', over);
+            continue;
+          }
+          const moved = current !== undefined && (current.deviceId !== device.id || current.target !== target);
+          const breakdown = costOf(m, usage, latency, target, moved ? PROGRAM_SWAP_SECONDS : 0);
+          cands.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt });
+        }
+      });
+    });
+    cands.sort((a, b) => a.cost - b.cost);
+    candidates.push(cands);
+    rejected.push(rej);
+  });
+  // The host-core budget exists even when no candidate uses it, so validators can name it.
+  resourceFor('hostCores', -1, 0);
+  return { machine, devices, modules: sorted, traffic, candidates, rejected, resources, switchCost };
+}
+
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a >= 100 ? x.toFixed(0) : a >= 1 ? x.toFixed(2) : x.toFixed(4);
+}
+
+/** An assignment: candidate index per module (chain order). */
+export type Assignment = Int32Array;
+
+export interface Evaluation {
+  feasible: boolean;
+  cost: number;
+  /** First violated constraint, for explanations. */
+  violation?: { code: 'capacity' | 'chain_order' | 'flavour' | 'unassigned'; module: number; message: string };
+}
+
+/** Cost and feasibility of a full assignment, checking every constraint. */
+export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
+  const used = new Float64Array(p.resources.length);
+  const flavour = new Int32Array(p.devices.length).fill(-1);
+  let cost = 0;
+  let stage = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] < 0) return { feasible: false, cost: Infinity, violation: { code: 'unassigned', module: i, message: 'no candidate' } };
+    const c = p.candidates[i][a[i]];
+    if (c.stage < stage) {
+      return { feasible: false, cost: Infinity, violation: { code: 'chain_order', module: i, message: `stage ${c.target} comes before an earlier module's stage` } };
+    }
+    stage = c.stage;
+    const f = flavour[c.deviceIndex];
+    if (f >= 0 && f !== c.flavourIndex) return { feasible: false, cost: Infinity, violation: { code: 'flavour', module: i, message: 'device flavour conflict' } };
+    if (f < 0) {
+      flavour[c.deviceIndex] = c.flavourIndex;
+      cost += p.switchCost[c.deviceIndex][c.flavourIndex];
+    }
+    for (let k = 0; k < c.res.length; k++) {
+      used[c.res[k]] += c.amt[k];
+      if (used[c.res[k]] > p.resources[c.res[k]].capacity * (1 + 1e-9) + 1e-9) {
+        return { feasible: false, cost: Infinity, violation: { code: 'capacity', module: i, message: `${p.resources[c.res[k]].label} exceeded` } };
+      }
+    }
+    cost += c.cost;
+  }
+  return { feasible: true, cost };
+}
