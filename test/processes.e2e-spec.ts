@@ -92,3 +92,34 @@ describe('ioplane CLI', () => {
     expect(r.stderr).toMatch(/zone.*field: zone/);
   });
 });
+
+describe('ioplane modules check (local, no API)', () => {
+  it('prints one JSON document with facts, verdicts, kernel verdict and vectors', async () => {
+    const r = await run(['apps/cli/src/main.ts', 'modules', 'check', 'modules/l4-lb', '--profile', 'netronome-agilio-cx-bpf-2.1', '--json'], {}, 90_000);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.program.totalInstructions).toBeGreaterThan(100);
+    expect(report.program.helpers.map((h: { name: string }) => h.name)).toContain('bpf_xdp_adjust_head');
+    expect(report.maps.map((m: { name: string }) => m.name)).toContain('lb_vips');
+    expect(report.verdicts).toEqual([expect.objectContaining({ profileId: 'netronome-agilio-cx-bpf-2.1', accepted: true })]);
+    expect(report.kernel).toHaveProperty('available');
+  }, 90_000);
+
+  it('prints the verdict per profile as text, and fails clearly on an object for another machine', async () => {
+    const ok = await run(['apps/cli/src/main.ts', 'modules', 'check', 'modules/flow-counter', '--no-kernel'], {}, 90_000);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/netronome-agilio-cx-bpf-2\.1\s+REFUSES/);
+    expect(ok.stdout).toMatch(/map flow_table of type LRU_HASH is not offloadable/);
+    expect(ok.stdout).toMatch(/ESTIMATE/);
+    const bad = await run(['apps/cli/src/main.ts', 'modules', 'check', '/bin/true'], {}, 90_000);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/e_machine 62 \(x86-64\), expected 247/);
+  }, 90_000);
+
+  it('profiles ls lists every firmware profile', async () => {
+    const r = await run(['apps/cli/src/main.ts', 'profiles', 'ls']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/netronome-agilio-cx-bpf-2\.1\s+smartnic/);
+    expect(r.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(9);
+  });
+});

@@ -75,8 +75,17 @@ const UNIT: Record<ResourceKind, string> = {
   throughput: 'of packet budget', arm: 'of Arm cores', hostCores: 'host cores',
 };
 
-export function resourceLabel(kind: ResourceKind, deviceId: string | null): string {
-  return deviceId ? `${kind} on ${deviceId}` : `host-core budget`;
+/** Device ids appear in messages as `{device:N}` so one explanation serves every machine of a class. */
+export function deviceToken(d: number): string {
+  return `{device:${d}}`;
+}
+
+export function bindDevices(message: string, ids: readonly string[]): string {
+  return message.indexOf('{device:') < 0 ? message : message.replace(/\{device:(\d+)\}/g, (_, i: string) => ids[Number(i)] ?? `device ${i}`);
+}
+
+export function resourceLabel(kind: ResourceKind, d: number): string {
+  return d >= 0 ? `${kind} on ${deviceToken(d)}` : 'host-core budget';
 }
 
 export function unitOf(kind: ResourceKind): string {
@@ -102,12 +111,17 @@ function verdictFor(m: PlacementModule, flavour: DeviceFlavour, target: Target) 
   return m.verdicts[flavour.profileId] ?? (target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
 }
 
+/** Chain order: by position, ties by name so the order never depends on input order. */
+export function sortChain<T extends { chainPosition: number; name: string }>(modules: readonly T[]): T[] {
+  return [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /**
  * Build the per-machine problem. `trafficOverride` replaces per-module traffic (equivalence
  * classes solve at the bucket's upper edge so the plan stays feasible for every member).
  */
 export function buildProblem(machine: PlacementMachine, modules: readonly PlacementModule[], trafficOverride?: TrafficDemand[]): MachineProblem {
-  const sorted = [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : 1));
+  const sorted = sortChain(modules);
   const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
   const devices = devicesOf(machine);
   const resources: Resource[] = [];
@@ -117,7 +131,7 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
     let i = resIndex.get(key);
     if (i === undefined) {
       const cap = d < 0 ? machine.hostCoreBudget : capacityOf(flavoursOf(devices[d])[f], kind);
-      i = resources.push({ kind, deviceIndex: d, flavourIndex: f, capacity: cap, label: resourceLabel(kind, d < 0 ? null : devices[d].id) }) - 1;
+      i = resources.push({ kind, deviceIndex: d, flavourIndex: f, capacity: cap, label: resourceLabel(kind, d) }) - 1;
       resIndex.set(key, i);
     }
     return i;

@@ -45,6 +45,12 @@ export function terms(parts: [number, string][]): string {
   return lines.join('\n   ') || '0 x_dummy';
 }
 
+export function chunks(names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i += 10) out.push(` ${names.slice(i, i + 10).join(' ')}`);
+  return out;
+}
+
 export interface MachineMilp {
   lp: string;
   /** Column name of each candidate, per module. */
@@ -95,7 +101,7 @@ export function machineMilp(p: MachineProblem): MachineMilp {
       binaries.push(`y_${d}_${f}`);
     }
   });
-  const lp = ['Minimize', ` obj: ${terms(obj)}`, 'Subject To', ...rows, 'Binary', ` ${binaries.join(' ')}`, 'End'].join('\n');
+  const lp = ['Minimize', ` obj: ${terms(obj)}`, 'Subject To', ...rows, 'Binary', ...chunks(binaries), 'End'].join('\n');
   return { lp, x };
 }
 

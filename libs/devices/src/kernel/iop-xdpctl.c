@@ -1,5 +1,6 @@
 // iop-xdpctl: the few bpf(2) operations bpftool 7.1 cannot do, for the ioplane kernel-xdp driver.
-//   load-chain <outdir> <dispatcher.o> (<obj> <prog> <reuse>)...   load a dispatcher and freplace every slot
+//   load-chain <outdir> <dispatcher.o|-> (<obj> <prog> <reuse>)...  load a dispatcher and freplace every slot;
+//                                                                  with "-" one module is the root itself
 //   attach <netns> <ifname> <drv|skb> <prog_pin> <link_pin>       create and pin an XDP bpf_link
 //   replace <link_pin> <new_prog_pin> <old_prog_pin>               atomic link update (BPF_F_REPLACE)
 //   detach <link_pin>                                              BPF_LINK_DETACH, then unpin
@@ -84,64 +85,93 @@ static int pin_new_persistent(struct bpf_object *obj, const char *spec) {
   return err;
 }
 
-static int load_chain(int argc, char **argv) {
-  if (argc < 6 || (argc - 3) % 3 != 0) return fail("usage", "load-chain <outdir> <dispatcher.o> (<obj> <prog> <reuse>)...", EINVAL);
-  const char *outdir = argv[1];
-  char path[4096], bad[512] = "";
-  struct bpf_object *d = bpf_object__open_file(argv[2], NULL);
-  if (!d) return fail("open_dispatcher", argv[2], errno);
-  int err = bpf_object__load(d);
-  if (err) return fail("load_dispatcher", argv[2], err);
-  struct bpf_program *root = bpf_object__find_program_by_name(d, "iop_dispatch");
-  if (!root) return fail("load_dispatcher", "no iop_dispatch", ENOENT);
-  int root_fd = bpf_program__fd(root);
-  snprintf(path, sizeof(path), "%s/root", outdir);
-  if ((err = bpf_program__pin(root, path))) return fail("pin", path, err);
-  struct bpf_map *stats = bpf_object__find_map_by_name(d, "iop_stats");
-  snprintf(path, sizeof(path), "%s/stats", outdir);
-  if (!stats || (err = bpf_map__pin(stats, path))) return fail("pin", path, err);
+static int pin_maps(struct bpf_object *obj, const char *outdir, int i) {
+  char path[4096];
+  struct bpf_map *m;
+  bpf_object__for_each_map(m, obj) {
+    char name[256];
+    // bpffs refuses names with a dot, and internal maps are called "<obj>.rodata".
+    snprintf(name, sizeof(name), "%s", bpf_map__name(m));
+    for (char *c = name; *c; c++) if (*c == '.' || *c == '/') *c = '_';
+    snprintf(path, sizeof(path), "%s/m%d_map_%s", outdir, i, name);
+    int err = bpf_obj_pin(bpf_map__fd(m), path);
+    if (err) return fail("pin", path, err);
+  }
+  return 0;
+}
 
-  int n = (argc - 3) / 3;
+/* Opens one module, selects its program, reuses persistent maps, and loads it: as the dispatcher's
+ * slot i (freplace) when root_fd >= 0, else as a plain XDP program that is the root itself. */
+static int load_module(const char *outdir, int i, const char *file, const char *want, const char *reuse, int root_fd,
+                       struct bpf_prog_info *info) {
+  char path[4096], bad[512] = "", slot[32];
+  int err;
+  snprintf(slot, sizeof(slot), "slot_%d", i);
+  struct bpf_object *obj = bpf_object__open_file(file, NULL);
+  if (!obj) return fail("open_module", file, errno);
+  struct bpf_program *p = select_prog(obj, want), *q;
+  if (!p) return fail("program_not_found", want, ENOENT);
+  bpf_object__for_each_program(q, obj) bpf_program__set_autoload(q, q == p);
+  if (root_fd >= 0) {
+    bpf_program__set_type(p, BPF_PROG_TYPE_EXT);
+    bpf_program__set_expected_attach_type(p, 0);
+    if ((err = bpf_program__set_attach_target(p, root_fd, slot))) return fail("attach_target", slot, err);
+  } else {
+    bpf_program__set_type(p, BPF_PROG_TYPE_XDP);
+  }
+  if ((err = reuse_maps(obj, reuse, bad, sizeof(bad)))) return fail("map_reuse", bad, err);
+  if ((err = bpf_object__load(obj))) {
+    fprintf(stderr, "module %d (%s) refused\n", i, want);
+    return fail(err == -EINVAL || err == -EACCES || err == -E2BIG ? "verifier" : "load_module", want, err);
+  }
+  if (root_fd >= 0) {
+    struct bpf_link *link = bpf_program__attach_freplace(p, root_fd, slot);
+    if (!link) return fail("freplace", slot, errno);
+    snprintf(path, sizeof(path), "%s/m%d_link", outdir, i);
+    if ((err = bpf_link__pin(link, path))) return fail("pin", path, err);
+  } else {
+    snprintf(path, sizeof(path), "%s/root", outdir);
+    if ((err = bpf_obj_pin(bpf_program__fd(p), path))) return fail("pin", path, errno);
+  }
+  snprintf(path, sizeof(path), "%s/m%d_prog", outdir, i);
+  if ((err = bpf_obj_pin(bpf_program__fd(p), path))) return fail("pin", path, errno);
+  if ((err = pin_new_persistent(obj, reuse))) return fail("pin_persistent", reuse, err);
+  if ((err = pin_maps(obj, outdir, i))) return err;
+  if (prog_info(bpf_program__fd(p), info)) return fail("info", want, errno);
+  return 0;
+}
+
+static int load_chain(int argc, char **argv) {
+  if (argc < 6 || (argc - 3) % 3 != 0) return fail("usage", "load-chain <outdir> <dispatcher.o|-> (<obj> <prog> <reuse>)...", EINVAL);
+  const char *outdir = argv[1];
+  char path[4096];
+  int err, root_fd = -1, n = (argc - 3) / 3;
+  if (strcmp(argv[2], "-") != 0) {
+    struct bpf_object *d = bpf_object__open_file(argv[2], NULL);
+    if (!d) return fail("open_dispatcher", argv[2], errno);
+    if ((err = bpf_object__load(d))) return fail("load_dispatcher", argv[2], err);
+    struct bpf_program *root = bpf_object__find_program_by_name(d, "iop_dispatch");
+    if (!root) return fail("load_dispatcher", "no iop_dispatch", ENOENT);
+    root_fd = bpf_program__fd(root);
+    snprintf(path, sizeof(path), "%s/root", outdir);
+    if ((err = bpf_program__pin(root, path))) return fail("pin", path, err);
+    struct bpf_map *stats = bpf_object__find_map_by_name(d, "iop_stats");
+    snprintf(path, sizeof(path), "%s/stats", outdir);
+    if (!stats || (err = bpf_map__pin(stats, path))) return fail("pin", path, err);
+  } else if (n != 1) {
+    return fail("usage", "without a dispatcher the chain holds exactly one module", EINVAL);
+  }
   struct bpf_prog_info info;
   char out[65536];
   size_t used = 0;
   for (int i = 0; i < n; i++) {
-    const char *file = argv[3 + i * 3], *want = argv[4 + i * 3], *reuse = argv[5 + i * 3];
-    char slot[32];
-    snprintf(slot, sizeof(slot), "slot_%d", i);
-    struct bpf_object *obj = bpf_object__open_file(file, NULL);
-    if (!obj) return fail("open_module", file, errno);
-    struct bpf_program *p = select_prog(obj, want), *q;
-    if (!p) return fail("program_not_found", want, ENOENT);
-    bpf_object__for_each_program(q, obj) bpf_program__set_autoload(q, q == p);
-    bpf_program__set_type(p, BPF_PROG_TYPE_EXT);
-    bpf_program__set_expected_attach_type(p, 0);
-    if ((err = bpf_program__set_attach_target(p, root_fd, slot))) return fail("attach_target", slot, err);
-    if ((err = reuse_maps(obj, reuse, bad, sizeof(bad)))) return fail("map_reuse", bad, err);
-    if ((err = bpf_object__load(obj))) {
-      fprintf(stderr, "module %d (%s) refused\n", i, want);
-      return fail(err == -EINVAL || err == -EACCES || err == -E2BIG ? "verifier" : "load_module", want, err);
-    }
-    struct bpf_link *link = bpf_program__attach_freplace(p, root_fd, slot);
-    if (!link) return fail("freplace", slot, errno);
-    snprintf(path, sizeof(path), "%s/m%d.link", outdir, i);
-    if ((err = bpf_link__pin(link, path))) return fail("pin", path, err);
-    snprintf(path, sizeof(path), "%s/m%d.prog", outdir, i);
-    if ((err = bpf_program__pin(p, path))) return fail("pin", path, err);
-    if ((err = pin_new_persistent(obj, reuse))) return fail("pin_persistent", reuse, err);
-    struct bpf_map *m;
-    bpf_object__for_each_map(m, obj) {
-      const char *name = bpf_map__name(m);
-      if (strchr(name, '/')) continue;
-      snprintf(path, sizeof(path), "%s/m%d.map.%s", outdir, i, name);
-      if ((err = bpf_obj_pin(bpf_map__fd(m), path))) return fail("pin", path, err);
-    }
-    if (prog_info(bpf_program__fd(p), &info)) return fail("info", want, errno);
+    if ((err = load_module(outdir, i, argv[3 + i * 3], argv[4 + i * 3], argv[5 + i * 3], root_fd, &info))) return err;
+    if (root_fd < 0) root_fd = -2;
     used += snprintf(out + used, sizeof(out) - used, "%s{\"id\":%u,\"tag\":\"", i ? "," : "", info.id);
     for (int k = 0; k < BPF_TAG_SIZE; k++) used += snprintf(out + used, sizeof(out) - used, "%02x", info.tag[k]);
     used += snprintf(out + used, sizeof(out) - used, "\"}");
   }
-  if (prog_info(root_fd, &info)) return fail("info", "root", errno);
+  if (root_fd >= 0 && prog_info(root_fd, &info)) return fail("info", "root", errno);
   printf("{\"root\":{\"id\":%u,", info.id);
   print_tag(&info);
   printf("},\"modules\":[%s]}\n", out);
