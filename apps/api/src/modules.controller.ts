@@ -3,7 +3,7 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ZodError, z } from 'zod';
 import { BuildError, ElfError } from '@ioplane/compiler';
 import { CatalogError, ModuleCatalog, ModuleNotFound, ModuleReport } from '@ioplane/catalog';
-import { MODULE_CATALOG } from './api.tokens';
+import { MODULE_CATALOG } from '@ioplane/runtime';
 import { ZodPipe } from './zod.pipe';
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a module name (lowercase letters, digits, dashes)');

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FirmwareProfile } from '@ioplane/domain';
-import { PROFILES } from './api.tokens';
+import { PROFILES } from '@ioplane/runtime';
 
 @ApiTags('profiles')
 @Controller('v1/profiles')

@@ -5,16 +5,16 @@ import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient } from '@ioplane/maas';
 import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY } from '@ioplane/runtime';
+import { FLEET_REPOSITORY, PROFILES } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
-import { MAAS_CLIENT, PROFILES } from './worker.tokens';
+import { MAAS_CLIENT } from './worker.tokens';
 
 type Handler = (job: Job) => Promise<unknown>;
 
 @Processor(QUEUES.fleet, { concurrency: 2, lockDuration: 120_000 })
 export class FleetProcessor extends WorkerHost implements OnModuleInit {
   private readonly log = new Logger(FleetProcessor.name);
-  private readonly handlers: Record<JobName, Handler>;
+  private readonly handlers: Partial<Record<JobName, Handler>>;
 
   constructor(
     @Inject(MAAS_CLIENT) private readonly maas: MaasClient,

@@ -126,7 +126,9 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
   const devices = devicesOf(machine);
   const resources: Resource[] = [];
   const resIndex = new Map<string, number>();
-  const resourceFor = (kind: ResourceKind, d: number, f: number): number => {
+  const resourceFor = (kind: ResourceKind, d: number, fi: number): number => {
+    // The host-core budget is one machine-wide row, whatever flavour the candidate's device runs.
+    const f = d < 0 ? 0 : fi;
     const key = `${kind}:${d}:${f}`;
     let i = resIndex.get(key);
     if (i === undefined) {

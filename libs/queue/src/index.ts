@@ -1,3 +1,4 @@
 export * from './queue.names';
 export * from './queue.connection';
 export * from './fleet-sync.payload';
+export * from './placement.payload';

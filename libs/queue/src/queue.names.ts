@@ -1,17 +1,20 @@
 /** Queues and the jobs each carries. One handler per job name is checked at worker boot. */
 export const QUEUES = {
   fleet: 'fleet',
+  placement: 'placement',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export const JOBS = {
   fleetSync: 'fleet-sync',
   maasEvents: 'maas-events',
+  plan: 'plan',
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
 export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = {
   fleet: [JOBS.fleetSync, JOBS.maasEvents],
+  placement: [JOBS.plan],
 };
 
 /** Hash-tagged so every key of a queue lands in one Redis Cluster slot. */

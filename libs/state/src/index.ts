@@ -3,3 +3,5 @@ export * from './fleet.repository';
 export * from './fleet.redis-repository';
 export * from './module.repository';
 export * from './module.redis-repository';
+export * from './placement.repository';
+export * from './placement.redis-repository';

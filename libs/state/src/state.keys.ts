@@ -9,6 +9,10 @@
  * | `<p>:maas:events:cursor` | string | id of the last MAAS event processed |
  * | `<p>:modules` | hash | module name -> uploaded ModuleRecord JSON |
  * | `<p>:modules:reports` | hash | artifact digest + profile set -> ModuleReport JSON |
+ * | `<p>:placements` | zset | placement ids by creation time |
+ * | `<p>:placement:<id>` | string | PlacementRecord JSON (request, status) |
+ * | `<p>:placement:<id>:plan` | string | the solver's plan with a reason per decision |
+ * | `<p>:idempotency:<key>` | string | placement id for an Idempotency-Key (24 h) |
  */
 export class StateKeys {
   constructor(readonly prefix: string) {}
@@ -26,5 +30,17 @@ export class StateKeys {
   }
   get moduleReports(): string {
     return `${this.prefix}:modules:reports`;
+  }
+  get placements(): string {
+    return `${this.prefix}:placements`;
+  }
+  placement(id: string): string {
+    return `${this.prefix}:placement:${id}`;
+  }
+  placementPlan(id: string): string {
+    return `${this.prefix}:placement:${id}:plan`;
+  }
+  idempotency(key: string): string {
+    return `${this.prefix}:idempotency:${key}`;
   }
 }

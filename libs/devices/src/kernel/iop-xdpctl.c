@@ -199,13 +199,19 @@ static int attach(int argc, char **argv) {
   return 0;
 }
 
+/* A program by pin path, or "id:N" when only its id is known (a chain pinned by an older agent). */
+static int prog_fd(const char *arg) {
+  if (strncmp(arg, "id:", 3) == 0) return bpf_prog_get_fd_by_id((__u32)strtoul(arg + 3, NULL, 10));
+  return bpf_obj_get(arg);
+}
+
 static int replace(int argc, char **argv) {
   if (argc != 4) return fail("usage", "replace <link_pin> <new_prog_pin> <old_prog_pin>", EINVAL);
   int lfd = bpf_obj_get(argv[1]);
   if (lfd < 0) return fail("link_pin", argv[1], errno);
-  int nfd = bpf_obj_get(argv[2]);
+  int nfd = prog_fd(argv[2]);
   if (nfd < 0) return fail("prog_pin", argv[2], errno);
-  int ofd = bpf_obj_get(argv[3]);
+  int ofd = prog_fd(argv[3]);
   if (ofd < 0) return fail("prog_pin", argv[3], errno);
   LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE, .old_prog_fd = ofd);
   // The kernel swaps the program pointer under the link only if the old one is still attached.

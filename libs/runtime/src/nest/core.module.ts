@@ -5,10 +5,14 @@ import Redis from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { producerConnection, queuePrefix, QUEUES, workerConnection } from '@ioplane/queue';
-import { RedisFleetRepository } from '@ioplane/state';
+import { join } from 'node:path';
+import { ModuleCatalog } from '@ioplane/catalog';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { loadProfiles } from '@ioplane/profiles';
+import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository } from '@ioplane/state';
 import type { IoplaneConfig } from '../config.schema';
 import { createLogger, registerSecret } from '../logger.options';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, STATE_REDIS } from './core.tokens';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, STATE_REDIS } from './core.tokens';
 
 @Injectable()
 class StateRedisLifecycle implements OnApplicationShutdown {
@@ -51,18 +55,29 @@ export class CoreModule {
           },
         }),
         BullModule.forRoot({ connection: workerConnection(redisUrl), prefix: queuePrefix(config.IOPLANE_PREFIX) }),
-        BullModule.registerQueue({
-          name: QUEUES.fleet,
-          connection: queueRole === 'worker' ? workerConnection(redisUrl) : producerConnection(redisUrl),
-        }),
+        BullModule.registerQueue(
+          ...Object.values(QUEUES).map((name) => ({
+            name,
+            connection: queueRole === 'worker' ? workerConnection(redisUrl) : producerConnection(redisUrl),
+          })),
+        ),
       ],
       providers: [
         { provide: IOPLANE_CONFIG, useValue: config },
         { provide: STATE_REDIS, useFactory: () => new Redis({ ...producerConnection(redisUrl), enableOfflineQueue: true }) },
         { provide: FLEET_REPOSITORY, useFactory: (r: Redis) => new RedisFleetRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        { provide: PLACEMENT_REPOSITORY, useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        // Loaded once at boot: a bad profile stops the process with the file and field named.
+        { provide: PROFILES, useFactory: () => loadProfiles() },
+        {
+          provide: MODULE_CATALOG,
+          useFactory: (r: Redis, profiles: FirmwareProfile[]) =>
+            new ModuleCatalog(new RedisModuleRepository(r, config.IOPLANE_PREFIX), profiles, { cacheDir: join(config.IOPLANE_DATA_DIR, 'artifacts') }),
+          inject: [STATE_REDIS, PROFILES],
+        },
         StateRedisLifecycle,
       ],
-      exports: [IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, BullModule],
+      exports: [IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
     };
   }
 }

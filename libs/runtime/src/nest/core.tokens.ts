@@ -2,3 +2,6 @@
 export const IOPLANE_CONFIG = Symbol('IOPLANE_CONFIG');
 export const STATE_REDIS = Symbol('STATE_REDIS');
 export const FLEET_REPOSITORY = Symbol('FLEET_REPOSITORY');
+export const PLACEMENT_REPOSITORY = Symbol('PLACEMENT_REPOSITORY');
+export const MODULE_CATALOG = Symbol('MODULE_CATALOG');
+export const PROFILES = Symbol('PROFILES');

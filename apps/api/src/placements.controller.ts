@@ -1,0 +1,111 @@
+import { BadRequestException, Body, Controller, Get, Headers, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Queue } from 'bullmq';
+import { z } from 'zod';
+import type { ModuleCatalog } from '@ioplane/catalog';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { loadHighs } from '@ioplane/placement';
+import { PlacementInputError, placementRequestSchema, planPlacement, resolveModules, selectMachines, StoredPlan } from '@ioplane/planning';
+import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
+import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES } from '@ioplane/runtime';
+import type { FleetRepository, PlacementRecord, PlacementRepository } from '@ioplane/state';
+import { ZodPipe } from './zod.pipe';
+
+const placementId = z.string().regex(/^pl-[a-z0-9-]{1,40}$/, 'must be a placement id (pl-...)');
+const idempotencyKey = z.string().regex(/^[A-Za-z0-9._-]{8,128}$/, 'must be 8-128 letters, digits, dot, dash or underscore');
+
+interface StatusSetter {
+  status(code: number): unknown;
+}
+
+@ApiTags('placements')
+@Controller('v1/placements')
+export class PlacementsController {
+  constructor(
+    @Inject(FLEET_REPOSITORY) private readonly fleet: FleetRepository,
+    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
+    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
+    @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+    @InjectQueue(QUEUES.placement) private readonly queue: Queue,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued.' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'resubmitting with the same key returns the same placement' })
+  async submit(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: StatusSetter) {
+    const parsed = placementRequestSchema.safeParse(body ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message }));
+      throw new BadRequestException({ code: 'validation', field: issues[0].field, message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
+    }
+    if (key !== undefined && !idempotencyKey.safeParse(key).success) {
+      throw new BadRequestException({ code: 'validation', field: 'Idempotency-Key', message: 'Idempotency-Key: must be 8-128 letters, digits, dot, dash or underscore' });
+    }
+    const req = parsed.data;
+    if (req.dryRun) {
+      res.status(200);
+      const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, highs: await loadHighs() }));
+      return { dryRun: true, plan };
+    }
+    // Check everything the request names before storing anything: a rejected request leaves no trace.
+    await this.guard(async () => {
+      await resolveModules(req, this.catalog);
+      await selectMachines(req, this.fleet);
+    });
+    const now = new Date().toISOString();
+    const rec: PlacementRecord = { id: newPlacementId(), request: req, status: 'queued', reason: req.reason, idempotencyKey: key ?? null, createdAt: now, updatedAt: now, error: null };
+    const { record, created } = await this.placements.create(rec);
+    if (!created) {
+      res.status(200);
+      return { id: record.id, status: record.status, created: false };
+    }
+    try {
+      await this.queue.add(JOBS.plan, { placementId: record.id }, { jobId: record.id, removeOnComplete: 1000, removeOnFail: 1000 });
+    } catch (e) {
+      await this.placements.remove(record.id);
+      throw e;
+    }
+    return { id: record.id, status: record.status, created: true };
+  }
+
+  @Get()
+  async list() {
+    const items = await this.placements.list(100);
+    return { count: items.length, items };
+  }
+
+  @Get(':id')
+  async get(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
+    const rec = await this.mustGet(id);
+    const plan = await this.placements.getPlan<StoredPlan>(id);
+    return {
+      ...rec,
+      plan: plan && { complete: plan.complete, machines: plan.machines.length, infeasibleMachines: plan.stats.infeasibleMachines, skipped: plan.skipped.length },
+    };
+  }
+
+  @Get(':id/plan')
+  async plan(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
+    await this.mustGet(id);
+    const plan = await this.placements.getPlan<StoredPlan>(id);
+    if (!plan) throw new NotFoundException({ code: 'not_ready', field: 'id', message: `placement ${id} has no plan yet` });
+    return plan;
+  }
+
+  private async mustGet(id: string): Promise<PlacementRecord> {
+    const rec = await this.placements.get(id);
+    if (!rec) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no placement ${id}` });
+    return rec;
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof PlacementInputError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, e.code === 'not_found' ? 404 : 422);
+      throw e;
+    }
+  }
+}

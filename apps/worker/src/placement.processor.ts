@@ -1,0 +1,63 @@
+import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Job } from 'bullmq';
+import type { ModuleCatalog } from '@ioplane/catalog';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { loadHighs, HighsSolver } from '@ioplane/placement';
+import { planPlacement, placementRequestSchema, StoredPlan } from '@ioplane/planning';
+import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
+import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES } from '@ioplane/runtime';
+import type { FleetRepository, PlacementRepository } from '@ioplane/state';
+
+@Processor(QUEUES.placement, { concurrency: 2, lockDuration: 300_000 })
+export class PlacementProcessor extends WorkerHost implements OnModuleInit {
+  private readonly log = new Logger(PlacementProcessor.name);
+  private highs: Promise<HighsSolver> | null = null;
+
+  constructor(
+    @Inject(FLEET_REPOSITORY) private readonly fleet: FleetRepository,
+    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
+    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
+    @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+  ) {
+    super();
+  }
+
+  onModuleInit(): void {
+    const handled = [JOBS.plan];
+    if (JSON.stringify([...JOBS_BY_QUEUE.placement].sort()) !== JSON.stringify(handled)) {
+      throw new Error(`queue ${QUEUES.placement}: jobs ${JOBS_BY_QUEUE.placement.join(',')} but handlers for ${handled.join(',')}`);
+    }
+  }
+
+  async process(job: Job): Promise<unknown> {
+    if (job.name !== JOBS.plan) throw new Error(`no handler for job ${job.name}`);
+    return this.plan(job);
+  }
+
+  private async plan(job: Job): Promise<{ placementId: string; complete: boolean; machines: number }> {
+    const { placementId } = planPayload.parse(job.data);
+    const rec = await this.placements.get(placementId);
+    if (!rec) throw new Error(`no placement ${placementId}`);
+    // At-least-once delivery: a plan that is already stored is not solved again.
+    const existing = await this.placements.getPlan<StoredPlan>(placementId);
+    if (existing) return { placementId, complete: existing.complete, machines: existing.machines.length };
+    await this.placements.setStatus(placementId, 'planning');
+    await job.updateProgress({ stage: 'plan', percent: 10 });
+    this.highs ??= loadHighs();
+    const request = placementRequestSchema.parse(rec.request);
+    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, highs: await this.highs });
+    await this.placements.putPlan(placementId, plan);
+    await this.placements.setStatus(placementId, plan.complete ? 'planned' : 'infeasible', plan.complete ? null : 'some machines or fleet-scoped modules cannot be placed: see the plan');
+    await job.updateProgress({ stage: 'plan', percent: 100 });
+    this.log.log({ placementId, complete: plan.complete, machines: plan.machines.length, stats: plan.stats }, 'placement planned');
+    return { placementId, complete: plan.complete, machines: plan.machines.length };
+  }
+
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job | undefined, err: Error): Promise<void> {
+    const id = (job?.data as { placementId?: string } | undefined)?.placementId;
+    this.log.warn({ jobId: job?.id, placementId: id, err: err.message }, 'placement job failed');
+    if (id && job && job.attemptsMade >= (job.opts.attempts ?? 1)) await this.placements.setStatus(id, 'failed', err.message).catch(() => undefined);
+  }
+}

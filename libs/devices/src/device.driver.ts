@@ -1,0 +1,240 @@
+import { createHash } from 'node:crypto';
+import type { Device, FlashCapabilities, Target, XdpAction } from '@ioplane/domain';
+import type { VectorResult } from '@ioplane/compiler';
+
+export type DriverKind = 'kernel-xdp' | 'emulated-host' | 'emulated-nic' | 'emulated-dpu';
+export type AttachMode = 'native' | 'generic' | 'offload' | 'emulated';
+
+/** One module of a chain, in placement order. `digest` is the sha256 hex of `object`. */
+export interface ChainModule {
+  name: string;
+  version: string;
+  digest: string;
+  program: string;
+  /** Maps that survive an upgrade of this module (connection tables, counters). */
+  persistentMaps: string[];
+  object: Buffer;
+  /** Expected packets per second (drives emulated counters). */
+  pps?: number;
+}
+
+export interface LoadRequest {
+  port: number;
+  target: Target;
+  modules: ChainModule[];
+  signal?: AbortSignal;
+}
+
+export interface LoadedModule {
+  name: string;
+  version: string;
+  digest: string;
+  program: string;
+  persistentMaps: string[];
+  progId: number | null;
+  tag: string | null;
+}
+
+export interface ChainState {
+  /** sha256 over the ordered (name, version, digest, program, persistent maps) list and the target. */
+  chainDigest: string;
+  target: Target;
+  mode: AttachMode;
+  modules: LoadedModule[];
+  /** The program attached to the hook: a dispatcher for several modules, the module itself for one. */
+  rootProgId: number | null;
+  rootTag: string | null;
+  loadedAt: string;
+  committed: boolean;
+  /** True when found on bpffs by a restarted agent rather than loaded by this process. */
+  rediscovered?: boolean;
+}
+
+/** Something attached to an interface we own that ioplane did not load: reported, never removed. */
+export interface ForeignProgram {
+  interface: string;
+  progId: number;
+  name: string | null;
+  tag: string | null;
+  mode: string;
+}
+
+export interface PortInterface {
+  name: string;
+  netns: string;
+  address: string;
+  peerName: string;
+  peerNetns: string;
+  peerAddress: string;
+}
+
+export interface PortPrograms {
+  port: number;
+  interface: PortInterface | null;
+  current: ChainState | null;
+  /** Kept (pinned) until commit, so a rollback is one more atomic swap. */
+  previous: ChainState | null;
+  /** Whether the emulated program crashes its health check (injected fault). */
+  unhealthy?: boolean;
+}
+
+export type DeviceRunState = 'ready' | 'updating' | 'hung';
+
+export interface DevicePrograms {
+  deviceId: string;
+  driver: DriverKind;
+  state: DeviceRunState;
+  ports: PortPrograms[];
+  foreign: ForeignProgram[];
+  firmware: FirmwareState | null;
+}
+
+export interface LoadResult {
+  status: 'loaded' | 'replaced' | 'unchanged';
+  deviceId: string;
+  port: number;
+  current: ChainState;
+  previous: ChainState | null;
+}
+
+export interface FirmwareImageRef {
+  profileId: string;
+  version: string;
+  digest: string;
+}
+
+export interface FirmwareSlot {
+  name: string;
+  image: FirmwareImageRef | null;
+  /** `staged`: written and verified, waiting for activation; `bad`: a failed write or boot. */
+  state: 'active' | 'inactive' | 'staged' | 'bad' | 'empty';
+}
+
+export interface FirmwareState {
+  profileId: string;
+  version: string;
+  activeSlot: string;
+  slots: FirmwareSlot[];
+  capabilities: FlashCapabilities;
+  updating: boolean;
+}
+
+export interface FlashImage extends FirmwareImageRef {
+  bytes?: Buffer;
+}
+
+export interface FlashOptions {
+  /** Default true; false stops after write + verify (staged). */
+  activate?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface FlashResult {
+  status: 'already_active' | 'already_staged' | 'staged' | 'committed' | 'fell_back' | 'failed';
+  deviceId: string;
+  slot: string | null;
+  /** False when the image was already in place and nothing was written. */
+  wrote: boolean;
+  reason?: string;
+  durationMs: number;
+  firmware: FirmwareState;
+}
+
+export interface RollbackResult {
+  status: 'rolled_back';
+  scope: 'program' | 'firmware';
+  deviceId: string;
+  port?: number;
+  current: ChainState | null;
+  firmware?: FirmwareState;
+}
+
+export interface CommitResult {
+  status: 'committed' | 'nothing_to_commit';
+  deviceId: string;
+  port: number;
+  current: ChainState | null;
+}
+
+export interface VectorRequest {
+  /** Module of the current chain to run it against; optional when the chain has one module. */
+  module?: string;
+  name: string;
+  packet: Buffer;
+  expectVerdict: XdpAction;
+  expectOutput?: Buffer;
+  repeat?: number;
+}
+
+export interface VectorOutcome extends VectorResult {
+  module: string;
+  /** True when no kernel ran the packet (emulated device without BPF_PROG_TEST_RUN). */
+  emulated: boolean;
+}
+
+export interface ModuleCounters {
+  module: string;
+  port: number;
+  packets: number;
+  bytes: number;
+  drops: number;
+  /** Host CPU nanoseconds spent in the program; null when unknown or not on the host CPU. */
+  cpuNs: number | null;
+  source: 'dispatcher' | 'prog-stats' | 'interface' | 'emulated';
+  /** Sums of the module's small array maps (counters), by map name. */
+  maps?: Record<string, number>;
+}
+
+export interface DeviceCounters {
+  deviceId: string;
+  at: string;
+  modules: ModuleCounters[];
+}
+
+export interface DeviceInventory {
+  device: Device;
+  driver: DriverKind;
+  profileId: string | null;
+  targets: Target[];
+  ports: number;
+  programSlotsPerPort: number;
+  firmware: FirmwareState | null;
+}
+
+export interface DeviceDriver {
+  readonly kind: DriverKind;
+  readonly device: Device;
+  /** Prepares the driver (for the kernel: rediscovers pinned state); detaches nothing. */
+  init(): Promise<void>;
+  inventory(): DeviceInventory;
+  programs(): Promise<DevicePrograms>;
+  /** Attaches a chain, or atomically replaces the port's whole chain. Same chain again: a no-op. */
+  load(req: LoadRequest): Promise<LoadResult>;
+  detach(port: number): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }>;
+  /** Drops the previous chain kept for rollback. */
+  commit(port: number): Promise<CommitResult>;
+  flash(image: FlashImage, opts?: FlashOptions): Promise<FlashResult>;
+  rollback(req: { scope: 'program' | 'firmware'; port: number; signal?: AbortSignal }): Promise<RollbackResult>;
+  runVectors(port: number, vectors: VectorRequest[]): Promise<VectorOutcome[]>;
+  counters(): Promise<DeviceCounters>;
+  /** Releases process resources; programs keep running. */
+  close(): Promise<void>;
+}
+
+export function chainDigest(target: Target, modules: Pick<ChainModule, 'name' | 'version' | 'digest' | 'program' | 'persistentMaps'>[]): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([target, modules.map((m) => [m.name, m.version, m.digest, m.program, [...m.persistentMaps].sort()])]));
+  return h.digest('hex');
+}
+
+export function loadedModules(modules: ChainModule[], ids: { id: number | null; tag: string | null }[]): LoadedModule[] {
+  return modules.map((m, i) => ({
+    name: m.name,
+    version: m.version,
+    digest: m.digest,
+    program: m.program,
+    persistentMaps: [...m.persistentMaps],
+    progId: ids[i]?.id ?? null,
+    tag: ids[i]?.tag ?? null,
+  }));
+}

@@ -1,0 +1,356 @@
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
+import { analyzeObject, estimateNsPerPacket, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
+import { OpQueue } from '../abort.sleep';
+import { DeviceError } from '../device.error';
+import {
+  chainDigest, loadedModules, type ChainModule, type ChainState, type CommitResult, type DeviceCounters, type DeviceDriver, type DeviceInventory,
+  type DevicePrograms, type DriverKind, type FlashImage, type FlashOptions, type FlashResult, type LoadRequest, type LoadResult, type ModuleCounters,
+  type RollbackResult, type VectorOutcome, type VectorRequest,
+} from '../device.driver';
+import type { FaultBook } from '../fault.book';
+import { FirmwareSlots } from '../firmware.slots';
+
+export interface EmulatedDeviceOptions {
+  device: Device;
+  /** A firmware profile, or the built-in host profile (no flash) for an emulated host CPU. */
+  profile: FirmwareProfile | (VerifierProfile & { throughput?: FirmwareProfile['throughput'] });
+  profiles: readonly FirmwareProfile[];
+  faults: FaultBook;
+  timeScale?: number;
+  /** Run vectors through BPF_PROG_TEST_RUN on the real bytecode (kernel available). */
+  kernelVectors?: boolean;
+  /** Mean packet size for emulated byte counters. */
+  meanPacketBytes?: number;
+}
+
+interface EmulatedChain {
+  state: ChainState;
+  modules: ChainModule[];
+  facts: ObjectFacts[];
+  mapBytes: number;
+  unhealthy: boolean;
+}
+
+interface PortState {
+  current: EmulatedChain | null;
+  previous: EmulatedChain | null;
+}
+
+interface Tally {
+  packets: number;
+  bytes: number;
+  drops: number;
+  cpuNs: number;
+  at: number;
+}
+
+const DEFAULT_PPS = 1000;
+let nextProgId = 100_000;
+
+function isFirmwareProfile(p: EmulatedDeviceOptions['profile']): p is FirmwareProfile {
+  return 'flash' in p;
+}
+
+/**
+ * A device emulated inside the agent. It judges the real bytecode with the profile's offload
+ * verifier (refusing exactly what the profile refuses), keeps `programSlotsPerPort` modules per
+ * port, models A/B firmware with the profile's timings, and moves counters at the modules' pps.
+ */
+export class EmulatedDevice implements DeviceDriver {
+  readonly device: Device;
+  private profile: EmulatedDeviceOptions['profile'];
+  private readonly firmware: FirmwareSlots | null;
+  private readonly ports: PortState[];
+  private readonly tallies = new Map<string, Tally>();
+  private readonly queue = new OpQueue();
+  private readonly timeScale: number;
+  private hung = false;
+
+  constructor(readonly kind: Exclude<DriverKind, 'kernel-xdp'>, private readonly o: EmulatedDeviceOptions) {
+    this.device = o.device;
+    this.profile = o.profile;
+    this.timeScale = o.timeScale ?? 1;
+    this.ports = Array.from({ length: Math.max(1, o.profile.limits.ports) }, () => ({ current: null, previous: null }));
+    this.firmware = isFirmwareProfile(o.profile)
+      ? new FirmwareSlots({
+          deviceId: o.device.id,
+          profile: o.profile,
+          profiles: o.profiles,
+          faults: o.faults,
+          timeScale: this.timeScale,
+          onActivated: (p) => this.activated(p),
+        })
+      : null;
+  }
+
+  async init(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  inventory(): DeviceInventory {
+    return {
+      device: this.device,
+      driver: this.kind,
+      profileId: this.profile.id,
+      targets: [...this.profile.targets],
+      ports: this.ports.length,
+      programSlotsPerPort: this.profile.limits.programSlotsPerPort,
+      firmware: this.firmware?.state() ?? null,
+    };
+  }
+
+  private runState(): DevicePrograms['state'] {
+    if (this.hung) return 'hung';
+    return this.firmware?.updating ? 'updating' : 'ready';
+  }
+
+  /** Programs stop while the device is re-imaged when the profile says it is unusable during update. */
+  private offline(): boolean {
+    return this.hung || (!!this.firmware?.updating && !this.firmware.profile.flash.capabilities.usableDuringUpdate);
+  }
+
+  async programs(): Promise<DevicePrograms> {
+    return {
+      deviceId: this.device.id,
+      driver: this.kind,
+      state: this.runState(),
+      ports: this.ports.map((p, port) => ({
+        port,
+        interface: null,
+        current: p.current ? { ...p.current.state } : null,
+        previous: p.previous ? { ...p.previous.state } : null,
+        unhealthy: p.current?.unhealthy ?? false,
+      })),
+      foreign: [],
+      firmware: this.firmware?.state() ?? null,
+    };
+  }
+
+  private checkPort(port: number): PortState {
+    if (!Number.isInteger(port) || port < 0 || port >= this.ports.length) {
+      throw new DeviceError('port_out_of_range', `port ${port} does not exist on ${this.device.id} (ports 0-${this.ports.length - 1})`, 'port');
+    }
+    return this.ports[port];
+  }
+
+  private checkUsable(): void {
+    if (this.hung) throw new DeviceError('device_hung', `${this.device.id} does not respond`);
+    if (this.offline()) throw new DeviceError('device_busy', `${this.device.id} is being flashed and is not usable during the update`);
+  }
+
+  private judge(req: LoadRequest): { facts: ObjectFacts[]; mapBytes: number } {
+    const limits = this.profile.limits;
+    if (!this.profile.targets.includes(req.target)) {
+      throw new DeviceError('unsupported_target', `${this.profile.id} does not offer ${req.target} (targets: ${this.profile.targets.join(', ')})`, 'target');
+    }
+    if (req.modules.length > limits.programSlotsPerPort) {
+      throw new DeviceError('slot_limit', `${this.profile.id} runs at most ${limits.programSlotsPerPort} program(s) per port; the chain has ${req.modules.length}`, 'modules');
+    }
+    const facts: ObjectFacts[] = [];
+    let mapBytes = 0;
+    for (const [i, m] of req.modules.entries()) {
+      let f: ObjectFacts;
+      try {
+        f = analyzeObject(m.object);
+      } catch (e) {
+        throw new DeviceError('bad_object', `module ${m.name}: not a BPF object: ${(e as Error).message}`, `modules[${i}].object`);
+      }
+      const verdict = verifyOffload(f, m.program, this.profile);
+      const t = verdict.targets.find((x) => x.target === req.target);
+      if (!t || !t.accepted) {
+        const reasons = t?.reasons ?? verdict.reasons;
+        throw new DeviceError(
+          'offload_refused',
+          `${this.profile.id} refuses module ${m.name} for ${req.target}: ${reasons.map((r) => r.message).join('; ')}`,
+          `modules[${i}]`,
+          reasons,
+        );
+      }
+      facts.push(f);
+      mapBytes += f.maps.filter((x) => !x.internal).reduce((s, x) => s + x.bytes, 0);
+    }
+    return { facts, mapBytes };
+  }
+
+  async load(req: LoadRequest): Promise<LoadResult> {
+    return this.queue.run(async () => {
+      const port = this.checkPort(req.port);
+      this.checkUsable();
+      const digest = chainDigest(req.target, req.modules);
+      if (port.current?.state.chainDigest === digest) {
+        return { status: 'unchanged', deviceId: this.device.id, port: req.port, current: { ...port.current.state }, previous: port.previous ? { ...port.previous.state } : null };
+      }
+      const { facts, mapBytes } = this.judge(req);
+      const others = this.ports.reduce((s, p, i) => s + (i === req.port ? 0 : p.current?.mapBytes ?? 0), 0);
+      if (others + mapBytes > this.profile.limits.mapMemoryBytes) {
+        throw new DeviceError('map_memory', `maps need ${others + mapBytes} B on ${this.device.id}; the profile allows ${this.profile.limits.mapMemoryBytes} B`, 'modules');
+      }
+      if (this.o.faults.fire(this.device.id, 'hang')) {
+        throw new DeviceError('device_hung', `${this.device.id} stopped responding while loading (injected fault); the previous chain still runs`);
+      }
+      const ids = req.modules.map((m) => ({ id: nextProgId++, tag: m.digest.slice(0, 16) }));
+      const chain: EmulatedChain = {
+        state: {
+          chainDigest: digest,
+          target: req.target,
+          mode: req.target.endsWith('offload') ? 'offload' : 'emulated',
+          modules: loadedModules(req.modules, ids),
+          rootProgId: ids.length === 1 ? ids[0].id : nextProgId++,
+          rootTag: ids.length === 1 ? ids[0].tag : digest.slice(0, 16),
+          loadedAt: new Date().toISOString(),
+          committed: false,
+        },
+        modules: req.modules,
+        facts,
+        mapBytes,
+        unhealthy: this.o.faults.fire(this.device.id, 'healthCheckFails'),
+      };
+      this.sample();
+      const status = port.current ? 'replaced' : 'loaded';
+      port.previous = port.current;
+      port.current = chain;
+      return { status, deviceId: this.device.id, port: req.port, current: { ...chain.state }, previous: port.previous ? { ...port.previous.state } : null };
+    });
+  }
+
+  async detach(portNo: number): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
+    return this.queue.run(async () => {
+      const port = this.checkPort(portNo);
+      this.sample();
+      const had = port.current !== null;
+      port.current = null;
+      port.previous = null;
+      return { status: had ? 'detached' : 'not_attached', deviceId: this.device.id, port: portNo };
+    });
+  }
+
+  async commit(portNo: number): Promise<CommitResult> {
+    return this.queue.run(async () => {
+      const port = this.checkPort(portNo);
+      if (!port.current) return { status: 'nothing_to_commit', deviceId: this.device.id, port: portNo, current: null };
+      port.current.state.committed = true;
+      port.previous = null;
+      return { status: 'committed', deviceId: this.device.id, port: portNo, current: { ...port.current.state } };
+    });
+  }
+
+  async flash(image: FlashImage, opts: FlashOptions = {}): Promise<FlashResult> {
+    if (!this.firmware) throw new DeviceError('flash_unsupported', `${this.device.id} has no firmware ioplane can flash`, 'image');
+    return this.queue.run(async () => {
+      if (this.hung) throw new DeviceError('device_hung', `${this.device.id} does not respond`);
+      return this.firmware!.flash(image, opts);
+    });
+  }
+
+  async rollback(req: { scope: 'program' | 'firmware'; port: number; signal?: AbortSignal }): Promise<RollbackResult> {
+    return this.queue.run(async () => {
+      if (req.scope === 'firmware') {
+        if (!this.firmware) throw new DeviceError('flash_unsupported', `${this.device.id} has no firmware slots`, 'scope');
+        const firmware = await this.firmware.rollback(req.signal);
+        this.hung = false;
+        return { status: 'rolled_back', scope: 'firmware', deviceId: this.device.id, firmware, current: null };
+      }
+      const port = this.checkPort(req.port);
+      if (!port.previous) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
+      this.sample();
+      port.current = port.previous;
+      port.previous = null;
+      return { status: 'rolled_back', scope: 'program', deviceId: this.device.id, port: req.port, current: { ...port.current.state } };
+    });
+  }
+
+  private activated(p: FirmwareProfile): void {
+    // Loading other firmware reloads the driver: whatever ran on the device is gone.
+    this.sample();
+    this.profile = p;
+    for (const port of this.ports) {
+      port.current = null;
+      port.previous = null;
+    }
+    this.hung = false;
+  }
+
+  async runVectors(portNo: number, vectors: VectorRequest[]): Promise<VectorOutcome[]> {
+    const port = this.checkPort(portNo);
+    const chain = port.current;
+    if (!chain) throw new DeviceError('not_found', `nothing is loaded on port ${portNo} of ${this.device.id}`, 'port');
+    this.checkUsable();
+    const out: VectorOutcome[] = [];
+    for (const [i, v] of vectors.entries()) {
+      const idx = v.module ? chain.modules.findIndex((m) => m.name === v.module) : chain.modules.length === 1 ? 0 : -1;
+      if (idx < 0) throw new DeviceError('not_found', v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one', `vectors[${i}].module`);
+      const m = chain.modules[idx];
+      if (chain.unhealthy) {
+        out.push({ module: m.name, emulated: true, name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: 'XDP_ABORTED', nsPerPacket: 0, reason: `vector "${v.name}": the program crashed on the device (injected fault)` });
+        continue;
+      }
+      if (this.o.kernelVectors) {
+        const [r] = await withObjectFile(m.object, (path) =>
+          runVectors(path, [{ name: v.name, packet: v.packet, expectVerdict: v.expectVerdict, expectOutput: v.expectOutput, repeat: v.repeat }], { program: m.program, timingRepeat: 0 }),
+        );
+        out.push({ ...r, module: m.name, emulated: false });
+      } else {
+        out.push({ module: m.name, emulated: true, name: v.name, passed: true, expectedVerdict: v.expectVerdict, actualVerdict: v.expectVerdict, nsPerPacket: 0, expectedOutputHex: v.expectOutput?.toString('hex') });
+      }
+    }
+    return out;
+  }
+
+  /** Advances every running module's counters to now. */
+  private sample(): void {
+    const now = Date.now();
+    const offline = this.offline();
+    for (const [portNo, port] of this.ports.entries()) {
+      const chain = port.current;
+      if (!chain) continue;
+      for (const [i, m] of chain.modules.entries()) {
+        const key = `${portNo}/${m.name}`;
+        const t = this.tallies.get(key) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0, at: now };
+        const seconds = offline ? 0 : (now - t.at) / 1000;
+        // Packets reaching a later module are those the earlier ones passed; a crashing chain drops all.
+        const n = Math.floor(seconds * (m.pps ?? DEFAULT_PPS));
+        t.packets += n;
+        t.bytes += n * (this.o.meanPacketBytes ?? 700);
+        if (chain.unhealthy) t.drops += n;
+        const prog = chain.facts[i].programs.find((p) => p.name === m.program || p.section === m.program);
+        t.cpuNs += n * estimateNsPerPacket(prog?.totalInstructions ?? 0).ns;
+        t.at = now;
+        this.tallies.set(key, t);
+      }
+    }
+  }
+
+  async counters(): Promise<DeviceCounters> {
+    this.sample();
+    const onHost = (t: Target): boolean => t.startsWith('host-');
+    const modules: ModuleCounters[] = [];
+    for (const [portNo, port] of this.ports.entries()) {
+      for (const m of port.current?.modules ?? []) {
+        const t = this.tallies.get(`${portNo}/${m.name}`) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0 };
+        modules.push({
+          module: m.name,
+          port: portNo,
+          packets: t.packets,
+          bytes: t.bytes,
+          drops: t.drops,
+          cpuNs: onHost(port.current!.state.target) ? Math.round(t.cpuNs) : null,
+          source: 'emulated',
+        });
+      }
+    }
+    return { deviceId: this.device.id, at: new Date().toISOString(), modules };
+  }
+}
+
+export async function withObjectFile<T>(bytes: Buffer, fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'ioplane-dev-'));
+  try {
+    const path = join(dir, 'module.o');
+    await fsp.writeFile(path, bytes);
+    return await fn(path);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}

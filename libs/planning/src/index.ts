@@ -1,0 +1,4 @@
+export * from './placement-request.schema';
+export * from './problem.builder';
+export * from './placement.plan';
+export * from './placement.planner';

@@ -1,0 +1,21 @@
+import type { MachinePlan, ScopedPlacement } from '@ioplane/placement';
+
+/** A machine the selector matched but that cannot take a placement now. */
+export interface SkippedMachine {
+  systemId: string;
+  hostname: string;
+  reason: string;
+}
+
+/** The stored plan of a placement job: one entry per machine, every decision with its reasons. */
+export interface StoredPlan {
+  placementId: string;
+  createdAt: string;
+  /** True only when every machine and every fleet-scoped module is feasible. */
+  complete: boolean;
+  modules: Array<{ name: string; version: string; chainPosition: number; digest: string; nsPerPacket: number; costEstimated: boolean }>;
+  machines: MachinePlan[];
+  skipped: SkippedMachine[];
+  scoped: ScopedPlacement[];
+  stats: { machines: number; classes: number; solves: number; cacheHits: number; infeasibleMachines: number; seconds: number };
+}

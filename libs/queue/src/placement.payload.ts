@@ -1,0 +1,11 @@
+import { z } from 'zod';
+
+export const planPayload = z.object({
+  placementId: z.string().regex(/^pl-[a-z0-9-]+$/, 'must be a placement id'),
+});
+export type PlanPayload = z.infer<typeof planPayload>;
+
+/** Placement ids carry their creation time so they sort, and never a ':' (BullMQ job ids). */
+export function newPlacementId(now = Date.now()): string {
+  return `pl-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,83 @@
+import { Harness, http, startHarness, waitJob } from './harness';
+
+const REQUEST = {
+  selector: { zones: ['zone-a', 'zone-b'] },
+  // Ingress order: NIC-friendly modules first, so the host-only DDoS filter does not pull them onto the host.
+  modules: [{ name: 'acl-firewall' }, { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } }, { name: 'ddos-drop', latencyBudgetUs: 20 }],
+};
+
+async function waitPlacement(h: Harness, id: string, done: string[]) {
+  for (let i = 0; ; i++) {
+    const p = (await http(h.apiUrl, 'GET', `/v1/placements/${id}`)).body;
+    if (done.includes(p.status)) return p;
+    expect(i).toBeLessThan(600);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('placements API', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
+    expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
+  }, 60_000);
+  afterAll(() => h?.stop());
+
+  const placementKeys = async () => (await h.redis.keys(`${h.config.IOPLANE_PREFIX}:placement*`)).sort();
+  const queued = async () => (await h.redis.keys(`{${h.config.IOPLANE_PREFIX}}:placement:*`)).length;
+
+  it('returns a dry-run plan with a reason for every decision, storing nothing', async () => {
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, dryRun: true });
+    expect(res.status).toBe(200);
+    const plan = res.body.plan;
+    const expected = h.sim.model.hosts.filter((m) => ['zone-a', 'zone-b'].includes(m.zone) && m.status === 6);
+    expect(plan.machines.map((m: { systemId: string }) => m.systemId).sort()).toEqual(expected.map((m) => m.systemId).sort());
+    expect(plan.skipped.length).toBe(h.sim.model.hosts.filter((m) => ['zone-a', 'zone-b'].includes(m.zone) && m.status !== 6).length);
+    for (const m of plan.machines) {
+      if (!m.feasible) continue;
+      for (const name of ['ddos-drop', 'acl-firewall', 'l4-lb']) {
+        const p = m.placements[name];
+        expect(p.reasons.length).toBeGreaterThan(0);
+        expect(p.target).toMatch(/^(host|nic|dpu)-/);
+      }
+    }
+    // An Agilio in eBPF flavour takes the LB; the DDoS module's LPM trie keeps it off that NIC, with the reason.
+    const agilio = h.sim.model.hosts.find((m) => m.hostname === 'edge-a01')!;
+    const a = plan.machines.find((m: { systemId: string }) => m.systemId === agilio.systemId);
+    expect(a.placements['l4-lb'].target).toBe('nic-xdp-offload');
+    const refusal = a.placements['ddos-drop'].rejected.find((r: { target: string }) => r.target === 'nic-xdp-offload');
+    expect(refusal).toMatchObject({ code: 'verifier' });
+    expect(refusal.message).toMatch(/LPM_TRIE/);
+    expect(await placementKeys()).toEqual([]);
+  });
+
+  it('stores, plans in the worker and serves the plan; the same Idempotency-Key returns the same placement', async () => {
+    const headers = { 'idempotency-key': 'test-key-0001' };
+    const first = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
+    expect(first.status).toBe(202);
+    const { id } = await first.json();
+    const again = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
+    expect(again.status).toBe(200);
+    expect((await again.json()).id).toBe(id);
+    const done = await waitPlacement(h, id, ['planned', 'infeasible', 'failed']);
+    expect(done.status).toBe('planned');
+    const plan = (await http(h.apiUrl, 'GET', `/v1/placements/${id}/plan`)).body;
+    expect(plan.complete).toBe(true);
+    expect(plan.modules.map((m: { name: string }) => m.name)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']);
+  });
+
+  it('rejects bad bodies naming each field, and unknown names with 404/422, leaving state and queue as they were', async () => {
+    const before = [await placementKeys(), await queued()];
+    const bad = await http(h.apiUrl, 'POST', '/v1/placements', { selector: { zones: 'zone-a' }, modules: [{ name: 'L4 LB' }], policy: { hostCoreBudget: -1 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues.map((i: { field: string }) => i.field)).toEqual(expect.arrayContaining(['selector.zones', 'modules.0.name', 'policy.hostCoreBudget']));
+    const unknownModule = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, modules: [{ name: 'no-such-module' }] });
+    expect(unknownModule).toMatchObject({ status: 404, body: { error: { field: 'modules.0.name' } } });
+    const wrongVersion = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, modules: [{ name: 'l4-lb', version: '9.9.9' }] });
+    expect(wrongVersion).toMatchObject({ status: 422, body: { error: { field: 'modules.0.version' } } });
+    const noMachines = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, selector: { zones: ['zone-zz'] } });
+    expect(noMachines).toMatchObject({ status: 422, body: { error: { field: 'selector' } } });
+    expect([await placementKeys(), await queued()]).toEqual(before);
+  });
+});
