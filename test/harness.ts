@@ -1,5 +1,6 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import Redis from 'ioredis';
+import { spawn } from 'node:child_process';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -76,4 +77,23 @@ export async function waitJob(base: string, id: string): Promise<any> {
     if (body.state === 'completed' || body.state === 'failed') return body;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Runs the CLI as an operator would: a separate process speaking HTTP to the API. */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', ...args], { env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ioplane ${args.join(' ')} timed out`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

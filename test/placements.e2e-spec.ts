@@ -1,4 +1,4 @@
-import { Harness, http, startHarness, waitJob } from './harness';
+import { Harness, http, runCli, startHarness, waitJob } from './harness';
 
 const REQUEST = {
   selector: { zones: ['zone-a', 'zone-b'] },
@@ -56,10 +56,10 @@ describe('placements API', () => {
     const headers = { 'idempotency-key': 'test-key-0001' };
     const first = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
     expect(first.status).toBe(202);
-    const { id } = await first.json();
+    const { id } = (await first.json()) as { id: string };
     const again = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
     expect(again.status).toBe(200);
-    expect((await again.json()).id).toBe(id);
+    expect(((await again.json()) as { id: string }).id).toBe(id);
     const done = await waitPlacement(h, id, ['planned', 'infeasible', 'failed']);
     expect(done.status).toBe('planned');
     const plan = (await http(h.apiUrl, 'GET', `/v1/placements/${id}/plan`)).body;
@@ -79,5 +79,47 @@ describe('placements API', () => {
     const noMachines = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, selector: { zones: ['zone-zz'] } });
     expect(noMachines).toMatchObject({ status: 422, body: { error: { field: 'selector' } } });
     expect([await placementKeys(), await queued()]).toEqual(before);
+  });
+});
+
+describe('ioplane plan / submit / explain', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
+    expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
+  }, 60_000);
+  afterAll(() => h?.stop());
+
+  const cli = (...args: string[]) => runCli(['--api', h.apiUrl, ...args]);
+
+  it('prints a table per machine for a dry run of the example placement', async () => {
+    const r = await cli('plan', '--dry-run', '-f', 'placements/example.yaml');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const edge = h.sim.model.hosts.filter((m) => m.pool === 'edge' && m.status === 6);
+    for (const m of edge) expect(r.stdout).toContain(`${m.hostname} (${m.systemId})`);
+    expect(r.stdout).toMatch(/l4-lb\s+nic-xdp-offload/);
+    expect(r.stdout).toMatch(/complete/);
+  }, 60_000);
+
+  it('submits, then explains a machine with every rejected target', async () => {
+    const s = await cli('submit', '-f', 'placements/example.yaml');
+    expect(s.code).toBe(0);
+    const id = /^(pl-[a-z0-9-]+) submitted/.exec(s.stdout)![1];
+    await waitPlacement(h, id, ['planned', 'infeasible']);
+    const r = await cli('explain', id, 'edge-a01');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ddos-drop -> host-xdp-native/);
+    expect(r.stdout).toMatch(/not nic-xdp-offload on .*: verifier: .*LPM_TRIE/);
+    const bad = await cli('explain', id, 'no-such-host');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/not in plan/);
+  }, 60_000);
+
+  it('names the file when it is missing', async () => {
+    const r = await cli('plan', '--dry-run', '-f', 'placements/missing.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/-f placements\/missing\.yaml: no such file/);
   });
 });

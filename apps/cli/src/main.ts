@@ -3,6 +3,7 @@ import { ApiError, IoplaneApi } from './api.client';
 import { fleetCommand } from './fleet.command';
 import { modulesCommand } from './modules.command';
 import { profilesCommand } from './profiles.command';
+import { placementCommands } from './placement.command';
 
 const program = new Command('ioplane')
   .description('ioplane: place eBPF/XDP IO modules on hosts, SmartNICs and DPUs')
@@ -16,6 +17,7 @@ const api = () => {
 program.addCommand(fleetCommand(api));
 program.addCommand(modulesCommand(api));
 program.addCommand(profilesCommand());
+for (const c of placementCommands(api)) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ApiError) {
