@@ -40,10 +40,18 @@ export class EquivalenceCache {
     this.logRatio = r > 1 ? Math.log(r) : 0;
   }
 
+  /**
+   * Buckets are anchored at the module's declared traffic (bucket b covers up to base x ratio^b),
+   * so a machine whose modules all scale with one load factor lands in the same bucket for each.
+   */
+  bucketOf(pps: number, base: number): number {
+    return Math.ceil(Math.log(pps / base) / this.logRatio - 1e-9);
+  }
+
   /** Upper edge of the traffic bucket (the pps every member is planned for). */
-  bucketPps(pps: number): number {
-    if (this.logRatio === 0 || pps <= 0) return pps;
-    return Math.exp(Math.ceil(Math.log(pps) / this.logRatio - 1e-9) * this.logRatio);
+  bucketPps(pps: number, base: number): number {
+    if (this.logRatio === 0 || pps <= 0 || base <= 0) return pps;
+    return base * Math.exp(this.bucketOf(pps, base) * this.logRatio);
   }
 
   private hardwareKey(machine: PlacementMachine): string {
@@ -64,7 +72,7 @@ export class EquivalenceCache {
     let k = this.hardwareKey(machine) + '|' + machine.hostCoreBudget + '|' + modulesKey + '|';
     for (const m of modules) {
       const t = trafficFor(machine, m);
-      k += (this.logRatio === 0 ? t.pps : Math.ceil(Math.log(t.pps) / this.logRatio - 1e-9)) + ',';
+      k += (this.logRatio === 0 || t.pps <= 0 || m.traffic.pps <= 0 ? 'p' + t.pps : this.bucketOf(t.pps, m.traffic.pps)) + ',';
       if (m.pin !== undefined && !TARGET_SET.has(m.pin)) k += 'pin' + machine.devices.findIndex((d) => d.id === m.pin) + ',';
     }
     const cur = machine.currentPlacement;
@@ -86,7 +94,7 @@ export class EquivalenceCache {
     }
     const traffic: TrafficDemand[] = sortedModules.map((m) => {
       const t = trafficFor(machine, m);
-      return { pps: this.bucketPps(t.pps), meanPacketBytes: t.meanPacketBytes };
+      return { pps: this.bucketPps(t.pps, m.traffic.pps), meanPacketBytes: t.meanPacketBytes };
     });
     const p = buildProblem(machine, sortedModules, traffic);
     this.solves++;

@@ -8,7 +8,7 @@ export type { SolveResult } from './exact.solver';
 export { heuristicSolve, filterAndScore, localSearch } from './heuristic.solver';
 export { loadHighs, milpSolve, machineMilp, EXACT_OPTIONS } from './milp.solver';
 export type { HighsSolver, MilpResult } from './milp.solver';
-export { solveProblem, solveProblemMilp, materialise, planMachine } from './machine.solver';
+export { solveProblem, solveProblemMilp, materialise, planMachine, decisionsOf } from './machine.solver';
 export type { SolverMode, SolveOptions, MachineSolution } from './machine.solver';
 export { EquivalenceCache } from './equivalence.cache';
 export type { EquivalenceClass, CacheOptions } from './equivalence.cache';

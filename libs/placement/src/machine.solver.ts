@@ -1,6 +1,6 @@
 import { flavoursOf } from './cost.model';
 import { branchAndBound } from './exact.solver';
-import { heuristicSolve } from './heuristic.solver';
+import { filterAndScore, heuristicSolve } from './heuristic.solver';
 import { Assignment, bindDevices, buildProblem, MachineProblem, ResourceKind } from './machine.problem';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
@@ -22,7 +22,10 @@ export interface MachineSolution {
   lowerBound: number;
   optimal: boolean;
   solver: SolverKind;
-  decisions: DecisionTemplate[];
+  /** The solved problem: explanations are derived from it on first use (see decisionsOf). */
+  problem: MachineProblem;
+  /** Filled by decisionsOf; a fleet plan explains each class once, when a member is first read. */
+  decisions?: DecisionTemplate[];
   infeasible: InfeasibleModule[];
   /** Device index -> profile id it must be flashed to. */
   flavourSwitches: [number, string][];
@@ -36,7 +39,7 @@ function withPlan(p: MachineProblem, assignment: Assignment, cost: number, lower
     const c = p.candidates[i][k];
     if (c.flavourIndex > 0) switches.set(c.deviceIndex, flavoursOf(p.devices[c.deviceIndex])[c.flavourIndex].profileId);
   });
-  return { feasible: true, assignment, cost, lowerBound, optimal, solver, decisions: explain(p, assignment, cost), infeasible: [], flavourSwitches: [...switches] };
+  return { feasible: true, assignment, cost, lowerBound, optimal, solver, problem: p, infeasible: [], flavourSwitches: [...switches] };
 }
 
 function relaxed(p: MachineProblem, change: 'chain' | ResourceKind): MachineProblem {
@@ -46,14 +49,20 @@ function relaxed(p: MachineProblem, change: 'chain' | ResourceKind): MachineProb
 
 /** No joint plan although every module has candidates: find which constraint blocks it. */
 function diagnose(p: MachineProblem): InfeasibleModule[] {
-  const tries: ('chain' | ResourceKind)[] = ['chain', 'hostCores', 'slots', 'throughput', 'arm', 'instructions', 'mapMemoryBytes', 'flowRules'];
-  for (const t of tries) {
-    if (branchAndBound(relaxed(p, t), { nodeLimit: 50_000 }).assignment) {
-      const what = t === 'chain' ? 'chain_order' : t;
-      const message = t === 'chain'
-        ? 'every module fits somewhere, but not in NIC -> DPU -> host order: an early module can only run on the host while a later one can only run below it'
-        : `the modules together exceed ${t === 'hostCores' ? `the host-core budget (${p.machine.hostCoreBudget} cores)` : `the device ${t} capacity`}`;
-      return p.modules.map((m) => ({ module: m.name, constraint: what, message }));
+  const kinds: ('chain' | ResourceKind)[] = ['chain', 'hostCores', 'slots', 'throughput', 'arm', 'instructions', 'mapMemoryBytes', 'flowRules'];
+  const feasibleWithout = (ts: ('chain' | ResourceKind)[]) => branchAndBound(ts.reduce(relaxed, p), { nodeLimit: 50_000 }).assignment !== null;
+  const name = (t: 'chain' | ResourceKind) => (t === 'chain' ? 'chain_order' : t);
+  const what = (t: 'chain' | ResourceKind) => (t === 'chain'
+    ? 'the NIC -> DPU -> host order (an early module can only run above a later one)'
+    : t === 'hostCores' ? `the host-core budget (${p.machine.hostCoreBudget} cores)` : `the shared device ${t}`);
+  for (const t of kinds) {
+    if (feasibleWithout([t])) return p.modules.map((m) => ({ module: m.name, constraint: name(t), message: `every module fits alone, but together they break ${what(t)}` }));
+  }
+  for (let i = 0; i < kinds.length; i++) {
+    for (let j = i + 1; j < kinds.length; j++) {
+      if (!feasibleWithout([kinds[i], kinds[j]])) continue;
+      const constraint = `${name(kinds[i])}+${name(kinds[j])}`;
+      return p.modules.map((m) => ({ module: m.name, constraint, message: `together the modules break ${what(kinds[i])} and ${what(kinds[j])}; relaxing either alone is not enough` }));
     }
   }
   return p.modules.map((m) => ({ module: m.name, constraint: 'capacity', message: 'no combination of targets satisfies the shared capacities and chain order together' }));
@@ -62,7 +71,7 @@ function diagnose(p: MachineProblem): InfeasibleModule[] {
 function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity): MachineSolution {
   const blocked = blockedModules(p);
   return {
-    feasible: false, assignment: null, cost: Infinity, lowerBound, optimal: true, solver, decisions: [],
+    feasible: false, assignment: null, cost: Infinity, lowerBound, optimal: true, solver, problem: p, decisions: [],
     infeasible: blocked.length ? blocked : diagnose(p), flavourSwitches: [],
   };
 }
@@ -70,15 +79,25 @@ function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity
 export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): MachineSolution {
   const mode = opts.solver ?? 'auto';
   if (p.candidates.some((c) => c.length === 0)) return infeasible(p, mode === 'heuristic' ? 'heuristic' : 'exact');
-  const h = heuristicSolve(p);
-  if (mode === 'heuristic' || (h.assignment && h.optimal)) {
+  if (mode === 'heuristic') {
+    const h = heuristicSolve(p);
     if (!h.assignment) return infeasible(p, 'heuristic', h.lowerBound);
     return withPlan(p, h.assignment, h.cost, h.lowerBound, h.optimal, h.optimal ? 'exact' : 'heuristic');
   }
+  // Branch and bound is cheap on per-machine chains (a few modules, a few targets each): seed it
+  // with filter-and-score and let it prove optimality; the heuristic only takes over when the
+  // node budget runs out on a large instance.
+  const seed = filterAndScore(p);
   const nodeLimit = mode === 'exact' ? Infinity : opts.nodeLimit ?? DEFAULT_NODE_LIMIT;
-  const bb = branchAndBound(p, { nodeLimit, incumbent: h.assignment ? { assignment: h.assignment, cost: h.cost } : undefined });
-  if (!bb.assignment) return infeasible(p, bb.optimal ? 'exact' : 'heuristic', bb.lowerBound);
-  return withPlan(p, bb.assignment, bb.cost, Math.max(bb.lowerBound, h.lowerBound), bb.optimal, bb.optimal ? 'exact' : 'heuristic');
+  const bb = branchAndBound(p, { nodeLimit, incumbent: seed.assignment ? { assignment: seed.assignment, cost: seed.cost } : undefined });
+  if (bb.optimal) {
+    if (!bb.assignment) return infeasible(p, 'exact');
+    return withPlan(p, bb.assignment, bb.cost, bb.cost, true, 'exact');
+  }
+  const h = heuristicSolve(p);
+  const best = h.assignment && (!bb.assignment || h.cost < bb.cost) ? h : bb;
+  if (!best.assignment) return infeasible(p, 'heuristic', Math.max(bb.lowerBound, h.lowerBound));
+  return withPlan(p, best.assignment, best.cost, Math.max(bb.lowerBound, h.lowerBound), false, 'heuristic');
 }
 
 /** The same machine solved by HiGHS (for verification and small instances). */
@@ -89,10 +108,16 @@ export function solveProblemMilp(highs: HighsSolver, p: MachineProblem): Machine
   return withPlan(p, r.assignment, r.cost, r.cost, true, 'milp');
 }
 
+/** Reasons for every decision of a solution, computed once and kept. */
+export function decisionsOf(s: MachineSolution): DecisionTemplate[] {
+  s.decisions ??= s.assignment ? explain(s.problem, s.assignment, s.cost) : [];
+  return s.decisions;
+}
+
 /** Turn a class solution into one machine's plan, with that machine's device ids. */
 export function materialise(machine: PlacementMachine, deviceIds: readonly string[], s: MachineSolution): MachinePlan {
   const placements: Record<string, ModulePlacement> = {};
-  for (const d of s.decisions) {
+  for (const d of decisionsOf(s)) {
     placements[d.module] = {
       module: d.module,
       deviceId: deviceIds[d.deviceIndex],

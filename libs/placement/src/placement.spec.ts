@@ -132,6 +132,21 @@ describe('slots and shared capacity', () => {
   });
 });
 
+describe('plan validation', () => {
+  it('catches a plan that overfills slots, breaks chain order or uses a refused target', () => {
+    const m = agilioHost();
+    const hostOnly = verdicts({ 'netronome-agilio-cx-bpf-2.1': ['nic-xdp-offload'] });
+    const mods = [mod('a', 0), mod('b', 1), mod('c', 2, { verdicts: hostOnly })];
+    const plan = planMachine(m, mods);
+    expect(validatePlan(m, mods, plan)).toEqual([]);
+    const onNic = { ...plan.placements.a, deviceId: 'a1/nfp0', target: 'nic-xdp-offload' as const };
+    const broken = { ...plan, placements: { a: { ...plan.placements.a, target: 'host-xdp-native' as const, deviceId: 'a1/eth0' }, b: { ...onNic, module: 'b' }, c: { ...onNic, module: 'c' } } };
+    expect(validatePlan(m, mods, broken).map((v) => v.constraint).sort()).toEqual(['chain_order', 'chain_order', 'verifier']);
+    const crowded = { ...plan, placements: { a: { ...onNic, module: 'a' }, b: { ...onNic, module: 'b' }, c: { ...onNic, module: 'c' } } };
+    expect(validatePlan(m, mods, crowded).map((v) => v.constraint).sort()).toEqual(['slots', 'verifier']);
+  });
+});
+
 describe('explanations', () => {
   it('explains why the cheapest-looking target (DPU Arm) is refused: latency over budget', () => {
     const m = machine('c1', [['eth0', 'smartnic', 'mellanox-connectx-6dx-22.39'], ['dpu0', 'dpu', 'nvidia-bluefield-2-24.35']]);
