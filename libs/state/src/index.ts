@@ -5,3 +5,4 @@ export * from './module.repository';
 export * from './module.redis-repository';
 export * from './placement.repository';
 export * from './placement.redis-repository';
+export * from './rollout.repository';

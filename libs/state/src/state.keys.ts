@@ -13,6 +13,12 @@
  * | `<p>:placement:<id>` | string | PlacementRecord JSON (request, status) |
  * | `<p>:placement:<id>:plan` | string | the solver's plan with a reason per decision |
  * | `<p>:idempotency:<key>` | string | placement id for an Idempotency-Key (24 h) |
+ * | `<p>:rollout:<id>:plan` | string | waves of a placement's rollout |
+ * | `<p>:rollout:<id>:machines` | hash | systemId -> MachineRecord JSON (generation CAS) |
+ * | `<p>:rollout:<id>:inflight` | zset | machines in flight (lease expiry): maxUnavailable |
+ * | `<p>:rollout:<id>:control` | string | run, pause, cancel or rollback |
+ * | `<p>:lock:machine:<systemId>` | string | the worker holding a machine (token, PX lease) |
+ * | `<p>:observed` | hash | systemId -> ObservedPlacement JSON: what each machine runs |
  */
 export class StateKeys {
   constructor(readonly prefix: string) {}
@@ -42,5 +48,23 @@ export class StateKeys {
   }
   idempotency(key: string): string {
     return `${this.prefix}:idempotency:${key}`;
+  }
+  rolloutPlan(id: string): string {
+    return `${this.prefix}:rollout:${id}:plan`;
+  }
+  rolloutMachines(id: string): string {
+    return `${this.prefix}:rollout:${id}:machines`;
+  }
+  rolloutInflight(id: string): string {
+    return `${this.prefix}:rollout:${id}:inflight`;
+  }
+  rolloutControl(id: string): string {
+    return `${this.prefix}:rollout:${id}:control`;
+  }
+  machineLock(systemId: string): string {
+    return `${this.prefix}:lock:machine:${systemId}`;
+  }
+  get observed(): string {
+    return `${this.prefix}:observed`;
   }
 }

@@ -307,7 +307,7 @@ export class EmulatedDevice implements DeviceDriver {
       if (!chain) continue;
       for (const [i, m] of chain.modules.entries()) {
         const key = `${portNo}/${m.name}`;
-        const t = this.tallies.get(key) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0, at: now };
+        const t = this.tallies.get(key) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0, at: Date.parse(chain.state.loadedAt) };
         const seconds = offline ? 0 : (now - t.at) / 1000;
         // Packets reaching a later module are those the earlier ones passed; a crashing chain drops all.
         const n = Math.floor(seconds * (m.pps ?? DEFAULT_PPS));

@@ -1,0 +1,67 @@
+import type { Device, FirmwareProfile } from '@ioplane/domain';
+import { kernelAvailable } from '@ioplane/compiler';
+import {
+  EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook,
+} from '@ioplane/devices';
+
+export interface DriverSetup {
+  agentId: string;
+  devices: Device[];
+  profiles: FirmwareProfile[];
+  faults: FaultBook;
+  timeScale: number;
+  kernel: 'auto' | 'off';
+  stateDir: string;
+}
+
+export interface DriverSet {
+  mode: 'kernel' | 'emulated';
+  modeReason: string | null;
+  drivers: Map<string, DeviceDriver>;
+  /** Devices listed without a driver (unprofiled hardware): never placed on. */
+  unmanaged: Map<string, { device: Device; reason: string }>;
+}
+
+async function kernelMode(kernel: 'auto' | 'off'): Promise<{ ok: boolean; reason: string | null }> {
+  if (kernel === 'off') return { ok: false, reason: 'kernel disabled by configuration' };
+  const k = await kernelAvailable();
+  if (!k.ok) return { ok: false, reason: k.reason ?? 'kernel unavailable' };
+  try {
+    await ensureXdpctl();
+    return { ok: true, reason: null };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+const hostXdpOnly = (p: FirmwareProfile | null): boolean => !!p && p.targets.every((t) => t.startsWith('host-'));
+
+/** One driver per device: host XDP is the real kernel when allowed, SmartNICs and DPUs are emulated. */
+export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
+  const k = await kernelMode(s.kernel);
+  const drivers = new Map<string, DeviceDriver>();
+  const unmanaged = new Map<string, { device: Device; reason: string }>();
+  const common = { profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, kernelVectors: k.ok };
+  for (const [index, device] of s.devices.entries()) {
+    const profile = device.profileId ? s.profiles.find((p) => p.id === device.profileId) ?? null : null;
+    let driver: DeviceDriver | null = null;
+    if (device.kind === 'host-cpu' || (device.kind === 'nic' && hostXdpOnly(profile))) {
+      driver = k.ok
+        ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale })
+        : profile
+          ? new EmulatedNicDriver({ ...common, device, profile })
+          : new EmulatedHostDriver({ ...common, device });
+    } else if (profile && device.kind === 'dpu') {
+      driver = new EmulatedDpuDriver({ ...common, device, profile });
+    } else if (profile) {
+      driver = new EmulatedNicDriver({ ...common, device, profile });
+    }
+    if (!driver) {
+      unmanaged.set(device.id, { device, reason: device.profileId ? `firmware profile ${device.profileId} is not loaded` : 'no firmware profile matches this device' });
+      continue;
+    }
+    await driver.init();
+    drivers.set(device.id, driver);
+  }
+  return { mode: k.ok ? 'kernel' : 'emulated', modeReason: k.reason, drivers, unmanaged };
+}

@@ -1,0 +1,111 @@
+import { promises as fsp } from 'node:fs';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { Device } from '@ioplane/domain';
+import { buildModule } from '@ioplane/compiler';
+import { AgentClient, AgentError, generateSigningKeys, sha256Hex, signArtifact, signedLoadBody } from '@ioplane/devices';
+import { loadCatalog } from '@ioplane/modules';
+import { loadProfiles } from '@ioplane/profiles';
+import { startAgent, type RunningAgent } from './agent.server';
+
+const keys = generateSigningKeys();
+const token = 'agent-spec-token-0123456789abcdef';
+const dev = (name: string, kind: Device['kind'], profileId: string | null): Device => ({
+  id: `m7/${name}`, machineSystemId: 'm7', kind, name, vendorId: null, productId: null, vendorName: null, productName: null, firmwareVersion: null,
+  driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId, dpuSystemId: null,
+});
+const devices = [dev('cpu', 'host-cpu', null), dev('bf2', 'dpu', 'nvidia-bluefield-2-24.35'), dev('eno9', 'nic', null)];
+let logs = '';
+let agent: RunningAgent;
+let client: AgentClient;
+let cache: string;
+let object: Buffer;
+
+beforeAll(async () => {
+  cache = await fsp.mkdtemp('/tmp/ioplane-agent-spec-');
+  const m = loadCatalog().find((x) => x.name === 'flow-counter')!;
+  object = await fsp.readFile((await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: cache })).objectPath);
+  const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
+  agent = await startAgent({
+    id: 'm7', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm7', devices }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
+    timeScale: 0.00001, kernel: 'off', stateDir: `${cache}/state`, logger: pino({ level: 'info' }, sink),
+  });
+  client = new AgentClient(agent.url, token);
+}, 60_000);
+
+afterAll(async () => {
+  await agent.close();
+  await fsp.rm(cache, { recursive: true, force: true });
+});
+
+const load = (version = '1.0.0') => signedLoadBody('dpu-arm-xdp', [{ name: 'flow-counter', version, program: 'xdp', object, persistentMaps: ['flow_table'] }], keys.privateKeyPem);
+
+describe('agent HTTP API', () => {
+  it('answers /healthz without a token and 401 to a missing or wrong one', async () => {
+    expect((await fetch(`${agent.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${agent.url}/v1/inventory`)).status).toBe(401);
+    await expect(new AgentClient(agent.url, `${token}x`).inventory()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+  });
+
+  it('lists devices with their drivers; unprofiled hardware is listed without one', async () => {
+    const inv = await client.inventory();
+    expect(inv.mode).toBe('emulated');
+    expect(inv.devices.map((d) => [d.device.name, d.driver])).toEqual([['cpu', 'emulated-host'], ['bf2', 'emulated-dpu'], ['eno9', null]]);
+    await expect(client.load('m7/eno9', load())).rejects.toMatchObject({ status: 422, code: 'unprofiled' });
+    await expect(client.load('m7/nope', load())).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('400s name the offending field', async () => {
+    const bad = { ...load(), modules: [{ ...load().modules[0], digest: 'xyz' }] };
+    await expect(client.load('m7/bf2', bad)).rejects.toMatchObject({ status: 400, code: 'invalid_request', field: 'modules.0.digest' });
+    await expect(client.load('m7/bf2', { ...load(), target: 'warp-drive' as never })).rejects.toMatchObject({ status: 400, field: 'target' });
+    await expect(client.setFaults({ devices: { 'm7/bf2': { hang: { sometimes: 1 } as never } } })).rejects.toMatchObject({ status: 400, field: 'devices.m7/bf2.hang' });
+  });
+
+  it('loads once; the same chain again is a no-op reporting the current state', async () => {
+    const first = await client.load('m7/bf2', load());
+    expect(first.status).toBe('loaded');
+    const again = await client.load('bf2', load());
+    expect(again).toMatchObject({ status: 'unchanged', current: { chainDigest: first.current.chainDigest, rootProgId: first.current.rootProgId } });
+    const progs = await client.programs();
+    expect(progs.devices.find((d) => d.deviceId === 'm7/bf2')!.ports[0].current!.modules[0]).toMatchObject({ name: 'flow-counter', digest: sha256Hex(object) });
+  });
+
+  it('refuses a bad signature or bytes that do not match the digest, logs it, and never logs the token', async () => {
+    const forged = load('2.0.0');
+    forged.modules[0].signature = signArtifact(forged.modules[0].digest, generateSigningKeys().privateKeyPem);
+    await expect(client.load('m7/bf2', forged)).rejects.toMatchObject({ status: 422, code: 'bad_signature', field: 'modules.0.signature' });
+    const swapped = load('2.0.0');
+    swapped.modules[0].object = Buffer.from('not the signed bytes').toString('base64');
+    await expect(client.load('m7/bf2', swapped)).rejects.toMatchObject({ code: 'digest_mismatch' });
+    expect((await client.programs()).devices.find((d) => d.deviceId === 'm7/bf2')!.ports[0].current!.modules[0].version).toBe('1.0.0');
+    expect(logs).toMatch(/bad signature/);
+    expect(logs).not.toContain(token);
+    expect(logs).not.toContain('PRIVATE KEY');
+  });
+
+  it('flashes with an injected fault: falls back; a repeat of the active image is reported, not flashed', async () => {
+    const digest = sha256Hex(Buffer.from('bfb 24.35.9000'));
+    const image = { profileId: 'nvidia-bluefield-2-24.35', version: '24.35.9000', digest, signature: signArtifact(digest, keys.privateKeyPem) };
+    await client.setFaults({ devices: { bf2: { flashFails: { next: 1 } } } });
+    const failed = await client.flash('m7/bf2', { image });
+    expect(failed).toMatchObject({ status: 'failed' });
+    expect(failed.firmware.activeSlot).toBe('boot0');
+    const ok = await client.flash('m7/bf2', { image });
+    expect(ok).toMatchObject({ status: 'committed', slot: 'boot1' });
+    expect((await client.flash('m7/bf2', { image })).status).toBe('already_active');
+    await expect(client.flash('m7/bf2', { image: { ...image, signature: image.signature.replace(/^./, 'A') } })).rejects.toMatchObject({ code: 'bad_signature' });
+    const back = await client.rollback('m7/bf2', { scope: 'firmware' });
+    expect(back.firmware?.activeSlot).toBe('boot0');
+  });
+
+  it('runs vectors and reads counters on the device', async () => {
+    await client.load('m7/bf2', load());
+    const r = await client.runVectors('m7/bf2', { vectors: [{ name: 'arp', packetHex: 'ffffffffffff02000000000108060001080006040001020000000001c0000201000000000000c0000202', expectVerdict: 'XDP_PASS' }] });
+    expect(r.passed).toBe(true);
+    const c = await client.counters('m7/bf2');
+    expect(c.modules[0]).toMatchObject({ module: 'flow-counter', source: 'emulated' });
+    const e = await client.rollback('m7/cpu').catch((x: AgentError) => x);
+    expect(e).toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
+  });
+});

@@ -1,0 +1,4 @@
+export { startAgent } from './agent.server';
+export type { AgentOptions, AgentMachine, RunningAgent } from './agent.server';
+export { createDrivers } from './agent.drivers';
+export type { DriverSet, DriverSetup } from './agent.drivers';

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { TARGETS, XDP_ACTIONS } from '@ioplane/domain';
+import { FAULT_KINDS } from './fault.book';
+
+const digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)');
+const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
+const hex = z.string().regex(/^([0-9a-fA-F]{2})+$/, 'must be hex bytes');
+const port = z.number().int().min(0).max(63).default(0);
+
+export const moduleArtifactSchema = z.object({
+  name: z.string().min(1).max(64),
+  version: z.string().min(1).max(64),
+  digest,
+  /** ed25519 over the raw sha256 digest, base64. */
+  signature: base64,
+  /** The BPF object, base64. */
+  object: base64,
+  program: z.string().min(1).max(128),
+  persistentMaps: z.array(z.string().min(1).max(64)).max(32).default([]),
+  pps: z.number().nonnegative().optional(),
+});
+
+export const loadBodySchema = z.object({
+  target: z.enum(TARGETS),
+  port,
+  modules: z.array(moduleArtifactSchema).min(1).max(16),
+});
+
+export const portBodySchema = z.object({ port }).default({ port: 0 });
+
+export const rollbackBodySchema = z.object({ port, scope: z.enum(['program', 'firmware']).default('program') }).default({ port: 0, scope: 'program' });
+
+export const flashBodySchema = z.object({
+  image: z.object({
+    profileId: z.string().min(1).max(128),
+    version: z.string().min(1).max(64),
+    digest,
+    signature: base64,
+    /** Image bytes, base64; when present their sha256 must equal `digest`. */
+    bytes: base64.optional(),
+  }),
+  activate: z.boolean().default(true),
+});
+
+export const vectorsBodySchema = z.object({
+  port,
+  vectors: z
+    .array(
+      z.object({
+        module: z.string().min(1).optional(),
+        name: z.string().min(1).max(200),
+        packetHex: hex,
+        expectVerdict: z.enum(XDP_ACTIONS),
+        expectOutputHex: hex.optional(),
+        repeat: z.number().int().min(0).max(100_000).optional(),
+      }),
+    )
+    .min(1)
+    .max(256),
+});
+
+const faultSpec = z.union([z.boolean(), z.object({ next: z.number().int().min(0) }).strict(), z.object({ probability: z.number().min(0).max(1) }).strict()]);
+export const deviceFaultsSchema = z.object(Object.fromEntries(FAULT_KINDS.map((k) => [k, faultSpec.optional()])) as Record<(typeof FAULT_KINDS)[number], z.ZodOptional<typeof faultSpec>>).strict();
+/** Each device named replaces that device's faults; null clears them. */
+export const faultsBodySchema = z.object({ devices: z.record(z.string().min(1), deviceFaultsSchema.nullable()) });
+
+export type ModuleArtifactWire = z.input<typeof moduleArtifactSchema>;
+export type LoadBody = z.input<typeof loadBodySchema>;
+export type FlashBody = z.input<typeof flashBodySchema>;
+export type VectorsBody = z.input<typeof vectorsBodySchema>;
+export type FaultsBody = z.input<typeof faultsBodySchema>;
+
+export interface AgentErrorBody {
+  error: { code: string; message: string; field?: string; details?: unknown };
+}

@@ -1,0 +1,127 @@
+import type { Target } from '@ioplane/domain';
+import type { AgentErrorBody, FaultsBody, FlashBody, LoadBody, VectorsBody } from './agent.api';
+import { signArtifact, sha256Hex } from './artifact.signature';
+import type {
+  CommitResult, DeviceCounters, DeviceInventory, DevicePrograms, FlashResult, LoadResult, RollbackResult, VectorOutcome,
+} from './device.driver';
+import type { DeviceFaults } from './fault.book';
+
+export interface AgentInventory {
+  agentId: string;
+  hostname: string;
+  mode: 'kernel' | 'emulated';
+  modeReason: string | null;
+  devices: (DeviceInventory | { device: DeviceInventory['device']; driver: null; reason: string })[];
+}
+
+/** An error the agent answered with: HTTP status, code, message and the field it points at. */
+export class AgentError extends Error {
+  override readonly name = 'AgentError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface SignedModuleInput {
+  name: string;
+  version: string;
+  program: string;
+  object: Buffer;
+  persistentMaps?: string[];
+  pps?: number;
+}
+
+/** Builds a load body: digest over the exact bytes, signed with the worker's private key. */
+export function signedLoadBody(target: Target, modules: SignedModuleInput[], privateKeyPem: string, port = 0): LoadBody {
+  return {
+    target,
+    port,
+    modules: modules.map((m) => {
+      const digest = sha256Hex(m.object);
+      return {
+        name: m.name,
+        version: m.version,
+        program: m.program,
+        digest,
+        signature: signArtifact(digest, privateKeyPem),
+        object: m.object.toString('base64'),
+        persistentMaps: m.persistentMaps ?? [],
+        pps: m.pps,
+      };
+    }),
+  };
+}
+
+/** Typed fetch client for one agent's `/v1` API. */
+export class AgentClient {
+  private readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly token: string,
+    private readonly opts: { timeoutMs?: number } = {},
+  ) {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 120_000);
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const e = (json as AgentErrorBody | undefined)?.error;
+      throw new AgentError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, e?.field, e?.details);
+    }
+    return json as T;
+  }
+
+  private dev(id: string, op: string): string {
+    return `/v1/devices/${encodeURIComponent(id)}/${op}`;
+  }
+
+  health(): Promise<{ ok: true; agentId: string; mode: string }> {
+    return this.call('GET', '/healthz');
+  }
+  inventory(): Promise<AgentInventory> {
+    return this.call('GET', '/v1/inventory');
+  }
+  programs(): Promise<{ devices: DevicePrograms[] }> {
+    return this.call('GET', '/v1/programs');
+  }
+  load(deviceId: string, body: LoadBody, signal?: AbortSignal): Promise<LoadResult> {
+    return this.call('POST', this.dev(deviceId, 'load'), body, signal);
+  }
+  detach(deviceId: string, port = 0): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
+    return this.call('POST', this.dev(deviceId, 'detach'), { port });
+  }
+  commit(deviceId: string, port = 0): Promise<CommitResult> {
+    return this.call('POST', this.dev(deviceId, 'commit'), { port });
+  }
+  flash(deviceId: string, body: FlashBody, signal?: AbortSignal): Promise<FlashResult> {
+    return this.call('POST', this.dev(deviceId, 'flash'), body, signal);
+  }
+  rollback(deviceId: string, body: { port?: number; scope?: 'program' | 'firmware' } = {}, signal?: AbortSignal): Promise<RollbackResult> {
+    return this.call('POST', this.dev(deviceId, 'rollback'), body, signal);
+  }
+  runVectors(deviceId: string, body: VectorsBody): Promise<{ deviceId: string; passed: boolean; results: VectorOutcome[] }> {
+    return this.call('POST', this.dev(deviceId, 'run-vectors'), body);
+  }
+  counters(deviceId: string): Promise<DeviceCounters> {
+    return this.call('GET', this.dev(deviceId, 'counters'));
+  }
+  setFaults(body: FaultsBody): Promise<{ devices: Record<string, DeviceFaults> }> {
+    return this.call('PUT', '/v1/faults', body);
+  }
+}

@@ -1,0 +1,29 @@
+export { DeviceError } from './device.error';
+export type { DeviceErrorCode } from './device.error';
+export { generateSigningKeys, signArtifact, verifyArtifact, sha256Hex } from './artifact.signature';
+export type { SigningKeys } from './artifact.signature';
+export { chainDigest } from './device.driver';
+export type {
+  DeviceDriver, DriverKind, AttachMode, ChainModule, LoadRequest, LoadedModule, ChainState, ForeignProgram, PortInterface, PortPrograms,
+  DeviceRunState, DevicePrograms, LoadResult, FirmwareImageRef, FirmwareSlot, FirmwareState, FlashImage, FlashOptions, FlashResult,
+  RollbackResult, CommitResult, VectorRequest, VectorOutcome, ModuleCounters, DeviceCounters, DeviceInventory,
+} from './device.driver';
+export { FaultBook, FAULT_KINDS } from './fault.book';
+export type { FaultKind, FaultSpec, DeviceFaults } from './fault.book';
+export { FirmwareSlots } from './firmware.slots';
+export { EmulatedDevice } from './emulated/emulated.device';
+export type { EmulatedDeviceOptions } from './emulated/emulated.device';
+export { EmulatedNicDriver, EmulatedHostDriver } from './emulated-nic.driver';
+export { EmulatedDpuDriver } from './emulated-dpu.driver';
+export { KernelXdpDriver, bpffsRoot } from './kernel-xdp.driver';
+export type { KernelXdpOptions } from './kernel-xdp.driver';
+export { ensureXdpctl } from './kernel/xdpctl.tool';
+export { machineNames, portInterface, removeMachine, netnsPath } from './kernel/netns.setup';
+export { dispatcherSource } from './kernel/dispatcher.source';
+export {
+  loadBodySchema, moduleArtifactSchema, portBodySchema, rollbackBodySchema, flashBodySchema, vectorsBodySchema, faultsBodySchema, deviceFaultsSchema,
+} from './agent.api';
+export type { LoadBody, FlashBody, VectorsBody, FaultsBody, ModuleArtifactWire, AgentErrorBody } from './agent.api';
+export { AgentClient, AgentError, signedLoadBody } from './agent.client';
+export type { AgentInventory, SignedModuleInput } from './agent.client';
+export { sleep, OpQueue } from './abort.sleep';

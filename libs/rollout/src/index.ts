@@ -1,0 +1,2 @@
+export * from './rollout.plan';
+export * from './machine.state';

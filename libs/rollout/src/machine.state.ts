@@ -1,0 +1,60 @@
+/**
+ * The durable state of one machine in one rollout. Every state is written to Redis before the
+ * step it names starts, so a worker that dies mid-step leaves a record another worker resumes from.
+ */
+export type MachineState =
+  | 'pending'
+  | 'flashing'
+  | 'loading'
+  | 'verifying'
+  | 'committed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'failed'
+  | 'cancelled';
+
+export const TERMINAL: ReadonlySet<MachineState> = new Set(['committed', 'rolled-back', 'failed', 'cancelled']);
+
+const NEXT: Record<MachineState, MachineState[]> = {
+  pending: ['flashing', 'loading', 'cancelled', 'rolling-back', 'failed'],
+  flashing: ['flashing', 'loading', 'rolling-back', 'failed'],
+  loading: ['loading', 'verifying', 'rolling-back', 'failed'],
+  verifying: ['verifying', 'committed', 'rolling-back', 'failed'],
+  // A committed machine of a halted wave is rolled back to what it ran before.
+  committed: ['rolling-back'],
+  'rolling-back': ['rolling-back', 'rolled-back', 'failed'],
+  'rolled-back': [],
+  failed: [],
+  cancelled: [],
+};
+
+export class StateTransitionError extends Error {
+  constructor(readonly from: MachineState, readonly to: MachineState) {
+    super(`illegal machine state change ${from} -> ${to}`);
+  }
+}
+
+export function assertTransition(from: MachineState, to: MachineState): void {
+  if (!NEXT[from].includes(to)) throw new StateTransitionError(from, to);
+}
+
+export interface MachineRecord {
+  systemId: string;
+  hostname: string;
+  wave: number;
+  state: MachineState;
+  /** Bumped on every write; writers compare it, so two workers never both advance one machine. */
+  generation: number;
+  /** Devices whose flash finished (digest verified and activated): a resumed job skips them. */
+  flashed: string[];
+  /** Devices whose chain is loaded. */
+  loaded: string[];
+  attempts: number;
+  reason: string | null;
+  startedAt: string | null;
+  updatedAt: string;
+}
+
+export function newMachineRecord(systemId: string, hostname: string, wave: number): MachineRecord {
+  return { systemId, hostname, wave, state: 'pending', generation: 0, flashed: [], loaded: [], attempts: 0, reason: null, startedAt: null, updatedAt: new Date().toISOString() };
+}

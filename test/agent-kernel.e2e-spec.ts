@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Device } from '@ioplane/domain';
+import { buildModule, describeKernel } from '@ioplane/compiler';
+import { AgentClient, AgentError, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type PortInterface } from '@ioplane/devices';
+import { loadProfiles } from '@ioplane/profiles';
+import { startAgent, type RunningAgent } from '../apps/agent/src';
+
+// Counts UDP datagrams to port 9999 into slot VER of a map both versions share, then drops them.
+const COUNTER = (ver: number): string => `#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+SEC("xdp") int udp_counter(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
+  struct iphdr *ip = (void *)(eth + 1);
+  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP) return XDP_PASS;
+  struct udphdr *udp = (void *)(ip + 1);
+  if ((void *)(udp + 1) > end || udp->dest != bpf_htons(9999)) return XDP_PASS;
+  __u32 k = ${ver};
+  __u64 *v = bpf_map_lookup_elem(&hits, &k);
+  if (v) __sync_fetch_and_add(v, 1);
+  return XDP_DROP;
+}
+char _license[] SEC("license") = "GPL";
+`;
+
+const OOB = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp") int oob(struct xdp_md *ctx) {
+  unsigned char *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  if (data + 1 > end) return XDP_DROP;
+  return data[20] == 1 ? XDP_DROP : XDP_PASS;
+}
+char _license[] SEC("license") = "GPL";
+`;
+
+const SENDER = `
+const d = require('dgram').createSocket('udp4');
+const [addr, ms] = [process.argv[1], Number(process.argv[2])];
+const b = Buffer.alloc(32);
+let sent = 0, inflight = 0;
+const until = Date.now() + ms;
+function go() {
+  if (Date.now() >= until) { const t = setInterval(() => { if (inflight === 0) { clearInterval(t); console.log(sent); d.close(); } }, 10); return; }
+  for (let k = 0; k < 50; k++) { inflight++; d.send(b, 9999, addr, (err) => { inflight--; if (!err) sent++; }); }
+  setTimeout(go, 1);
+}
+go();
+`;
+
+/** Sends UDP from the peer namespace for `ms`; resolves with the number of datagrams the socket accepted. */
+function sendTraffic(i: PortInterface, ms: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(ms)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.stderr.on('data', (c) => (err += c));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender exit ${code}: ${err}`))));
+  });
+}
+
+const agentId = `e2ek-${randomBytes(3).toString('hex')}`;
+const token = randomBytes(24).toString('hex');
+const keys = generateSigningKeys();
+const device: Device = {
+  id: `${agentId}/cpu`, machineSystemId: agentId, kind: 'host-cpu', name: 'cpu', vendorId: null, productId: null, vendorName: null, productName: null,
+  firmwareVersion: null, driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
+};
+let root: string;
+let agent: RunningAgent | undefined;
+const objects: Record<string, Buffer> = {};
+
+async function build(name: string, text: string): Promise<Buffer> {
+  const dir = join(root, name);
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(join(dir, 'prog.c'), text);
+  const a = await buildModule({ name, dir, sources: ['prog.c'] }, { cacheDir: join(root, 'cache') });
+  return fsp.readFile(a.objectPath);
+}
+
+function start(): Promise<RunningAgent> {
+  return startAgent({
+    id: agentId, host: '127.0.0.1', port: 0, token, machine: { systemId: agentId, devices: [device] }, profiles: loadProfiles(),
+    publicKeyPem: keys.publicKeyPem, kernel: 'auto', stateDir: join(root, 'state'), logLevel: 'silent',
+  });
+}
+
+const body = (ver: number) =>
+  signedLoadBody('host-xdp-native', [{ name: 'udp-counter', version: `1.0.${ver}`, program: 'udp_counter', object: objects[`v${ver}`], persistentMaps: ['hits'] }], keys.privateKeyPem);
+
+beforeAll(async () => {
+  root = await fsp.mkdtemp('/tmp/ioplane-agent-kernel-');
+});
+
+afterAll(async () => {
+  await agent?.close();
+  // Only what this test created: its bpffs folder, its two namespaces (which take the veth pair along).
+  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
+  await removeMachine(agentId);
+  await fsp.rm(root, { recursive: true, force: true });
+});
+
+describeKernel('agent kernel-xdp driver', (itKernel) => {
+  itKernel('attaches in a namespace, replaces atomically under traffic without loss, survives a restart', async () => {
+    objects.v0 = await build('v0', COUNTER(0));
+    objects.v1 = await build('v1', COUNTER(1));
+    objects.oob = await build('oob', OOB);
+    agent = await start();
+    expect(agent.mode).toBe('kernel');
+    const client = new AgentClient(agent.url, token);
+
+    const first = await client.load(device.id, body(0));
+    expect(first.status).toBe('loaded');
+    expect(first.current.mode).toBe('native');
+    expect(first.current.rootProgId).toBeGreaterThan(0);
+    expect((await client.load(device.id, body(0))).status).toBe('unchanged');
+
+    const port = (await client.programs()).devices[0].ports[0];
+    const iface = port.interface!;
+    expect(iface.name.length).toBeLessThanOrEqual(15);
+    expect(existsSync(`/var/run/netns/${iface.netns}`)).toBe(true);
+
+    const traffic = sendTraffic(iface, 3000);
+    const progIds = new Set<number>([first.current.rootProgId!]);
+    let swaps = 0;
+    const deadline = Date.now() + 2500;
+    while (Date.now() < deadline) {
+      const r = await client.load(device.id, body((swaps + 1) % 2));
+      expect(r.status).toBe('replaced');
+      progIds.add(r.current.rootProgId!);
+      swaps++;
+    }
+    const sent = await traffic;
+    expect(swaps).toBeGreaterThanOrEqual(5);
+    expect(sent).toBeGreaterThan(1000);
+
+    const counters = await client.counters(device.id);
+    const hits = counters.modules[0].maps?.hits;
+    // Every datagram the sender handed to the kernel was counted by the old or the new version.
+    expect(hits).toBe(sent);
+    expect(counters.modules[0].packets).toBeGreaterThanOrEqual(sent);
+
+    // The previous chain stays pinned until commit: rollback is one more atomic swap.
+    const before = (await client.programs()).devices[0].ports[0];
+    expect(before.previous).not.toBeNull();
+    const back = await client.rollback(device.id, { scope: 'program' });
+    expect(back.current?.chainDigest).toBe(before.previous!.chainDigest);
+    await expect(client.rollback(device.id, { scope: 'program' })).rejects.toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
+    expect((await client.commit(device.id)).status).toBe('committed');
+
+    // The kernel's verifier refuses a bad program; the running chain is untouched.
+    const refused = await client
+      .load(device.id, signedLoadBody('host-xdp-native', [{ name: 'oob', version: '1', program: 'oob', object: objects.oob }], keys.privateKeyPem))
+      .catch((e: AgentError) => e);
+    expect(refused).toBeInstanceOf(AgentError);
+    expect((refused as AgentError).code).toBe('kernel_refused');
+    expect((refused as AgentError).message).toMatch(/invalid access to packet/);
+
+    // Restart: the new agent finds the pinned link and reports it; nothing was detached.
+    const running = (await client.programs()).devices[0].ports[0].current!;
+    await agent.close();
+    agent = await start();
+    const again = new AgentClient(agent.url, token);
+    const after = (await again.programs()).devices[0];
+    expect(after.ports[0].current).toMatchObject({ chainDigest: running.chainDigest, rootProgId: running.rootProgId, rediscovered: true });
+    expect(after.ports[0].current!.modules.map((m) => m.name)).toEqual(['udp-counter']);
+    expect(after.foreign).toEqual([]);
+    const more = await sendTraffic(iface, 300);
+    const total = (await again.counters(device.id)).modules[0].maps?.hits;
+    expect(total).toBe(sent + more);
+
+    expect((await again.detach(device.id)).status).toBe('detached');
+    expect((await again.programs()).devices[0].ports[0].current).toBeNull();
+  }, 120_000);
+});
