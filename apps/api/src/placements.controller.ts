@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Get, Headers, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { BadRequestException, Body, ConflictException, Controller, Get, Headers, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
@@ -8,8 +8,9 @@ import type { FirmwareProfile } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
 import { PlacementInputError, placementRequestSchema, planPlacement, resolveModules, selectMachines, StoredPlan } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES } from '@ioplane/runtime';
-import type { FleetRepository, PlacementRecord, PlacementRepository } from '@ioplane/state';
+import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
+import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ZodPipe } from './zod.pipe';
 
 const placementId = z.string().regex(/^pl-[a-z0-9-]{1,40}$/, 'must be a placement id (pl-...)');
@@ -28,6 +29,7 @@ export class PlacementsController {
     @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
     @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
     @InjectQueue(QUEUES.placement) private readonly queue: Queue,
+    @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
   ) {}
 
   @Post()
@@ -80,10 +82,61 @@ export class PlacementsController {
   async get(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     const rec = await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);
+    const rollout = await this.rollouts.getRolloutPlan<RolloutPlan>(id);
+    const machines = rollout ? (await this.rollouts.machines<MachineRecord>(id)).sort((a, b) => a.wave - b.wave || a.hostname.localeCompare(b.hostname)) : [];
+    const counts: Record<string, number> = {};
+    for (const m of machines) counts[m.verifiedAt && m.state === 'verifying' ? 'verified' : m.state] = (counts[m.verifiedAt && m.state === 'verifying' ? 'verified' : m.state] ?? 0) + 1;
+    const done = machines.filter((m) => ['committed', 'rolled-back', 'failed', 'cancelled'].includes(m.state)).length;
     return {
       ...rec,
+      control: rollout ? await this.rollouts.control(id) : null,
       plan: plan && { complete: plan.complete, machines: plan.machines.length, infeasibleMachines: plan.stats.infeasibleMachines, skipped: plan.skipped.length },
+      rollout: rollout && {
+        waves: rollout.waves.map((w) => ({ index: w.index, machines: w.machines.length })),
+        progress: machines.length ? Math.round((100 * done) / machines.length) : 0,
+        counts,
+        machines,
+      },
     };
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Stop the rollout: machines in flight roll back, pending ones are left untouched' })
+  cancel(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
+    return this.control(id, 'cancel', ['queued', 'planning', 'planned', 'rolling-out', 'paused']);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(202)
+  pause(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
+    return this.control(id, 'pause', ['queued', 'planning', 'planned', 'rolling-out']);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(202)
+  resume(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
+    return this.control(id, 'run', ['paused', 'rolling-out', 'queued', 'planning', 'planned']);
+  }
+
+  @Post(':id/rollback')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Roll the whole job back: the running wave and the committed machines' })
+  rollback(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
+    return this.control(id, 'rollback', ['rolling-out', 'paused']);
+  }
+
+  private async control(id: string, control: 'run' | 'pause' | 'cancel' | 'rollback', allowed: PlacementStatus[]) {
+    const rec = await this.mustGet(id);
+    if (!allowed.includes(rec.status)) {
+      throw new ConflictException({ code: 'conflict', field: 'id', message: `placement ${id} is ${rec.status}; ${control} applies only when ${allowed.join(', ')}` });
+    }
+    await this.rollouts.setControl(id, control);
+    if (control === 'pause') await this.placements.setStatus(id, 'paused');
+    if (control === 'run' && rec.status === 'paused') await this.placements.setStatus(id, 'rolling-out');
+    // Cancel before the rollout started: nothing ran, so the placement simply ends.
+    if (control === 'cancel' && ['queued', 'planning', 'planned'].includes(rec.status)) await this.placements.setStatus(id, 'cancelled');
+    return { id, control };
   }
 
   @Get(':id/plan')

@@ -5,7 +5,7 @@ import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient } from '@ioplane/maas';
 import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY, PROFILES } from '@ioplane/runtime';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, PROFILES } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
 import { MAAS_CLIENT } from './worker.tokens';
 
@@ -21,6 +21,7 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
     @Inject(FLEET_REPOSITORY) private readonly repo: FleetRepository,
     @InjectQueue(QUEUES.fleet) private readonly queue: Queue,
+    @Inject(IOPLANE_CONFIG) private readonly config: IoplaneConfig,
   ) {
     super();
     this.handlers = {
@@ -46,7 +47,7 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
 
   private async fleetSync(job: Job): Promise<InventorySyncResult> {
     const payload = fleetSyncPayload.parse(job.data);
-    const sync = new InventorySync(this.maas, this.profiles, this.repo);
+    const sync = new InventorySync(this.maas, this.profiles, this.repo, this.config.AGENT_PORT);
     const result = await sync.run({
       onProgress: (p) =>
         job.updateProgress({ stage: p.stage, done: p.done, total: p.total, percent: progressPercent(p.stage, p.done, p.total) }),

@@ -1,6 +1,6 @@
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Job } from 'bullmq';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Job, Queue } from 'bullmq';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
@@ -19,6 +19,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
     @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
     @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+    @InjectQueue(QUEUES.rollout) private readonly rollout: Queue,
   ) {
     super();
   }
@@ -39,19 +40,31 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     const { placementId } = planPayload.parse(job.data);
     const rec = await this.placements.get(placementId);
     if (!rec) throw new Error(`no placement ${placementId}`);
+    if (rec.status === 'cancelled') return { placementId, complete: false, machines: 0 };
     // At-least-once delivery: a plan that is already stored is not solved again.
     const existing = await this.placements.getPlan<StoredPlan>(placementId);
-    if (existing) return { placementId, complete: existing.complete, machines: existing.machines.length };
+    if (existing) {
+      if (existing.complete) await this.startRollout(placementId);
+      return { placementId, complete: existing.complete, machines: existing.machines.length };
+    }
     await this.placements.setStatus(placementId, 'planning');
     await job.updateProgress({ stage: 'plan', percent: 10 });
     this.highs ??= loadHighs();
     const request = placementRequestSchema.parse(rec.request);
     const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, highs: await this.highs });
     await this.placements.putPlan(placementId, plan);
+    if ((await this.placements.get(placementId))?.status === 'cancelled') return { placementId, complete: plan.complete, machines: plan.machines.length };
     await this.placements.setStatus(placementId, plan.complete ? 'planned' : 'infeasible', plan.complete ? null : 'some machines or fleet-scoped modules cannot be placed: see the plan');
     await job.updateProgress({ stage: 'plan', percent: 100 });
+    // An incomplete plan is reported, never rolled out in part.
+    if (plan.complete) await this.startRollout(placementId);
     this.log.log({ placementId, complete: plan.complete, machines: plan.machines.length, stats: plan.stats }, 'placement planned');
     return { placementId, complete: plan.complete, machines: plan.machines.length };
+  }
+
+  private async startRollout(placementId: string): Promise<void> {
+    if ((await this.placements.get(placementId))?.status === 'cancelled') return;
+    await this.rollout.add(JOBS.rolloutStart, { placementId }, { jobId: `${placementId}.start`, removeOnComplete: 1000, removeOnFail: 1000 });
   }
 
   @OnWorkerEvent('failed')

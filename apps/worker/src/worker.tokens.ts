@@ -1,1 +1,2 @@
 export const MAAS_CLIENT = Symbol('MAAS_CLIENT');
+export const ROLLOUT_ORCHESTRATOR = Symbol('ROLLOUT_ORCHESTRATOR');

@@ -27,6 +27,8 @@ export class InventorySync {
     private readonly maas: MaasClient,
     private readonly profiles: FirmwareProfile[],
     private readonly repo: FleetRepository,
+    /** Port every host agent listens on, at the host's management address. */
+    private readonly agentPort: number | null = null,
   ) {}
 
   async run(opts: { signal?: AbortSignal; onProgress?: (p: SyncProgress) => void | Promise<void> } = {}): Promise<InventorySyncResult> {
@@ -50,7 +52,7 @@ export class InventorySync {
     });
     await Promise.all(workers);
 
-    const fleet = buildFleet(machines, this.profiles, new Date().toISOString());
+    const fleet = buildFleet(machines, this.profiles, new Date().toISOString(), this.agentPort);
     opts.signal?.throwIfAborted();
     await report({ stage: 'write', done: 0, total: 1 });
     const meta = await this.repo.replaceInventory(fleet);
@@ -61,7 +63,7 @@ export class InventorySync {
 }
 
 /** Maps MAAS machines to inventory entries: hosts carry their DPUs (MAAS `parent`) as devices. */
-export function buildFleet(machines: Machine[], profiles: FirmwareProfile[], syncedAt: string): FleetMachine[] {
+export function buildFleet(machines: Machine[], profiles: FirmwareProfile[], syncedAt: string, agentPort: number | null = null): FleetMachine[] {
   const dpusByHost = new Map<string, Machine[]>();
   for (const m of machines) {
     if (!m.isDpu || !m.parentSystemId) continue;
@@ -70,8 +72,8 @@ export function buildFleet(machines: Machine[], profiles: FirmwareProfile[], syn
   return machines.map((m) => ({
     ...m,
     devices: detectDevices(m, dpusByHost.get(m.systemId) ?? [], profiles),
-    // Agents arrive with the rollout capability; until then no host has an endpoint.
-    agentUrl: null,
+    // The agent runs on the host (a DPU is a device of its host) at the address MAAS reports first.
+    agentUrl: agentPort !== null && !m.isDpu && m.ipAddresses[0] ? `http://${m.ipAddresses[0]}:${agentPort}` : null,
     syncedAt,
   }));
 }

@@ -9,3 +9,6 @@ export type PlanPayload = z.infer<typeof planPayload>;
 export function newPlacementId(now = Date.now()): string {
   return `pl-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+export const rolloutWavePayload = z.object({ placementId: planPayload.shape.placementId, wave: z.int().min(0) });
+export const rolloutMachinePayload = z.object({ placementId: planPayload.shape.placementId, wave: z.int().min(0), systemId: z.string().regex(/^[a-z0-9]+$/) });

@@ -2,6 +2,7 @@
 export const QUEUES = {
   fleet: 'fleet',
   placement: 'placement',
+  rollout: 'rollout',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -9,12 +10,16 @@ export const JOBS = {
   fleetSync: 'fleet-sync',
   maasEvents: 'maas-events',
   plan: 'plan',
+  rolloutStart: 'rollout-start',
+  rolloutWave: 'rollout-wave',
+  rolloutMachine: 'rollout-machine',
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
 export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = {
   fleet: [JOBS.fleetSync, JOBS.maasEvents],
   placement: [JOBS.plan],
+  rollout: [JOBS.rolloutStart, JOBS.rolloutWave, JOBS.rolloutMachine],
 };
 
 /** Hash-tagged so every key of a queue lands in one Redis Cluster slot. */

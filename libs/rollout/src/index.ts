@@ -1,2 +1,6 @@
 export * from './rollout.plan';
 export * from './machine.state';
+export * from './machine.desired';
+export * from './machine.runbook';
+export * from './rollout.orchestrator';
+export * from './firmware.image';

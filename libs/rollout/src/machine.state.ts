@@ -49,6 +49,8 @@ export interface MachineRecord {
   flashed: string[];
   /** Devices whose chain is loaded. */
   loaded: string[];
+  /** Set when the health check passed; the wave's verdict then commits or rolls back. */
+  verifiedAt: string | null;
   attempts: number;
   reason: string | null;
   startedAt: string | null;
@@ -56,5 +58,5 @@ export interface MachineRecord {
 }
 
 export function newMachineRecord(systemId: string, hostname: string, wave: number): MachineRecord {
-  return { systemId, hostname, wave, state: 'pending', generation: 0, flashed: [], loaded: [], attempts: 0, reason: null, startedAt: null, updatedAt: new Date().toISOString() };
+  return { systemId, hostname, wave, state: 'pending', generation: 0, flashed: [], loaded: [], verifiedAt: null, attempts: 0, reason: null, startedAt: null, updatedAt: new Date().toISOString() };
 }

@@ -20,6 +20,10 @@ export const configSchema = z.object({
   FLEET_FILE: z.string().min(1).default('fleets/demo.yaml'),
   FLEET_SYNC_INTERVAL_MS: millis(60_000),
   MAAS_EVENTS_INTERVAL_MS: millis(5_000),
+  /** Port of the host agents (each listens on its host's management address). */
+  AGENT_PORT: port(9440),
+  /** Signing key pair and the agent token secret; created on first start. */
+  IOPLANE_KEYS_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -9,6 +9,8 @@ export interface ObservedPlacement {
   modules: Array<{ name: string; version: string; digest: string; deviceId: string; target: string; profileId: string | null }>;
   /** Device id -> firmware profile it runs after the rollout. */
   firmware: Record<string, string>;
+  /** The placement this one replaced on the machine, if any. */
+  previousPlacementId: string | null;
 }
 
 // Write only if the stored generation is the one the writer read: a stale worker loses.
@@ -106,6 +108,10 @@ export class RolloutRepository {
   async observed(systemId: string): Promise<ObservedPlacement | null> {
     const s = await this.redis.hget(this.keys.observed, systemId);
     return s ? (JSON.parse(s) as ObservedPlacement) : null;
+  }
+
+  async clearObserved(systemId: string): Promise<void> {
+    await this.redis.hdel(this.keys.observed, systemId);
   }
 
   async allObserved(): Promise<ObservedPlacement[]> {

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { loadProfiles } from '@ioplane/profiles';
-import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository } from '@ioplane/state';
+import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
 import type { IoplaneConfig } from '../config.schema';
 import { createLogger, registerSecret } from '../logger.options';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, STATE_REDIS } from './core.tokens';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, STATE_REDIS } from './core.tokens';
 
 @Injectable()
 class StateRedisLifecycle implements OnApplicationShutdown {
@@ -66,6 +66,7 @@ export class CoreModule {
         { provide: IOPLANE_CONFIG, useValue: config },
         { provide: STATE_REDIS, useFactory: () => new Redis({ ...producerConnection(redisUrl), enableOfflineQueue: true }) },
         { provide: FLEET_REPOSITORY, useFactory: (r: Redis) => new RedisFleetRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        { provide: ROLLOUT_REPOSITORY, useFactory: (r: Redis) => new RolloutRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
         { provide: PLACEMENT_REPOSITORY, useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
         // Loaded once at boot: a bad profile stops the process with the file and field named.
         { provide: PROFILES, useFactory: () => loadProfiles() },
@@ -77,7 +78,7 @@ export class CoreModule {
         },
         StateRedisLifecycle,
       ],
-      exports: [IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
+      exports: [IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
     };
   }
 }

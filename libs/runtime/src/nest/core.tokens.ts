@@ -5,3 +5,4 @@ export const FLEET_REPOSITORY = Symbol('FLEET_REPOSITORY');
 export const PLACEMENT_REPOSITORY = Symbol('PLACEMENT_REPOSITORY');
 export const MODULE_CATALOG = Symbol('MODULE_CATALOG');
 export const PROFILES = Symbol('PROFILES');
+export const ROLLOUT_REPOSITORY = Symbol('ROLLOUT_REPOSITORY');

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ModuleCatalog } from '@ioplane/catalog';
+import { agentToken, AgentClient, signArtifact } from '@ioplane/devices';
+import type { FirmwareProfile } from '@ioplane/domain';
+import type { MaasClient } from '@ioplane/maas';
+import { packetHex } from '@ioplane/modules';
+import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
+import { desiredState, DesiredMachine, firmwareImageFor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
+import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
+
+export interface RolloutKeys {
+  privateKeyPem: string;
+  agentTokenSecret: string;
+}
+
+/** Wires the rollout orchestrator to Redis, the agents over HTTP, the artifact cache and MAAS. */
+export function rolloutEnv(deps: {
+  rollouts: RolloutRepository;
+  placements: PlacementRepository;
+  fleet: FleetRepository;
+  catalog: ModuleCatalog;
+  profiles: FirmwareProfile[];
+  maas: MaasClient;
+  keys: RolloutKeys;
+  probeMs?: number;
+  log(msg: string, fields: Record<string, unknown>): void;
+}): RolloutEnv {
+  const modulesOf = new Map<string, Promise<Map<string, RolloutModule>>>();
+
+  const loadModules = async (placementId: string): Promise<Map<string, RolloutModule>> => {
+    const plan = await deps.placements.getPlan<StoredPlan>(placementId);
+    const rec = await deps.placements.get(placementId);
+    if (!plan || !rec) throw new Error(`placement ${placementId} has no plan`);
+    const request = rec.request as PlacementRequest;
+    const out = new Map<string, RolloutModule>();
+    for (const m of plan.modules) {
+      const { manifest } = await deps.catalog.get(m.name);
+      const report = await deps.catalog.analysis(m.name);
+      const object = readFileSync(report.artifact.objectPath);
+      const digest = createHash('sha256').update(object).digest('hex');
+      // The plan names an exact build: shipping anything else would be a different placement.
+      if (digest !== m.digest) throw new Error(`module ${m.name}: artifact ${digest.slice(0, 12)} is not the planned ${m.digest.slice(0, 12)}`);
+      out.set(m.name, {
+        name: m.name,
+        version: m.version,
+        digest,
+        program: report.program.name,
+        persistentMaps: manifest.hints.persistentMaps,
+        object,
+        pps: request.modules.find((x) => x.name === m.name)?.traffic?.pps ?? manifest.traffic.pps,
+        // Vectors that need seeded maps cannot run on a device's empty copy; those modules are checked by tag and counters.
+        vectors: manifest.seed?.length
+          ? []
+          : manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),
+      });
+    }
+    return out;
+  };
+
+  const desired = async (placementId: string, systemId: string): Promise<DesiredMachine> => {
+    let mods = modulesOf.get(placementId);
+    if (!mods) {
+      mods = loadModules(placementId);
+      modulesOf.set(placementId, mods);
+      mods.catch(() => modulesOf.delete(placementId));
+    }
+    const plan = await deps.placements.getPlan<StoredPlan>(placementId);
+    const mp = plan?.machines.find((m) => m.systemId === systemId);
+    if (!plan || !mp) throw new Error(`machine ${systemId} is not in the plan of ${placementId}`);
+    return desiredState(mp, plan.modules.map((m) => m.name), await mods);
+  };
+
+  return {
+    store: deps.rollouts,
+    probeMs: deps.probeMs,
+    log: deps.log,
+    sign: (digest) => signArtifact(digest, deps.keys.privateKeyPem),
+    firmwareImage: (profileId) => {
+      const p = deps.profiles.find((x) => x.id === profileId);
+      if (!p) throw new Error(`no firmware profile ${profileId}`);
+      return firmwareImageFor(p);
+    },
+    desired,
+    async agentFor(systemId) {
+      const m = await deps.fleet.getMachine(systemId);
+      if (!m?.agentUrl) throw new Error(`machine ${systemId} has no agent endpoint in the inventory`);
+      return new AgentClient(m.agentUrl, agentToken(deps.keys.agentTokenSecret, systemId), { timeoutMs: 15 * 60_000 });
+    },
+    async onCommitted(placementId: string, rec: MachineRecord, want: DesiredMachine) {
+      const plan = await deps.placements.getPlan<StoredPlan>(placementId);
+      const mp = plan?.machines.find((m) => m.systemId === rec.systemId);
+      const modules = want.chains.flatMap((c) =>
+        c.modules.map((m) => ({ name: m.name, version: m.version, digest: m.digest, deviceId: c.deviceId, target: c.target, profileId: mp?.placements[m.name]?.profileId ?? null })),
+      );
+      const fm = await deps.fleet.getMachine(rec.systemId);
+      const firmware: Record<string, string> = {};
+      for (const d of fm?.devices ?? []) if (d.profileId) firmware[d.id] = d.profileId;
+      for (const f of want.flashes) firmware[f.deviceId] = f.profileId;
+      const before = await deps.rollouts.observed(rec.systemId);
+      const previousPlacementId = before && before.placementId !== placementId ? before.placementId : (before?.previousPlacementId ?? null);
+      await deps.rollouts.setObserved({ systemId: rec.systemId, placementId, committedAt: new Date().toISOString(), modules, firmware, previousPlacementId });
+      try {
+        await deps.maas.setWorkloadAnnotations(rec.systemId, {
+          ioplane_placement: placementId,
+          ioplane_modules: modules.map((m) => `${m.name}@${m.version}:${m.digest.slice(0, 12)}:${m.target}`).join(','),
+        });
+      } catch (e) {
+        // The placement runs whether or not MAAS takes the note; say so and move on.
+        deps.log('MAAS annotation failed', { systemId: rec.systemId, placementId, err: (e as Error).message });
+      }
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
+import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
+import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload } from '@ioplane/queue';
+import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
+import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import type { PlacementRepository, RolloutRepository } from '@ioplane/state';
+import { ROLLOUT_ORCHESTRATOR } from './worker.tokens';
+
+/** How long a machine stays locked without a renewal: a dead worker's machine frees itself. */
+const MACHINE_LOCK_MS = 60_000;
+const RETRY_LATER_MS = 300;
+
+@Processor(QUEUES.rollout, { concurrency: 32, lockDuration: 120_000, maxStalledCount: 3 })
+export class RolloutProcessor extends WorkerHost implements OnModuleInit {
+  private readonly log = new Logger(RolloutProcessor.name);
+
+  constructor(
+    @Inject(ROLLOUT_ORCHESTRATOR) private readonly orchestrator: RolloutOrchestrator,
+    @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
+    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
+    @InjectQueue(QUEUES.rollout) private readonly queue: Queue,
+  ) {
+    super();
+  }
+
+  onModuleInit(): void {
+    const handled = [JOBS.rolloutMachine, JOBS.rolloutStart, JOBS.rolloutWave].sort();
+    if (JSON.stringify([...JOBS_BY_QUEUE.rollout].sort()) !== JSON.stringify(handled)) throw new Error(`queue ${QUEUES.rollout}: handlers do not match its jobs`);
+  }
+
+  async process(job: Job, token?: string): Promise<unknown> {
+    switch (job.name) {
+      case JOBS.rolloutStart:
+        return this.start(job);
+      case JOBS.rolloutWave:
+        return this.wave(job);
+      case JOBS.rolloutMachine:
+        return this.machine(job, token);
+      default:
+        throw new Error(`no handler for job ${job.name}`);
+    }
+  }
+
+  private async start(job: Job) {
+    const { placementId } = planPayload.parse(job.data);
+    const rec = await this.placements.get(placementId);
+    const plan = await this.placements.getPlan<StoredPlan>(placementId);
+    if (!rec || !plan) throw new Error(`placement ${placementId} has no plan`);
+    const policy = (rec.request as PlacementRequest).policy.rollout;
+    const rollout = await this.orchestrator.start(placementId, plan.machines.filter((m) => m.feasible), policy);
+    await this.placements.setStatus(placementId, 'rolling-out');
+    if (rollout.waves.length === 0) {
+      await this.placements.setStatus(placementId, 'completed');
+      return { waves: 0 };
+    }
+    await this.releaseWave(rollout, 0);
+    return { waves: rollout.waves.length, machines: rollout.waves.reduce((n, w) => n + w.machines.length, 0) };
+  }
+
+  /** A wave is a flow: its machine jobs are children, the wave job runs once they all ended. */
+  private async releaseWave(plan: RolloutPlan, index: number): Promise<void> {
+    const flow = new FlowProducer({ connection: this.queue.opts.connection, prefix: this.queue.opts.prefix });
+    try {
+      const id = plan.placementId;
+      await flow.add({
+        name: JOBS.rolloutWave,
+        queueName: QUEUES.rollout,
+        data: { placementId: id, wave: index },
+        opts: { jobId: `${id}.w${index}`, removeOnComplete: 1000, removeOnFail: 1000 },
+        children: plan.waves[index].machines.map((systemId) => ({
+          name: JOBS.rolloutMachine,
+          queueName: QUEUES.rollout,
+          data: { placementId: id, wave: index, systemId },
+          // A machine job that errors still lets the wave decide; retries resume from the durable record.
+          opts: { jobId: `${id}.m.${systemId}`, attempts: 3, backoff: { type: 'exponential', delay: 500 }, ignoreDependencyOnFailure: true, removeOnComplete: 1000, removeOnFail: 1000 },
+        })),
+      });
+    } finally {
+      await flow.close();
+    }
+  }
+
+  private async machine(job: Job, token?: string) {
+    const { placementId, systemId } = rolloutMachinePayload.parse(job.data);
+    const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(placementId);
+    if (!plan) throw new Error(`no rollout plan for ${placementId}`);
+    const control = await this.rollouts.control(placementId);
+    if (control === 'pause') return this.later(job, token);
+    // maxUnavailable: a machine waits for a free slot; the lease frees it if this worker dies.
+    if (!(await this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS))) return this.later(job, token);
+    const lockToken = `${job.id}`;
+    if (!(await this.rollouts.lockMachine(systemId, lockToken, MACHINE_LOCK_MS))) {
+      // Another job holds the machine, maybe this very job before its worker died: its lease runs out.
+      await this.rollouts.releaseSlot(placementId, systemId);
+      return this.later(job, token);
+    }
+    const renew = setInterval(() => {
+      void this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS);
+      void this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS);
+    }, MACHINE_LOCK_MS / 3);
+    try {
+      const rec = await this.orchestrator.runMachine(placementId, systemId);
+      await job.updateProgress({ state: rec.state, verified: !!rec.verifiedAt });
+      return { systemId, state: rec.state, verified: !!rec.verifiedAt, reason: rec.reason };
+    } catch (e) {
+      if (e instanceof RolloutStop && e.control === 'pause') return this.later(job, token);
+      throw e;
+    } finally {
+      clearInterval(renew);
+      await this.rollouts.unlockMachine(systemId, lockToken);
+      await this.rollouts.releaseSlot(placementId, systemId);
+    }
+  }
+
+  private async later(job: Job, token?: string): Promise<never> {
+    await job.moveToDelayed(Date.now() + RETRY_LATER_MS, token);
+    throw new DelayedError();
+  }
+
+  private async wave(job: Job) {
+    const { placementId, wave } = rolloutWavePayload.parse(job.data);
+    const outcome = await this.orchestrator.finishWave(placementId, wave);
+    await job.updateProgress({ ...outcome });
+    this.log.log({ placementId, ...outcome }, 'wave finished');
+    const plan = (await this.rollouts.getRolloutPlan<RolloutPlan>(placementId))!;
+    switch (outcome.result) {
+      case 'next':
+        await this.releaseWave(plan, wave + 1);
+        break;
+      case 'completed':
+        await this.placements.setStatus(placementId, 'completed');
+        break;
+      case 'halted': {
+        const why = `wave ${wave} halted: ${outcome.failed} of ${outcome.total} machines failed; the wave was rolled back`;
+        await this.orchestrator.cancelPending(placementId, why);
+        await this.placements.setStatus(placementId, 'failed', why);
+        break;
+      }
+      case 'cancelled':
+        await this.orchestrator.cancelPending(placementId, 'cancelled by the operator');
+        await this.placements.setStatus(placementId, 'cancelled');
+        break;
+      case 'rolled-back': {
+        await this.orchestrator.cancelPending(placementId, 'rolled back by the operator');
+        const r = await this.orchestrator.revertCommitted(placementId, async (id) => !!(await this.rollouts.observed(id))?.previousPlacementId);
+        for (const id of r.reverted) await this.rollouts.clearObserved(id);
+        await this.placements.setStatus(
+          placementId,
+          'rolled-back',
+          r.kept.length ? `${r.kept.length} machine(s) ran an earlier placement and keep this one: resubmit the earlier placement for them` : null,
+        );
+        break;
+      }
+    }
+    return outcome;
+  }
+
+  @OnWorkerEvent('failed')
+  onFailed(job: Job | undefined, err: Error): void {
+    if (err instanceof DelayedError) return;
+    this.log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'rollout job failed');
+  }
+}

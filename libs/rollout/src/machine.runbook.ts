@@ -1,0 +1,214 @@
+import type { Target, XdpAction } from '@ioplane/domain';
+import { DesiredChain, DesiredMachine, portsFor } from './machine.desired';
+import { assertTransition, MachineRecord, MachineState } from './machine.state';
+
+/** What the runbook needs of a host agent; the HTTP AgentClient provides exactly this. */
+export interface AgentPort {
+  inventory(): Promise<{ devices: Array<{ device: { id: string }; programSlotsPerPort?: number; ports?: number; firmware?: { profileId: string } | null }> }>;
+  programs(): Promise<{ devices: Array<{ deviceId: string; ports: Array<{ port: number; current: { chainDigest: string; modules: Array<{ name: string; digest: string }>; committed: boolean } | null }>; firmware: { profileId: string } | null }> }>;
+  flash(deviceId: string, body: { image: { profileId: string; version: string; digest: string; signature: string; bytes?: string }; activate?: boolean }, signal?: AbortSignal): Promise<{ status: string; reason?: string; firmware: { profileId: string } }>;
+  load(deviceId: string, body: { target: Target; port: number; modules: Array<{ name: string; version: string; digest: string; signature: string; object: string; program: string; persistentMaps: string[]; pps?: number }> }, signal?: AbortSignal): Promise<{ status: string }>;
+  commit(deviceId: string, port?: number): Promise<{ status: string }>;
+  detach(deviceId: string, port?: number): Promise<{ status: string }>;
+  rollback(deviceId: string, body?: { port?: number; scope?: 'program' | 'firmware' }, signal?: AbortSignal): Promise<{ status: string }>;
+  runVectors(deviceId: string, body: { port: number; vectors: Array<{ module?: string; name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }> }): Promise<{ passed: boolean; results: Array<{ name: string; module: string; passed: boolean; reason?: string }> }>;
+  counters(deviceId: string): Promise<{ modules: Array<{ module: string; port: number; packets: number; drops: number }> }>;
+}
+
+export interface FirmwareImage {
+  profileId: string;
+  version: string;
+  digest: string;
+  bytes: Buffer;
+}
+
+export type Control = 'run' | 'pause' | 'cancel' | 'rollback';
+
+export interface RunbookDeps {
+  agent: AgentPort;
+  /** ed25519 signature (base64) over a sha256 hex digest, by the controller's key. */
+  sign(digest: string): string;
+  /** Durable write (compare-and-swap); throws when another worker owns the machine now. */
+  save(rec: MachineRecord): Promise<MachineRecord>;
+  control(): Promise<Control>;
+  firmwareImage(profileId: string): FirmwareImage;
+  /** Time the probe traffic gets to move the counters. */
+  probeMs?: number;
+  sleep?(ms: number): Promise<void>;
+  signal?: AbortSignal;
+  onStep?(state: MachineState, detail: string): void;
+}
+
+export class RolloutStop extends Error {
+  constructor(readonly control: Control) {
+    super(`rollout ${control === 'pause' ? 'paused' : control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`);
+  }
+}
+
+type Move = (state: MachineState, patch?: Partial<MachineRecord>, detail?: string) => Promise<MachineRecord>;
+
+function mover(start: MachineRecord, deps: RunbookDeps): { move: Move; current: () => MachineRecord } {
+  let rec = start;
+  const move: Move = async (state, patch = {}, detail = '') => {
+    if (state !== rec.state) assertTransition(rec.state, state);
+    rec = await deps.save({ ...rec, ...patch, state, startedAt: rec.startedAt ?? new Date().toISOString() });
+    deps.onStep?.(state, detail);
+    return rec;
+  };
+  return { move, current: () => rec };
+}
+
+/**
+ * Takes one machine from its record's state through flash, load and health check, leaving the
+ * old chain pinned on the agent: the wave's verdict commits it or rolls it back (commitMachine,
+ * rollBackMachine). Every step checks what the agent already runs first, so a resumed job
+ * (BullMQ is at-least-once) continues instead of repeating: an active flash is not written again.
+ * A failing step rolls the machine back at once.
+ */
+export async function runMachine(start: MachineRecord, want: DesiredMachine, deps: RunbookDeps): Promise<MachineRecord> {
+  const { move, current } = mover(start, deps);
+  const checkControl = async () => {
+    const c = await deps.control();
+    if (c !== 'run') throw new RolloutStop(c);
+  };
+  try {
+    await checkControl();
+    const devices = await deviceFacts(deps.agent);
+
+    for (const f of want.flashes) {
+      if (current().flashed.includes(f.deviceId)) continue;
+      await checkControl();
+      await move('flashing', {}, `${f.deviceId} -> ${f.profileId}`);
+      const live = (await deps.agent.programs()).devices.find((d) => d.deviceId === f.deviceId);
+      if (live?.firmware?.profileId !== f.profileId) {
+        const img = deps.firmwareImage(f.profileId);
+        const res = await deps.agent.flash(
+          f.deviceId,
+          { image: { profileId: img.profileId, version: img.version, digest: img.digest, signature: deps.sign(img.digest), bytes: img.bytes.toString('base64') }, activate: true },
+          deps.signal,
+        );
+        if (res.status !== 'committed' && res.status !== 'already_active') throw new Error(`flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`);
+      }
+      await move('flashing', { flashed: [...current().flashed, f.deviceId] }, `${f.deviceId} flashed`);
+    }
+
+    for (const chain of want.chains) {
+      if (current().loaded.includes(chainKey(chain))) continue;
+      await checkControl();
+      await move('loading', {}, `${chain.deviceId} ${chain.target}`);
+      let changed = false;
+      for (const part of partsOf(chain, devices)) {
+        const res = await deps.agent.load(
+          chain.deviceId,
+          {
+            target: chain.target,
+            port: part.port,
+            modules: part.modules.map((m) => ({
+              name: m.name, version: m.version, digest: m.digest, signature: deps.sign(m.digest), object: m.object.toString('base64'),
+              program: m.program, persistentMaps: m.persistentMaps, pps: m.pps,
+            })),
+          },
+          deps.signal,
+        );
+        changed ||= res.status !== 'unchanged';
+      }
+      // A chain the agent already ran is not ours to roll back later.
+      await move('loading', { loaded: changed ? [...current().loaded, chainKey(chain)] : current().loaded }, `${chain.deviceId} ${changed ? 'loaded' : 'already running'}`);
+    }
+
+    await checkControl();
+    await move('verifying');
+    await verify(want, devices, deps);
+    return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null }, 'health check passed');
+  } catch (e) {
+    if (e instanceof RolloutStop && e.control === 'pause') throw e;
+    const reason = (e as Error).message;
+    if (current().state === 'pending' && e instanceof RolloutStop) return move('cancelled', { reason });
+    return rollBackMachine(current(), want, deps, reason);
+  }
+}
+
+/** Makes a verified machine's new chains permanent: the agent drops the old ones. */
+export async function commitMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>): Promise<MachineRecord> {
+  const { move } = mover(rec, deps as RunbookDeps);
+  const devices = await deviceFacts(deps.agent);
+  for (const chain of want.chains) for (const part of partsOf(chain, devices)) await deps.agent.commit(chain.deviceId, part.port);
+  return move('committed', { reason: null });
+}
+
+function chainKey(c: DesiredChain): string {
+  return `${c.deviceId}|${c.target}`;
+}
+
+/** Health check: the agent runs exactly the digests shipped, every vector passes, counters move under probe traffic. */
+async function verify(want: DesiredMachine, devices: DeviceFacts, deps: RunbookDeps): Promise<void> {
+  const programs = await deps.agent.programs();
+  for (const chain of want.chains) {
+    const live = programs.devices.find((x) => x.deviceId === chain.deviceId);
+    for (const part of partsOf(chain, devices)) {
+      const running = live?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
+      const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
+      if (JSON.stringify(running) !== JSON.stringify(expected)) {
+        throw new Error(`verify ${chain.deviceId} port ${part.port}: agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
+      }
+      const vectors = part.modules.flatMap((m) => m.vectors.map((v) => ({ ...v, module: m.name })));
+      if (vectors.length) {
+        const r = await deps.agent.runVectors(chain.deviceId, { port: part.port, vectors });
+        const failed = r.results.filter((x) => !x.passed);
+        if (!r.passed || failed.length) throw new Error(`verify ${chain.deviceId}: test vectors failed: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
+      }
+    }
+  }
+  const before = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
+  await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200);
+  const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
+  want.chains.forEach((chain, i) => {
+    for (const m of chain.modules) {
+      const b = before[i].modules.find((x) => x.module === m.name);
+      const a = after[i].modules.find((x) => x.module === m.name);
+      if (!a || !b) throw new Error(`verify ${chain.deviceId}: no counters for ${m.name}`);
+      if (a.packets <= b.packets) throw new Error(`verify ${chain.deviceId}: ${m.name} counted no packets under probe traffic`);
+      const dp = a.packets - b.packets;
+      if (dp > 0 && (a.drops - b.drops) / dp > 0.99 && m.vectors.every((v) => v.expectVerdict !== 'XDP_DROP')) {
+        throw new Error(`verify ${chain.deviceId}: ${m.name} drops everything under probe traffic`);
+      }
+    }
+  });
+}
+
+/** Restores what the machine ran before: the previous chain on every port touched, the previous firmware slot. */
+export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>, reason: string): Promise<MachineRecord> {
+  const { move, current } = mover(rec, deps as RunbookDeps);
+  try {
+    await move('rolling-back', { reason });
+    const devices = await deviceFacts(deps.agent);
+    // Only ports that run what this rollout loaded are touched: anything else there is not ours to undo.
+    const live = await deps.agent.programs();
+    for (const chain of want.chains.filter((c) => rec.loaded.includes(chainKey(c)) || rec.state === 'loading')) {
+      for (const part of partsOf(chain, devices)) {
+        const running = live.devices.find((x) => x.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current;
+        if (!running || running.modules.map((m) => m.digest).join() !== part.modules.map((m) => m.digest).join()) continue;
+        await deps.agent.rollback(chain.deviceId, { port: part.port, scope: 'program' }).catch(async (e: { code?: string }) => {
+          // No previous chain: the port ran nothing before this rollout, so restoring it means detaching.
+          if (e.code !== 'nothing_to_roll_back') throw e;
+          await deps.agent.detach(chain.deviceId, part.port);
+        });
+      }
+    }
+    for (const f of want.flashes.filter((x) => rec.flashed.includes(x.deviceId))) await deps.agent.rollback(f.deviceId, { scope: 'firmware' });
+    return await move('rolled-back', { reason, verifiedAt: null });
+  } catch (e) {
+    return move('failed', { reason: `${reason}; rollback failed: ${(e as Error).message}` }).catch(() => current());
+  }
+}
+
+type DeviceFacts = Map<string, { programSlotsPerPort?: number; ports?: number }>;
+
+async function deviceFacts(agent: AgentPort): Promise<DeviceFacts> {
+  return new Map((await agent.inventory()).devices.map((d) => [d.device.id, d]));
+}
+
+function partsOf(chain: DesiredChain, devices: DeviceFacts) {
+  const d = devices.get(chain.deviceId);
+  return portsFor(chain, d?.programSlotsPerPort ?? 1, d?.ports ?? 1);
+}

@@ -1,0 +1,148 @@
+import { DesiredMachine } from './machine.desired';
+import { AgentPort, commitMachine, Control, FirmwareImage, rollBackMachine, RolloutStop, runMachine } from './machine.runbook';
+import { MachineRecord, newMachineRecord, TERMINAL } from './machine.state';
+import { MachineOutcome, planWaves, RolloutPlan, RolloutPolicy, waveVerdict } from './rollout.plan';
+
+/** The durable state a rollout reads and writes; Redis in production (`RolloutRepository`). */
+export interface RolloutStore {
+  initMachines(placementId: string, records: MachineRecord[]): Promise<void>;
+  machines<T>(placementId: string): Promise<T[]>;
+  machine<T>(placementId: string, systemId: string): Promise<T | null>;
+  saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T): Promise<T | null>;
+  putRolloutPlan(placementId: string, plan: unknown): Promise<void>;
+  getRolloutPlan<T>(placementId: string): Promise<T | null>;
+  control(placementId: string): Promise<Control>;
+}
+
+/** Everything the orchestrator needs from outside: agents, signatures, artifacts, status, commit hooks. */
+export interface RolloutEnv {
+  store: RolloutStore;
+  agentFor(systemId: string): Promise<AgentPort>;
+  sign(digest: string): string;
+  firmwareImage(profileId: string): FirmwareImage;
+  /** The machine's desired state under this placement. */
+  desired(placementId: string, systemId: string): Promise<DesiredMachine>;
+  /** Called once per machine when its wave commits: record observed state, annotate MAAS. */
+  onCommitted(placementId: string, rec: MachineRecord, want: DesiredMachine): Promise<void>;
+  probeMs?: number;
+  log?(msg: string, fields: Record<string, unknown>): void;
+}
+
+export class LostMachine extends Error {
+  constructor(systemId: string) {
+    super(`machine ${systemId} was advanced by another worker`);
+  }
+}
+
+export type WaveOutcome = { wave: number; failed: number; total: number; result: 'next' | 'completed' | 'halted' | 'cancelled' | 'rolled-back' };
+
+export class RolloutOrchestrator {
+  constructor(private readonly env: RolloutEnv) {}
+
+  /** Splits the plan's feasible machines into waves and records every machine as pending. */
+  async start(placementId: string, machines: Array<{ systemId: string; hostname: string }>, policy: RolloutPolicy): Promise<RolloutPlan> {
+    const existing = await this.env.store.getRolloutPlan<RolloutPlan>(placementId);
+    if (existing) return existing;
+    const ordered = [...machines].sort((a, b) => a.hostname.localeCompare(b.hostname));
+    const plan = planWaves(placementId, ordered.map((m) => m.systemId), policy);
+    const host = new Map(ordered.map((m) => [m.systemId, m.hostname]));
+    await this.env.store.initMachines(placementId, plan.waves.flatMap((w) => w.machines.map((id) => newMachineRecord(id, host.get(id)!, w.index))));
+    await this.env.store.putRolloutPlan(placementId, plan);
+    return plan;
+  }
+
+  private saver(placementId: string) {
+    return async (rec: MachineRecord) => {
+      const saved = await this.env.store.saveMachine(placementId, rec);
+      if (!saved) throw new LostMachine(rec.systemId);
+      return saved;
+    };
+  }
+
+  /** One machine's flash -> load -> verify; resumes from its durable record. Throws RolloutStop on pause. */
+  async runMachine(placementId: string, systemId: string, signal?: AbortSignal): Promise<MachineRecord> {
+    const rec = await this.env.store.machine<MachineRecord>(placementId, systemId);
+    if (!rec) throw new Error(`machine ${systemId} is not part of ${placementId}`);
+    if (TERMINAL.has(rec.state) || rec.verifiedAt) return rec;
+    const want = await this.env.desired(placementId, systemId);
+    const agent = await this.env.agentFor(systemId);
+    const counted = await this.saver(placementId)({ ...rec, attempts: rec.attempts + 1 });
+    return runMachine(counted, want, {
+      agent,
+      sign: (d) => this.env.sign(d),
+      save: this.saver(placementId),
+      control: () => this.env.store.control(placementId),
+      firmwareImage: (p) => this.env.firmwareImage(p),
+      probeMs: this.env.probeMs,
+      signal,
+      onStep: (state, detail) => this.env.log?.('machine step', { placementId, systemId, state, detail }),
+    });
+  }
+
+  /**
+   * Runs when every machine job of a wave has ended: commits the wave, or rolls the whole wave
+   * back when its failures pass the threshold or the operator cancelled.
+   */
+  async finishWave(placementId: string, wave: number): Promise<WaveOutcome> {
+    const plan = await this.env.store.getRolloutPlan<RolloutPlan>(placementId);
+    if (!plan) throw new Error(`no rollout plan for ${placementId}`);
+    const ids = new Set(plan.waves[wave].machines);
+    const recs = (await this.env.store.machines<MachineRecord>(placementId)).filter((r) => ids.has(r.systemId));
+    const control = await this.env.store.control(placementId);
+    const outcomes: MachineOutcome[] = recs.map((r) => (r.state === 'committed' || r.verifiedAt ? 'committed' : r.state === 'cancelled' ? 'cancelled' : r.state === 'rolled-back' ? 'rolled-back' : 'failed'));
+    const verdict = waveVerdict(outcomes.filter((o) => o !== 'cancelled'), plan.policy.failureThreshold);
+
+    if (verdict.halt || control === 'cancel' || control === 'rollback') {
+      const why = verdict.halt
+        ? `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`
+        : `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`;
+      for (const r of recs.filter((x) => x.verifiedAt && x.state === 'verifying')) await this.rollBack(placementId, r, why);
+      const result = verdict.halt ? 'halted' : control === 'cancel' ? 'cancelled' : 'rolled-back';
+      return { wave, failed: verdict.failed, total: verdict.total, result };
+    }
+    for (const r of recs.filter((x) => x.verifiedAt && x.state === 'verifying')) {
+      const want = await this.env.desired(placementId, r.systemId);
+      const agent = await this.env.agentFor(r.systemId);
+      const done = await commitMachine(r, want, { agent, save: this.saver(placementId) });
+      await this.env.onCommitted(placementId, done, want);
+    }
+    return { wave, failed: verdict.failed, total: verdict.total, result: wave + 1 < plan.waves.length ? 'next' : 'completed' };
+  }
+
+  /** Pending machines of later waves when a rollout stops: marked cancelled, nothing touched. */
+  async cancelPending(placementId: string, reason: string): Promise<number> {
+    const recs = await this.env.store.machines<MachineRecord>(placementId);
+    let n = 0;
+    for (const r of recs.filter((x) => x.state === 'pending')) {
+      await this.saver(placementId)({ ...r, state: 'cancelled', reason });
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Whole-job rollback after waves committed: machines that ran nothing of ioplane's before this
+   * placement get their chains removed and firmware restored; a machine that ran an earlier
+   * placement keeps this one (its old programs are gone from the agent) and says so.
+   */
+  async revertCommitted(placementId: string, hadPrevious: (systemId: string) => Promise<boolean>): Promise<{ reverted: string[]; kept: string[] }> {
+    const out = { reverted: [] as string[], kept: [] as string[] };
+    for (const r of (await this.env.store.machines<MachineRecord>(placementId)).filter((x) => x.state === 'committed')) {
+      if (await hadPrevious(r.systemId)) {
+        out.kept.push(r.systemId);
+        continue;
+      }
+      const done = await this.rollBack(placementId, { ...r, loaded: r.loaded }, 'rolled back by the operator');
+      if (done.state === 'rolled-back') out.reverted.push(r.systemId);
+      else out.kept.push(r.systemId);
+    }
+    return out;
+  }
+
+  private async rollBack(placementId: string, r: MachineRecord, reason: string): Promise<MachineRecord> {
+    const want = await this.env.desired(placementId, r.systemId);
+    const agent = await this.env.agentFor(r.systemId);
+    return rollBackMachine(r, want, { agent, save: this.saver(placementId) }, reason);
+  }
+}
+
