@@ -8,3 +8,4 @@ export { MaasSimStore, type SimMachine, type PowerState } from './maas-sim.store
 export { STATUS, statusLabel, statusName, statusFromName } from './maas-sim.status';
 export { formatEventDate, LEVELS } from './maas-sim.events';
 export { MAAS_VERSION } from './maas-sim.handlers.catalog';
+export { startSimAgents, simulatedDevices, agentIdFor, SimAgentStartError, type SimAgentOptions, type SimAgents } from './maas-sim.agents';

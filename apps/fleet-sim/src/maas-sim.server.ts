@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { RunningAgent } from '../../agent/src';
 import { buildFleetModel, loadFleetFile, type FleetModel } from './fleet-file';
+import { startSimAgents, type SimAgentOptions, type SimAgents } from './maas-sim.agents';
 import { generateApiKey, OAuthVerifier, parseApiKey } from './maas-sim.auth';
 import { Params, parseBody, readBody } from './maas-sim.body';
 import { MaasError } from './maas-sim.errors';
@@ -22,6 +24,8 @@ export interface MaasSimOptions {
   apiKey?: string;
   /** Multiplies every status delay; tests use e.g. 0.01. Default 1. */
   timeScale?: number;
+  /** Starts one emulated host agent per simulated host (not per DPU) on its management address. */
+  agents?: SimAgentOptions;
 }
 
 export interface MaasSimulator {
@@ -34,6 +38,13 @@ export interface MaasSimulator {
   /** Read (and, for tests, drive) the simulated region: machines, tags, events, pending transitions. */
   store: MaasSimStore;
   model: FleetModel;
+  /** Running agents by host system_id; empty without the `agents` option, emptied by close(). */
+  agents: Map<string, RunningAgent>;
+  /** The port every host's agent listens on (at its 127.77.z.n address); 0 without agents. */
+  agentPort: number;
+  /** Prefix of this simulator's agent ids (`<agentInstanceId>-<systemId>`); null without agents. */
+  agentInstanceId: string | null;
+  /** Stops the agents (removing the namespaces, bpffs pins and state they created), then MAAS. */
   close(): Promise<void>;
 }
 
@@ -185,6 +196,25 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
   const { port } = server.address() as AddressInfo;
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+  const closeMaas = () =>
+    new Promise<void>((done) => {
+      store.close();
+      for (const t of delays) clearTimeout(t);
+      delays.clear();
+      server.close(() => done());
+      for (const s of sockets) s.destroy();
+    });
+
+  let agents: SimAgents | null = null;
+  if (opts.agents) {
+    try {
+      agents = await startSimAgents(store, opts.agents, { timeScale });
+    } catch (e) {
+      await closeMaas();
+      throw e;
+    }
+  }
+
   let closing: Promise<void> | undefined;
   return {
     url: `${base}/MAAS/`,
@@ -193,14 +223,17 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     faults,
     store,
     model,
+    agents: agents?.agents ?? new Map(),
+    agentPort: agents?.port ?? 0,
+    agentInstanceId: agents?.instanceId ?? null,
     close() {
-      closing ??= new Promise<void>((done) => {
-        store.close();
-        for (const t of delays) clearTimeout(t);
-        delays.clear();
-        server.close(() => done());
-        for (const s of sockets) s.destroy();
-      });
+      closing ??= (async () => {
+        try {
+          await agents?.close();
+        } finally {
+          await closeMaas();
+        }
+      })();
       return closing;
     },
   };

@@ -27,3 +27,6 @@ export type { LoadBody, FlashBody, VectorsBody, FaultsBody, ModuleArtifactWire, 
 export { AgentClient, AgentError, signedLoadBody } from './agent.client';
 export type { AgentInventory, SignedModuleInput } from './agent.client';
 export { sleep, OpQueue } from './abort.sleep';
+export { agentToken } from './agent.token';
+export { loadOrCreateSigningKeys, loadOrCreateSecret, KeyFileError } from './signing.keys';
+export type { KeyFileErrorCode } from './signing.keys';

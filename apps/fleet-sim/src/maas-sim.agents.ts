@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Device, FirmwareProfile, Machine } from '@ioplane/domain';
+import { agentToken, bpffsRoot, removeMachine } from '@ioplane/devices';
+import { toMachine, type RawMachine, type RawPciDevice } from '@ioplane/maas';
+import { detectDevices, loadProfiles } from '@ioplane/profiles';
+import { createLogger } from '@ioplane/runtime';
+import { startAgent, type RunningAgent } from '../../agent/src';
+import { renderDevices, renderMachine } from './maas-sim.render';
+import type { MaasSimStore, SimMachine } from './maas-sim.store';
+
+export interface SimAgentOptions {
+  /** ed25519 public key (SPKI PEM) every agent verifies artifacts with. */
+  publicKeyPem: string;
+  /** Each host's bearer token is agentToken(tokenSecret, systemId). */
+  tokenSecret: string;
+  /**
+   * One port shared by every host address, as in production. Default 9440. 0: the first agent
+   * binds a free port on its address and every other agent takes the same number (another
+   * process could hold that port on another 127.77.x.y address; unlikely, and startup then
+   * fails clearly).
+   */
+  port?: number;
+  /** Multiplies device times (flash, activation). Default: the simulator's timeScale. */
+  timeScale?: number;
+  /** 'auto': host XDP runs in the real kernel when allowed (root, bpffs, bpftool). Default 'auto'. */
+  kernel?: 'auto' | 'off';
+  /**
+   * Prefix of agent ids (`<instanceId>-<systemId>`), which name the network namespaces and bpffs
+   * folders, so two simulators never share them. Lowercase letters and digits, at most 12.
+   * Default: 4 random hex characters. A fixed id lets a restarted simulator find its pins again;
+   * two simulators running at once must not share one.
+   */
+  instanceId?: string;
+  /** Agents keep chain metadata in `<stateDir>/<agentId>`. Default: a temporary folder removed by close(). */
+  stateDir?: string;
+  /** Default LOG_LEVEL, else 'info'. */
+  logLevel?: string;
+  /** Agents started at once. Default 8. */
+  concurrency?: number;
+}
+
+export interface SimAgents {
+  instanceId: string;
+  port: number;
+  /** By host system_id. */
+  agents: Map<string, RunningAgent>;
+  close(): Promise<void>;
+}
+
+/** Why the simulator's agents could not start; the ones that did were stopped and cleaned up. */
+export class SimAgentStartError extends Error {
+  override readonly name = 'SimAgentStartError';
+  readonly code = 'agent_start_failed';
+  constructor(
+    message: string,
+    readonly field: string,
+    readonly systemId: string | null,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const INSTANCE_ID = /^[a-z0-9]{1,12}$/;
+
+/** MAAS JSON exactly as a client receives it: rendered, serialised, parsed. */
+function asMaasSees(store: MaasSimStore, m: SimMachine): Machine {
+  const raw = JSON.parse(JSON.stringify(renderMachine(store, m))) as RawMachine;
+  const pci = JSON.parse(JSON.stringify(renderDevices(m))) as RawPciDevice[];
+  return toMachine(raw, pci);
+}
+
+/**
+ * The devices of a simulated host as ioplane's inventory computes them from this simulator's
+ * MAAS answers (toMachine, then detectDevices with the DPU machines whose parent is the host),
+ * so device ids (`<systemId>/<name>`) and profiles match the inventory one for one.
+ */
+export function simulatedDevices(store: MaasSimStore, systemId: string, profiles: readonly FirmwareProfile[]): Device[] {
+  const host = store.get(systemId);
+  const dpus = host.model.dpuSystemIds.map((id) => asMaasSees(store, store.get(id)));
+  return detectDevices(asMaasSees(store, host), dpus, profiles);
+}
+
+export function agentIdFor(instanceId: string, systemId: string): string {
+  return `${instanceId}-${systemId}`;
+}
+
+/** Removes what an agent of this simulator leaves on the machine: namespaces, bpffs pins, state. */
+async function scrub(agentId: string, stateDir: string): Promise<void> {
+  await removeMachine(agentId).catch(() => undefined);
+  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true }).catch(() => undefined);
+  await fsp.rm(join(stateDir, agentId), { recursive: true, force: true });
+}
+
+/**
+ * One agent per simulated host (never per DPU: a DPU is a device of its host, whose agent owns
+ * it), listening on the host's management address from MAAS (`127.77.z.n`; Linux answers on
+ * all of 127.0.0.0/8 without configuration).
+ */
+export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions, defaults: { timeScale: number }): Promise<SimAgents> {
+  const instanceId = opts.instanceId ?? randomBytes(2).toString('hex');
+  if (!INSTANCE_ID.test(instanceId)) throw new SimAgentStartError(`agents.instanceId must be 1-12 lowercase letters or digits, got '${instanceId}'`, 'agents.instanceId', null);
+  const port = opts.port ?? 9440;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SimAgentStartError(`agents.port must be an integer from 0 to 65535, got ${port}`, 'agents.port', null);
+  const timeScale = opts.timeScale ?? defaults.timeScale;
+  if (!(timeScale >= 0)) throw new SimAgentStartError(`agents.timeScale must be a number >= 0, got ${timeScale}`, 'agents.timeScale', null);
+  if (!opts.tokenSecret) throw new SimAgentStartError('agents.tokenSecret must not be empty', 'agents.tokenSecret', null);
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const ownStateDir = opts.stateDir === undefined;
+  const stateDir = opts.stateDir ?? (await fsp.mkdtemp(join(tmpdir(), `ioplane-fleet-sim-${instanceId}-`)));
+  const profiles = loadProfiles();
+  const logger = createLogger({ name: 'agent', level: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' });
+  const agents = new Map<string, RunningAgent>();
+  const hosts = store.model.hosts;
+
+  // Only agents that started are scrubbed: one that failed to listen may share its id with a
+  // running simulator (a fixed instanceId), whose namespaces and pins are not ours to remove.
+  const cleanup = async (): Promise<void> => {
+    const running = [...agents.entries()];
+    agents.clear();
+    await Promise.allSettled(running.map(([, a]) => a.close()));
+    const ids = running.map(([systemId]) => agentIdFor(instanceId, systemId));
+    for (let i = 0; i < ids.length; i += concurrency) await Promise.all(ids.slice(i, i + concurrency).map((id) => scrub(id, stateDir)));
+    if (ownStateDir) await fsp.rm(stateDir, { recursive: true, force: true });
+  };
+
+  let shared = port;
+  const launch = async (systemId: string): Promise<void> => {
+    const m = store.get(systemId);
+    const id = agentIdFor(instanceId, systemId);
+    const address = m.model.ipAddress;
+    try {
+      const agent = await startAgent({
+        id,
+        host: address,
+        port: shared,
+        token: agentToken(opts.tokenSecret, systemId),
+        machine: { systemId, hostname: m.hostname, devices: simulatedDevices(store, systemId, profiles) },
+        profiles,
+        publicKeyPem: opts.publicKeyPem,
+        timeScale,
+        kernel: opts.kernel ?? 'auto',
+        stateDir: join(stateDir, id),
+        logger: logger.child({ host: m.hostname }),
+      });
+      agents.set(systemId, agent);
+      if (shared === 0) shared = Number(new URL(agent.url).port);
+    } catch (e) {
+      throw new SimAgentStartError(
+        `agent for ${m.hostname} (${systemId}) on ${address}:${shared || 'any'} failed to start: ${(e as Error).message}`,
+        'agents',
+        systemId,
+        e,
+      );
+    }
+  };
+
+  try {
+    // The first agent fixes the port when asked for any, so it starts alone.
+    if (hosts.length) await launch(hosts[0].systemId);
+    let next = 1;
+    let failed = false;
+    const workers = Array.from({ length: Math.min(concurrency, Math.max(0, hosts.length - 1)) }, async () => {
+      while (!failed && next < hosts.length) {
+        const h = hosts[next++];
+        try {
+          await launch(h.systemId);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    });
+    const results = await Promise.allSettled(workers);
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    instanceId,
+    port: shared,
+    agents,
+    close() {
+      closing ??= cleanup();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { FleetMachine } from '@ioplane/domain';
+import { buildModule, describeKernel } from '@ioplane/compiler';
+import { AgentClient, agentToken, bpffsRoot, generateSigningKeys, machineNames, signedLoadBody } from '@ioplane/devices';
+import { buildFleet } from '@ioplane/inventory';
+import { MaasClient, toMachine } from '@ioplane/maas';
+import { loadCatalog } from '@ioplane/modules';
+import { loadProfiles } from '@ioplane/profiles';
+import { agentIdFor, buildFleetModel, loadFleetFile, SimAgentStartError, startMaasSimulator, type MaasSimulator } from '../apps/fleet-sim/src';
+
+const FLEET = resolve(__dirname, '..', 'fleets', 'demo.yaml');
+const keys = generateSigningKeys();
+const secret = randomBytes(32).toString('hex');
+
+const netnsList = (): string[] =>
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean);
+
+/** What ioplane's inventory sync computes, read over HTTP from the simulator like the worker does. */
+async function inventoryFromMaas(sim: MaasSimulator): Promise<FleetMachine[]> {
+  const maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey });
+  const raws = await maas.listMachines();
+  const machines = await Promise.all(raws.map(async (r) => toMachine(r, await maas.machineDevices(r.system_id))));
+  return buildFleet(machines, loadProfiles(), new Date().toISOString());
+}
+
+const listen = (host: string, port: number): Promise<Server> =>
+  new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(port, host, () => ok(s));
+  });
+const closeServer = (s: Server) => new Promise<void>((ok) => s.close(() => ok()));
+
+describe('fleet-sim agents (emulated devices)', () => {
+  let sim: MaasSimulator;
+  let fleet: FleetMachine[];
+
+  beforeAll(async () => {
+    sim = await startMaasSimulator({
+      fleetFile: FLEET,
+      timeScale: 0.001,
+      agents: { publicKeyPem: keys.publicKeyPem, tokenSecret: secret, port: 0, kernel: 'off', logLevel: 'silent' },
+    });
+    fleet = await inventoryFromMaas(sim);
+  }, 60_000);
+
+  afterAll(() => sim?.close());
+
+  it('runs one agent per host on the management address MAAS reports, all on one port, none for DPUs', () => {
+    const hosts = fleet.filter((m) => !m.isDpu);
+    const dpus = fleet.filter((m) => m.isDpu);
+    expect(hosts).toHaveLength(sim.model.hosts.length);
+    expect(dpus.length).toBeGreaterThan(0);
+    expect(sim.agentPort).toBeGreaterThan(0);
+    expect(new Set(sim.agents.keys())).toEqual(new Set(hosts.map((h) => h.systemId)));
+    for (const d of dpus) expect(sim.agents.has(d.systemId)).toBe(false);
+    for (const h of hosts) {
+      expect(h.ipAddresses[0]).toMatch(/^127\.77\.\d+\.\d+$/);
+      expect(sim.agents.get(h.systemId)!.url).toBe(`http://${h.ipAddresses[0]}:${sim.agentPort}`);
+    }
+  });
+
+  it("answers each host's inventory with the device ids and profiles the inventory computes from MAAS", async () => {
+    const hosts = fleet.filter((m) => !m.isDpu);
+    await Promise.all(
+      hosts.map(async (h) => {
+        const inv = await new AgentClient(`http://${h.ipAddresses[0]}:${sim.agentPort}`, agentToken(secret, h.systemId)).inventory();
+        expect(inv.agentId).toBe(agentIdFor(sim.agentInstanceId!, h.systemId));
+        expect(inv.hostname).toBe(h.hostname);
+        expect(inv.mode).toBe('emulated');
+        // The agent lists managed devices before unprofiled ones, so compare by id.
+        const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((x, y) => x.id.localeCompare(y.id));
+        const pick = (d: FleetMachine['devices'][number]) => ({ id: d.id, kind: d.kind, profileId: d.profileId, dpuSystemId: d.dpuSystemId, interfaces: d.interfaces });
+        expect(byId(inv.devices.map((d) => pick(d.device)))).toEqual(byId(h.devices.map(pick)));
+      }),
+    );
+    // The fleet has DPUs, and each one is a device of its host's agent.
+    const withDpu = hosts.filter((h) => h.devices.some((d) => d.kind === 'dpu'));
+    expect(withDpu.length).toBeGreaterThan(0);
+    const inv = await new AgentClient(sim.agents.get(withDpu[0].systemId)!.url, agentToken(secret, withDpu[0].systemId)).inventory();
+    expect(inv.devices.find((d) => d.device.kind === 'dpu')?.driver).toBe('emulated-dpu');
+  });
+
+  it("refuses a wrong token, another host's token, and no token with 401", async () => {
+    const [a, b] = sim.model.hosts;
+    const url = sim.agents.get(a.systemId)!.url;
+    await expect(new AgentClient(url, agentToken(`${secret}0`, a.systemId)).inventory()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+    await expect(new AgentClient(url, agentToken(secret, b.systemId)).inventory()).rejects.toMatchObject({ status: 401 });
+    expect((await fetch(`${url}/v1/inventory`)).status).toBe(401);
+  });
+
+  it('close() stops every agent and leaves no namespaces or bpffs folders of this instance', async () => {
+    const instance = sim.agentInstanceId!;
+    const urls = [...sim.agents.values()].map((a) => a.url);
+    await sim.close();
+    expect(sim.agents.size).toBe(0);
+    await expect(fetch(`${urls[0]}/healthz`)).rejects.toThrow();
+    expect(netnsList().filter((n) => n.startsWith(`iop-${instance}-`))).toEqual([]);
+    for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instance, h.systemId)))).toBe(false);
+  });
+});
+
+describe('fleet-sim agents startup failure', () => {
+  it('fails clearly when a host address has the port taken, and stops the agents already started', async () => {
+    const probe = await listen('127.0.0.1', 0);
+    const port = (probe.address() as AddressInfo).port;
+    await closeServer(probe);
+    const model = buildFleetModel(loadFleetFile(FLEET));
+    const victim = model.hosts[5];
+    const squatter = await listen(victim.ipAddress, port);
+    try {
+      const err = await startMaasSimulator({
+        fleetFile: FLEET,
+        agents: { publicKeyPem: keys.publicKeyPem, tokenSecret: secret, port, kernel: 'off', logLevel: 'silent' },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SimAgentStartError);
+      expect(err).toMatchObject({ code: 'agent_start_failed', systemId: victim.systemId });
+      expect((err as Error).message).toContain(`${victim.ipAddress}:${port}`);
+      // Every agent that did start was closed: its address and port are free again.
+      const first = await listen(model.hosts[0].ipAddress, port);
+      await closeServer(first);
+    } finally {
+      await closeServer(squatter);
+    }
+  }, 60_000);
+});
+
+describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
+  let sim: MaasSimulator | undefined;
+  let cache: string;
+
+  beforeAll(async () => {
+    cache = await fsp.mkdtemp('/tmp/ioplane-fleet-sim-agents-');
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await fsp.rm(cache, { recursive: true, force: true });
+  });
+
+  itKernel("runs each host's XDP in the kernel, in the host's namespace, and close() removes namespaces and pins", async () => {
+    if (process.getuid?.() !== 0) {
+      console.warn('SKIP fleet-sim kernel agents: not root');
+      return;
+    }
+    const m = loadCatalog().find((x) => x.name === 'flow-counter')!;
+    const object = await fsp.readFile((await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: cache })).objectPath);
+    const instanceId = `k${randomBytes(3).toString('hex')}`;
+    sim = await startMaasSimulator({
+      fleetFile: FLEET,
+      timeScale: 0.001,
+      agents: { publicKeyPem: keys.publicKeyPem, tokenSecret: secret, port: 0, kernel: 'auto', instanceId, logLevel: 'silent' },
+    });
+    expect(sim.agentInstanceId).toBe(instanceId);
+    const host = sim.model.hosts[0];
+    const client = new AgentClient(sim.agents.get(host.systemId)!.url, agentToken(secret, host.systemId));
+    const inv = await client.inventory();
+    expect(inv.mode).toBe('kernel');
+    expect(inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)?.driver).toBe('kernel-xdp');
+
+    const agentId = agentIdFor(instanceId, host.systemId);
+    const loaded = await client.load(`${host.systemId}/cpu`, signedLoadBody('host-xdp-native', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem));
+    expect(loaded.status).toBe('loaded');
+    const { netns, peerNetns } = machineNames(agentId);
+    expect(netnsList()).toEqual(expect.arrayContaining([netns, peerNetns]));
+    expect(existsSync(join(bpffsRoot(agentId)))).toBe(true);
+
+    await sim.close();
+    expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
+    for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
+  }, 120_000);
+});
