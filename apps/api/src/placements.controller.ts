@@ -4,12 +4,13 @@ import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import type { FirmwareProfile } from '@ioplane/domain';
+import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
 import { PlacementInputError, placementRequestSchema, planPlacement, resolveModules, selectMachines, StoredPlan } from '@ioplane/planning';
+import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
-import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ZodPipe } from './zod.pipe';
 
@@ -28,6 +29,7 @@ export class PlacementsController {
     @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
     @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
     @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+    @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
     @InjectQueue(QUEUES.placement) private readonly queue: Queue,
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
   ) {}
@@ -48,7 +50,7 @@ export class PlacementsController {
     const req = parsed.data;
     if (req.dryRun) {
       res.status(200);
-      const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, highs: await loadHighs() }));
+      const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, highs: await loadHighs() }));
       return { dryRun: true, plan };
     }
     // Check everything the request names before storing anything: a rejected request leaves no trace.

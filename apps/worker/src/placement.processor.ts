@@ -2,11 +2,12 @@ import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Job, Queue } from 'bullmq';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import type { FirmwareProfile } from '@ioplane/domain';
+import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
 import { planPlacement, placementRequestSchema, StoredPlan } from '@ioplane/planning';
+import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES } from '@ioplane/runtime';
+import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRepository } from '@ioplane/state';
 
 @Processor(QUEUES.placement, { concurrency: 2, lockDuration: 300_000 })
@@ -19,6 +20,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
     @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
     @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+    @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
     @InjectQueue(QUEUES.rollout) private readonly rollout: Queue,
   ) {
     super();
@@ -51,7 +53,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     await job.updateProgress({ stage: 'plan', percent: 10 });
     this.highs ??= loadHighs();
     const request = placementRequestSchema.parse(rec.request);
-    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, highs: await this.highs });
+    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, highs: await this.highs });
     await this.placements.putPlan(placementId, plan);
     if ((await this.placements.get(placementId))?.status === 'cancelled') return { placementId, complete: plan.complete, machines: plan.machines.length };
     await this.placements.setStatus(placementId, plan.complete ? 'planned' : 'infeasible', plan.complete ? null : 'some machines or fleet-scoped modules cannot be placed: see the plan');

@@ -13,6 +13,7 @@ import {
 } from './device.driver';
 import type { FaultBook } from './fault.book';
 import { FirmwareSlots } from './firmware.slots';
+import { chainsSupported } from './kernel/chain.probe';
 import { buildDispatcher } from './kernel/dispatcher.source';
 import { readMapTotals, readStats } from './kernel/map.counters';
 import { ensureInterface, linksIn, netnsPath, portInterface } from './kernel/netns.setup';
@@ -113,6 +114,8 @@ export class KernelXdpDriver implements DeviceDriver {
   /** Reads what a previous agent left pinned: reports it, detaches nothing. */
   async init(): Promise<void> {
     await fsp.mkdir(join(this.o.stateDir, 'objects'), { recursive: true });
+    await fsp.mkdir(bpffsRoot(this.o.agentId), { recursive: true });
+    this.chains = await chainsSupported(this.o.stateDir, bpffsRoot(this.o.agentId));
     for (let port = 0; port < this.meta.length; port++) {
       const saved = await fsp.readFile(this.metaFile(port), 'utf8').then((t) => JSON.parse(t) as PortMeta).catch(() => null);
       const running = await this.linkProgId(port);
@@ -139,6 +142,8 @@ export class KernelXdpDriver implements DeviceDriver {
     }
   }
 
+  private chains = true;
+
   async close(): Promise<void> {}
 
   inventory(): DeviceInventory {
@@ -149,7 +154,8 @@ export class KernelXdpDriver implements DeviceDriver {
       profileId: profile?.id ?? 'host-kernel',
       targets: profile ? profile.targets.filter((t) => HOST_TARGETS.includes(t)) : [...HOST_TARGETS],
       ports: this.meta.length,
-      programSlotsPerPort: profile?.limits.programSlotsPerPort ?? 10,
+      // Without freplace a hook runs one program: report the slot count the kernel really gives.
+      programSlotsPerPort: this.chains ? (profile?.limits.programSlotsPerPort ?? 10) : 1,
       firmware: this.firmware?.state() ?? null,
     };
   }

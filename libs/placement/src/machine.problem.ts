@@ -58,7 +58,9 @@ export interface MachineProblem {
   switchCost: number[][];
 }
 
-const PER_DEVICE: readonly ResourceKind[] = ['slots', 'instructions', 'mapMemoryBytes', 'flowRules', 'throughput', 'arm'];
+/** Per-device kinds first, then the machine-wide host-core budget (the order resource rows are made in). */
+const KINDS: readonly ResourceKind[] = ['slots', 'instructions', 'mapMemoryBytes', 'flowRules', 'throughput', 'arm', 'hostCores'];
+const KIND_INDEX = Object.fromEntries(KINDS.map((k, i) => [k, i])) as Record<ResourceKind, number>;
 
 function capacityOf(f: DeviceFlavour, kind: ResourceKind): number {
   switch (kind) {
@@ -125,16 +127,19 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
   const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
   const devices = devicesOf(machine);
   const resources: Resource[] = [];
-  const resIndex = new Map<string, number>();
+  // Resource rows are looked up by (kind, device, flavour) as one small integer: this runs for
+  // every candidate of every class a fleet plan solves, so no string keys here.
+  const flavourCount = devices.reduce((n, d) => Math.max(n, flavoursOf(d).length), 1);
+  const resIndex = new Int32Array(KINDS.length * (devices.length + 1) * flavourCount).fill(-1);
   const resourceFor = (kind: ResourceKind, d: number, fi: number): number => {
     // The host-core budget is one machine-wide row, whatever flavour the candidate's device runs.
     const f = d < 0 ? 0 : fi;
-    const key = `${kind}:${d}:${f}`;
-    let i = resIndex.get(key);
-    if (i === undefined) {
+    const key = (KIND_INDEX[kind] * (devices.length + 1) + d + 1) * flavourCount + f;
+    let i = resIndex[key];
+    if (i < 0) {
       const cap = d < 0 ? machine.hostCoreBudget : capacityOf(flavoursOf(devices[d])[f], kind);
       i = resources.push({ kind, deviceIndex: d, flavourIndex: f, capacity: cap, label: resourceLabel(kind, d) }) - 1;
-      resIndex.set(key, i);
+      resIndex[key] = i;
     }
     return i;
   };
@@ -142,67 +147,74 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
   const candidates: Candidate[][] = [];
   const rejected: RawRejection[][] = [];
 
-  sorted.forEach((m, mi) => {
+  for (let mi = 0; mi < sorted.length; mi++) {
+    const m = sorted[mi];
     const cands: Candidate[] = [];
     const rej: RawRejection[] = [];
     const current = machine.currentPlacement[m.name];
     const pin = m.pin;
-    devices.forEach((device, di) => {
-      flavoursOf(device).forEach((flavour, fi) => {
+    const pinTarget = pin !== undefined && isTarget(pin);
+    for (let di = 0; di < devices.length; di++) {
+      const device = devices[di];
+      const flavours = flavoursOf(device);
+      for (let fi = 0; fi < flavours.length; fi++) {
+        const flavour = flavours[fi];
         for (const target of flavour.targets) {
-          const reject = (code: RejectCode, message: string) => rej.push({ deviceIndex: di, target, code, message });
-          if (pin !== undefined && (isTarget(pin) ? pin !== target : pin !== device.id)) {
-            reject('pin', `module is pinned to ${pin}`);
+          if (pin !== undefined && (pinTarget ? pin !== target : pin !== device.id)) {
+            rej.push({ deviceIndex: di, target, code: 'pin', message: `module is pinned to ${pin}` });
             continue;
           }
           const v = verdictFor(m, flavour, target);
           if (!v) {
-            reject('no_verdict', `no verifier verdict for profile ${flavour.profileId}`);
+            rej.push({ deviceIndex: di, target, code: 'no_verdict', message: `no verifier verdict for profile ${flavour.profileId}` });
             continue;
           }
           if (!v.acceptedTargets.includes(target)) {
             const why = v.reasons.filter((r) => !r.target || r.target === target).map((r) => `${r.code}: ${r.message}`);
-            reject('verifier', `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}`);
+            rej.push({ deviceIndex: di, target, code: 'verifier', message: `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}` });
             continue;
           }
           const latency = latencyOf(flavour, target);
           if (latency > m.latencyBudgetUs) {
-            reject('latency', `adds ${latency} us, over the ${m.latencyBudgetUs} us budget`);
+            rej.push({ deviceIndex: di, target, code: 'latency', message: `adds ${latency} us, over the ${m.latencyBudgetUs} us budget` });
             continue;
           }
           const usage = usageOf(m, traffic[mi], flavour, target);
           if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
             const share = Math.max(usage.throughput, usage.arm);
             const maxPps = traffic[mi].pps / share;
-            reject('throughput', `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`);
+            rej.push({
+              deviceIndex: di, target, code: 'throughput',
+              message: `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`,
+            });
             continue;
           }
           const res: number[] = [];
           const amt: number[] = [];
           let over: string | null = null;
-          const use = (kind: ResourceKind, d: number, a: number) => {
-            if (a <= 0) return;
-            const r = resourceFor(kind, d, fi);
+          for (let k = 0; k < KINDS.length; k++) {
+            const kind = KINDS[k];
+            const a = usage[kind];
+            if (a <= 0) continue;
+            const r = kind === 'hostCores' ? resourceFor(kind, -1, fi) : resourceFor(kind, di, fi);
             if (a > resources[r].capacity + 1e-9 && !over) over = `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[r].label} has ${fmt(resources[r].capacity)}`;
             res.push(r);
             amt.push(a);
-          };
-          for (const kind of PER_DEVICE) use(kind, di, usage[kind]);
-          use('hostCores', -1, usage.hostCores);
+          }
           if (over) {
-            reject('capacity', over);
+            rej.push({ deviceIndex: di, target, code: 'capacity', message: over });
             continue;
           }
           const moved = current !== undefined && (current.deviceId !== device.id || current.target !== target);
           const breakdown = costOf(m, usage, latency, target, moved ? PROGRAM_SWAP_SECONDS : 0);
           cands.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt });
         }
-      });
-    });
+      }
+    }
     cands.sort((a, b) => a.cost - b.cost);
     candidates.push(cands);
     rejected.push(rej);
-  });
+  }
   // The host-core budget exists even when no candidate uses it, so validators can name it.
   resourceFor('hostCores', -1, 0);
   return { machine, devices, modules: sorted, traffic, candidates, rejected, resources, switchCost };
@@ -224,10 +236,20 @@ export interface Evaluation {
   violation?: { code: 'capacity' | 'chain_order' | 'flavour' | 'unassigned'; module: number; message: string };
 }
 
+/** Buffers evaluate may reuse: explanations evaluate thousands of alternatives per fleet plan. */
+export interface EvaluationScratch {
+  used: Float64Array;
+  flavour: Int32Array;
+}
+
+export function evaluationScratch(p: MachineProblem): EvaluationScratch {
+  return { used: new Float64Array(p.resources.length), flavour: new Int32Array(p.devices.length) };
+}
+
 /** Cost and feasibility of a full assignment, checking every constraint. */
-export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
-  const used = new Float64Array(p.resources.length);
-  const flavour = new Int32Array(p.devices.length).fill(-1);
+export function evaluate(p: MachineProblem, a: Assignment, scratch?: EvaluationScratch): Evaluation {
+  const used = scratch ? scratch.used.fill(0) : new Float64Array(p.resources.length);
+  const flavour = scratch ? scratch.flavour.fill(-1) : new Int32Array(p.devices.length).fill(-1);
   let cost = 0;
   let stage = -1;
   for (let i = 0; i < a.length; i++) {

@@ -209,6 +209,27 @@ describe('fleet', () => {
     expect(machinePlan(plan, 7).placements.ddos.deviceId).toBe('f7/nfp0');
   });
 
+  it('keeps machines apart that differ in budget, current placement, firmware or traffic bucket, and plans each as if alone', () => {
+    const base = fleet(6);
+    const machines = [
+      base[0],
+      { ...base[1] },
+      { ...base[2], hostCoreBudget: 0.05 },
+      { ...base[3], currentPlacement: { ddos: { deviceId: 'f3/eth0', target: 'host-xdp-native' as Target } } },
+      { ...base[4], devices: [base[4].devices[0], base[4].devices[2]] },
+      { ...base[5], traffic: { ddos: { pps: 12e6, meanPacketBytes: 256 } } },
+    ];
+    const mods = [mod('ddos', 0), mod('acl', 1)];
+    const plan = planFleet(machines, mods);
+    expect(plan.stats).toMatchObject({ machines: 6, classes: 5, solves: 5 });
+    expect(plan.classOf[0]).toBe(plan.classOf[1]);
+    machines.forEach((m, i) => {
+      const p = machinePlan(plan, i);
+      expect(validatePlan(m, mods, p)).toEqual([]);
+      if (i !== 5) expect(p.placements).toEqual(planMachine(m, mods).placements);
+    });
+  });
+
   it.each([['greedy', false], ['MILP', true]])('spreads a fleet-scoped LB over the selector with at most K per zone (%s)', async (_, useMilp) => {
     const machines = fleet(12);
     const lb = mod('l4-lb', 5, { scope: { replicas: 4, totalPps: 8e6, selector: { tags: ['lb'] }, maxPerZone: 2 } });

@@ -1,6 +1,6 @@
 import { STAGE_ORDER, Target } from '@ioplane/domain';
 import { flavoursOf } from './cost.model';
-import { Assignment, deviceToken, evaluate, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { Assignment, deviceToken, evaluate, evaluationScratch, EvaluationScratch, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
 import { CostBreakdown, InfeasibleModule, RejectCode } from './placement.model';
 
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
@@ -28,7 +28,7 @@ function describe(b: CostBreakdown): string {
 }
 
 /** Why a feasible alternative was not taken, given the rest of the plan stays as it is. */
-function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, cost: number): { code: RejectCode; message: string; costDelta?: number } {
+function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, cost: number, scratch: EvaluationScratch): { code: RejectCode; message: string; costDelta?: number } {
   const c = p.candidates[i][k];
   const prev = i > 0 ? p.candidates[i - 1][a[i - 1]] : null;
   const next = i + 1 < a.length ? p.candidates[i + 1][a[i + 1]] : null;
@@ -38,9 +38,11 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, cost: nu
   if (next && c.stage > next.stage) {
     return { code: 'chain_order', message: `later module ${p.modules[i + 1].name} runs on the ${STAGE_NAME[next.stage]} (${next.target}), before the ${STAGE_NAME[c.stage]} in the packet path` };
   }
-  const alt = Int32Array.from(a);
-  alt[i] = k;
-  const e = evaluate(p, alt);
+  // `a` is the explainer's own copy: try the alternative in place and put the choice back.
+  const keep = a[i];
+  a[i] = k;
+  const e = evaluate(p, a, scratch);
+  a[i] = keep;
   if (e.feasible) {
     const delta = e.cost - cost;
     return { code: 'cost', message: `feasible but costs ${fmt(delta)} hce more (${describe(c.breakdown)})`, costDelta: delta };
@@ -74,6 +76,8 @@ function rawRejections(rs: RawRejection[]) {
 
 /** Reasons for every chosen target and for every (device, target) not chosen. */
 export function explain(p: MachineProblem, a: Assignment, cost: number): DecisionTemplate[] {
+  a = Int32Array.from(a);
+  const scratch = evaluationScratch(p);
   return p.modules.map((m, i) => {
     const k = a[i];
     const c = p.candidates[i][k];
@@ -82,7 +86,7 @@ export function explain(p: MachineProblem, a: Assignment, cost: number): Decisio
     p.candidates[i].forEach((_, kk) => {
       if (kk === k) return;
       const alt = p.candidates[i][kk];
-      rejected.push({ deviceIndex: alt.deviceIndex, target: alt.target, ...whyNot(p, a, i, kk, cost) });
+      rejected.push({ deviceIndex: alt.deviceIndex, target: alt.target, ...whyNot(p, a, i, kk, cost, scratch) });
     });
     const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c.breakdown)}`];
     const cheapest = p.candidates[i][0];

@@ -2,3 +2,4 @@ export * from './placement-request.schema';
 export * from './problem.builder';
 export * from './placement.plan';
 export * from './placement.planner';
+export * from './agent.facts';

@@ -5,6 +5,7 @@ import type { FleetRepository } from '@ioplane/state';
 import { PlacementRequest } from './placement-request.schema';
 import { SkippedMachine, StoredPlan } from './placement.plan';
 import { toPlacementMachine, toPlacementModule } from './problem.builder';
+import type { AgentFactsResult } from './agent.facts';
 
 /** A request naming something that does not exist or cannot be used: reported with the field. */
 export class PlacementInputError extends Error {
@@ -22,6 +23,8 @@ export interface PlannerDeps {
   highs?: HighsSolver;
   /** What each machine runs now (observed state), for migration cost. */
   current?: (systemId: string) => Promise<Record<string, CurrentPlacement>>;
+  /** What each host's agent says its devices allow; a host whose agent does not answer is skipped. */
+  agentFacts?: (m: FleetMachine) => Promise<AgentFactsResult | null>;
 }
 
 export interface ResolvedModules {
@@ -66,8 +69,17 @@ export async function selectMachines(req: PlacementRequest, fleet: FleetReposito
 export async function planPlacement(placementId: string, req: PlacementRequest, deps: PlannerDeps): Promise<StoredPlan> {
   const { modules, reports } = await resolveModules(req, deps.catalog);
   const { eligible, skipped } = await selectMachines(req, deps.fleet);
+  const facts = await Promise.all(eligible.map((m) => deps.agentFacts?.(m) ?? Promise.resolve(null)));
+  const reachable = eligible.filter((m, i) => {
+    const f = facts[i];
+    if (f && !f.ok) skipped.push({ systemId: m.systemId, hostname: m.hostname, reason: f.reason });
+    return !f || f.ok;
+  });
   const machines = await Promise.all(
-    eligible.map(async (m) => toPlacementMachine(m, deps.profiles, req.policy.hostCoreBudget, (await deps.current?.(m.systemId)) ?? {})),
+    reachable.map(async (m) => {
+      const f = facts[eligible.indexOf(m)];
+      return toPlacementMachine(m, deps.profiles, req.policy.hostCoreBudget, (await deps.current?.(m.systemId)) ?? {}, f?.ok ? f.facts : null);
+    }),
   );
   const plan = planFleet(machines, modules, { highs: deps.highs });
   const perMachine = machinePlans(plan);

@@ -12,7 +12,9 @@ import { loadProfiles } from '@ioplane/profiles';
 import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
 import type { IoplaneConfig } from '../config.schema';
 import { createLogger, registerSecret } from '../logger.options';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, STATE_REDIS } from './core.tokens';
+import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, STATE_REDIS } from './core.tokens';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { agentDeviceFacts } from '@ioplane/planning';
 
 @Injectable()
 class StateRedisLifecycle implements OnApplicationShutdown {
@@ -76,9 +78,19 @@ export class CoreModule {
             new ModuleCatalog(new RedisModuleRepository(r, config.IOPLANE_PREFIX), profiles, { cacheDir: join(config.IOPLANE_DATA_DIR, 'artifacts') }),
           inject: [STATE_REDIS, PROFILES],
         },
+        {
+          provide: CONTROLLER_KEYS,
+          useFactory: () => {
+            const dir = config.IOPLANE_KEYS_DIR ?? join(config.IOPLANE_DATA_DIR, 'keys');
+            const keys = { privateKeyPem: loadOrCreateSigningKeys(dir).privateKeyPem, agentTokenSecret: loadOrCreateSecret(dir, 'agent-token.secret') };
+            registerSecret(keys.agentTokenSecret);
+            return keys;
+          },
+        },
+        { provide: AGENT_FACTS, useFactory: (k: { agentTokenSecret: string }) => agentDeviceFacts(k.agentTokenSecret), inject: [CONTROLLER_KEYS] },
         StateRedisLifecycle,
       ],
-      exports: [IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
+      exports: [CONTROLLER_KEYS, AGENT_FACTS, IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
     };
   }
 }

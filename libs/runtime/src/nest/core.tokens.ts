@@ -6,3 +6,7 @@ export const PLACEMENT_REPOSITORY = Symbol('PLACEMENT_REPOSITORY');
 export const MODULE_CATALOG = Symbol('MODULE_CATALOG');
 export const PROFILES = Symbol('PROFILES');
 export const ROLLOUT_REPOSITORY = Symbol('ROLLOUT_REPOSITORY');
+/** The controller's signing key and agent token secret (IOPLANE_KEYS_DIR). */
+export const CONTROLLER_KEYS = Symbol('CONTROLLER_KEYS');
+/** Per-host device facts from the agents, for planning. */
+export const AGENT_FACTS = Symbol('AGENT_FACTS');

@@ -1,0 +1,22 @@
+import type { FleetMachine } from '@ioplane/domain';
+import { agentToken, AgentClient } from '@ioplane/devices';
+
+/** What a host's agent reports of each device, beyond its profile: what the kernel really allows. */
+export type DeviceFacts = Record<string, { programSlotsPerPort: number; ports: number }>;
+
+export type AgentFactsResult = { ok: true; facts: DeviceFacts } | { ok: false; reason: string };
+
+/** Asks each host's agent for its inventory; the controller derives every host token from one secret. */
+export function agentDeviceFacts(tokenSecret: string, timeoutMs = 5_000): (m: FleetMachine) => Promise<AgentFactsResult | null> {
+  return async (m) => {
+    if (!m.agentUrl) return null;
+    try {
+      const inv = await new AgentClient(m.agentUrl, agentToken(tokenSecret, m.systemId), { timeoutMs }).inventory();
+      const facts: DeviceFacts = {};
+      for (const d of inv.devices) if ('ports' in d) facts[d.device.id] = { programSlotsPerPort: d.programSlotsPerPort, ports: d.ports };
+      return { ok: true, facts };
+    } catch (e) {
+      return { ok: false, reason: `agent at ${m.agentUrl} did not answer: ${(e as Error).message}` };
+    }
+  };
+}
