@@ -1,6 +1,10 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import Redis from 'ioredis';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -34,15 +38,32 @@ export interface Harness {
 
 /** The real stack in-process: MAAS simulator over HTTP, worker and API on a real Redis. */
 export async function startHarness(
-  opts: { apiKey?: string; maasRetry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }; logLevel?: string; logDestination?: DestinationStream } = {},
+  opts: {
+    apiKey?: string;
+    maasRetry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+    logLevel?: string;
+    logDestination?: DestinationStream;
+    /** Host agents in the simulator; emulated devices unless kernel: 'auto'. */
+    agents?: false | { kernel?: 'auto' | 'off'; timeScale?: number };
+    probeMs?: number;
+  } = {},
 ): Promise<Harness> {
   // nestjs-pino keeps one logger per process; each harness brings its own.
   __resetOutOfContextForTests();
-  const config = testConfig(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {});
+  const keysDir = mkdtempSync(join(tmpdir(), 'ioplane-keys-'));
+  const agentOpts = opts.agents === false ? null : { kernel: 'off' as const, timeScale: 0.002, ...(opts.agents ?? {}) };
+  const sim = await startMaasSimulator({
+    fleetFile: FLEET_FILE,
+    port: 0,
+    timeScale: 0.01,
+    agents: agentOpts
+      ? { publicKeyPem: loadOrCreateSigningKeys(keysDir).publicKeyPem, tokenSecret: loadOrCreateSecret(keysDir, 'agent-token.secret'), port: 0, kernel: agentOpts.kernel, timeScale: agentOpts.timeScale, logLevel: 'silent' }
+      : undefined,
+  });
+  const config = testConfig({ ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}), IOPLANE_KEYS_DIR: keysDir, AGENT_PORT: String(sim.agentPort || 9440) });
   const redisUrl = config.REDIS_URL!;
-  const sim = await startMaasSimulator({ fleetFile: FLEET_FILE, port: 0, timeScale: 0.01 });
   const maas = { url: sim.url, apiKey: opts.apiKey ?? sim.apiKey, retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } };
-  const worker = await createWorker({ config, redisUrl, name: 'worker', maas, schedules: false, logDestination: opts.logDestination });
+  const worker = await createWorker({ config, redisUrl, name: 'worker', maas, schedules: false, logDestination: opts.logDestination, probeMs: opts.probeMs ?? 50 });
   const api = await createApi({ config, redisUrl, name: 'api', logDestination: opts.logDestination });
   const apiUrl = await listen(api, '127.0.0.1', 0);
   const redis = new Redis(redisUrl);
@@ -56,6 +77,7 @@ export async function startHarness(
       const queueKeys = await redis.keys(`{${config.IOPLANE_PREFIX}}:*`);
       if (keys.length + queueKeys.length) await redis.del(...keys, ...queueKeys);
       await redis.quit();
+      rmSync(keysDir, { recursive: true, force: true });
     },
   };
 }

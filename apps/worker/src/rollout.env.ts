@@ -37,10 +37,11 @@ export function rolloutEnv(deps: {
     for (const m of plan.modules) {
       const { manifest } = await deps.catalog.get(m.name);
       const report = await deps.catalog.analysis(m.name);
-      const object = readFileSync(report.artifact.objectPath);
-      const digest = createHash('sha256').update(object).digest('hex');
       // The plan names an exact build: shipping anything else would be a different placement.
-      if (digest !== m.digest) throw new Error(`module ${m.name}: artifact ${digest.slice(0, 12)} is not the planned ${m.digest.slice(0, 12)}`);
+      if (report.artifact.digest !== m.digest) throw new Error(`module ${m.name}: build ${report.artifact.digest.slice(0, 12)} is not the planned ${m.digest.slice(0, 12)}`);
+      const object = readFileSync(report.artifact.objectPath);
+      // Agents check the signature over the bytes they receive, so the shipped digest is of the bytes.
+      const digest = createHash('sha256').update(object).digest('hex');
       out.set(m.name, {
         name: m.name,
         version: m.version,

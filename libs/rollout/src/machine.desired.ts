@@ -58,13 +58,31 @@ export function desiredState(plan: PlannedMachine, order: string[], modules: Map
   };
 }
 
-/** Splits a chain over a device's ports when one port holds fewer modules than the chain has. */
-export function portsFor(chain: DesiredChain, slotsPerPort: number, ports: number): Array<{ port: number; modules: RolloutModule[] }> {
-  const per = Math.max(1, slotsPerPort);
-  const out: Array<{ port: number; modules: RolloutModule[] }> = [];
-  for (let i = 0; i < chain.modules.length; i += per) out.push({ port: out.length, modules: chain.modules.slice(i, i + per) });
-  if (out.length > Math.max(1, ports)) {
-    throw new Error(`${chain.deviceId}: ${chain.modules.length} modules need ${out.length} ports of ${per} slot(s), the device has ${ports}`);
+export interface PortPart {
+  port: number;
+  modules: RolloutModule[];
+}
+
+/**
+ * Lays a machine's chains onto device ports: a port runs one chain of at most `slotsPerPort`
+ * modules, so a longer chain, or a second target on the same device, takes the next port.
+ * This matches the solver's capacity model (slots per port x ports).
+ */
+export function portLayout(chains: DesiredChain[], facts: (deviceId: string) => { programSlotsPerPort?: number; ports?: number } | undefined): Map<DesiredChain, PortPart[]> {
+  const next = new Map<string, number>();
+  const out = new Map<DesiredChain, PortPart[]>();
+  for (const chain of chains) {
+    const f = facts(chain.deviceId);
+    const per = Math.max(1, f?.programSlotsPerPort ?? 1);
+    const ports = Math.max(1, f?.ports ?? 1);
+    const parts: PortPart[] = [];
+    for (let i = 0; i < chain.modules.length; i += per) {
+      const port = next.get(chain.deviceId) ?? 0;
+      if (port >= ports) throw new Error(`${chain.deviceId}: its ${ports} port(s) of ${per} slot(s) cannot hold every chain placed on it`);
+      next.set(chain.deviceId, port + 1);
+      parts.push({ port, modules: chain.modules.slice(i, i + per) });
+    }
+    out.set(chain, parts);
   }
   return out;
 }

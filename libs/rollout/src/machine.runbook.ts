@@ -1,5 +1,5 @@
 import type { Target, XdpAction } from '@ioplane/domain';
-import { DesiredChain, DesiredMachine, portsFor } from './machine.desired';
+import { DesiredChain, DesiredMachine, PortPart, portLayout } from './machine.desired';
 import { assertTransition, MachineRecord, MachineState } from './machine.state';
 
 /** What the runbook needs of a host agent; the HTTP AgentClient provides exactly this. */
@@ -73,8 +73,6 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
   };
   try {
     await checkControl();
-    const devices = await deviceFacts(deps.agent);
-
     for (const f of want.flashes) {
       if (current().flashed.includes(f.deviceId)) continue;
       await checkControl();
@@ -92,6 +90,8 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
       await move('flashing', { flashed: [...current().flashed, f.deviceId] }, `${f.deviceId} flashed`);
     }
 
+    // Read after flashing: another firmware flavour offers other slots.
+    const devices = await layoutOf(deps.agent, want);
     for (const chain of want.chains) {
       if (current().loaded.includes(chainKey(chain))) continue;
       await checkControl();
@@ -131,7 +131,7 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
 /** Makes a verified machine's new chains permanent: the agent drops the old ones. */
 export async function commitMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>): Promise<MachineRecord> {
   const { move } = mover(rec, deps as RunbookDeps);
-  const devices = await deviceFacts(deps.agent);
+  const devices = await layoutOf(deps.agent, want);
   for (const chain of want.chains) for (const part of partsOf(chain, devices)) await deps.agent.commit(chain.deviceId, part.port);
   return move('committed', { reason: null });
 }
@@ -141,7 +141,7 @@ function chainKey(c: DesiredChain): string {
 }
 
 /** Health check: the agent runs exactly the digests shipped, every vector passes, counters move under probe traffic. */
-async function verify(want: DesiredMachine, devices: DeviceFacts, deps: RunbookDeps): Promise<void> {
+async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps): Promise<void> {
   const programs = await deps.agent.programs();
   for (const chain of want.chains) {
     const live = programs.devices.find((x) => x.deviceId === chain.deviceId);
@@ -181,7 +181,7 @@ export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, 
   const { move, current } = mover(rec, deps as RunbookDeps);
   try {
     await move('rolling-back', { reason });
-    const devices = await deviceFacts(deps.agent);
+    const devices = await layoutOf(deps.agent, want);
     // Only ports that run what this rollout loaded are touched: anything else there is not ours to undo.
     const live = await deps.agent.programs();
     for (const chain of want.chains.filter((c) => rec.loaded.includes(chainKey(c)) || rec.state === 'loading')) {
@@ -203,12 +203,17 @@ export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, 
 }
 
 type DeviceFacts = Map<string, { programSlotsPerPort?: number; ports?: number }>;
+type Layout = Map<DesiredChain, PortPart[]>;
 
 async function deviceFacts(agent: AgentPort): Promise<DeviceFacts> {
   return new Map((await agent.inventory()).devices.map((d) => [d.device.id, d]));
 }
 
-function partsOf(chain: DesiredChain, devices: DeviceFacts) {
-  const d = devices.get(chain.deviceId);
-  return portsFor(chain, d?.programSlotsPerPort ?? 1, d?.ports ?? 1);
+function partsOf(chain: DesiredChain, layout: Layout): PortPart[] {
+  return layout.get(chain) ?? [];
+}
+
+async function layoutOf(agent: AgentPort, want: DesiredMachine): Promise<Layout> {
+  const facts = await deviceFacts(agent);
+  return portLayout(want.chains, (id) => facts.get(id));
 }

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { agentToken, AgentClient } from '@ioplane/devices';
+import { Harness, http, startHarness, waitJob } from './harness';
+
+const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+
+export async function waitStatus(h: Harness, id: string, done: string[], limit = 1200) {
+  for (let i = 0; ; i++) {
+    const p = (await http(h.apiUrl, 'GET', `/v1/placements/${id}`)).body;
+    if (done.includes(p.status)) return p;
+    if (i > limit) throw new Error(`placement ${id} stuck in ${p.status}: ${JSON.stringify(p.rollout?.counts)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function syncFleet(h: Harness) {
+  const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
+  expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
+}
+
+describe('rollout: plan, flash, load, verify, commit on real agents over HTTP', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await syncFleet(h);
+  }, 60_000);
+  afterAll(() => h?.stop());
+
+  it('rolls the example placement out to every edge machine and records what runs', async () => {
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', EXAMPLE);
+    expect(res.status).toBe(202);
+    const done = await waitStatus(h, res.body.id, ['completed', 'failed', 'infeasible', 'cancelled']);
+    expect({ status: done.status, error: done.error, reasons: done.rollout.machines.filter((m: { reason: string | null }) => m.reason).map((m: { hostname: string; reason: string }) => `${m.hostname}: ${m.reason}`) }).toEqual({ status: 'completed', error: null, reasons: [] });
+    const plan = (await http(h.apiUrl, 'GET', `/v1/placements/${res.body.id}/plan`)).body;
+    expect(done.rollout.machines.map((m: { state: string }) => m.state)).toEqual(plan.machines.map(() => 'committed'));
+    expect(done.rollout.waves.length).toBeGreaterThan(1);
+    expect(done.rollout.waves[0].machines).toBe(1);
+
+    // What each agent runs is exactly what the plan says, and MAAS carries the note.
+    for (const m of plan.machines) {
+      const fm = (await http(h.apiUrl, 'GET', `/v1/fleet/machines/${m.systemId}`)).body;
+      const agent = new AgentClient(fm.agentUrl, agentToken(readFileSync(`${h.config.IOPLANE_KEYS_DIR}/agent-token.secret`, 'utf8').trim(), m.systemId));
+      const programs = await agent.programs();
+      for (const p of Object.values<{ module: string; deviceId: string }>(m.placements)) {
+        const dev = programs.devices.find((d) => d.deviceId === p.deviceId)!;
+        const names = dev.ports.flatMap((port) => port.current?.modules.map((x) => x.name) ?? []);
+        expect({ machine: m.hostname, module: p.module, on: names.includes(p.module) }).toEqual({ machine: m.hostname, module: p.module, on: true });
+        expect(dev.ports.every((port) => !port.current || port.current.committed)).toBe(true);
+      }
+      for (const [deviceId, profileId] of Object.entries<string>(m.flavourSwitches)) {
+        expect(programs.devices.find((d) => d.deviceId === deviceId)!.firmware!.profileId).toBe(profileId);
+      }
+      const maas = h.sim.store.get(m.systemId);
+      expect(JSON.stringify(maas)).toContain(res.body.id);
+    }
+  }, 120_000);
+});
