@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { createLogger, registerSecret } from '@ioplane/runtime';
 import {
-  DeviceError, faultsBodySchema, FaultBook, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema,
+  DeviceError, faultsBodySchema, probeBodySchema, FaultBook, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema,
   verifyArtifact, type AgentInventory, type DeviceDriver,
 } from '@ioplane/devices';
 import { createDrivers } from './agent.drivers';
@@ -43,7 +43,7 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-const DEVICE_OP = /^\/v1\/devices\/(.+)\/(load|detach|flash|rollback|commit|run-vectors|counters)$/;
+const DEVICE_OP = /^\/v1\/devices\/(.+)\/(load|detach|flash|rollback|commit|run-vectors|counters|probe)$/;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   registerSecret(opts.token);
@@ -135,6 +135,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       case 'commit': {
         const body = parseBody(portBodySchema, raw);
         return send(res, 200, await driver.commit(body.port));
+      }
+      case 'probe': {
+        const body = parseBody(probeBodySchema, raw);
+        return send(res, 200, await driver.probe(body.port, body.packets));
       }
       case 'rollback': {
         const body = parseBody(rollbackBodySchema, raw);

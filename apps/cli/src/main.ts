@@ -4,6 +4,7 @@ import { fleetCommand } from './fleet.command';
 import { modulesCommand } from './modules.command';
 import { profilesCommand } from './profiles.command';
 import { placementCommands } from './placement.command';
+import { controlCommands, statusCommand } from './status.command';
 
 const program = new Command('ioplane')
   .description('ioplane: place eBPF/XDP IO modules on hosts, SmartNICs and DPUs')
@@ -17,7 +18,7 @@ const api = () => {
 program.addCommand(fleetCommand(api));
 program.addCommand(modulesCommand(api));
 program.addCommand(profilesCommand());
-for (const c of placementCommands(api)) program.addCommand(c);
+for (const c of [...placementCommands(api), statusCommand(api), ...controlCommands(api)]) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ApiError) {

@@ -1,10 +1,15 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import { join } from 'node:path';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { IoplaneConfig, resolveRedis } from '@ioplane/runtime';
 import { createApi, listen } from '../../api/src/api.app';
 import { startMaasSimulator } from '../../fleet-sim/src';
 import { createWorker } from '../../worker/src/worker.app';
 
 export interface Stack {
+  config: IoplaneConfig;
+  /** Host agents of the embedded fleet and the mode their host XDP runs in. */
+  agents: { count: number; modes: Record<string, number> } | null;
   apiUrl: string;
   maasUrl: string;
   redisUrl: string;
@@ -17,7 +22,10 @@ export interface Stack {
  * (unless MAAS_URL points at a real MAAS), the worker and the API.
  * Everything started here is stopped by stop(), in reverse order.
  */
-export async function startStack(config: IoplaneConfig, opts: { schedules?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  config: IoplaneConfig,
+  opts: { schedules?: boolean; agentTimeScale?: number; agentKernel?: 'auto' | 'off' } = {},
+): Promise<Stack> {
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -27,10 +35,30 @@ export async function startStack(config: IoplaneConfig, opts: { schedules?: bool
     stops.push(redis.stop);
     let maas = { url: config.MAAS_URL ?? '', apiKey: config.MAAS_API_KEY ?? '' };
     const embeddedMaas = !config.MAAS_URL;
+    let agents: Stack['agents'] = null;
     if (embeddedMaas) {
-      const sim = await startMaasSimulator({ fleetFile: config.FLEET_FILE, host: config.MAAS_HOST, port: config.MAAS_PORT, apiKey: config.MAAS_API_KEY });
+      // The embedded fleet's agents trust the controller's key and derive their tokens from its secret.
+      const keysDir = config.IOPLANE_KEYS_DIR ?? join(config.IOPLANE_DATA_DIR, 'keys');
+      const sim = await startMaasSimulator({
+        fleetFile: config.FLEET_FILE,
+        host: config.MAAS_HOST,
+        port: config.MAAS_PORT,
+        apiKey: config.MAAS_API_KEY,
+        agents: {
+          publicKeyPem: loadOrCreateSigningKeys(keysDir).publicKeyPem,
+          tokenSecret: loadOrCreateSecret(keysDir, 'agent-token.secret'),
+          port: config.AGENT_PORT,
+          timeScale: opts.agentTimeScale,
+          kernel: opts.agentKernel,
+          logLevel: config.LOG_LEVEL,
+        },
+      });
       stops.push(() => sim.close());
       maas = { url: sim.url, apiKey: sim.apiKey };
+      config = { ...config, AGENT_PORT: sim.agentPort, IOPLANE_KEYS_DIR: keysDir };
+      const modes: Record<string, number> = {};
+      for (const a of sim.agents.values()) modes[a.mode] = (modes[a.mode] ?? 0) + 1;
+      agents = { count: sim.agents.size, modes };
     } else if (!config.MAAS_API_KEY) {
       throw new Error('MAAS_URL is set but MAAS_API_KEY is not: set both, or neither for the embedded simulator');
     }
@@ -39,7 +67,7 @@ export async function startStack(config: IoplaneConfig, opts: { schedules?: bool
     const api: INestApplication = await createApi({ config, redisUrl: redis.url, name: 'ioplane' });
     stops.push(() => api.close());
     const apiUrl = await listen(api, config.API_HOST, config.API_PORT);
-    return { apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };
+    return { config, agents, apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };
   } catch (e) {
     await stop();
     throw e;

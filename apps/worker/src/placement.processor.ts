@@ -46,7 +46,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     // At-least-once delivery: a plan that is already stored is not solved again.
     const existing = await this.placements.getPlan<StoredPlan>(placementId);
     if (existing) {
-      if (existing.complete) await this.startRollout(placementId);
+      if (existing.complete || placementRequestSchema.parse(rec.request).policy.allowPartial) await this.startRollout(placementId);
       return { placementId, complete: existing.complete, machines: existing.machines.length };
     }
     await this.placements.setStatus(placementId, 'planning');
@@ -56,10 +56,13 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, highs: await this.highs });
     await this.placements.putPlan(placementId, plan);
     if ((await this.placements.get(placementId))?.status === 'cancelled') return { placementId, complete: plan.complete, machines: plan.machines.length };
-    await this.placements.setStatus(placementId, plan.complete ? 'planned' : 'infeasible', plan.complete ? null : 'some machines or fleet-scoped modules cannot be placed: see the plan');
+    const infeasible = plan.machines.filter((m) => !m.feasible).length;
+    const go = plan.complete || (request.policy.allowPartial && plan.machines.length > infeasible && plan.scoped.every((s) => s.feasible));
+    const note = plan.complete ? null : `${infeasible} machine(s) cannot take the placement${go ? ' and are left as they are (allowPartial)' : ''}: see the plan`;
+    await this.placements.setStatus(placementId, go ? 'planned' : 'infeasible', note);
     await job.updateProgress({ stage: 'plan', percent: 100 });
-    // An incomplete plan is reported, never rolled out in part.
-    if (plan.complete) await this.startRollout(placementId);
+    // An incomplete plan is rolled out only when the request allows it, and always says so.
+    if (go) await this.startRollout(placementId);
     this.log.log({ placementId, complete: plan.complete, machines: plan.machines.length, stats: plan.stats }, 'placement planned');
     return { placementId, complete: plan.complete, machines: plan.machines.length };
   }

@@ -129,9 +129,12 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       case 'next':
         await this.releaseWave(plan, wave + 1);
         break;
-      case 'completed':
-        await this.placements.setStatus(placementId, 'completed');
+      case 'completed': {
+        // Keep the note on machines the plan left out (allowPartial).
+        const rec = await this.placements.get(placementId);
+        await this.placements.setStatus(placementId, 'completed', rec?.error ?? null);
         break;
+      }
       case 'halted': {
         const why = `wave ${wave} halted: ${outcome.failed} of ${outcome.total} machines failed; the wave was rolled back`;
         await this.orchestrator.cancelPending(placementId, why);

@@ -28,6 +28,8 @@ export const loadBodySchema = z.object({
 
 export const portBodySchema = z.object({ port }).default({ port: 0 });
 
+export const probeBodySchema = z.object({ port, packets: z.number().int().min(1).max(10_000).default(50) }).default({ port: 0, packets: 50 });
+
 export const rollbackBodySchema = z.object({ port, scope: z.enum(['program', 'firmware']).default('program') }).default({ port: 0, scope: 'program' });
 
 export const flashBodySchema = z.object({

@@ -118,6 +118,9 @@ export class AgentClient {
   runVectors(deviceId: string, body: VectorsBody): Promise<{ deviceId: string; passed: boolean; results: VectorOutcome[] }> {
     return this.call('POST', this.dev(deviceId, 'run-vectors'), body);
   }
+  probe(deviceId: string, port = 0, packets = 50): Promise<{ deviceId: string; port: number; sent: number }> {
+    return this.call('POST', this.dev(deviceId, 'probe'), { port, packets });
+  }
   counters(deviceId: string): Promise<DeviceCounters> {
     return this.call('GET', this.dev(deviceId, 'counters'));
   }

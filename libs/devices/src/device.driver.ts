@@ -217,6 +217,11 @@ export interface DeviceDriver {
   rollback(req: { scope: 'program' | 'firmware'; port: number; signal?: AbortSignal }): Promise<RollbackResult>;
   runVectors(port: number, vectors: VectorRequest[]): Promise<VectorOutcome[]>;
   counters(): Promise<DeviceCounters>;
+  /**
+   * Sends probe traffic through a port so a health check can see counters move. Emulated devices
+   * model traffic from the modules' pps and send nothing.
+   */
+  probe(port: number, packets: number): Promise<{ deviceId: string; port: number; sent: number }>;
   /** Releases process resources; programs keep running. */
   close(): Promise<void>;
 }

@@ -21,7 +21,7 @@ export { ensureXdpctl } from './kernel/xdpctl.tool';
 export { machineNames, portInterface, removeMachine, netnsPath } from './kernel/netns.setup';
 export { dispatcherSource } from './kernel/dispatcher.source';
 export {
-  loadBodySchema, moduleArtifactSchema, portBodySchema, rollbackBodySchema, flashBodySchema, vectorsBodySchema, faultsBodySchema, deviceFaultsSchema,
+  loadBodySchema, moduleArtifactSchema, portBodySchema, probeBodySchema, rollbackBodySchema, flashBodySchema, vectorsBodySchema, faultsBodySchema, deviceFaultsSchema,
 } from './agent.api';
 export type { LoadBody, FlashBody, VectorsBody, FaultsBody, ModuleArtifactWire, AgentErrorBody } from './agent.api';
 export { AgentClient, AgentError, signedLoadBody } from './agent.client';

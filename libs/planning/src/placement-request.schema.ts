@@ -55,8 +55,13 @@ export const placementRequestSchema = z
         /** Host cores XDP may use per machine. */
         hostCoreBudget: z.number().positive().default(4),
         rollout: rolloutPolicySchema.default(rolloutPolicySchema.parse({})),
+        /**
+         * Roll out to the machines that can take the placement and report the others with their
+         * blocking constraint. Off by default: an incomplete plan then stops before any change.
+         */
+        allowPartial: z.boolean().default(false),
       })
-      .default({ hostCoreBudget: 4, rollout: rolloutPolicySchema.parse({}) }),
+      .default({ hostCoreBudget: 4, rollout: rolloutPolicySchema.parse({}), allowPartial: false }),
     dryRun: z.boolean().default(false),
     reason: z.enum(['operator', 'rebalance', 'provisioning']).default('operator'),
   })

@@ -13,6 +13,7 @@ export interface AgentPort {
   rollback(deviceId: string, body?: { port?: number; scope?: 'program' | 'firmware' }, signal?: AbortSignal): Promise<{ status: string }>;
   runVectors(deviceId: string, body: { port: number; vectors: Array<{ module?: string; name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }> }): Promise<{ passed: boolean; results: Array<{ name: string; module: string; passed: boolean; reason?: string }> }>;
   counters(deviceId: string): Promise<{ modules: Array<{ module: string; port: number; packets: number; drops: number }> }>;
+  probe(deviceId: string, port?: number, packets?: number): Promise<{ sent: number }>;
 }
 
 export interface FirmwareImage {
@@ -160,6 +161,7 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps):
     }
   }
   const before = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
+  for (const chain of want.chains) for (const part of partsOf(chain, devices)) await deps.agent.probe(chain.deviceId, part.port, 50);
   await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200);
   const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
   want.chains.forEach((chain, i) => {

@@ -322,6 +322,11 @@ export class EmulatedDevice implements DeviceDriver {
     }
   }
 
+  async probe(port: number, _packets: number): Promise<{ deviceId: string; port: number; sent: number }> {
+    // Emulated counters follow the modules' pps; the probe has nothing to send.
+    return { deviceId: this.device.id, port, sent: 0 };
+  }
+
   async counters(): Promise<DeviceCounters> {
     this.sample();
     const onHost = (t: Target): boolean => t.startsWith('host-');
