@@ -60,8 +60,9 @@ describe('placements API', () => {
     const again = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
     expect(again.status).toBe(200);
     expect(((await again.json()) as { id: string }).id).toBe(id);
-    const done = await waitPlacement(h, id, ['planned', 'infeasible', 'failed']);
-    expect(done.status).toBe('planned');
+    // Stored, planned by the worker, then rolled out (the rollout itself is covered in rollout.e2e-spec).
+    const done = await waitPlacement(h, id, ['completed', 'infeasible', 'failed']);
+    expect(done.status).toBe('completed');
     const plan = (await http(h.apiUrl, 'GET', `/v1/placements/${id}/plan`)).body;
     expect(plan.complete).toBe(true);
     expect(plan.modules.map((m: { name: string }) => m.name)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']);
@@ -107,7 +108,7 @@ describe('ioplane plan / submit / explain', () => {
     const s = await cli('submit', '-f', 'placements/example.yaml');
     expect(s.code).toBe(0);
     const id = /^(pl-[a-z0-9-]+) submitted/.exec(s.stdout)![1];
-    await waitPlacement(h, id, ['planned', 'infeasible']);
+    await waitPlacement(h, id, ['completed', 'infeasible', 'failed']);
     const r = await cli('explain', id, 'edge-a01');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ddos-drop -> host-xdp-native/);
