@@ -55,11 +55,77 @@ describe('MAAS-driven provisioning: a machine reaching Deployed is synced', () =
       expect(i).toBeLessThan(200);
       await new Promise((r) => setTimeout(r, 25));
     }
-    const syncs = await queue.getJobs(['completed'], 0, 50);
-    expect(syncs.some((j) => j.name === JOBS.fleetSync && j.data.reason === 'maas-event' && j.data.systemIds.includes(ready.systemId))).toBe(true);
+    // The sync job ends after the inventory is written (provisioning runs last): wait for it to complete.
+    const eventSync = async () => (await queue.getJobs(['completed'], 0, 50)).some((j) => j.name === JOBS.fleetSync && j.data.reason === 'maas-event' && j.data.systemIds.includes(ready.systemId));
+    for (let i = 0; !(await eventSync()); i++) {
+      expect(i).toBeLessThan(200);
+      await new Promise((r) => setTimeout(r, 25));
+    }
 
     // Nothing new happened: the next poll finds no deployments and queues nothing.
     const quiet = await pollEvents('events-3');
     expect(quiet.result.deployed).toEqual([]);
   });
+});
+
+describe('MAAS-driven provisioning: a newly Deployed machine follows its selector by itself', () => {
+  let h: Harness;
+  let queue: Queue;
+  let maas: MaasClient;
+  beforeAll(async () => {
+    h = await startHarness();
+    queue = new Queue(QUEUES.fleet, { connection: workerConnection(h.config.REDIS_URL!), prefix: queuePrefix(h.config.IOPLANE_PREFIX) });
+    maas = new MaasClient({ url: h.sim.url, apiKey: h.sim.apiKey });
+  });
+  afterAll(async () => {
+    await queue?.close();
+    maas?.close();
+    await h?.stop();
+  });
+
+  const status = async (id: string, want: string[]) => {
+    for (let i = 0; ; i++) {
+      const p = (await http(h.apiUrl, 'GET', `/v1/placements/${id}`)).body;
+      if (want.includes(p.status)) return p;
+      expect(i).toBeLessThan(1200);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  it('rolls the edge placement out to an edge machine that reaches Deployed, and to nothing else', async () => {
+    expect((await waitJob(h.apiUrl, (await http(h.apiUrl, 'POST', '/v1/fleet/sync', {})).body.jobId)).state).toBe('completed');
+    const placed = await http(h.apiUrl, 'POST', '/v1/placements', { selector: { pools: ['edge'], tags: ['legacy-nic'] }, modules: [{ name: 'acl-firewall' }], policy: { allowPartial: true } });
+    expect(placed.status).toBe(202);
+    expect((await status(placed.body.id, ['completed', 'failed', 'infeasible'])).status).toBe('completed');
+    await queue.add(JOBS.maasEvents, {}, { jobId: 'prov-events-1' });
+    await waitJob(h.apiUrl, 'prov-events-1');
+
+    const ready = h.sim.model.hosts.find((m) => m.hostname === 'edge-a08')!;
+    const other = h.sim.model.hosts.find((m) => m.status === 4 && m.pool !== 'edge')!;
+    for (const m of [ready, other]) {
+      await maas.allocate({ system_id: m.systemId });
+      await maas.deploy(m.systemId);
+    }
+    for (let i = 0; (await maas.getMachine(ready.systemId)).status_name !== 'Deployed' || (await maas.getMachine(other.systemId)).status_name !== 'Deployed'; i++) {
+      expect(i).toBeLessThan(400);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await queue.add(JOBS.maasEvents, {}, { jobId: 'prov-events-2' });
+    expect((await waitJob(h.apiUrl, 'prov-events-2')).result.deployed.sort()).toEqual([ready.systemId, other.systemId].sort());
+
+    let follow: { id: string; request: { selector: { hostnames: string[] } }; reason: string } | undefined;
+    for (let i = 0; !follow; i++) {
+      expect(i).toBeLessThan(1200);
+      const items = (await http(h.apiUrl, 'GET', '/v1/placements')).body.items;
+      follow = items.find((p: { reason: string }) => p.reason === 'provisioning');
+      if (!follow) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(follow.request.selector).toEqual({ hostnames: ['edge-a08'] });
+    const done = await status(follow.id, ['completed', 'failed', 'infeasible']);
+    expect(done.status).toBe('completed');
+    expect(done.rollout.machines.map((m: { hostname: string; state: string }) => [m.hostname, m.state])).toEqual([['edge-a08', 'committed']]);
+    // The machine outside every selector got no placement.
+    const all = (await http(h.apiUrl, 'GET', '/v1/placements')).body.items;
+    expect(all.filter((p: { reason: string }) => p.reason === 'provisioning')).toHaveLength(1);
+  }, 120_000);
 });

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
-import { PlacementInputError, placementRequestSchema, planPlacement, resolveModules, selectMachines, StoredPlan } from '@ioplane/planning';
+import { PlacementInputError, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
@@ -53,23 +53,18 @@ export class PlacementsController {
       const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, highs: await loadHighs() }));
       return { dryRun: true, plan };
     }
-    // Check everything the request names before storing anything: a rejected request leaves no trace.
-    await this.guard(async () => {
-      await resolveModules(req, this.catalog);
-      await selectMachines(req, this.fleet);
-    });
-    const now = new Date().toISOString();
-    const rec: PlacementRecord = { id: newPlacementId(), request: req, status: 'queued', reason: req.reason, idempotencyKey: key ?? null, createdAt: now, updatedAt: now, error: null };
-    const { record, created } = await this.placements.create(rec);
+    const { record, created } = await this.guard(() =>
+      submitPlacement(req, key ?? null, {
+        placements: this.placements,
+        catalog: this.catalog,
+        fleet: this.fleet,
+        newId: newPlacementId,
+        enqueuePlan: async (id) => void (await this.queue.add(JOBS.plan, { placementId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 })),
+      }),
+    );
     if (!created) {
       res.status(200);
       return { id: record.id, status: record.status, created: false };
-    }
-    try {
-      await this.queue.add(JOBS.plan, { placementId: record.id }, { jobId: record.id, removeOnComplete: 1000, removeOnFail: 1000 });
-    } catch (e) {
-      await this.placements.remove(record.id);
-      throw e;
     }
     return { id: record.id, status: record.status, created: true };
   }

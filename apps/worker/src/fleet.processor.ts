@@ -4,9 +4,11 @@ import { Job, Queue } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient } from '@ioplane/maas';
-import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, PROFILES } from '@ioplane/runtime';
-import type { FleetRepository } from '@ioplane/state';
+import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES } from '@ioplane/queue';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import type { ModuleCatalog } from '@ioplane/catalog';
+import { desiredPlacementFor, provisioningRequest, submitPlacement } from '@ioplane/planning';
+import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { MAAS_CLIENT } from './worker.tokens';
 
 type Handler = (job: Job) => Promise<unknown>;
@@ -22,6 +24,10 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     @Inject(FLEET_REPOSITORY) private readonly repo: FleetRepository,
     @InjectQueue(QUEUES.fleet) private readonly queue: Queue,
     @Inject(IOPLANE_CONFIG) private readonly config: IoplaneConfig,
+    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
+    @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
+    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
+    @InjectQueue(QUEUES.placement) private readonly placementQueue: Queue,
   ) {
     super();
     this.handlers = {
@@ -45,7 +51,36 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     return handler(job);
   }
 
-  private async fleetSync(job: Job): Promise<InventorySyncResult> {
+  /**
+   * MAAS-driven provisioning: a machine that reached Deployed follows the newest placement whose
+   * selector takes it, without an operator. The idempotency key makes a re-run of this job a no-op.
+   */
+  private async provision(systemIds: string[]): Promise<string[]> {
+    const started: string[] = [];
+    const placements = await this.placements.list(200);
+    for (const id of systemIds) {
+      const m = await this.repo.getMachine(id);
+      if (!m || m.isDpu || m.status !== 6) continue;
+      const desired = desiredPlacementFor(m, placements);
+      if (!desired || (await this.rollouts.observed(id))?.placementId === desired.id) continue;
+      try {
+        const { record } = await submitPlacement(provisioningRequest(desired, m), `prov.${desired.id}.${id}`, {
+          placements: this.placements,
+          catalog: this.catalog,
+          fleet: this.repo,
+          newId: newPlacementId,
+          enqueuePlan: async (pid) => void (await this.placementQueue.add(JOBS.plan, { placementId: pid }, { jobId: pid, removeOnComplete: 1000, removeOnFail: 1000 })),
+        });
+        started.push(record.id);
+        this.log.log({ systemId: id, hostname: m.hostname, follows: desired.id, placementId: record.id }, 'provisioning: machine follows its selector');
+      } catch (e) {
+        this.log.warn({ systemId: id, follows: desired.id, err: (e as Error).message }, 'provisioning placement refused');
+      }
+    }
+    return started;
+  }
+
+  private async fleetSync(job: Job): Promise<InventorySyncResult & { provisioning: string[] }> {
     const payload = fleetSyncPayload.parse(job.data);
     const sync = new InventorySync(this.maas, this.profiles, this.repo, this.config.AGENT_PORT);
     const result = await sync.run({
@@ -53,7 +88,8 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
         job.updateProgress({ stage: p.stage, done: p.done, total: p.total, percent: progressPercent(p.stage, p.done, p.total) }),
     });
     this.log.log({ jobId: job.id, reason: payload.reason, ...result }, 'fleet synced');
-    return result;
+    const provisioning = payload.reason === 'maas-event' ? await this.provision(payload.systemIds) : [];
+    return { ...result, provisioning };
   }
 
   private async maasEvents(): Promise<EventWatchResult> {

@@ -3,3 +3,5 @@ export * from './problem.builder';
 export * from './placement.plan';
 export * from './placement.planner';
 export * from './agent.facts';
+export * from './placement.submit';
+export * from './provisioning';
