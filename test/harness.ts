@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { agentToken, AgentClient, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -31,8 +31,20 @@ export interface Harness {
   sim: MaasSimulator;
   apiUrl: string;
   redis: Redis;
-  worker: INestApplicationContext;
+  /** The in-process worker; null with `worker: false` until startWorker() makes one. */
+  worker: INestApplicationContext | null;
   api: INestApplication;
+  /** Signing key pair (the agents trust its public key) and the agent token secret. */
+  keysDir: string;
+  /** MAAS endpoint the worker uses (for a worker started as a child process). */
+  maas: { url: string; apiKey: string };
+  /**
+   * Starts an in-process worker (closed by stop()). `keysDir` signs with other keys (a worker
+   * the agents do not trust); the first one started becomes `worker` when there is none.
+   */
+  startWorker(o?: { keysDir?: string }): Promise<INestApplicationContext>;
+  /** An HTTP client for the agent of a simulated host, with its token. */
+  agent(systemId: string): AgentClient;
   stop(): Promise<void>;
 }
 
@@ -45,7 +57,11 @@ export async function startHarness(
     logDestination?: DestinationStream;
     /** Host agents in the simulator; emulated devices unless kernel: 'auto'. */
     agents?: false | { kernel?: 'auto' | 'off'; timeScale?: number };
+    /** A Redis of the test's own (readiness tests stop it). */
+    redisUrl?: string;
     probeMs?: number;
+    /** false: no in-process worker at first (a test runs one as a child process, or calls startWorker()). */
+    worker?: boolean;
   } = {},
 ): Promise<Harness> {
   // nestjs-pino keeps one logger per process; each harness brings its own.
@@ -60,18 +76,40 @@ export async function startHarness(
       ? { publicKeyPem: loadOrCreateSigningKeys(keysDir).publicKeyPem, tokenSecret: loadOrCreateSecret(keysDir, 'agent-token.secret'), port: 0, kernel: agentOpts.kernel, timeScale: agentOpts.timeScale, logLevel: 'silent' }
       : undefined,
   });
-  const config = testConfig({ ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}), IOPLANE_KEYS_DIR: keysDir, AGENT_PORT: String(sim.agentPort || 9440) });
+  const config = testConfig({ ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}), ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}), IOPLANE_KEYS_DIR: keysDir, AGENT_PORT: String(sim.agentPort || 9440) });
   const redisUrl = config.REDIS_URL!;
   const maas = { url: sim.url, apiKey: opts.apiKey ?? sim.apiKey, retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } };
-  const worker = await createWorker({ config, redisUrl, name: 'worker', maas, schedules: false, logDestination: opts.logDestination, probeMs: opts.probeMs ?? 50 });
+  const workers: INestApplicationContext[] = [];
+  const startWorker = async (o: { keysDir?: string } = {}) => {
+    const w = await createWorker({
+      config: o.keysDir ? { ...config, IOPLANE_KEYS_DIR: o.keysDir } : config,
+      redisUrl, name: 'worker', maas, schedules: false, logDestination: opts.logDestination, probeMs: opts.probeMs ?? 50,
+    });
+    workers.push(w);
+    return w;
+  };
+  const worker = opts.worker === false ? null : await startWorker();
   const api = await createApi({ config, redisUrl, name: 'api', logDestination: opts.logDestination });
   const apiUrl = await listen(api, '127.0.0.1', 0);
   const redis = new Redis(redisUrl);
-  return {
-    config, sim, apiUrl, redis, worker, api,
+  const tokenSecret = loadOrCreateSecret(keysDir, 'agent-token.secret');
+  const h: Harness = {
+    config, sim, apiUrl, redis, worker, api, keysDir,
+    maas: { url: maas.url, apiKey: maas.apiKey },
+    async startWorker(o) {
+      const w = await startWorker(o);
+      h.worker ??= w;
+      return w;
+    },
+    agent(systemId) {
+      const m = sim.store.get(systemId);
+      const agent = sim.agents.get(systemId);
+      if (!agent) throw new Error(`no agent for ${m.hostname}`);
+      return new AgentClient(agent.url, agentToken(tokenSecret, systemId));
+    },
     async stop() {
       await api.close();
-      await worker.close();
+      for (const w of workers) await w.close();
       await sim.close();
       const keys = await redis.keys(`${config.IOPLANE_PREFIX}:*`);
       const queueKeys = await redis.keys(`{${config.IOPLANE_PREFIX}}:*`);
@@ -80,6 +118,23 @@ export async function startHarness(
       rmSync(keysDir, { recursive: true, force: true });
     },
   };
+  return h;
+}
+
+/** Polls the placement through the API until its status is one of `done`; fails after `limit` polls. */
+export async function waitStatus(h: Harness, id: string, done: string[], limit = 1200) {
+  for (let i = 0; ; i++) {
+    const p = (await http(h.apiUrl, 'GET', `/v1/placements/${id}`)).body;
+    if (done.includes(p.status)) return p;
+    if (i > limit) throw new Error(`placement ${id} stuck in ${p.status}: ${JSON.stringify(p.rollout?.counts)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Reads the inventory from MAAS (and the agents) through the worker. */
+export async function syncFleet(h: Harness) {
+  const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
+  expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
 }
 
 export async function http<T = any>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -118,4 +173,32 @@ export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: numb
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The system_id of a simulated host by hostname. */
+export function hostId(h: Harness, hostname: string): string {
+  const m = h.sim.model.hosts.find((x) => x.hostname === hostname);
+  if (!m) throw new Error(`no host ${hostname} in ${FLEET_FILE}`);
+  return m.systemId;
+}
+
+/** Polls `probe` every 50 ms until it returns something truthy; fails with `what` after `ms`. */
+export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Chains an agent runs that contain any of `modules` (by name), as `device/port: a,b`. */
+export async function chainsOf(h: Harness, systemId: string, modules: string[]): Promise<string[]> {
+  const { devices } = await h.agent(systemId).programs();
+  return devices.flatMap((d) =>
+    d.ports
+      .filter((p) => p.current?.modules.some((m) => modules.includes(m.name)) || p.previous?.modules.some((m) => modules.includes(m.name)))
+      .map((p) => `${d.deviceId}/${p.port}: ${(p.current?.modules ?? []).map((m) => m.name).join(',')}`),
+  );
 }

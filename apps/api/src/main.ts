@@ -1,5 +1,6 @@
 import { loadConfigOrExit, resolveRedis } from '@ioplane/runtime';
 import { createApi, listen } from './api.app';
+import { readiness } from './health.controller';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -8,6 +9,9 @@ async function main(): Promise<void> {
   const url = await listen(app, config.API_HOST, config.API_PORT);
   process.stdout.write(`ioplane api on ${url} (docs at ${url}/docs)\n`);
   const stop = async () => {
+    readiness.draining = true;
+    // Let load balancers see /readyz fail before connections close.
+    await new Promise((r) => setTimeout(r, Number(process.env.DRAIN_GRACE_MS ?? 2000)));
     await app.close();
     await redis.stop();
     process.exit(0);

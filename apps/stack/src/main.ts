@@ -1,5 +1,6 @@
 import { loadConfigOrExit, systemCheck } from '@ioplane/runtime';
 import { startStack } from './stack';
+import { readiness } from '../../api/src/health.controller';
 
 /** `npm start`: the whole ioplane on the embedded default, serving until interrupted. */
 async function main(): Promise<void> {
@@ -20,6 +21,9 @@ async function main(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    readiness.draining = true;
+    await new Promise((r) => setTimeout(r, Number(process.env.DRAIN_GRACE_MS ?? 2000)));
+    // Workers finish their current job inside stop() (BullMQ close), with the stack's bounded timeouts.
     await stack.stop();
     process.exit(0);
   };

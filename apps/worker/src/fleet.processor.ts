@@ -1,5 +1,6 @@
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { metrics } from '@ioplane/metrics';
 import { Job, Queue } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
@@ -101,8 +102,14 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     return result;
   }
 
+  @OnWorkerEvent('completed')
+  onCompleted(job: Job): void {
+    metrics.observeJob(QUEUES.fleet, job, 'completed');
+  }
+
   @OnWorkerEvent('failed')
   onFailed(job: Job | undefined, err: Error): void {
+    if (job) metrics.observeJob(QUEUES.fleet, job, 'failed');
     this.log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { metrics } from '@ioplane/metrics';
 import { Job, Queue } from 'bullmq';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
@@ -72,9 +73,15 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     await this.rollout.add(JOBS.rolloutStart, { placementId }, { jobId: `${placementId}.start`, removeOnComplete: 1000, removeOnFail: 1000 });
   }
 
+  @OnWorkerEvent('completed')
+  onCompleted(job: Job): void {
+    metrics.observeJob(QUEUES.placement, job, 'completed');
+  }
+
   @OnWorkerEvent('failed')
   async onFailed(job: Job | undefined, err: Error): Promise<void> {
     const id = (job?.data as { placementId?: string } | undefined)?.placementId;
+    if (job) metrics.observeJob(QUEUES.placement, job, 'failed');
     this.log.warn({ jobId: job?.id, placementId: id, err: err.message }, 'placement job failed');
     if (id && job && job.attemptsMade >= (job.opts.attempts ?? 1)) await this.placements.setStatus(id, 'failed', err.message).catch(() => undefined);
   }

@@ -2,6 +2,7 @@ import { DynamicModule, Logger, Module } from '@nestjs/common';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { MaasClient } from '@ioplane/maas';
+import { metrics } from '@ioplane/metrics';
 import { RolloutOrchestrator } from '@ioplane/rollout';
 import { CONTROLLER_KEYS, CoreModule, CoreOptions, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
@@ -29,7 +30,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [CoreModule.forRoot({ ...opts, queueRole: 'worker' })],
       providers: [
-        { provide: MAAS_CLIENT, useFactory: () => new MaasClient({ url: opts.maas.url, apiKey: opts.maas.apiKey, retry: opts.maas.retry }) },
+        { provide: MAAS_CLIENT, useFactory: () => new MaasClient({ url: opts.maas.url, apiKey: opts.maas.apiKey, retry: opts.maas.retry, onCall: metrics.onMaasCall }) },
         {
           provide: ROLLOUT_ORCHESTRATOR,
           useFactory: (rollouts: RolloutRepository, placements: PlacementRepository, fleet: FleetRepository, catalog: ModuleCatalog, profiles: FirmwareProfile[], maas: MaasClient, keys: RolloutKeys) => {

@@ -30,7 +30,7 @@ export class ModuleCatalog {
   constructor(
     private readonly repo: ModuleRepository,
     private readonly profiles: FirmwareProfile[],
-    private readonly opts: { cacheDir: string; modulesDir?: string; kernel?: CheckOptions['kernel'] },
+    private readonly opts: { cacheDir: string; modulesDir?: string; kernel?: CheckOptions['kernel']; onBuild?: (cached: boolean) => void },
   ) {}
 
   private catalog(): ModuleManifest[] {
@@ -70,6 +70,7 @@ export class ModuleCatalog {
       return report;
     }
     const artifact = await buildCatalogModule(manifest, options);
+    this.opts.onBuild?.(artifact.cached);
     const cached = await this.repo.getReport<ModuleReport>(this.reportKey(artifact.digest));
     if (cached) return cached;
     const report = await checkArtifact(artifact, catalogMeta(manifest), options);

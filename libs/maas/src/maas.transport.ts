@@ -48,6 +48,8 @@ export interface MaasClientOptions {
   breaker?: { consecutiveFailures?: number; halfOpenAfterMs?: number };
   userAgent?: string;
   onRetry?: (info: RetryInfo) => void;
+  /** Called once per logical call (after retries): for latency and error metrics. */
+  onCall?: (info: { method: string; op: string; ok: boolean; code: string | null; seconds: number }) => void;
 }
 
 export interface RequestSpec {
@@ -109,7 +111,7 @@ function formatIssuePath(path: readonly PropertyKey[]): string {
 export class MaasTransport {
   readonly baseUrl: URL;
   private readonly creds: MaasCredentials;
-  private readonly opts: typeof DEFAULTS & Pick<MaasClientOptions, 'userAgent' | 'onRetry'>;
+  private readonly opts: typeof DEFAULTS & Pick<MaasClientOptions, 'userAgent' | 'onRetry' | 'onCall'>;
   private readonly agent: http.Agent;
   private readonly oneShotAgent: http.Agent;
   private readonly breaker: CircuitBreakerPolicy;
@@ -133,6 +135,7 @@ export class MaasTransport {
       halfOpenAfterMs: positive(options.breaker?.halfOpenAfterMs, 'breaker.halfOpenAfterMs', DEFAULTS.halfOpenAfterMs, 0),
       userAgent: options.userAgent,
       onRetry: options.onRetry,
+      onCall: options.onCall,
     };
     const Agent = this.baseUrl.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true });
@@ -184,6 +187,20 @@ export class MaasTransport {
 
   /** Sends with retry inside a circuit breaker; resolves only for 2xx. */
   async send(spec: RequestSpec): Promise<RawResponse> {
+    const started = performance.now();
+    // Metrics see the path's resource kind, never ids (bounded label cardinality).
+    const op = `${spec.path.replace(/\/[a-z0-9]{6}\//g, '/{id}/')}${spec.op ? `?op=${spec.op}` : ''}`;
+    try {
+      const r = await this.sendOnce(spec);
+      this.opts.onCall?.({ method: spec.method, op, ok: true, code: null, seconds: (performance.now() - started) / 1000 });
+      return r;
+    } catch (e) {
+      this.opts.onCall?.({ method: spec.method, op, ok: false, code: (e as { code?: string }).code ?? 'error', seconds: (performance.now() - started) / 1000 });
+      throw e;
+    }
+  }
+
+  private async sendOnce(spec: RequestSpec): Promise<RawResponse> {
     const label = this.label(spec);
     const idempotent = spec.idempotent ?? spec.method === 'GET';
     let attempts = 0;

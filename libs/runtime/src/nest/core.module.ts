@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { producerConnection, queuePrefix, QUEUES, workerConnection } from '@ioplane/queue';
 import { join } from 'node:path';
 import { ModuleCatalog } from '@ioplane/catalog';
-import type { FirmwareProfile } from '@ioplane/domain';
+import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import { metrics } from '@ioplane/metrics';
 import { loadProfiles } from '@ioplane/profiles';
 import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
 import type { IoplaneConfig } from '../config.schema';
@@ -75,7 +76,10 @@ export class CoreModule {
         {
           provide: MODULE_CATALOG,
           useFactory: (r: Redis, profiles: FirmwareProfile[]) =>
-            new ModuleCatalog(new RedisModuleRepository(r, config.IOPLANE_PREFIX), profiles, { cacheDir: join(config.IOPLANE_DATA_DIR, 'artifacts') }),
+            new ModuleCatalog(new RedisModuleRepository(r, config.IOPLANE_PREFIX), profiles, {
+              cacheDir: join(config.IOPLANE_DATA_DIR, 'artifacts'),
+              onBuild: (cached) => metrics.compileCache.inc({ result: cached ? 'hit' : 'miss' }),
+            }),
           inject: [STATE_REDIS, PROFILES],
         },
         {
@@ -87,7 +91,18 @@ export class CoreModule {
             return keys;
           },
         },
-        { provide: AGENT_FACTS, useFactory: (k: { agentTokenSecret: string }) => agentDeviceFacts(k.agentTokenSecret), inject: [CONTROLLER_KEYS] },
+        {
+          provide: AGENT_FACTS,
+          useFactory: (k: { agentTokenSecret: string }) => {
+            const facts = agentDeviceFacts(k.agentTokenSecret);
+            return async (m: FleetMachine) => {
+              const r = await facts(m);
+              if (r) metrics.agentReachable.set({ system_id: m.systemId }, r.ok ? 1 : 0);
+              return r;
+            };
+          },
+          inject: [CONTROLLER_KEYS],
+        },
         StateRedisLifecycle,
       ],
       exports: [CONTROLLER_KEYS, AGENT_FACTS, IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
