@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentToken, AgentClient, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { TokenRepository } from '@ioplane/state';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -26,7 +27,12 @@ export function testConfig(overrides: Record<string, string> = {}): IoplaneConfi
   });
 }
 
+/** The admin token of each running harness API, so helpers authenticate by default. */
+const tokensByApi = new Map<string, string>();
+
 export interface Harness {
+  /** An admin token created for this harness. */
+  token: string;
   config: IoplaneConfig;
   sim: MaasSimulator;
   apiUrl: string;
@@ -93,8 +99,10 @@ export async function startHarness(
   const apiUrl = await listen(api, '127.0.0.1', 0);
   const redis = new Redis(redisUrl);
   const tokenSecret = loadOrCreateSecret(keysDir, 'agent-token.secret');
+  const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
+  tokensByApi.set(apiUrl, token);
   const h: Harness = {
-    config, sim, apiUrl, redis, worker, api, keysDir,
+    token, config, sim, apiUrl, redis, worker, api, keysDir,
     maas: { url: maas.url, apiKey: maas.apiKey },
     async startWorker(o) {
       const w = await startWorker(o);
@@ -108,6 +116,7 @@ export async function startHarness(
       return new AgentClient(agent.url, agentToken(tokenSecret, systemId));
     },
     async stop() {
+      tokensByApi.delete(apiUrl);
       await api.close();
       for (const w of workers) await w.close();
       await sim.close();
@@ -137,14 +146,24 @@ export async function syncFleet(h: Harness) {
   expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
 }
 
-export async function http<T = any>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+/** Calls the API with the harness's admin token unless `headers` say otherwise (pass `authorization: ''` for none). */
+export async function http<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const token = tokensByApi.get(base.replace(/\/$/, ''));
+  const auth: Record<string, string> = 'authorization' in headers ? (headers.authorization ? { authorization: headers.authorization } : {}) : token ? { authorization: `Bearer ${token}` } : {};
+  const { authorization: _drop, ...rest } = headers;
   const res = await fetch(new URL(path, base), {
     method,
-    headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...auth, ...rest },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON (/metrics, the fleet map): the raw text.
+  }
+  return { status: res.status, body: parsed as T };
 }
 
 /** Polls the job through the API until it ends; jest's own timeout bounds a hang. */
@@ -159,7 +178,9 @@ export async function waitJob(base: string, id: string): Promise<any> {
 /** Runs the CLI as an operator would: a separate process speaking HTTP to the API. */
 export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', ...args], { env: process.env });
+    const api = args[args.indexOf('--api') + 1];
+    const token = args.includes('--api') ? tokensByApi.get(api) : undefined;
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', ...args], { env: { ...process.env, ...(token ? { IOPLANE_TOKEN: token } : {}) } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));
@@ -183,12 +204,12 @@ export function hostId(h: Harness, hostname: string): string {
 }
 
 /** Polls `probe` every 50 ms until it returns something truthy; fails with `what` after `ms`. */
-export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
+export async function until<T>(what: string | (() => string), probe: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -54,12 +54,12 @@ describe('placements API', () => {
 
   it('stores, plans in the worker and serves the plan; the same Idempotency-Key returns the same placement', async () => {
     const headers = { 'idempotency-key': 'test-key-0001' };
-    const first = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
+    const first = await http(h.apiUrl, 'POST', '/v1/placements', REQUEST, headers);
     expect(first.status).toBe(202);
-    const { id } = (await first.json()) as { id: string };
-    const again = await fetch(`${h.apiUrl}/v1/placements`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(REQUEST) });
+    const { id } = first.body as { id: string };
+    const again = await http(h.apiUrl, 'POST', '/v1/placements', REQUEST, headers);
     expect(again.status).toBe(200);
-    expect(((await again.json()) as { id: string }).id).toBe(id);
+    expect((again.body as { id: string }).id).toBe(id);
     // Stored, planned by the worker, then rolled out (the rollout itself is covered in rollout.e2e-spec).
     const done = await waitPlacement(h, id, ['completed', 'infeasible', 'failed']);
     expect(done.status).toBe('completed');

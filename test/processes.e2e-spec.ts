@@ -70,7 +70,7 @@ describe('ioplane CLI', () => {
   afterAll(() => h?.stop());
 
   it('fleet ls prints every host with its devices and profiles', async () => {
-    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls']);
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls'], { IOPLANE_TOKEN: h.token });
     expect(r.code).toBe(0);
     for (const host of h.sim.model.hosts) expect(r.stdout).toContain(host.hostname);
     expect(r.stdout).toContain('netronome-agilio-cx-bpf-2.1');
@@ -79,7 +79,7 @@ describe('ioplane CLI', () => {
   });
 
   it('fleet ls --json --zone prints machines as JSON', async () => {
-    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'zone-a', '--json']);
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'zone-a', '--json'], { IOPLANE_TOKEN: h.token });
     expect(r.code).toBe(0);
     const machines = JSON.parse(r.stdout);
     expect(machines.length).toBe(h.sim.model.hosts.filter((m) => m.zone === 'zone-a').length);
@@ -87,7 +87,7 @@ describe('ioplane CLI', () => {
   });
 
   it('reports an API error with the field, exit 1', async () => {
-    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'bad zone']);
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'bad zone'], { IOPLANE_TOKEN: h.token });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/zone.*field: zone/);
   });

@@ -5,6 +5,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { CoreOptions } from '@ioplane/runtime';
 import { ApiModule } from './api.module';
+import type { TokenRepository } from '@ioplane/state';
+import { TOKEN_REPOSITORY } from './auth/auth.tokens';
 
 export async function createApi(opts: CoreOptions): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(opts), { bufferLogs: true });
@@ -21,4 +23,14 @@ export async function listen(app: INestApplication, host: string, port: number):
   await app.listen(port, host);
   const addr = app.getHttpServer().address();
   return `http://${host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+}
+
+/**
+ * A fresh installation has no token, so nobody could create one: the first start makes an admin
+ * token and hands it to the caller to print once. Later starts find tokens and return null.
+ */
+export async function bootstrapAdminToken(app: INestApplication): Promise<string | null> {
+  const tokens = app.get<TokenRepository>(TOKEN_REPOSITORY);
+  if ((await tokens.count()) > 0) return null;
+  return (await tokens.create('bootstrap-admin', 'admin')).token;
 }

@@ -1,7 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import Redis from 'ioredis';
+import { AuditRepository, TokenRepository } from '@ioplane/state';
 import { TerminusModule } from '@nestjs/terminus';
-import { CoreModule, CoreOptions } from '@ioplane/runtime';
+import { CoreModule, CoreOptions, STATE_REDIS } from '@ioplane/runtime';
+import { AuditInterceptor } from './auth/audit.interceptor';
+import { AuthGuard } from './auth/auth.guard';
+import { AUDIT_REPOSITORY, TOKEN_REPOSITORY } from './auth/auth.tokens';
+import { MutationThrottler } from './auth/mutation.throttler';
+import { TokensController } from './auth/tokens.controller';
 import { PlacementsController } from './placements.controller';
 import { MetricsController } from './metrics.controller';
 import { ModulesController } from './modules.controller';
@@ -10,6 +18,7 @@ import { ApiErrorFilter } from './api-error.filter';
 import { FleetController } from './fleet.controller';
 import { HealthController } from './health.controller';
 import { JobsController } from './jobs.controller';
+import { RebalanceApiModule } from './rebalance.controller';
 import { FleetMapController } from './ui/fleet-map.controller';
 
 @Module({})
@@ -17,10 +26,16 @@ export class ApiModule {
   static forRoot(opts: CoreOptions): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(opts), TerminusModule],
-      controllers: [FleetController, JobsController, ModulesController, ProfilesController, PlacementsController, MetricsController, HealthController, FleetMapController],
+      imports: [CoreModule.forRoot(opts), TerminusModule, RebalanceApiModule, ThrottlerModule.forRoot([{ name: 'mutations', ttl: 60_000, limit: opts.config.API_RATE_LIMIT }])],
+      controllers: [FleetController, JobsController, ModulesController, ProfilesController, PlacementsController, TokensController, MetricsController, HealthController, FleetMapController],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },
+        { provide: TOKEN_REPOSITORY, useFactory: (r: Redis) => new TokenRepository(r, opts.config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        { provide: AUDIT_REPOSITORY, useFactory: (r: Redis) => new AuditRepository(r, opts.config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        // Order matters: who you are first, then how often you may change things.
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: MutationThrottler },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
     };
   }

@@ -7,6 +7,7 @@ import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, FleetSyncPayload, JOBS, QUEUE
 import { FLEET_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
 import { ZodPipe } from './zod.pipe';
+import { RequireRole } from './auth/role.decorator';
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore');
 const fleetQuery = z.object({
@@ -28,6 +29,7 @@ export class FleetController {
   ) {}
 
   @Get('machines')
+  @RequireRole('viewer')
   @ApiOperation({ summary: 'Machines with their devices and matched firmware profiles, as last synced from MAAS' })
   @ApiQuery({ name: 'zone', required: false })
   @ApiQuery({ name: 'pool', required: false })
@@ -40,6 +42,7 @@ export class FleetController {
   }
 
   @Get('machines/:systemId')
+  @RequireRole('viewer')
   @ApiParam({ name: 'systemId' })
   async get(@Param('systemId', new ZodPipe(systemId, 'param', 'systemId')) id: string) {
     const m = await this.repo.getMachine(id);
@@ -48,6 +51,7 @@ export class FleetController {
   }
 
   @Post('sync')
+  @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a fleet sync from MAAS now' })
   async sync(@Body(new ZodPipe(syncBody, 'body')) body: Omit<FleetSyncPayload, 'reason'>) {

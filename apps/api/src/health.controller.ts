@@ -6,6 +6,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import Redis from 'ioredis';
 import { STATE_REDIS } from '@ioplane/runtime';
+import { RequireRole } from './auth/role.decorator';
 
 /** Set on SIGTERM: readiness fails first, so a load balancer stops sending before workers drain. */
 export const readiness = { draining: false };
@@ -27,12 +28,14 @@ export class HealthController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
+  @RequireRole('public')
   healthz() {
     return { status: 'ok' };
   }
 
   /** Readiness: Redis, the system of record, answers a PING. */
   @Get('readyz')
+  @RequireRole('public')
   @HealthCheck()
   readyz() {
     if (readiness.draining) throw new ServiceUnavailableException({ code: 'draining', message: 'shutting down: not taking new work' });

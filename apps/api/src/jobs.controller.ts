@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { QUEUES } from '@ioplane/queue';
 import { ZodPipe } from './zod.pipe';
+import { RequireRole } from './auth/role.decorator';
 
 const jobIdParam = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a job id');
 
@@ -14,6 +15,7 @@ export class JobsController {
   constructor(@InjectQueue(QUEUES.fleet) private readonly queue: Queue) {}
 
   @Get(':id')
+  @RequireRole('viewer')
   async get(@Param('id', new ZodPipe(jobIdParam, 'param', 'id')) id: string) {
     const job = await this.queue.getJob(id);
     if (!job) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no job ${id}` });

@@ -6,6 +6,7 @@ import { metrics } from '@ioplane/metrics';
 import { QUEUES } from '@ioplane/queue';
 import { ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { RolloutRepository } from '@ioplane/state';
+import { RequireRole } from './auth/role.decorator';
 
 const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized', 'waiting-children'] as const;
 
@@ -24,6 +25,7 @@ export class MetricsController {
 
   /** Prometheus text. Gauges that mirror Redis are read at scrape time, so they are never stale. */
   @Get('metrics')
+  @RequireRole('public')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics' })
   async metrics(): Promise<string> {

@@ -5,6 +5,7 @@ import { BuildError, ElfError } from '@ioplane/compiler';
 import { CatalogError, ModuleCatalog, ModuleNotFound, ModuleReport } from '@ioplane/catalog';
 import { MODULE_CATALOG } from '@ioplane/runtime';
 import { ZodPipe } from './zod.pipe';
+import { RequireRole } from './auth/role.decorator';
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a module name (lowercase letters, digits, dashes)');
 const analysisQuery = z.strictObject({ profile: z.string().regex(/^[a-z0-9.-]{1,80}$/, 'must be a firmware profile id').optional() });
@@ -15,6 +16,7 @@ export class ModulesController {
   constructor(@Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog) {}
 
   @Get()
+  @RequireRole('viewer')
   @ApiOperation({ summary: 'Modules ioplane can place: the shipped catalog and uploads' })
   async list() {
     const items = await this.catalog.list();
@@ -22,6 +24,7 @@ export class ModulesController {
   }
 
   @Get(':name')
+  @RequireRole('viewer')
   async get(@Param('name', new ZodPipe(moduleName, 'param', 'name')) name: string) {
     const { manifest, record } = await this.guard(() => this.catalog.get(name));
     const { dir: _dir, ...rest } = manifest;
@@ -29,6 +32,7 @@ export class ModulesController {
   }
 
   @Get(':name/analysis')
+  @RequireRole('viewer')
   @ApiOperation({ summary: 'Facts, verdict per firmware profile, kernel verdict, test vectors and cost' })
   @ApiQuery({ name: 'profile', required: false })
   async analysis(@Param('name', new ZodPipe(moduleName, 'param', 'name')) name: string, @Query(new ZodPipe(analysisQuery, 'query')) q: { profile?: string }) {
@@ -38,6 +42,7 @@ export class ModulesController {
   }
 
   @Post()
+  @RequireRole('admin')
   @HttpCode(201)
   @ApiOperation({ summary: 'Upload a module: manifest plus C sources (files, base64) or a BPF object (object, base64)' })
   async upload(@Body() body: unknown) {

@@ -13,6 +13,7 @@ import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ZodPipe } from './zod.pipe';
+import { RequireRole } from './auth/role.decorator';
 
 const placementId = z.string().regex(/^pl-[a-z0-9-]{1,40}$/, 'must be a placement id (pl-...)');
 const idempotencyKey = z.string().regex(/^[A-Za-z0-9._-]{8,128}$/, 'must be 8-128 letters, digits, dot, dash or underscore');
@@ -35,6 +36,7 @@ export class PlacementsController {
   ) {}
 
   @Post()
+  @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued.' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'resubmitting with the same key returns the same placement' })
@@ -70,12 +72,14 @@ export class PlacementsController {
   }
 
   @Get()
+  @RequireRole('viewer')
   async list() {
     const items = await this.placements.list(100);
     return { count: items.length, items };
   }
 
   @Get(':id')
+  @RequireRole('viewer')
   async get(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     const rec = await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);
@@ -98,6 +102,7 @@ export class PlacementsController {
   }
 
   @Post(':id/cancel')
+  @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Stop the rollout: machines in flight roll back, pending ones are left untouched' })
   cancel(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
@@ -105,18 +110,21 @@ export class PlacementsController {
   }
 
   @Post(':id/pause')
+  @RequireRole('operator')
   @HttpCode(202)
   pause(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     return this.control(id, 'pause', ['queued', 'planning', 'planned', 'rolling-out']);
   }
 
   @Post(':id/resume')
+  @RequireRole('operator')
   @HttpCode(202)
   resume(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     return this.control(id, 'run', ['paused', 'rolling-out', 'queued', 'planning', 'planned']);
   }
 
   @Post(':id/rollback')
+  @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Roll the whole job back: the running wave and the committed machines' })
   rollback(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
@@ -137,6 +145,7 @@ export class PlacementsController {
   }
 
   @Get(':id/plan')
+  @RequireRole('viewer')
   async plan(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);

@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { PROFILES } from '@ioplane/runtime';
+import { RequireRole } from './auth/role.decorator';
 
 @ApiTags('profiles')
 @Controller('v1/profiles')
@@ -9,6 +10,7 @@ export class ProfilesController {
   constructor(@Inject(PROFILES) private readonly profiles: FirmwareProfile[]) {}
 
   @Get()
+  @RequireRole('viewer')
   list() {
     return { count: this.profiles.length, items: this.profiles };
   }

@@ -5,6 +5,7 @@ import { modulesCommand } from './modules.command';
 import { profilesCommand } from './profiles.command';
 import { placementCommands } from './placement.command';
 import { controlCommands, statusCommand } from './status.command';
+import { tokensCommand } from './tokens.command';
 
 const program = new Command('ioplane')
   .description('ioplane: place eBPF/XDP IO modules on hosts, SmartNICs and DPUs')
@@ -18,6 +19,7 @@ const api = () => {
 program.addCommand(fleetCommand(api));
 program.addCommand(modulesCommand(api));
 program.addCommand(profilesCommand());
+program.addCommand(tokensCommand(api));
 for (const c of [...placementCommands(api), statusCommand(api), ...controlCommands(api)]) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

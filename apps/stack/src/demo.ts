@@ -25,7 +25,8 @@ async function demo(): Promise<number> {
   try {
     const modes = stack.agents ? Object.entries(stack.agents.modes).map(([m, n]) => `${n} ${m}`).join(', ') : 'none';
     out(`ioplane demo: api ${stack.apiUrl}, MAAS ${stack.maasUrl}${stack.embedded.maas ? ' (simulator)' : ''}, redis ${stack.embedded.redis ? 'embedded' : 'REDIS_URL'}, agents ${stack.agents?.count ?? 0} (host XDP: ${modes})`);
-    const api = new IoplaneApi(stack.apiUrl);
+    const access = await stack.issueToken('demo', 'operator');
+    const api = new IoplaneApi(stack.apiUrl, access.token);
 
     out('\nstep 1/3: fleet sync from MAAS');
     const sync = await syncFleet(api, { wait: true });
@@ -48,6 +49,7 @@ async function demo(): Promise<number> {
     out(`\nstep 3/3: roll out ${submitted.id} (flash, load, verify, commit, in waves)`);
     const view = await watchPlacement(api, submitted.id);
     out(renderRollout(view, plan));
+    await access.revoke();
     return view.status === 'completed' ? 0 : 1;
   } finally {
     await stack.stop();

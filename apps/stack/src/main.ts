@@ -13,7 +13,8 @@ async function main(): Promise<void> {
       `  api:   ${stack.apiUrl}  (docs ${stack.apiUrl}/docs)`,
       `  maas:  ${stack.maasUrl}${stack.embedded.maas ? '  (embedded simulator)' : ''}`,
       `  redis: ${stack.embedded.redis ? 'embedded, data in ' + config.IOPLANE_DATA_DIR + '/redis' : 'REDIS_URL'}`,
-      `Try: npm run cli -- fleet ls --api ${stack.apiUrl}`,
+      stack.adminToken ? `  first admin token (shown once): ${stack.adminToken}` : '  tokens: existing (create more with `ioplane tokens create --name n --role r`)',
+      `Try: IOPLANE_TOKEN=<token> npm run cli -- fleet ls --api ${stack.apiUrl}`,
       '',
     ].join('\n'),
   );

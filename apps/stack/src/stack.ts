@@ -2,7 +2,9 @@ import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { join } from 'node:path';
 import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { IoplaneConfig, resolveRedis } from '@ioplane/runtime';
-import { createApi, listen } from '../../api/src/api.app';
+import { bootstrapAdminToken, createApi, listen } from '../../api/src/api.app';
+import { TOKEN_REPOSITORY } from '../../api/src/auth/auth.tokens';
+import type { Role, TokenRepository } from '@ioplane/state';
 import { startMaasSimulator } from '../../fleet-sim/src';
 import { createWorker } from '../../worker/src/worker.app';
 
@@ -11,6 +13,10 @@ export interface Stack {
   /** Host agents of the embedded fleet and the mode their host XDP runs in. */
   agents: { count: number; modes: Record<string, number> } | null;
   apiUrl: string;
+  /** The first admin token when this start created it (a fresh installation), else null. */
+  adminToken: string | null;
+  /** Makes a token for an in-process client (the demo), revoked with `revoke`. */
+  issueToken(name: string, role: Role): Promise<{ token: string; revoke(): Promise<void> }>;
   maasUrl: string;
   redisUrl: string;
   embedded: { redis: boolean; maas: boolean };
@@ -67,7 +73,13 @@ export async function startStack(
     const api: INestApplication = await createApi({ config, redisUrl: redis.url, name: 'ioplane' });
     stops.push(() => api.close());
     const apiUrl = await listen(api, config.API_HOST, config.API_PORT);
-    return { config, agents, apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };
+    const adminToken = await bootstrapAdminToken(api);
+    const issueToken = async (name: string, role: Role) => {
+      const tokens = api.get<TokenRepository>(TOKEN_REPOSITORY);
+      const { token, record } = await tokens.create(name, role);
+      return { token, revoke: async () => void (await tokens.revoke(record.id)) };
+    };
+    return { config, agents, adminToken, issueToken, apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };
   } catch (e) {
     await stop();
     throw e;

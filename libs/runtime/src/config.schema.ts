@@ -24,6 +24,8 @@ export const configSchema = z.object({
   AGENT_PORT: port(9440),
   /** Signing key pair and the agent token secret; created on first start. */
   IOPLANE_KEYS_DIR: z.string().min(1).optional(),
+  /** Mutating API calls per minute per token. */
+  API_RATE_LIMIT: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -6,3 +6,6 @@ export * from './module.redis-repository';
 export * from './placement.repository';
 export * from './placement.redis-repository';
 export * from './rollout.repository';
+export * from './token.repository';
+export * from './telemetry.repository';
+export * from './rebalance.repository';

@@ -19,6 +19,8 @@
  * | `<p>:rollout:<id>:control` | string | run, pause, cancel or rollback |
  * | `<p>:lock:machine:<systemId>` | string | the worker holding a machine (token, PX lease) |
  * | `<p>:observed` | hash | systemId -> ObservedPlacement JSON: what each machine runs |
+ * | `<p>:tokens` | hash | token id -> {name, role, sha256 of the secret, revokedAt} |
+ * | `<p>:audit` | list | mutating API calls, newest first, capped at 10,000 |
  */
 export class StateKeys {
   constructor(readonly prefix: string) {}
@@ -66,5 +68,35 @@ export class StateKeys {
   }
   get observed(): string {
     return `${this.prefix}:observed`;
+  }
+  get telemetryWindow(): string {
+    return `${this.prefix}:telemetry:window`;
+  }
+  get telemetryMachines(): string {
+    return `${this.prefix}:telemetry:machines`;
+  }
+  telemetryWindows(systemId: string): string {
+    return `${this.prefix}:telemetry:${systemId}:windows`;
+  }
+  telemetryLast(systemId: string): string {
+    return `${this.prefix}:telemetry:${systemId}:last`;
+  }
+  get rebalancePolicy(): string {
+    return `${this.prefix}:rebalance:policy`;
+  }
+  get rebalanceState(): string {
+    return `${this.prefix}:rebalance:state`;
+  }
+  get rebalanceProposals(): string {
+    return `${this.prefix}:rebalance:proposals`;
+  }
+  get rebalanceProposalIndex(): string {
+    return `${this.prefix}:rebalance:proposals:index`;
+  }
+  get tokens(): string {
+    return `${this.prefix}:tokens`;
+  }
+  get audit(): string {
+    return `${this.prefix}:audit`;
   }
 }

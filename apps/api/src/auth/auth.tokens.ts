@@ -1,0 +1,2 @@
+export const TOKEN_REPOSITORY = Symbol('TOKEN_REPOSITORY');
+export const AUDIT_REPOSITORY = Symbol('AUDIT_REPOSITORY');

@@ -1,0 +1,119 @@
+import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, Module, NotFoundException, Param, Post, Put, Query } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { z } from 'zod';
+import type { ModuleCatalog } from '@ioplane/catalog';
+import { PlacementInputError, placementRequestSchema, submitPlacement } from '@ioplane/planning';
+import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
+import { EMPTY_POLICY, Proposal, rebalancePolicySchema } from '@ioplane/rebalance';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, STATE_REDIS } from '@ioplane/runtime';
+import { FleetRepository, PlacementRepository, RebalanceRepository } from '@ioplane/state';
+import { RequireRole } from './auth/role.decorator';
+import { ZodPipe } from './zod.pipe';
+
+const proposalIdParam = z.string().regex(/^rb-\d+-[a-z0-9]+$/, 'must be a proposal id (rb-<window>-<systemId>)');
+const listQuery = z.object({
+  status: z.enum(['pending', 'submitted', 'rejected', 'dropped', 'failed'], { error: 'must be pending, submitted, rejected, dropped or failed' }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+const decisionBody = z.object({ note: z.string().max(500).optional() }).default({});
+
+@ApiTags('rebalance')
+@Controller('v1/rebalance')
+export class RebalanceController {
+  constructor(
+    @Inject(RebalanceRepository) private readonly repo: RebalanceRepository,
+    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
+    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
+    @Inject(FLEET_REPOSITORY) private readonly fleet: FleetRepository,
+    @InjectQueue(QUEUES.placement) private readonly queue: Queue,
+  ) {}
+
+  @Get('proposals')
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'Rebalance proposals, newest first, each with its moves and reasons' })
+  async list(@Query(new ZodPipe(listQuery, 'query')) q: z.infer<typeof listQuery>) {
+    const all = await this.repo.proposals<Proposal>(q.status ? 1000 : q.limit);
+    const items = (q.status ? all.filter((p) => p.status === q.status) : all).slice(0, q.limit);
+    return { count: items.length, items };
+  }
+
+  @Get('proposals/:id')
+  @RequireRole('viewer')
+  async get(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string) {
+    const p = await this.repo.proposal<Proposal>(id);
+    if (!p) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no proposal ${id}` });
+    return p;
+  }
+
+  @Post('proposals/:id/approve')
+  @RequireRole('operator')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Submit the proposal as a placement with reason rebalance; it rolls out through the normal pipeline' })
+  async approve(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @Body(new ZodPipe(decisionBody, 'body')) body: z.infer<typeof decisionBody>) {
+    const p = await this.mustBePending(id);
+    const req = placementRequestSchema.parse(p.request);
+    let placementId: string;
+    try {
+      const { record } = await submitPlacement(req, `rebalance.${id}`, {
+        placements: this.placements,
+        catalog: this.catalog,
+        fleet: this.fleet,
+        newId: newPlacementId,
+        enqueuePlan: async (pid) => void (await this.queue.add(JOBS.plan, { placementId: pid }, { jobId: pid, removeOnComplete: 1000, removeOnFail: 1000 })),
+      });
+      placementId = record.id;
+    } catch (e) {
+      if (e instanceof PlacementInputError) throw new ConflictException({ code: 'stale', field: e.field, message: `the proposal can no longer be submitted: ${e.message}` });
+      throw e;
+    }
+    const r = await this.repo.transition<Proposal>(id, ['pending'], (x) => ({ ...x, status: 'submitted', placementId, decidedAt: new Date().toISOString(), decidedBy: 'operator', note: body.note ?? null }));
+    if (!r.ok) throw new ConflictException({ code: 'conflict', field: 'id', message: `proposal ${id} is ${r.status} now` });
+    return { id, status: r.proposal.status, placementId };
+  }
+
+  @Post('proposals/:id/reject')
+  @RequireRole('operator')
+  @HttpCode(200)
+  async reject(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @Body(new ZodPipe(decisionBody, 'body')) body: z.infer<typeof decisionBody>) {
+    await this.mustBePending(id);
+    const r = await this.repo.transition<Proposal>(id, ['pending'], (x) => ({ ...x, status: 'rejected', decidedAt: new Date().toISOString(), decidedBy: 'operator', note: body.note ?? null }));
+    if (!r.ok) throw new ConflictException({ code: 'conflict', field: 'id', message: `proposal ${id} is ${r.status} now` });
+    return { id, status: r.proposal.status };
+  }
+
+  @Get('policy')
+  @RequireRole('viewer')
+  async policy() {
+    return (await this.repo.policy()) ?? EMPTY_POLICY;
+  }
+
+  @Put('policy')
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Replace the rebalance policy: rules per selector (mode off|propose|auto, margin, minGainHce, windows, cooldownWindows); first match wins' })
+  async setPolicy(@Body() body: unknown) {
+    const r = rebalancePolicySchema.safeParse(body ?? {});
+    if (!r.success) {
+      const issues = r.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message }));
+      throw new BadRequestException({ code: 'validation', field: issues[0].field, message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
+    }
+    await this.repo.setPolicy(r.data);
+    return r.data;
+  }
+
+  private async mustBePending(id: string): Promise<Proposal> {
+    const p = await this.repo.proposal<Proposal>(id);
+    if (!p) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no proposal ${id}` });
+    if (p.status !== 'pending') throw new ConflictException({ code: 'conflict', field: 'id', message: `proposal ${id} is ${p.status}, not pending` });
+    return p;
+  }
+}
+
+/** The rebalance API with its repository (imported by ApiModule). */
+@Module({
+  controllers: [RebalanceController],
+  providers: [{ provide: RebalanceRepository, useFactory: (r: Redis, c: IoplaneConfig) => new RebalanceRepository(r, c.IOPLANE_PREFIX), inject: [STATE_REDIS, IOPLANE_CONFIG] }],
+})
+export class RebalanceApiModule {}

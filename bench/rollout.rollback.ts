@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAgent } from '../apps/agent/src';
+import { AgentClient, generateSigningKeys, signArtifact } from '@ioplane/devices';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { firmwareImageFor, MachineRecord, RolloutOrchestrator, type AgentPort, type DesiredMachine } from '@ioplane/rollout';
+import { createLogger } from '@ioplane/runtime';
+import { benchDevice, benchPolicy, rolloutModule } from './rollout.fleet';
+import type { BenchStore } from './rollout.store';
+
+export interface RollbackResult {
+  trials: number[];
+  medianMs: number;
+  maxMs: number;
+  broken: string[];
+}
+
+/**
+ * A real agent over HTTP (one machine, a BlueField-2 DPU, emulated) and the real runbook: the good
+ * chain is committed, then a new one is loaded whose program crashes its health check (injected
+ * `healthCheckFails` fault); verify fails and rollBackMachine swaps the good chain back. Timed from
+ * the load request of the bad chain to the machine recorded rolled-back, several times.
+ */
+export async function measureRollback(o: { profiles: FirmwareProfile[]; store: BenchStore; trials: number; prefix: string }): Promise<RollbackResult> {
+  const keys = generateSigningKeys();
+  const systemId = 'rbagent1';
+  const dpu = benchDevice(systemId, 'dpu0', 'dpu', 'nvidia-bluefield-2-24.35');
+  const stateDir = mkdtempSync(join(tmpdir(), 'ioplane-bench-rollback-'));
+  const token = `bench-${process.pid}-${Date.now()}`;
+  const agent = await startAgent({
+    id: `bench-rollback-${process.pid}`, host: '127.0.0.1', port: 0, token, machine: { systemId, hostname: 'bench-rollback', devices: [dpu] },
+    profiles: o.profiles, publicKeyPem: keys.publicKeyPem, kernel: 'off', stateDir, logger: createLogger({ level: 'silent' }),
+  });
+  const broken: string[] = [];
+  const trials: number[] = [];
+  try {
+    const client = new AgentClient(agent.url, token);
+    const good = await rolloutModule('flow-counter');
+    const bad = await rolloutModule('vxlan-decap');
+    const chainOf = (m: typeof good): DesiredMachine => ({ systemId, hostname: 'bench-rollback', flashes: [], chains: [{ deviceId: dpu.id, target: 'dpu-arm-xdp', modules: [m] }] });
+    let loadAt = 0;
+    const timed: AgentPort = new Proxy(client as unknown as AgentPort, {
+      get(target, prop) {
+        const v = (target as unknown as Record<string | symbol, unknown>)[prop];
+        if (prop === 'load') return (...args: unknown[]) => ((loadAt = performance.now()), (v as (...a: unknown[]) => unknown).apply(target, args));
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const wants = new Map<string, DesiredMachine>();
+    const orchestrator = new RolloutOrchestrator({
+      store: o.store.store,
+      agentFor: async () => timed,
+      sign: (digest) => signArtifact(digest, keys.privateKeyPem),
+      firmwareImage: (id) => firmwareImageFor(o.profiles.find((p) => p.id === id)!),
+      desired: async (placementId) => wants.get(placementId)!,
+      onCommitted: async () => undefined,
+    });
+    const rollout = async (placementId: string, want: DesiredMachine): Promise<MachineRecord> => {
+      wants.set(placementId, want);
+      await orchestrator.start(placementId, [{ systemId, hostname: 'bench-rollback' }], benchPolicy(1));
+      return o.store.around(placementId, systemId, 1, () => orchestrator.runMachine(placementId, systemId));
+    };
+
+    const first = await rollout(`${o.prefix}-good`, chainOf(good));
+    const done = await orchestrator.finishWave(`${o.prefix}-good`, 0);
+    if (!first.verifiedAt || done.result !== 'completed') broken.push(`the good chain did not commit: ${first.state} ${first.reason ?? ''}`);
+
+    for (let i = 0; i < o.trials && !broken.length; i++) {
+      agent.faults.set(dpu.id, { healthCheckFails: { next: 1 } });
+      const rec = await rollout(`${o.prefix}-bad-${i}`, chainOf(bad));
+      const ms = performance.now() - loadAt;
+      const live = (await client.programs()).devices.find((d) => d.deviceId === dpu.id)?.ports[0]?.current;
+      if (rec.state !== 'rolled-back') broken.push(`trial ${i}: the bad chain ended ${rec.state} (${rec.reason ?? 'no reason'})`);
+      else if (live?.modules.map((m) => m.digest).join() !== good.digest) broken.push(`trial ${i}: after rollback the DPU runs ${live?.modules.map((m) => m.name).join(',') ?? 'nothing'}, not the good chain`);
+      else trials.push(ms);
+    }
+  } finally {
+    await agent.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  const sorted = [...trials].sort((a, b) => a - b);
+  return { trials, medianMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, maxMs: sorted[sorted.length - 1] ?? NaN, broken };
+}
