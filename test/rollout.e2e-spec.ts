@@ -1,23 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { agentToken, AgentClient } from '@ioplane/devices';
-import { Harness, http, startHarness, waitJob } from './harness';
+import { Harness, http, startHarness, syncFleet, waitStatus } from './harness';
 
 const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
-
-export async function waitStatus(h: Harness, id: string, done: string[], limit = 1200) {
-  for (let i = 0; ; i++) {
-    const p = (await http(h.apiUrl, 'GET', `/v1/placements/${id}`)).body;
-    if (done.includes(p.status)) return p;
-    if (i > limit) throw new Error(`placement ${id} stuck in ${p.status}: ${JSON.stringify(p.rollout?.counts)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export async function syncFleet(h: Harness) {
-  const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
-  expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
-}
 
 describe('rollout: plan, flash, load, verify, commit on real agents over HTTP', () => {
   let h: Harness;

@@ -109,3 +109,44 @@ describe('agent HTTP API', () => {
     expect(e).toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
   });
 });
+
+describe('agent flash belongs to the device, not to the request', () => {
+  // flower -> bpf on an Agilio: write 2 s + activate 15 s, scaled to about 340 ms.
+  const nic = { ...dev('nfp0', 'smartnic', 'netronome-agilio-cx-flower-2.1'), id: 'm8/nfp0', machineSystemId: 'm8' };
+  let slow: RunningAgent;
+  let c: AgentClient;
+  const digest = sha256Hex(Buffer.from('agilio bpf 2.1'));
+  const image = { profileId: 'netronome-agilio-cx-bpf-2.1', version: '2.1', digest, signature: signArtifact(digest, keys.privateKeyPem) };
+  const firmware = async () => (await c.programs()).devices.find((d) => d.deviceId === 'm8/nfp0')!.firmware!;
+
+  beforeEach(async () => {
+    slow = await startAgent({
+      id: 'm8', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm8', devices: [nic] }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
+      timeScale: 0.02, kernel: 'off', stateDir: `${cache}/state-m8`, logger: pino({ level: 'silent' }),
+    });
+    c = new AgentClient(slow.url, token);
+  });
+  afterEach(() => slow.close());
+
+  it('a repeated request for the image being written waits for that write instead of writing again', async () => {
+    const [a, b] = await Promise.all([c.flash('m8/nfp0', { image }), new Promise((r) => setTimeout(r, 50)).then(() => c.flash('m8/nfp0', { image }))]);
+    expect([a.status, b.status]).toEqual(['committed', 'committed']);
+    const fw = await firmware();
+    expect(fw.profileId).toBe('netronome-agilio-cx-bpf-2.1');
+    expect(fw.slots.reduce((n, s) => n + (s.writes ?? 0), 0)).toBe(1);
+    expect((await c.flash('m8/nfp0', { image })).status).toBe('already_active');
+  });
+
+  it('a client that goes away does not stop the flash: it runs to the end on the device', async () => {
+    const ac = new AbortController();
+    const gone = c.flash('m8/nfp0', { image }, ac.signal).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await firmware()).updating).toBe(true);
+    ac.abort();
+    expect(await gone).toMatchObject({ name: 'AbortError' });
+    const end = Date.now() + 5_000;
+    while ((await firmware()).updating && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const fw = await firmware();
+    expect({ profileId: fw.profileId, updating: fw.updating, writes: fw.slots.map((s) => s.writes) }).toEqual({ profileId: 'netronome-agilio-cx-bpf-2.1', updating: false, writes: [0, 1] });
+  });
+});

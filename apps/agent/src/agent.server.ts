@@ -7,7 +7,7 @@ import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { createLogger, registerSecret } from '@ioplane/runtime';
 import {
   DeviceError, faultsBodySchema, probeBodySchema, FaultBook, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema,
-  verifyArtifact, type AgentInventory, type DeviceDriver,
+  verifyArtifact, type AgentInventory, type DeviceDriver, type FlashResult,
 } from '@ioplane/devices';
 import { createDrivers } from './agent.drivers';
 import { bearerMatches, HttpError, parseBody, readJson, send, toHttpError } from './agent.http';
@@ -60,6 +60,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     stateDir,
   });
   const inflight = new Set<AbortController>();
+  // A flash belongs to the device, not to the request: it runs to its end (or clean fallback)
+  // even when the controller dies, and only the agent shutting down stops it.
+  const life = new AbortController();
+  /** Flashes being written, by device: a repeated request for the same image joins instead of writing again. */
+  const flashing = new Map<string, { key: string; result: Promise<FlashResult> }>();
 
   const driverFor = (raw: string): DeviceDriver => {
     const id = decodeURIComponent(raw);
@@ -150,9 +155,23 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         const body = parseBody(flashBodySchema, raw);
         const bytes = body.image.bytes ? Buffer.from(body.image.bytes, 'base64') : undefined;
         checkSigned(`firmware ${body.image.profileId}@${body.image.version}`, 'image', body.image.digest, body.image.signature, bytes);
-        const r = await driver.flash({ profileId: body.image.profileId, version: body.image.version, digest: body.image.digest, bytes }, { activate: body.activate, signal });
-        log.info({ device: driver.device.id, status: r.status, slot: r.slot, reason: r.reason }, 'flash');
-        return send(res, 200, r);
+        const deviceId = driver.device.id;
+        const key = `${body.image.digest}|${body.activate !== false}`;
+        const running = flashing.get(deviceId);
+        if (running?.key === key) {
+          log.info({ device: deviceId, digest: body.image.digest }, 'flash of this image already running: waiting for its outcome');
+          return send(res, 200, await running.result);
+        }
+        const result = driver.flash({ profileId: body.image.profileId, version: body.image.version, digest: body.image.digest, bytes }, { activate: body.activate, signal: life.signal });
+        const entry = { key, result };
+        flashing.set(deviceId, entry);
+        try {
+          const r = await result;
+          log.info({ device: deviceId, status: r.status, slot: r.slot, reason: r.reason }, 'flash');
+          return send(res, 200, r);
+        } finally {
+          if (flashing.get(deviceId) === entry) flashing.delete(deviceId);
+        }
       }
       case 'run-vectors': {
         const body = parseBody(vectorsBodySchema, raw);
@@ -175,7 +194,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const server = createServer((req, res) => {
     const ac = new AbortController();
     inflight.add(ac);
-    // A client that goes away cancels what it asked for (a flash stops between steps).
+    // A client that goes away cancels what it asked for (a load or rollback stops between steps);
+    // a flash does not listen to this: half-written firmware helps nobody.
     res.on('close', () => {
       if (!res.writableFinished) ac.abort();
       inflight.delete(ac);
@@ -201,6 +221,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     faults,
     drivers: set.drivers,
     async close() {
+      life.abort();
       for (const ac of inflight) ac.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -12,7 +12,32 @@ import { ROLLOUT_ORCHESTRATOR } from './worker.tokens';
 const MACHINE_LOCK_MS = 60_000;
 const RETRY_LATER_MS = 300;
 
-@Processor(QUEUES.rollout, { concurrency: 32, lockDuration: 120_000, maxStalledCount: 3 })
+/**
+ * BullMQ's job lock: a worker that dies mid-step loses its machine jobs to stalled-job recovery
+ * after about lockDuration plus up to two stalled checks. IOPLANE_ROLLOUT_LOCK_MS shortens it
+ * (tests kill workers); stalled checks run at half the lock, at most every 30 s.
+ */
+export function rolloutLockMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.IOPLANE_ROLLOUT_LOCK_MS;
+  if (raw === undefined || raw === '') return 120_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 500) throw new Error(`invalid environment variable IOPLANE_ROLLOUT_LOCK_MS: must be an integer of at least 500 ms, got '${raw}'`);
+  return n;
+}
+
+// Getters: read when the worker is created (not when this file is imported), so a process sets the variable before it boots a worker.
+const workerOptions = {
+  concurrency: 32,
+  maxStalledCount: 3,
+  get lockDuration() {
+    return rolloutLockMs();
+  },
+  get stalledInterval() {
+    return Math.min(30_000, Math.floor(rolloutLockMs() / 2));
+  },
+};
+
+@Processor(QUEUES.rollout, workerOptions)
 export class RolloutProcessor extends WorkerHost implements OnModuleInit {
   private readonly log = new Logger(RolloutProcessor.name);
 
@@ -91,8 +116,11 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     // maxUnavailable: a machine waits for a free slot; the lease frees it if this worker dies.
     if (!(await this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS))) return this.later(job, token);
     const lockToken = `${job.id}`;
-    if (!(await this.rollouts.lockMachine(systemId, lockToken, MACHINE_LOCK_MS))) {
-      // Another job holds the machine, maybe this very job before its worker died: its lease runs out.
+    // The same job resumed after its worker died (stalled-job recovery) takes its own lock back:
+    // BullMQ's job lock already guarantees one runner per job, the record's generation the rest.
+    const locked = (await this.rollouts.lockMachine(systemId, lockToken, MACHINE_LOCK_MS)) || (await this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS));
+    if (!locked) {
+      // Another job holds the machine: its lease runs out if its worker died.
       await this.rollouts.releaseSlot(placementId, systemId);
       return this.later(job, token);
     }

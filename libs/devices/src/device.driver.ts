@@ -108,6 +108,8 @@ export interface FirmwareSlot {
   image: FirmwareImageRef | null;
   /** `staged`: written and verified, waiting for activation; `bad`: a failed write or boot. */
   state: 'active' | 'inactive' | 'staged' | 'bad' | 'empty';
+  /** Times an image was written to this slot since the agent started: a controller that resumes never writes one twice. */
+  writes?: number;
 }
 
 export interface FirmwareState {

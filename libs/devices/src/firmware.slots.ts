@@ -31,8 +31,8 @@ export class FirmwareSlots {
     const names = o.profile.flash.capabilities.dualImage && o.profile.flash.slots.length >= 2 ? o.profile.flash.slots.slice(0, 2) : ['main', 'fallback'];
     const running = { profileId: o.profile.id, version: o.profile.firmware.version, digest: `factory:${o.profile.id}` };
     this.slots = [
-      { name: names[0], image: running, state: 'active' },
-      { name: names[1], image: null, state: 'empty' },
+      { name: names[0], image: running, state: 'active', writes: 0 },
+      { name: names[1], image: null, state: 'empty', writes: 0 },
     ];
   }
 
@@ -78,6 +78,7 @@ export class FirmwareSlots {
       if (!staged) {
         target.state = 'empty';
         target.image = null;
+        target.writes = (target.writes ?? 0) + 1;
         await sleep(this.ms(this.profile.flash.writeSeconds), opts.signal);
         if (this.o.faults.fire(this.o.deviceId, 'flashFails')) {
           target.state = 'bad';

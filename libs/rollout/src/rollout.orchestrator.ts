@@ -92,12 +92,14 @@ export class RolloutOrchestrator {
     const outcomes: MachineOutcome[] = recs.map((r) => (r.state === 'committed' || r.verifiedAt ? 'committed' : r.state === 'cancelled' ? 'cancelled' : r.state === 'rolled-back' ? 'rolled-back' : 'failed'));
     const verdict = waveVerdict(outcomes.filter((o) => o !== 'cancelled'), plan.policy.failureThreshold);
 
-    if (verdict.halt || control === 'cancel' || control === 'rollback') {
-      const why = verdict.halt
-        ? `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`
-        : `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`;
+    // The operator's word comes first: machines a cancel rolled back are not failures of the wave.
+    const stopped = control === 'cancel' || control === 'rollback';
+    if (verdict.halt || stopped) {
+      const why = stopped
+        ? `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`
+        : `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`;
       for (const r of recs.filter((x) => x.verifiedAt && x.state === 'verifying')) await this.rollBack(placementId, r, why);
-      const result = verdict.halt ? 'halted' : control === 'cancel' ? 'cancelled' : 'rolled-back';
+      const result = stopped ? (control === 'cancel' ? 'cancelled' : 'rolled-back') : 'halted';
       return { wave, failed: verdict.failed, total: verdict.total, result };
     }
     for (const r of recs.filter((x) => x.verifiedAt && x.state === 'verifying')) {

@@ -65,6 +65,8 @@ export class EmulatedDevice implements DeviceDriver {
   private readonly firmware: FirmwareSlots | null;
   private readonly ports: PortState[];
   private readonly tallies = new Map<string, Tally>();
+  /** Module -> pps a workload scenario sets, overriding the pps the module was loaded with. */
+  private readonly traffic = new Map<string, number>();
   private readonly queue = new OpQueue();
   private readonly timeScale: number;
   private hung = false;
@@ -310,7 +312,7 @@ export class EmulatedDevice implements DeviceDriver {
         const t = this.tallies.get(key) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0, at: Date.parse(chain.state.loadedAt) };
         const seconds = offline ? 0 : (now - t.at) / 1000;
         // Packets reaching a later module are those the earlier ones passed; a crashing chain drops all.
-        const n = Math.floor(seconds * (m.pps ?? DEFAULT_PPS));
+        const n = Math.floor(seconds * (this.traffic.get(m.name) ?? m.pps ?? DEFAULT_PPS));
         t.packets += n;
         t.bytes += n * (this.o.meanPacketBytes ?? 700);
         if (chain.unhealthy) t.drops += n;
@@ -320,6 +322,16 @@ export class EmulatedDevice implements DeviceDriver {
         this.tallies.set(key, t);
       }
     }
+  }
+
+  /**
+   * Scenario traffic: from now on `module` counts `pps` wherever it runs on this device (also
+   * after it is loaded here later); null returns it to the pps it was loaded with.
+   */
+  setTraffic(module: string, pps: number | null): void {
+    this.sample();
+    if (pps === null) this.traffic.delete(module);
+    else this.traffic.set(module, Math.max(0, pps));
   }
 
   async probe(port: number, _packets: number): Promise<{ deviceId: string; port: number; sent: number }> {

@@ -1,0 +1,100 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { Harness, hostId, http, startHarness, syncFleet, until, waitStatus } from './harness';
+
+const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+// Short BullMQ job locks, so a killed worker's job is recovered within seconds.
+const LOCK_MS = '4000';
+
+/** A worker in its own process, as production runs it, sharing the harness's Redis, MAAS, keys and agents. */
+function spawnWorker(h: Harness): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/worker/src/main.ts'], {
+    env: {
+      ...process.env,
+      REDIS_URL: h.config.REDIS_URL,
+      IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
+      MAAS_URL: h.maas.url,
+      MAAS_API_KEY: h.maas.apiKey,
+      IOPLANE_KEYS_DIR: h.keysDir,
+      AGENT_PORT: String(h.config.AGENT_PORT),
+      IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
+      FLEET_SYNC_INTERVAL_MS: '3600000',
+      MAAS_EVENTS_INTERVAL_MS: '3600000',
+      IOPLANE_ROLLOUT_LOCK_MS: LOCK_MS,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b) => (out += b));
+  child.stderr!.on('data', (b) => (out += b));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, output: () => out };
+}
+
+describe('a worker killed (SIGKILL) mid-flash', () => {
+  let h: Harness;
+  let worker: ReturnType<typeof spawnWorker> | null = null;
+  const savedLock = process.env.IOPLANE_ROLLOUT_LOCK_MS;
+
+  beforeAll(async () => {
+    // flower -> bpf on an Agilio is write 2 s + activate 15 s; scaled to about 4 s.
+    h = await startHarness({ worker: false, agents: { timeScale: 0.25 } });
+    worker = spawnWorker(h);
+    await syncFleet(h);
+  }, 90_000);
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null && worker.child.signalCode === null) {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+    await h?.stop();
+    if (savedLock === undefined) delete process.env.IOPLANE_ROLLOUT_LOCK_MS;
+    else process.env.IOPLANE_ROLLOUT_LOCK_MS = savedLock;
+  });
+
+  it('leaves a job another worker finishes, without a second write of the firmware slot', async () => {
+    const id = hostId(h, 'edge-b02');
+    const agent = h.agent(id);
+    const nic = (await agent.programs()).devices.find((d) => d.firmware)!;
+    expect(nic.firmware!.profileId).toBe('netronome-agilio-cx-flower-2.1');
+
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-b02'] } });
+    expect(res.status).toBe(202);
+    const placementId: string = res.body.id;
+
+    // Mid-flash: the record says flashing and the device is being written.
+    await until(
+      () => `edge-b02 to be flashing on its record and on its agent (worker output: ${worker!.output().slice(-2000)})`,
+      async () => {
+        const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body;
+        if (p.rollout?.machines[0]?.state !== 'flashing') return false;
+        return (await agent.programs()).devices.find((d) => d.deviceId === nic.deviceId)!.firmware!.updating;
+      },
+      40_000,
+    );
+    worker!.child.kill('SIGKILL');
+    await worker!.exited;
+
+    process.env.IOPLANE_ROLLOUT_LOCK_MS = LOCK_MS;
+    await h.startWorker();
+
+    const done = await waitStatus(h, placementId, ['completed', 'failed', 'cancelled', 'rolled-back'], 1200);
+    const rec = done.rollout.machines[0];
+    expect({ status: done.status, state: rec.state, reason: rec.reason }).toEqual({ status: 'completed', state: 'committed', reason: null });
+    // Another worker resumed the same machine record: a later attempt, not a new rollout.
+    expect(rec.attempts).toBeGreaterThanOrEqual(2);
+
+    const fw = (await agent.programs()).devices.find((d) => d.deviceId === nic.deviceId)!.firmware!;
+    expect(fw.profileId).toBe('netronome-agilio-cx-bpf-2.1');
+    expect(fw.updating).toBe(false);
+    expect(fw.slots.map((s) => ({ slot: s.name, state: s.state, writes: s.writes }))).toEqual([
+      { slot: nic.firmware!.slots[0].name, state: 'inactive', writes: 0 },
+      { slot: nic.firmware!.slots[1].name, state: 'active', writes: 1 },
+    ]);
+    const chains = (await agent.programs()).devices.flatMap((d) => d.ports.filter((p) => p.current).map((p) => p.current!.committed));
+    expect(chains.length).toBeGreaterThan(0);
+    expect(chains.every(Boolean)).toBe(true);
+  }, 120_000);
+});
