@@ -1,5 +1,6 @@
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload } from '@ioplane/queue';
@@ -131,6 +132,7 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     try {
       const rec = await this.orchestrator.runMachine(placementId, systemId);
       await job.updateProgress({ state: rec.state, verified: !!rec.verifiedAt });
+      if (rec.state === 'rolled-back') metrics.rollbacks.inc({ reason: rollbackReason(rec.reason) });
       return { systemId, state: rec.state, verified: !!rec.verifiedAt, reason: rec.reason };
     } catch (e) {
       if (e instanceof RolloutStop && e.control === 'pause') return this.later(job, token);
@@ -150,6 +152,11 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
   private async wave(job: Job) {
     const { placementId, wave } = rolloutWavePayload.parse(job.data);
     const outcome = await this.orchestrator.finishWave(placementId, wave);
+    if (outcome.result !== 'next' && outcome.result !== 'completed') {
+      // Machines that had passed their own check but went back with their wave.
+      const back = (await this.rollouts.machines<{ wave: number; state: string; reason: string | null }>(placementId)).filter((m) => m.wave === wave && m.state === 'rolled-back' && /halted|operator/.test(m.reason ?? ''));
+      for (const m of back) metrics.rollbacks.inc({ reason: rollbackReason(m.reason) });
+    }
     await job.updateProgress({ ...outcome });
     this.log.log({ placementId, ...outcome }, 'wave finished');
     const plan = (await this.rollouts.getRolloutPlan<RolloutPlan>(placementId))!;
@@ -188,8 +195,14 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     return outcome;
   }
 
+  @OnWorkerEvent('completed')
+  onCompleted(job: Job): void {
+    metrics.observeJob(QUEUES.rollout, job, 'completed');
+  }
+
   @OnWorkerEvent('failed')
   onFailed(job: Job | undefined, err: Error): void {
+    if (job && !(err instanceof DelayedError)) metrics.observeJob(QUEUES.rollout, job, 'failed');
     if (err instanceof DelayedError) return;
     this.log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'rollout job failed');
   }
