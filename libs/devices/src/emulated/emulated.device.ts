@@ -59,6 +59,19 @@ function isFirmwareProfile(p: EmulatedDeviceOptions['profile']): p is FirmwarePr
  * verifier (refusing exactly what the profile refuses), keeps `programSlotsPerPort` modules per
  * port, models A/B firmware with the profile's timings, and moves counters at the modules' pps.
  */
+// The analysis runs bpftool to decode BTF (tens of ms of CPU): a digest names exact bytes, so the
+// facts of an object already seen are reused. Bounded, oldest first out.
+const FACTS = new Map<string, ObjectFacts>();
+function factsOf(digest: string, object: Buffer): ObjectFacts {
+  let f = FACTS.get(digest);
+  if (!f) {
+    f = analyzeObject(object);
+    FACTS.set(digest, f);
+    if (FACTS.size > 256) FACTS.delete(FACTS.keys().next().value!);
+  }
+  return f;
+}
+
 export class EmulatedDevice implements DeviceDriver {
   readonly device: Device;
   private profile: EmulatedDeviceOptions['profile'];
@@ -155,7 +168,7 @@ export class EmulatedDevice implements DeviceDriver {
     for (const [i, m] of req.modules.entries()) {
       let f: ObjectFacts;
       try {
-        f = analyzeObject(m.object);
+        f = factsOf(m.digest, m.object);
       } catch (e) {
         throw new DeviceError('bad_object', `module ${m.name}: not a BPF object: ${(e as Error).message}`, `modules[${i}].object`);
       }
