@@ -28,6 +28,23 @@ export interface RolloutEnv {
   log?(msg: string, fields: Record<string, unknown>): void;
 }
 
+const COMMIT_CONCURRENCY = 16;
+
+/** Runs `fn` over `items`, at most `limit` at once; the first error is thrown after all settle. */
+async function eachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const item = items[next++];
+        await fn(item).catch((e: unknown) => errors.push(e));
+      }
+    }),
+  );
+  if (errors.length) throw errors[0];
+}
+
 export class LostMachine extends Error {
   constructor(systemId: string) {
     super(`machine ${systemId} was advanced by another worker`);
@@ -98,16 +115,17 @@ export class RolloutOrchestrator {
       const why = stopped
         ? `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`
         : `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`;
-      for (const r of recs.filter((x) => x.verifiedAt && x.state === 'verifying')) await this.rollBack(placementId, r, why);
+      await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (r) => this.rollBack(placementId, r, why));
       const result = stopped ? (control === 'cancel' ? 'cancelled' : 'rolled-back') : 'halted';
       return { wave, failed: verdict.failed, total: verdict.total, result };
     }
-    for (const r of recs.filter((x) => x.verifiedAt && x.state === 'verifying')) {
+    // The next wave waits on these commits, so they go out in parallel (machines are independent).
+    await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, async (r) => {
       const want = await this.env.desired(placementId, r.systemId);
       const agent = await this.env.agentFor(r.systemId);
       const done = await commitMachine(r, want, { agent, save: this.saver(placementId) });
       await this.env.onCommitted(placementId, done, want);
-    }
+    });
     return { wave, failed: verdict.failed, total: verdict.total, result: wave + 1 < plan.waves.length ? 'next' : 'completed' };
   }
 
