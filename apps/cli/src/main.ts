@@ -6,6 +6,7 @@ import { profilesCommand } from './profiles.command';
 import { placementCommands } from './placement.command';
 import { controlCommands, statusCommand } from './status.command';
 import { tokensCommand } from './tokens.command';
+import { rebalanceCommand } from './rebalance.command';
 
 const program = new Command('ioplane')
   .description('ioplane: place eBPF/XDP IO modules on hosts, SmartNICs and DPUs')
@@ -20,6 +21,7 @@ program.addCommand(fleetCommand(api));
 program.addCommand(modulesCommand(api));
 program.addCommand(profilesCommand());
 program.addCommand(tokensCommand(api));
+program.addCommand(rebalanceCommand(api));
 for (const c of [...placementCommands(api), statusCommand(api), ...controlCommands(api)]) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

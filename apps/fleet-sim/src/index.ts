@@ -9,3 +9,5 @@ export { STATUS, statusLabel, statusName, statusFromName } from './maas-sim.stat
 export { formatEventDate, LEVELS } from './maas-sim.events';
 export { MAAS_VERSION } from './maas-sim.handlers.catalog';
 export { startSimAgents, simulatedDevices, agentIdFor, SimAgentStartError, type SimAgentOptions, type SimAgents } from './maas-sim.agents';
+export { loadScenario, parseScenario, trafficAt, ppsAt, ScenarioFileError, type Scenario, type TrafficPattern } from './scenario.file';
+export { ScenarioPlayer, type StepReport } from './scenario.player';

@@ -13,6 +13,8 @@ import { MachineLifecycle } from './maas-sim.lifecycle';
 import { API_PREFIX } from './maas-sim.render';
 import { pickHandler, Reply, resolve, type Route } from './maas-sim.router';
 import { MaasSimStore } from './maas-sim.store';
+import { loadScenario } from './scenario.file';
+import { ScenarioPlayer } from './scenario.player';
 
 export interface MaasSimOptions {
   fleetFile: string;
@@ -26,6 +28,8 @@ export interface MaasSimOptions {
   timeScale?: number;
   /** Starts one emulated host agent per simulated host (not per DPU) on its management address. */
   agents?: SimAgentOptions;
+  /** Replays a workload scenario (`scenarios/*.yaml`) on the agents' emulated counters; `speed` accelerates it, `play: false` leaves stepping to the caller. */
+  scenario?: { file: string; speed?: number; play?: boolean };
 }
 
 export interface MaasSimulator {
@@ -44,6 +48,8 @@ export interface MaasSimulator {
   agentPort: number;
   /** Prefix of this simulator's agent ids (`<agentInstanceId>-<systemId>`); null without agents. */
   agentInstanceId: string | null;
+  /** The scenario player, when started with `scenario`. */
+  scenario: ScenarioPlayer | null;
   /** Stops the agents (removing the namespaces, bpffs pins and state they created), then MAAS. */
   close(): Promise<void>;
 }
@@ -68,6 +74,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimulator> {
   const model = buildFleetModel(loadFleetFile(opts.fleetFile));
+  // A bad scenario file fails before anything listens.
+  const scenarioFile = opts.scenario ? loadScenario(opts.scenario.file) : null;
   const apiKey = opts.apiKey ?? generateApiKey();
   const key = parseApiKey(apiKey);
   if (!key) throw new Error('apiKey must have the form consumer_key:token_key:token_secret');
@@ -215,8 +223,12 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     }
   }
 
+  const scenario = scenarioFile ? new ScenarioPlayer(scenarioFile, { store, agents: agents?.agents ?? new Map(), url: `${base}/MAAS/`, apiKey }) : null;
+  if (scenario && opts.scenario?.play !== false) scenario.play(opts.scenario?.speed ?? 1);
+
   let closing: Promise<void> | undefined;
   return {
+    scenario,
     url: `${base}/MAAS/`,
     apiUrl: `${base}${API_PREFIX}`,
     apiKey,
@@ -228,6 +240,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     agentInstanceId: agents?.instanceId ?? null,
     close() {
       closing ??= (async () => {
+        scenario?.close();
         try {
           await agents?.close();
         } finally {

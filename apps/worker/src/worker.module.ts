@@ -12,6 +12,7 @@ import { FleetProcessor } from './fleet.processor';
 import { PlacementProcessor } from './placement.processor';
 import { FleetScheduler } from './fleet.scheduler';
 import { MAAS_CLIENT, ROLLOUT_ORCHESTRATOR } from './worker.tokens';
+import { RebalanceWorkerModule } from './rebalance.module';
 
 export interface WorkerOptions extends CoreOptions {
   maas: { url: string; apiKey: string; retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number } };
@@ -28,7 +29,7 @@ export class WorkerModule {
   static forRoot(opts: WorkerOptions): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forRoot({ ...opts, queueRole: 'worker' })],
+      imports: [CoreModule.forRoot({ ...opts, queueRole: 'worker' }), RebalanceWorkerModule.forRoot({ schedules: opts.schedules })],
       providers: [
         { provide: MAAS_CLIENT, useFactory: () => new MaasClient({ url: opts.maas.url, apiKey: opts.maas.apiKey, retry: opts.maas.retry, onCall: metrics.onMaasCall }) },
         {

@@ -3,6 +3,7 @@ export const QUEUES = {
   fleet: 'fleet',
   placement: 'placement',
   rollout: 'rollout',
+  rebalance: 'rebalance',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -13,6 +14,8 @@ export const JOBS = {
   rolloutStart: 'rollout-start',
   rolloutWave: 'rollout-wave',
   rolloutMachine: 'rollout-machine',
+  telemetrySample: 'telemetry-sample',
+  rebalanceDecide: 'rebalance-decide',
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
@@ -20,6 +23,7 @@ export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = {
   fleet: [JOBS.fleetSync, JOBS.maasEvents],
   placement: [JOBS.plan],
   rollout: [JOBS.rolloutStart, JOBS.rolloutWave, JOBS.rolloutMachine],
+  rebalance: [JOBS.telemetrySample, JOBS.rebalanceDecide],
 };
 
 /** Hash-tagged so every key of a queue lands in one Redis Cluster slot. */

@@ -1,0 +1,96 @@
+import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Job, Queue } from 'bullmq';
+import { z } from 'zod';
+import type { ModuleCatalog } from '@ioplane/catalog';
+import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import { AgentFactsResult, submitPlacement } from '@ioplane/planning';
+import { JOBS, JOBS_BY_QUEUE, newPlacementId, QUEUES } from '@ioplane/queue';
+import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
+import { decideRound, DecideResult } from './rebalance.decider';
+import { REBALANCE_SETTINGS } from './rebalance.tokens';
+import type { RebalanceSettings } from './rebalance.env';
+import { sampleFleet, SampleResult } from './telemetry.sampler';
+
+export const samplePayload = z.object({
+  /** Queue the decision round for this window once the samples are stored. */
+  decide: z.boolean().default(true),
+});
+export const decidePayload = z.object({ window: z.int().min(0).optional() });
+
+const KEEP = { removeOnComplete: 100, removeOnFail: 200 };
+
+/** Telemetry sampling and rebalancing decisions: one job at a time, so windows never interleave. */
+@Processor(QUEUES.rebalance, { concurrency: 1, lockDuration: 120_000 })
+export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
+  private readonly log = new Logger('Rebalance');
+
+  constructor(
+    @Inject(FLEET_REPOSITORY) private readonly fleet: FleetRepository,
+    @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
+    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
+    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
+    @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
+    @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
+    @Inject(CONTROLLER_KEYS) private readonly keys: { agentTokenSecret: string },
+    @Inject(TelemetryRepository) private readonly telemetry: TelemetryRepository,
+    @Inject(RebalanceRepository) private readonly rebalance: RebalanceRepository,
+    @Inject(REBALANCE_SETTINGS) private readonly settings: RebalanceSettings,
+    @InjectQueue(QUEUES.rebalance) private readonly queue: Queue,
+    @InjectQueue(QUEUES.placement) private readonly placementQueue: Queue,
+  ) {
+    super();
+  }
+
+  onModuleInit(): void {
+    const handled = [JOBS.rebalanceDecide, JOBS.telemetrySample].sort();
+    if (JSON.stringify([...JOBS_BY_QUEUE.rebalance].sort()) !== JSON.stringify(handled)) {
+      throw new Error(`queue ${QUEUES.rebalance}: jobs ${JOBS_BY_QUEUE.rebalance.join(',')} but handlers for ${handled.join(',')}`);
+    }
+  }
+
+  async process(job: Job): Promise<SampleResult | DecideResult> {
+    if (job.name === JOBS.telemetrySample) return this.sample(job);
+    if (job.name === JOBS.rebalanceDecide) return this.decide(job);
+    throw new Error(`no handler for job ${job.name}`);
+  }
+
+  private async sample(job: Job): Promise<SampleResult> {
+    const { decide } = samplePayload.parse(job.data ?? {});
+    const r = await sampleFleet({
+      fleet: this.fleet, rollouts: this.rollouts, telemetry: this.telemetry, catalog: this.catalog, profiles: this.profiles,
+      agentTokenSecret: this.keys.agentTokenSecret, limits: { windows: this.settings.keepWindows, ttlSeconds: this.settings.ttlSeconds },
+    });
+    if (r.errors.length) this.log.warn({ window: r.window, errors: r.errors.slice(0, 20) }, 'telemetry: some devices did not answer');
+    if (decide) await this.queue.add(JOBS.rebalanceDecide, { window: r.window }, { jobId: `decide.w${r.window}`, ...KEEP });
+    return r;
+  }
+
+  private async decide(job: Job): Promise<DecideResult> {
+    const { window } = decidePayload.parse(job.data ?? {});
+    return decideRound(
+      {
+        fleet: this.fleet, rollouts: this.rollouts, placements: this.placements, catalog: this.catalog, profiles: this.profiles,
+        telemetry: this.telemetry, rebalance: this.rebalance, agentFacts: this.agentFacts,
+        submit: async (req, key) => {
+          const { record } = await submitPlacement(req, key, {
+            placements: this.placements,
+            catalog: this.catalog,
+            fleet: this.fleet,
+            newId: newPlacementId,
+            enqueuePlan: async (id) => void (await this.placementQueue.add(JOBS.plan, { placementId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 })),
+          });
+          return record.id;
+        },
+        log: (msg, fields) => this.log.log(fields, msg),
+      },
+      window,
+    );
+  }
+
+  @OnWorkerEvent('failed')
+  onFailed(job: Job | undefined, err: Error): void {
+    this.log.warn({ jobId: job?.id, job: job?.name, err: err.message }, 'rebalance job failed');
+  }
+}

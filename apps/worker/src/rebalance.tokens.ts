@@ -1,0 +1,1 @@
+export const REBALANCE_SETTINGS = Symbol('REBALANCE_SETTINGS');

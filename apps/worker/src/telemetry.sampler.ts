@@ -1,0 +1,102 @@
+import type { ModuleCatalog } from '@ioplane/catalog';
+import { agentToken, AgentClient } from '@ioplane/devices';
+import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import { DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from '@ioplane/placement';
+import { CounterReading, MachineSnapshot, TelemetryWindow, windowRates } from '@ioplane/rebalance';
+import type { FleetRepository, RolloutRepository, TelemetryLimits, TelemetryRepository } from '@ioplane/state';
+
+const DEPLOYED = 6;
+
+export interface SamplerDeps {
+  fleet: FleetRepository;
+  rollouts: RolloutRepository;
+  telemetry: TelemetryRepository;
+  catalog: ModuleCatalog;
+  profiles: FirmwareProfile[];
+  agentTokenSecret: string;
+  limits: TelemetryLimits;
+  concurrency?: number;
+  timeoutMs?: number;
+}
+
+export interface SampleResult {
+  window: number;
+  machines: number;
+  /** Devices that did not answer, as `hostname/device: message`. */
+  errors: string[];
+}
+
+/** Hosts whose agents are sampled: Deployed, not a DPU (its host's agent owns it), with an agent endpoint. */
+export function sampledHosts(all: FleetMachine[]): FleetMachine[] {
+  return all.filter((m) => !m.isDpu && m.status === DEPLOYED && !!m.agentUrl);
+}
+
+/**
+ * One sampling round: opens the next window and, per host, turns the agent's cumulative counters
+ * into rates against the previous round. A device that does not answer keeps its previous
+ * reading, so one failed call costs one window of that device, not two.
+ */
+export async function sampleFleet(deps: SamplerDeps): Promise<SampleResult> {
+  const window = await deps.telemetry.nextWindow();
+  const hosts = sampledHosts(await deps.fleet.listMachines());
+  const errors: string[] = [];
+  const nsCache = new Map<string, Promise<number | null>>();
+  const nsPerPacket = (module: string) => {
+    let p = nsCache.get(module);
+    if (!p) {
+      p = deps.catalog.analysis(module).then((r) => r.cost.nsPerPacket, () => null);
+      nsCache.set(module, p);
+    }
+    return p;
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < hosts.length) {
+      const m = hosts[next++];
+      try {
+        errors.push(...(await sampleMachine(deps, m, window, nsPerPacket)));
+      } catch (e) {
+        errors.push(`${m.hostname}: ${(e as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 8, hosts.length) }, worker));
+  return { window, machines: hosts.length, errors };
+}
+
+async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number, nsPerPacket: (module: string) => Promise<number | null>): Promise<string[]> {
+  const client = new AgentClient(m.agentUrl!, agentToken(deps.agentTokenSecret, m.systemId), { timeoutMs: deps.timeoutMs ?? 5_000 });
+  const prev = await deps.telemetry.lastSnapshot<MachineSnapshot>(m.systemId);
+  // The agent drives the host CPU and every profiled device; the rest it lists without a driver.
+  const devices = m.devices.filter((d) => d.kind === 'host-cpu' || d.profileId);
+  const snap: MachineSnapshot = { systemId: m.systemId, readings: [], errors: [] };
+  await Promise.all(
+    devices.map(async (d) => {
+      try {
+        const c = await client.counters(d.id);
+        const at = Date.parse(c.at);
+        for (const x of c.modules) snap.readings.push({ deviceId: d.id, port: x.port, module: x.module, packets: x.packets, bytes: x.bytes, drops: x.drops, cpuNs: x.cpuNs, at });
+      } catch (e) {
+        snap.errors.push({ deviceId: d.id, message: (e as Error).message });
+        snap.readings.push(...(prev?.readings.filter((r: CounterReading) => r.deviceId === d.id) ?? []));
+      }
+    }),
+  );
+  const observed = await deps.rollouts.observed(m.systemId);
+  const placedOn = observed ? Object.fromEntries(observed.modules.map((x) => [x.name, x.deviceId])) : undefined;
+  const armTarget = new Set(observed?.modules.filter((x) => x.target === 'dpu-arm-xdp').map((x) => `${x.deviceId}|${x.name}`) ?? []);
+  const ns = new Map<string, number | null>();
+  for (const r of snap.readings) if (armTarget.has(`${r.deviceId}|${r.module}`) && !ns.has(r.module)) ns.set(r.module, await nsPerPacket(r.module));
+  // Arm load is estimated, as the placement engine does: host ns per packet x the DPU's slowdown, over its cores.
+  const armLoad = (deviceId: string, module: string, pps: number): number | null => {
+    if (!armTarget.has(`${deviceId}|${module}`)) return null;
+    const profileId = observed?.firmware[deviceId] ?? m.devices.find((d) => d.id === deviceId)?.profileId;
+    const tp = deps.profiles.find((p) => p.id === profileId)?.throughput;
+    const n = ns.get(module);
+    if (!n) return null;
+    return (pps * n * (tp?.armSlowdown ?? DEFAULT_ARM_SLOWDOWN)) / 1e9 / (tp?.armCores ?? DEFAULT_ARM_CORES);
+  };
+  const w: TelemetryWindow = windowRates(prev, snap, { window, hostname: m.hostname, at: new Date().toISOString(), armLoad, placedOn });
+  await deps.telemetry.record(m.systemId, w, snap, deps.limits);
+  return snap.errors.map((e) => `${m.hostname}/${e.deviceId}: ${e.message}`);
+}
