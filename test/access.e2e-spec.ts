@@ -87,6 +87,21 @@ describe('access control', () => {
     expect((await http(h.apiUrl, 'GET', '/v1/fleet/machines', undefined, { authorization: `Bearer ${agentTok}` })).status).toBe(401);
   });
 
+  it('serves bull-board at /admin/queues to admins only', async () => {
+    expect((await fetch(`${h.apiUrl}/admin/queues/`)).status).toBe(401);
+    expect((await fetch(`${h.apiUrl}/admin/queues/`, { headers: { authorization: `Bearer ${tokens.operator}` } })).status).toBe(403);
+    const page = await fetch(`${h.apiUrl}/admin/queues/`, { headers: { authorization: `Bearer ${tokens.admin}` } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const login = await fetch(`${h.apiUrl}/admin/queues/login?token=${encodeURIComponent(tokens.admin)}`, { redirect: 'manual' });
+    expect(login.status).toBe(302);
+    const cookie = login.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/);
+    const api = await fetch(`${h.apiUrl}/admin/queues/api/queues`, { headers: { cookie: cookie.split(';')[0] } });
+    expect(api.status).toBe(200);
+    expect(JSON.stringify(await api.json())).toContain('rollout');
+  });
+
   it('manages tokens from the CLI', async () => {
     const created = await runCli(['--api', h.apiUrl, 'tokens', 'create', '--name', 'cli-made', '--role', 'operator']);
     expect(created.code).toBe(0);

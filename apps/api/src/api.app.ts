@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { CoreOptions } from '@ioplane/runtime';
 import { ApiModule } from './api.module';
+import { mountQueueBoard } from './auth/queue-board';
 import type { TokenRepository } from '@ioplane/state';
 import { TOKEN_REPOSITORY } from './auth/auth.tokens';
 
@@ -15,6 +16,7 @@ export async function createApi(opts: CoreOptions): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
   const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+  mountQueueBoard(app);
   return app;
 }
 
