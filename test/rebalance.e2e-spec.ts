@@ -134,6 +134,10 @@ describe('rebalance: telemetry, hysteresis, propose and auto moves through the n
     for (const host of ['core-c01', 'core-c02']) {
       expect(await ddosOn(host)).toMatchObject({ deviceId: await bf3Of(host), target: 'dpu-arm-xdp' });
       expect((await observed(host)).placementId).toBe(placementId);
+      // The move leaves no old copy: ddos-drop runs on the DPU only.
+      const programs = await h.agent(hostId(h, host)).programs();
+      const runningDdos = programs.devices.flatMap((d) => d.ports.filter((p) => p.current?.modules.some((m) => m.name === 'ddos-drop')).map(() => d.deviceId));
+      expect(runningDdos).toEqual([await bf3Of(host)]);
     }
     expect(await ddosOn('core-c03')).toMatchObject({ deviceId: before.c03.deviceId, target: 'host-xdp-native' });
     expect(before.c01.target).toBe('host-xdp-native');

@@ -7,6 +7,7 @@ import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
 import { PlacementInputError, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
+import { currentPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
@@ -52,7 +53,7 @@ export class PlacementsController {
     const req = parsed.data;
     if (req.dryRun) {
       res.status(200);
-      const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, highs: await loadHighs() }));
+      const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await loadHighs() }));
       return { dryRun: true, plan };
     }
     const { record, created } = await this.guard(() =>

@@ -6,10 +6,11 @@ import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
 import { planPlacement, placementRequestSchema, StoredPlan } from '@ioplane/planning';
+import { currentPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
-import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES } from '@ioplane/runtime';
-import type { FleetRepository, PlacementRepository } from '@ioplane/state';
+import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 
 @Processor(QUEUES.placement, { concurrency: 2, lockDuration: 300_000 })
 export class PlacementProcessor extends WorkerHost implements OnModuleInit {
@@ -23,6 +24,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
     @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
     @InjectQueue(QUEUES.rollout) private readonly rollout: Queue,
+    @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
   ) {
     super();
   }
@@ -54,7 +56,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     await job.updateProgress({ stage: 'plan', percent: 10 });
     this.highs ??= loadHighs();
     const request = placementRequestSchema.parse(rec.request);
-    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, highs: await this.highs });
+    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await this.highs });
     await this.placements.putPlan(placementId, plan);
     if ((await this.placements.get(placementId))?.status === 'cancelled') return { placementId, complete: plan.complete, machines: plan.machines.length };
     const infeasible = plan.machines.filter((m) => !m.feasible).length;

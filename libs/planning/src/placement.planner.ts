@@ -101,3 +101,12 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
     stats: plan.stats,
   };
 }
+
+/** What a machine runs now, from the observed state, as the solver's current placement (migration cost). */
+export async function currentPlacement(
+  observed: { observed(systemId: string): Promise<{ modules: Array<{ name: string; deviceId: string; target: string }> } | null> },
+  systemId: string,
+): Promise<Record<string, CurrentPlacement>> {
+  const o = await observed.observed(systemId);
+  return Object.fromEntries((o?.modules ?? []).map((m) => [m.name, { deviceId: m.deviceId, target: m.target as CurrentPlacement['target'] }]));
+}

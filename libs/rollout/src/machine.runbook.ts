@@ -133,7 +133,23 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
 export async function commitMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>): Promise<MachineRecord> {
   const { move } = mover(rec, deps as RunbookDeps);
   const devices = await layoutOf(deps.agent, want);
-  for (const chain of want.chains) for (const part of partsOf(chain, devices)) await deps.agent.commit(chain.deviceId, part.port);
+  const used = new Set<string>();
+  for (const chain of want.chains) {
+    for (const part of partsOf(chain, devices)) {
+      await deps.agent.commit(chain.deviceId, part.port);
+      used.add(`${chain.deviceId}|${part.port}`);
+    }
+  }
+  // A module that moved leaves its old copy behind: once the new place is committed, ports that
+  // run only this placement's modules but are not in its layout are detached. Anything else
+  // there (other modules, programs ioplane did not load) is left alone.
+  const names = new Set(want.chains.flatMap((c) => c.modules.map((m) => m.name)));
+  for (const d of (await deps.agent.programs()).devices) {
+    for (const p of d.ports) {
+      if (!p.current || used.has(`${d.deviceId}|${p.port}`)) continue;
+      if (p.current.modules.length && p.current.modules.every((m) => names.has(m.name))) await deps.agent.detach(d.deviceId, p.port);
+    }
+  }
   return move('committed', { reason: null });
 }
 
