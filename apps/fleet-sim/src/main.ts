@@ -13,6 +13,7 @@ interface Config {
   host: string;
   timeScale: number;
   agents: { port: number; kernel: 'auto' | 'off'; keysDir: string } | null;
+  scenario: { file: string; speed: number } | null;
 }
 
 const AGENT_TOKEN_SECRET_FILE = 'agent-token.secret';
@@ -40,7 +41,11 @@ function config(env: NodeJS.ProcessEnv): Config {
     if (kernel !== 'auto' && kernel !== 'off') throw new Error(`AGENT_KERNEL must be 'auto' or 'off', got '${kernel}'`);
     agents = { port: agentPort, kernel, keysDir: resolve(env.IOPLANE_DATA_DIR?.trim() || 'var', 'keys') };
   }
+  const speed = env.FLEET_SCENARIO_SPEED?.trim() || '1';
+  if (!(Number(speed) > 0)) throw new Error(`FLEET_SCENARIO_SPEED must be a number > 0, got '${speed}'`);
+  const scenarioFile = env.FLEET_SCENARIO?.trim();
   return {
+    scenario: scenarioFile ? { file: resolve(scenarioFile), speed: Number(speed) } : null,
     fleetFile: resolve(env.FLEET_FILE?.trim() || 'fleets/demo.yaml'),
     apiKey,
     port,
@@ -80,8 +85,11 @@ async function main(): Promise<void> {
       fail(`IOPLANE_DATA_DIR: cannot use the keys in ${cfg.agents.keysDir}: ${(e as Error).message}`);
     }
   }
-  const sim = await startMaasSimulator({ fleetFile: cfg.fleetFile, apiKey: cfg.apiKey, port: cfg.port, host: cfg.host, timeScale: cfg.timeScale, agents }).catch((e: unknown) => {
-    const msg = e instanceof FleetFileError ? `invalid fleet file ${e.message}` : (e as Error).message;
+  const sim = await startMaasSimulator({
+    fleetFile: cfg.fleetFile, apiKey: cfg.apiKey, port: cfg.port, host: cfg.host, timeScale: cfg.timeScale, agents,
+    scenario: cfg.scenario ?? undefined,
+  }).catch((e: unknown) => {
+    const msg = e instanceof FleetFileError ? `invalid fleet file ${e.message}` : cfg.scenario && /scenario/i.test((e as Error).message) ? `FLEET_SCENARIO: ${(e as Error).message}` : (e as Error).message;
     fail(e instanceof SimAgentStartError ? `${msg} (AGENT_PORT=${cfg.agents?.port}; FLEET_AGENTS=off starts MAAS alone)` : msg);
   });
   const hosts = sim.model.hosts.length;
@@ -91,6 +99,7 @@ async function main(): Promise<void> {
     `MAAS_URL=${sim.url}`,
     `MAAS_API_KEY=${sim.apiKey}`,
     `fault controls: GET/PUT/DELETE ${sim.url.replace(/MAAS\/$/, '')}sim/faults (same OAuth header)`,
+    ...(cfg.scenario ? [`replaying scenario ${cfg.scenario.file} at ${cfg.scenario.speed}x on the emulated counters`] : []),
   ];
   if (cfg.agents) {
     const modes = [...sim.agents.values()].map((a) => a.mode);
