@@ -125,3 +125,19 @@ describe('the agent API and controller tokens', () => {
     expect(systemId).toMatch(/^[a-z0-9]+$/);
   });
 });
+
+describe('rate limiting', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ agents: false, env: { API_RATE_LIMIT: '3' } });
+  });
+  afterAll(() => h?.stop());
+
+  it('limits mutating calls per token, never reads', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await http(h.apiUrl, 'POST', '/v1/fleet/sync', {})).status);
+    expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+    for (let i = 0; i < 6; i++) expect((await http(h.apiUrl, 'GET', '/v1/fleet/machines')).status).toBe(200);
+  });
+});

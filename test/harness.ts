@@ -65,6 +65,8 @@ export async function startHarness(
     agents?: false | { kernel?: 'auto' | 'off'; timeScale?: number };
     /** A Redis of the test's own (readiness tests stop it). */
     redisUrl?: string;
+    /** Extra environment for the stack's config (e.g. API_RATE_LIMIT). */
+    env?: Record<string, string>;
     probeMs?: number;
     /** false: no in-process worker at first (a test runs one as a child process, or calls startWorker()). */
     worker?: boolean;
@@ -82,7 +84,7 @@ export async function startHarness(
       ? { publicKeyPem: loadOrCreateSigningKeys(keysDir).publicKeyPem, tokenSecret: loadOrCreateSecret(keysDir, 'agent-token.secret'), port: 0, kernel: agentOpts.kernel, timeScale: agentOpts.timeScale, logLevel: 'silent' }
       : undefined,
   });
-  const config = testConfig({ ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}), ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}), IOPLANE_KEYS_DIR: keysDir, AGENT_PORT: String(sim.agentPort || 9440) });
+  const config = testConfig({ ...(opts.env ?? {}), ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}), ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}), IOPLANE_KEYS_DIR: keysDir, AGENT_PORT: String(sim.agentPort || 9440) });
   const redisUrl = config.REDIS_URL!;
   const maas = { url: sim.url, apiKey: opts.apiKey ?? sim.apiKey, retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } };
   const workers: INestApplicationContext[] = [];
