@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
-import { BPFFS_ROOT, extractVerifierErrors, runProcess, runVectors } from '@ioplane/compiler';
+import { BPFFS_ROOT, extractVerifierErrors, runVectors } from '@ioplane/compiler';
 import { bpftool } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
@@ -14,6 +14,7 @@ import {
 import type { FaultBook } from './fault.book';
 import { FirmwareSlots } from './firmware.slots';
 import { chainsSupported } from './kernel/chain.probe';
+import { sendProbe } from './kernel/probe.traffic';
 import { buildDispatcher } from './kernel/dispatcher.source';
 import { readMapTotals, readStats } from './kernel/map.counters';
 import { ensureInterface, linksIn, netnsPath, portInterface } from './kernel/netns.setup';
@@ -148,11 +149,7 @@ export class KernelXdpDriver implements DeviceDriver {
     this.checkPort(port);
     const i = this.iface(port);
     await ensureInterface(i);
-    // UDP datagrams from the peer namespace (node is always there; ping may not be): every
-    // packet crosses the hook once, whatever the chain then does with it.
-    const script = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++>=${packets})return s.close();s.send(Buffer.alloc(32),9,'${i.address}',go)};go();`;
-    const r = await runProcess('/usr/sbin/ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', script], { timeoutMs: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    if (r.code !== 0) throw new DeviceError('kernel_failed', `probe traffic on ${i.name} failed: ${r.stderr.trim().split('\n').pop()}`);
+    await sendProbe(i, packets);
     return { deviceId: this.device.id, port, sent: packets };
   }
 
