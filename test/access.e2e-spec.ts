@@ -34,6 +34,16 @@ describe('access control', () => {
 
   const call = (op: Op, token: string | null) => http(h.apiUrl, op.method, concrete(op.path), op.method === 'GET' || op.method === 'DELETE' ? undefined : {}, { authorization: token ? `Bearer ${token}` : '' });
 
+  it('every endpoint documents its error body', async () => {
+    const doc = (await http(h.apiUrl, 'GET', '/docs-json')).body as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }>; 'x-ioplane-role'?: string }>> };
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const codes = op['x-ioplane-role'] === 'public' ? ['400'] : ['400', '401', '403'];
+        for (const c of codes) expect({ at: `${method} ${path} ${c}`, ref: op.responses[c]?.content?.['application/json']?.schema.$ref }).toEqual({ at: `${method} ${path} ${c}`, ref: '#/components/schemas/Error' });
+      }
+    }
+  });
+
   it('every endpoint in the OpenAPI document declares a role', async () => {
     const ops = await operations(h);
     expect(ops.length).toBeGreaterThan(15);

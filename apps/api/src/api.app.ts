@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { CoreOptions } from '@ioplane/runtime';
 import { ApiModule } from './api.module';
@@ -14,8 +14,8 @@ export async function createApi(opts: CoreOptions): Promise<INestApplication> {
   // Module uploads carry sources or an object as base64.
   app.useBodyParser('json', { limit: '8mb' });
   app.useLogger(app.get(Logger));
-  const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+  const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').addBearerAuth().build();
+  SwaggerModule.setup('docs', app, () => withErrorResponses(SwaggerModule.createDocument(app, doc)));
   mountQueueBoard(app);
   return app;
 }
@@ -35,4 +35,47 @@ export async function bootstrapAdminToken(app: INestApplication): Promise<string
   const tokens = app.get<TokenRepository>(TOKEN_REPOSITORY);
   if ((await tokens.count()) > 0) return null;
   return (await tokens.create('bootstrap-admin', 'admin')).token;
+}
+
+const ERROR_SCHEMA = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', example: 'validation' },
+        message: { type: 'string', example: 'query zone: must be 1-64 letters, digits, dot, dash or underscore' },
+        field: { type: 'string', example: 'zone', description: 'the request part the error points at' },
+        issues: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+      },
+    },
+  },
+} as const;
+
+const ERRORS: Record<string, string> = {
+  '400': 'invalid input: `field` names what is wrong and why; nothing was changed',
+  '401': 'no, unknown or revoked bearer token',
+  '403': 'the token\'s role is too weak for this endpoint',
+  '404': 'what the path or body names does not exist',
+  '409': 'the target is in a state that does not allow this',
+  '422': 'well-formed but cannot be done (e.g. no machine matches the selector)',
+  '429': 'too many mutating calls for this token',
+};
+
+/** Every operation documents the error body all errors share, so clients can rely on one shape. */
+function withErrorResponses(doc: OpenAPIObject): OpenAPIObject {
+  doc.components = { ...(doc.components ?? {}), schemas: { ...(doc.components?.schemas ?? {}), Error: ERROR_SCHEMA as never } };
+  for (const path of Object.values(doc.paths)) {
+    for (const op of Object.values(path) as Array<{ responses?: Record<string, unknown>; 'x-ioplane-role'?: string }>) {
+      if (!op || typeof op !== 'object' || !op.responses) continue;
+      for (const [code, description] of Object.entries(ERRORS)) {
+        if (op['x-ioplane-role'] === 'public' && (code === '401' || code === '403')) continue;
+        const existing = op.responses[code] as { description?: string } | undefined;
+        op.responses[code] = { description: existing?.description ?? description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      }
+    }
+  }
+  return doc;
 }
