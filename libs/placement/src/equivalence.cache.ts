@@ -1,6 +1,6 @@
 import { TARGETS } from '@ioplane/domain';
-import { buildProblem, devicesOf, trafficFor } from './machine.problem';
-import { MachineSolution, solveProblem, SolveOptions } from './machine.solver';
+import { devicesOf, MachineProblem, problemFrom, StaticFilter, staticFilter, TrafficFilter, trafficFilter, trafficFor } from './machine.problem';
+import { infeasibleAs, MachineSolution, solveProblem, SolveOptions } from './machine.solver';
 import { PlacementMachine, PlacementModule, TrafficDemand } from './placement.model';
 
 /**
@@ -48,9 +48,17 @@ export class EquivalenceCache {
   private readonly byHash = new Map<number, number[]>();
   private readonly signatures: Float64Array[] = [];
   private readonly ids = new Map<string, number>();
+  /** Traffic-independent filtering, shared by classes with the same modules, hardware and pins. */
+  private readonly statics = new Map<string, StaticFilter>();
+  /** Traffic-dependent filtering, shared by classes that differ only in their current placement. */
+  private readonly filters = new Map<string, TrafficFilter>();
+  /** A proven-infeasible solution per traffic filter: classes sharing one differ only in costs. */
+  private readonly infeasibleOf = new Map<TrafficFilter, MachineSolution>();
   private sig = new Float64Array(64);
   private bits = new Int32Array(this.sig.buffer);
   private len = 0;
+  private lastModulesKey: string | null = null;
+  private lastModulesId = -1;
   private readonly logRatio: number;
   solves = 0;
   hits = 0;
@@ -111,13 +119,27 @@ export class EquivalenceCache {
       const t = trafficFor(machine, m);
       return { pps: this.bucketPps(t.pps, m.traffic.pps), meanPacketBytes: t.meanPacketBytes };
     });
-    const p = buildProblem(machine, sortedModules, traffic);
+    const sorted = [...sortedModules];
+    const devices = devicesOf(machine);
+    const sk = this.staticKey(machine, sorted, modulesKey);
+    let statics = this.statics.get(sk);
+    if (!statics) {
+      statics = staticFilter(sorted, devices);
+      this.statics.set(sk, statics);
+    }
+    const tk = sk + '|' + machine.hostCoreBudget + '|' + traffic.map((t) => t.pps + '/' + t.meanPacketBytes).join(',');
+    let tf = this.filters.get(tk);
+    if (!tf) {
+      tf = trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic);
+      this.filters.set(tk, tf);
+    }
+    const p = problemFrom(machine, sorted, devices, tf);
     this.solves++;
     const cls: EquivalenceClass = {
       key: this.keyOf(machine, sortedModules, modulesKey),
       index: this.classes.length,
       modules: p.modules.map((m) => m.name),
-      solution: solveProblem(p, this.opts),
+      solution: this.solve(p, tf),
       members: 1,
     };
     this.classes.push(cls);
@@ -125,6 +147,24 @@ export class EquivalenceCache {
     if (chain) chain.push(cls.index);
     else this.byHash.set(h, [cls.index]);
     return cls;
+  }
+
+  private solve(p: MachineProblem, tf: TrafficFilter): MachineSolution {
+    const prior = this.infeasibleOf.get(tf);
+    const reused = prior ? infeasibleAs(p, prior) : null;
+    if (reused) return reused;
+    const s = solveProblem(p, this.opts);
+    if (!s.feasible && !prior) this.infeasibleOf.set(tf, s);
+    return s;
+  }
+
+  /** What staticFilter depends on: modules, device kinds and profiles, and where device pins point. */
+  private staticKey(machine: PlacementMachine, modules: readonly PlacementModule[], modulesKey: string): string {
+    let k = modulesKey + '|' + (machine.devices.some((d) => d.kind === 'host-cpu') ? '' : 'cpu+');
+    for (const d of machine.devices) k += d.kind + d.flavours.map((f) => ':' + f.profileId).join('') + ',';
+    const all = devicesOf(machine);
+    for (const m of modules) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) k += '|pin' + all.findIndex((d) => d.id === m.pin);
+    return k;
   }
 
   /** Device ids of a member machine, in the order the class's device indices use. */
@@ -164,7 +204,12 @@ export class EquivalenceCache {
   /** Everything keyOf names, as numbers; lengths are written so fields cannot shift into each other. */
   private writeSignature(machine: PlacementMachine, modules: readonly PlacementModule[], modulesKey: string): void {
     this.len = 0;
-    this.push(this.id(modulesKey));
+    // A fleet plan passes the same key string for every machine: skip the map on a repeat.
+    if (modulesKey !== this.lastModulesKey) {
+      this.lastModulesKey = modulesKey;
+      this.lastModulesId = this.id(modulesKey);
+    }
+    this.push(this.lastModulesId);
     this.push(machine.hostCoreBudget);
     const ds = machine.devices;
     let hasCpu = 0;

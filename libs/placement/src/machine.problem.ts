@@ -86,8 +86,12 @@ export function bindDevices(message: string, ids: readonly string[]): string {
   return message.indexOf('{device:') < 0 ? message : message.replace(/\{device:(\d+)\}/g, (_, i: string) => ids[Number(i)] ?? `device ${i}`);
 }
 
+/** Labels only depend on (kind, device index): made once, not per problem. */
+const LABELS: string[][] = [];
+
 export function resourceLabel(kind: ResourceKind, d: number): string {
-  return d >= 0 ? `${kind} on ${deviceToken(d)}` : 'host-core budget';
+  const row = (LABELS[KIND_INDEX[kind]] ??= []);
+  return (row[d + 1] ??= d >= 0 ? `${kind} on ${deviceToken(d)}` : 'host-core budget');
 }
 
 export function unitOf(kind: ResourceKind): string {
@@ -119,13 +123,102 @@ export function sortChain<T extends { chainPosition: number; name: string }>(mod
 }
 
 /**
+ * What one (device, flavour, target) is for one module before traffic is known: refused (pin,
+ * verdict, latency; the rejection is final and shared) or passed with its latency.
+ */
+export interface StaticOption {
+  deviceIndex: number;
+  flavourIndex: number;
+  target: Target;
+  latency: number;
+  rejection: RawRejection | null;
+}
+
+/** Per module (chain order), every (device, flavour, target) in the order candidates are made. */
+export type StaticFilter = StaticOption[][];
+
+/**
+ * The traffic-independent half of building a problem: it depends only on the modules, the devices'
+ * profiles and where device pins point, so machines that differ only in traffic or current
+ * placement (most classes of a fleet) share it.
+ */
+export function staticFilter(sorted: readonly PlacementModule[], devices: readonly PlacementDevice[]): StaticFilter {
+  const out: StaticFilter = [];
+  for (const m of sorted) {
+    const opts: StaticOption[] = [];
+    const pin = m.pin;
+    const pinTarget = pin !== undefined && isTarget(pin);
+    for (let di = 0; di < devices.length; di++) {
+      const device = devices[di];
+      const flavours = flavoursOf(device);
+      for (let fi = 0; fi < flavours.length; fi++) {
+        const flavour = flavours[fi];
+        for (const target of flavour.targets) {
+          const refuse = (code: RejectCode, message: string) => opts.push({ deviceIndex: di, flavourIndex: fi, target, latency: 0, rejection: { deviceIndex: di, target, code, message } });
+          if (pin !== undefined && (pinTarget ? pin !== target : pin !== device.id)) {
+            refuse('pin', `module is pinned to ${pin}`);
+            continue;
+          }
+          const v = verdictFor(m, flavour, target);
+          if (!v) {
+            refuse('no_verdict', `no verifier verdict for profile ${flavour.profileId}`);
+            continue;
+          }
+          if (!v.acceptedTargets.includes(target)) {
+            const why = v.reasons.filter((r) => !r.target || r.target === target).map((r) => `${r.code}: ${r.message}`);
+            refuse('verifier', `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}`);
+            continue;
+          }
+          const latency = latencyOf(flavour, target);
+          if (latency > m.latencyBudgetUs) {
+            refuse('latency', `adds ${latency} us, over the ${m.latencyBudgetUs} us budget`);
+            continue;
+          }
+          opts.push({ deviceIndex: di, flavourIndex: fi, target, latency, rejection: null });
+        }
+      }
+    }
+    out.push(opts);
+  }
+  return out;
+}
+
+/**
  * Build the per-machine problem. `trafficOverride` replaces per-module traffic (equivalence
  * classes solve at the bucket's upper edge so the plan stays feasible for every member).
  */
 export function buildProblem(machine: PlacementMachine, modules: readonly PlacementModule[], trafficOverride?: TrafficDemand[]): MachineProblem {
   const sorted = sortChain(modules);
-  const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
   const devices = devicesOf(machine);
+  return buildFiltered(machine, sorted, devices, staticFilter(sorted, devices), trafficOverride);
+}
+
+/** One module's traffic-dependent outcome, before any migration cost (which depends on the machine's current placement). */
+interface ModuleOptions {
+  /** Candidates in the order they were made, and their usage (same index). */
+  made: Candidate[];
+  usage: Usage[];
+  latency: number[];
+  /** `made` sorted by cost (stable), as problems list candidates. */
+  sorted: Candidate[];
+  rejected: RawRejection[];
+}
+
+/**
+ * Everything of a problem that traffic decides (throughput and capacity checks, resource rows,
+ * costs without migration). Machines of one hardware, budget and traffic bucket that differ only
+ * in what they run now share it; only the modules they run get their costs redone.
+ */
+export interface TrafficFilter {
+  traffic: TrafficDemand[];
+  resources: Resource[];
+  switchCost: number[][];
+  modules: ModuleOptions[];
+}
+
+export function trafficFilter(
+  hostCoreBudget: number, sorted: readonly PlacementModule[], devices: readonly PlacementDevice[], statics: StaticFilter, traffic: TrafficDemand[],
+): TrafficFilter {
   const resources: Resource[] = [];
   // Resource rows are looked up by (kind, device, flavour) as one small integer: this runs for
   // every candidate of every class a fleet plan solves, so no string keys here.
@@ -137,87 +230,106 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
     const key = (KIND_INDEX[kind] * (devices.length + 1) + d + 1) * flavourCount + f;
     let i = resIndex[key];
     if (i < 0) {
-      const cap = d < 0 ? machine.hostCoreBudget : capacityOf(flavoursOf(devices[d])[f], kind);
+      const cap = d < 0 ? hostCoreBudget : capacityOf(flavoursOf(devices[d])[f], kind);
       i = resources.push({ kind, deviceIndex: d, flavourIndex: f, capacity: cap, label: resourceLabel(kind, d) }) - 1;
       resIndex[key] = i;
     }
     return i;
   };
   const switchCost = devices.map((d) => flavoursOf(d).map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
-  const candidates: Candidate[][] = [];
-  const rejected: RawRejection[][] = [];
+  const modules: ModuleOptions[] = [];
 
   for (let mi = 0; mi < sorted.length; mi++) {
     const m = sorted[mi];
-    const cands: Candidate[] = [];
+    const made: Candidate[] = [];
+    const usages: Usage[] = [];
+    const latencies: number[] = [];
     const rej: RawRejection[] = [];
-    const current = machine.currentPlacement[m.name];
-    const pin = m.pin;
-    const pinTarget = pin !== undefined && isTarget(pin);
-    for (let di = 0; di < devices.length; di++) {
-      const device = devices[di];
-      const flavours = flavoursOf(device);
-      for (let fi = 0; fi < flavours.length; fi++) {
-        const flavour = flavours[fi];
-        for (const target of flavour.targets) {
-          if (pin !== undefined && (pinTarget ? pin !== target : pin !== device.id)) {
-            rej.push({ deviceIndex: di, target, code: 'pin', message: `module is pinned to ${pin}` });
-            continue;
-          }
-          const v = verdictFor(m, flavour, target);
-          if (!v) {
-            rej.push({ deviceIndex: di, target, code: 'no_verdict', message: `no verifier verdict for profile ${flavour.profileId}` });
-            continue;
-          }
-          if (!v.acceptedTargets.includes(target)) {
-            const why = v.reasons.filter((r) => !r.target || r.target === target).map((r) => `${r.code}: ${r.message}`);
-            rej.push({ deviceIndex: di, target, code: 'verifier', message: `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}` });
-            continue;
-          }
-          const latency = latencyOf(flavour, target);
-          if (latency > m.latencyBudgetUs) {
-            rej.push({ deviceIndex: di, target, code: 'latency', message: `adds ${latency} us, over the ${m.latencyBudgetUs} us budget` });
-            continue;
-          }
-          const usage = usageOf(m, traffic[mi], flavour, target);
-          if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
-            const share = Math.max(usage.throughput, usage.arm);
-            const maxPps = traffic[mi].pps / share;
-            rej.push({
-              deviceIndex: di, target, code: 'throughput',
-              message: `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`,
-            });
-            continue;
-          }
-          const res: number[] = [];
-          const amt: number[] = [];
-          let over: string | null = null;
-          for (let k = 0; k < KINDS.length; k++) {
-            const kind = KINDS[k];
-            const a = usage[kind];
-            if (a <= 0) continue;
-            const r = kind === 'hostCores' ? resourceFor(kind, -1, fi) : resourceFor(kind, di, fi);
-            if (a > resources[r].capacity + 1e-9 && !over) over = `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[r].label} has ${fmt(resources[r].capacity)}`;
-            res.push(r);
-            amt.push(a);
-          }
-          if (over) {
-            rej.push({ deviceIndex: di, target, code: 'capacity', message: over });
-            continue;
-          }
-          const moved = current !== undefined && (current.deviceId !== device.id || current.target !== target);
-          const breakdown = costOf(m, usage, latency, target, moved ? PROGRAM_SWAP_SECONDS : 0);
-          cands.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt });
-        }
+    const opts = statics[mi];
+    for (let oi = 0; oi < opts.length; oi++) {
+      const o = opts[oi];
+      if (o.rejection) {
+        rej.push(o.rejection);
+        continue;
       }
+      const di = o.deviceIndex;
+      const fi = o.flavourIndex;
+      const target = o.target;
+      const flavour = flavoursOf(devices[di])[fi];
+      const usage = usageOf(m, traffic[mi], flavour, target);
+      if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
+        const share = Math.max(usage.throughput, usage.arm);
+        const maxPps = traffic[mi].pps / share;
+        rej.push({
+          deviceIndex: di, target, code: 'throughput',
+          message: `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`,
+        });
+        continue;
+      }
+      const res: number[] = [];
+      const amt: number[] = [];
+      let over: string | null = null;
+      for (let k = 0; k < KINDS.length; k++) {
+        const kind = KINDS[k];
+        const a = usage[kind];
+        if (a <= 0) continue;
+        const r = kind === 'hostCores' ? resourceFor(kind, -1, fi) : resourceFor(kind, di, fi);
+        if (a > resources[r].capacity + 1e-9 && !over) over = `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[r].label} has ${fmt(resources[r].capacity)}`;
+        res.push(r);
+        amt.push(a);
+      }
+      if (over) {
+        rej.push({ deviceIndex: di, target, code: 'capacity', message: over });
+        continue;
+      }
+      const breakdown = costOf(m, usage, o.latency, target, 0);
+      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt });
+      usages.push(usage);
+      latencies.push(o.latency);
     }
-    cands.sort((a, b) => a.cost - b.cost);
-    candidates.push(cands);
-    rejected.push(rej);
+    modules.push({ made, usage: usages, latency: latencies, sorted: made.slice().sort(byCost), rejected: rej });
   }
   // The host-core budget exists even when no candidate uses it, so validators can name it.
   resourceFor('hostCores', -1, 0);
-  return { machine, devices, modules: sorted, traffic, candidates, rejected, resources, switchCost };
+  return { traffic, resources, switchCost, modules };
+}
+
+function byCost(a: Candidate, b: Candidate): number {
+  return a.cost - b.cost;
+}
+
+/**
+ * One machine's problem from a traffic filter: a module the machine already runs has every
+ * candidate but the one it runs on charged the program swap; the others are shared as they are.
+ */
+export function problemFrom(machine: PlacementMachine, sorted: PlacementModule[], devices: PlacementDevice[], tf: TrafficFilter): MachineProblem {
+  const candidates: Candidate[][] = [];
+  const rejected: RawRejection[][] = [];
+  for (let mi = 0; mi < sorted.length; mi++) {
+    const m = sorted[mi];
+    const o = tf.modules[mi];
+    rejected.push(o.rejected.slice());
+    const current = machine.currentPlacement[m.name];
+    if (current === undefined) {
+      candidates.push(o.sorted.slice());
+      continue;
+    }
+    const cands = o.made.map((c, ci) => {
+      const moved = current.deviceId !== devices[c.deviceIndex].id || current.target !== c.target;
+      const breakdown = costOf(m, o.usage[ci], o.latency[ci], c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
+      return { ...c, cost: breakdown.total, breakdown };
+    });
+    candidates.push(cands.sort(byCost));
+  }
+  return { machine, devices, modules: sorted, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
+}
+
+/** buildProblem from a precomputed static filter (`sorted` in chain order, `devices` from devicesOf). */
+export function buildFiltered(
+  machine: PlacementMachine, sorted: PlacementModule[], devices: PlacementDevice[], statics: StaticFilter, trafficOverride?: TrafficDemand[],
+): MachineProblem {
+  const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
+  return problemFrom(machine, sorted, devices, trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic));
 }
 
 export function fmt(x: number): string {

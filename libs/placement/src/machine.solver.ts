@@ -47,10 +47,24 @@ function relaxed(p: MachineProblem, change: 'chain' | ResourceKind): MachineProb
   return { ...p, resources: p.resources.map((r) => (r.kind === change ? { ...r, capacity: Infinity } : r)) };
 }
 
-/** No joint plan although every module has candidates: find which constraint blocks it. */
-function diagnose(p: MachineProblem): InfeasibleModule[] {
+/**
+ * No joint plan although every module has candidates: find which constraint blocks it.
+ * `complete` stays true while every relaxed search ran to the end, i.e. the answer depends only on
+ * which candidates exist and what they use, not on their costs (which order the search tries).
+ */
+function diagnose(p: MachineProblem): { blocked: InfeasibleModule[]; complete: boolean } {
+  let complete = true;
+  const blocked = diagnoseWith(p, (q) => {
+    const r = branchAndBound(q, { nodeLimit: 50_000 });
+    if (!r.optimal) complete = false;
+    return r.assignment !== null;
+  });
+  return { blocked, complete };
+}
+
+function diagnoseWith(p: MachineProblem, feasible: (q: MachineProblem) => boolean): InfeasibleModule[] {
   const kinds: ('chain' | ResourceKind)[] = ['chain', 'hostCores', 'slots', 'throughput', 'arm', 'instructions', 'mapMemoryBytes', 'flowRules'];
-  const feasibleWithout = (ts: ('chain' | ResourceKind)[]) => branchAndBound(ts.reduce(relaxed, p), { nodeLimit: 50_000 }).assignment !== null;
+  const feasibleWithout = (ts: ('chain' | ResourceKind)[]) => feasible(ts.reduce(relaxed, p));
   const name = (t: 'chain' | ResourceKind) => (t === 'chain' ? 'chain_order' : t);
   const what = (t: 'chain' | ResourceKind) => (t === 'chain'
     ? 'the NIC -> DPU -> host order (an early module can only run above a later one)'
@@ -68,17 +82,38 @@ function diagnose(p: MachineProblem): InfeasibleModule[] {
   return p.modules.map((m) => ({ module: m.name, constraint: 'capacity', message: 'no combination of targets satisfies the shared capacities and chain order together' }));
 }
 
-function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity): MachineSolution {
+/**
+ * Infeasible solutions whose verdict and diagnosis hold for any problem with the same candidates
+ * and resources whatever their costs (proven by exhaustive search): see infeasibleAs.
+ */
+const costIndependent = new WeakSet<MachineSolution>();
+
+function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity, proven = false): MachineSolution {
   const blocked = blockedModules(p);
-  return {
+  const d = blocked.length ? { blocked, complete: true } : diagnose(p);
+  const s: MachineSolution = {
     feasible: false, assignment: null, cost: Infinity, lowerBound, optimal: true, solver, problem: p, decisions: [],
-    infeasible: blocked.length ? blocked : diagnose(p), flavourSwitches: [],
+    infeasible: d.blocked, flavourSwitches: [],
   };
+  if (proven && d.complete) costIndependent.add(s);
+  return s;
+}
+
+/**
+ * `prior`'s verdict for `p` when it carries over: same candidates (device, flavour, target, use)
+ * and resources, only costs differ, and prior's infeasibility was proven without node limits.
+ * Feasibility never looks at costs, so solving `p` would reach the same verdict and diagnosis.
+ */
+export function infeasibleAs(p: MachineProblem, prior: MachineSolution): MachineSolution | null {
+  if (!costIndependent.has(prior)) return null;
+  const s: MachineSolution = { ...prior, problem: p, decisions: [], infeasible: prior.infeasible.map((x) => ({ ...x })), flavourSwitches: [] };
+  costIndependent.add(s);
+  return s;
 }
 
 export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): MachineSolution {
   const mode = opts.solver ?? 'auto';
-  if (p.candidates.some((c) => c.length === 0)) return infeasible(p, mode === 'heuristic' ? 'heuristic' : 'exact');
+  if (p.candidates.some((c) => c.length === 0)) return infeasible(p, mode === 'heuristic' ? 'heuristic' : 'exact', Infinity, true);
   if (mode === 'heuristic') {
     const h = heuristicSolve(p);
     if (!h.assignment) return infeasible(p, 'heuristic', h.lowerBound);
@@ -91,7 +126,7 @@ export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): Machin
   const nodeLimit = mode === 'exact' ? Infinity : opts.nodeLimit ?? DEFAULT_NODE_LIMIT;
   const bb = branchAndBound(p, { nodeLimit, incumbent: seed.assignment ? { assignment: seed.assignment, cost: seed.cost } : undefined });
   if (bb.optimal) {
-    if (!bb.assignment) return infeasible(p, 'exact');
+    if (!bb.assignment) return infeasible(p, 'exact', Infinity, true);
     return withPlan(p, bb.assignment, bb.cost, bb.cost, true, 'exact');
   }
   const h = heuristicSolve(p);

@@ -230,6 +230,28 @@ describe('fleet', () => {
     });
   });
 
+  it('machines that differ only in what they run now get the same diagnosis when none can be planned, and full messages', () => {
+    const base = fleet(3);
+    const hostOnly = verdicts({ 'netronome-agilio-cx-bpf-2.1': ['nic-xdp-offload'] });
+    const nicOnly = verdicts({ 'host-kernel': ['host-xdp-native', 'host-xdp-generic'], 'intel-x710-9.20': ['host-xdp-native'] });
+    const blocked = [mod('early', 0, { verdicts: hostOnly }), mod('late', 1, { verdicts: nicOnly })];
+    const machines = [base[0], { ...base[1], currentPlacement: { early: { deviceId: 'f1/eth0', target: 'host-xdp-native' as Target } } }];
+    const plan = planFleet(machines, blocked);
+    expect(plan.stats).toMatchObject({ classes: 2, infeasibleMachines: 2 });
+    machines.forEach((m, i) => {
+      const p = machinePlan(plan, i);
+      expect(p.infeasible[0].constraint).toBe('chain_order');
+      expect(p).toEqual(planMachine(m, blocked));
+    });
+    // Explanations written on first read still serialise and spread with every message.
+    const mods = [mod('ddos', 0), mod('acl', 1)];
+    const ok = planFleet(base, mods);
+    const first = machinePlan(ok, 0);
+    const copy = JSON.parse(JSON.stringify(ok.classes[0].solution.decisions ?? [])) as { rejected: { message: string }[] }[];
+    expect(copy.flatMap((d) => d.rejected).every((r) => typeof r.message === 'string' && r.message.length > 0)).toBe(true);
+    expect(first).toEqual(planMachine(base[0], mods));
+  });
+
   it.each([['greedy', false], ['MILP', true]])('spreads a fleet-scoped LB over the selector with at most K per zone (%s)', async (_, useMilp) => {
     const machines = fleet(12);
     const lb = mod('l4-lb', 5, { scope: { replicas: 4, totalPps: 8e6, selector: { tags: ['lb'] }, maxPerZone: 2 } });
