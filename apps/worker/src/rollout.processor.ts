@@ -110,9 +110,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
 
   private async machine(job: Job, token?: string) {
     const { placementId, systemId } = rolloutMachinePayload.parse(job.data);
-    const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(placementId);
+    const [plan, control] = await Promise.all([this.rollouts.getRolloutPlan<RolloutPlan>(placementId), this.rollouts.control(placementId)]);
     if (!plan) throw new Error(`no rollout plan for ${placementId}`);
-    const control = await this.rollouts.control(placementId);
     if (control === 'pause') return this.later(job, token);
     // maxUnavailable: a machine waits for a free slot; the lease frees it if this worker dies.
     if (!(await this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS))) return this.later(job, token);
@@ -139,8 +138,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       throw e;
     } finally {
       clearInterval(renew);
-      await this.rollouts.unlockMachine(systemId, lockToken);
-      await this.rollouts.releaseSlot(placementId, systemId);
+      // Lock and slot are independent keys: both are given back at once.
+      await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId)]);
     }
   }
 

@@ -48,7 +48,7 @@ export class RolloutStop extends Error {
 
 type Move = (state: MachineState, patch?: Partial<MachineRecord>, detail?: string) => Promise<MachineRecord>;
 
-function mover(start: MachineRecord, deps: RunbookDeps): { move: Move; current: () => MachineRecord } {
+function mover(start: MachineRecord, deps: Pick<RunbookDeps, 'save' | 'onStep'>): { move: Move; note(patch: Partial<MachineRecord>, detail: string): void; current: () => MachineRecord } {
   let rec = start;
   const move: Move = async (state, patch = {}, detail = '') => {
     if (state !== rec.state) assertTransition(rec.state, state);
@@ -56,7 +56,13 @@ function mover(start: MachineRecord, deps: RunbookDeps): { move: Move; current: 
     deps.onStep?.(state, detail);
     return rec;
   };
-  return { move, current: () => rec };
+  // A fact that starts no step (a flash or load finished) rides on the next state write, which
+  // follows at once; a resumed job reconciles with what the agent reports, so nothing repeats.
+  const note = (patch: Partial<MachineRecord>, detail: string) => {
+    rec = { ...rec, ...patch };
+    deps.onStep?.(rec.state, detail);
+  };
+  return { move, note, current: () => rec };
 }
 
 /**
@@ -67,38 +73,52 @@ function mover(start: MachineRecord, deps: RunbookDeps): { move: Move; current: 
  * A failing step rolls the machine back at once.
  */
 export async function runMachine(start: MachineRecord, want: DesiredMachine, deps: RunbookDeps): Promise<MachineRecord> {
-  const { move, current } = mover(start, deps);
-  const checkControl = async () => {
-    const c = await deps.control();
+  const { move, note, current } = mover(start, deps);
+  // The operator's word is read once before each step, alongside the agent's facts that step needs.
+  const beforeStep = async <T>(read: Promise<T>): Promise<T> => {
+    const [c, value] = await Promise.all([deps.control(), read]);
     if (c !== 'run') throw new RolloutStop(c);
+    return value;
   };
   try {
-    await checkControl();
-    for (const f of want.flashes) {
-      if (current().flashed.includes(f.deviceId)) continue;
-      await checkControl();
-      await move('flashing', {}, `${f.deviceId} -> ${f.profileId}`);
-      const live = (await deps.agent.programs()).devices.find((d) => d.deviceId === f.deviceId);
-      if (live?.firmware?.profileId !== f.profileId) {
-        const img = deps.firmwareImage(f.profileId);
-        const res = await deps.agent.flash(
-          f.deviceId,
-          { image: { profileId: img.profileId, version: img.version, digest: img.digest, signature: deps.sign(img.digest), bytes: img.bytes.toString('base64') }, activate: true },
-          deps.signal,
-        );
-        if (res.status !== 'committed' && res.status !== 'already_active') throw new Error(`flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`);
-      }
-      await move('flashing', { flashed: [...current().flashed, f.deviceId] }, `${f.deviceId} flashed`);
+    let devices: Layout | undefined;
+    const flashes = want.flashes.filter((f) => !current().flashed.includes(f.deviceId));
+    if (flashes.length) {
+      // The inventory reports each device's active firmware and, when nothing gets flashed, its slots.
+      const inv = await beforeStep(deps.agent.inventory());
+      let flashed = false;
+      await move('flashing', {}, flashes.map((f) => `${f.deviceId} -> ${f.profileId}`).join(', '));
+      // Devices are independent: their flashes run at once, and every one that finished is recorded,
+      // so a failure of one rolls back all that changed.
+      const results = await Promise.allSettled(
+        flashes.map(async (f) => {
+          if (inv.devices.find((d) => d.device.id === f.deviceId)?.firmware?.profileId === f.profileId) return f.deviceId;
+          flashed = true;
+          const img = deps.firmwareImage(f.profileId);
+          const res = await deps.agent.flash(
+            f.deviceId,
+            { image: { profileId: img.profileId, version: img.version, digest: img.digest, signature: deps.sign(img.digest), bytes: img.bytes.toString('base64') }, activate: true },
+            deps.signal,
+          );
+          if (res.status !== 'committed' && res.status !== 'already_active') throw new Error(`flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`);
+          return f.deviceId;
+        }),
+      );
+      const done = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      if (done.length) note({ flashed: [...current().flashed, ...done] }, `${done.join(', ')} flashed`);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (!flashed) devices = layoutFrom(inv, want);
     }
 
     // Read after flashing: another firmware flavour offers other slots.
-    const devices = await layoutOf(deps.agent, want);
+    const layout = async () => (devices ??= await layoutOf(deps.agent, want));
     for (const chain of want.chains) {
       if (current().loaded.includes(chainKey(chain))) continue;
-      await checkControl();
+      const parts = partsOf(chain, await beforeStep(layout()));
       await move('loading', {}, `${chain.deviceId} ${chain.target}`);
       let changed = false;
-      for (const part of partsOf(chain, devices)) {
+      for (const part of parts) {
         const res = await deps.agent.load(
           chain.deviceId,
           {
@@ -114,12 +134,12 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
         changed ||= res.status !== 'unchanged';
       }
       // A chain the agent already ran is not ours to roll back later.
-      await move('loading', { loaded: changed ? [...current().loaded, chainKey(chain)] : current().loaded }, `${chain.deviceId} ${changed ? 'loaded' : 'already running'}`);
+      note(changed ? { loaded: [...current().loaded, chainKey(chain)] } : {}, `${chain.deviceId} ${changed ? 'loaded' : 'already running'}`);
     }
 
-    await checkControl();
+    const layoutForVerify = await beforeStep(layout());
     await move('verifying');
-    await verify(want, devices, deps);
+    await verify(want, layoutForVerify, deps);
     return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null }, 'health check passed');
   } catch (e) {
     if (e instanceof RolloutStop && e.control === 'pause') throw e;
@@ -131,20 +151,26 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
 
 /** Makes a verified machine's new chains permanent: the agent drops the old ones. */
 export async function commitMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>): Promise<MachineRecord> {
-  const { move } = mover(rec, deps as RunbookDeps);
-  const devices = await layoutOf(deps.agent, want);
+  const { move } = mover(rec, deps);
+  // Committing a port does not change which chain runs where, so both reads go out together.
+  const [devices, programs] = await Promise.all([layoutOf(deps.agent, want), deps.agent.programs()]);
   const used = new Set<string>();
-  for (const chain of want.chains) {
-    for (const part of partsOf(chain, devices)) {
-      await deps.agent.commit(chain.deviceId, part.port);
-      used.add(`${chain.deviceId}|${part.port}`);
-    }
-  }
+  // Ports are committed one device at a time, devices at once.
+  await Promise.all(
+    [...new Set(want.chains.map((c) => c.deviceId))].map(async (deviceId) => {
+      for (const chain of want.chains.filter((c) => c.deviceId === deviceId)) {
+        for (const part of partsOf(chain, devices)) {
+          used.add(`${chain.deviceId}|${part.port}`);
+          await deps.agent.commit(chain.deviceId, part.port);
+        }
+      }
+    }),
+  );
   // A module that moved leaves its old copy behind: once the new place is committed, ports that
   // run only this placement's modules but are not in its layout are detached. Anything else
   // there (other modules, programs ioplane did not load) is left alone.
   const names = new Set(want.chains.flatMap((c) => c.modules.map((m) => m.name)));
-  for (const d of (await deps.agent.programs()).devices) {
+  for (const d of programs.devices) {
     for (const p of d.ports) {
       if (!p.current || used.has(`${d.deviceId}|${p.port}`)) continue;
       if (p.current.modules.length && p.current.modules.every((m) => names.has(m.name))) await deps.agent.detach(d.deviceId, p.port);
@@ -159,26 +185,38 @@ function chainKey(c: DesiredChain): string {
 
 /** Health check: the agent runs exactly the digests shipped, every vector passes, counters move under probe traffic. */
 async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps): Promise<void> {
-  const programs = await deps.agent.programs();
-  for (const chain of want.chains) {
+  const parts = want.chains.flatMap((chain) => partsOf(chain, devices).map((part) => ({ chain, part })));
+  // Vectors only read the device, so they run beside the digest check; a wrong digest still fails first.
+  const [programs, vectorRuns] = await Promise.all([
+    deps.agent.programs(),
+    Promise.all(
+      parts.map(({ chain, part }) => {
+        const vectors = part.modules.flatMap((m) => m.vectors.map((v) => ({ ...v, module: m.name })));
+        return vectors.length ? deps.agent.runVectors(chain.deviceId, { port: part.port, vectors }) : null;
+      }),
+    ),
+  ]);
+  for (const { chain, part } of parts) {
     const live = programs.devices.find((x) => x.deviceId === chain.deviceId);
-    for (const part of partsOf(chain, devices)) {
-      const running = live?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
-      const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
-      if (JSON.stringify(running) !== JSON.stringify(expected)) {
-        throw new Error(`verify ${chain.deviceId} port ${part.port}: agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
-      }
-      const vectors = part.modules.flatMap((m) => m.vectors.map((v) => ({ ...v, module: m.name })));
-      if (vectors.length) {
-        const r = await deps.agent.runVectors(chain.deviceId, { port: part.port, vectors });
-        const failed = r.results.filter((x) => !x.passed);
-        if (!r.passed || failed.length) throw new Error(`verify ${chain.deviceId}: test vectors failed: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
-      }
+    const running = live?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
+    const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
+    if (JSON.stringify(running) !== JSON.stringify(expected)) {
+      throw new Error(`verify ${chain.deviceId} port ${part.port}: agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
     }
   }
+  parts.forEach(({ chain }, i) => {
+    const r = vectorRuns[i];
+    if (!r) return;
+    const failed = r.results.filter((x) => !x.passed);
+    if (!r.passed || failed.length) throw new Error(`verify ${chain.deviceId}: test vectors failed: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
+  });
+  // Counters are read after the vectors ran, so only probe traffic can move them.
   const before = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
-  for (const chain of want.chains) for (const part of partsOf(chain, devices)) await deps.agent.probe(chain.deviceId, part.port, 50);
-  await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200);
+  // The wait for the traffic starts with the probes; the counters are read once both are done.
+  await Promise.all([
+    ...parts.map(({ chain, part }) => deps.agent.probe(chain.deviceId, part.port, 50)),
+    (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200),
+  ]);
   const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
   want.chains.forEach((chain, i) => {
     for (const m of chain.modules) {
@@ -196,12 +234,11 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps):
 
 /** Restores what the machine ran before: the previous chain on every port touched, the previous firmware slot. */
 export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>, reason: string): Promise<MachineRecord> {
-  const { move, current } = mover(rec, deps as RunbookDeps);
+  const { move, current } = mover(rec, deps);
   try {
     await move('rolling-back', { reason });
-    const devices = await layoutOf(deps.agent, want);
     // Only ports that run what this rollout loaded are touched: anything else there is not ours to undo.
-    const live = await deps.agent.programs();
+    const [devices, live] = await Promise.all([layoutOf(deps.agent, want), deps.agent.programs()]);
     for (const chain of want.chains.filter((c) => rec.loaded.includes(chainKey(c)) || rec.state === 'loading')) {
       for (const part of partsOf(chain, devices)) {
         const running = live.devices.find((x) => x.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current;
@@ -223,8 +260,9 @@ export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, 
 type DeviceFacts = Map<string, { programSlotsPerPort?: number; ports?: number }>;
 type Layout = Map<DesiredChain, PortPart[]>;
 
-async function deviceFacts(agent: AgentPort): Promise<DeviceFacts> {
-  return new Map((await agent.inventory()).devices.map((d) => [d.device.id, d]));
+function layoutFrom(inv: Awaited<ReturnType<AgentPort['inventory']>>, want: DesiredMachine): Layout {
+  const facts: DeviceFacts = new Map(inv.devices.map((d) => [d.device.id, d]));
+  return portLayout(want.chains, (id) => facts.get(id));
 }
 
 function partsOf(chain: DesiredChain, layout: Layout): PortPart[] {
@@ -232,6 +270,5 @@ function partsOf(chain: DesiredChain, layout: Layout): PortPart[] {
 }
 
 async function layoutOf(agent: AgentPort, want: DesiredMachine): Promise<Layout> {
-  const facts = await deviceFacts(agent);
-  return portLayout(want.chains, (id) => facts.get(id));
+  return layoutFrom(await agent.inventory(), want);
 }

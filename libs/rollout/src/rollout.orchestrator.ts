@@ -28,7 +28,7 @@ export interface RolloutEnv {
   log?(msg: string, fields: Record<string, unknown>): void;
 }
 
-const COMMIT_CONCURRENCY = 16;
+const COMMIT_CONCURRENCY = 32;
 
 /** Runs `fn` over `items`, at most `limit` at once; the first error is thrown after all settle. */
 async function eachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -54,7 +54,20 @@ export class LostMachine extends Error {
 export type WaveOutcome = { wave: number; failed: number; total: number; result: 'next' | 'completed' | 'halted' | 'cancelled' | 'rolled-back' };
 
 export class RolloutOrchestrator {
+  /** ed25519 signatures are deterministic: one per artifact digest, not one per machine. */
+  private readonly signatures = new Map<string, string>();
+
   constructor(private readonly env: RolloutEnv) {}
+
+  private sign(digest: string): string {
+    let sig = this.signatures.get(digest);
+    if (sig === undefined) {
+      sig = this.env.sign(digest);
+      if (this.signatures.size >= 1024) this.signatures.clear();
+      this.signatures.set(digest, sig);
+    }
+    return sig;
+  }
 
   /** Splits the plan's feasible machines into waves and records every machine as pending. */
   async start(placementId: string, machines: Array<{ systemId: string; hostname: string }>, policy: RolloutPolicy): Promise<RolloutPlan> {
@@ -81,12 +94,12 @@ export class RolloutOrchestrator {
     const rec = await this.env.store.machine<MachineRecord>(placementId, systemId);
     if (!rec) throw new Error(`machine ${systemId} is not part of ${placementId}`);
     if (TERMINAL.has(rec.state) || rec.verifiedAt) return rec;
-    const want = await this.env.desired(placementId, systemId);
-    const agent = await this.env.agentFor(systemId);
-    const counted = await this.saver(placementId)({ ...rec, attempts: rec.attempts + 1 });
+    const [want, agent] = await Promise.all([this.env.desired(placementId, systemId), this.env.agentFor(systemId)]);
+    // The attempt is counted by the first state write of the runbook (a compare-and-swap like any other).
+    const counted = { ...rec, attempts: rec.attempts + 1 };
     return runMachine(counted, want, {
       agent,
-      sign: (d) => this.env.sign(d),
+      sign: (d) => this.sign(d),
       save: this.saver(placementId),
       control: () => this.env.store.control(placementId),
       firmwareImage: (p) => this.env.firmwareImage(p),
@@ -121,8 +134,7 @@ export class RolloutOrchestrator {
     }
     // The next wave waits on these commits, so they go out in parallel (machines are independent).
     await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, async (r) => {
-      const want = await this.env.desired(placementId, r.systemId);
-      const agent = await this.env.agentFor(r.systemId);
+      const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
       const done = await commitMachine(r, want, { agent, save: this.saver(placementId) });
       await this.env.onCommitted(placementId, done, want);
     });
@@ -160,8 +172,7 @@ export class RolloutOrchestrator {
   }
 
   private async rollBack(placementId: string, r: MachineRecord, reason: string): Promise<MachineRecord> {
-    const want = await this.env.desired(placementId, r.systemId);
-    const agent = await this.env.agentFor(r.systemId);
+    const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
     return rollBackMachine(r, want, { agent, save: this.saver(placementId) }, reason);
   }
 }
