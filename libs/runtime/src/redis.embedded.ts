@@ -44,12 +44,18 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port?: number;
       '--daemonize', 'no',
       '--protected-mode', 'yes',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group: a Ctrl-C in the terminal reaches ioplane, which stops Redis last,
+    // after the workers have drained, instead of Redis dying first under them.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  // If ioplane itself dies, its Redis goes with it rather than lingering.
+  const reap = () => child.kill('SIGTERM');
+  process.once('exit', reap);
   await waitReady(child, port);
   let stopped: Promise<void> | null = null;
   const stop = () => {
     stopped ??= new Promise<void>((ok) => {
+      process.off('exit', reap);
       if (child.exitCode !== null || child.signalCode !== null) return ok();
       child.once('exit', () => ok());
       child.kill('SIGTERM');

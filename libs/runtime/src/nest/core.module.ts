@@ -67,7 +67,20 @@ export class CoreModule {
       ],
       providers: [
         { provide: IOPLANE_CONFIG, useValue: config },
-        { provide: STATE_REDIS, useFactory: () => new Redis({ ...producerConnection(redisUrl), enableOfflineQueue: true }) },
+        {
+          provide: STATE_REDIS,
+          useFactory: () => {
+            const r = new Redis({ ...producerConnection(redisUrl), enableOfflineQueue: true });
+            // ioredis reconnects by itself; the readiness probe reports the outage, the log says it once per error kind.
+            let last = '';
+            r.on('error', (e: Error) => {
+              if (e.message !== last) logger.warn({ err: e.message }, 'redis connection error');
+              last = e.message;
+            });
+            r.on('ready', () => (last = ''));
+            return r;
+          },
+        },
         { provide: FLEET_REPOSITORY, useFactory: (r: Redis) => new RedisFleetRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
         { provide: ROLLOUT_REPOSITORY, useFactory: (r: Redis) => new RolloutRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
         { provide: PLACEMENT_REPOSITORY, useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
