@@ -1,34 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml, YAMLError } from 'yaml';
+import { displayPath, parseYamlMapping, REPO_ROOT } from '@ioplane/validation';
 import { ModuleError, ModuleIssue, toModuleIssue } from './manifest.error';
 import { asManifest, ModuleManifest, moduleManifestSchema } from './manifest.schema';
 
-// libs/modules/src -> repo root; resolved from this file so the cwd does not matter.
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const DEFAULT_MODULES_DIR = path.join(REPO_ROOT, 'modules');
 export const MANIFEST_FILE = 'module.yaml';
 
 const MAP_DECL = /\}\s*([A-Za-z_][A-Za-z0-9_]*)\s+SEC\(\s*"\.maps"\s*\)/g;
 
-function displayPath(file: string): string {
-  const abs = path.resolve(file);
-  const rel = path.relative(REPO_ROOT, abs);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
-}
 
 function parseManifest(file: string, text: string): ModuleManifest {
   const shown = displayPath(file);
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    const reason = e instanceof YAMLError ? `invalid YAML: ${e.message.split('\n')[0]}` : `invalid YAML: ${String(e)}`;
-    throw new ModuleError('MODULE_YAML', shown, '', reason);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ModuleError('MODULE_YAML', shown, '', 'must be a YAML mapping of manifest fields');
-  }
+  const doc = parseYamlMapping(text, 'manifest fields');
+  if (!doc.ok) throw new ModuleError('MODULE_YAML', shown, '', doc.reason);
+  const raw = doc.raw;
   const result = moduleManifestSchema.safeParse(raw);
   if (!result.success) {
     const issues: ModuleIssue[] = result.error.issues.map((i) => toModuleIssue(i, raw));

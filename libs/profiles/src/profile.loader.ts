@@ -1,84 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml, YAMLError } from 'yaml';
-import type { z } from 'zod';
+import { displayPath, parseYamlMapping, REPO_ROOT, schemaIssue } from '@ioplane/validation';
 import { FirmwareProfile } from '@ioplane/domain';
 import { ProfileError, ProfileIssue } from './profile.error';
 import { firmwareProfileSchema } from './profile.schema';
 
-// libs/profiles/src -> repo root; resolved from this file so the cwd does not matter.
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const DEFAULT_PROFILES_DIR = path.join(REPO_ROOT, 'firmware-profiles');
 
 const PROFILE_EXT = /\.ya?ml$/;
 
-function displayPath(file: string): string {
-  const abs = path.resolve(file);
-  const rel = path.relative(REPO_ROOT, abs);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
-}
-
-function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
-  let cur: unknown = root;
-  for (const key of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return cur;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/** Turns zod's issue into `field` + a reason a person can act on without reading zod docs. */
-function toIssue(issue: z.core.$ZodIssue, raw: unknown): ProfileIssue {
-  const field = issue.path.map(String).join('.');
-  const got = valueAt(raw, issue.path);
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return { field: [...issue.path.map(String), issue.keys[0]].join('.'), reason: 'unknown field' };
-    case 'invalid_type':
-      if (got === undefined) return { field, reason: 'is required' };
-      if (issue.expected === 'int') return { field, reason: `must be an integer, got ${describe(got)}` };
-      return { field, reason: `must be ${issue.expected === 'array' || issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}, got ${describe(got)}` };
-    case 'invalid_value':
-      return { field, reason: `must be one of ${issue.values.map(String).join(', ')}; got ${describe(got)}` };
-    case 'too_big': {
-      const op = issue.inclusive === false ? '<' : '<=';
-      if (issue.origin === 'array') return { field, reason: `must have ${op} ${issue.maximum} items` };
-      if (issue.origin === 'string') return { field, reason: `must have ${op} ${issue.maximum} characters` };
-      return { field, reason: `must be ${op} ${issue.maximum}` };
-    }
-    case 'too_small': {
-      const op = issue.inclusive === false ? '>' : '>=';
-      if (issue.origin === 'array') return { field, reason: `must have ${op} ${issue.minimum} items` };
-      if (issue.origin === 'string') return { field, reason: issue.minimum === 1 ? 'must not be empty' : `must have ${op} ${issue.minimum} characters` };
-      return { field, reason: `must be ${op} ${issue.minimum}` };
-    }
-    default:
-      return { field, reason: issue.message };
-  }
-}
-
 function parseProfile(file: string, text: string): FirmwareProfile {
   const shown = displayPath(file);
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    const reason = e instanceof YAMLError ? `invalid YAML: ${e.message.split('\n')[0]}` : `invalid YAML: ${String(e)}`;
-    throw new ProfileError('PROFILE_YAML', shown, '', reason);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ProfileError('PROFILE_YAML', shown, '', 'must be a YAML mapping of profile fields');
-  }
+  const doc = parseYamlMapping(text, 'profile fields');
+  if (!doc.ok) throw new ProfileError('PROFILE_YAML', shown, '', doc.reason);
+  const raw = doc.raw;
   const result = firmwareProfileSchema.safeParse(raw);
   if (!result.success) {
-    const issues = result.error.issues.map((i) => toIssue(i, raw));
+    const issues = result.error.issues.map((i): ProfileIssue => schemaIssue(i, raw));
     throw new ProfileError('PROFILE_INVALID', shown, issues[0].field, issues[0].reason, issues);
   }
   const stem = path.basename(file).replace(PROFILE_EXT, '');

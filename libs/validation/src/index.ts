@@ -1,0 +1,2 @@
+export * from './schema.issue';
+export * from './yaml.document';
