@@ -2,7 +2,7 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ZodError, z } from 'zod';
 import { BuildError, ElfError } from '@ioplane/compiler';
-import { CatalogError, ModuleCatalog, ModuleNotFound, ModuleReport } from '@ioplane/catalog';
+import { CatalogError, CatalogRefusal, ModuleCatalog, ModuleNotFound, ModuleReport } from '@ioplane/catalog';
 import { MODULE_CATALOG } from '@ioplane/runtime';
 import { ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
@@ -67,10 +67,7 @@ export class ModulesController {
       }
       if (e instanceof ElfError) throw new BadRequestException({ code: e.code, field: 'object', message: `object: ${e.message}` });
       if (e instanceof CatalogError) throw new BadRequestException({ code: e.code, field: `manifest.${e.field}`, message: e.message });
-      const coded = e as { code?: string; field?: string; message: string };
-      if (coded.code === 'kernel_refused' || coded.code === 'vectors_failed') {
-        throw new UnprocessableEntityException({ code: coded.code, field: coded.field, message: coded.message });
-      }
+      if (e instanceof CatalogRefusal) throw new UnprocessableEntityException({ code: e.code, field: e.field, message: e.message });
       throw e;
     }
   }

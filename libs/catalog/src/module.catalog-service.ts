@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { loadCatalog, ModuleManifest } from '@ioplane/modules';
 import type { ModuleRecord, ModuleRepository } from '@ioplane/state';
-import { buildCatalogModule, catalogMeta, checkArtifact, checkModule, checkObject, CheckOptions } from './module.check';
+import { buildCatalogModule, CatalogRefusal, catalogMeta, checkArtifact, checkModule, checkObject, CheckOptions } from './module.check';
 import { ModuleReport } from './module.report';
 import { moduleUploadSchema, uploadedManifest, withUploadedSources } from './module.upload';
 
@@ -89,11 +89,11 @@ export class ModuleCatalog {
       ? await withUploadedSources(u.files, (dir) => checkModule(uploadedManifest(u, dir), options))
       : await checkObject(Buffer.from(u.object!, 'base64'), { name: u.manifest.name, version: u.manifest.version, program: u.manifest.program, manifest: uploadedManifest(u) }, options);
     if (report.kernel.verify && !report.kernel.verify.accepted) {
-      throw Object.assign(new Error(`the kernel verifier refused the program: ${report.kernel.verify.verifierLog.slice(-3).join(' | ')}`), { code: 'kernel_refused', field: 'program' });
+      throw new CatalogRefusal('kernel_refused', `the kernel verifier refused the program: ${report.kernel.verify.verifierLog.slice(-3).join(' | ')}`, 'program');
     }
     const failed = report.vectors?.filter((v) => !v.passed) ?? [];
     if (failed.length) {
-      throw Object.assign(new Error(`test vectors failed: ${failed.map((v) => `${v.name}: ${v.reason ?? 'mismatch'}`).join('; ')}`), { code: 'vectors_failed', field: 'manifest.vectors' });
+      throw new CatalogRefusal('vectors_failed', `test vectors failed: ${failed.map((v) => `${v.name}: ${v.reason ?? 'mismatch'}`).join('; ')}`, 'manifest.vectors');
     }
     const record: ModuleRecord = {
       name: u.manifest.name,

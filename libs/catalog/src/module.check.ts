@@ -15,8 +15,16 @@ export interface CheckOptions {
   onStage?: (stage: 'build' | 'analyse' | 'verify' | 'kernel' | 'vectors') => void;
 }
 
+/** Bad input: the object or the manifest is wrong. */
 export class CatalogError extends Error {
   constructor(readonly code: 'program_not_found' | 'no_program', message: string, readonly field: string) {
+    super(message);
+  }
+}
+
+/** Well-formed input that the kernel or the module's own test vectors refuse. */
+export class CatalogRefusal extends Error {
+  constructor(readonly code: 'kernel_refused' | 'vectors_failed', message: string, readonly field: string) {
     super(message);
   }
 }
