@@ -67,10 +67,22 @@ export interface Usage {
   armCores: number;
 }
 
-export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: DeviceFlavour, target: Target): Usage {
+/** A zeroed Usage, for callers that pass one to usageOf to be filled again and again. */
+export function emptyUsage(): Usage {
+  return { slots: 0, instructions: 0, mapMemoryBytes: 0, flowRules: 0, throughput: 0, arm: 0, hostCores: 0, armCores: 0 };
+}
+
+/**
+ * `into` is overwritten and returned: problem building calls this for every candidate of every
+ * class and keeps only a few numbers, so it reuses one object instead of allocating one each time.
+ */
+export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: DeviceFlavour, target: Target, into?: Usage): Usage {
   const pps = traffic.pps;
   const tp = flavour.throughput;
-  const u: Usage = { slots: 0, instructions: 0, mapMemoryBytes: 0, flowRules: 0, throughput: 0, arm: 0, hostCores: 0, armCores: 0 };
+  const u = into ?? emptyUsage();
+  if (into) {
+    u.slots = 0; u.instructions = 0; u.mapMemoryBytes = 0; u.flowRules = 0; u.throughput = 0; u.arm = 0; u.hostCores = 0; u.armCores = 0;
+  }
   if (isFlowTarget(target)) {
     u.flowRules = m.flowRules ?? DEFAULT_FLOW_RULES;
     u.throughput = pps / tp.basePps;
@@ -109,16 +121,26 @@ export function costOf(
   target: Target,
   migrationSeconds: number,
 ): CostBreakdown {
+  return costFrom(m, usage.hostCores, usage.armCores, usage.throughput, latencyUs, target, migrationSeconds);
+}
+
+/** The same cost with another migration charge: a breakdown carries everything costOf reads. */
+export function recost(m: PlacementModule, b: CostBreakdown, target: Target, migrationSeconds: number): CostBreakdown {
+  return costFrom(m, b.hostCores, b.armCores, b.deviceUtilisation, b.latencyUs, target, migrationSeconds);
+}
+
+function costFrom(
+  m: PlacementModule, hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, target: Target, migrationSeconds: number,
+): CostBreakdown {
   const w = COST_WEIGHTS;
-  const deviceUtilisation = usage.throughput;
   const utilWeight = target === 'nic-xdp-offload' ? w.nicUtilisation : isFlowTarget(target) ? w.flowUtilisation : 0;
   const preferPenalty = m.prefer !== 'auto' && tierOf(target) !== m.prefer ? w.preferMismatch : 0;
   const total =
-    w.hostCore * usage.hostCores +
-    w.armCore * usage.armCores +
+    w.hostCore * hostCores +
+    w.armCore * armCores +
     utilWeight * deviceUtilisation +
     w.latencyUs * latencyUs +
     w.migrationSecond * migrationSeconds +
     preferPenalty;
-  return { hostCores: usage.hostCores, armCores: usage.armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total };
+  return { hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total };
 }

@@ -31,6 +31,16 @@ export interface CacheOptions extends SolveOptions {
 
 const TARGET_SET = new Set<string>(TARGETS);
 
+interface ModuleShape {
+  modules: readonly PlacementModule[];
+  key: string;
+  id: number;
+  names: string[];
+  bases: Float64Array;
+  /** The device id a module is pinned to, or null (pins to a target do not depend on the machine). */
+  devicePins: (string | null)[];
+}
+
 /** Tags in the signature so fields of different kinds can never line up by accident. */
 const EXACT_PPS = -1;
 const NO_PIN = -2;
@@ -57,8 +67,7 @@ export class EquivalenceCache {
   private sig = new Float64Array(64);
   private bits = new Int32Array(this.sig.buffer);
   private len = 0;
-  private lastModulesKey: string | null = null;
-  private lastModulesId = -1;
+  private lastShape: ModuleShape | null = null;
   private readonly logRatio: number;
   solves = 0;
   hits = 0;
@@ -185,72 +194,105 @@ export class EquivalenceCache {
     return v;
   }
 
-  private push(x: number): void {
-    if (this.len === this.sig.length) {
-      const grown = new Float64Array(this.sig.length * 2);
-      grown.set(this.sig);
-      this.sig = grown;
-      this.bits = new Int32Array(grown.buffer);
-    }
-    this.sig[this.len++] = x;
-  }
-
   private static indexOfDevice(machine: PlacementMachine, id: string): number {
     const ds = machine.devices;
     for (let i = 0; i < ds.length; i++) if (ds[i].id === id) return i;
     return -1;
   }
 
-  /** Everything keyOf names, as numbers; lengths are written so fields cannot shift into each other. */
-  private writeSignature(machine: PlacementMachine, modules: readonly PlacementModule[], modulesKey: string): void {
-    this.len = 0;
-    // A fleet plan passes the same key string for every machine: skip the map on a repeat.
-    if (modulesKey !== this.lastModulesKey) {
-      this.lastModulesKey = modulesKey;
-      this.lastModulesId = this.id(modulesKey);
+  /** What the signature reads of each module, prepared once per module list (not per machine). */
+  private shapeOf(modules: readonly PlacementModule[], modulesKey: string): ModuleShape {
+    const last = this.lastShape;
+    if (last && last.modules === modules && last.key === modulesKey) return last;
+    const shape: ModuleShape = {
+      modules,
+      key: modulesKey,
+      id: this.id(modulesKey),
+      names: modules.map((m) => m.name),
+      bases: Float64Array.from(modules, (m) => m.traffic.pps),
+      devicePins: modules.map((m) => (m.pin !== undefined && !TARGET_SET.has(m.pin) ? m.pin : null)),
+    };
+    this.lastShape = shape;
+    return shape;
+  }
+
+  /** Room for `n` fields (the signature buffer is reused for every machine). */
+  private reserve(n: number): Float64Array {
+    if (n > this.sig.length) {
+      const grown = new Float64Array(Math.max(n, this.sig.length * 2));
+      grown.set(this.sig.subarray(0, this.len));
+      this.sig = grown;
+      this.bits = new Int32Array(grown.buffer);
     }
-    this.push(this.lastModulesId);
-    this.push(machine.hostCoreBudget);
+    return this.sig;
+  }
+
+  /**
+   * Everything keyOf names, as numbers; lengths are written so fields cannot shift into each other.
+   * Runs once per machine of a fleet plan: writes go straight into the reused buffer.
+   */
+  private writeSignature(machine: PlacementMachine, modules: readonly PlacementModule[], modulesKey: string): void {
+    const shape = this.shapeOf(modules, modulesKey);
+    const { names, bases, devicePins } = shape;
     const ds = machine.devices;
+    let need = 5 + 3 * names.length;
+    for (let i = 0; i < ds.length; i++) need += 2 + ds[i].flavours.length;
+    let sig = this.reserve(need);
+    let n = 0;
+    sig[n++] = shape.id;
+    sig[n++] = machine.hostCoreBudget;
+    sig[n++] = ds.length;
     let hasCpu = 0;
-    this.push(ds.length);
     for (let i = 0; i < ds.length; i++) {
       const d = ds[i];
       if (d.kind === 'host-cpu') hasCpu = 1;
-      this.push(this.id(d.kind));
+      sig[n++] = this.id(d.kind);
       const fs = d.flavours;
-      this.push(fs.length);
-      for (let j = 0; j < fs.length; j++) this.push(this.id(fs[j].profileId));
+      sig[n++] = fs.length;
+      for (let j = 0; j < fs.length; j++) sig[n++] = this.id(fs[j].profileId);
     }
-    this.push(hasCpu);
-    for (let i = 0; i < modules.length; i++) {
-      const m = modules[i];
-      const pps = trafficFor(machine, m).pps;
-      const base = m.traffic.pps;
-      if (this.bucketed(pps, base)) this.push(this.bucketOf(pps, base));
+    sig[n++] = hasCpu;
+    const traffic = machine.traffic;
+    const bucketed = this.logRatio !== 0;
+    for (let i = 0; i < names.length; i++) {
+      const own = traffic === undefined ? undefined : traffic[names[i]];
+      const base = bases[i];
+      const pps = own === undefined ? base : own.pps;
+      if (bucketed && pps > 0 && base > 0) sig[n++] = this.bucketOf(pps, base);
       else {
-        this.push(EXACT_PPS);
-        this.push(pps);
+        sig[n++] = EXACT_PPS;
+        sig[n++] = pps;
       }
-      this.push(m.pin !== undefined && !TARGET_SET.has(m.pin) ? EquivalenceCache.indexOfDevice(machine, m.pin) : NO_PIN);
+      const pin = devicePins[i];
+      sig[n++] = pin === null ? NO_PIN : EquivalenceCache.indexOfDevice(machine, pin);
     }
     const cur = machine.currentPlacement;
     for (const name in cur) {
       const c = cur[name];
-      this.push(this.id(name));
-      this.push(EquivalenceCache.indexOfDevice(machine, c.deviceId));
-      this.push(this.id(c.target));
+      this.len = n;
+      sig = this.reserve(n + 4);
+      sig[n++] = this.id(name);
+      sig[n++] = EquivalenceCache.indexOfDevice(machine, c.deviceId);
+      sig[n++] = this.id(c.target);
     }
-    this.push(this.len);
+    sig[n] = n;
+    this.len = n + 1;
   }
 
-  /** Murmur3-style mix of the signature's raw bits (two 32-bit words per field). */
+  /**
+   * Murmur3-style mix of the signature. Most fields are small integers: those are mixed as one
+   * 32-bit word, other numbers as the two words of their bits.
+   */
   private hash(): number {
+    const sig = this.sig;
     const b = this.bits;
-    const n = this.len * 2;
+    const n = this.len;
     let h = 0x9747b28c;
     for (let i = 0; i < n; i++) {
-      let k = Math.imul(b[i], 0xcc9e2d51);
+      const x = sig[i];
+      const w = x | 0;
+      let k = w === x ? w : b[2 * i] ^ Math.imul(b[2 * i + 1], 0x85ebca6b);
+      k = Math.imul(k, 0xcc9e2d51);
       k = (k << 15) | (k >>> 17);
       h ^= Math.imul(k, 0x1b873593);
       h = (h << 13) | (h >>> 19);

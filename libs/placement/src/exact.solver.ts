@@ -27,33 +27,54 @@ export function capacities(p: MachineProblem): Float64Array {
 }
 
 /**
- * chainBound[i][s]: cheapest cost of modules i.. whose stages never go below s, ignoring shared
- * capacity and flavour switches. It is the chain-order relaxation (a valid lower bound) and, when
- * capacities do not bind, the optimum itself.
+ * The chain-order relaxation: `at(i, s)` is the cheapest cost of modules i.. whose stages never go
+ * below s, ignoring shared capacity and flavour switches. A valid lower bound and, when
+ * capacities do not bind, the optimum itself. One flat array: it is built for every class solved.
  */
-export function chainBound(p: MachineProblem): Float64Array[] {
-  const n = p.modules.length;
-  const lb: Float64Array[] = Array.from({ length: n + 1 }, () => new Float64Array(STAGES));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let s = 0; s < STAGES; s++) {
-      let best = Infinity;
-      for (const c of p.candidates[i]) if (c.stage >= s) best = Math.min(best, c.cost + lb[i + 1][c.stage]);
-      lb[i][s] = best;
+export class ChainBound {
+  private readonly v: Float64Array;
+
+  constructor(p: MachineProblem) {
+    const n = p.modules.length;
+    const v = (this.v = new Float64Array((n + 1) * STAGES));
+    for (let i = n - 1; i >= 0; i--) {
+      const cands = p.candidates[i];
+      for (let s = 0; s < STAGES; s++) {
+        let best = Infinity;
+        for (let k = 0; k < cands.length; k++) {
+          const c = cands[k];
+          if (c.stage >= s) best = Math.min(best, c.cost + v[(i + 1) * STAGES + c.stage]);
+        }
+        v[i * STAGES + s] = best;
+      }
     }
   }
-  return lb;
+
+  at(i: number, stage: number): number {
+    return this.v[i * STAGES + stage];
+  }
+
+  /** The bound of the whole chain. */
+  get root(): number {
+    return this.v[0];
+  }
+}
+
+export function chainBound(p: MachineProblem): ChainBound {
+  return new ChainBound(p);
 }
 
 /** The chain relaxation's own argmin: optimal when it also fits every capacity and flavour. */
-export function chainRelaxedAssignment(p: MachineProblem, lb: Float64Array[]): Assignment | null {
+export function chainRelaxedAssignment(p: MachineProblem, lb: ChainBound): Assignment | null {
   const n = p.modules.length;
   const a = new Int32Array(n);
   let stage = 0;
   for (let i = 0; i < n; i++) {
     let pick = -1;
+    const here = lb.at(i, stage);
     for (let k = 0; k < p.candidates[i].length; k++) {
       const c = p.candidates[i][k];
-      if (c.stage >= stage && Math.abs(c.cost + lb[i + 1][c.stage] - lb[i][stage]) <= EPS * (1 + Math.abs(lb[i][stage]))) {
+      if (c.stage >= stage && Math.abs(c.cost + lb.at(i + 1, c.stage) - here) <= EPS * (1 + Math.abs(here))) {
         pick = k;
         break;
       }
@@ -66,33 +87,98 @@ export function chainRelaxedAssignment(p: MachineProblem, lb: Float64Array[]): A
 }
 
 /**
+ * The least each resource must still carry: `for(i, s)` lists, for modules i.. with stages never
+ * below s, every resource they cannot avoid using and the least they put on it (each resource
+ * minimised on its own, so a valid bound). A node whose usage plus this exceeds a capacity has no
+ * feasible completion: this is what makes proving a machine infeasible cheap.
+ */
+class RemainingUse {
+  private readonly lists: { res: Int32Array; amt: Float64Array }[] = [];
+
+  constructor(p: MachineProblem) {
+    const n = p.modules.length;
+    const R = p.resources.length;
+    // need[(i * STAGES + s) * R + r]; row n is all zeros.
+    const need = new Float64Array((n + 1) * STAGES * R);
+    const own = new Float64Array(R);
+    for (let i = n - 1; i >= 0; i--) {
+      const cands = p.candidates[i];
+      for (let s = 0; s < STAGES; s++) {
+        const row = (i * STAGES + s) * R;
+        need.fill(Infinity, row, row + R);
+        for (let k = 0; k < cands.length; k++) {
+          const c = cands[k];
+          if (c.stage < s) continue;
+          own.fill(0);
+          for (let t = 0; t < c.res.length; t++) own[c.res[t]] += c.amt[t];
+          const next = ((i + 1) * STAGES + c.stage) * R;
+          for (let r = 0; r < R; r++) need[row + r] = Math.min(need[row + r], own[r] + need[next + r]);
+        }
+      }
+    }
+    for (let i = 0; i <= n; i++) {
+      for (let s = 0; s < STAGES; s++) {
+        const row = (i * STAGES + s) * R;
+        const res: number[] = [];
+        for (let r = 0; r < R; r++) if (need[row + r] > 0) res.push(r);
+        this.lists.push({ res: Int32Array.from(res), amt: Float64Array.from(res, (r) => need[row + r]) });
+      }
+    }
+  }
+
+  /** True when what is used now plus the least modules i.. (stages >= s) must add fits every capacity. */
+  fits(i: number, s: number, used: Float64Array, cap: Float64Array): boolean {
+    const l = this.lists[i * STAGES + s];
+    for (let t = 0; t < l.res.length; t++) {
+      const r = l.res[t];
+      if (used[r] + l.amt[t] > cap[r] * (1 + 1e-9) + 1e-9) return false;
+    }
+    return true;
+  }
+}
+
+/**
  * Depth-first branch and bound over the chain. Candidates are tried cheapest first; a node is cut
  * when its cost plus the chain bound of the rest cannot beat the incumbent. `incumbent` (a feasible
  * plan from the heuristic) makes the first cut tight.
  */
-export function branchAndBound(p: MachineProblem, opts: { nodeLimit?: number; incumbent?: { assignment: Assignment; cost: number } } = {}): SolveResult {
+export function branchAndBound(
+  p: MachineProblem, opts: { nodeLimit?: number; incumbent?: { assignment: Assignment; cost: number }; lb?: ChainBound } = {},
+): SolveResult {
   const n = p.modules.length;
-  const lb = chainBound(p);
-  const rootBound = n === 0 ? 0 : lb[0][0];
+  const lb = opts.lb ?? chainBound(p);
+  const rootBound = n === 0 ? 0 : lb.root;
   if (n === 0) return { assignment: new Int32Array(0), cost: 0, lowerBound: 0, optimal: true, nodes: 0 };
   if (!Number.isFinite(rootBound)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const cap = capacities(p);
+  const remaining = new RemainingUse(p);
+  if (!remaining.fits(0, 0, new Float64Array(cap.length), cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const used = new Float64Array(cap.length);
   const flav = new Int32Array(p.devices.length).fill(-1);
   const count = new Int32Array(p.devices.length);
   const cur = new Int32Array(n).fill(-1);
   let best = opts.incumbent ? opts.incumbent.cost : Infinity;
-  let bestA: Assignment | null = opts.incumbent ? Int32Array.from(opts.incumbent.assignment) : null;
+  // One buffer for the best plan, overwritten on each improvement (dfs reaches many leaves).
+  const bestBuf = new Int32Array(n);
+  let bestA: Assignment | null = null;
+  if (opts.incumbent) {
+    bestBuf.set(opts.incumbent.assignment);
+    bestA = bestBuf;
+  }
   const nodeLimit = opts.nodeLimit ?? Infinity;
   let nodes = 0;
   let aborted = false;
   const cut = (v: number) => v >= best - EPS * (1 + Math.abs(best));
 
-  const dfs = (i: number, stage: number, cost: number): void => {
+  // Path costs live in a typed array, not in arguments: a double passed through the recursion
+  // would be boxed on every call.
+  const pathCost = new Float64Array(n + 1);
+  const dfs = (i: number, stage: number): void => {
     if (aborted) return;
     if (i === n) {
-      best = cost;
-      bestA = Int32Array.from(cur);
+      best = pathCost[n];
+      bestBuf.set(cur);
+      bestA = bestBuf;
       return;
     }
     if (++nodes > nodeLimit) {
@@ -106,20 +192,23 @@ export function branchAndBound(p: MachineProblem, opts: { nodeLimit?: number; in
       const f = flav[c.deviceIndex];
       if (f >= 0 && f !== c.flavourIndex) continue;
       const extra = f < 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0;
-      const next = cost + c.cost + extra;
-      if (cut(next + lb[i + 1][c.stage])) continue;
+      const next = pathCost[i] + c.cost + extra;
+      if (cut(next + lb.at(i + 1, c.stage))) continue;
       if (!fits(used, cap, c.res, c.amt)) continue;
       for (let r = 0; r < c.res.length; r++) used[c.res[r]] += c.amt[r];
-      if (count[c.deviceIndex]++ === 0) flav[c.deviceIndex] = c.flavourIndex;
-      cur[i] = k;
-      dfs(i + 1, c.stage, next);
-      cur[i] = -1;
-      if (--count[c.deviceIndex] === 0) flav[c.deviceIndex] = -1;
+      if (remaining.fits(i + 1, c.stage, used, cap)) {
+        if (count[c.deviceIndex]++ === 0) flav[c.deviceIndex] = c.flavourIndex;
+        cur[i] = k;
+        pathCost[i + 1] = next;
+        dfs(i + 1, c.stage);
+        cur[i] = -1;
+        if (--count[c.deviceIndex] === 0) flav[c.deviceIndex] = -1;
+      }
       for (let r = 0; r < c.res.length; r++) used[c.res[r]] -= c.amt[r];
       if (aborted) return;
     }
   };
-  dfs(0, 0, 0);
+  dfs(0, 0);
   if (aborted) return { assignment: bestA, cost: best, lowerBound: rootBound, optimal: false, nodes };
   return { assignment: bestA, cost: best, lowerBound: bestA ? best : Infinity, optimal: true, nodes };
 }

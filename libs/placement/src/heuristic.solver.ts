@@ -102,7 +102,7 @@ export function localSearch(p: MachineProblem, start: Assignment, startCost: num
 export function heuristicSolve(p: MachineProblem): SolveResult {
   const n = p.modules.length;
   const lb = chainBound(p);
-  const bound = n === 0 ? 0 : lb[0][0];
+  const bound = n === 0 ? 0 : lb.root;
   if (n === 0) return { assignment: new Int32Array(0), cost: 0, lowerBound: 0, optimal: true, nodes: 0 };
   if (!Number.isFinite(bound)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const relaxed = chainRelaxedAssignment(p, lb);

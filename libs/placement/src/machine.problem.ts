@@ -1,5 +1,5 @@
 import { STAGE_ORDER, TARGETS, Target } from '@ioplane/domain';
-import { costOf, flavoursOf, latencyOf, usageOf, Usage } from './cost.model';
+import { costOf, emptyUsage, flavoursOf, latencyOf, recost, usageOf, Usage } from './cost.model';
 import {
   COST_WEIGHTS,
   CostBreakdown,
@@ -24,6 +24,8 @@ export interface Candidate {
   breakdown: CostBreakdown;
   res: number[];
   amt: number[];
+  /** The breakdown in words, filled on first use by the explainer. */
+  described?: string;
 }
 
 export interface RawRejection {
@@ -51,8 +53,9 @@ export interface MachineProblem {
   /** Sorted by chain position. */
   modules: PlacementModule[];
   traffic: TrafficDemand[];
-  candidates: Candidate[][];
-  rejected: RawRejection[][];
+  /** Shared with the traffic filter and other classes: never mutated. */
+  candidates: readonly (readonly Candidate[])[];
+  rejected: readonly (readonly RawRejection[])[];
   resources: Resource[];
   /** Per device, per flavour: hce charged once when the plan uses a flavour other than flavour 0. */
   switchCost: number[][];
@@ -195,11 +198,7 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
 
 /** One module's traffic-dependent outcome, before any migration cost (which depends on the machine's current placement). */
 interface ModuleOptions {
-  /** Candidates in the order they were made, and their usage (same index). */
-  made: Candidate[];
-  usage: Usage[];
-  latency: number[];
-  /** `made` sorted by cost (stable), as problems list candidates. */
+  /** Sorted by cost (stable, ties in the order they were made), as problems list candidates. */
   sorted: Candidate[];
   rejected: RawRejection[];
 }
@@ -238,12 +237,13 @@ export function trafficFilter(
   };
   const switchCost = devices.map((d) => flavoursOf(d).map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
   const modules: ModuleOptions[] = [];
+  const usage = emptyUsage();
+  const resScratch: number[] = KINDS.map(() => 0);
+  const amtScratch: number[] = KINDS.map(() => 0.5);
 
   for (let mi = 0; mi < sorted.length; mi++) {
     const m = sorted[mi];
     const made: Candidate[] = [];
-    const usages: Usage[] = [];
-    const latencies: number[] = [];
     const rej: RawRejection[] = [];
     const opts = statics[mi];
     for (let oi = 0; oi < opts.length; oi++) {
@@ -256,7 +256,7 @@ export function trafficFilter(
       const fi = o.flavourIndex;
       const target = o.target;
       const flavour = flavoursOf(devices[di])[fi];
-      const usage = usageOf(m, traffic[mi], flavour, target);
+      usageOf(m, traffic[mi], flavour, target, usage);
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
         const share = Math.max(usage.throughput, usage.arm);
         const maxPps = traffic[mi].pps / share;
@@ -266,8 +266,7 @@ export function trafficFilter(
         });
         continue;
       }
-      const res: number[] = [];
-      const amt: number[] = [];
+      let n = 0;
       let over: string | null = null;
       for (let k = 0; k < KINDS.length; k++) {
         const kind = KINDS[k];
@@ -275,27 +274,42 @@ export function trafficFilter(
         if (a <= 0) continue;
         const r = kind === 'hostCores' ? resourceFor(kind, -1, fi) : resourceFor(kind, di, fi);
         if (a > resources[r].capacity + 1e-9 && !over) over = `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[r].label} has ${fmt(resources[r].capacity)}`;
-        res.push(r);
-        amt.push(a);
+        resScratch[n] = r;
+        amtScratch[n] = a;
+        n++;
       }
       if (over) {
         rej.push({ deviceIndex: di, target, code: 'capacity', message: over });
         continue;
       }
       const breakdown = costOf(m, usage, o.latency, target, 0);
-      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt });
-      usages.push(usage);
-      latencies.push(o.latency);
+      // Exact-size copies: arrays grown by push keep room for 17 elements, and thousands are kept.
+      const res = resScratch.slice(0, n);
+      const amt = amtScratch.slice(0, n);
+      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt, described: undefined });
     }
-    modules.push({ made, usage: usages, latency: latencies, sorted: made.slice().sort(byCost), rejected: rej });
+    modules.push({ sorted: sortByCost(made), rejected: rej });
   }
   // The host-core budget exists even when no candidate uses it, so validators can name it.
   resourceFor('hostCores', -1, 0);
   return { traffic, resources, switchCost, modules };
 }
 
-function byCost(a: Candidate, b: Candidate): number {
-  return a.cost - b.cost;
+/**
+ * Stable, in place, by cost. Candidate lists are short (a few devices x targets) and sorted for
+ * every traffic filter of a fleet plan; Array.prototype.sort allocates a work array each time.
+ */
+function sortByCost(cs: Candidate[]): Candidate[] {
+  for (let i = 1; i < cs.length; i++) {
+    const c = cs[i];
+    let j = i - 1;
+    while (j >= 0 && cs[j].cost > c.cost) {
+      cs[j + 1] = cs[j];
+      j--;
+    }
+    cs[j + 1] = c;
+  }
+  return cs;
 }
 
 /**
@@ -303,23 +317,24 @@ function byCost(a: Candidate, b: Candidate): number {
  * candidate but the one it runs on charged the program swap; the others are shared as they are.
  */
 export function problemFrom(machine: PlacementMachine, sorted: PlacementModule[], devices: PlacementDevice[], tf: TrafficFilter): MachineProblem {
-  const candidates: Candidate[][] = [];
-  const rejected: RawRejection[][] = [];
+  const candidates: (readonly Candidate[])[] = [];
+  const rejected: (readonly RawRejection[])[] = [];
   for (let mi = 0; mi < sorted.length; mi++) {
     const m = sorted[mi];
     const o = tf.modules[mi];
-    rejected.push(o.rejected.slice());
+    // Problems are read-only, so classes share the filter's arrays instead of copying them.
+    rejected.push(o.rejected);
     const current = machine.currentPlacement[m.name];
     if (current === undefined) {
-      candidates.push(o.sorted.slice());
+      candidates.push(o.sorted);
       continue;
     }
-    const cands = o.made.map((c, ci) => {
+    const cands = o.sorted.map((c) => {
       const moved = current.deviceId !== devices[c.deviceIndex].id || current.target !== c.target;
-      const breakdown = costOf(m, o.usage[ci], o.latency[ci], c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
-      return { ...c, cost: breakdown.total, breakdown };
+      const breakdown = recost(m, c.breakdown, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
+      return { ...c, cost: breakdown.total, breakdown, described: undefined };
     });
-    candidates.push(cands.sort(byCost));
+    candidates.push(sortByCost(cands));
   }
   return { machine, devices, modules: sorted, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
 }

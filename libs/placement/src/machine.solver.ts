@@ -1,7 +1,7 @@
 import { flavoursOf } from './cost.model';
-import { branchAndBound } from './exact.solver';
+import { branchAndBound, chainBound, chainRelaxedAssignment } from './exact.solver';
 import { filterAndScore, heuristicSolve } from './heuristic.solver';
-import { Assignment, bindDevices, buildProblem, MachineProblem, ResourceKind } from './machine.problem';
+import { Assignment, bindDevices, buildProblem, evaluate, MachineProblem, ResourceKind } from './machine.problem';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
 import { InfeasibleModule, MachinePlan, ModulePlacement, PlacementMachine, PlacementModule, SolverKind } from './placement.model';
@@ -122,9 +122,18 @@ export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): Machin
   // Branch and bound is cheap on per-machine chains (a few modules, a few targets each): seed it
   // with filter-and-score and let it prove optimality; the heuristic only takes over when the
   // node budget runs out on a large instance.
+  // When shared capacities and firmware flavours do not bind, the chain relaxation's own plan
+  // fits and meets its bound: it is optimal and no search is needed (most classes of a fleet).
+  const lb = chainBound(p);
+  const bound = lb.root;
+  const relaxed = Number.isFinite(bound) ? chainRelaxedAssignment(p, lb) : null;
+  if (relaxed) {
+    const e = evaluate(p, relaxed);
+    if (e.feasible && e.cost <= bound + 1e-12 * (1 + bound)) return withPlan(p, relaxed, e.cost, e.cost, true, 'exact');
+  }
   const seed = filterAndScore(p);
   const nodeLimit = mode === 'exact' ? Infinity : opts.nodeLimit ?? DEFAULT_NODE_LIMIT;
-  const bb = branchAndBound(p, { nodeLimit, incumbent: seed.assignment ? { assignment: seed.assignment, cost: seed.cost } : undefined });
+  const bb = branchAndBound(p, { nodeLimit, lb, incumbent: seed.assignment ? { assignment: seed.assignment, cost: seed.cost } : undefined });
   if (bb.optimal) {
     if (!bb.assignment) return infeasible(p, 'exact', Infinity, true);
     return withPlan(p, bb.assignment, bb.cost, bb.cost, true, 'exact');
@@ -145,7 +154,7 @@ export function solveProblemMilp(highs: HighsSolver, p: MachineProblem): Machine
 
 /** Reasons for every decision of a solution, computed once and kept. */
 export function decisionsOf(s: MachineSolution): DecisionTemplate[] {
-  s.decisions ??= s.assignment ? explain(s.problem, s.assignment, s.cost) : [];
+  s.decisions ??= s.assignment ? explain(s.problem, s.assignment) : [];
   return s.decisions;
 }
 

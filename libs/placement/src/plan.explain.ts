@@ -1,6 +1,6 @@
 import { STAGE_ORDER, Target } from '@ioplane/domain';
 import { flavoursOf } from './cost.model';
-import { Assignment, deviceToken, evaluate, evaluationScratch, EvaluationScratch, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { Assignment, Candidate, deviceToken, fmt, MachineProblem, unitOf } from './machine.problem';
 import { CostBreakdown, InfeasibleModule, RejectCode } from './placement.model';
 
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
@@ -16,7 +16,7 @@ export interface DecisionTemplate {
 
 const STAGE_NAME = ['NIC', 'DPU', 'host'];
 
-function describe(b: CostBreakdown): string {
+function describeUncached(b: CostBreakdown): string {
   const parts = [`${fmt(b.total)} hce`];
   if (b.hostCores) parts.push(`${fmt(b.hostCores)} host cores`);
   if (b.armCores) parts.push(`${fmt(b.armCores)} Arm cores`);
@@ -27,9 +27,45 @@ function describe(b: CostBreakdown): string {
   return parts.join(', ');
 }
 
+/**
+ * Candidates are shared by every class with the same traffic filter, so each one's breakdown is put
+ * into words once, on the candidate, for all of them.
+ */
+function describe(c: Candidate): string {
+  return (c.described ??= describeUncached(c.breakdown));
+}
+
+/**
+ * The chosen plan's totals, so each alternative is judged by what changes (one module moves)
+ * instead of re-evaluating the whole chain: a fleet plan explains thousands of alternatives.
+ */
+interface PlanTotals {
+  used: Float64Array;
+  /** Modules of the plan on each device. */
+  users: Int32Array;
+}
+
+function totalsOf(p: MachineProblem, a: Assignment): PlanTotals {
+  const used = new Float64Array(p.resources.length);
+  const users = new Int32Array(p.devices.length);
+  for (let j = 0; j < a.length; j++) {
+    const o = p.candidates[j][a[j]];
+    users[o.deviceIndex]++;
+    for (let t = 0; t < o.res.length; t++) used[o.res[t]] += o.amt[t];
+  }
+  return { used, users };
+}
+
+/** Amount the chosen candidate puts on resource r (0 when it does not use it). */
+function amountOn(c: Candidate, r: number): number {
+  for (let t = 0; t < c.res.length; t++) if (c.res[t] === r) return c.amt[t];
+  return 0;
+}
+
 /** Why a feasible alternative was not taken, given the rest of the plan stays as it is. */
-function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, cost: number, scratch: EvaluationScratch): { code: RejectCode; message: string; costDelta?: number } {
+function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: PlanTotals): { code: RejectCode; message: string; costDelta?: number } {
   const c = p.candidates[i][k];
+  const chosen = p.candidates[i][a[i]];
   const prev = i > 0 ? p.candidates[i - 1][a[i - 1]] : null;
   const next = i + 1 < a.length ? p.candidates[i + 1][a[i + 1]] : null;
   if (prev && c.stage < prev.stage) {
@@ -38,65 +74,71 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, cost: nu
   if (next && c.stage > next.stage) {
     return { code: 'chain_order', message: `later module ${p.modules[i + 1].name} runs on the ${STAGE_NAME[next.stage]} (${next.target}), before the ${STAGE_NAME[c.stage]} in the packet path` };
   }
-  // `a` is the explainer's own copy: try the alternative in place and put the choice back.
-  const keep = a[i];
-  a[i] = k;
-  const e = evaluate(p, a, scratch);
-  a[i] = keep;
-  if (e.feasible) {
-    const delta = e.cost - cost;
-    return { code: 'cost', message: `feasible but costs ${fmt(delta)} hce more (${describe(c.breakdown)})`, costDelta: delta };
-  }
-  if (e.violation?.code === 'flavour') {
-    const holder = a.findIndex((kk, j) => j !== i && p.candidates[j][kk].deviceIndex === c.deviceIndex);
-    const hc = holder >= 0 ? p.candidates[holder][a[holder]] : null;
-    const want = flavoursOf(p.devices[c.deviceIndex])[c.flavourIndex].profileId;
-    const have = hc ? flavoursOf(p.devices[c.deviceIndex])[hc.flavourIndex].profileId : '?';
-    return { code: 'flavour', message: `needs firmware ${want} but ${hc ? p.modules[holder].name : 'another module'} keeps the device on ${have}` };
-  }
-  // Capacity: name the resource and the numbers with the plan's other modules on it.
-  const used = new Float64Array(p.resources.length);
-  a.forEach((kk, j) => {
-    if (j === i) return;
-    const o = p.candidates[j][kk];
-    o.res.forEach((r, t) => (used[r] += o.amt[t]));
-  });
-  for (let t = 0; t < c.res.length; t++) {
-    const r = p.resources[c.res[t]];
-    if (used[c.res[t]] + c.amt[t] > r.capacity * (1 + 1e-9) + 1e-9) {
-      return { code: 'capacity', message: `${r.label}: other modules use ${fmt(used[c.res[t]])}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}` };
+  // Other modules on the alternative's device (the plan is consistent, so they share one flavour).
+  const othersOnDevice = totals.users[c.deviceIndex] - (chosen.deviceIndex === c.deviceIndex ? 1 : 0);
+  if (othersOnDevice > 0) {
+    let holder = -1;
+    for (let j = 0; j < a.length && holder < 0; j++) if (j !== i && p.candidates[j][a[j]].deviceIndex === c.deviceIndex) holder = j;
+    const hc = p.candidates[holder][a[holder]];
+    if (hc.flavourIndex !== c.flavourIndex) {
+      const flavours = flavoursOf(p.devices[c.deviceIndex]);
+      return { code: 'flavour', message: `needs firmware ${flavours[c.flavourIndex].profileId} but ${p.modules[holder].name} keeps the device on ${flavours[hc.flavourIndex].profileId}` };
     }
   }
-  return { code: 'capacity', message: e.violation?.message ?? 'does not fit with the rest of the plan' };
-}
-
-function rawRejections(rs: RawRejection[]) {
-  return rs.map((r) => ({ deviceIndex: r.deviceIndex, target: r.target, code: r.code, message: r.message }));
+  // Capacity: name the resource and the numbers with the plan's other modules on it.
+  for (let t = 0; t < c.res.length; t++) {
+    const ri = c.res[t];
+    const r = p.resources[ri];
+    const others = totals.used[ri] - amountOn(chosen, ri);
+    if (others + c.amt[t] > r.capacity * (1 + 1e-9) + 1e-9) {
+      return { code: 'capacity', message: `${r.label}: other modules use ${fmt(others)}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}` };
+    }
+  }
+  // A firmware switch is charged once per device: it goes with the last module leaving a device
+  // and comes with the first module arriving on one.
+  const chosenAlone = totals.users[chosen.deviceIndex] === 1;
+  const delta = c.cost - chosen.cost
+    + (othersOnDevice === 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0)
+    - (chosenAlone ? p.switchCost[chosen.deviceIndex][chosen.flavourIndex] : 0);
+  return { code: 'cost', message: `feasible but costs ${fmt(delta)} hce more (${describe(c)})`, costDelta: delta };
 }
 
 /** Reasons for every chosen target and for every (device, target) not chosen. */
-export function explain(p: MachineProblem, a: Assignment, cost: number): DecisionTemplate[] {
-  a = Int32Array.from(a);
-  const scratch = evaluationScratch(p);
+export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
+  const totals = totalsOf(p, a);
   return p.modules.map((m, i) => {
     const k = a[i];
     const c = p.candidates[i][k];
     const flavour = flavoursOf(p.devices[c.deviceIndex])[c.flavourIndex];
-    const rejected: DecisionTemplate['rejected'] = rawRejections(p.rejected[i]);
-    p.candidates[i].forEach((_, kk) => {
-      if (kk === k) return;
-      const alt = p.candidates[i][kk];
-      rejected.push({ deviceIndex: alt.deviceIndex, target: alt.target, ...whyNot(p, a, i, kk, cost, scratch) });
-    });
-    const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c.breakdown)}`];
-    const cheapest = p.candidates[i][0];
+    // Filter rejections are immutable and shared by every class that has them.
+    const cands = p.candidates[i];
+    const refusedByFilter = p.rejected[i];
+    // Sized up front (filter rejections, then every other candidate): thousands of these are kept.
+    const rejected: DecisionTemplate['rejected'] = new Array(refusedByFilter.length + cands.length - 1);
+    let at = 0;
+    for (const r of refusedByFilter) rejected[at++] = r;
+    for (let kk = 0; kk < cands.length; kk++) {
+      if (kk === k) continue;
+      const alt = cands[kk];
+      const why = whyNot(p, a, i, kk, totals);
+      rejected[at++] = why.costDelta === undefined
+        ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message }
+        : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message, costDelta: why.costDelta };
+    }
+    const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c)}`];
+    const cheapest = cands[0];
     if (k === 0) reasons.push('cheapest feasible target for this module');
     else {
       const why = rejected.find((r) => r.deviceIndex === cheapest.deviceIndex && r.target === cheapest.target);
       reasons.push(`cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`);
     }
-    const refusedCheaper = p.rejected[i].filter((r) => r.code !== 'pin' && STAGE_ORDER[r.target] < c.stage);
-    for (const r of refusedCheaper.slice(0, 3)) reasons.push(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`);
+    let refused = 0;
+    for (const r of refusedByFilter) {
+      if (refused === 3) break;
+      if (r.code === 'pin' || STAGE_ORDER[r.target] >= c.stage) continue;
+      reasons.push(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`);
+      refused++;
+    }
     if (m.pin !== undefined) reasons.push(`pinned to ${m.pin}`);
     if (m.prefer !== 'auto') reasons.push(c.breakdown.preferPenalty ? `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)` : `matches prefer=${m.prefer}`);
     if (m.costEstimated) reasons.push('host ns/packet is an estimate, not a measurement');
