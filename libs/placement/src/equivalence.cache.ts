@@ -10,7 +10,8 @@ import { PlacementMachine, PlacementModule, TrafficDemand } from './placement.mo
  * ids are assumed to carry the same numbers, which holds when both come from the profile files.
  */
 export interface EquivalenceClass {
-  key: string;
+  /** Readable key, built on first read (lookups use the numeric signature). */
+  readonly key: string;
   index: number;
   modules: string[];
   solution: MachineSolution;
@@ -36,6 +37,7 @@ interface ModuleShape {
   key: string;
   id: number;
   names: string[];
+  sorted: PlacementModule[];
   bases: Float64Array;
   /** The device id a module is pinned to, or null (pins to a target do not depend on the machine). */
   devicePins: (string | null)[];
@@ -115,7 +117,8 @@ export class EquivalenceCache {
     const h = this.hash();
     const chain = this.byHash.get(h);
     if (chain) {
-      for (const idx of chain) {
+      for (let c = 0; c < chain.length; c++) {
+        const idx = chain[c];
         if (this.sameSignature(this.signatures[idx])) {
           const hit = this.classes[idx];
           hit.members++;
@@ -124,19 +127,34 @@ export class EquivalenceCache {
         }
       }
     }
-    const traffic: TrafficDemand[] = sortedModules.map((m) => {
+    return this.newClass(machine, sortedModules, modulesKey, h, chain);
+  }
+
+  /**
+   * Kept out of classFor: the closures made here would otherwise make every lookup allocate their
+   * context, hit or miss.
+   */
+  private newClass(machine: PlacementMachine, sortedModules: readonly PlacementModule[], modulesKey: string, h: number, chain: number[] | undefined): EquivalenceClass {
+    const shape = this.lastShape!;
+    const traffic: TrafficDemand[] = [];
+    let tk = '';
+    for (let i = 0; i < sortedModules.length; i++) {
+      const m = sortedModules[i];
       const t = trafficFor(machine, m);
-      return { pps: this.bucketPps(t.pps, m.traffic.pps), meanPacketBytes: t.meanPacketBytes };
-    });
-    const sorted = [...sortedModules];
+      const pps = this.bucketPps(t.pps, m.traffic.pps);
+      traffic.push({ pps, meanPacketBytes: t.meanPacketBytes });
+      tk += pps + ',';
+    }
+    const sorted = shape.sorted;
     const devices = devicesOf(machine);
-    const sk = this.staticKey(machine, sorted, modulesKey);
+    const sk = this.staticKey(sorted.length);
     let statics = this.statics.get(sk);
     if (!statics) {
       statics = staticFilter(sorted, devices);
       this.statics.set(sk, statics);
     }
-    const tk = sk + '|' + machine.hostCoreBudget + '|' + traffic.map((t) => t.pps + '/' + t.meanPacketBytes).join(',');
+    // Usage depends on pps only (not packet size), so pps and the budget name a traffic filter.
+    tk = sk + '|' + machine.hostCoreBudget + '|' + tk;
     let tf = this.filters.get(tk);
     if (!tf) {
       tf = trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic);
@@ -144,13 +162,17 @@ export class EquivalenceCache {
     }
     const p = problemFrom(machine, sorted, devices, tf);
     this.solves++;
+    let key: string | undefined;
     const cls: EquivalenceClass = {
-      key: this.keyOf(machine, sortedModules, modulesKey),
+      get key(): string {
+        return (key ??= keyOf());
+      },
       index: this.classes.length,
-      modules: p.modules.map((m) => m.name),
+      modules: shape.names,
       solution: this.solve(p, tf),
       members: 1,
     };
+    const keyOf = () => this.keyOf(machine, sortedModules, modulesKey);
     this.classes.push(cls);
     this.signatures.push(this.sig.slice(0, this.len));
     if (chain) chain.push(cls.index);
@@ -167,12 +189,29 @@ export class EquivalenceCache {
     return s;
   }
 
-  /** What staticFilter depends on: modules, device kinds and profiles, and where device pins point. */
-  private staticKey(machine: PlacementMachine, modules: readonly PlacementModule[], modulesKey: string): string {
-    let k = modulesKey + '|' + (machine.devices.some((d) => d.kind === 'host-cpu') ? '' : 'cpu+');
-    for (const d of machine.devices) k += d.kind + d.flavours.map((f) => ':' + f.profileId).join('') + ',';
-    const all = devicesOf(machine);
-    for (const m of modules) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) k += '|pin' + all.findIndex((d) => d.id === m.pin);
+  /**
+   * What staticFilter depends on (module list, device kinds and profiles, host-cpu flag, where
+   * device pins point), read back from the signature just written: short, and no second walk
+   * over the machine.
+   */
+  private staticKey(moduleCount: number): string {
+    const sig = this.sig;
+    let i = 0;
+    let k = '' + sig[i++];
+    i++; // the host-core budget is not static
+    const devices = sig[i++];
+    k += ':' + devices;
+    for (let d = 0; d < devices; d++) {
+      k += ',' + sig[i++];
+      const flavours = sig[i++];
+      k += '/' + flavours;
+      for (let f = 0; f < flavours; f++) k += '.' + sig[i++];
+    }
+    k += '|' + sig[i++];
+    for (let m = 0; m < moduleCount; m++) {
+      i += sig[i] === EXACT_PPS ? 2 : 1;
+      k += ',' + sig[i++];
+    }
     return k;
   }
 
@@ -209,6 +248,8 @@ export class EquivalenceCache {
       key: modulesKey,
       id: this.id(modulesKey),
       names: modules.map((m) => m.name),
+      // A private copy: classes keep it as their module order whatever the caller does with its array.
+      sorted: [...modules],
       bases: Float64Array.from(modules, (m) => m.traffic.pps),
       devicePins: modules.map((m) => (m.pin !== undefined && !TARGET_SET.has(m.pin) ? m.pin : null)),
     };

@@ -93,13 +93,14 @@ export function chainRelaxedAssignment(p: MachineProblem, lb: ChainBound): Assig
  * feasible completion: this is what makes proving a machine infeasible cheap.
  */
 class RemainingUse {
-  private readonly lists: { res: Int32Array; amt: Float64Array }[] = [];
+  /** need[(i * STAGES + s) * R + r]; row n is all zeros. One flat array: built for every search. */
+  private readonly need: Float64Array;
+  private readonly R: number;
 
   constructor(p: MachineProblem) {
     const n = p.modules.length;
-    const R = p.resources.length;
-    // need[(i * STAGES + s) * R + r]; row n is all zeros.
-    const need = new Float64Array((n + 1) * STAGES * R);
+    const R = (this.R = p.resources.length);
+    const need = (this.need = new Float64Array((n + 1) * STAGES * R));
     const own = new Float64Array(R);
     for (let i = n - 1; i >= 0; i--) {
       const cands = p.candidates[i];
@@ -109,29 +110,26 @@ class RemainingUse {
         for (let k = 0; k < cands.length; k++) {
           const c = cands[k];
           if (c.stage < s) continue;
-          own.fill(0);
-          for (let t = 0; t < c.res.length; t++) own[c.res[t]] += c.amt[t];
           const next = ((i + 1) * STAGES + c.stage) * R;
-          for (let r = 0; r < R; r++) need[row + r] = Math.min(need[row + r], own[r] + need[next + r]);
+          for (let t = 0; t < c.res.length; t++) own[c.res[t]] += c.amt[t];
+          for (let r = 0; r < R; r++) {
+            const v = own[r] + need[next + r];
+            if (v < need[row + r]) need[row + r] = v;
+          }
+          for (let t = 0; t < c.res.length; t++) own[c.res[t]] = 0;
         }
-      }
-    }
-    for (let i = 0; i <= n; i++) {
-      for (let s = 0; s < STAGES; s++) {
-        const row = (i * STAGES + s) * R;
-        const res: number[] = [];
-        for (let r = 0; r < R; r++) if (need[row + r] > 0) res.push(r);
-        this.lists.push({ res: Int32Array.from(res), amt: Float64Array.from(res, (r) => need[row + r]) });
       }
     }
   }
 
   /** True when what is used now plus the least modules i.. (stages >= s) must add fits every capacity. */
   fits(i: number, s: number, used: Float64Array, cap: Float64Array): boolean {
-    const l = this.lists[i * STAGES + s];
-    for (let t = 0; t < l.res.length; t++) {
-      const r = l.res[t];
-      if (used[r] + l.amt[t] > cap[r] * (1 + 1e-9) + 1e-9) return false;
+    const R = this.R;
+    const row = (i * STAGES + s) * R;
+    const need = this.need;
+    for (let r = 0; r < R; r++) {
+      const x = need[row + r];
+      if (x > 0 && used[r] + x > cap[r] * (1 + 1e-9) + 1e-9) return false;
     }
     return true;
   }

@@ -103,51 +103,86 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   return { code: 'cost', message: `feasible but costs ${fmt(delta)} hce more (${describe(c)})`, costDelta: delta };
 }
 
+/**
+ * A module's explanation depends on its own candidate list and on where every module of the plan
+ * runs (neighbours' stages, shared capacities, firmware holders), not on other modules' costs. A
+ * module the machine does not run yet has its candidate list shared by every class of one traffic
+ * filter, so classes that differ only in what else the machine runs now, and end with the same
+ * placement, share that module's explanation. Keyed by the list itself: it lives as long as it.
+ */
+const sharedTemplates = new WeakMap<readonly Candidate[], Map<string, DecisionTemplate>>();
+
+function placementKey(p: MachineProblem, a: Assignment): string {
+  let k = '';
+  for (let j = 0; j < a.length; j++) {
+    const c = p.candidates[j][a[j]];
+    k += c.deviceIndex + '.' + c.flavourIndex + '.' + c.target + ',';
+  }
+  return k;
+}
+
 /** Reasons for every chosen target and for every (device, target) not chosen. */
 export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
-  const totals = totalsOf(p, a);
+  let totals: PlanTotals | null = null;
+  const where = placementKey(p, a);
   return p.modules.map((m, i) => {
-    const k = a[i];
-    const c = p.candidates[i][k];
-    const flavour = flavoursOf(p.devices[c.deviceIndex])[c.flavourIndex];
-    // Filter rejections are immutable and shared by every class that has them.
-    const cands = p.candidates[i];
-    const refusedByFilter = p.rejected[i];
-    // Sized up front (filter rejections, then every other candidate): thousands of these are kept.
-    const rejected: DecisionTemplate['rejected'] = new Array(refusedByFilter.length + cands.length - 1);
-    let at = 0;
-    for (const r of refusedByFilter) rejected[at++] = r;
-    for (let kk = 0; kk < cands.length; kk++) {
-      if (kk === k) continue;
-      const alt = cands[kk];
-      const why = whyNot(p, a, i, kk, totals);
-      rejected[at++] = why.costDelta === undefined
-        ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message }
-        : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message, costDelta: why.costDelta };
-    }
-    const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c)}`];
-    const cheapest = cands[0];
-    if (k === 0) reasons.push('cheapest feasible target for this module');
-    else {
-      const why = rejected.find((r) => r.deviceIndex === cheapest.deviceIndex && r.target === cheapest.target);
-      reasons.push(`cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`);
-    }
-    let refused = 0;
-    for (const r of refusedByFilter) {
-      if (refused === 3) break;
-      if (r.code === 'pin' || STAGE_ORDER[r.target] >= c.stage) continue;
-      reasons.push(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`);
-      refused++;
-    }
-    if (m.pin !== undefined) reasons.push(`pinned to ${m.pin}`);
-    if (m.prefer !== 'auto') reasons.push(c.breakdown.preferPenalty ? `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)` : `matches prefer=${m.prefer}`);
-    if (m.costEstimated) reasons.push('host ns/packet is an estimate, not a measurement');
+    const own = p.candidates[i];
     const current = p.machine.currentPlacement[m.name];
-    if (current && current.deviceId === p.devices[c.deviceIndex].id && current.target === c.target) reasons.push('already running here: no migration');
-    else if (current) reasons.push(`moves from ${current.target} on ${current.deviceId}: program swap`);
-    if (c.flavourIndex > 0) reasons.push(`needs firmware flavour ${flavour.profileId} (${flavour.switchSeconds} s switch, charged once per device)`);
-    return { module: m.name, deviceIndex: c.deviceIndex, target: c.target, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: c.breakdown, reasons, rejected };
+    let byPlacement = current === undefined ? sharedTemplates.get(own) : undefined;
+    const known = byPlacement?.get(where);
+    if (known) return known;
+    totals ??= totalsOf(p, a);
+    const t = explainModule(p, a, i, totals);
+    if (current === undefined) {
+      if (!byPlacement) sharedTemplates.set(own, (byPlacement = new Map()));
+      byPlacement.set(where, t);
+    }
+    return t;
   });
+}
+
+function explainModule(p: MachineProblem, a: Assignment, i: number, totals: PlanTotals): DecisionTemplate {
+  const m = p.modules[i];
+  const k = a[i];
+  const c = p.candidates[i][k];
+  const flavour = flavoursOf(p.devices[c.deviceIndex])[c.flavourIndex];
+  // Filter rejections are immutable and shared by every class that has them.
+  const cands = p.candidates[i];
+  const refusedByFilter = p.rejected[i];
+  // Sized up front (filter rejections, then every other candidate): thousands of these are kept.
+  const rejected: DecisionTemplate['rejected'] = new Array(refusedByFilter.length + cands.length - 1);
+  let at = 0;
+  for (const r of refusedByFilter) rejected[at++] = r;
+  for (let kk = 0; kk < cands.length; kk++) {
+    if (kk === k) continue;
+    const alt = cands[kk];
+    const why = whyNot(p, a, i, kk, totals);
+    rejected[at++] = why.costDelta === undefined
+      ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message }
+      : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message, costDelta: why.costDelta };
+  }
+  const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c)}`];
+  const cheapest = cands[0];
+  if (k === 0) reasons.push('cheapest feasible target for this module');
+  else {
+    const why = rejected.find((r) => r.deviceIndex === cheapest.deviceIndex && r.target === cheapest.target);
+    reasons.push(`cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`);
+  }
+  let refused = 0;
+  for (const r of refusedByFilter) {
+    if (refused === 3) break;
+    if (r.code === 'pin' || STAGE_ORDER[r.target] >= c.stage) continue;
+    reasons.push(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`);
+    refused++;
+  }
+  if (m.pin !== undefined) reasons.push(`pinned to ${m.pin}`);
+  if (m.prefer !== 'auto') reasons.push(c.breakdown.preferPenalty ? `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)` : `matches prefer=${m.prefer}`);
+  if (m.costEstimated) reasons.push('host ns/packet is an estimate, not a measurement');
+  const current = p.machine.currentPlacement[m.name];
+  if (current && current.deviceId === p.devices[c.deviceIndex].id && current.target === c.target) reasons.push('already running here: no migration');
+  else if (current) reasons.push(`moves from ${current.target} on ${current.deviceId}: program swap`);
+  if (c.flavourIndex > 0) reasons.push(`needs firmware flavour ${flavour.profileId} (${flavour.switchSeconds} s switch, charged once per device)`);
+  return { module: m.name, deviceIndex: c.deviceIndex, target: c.target, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: c.breakdown, reasons, rejected };
 }
 
 /** Per module, the constraint that leaves it without any candidate. */
