@@ -124,14 +124,17 @@ export function costOf(
   return costFrom(m, usage.hostCores, usage.armCores, usage.throughput, latencyUs, target, migrationSeconds);
 }
 
-/** The same cost with another migration charge: a breakdown carries everything costOf reads. */
-export function recost(m: PlacementModule, b: CostBreakdown, target: Target, migrationSeconds: number): CostBreakdown {
-  return costFrom(m, b.hostCores, b.armCores, b.deviceUtilisation, b.latencyUs, target, migrationSeconds);
-}
+/**
+ * A breakdown's numbers as one packed array, in CostBreakdown's field order: hostCores, armCores,
+ * deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total. A fleet plan keeps
+ * thousands of candidates, and an object with seven number fields costs eight heap objects where
+ * a packed array costs two; the object is made only for what is shown (breakdownFrom).
+ */
+export type CostFigures = number[];
 
-function costFrom(
+export function costFigures(
   m: PlacementModule, hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, target: Target, migrationSeconds: number,
-): CostBreakdown {
+): CostFigures {
   const w = COST_WEIGHTS;
   const utilWeight = target === 'nic-xdp-offload' ? w.nicUtilisation : isFlowTarget(target) ? w.flowUtilisation : 0;
   const preferPenalty = m.prefer !== 'auto' && tierOf(target) !== m.prefer ? w.preferMismatch : 0;
@@ -142,5 +145,20 @@ function costFrom(
     w.latencyUs * latencyUs +
     w.migrationSecond * migrationSeconds +
     preferPenalty;
-  return { hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total };
+  return [hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total];
+}
+
+/** The figures with another migration charge (everything else a cost depends on is in them). */
+export function refigure(m: PlacementModule, f: CostFigures, target: Target, migrationSeconds: number): CostFigures {
+  return costFigures(m, f[0], f[1], f[2], f[3], target, migrationSeconds);
+}
+
+export function breakdownFrom(f: CostFigures): CostBreakdown {
+  return { hostCores: f[0], armCores: f[1], deviceUtilisation: f[2], latencyUs: f[3], migrationSeconds: f[4], preferPenalty: f[5], total: f[6] };
+}
+
+function costFrom(
+  m: PlacementModule, hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, target: Target, migrationSeconds: number,
+): CostBreakdown {
+  return breakdownFrom(costFigures(m, hostCores, armCores, deviceUtilisation, latencyUs, target, migrationSeconds));
 }

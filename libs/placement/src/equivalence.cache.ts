@@ -136,14 +136,10 @@ export class EquivalenceCache {
    */
   private newClass(machine: PlacementMachine, sortedModules: readonly PlacementModule[], modulesKey: string, h: number, chain: number[] | undefined): EquivalenceClass {
     const shape = this.lastShape!;
-    const traffic: TrafficDemand[] = [];
     let tk = '';
     for (let i = 0; i < sortedModules.length; i++) {
       const m = sortedModules[i];
-      const t = trafficFor(machine, m);
-      const pps = this.bucketPps(t.pps, m.traffic.pps);
-      traffic.push({ pps, meanPacketBytes: t.meanPacketBytes });
-      tk += pps + ',';
+      tk += this.bucketPps(trafficFor(machine, m).pps, m.traffic.pps) + ',';
     }
     const sorted = shape.sorted;
     const devices = devicesOf(machine);
@@ -157,6 +153,10 @@ export class EquivalenceCache {
     tk = sk + '|' + machine.hostCoreBudget + '|' + tk;
     let tf = this.filters.get(tk);
     if (!tf) {
+      const traffic: TrafficDemand[] = sortedModules.map((m) => {
+        const t = trafficFor(machine, m);
+        return { pps: this.bucketPps(t.pps, m.traffic.pps), meanPacketBytes: t.meanPacketBytes };
+      });
       tf = trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic);
       this.filters.set(tk, tf);
     }

@@ -23,7 +23,9 @@ export function fits(used: Float64Array, cap: Float64Array, res: number[], amt: 
 }
 
 export function capacities(p: MachineProblem): Float64Array {
-  return Float64Array.from(p.resources, (r) => r.capacity);
+  const cap = new Float64Array(p.resources.length);
+  for (let r = 0; r < cap.length; r++) cap[r] = p.resources[r].capacity;
+  return cap;
 }
 
 /**
@@ -93,30 +95,50 @@ export function chainRelaxedAssignment(p: MachineProblem, lb: ChainBound): Assig
  * feasible completion: this is what makes proving a machine infeasible cheap.
  */
 class RemainingUse {
-  /** need[(i * STAGES + s) * R + r]; row n is all zeros. One flat array: built for every search. */
+  /**
+   * Only resources that can bind are tracked: one where even every module's largest use fits
+   * never cuts a node. Usually a handful of a machine's rows (host cores, slots), so the bound
+   * costs little to build and to check.
+   */
+  private readonly tracked: Int32Array;
+  /** need[(i * STAGES + s) * T + t] for tracked resource t; row n is all zeros. */
   private readonly need: Float64Array;
-  private readonly R: number;
 
-  constructor(p: MachineProblem) {
+  constructor(p: MachineProblem, cap: Float64Array) {
     const n = p.modules.length;
-    const R = (this.R = p.resources.length);
-    const need = (this.need = new Float64Array((n + 1) * STAGES * R));
-    const own = new Float64Array(R);
+    const R = p.resources.length;
+    const worst = new Float64Array(R);
+    const most = new Float64Array(R);
+    for (let i = 0; i < n; i++) {
+      most.fill(0);
+      for (const c of p.candidates[i]) for (let t = 0; t < c.res.length; t++) most[c.res[t]] = Math.max(most[c.res[t]], c.amt[t]);
+      for (let r = 0; r < R; r++) worst[r] += most[r];
+    }
+    const tracked: number[] = [];
+    const slot = new Int32Array(R).fill(-1);
+    for (let r = 0; r < R; r++) {
+      if (worst[r] > cap[r] * (1 + 1e-9) + 1e-9) slot[r] = tracked.push(r) - 1;
+    }
+    this.tracked = Int32Array.from(tracked);
+    const T = tracked.length;
+    const need = (this.need = new Float64Array((n + 1) * STAGES * T));
+    if (T === 0) return;
+    const own = new Float64Array(T);
     for (let i = n - 1; i >= 0; i--) {
       const cands = p.candidates[i];
       for (let s = 0; s < STAGES; s++) {
-        const row = (i * STAGES + s) * R;
-        need.fill(Infinity, row, row + R);
+        const row = (i * STAGES + s) * T;
+        need.fill(Infinity, row, row + T);
         for (let k = 0; k < cands.length; k++) {
           const c = cands[k];
           if (c.stage < s) continue;
-          const next = ((i + 1) * STAGES + c.stage) * R;
-          for (let t = 0; t < c.res.length; t++) own[c.res[t]] += c.amt[t];
-          for (let r = 0; r < R; r++) {
-            const v = own[r] + need[next + r];
-            if (v < need[row + r]) need[row + r] = v;
+          const next = ((i + 1) * STAGES + c.stage) * T;
+          for (let t = 0; t < c.res.length; t++) if (slot[c.res[t]] >= 0) own[slot[c.res[t]]] += c.amt[t];
+          for (let t = 0; t < T; t++) {
+            const v = own[t] + need[next + t];
+            if (v < need[row + t]) need[row + t] = v;
           }
-          for (let t = 0; t < c.res.length; t++) own[c.res[t]] = 0;
+          own.fill(0);
         }
       }
     }
@@ -124,11 +146,13 @@ class RemainingUse {
 
   /** True when what is used now plus the least modules i.. (stages >= s) must add fits every capacity. */
   fits(i: number, s: number, used: Float64Array, cap: Float64Array): boolean {
-    const R = this.R;
-    const row = (i * STAGES + s) * R;
+    const tracked = this.tracked;
+    const T = tracked.length;
+    const row = (i * STAGES + s) * T;
     const need = this.need;
-    for (let r = 0; r < R; r++) {
-      const x = need[row + r];
+    for (let t = 0; t < T; t++) {
+      const r = tracked[t];
+      const x = need[row + t];
       if (x > 0 && used[r] + x > cap[r] * (1 + 1e-9) + 1e-9) return false;
     }
     return true;
@@ -149,7 +173,7 @@ export function branchAndBound(
   if (n === 0) return { assignment: new Int32Array(0), cost: 0, lowerBound: 0, optimal: true, nodes: 0 };
   if (!Number.isFinite(rootBound)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const cap = capacities(p);
-  const remaining = new RemainingUse(p);
+  const remaining = new RemainingUse(p, cap);
   if (!remaining.fits(0, 0, new Float64Array(cap.length), cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const used = new Float64Array(cap.length);
   const flav = new Int32Array(p.devices.length).fill(-1);

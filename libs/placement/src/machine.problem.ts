@@ -1,5 +1,5 @@
 import { STAGE_ORDER, TARGETS, Target } from '@ioplane/domain';
-import { costOf, emptyUsage, flavoursOf, latencyOf, recost, usageOf, Usage } from './cost.model';
+import { CostFigures, costFigures, emptyUsage, flavoursOf, latencyOf, refigure, usageOf, Usage, breakdownFrom } from './cost.model';
 import {
   COST_WEIGHTS,
   CostBreakdown,
@@ -21,7 +21,9 @@ export interface Candidate {
   stage: number;
   /** hce, without the one-off flavour switch (charged per device). */
   cost: number;
-  breakdown: CostBreakdown;
+  /** The cost's parts, packed (see costFigures); breakdownOf makes the object when it is shown. */
+  figures: CostFigures;
+  breakdown?: CostBreakdown;
   res: number[];
   amt: number[];
   /** The breakdown in words, filled on first use by the explainer. */
@@ -79,6 +81,11 @@ const UNIT: Record<ResourceKind, string> = {
   slots: 'program slots', instructions: 'instructions', mapMemoryBytes: 'map bytes', flowRules: 'flow rules',
   throughput: 'of packet budget', arm: 'of Arm cores', hostCores: 'host cores',
 };
+
+/** The candidate's cost breakdown as shown in plans, made once per candidate. */
+export function breakdownOf(c: Candidate): CostBreakdown {
+  return (c.breakdown ??= breakdownFrom(c.figures));
+}
 
 /** Device ids appear in messages as `{device:N}` so one explanation serves every machine of a class. */
 export function deviceToken(d: number): string {
@@ -282,11 +289,11 @@ export function trafficFilter(
         rej.push({ deviceIndex: di, target, code: 'capacity', message: over });
         continue;
       }
-      const breakdown = costOf(m, usage, o.latency, target, 0);
+      const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
       // Exact-size copies: arrays grown by push keep room for 17 elements, and thousands are kept.
       const res = resScratch.slice(0, n);
       const amt = amtScratch.slice(0, n);
-      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: breakdown.total, breakdown, res, amt, described: undefined });
+      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: figures[6], figures, breakdown: undefined, res, amt, described: undefined });
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
@@ -331,8 +338,8 @@ export function problemFrom(machine: PlacementMachine, sorted: PlacementModule[]
     }
     const cands = o.sorted.map((c) => {
       const moved = current.deviceId !== devices[c.deviceIndex].id || current.target !== c.target;
-      const breakdown = recost(m, c.breakdown, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
-      return { ...c, cost: breakdown.total, breakdown, described: undefined };
+      const figures = refigure(m, c.figures, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
+      return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined };
     });
     candidates.push(sortByCost(cands));
   }
@@ -345,6 +352,16 @@ export function buildFiltered(
 ): MachineProblem {
   const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
   return problemFrom(machine, sorted, devices, trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic));
+}
+
+/**
+ * The string as one flat string. A template literal leaves a tree of cons strings (one heap object
+ * per join); a fleet plan keeps thousands of messages until it is read, and every object kept is
+ * copied by each young-generation GC. Reading a character makes V8 flatten the tree in place.
+ */
+export function flat(s: string): string {
+  if (s.length > 12) s.charCodeAt(0);
+  return s;
 }
 
 export function fmt(x: number): string {

@@ -1,6 +1,6 @@
 import { STAGE_ORDER, Target } from '@ioplane/domain';
-import { flavoursOf } from './cost.model';
-import { Assignment, Candidate, deviceToken, fmt, MachineProblem, unitOf } from './machine.problem';
+import { CostFigures, flavoursOf } from './cost.model';
+import { Assignment, breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, unitOf } from './machine.problem';
 import { CostBreakdown, InfeasibleModule, RejectCode } from './placement.model';
 
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
@@ -16,15 +16,16 @@ export interface DecisionTemplate {
 
 const STAGE_NAME = ['NIC', 'DPU', 'host'];
 
-function describeUncached(b: CostBreakdown): string {
-  const parts = [`${fmt(b.total)} hce`];
-  if (b.hostCores) parts.push(`${fmt(b.hostCores)} host cores`);
-  if (b.armCores) parts.push(`${fmt(b.armCores)} Arm cores`);
-  if (b.deviceUtilisation) parts.push(`${fmt(100 * b.deviceUtilisation)} % of device packet budget`);
-  parts.push(`${fmt(b.latencyUs)} us added`);
-  if (b.migrationSeconds) parts.push(`${fmt(b.migrationSeconds)} s migration`);
-  if (b.preferPenalty) parts.push(`${fmt(b.preferPenalty)} hce off-preference`);
-  return parts.join(', ');
+/** A breakdown in words; `f` is a candidate's packed figures (see costFigures). */
+function describeUncached(f: CostFigures): string {
+  let s = `${fmt(f[6])} hce`;
+  if (f[0]) s += `, ${fmt(f[0])} host cores`;
+  if (f[1]) s += `, ${fmt(f[1])} Arm cores`;
+  if (f[2]) s += `, ${fmt(100 * f[2])} % of device packet budget`;
+  s += `, ${fmt(f[3])} us added`;
+  if (f[4]) s += `, ${fmt(f[4])} s migration`;
+  if (f[5]) s += `, ${fmt(f[5])} hce off-preference`;
+  return s;
 }
 
 /**
@@ -32,7 +33,7 @@ function describeUncached(b: CostBreakdown): string {
  * into words once, on the candidate, for all of them.
  */
 function describe(c: Candidate): string {
-  return (c.described ??= describeUncached(c.breakdown));
+  return (c.described ??= flat(describeUncached(c.figures)));
 }
 
 /**
@@ -157,9 +158,10 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
     if (kk === k) continue;
     const alt = cands[kk];
     const why = whyNot(p, a, i, kk, totals);
+    const message = flat(why.message);
     rejected[at++] = why.costDelta === undefined
-      ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message }
-      : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message: why.message, costDelta: why.costDelta };
+      ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message }
+      : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message, costDelta: why.costDelta };
   }
   const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c)}`];
   const cheapest = cands[0];
@@ -176,13 +178,14 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
     refused++;
   }
   if (m.pin !== undefined) reasons.push(`pinned to ${m.pin}`);
-  if (m.prefer !== 'auto') reasons.push(c.breakdown.preferPenalty ? `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)` : `matches prefer=${m.prefer}`);
+  if (m.prefer !== 'auto') reasons.push(c.figures[5] ? `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)` : `matches prefer=${m.prefer}`);
   if (m.costEstimated) reasons.push('host ns/packet is an estimate, not a measurement');
   const current = p.machine.currentPlacement[m.name];
   if (current && current.deviceId === p.devices[c.deviceIndex].id && current.target === c.target) reasons.push('already running here: no migration');
   else if (current) reasons.push(`moves from ${current.target} on ${current.deviceId}: program swap`);
   if (c.flavourIndex > 0) reasons.push(`needs firmware flavour ${flavour.profileId} (${flavour.switchSeconds} s switch, charged once per device)`);
-  return { module: m.name, deviceIndex: c.deviceIndex, target: c.target, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: c.breakdown, reasons, rejected };
+  for (let r = 0; r < reasons.length; r++) reasons[r] = flat(reasons[r]);
+  return { module: m.name, deviceIndex: c.deviceIndex, target: c.target, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: breakdownOf(c), reasons, rejected };
 }
 
 /** Per module, the constraint that leaves it without any candidate. */
