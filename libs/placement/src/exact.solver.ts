@@ -107,12 +107,27 @@ class RemainingUse {
   constructor(p: MachineProblem, cap: Float64Array) {
     const n = p.modules.length;
     const R = p.resources.length;
+    // worst[r]: every module's largest use of r added up. `seen` marks which module last raised
+    // most[r], so the per-module maxima need no clearing between modules.
     const worst = new Float64Array(R);
     const most = new Float64Array(R);
+    const seen = new Int32Array(R).fill(-1);
     for (let i = 0; i < n; i++) {
-      most.fill(0);
-      for (const c of p.candidates[i]) for (let t = 0; t < c.res.length; t++) most[c.res[t]] = Math.max(most[c.res[t]], c.amt[t]);
-      for (let r = 0; r < R; r++) worst[r] += most[r];
+      const cands = p.candidates[i];
+      for (let k = 0; k < cands.length; k++) {
+        const c = cands[k];
+        for (let t = 0; t < c.res.length; t++) {
+          const r = c.res[t];
+          if (seen[r] !== i) {
+            seen[r] = i;
+            most[r] = 0;
+          }
+          if (c.amt[t] > most[r]) {
+            worst[r] += c.amt[t] - most[r];
+            most[r] = c.amt[t];
+          }
+        }
+      }
     }
     const tracked: number[] = [];
     const slot = new Int32Array(R).fill(-1);
@@ -137,8 +152,8 @@ class RemainingUse {
           for (let t = 0; t < T; t++) {
             const v = own[t] + need[next + t];
             if (v < need[row + t]) need[row + t] = v;
+            own[t] = 0;
           }
-          own.fill(0);
         }
       }
     }
