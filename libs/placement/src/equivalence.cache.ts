@@ -84,7 +84,11 @@ export class EquivalenceCache {
    * so a machine whose modules all scale with one load factor lands in the same bucket for each.
    */
   bucketOf(pps: number, base: number): number {
-    return Math.ceil(Math.log(pps / base) / this.logRatio - 1e-9);
+    return this.bucketOfRatio(pps / base);
+  }
+
+  private bucketOfRatio(ratio: number): number {
+    return Math.ceil(Math.log(ratio) / this.logRatio - 1e-9);
   }
 
   /** Upper edge of the traffic bucket (the pps every member is planned for). */
@@ -295,12 +299,22 @@ export class EquivalenceCache {
     sig[n++] = hasCpu;
     const traffic = machine.traffic;
     const bucketed = this.logRatio !== 0;
+    // Modules whose traffic scales with one factor have the same pps/base ratio, hence the same
+    // bucket: reuse the last one when the ratio is exactly the same number (no logarithm).
+    let lastRatio = NaN;
+    let lastBucket = 0;
     for (let i = 0; i < names.length; i++) {
       const own = traffic === undefined ? undefined : traffic[names[i]];
       const base = bases[i];
       const pps = own === undefined ? base : own.pps;
-      if (bucketed && pps > 0 && base > 0) sig[n++] = this.bucketOf(pps, base);
-      else {
+      if (bucketed && pps > 0 && base > 0) {
+        const ratio = pps / base;
+        if (ratio !== lastRatio) {
+          lastRatio = ratio;
+          lastBucket = this.bucketOfRatio(ratio);
+        }
+        sig[n++] = lastBucket;
+      } else {
         sig[n++] = EXACT_PPS;
         sig[n++] = pps;
       }
