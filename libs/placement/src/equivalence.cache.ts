@@ -12,10 +12,42 @@ import { PlacementMachine, PlacementModule, TrafficDemand } from './placement.mo
 export interface EquivalenceClass {
   /** Readable key, built on first read (lookups use the numeric signature). */
   readonly key: string;
-  index: number;
-  modules: string[];
-  solution: MachineSolution;
+  readonly index: number;
+  readonly modules: string[];
+  /** Solved on first read: a fleet plan classifies every machine first, then solves each class. */
+  readonly solution: MachineSolution;
   members: number;
+}
+
+/**
+ * A class as lookup creates it: the first member stands for all (they share the problem up to
+ * device ids). Solving is deferred so the lookup pass over a large fleet runs alone, with the
+ * fleet's machines hot in the CPU caches, instead of interleaved with hundreds of solves.
+ */
+class ClassEntry implements EquivalenceClass {
+  members = 1;
+  private solved: MachineSolution | null = null;
+  private readable: string | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly modules: string[],
+    private readonly cache: EquivalenceCache,
+    readonly first: PlacementMachine,
+    /** The caller's module list and key (for the readable key) and the cache's own sorted copy. */
+    readonly callerModules: readonly PlacementModule[],
+    readonly modulesKey: string,
+    readonly sorted: PlacementModule[],
+    readonly signature: Float64Array,
+  ) {}
+
+  get solution(): MachineSolution {
+    return (this.solved ??= this.cache.solveClass(this));
+  }
+
+  get key(): string {
+    return (this.readable ??= this.cache.keyOf(this.first, this.callerModules, this.modulesKey));
+  }
 }
 
 export interface CacheOptions extends SolveOptions {
@@ -56,9 +88,8 @@ const NO_PIN = -2;
  * readable string key of a class is built once, when the class is created.
  */
 export class EquivalenceCache {
-  readonly classes: EquivalenceClass[] = [];
+  readonly classes: ClassEntry[] = [];
   private readonly byHash = new Map<number, number[]>();
-  private readonly signatures: Float64Array[] = [];
   private readonly ids = new Map<string, number>();
   /** Traffic-independent filtering, shared by classes with the same modules, hardware and pins. */
   private readonly statics = new Map<string, StaticFilter>();
@@ -115,39 +146,45 @@ export class EquivalenceCache {
     return k;
   }
 
-  /** The class of `machine` for this (chain-sorted) module list, solving it on first sight. */
+  /** The class of `machine` for this (chain-sorted) module list; its solution is computed on first read. */
   classFor(machine: PlacementMachine, sortedModules: readonly PlacementModule[], modulesKey: string): EquivalenceClass {
     this.writeSignature(machine, sortedModules, modulesKey);
     const h = this.hash();
     const chain = this.byHash.get(h);
     if (chain) {
       for (let c = 0; c < chain.length; c++) {
-        const idx = chain[c];
-        if (this.sameSignature(this.signatures[idx])) {
-          const hit = this.classes[idx];
+        const hit = this.classes[chain[c]];
+        if (this.sameSignature(hit.signature)) {
           hit.members++;
           this.hits++;
           return hit;
         }
       }
     }
-    return this.newClass(machine, sortedModules, modulesKey, h, chain);
+    const shape = this.lastShape!;
+    const cls = new ClassEntry(this.classes.length, shape.names, this, machine, sortedModules, modulesKey, shape.sorted, this.sig.slice(0, this.len));
+    this.classes.push(cls);
+    if (chain) chain.push(cls.index);
+    else this.byHash.set(h, [cls.index]);
+    return cls;
   }
 
-  /**
-   * Kept out of classFor: the closures made here would otherwise make every lookup allocate their
-   * context, hit or miss.
-   */
-  private newClass(machine: PlacementMachine, sortedModules: readonly PlacementModule[], modulesKey: string, h: number, chain: number[] | undefined): EquivalenceClass {
-    const shape = this.lastShape!;
+  /** Solve every class not solved yet, in the order they were found. */
+  solveAll(): void {
+    for (let i = 0; i < this.classes.length; i++) void this.classes[i].solution;
+  }
+
+  /** Solve a class from its first member (called once per class, by ClassEntry.solution). */
+  solveClass(cls: ClassEntry): MachineSolution {
+    const machine = cls.first;
+    const sorted = cls.sorted;
     let tk = '';
-    for (let i = 0; i < sortedModules.length; i++) {
-      const m = sortedModules[i];
+    for (let i = 0; i < sorted.length; i++) {
+      const m = sorted[i];
       tk += this.bucketPps(trafficFor(machine, m).pps, m.traffic.pps) + ',';
     }
-    const sorted = shape.sorted;
     const devices = devicesOf(machine);
-    const sk = this.staticKey(sorted.length);
+    const sk = this.staticKey(cls.signature, sorted.length);
     let statics = this.statics.get(sk);
     if (!statics) {
       statics = staticFilter(sorted, devices);
@@ -157,31 +194,15 @@ export class EquivalenceCache {
     tk = sk + '|' + machine.hostCoreBudget + '|' + tk;
     let tf = this.filters.get(tk);
     if (!tf) {
-      const traffic: TrafficDemand[] = sortedModules.map((m) => {
+      const traffic: TrafficDemand[] = sorted.map((m) => {
         const t = trafficFor(machine, m);
         return { pps: this.bucketPps(t.pps, m.traffic.pps), meanPacketBytes: t.meanPacketBytes };
       });
       tf = trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic);
       this.filters.set(tk, tf);
     }
-    const p = problemFrom(machine, sorted, devices, tf);
     this.solves++;
-    let key: string | undefined;
-    const cls: EquivalenceClass = {
-      get key(): string {
-        return (key ??= keyOf());
-      },
-      index: this.classes.length,
-      modules: shape.names,
-      solution: this.solve(p, tf),
-      members: 1,
-    };
-    const keyOf = () => this.keyOf(machine, sortedModules, modulesKey);
-    this.classes.push(cls);
-    this.signatures.push(this.sig.slice(0, this.len));
-    if (chain) chain.push(cls.index);
-    else this.byHash.set(h, [cls.index]);
-    return cls;
+    return this.solve(problemFrom(machine, sorted, devices, tf), tf);
   }
 
   private solve(p: MachineProblem, tf: TrafficFilter): MachineSolution {
@@ -195,11 +216,10 @@ export class EquivalenceCache {
 
   /**
    * What staticFilter depends on (module list, device kinds and profiles, host-cpu flag, where
-   * device pins point), read back from the signature just written: short, and no second walk
+   * device pins point), read back from the class's signature: short, and no second walk
    * over the machine.
    */
-  private staticKey(moduleCount: number): string {
-    const sig = this.sig;
+  private staticKey(sig: Float64Array, moduleCount: number): string {
     let i = 0;
     let k = '' + sig[i++];
     i++; // the host-core budget is not static

@@ -87,6 +87,7 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
     for (let h = 0; h < machines.length; h++) classOf[h] = classAt(h, selection.maskOf[h]).index;
   }
 
+  cache.solveAll();
   for (const c of cache.classes) c.members = 0;
   let infeasibleMachines = 0;
   for (let i = 0; i < machines.length; i++) {
