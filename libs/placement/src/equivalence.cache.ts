@@ -178,28 +178,22 @@ export class EquivalenceCache {
   solveClass(cls: ClassEntry): MachineSolution {
     const machine = cls.first;
     const sorted = cls.sorted;
-    let tk = '';
-    for (let i = 0; i < sorted.length; i++) {
-      const m = sorted[i];
-      tk += this.bucketPps(trafficFor(machine, m).pps, m.traffic.pps) + ',';
-    }
     const devices = devicesOf(machine);
-    const sk = this.staticKey(cls.signature, sorted.length);
-    let statics = this.statics.get(sk);
+    // Usage depends on pps only (not packet size): statics, budget and buckets name a traffic filter.
+    const keys = this.filterKeys(cls.signature, sorted.length);
+    let statics = this.statics.get(keys.statics);
     if (!statics) {
       statics = staticFilter(sorted, devices);
-      this.statics.set(sk, statics);
+      this.statics.set(keys.statics, statics);
     }
-    // Usage depends on pps only (not packet size), so pps and the budget name a traffic filter.
-    tk = sk + '|' + machine.hostCoreBudget + '|' + tk;
-    let tf = this.filters.get(tk);
+    let tf = this.filters.get(keys.traffic);
     if (!tf) {
       const traffic: TrafficDemand[] = sorted.map((m) => {
         const t = trafficFor(machine, m);
         return { pps: this.bucketPps(t.pps, m.traffic.pps), meanPacketBytes: t.meanPacketBytes };
       });
       tf = trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic);
-      this.filters.set(tk, tf);
+      this.filters.set(keys.traffic, tf);
     }
     this.solves++;
     return this.solve(problemFrom(machine, sorted, devices, tf), tf);
@@ -215,14 +209,15 @@ export class EquivalenceCache {
   }
 
   /**
-   * What staticFilter depends on (module list, device kinds and profiles, host-cpu flag, where
-   * device pins point), read back from the class's signature: short, and no second walk
-   * over the machine.
+   * Two keys read back from a class's signature (short, and no second walk over the machine):
+   * `statics` names what staticFilter depends on (module list, device kinds and profiles,
+   * host-cpu flag, where device pins point); `traffic` adds the host-core budget and each
+   * module's traffic bucket (or exact pps), which is what a traffic filter depends on.
    */
-  private staticKey(sig: Float64Array, moduleCount: number): string {
+  private filterKeys(sig: Float64Array, moduleCount: number): { statics: string; traffic: string } {
     let i = 0;
     let k = '' + sig[i++];
-    i++; // the host-core budget is not static
+    const budget = sig[i++];
     const devices = sig[i++];
     k += ':' + devices;
     for (let d = 0; d < devices; d++) {
@@ -232,11 +227,15 @@ export class EquivalenceCache {
       for (let f = 0; f < flavours; f++) k += '.' + sig[i++];
     }
     k += '|' + sig[i++];
+    let t = '|' + budget + '|';
     for (let m = 0; m < moduleCount; m++) {
-      i += sig[i] === EXACT_PPS ? 2 : 1;
+      if (sig[i] === EXACT_PPS) {
+        t += 'p' + sig[i + 1] + ',';
+        i += 2;
+      } else t += sig[i++] + ',';
       k += ',' + sig[i++];
     }
-    return k;
+    return { statics: k, traffic: k + t };
   }
 
   /** Device ids of a member machine, in the order the class's device indices use. */
