@@ -38,7 +38,7 @@ class ClassEntry implements EquivalenceClass {
     readonly callerModules: readonly PlacementModule[],
     readonly modulesKey: string,
     readonly sorted: PlacementModule[],
-    readonly signature: Float64Array,
+    readonly signature: readonly number[],
   ) {}
 
   get solution(): MachineSolution {
@@ -162,7 +162,7 @@ export class EquivalenceCache {
       }
     }
     const shape = this.lastShape!;
-    const cls = new ClassEntry(this.classes.length, shape.names, this, machine, sortedModules, modulesKey, shape.sorted, this.sig.slice(0, this.len));
+    const cls = new ClassEntry(this.classes.length, shape.names, this, machine, sortedModules, modulesKey, shape.sorted, Array.prototype.slice.call(this.sig, 0, this.len) as number[]);
     this.classes.push(cls);
     if (chain) chain.push(cls.index);
     else this.byHash.set(h, [cls.index]);
@@ -214,7 +214,7 @@ export class EquivalenceCache {
    * host-cpu flag, where device pins point); `traffic` adds the host-core budget and each
    * module's traffic bucket (or exact pps), which is what a traffic filter depends on.
    */
-  private filterKeys(sig: Float64Array, moduleCount: number): { statics: string; traffic: string } {
+  private filterKeys(sig: readonly number[], moduleCount: number): { statics: string; traffic: string } {
     let i = 0;
     let k = '' + sig[i++];
     const budget = sig[i++];
@@ -379,7 +379,7 @@ export class EquivalenceCache {
     return (h ^ (h >>> 16)) & 0x3fffffff;
   }
 
-  private sameSignature(s: Float64Array): boolean {
+  private sameSignature(s: readonly number[]): boolean {
     if (s.length !== this.len) return false;
     const cur = this.sig;
     for (let i = 0; i < s.length; i++) if (s[i] !== cur[i]) return false;

@@ -14,7 +14,7 @@ export interface SolveResult {
 const STAGES = 3;
 const EPS = 1e-9;
 
-export function fits(used: Float64Array, cap: Float64Array, res: number[], amt: number[]): boolean {
+export function fits(used: readonly number[], cap: readonly number[], res: readonly number[], amt: readonly number[]): boolean {
   for (let k = 0; k < res.length; k++) {
     const r = res[k];
     if (used[r] + amt[k] > cap[r] * (1 + 1e-9) + 1e-9) return false;
@@ -22,10 +22,16 @@ export function fits(used: Float64Array, cap: Float64Array, res: number[], amt: 
   return true;
 }
 
-export function capacities(p: MachineProblem): Float64Array {
-  const cap = new Float64Array(p.resources.length);
-  for (let r = 0; r < cap.length; r++) cap[r] = p.resources[r].capacity;
-  return cap;
+/**
+ * Per-solve buffers are plain arrays, not typed arrays: a typed array costs about ten times more
+ * to allocate, and a fleet plan makes thousands of these small buffers.
+ */
+export function capacities(p: MachineProblem): number[] {
+  return p.resources.map((r) => r.capacity);
+}
+
+export function filledArray(n: number, value: number): number[] {
+  return new Array<number>(n).fill(value);
 }
 
 /**
@@ -34,11 +40,11 @@ export function capacities(p: MachineProblem): Float64Array {
  * capacities do not bind, the optimum itself. One flat array: it is built for every class solved.
  */
 export class ChainBound {
-  private readonly v: Float64Array;
+  private readonly v: number[];
 
   constructor(p: MachineProblem) {
     const n = p.modules.length;
-    const v = (this.v = new Float64Array((n + 1) * STAGES));
+    const v = (this.v = filledArray((n + 1) * STAGES, 0));
     for (let i = n - 1; i >= 0; i--) {
       const cands = p.candidates[i];
       for (let s = 0; s < STAGES; s++) {
@@ -100,18 +106,18 @@ class RemainingUse {
    * never cuts a node. Usually a handful of a machine's rows (host cores, slots), so the bound
    * costs little to build and to check.
    */
-  private readonly tracked: Int32Array;
+  private readonly tracked: number[];
   /** need[(i * STAGES + s) * T + t] for tracked resource t; row n is all zeros. */
-  private readonly need: Float64Array;
+  private readonly need: number[];
 
-  constructor(p: MachineProblem, cap: Float64Array) {
+  constructor(p: MachineProblem, cap: readonly number[]) {
     const n = p.modules.length;
     const R = p.resources.length;
     // worst[r]: every module's largest use of r added up. `seen` marks which module last raised
     // most[r], so the per-module maxima need no clearing between modules.
-    const worst = new Float64Array(R);
-    const most = new Float64Array(R);
-    const seen = new Int32Array(R).fill(-1);
+    const worst = filledArray(R, 0);
+    const most = filledArray(R, 0);
+    const seen = filledArray(R, -1);
     for (let i = 0; i < n; i++) {
       const cands = p.candidates[i];
       for (let k = 0; k < cands.length; k++) {
@@ -130,15 +136,15 @@ class RemainingUse {
       }
     }
     const tracked: number[] = [];
-    const slot = new Int32Array(R).fill(-1);
+    const slot = filledArray(R, -1);
     for (let r = 0; r < R; r++) {
       if (worst[r] > cap[r] * (1 + 1e-9) + 1e-9) slot[r] = tracked.push(r) - 1;
     }
-    this.tracked = Int32Array.from(tracked);
+    this.tracked = tracked;
     const T = tracked.length;
-    const need = (this.need = new Float64Array((n + 1) * STAGES * T));
+    const need = (this.need = filledArray((n + 1) * STAGES * T, 0));
     if (T === 0) return;
-    const own = new Float64Array(T);
+    const own = filledArray(T, 0);
     for (let i = n - 1; i >= 0; i--) {
       const cands = p.candidates[i];
       for (let s = 0; s < STAGES; s++) {
@@ -160,7 +166,7 @@ class RemainingUse {
   }
 
   /** True when what is used now plus the least modules i.. (stages >= s) must add fits every capacity. */
-  fits(i: number, s: number, used: Float64Array, cap: Float64Array): boolean {
+  fits(i: number, s: number, used: readonly number[], cap: readonly number[]): boolean {
     const tracked = this.tracked;
     const T = tracked.length;
     const row = (i * STAGES + s) * T;
@@ -189,18 +195,18 @@ export function branchAndBound(
   if (!Number.isFinite(rootBound)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const cap = capacities(p);
   const remaining = new RemainingUse(p, cap);
-  if (!remaining.fits(0, 0, new Float64Array(cap.length), cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
-  const used = new Float64Array(cap.length);
-  const flav = new Int32Array(p.devices.length).fill(-1);
-  const count = new Int32Array(p.devices.length);
-  const cur = new Int32Array(n).fill(-1);
+  const used = filledArray(cap.length, 0);
+  if (!remaining.fits(0, 0, used, cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
+  const flav = filledArray(p.devices.length, -1);
+  const count = filledArray(p.devices.length, 0);
+  const cur = filledArray(n, -1);
   let best = opts.incumbent ? opts.incumbent.cost : Infinity;
   // One buffer for the best plan, overwritten on each improvement (dfs reaches many leaves).
-  const bestBuf = new Int32Array(n);
-  let bestA: Assignment | null = null;
+  const bestBuf = filledArray(n, -1);
+  let found = false;
   if (opts.incumbent) {
-    bestBuf.set(opts.incumbent.assignment);
-    bestA = bestBuf;
+    for (let i = 0; i < n; i++) bestBuf[i] = opts.incumbent.assignment[i];
+    found = true;
   }
   const nodeLimit = opts.nodeLimit ?? Infinity;
   let nodes = 0;
@@ -209,13 +215,13 @@ export function branchAndBound(
 
   // Path costs live in a typed array, not in arguments: a double passed through the recursion
   // would be boxed on every call.
-  const pathCost = new Float64Array(n + 1);
+  const pathCost = filledArray(n + 1, 0);
   const dfs = (i: number, stage: number): void => {
     if (aborted) return;
     if (i === n) {
       best = pathCost[n];
-      bestBuf.set(cur);
-      bestA = bestBuf;
+      for (let j = 0; j < n; j++) bestBuf[j] = cur[j];
+      found = true;
       return;
     }
     if (++nodes > nodeLimit) {
@@ -246,6 +252,7 @@ export function branchAndBound(
     }
   };
   dfs(0, 0);
+  const bestA: Assignment | null = found ? Int32Array.from(bestBuf) : null;
   if (aborted) return { assignment: bestA, cost: best, lowerBound: rootBound, optimal: false, nodes };
   return { assignment: bestA, cost: best, lowerBound: bestA ? best : Infinity, optimal: true, nodes };
 }

@@ -1,5 +1,5 @@
 import { Assignment, MachineProblem, evaluate } from './machine.problem';
-import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, fits, SolveResult } from './exact.solver';
+import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, filledArray, fits, SolveResult } from './exact.solver';
 
 /**
  * Filter-and-score, the baseline the issue compares against: walk the chain, and for each module
@@ -9,8 +9,8 @@ import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, fits, S
 export function filterAndScore(p: MachineProblem): { assignment: Assignment | null; cost: number } {
   const n = p.modules.length;
   const cap = capacities(p);
-  const used = new Float64Array(cap.length);
-  const flav = new Int32Array(p.devices.length).fill(-1);
+  const used = filledArray(cap.length, 0);
+  const flav = filledArray(p.devices.length, -1);
   const a = new Int32Array(n);
   let stage = 0;
   let cost = 0;
@@ -132,8 +132,8 @@ export function heuristicSolve(p: MachineProblem): SolveResult {
 function repair(p: MachineProblem, relaxed: Assignment): { assignment: Assignment; cost: number } | null {
   const n = relaxed.length;
   const cap = capacities(p);
-  const used = new Float64Array(cap.length);
-  const flav = new Int32Array(p.devices.length).fill(-1);
+  const used = filledArray(cap.length, 0);
+  const flav = filledArray(p.devices.length, -1);
   const a = new Int32Array(n);
   let stage = 0;
   for (let i = 0; i < n; i++) {

@@ -229,7 +229,7 @@ export function trafficFilter(
   // Resource rows are looked up by (kind, device, flavour) as one small integer: this runs for
   // every candidate of every class a fleet plan solves, so no string keys here.
   const flavourCount = devices.reduce((n, d) => Math.max(n, flavoursOf(d).length), 1);
-  const resIndex = new Int32Array(KINDS.length * (devices.length + 1) * flavourCount).fill(-1);
+  const resIndex = new Array<number>(KINDS.length * (devices.length + 1) * flavourCount).fill(-1);
   const resourceFor = (kind: ResourceKind, d: number, fi: number): number => {
     // The host-core budget is one machine-wide row, whatever flavour the candidate's device runs.
     const f = d < 0 ? 0 : fi;
@@ -382,18 +382,19 @@ export interface Evaluation {
 
 /** Buffers evaluate may reuse: explanations evaluate thousands of alternatives per fleet plan. */
 export interface EvaluationScratch {
-  used: Float64Array;
-  flavour: Int32Array;
+  used: number[];
+  flavour: number[];
 }
 
 export function evaluationScratch(p: MachineProblem): EvaluationScratch {
-  return { used: new Float64Array(p.resources.length), flavour: new Int32Array(p.devices.length) };
+  return { used: new Array<number>(p.resources.length).fill(0), flavour: new Array<number>(p.devices.length).fill(-1) };
 }
 
 /** Cost and feasibility of a full assignment, checking every constraint. */
 export function evaluate(p: MachineProblem, a: Assignment, scratch?: EvaluationScratch): Evaluation {
-  const used = scratch ? scratch.used.fill(0) : new Float64Array(p.resources.length);
-  const flavour = scratch ? scratch.flavour.fill(-1) : new Int32Array(p.devices.length).fill(-1);
+  // Plain arrays: a typed array costs about ten times more to allocate, and this runs per alternative.
+  const used = scratch ? scratch.used.fill(0) : new Array<number>(p.resources.length).fill(0);
+  const flavour = scratch ? scratch.flavour.fill(-1) : new Array<number>(p.devices.length).fill(-1);
   let cost = 0;
   let stage = -1;
   for (let i = 0; i < a.length; i++) {

@@ -41,14 +41,14 @@ function describe(c: Candidate): string {
  * instead of re-evaluating the whole chain: a fleet plan explains thousands of alternatives.
  */
 interface PlanTotals {
-  used: Float64Array;
+  used: number[];
   /** Modules of the plan on each device. */
-  users: Int32Array;
+  users: number[];
 }
 
 function totalsOf(p: MachineProblem, a: Assignment): PlanTotals {
-  const used = new Float64Array(p.resources.length);
-  const users = new Int32Array(p.devices.length);
+  const used = new Array<number>(p.resources.length).fill(0);
+  const users = new Array<number>(p.devices.length).fill(0);
   for (let j = 0; j < a.length; j++) {
     const o = p.candidates[j][a[j]];
     users[o.deviceIndex]++;
