@@ -49,7 +49,7 @@ export class BenchAgents {
 
   /**
    * Binds a machine to the thread of the rollout lane that takes it first: lane k always uses
-   * thread k mod threads, so with a thread per lane no in-flight machine waits for another's load.
+   * thread k mod threads, which spreads the lanes evenly; its drivers live there from then on.
    */
   assign(systemId: string, lane: number): void {
     if (!this.shardOf.has(systemId)) this.shardOf.set(systemId, this.workers[lane % this.workers.length]);

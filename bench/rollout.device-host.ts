@@ -7,9 +7,11 @@ import { loadProfiles } from '@ioplane/profiles';
 /**
  * Worker-thread entry: hosts the real emulated drivers of a shard of bench machines and answers
  * what a host agent answers (same checks: digest over the bytes, ed25519 signature, then the
- * driver). A thread, not the bench's main thread, because an emulated load runs the offload
- * analyser synchronously (it spawns bpftool): in the orchestrator's thread every load would stall
- * every other machine, which real devices, verifying on their own silicon, never do.
+ * driver). A thread, not the bench's main thread: the devices' own CPU work (signature checks,
+ * the offload verifier, counters) stays out of the orchestrator's thread, and every call crosses a
+ * boundary as an agent call does. Nothing a device does blocks the thread (flash and activation are
+ * timers, the analyser's bpftool runs as a child process), so machines sharing a thread never wait
+ * for one another.
  */
 export interface HostData {
   machines: Array<{ systemId: string; devices: Device[] }>;

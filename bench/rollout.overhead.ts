@@ -36,6 +36,13 @@ export interface OverheadResult {
   machineSeconds: number;
   /** Time spent committing waves (finishWave), during which no machine runs. */
   finishWaveSeconds: number;
+  /**
+   * The ratio the waves alone impose with equal machines and no overhead at all: a wave ends before
+   * the next starts, so it takes ceil(machines / maxUnavailable) rounds (the canary one round alone).
+   */
+  floorRatio: number;
+  /** Wall time of the canary wave, in which one machine runs and the other slots wait. */
+  canarySeconds: number;
 }
 
 async function pool<T>(items: T[], width: number, fn: (x: T, lane: number) => Promise<void>): Promise<void> {
@@ -84,6 +91,7 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
 
     let machineMs = 0;
     let finishMs = 0;
+    let canaryMs = 0;
     const t0 = performance.now();
     const plan = await orchestrator.start(o.placementId, fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname })), policy);
     for (const wave of plan.waves) {
@@ -98,6 +106,7 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
         }
       });
       const tw = performance.now();
+      if (wave.index === 0) canaryMs = tw - t0;
       const outcome = await orchestrator.finishWave(o.placementId, wave.index);
       finishMs += performance.now() - tw;
       const expect = wave.index + 1 < plan.waves.length ? 'next' : 'completed';
@@ -143,6 +152,8 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
       timeScale,
       machineSeconds: machineMs / 1000,
       finishWaveSeconds: finishMs / 1000,
+      floorRatio: plan.waves.reduce((n, w) => n + Math.ceil(w.machines.length / policy.maxUnavailable), 0) / (fleet.length / policy.maxUnavailable),
+      canarySeconds: canaryMs / 1000,
     };
   } finally {
     await agents.close();

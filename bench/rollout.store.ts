@@ -92,8 +92,8 @@ export async function openStore(prefix: string): Promise<BenchStore> {
       try {
         return await fn();
       } finally {
-        await repo.unlockMachine(systemId, placementId);
-        await repo.releaseSlot(placementId, systemId);
+        // As the processor does: lock and slot are independent keys, given back at once.
+        await Promise.all([repo.unlockMachine(systemId, placementId), repo.releaseSlot(placementId, systemId)]);
       }
     },
     async close() {

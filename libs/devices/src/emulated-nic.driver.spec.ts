@@ -9,6 +9,7 @@ import type { ChainModule } from './device.driver';
 import { DeviceError } from './device.error';
 import { EmulatedDpuDriver } from './emulated-dpu.driver';
 import { EmulatedNicDriver } from './emulated-nic.driver';
+import { factsOf } from './emulated/object.facts';
 import { FaultBook } from './fault.book';
 
 const profiles = loadProfiles();
@@ -62,6 +63,16 @@ describe('emulated SmartNIC', () => {
     await expect(d.load({ port: 0, target: 'nic-xdp-offload', modules: [fits[0], fits[0]] })).rejects.toMatchObject({ code: 'slot_limit', field: 'modules' });
     await expect(d.load({ port: 2, target: 'nic-xdp-offload', modules: [fits[0]] })).rejects.toMatchObject({ code: 'port_out_of_range' });
     await expect(d.load({ port: 0, target: 'host-xdp-native', modules: [fits[0]] })).rejects.toMatchObject({ code: 'unsupported_target', field: 'target' });
+  });
+
+  it('analyses an object once for every device loading it at once, with the facts the analyser gives', async () => {
+    const m = mods['vxlan-decap'];
+    const key = `${m.digest}:spec`;
+    const first = factsOf(key, m.object);
+    expect(factsOf(key, m.object)).toBe(first);
+    expect(await first).toEqual(analyzeObject(m.object));
+    const err = await nic().load({ port: 0, target: 'nic-xdp-offload', modules: [{ ...m, digest: sha256Hex(Buffer.from('not elf')), object: Buffer.from('not elf') }] }).catch((e: DeviceError) => e);
+    expect(err).toMatchObject({ code: 'bad_object', field: 'modules[0].object' });
   });
 
   it('moves counters under traffic and reports a crashing program through vectors and drops', async () => {

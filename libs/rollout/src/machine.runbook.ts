@@ -38,7 +38,14 @@ export interface RunbookDeps {
   sleep?(ms: number): Promise<void>;
   signal?: AbortSignal;
   onStep?(state: MachineState, detail: string): void;
+  /**
+   * The operator's word and the agent's inventory, read when the job started (alongside its
+   * record): the first step uses them instead of reading them again. Not for commit or rollback.
+   */
+  started?: { control: Promise<Control>; inventory: Promise<Inventory> };
 }
+
+type Inventory = Awaited<ReturnType<AgentPort['inventory']>>;
 
 export class RolloutStop extends Error {
   constructor(readonly control: Control) {
@@ -74,9 +81,13 @@ function mover(start: MachineRecord, deps: Pick<RunbookDeps, 'save' | 'onStep'>)
  */
 export async function runMachine(start: MachineRecord, want: DesiredMachine, deps: RunbookDeps): Promise<MachineRecord> {
   const { move, note, current } = mover(start, deps);
+  let started = deps.started;
+  const inventory = (): Promise<Inventory> => started?.inventory ?? deps.agent.inventory();
   // The operator's word is read once before each step, alongside the agent's facts that step needs.
   const beforeStep = async <T>(read: Promise<T>): Promise<T> => {
-    const [c, value] = await Promise.all([deps.control(), read]);
+    const control = started?.control ?? deps.control();
+    started = undefined;
+    const [c, value] = await Promise.all([control, read]);
     if (c !== 'run') throw new RolloutStop(c);
     return value;
   };
@@ -85,7 +96,7 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     const flashes = want.flashes.filter((f) => !current().flashed.includes(f.deviceId));
     if (flashes.length) {
       // The inventory reports each device's active firmware and, when nothing gets flashed, its slots.
-      const inv = await beforeStep(deps.agent.inventory());
+      const inv = await beforeStep(inventory());
       let flashed = false;
       await move('flashing', {}, flashes.map((f) => `${f.deviceId} -> ${f.profileId}`).join(', '));
       // Devices are independent: their flashes run at once, and every one that finished is recorded,
@@ -112,7 +123,7 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     }
 
     // Read after flashing: another firmware flavour offers other slots.
-    const layout = async () => (devices ??= await layoutOf(deps.agent, want));
+    const layout = async () => (devices ??= layoutFrom(await inventory(), want));
     for (const chain of want.chains) {
       if (current().loaded.includes(chainKey(chain))) continue;
       const parts = partsOf(chain, await beforeStep(layout()));
@@ -137,9 +148,14 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
       note(changed ? { loaded: [...current().loaded, chainKey(chain)] } : {}, `${chain.deviceId} ${changed ? 'loaded' : 'already running'}`);
     }
 
-    const layoutForVerify = await beforeStep(layout());
-    await move('verifying');
-    await verify(want, layoutForVerify, deps);
+    // The health check starts with reads only (the operator's word, what the agent runs, counters
+    // of devices that run no vectors), so they travel with the write of its state; vectors and
+    // probes, which exercise the programs, wait for that write.
+    const layoutForVerify = await layout();
+    const reads = verifyReads(want, layoutForVerify, deps);
+    const [c] = await settled(deps.control(), move('verifying'));
+    if (c !== 'run') throw new RolloutStop(c);
+    await verify(want, layoutForVerify, deps, reads);
     return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null }, 'health check passed');
   } catch (e) {
     if (e instanceof RolloutStop && e.control === 'pause') throw e;
@@ -183,19 +199,38 @@ function chainKey(c: DesiredChain): string {
   return `${c.deviceId}|${c.target}`;
 }
 
+/** Waits for both before throwing the first failure, so a state write is never left in flight. */
+async function settled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (rb.status === 'rejected') throw rb.reason;
+  if (ra.status === 'rejected') throw ra.reason;
+  return [ra.value, rb.value];
+}
+
+type CountersRead = ReturnType<AgentPort['counters']>;
+interface VerifyReads {
+  programs: ReturnType<AgentPort['programs']>;
+  /** Per chain: its device's counters before the probes, or null when they are read after its vectors. */
+  countersBefore: Array<CountersRead | null>;
+}
+
+function verifyParts(want: DesiredMachine, devices: Layout) {
+  return want.chains.flatMap((chain) => partsOf(chain, devices).map((part) => ({ chain, part })));
+}
+
+function verifyReads(want: DesiredMachine, devices: Layout, deps: RunbookDeps): VerifyReads {
+  // Vectors may move a kernel program's counters, so a device that runs any is read after them.
+  const withVectors = new Set(verifyParts(want, devices).filter(({ part }) => part.modules.some((m) => m.vectors.length)).map(({ chain }) => chain.deviceId));
+  const reads: VerifyReads = { programs: deps.agent.programs(), countersBefore: want.chains.map((c) => (withVectors.has(c.deviceId) ? null : deps.agent.counters(c.deviceId))) };
+  // verify awaits them and fails on their errors; a stop before verify leaves them unread.
+  for (const r of [reads.programs, ...reads.countersBefore]) r?.catch(() => undefined);
+  return reads;
+}
+
 /** Health check: the agent runs exactly the digests shipped, every vector passes, counters move under probe traffic. */
-async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps): Promise<void> {
-  const parts = want.chains.flatMap((chain) => partsOf(chain, devices).map((part) => ({ chain, part })));
-  // Vectors only read the device, so they run beside the digest check; a wrong digest still fails first.
-  const [programs, vectorRuns] = await Promise.all([
-    deps.agent.programs(),
-    Promise.all(
-      parts.map(({ chain, part }) => {
-        const vectors = part.modules.flatMap((m) => m.vectors.map((v) => ({ ...v, module: m.name })));
-        return vectors.length ? deps.agent.runVectors(chain.deviceId, { port: part.port, vectors }) : null;
-      }),
-    ),
-  ]);
+async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, reads: VerifyReads): Promise<void> {
+  const parts = verifyParts(want, devices);
+  const programs = await reads.programs;
   for (const { chain, part } of parts) {
     const live = programs.devices.find((x) => x.deviceId === chain.deviceId);
     const running = live?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
@@ -204,14 +239,21 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps):
       throw new Error(`verify ${chain.deviceId} port ${part.port}: agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
     }
   }
+  // Vectors run only on what the digests proved is ours.
+  const vectorRuns = await Promise.all(
+    parts.map(({ chain, part }) => {
+      const vectors = part.modules.flatMap((m) => m.vectors.map((v) => ({ ...v, module: m.name })));
+      return vectors.length ? deps.agent.runVectors(chain.deviceId, { port: part.port, vectors }) : null;
+    }),
+  );
   parts.forEach(({ chain }, i) => {
     const r = vectorRuns[i];
     if (!r) return;
     const failed = r.results.filter((x) => !x.passed);
     if (!r.passed || failed.length) throw new Error(`verify ${chain.deviceId}: test vectors failed: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
   });
-  // Counters are read after the vectors ran, so only probe traffic can move them.
-  const before = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
+  // Counters not read yet are read after the vectors ran, so only probe traffic can move them.
+  const before = await Promise.all(want.chains.map((c, i) => reads.countersBefore[i] ?? deps.agent.counters(c.deviceId)));
   // The wait for the traffic starts with the probes; the counters are read once both are done.
   await Promise.all([
     ...parts.map(({ chain, part }) => deps.agent.probe(chain.deviceId, part.port, 50)),

@@ -91,10 +91,17 @@ export class RolloutOrchestrator {
 
   /** One machine's flash -> load -> verify; resumes from its durable record. Throws RolloutStop on pause. */
   async runMachine(placementId: string, systemId: string, signal?: AbortSignal): Promise<MachineRecord> {
+    // The record and what the first step reads (desired state, the operator's word, the agent's
+    // inventory) are independent: read at once, not one after the other. What a finished machine
+    // does not need is dropped, its errors with it.
+    const wantP = this.env.desired(placementId, systemId);
+    const agentP = this.env.agentFor(systemId);
+    const started = { control: this.env.store.control(placementId), inventory: agentP.then((a) => a.inventory()) };
+    for (const p of [wantP, agentP, started.control, started.inventory]) p.catch(() => undefined);
     const rec = await this.env.store.machine<MachineRecord>(placementId, systemId);
     if (!rec) throw new Error(`machine ${systemId} is not part of ${placementId}`);
     if (TERMINAL.has(rec.state) || rec.verifiedAt) return rec;
-    const [want, agent] = await Promise.all([this.env.desired(placementId, systemId), this.env.agentFor(systemId)]);
+    const [want, agent] = await Promise.all([wantP, agentP]);
     // The attempt is counted by the first state write of the runbook (a compare-and-swap like any other).
     const counted = { ...rec, attempts: rec.attempts + 1 };
     return runMachine(counted, want, {
@@ -105,6 +112,7 @@ export class RolloutOrchestrator {
       firmwareImage: (p) => this.env.firmwareImage(p),
       probeMs: this.env.probeMs,
       signal,
+      started,
       onStep: (state, detail) => this.env.log?.('machine step', { placementId, systemId, state, detail }),
     });
   }

@@ -1,8 +1,5 @@
-import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
-import { analyzeObject, estimateNsPerPacket, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
+import { estimateNsPerPacket, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
 import { OpQueue } from '../abort.sleep';
 import { DeviceError } from '../device.error';
 import {
@@ -12,6 +9,7 @@ import {
 } from '../device.driver';
 import type { FaultBook } from '../fault.book';
 import { FirmwareSlots } from '../firmware.slots';
+import { factsOf, withObjectFile } from './object.facts';
 
 export interface EmulatedDeviceOptions {
   device: Device;
@@ -59,19 +57,6 @@ function isFirmwareProfile(p: EmulatedDeviceOptions['profile']): p is FirmwarePr
  * verifier (refusing exactly what the profile refuses), keeps `programSlotsPerPort` modules per
  * port, models A/B firmware with the profile's timings, and moves counters at the modules' pps.
  */
-// The analysis runs bpftool to decode BTF (tens of ms of CPU): a digest names exact bytes, so the
-// facts of an object already seen are reused. Bounded, oldest first out.
-const FACTS = new Map<string, ObjectFacts>();
-function factsOf(digest: string, object: Buffer): ObjectFacts {
-  let f = FACTS.get(digest);
-  if (!f) {
-    f = analyzeObject(object);
-    FACTS.set(digest, f);
-    if (FACTS.size > 256) FACTS.delete(FACTS.keys().next().value!);
-  }
-  return f;
-}
-
 export class EmulatedDevice implements DeviceDriver {
   readonly device: Device;
   private profile: EmulatedDeviceOptions['profile'];
@@ -155,7 +140,7 @@ export class EmulatedDevice implements DeviceDriver {
     if (this.offline()) throw new DeviceError('device_busy', `${this.device.id} is being flashed and is not usable during the update`);
   }
 
-  private judge(req: LoadRequest): { facts: ObjectFacts[]; mapBytes: number } {
+  private async judge(req: LoadRequest): Promise<{ facts: ObjectFacts[]; mapBytes: number }> {
     const limits = this.profile.limits;
     if (!this.profile.targets.includes(req.target)) {
       throw new DeviceError('unsupported_target', `${this.profile.id} does not offer ${req.target} (targets: ${this.profile.targets.join(', ')})`, 'target');
@@ -168,7 +153,7 @@ export class EmulatedDevice implements DeviceDriver {
     for (const [i, m] of req.modules.entries()) {
       let f: ObjectFacts;
       try {
-        f = factsOf(m.digest, m.object);
+        f = await factsOf(m.digest, m.object);
       } catch (e) {
         throw new DeviceError('bad_object', `module ${m.name}: not a BPF object: ${(e as Error).message}`, `modules[${i}].object`);
       }
@@ -197,7 +182,7 @@ export class EmulatedDevice implements DeviceDriver {
       if (port.current?.state.chainDigest === digest) {
         return { status: 'unchanged', deviceId: this.device.id, port: req.port, current: { ...port.current.state }, previous: port.previous ? { ...port.previous.state } : null };
       }
-      const { facts, mapBytes } = this.judge(req);
+      const { facts, mapBytes } = await this.judge(req);
       const others = this.ports.reduce((s, p, i) => s + (i === req.port ? 0 : p.current?.mapBytes ?? 0), 0);
       if (others + mapBytes > this.profile.limits.mapMemoryBytes) {
         throw new DeviceError('map_memory', `maps need ${others + mapBytes} B on ${this.device.id}; the profile allows ${this.profile.limits.mapMemoryBytes} B`, 'modules');
@@ -371,16 +356,5 @@ export class EmulatedDevice implements DeviceDriver {
       }
     }
     return { deviceId: this.device.id, at: new Date().toISOString(), modules };
-  }
-}
-
-export async function withObjectFile<T>(bytes: Buffer, fn: (path: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(join(tmpdir(), 'ioplane-dev-'));
-  try {
-    const path = join(dir, 'module.o');
-    await fsp.writeFile(path, bytes);
-    return await fn(path);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,117 @@
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildModule } from '@ioplane/compiler';
+import { EmulatedNicDriver, FaultBook, sha256Hex } from '@ioplane/devices';
+import type { Device } from '@ioplane/domain';
+import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
+import { loadProfiles } from '@ioplane/profiles';
+import { firmwareImageFor } from './firmware.image';
+import type { DesiredMachine, RolloutModule } from './machine.desired';
+import { AgentPort, Control, RolloutStop, runMachine } from './machine.runbook';
+import { MachineRecord, newMachineRecord } from './machine.state';
+
+const profiles = loadProfiles();
+const START = 'netronome-agilio-cx-nic-2.1';
+const TARGET = 'netronome-agilio-cx-bpf-2.1';
+let cache: string;
+let mod: RolloutModule;
+
+beforeAll(async () => {
+  cache = await fsp.mkdtemp('/tmp/ioplane-runbook-spec-');
+  // Has vectors, so the health check runs every kind of read and exercise.
+  const manifest = loadModule(join(DEFAULT_MODULES_DIR, 'vxlan-decap'));
+  const art = await buildModule({ name: manifest.name, dir: manifest.dir!, sources: manifest.sources }, { cacheDir: cache });
+  const object = readFileSync(art.objectPath);
+  mod = {
+    name: manifest.name, version: manifest.version, digest: sha256Hex(object), program: manifest.program, persistentMaps: manifest.hints.persistentMaps, object, pps: 10_000,
+    vectors: manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await fsp.rm(cache, { recursive: true, force: true });
+});
+
+/** An agent in process over one emulated Agilio (the HTTP agent adds signatures and transport). */
+function machine() {
+  const device: Device = {
+    id: 'm1/nfp0', machineSystemId: 'm1', kind: 'smartnic', name: 'nfp0', vendorId: null, productId: null, vendorName: null, productName: null,
+    firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['nfp0'], linkSpeedMbps: 25_000, profileId: START, dpuSystemId: null,
+  };
+  const nic = new EmulatedNicDriver({ device, profile: profiles.find((p) => p.id === START)!, profiles, faults: new FaultBook(), timeScale: 0.0001 });
+  const loads: string[] = [];
+  const agent: AgentPort = {
+    inventory: async () => ({ devices: [nic.inventory()] }),
+    programs: async () => ({ devices: [await nic.programs()] }),
+    flash: (_d, b) => nic.flash({ profileId: b.image.profileId, version: b.image.version, digest: b.image.digest }, { activate: b.activate }),
+    load: (_d, b) => {
+      loads.push(b.modules.map((m) => m.name).join());
+      return nic.load({ port: b.port, target: b.target, modules: b.modules.map((m) => ({ ...m, object: Buffer.from(m.object, 'base64') })) });
+    },
+    commit: (_d, port) => nic.commit(port ?? 0),
+    detach: (_d, port) => nic.detach(port ?? 0),
+    rollback: (_d, b) => nic.rollback({ scope: b?.scope ?? 'program', port: b?.port ?? 0 }),
+    runVectors: async (_d, b) => {
+      const results = await nic.runVectors(b.port, b.vectors.map((v) => ({ module: v.module, name: v.name, packet: Buffer.from(v.packetHex, 'hex'), expectVerdict: v.expectVerdict, repeat: v.repeat })));
+      return { passed: results.every((r) => r.passed), results };
+    },
+    counters: () => nic.counters(),
+    probe: (_d, port, packets) => nic.probe(port ?? 0, packets ?? 50),
+  };
+  return { nic, agent, loads };
+}
+
+/** The operator's word per step, in order; the last one stays. */
+function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[]) {
+  const writes: MachineRecord[] = [];
+  const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [mod] }] };
+  let rec = start;
+  let n = 0;
+  const done = runMachine(start, want, {
+    agent: m.agent,
+    sign: () => 'sig',
+    save: async (r) => {
+      if (r.generation !== rec.generation) throw new Error('lost');
+      rec = { ...r, generation: r.generation + 1 };
+      writes.push(rec);
+      return rec;
+    },
+    control: async () => words[Math.min(n++, words.length - 1)],
+    firmwareImage: (id) => firmwareImageFor(profiles.find((p) => p.id === id)!),
+    probeMs: 5,
+  });
+  return { done, writes, last: () => rec };
+}
+
+describe('machine runbook', () => {
+  it('writes each state before its step and ends verified, the old firmware kept for the wave', async () => {
+    const m = machine();
+    const r = run(m, newMachineRecord('m1', 'h1', 0), ['run']);
+    const end = await r.done;
+    expect(r.writes.map((w) => w.state)).toEqual(['flashing', 'loading', 'verifying', 'verifying']);
+    expect(r.writes[2]).toMatchObject({ flashed: ['m1/nfp0'], loaded: ['m1/nfp0|nic-xdp-offload'], verifiedAt: null });
+    expect(end.verifiedAt).not.toBeNull();
+    expect(m.nic.inventory().profileId).toBe(TARGET);
+  });
+
+  it('a cancel seen before the health check rolls back what it changed', async () => {
+    const m = machine();
+    // Words: the flash step, the load step, then the health check.
+    const r = run(m, newMachineRecord('m1', 'h1', 0), ['run', 'run', 'cancel']);
+    const end = await r.done;
+    expect(end).toMatchObject({ state: 'rolled-back', verifiedAt: null });
+    expect((await m.nic.programs()).ports[0].current).toBeNull();
+    expect(m.nic.inventory().profileId).toBe(START);
+  });
+
+  it('a pause before the health check leaves a record that a resumed job verifies without loading again', async () => {
+    const m = machine();
+    const first = run(m, newMachineRecord('m1', 'h1', 0), ['run', 'run', 'pause']);
+    await expect(first.done).rejects.toBeInstanceOf(RolloutStop);
+    expect(first.last()).toMatchObject({ state: 'verifying', loaded: ['m1/nfp0|nic-xdp-offload'], verifiedAt: null });
+    const again = run(m, first.last(), ['run']);
+    expect((await again.done).verifiedAt).not.toBeNull();
+    expect(again.writes.map((w) => w.state)).toEqual(['verifying', 'verifying']);
+    expect(m.loads).toEqual(['vxlan-decap']);
+  });
+});
