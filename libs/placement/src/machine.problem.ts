@@ -26,8 +26,9 @@ export interface Candidate {
   breakdown?: CostBreakdown;
   res: number[];
   amt: number[];
-  /** The breakdown in words, filled on first use by the explainer. */
+  /** The breakdown in words, and the reason given when it is chosen: filled on first use by the explainer. */
   described?: string;
+  asChosen?: string;
 }
 
 export interface RawRejection {
@@ -293,7 +294,7 @@ export function trafficFilter(
       // Exact-size copies: arrays grown by push keep room for 17 elements, and thousands are kept.
       const res = resScratch.slice(0, n);
       const amt = amtScratch.slice(0, n);
-      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: figures[6], figures, breakdown: undefined, res, amt, described: undefined });
+      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: figures[6], figures, breakdown: undefined, res, amt, described: undefined, asChosen: undefined });
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
@@ -339,7 +340,7 @@ export function problemFrom(machine: PlacementMachine, sorted: PlacementModule[]
     const cands = o.sorted.map((c) => {
       const moved = current.deviceId !== devices[c.deviceIndex].id || current.target !== c.target;
       const figures = refigure(m, c.figures, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
-      return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined };
+      return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined, asChosen: undefined };
     });
     candidates.push(sortByCost(cands));
   }

@@ -1,7 +1,7 @@
 import { STAGE_ORDER, Target } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
-import { Assignment, breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, unitOf } from './machine.problem';
-import { CostBreakdown, InfeasibleModule, RejectCode } from './placement.model';
+import { Assignment, breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
 
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
 export interface DecisionTemplate {
@@ -142,6 +142,40 @@ export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
   });
 }
 
+/**
+ * Reasons that depend only on one shared object (a filter rejection, a candidate, a module, a
+ * firmware flavour) are worded once and the same string is kept by every template that gives
+ * them: a fleet plan keeps thousands of reasons, most of them repeats.
+ */
+const refusalNotes = new WeakMap<RawRejection, string>();
+const preferNotes = new WeakMap<PlacementModule, [onTier: string, offTier: string]>();
+const flavourNotes = new WeakMap<DeviceFlavour, string>();
+
+function refusalNote(r: RawRejection): string {
+  let s = refusalNotes.get(r);
+  if (s === undefined) refusalNotes.set(r, (s = flat(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`)));
+  return s;
+}
+
+function preferNote(m: PlacementModule, off: boolean): string {
+  let s = preferNotes.get(m);
+  if (s === undefined) {
+    s = [`matches prefer=${m.prefer}`, `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)`];
+    preferNotes.set(m, s);
+  }
+  return s[off ? 1 : 0];
+}
+
+function flavourNote(f: DeviceFlavour): string {
+  let s = flavourNotes.get(f);
+  if (s === undefined) flavourNotes.set(f, (s = `needs firmware flavour ${f.profileId} (${f.switchSeconds} s switch, charged once per device)`));
+  return s;
+}
+
+function chosenNote(c: Candidate, f: DeviceFlavour): string {
+  return (c.asChosen ??= flat(`${c.target} on ${deviceToken(c.deviceIndex)} (${f.profileId}): ${describe(c)}`));
+}
+
 function explainModule(p: MachineProblem, a: Assignment, i: number, totals: PlanTotals): DecisionTemplate {
   const m = p.modules[i];
   const k = a[i];
@@ -163,28 +197,27 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
       ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message }
       : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message, costDelta: why.costDelta };
   }
-  const reasons = [`${c.target} on ${deviceToken(c.deviceIndex)} (${flavour.profileId}): ${describe(c)}`];
+  const reasons = [chosenNote(c, flavour)];
   const cheapest = cands[0];
   if (k === 0) reasons.push('cheapest feasible target for this module');
   else {
     const why = rejected.find((r) => r.deviceIndex === cheapest.deviceIndex && r.target === cheapest.target);
-    reasons.push(`cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`);
+    reasons.push(flat(`cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`));
   }
   let refused = 0;
   for (const r of refusedByFilter) {
     if (refused === 3) break;
     if (r.code === 'pin' || STAGE_ORDER[r.target] >= c.stage) continue;
-    reasons.push(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`);
+    reasons.push(refusalNote(r));
     refused++;
   }
   if (m.pin !== undefined) reasons.push(`pinned to ${m.pin}`);
-  if (m.prefer !== 'auto') reasons.push(c.figures[5] ? `off the preferred ${m.prefer} tier (no feasible ${m.prefer} target or it costs more)` : `matches prefer=${m.prefer}`);
+  if (m.prefer !== 'auto') reasons.push(preferNote(m, c.figures[5] !== 0));
   if (m.costEstimated) reasons.push('host ns/packet is an estimate, not a measurement');
   const current = p.machine.currentPlacement[m.name];
   if (current && current.deviceId === p.devices[c.deviceIndex].id && current.target === c.target) reasons.push('already running here: no migration');
   else if (current) reasons.push(`moves from ${current.target} on ${current.deviceId}: program swap`);
-  if (c.flavourIndex > 0) reasons.push(`needs firmware flavour ${flavour.profileId} (${flavour.switchSeconds} s switch, charged once per device)`);
-  for (let r = 0; r < reasons.length; r++) reasons[r] = flat(reasons[r]);
+  if (c.flavourIndex > 0) reasons.push(flavourNote(flavour));
   return { module: m.name, deviceIndex: c.deviceIndex, target: c.target, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: breakdownOf(c), reasons, rejected };
 }
 
