@@ -75,8 +75,12 @@ interface ModuleShape {
   devicePins: (string | null)[];
 }
 
-/** Tags in the signature so fields of different kinds can never line up by accident. */
-const EXACT_PPS = -1;
+/**
+ * Tags in the signature so fields of different kinds can never line up by accident. Buckets are
+ * integers and may be negative (traffic below the module's declared rate), so the tag for an
+ * unbucketed pps is not an integer; pins are device indices (>= -1).
+ */
+const EXACT_PPS = -0.5;
 const NO_PIN = -2;
 
 /**
@@ -215,27 +219,28 @@ export class EquivalenceCache {
    * module's traffic bucket (or exact pps), which is what a traffic filter depends on.
    */
   private filterKeys(sig: readonly number[], moduleCount: number): { statics: string; traffic: string } {
-    let i = 0;
-    let k = '' + sig[i++];
-    const budget = sig[i++];
+    // Field counts are part of the lists, so joining the numbers is unambiguous.
+    const statics: number[] = [sig[0]];
+    const traffic: number[] = [sig[1]];
+    let i = 2;
     const devices = sig[i++];
-    k += ':' + devices;
+    statics.push(devices);
     for (let d = 0; d < devices; d++) {
-      k += ',' + sig[i++];
+      statics.push(sig[i++]);
       const flavours = sig[i++];
-      k += '/' + flavours;
-      for (let f = 0; f < flavours; f++) k += '.' + sig[i++];
+      statics.push(flavours);
+      for (let f = 0; f < flavours; f++) statics.push(sig[i++]);
     }
-    k += '|' + sig[i++];
-    let t = '|' + budget + '|';
+    statics.push(sig[i++]);
     for (let m = 0; m < moduleCount; m++) {
       if (sig[i] === EXACT_PPS) {
-        t += 'p' + sig[i + 1] + ',';
+        traffic.push(EXACT_PPS, sig[i + 1]);
         i += 2;
-      } else t += sig[i++] + ',';
-      k += ',' + sig[i++];
+      } else traffic.push(sig[i++]);
+      statics.push(sig[i++]);
     }
-    return { statics: k, traffic: k + t };
+    const k = statics.join(',');
+    return { statics: k, traffic: k + '|' + traffic.join(',') };
   }
 
   /** Device ids of a member machine, in the order the class's device indices use. */
