@@ -186,7 +186,14 @@ class RemainingUse {
  * plan from the heuristic) makes the first cut tight.
  */
 export function branchAndBound(
-  p: MachineProblem, opts: { nodeLimit?: number; incumbent?: { assignment: Assignment; cost: number }; lb?: ChainBound } = {},
+  p: MachineProblem,
+  opts: {
+    nodeLimit?: number;
+    incumbent?: { assignment: Assignment; cost: number };
+    lb?: ChainBound;
+    /** Stop at the first feasible plan: the caller only asks whether one exists (not optimal then). */
+    anyFeasible?: boolean;
+  } = {},
 ): SolveResult {
   const n = p.modules.length;
   const lb = opts.lb ?? chainBound(p);
@@ -222,6 +229,7 @@ export function branchAndBound(
       best = pathCost[n];
       for (let j = 0; j < n; j++) bestBuf[j] = cur[j];
       found = true;
+      if (opts.anyFeasible) aborted = true;
       return;
     }
     if (++nodes > nodeLimit) {

@@ -55,8 +55,9 @@ function relaxed(p: MachineProblem, change: 'chain' | ResourceKind): MachineProb
 function diagnose(p: MachineProblem): { blocked: InfeasibleModule[]; complete: boolean } {
   let complete = true;
   const blocked = diagnoseWith(p, (q) => {
-    const r = branchAndBound(q, { nodeLimit: 50_000 });
-    if (!r.optimal) complete = false;
+    // Only whether a plan exists matters here: the search stops at the first one it finds.
+    const r = branchAndBound(q, { nodeLimit: 50_000, anyFeasible: true });
+    if (!r.assignment && !r.optimal) complete = false;
     return r.assignment !== null;
   });
   return { blocked, complete };
