@@ -248,16 +248,32 @@ export function trafficFilter(
   const usage = emptyUsage();
   const resScratch: number[] = KINDS.map(() => 0);
   const amtScratch: number[] = KINDS.map(() => 0.5);
+  // Candidates of one filter that use the same rows share one (read-only) list of row indices.
+  const rowLists: number[][] = [];
+  const sharedRows = (n: number): number[] => {
+    search: for (let l = 0; l < rowLists.length; l++) {
+      const list = rowLists[l];
+      if (list.length !== n) continue;
+      for (let t = 0; t < n; t++) if (list[t] !== resScratch[t]) continue search;
+      return list;
+    }
+    const list = resScratch.slice(0, n);
+    rowLists.push(list);
+    return list;
+  };
 
   for (let mi = 0; mi < sorted.length; mi++) {
     const m = sorted[mi];
-    const made: Candidate[] = [];
-    const rej: RawRejection[] = [];
     const opts = statics[mi];
+    // Sized for every option and trimmed at the end: grown by push they keep room for 17.
+    const made: Candidate[] = new Array(opts.length);
+    const rej: RawRejection[] = new Array(opts.length);
+    let madeN = 0;
+    let rejN = 0;
     for (let oi = 0; oi < opts.length; oi++) {
       const o = opts[oi];
       if (o.rejection) {
-        rej.push(o.rejection);
+        rej[rejN++] = o.rejection;
         continue;
       }
       const di = o.deviceIndex;
@@ -268,10 +284,10 @@ export function trafficFilter(
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
         const share = Math.max(usage.throughput, usage.arm);
         const maxPps = traffic[mi].pps / share;
-        rej.push({
+        rej[rejN++] = {
           deviceIndex: di, target, code: 'throughput',
           message: `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`,
-        });
+        };
         continue;
       }
       let n = 0;
@@ -287,15 +303,17 @@ export function trafficFilter(
         n++;
       }
       if (over) {
-        rej.push({ deviceIndex: di, target, code: 'capacity', message: over });
+        rej[rejN++] = { deviceIndex: di, target, code: 'capacity', message: over };
         continue;
       }
       const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
       // Exact-size copies: arrays grown by push keep room for 17 elements, and thousands are kept.
-      const res = resScratch.slice(0, n);
+      const res = sharedRows(n);
       const amt = amtScratch.slice(0, n);
-      made.push({ deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: figures[6], figures, breakdown: undefined, res, amt, described: undefined, asChosen: undefined });
+      made[madeN++] = { deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: figures[6], figures, breakdown: undefined, res, amt, described: undefined, asChosen: undefined };
     }
+    made.length = madeN;
+    rej.length = rejN;
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
   // The host-core budget exists even when no candidate uses it, so validators can name it.
