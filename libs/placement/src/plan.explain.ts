@@ -63,6 +63,20 @@ function amountOn(c: Candidate, r: number): number {
   return 0;
 }
 
+/**
+ * Chain-order and firmware refusals name the neighbour or holder that blocks and the stage or
+ * flavour refused: worded once per blocking candidate (shared by every class that places it).
+ */
+const afterNotes = new WeakMap<Candidate, string[]>();
+const beforeNotes = new WeakMap<Candidate, string[]>();
+const holderNotes = new WeakMap<Candidate, string[]>();
+
+function notesOf(notes: WeakMap<Candidate, string[]>, by: Candidate): string[] {
+  let row = notes.get(by);
+  if (!row) notes.set(by, (row = []));
+  return row;
+}
+
 /** Why a feasible alternative was not taken, given the rest of the plan stays as it is. */
 function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: PlanTotals): { code: RejectCode; message: string; costDelta?: number } {
   const c = p.candidates[i][k];
@@ -70,10 +84,16 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   const prev = i > 0 ? p.candidates[i - 1][a[i - 1]] : null;
   const next = i + 1 < a.length ? p.candidates[i + 1][a[i + 1]] : null;
   if (prev && c.stage < prev.stage) {
-    return { code: 'chain_order', message: `earlier module ${p.modules[i - 1].name} runs on the ${STAGE_NAME[prev.stage]} (${prev.target}); packets never go back to the ${STAGE_NAME[c.stage]}` };
+    const row = notesOf(afterNotes, prev);
+    const message = (row[c.stage] ??= flat(
+      `earlier module ${p.modules[i - 1].name} runs on the ${STAGE_NAME[prev.stage]} (${prev.target}); packets never go back to the ${STAGE_NAME[c.stage]}`));
+    return { code: 'chain_order', message };
   }
   if (next && c.stage > next.stage) {
-    return { code: 'chain_order', message: `later module ${p.modules[i + 1].name} runs on the ${STAGE_NAME[next.stage]} (${next.target}), before the ${STAGE_NAME[c.stage]} in the packet path` };
+    const row = notesOf(beforeNotes, next);
+    const message = (row[c.stage] ??= flat(
+      `later module ${p.modules[i + 1].name} runs on the ${STAGE_NAME[next.stage]} (${next.target}), before the ${STAGE_NAME[c.stage]} in the packet path`));
+    return { code: 'chain_order', message };
   }
   // Other modules on the alternative's device (the plan is consistent, so they share one flavour).
   const othersOnDevice = totals.users[c.deviceIndex] - (chosen.deviceIndex === c.deviceIndex ? 1 : 0);
@@ -83,7 +103,10 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     const hc = p.candidates[holder][a[holder]];
     if (hc.flavourIndex !== c.flavourIndex) {
       const flavours = flavoursOf(p.devices[c.deviceIndex]);
-      return { code: 'flavour', message: `needs firmware ${flavours[c.flavourIndex].profileId} but ${p.modules[holder].name} keeps the device on ${flavours[hc.flavourIndex].profileId}` };
+      const row = notesOf(holderNotes, hc);
+      const message = (row[c.flavourIndex] ??= flat(
+        `needs firmware ${flavours[c.flavourIndex].profileId} but ${p.modules[holder].name} keeps the device on ${flavours[hc.flavourIndex].profileId}`));
+      return { code: 'flavour', message };
     }
   }
   // Capacity: name the resource and the numbers with the plan's other modules on it.
