@@ -18,14 +18,15 @@ const STAGE_NAME = ['NIC', 'DPU', 'host'];
 
 /** A breakdown in words; `f` is a candidate's packed figures (see costFigures). */
 function describeUncached(f: CostFigures): string {
-  let s = `${fmt(f[6])} hce`;
-  if (f[0]) s += `, ${fmt(f[0])} host cores`;
-  if (f[1]) s += `, ${fmt(f[1])} Arm cores`;
-  if (f[2]) s += `, ${fmt(100 * f[2])} % of device packet budget`;
-  s += `, ${fmt(f[3])} us added`;
-  if (f[4]) s += `, ${fmt(f[4])} s migration`;
-  if (f[5]) s += `, ${fmt(f[5])} hce off-preference`;
-  return s;
+  // Joined, not concatenated: join writes one flat string, with no tree of pieces to flatten.
+  const parts = [fmt(f[6]), ' hce'];
+  if (f[0]) parts.push(', ', fmt(f[0]), ' host cores');
+  if (f[1]) parts.push(', ', fmt(f[1]), ' Arm cores');
+  if (f[2]) parts.push(', ', fmt(100 * f[2]), ' % of device packet budget');
+  parts.push(', ', fmt(f[3]), ' us added');
+  if (f[4]) parts.push(', ', fmt(f[4]), ' s migration');
+  if (f[5]) parts.push(', ', fmt(f[5]), ' hce off-preference');
+  return parts.join('');
 }
 
 /**
@@ -33,7 +34,7 @@ function describeUncached(f: CostFigures): string {
  * into words once, on the candidate, for all of them.
  */
 function describe(c: Candidate): string {
-  return (c.described ??= flat(describeUncached(c.figures)));
+  return (c.described ??= describeUncached(c.figures));
 }
 
 /**
