@@ -1,6 +1,6 @@
 import { TARGETS } from '@ioplane/domain';
 import { devicesOf, MachineProblem, problemFrom, StaticFilter, staticFilter, TrafficFilter, trafficFilter, trafficFor } from './machine.problem';
-import { infeasibleAs, MachineSolution, solveProblem, SolveOptions } from './machine.solver';
+import { decisionsOf, infeasibleAs, MachineSolution, solveProblem, SolveOptions } from './machine.solver';
 import { PlacementMachine, PlacementModule, TrafficDemand } from './placement.model';
 
 /**
@@ -174,8 +174,12 @@ export class EquivalenceCache {
   }
 
   /** Solve every class not solved yet, in the order they were found. */
-  solveAll(): void {
-    for (let i = 0; i < this.classes.length; i++) void this.classes[i].solution;
+  solveAll(opts: { explain?: boolean } = {}): void {
+    for (let i = 0; i < this.classes.length; i++) {
+      const s = this.classes[i].solution;
+      // Explaining right after solving finds the class's candidates still in the CPU caches.
+      if (opts.explain) decisionsOf(s);
+    }
   }
 
   /** Solve a class from its first member (called once per class, by ClassEntry.solution). */

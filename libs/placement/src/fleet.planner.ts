@@ -87,7 +87,9 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
     for (let h = 0; h < machines.length; h++) classOf[h] = classAt(h, selection.maskOf[h]).index;
   }
 
-  cache.solveAll();
+  // Every class of a plain fleet plan has members, so each is explained as it is solved; with
+  // fleet-scoped modules many classes were only priced for the replica choice, and stay lazy.
+  cache.solveAll({ explain: scoped.length === 0 });
   for (const c of cache.classes) c.members = 0;
   let infeasibleMachines = 0;
   for (let i = 0; i < machines.length; i++) {
