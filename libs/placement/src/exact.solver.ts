@@ -1,4 +1,5 @@
-import { Assignment, MachineProblem } from './machine.problem';
+import { MachineProblem } from './machine.problem';
+import { Assignment } from './plan.evaluate';
 
 export interface SolveResult {
   /** null when no feasible plan exists (or none was found within the node budget). */

@@ -1,4 +1,5 @@
-import { Assignment, MachineProblem, evaluate } from './machine.problem';
+import { MachineProblem } from './machine.problem';
+import { Assignment, evaluate } from './plan.evaluate';
 import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, filledArray, fits, SolveResult } from './exact.solver';
 
 /**

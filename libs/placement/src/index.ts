@@ -1,8 +1,10 @@
 export * from './placement.model';
 export { usageOf, costOf, latencyOf, tierOf, isFlowTarget, isHostTarget, flavoursOf, HOST_CPU_FLAVOUR, FLOW_OFFLOAD_LATENCY_US, DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from './cost.model';
 export type { Usage } from './cost.model';
-export { buildProblem, evaluate, sortChain, devicesOf, trafficFor } from './machine.problem';
-export type { MachineProblem, Candidate, Resource, ResourceKind, Assignment, Evaluation } from './machine.problem';
+export { buildProblem, sortChain, devicesOf, trafficFor } from './machine.problem';
+export { evaluate } from './plan.evaluate';
+export type { MachineProblem, Candidate, Resource, ResourceKind } from './machine.problem';
+export type { Assignment, Evaluation } from './plan.evaluate';
 export { branchAndBound, chainBound } from './exact.solver';
 export type { SolveResult } from './exact.solver';
 export { heuristicSolve, filterAndScore, localSearch } from './heuristic.solver';

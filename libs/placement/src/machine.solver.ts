@@ -1,7 +1,8 @@
 import { flavoursOf } from './cost.model';
 import { branchAndBound, chainBound, chainRelaxedAssignment } from './exact.solver';
 import { filterAndScore, heuristicSolve } from './heuristic.solver';
-import { Assignment, bindDevices, buildProblem, evaluate, MachineProblem, ResourceKind } from './machine.problem';
+import { bindDevices, buildProblem, MachineProblem, ResourceKind } from './machine.problem';
+import { Assignment, evaluate } from './plan.evaluate';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
 import { InfeasibleModule, MachinePlan, ModulePlacement, PlacementMachine, PlacementModule, SolverKind } from './placement.model';

@@ -1,4 +1,5 @@
-import { Assignment, MachineProblem } from './machine.problem';
+import { MachineProblem } from './machine.problem';
+import { Assignment } from './plan.evaluate';
 
 /** The part of the `highs` package API this library uses (one-shot CPLEX LP solve). */
 export interface HighsSolver {

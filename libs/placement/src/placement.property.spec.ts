@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { branchAndBound } from './exact.solver';
 import { filterAndScore, heuristicSolve } from './heuristic.solver';
-import { buildProblem, evaluate } from './machine.problem';
+import { buildProblem } from './machine.problem';
+import { evaluate } from './plan.evaluate';
 import { materialise, solveProblem } from './machine.solver';
 import { HighsSolver, loadHighs, milpSolve } from './milp.solver';
 import { validatePlan } from './plan.validate';

@@ -1,6 +1,7 @@
 import { STAGE_ORDER, Target } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
-import { Assignment, breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { Assignment } from './plan.evaluate';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
 
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
