@@ -1,4 +1,4 @@
-import { STAGE_ORDER, Target } from '@ioplane/domain';
+import { STAGE_ORDER, Target, TARGETS } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
 import { breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
 import { Assignment } from './plan.evaluate';
@@ -138,13 +138,16 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
  */
 const sharedTemplates = new WeakMap<readonly Candidate[], Map<string, DecisionTemplate>>();
 
+const TARGET_CODE = new Map<Target, number>(TARGETS.map((t, i) => [t, i]));
+
+/** Where each module runs, as a short string (one character per module and field) for map keys. */
 function placementKey(p: MachineProblem, a: Assignment): string {
-  let k = '';
+  const codes: number[] = [];
   for (let j = 0; j < a.length; j++) {
     const c = p.candidates[j][a[j]];
-    k += c.deviceIndex + '.' + c.flavourIndex + '.' + c.target + ',';
+    codes.push(c.deviceIndex + 1, c.flavourIndex, TARGET_CODE.get(c.target)!);
   }
-  return k;
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** Reasons for every chosen target and for every (device, target) not chosen. */
