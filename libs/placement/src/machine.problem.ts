@@ -89,8 +89,10 @@ export function breakdownOf(c: Candidate): CostBreakdown {
 }
 
 /** Device ids appear in messages as `{device:N}` so one explanation serves every machine of a class. */
+const TOKENS: string[] = [];
+
 export function deviceToken(d: number): string {
-  return `{device:${d}}`;
+  return (TOKENS[d + 1] ??= `{device:${d}}`);
 }
 
 export function bindDevices(message: string, ids: readonly string[]): string {

@@ -79,8 +79,14 @@ function notesOf(notes: WeakMap<Candidate, string[]>, by: Candidate): string[] {
   return row;
 }
 
+type Rejected = DecisionTemplate['rejected'][number];
+
+function refused(c: Candidate, code: RejectCode, message: string): Rejected {
+  return { deviceIndex: c.deviceIndex, target: c.target, code, message: flat(message) };
+}
+
 /** Why a feasible alternative was not taken, given the rest of the plan stays as it is. */
-function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: PlanTotals): { code: RejectCode; message: string; costDelta?: number } {
+function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: PlanTotals): Rejected {
   const c = p.candidates[i][k];
   const chosen = p.candidates[i][a[i]];
   const prev = i > 0 ? p.candidates[i - 1][a[i - 1]] : null;
@@ -89,13 +95,13 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     const row = notesOf(afterNotes, prev);
     const message = (row[c.stage] ??= flat(
       `earlier module ${p.modules[i - 1].name} runs on the ${STAGE_NAME[prev.stage]} (${prev.target}); packets never go back to the ${STAGE_NAME[c.stage]}`));
-    return { code: 'chain_order', message };
+    return refused(c, 'chain_order', message);
   }
   if (next && c.stage > next.stage) {
     const row = notesOf(beforeNotes, next);
     const message = (row[c.stage] ??= flat(
       `later module ${p.modules[i + 1].name} runs on the ${STAGE_NAME[next.stage]} (${next.target}), before the ${STAGE_NAME[c.stage]} in the packet path`));
-    return { code: 'chain_order', message };
+    return refused(c, 'chain_order', message);
   }
   // Other modules on the alternative's device (the plan is consistent, so they share one flavour).
   const othersOnDevice = totals.users[c.deviceIndex] - (chosen.deviceIndex === c.deviceIndex ? 1 : 0);
@@ -108,7 +114,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
       const row = notesOf(holderNotes, hc);
       const message = (row[c.flavourIndex] ??= flat(
         `needs firmware ${flavours[c.flavourIndex].profileId} but ${p.modules[holder].name} keeps the device on ${flavours[hc.flavourIndex].profileId}`));
-      return { code: 'flavour', message };
+      return refused(c, 'flavour', message);
     }
   }
   // Capacity: name the resource and the numbers with the plan's other modules on it.
@@ -117,7 +123,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     const r = p.resources[ri];
     const others = totals.used[ri] - amountOn(chosen, ri);
     if (others + c.amt[t] > r.capacity * (1 + 1e-9) + 1e-9) {
-      return { code: 'capacity', message: `${r.label}: other modules use ${fmt(others)}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}` };
+      return refused(c, 'capacity', `${r.label}: other modules use ${fmt(others)}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}`);
     }
   }
   // A firmware switch is charged once per device: it goes with the last module leaving a device
@@ -126,7 +132,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   const delta = c.cost - chosen.cost
     + (othersOnDevice === 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0)
     - (chosenAlone ? p.switchCost[chosen.deviceIndex][chosen.flavourIndex] : 0);
-  return { code: 'cost', message: `feasible but costs ${fmt(delta)} hce more (${describe(c)})`, costDelta: delta };
+  return { deviceIndex: c.deviceIndex, target: c.target, code: 'cost', message: flat(`feasible but costs ${fmt(delta)} hce more (${describe(c)})`), costDelta: delta };
 }
 
 /**
@@ -134,9 +140,10 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
  * runs (neighbours' stages, shared capacities, firmware holders), not on other modules' costs. A
  * module the machine does not run yet has its candidate list shared by every class of one traffic
  * filter, so classes that differ only in what else the machine runs now, and end with the same
- * placement, share that module's explanation. Keyed by the list itself: it lives as long as it.
+ * placement, share that module's explanation. Keyed by the filter's resource rows (one array per
+ * filter, shared by its problems), so the map lives as long as the filter.
  */
-const sharedTemplates = new WeakMap<readonly Candidate[], Map<string, DecisionTemplate>>();
+const sharedTemplates = new WeakMap<MachineProblem['resources'], Map<string, DecisionTemplate>>();
 
 const TARGET_CODE = new Map<Target, number>(TARGETS.map((t, i) => [t, i]));
 
@@ -154,17 +161,17 @@ function placementKey(p: MachineProblem, a: Assignment): string {
 export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
   let totals: PlanTotals | null = null;
   const where = placementKey(p, a);
+  let shared = sharedTemplates.get(p.resources);
   return p.modules.map((m, i) => {
-    const own = p.candidates[i];
     const current = p.machine.currentPlacement[m.name];
-    let byPlacement = current === undefined ? sharedTemplates.get(own) : undefined;
-    const known = byPlacement?.get(where);
+    const key = current === undefined ? String.fromCharCode(i) + where : null;
+    const known = key === null ? undefined : shared?.get(key);
     if (known) return known;
     totals ??= totalsOf(p, a);
     const t = explainModule(p, a, i, totals);
-    if (current === undefined) {
-      if (!byPlacement) sharedTemplates.set(own, (byPlacement = new Map()));
-      byPlacement.set(where, t);
+    if (key !== null) {
+      if (!shared) sharedTemplates.set(p.resources, (shared = new Map()));
+      shared.set(key, t);
     }
     return t;
   });
@@ -218,12 +225,7 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
   for (const r of refusedByFilter) rejected[at++] = r;
   for (let kk = 0; kk < cands.length; kk++) {
     if (kk === k) continue;
-    const alt = cands[kk];
-    const why = whyNot(p, a, i, kk, totals);
-    const message = flat(why.message);
-    rejected[at++] = why.costDelta === undefined
-      ? { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message }
-      : { deviceIndex: alt.deviceIndex, target: alt.target, code: why.code, message, costDelta: why.costDelta };
+    rejected[at++] = whyNot(p, a, i, kk, totals);
   }
   const reasons = [chosenNote(c, flavour)];
   const cheapest = cands[0];
