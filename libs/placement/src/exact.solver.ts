@@ -1,5 +1,5 @@
 import { MachineProblem } from './machine.problem';
-import { Assignment } from './plan.evaluate';
+import type { Assignment } from './plan.evaluate';
 
 export interface SolveResult {
   /** null when no feasible plan exists (or none was found within the node budget). */
@@ -36,6 +36,14 @@ export function filledArray(n: number, value: number): number[] {
 }
 
 /**
+ * A zeroed array that will hold fractions: made with double elements from the start, since an
+ * array of small integers is copied into a new store the first time a fraction is written to it.
+ */
+export function doubleArray(n: number): number[] {
+  return new Array<number>(n).fill(0.5).fill(0);
+}
+
+/**
  * The chain-order relaxation: `at(i, s)` is the cheapest cost of modules i.. whose stages never go
  * below s, ignoring shared capacity and flavour switches. A valid lower bound and, when
  * capacities do not bind, the optimum itself. One flat array: it is built for every class solved.
@@ -45,7 +53,7 @@ export class ChainBound {
 
   constructor(p: MachineProblem) {
     const n = p.modules.length;
-    const v = (this.v = filledArray((n + 1) * STAGES, 0));
+    const v = (this.v = doubleArray((n + 1) * STAGES));
     for (let i = n - 1; i >= 0; i--) {
       const cands = p.candidates[i];
       for (let s = 0; s < STAGES; s++) {
@@ -116,8 +124,8 @@ class RemainingUse {
     const R = p.resources.length;
     // worst[r]: every module's largest use of r added up. `seen` marks which module last raised
     // most[r], so the per-module maxima need no clearing between modules.
-    const worst = filledArray(R, 0);
-    const most = filledArray(R, 0);
+    const worst = doubleArray(R);
+    const most = doubleArray(R);
     const seen = filledArray(R, -1);
     for (let i = 0; i < n; i++) {
       const cands = p.candidates[i];
@@ -143,9 +151,9 @@ class RemainingUse {
     }
     this.tracked = tracked;
     const T = tracked.length;
-    const need = (this.need = filledArray((n + 1) * STAGES * T, 0));
+    const need = (this.need = doubleArray((n + 1) * STAGES * T));
     if (T === 0) return;
-    const own = filledArray(T, 0);
+    const own = doubleArray(T);
     for (let i = n - 1; i >= 0; i--) {
       const cands = p.candidates[i];
       for (let s = 0; s < STAGES; s++) {
@@ -203,7 +211,7 @@ export function branchAndBound(
   if (!Number.isFinite(rootBound)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const cap = capacities(p);
   const remaining = new RemainingUse(p, cap);
-  const used = filledArray(cap.length, 0);
+  const used = doubleArray(cap.length);
   if (!remaining.fits(0, 0, used, cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const flav = filledArray(p.devices.length, -1);
   const count = filledArray(p.devices.length, 0);
@@ -223,7 +231,7 @@ export function branchAndBound(
 
   // Path costs live in a typed array, not in arguments: a double passed through the recursion
   // would be boxed on every call.
-  const pathCost = filledArray(n + 1, 0);
+  const pathCost = doubleArray(n + 1);
   const dfs = (i: number, stage: number): void => {
     if (aborted) return;
     if (i === n) {

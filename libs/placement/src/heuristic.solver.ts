@@ -1,6 +1,6 @@
 import { MachineProblem } from './machine.problem';
 import { Assignment, evaluate } from './plan.evaluate';
-import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, filledArray, fits, SolveResult } from './exact.solver';
+import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, doubleArray, filledArray, fits, SolveResult } from './exact.solver';
 
 /**
  * Filter-and-score, the baseline the issue compares against: walk the chain, and for each module
@@ -10,7 +10,7 @@ import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, filledA
 export function filterAndScore(p: MachineProblem): { assignment: Assignment | null; cost: number } {
   const n = p.modules.length;
   const cap = capacities(p);
-  const used = filledArray(cap.length, 0);
+  const used = doubleArray(cap.length);
   const flav = filledArray(p.devices.length, -1);
   const a = new Int32Array(n);
   let stage = 0;
@@ -133,7 +133,7 @@ export function heuristicSolve(p: MachineProblem): SolveResult {
 function repair(p: MachineProblem, relaxed: Assignment): { assignment: Assignment; cost: number } | null {
   const n = relaxed.length;
   const cap = capacities(p);
-  const used = filledArray(cap.length, 0);
+  const used = doubleArray(cap.length);
   const flav = filledArray(p.devices.length, -1);
   const a = new Int32Array(n);
   let stage = 0;

@@ -1,5 +1,5 @@
 import { MachineProblem } from './machine.problem';
-import { Assignment } from './plan.evaluate';
+import type { Assignment } from './plan.evaluate';
 
 /** The part of the `highs` package API this library uses (one-shot CPLEX LP solve). */
 export interface HighsSolver {

@@ -1,3 +1,4 @@
+import { doubleArray } from './exact.solver';
 import type { MachineProblem } from './machine.problem';
 
 /** An assignment: candidate index per module (chain order). */
@@ -17,13 +18,13 @@ export interface EvaluationScratch {
 }
 
 export function evaluationScratch(p: MachineProblem): EvaluationScratch {
-  return { used: new Array<number>(p.resources.length).fill(0), flavour: new Array<number>(p.devices.length).fill(-1) };
+  return { used: doubleArray(p.resources.length), flavour: new Array<number>(p.devices.length).fill(-1) };
 }
 
 /** Cost and feasibility of a full assignment, checking every constraint. */
 export function evaluate(p: MachineProblem, a: Assignment, scratch?: EvaluationScratch): Evaluation {
   // Plain arrays: a typed array costs about ten times more to allocate, and this runs per alternative.
-  const used = scratch ? scratch.used.fill(0) : new Array<number>(p.resources.length).fill(0);
+  const used = scratch ? scratch.used.fill(0) : doubleArray(p.resources.length);
   const flavour = scratch ? scratch.flavour.fill(-1) : new Array<number>(p.devices.length).fill(-1);
   let cost = 0;
   let stage = -1;

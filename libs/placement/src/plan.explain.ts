@@ -1,7 +1,8 @@
 import { STAGE_ORDER, Target, TARGETS } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
 import { breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
-import { Assignment } from './plan.evaluate';
+import type { Assignment } from './plan.evaluate';
+import { doubleArray } from './exact.solver';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
 
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
@@ -49,7 +50,7 @@ interface PlanTotals {
 }
 
 function totalsOf(p: MachineProblem, a: Assignment): PlanTotals {
-  const used = new Array<number>(p.resources.length).fill(0);
+  const used = doubleArray(p.resources.length);
   const users = new Array<number>(p.devices.length).fill(0);
   for (let j = 0; j < a.length; j++) {
     const o = p.candidates[j][a[j]];
