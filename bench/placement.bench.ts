@@ -14,6 +14,7 @@ import { benchFleet, benchModules } from './placement.fleet';
  */
 function planAndExplain(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): FleetPlan {
   const plan = planFleet(fleet, modules);
+  // planFleet explains each class as it solves it; this makes sure none is left for later.
   for (const c of plan.classes) decisionsOf(c.solution);
   return plan;
 }
