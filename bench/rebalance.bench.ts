@@ -23,7 +23,7 @@ import { buildFleetModel, loadFleetFile, loadScenario, MaasSimStore, Scenario, s
 const RULE = rebalanceRuleSchema.parse({ selector: {}, mode: 'auto', margin: 0.2, minGainHce: 0.05, windows: 3, cooldownWindows: 20 });
 const REQUEST = placementRequestSchema.parse({
   selector: {},
-  modules: [{ name: 'ddos-drop', prefer: 'auto', latencyBudgetUs: 20, traffic: { pps: 200_000, meanPacketBytes: 128 } }],
+  modules: [{ name: 'ddos-drop', prefer: 'auto', latencyBudgetUs: 20, traffic: { pps: 50_000, meanPacketBytes: 128 } }],
 });
 
 class MemoryModules implements ModuleRepository {
@@ -129,9 +129,9 @@ async function main(): Promise<void> {
   const savedPct = kept > 0 ? (100 * (kept - rebalanced)) / kept : 0;
 
   // Oscillation: the same surge level flipping every 4 windows on every host of the fleet.
-  const osc: Scenario = { ...surge, name: 'oscillate-4', steps: 120, events: [], traffic: [{ selector: {}, module: 'ddos-drop', pattern: { kind: 'oscillate', low: 200_000, high: 20_000_000, period: 4, from: 0 } }] };
+  const osc: Scenario = { ...surge, name: 'oscillate-4', steps: 120, events: [], traffic: [{ selector: {}, module: 'ddos-drop', pattern: { kind: 'oscillate', low: 50_000, high: 20_000_000, period: 4, from: 0 } }] };
   const b = replay(osc, hosts, modules, 2);
-  const fast: Scenario = { ...osc, name: 'oscillate-1', traffic: [{ ...osc.traffic[0], pattern: { kind: 'oscillate', low: 200_000, high: 20_000_000, period: 1, from: 0 } }] };
+  const fast: Scenario = { ...osc, name: 'oscillate-1', traffic: [{ ...osc.traffic[0], pattern: { kind: 'oscillate', low: 50_000, high: 20_000_000, period: 1, from: 0 } }] };
   const c = replay(fast, hosts, modules, 3);
   const flaps = countFlaps(b.moves, RULE.cooldownWindows) + countFlaps(c.moves, RULE.cooldownWindows);
 
