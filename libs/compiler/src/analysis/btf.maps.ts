@@ -1,4 +1,5 @@
-import { execFileSync } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
+import { promisify } from 'util';
 import { existsSync } from 'fs';
 
 /** A map as declared in the object's BTF (`.maps` section), before any loader touches it. */
@@ -130,4 +131,12 @@ export function dumpBtf(path: string): BtfDump {
 
 export function readBtfMaps(path: string): BtfMapInfo[] {
   return decodeBtfMaps(dumpBtf(path));
+}
+
+const execFileAsync = promisify(execFile);
+
+/** readBtfMaps in a child process the caller does not wait on (tens of ms of bpftool per object). */
+export async function readBtfMapsAsync(path: string): Promise<BtfMapInfo[]> {
+  const { stdout } = await execFileAsync(bpftoolPath(), ['btf', 'dump', 'file', path, '-j'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+  return decodeBtfMaps(JSON.parse(stdout) as BtfDump);
 }

@@ -1,5 +1,5 @@
-export { analyzeObject, analyzeFile } from './object.analyzer';
-export { decodeBtfMaps, readBtfMaps, dumpBtf, BtfTypes } from './btf.maps';
+export { analyzeObject, analyzeObjectAsync, analyzeFile } from './object.analyzer';
+export { decodeBtfMaps, readBtfMaps, readBtfMapsAsync, dumpBtf, BtfTypes } from './btf.maps';
 export type { BtfMapInfo, BtfDump } from './btf.maps';
 export { helperName, helperId, HELPER_COUNT, PACKET_RESIZE_HELPERS, PACKET_WRITE_HELPERS, TAIL_CALL_HELPER, REDIRECT_HELPERS } from './helper.table';
 export { MAP_TYPE, mapTypeName, mapFlagNames, isPerCpu, hostMapBytes, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './map.types';

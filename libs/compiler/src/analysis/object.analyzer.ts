@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, promises as fsp, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { readBpfObject } from '../elf/bpf.programs';
 import { BpfObjectWithCode } from '../elf/elf.types';
 import { AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts } from './analysis.types';
-import { BtfMapInfo, readBtfMaps } from './btf.maps';
+import { BtfMapInfo, readBtfMaps, readBtfMapsAsync } from './btf.maps';
 import { FunctionFacts, analyzeFunction } from './function.analysis';
 import { REDIRECT_HELPERS } from './helper.table';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, hostMapBytes, isPerCpu, mapTypeName } from './map.types';
@@ -151,6 +151,28 @@ export function analyzeObject(buf: Buffer, opts: AnalyzeOptions = {}): ObjectFac
     }
   } else if (!btf) {
     btf = btfFromFile(obj, '', warnings);
+  }
+  return factsOf(obj, btf, opts.cpus ?? 1, warnings);
+}
+
+/**
+ * analyzeObject without blocking the event loop while bpftool decodes BTF: an agent hosting many
+ * devices keeps serving the others (and their flash timers) meanwhile. Same facts and warnings.
+ */
+export async function analyzeObjectAsync(buf: Buffer, opts: AnalyzeOptions = {}): Promise<ObjectFacts> {
+  const obj = readBpfObject(buf);
+  if (opts.btf || !obj.section('.BTF')) return analyzeObject(buf, opts);
+  const warnings: string[] = [];
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'ioplane-btf-'));
+  let btf: BtfMapInfo[] | undefined;
+  try {
+    const path = join(dir, 'object.o');
+    await fsp.writeFile(path, buf);
+    btf = await readBtfMapsAsync(path);
+  } catch (err) {
+    warnings.push(`bpftool btf dump failed: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
   }
   return factsOf(obj, btf, opts.cpus ?? 1, warnings);
 }
