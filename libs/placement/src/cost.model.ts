@@ -121,7 +121,7 @@ export function costOf(
   target: Target,
   migrationSeconds: number,
 ): CostBreakdown {
-  return costFrom(m, usage.hostCores, usage.armCores, usage.throughput, latencyUs, target, migrationSeconds);
+  return breakdownFrom(costFigures(m, usage.hostCores, usage.armCores, usage.throughput, latencyUs, target, migrationSeconds));
 }
 
 /**
@@ -155,10 +155,4 @@ export function refigure(m: PlacementModule, f: CostFigures, target: Target, mig
 
 export function breakdownFrom(f: CostFigures): CostBreakdown {
   return { hostCores: f[0], armCores: f[1], deviceUtilisation: f[2], latencyUs: f[3], migrationSeconds: f[4], preferPenalty: f[5], total: f[6] };
-}
-
-function costFrom(
-  m: PlacementModule, hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, target: Target, migrationSeconds: number,
-): CostBreakdown {
-  return breakdownFrom(costFigures(m, hostCores, armCores, deviceUtilisation, latencyUs, target, migrationSeconds));
 }

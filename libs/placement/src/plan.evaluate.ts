@@ -11,21 +11,11 @@ export interface Evaluation {
   violation?: { code: 'capacity' | 'chain_order' | 'flavour' | 'unassigned'; module: number; message: string };
 }
 
-/** Buffers evaluate may reuse: explanations evaluate thousands of alternatives per fleet plan. */
-export interface EvaluationScratch {
-  used: number[];
-  flavour: number[];
-}
-
-export function evaluationScratch(p: MachineProblem): EvaluationScratch {
-  return { used: doubleArray(p.resources.length), flavour: new Array<number>(p.devices.length).fill(-1) };
-}
-
 /** Cost and feasibility of a full assignment, checking every constraint. */
-export function evaluate(p: MachineProblem, a: Assignment, scratch?: EvaluationScratch): Evaluation {
-  // Plain arrays: a typed array costs about ten times more to allocate, and this runs per alternative.
-  const used = scratch ? scratch.used.fill(0) : doubleArray(p.resources.length);
-  const flavour = scratch ? scratch.flavour.fill(-1) : new Array<number>(p.devices.length).fill(-1);
+export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
+  // Plain arrays: a typed array costs about ten times more to allocate, and local search evaluates often.
+  const used = doubleArray(p.resources.length);
+  const flavour = new Array<number>(p.devices.length).fill(-1);
   let cost = 0;
   let stage = -1;
   for (let i = 0; i < a.length; i++) {
