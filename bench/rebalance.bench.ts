@@ -1,4 +1,3 @@
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModuleCatalog } from '@ioplane/catalog';
 import type { FleetMachine } from '@ioplane/domain';

@@ -1,5 +1,4 @@
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { analyzeObject, buildModule, verifyOffload } from '@ioplane/compiler';
 import { loadCatalog } from '@ioplane/modules';

@@ -1,5 +1,5 @@
 import { DesiredMachine } from './machine.desired';
-import { AgentPort, commitMachine, Control, FirmwareImage, rollBackMachine, RolloutStop, runMachine } from './machine.runbook';
+import { AgentPort, commitMachine, Control, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
 import { MachineRecord, newMachineRecord, TERMINAL } from './machine.state';
 import { MachineOutcome, planWaves, RolloutPlan, RolloutPolicy, waveVerdict } from './rollout.plan';
 
