@@ -9,6 +9,7 @@ export const REQUIRED_TOOLS: ReadonlyArray<{ command: string; packages: string[]
   { command: 'llvm-objdump', packages: ['llvm'] },
   { command: 'bpftool', packages: ['bpftool'] },
   { command: 'ip', packages: ['iproute2'] },
+  { command: 'bwrap', packages: ['bubblewrap'] },
 ];
 
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
