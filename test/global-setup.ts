@@ -1,6 +1,10 @@
 import { startEmbeddedRedis } from '../libs/runtime/src/redis.embedded';
 
-/** Tests use a real Redis: REDIS_URL when given, else one spawned for this run and stopped in teardown. */
+/**
+ * Tests use a real Redis: REDIS_URL when given, else one spawned for this run and stopped in
+ * teardown. The spawned one wants a password (random per run, carried in REDIS_URL) like the
+ * product's embedded Redis, so a client that drops the password fails here first.
+ */
 export default async function globalSetup(): Promise<void> {
   if (process.env.REDIS_URL) return;
   const redis = await startEmbeddedRedis({ dataDir: `var/test-redis-${process.pid}` });

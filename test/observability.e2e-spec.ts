@@ -59,7 +59,7 @@ describe('/readyz', () => {
     await redis.stop();
     for (let i = 0; (await ready()) !== 503; i++) expect(i).toBeLessThan(100);
     expect((await fetch(`${h.apiUrl}/healthz`)).status).toBe(200);
-    redis = await startEmbeddedRedis({ dataDir: dir, port: redis.port });
+    redis = await startEmbeddedRedis({ dataDir: dir, port: redis.port, password: redis.password });
     for (let i = 0; (await ready()) !== 200; i++) {
       expect(i).toBeLessThan(200);
       await new Promise((r) => setTimeout(r, 100));

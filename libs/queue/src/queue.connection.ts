@@ -1,11 +1,12 @@
 import type { RedisOptions } from 'ioredis';
 
+/** `redis[s]://[user][:password]@host:port/db`: the user and password arrive percent-encoded. */
 function fromUrl(url: string): RedisOptions {
   const u = new URL(url);
   return {
     host: u.hostname,
     port: Number(u.port || 6379),
-    username: u.username || undefined,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
     password: u.password ? decodeURIComponent(u.password) : undefined,
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
     tls: u.protocol === 'rediss:' ? {} : undefined,

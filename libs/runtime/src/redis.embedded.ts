@@ -1,14 +1,19 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { ensurePrivateDir } from './data.dir';
 
 export interface EmbeddedRedis {
+  /** `redis://:<password>@127.0.0.1:<port>`: a secret, never to be logged. */
   url: string;
   port: number;
   pid: number;
+  password: string;
   stop(): Promise<void>;
 }
+
+const PASSWORD = /^[A-Za-z0-9._~-]{16,256}$/;
 
 /** Asks the kernel for a free loopback port by binding port 0. */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -26,14 +31,22 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 /**
  * Spawns `redis-server` from PATH, run as a system of record: AOF on with
  * everysec fsync and noeviction, so queued jobs and desired state survive a restart.
+ * It only ever listens on loopback and always wants a password (`password`, or a random one):
+ * any local user could otherwise read tokens' hashes and rewrite desired state.
  */
-export async function startEmbeddedRedis(opts: { dataDir: string; port?: number; bin?: string }): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(opts: { dataDir: string; port?: number; bin?: string; password?: string }): Promise<EmbeddedRedis> {
+  const password = opts.password ?? randomBytes(24).toString('hex');
+  // URL-safe characters only, so the password travels in REDIS_URL without encoding.
+  if (!PASSWORD.test(password)) throw new Error('embedded Redis password must be 16-256 characters of letters, digits, . _ ~ -');
   const dir = resolve(opts.dataDir);
-  mkdirSync(dir, { recursive: true });
+  // The AOF holds every token hash and the desired state: nobody else reads it.
+  ensurePrivateDir(dir);
   const port = opts.port ?? (await freePort());
   const child = spawn(
     opts.bin ?? 'redis-server',
     [
+      // The password comes on stdin as a config file: on the command line every local user could read it in ps.
+      '-',
       '--port', String(port),
       '--bind', '127.0.0.1',
       '--dir', dir,
@@ -46,8 +59,10 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port?: number;
     ],
     // Its own process group: a Ctrl-C in the terminal reaches ioplane, which stops Redis last,
     // after the workers have drained, instead of Redis dying first under them.
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(`requirepass ${password}\n`);
   // If ioplane itself dies, its Redis goes with it rather than lingering.
   const reap = () => child.kill('SIGTERM');
   process.once('exit', reap);
@@ -62,7 +77,7 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port?: number;
     });
     return stopped;
   };
-  return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid!, stop };
+  return { url: `redis://:${password}@127.0.0.1:${port}`, port, pid: child.pid!, password, stop };
 }
 
 function waitReady(child: ChildProcess, port: number): Promise<void> {
@@ -96,17 +111,4 @@ function waitReady(child: ChildProcess, port: number): Promise<void> {
   }).then(() => {
     child.removeAllListeners('exit');
   });
-}
-
-export interface RedisHandle {
-  url: string;
-  embedded: boolean;
-  stop(): Promise<void>;
-}
-
-/** `REDIS_URL` when set, otherwise an embedded server with its data under `<dataDir>/redis`. */
-export async function resolveRedis(cfg: { REDIS_URL?: string; IOPLANE_DATA_DIR: string }): Promise<RedisHandle> {
-  if (cfg.REDIS_URL) return { url: cfg.REDIS_URL, embedded: false, stop: async () => undefined };
-  const r = await startEmbeddedRedis({ dataDir: `${cfg.IOPLANE_DATA_DIR}/redis` });
-  return { url: r.url, embedded: true, stop: r.stop };
 }
