@@ -37,3 +37,38 @@ describe('logger redaction', () => {
     expect(JSON.parse(lines[0])).toMatchObject({ systemId: 'abc123', msg: 'synced' });
   });
 });
+
+describe('redaction of URLs and query strings', () => {
+  const line = (build: (log: ReturnType<typeof createLogger>) => void) => {
+    const { lines, destination } = capture();
+    build(createLogger({ level: 'trace', destination }));
+    return lines.join('');
+  };
+
+  it('masks an API token anywhere, and credential parameters of a query string', () => {
+    const token = 'iop_abcdefghij12_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq';
+    const out = line((log) =>
+      log.info({ req: { method: 'GET', url: `/admin/queues/login?token=${token}&page=2` } }, `GET /v1/x?api_key=k3y-value-1&password=hunter2xyz&key=plainkeyvalue&fault_token=faultfaultfault&ok=1 Bearer ${token.slice(4)}`),
+    );
+    for (const secret of [token, token.slice(4), 'k3y-value-1', 'hunter2xyz', 'plainkeyvalue', 'faultfaultfault']) expect(out).not.toContain(secret);
+    expect(out).toContain('page=2');
+    expect(out).toContain('ok=1');
+    expect(JSON.parse(out).req.url).toBe('/admin/queues/login?token=[Redacted]&page=2');
+  });
+
+  it('masks the password of a Redis (or any) URL, and a MAAS key pasted into a query', () => {
+    const maas = 'AbCdEfGhIjKlMnOpQr:StUvWxYz0123456789:abcdefghijklmnopqrstuvwxyz012345';
+    const out = line((log) => {
+      log.info({ redis: 'redis://:s3cretRedisPw@127.0.0.1:6390/0' }, 'connecting to rediss://admin:an0therPw@10.0.0.1:6379');
+      log.info({ req: { url: `/v1/fleet/machines?zone=${maas}` } }, 'request');
+    });
+    for (const secret of ['s3cretRedisPw', 'an0therPw', maas, 'abcdefghijklmnopqrstuvwxyz012345']) expect(out).not.toContain(secret);
+    expect(out).toContain('redis://:[Redacted]@127.0.0.1:6390/0');
+  });
+
+  it('masks a registered secret in its percent-encoded form too', () => {
+    registerSecret('p@ss/w0rd:with-odd-chars');
+    const out = line((log) => log.info(`url redis://x:${encodeURIComponent('p@ss/w0rd:with-odd-chars')}@h and raw p@ss/w0rd:with-odd-chars`));
+    expect(out).not.toContain('w0rd');
+  });
+});

@@ -35,12 +35,38 @@ const knownSecrets = new Set<string>();
 export function registerSecret(value: string | undefined | null): void {
   if (!value) return;
   knownSecrets.add(value);
+  // A URL carries it percent-encoded (a Redis password in REDIS_URL); a client uses it decoded.
+  knownSecrets.add(encodeURIComponent(value));
+  try {
+    knownSecrets.add(decodeURIComponent(value));
+  } catch {
+    // Not percent-encoded: the value itself is registered.
+  }
   // A MAAS key's parts can leak alone (the token secret in an OAuth header).
   for (const part of value.split(':')) if (part.length >= 8) knownSecrets.add(part);
 }
 
-function scrub(text: string): string {
+/**
+ * Secrets by shape, for the ones nobody registered: a token pasted into a query string
+ * (pino-http logs every request's URL), a URL's password, a bearer credential in a message.
+ */
+const SECRET_SHAPES: Array<[RegExp, string]> = [
+  // API tokens, wherever they appear.
+  [/\biop_[A-Za-z0-9_-]{8,}/g, 'iop_[Redacted]'],
+  // A parameter whose name says credential: `?token=`, `&api_key=`, `MAAS_API_KEY=`, `password=`, `oauth_signature=`.
+  [/([?&;\s"'(,]|^)([A-Za-z0-9_.-]*(?:token|key|passw(?:or)?d|pwd|secret|signature|auth|credential|session)[A-Za-z0-9_.-]*=)[^&#\s"'\\]+/gi, '$1$2[Redacted]'],
+  // The password of a URL: `redis://:pw@host`, `https://user:pw@host`.
+  [/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/:@"'\\]*:)[^\s/@"'\\]+@/g, '$1[Redacted]@'],
+  // A MAAS API key (consumer:token:secret), pasted anywhere.
+  [/\b[A-Za-z0-9]{16,}:[A-Za-z0-9]{16,}:[A-Za-z0-9]{24,}\b/g, '[Redacted]'],
+  // A bearer credential quoted in a message.
+  [/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1[Redacted]'],
+];
+
+/** Both nets: the shapes above, then every registered secret's exact value. */
+export function scrub(text: string): string {
   let out = text;
+  for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
   for (const s of knownSecrets) if (out.includes(s)) out = out.split(s).join('[Redacted]');
   return out;
 }
@@ -51,8 +77,8 @@ export function loggerOptions(level: string = process.env.LOG_LEVEL ?? 'info', n
     level,
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
     hooks: {
-      // Path redaction cannot see a secret inside a free-text field; scrub strings as a second net.
-      streamWrite: (line: string) => (knownSecrets.size ? scrub(line) : line),
+      // Path redaction cannot see a secret inside a free-text field or a URL; scrub every line as a second net.
+      streamWrite: scrub,
     },
   };
 }
