@@ -1,8 +1,9 @@
 import { systemCheck, SystemCheckError } from '@ioplane/runtime';
 
-// Runs before `npm test` and `npm run demo`: installs what is missing when it may, else prints the command.
+// Runs before `npm run demo` and (with --tests) before `npm test`: installs what is missing when it may, else prints the command.
+const tests = process.argv.includes('--tests');
 try {
-  const r = systemCheck();
+  const r = systemCheck({ tests });
   if (r.installed.length) process.stdout.write(`ioplane: installed ${r.installed.join(' ')}\n`);
 } catch (e) {
   if (!(e instanceof SystemCheckError)) throw e;

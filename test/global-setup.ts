@@ -1,4 +1,5 @@
 import { startEmbeddedRedis } from '../libs/runtime/src/redis.embedded';
+import { requireCapabilities } from './require-capabilities';
 
 /**
  * Tests use a real Redis: REDIS_URL when given, else one spawned for this run and stopped in
@@ -6,6 +7,7 @@ import { startEmbeddedRedis } from '../libs/runtime/src/redis.embedded';
  * product's embedded Redis, so a client that drops the password fails here first.
  */
 export default async function globalSetup(): Promise<void> {
+  await requireCapabilities();
   if (process.env.REDIS_URL) return;
   const redis = await startEmbeddedRedis({ dataDir: `var/test-redis-${process.pid}` });
   process.env.REDIS_URL = redis.url;

@@ -1,15 +1,43 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { arch } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-/** Each tool ioplane needs, and the Debian/Ubuntu package that provides it. */
-export const REQUIRED_TOOLS: ReadonlyArray<{ command: string; packages: string[] }> = [
+/** Debian's multiarch triplet for this machine: where arch-specific data files (libxdp's objects) live. */
+export function multiarchTriplet(a: string = arch()): string {
+  const triplet: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu', riscv64: 'riscv64-linux-gnu' };
+  return triplet[a] ?? `${a}-linux-gnu`;
+}
+
+/**
+ * What ioplane and its tests need, and the Debian/Ubuntu package that provides it. A requirement is
+ * a command on PATH (sbin included) or, for packages without one, a file the package installs.
+ */
+export interface Requirement {
+  command?: string;
+  file?: string;
+  packages: string[];
+  /** Needed by `npm test` only (browser test, packaging test), not to run ioplane. */
+  testsOnly?: boolean;
+}
+
+export const REQUIRED_TOOLS: ReadonlyArray<Requirement> = [
   { command: 'redis-server', packages: ['redis-server'] },
+  { command: 'redis-sentinel', packages: ['redis-sentinel'], testsOnly: true },
   { command: 'clang', packages: ['clang', 'libbpf-dev'] },
+  { file: '/usr/include/bpf/bpf_helpers.h', packages: ['libbpf-dev'] },
   { command: 'llvm-objdump', packages: ['llvm'] },
   { command: 'bpftool', packages: ['bpftool'] },
   { command: 'ip', packages: ['iproute2'] },
   { command: 'bwrap', packages: ['bubblewrap'] },
+  { command: 'ethtool', packages: ['ethtool'] },
+  { file: `/usr/lib/${multiarchTriplet()}/bpf/xdp-dispatcher.o`, packages: ['libxdp1'] },
+  // The fleet map's browser test drives Debian's Chromium.
+  { file: '/usr/bin/chromium', packages: ['chromium'], testsOnly: true },
+  // `npm run package` and its test: dpkg-deb builds, lintian checks, systemd-analyze verifies the units.
+  { command: 'dpkg-deb', packages: ['dpkg'], testsOnly: true },
+  { command: 'lintian', packages: ['lintian'], testsOnly: true },
+  { command: 'systemd-analyze', packages: ['systemd'], testsOnly: true },
 ];
 
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
@@ -17,6 +45,9 @@ export function onPath(command: string, path = process.env.PATH ?? ''): boolean 
   const dirs = [...path.split(delimiter), '/usr/sbin', '/sbin'];
   return dirs.some((d) => d && existsSync(join(d, command)));
 }
+
+const present = (r: Requirement): boolean => (r.command ? onPath(r.command) : existsSync(r.file!));
+const nameOf = (r: Requirement): string => r.command ?? r.file!;
 
 export interface SystemCheckResult {
   missing: string[];
@@ -35,15 +66,16 @@ function isDebian(): boolean {
 }
 
 /**
- * Finds missing tools; installs them with apt-get when we are root on Debian/Ubuntu,
- * otherwise stops with the exact command for the operator to run.
+ * Finds missing tools (with `tests`, also those only the test suite needs); installs them with
+ * apt-get when we are root on Debian/Ubuntu, otherwise stops with the exact command to run.
  */
-export function systemCheck(opts: { install?: boolean; log?: (line: string) => void } = {}): SystemCheckResult {
+export function systemCheck(opts: { install?: boolean; log?: (line: string) => void; tests?: boolean; requirements?: ReadonlyArray<Requirement> } = {}): SystemCheckResult {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const missingTools = REQUIRED_TOOLS.filter((t) => !onPath(t.command));
+  const required = (opts.requirements ?? REQUIRED_TOOLS).filter((r) => opts.tests || !r.testsOnly);
+  const missingTools = required.filter((t) => !present(t));
   if (missingTools.length === 0) return { missing: [], installed: [] };
   const packages = [...new Set(missingTools.flatMap((t) => t.packages))];
-  const names = missingTools.map((t) => t.command);
+  const names = missingTools.map(nameOf);
   const command = `sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}`;
   const root = process.getuid?.() === 0;
   if (opts.install === false || !root || !isDebian()) throw new SystemCheckError(names, command);
@@ -53,7 +85,7 @@ export function systemCheck(opts: { install?: boolean; log?: (line: string) => v
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
     if (r.status !== 0) throw new SystemCheckError(names, command);
   }
-  const still = REQUIRED_TOOLS.filter((t) => !onPath(t.command)).map((t) => t.command);
+  const still = required.filter((t) => !present(t)).map(nameOf);
   if (still.length) throw new SystemCheckError(still, command);
   return { missing: [], installed: packages };
 }
