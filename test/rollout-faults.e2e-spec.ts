@@ -69,7 +69,7 @@ describe('rollout with 10 % injected flash failures', () => {
     const before = new Map<string, Record<string, string>>();
     for (const v of victims) {
       before.set(v.systemId, await firmwareOf(h, v.systemId));
-      await h.agent(v.systemId).setFaults({ devices: Object.fromEntries(Object.keys(v.flavourSwitches).map((d) => [d, { flashFails: true }])) });
+      await h.agent(v.systemId).setFaults({ devices: Object.fromEntries(Object.keys(v.flavourSwitches).map((d) => [d, { flashFails: true }])) }, h.sim.agentFaultToken!);
     }
 
     const { done, machines } = await submit(h, withRollout(EXAMPLE, { failureThreshold: 1 }));
@@ -182,7 +182,7 @@ describe('a wave over its failure threshold', () => {
     expect(1 / wave.machines.length).toBeGreaterThan(EXAMPLE.policy.rollout.failureThreshold);
     const victim = feasible.find((m) => m.systemId === wave.machines[wave.machines.length - 1])!;
     const devices = [...new Set(Object.values(victim.placements).map((p) => p.deviceId))];
-    await h.agent(victim.systemId).setFaults({ devices: Object.fromEntries(devices.map((d) => [d, { healthCheckFails: true }])) });
+    await h.agent(victim.systemId).setFaults({ devices: Object.fromEntries(devices.map((d) => [d, { healthCheckFails: true }])) }, h.sim.agentFaultToken!);
     const later = waves.slice(2).flatMap((w) => w.machines);
     const laterFirmware = new Map(await Promise.all(later.map(async (id) => [id, await firmwareOf(h, id)] as const)));
 

@@ -69,6 +69,15 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** Decodes a path or one of its segments; a malformed %-escape is the client's mistake (400), not a crash. */
+export function decodePath(raw: string, field = 'path'): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'invalid_path', `${field}: malformed percent-encoding`, field);
+  }
+}
+
 /** Parses with zod; a failure names the first offending field (`modules.0.digest`). */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);

@@ -10,6 +10,7 @@ import { startAgent, type RunningAgent } from './agent.server';
 
 const keys = generateSigningKeys();
 const token = 'agent-spec-token-0123456789abcdef';
+const faultToken = 'agent-spec-fault-token-0123456789abcdef';
 const dev = (name: string, kind: Device['kind'], profileId: string | null): Device => ({
   id: `m7/${name}`, machineSystemId: 'm7', kind, name, vendorId: null, productId: null, vendorName: null, productName: null, firmwareVersion: null,
   driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId, dpuSystemId: null,
@@ -28,7 +29,7 @@ beforeAll(async () => {
   const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
   agent = await startAgent({
     id: 'm7', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm7', devices }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
-    timeScale: 0.00001, kernel: 'off', stateDir: `${cache}/state`, logger: pino({ level: 'info' }, sink),
+    timeScale: 0.00001, kernel: 'off', stateDir: `${cache}/state`, logger: pino({ level: 'info' }, sink), simulator: { faultToken },
   });
   client = new AgentClient(agent.url, token);
 }, 60_000);
@@ -47,6 +48,15 @@ describe('agent HTTP API', () => {
     await expect(new AgentClient(agent.url, `${token}x`).inventory()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
   });
 
+  it('answers 400 naming the path to malformed percent-encoding, with or without a token', async () => {
+    for (const path of ['/v1/devices/%E0%A4%A/counters', '/%E0%A4%A']) {
+      const anon = await fetch(`${agent.url}${path}`);
+      expect({ path, status: anon.status, body: await anon.json() }).toEqual({ path, status: 400, body: { error: { code: 'invalid_path', message: expect.stringContaining('percent-encoding'), field: 'path' } } });
+    }
+    const authed = await fetch(`${agent.url}/v1/devices/%E0%A4%A/counters`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authed.status).toBe(400);
+  });
+
   it('lists devices with their drivers; unprofiled hardware is listed without one', async () => {
     const inv = await client.inventory();
     expect(inv.mode).toBe('emulated');
@@ -59,7 +69,7 @@ describe('agent HTTP API', () => {
     const bad = { ...load(), modules: [{ ...load().modules[0], digest: 'xyz' }] };
     await expect(client.load('m7/bf2', bad)).rejects.toMatchObject({ status: 400, code: 'invalid_request', field: 'modules.0.digest' });
     await expect(client.load('m7/bf2', { ...load(), target: 'warp-drive' as never })).rejects.toMatchObject({ status: 400, field: 'target' });
-    await expect(client.setFaults({ devices: { 'm7/bf2': { hang: { sometimes: 1 } as never } } })).rejects.toMatchObject({ status: 400, field: 'devices.m7/bf2.hang' });
+    await expect(client.setFaults({ devices: { 'm7/bf2': { hang: { sometimes: 1 } as never } } }, faultToken)).rejects.toMatchObject({ status: 400, field: 'devices.m7/bf2.hang' });
   });
 
   it('loads once; the same chain again is a no-op reporting the current state', async () => {
@@ -87,7 +97,7 @@ describe('agent HTTP API', () => {
   it('flashes with an injected fault: falls back; a repeat of the active image is reported, not flashed', async () => {
     const digest = sha256Hex(Buffer.from('bfb 24.35.9000'));
     const image = { profileId: 'nvidia-bluefield-2-24.35', version: '24.35.9000', digest, signature: signArtifact(digest, keys.privateKeyPem) };
-    await client.setFaults({ devices: { bf2: { flashFails: { next: 1 } } } });
+    await client.setFaults({ devices: { bf2: { flashFails: { next: 1 } } } }, faultToken);
     const failed = await client.flash('m7/bf2', { image });
     expect(failed).toMatchObject({ status: 'failed' });
     expect(failed.firmware.activeSlot).toBe('boot0');
@@ -109,6 +119,42 @@ describe('agent HTTP API', () => {
     expect(c.modules[0]).toMatchObject({ module: 'flow-counter', source: 'emulated' });
     const e = await client.rollback('m7/cpu').catch((x: AgentError) => x);
     expect(e).toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
+  });
+});
+
+describe('the fault endpoint', () => {
+  const faults = { devices: { bf2: { flashFails: { next: 1 } } } };
+
+  it('takes the simulator\'s fault token only: the agent token gets 403, none or a wrong one 401', async () => {
+    const before = agent.faults.all();
+    await expect(client.setFaults(faults, token)).rejects.toMatchObject({ status: 403, code: 'forbidden', field: 'Authorization' });
+    await expect(client.setFaults(faults, `${faultToken}x`)).rejects.toMatchObject({ status: 401 });
+    expect((await fetch(`${agent.url}/v1/faults`, { method: 'PUT', body: JSON.stringify(faults) })).status).toBe(401);
+    expect(agent.faults.all()).toEqual(before);
+    expect(await client.setFaults(faults, faultToken)).toMatchObject({ devices: { 'm7/bf2': { flashFails: { next: 1 } } } });
+    await client.setFaults({ devices: { bf2: {} } }, faultToken);
+    expect(logs).not.toContain(faultToken);
+  });
+
+  it('does not exist on an agent started without the simulator option (the production entry point)', async () => {
+    const prod = await startAgent({
+      id: 'm9', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm9', devices }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
+      kernel: 'off', stateDir: `${cache}/state-m9`, logger: pino({ level: 'silent' }),
+    });
+    try {
+      const c = new AgentClient(prod.url, token);
+      await expect(c.setFaults(faults, token)).rejects.toMatchObject({ status: 404, code: 'not_found' });
+      await expect(c.setFaults(faults, faultToken)).rejects.toMatchObject({ status: 401 });
+      expect(prod.faults.all()).toEqual({});
+    } finally {
+      await prod.close();
+    }
+  });
+
+  it('refuses a fault token that is short or the agent token itself', async () => {
+    const base = { id: 'm10', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm10', devices: [] }, profiles: [], publicKeyPem: keys.publicKeyPem, kernel: 'off' as const, logger: pino({ level: 'silent' }) };
+    await expect(startAgent({ ...base, simulator: { faultToken: 'short' } })).rejects.toMatchObject({ code: 'invalid_option', field: 'simulator.faultToken' });
+    await expect(startAgent({ ...base, token: faultToken, simulator: { faultToken } })).rejects.toMatchObject({ code: 'invalid_option', field: 'simulator.faultToken' });
   });
 });
 

@@ -10,7 +10,7 @@ import {
   verifyArtifact, type AgentInventory, type DeviceDriver, type FlashResult,
 } from '@ioplane/devices';
 import { createDrivers } from './agent.drivers';
-import { bearerMatches, HttpError, parseBody, readJson, send, toHttpError } from './agent.http';
+import { bearerMatches, decodePath, HttpError, parseBody, readJson, send, toHttpError } from './agent.http';
 
 /** What the agent needs of its machine: a FleetMachine, or just its id and devices. */
 export interface AgentMachine {
@@ -33,6 +33,12 @@ export interface AgentOptions {
   stateDir?: string;
   logger?: Logger;
   logLevel?: string;
+  /**
+   * Set only by the simulator that embeds this agent: turns on `PUT /v1/faults`, which answers
+   * to this credential alone (never the agent token). The production entry point has no way to
+   * set it, so a real host's agent has no fault endpoint at all.
+   */
+  simulator?: { faultToken: string };
 }
 
 export interface RunningAgent {
@@ -45,8 +51,26 @@ export interface RunningAgent {
 
 const DEVICE_OP = /^\/v1\/devices\/(.+)\/(load|detach|flash|rollback|commit|run-vectors|counters|probe)$/;
 
+/** A start-up option the agent cannot run with; `field` names it. */
+export class AgentOptionError extends Error {
+  override readonly name = 'AgentOptionError';
+  readonly code = 'invalid_option';
+  constructor(message: string, readonly field: string) {
+    super(message);
+  }
+}
+
+/** Long enough that guessing it is out of reach, like the agent token. */
+const MIN_FAULT_TOKEN = 32;
+
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   registerSecret(opts.token);
+  const faultToken = opts.simulator?.faultToken;
+  if (faultToken !== undefined) {
+    if (faultToken.length < MIN_FAULT_TOKEN) throw new AgentOptionError(`simulator.faultToken must be at least ${MIN_FAULT_TOKEN} characters`, 'simulator.faultToken');
+    if (faultToken === opts.token) throw new AgentOptionError('simulator.faultToken must differ from the agent token', 'simulator.faultToken');
+    registerSecret(faultToken);
+  }
   const log = opts.logger ?? createLogger({ name: 'agent', level: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' });
   const faults = new FaultBook();
   const stateDir = opts.stateDir ?? join(tmpdir(), 'ioplane-agent', opts.id.replace(/[^A-Za-z0-9_-]/g, '_'));
@@ -67,7 +91,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const flashing = new Map<string, { key: string; result: Promise<FlashResult> }>();
 
   const driverFor = (raw: string): DeviceDriver => {
-    const id = decodeURIComponent(raw);
+    const id = decodePath(raw, 'deviceId');
     const d = set.drivers.get(id) ?? [...set.drivers.values()].find((x) => x.device.name === id);
     if (d) return d;
     const u = set.unmanaged.get(id) ?? [...set.unmanaged.values()].find((x) => x.device.name === id);
@@ -101,16 +125,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const route = async (req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://agent');
     const path = url.pathname;
+    decodePath(path);
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true, agentId: opts.id, mode: set.mode });
-    if (!bearerMatches(req.headers.authorization, opts.token)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
-    if (req.method === 'GET' && path === '/v1/inventory') return send(res, 200, inventory());
-    if (req.method === 'GET' && path === '/v1/programs') return send(res, 200, { devices: await Promise.all([...set.drivers.values()].map((d) => d.programs())) });
-    if (req.method === 'PUT' && path === '/v1/faults') {
+    if (faultToken !== undefined && path === '/v1/faults') {
+      if (bearerMatches(req.headers.authorization, opts.token)) throw new HttpError(403, 'forbidden', 'fault injection needs the simulator\'s fault token, not the agent token', 'Authorization');
+      if (!bearerMatches(req.headers.authorization, faultToken)) throw new HttpError(401, 'unauthorized', 'missing or wrong fault token', 'Authorization');
+      if (req.method !== 'PUT') throw new HttpError(405, 'method_not_allowed', 'use PUT');
       const body = parseBody(faultsBodySchema, await readJson(req));
       for (const [id, f] of Object.entries(body.devices)) faults.set(driverFor(id).device.id, f);
       log.info({ faults: faults.all() }, 'faults set');
       return send(res, 200, { devices: faults.all() });
     }
+    if (!bearerMatches(req.headers.authorization, opts.token)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
+    if (req.method === 'GET' && path === '/v1/inventory') return send(res, 200, inventory());
+    if (req.method === 'GET' && path === '/v1/programs') return send(res, 200, { devices: await Promise.all([...set.drivers.values()].map((d) => d.programs())) });
     const m = DEVICE_OP.exec(path);
     if (!m) throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`);
     const driver = driverFor(m[1]);

@@ -40,6 +40,8 @@ export interface SimAgentOptions {
   logLevel?: string;
   /** Agents started at once. Default 8. */
   concurrency?: number;
+  /** The credential of the agents' fault endpoint (`PUT /v1/faults`), at least 32 characters. Default: random per simulator. */
+  faultToken?: string;
 }
 
 export interface SimAgents {
@@ -47,6 +49,8 @@ export interface SimAgents {
   port: number;
   /** By host system_id. */
   agents: Map<string, RunningAgent>;
+  /** What `PUT /v1/faults` on these agents takes instead of the agent token. */
+  faultToken: string;
   close(): Promise<void>;
 }
 
@@ -108,6 +112,8 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
   const timeScale = opts.timeScale ?? defaults.timeScale;
   if (!(timeScale >= 0)) throw new SimAgentStartError(`agents.timeScale must be a number >= 0, got ${timeScale}`, 'agents.timeScale', null);
   if (!opts.tokenSecret) throw new SimAgentStartError('agents.tokenSecret must not be empty', 'agents.tokenSecret', null);
+  const faultToken = opts.faultToken ?? randomBytes(32).toString('hex');
+  if (faultToken.length < 32) throw new SimAgentStartError('agents.faultToken must be at least 32 characters', 'agents.faultToken', null);
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const ownStateDir = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? (await fsp.mkdtemp(join(tmpdir(), `ioplane-fleet-sim-${instanceId}-`)));
@@ -145,6 +151,8 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
         kernel: opts.kernel ?? 'auto',
         stateDir: join(stateDir, id),
         logger: logger.child({ host: m.hostname }),
+        // Simulated hosts take injected faults; a production agent (apps/agent/src/main.ts) cannot.
+        simulator: { faultToken },
       });
       agents.set(systemId, agent);
       if (shared === 0) shared = Number(new URL(agent.url).port);
@@ -187,6 +195,7 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     instanceId,
     port: shared,
     agents,
+    faultToken,
     close() {
       closing ??= cleanup();
       return closing;

@@ -48,6 +48,8 @@ export interface MaasSimulator {
   agentPort: number;
   /** Prefix of this simulator's agent ids (`<agentInstanceId>-<systemId>`); null without agents. */
   agentInstanceId: string | null;
+  /** The credential of the agents' `PUT /v1/faults` (not an agent token); null without agents. */
+  agentFaultToken: string | null;
   /** The scenario player, when started with `scenario`. */
   scenario: ScenarioPlayer | null;
   /** Stops the agents (removing the namespaces, bpffs pins and state they created), then MAAS. */
@@ -238,6 +240,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     agents: agents?.agents ?? new Map(),
     agentPort: agents?.port ?? 0,
     agentInstanceId: agents?.instanceId ?? null,
+    agentFaultToken: agents?.faultToken ?? null,
     close() {
       closing ??= (async () => {
         scenario?.close();

@@ -17,6 +17,8 @@ interface Config {
 }
 
 const AGENT_TOKEN_SECRET_FILE = 'agent-token.secret';
+/** The simulated agents' fault-injection credential, kept with the keys so a tool can read it. */
+const AGENT_FAULT_TOKEN_FILE = 'agent-fault.token';
 
 function portFrom(name: string, raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new Error(`${name} must be an integer from 0 to 65535, got '${raw}'`);
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
       agents = {
         publicKeyPem: keys.publicKeyPem,
         tokenSecret: loadOrCreateSecret(cfg.agents.keysDir, AGENT_TOKEN_SECRET_FILE),
+        faultToken: loadOrCreateSecret(cfg.agents.keysDir, AGENT_FAULT_TOKEN_FILE),
         port: cfg.agents.port,
         kernel: cfg.agents.kernel,
         // Named after the port, which no two running fleet-sims can share: one restarted after a
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
       `AGENT_PORT=${sim.agentPort}`,
       `agent tokens: hex HMAC-SHA256(secret, "agent:<system_id>"), secret in ${join(cfg.agents.keysDir, AGENT_TOKEN_SECRET_FILE)}`,
       `artifact signing keys: ${join(cfg.agents.keysDir, 'signing.key')} (private), ${join(cfg.agents.keysDir, 'signing.pub')}`,
+      `agent fault injection: PUT /v1/faults with the bearer token in ${join(cfg.agents.keysDir, AGENT_FAULT_TOKEN_FILE)} (simulated agents only)`,
     );
   } else {
     lines.push('agents: off (FLEET_AGENTS=off)');

@@ -70,11 +70,11 @@ export class AgentClient {
     this.base = url.replace(/\/+$/, '');
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, token = this.token): Promise<T> {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 120_000);
     const res = await fetch(`${this.base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
@@ -124,7 +124,8 @@ export class AgentClient {
   counters(deviceId: string): Promise<DeviceCounters> {
     return this.call('GET', this.dev(deviceId, 'counters'));
   }
-  setFaults(body: FaultsBody): Promise<{ devices: Record<string, DeviceFaults> }> {
-    return this.call('PUT', '/v1/faults', body);
+  /** Only agents run by the simulator have this endpoint, and it takes the simulator's fault token, not the agent token. */
+  setFaults(body: FaultsBody, faultToken: string): Promise<{ devices: Record<string, DeviceFaults> }> {
+    return this.call('PUT', '/v1/faults', body, undefined, faultToken);
   }
 }
