@@ -6,13 +6,18 @@ import { Logger } from 'nestjs-pino';
 import type { CoreOptions } from '@ioplane/runtime';
 import { ApiModule } from './api.module';
 import { mountQueueBoard } from './auth/queue-board';
+import { bodyErrors, BODY_LIMIT_BYTES, rejectMalformedPath } from './request.errors';
 import type { TokenRepository } from '@ioplane/state';
 import { TOKEN_REPOSITORY } from './auth/auth.tokens';
 
 export async function createApi(opts: CoreOptions): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(opts), { bufferLogs: true });
   // Module uploads carry sources or an object as base64.
-  app.useBodyParser('json', { limit: '8mb' });
+  app.useBodyParser('json', { limit: BODY_LIMIT_BYTES });
+  // Registered here rather than by Nest at init, so bodyErrors below sees its errors too.
+  app.useBodyParser('urlencoded', { extended: true });
+  app.use(bodyErrors);
+  app.use(rejectMalformedPath);
   app.useLogger(app.get(Logger));
   const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').addBearerAuth().build();
   SwaggerModule.setup('docs', app, () => withErrorResponses(SwaggerModule.createDocument(app, doc)));
@@ -61,7 +66,8 @@ const ERRORS: Record<string, string> = {
   '404': 'what the path or body names does not exist',
   '409': 'the target is in a state that does not allow this',
   '422': 'well-formed but cannot be done (e.g. no machine matches the selector)',
-  '429': 'too many mutating calls for this token',
+  '413': 'the request body is over the limit',
+  '429': 'too many mutating calls for this token, or too many refused ones from this address',
 };
 
 /** Every operation documents the error body all errors share, so clients can rely on one shape. */

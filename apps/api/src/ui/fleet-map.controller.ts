@@ -24,14 +24,20 @@ export const FLEET_MAP_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const ASSETS: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'fleet-map.js': 'text/javascript; charset=utf-8',
-  'fleet-map.css': 'text/css; charset=utf-8',
-};
-
-// Read once at start: the assets are part of the build, not data, and a missing one should fail boot.
-const CONTENT = new Map(Object.keys(ASSETS).map((f) => [f, readFileSync(join(__dirname, 'assets', f), 'utf8')]));
+/**
+ * The only files served, by exact name. A Map, not an object: a lookup of `constructor`,
+ * `__proto__` or `toString` in an object literal finds Object.prototype's members.
+ */
+const ASSETS: ReadonlyMap<string, { type: string; body: string }> = new Map(
+  // Read once at start: the assets are part of the build, not data, and a missing one should fail boot.
+  (
+    [
+      ['index.html', 'text/html; charset=utf-8'],
+      ['fleet-map.js', 'text/javascript; charset=utf-8'],
+      ['fleet-map.css', 'text/css; charset=utf-8'],
+    ] as const
+  ).map(([file, type]) => [file, { type, body: readFileSync(join(__dirname, 'assets', file), 'utf8') }]),
+);
 
 /** The fleet map: a static page that reads the public API from the browser. */
 @ApiExcludeController()
@@ -48,15 +54,16 @@ export class FleetMapController {
   @RequireRole('public')
   @Header('Cache-Control', 'no-cache')
   asset(@Param('file') file: string, @Res() res: RawResponse): void {
-    if (!(file in ASSETS) || file === 'index.html') throw new NotFoundException({ code: 'not_found', field: 'file', message: `no asset ${file}` });
+    if (!ASSETS.has(file) || file === 'index.html') throw new NotFoundException({ code: 'not_found', field: 'file', message: `no asset ${file}` });
     send(res, file);
   }
 }
 
 function send(res: RawResponse, file: string): void {
-  res.setHeader('Content-Type', ASSETS[file]);
+  const asset = ASSETS.get(file)!;
+  res.setHeader('Content-Type', asset.type);
   res.setHeader('Content-Security-Policy', FLEET_MAP_CSP);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
-  res.send(CONTENT.get(file)!);
+  res.send(asset.body);
 }
