@@ -1,13 +1,14 @@
 import {
-  BpfInsn, BPF_LD_IMM64, BPF_MODE_ATOMIC, PSEUDO_CALL, PSEUDO_KFUNC_CALL, atomicOp, isConditionalJump, isJump, jumpTarget,
-  memMode, opcodeMnemonic,
+  BpfInsn, BPF_LD_IMM64, BPF_MODE_ATOMIC, PSEUDO_CALL, PSEUDO_KFUNC_CALL, accessBytes, atomicOp, isConditionalJump, isJump,
+  jumpTarget, memMode, opcodeMnemonic,
 } from '../elf/bpf.insn';
 import { BpfFunction, BpfObjectWithCode, R_BPF } from '../elf/elf.types';
 import {
-  AtomicSite, BackEdge, CallSite, HelperUse, InsnRef, MapUse, OpcodeUse, PacketRewrite, ProgramType,
+  AluSite, AtomicSite, BackEdge, CallSite, CtxAccess, HelperCall, HelperUse, InsnRef, MapUse, OpcodeUse, PacketRewrite, ProgramType,
 } from './analysis.types';
 import { PACKET_RESIZE_HELPERS, PACKET_WRITE_HELPERS, TAIL_CALL_HELPER, helperName } from './helper.table';
 import { PACKET_POINTER_CTX_OFFSETS } from './program.type';
+import { RegTag, U32_MAX, kindOf, ldImm64Tag, scalarMax, scalarValue, stepRegisters } from './register.state';
 
 /** Facts about one function alone; programs fold in the functions they call. */
 export interface FunctionFacts {
@@ -25,9 +26,12 @@ export interface FunctionFacts {
   opcodes: OpcodeUse[];
   /** Constant r0 values at exits, and whether some exit returns an unknown value. */
   returns: { constants: number[]; unknown: boolean };
+  helperCalls: HelperCall[];
+  ctxAccesses: CtxAccess[];
+  aluSites: AluSite[];
+  mapValueStores: InsnRef[];
+  savesCalleeRegs: boolean;
 }
-
-type RegTag = { kind: 'ctx' } | { kind: 'pkt' } | { kind: 'fp'; off: number } | undefined;
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
 
@@ -37,15 +41,15 @@ function push<T>(map: Map<string | number, T[]>, key: string | number, value: T)
   else map.set(key, [value]);
 }
 
-/** Which map an ld_imm64 slot loads, from its R_BPF_64_64 relocation. */
-function mapReference(obj: BpfObjectWithCode, fn: BpfFunction, insn: BpfInsn): string | undefined {
+/** Which map (or global-data section) an ld_imm64 slot loads, from its R_BPF_64_64 relocation. */
+function mapReference(obj: BpfObjectWithCode, fn: BpfFunction, insn: BpfInsn): { map?: string; data?: string } | undefined {
   const rel = obj.relocations.get(fn.section)?.find((r) => r.offset === insn.index * 8 && r.type === R_BPF.R_BPF_64_64);
   if (!rel) return undefined;
   const sym = obj.symbols[rel.symbol];
   const section = obj.sections[sym.sectionIndex];
   if (!section || sym.sectionIndex === 0) return undefined;
-  if (section.name === '.maps' || section.name === 'maps') return sym.name;
-  if (DATA_SECTION.test(section.name)) return section.name;
+  if (section.name === '.maps' || section.name === 'maps') return { map: sym.name };
+  if (DATA_SECTION.test(section.name)) return { data: section.name };
   return undefined;
 }
 
@@ -137,15 +141,16 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
   const maps = new Map<string | number, InsnRef[]>();
   const opcodes = new Map<string | number, InsnRef[]>();
   const facts: FunctionFacts = {
-    fn, instructions: fn.insns.length, stackBytes: 0, helpers: [], bpfCalls: [], kfuncCalls: [], maps: [], backEdges: [],
+    fn, instructions: fn.size / 8, stackBytes: 0, helpers: [], bpfCalls: [], kfuncCalls: [], maps: [], backEdges: [],
     tailCalls: [], atomics: [], packetRewrites: [], opcodes: [], returns: { constants: [], unknown: false },
+    helperCalls: [], ctxAccesses: [], aluSites: [], mapValueStores: [], savesCalleeRegs: false,
   };
   const pktCtxOffsets = PACKET_POINTER_CTX_OFFSETS[programType] ?? [];
-  // Linear register tagging: a heuristic (it ignores control flow) that is right for how clang addresses
-  // the stack (r10 + const) and packet (ctx->data + ...).
-  const tags: RegTag[] = new Array(11).fill(undefined);
-  if (fn.entry) tags[1] = { kind: 'ctx' };
-  tags[10] = { kind: 'fp', off: 0 };
+  // Straight-line register tracking: a heuristic (it ignores control flow) that is right for how clang
+  // addresses the stack (r10 + const), the packet (ctx->data + ...) and map values (r0 of a lookup).
+  const regs: RegTag[] = new Array(11).fill(undefined);
+  if (fn.entry) regs[1] = { kind: 'ctx' };
+  regs[10] = { kind: 'stack', off: 0 };
   let minStack = 0;
   const touch = (off: number) => (minStack = Math.min(minStack, off));
 
@@ -153,10 +158,27 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
     push(opcodes, insn.opcode, ref(insn));
     const op = insn.opcode;
     if (isJump(insn) && jumpTarget(insn) <= insn.index) facts.backEdges.push({ ...ref(insn), target: jumpTarget(insn) });
+    // As nfp's JIT decides whether a subprogram pushes r6..r9: any instruction naming them as dst.
+    if (insn.dst >= 6 && insn.dst <= 9) facts.savesCalleeRegs = true;
 
     if (op === 0x85) {
       if (insn.src === 0) {
         push(helpers, insn.imm, ref(insn));
+        facts.helperCalls.push({
+          ...ref(insn),
+          helper: insn.imm,
+          args: [1, 2, 3, 4, 5].map((reg) => {
+            const t = regs[reg];
+            const value = scalarValue(t);
+            return {
+              reg,
+              kind: kindOf(t),
+              ...(t?.kind === 'stack' ? { stackOffset: t.off } : {}),
+              ...(t?.kind === 'map_ptr' ? { map: t.map } : {}),
+              ...(value !== undefined ? { value: value.toString() } : {}),
+            };
+          }),
+        });
         if (insn.imm === TAIL_CALL_HELPER) facts.tailCalls.push(ref(insn));
         if (PACKET_RESIZE_HELPERS.includes(insn.imm) || PACKET_WRITE_HELPERS.includes(insn.imm)) {
           facts.packetRewrites.push({ ...ref(insn), kind: 'helper', helper: helperName(insn.imm) });
@@ -167,51 +189,67 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
       } else if (insn.src === PSEUDO_KFUNC_CALL) {
         facts.kfuncCalls.push({ ...ref(insn), target: `btf_id#${insn.imm}` });
       }
-      for (let r = 0; r <= 5; r++) tags[r] = undefined;
+      for (let r = 1; r <= 5; r++) regs[r] = undefined;
+      regs[0] = insn.src !== 0 ? undefined
+        : insn.imm === 1 ? { kind: 'map_value' }
+          : insn.imm === 7 ? { kind: 'scalar', max: U32_MAX }
+            : { kind: 'scalar' };
       continue;
     }
     if (op === BPF_LD_IMM64) {
       const m = mapReference(obj, fn, insn);
-      if (m) push(maps, m, ref(insn));
-      tags[insn.dst] = undefined;
+      if (m) push(maps, m.map ?? m.data!, ref(insn));
+      regs[insn.dst] = ldImm64Tag(insn, m);
       continue;
     }
+    if ((insn.cls === 'ALU' || insn.cls === 'ALU64') && [0x20, 0x30, 0x90].includes(op & 0xf0)) {
+      const reg = (op & 0x08) !== 0;
+      const within = (t: RegTag) => { const m = scalarMax(t); return m !== undefined && m <= U32_MAX; };
+      facts.aluSites.push({
+        ...ref(insn),
+        op: (op & 0xf0) === 0x20 ? 'mul' : (op & 0xf0) === 0x30 ? 'div' : 'mod',
+        width: insn.cls === 'ALU' ? 32 : 64,
+        source: reg ? 'reg' : 'imm',
+        ...(reg ? {} : { imm: insn.imm }),
+        dstWithinU32: within(regs[insn.dst]),
+        srcWithinU32: reg ? within(regs[insn.src]) : insn.imm >= 0 || insn.cls === 'ALU',
+        srcConstant: reg ? scalarValue(regs[insn.src]) !== undefined : true,
+      });
+    }
     switch (insn.cls) {
-      case 'ALU64':
-      case 'ALU': {
-        const t = tags[insn.dst];
-        if (op === 0xbf) tags[insn.dst] = tags[insn.src];
-        else if ((op === 0x07 || op === 0x17) && t?.kind === 'fp') {
-          const off = t.off + (op === 0x07 ? insn.imm : -insn.imm);
-          tags[insn.dst] = { kind: 'fp', off };
-          touch(off);
-        } else if ((op === 0x07 || op === 0x0f) && t?.kind === 'pkt') tags[insn.dst] = t;
-        else if (op === 0x0f && tags[insn.src]?.kind === 'pkt') tags[insn.dst] = { kind: 'pkt' };
-        else tags[insn.dst] = undefined;
+      case 'ALU64': {
+        const t = regs[insn.dst];
+        stepRegisters(regs, insn, pktCtxOffsets);
+        const after = regs[insn.dst];
+        if (t?.kind === 'stack' && after?.kind === 'stack') touch(after.off);
         break;
       }
       case 'LDX': {
-        const base = tags[insn.src];
-        if (base?.kind === 'fp') touch(base.off + insn.off);
-        tags[insn.dst] = base?.kind === 'ctx' && pktCtxOffsets.includes(insn.off) ? { kind: 'pkt' } : undefined;
+        const base = regs[insn.src];
+        if (base?.kind === 'stack') touch(base.off + insn.off);
+        if (base?.kind === 'ctx') facts.ctxAccesses.push({ ...ref(insn), access: 'load', offset: insn.off, size: accessBytes(insn) });
+        stepRegisters(regs, insn, pktCtxOffsets);
         break;
       }
       case 'ST':
       case 'STX': {
-        const base = tags[insn.dst];
-        if (base?.kind === 'fp') touch(base.off + insn.off);
+        const base = regs[insn.dst];
+        if (base?.kind === 'stack') touch(base.off + insn.off);
         if (insn.cls === 'STX' && memMode(insn) === BPF_MODE_ATOMIC) {
           const { op: name, fetch } = atomicOp(insn.imm);
-          facts.atomics.push({ ...ref(insn), op: name, fetch, width: (op & 0x18) === 0x18 ? 64 : 32, opcode: op });
-          if (fetch) tags[name === 'cmpxchg' ? 0 : insn.src] = undefined;
-        } else if (base?.kind === 'pkt') {
+          facts.atomics.push({ ...ref(insn), op: name, fetch, width: (op & 0x18) === 0x18 ? 64 : 32, opcode: op, target: kindOf(base) });
+        } else if (base?.kind === 'packet') {
           facts.packetRewrites.push({ ...ref(insn), kind: 'store' });
+        } else if (base?.kind === 'map_value') {
+          facts.mapValueStores.push(ref(insn));
+        } else if (base?.kind === 'ctx') {
+          facts.ctxAccesses.push({ ...ref(insn), access: 'store', offset: insn.off, size: accessBytes(insn) });
         }
+        stepRegisters(regs, insn, pktCtxOffsets);
         break;
       }
-      case 'LD':
-        tags[0] = undefined;
-        break;
+      default:
+        stepRegisters(regs, insn, pktCtxOffsets);
     }
   }
   facts.stackBytes = -minStack;

@@ -2,24 +2,31 @@ import { mkdtempSync, promises as fsp, readFileSync, rmSync, writeFileSync } fro
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { readBpfObject } from '../elf/bpf.programs';
-import { BpfObjectWithCode } from '../elf/elf.types';
-import { AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts } from './analysis.types';
+import { BpfFunction, BpfObjectWithCode } from '../elf/elf.types';
+import {
+  AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts, ProgramType,
+} from './analysis.types';
 import { BtfMapInfo, readBtfMaps, readBtfMapsAsync } from './btf.maps';
 import { FunctionFacts, analyzeFunction } from './function.analysis';
 import { REDIRECT_HELPERS } from './helper.table';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, hostMapBytes, isPerCpu, mapTypeName } from './map.types';
-import { programTypeOf } from './program.type';
+import { sectionType, typeFromName } from './program.type';
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
+/** libbpf's struct bpf_map_def: type, key_size, value_size, max_entries, map_flags. */
 const LEGACY_MAP_DEF_BYTES = 20;
+/** iproute2's struct bpf_elf_map: the five above, then id, pinning, inner_id, inner_idx (include/bpf_elf.h). */
+const ELF_MAP_BYTES = 36;
+const IPROUTE2_PINNING: Record<number, MapFacts['pinning']> = { 0: 'none', 1: 'object_ns', 2: 'global_ns' };
 
-function mapFacts(def: Omit<MapFacts, 'typeName' | 'perCpu' | 'bytes' | 'hostBytes'>, cpus: number): MapFacts {
+function mapFacts(def: Omit<MapFacts, 'typeName' | 'perCpu' | 'bytes' | 'hostBytes' | 'pinning'> & { pinning?: MapFacts['pinning'] }, cpus: number): MapFacts {
   const perCpu = isPerCpu(def.type);
   const value = perCpu ? def.valueSize * cpus : def.valueSize;
   // Ring buffers size themselves in bytes through max_entries.
   const bytes = def.type === 27 || def.type === 31 ? def.maxEntries : def.maxEntries * (def.keySize + value);
   return {
     ...def,
+    pinning: def.pinning ?? 'none',
     typeName: mapTypeName(def.type),
     perCpu,
     bytes,
@@ -32,15 +39,24 @@ function collectMaps(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, cpus
   const byName = new Map((btf ?? []).map((m) => [m.name, m]));
   for (const section of obj.sections.filter((s) => s.name === '.maps' || s.name === 'maps')) {
     const syms = obj.symbols.filter((s) => s.sectionIndex === section.index && s.type === 'OBJECT');
+    // Old compilers leave st_size 0: then every definition is the section split evenly.
+    const stride = syms.length ? Math.floor(section.size / syms.length) : 0;
     for (const sym of syms) {
       const b = byName.get(sym.name);
+      const defBytes = sym.size || stride;
       if (section.name === '.maps' && b) {
         const { name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType } = b;
-        out.push(mapFacts({ name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType, internal: false, source: 'btf' }, cpus));
-      } else if (section.name === 'maps' && sym.value + LEGACY_MAP_DEF_BYTES <= section.size) {
+        const pinning = b.pinning === 1 ? 'by_name' : b.pinning ? 'other' : 'none';
+        out.push(mapFacts({ name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType, internal: false, source: 'btf', pinning }, cpus));
+      } else if (section.name === 'maps' && defBytes >= LEGACY_MAP_DEF_BYTES && sym.value + LEGACY_MAP_DEF_BYTES <= section.size) {
         const d = obj.sectionData(section);
         const u = (i: number) => d.readUInt32LE(sym.value + i * 4);
-        out.push(mapFacts({ name: sym.name, type: u(0), keySize: u(1), valueSize: u(2), maxEntries: u(3), mapFlags: u(4), internal: false, source: 'legacy' }, cpus));
+        const base = { name: sym.name, type: u(0), keySize: u(1), valueSize: u(2), maxEntries: u(3), mapFlags: u(4), internal: false };
+        if (defBytes >= ELF_MAP_BYTES && sym.value + ELF_MAP_BYTES <= section.size) {
+          out.push(mapFacts({ ...base, source: 'iproute2', pinning: IPROUTE2_PINNING[u(6)] ?? 'other' }, cpus));
+        } else {
+          out.push(mapFacts({ ...base, source: 'legacy' }, cpus));
+        }
       } else {
         warnings.push(`map ${sym.name} in ${section.name} has no definition${section.name === '.maps' ? ' in BTF (compile with -g)' : ''}; its type and sizes are unknown`);
         out.push(mapFacts({ name: sym.name, type: 0, maxEntries: 0, keySize: 0, valueSize: 0, mapFlags: 0, internal: false, source: 'none' }, cpus));
@@ -65,7 +81,9 @@ function mergeUses<T extends { sites: InsnRef[] }, K>(lists: T[][], key: (t: T) 
   return [...out.values()];
 }
 
-function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>): ProgramFacts {
+interface Typed { type: ProgramType; attachType: string | null; typeSource: ProgramFacts['typeSource'] }
+
+function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>, typed: Typed): ProgramFacts {
   const reached: FunctionFacts[] = [];
   const visit = (f: FunctionFacts) => {
     if (reached.includes(f)) return;
@@ -84,11 +102,11 @@ function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>): ProgramFa
     return f.stackBytes + Math.max(0, ...callees.map((c) => depth(c, next)));
   };
   const helpers = mergeUses<HelperUse, number>(reached.map((f) => f.helpers), (h) => h.id).sort((a, b) => a.id - b.id);
-  const type = programTypeOf(own.fn.section);
+  const { type } = typed;
   return {
     name: own.fn.name,
     section: own.fn.section,
-    type,
+    ...typed,
     functions: reached.map((f) => f.fn.name),
     instructions: own.instructions,
     totalInstructions: reached.reduce((n, f) => n + f.instructions, 0),
@@ -106,16 +124,36 @@ function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>): ProgramFa
     xdpReturns: type === 'xdp'
       ? { ...own.returns, redirects: helpers.some((h) => REDIRECT_HELPERS.includes(h.id)) }
       : null,
+    helperCalls: reached.flatMap((f) => f.helperCalls),
+    ctxAccesses: reached.flatMap((f) => f.ctxAccesses),
+    aluSites: reached.flatMap((f) => f.aluSites),
+    mapValueStores: reached.flatMap((f) => f.mapValueStores),
+    frames: reached.map((f) => ({ function: f.fn.name, stackBytes: f.stackBytes, savesCalleeRegs: f.savesCalleeRegs })),
   };
 }
 
-function factsOf(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, cpus: number, warnings: string[]): ObjectFacts {
-  const fns = obj.functions.map((fn) => analyzeFunction(obj, fn, fn.entry ? programTypeOf(fn.section) : 'subprogram'));
+/** The section's libbpf reading, unless the manifest or --type names the program's type. */
+function typeOf(fn: BpfFunction, types: Record<string, string> | undefined, warnings: string[]): Typed {
+  if (!fn.entry) return { type: 'subprogram', attachType: null, typeSource: 'section' };
+  const given = types?.[fn.name] ?? types?.[fn.section];
+  if (given !== undefined) {
+    const t = typeFromName(given);
+    if (t) return { type: t.type, attachType: t.attach, typeSource: 'given' };
+    warnings.push(`type ${given} given for ${fn.name} is not a libbpf section type (e.g. xdp, xdp/devmap, tc, tcx/ingress, classifier); the section decides`);
+  }
+  const s = sectionType(fn.section);
+  return { type: s.type, attachType: s.attach, typeSource: s.def ? 'section' : 'unknown' };
+}
+
+function factsOf(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, opts: AnalyzeOptions, warnings: string[]): ObjectFacts {
+  const typed = new Map(obj.functions.map((fn) => [fn, typeOf(fn, opts.types, warnings)]));
+  const fns = obj.functions.map((fn) => analyzeFunction(obj, fn, typed.get(fn)!.type));
   const byName = new Map(fns.map((f) => [f.fn.name, f]));
+  const cpus = opts.cpus ?? 1;
   return {
     license: obj.license,
-    programs: fns.filter((f) => f.fn.entry).map((f) => fold(f, byName)),
-    subprograms: fns.filter((f) => !f.fn.entry).map((f) => fold(f, byName)),
+    programs: fns.filter((f) => f.fn.entry).map((f) => fold(f, byName, typed.get(f.fn)!)),
+    subprograms: fns.filter((f) => !f.fn.entry).map((f) => fold(f, byName, typed.get(f.fn)!)),
     maps: collectMaps(obj, btf, cpus, warnings),
     btf: btf !== undefined,
     warnings,
@@ -152,7 +190,7 @@ export function analyzeObject(buf: Buffer, opts: AnalyzeOptions = {}): ObjectFac
   } else if (!btf) {
     btf = btfFromFile(obj, '', warnings);
   }
-  return factsOf(obj, btf, opts.cpus ?? 1, warnings);
+  return factsOf(obj, btf, opts, warnings);
 }
 
 /**
@@ -174,7 +212,7 @@ export async function analyzeObjectAsync(buf: Buffer, opts: AnalyzeOptions = {})
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
-  return factsOf(obj, btf, opts.cpus ?? 1, warnings);
+  return factsOf(obj, btf, opts, warnings);
 }
 
 /** Same as analyzeObject, reading BTF straight from the file. */
@@ -182,5 +220,5 @@ export function analyzeFile(path: string, opts: AnalyzeOptions = {}): ObjectFact
   const obj = readBpfObject(readFileSync(path));
   const warnings: string[] = [];
   const btf = opts.btf ?? btfFromFile(obj, path, warnings);
-  return factsOf(obj, btf, opts.cpus ?? 1, warnings);
+  return factsOf(obj, btf, opts, warnings);
 }
