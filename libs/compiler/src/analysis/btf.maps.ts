@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'child_process';
 import { promisify } from 'util';
 import { existsSync } from 'fs';
+import { bpftoolCommand } from '../build/os.sandbox';
 
 /** A map as declared in the object's BTF (`.maps` section), before any loader touches it. */
 export interface BtfMapInfo {
@@ -119,9 +120,17 @@ function bpftoolPath(): string {
   return existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
 }
 
+/** bpftool in the OS sandbox, seeing only the object (it parses untrusted uploads). */
+function btfDumpCommand(path: string) {
+  return bpftoolCommand(bpftoolPath(), ['btf', 'dump', 'file', path, '-j'], '/sys/fs/bpf');
+}
+
 /** Raw BTF of an object file via `bpftool btf dump file <path> -j`; throws when bpftool fails. */
 export function dumpBtf(path: string): BtfDump {
-  const json = execFileSync(bpftoolPath(), ['btf', 'dump', 'file', path, '-j'], {
+  const c = btfDumpCommand(path);
+  const json = execFileSync(c.file, c.args, {
+    uid: c.uid,
+    gid: c.gid,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 64 * 1024 * 1024,
@@ -137,6 +146,7 @@ const execFileAsync = promisify(execFile);
 
 /** readBtfMaps in a child process the caller does not wait on (tens of ms of bpftool per object). */
 export async function readBtfMapsAsync(path: string): Promise<BtfMapInfo[]> {
-  const { stdout } = await execFileAsync(bpftoolPath(), ['btf', 'dump', 'file', path, '-j'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+  const c = btfDumpCommand(path);
+  const { stdout } = await execFileAsync(c.file, c.args, { uid: c.uid, gid: c.gid, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
   return decodeBtfMaps(JSON.parse(stdout) as BtfDump);
 }

@@ -8,6 +8,8 @@ export type BuildErrorCode =
   | 'aborted'
   | 'resource_limit'
   | 'tool_missing'
+  /** bwrap cannot run here, so sources that did not ship with ioplane are not built at all. */
+  | 'sandbox_unavailable'
   | 'invalid_object';
 
 export interface Diagnostic {

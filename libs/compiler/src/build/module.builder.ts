@@ -7,6 +7,7 @@ import { findBpftool, loadToolchain, Toolchain } from './clang.toolchain';
 import { firstError, parseDiagnostics } from './diagnostics.parser';
 import { scanIncludes, scanPreprocessed } from './include.scanner';
 import { chownTree, createSandbox, removeSandbox, Sandbox } from './module.sandbox';
+import { capHit, CapName, runSandboxed, SANDBOX_BUILD_DIR, sandboxAvailable, SandboxOptions } from './os.sandbox';
 import { runProcess, RunResult } from './process.runner';
 
 export interface BuildInput {
@@ -14,23 +15,42 @@ export interface BuildInput {
   dir: string;
   /** .c files relative to `dir`; more than one are compiled separately and linked with `bpftool gen object`. */
   sources: string[];
+  /**
+   * A module shipped with ioplane (modules/): where bwrap cannot run it may still build without the
+   * sandbox, said in a log line. Anything else (uploads, a folder named on the command line) is
+   * refused with `sandbox_unavailable` instead.
+   */
+  shipped?: boolean;
 }
 
 export interface BuildOptions {
   cacheDir: string;
   /** Wall-clock budget for all compiler and linker runs of this build. Default 30000. */
   timeoutMs?: number;
-  /** Address-space limit per compiler process. Default 1024. */
+  /** Address-space limit per compiler process (RLIMIT_AS). Default 1024. */
   memoryMb?: number;
+  /** CPU time per compiler process (RLIMIT_CPU). Default 20. */
+  cpuSeconds?: number;
+  /** Largest file a compiler process may write (RLIMIT_FSIZE). Default 64. */
+  fileSizeMb?: number;
+  /** Cap on the preprocessor's output, read as a stream; a source that expands past it is refused. Default 16. */
+  preprocessedMb?: number;
   signal?: AbortSignal;
   /** clang binary; default `clang` from PATH=/usr/bin:/bin. */
   clang?: string;
+  sandbox?: SandboxOptions;
+  /** Where a shipped module building without the sandbox is said; default process.emitWarning. */
+  log?: (line: string) => void;
 }
 
-/** Unprivileged identity for the compiler when we run as root (nobody). */
+/** Unprivileged identity for the compiler when we are root and run it without bwrap (nobody). */
 const DROP_UID = 65534;
 const DROP_GID = 65534;
-const DIGEST_DOMAIN = 'ioplane-bpf-build-v1';
+// v2: sources are compiled as ./<name> inside the sandbox.
+const DIGEST_DOMAIN = 'ioplane-bpf-build-v2';
+// Not part of the digest: they change what clang does when it fails, never the object it writes.
+const RUN_FLAGS = ['-fno-crash-diagnostics'];
+const MB = 1024 * 1024;
 
 export function computeDigest(sandbox: Pick<Sandbox, 'bytes' | 'sources'>, toolchain: Pick<Toolchain, 'version' | 'flags'>): string {
   const h = createHash('sha256');
@@ -51,10 +71,29 @@ export function computeDigest(sandbox: Pick<Sandbox, 'bytes' | 'sources'>, toolc
   return h.digest('hex');
 }
 
-function failure(r: RunResult, what: string, sandboxDir: string, timeoutMs: number): BuildError {
-  if (r.timedOut) return new BuildError('timeout', `${what} exceeded the time limit of ${timeoutMs} ms`, { field: 'timeoutMs' });
+interface Limits {
+  timeoutMs: number;
+  memoryMb: number;
+  cpuSeconds: number;
+  fileSizeMb: number;
+  preprocessedMb: number;
+}
+
+const CAP_WORDS: Record<CapName, (l: Limits) => string> = {
+  cpuSeconds: (l) => `the CPU time cap (cpuSeconds=${l.cpuSeconds})`,
+  fileSizeMb: (l) => `the output file size cap (fileSizeMb=${l.fileSizeMb})`,
+  memoryMb: (l) => `the memory cap (memoryMb=${l.memoryMb})`,
+};
+
+function failure(r: RunResult, what: string, toolDir: string, l: Limits): BuildError {
+  if (r.timedOut) return new BuildError('timeout', `${what} exceeded the time limit of ${l.timeoutMs} ms`, { field: 'timeoutMs' });
   if (r.aborted) return new BuildError('aborted', `${what} was cancelled`);
-  const diagnostics = parseDiagnostics(r.stderr, sandboxDir);
+  if (r.outputLimited) {
+    return new BuildError('resource_limit', `${what} produced more than the preprocessor output cap (preprocessedMb=${l.preprocessedMb})`, { field: 'preprocessedMb' });
+  }
+  const cap = capHit(r);
+  if (cap) return new BuildError('resource_limit', `${what} was stopped by ${CAP_WORDS[cap](l)}`, { field: cap });
+  const diagnostics = parseDiagnostics(r.stderr, toolDir);
   const first = firstError(diagnostics);
   if (first) {
     return new BuildError('compile_error', `${first.file}:${first.line}:${first.column}: ${first.message}`, {
@@ -63,23 +102,53 @@ function failure(r: RunResult, what: string, sandboxDir: string, timeoutMs: numb
       diagnostics,
     });
   }
-  const tail = r.stderr.split(sandboxDir).join('.').trim().split('\n').slice(-5).join('\n');
-  if (r.signal || /out of memory|bad_alloc|Cannot allocate memory/i.test(r.stderr)) {
-    return new BuildError('resource_limit', `${what} died (${r.signal ?? `exit ${r.code}`}), likely the memory limit: ${tail}`, { field: 'memoryMb', diagnostics });
+  const tail = r.stderr.split(toolDir).join('.').trim().split('\n').slice(-5).join('\n');
+  if (r.signal || (r.code !== null && r.code > 128)) {
+    return new BuildError('resource_limit', `${what} died (${r.signal ?? `exit ${r.code}`}), likely the memory cap (memoryMb=${l.memoryMb}): ${tail}`, { field: 'memoryMb', diagnostics });
   }
   return new BuildError('compile_error', `${what} failed (exit ${r.code}): ${tail}`, { diagnostics });
 }
 
+function positive(v: number, field: string): number {
+  if (!(v > 0) || !Number.isFinite(v)) throw new BuildError('invalid_source', `${field} must be a positive number`, { field });
+  return v;
+}
+
+const warned = new Set<string>();
+
+/**
+ * Decides how this build's tools run: in the bwrap sandbox, or (a shipped module only, or a test
+ * that asks) without it. An upload is never built unsandboxed: it is refused, naming the reason.
+ */
+async function chooseMode(input: BuildInput, opts: BuildOptions): Promise<'sandbox' | 'direct'> {
+  if (opts.sandbox?.unsandboxedForTests) return 'direct';
+  const a = await sandboxAvailable('build', opts.sandbox);
+  if (a.ok) return 'sandbox';
+  if (!input.shipped) {
+    throw new BuildError('sandbox_unavailable', `refusing to build ${input.name} without the build sandbox: ${a.reason}`, { field: 'sandbox' });
+  }
+  const line = `ioplane: building shipped module ${input.name} WITHOUT the build sandbox (${a.reason}); uploaded sources are refused until bwrap works`;
+  if (!warned.has(line)) {
+    warned.add(line);
+    (opts.log ?? ((l: string) => process.emitWarning(l, { code: 'IOPLANE_UNSANDBOXED_BUILD' })))(line);
+  }
+  return 'direct';
+}
+
 /**
  * Builds a module inside a private copy of its folder: includes are checked before clang runs,
- * clang runs with an empty environment, a time and a memory limit (and as `nobody` when we are
- * root), and the object lands in a content-addressed cache.
+ * then clang (and bpftool for linking) run in the bwrap sandbox, which holds only /usr and that
+ * copy, with kernel-enforced caps on CPU time, memory and file size, and the preprocessor's output
+ * read as a capped stream. The object lands in a content-addressed cache.
  */
 export async function buildModule(input: BuildInput, opts: BuildOptions): Promise<BuildArtifact> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const memoryMb = opts.memoryMb ?? 1024;
-  if (!(timeoutMs > 0)) throw new BuildError('invalid_source', 'timeoutMs must be positive', { field: 'timeoutMs' });
-  if (!(memoryMb > 0)) throw new BuildError('invalid_source', 'memoryMb must be positive', { field: 'memoryMb' });
+  const l: Limits = {
+    timeoutMs: positive(opts.timeoutMs ?? 30_000, 'timeoutMs'),
+    memoryMb: positive(opts.memoryMb ?? 1024, 'memoryMb'),
+    cpuSeconds: Math.ceil(positive(opts.cpuSeconds ?? 20, 'cpuSeconds')),
+    fileSizeMb: positive(opts.fileSizeMb ?? 64, 'fileSizeMb'),
+    preprocessedMb: positive(opts.preprocessedMb ?? 16, 'preprocessedMb'),
+  };
   if (!opts.cacheDir) throw new BuildError('invalid_source', 'cacheDir is required', { field: 'cacheDir' });
   if (opts.signal?.aborted) throw new BuildError('aborted', `build of ${input.name} was cancelled`);
 
@@ -91,31 +160,47 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
     const hit = await readCached(opts.cacheDir, digest);
     if (hit) return hit;
 
+    const mode = await chooseMode(input, opts);
     const drop = process.getuid?.() === 0;
+    // The sandbox starts bwrap as nobody when we are root, and without it clang runs as nobody.
     if (drop) await chownTree(sandbox.dir, DROP_UID, DROP_GID);
-    const deadline = Date.now() + timeoutMs;
-    const run = async (cmd: string, args: string[], what: string): Promise<void> => {
+    const toolDir = mode === 'sandbox' ? SANDBOX_BUILD_DIR : sandbox.dir;
+    const deadline = Date.now() + l.timeoutMs;
+    const run = async (cmd: string, args: string[], what: string, stdoutCapBytes?: number): Promise<RunResult> => {
       const left = deadline - Date.now();
-      if (left <= 0) throw new BuildError('timeout', `${what} exceeded the time limit of ${timeoutMs} ms`, { field: 'timeoutMs' });
-      const r = await runProcess(cmd, args, {
-        cwd: sandbox.dir,
-        env: { PATH: '/usr/bin:/bin' },
+      if (left <= 0) throw new BuildError('timeout', `${what} exceeded the time limit of ${l.timeoutMs} ms`, { field: 'timeoutMs' });
+      const common = {
         timeoutMs: left,
         signal: opts.signal,
-        memoryBytes: memoryMb * 1024 * 1024,
-        uid: drop ? DROP_UID : undefined,
-        gid: drop ? DROP_GID : undefined,
-      });
-      if (r.timedOut || r.aborted || r.code !== 0) throw failure(r, what, sandbox.dir, timeoutMs);
+        memoryBytes: l.memoryMb * MB,
+        cpuSeconds: l.cpuSeconds,
+        fileSizeBytes: Math.floor(l.fileSizeMb * MB),
+        stdoutLimitBytes: stdoutCapBytes,
+        maxOutputBytes: stdoutCapBytes === undefined ? undefined : stdoutCapBytes + 1,
+      };
+      const r =
+        mode === 'sandbox'
+          ? await runSandboxed({ kind: 'build', dir: sandbox.dir }, cmd, args, { ...common, sandbox: opts.sandbox })
+          : await runProcess(cmd, args, {
+              ...common,
+              cwd: sandbox.dir,
+              env: { PATH: '/usr/bin:/bin', TMPDIR: sandbox.dir },
+              uid: drop ? DROP_UID : undefined,
+              gid: drop ? DROP_GID : undefined,
+            });
+      if (r.timedOut || r.aborted || r.outputLimited || r.code !== 0) throw failure(r, what, toolDir, l);
+      return r;
     };
 
     const objects: string[] = [];
     for (const [i, src] of sandbox.sources.entries()) {
-      const pre = `.ioplane-${i}.i`;
       const obj = `.ioplane-${i}.o`;
-      await run(toolchain.clang, [...toolchain.flags, '-E', src, '-o', pre], `preprocessing ${src}`);
-      scanPreprocessed(await fsp.readFile(join(sandbox.dir, pre), 'utf8'), src);
-      await run(toolchain.clang, [...toolchain.flags, '-c', src, '-o', obj], `compiling ${src}`);
+      // clang 14 does not take `--` as the end of its options, so a path that starts with ./ is
+      // what keeps a name from being read as a flag.
+      const path = `./${src}`;
+      const pre = await run(toolchain.clang, [...toolchain.flags, ...RUN_FLAGS, '-E', '-o', '-', path], `preprocessing ${src}`, Math.floor(l.preprocessedMb * MB));
+      scanPreprocessed(pre.stdout, src);
+      await run(toolchain.clang, [...toolchain.flags, ...RUN_FLAGS, '-c', '-o', obj, path], `compiling ${src}`);
       objects.push(obj);
     }
     let final = objects[0];

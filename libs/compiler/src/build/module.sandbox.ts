@@ -25,6 +25,8 @@ function checkRelative(p: string, field: string): string {
   if (p.includes('\\') || p.includes('\0')) throw new BuildError('invalid_source', `source ${p} has a forbidden character`, { field, file: p });
   const norm = posix.normalize(p);
   if (norm.split('/').includes('..')) throw new BuildError('invalid_source', `source ${p} leaves the module folder`, { field, file: p });
+  // Compilers read a leading '-' as a flag (`-fplugin=x.c`); sources are also passed as ./name.
+  if (norm.split('/').some((seg) => seg.startsWith('-'))) throw new BuildError('invalid_source', `source ${p} has a name starting with '-'`, { field, file: p });
   if (!/\.c$/.test(norm)) throw new BuildError('invalid_source', `source ${p} is not a .c file`, { field, file: p });
   return norm.startsWith('./') ? norm.slice(2) : norm;
 }

@@ -9,10 +9,16 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Address-space limit for the child, applied through prlimit (or ulimit -v). */
   memoryBytes?: number;
+  /** CPU-time limit (RLIMIT_CPU): SIGXCPU at this many seconds, SIGKILL a second later. */
+  cpuSeconds?: number;
+  /** Largest file the child may write (RLIMIT_FSIZE): a bigger write gets SIGXFSZ. */
+  fileSizeBytes?: number;
   uid?: number;
   gid?: number;
   /** Cap on captured stdout/stderr each; the rest is dropped so a chatty child cannot exhaust memory. */
   maxOutputBytes?: number;
+  /** Kill the child as soon as its stdout passes this many bytes (`outputLimited` in the result). */
+  stdoutLimitBytes?: number;
 }
 
 export interface RunResult {
@@ -22,6 +28,8 @@ export interface RunResult {
   stderr: string;
   timedOut: boolean;
   aborted: boolean;
+  /** stdout passed `stdoutLimitBytes` and the child was killed. */
+  outputLimited: boolean;
   durationMs: number;
 }
 
@@ -33,11 +41,34 @@ function findPrlimit(): string | null {
   return prlimitPath;
 }
 
-function wrapWithMemoryLimit(cmd: string, args: string[], bytes: number): [string, string[]] {
+export interface ResourceLimits {
+  memoryBytes?: number;
+  cpuSeconds?: number;
+  fileSizeBytes?: number;
+}
+
+/**
+ * Wraps a command so the kernel enforces the limits whatever the child does. Core dumps are off
+ * too: SIGXCPU and SIGXFSZ dump core by default, and a core of a compiler that read hostile input
+ * is neither wanted on disk nor in a host-wide crash collector.
+ */
+export function withLimits(cmd: string, args: string[], l: ResourceLimits): [string, string[]] {
+  if (l.memoryBytes === undefined && l.cpuSeconds === undefined && l.fileSizeBytes === undefined) return [cmd, args];
   const prlimit = findPrlimit();
-  if (prlimit) return [prlimit, [`--as=${bytes}`, '--', cmd, ...args]];
-  const kb = Math.max(1, Math.floor(bytes / 1024));
-  return ['/bin/sh', ['-c', `ulimit -v ${kb} && exec "$0" "$@"`, cmd, ...args]];
+  if (prlimit) {
+    const flags = ['--core=0'];
+    if (l.memoryBytes !== undefined) flags.push(`--as=${l.memoryBytes}`);
+    // soft < hard: at the soft limit the kernel sends SIGXCPU, which names the cap; at equal limits it would SIGKILL.
+    if (l.cpuSeconds !== undefined) flags.push(`--cpu=${l.cpuSeconds}:${l.cpuSeconds + 1}`);
+    if (l.fileSizeBytes !== undefined) flags.push(`--fsize=${l.fileSizeBytes}`);
+    return [prlimit, [...flags, '--', cmd, ...args]];
+  }
+  const ulimits = ['ulimit -c 0'];
+  if (l.memoryBytes !== undefined) ulimits.push(`ulimit -v ${Math.max(1, Math.floor(l.memoryBytes / 1024))}`);
+  if (l.cpuSeconds !== undefined) ulimits.push(`ulimit -t ${l.cpuSeconds}`);
+  // POSIX sh counts -f in 512-byte blocks.
+  if (l.fileSizeBytes !== undefined) ulimits.push(`ulimit -f ${Math.max(1, Math.floor(l.fileSizeBytes / 512))}`);
+  return ['/bin/sh', ['-c', `${ulimits.join(' && ')} && exec "$0" "$@"`, cmd, ...args]];
 }
 
 /**
@@ -46,12 +77,12 @@ function wrapWithMemoryLimit(cmd: string, args: string[], bytes: number): [strin
  */
 export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
-  const [file, argv] = opts.memoryBytes ? wrapWithMemoryLimit(cmd, args, opts.memoryBytes) : [cmd, args];
+  const [file, argv] = withLimits(cmd, args, opts);
   const max = opts.maxOutputBytes ?? 4 * 1024 * 1024;
 
   return new Promise<RunResult>((resolve, reject) => {
     if (opts.signal?.aborted) {
-      resolve({ code: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true, durationMs: 0 });
+      resolve({ code: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true, outputLimited: false, durationMs: 0 });
       return;
     }
     const child = spawn(file, argv, {
@@ -68,6 +99,7 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): 
     let errLen = 0;
     let timedOut = false;
     let aborted = false;
+    let outputLimited = false;
 
     const killGroup = (): void => {
       if (child.pid === undefined) return;
@@ -93,6 +125,10 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): 
     child.stdout.on('data', (b: Buffer) => {
       if (outLen < max) out.push(b);
       outLen += b.length;
+      if (opts.stdoutLimitBytes !== undefined && outLen > opts.stdoutLimitBytes && !outputLimited) {
+        outputLimited = true;
+        killGroup();
+      }
     });
     child.stderr.on('data', (b: Buffer) => {
       if (errLen < max) err.push(b);
@@ -107,7 +143,7 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): 
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       // cc1 may outlive the driver when only the driver was signalled; make sure the group is gone.
-      if (timedOut || aborted) killGroup();
+      if (timedOut || aborted || outputLimited) killGroup();
       resolve({
         code,
         signal,
@@ -115,6 +151,7 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): 
         stderr: Buffer.concat(err).toString('utf8'),
         timedOut,
         aborted,
+        outputLimited,
         durationMs: Date.now() - started,
       });
     });

@@ -1,4 +1,5 @@
 import { findBpftool } from '../build/clang.toolchain';
+import { bpftoolCommand } from '../build/os.sandbox';
 import { runProcess, RunResult } from '../build/process.runner';
 
 export const BPFFS_ROOT = '/sys/fs/bpf';
@@ -14,11 +15,15 @@ export class KernelError extends Error {
   }
 }
 
-/** Runs bpftool with a bounded time; returns the raw result, never throws on a non-zero exit. */
+/**
+ * Runs bpftool with a bounded time, in the OS sandbox (only its path arguments are visible);
+ * returns the raw result, never throws on a non-zero exit.
+ */
 export async function bpftool(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   const bin = findBpftool();
   if (!bin) throw new KernelError('bpftool_missing', 'bpftool is not installed (looked in /usr/sbin, /usr/bin, /sbin, /usr/local/sbin)');
-  return runProcess(bin, args, { timeoutMs, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const c = bpftoolCommand(bin, args, BPFFS_ROOT);
+  return runProcess(c.file, c.args, { timeoutMs, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, uid: c.uid, gid: c.gid });
 }
 
 export async function bpftoolOk(args: string[], timeoutMs?: number): Promise<string> {
