@@ -20,15 +20,17 @@ interface LogicalLine {
   line: number;
 }
 
-/** Translation phase 2: a backslash-newline joins lines, so `#inc\<nl>lude` is still an include. */
+/**
+ * Translation phase 2: a backslash-newline joins lines, so `#inc\<nl>lude` is still an include.
+ * clang ends a line at \r\n, \n and a lone \r alike, so a directive after a lone \r is one too.
+ */
 function spliceLines(text: string): LogicalLine[] {
-  const physical = text.split('\n');
+  const physical = text.split(/\r\n|\r|\n/);
   const out: LogicalLine[] = [];
   let buf = '';
   let start = 1;
   for (let i = 0; i < physical.length; i++) {
-    let l = physical[i];
-    if (l.endsWith('\r')) l = l.slice(0, -1);
+    const l = physical[i];
     if (buf === '') start = i + 1;
     if (l.endsWith('\\')) {
       buf += l.slice(0, -1);

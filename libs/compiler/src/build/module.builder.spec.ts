@@ -142,6 +142,7 @@ describe('buildModule', () => {
       ['other system header', '#include <sys/socket.h>\n', 1, /not allowed/],
       ['computed include', '#define P "/etc/passwd"\n#include P\n', 2, /computed includes/],
       ['line splice', '#inc\\\nlude "/etc/passwd"\n', 1, /absolute include path/],
+      ['directive after a lone \\r line end', 'int a;\r#include "/etc/passwd"\rint b;\r', 2, /absolute include path/],
       ['comment between # and include', '# /* x */ include_next </etc/shadow>\n', 1, /absolute include path/],
       ['digraph', '%:include "/etc/hostname"\n', 1, /absolute include path/],
       ['__has_include probe', '#if __has_include("/etc/shadow")\n#endif\n', 1, /absolute include path/],
