@@ -50,6 +50,48 @@ export interface ProfileLimits {
   xdpActions: number[];
   /** Only pure match-action modules fit flow offload: max rules per device. */
   flowRules: number;
+  /** What the device driver's own verifier and JIT check on an offloaded program (absent: no such driver). */
+  offload?: OffloadRules;
+}
+
+/**
+ * Checks a driver makes when the kernel hands it an offloaded program (for nfp:
+ * drivers/net/ethernet/netronome/nfp/bpf/ verifier.c, jit.c, offload.c). Every number is a
+ * profile value; the analyzer's facts are compared with them.
+ */
+export interface OffloadRules {
+  /** Driver name shown in reasons (`nfp`). */
+  driver: string;
+  /** Expected attach types the device cannot run (XDP_DEVMAP, XDP_CPUMAP: programs for map entries, not a port). */
+  refusedAttachTypes: string[];
+  /** Map types that stay on the host and are shared with the device (PERF_EVENT_ARRAY); not device maps. */
+  neutralMapTypes: number[];
+  /** Key and value are each rounded up to this many bytes before maxEntryBytes applies. */
+  entryRounding: number;
+  maxKeyBytes: number | null;
+  maxValueBytes: number | null;
+  /** Plain stores into map values; false: maps change only through helpers and atomic add. */
+  mapValueStores: boolean;
+  /** Atomic operations only on map values. */
+  atomicsOnMapValuesOnly: boolean;
+  /** ctx (xdp_md) offsets the program may read, and the access size they need (data 0, data_end 4; 4 B). */
+  ctxReadOffsets: number[];
+  ctxReadBytes: number;
+  /** ctx offsets the program may write (nfp: rx_queue_index only with the firmware's queue selection). */
+  ctxWriteOffsets: number[];
+  /** Widest multiply or divide operand the device computes, in bits. */
+  mulDivMaxBits: number;
+  /** Divide only by a value known at load time. */
+  divisorConstant: boolean;
+  /** Map helpers' key (and update's value) must point to the stack, aligned to stackArgAlign. */
+  mapArgsOnStack: boolean;
+  stackArgAlign: number;
+  /** bpf_perf_event_output only with BPF_F_CURRENT_CPU, its data from the stack, a map value, the packet or NULL. */
+  perfEventCurrentCpu: boolean;
+  /** Stack use: each frame rounded up to this, plus per called frame its return address and, when it uses r6..r9, their save area. */
+  stackFrameAlign: number;
+  callFrameBytes: number;
+  calleeSavedBytes: number;
 }
 
 export interface ThroughputModel {

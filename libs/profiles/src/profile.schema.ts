@@ -18,6 +18,32 @@ const count = z.int().min(0);
 const seconds = z.number().finite().min(0);
 const positive = z.number().finite().positive();
 
+const ATTACH_TYPE = z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: 'must be a bpf_attach_type name without BPF_, e.g. XDP_DEVMAP' });
+const bytes = z.int().min(1).max(4096);
+
+/** A driver's own offload checks (see OffloadRules in @ioplane/domain). */
+const offloadSchema = z.strictObject({
+  driver: nonEmpty,
+  refusedAttachTypes: z.array(ATTACH_TYPE),
+  neutralMapTypes: z.array(z.int().min(1).max(63)),
+  entryRounding: z.int().min(1).max(64),
+  maxKeyBytes: bytes.nullable(),
+  maxValueBytes: bytes.nullable(),
+  mapValueStores: z.boolean(),
+  atomicsOnMapValuesOnly: z.boolean(),
+  ctxReadOffsets: z.array(z.int().min(0).max(1023)),
+  ctxReadBytes: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]),
+  ctxWriteOffsets: z.array(z.int().min(0).max(1023)),
+  mulDivMaxBits: z.union([z.literal(32), z.literal(64)]),
+  divisorConstant: z.boolean(),
+  mapArgsOnStack: z.boolean(),
+  stackArgAlign: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]),
+  perfEventCurrentCpu: z.boolean(),
+  stackFrameAlign: z.int().min(1).max(512),
+  callFrameBytes: z.int().min(0).max(64),
+  calleeSavedBytes: z.int().min(0).max(128),
+});
+
 const limitsSchema = z.strictObject({
   maxInstructions: count.max(HOST_MAX_INSTRUCTIONS),
   instructionExpansion: positive.max(64),
@@ -36,6 +62,7 @@ const limitsSchema = z.strictObject({
   atomics: z.enum(ATOMICS),
   xdpActions: z.array(z.int().min(0).max(4)),
   flowRules: count,
+  offload: offloadSchema.optional(),
 });
 
 const throughputSchema = z.strictObject({
@@ -97,6 +124,12 @@ function crossFieldIssues(p: Draft): Issue[] {
   dup(['flash', 'slots'], p.flash.slots);
   if (p.limits.helpers) dup(['limits', 'helpers'], p.limits.helpers);
   if (p.limits.mapTypes) dup(['limits', 'mapTypes'], p.limits.mapTypes);
+  if (p.limits.offload) {
+    dup(['limits', 'offload', 'neutralMapTypes'], p.limits.offload.neutralMapTypes);
+    p.limits.offload.neutralMapTypes.forEach((t, i) => {
+      if (p.limits.mapTypes?.includes(t)) out.push({ path: ['limits', 'offload', 'neutralMapTypes', i], message: `map type ${t} is listed in mapTypes too; a neutral map stays on the host` });
+    });
+  }
   dup(['limits', 'xdpActions'], p.limits.xdpActions);
 
   p.targets.forEach((t, i) => {

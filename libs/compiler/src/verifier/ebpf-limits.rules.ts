@@ -2,13 +2,12 @@ import type { ProfileLimits } from '@ioplane/domain';
 import type { MapFacts, ObjectFacts, ProgramFacts } from '../analysis/analysis.types';
 import { TAIL_CALL_HELPER, helperName } from '../analysis/helper.table';
 import { mapFlagNames, mapTypeName } from '../analysis/map.types';
+import { programMaps } from './program.maps';
 import { at, actionName, n, siteFields } from './reason.format';
+import { SUPERSEDED, driverReasons } from './offload-driver.rules';
 import { OffloadReason } from './verifier.types';
 
-/** Map definitions the program references, in reference order; unknown names resolve to undefined. */
-export function programMaps(facts: ObjectFacts, program: ProgramFacts): Array<{ name: string; def?: MapFacts }> {
-  return program.maps.map((m) => ({ name: m.name, def: facts.maps.find((d) => d.name === m.name) }));
-}
+export { programMaps } from './program.maps';
 
 function codeReasons(p: ProgramFacts, l: ProfileLimits, who: string): OffloadReason[] {
   const out: OffloadReason[] = [];
@@ -114,11 +113,16 @@ function mapReasons(facts: ObjectFacts, p: ProgramFacts, l: ProfileLimits, who: 
   return out;
 }
 
-/** Every way the program breaks the profile's eBPF limits. */
+/** Every way the program breaks the profile's eBPF limits; a driver's own rules replace the generic ones they cover. */
 export function ebpfLimitReasons(facts: ObjectFacts, p: ProgramFacts, l: ProfileLimits, who: string): OffloadReason[] {
   const out: OffloadReason[] = [];
   if (p.type !== 'xdp') {
-    out.push({ code: 'program_type', message: `program ${p.name} is ${p.type} (section ${p.section}); XDP targets of ${who} take only xdp programs`, actual: p.type, limit: 'xdp' });
+    const hint = p.typeSource === 'unknown' ? `; section ${p.section} is not a libbpf section name: give the type (manifest \`type\`, --type)` : '';
+    out.push({ code: 'program_type', message: `program ${p.name} is ${p.type} (section ${p.section}); XDP targets of ${who} take only xdp programs${hint}`, actual: p.type, limit: 'xdp' });
   }
-  return [...out, ...codeReasons(p, l, who), ...mapReasons(facts, p, l, who)];
+  const generic = [...codeReasons(p, l, who), ...mapReasons(facts, p, l, who)];
+  const all = l.offload
+    ? [...out, ...generic.filter((r) => !SUPERSEDED.has(r.code)), ...driverReasons(facts, p, l, who)]
+    : [...out, ...generic];
+  return all.map((r) => ({ ...r, rule: r.rule ?? r.code }));
 }

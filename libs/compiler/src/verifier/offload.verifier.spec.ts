@@ -113,7 +113,7 @@ describe('verifyOffload', () => {
     const strip = stripperFacts.programs.find((p) => p.name === 'strip')!;
     const v = verifyOffload(stripperFacts, 'strip', tight);
     expect(v.reasons).toContainEqual({
-      code: 'instructions', limit: 20, actual: strip.totalInstructions,
+      code: 'instructions', rule: 'instructions', limit: 20, actual: strip.totalInstructions,
       message: `${strip.totalInstructions} instructions over the profile's 20 (x2.5 expansion = ~${Math.ceil(strip.totalInstructions * 2.5)} device instructions, over the device's ~50)`,
     });
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'atomic', insn: strip.atomics[0].insn, limit: 'none' }));

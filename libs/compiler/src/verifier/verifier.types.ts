@@ -21,11 +21,22 @@ export type OffloadReasonCode =
   | 'loop'
   | 'packet_rewrite'
   | 'global_state'
-  | 'flow_rules';
+  | 'flow_rules'
+  | 'attach_type'
+  | 'helper_args'
+  | 'map_write'
+  | 'ctx_access'
+  | 'alu_width';
 
 export interface OffloadReason {
   code: OffloadReasonCode;
+  /** The rule that refused: one check of the profile (a device driver's rules are named in offload-driver.rules.ts). */
+  rule?: string;
   message: string;
+  /** The device driver's own message for this refusal, as the kernel would log it. */
+  driverMessage?: string;
+  /** Driver file and function that makes the check. */
+  source?: string;
   /** Slot index in `section` (as llvm-objdump numbers it). */
   insn?: number;
   function?: string;
