@@ -13,6 +13,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 struct vlan_hdr {
 	__be16 tci;
@@ -38,8 +39,7 @@ struct {
 	__type(value, struct acl_rule);
 } acl_rules SEC(".maps");
 
-SEC("xdp")
-int acl_firewall(struct xdp_md *ctx)
+static __always_inline int acl_firewall_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -87,5 +87,14 @@ int acl_firewall(struct xdp_md *ctx)
 	__sync_fetch_and_add(&rule->hits, 1);
 	return rule->action == XDP_DROP ? XDP_DROP : XDP_PASS;
 }
+
+SEC("xdp")
+int acl_firewall(struct xdp_md *ctx)
+{
+	return acl_firewall_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(acl_firewall_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

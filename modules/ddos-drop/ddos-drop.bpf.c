@@ -11,6 +11,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 /* uapi has no 802.1Q header struct; the kernel's lives in a non-uapi header. */
 struct vlan_hdr {
@@ -54,8 +55,7 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-SEC("xdp")
-int ddos_drop(struct xdp_md *ctx)
+static __always_inline int ddos_drop_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -96,5 +96,14 @@ int ddos_drop(struct xdp_md *ctx)
 	count(STAT_PASS);
 	return XDP_PASS;
 }
+
+SEC("xdp")
+int ddos_drop(struct xdp_md *ctx)
+{
+	return ddos_drop_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(ddos_drop_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

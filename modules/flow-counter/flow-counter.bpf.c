@@ -13,6 +13,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 struct vlan_hdr {
 	__be16 tci;
@@ -48,8 +49,7 @@ struct {
 	__type(value, struct flow_counters);
 } flow_other SEC(".maps");
 
-SEC("xdp")
-int flow_counter(struct xdp_md *ctx)
+static __always_inline int flow_counter_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -120,5 +120,14 @@ other:;
 	}
 	return XDP_PASS;
 }
+
+SEC("xdp")
+int flow_counter(struct xdp_md *ctx)
+{
+	return flow_counter_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(flow_counter_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

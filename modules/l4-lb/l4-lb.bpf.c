@@ -24,6 +24,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 #define LB_VIP_F_DNAT 0x1
 #define LB_MAX_BACKENDS 4096
@@ -144,8 +145,7 @@ static __always_inline __u32 flow_hash(__u32 saddr, __u32 daddr, __u32 ports, __
 	return c;
 }
 
-SEC("xdp")
-int l4_lb(struct xdp_md *ctx)
+static __always_inline int l4_lb_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -265,5 +265,14 @@ int l4_lb(struct xdp_md *ctx)
 	count(LB_STAT_TX);
 	return XDP_TX;
 }
+
+SEC("xdp")
+int l4_lb(struct xdp_md *ctx)
+{
+	return l4_lb_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(l4_lb_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

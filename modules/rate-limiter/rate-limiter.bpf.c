@@ -26,6 +26,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 #define RL_DEFAULT_RATE_PPS 1000
@@ -77,8 +78,7 @@ static __always_inline int verdict(__u32 stat, int action)
 	return action;
 }
 
-SEC("xdp")
-int rate_limiter(struct xdp_md *ctx)
+static __always_inline int rate_limiter_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -127,5 +127,14 @@ int rate_limiter(struct xdp_md *ctx)
 	__sync_fetch_and_add(&b->tat_ns, interval);
 	return verdict(RL_STAT_PASS, XDP_PASS);
 }
+
+SEC("xdp")
+int rate_limiter(struct xdp_md *ctx)
+{
+	return rate_limiter_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(rate_limiter_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

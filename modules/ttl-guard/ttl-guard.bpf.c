@@ -16,6 +16,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -44,8 +45,7 @@ static __always_inline int verdict(__u32 stat, int action)
 	return action;
 }
 
-SEC("xdp")
-int ttl_guard(struct xdp_md *ctx)
+static __always_inline int ttl_guard_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -89,5 +89,14 @@ int ttl_guard(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	return verdict(TG_STAT_FORWARDED, bpf_redirect(fib.ifindex, 0));
 }
+
+SEC("xdp")
+int ttl_guard(struct xdp_md *ctx)
+{
+	return ttl_guard_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(ttl_guard_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -15,6 +15,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "iop_chain.h"
 
 #define VXLAN_PORT 4789
 #define VXLAN_FLAG_VNI 0x08 /* "I" flag: the VNI field is valid */
@@ -26,8 +27,7 @@ struct vxlanhdr {
 	__u8 reserved2;
 };
 
-SEC("xdp")
-int vxlan_decap(struct xdp_md *ctx)
+static __always_inline int vxlan_decap_verdict(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -60,5 +60,14 @@ int vxlan_decap(struct xdp_md *ctx)
 		return XDP_DROP;
 	return XDP_PASS;
 }
+
+SEC("xdp")
+int vxlan_decap(struct xdp_md *ctx)
+{
+	return vxlan_decap_verdict(ctx);
+}
+
+/* On a hook shared with other modules: counted, and a passed packet goes to the next slot. */
+IOP_CHAIN_ENTRY(vxlan_decap_verdict)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TARGETS, XDP_ACTIONS } from '@ioplane/domain';
 import { FAULT_KINDS } from './fault.book';
+import { XDP_HOOKS, type XdpHook } from './device.driver';
 
 const digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)');
 const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
@@ -23,7 +24,12 @@ export const moduleArtifactSchema = z.object({
 export const loadBodySchema = z.object({
   target: z.enum(TARGETS),
   port,
-  modules: z.array(moduleArtifactSchema).min(1).max(16),
+  /** In packet order; several become one chain on the port's hook (up to the inventory's slots per hook). */
+  modules: z.array(moduleArtifactSchema).min(1).max(32),
+  /** Optional: the hook the plan chose; binding when given (no fallback from native to generic). */
+  hook: z.enum(XDP_HOOKS as [XdpHook, ...XdpHook[]]).optional(),
+  /** Optional: the interface the plan names for this port; refused when the port is another one. */
+  interface: z.string().min(1).max(15).optional(),
 });
 
 export const portBodySchema = z.object({ port }).default({ port: 0 });

@@ -2,7 +2,7 @@ import type { Target } from '@ioplane/domain';
 import type { AgentErrorBody, FaultsBody, FlashBody, LoadBody, VectorsBody } from './agent.api';
 import { signArtifact, sha256Hex } from './artifact.signature';
 import type {
-  CommitResult, DeviceCounters, DeviceInventory, DevicePrograms, FlashResult, LoadResult, RollbackResult, VectorOutcome,
+  CommitResult, DeviceCounters, DeviceInventory, DevicePrograms, FlashResult, LoadResult, RollbackResult, VectorOutcome, XdpHook,
 } from './device.driver';
 import type { DeviceFaults } from './fault.book';
 
@@ -38,10 +38,18 @@ export interface SignedModuleInput {
 }
 
 /** Builds a load body: digest over the exact bytes, signed with the worker's private key. */
-export function signedLoadBody(target: Target, modules: SignedModuleInput[], privateKeyPem: string, port = 0): LoadBody {
+export function signedLoadBody(
+  target: Target,
+  modules: SignedModuleInput[],
+  privateKeyPem: string,
+  port = 0,
+  place: { hook?: XdpHook; interface?: string } = {},
+): LoadBody {
   return {
     target,
     port,
+    ...(place.hook ? { hook: place.hook } : {}),
+    ...(place.interface ? { interface: place.interface } : {}),
     modules: modules.map((m) => {
       const digest = sha256Hex(m.object);
       return {

@@ -18,10 +18,27 @@ export interface ChainModule {
   pps?: number;
 }
 
+/** The host hook a chain runs on: driver (native) XDP or generic XDP of the port's netdev. */
+export type XdpHook = 'xdp-native' | 'xdp-generic';
+export const XDP_HOOKS: readonly XdpHook[] = ['xdp-native', 'xdp-generic'];
+
+/** How one hook holds its modules: the module itself, tail calls through a PROG_ARRAY, or a freplace dispatcher. */
+export type ChainMechanism = 'single' | 'tail-call' | 'freplace';
+/** What a kernel lets a hook chain: tail calls, a freplace dispatcher, or nothing (one module per hook). */
+export type ChainSupport = 'tail-call' | 'freplace' | 'none';
+
 export interface LoadRequest {
   port: number;
   target: Target;
+  /** Modules in packet order; several become one chain on the port's hook. */
   modules: ChainModule[];
+  /**
+   * Optional: the hook the plan chose. When given it is binding (xdp-native never falls back to
+   * generic) and must agree with `target`; when absent, host-xdp-native tries native, then generic.
+   */
+  hook?: XdpHook;
+  /** Optional: the interface the plan names for this port; a load is refused when the port is another interface. */
+  interface?: string;
   signal?: AbortSignal;
 }
 
@@ -41,7 +58,9 @@ export interface ChainState {
   target: Target;
   mode: AttachMode;
   modules: LoadedModule[];
-  /** The program attached to the hook: a dispatcher for several modules, the module itself for one. */
+  /** How the hook holds the modules (absent in chains recorded before chains had a mechanism: single or freplace). */
+  mechanism?: ChainMechanism;
+  /** The program attached to the hook: the chain's root (tail calls), a dispatcher (freplace), or the module itself. */
   rootProgId: number | null;
   rootTag: string | null;
   loadedAt: string;
@@ -182,15 +201,46 @@ export interface ModuleCounters {
   drops: number;
   /** Host CPU nanoseconds spent in the program; null when unknown or not on the host CPU. */
   cpuNs: number | null;
-  source: 'dispatcher' | 'prog-stats' | 'interface' | 'emulated';
+  /** `chain`: the hook's counter map, written by the module's chain epilogue (packets it received and its verdicts). */
+  source: 'chain' | 'dispatcher' | 'prog-stats' | 'interface' | 'emulated';
+  /** Slot of the module in its hook's chain (source `chain`). */
+  slot?: number;
+  /** Packets the module passed on (to the next slot, or to the stack after the last); source `chain`. */
+  passed?: number;
+  /** Packets the module sent elsewhere (XDP_TX, XDP_REDIRECT); source `chain`. */
+  other?: number;
   /** Sums of the module's small array maps (counters), by map name. */
   maps?: Record<string, number>;
+}
+
+/** What entered a hook that runs a tail-call chain, from the root's row of the hook counter map. */
+export interface HookCounters {
+  port: number;
+  interface: string;
+  packets: number;
+  bytes: number;
+  /** Packets the root found no module for (an empty chain): passed to the stack unjudged. */
+  missed: number;
+  /** Host CPU nanoseconds in the whole chain (the root's run time includes every tail-called module); null when stats are off. */
+  cpuNs: number | null;
 }
 
 export interface DeviceCounters {
   deviceId: string;
   at: string;
   modules: ModuleCounters[];
+  /**
+   * Hooks with a tail-call chain. Counter rows belong to the hook's slots and keep counting across
+   * chain changes; compare two readings taken under the same `chainDigest`.
+   */
+  hooks?: HookCounters[];
+}
+
+/** What a device's hooks can chain: how, and how many modules one hook holds. */
+export interface ChainCapability {
+  mechanism: ChainSupport;
+  /** Modules one hook can run, as this kernel really allows (1 when it cannot chain). */
+  slotsPerHook: number;
 }
 
 export interface DeviceInventory {
@@ -199,7 +249,10 @@ export interface DeviceInventory {
   profileId: string | null;
   targets: Target[];
   ports: number;
+  /** Modules one hook (per port) can hold; equals `chain.slotsPerHook` where the driver reports `chain`. */
   programSlotsPerPort: number;
+  /** Host XDP drivers: the chain mechanism the kernel probe found and the real slots per hook. */
+  chain?: ChainCapability;
   firmware: FirmwareState | null;
 }
 

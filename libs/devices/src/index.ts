@@ -2,11 +2,12 @@ export { DeviceError } from './device.error';
 export type { DeviceErrorCode } from './device.error';
 export { generateSigningKeys, signArtifact, verifyArtifact, sha256Hex } from './artifact.signature';
 export type { SigningKeys } from './artifact.signature';
-export { chainDigest } from './device.driver';
+export { chainDigest, XDP_HOOKS } from './device.driver';
 export type {
   DeviceDriver, DriverKind, AttachMode, ChainModule, LoadRequest, LoadedModule, ChainState, ForeignProgram, PortInterface, PortPrograms,
   DeviceRunState, DevicePrograms, LoadResult, FirmwareImageRef, FirmwareSlot, FirmwareState, FlashImage, FlashOptions, FlashResult,
   RollbackResult, CommitResult, VectorRequest, VectorOutcome, ModuleCounters, DeviceCounters, DeviceInventory,
+  XdpHook, ChainMechanism, ChainSupport, ChainCapability, HookCounters,
 } from './device.driver';
 export { FaultBook, FAULT_KINDS } from './fault.book';
 export type { FaultKind, FaultSpec, DeviceFaults } from './fault.book';
@@ -20,6 +21,7 @@ export type { KernelXdpOptions } from './kernel-xdp.driver';
 export { ensureXdpctl } from './kernel/xdpctl.tool';
 export { machineNames, portInterface, removeMachine, netnsPath } from './kernel/netns.setup';
 export { dispatcherSource } from './kernel/dispatcher.source';
+export { CHAIN_HEADER, TAIL_CALL_SLOTS, HOOK_ROW } from './kernel/chain.root';
 export {
   loadBodySchema, moduleArtifactSchema, portBodySchema, probeBodySchema, rollbackBodySchema, flashBodySchema, vectorsBodySchema, faultsBodySchema, deviceFaultsSchema,
 } from './agent.api';

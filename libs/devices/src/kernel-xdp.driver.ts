@@ -2,21 +2,22 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
-import { BPFFS_ROOT, extractVerifierErrors, runVectors } from '@ioplane/compiler';
+import { BPFFS_ROOT, runVectors } from '@ioplane/compiler';
 import { bpftool } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
 import {
-  chainDigest, loadedModules, type ChainModule, type ChainState, type CommitResult, type DeviceCounters, type DeviceDriver, type DeviceInventory,
-  type DevicePrograms, type FlashImage, type FlashOptions, type FlashResult, type ForeignProgram, type LoadRequest, type LoadResult,
-  type ModuleCounters, type PortInterface, type RollbackResult, type VectorOutcome, type VectorRequest,
+  chainDigest, loadedModules, type ChainState, type ChainSupport, type CommitResult, type DeviceCounters, type DeviceDriver, type DeviceInventory,
+  type DevicePrograms, type FlashImage, type FlashOptions, type FlashResult, type ForeignProgram, type HookCounters, type LoadRequest, type LoadResult,
+  type ModuleCounters, type PortInterface, type RollbackResult, type VectorOutcome, type VectorRequest, type XdpHook,
 } from './device.driver';
 import type { FaultBook } from './fault.book';
 import { FirmwareSlots } from './firmware.slots';
-import { chainsSupported } from './kernel/chain.probe';
+import { portCounters } from './kernel/chain.counters';
+import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loader';
+import { chainMechanism } from './kernel/chain.probe';
+import { checkLoadRequest } from './kernel/load.request';
 import { sendProbe } from './kernel/probe.traffic';
-import { buildDispatcher } from './kernel/dispatcher.source';
-import { readMapTotals, readStats } from './kernel/map.counters';
 import { ensureInterface, linksIn, netnsPath, portInterface } from './kernel/netns.setup';
 import { xdpctl, type XdpctlFailure } from './kernel/xdpctl.tool';
 
@@ -40,8 +41,6 @@ interface PortMeta {
 }
 
 const HOST_TARGETS: Target[] = ['host-xdp-native', 'host-xdp-generic'];
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const MAP_NAME = /^[A-Za-z0-9_]{1,64}$/;
 
 export function bpffsRoot(agentId: string): string {
   return join(BPFFS_ROOT, 'ioplane', agentId.replace(/[^A-Za-z0-9_-]/g, '_'));
@@ -51,8 +50,10 @@ export function bpffsRoot(agentId: string): string {
  * Host XDP on a real kernel. Each port is a veth end inside the machine's namespace. Every chain
  * is loaded whole into its own bpffs folder; the hook holds one pinned bpf_link, and a chain
  * change is one BPF_LINK_UPDATE with BPF_F_REPLACE (compare-and-swap on the old root), so no
- * packet ever meets an empty hook. A single module is the root itself; several run under a
- * generated dispatcher whose slots they freplace. The previous chain stays pinned until commit.
+ * packet ever meets an empty hook or a half-built chain. Several modules run under a root that
+ * tail-calls a new PROG_ARRAY (each module's epilogue calls the next slot), or under a freplace
+ * dispatcher where the kernel allows EXT programs; a lone module without the epilogue is the root
+ * itself. The previous chain stays pinned until commit, so rollback is one more atomic swap.
  */
 export class KernelXdpDriver implements DeviceDriver {
   readonly kind = 'kernel-xdp' as const;
@@ -77,6 +78,10 @@ export class KernelXdpDriver implements DeviceDriver {
   }
   private linkPin(port: number): string {
     return join(this.portDir(port), 'link');
+  }
+  /** The hook's chain counters: one row per slot and one for the hook, across chain changes. */
+  private hookStatsPin(port: number): string {
+    return join(this.portDir(port), 'chain_stats');
   }
   private chainDir(port: number, digest: string): string {
     return join(this.portDir(port), 'chains', digest.slice(0, 32));
@@ -116,7 +121,7 @@ export class KernelXdpDriver implements DeviceDriver {
   async init(): Promise<void> {
     await fsp.mkdir(join(this.o.stateDir, 'objects'), { recursive: true });
     await fsp.mkdir(bpffsRoot(this.o.agentId), { recursive: true });
-    this.chains = await chainsSupported(this.o.stateDir, bpffsRoot(this.o.agentId));
+    this.support = await chainMechanism(this.o.stateDir, bpffsRoot(this.o.agentId));
     for (let port = 0; port < this.meta.length; port++) {
       const saved = await fsp.readFile(this.metaFile(port), 'utf8').then((t) => JSON.parse(t) as PortMeta).catch(() => null);
       const running = await this.linkProgId(port);
@@ -143,7 +148,7 @@ export class KernelXdpDriver implements DeviceDriver {
     }
   }
 
-  private chains = true;
+  private support: ChainSupport = 'none';
 
   async probe(port: number, packets: number): Promise<{ deviceId: string; port: number; sent: number }> {
     this.checkPort(port);
@@ -157,14 +162,16 @@ export class KernelXdpDriver implements DeviceDriver {
 
   inventory(): DeviceInventory {
     const profile = this.firmware?.profile ?? this.o.profile;
+    // What the kernel really gives a hook; a profile may only lower it.
+    const slots = Math.min(slotsPerHook(this.support), profile?.limits.programSlotsPerPort ?? Infinity);
     return {
       device: this.device,
       driver: this.kind,
       profileId: profile?.id ?? 'host-kernel',
       targets: profile ? profile.targets.filter((t) => HOST_TARGETS.includes(t)) : [...HOST_TARGETS],
       ports: this.meta.length,
-      // Without freplace a hook runs one program: report the slot count the kernel really gives.
-      programSlotsPerPort: this.chains ? (profile?.limits.programSlotsPerPort ?? 10) : 1,
+      programSlotsPerPort: slots,
+      chain: { mechanism: this.support, slotsPerHook: slots },
       firmware: this.firmware?.state() ?? null,
     };
   }
@@ -199,21 +206,6 @@ export class KernelXdpDriver implements DeviceDriver {
     return this.meta[port];
   }
 
-  private refusal(f: XdpctlFailure, modules: ChainModule[]): DeviceError {
-    const m = /module (\d+) \(/.exec(f.stderr);
-    const i = m ? Number(m[1]) : 0;
-    if (f.error === 'map_reuse') return new DeviceError('map_incompatible', `a persistent map cannot be reused: ${f.detail}`, `modules[${i}].persistentMaps`);
-    if (f.error === 'program_not_found') return new DeviceError('kernel_refused', `no program ${f.detail} in module ${modules[i]?.name}`, `modules[${i}].program`);
-    if (modules.length > 1 && f.errno === 1 && (f.error === 'load_module' || f.error === 'freplace')) {
-      return new DeviceError('chain_unsupported', 'this kernel refuses BPF_PROG_TYPE_EXT (freplace), which chains of several modules need; load one module per port', 'modules');
-    }
-    if (f.error === 'verifier' || f.error === 'load_module') {
-      const log = extractVerifierErrors(f.stderr).filter((l) => !/^module \d+ \(/.test(l));
-      return new DeviceError('kernel_refused', `the kernel refused module ${modules[i]?.name}: ${log.join(' | ')}`, `modules[${i}]`, log);
-    }
-    return new DeviceError('kernel_failed', `iop-xdpctl ${f.error} ${f.detail} (errno ${f.errno}): ${f.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-  }
-
   async load(req: LoadRequest): Promise<LoadResult> {
     return this.queue.run(async () => {
       const meta = this.checkPort(req.port);
@@ -221,22 +213,15 @@ export class KernelXdpDriver implements DeviceDriver {
         throw new DeviceError('device_busy', `${this.device.id} is being flashed and is not usable during the update`);
       }
       const inv = this.inventory();
-      if (!inv.targets.includes(req.target)) throw new DeviceError('unsupported_target', `${this.device.id} offers ${inv.targets.join(', ')}, not ${req.target}`, 'target');
-      if (req.modules.length > inv.programSlotsPerPort) {
-        throw new DeviceError('slot_limit', `at most ${inv.programSlotsPerPort} modules per port; the chain has ${req.modules.length}`, 'modules');
-      }
-      for (const [i, m] of req.modules.entries()) {
-        if (!NAME.test(m.name)) throw new DeviceError('bad_object', `module name ${m.name} must match ${NAME}`, `modules[${i}].name`);
-        const bad = m.persistentMaps.findIndex((n) => !MAP_NAME.test(n));
-        if (bad >= 0) throw new DeviceError('bad_object', `map name ${m.persistentMaps[bad]} must match ${MAP_NAME}`, `modules[${i}].persistentMaps[${bad}]`);
-      }
-      const digest = chainDigest(req.target, req.modules);
+      const iface = this.iface(req.port);
       const running = await this.linkProgId(req.port);
+      checkLoadRequest(req, { targets: inv.targets, slots: inv.programSlotsPerPort, interfaceName: iface.name, runningMode: running !== null ? meta.current?.mode : undefined });
+      const digest = chainDigest(req.target, req.modules);
       if (meta.current?.chainDigest === digest && running !== null && running === meta.current.rootProgId) {
         return { status: 'unchanged', deviceId: this.device.id, port: req.port, current: meta.current, previous: meta.previous };
       }
+      const mechanism = chainMechanismFor(this.support, req.modules);
       req.signal?.throwIfAborted?.();
-      const iface = this.iface(req.port);
       await ensureInterface(iface);
       for (const m of req.modules) if (!existsSync(this.objectFile(m.digest))) await fsp.writeFile(this.objectFile(m.digest), m.object);
 
@@ -252,26 +237,29 @@ export class KernelXdpDriver implements DeviceDriver {
       } else {
         await fsp.rm(dir, { recursive: true, force: true });
         await fsp.mkdir(dir, { recursive: true });
-        const args = ['load-chain', dir, req.modules.length > 1 ? await buildDispatcher(join(this.o.stateDir, 'dispatchers'), req.modules.length) : '-'];
-        for (const m of req.modules) {
-          const mapsDir = join(this.portDir(req.port), 'maps', m.name);
-          await fsp.mkdir(mapsDir, { recursive: true });
-          args.push(this.objectFile(m.digest), m.program, m.persistentMaps.length ? m.persistentMaps.map((n) => `${n}=${join(mapsDir, n)}`).join(',') : '-');
-        }
-        const r = await xdpctl<{ root: { id: number; tag: string }; modules: { id: number; tag: string }[] }>(args);
-        if (!r.ok) {
+        try {
+          const loaded = await loadChain({
+            mechanism,
+            dir,
+            hookStatsPin: this.hookStatsPin(req.port),
+            objectFile: (d) => this.objectFile(d),
+            mapsDir: (name) => join(this.portDir(req.port), 'maps', name),
+            stateDir: this.o.stateDir,
+            modules: req.modules,
+          });
+          ids = loaded.modules;
+          rootId = loaded.root.id;
+          rootTag = loaded.root.tag;
+        } catch (e) {
           await fsp.rm(dir, { recursive: true, force: true });
-          throw this.refusal(r.failure, req.modules);
+          throw e;
         }
-        ids = r.value.modules;
-        rootId = r.value.root.id;
-        rootTag = r.value.root.tag;
       }
 
       let mode: ChainState['mode'] = meta.current?.mode ?? 'native';
       try {
         if (running === null) {
-          mode = await this.attach(req.port, iface, join(dir, 'root'), req.target);
+          mode = await this.attach(req.port, iface, join(dir, 'root'), req.target, req.hook);
         } else {
           const old = meta.current && existsSync(join(this.chainDir(req.port, meta.current.chainDigest), 'root')) ? join(this.chainDir(req.port, meta.current.chainDigest), 'root') : `id:${running}`;
           const r = await xdpctl(['replace', this.linkPin(req.port), join(dir, 'root'), old]);
@@ -286,6 +274,7 @@ export class KernelXdpDriver implements DeviceDriver {
         chainDigest: digest,
         target: req.target,
         mode,
+        mechanism,
         modules: loadedModules(req.modules, ids),
         rootProgId: rootId,
         rootTag,
@@ -301,10 +290,12 @@ export class KernelXdpDriver implements DeviceDriver {
     });
   }
 
-  /** First attach of a port: native where the driver supports it, else generic. */
-  private async attach(port: number, iface: PortInterface, rootPin: string, target: Target): Promise<ChainState['mode']> {
+  /** First attach of a port: the hook the plan named, or native where the driver supports it, else generic. */
+  private async attach(port: number, iface: PortInterface, rootPin: string, target: Target, hook?: XdpHook): Promise<ChainState['mode']> {
     await fsp.mkdir(this.portDir(port), { recursive: true });
-    const tries: ['drv' | 'skb', ChainState['mode']][] = target === 'host-xdp-native' ? [['drv', 'native'], ['skb', 'generic']] : [['skb', 'generic']];
+    const native: ['drv', 'native'] = ['drv', 'native'];
+    const generic: ['skb', 'generic'] = ['skb', 'generic'];
+    const tries = hook === 'xdp-native' ? [native] : hook === 'xdp-generic' || target !== 'host-xdp-native' ? [generic] : [native, generic];
     let last: XdpctlFailure | null = null;
     for (const [flag, mode] of tries) {
       const r = await xdpctl(['attach', netnsPath(iface.netns), iface.name, flag, rootPin, this.linkPin(port)]);
@@ -387,22 +378,22 @@ export class KernelXdpDriver implements DeviceDriver {
 
   async counters(): Promise<DeviceCounters> {
     const modules: ModuleCounters[] = [];
+    const hooks: HookCounters[] = [];
     const links = await linksIn(this.iface(0).netns);
     for (const [port, meta] of this.meta.entries()) {
-      const chain = meta.current;
-      if (!chain) continue;
-      const dir = this.chainDir(port, chain.chainDigest);
-      const rx = links.find((l) => l.ifname === this.iface(port).name)?.rx ?? { packets: 0, bytes: 0, dropped: 0 };
-      const stats = chain.modules.length > 1 ? await readStats(join(dir, 'stats')) : null;
-      for (const [i, m] of chain.modules.entries()) {
-        const prog = await this.progIdOf(join(dir, `m${i}_prog`));
-        const maps = await readMapTotals(dir, `m${i}_map_`);
-        const base = { module: m.name, port, maps };
-        if (stats?.[i]) modules.push({ ...base, ...stats[i], cpuNs: prog && prog.runCnt > 0 ? prog.runTimeNs : null, source: 'dispatcher' });
-        else if (prog && prog.runCnt > 0) modules.push({ ...base, packets: prog.runCnt, bytes: rx.bytes, drops: rx.dropped, cpuNs: prog.runTimeNs, source: 'prog-stats' });
-        else modules.push({ ...base, packets: rx.packets, bytes: rx.bytes, drops: rx.dropped, cpuNs: null, source: 'interface' });
-      }
+      if (!meta.current) continue;
+      const c = await portCounters({
+        port,
+        iface: this.iface(port),
+        chain: meta.current,
+        dir: this.chainDir(port, meta.current.chainDigest),
+        hookStatsPin: this.hookStatsPin(port),
+        links,
+        progStats: (pin) => this.progIdOf(pin),
+      });
+      modules.push(...c.modules);
+      if (c.hook) hooks.push(c.hook);
     }
-    return { deviceId: this.device.id, at: new Date().toISOString(), modules };
+    return { deviceId: this.device.id, at: new Date().toISOString(), modules, ...(hooks.length ? { hooks } : {}) };
   }
 }

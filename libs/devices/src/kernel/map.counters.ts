@@ -62,3 +62,27 @@ export async function readStats(pin: string): Promise<{ packets: number; bytes: 
     return { packets: field(0), bytes: field(1), drops: field(2) };
   });
 }
+
+/** One row of a hook's chain counters (struct iop_chain_stat in modules/include/iop_chain.h), summed over CPUs. */
+export interface ChainStatRow {
+  packets: number;
+  bytes: number;
+  passed: number;
+  dropped: number;
+  other: number;
+  missed: number;
+}
+
+const CHAIN_STAT_FIELDS = ['packets', 'bytes', 'passed', 'dropped', 'other', 'missed'] as const;
+
+/** Rows of a hook's chain counter map by index; null when the map is not pinned (no tail-call chain yet). */
+export async function readChainStats(pin: string): Promise<ChainStatRow[] | null> {
+  const entries = await dump(pin);
+  if (!entries) return null;
+  return entries.map((e) => {
+    const per = (e.values ?? []).map((c) => c.value as string[]);
+    const row = {} as ChainStatRow;
+    for (const [k, name] of CHAIN_STAT_FIELDS.entries()) row[name] = per.reduce((s, bytes) => s + leU64(bytes.slice(k * 8, k * 8 + 8)), 0);
+    return row;
+  });
+}
