@@ -184,7 +184,7 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
           : await runProcess(cmd, args, {
               ...common,
               cwd: sandbox.dir,
-              env: { PATH: '/usr/bin:/bin', TMPDIR: sandbox.dir },
+              env: { PATH: '/usr/bin:/bin', TMPDIR: sandbox.dir, LLVM_DISABLE_SYMBOLIZATION: '1' },
               uid: drop ? DROP_UID : undefined,
               gid: drop ? DROP_GID : undefined,
             });

@@ -58,8 +58,10 @@ export function withLimits(cmd: string, args: string[], l: ResourceLimits): [str
   if (prlimit) {
     const flags = ['--core=0'];
     if (l.memoryBytes !== undefined) flags.push(`--as=${l.memoryBytes}`);
-    // soft < hard: at the soft limit the kernel sends SIGXCPU, which names the cap; at equal limits it would SIGKILL.
-    if (l.cpuSeconds !== undefined) flags.push(`--cpu=${l.cpuSeconds}:${l.cpuSeconds + 1}`);
+    // The kernel sends SIGXCPU at the soft limit and every second after, SIGKILL at the hard one.
+    // LLVM's crash handler takes the first SIGXCPU, unregisters itself and carries on; the second
+    // kills with the default action, which names the cap. The hard limit is the backstop.
+    if (l.cpuSeconds !== undefined) flags.push(`--cpu=${l.cpuSeconds}:${l.cpuSeconds + 2}`);
     if (l.fileSizeBytes !== undefined) flags.push(`--fsize=${l.fileSizeBytes}`);
     return [prlimit, [...flags, '--', cmd, ...args]];
   }
