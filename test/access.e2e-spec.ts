@@ -69,6 +69,18 @@ describe('access control', () => {
     }
   });
 
+  it('needs admin for what the README gives admins: modules, tokens, policies', async () => {
+    const ops = await operations(h);
+    const admin = (method: string, path: string) => expect({ method, path, role: ops.find((o) => o.method === method && o.path === path)?.role }).toEqual({ method, path, role: 'admin' });
+    admin('PUT', '/v1/rebalance/policy');
+    admin('POST', '/v1/modules');
+    admin('POST', '/v1/tokens');
+    const policy = { rules: [{ selector: { zones: ['zone-a'] }, mode: 'propose' }] };
+    const asOperator = await http(h.apiUrl, 'PUT', '/v1/rebalance/policy', policy, { authorization: `Bearer ${tokens.operator}` });
+    expect({ status: asOperator.status, field: asOperator.body.error?.field }).toEqual({ status: 403, field: 'Authorization' });
+    expect((await http(h.apiUrl, 'PUT', '/v1/rebalance/policy', policy, { authorization: `Bearer ${tokens.admin}` })).status).toBe(200);
+  });
+
   it('takes a revocation at once', async () => {
     const r = await http(h.apiUrl, 'POST', '/v1/tokens', { name: 'short-lived', role: 'viewer' });
     const auth = { authorization: `Bearer ${r.body.token}` };
@@ -80,15 +92,17 @@ describe('access control', () => {
     expect(JSON.stringify(list)).not.toContain(r.body.token.split('_')[2]);
   });
 
-  it('writes an audit entry for each mutating call, refused ones included', async () => {
+  it('writes an audit entry for each mutating call; refused ones in a list of their own', async () => {
+    type Entry = { method: string; path: string; tokenName: string | null; status: number; result: string };
     await http(h.apiUrl, 'POST', '/v1/fleet/sync', {}, { authorization: `Bearer ${tokens.operator}` });
     await http(h.apiUrl, 'POST', '/v1/modules', {}, { authorization: `Bearer ${tokens.viewer}` });
-    const audit = (await http(h.apiUrl, 'GET', '/v1/audit?limit=50')).body.items as Array<{ method: string; path: string; tokenName: string | null; status: number; result: string }>;
-    expect(audit).toEqual(expect.arrayContaining([
-      expect.objectContaining({ method: 'POST', path: '/v1/fleet/sync', tokenName: 't-operator', status: 202, result: 'ok' }),
-      expect.objectContaining({ method: 'POST', path: '/v1/modules', tokenName: 't-viewer', status: 403, result: 'refused' }),
-    ]));
+    const audit = (await http(h.apiUrl, 'GET', '/v1/audit?limit=1000')).body.items as Entry[];
+    expect(audit).toEqual(expect.arrayContaining([expect.objectContaining({ method: 'POST', path: '/v1/fleet/sync', tokenName: 't-operator', status: 202, result: 'ok' })]));
+    expect(audit.filter((e) => e.result === 'refused')).toEqual([]);
     expect(audit.every((e) => e.method !== 'GET')).toBe(true);
+    const refused = (await http(h.apiUrl, 'GET', '/v1/audit/refused?limit=50')).body.items as Entry[];
+    expect(refused[0]).toMatchObject({ method: 'POST', path: '/v1/modules', tokenName: 't-viewer', status: 403, result: 'refused' });
+    expect(refused.every((e) => e.result === 'refused' && e.method !== 'GET')).toBe(true);
   });
 
   it('refuses an agent token on the API, and the agent refuses a controller token', async () => {

@@ -23,6 +23,8 @@ export function testConfig(overrides: Record<string, string> = {}): IoplaneConfi
     IOPLANE_PREFIX: `e2e-${randomUUID().slice(0, 8)}`,
     API_PORT: '0',
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent',
+    // Tests walk every endpoint without a token from one address; the refusal throttle has its own test (hardening).
+    API_REFUSED_LIMIT: '100000',
     ...overrides,
   });
 }

@@ -7,7 +7,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { CoreModule, CoreOptions, STATE_REDIS } from '@ioplane/runtime';
 import { AuditInterceptor } from './auth/audit.interceptor';
 import { AuthGuard } from './auth/auth.guard';
-import { AUDIT_REPOSITORY, TOKEN_REPOSITORY } from './auth/auth.tokens';
+import { AUDIT_REPOSITORY, REFUSAL_THROTTLE, TOKEN_REPOSITORY } from './auth/auth.tokens';
+import { RefusalThrottle } from './auth/refusal.throttle';
 import { MutationThrottler } from './auth/mutation.throttler';
 import { TokensController } from './auth/tokens.controller';
 import { PlacementsController } from './placements.controller';
@@ -32,6 +33,7 @@ export class ApiModule {
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: TOKEN_REPOSITORY, useFactory: (r: Redis) => new TokenRepository(r, opts.config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
         { provide: AUDIT_REPOSITORY, useFactory: (r: Redis) => new AuditRepository(r, opts.config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        { provide: REFUSAL_THROTTLE, useValue: new RefusalThrottle(opts.config.API_REFUSED_LIMIT) },
         // Order matters: who you are first, then how often you may change things.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: MutationThrottler },

@@ -91,7 +91,7 @@ export class RebalanceController {
   }
 
   @Put('policy')
-  @RequireRole('operator')
+  @RequireRole('admin')
   @ApiOperation({ summary: 'Replace the rebalance policy: rules per selector (mode off|propose|auto, margin, minGainHce, windows, cooldownWindows); first match wins' })
   async setPolicy(@Body() body: unknown) {
     const r = rebalancePolicySchema.safeParse(body ?? {});

@@ -26,6 +26,8 @@ export const configSchema = z.object({
   IOPLANE_KEYS_DIR: z.string().min(1).optional(),
   /** Mutating API calls per minute per token. */
   API_RATE_LIMIT: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').default(600),
+  /** Requests refused for authentication (401/403) per minute per client address; past it 429, and nothing is written. */
+  API_REFUSED_LIMIT: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

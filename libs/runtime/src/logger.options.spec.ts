@@ -66,6 +66,18 @@ describe('redaction of URLs and query strings', () => {
     expect(out).toContain('redis://:[Redacted]@127.0.0.1:6390/0');
   });
 
+  it('masks credential fields of a logged object at any depth (pino-http logs req.query), keeping ids and names', () => {
+    const out = line((log) => log.info({ req: { query: { password: 'hunter2hunter2', api_key: 'k3yk3yk3y', zone: 'zone-a' }, deep: { x: { faultToken: 'ffffffffff' } } }, tokenId: 'abc123def456', tokenName: 'ops' }, 'q'));
+    for (const secret of ['hunter2hunter2', 'k3yk3yk3y', 'ffffffffff']) expect(out).not.toContain(secret);
+    expect(JSON.parse(out)).toMatchObject({ req: { query: { zone: 'zone-a', password: '[Redacted]' } }, tokenId: 'abc123def456', tokenName: 'ops' });
+  });
+
+  it('masks a percent-encoded MAAS key', () => {
+    const maas = 'AbCdEfGhIjKlMnOpQr:StUvWxYz0123456789:abcdefghijklmnopqrstuvwxyz012345';
+    const out = line((log) => log.info({ req: { url: `/v1/fleet/machines?zone=${encodeURIComponent(maas)}` } }, 'request'));
+    expect(out).not.toContain('abcdefghijklmnopqrstuvwxyz012345');
+  });
+
   it('masks a registered secret in its percent-encoded form too', () => {
     registerSecret('p@ss/w0rd:with-odd-chars');
     const out = line((log) => log.info(`url redis://x:${encodeURIComponent('p@ss/w0rd:with-odd-chars')}@h and raw p@ss/w0rd:with-odd-chars`));

@@ -46,6 +46,9 @@ export function registerSecret(value: string | undefined | null): void {
   for (const part of value.split(':')) if (part.length >= 8) knownSecrets.add(part);
 }
 
+/** A field or parameter name that says credential, by how it ends: `token`, `api_key`, `faultToken`, `oauth_signature`. */
+const CREDENTIAL_NAME = '(?:token|key|passw(?:or)?d|pwd|secret|signature|credentials?|auth|authorization|session|cookie)';
+
 /**
  * Secrets by shape, for the ones nobody registered: a token pasted into a query string
  * (pino-http logs every request's URL), a URL's password, a bearer credential in a message.
@@ -54,11 +57,13 @@ const SECRET_SHAPES: Array<[RegExp, string]> = [
   // API tokens, wherever they appear.
   [/\biop_[A-Za-z0-9_-]{8,}/g, 'iop_[Redacted]'],
   // A parameter whose name says credential: `?token=`, `&api_key=`, `MAAS_API_KEY=`, `password=`, `oauth_signature=`.
-  [/([?&;\s"'(,]|^)([A-Za-z0-9_.-]*(?:token|key|passw(?:or)?d|pwd|secret|signature|auth|credential|session)[A-Za-z0-9_.-]*=)[^&#\s"'\\]+/gi, '$1$2[Redacted]'],
+  [new RegExp(`([?&;\\s"'(,]|^)([A-Za-z0-9_.-]*${CREDENTIAL_NAME}=)[^&#\\s"'\\\\]+`, 'gi'), '$1$2[Redacted]'],
+  // The same names as JSON fields at any depth (pino-http logs `req.query` as an object): `"password":"..."`.
+  [new RegExp(`("[A-Za-z0-9_.-]*${CREDENTIAL_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'), '$1"[Redacted]"'],
   // The password of a URL: `redis://:pw@host`, `https://user:pw@host`.
   [/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/:@"'\\]*:)[^\s/@"'\\]+@/g, '$1[Redacted]@'],
-  // A MAAS API key (consumer:token:secret), pasted anywhere.
-  [/\b[A-Za-z0-9]{16,}:[A-Za-z0-9]{16,}:[A-Za-z0-9]{24,}\b/g, '[Redacted]'],
+  // A MAAS API key (consumer:token:secret), pasted anywhere, plain or percent-encoded.
+  [/\b[A-Za-z0-9]{16,}(?::|%3A)[A-Za-z0-9]{16,}(?::|%3A)[A-Za-z0-9]{24,}\b/gi, '[Redacted]'],
   // A bearer credential quoted in a message.
   [/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1[Redacted]'],
 ];

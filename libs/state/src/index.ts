@@ -7,5 +7,6 @@ export * from './placement.repository';
 export * from './placement.redis-repository';
 export * from './rollout.repository';
 export * from './token.repository';
+export * from './audit.repository';
 export * from './telemetry.repository';
 export * from './rebalance.repository';

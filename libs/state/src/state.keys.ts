@@ -20,7 +20,8 @@
  * | `<p>:lock:machine:<systemId>` | string | the worker holding a machine (token, PX lease) |
  * | `<p>:observed` | hash | systemId -> ObservedPlacement JSON: what each machine runs |
  * | `<p>:tokens` | hash | token id -> {name, role, sha256 of the secret, revokedAt} |
- * | `<p>:audit` | list | mutating API calls, newest first, capped at 10,000 |
+ * | `<p>:audit` | list | mutating API calls that passed authentication, newest first, capped at 10,000 |
+ * | `<p>:audit:refused` | list | mutating calls refused for authentication (401/403), newest first, capped at 1,000 |
  */
 export class StateKeys {
   constructor(readonly prefix: string) {}
@@ -98,5 +99,8 @@ export class StateKeys {
   }
   get audit(): string {
     return `${this.prefix}:audit`;
+  }
+  get auditRefused(): string {
+    return `${this.prefix}:audit:refused`;
   }
 }

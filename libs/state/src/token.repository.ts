@@ -71,30 +71,3 @@ function publicView(r: StoredToken): ApiToken {
   const { hash: _hash, ...rest } = r;
   return rest;
 }
-
-export interface AuditEntry {
-  at: string;
-  tokenId: string | null;
-  tokenName: string | null;
-  role: Role | null;
-  method: string;
-  path: string;
-  status: number;
-  result: 'ok' | 'refused' | 'error';
-}
-
-const AUDIT_KEEP = 10_000;
-
-/** Who did what, when, with what result: every mutating call, newest first, bounded. */
-export class AuditRepository {
-  private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
-    this.keys = new StateKeys(prefix);
-  }
-  async append(e: AuditEntry): Promise<void> {
-    await this.redis.multi().lpush(this.keys.audit, JSON.stringify(e)).ltrim(this.keys.audit, 0, AUDIT_KEEP - 1).exec();
-  }
-  async list(limit = 100): Promise<AuditEntry[]> {
-    return (await this.redis.lrange(this.keys.audit, 0, limit - 1)).map((s) => JSON.parse(s) as AuditEntry);
-  }
-}

@@ -1,7 +1,8 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ApiToken, AuditRepository, Role, TokenRepository } from '@ioplane/state';
-import { AUDIT_REPOSITORY, TOKEN_REPOSITORY } from './auth.tokens';
+import { AUDIT_REPOSITORY, REFUSAL_THROTTLE, TOKEN_REPOSITORY } from './auth.tokens';
+import type { RefusalThrottle } from './refusal.throttle';
 import { ROLE_KEY, RouteRole } from './role.decorator';
 
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
@@ -12,6 +13,43 @@ export interface AuthedRequest {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   token?: ApiToken;
+  ip?: string;
+  socket?: { remoteAddress?: string };
+}
+
+interface HeaderResponse {
+  setHeader(name: string, value: string): unknown;
+}
+
+/** The peer address: forwarded headers are not trusted (the API is not deployed behind a proxy that sets them). */
+export function clientAddress(req: { ip?: string; socket?: { remoteAddress?: string } }): string {
+  return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * What every refusal for authentication goes through, here and in bull-board: past the address's
+ * limit it becomes a 429 and nothing is written; within it, a mutating call is recorded in the
+ * audit's refused list (never among real changes). Returns the exception to throw.
+ */
+export async function refuse(
+  deps: { throttle: RefusalThrottle; audit: AuditRepository },
+  req: AuthedRequest,
+  res: HeaderResponse,
+  token: ApiToken | null,
+  refusal: HttpException,
+): Promise<HttpException> {
+  const wait = deps.throttle.refuse(clientAddress(req));
+  if (wait > 0) {
+    res.setHeader('Retry-After', String(wait));
+    return new HttpException({ code: 'too_many_refused', field: 'Authorization', message: `too many refused requests from this address: retry in ${wait} s` }, HttpStatus.TOO_MANY_REQUESTS);
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    await deps.audit.appendRefused({
+      at: new Date().toISOString(), tokenId: token?.id ?? null, tokenName: token?.name ?? null, role: token?.role ?? null,
+      method: req.method, path: (req.originalUrl ?? req.url).split('?')[0], status: refusal.getStatus(), result: 'refused',
+    });
+  }
+  return refusal;
 }
 
 @Injectable()
@@ -20,39 +58,34 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(TOKEN_REPOSITORY) private readonly tokens: TokenRepository,
     @Inject(AUDIT_REPOSITORY) private readonly audit: AuditRepository,
+    @Inject(REFUSAL_THROTTLE) private readonly throttle: RefusalThrottle,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const need = this.reflector.getAllAndOverride<RouteRole | undefined>(ROLE_KEY, [ctx.getHandler(), ctx.getClass()]);
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     // Fail closed: an endpoint that forgot to declare a role is reachable by nobody.
-    if (!need) throw new ForbiddenException({ code: 'forbidden', message: `${req.method} ${req.url} declares no role` });
+    if (!need) throw new ForbiddenException({ code: 'forbidden', message: `${req.method} ${req.url.split('?')[0]} declares no role` });
     if (need === 'public') return true;
     const header = req.headers.authorization;
     const value = Array.isArray(header) ? header[0] : header;
     const bearer = value?.startsWith('Bearer ') ? value.slice(7).trim() : null;
     const token = bearer ? await this.tokens.verify(bearer) : null;
+    const res = ctx.switchToHttp().getResponse<HeaderResponse>();
+    const path = req.url.split('?')[0];
     if (!token) {
-      await this.refused(req, null, 401);
-      throw new UnauthorizedException({
+      throw await refuse({ throttle: this.throttle, audit: this.audit }, req, res, null, new UnauthorizedException({
         code: 'unauthorized',
         field: 'Authorization',
-        message: bearer ? 'the bearer token is unknown, malformed or revoked' : `missing bearer token: ${req.method} ${req.url} needs role ${need}`,
-      });
+        message: bearer ? 'the bearer token is unknown, malformed or revoked' : `missing bearer token: ${req.method} ${path} needs role ${need}`,
+      }));
     }
     if (RANK[token.role] < RANK[need]) {
-      await this.refused(req, token, 403);
-      throw new ForbiddenException({ code: 'forbidden', field: 'Authorization', message: `${req.method} ${req.url} needs role ${need}; token ${token.name} has ${token.role}` });
+      throw await refuse({ throttle: this.throttle, audit: this.audit }, req, res, token, new ForbiddenException({
+        code: 'forbidden', field: 'Authorization', message: `${req.method} ${path} needs role ${need}; token ${token.name} has ${token.role}`,
+      }));
     }
     req.token = token;
     return true;
-  }
-
-  private async refused(req: AuthedRequest, token: ApiToken | null, status: number): Promise<void> {
-    if (req.method === 'GET' || req.method === 'HEAD') return;
-    await this.audit.append({
-      at: new Date().toISOString(), tokenId: token?.id ?? null, tokenName: token?.name ?? null, role: token?.role ?? null,
-      method: req.method, path: (req.originalUrl ?? req.url).split('?')[0], status, result: 'refused',
-    });
   }
 }

@@ -1,2 +1,3 @@
 export const TOKEN_REPOSITORY = Symbol('TOKEN_REPOSITORY');
 export const AUDIT_REPOSITORY = Symbol('AUDIT_REPOSITORY');
+export const REFUSAL_THROTTLE = Symbol('REFUSAL_THROTTLE');

@@ -52,4 +52,12 @@ export class TokensController {
     const items = await this.audit.list(q.limit);
     return { count: items.length, items };
   }
+
+  /** Mutating calls refused for authentication, kept apart from real changes and capped lower. */
+  @Get('audit/refused')
+  @RequireRole('admin')
+  async refusedLog(@Query(new ZodPipe(auditQuery, 'query')) q: z.infer<typeof auditQuery>) {
+    const items = await this.audit.listRefused(q.limit);
+    return { count: items.length, items };
+  }
 }
