@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { runProcess } from '../build/process.runner';
-import { BPFFS_ROOT, bpftool, cleanStderr, KernelError } from './bpftool.client';
+import { findBpftool } from '../build/clang.toolchain';
+import { runProcess, RunResult } from '../build/process.runner';
+import { BPFFS_ROOT, cleanStderr, KernelError } from './bpftool.client';
 
 export interface LoadedObject {
-  /** Private bpffs folder `/sys/fs/bpf/ioplane-<pid>-<hex>`. */
+  /** Private bpffs folder `/sys/fs/bpf/ioplane-<pid>-<hex>`: the pin root of this load. */
   dir: string;
   /** Pin of the selected program. */
   progPin: string;
   programName: string;
+  /** Every program of the object the kernel took (all of them: loadall is all or nothing). */
+  programs: string[];
+  /** Maps, pinned by name (the pin root itself; PROGS_PIN_DIR there is not a map). */
   mapsDir: string;
 }
 
 export type LoadOutcome =
   | { loaded: true; object: LoadedObject }
-  | { loaded: false; verifierLog: string[]; stderr: string };
+  | { loaded: false; verifierLog: string[]; stderr: string; refusedProgram?: string };
 
 /** Prefix of every pin folder this process creates; tests use it to prove nothing is left behind. */
 export function pinDirPrefix(): string {
@@ -46,12 +50,34 @@ export function extractVerifierErrors(stderr: string): string[] {
   return lines.filter((l) => !/^Error: failed to load object file$/.test(l));
 }
 
-/** Refuses `LIBBPF_PIN_BY_NAME` maps: libbpf would pin (and reuse) them outside our private folder. */
-async function refuseAutoPinning(objectPath: string): Promise<void> {
-  const r = await bpftool(['btf', 'dump', 'file', objectPath]);
-  if (r.code === 0 && /^\s+'pinning' type_id=/m.test(r.stdout)) {
-    throw new KernelError('pinning_refused', 'the object declares maps with `pinning` (LIBBPF_PIN_BY_NAME); they would be pinned outside the private bpffs folder', 'objectPath');
-  }
+const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'];
+/** Program pins inside the pin root; the dash keeps them apart from maps, whose names are C identifiers (bpffs refuses dots). */
+export const PROGS_PIN_DIR = 'progs-ioplane';
+const PROGS = PROGS_PIN_DIR;
+
+/**
+ * `bpftool prog loadall` with the object's bpffs view confined to `dir`: in a private mount namespace
+ * `dir` is bound over /sys/fs/bpf, so libbpf's pin root for `pinning` (LIBBPF_PIN_BY_NAME) maps, the
+ * program pins and `pinmaps` all land in `dir`, and a by-name pin can neither reuse nor clobber a map
+ * someone else pinned on the host. bpftool offers no pin-root option; the namespace is the pin root.
+ * Pins outlive the namespace (same bpffs instance), so the caller reads them at `dir`.
+ */
+async function loadAllConfined(objectPath: string, dir: string, type: string | undefined): Promise<RunResult> {
+  const bin = findBpftool();
+  if (!bin) throw new KernelError('bpftool_missing', 'bpftool is not installed (looked in /usr/sbin, /usr/bin, /sbin, /usr/local/sbin)');
+  const unshare = UNSHARE.find((p) => existsSync(p));
+  if (!unshare) throw new KernelError('pinning_refused', 'unshare (util-linux) is missing: it gives each kernel load a private pin root', 'objectPath');
+  const args = ['prog', 'loadall', objectPath, join(BPFFS_ROOT, PROGS), ...(type ? ['type', type] : []), 'pinmaps', BPFFS_ROOT];
+  const script = 'mount --bind "$0" "$1" && shift && exec "$@"';
+  return runProcess(unshare, ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, dir, BPFFS_ROOT, bin, ...args], {
+    timeoutMs: 120_000,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
+}
+
+/** The program libbpf names when the kernel refuses one (`libbpf: prog 'xdp_pass': BPF program load failed`). */
+export function refusedProgramOf(stderr: string): string | undefined {
+  return /libbpf: prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(stderr)?.[1];
 }
 
 async function functionsInSection(objectPath: string, section: string): Promise<string[]> {
@@ -82,30 +108,34 @@ async function selectProgram(objectPath: string, progsDir: string, program?: str
 }
 
 /**
- * Loads every program of the object into a fresh private bpffs folder (maps under `maps/`),
- * hands the selected program to `fn`, and removes the folder afterwards whatever happens;
- * removing the last pin is what unloads the programs and frees the maps.
+ * Loads every program of the object into a fresh private bpffs folder that serves as the load's pin
+ * root (maps pinned by name there, programs under `progs/`), hands the selected program to `fn`, and
+ * removes the folder afterwards whatever happens; removing the last pin is what unloads the programs
+ * and frees the maps. `type` is a libbpf section-style type (`xdp`, `xdp/devmap`, `tc`...) given to
+ * every program, as `bpftool prog loadall ... type` does; without it libbpf reads each section.
  */
 export async function withLoadedObject<T>(
   objectPath: string,
-  opts: { program?: string; type?: 'xdp' },
+  opts: { program?: string; type?: string },
   fn: (outcome: LoadOutcome) => Promise<T>,
 ): Promise<T> {
   await fsp.access(objectPath).catch(() => {
     throw new KernelError('bad_input', `object ${objectPath} is not readable`, 'objectPath');
   });
-  await refuseAutoPinning(objectPath);
+  if (opts.type !== undefined && !/^[a-z][a-z0-9_./+-]*$/.test(opts.type)) {
+    throw new KernelError('bad_input', `type ${JSON.stringify(opts.type)} is not a libbpf program type name (xdp, xdp/devmap, tc, ...)`, 'type');
+  }
   const dir = join(BPFFS_ROOT, `${pinDirPrefix()}${randomBytes(6).toString('hex')}`);
   await fsp.mkdir(dir, { mode: 0o700 });
   try {
-    const progsDir = join(dir, 'progs');
-    const mapsDir = join(dir, 'maps');
-    const r = await bpftool(['prog', 'loadall', objectPath, progsDir, 'type', opts.type ?? 'xdp', 'pinmaps', mapsDir], 120_000);
+    const progsDir = join(dir, PROGS);
+    const r = await loadAllConfined(objectPath, dir, opts.type);
     if (r.code !== 0) {
-      return await fn({ loaded: false, verifierLog: extractVerifierErrors(r.stderr), stderr: r.stderr });
+      return await fn({ loaded: false, verifierLog: extractVerifierErrors(r.stderr), stderr: r.stderr, refusedProgram: refusedProgramOf(r.stderr) });
     }
+    const programs = (await fsp.readdir(progsDir).catch(() => [] as string[])).sort();
     const programName = await selectProgram(objectPath, progsDir, opts.program);
-    return await fn({ loaded: true, object: { dir, progPin: join(progsDir, programName), programName, mapsDir } });
+    return await fn({ loaded: true, object: { dir, progPin: join(progsDir, programName), programName, programs, mapsDir: dir } });
   } finally {
     await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XDP_ACTIONS, XdpAction } from '@ioplane/domain';
 import { bpftool, bpftoolOk, cleanStderr, KernelError } from './bpftool.client';
-import { LoadedObject, withLoadedObject } from './pin.session';
+import { LoadedObject, PROGS_PIN_DIR, withLoadedObject } from './pin.session';
 
 export interface KernelVector {
   name: string;
@@ -24,6 +24,8 @@ export interface MapSeed {
 
 export interface RunVectorsOptions {
   program?: string;
+  /** libbpf type for the load (`xdp`...); default: libbpf reads each program's section. */
+  type?: string;
   seed?: MapSeed[];
   /** Runs used to time each vector, after all checks. Default 10000; 0 times the checked run. */
   timingRepeat?: number;
@@ -78,7 +80,7 @@ export function describeOutputDiff(expected: Buffer, actual: Buffer): string | n
 }
 
 async function seedMaps(obj: LoadedObject, seeds: MapSeed[]): Promise<void> {
-  const present = new Set(await fsp.readdir(obj.mapsDir).catch(() => [] as string[]));
+  const present = new Set((await fsp.readdir(obj.mapsDir).catch(() => [] as string[])).filter((n) => n !== PROGS_PIN_DIR));
   for (const [i, s] of seeds.entries()) {
     if (!/^[A-Za-z0-9_.]+$/.test(s.map) || !present.has(s.map)) {
       throw new KernelError('bad_input', `seed map ${s.map} does not exist; maps: ${[...present].join(', ') || '(none)'}`, `seed[${i}].map`);
@@ -141,7 +143,7 @@ async function checkVector(obj: LoadedObject, v: KernelVector, work: string, idx
  */
 export async function runVectors(objectPath: string, vectors: KernelVector[], opts: RunVectorsOptions = {}): Promise<VectorResult[]> {
   const timingRepeat = Math.max(0, Math.floor(opts.timingRepeat ?? 10_000));
-  return withLoadedObject(objectPath, { program: opts.program, type: 'xdp' }, async (o) => {
+  return withLoadedObject(objectPath, { program: opts.program, type: opts.type }, async (o) => {
     if (!o.loaded) {
       const why = o.verifierLog.join(' | ');
       return vectors.map((v) => ({ name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: NOT_RUN, nsPerPacket: 0, reason: `vector "${v.name}": the kernel refused the program: ${why}` }));
