@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { kernelAvailable } from '@ioplane/compiler';
 import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { secureDataDir } from '@ioplane/runtime';
 import { FleetFileError } from './fleet-file';
 import { parseApiKey } from './maas-sim.auth';
 import { SimAgentStartError, type SimAgentOptions } from './maas-sim.agents';
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   let agents: SimAgentOptions | undefined;
   if (cfg.agents) {
     try {
+      // The keys and agent state live in the data folder: private, like every ioplane process keeps it.
+      secureDataDir({ IOPLANE_DATA_DIR: resolve(process.env.IOPLANE_DATA_DIR?.trim() || 'var'), IOPLANE_KEYS_DIR: cfg.agents.keysDir });
       const keys = loadOrCreateSigningKeys(cfg.agents.keysDir);
       agents = {
         publicKeyPem: keys.publicKeyPem,
