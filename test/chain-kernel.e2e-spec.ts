@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Device } from '@ioplane/domain';
+import { describeKernel } from '@ioplane/compiler';
+import {
+  AgentClient, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface,
+} from '@ioplane/devices';
+import { loadProfiles } from '@ioplane/profiles';
+import { startAgent, type RunningAgent } from '../apps/agent/src';
+import { attachTailCounter, buildStage, DROP_MARK, sendStageTraffic, staticNeighbour, type StageTraffic, type TailCounter } from './chain-traffic.fixture';
+
+// Names of this run only: the agent's namespaces, its veth pair and its bpffs folder derive from agentId.
+const agentId = `e2ec-${randomBytes(3).toString('hex')}`;
+const token = randomBytes(24).toString('hex');
+const keys = generateSigningKeys();
+const device: Device = {
+  id: `${agentId}/cpu`, machineSystemId: agentId, kind: 'host-cpu', name: 'cpu', vendorId: null, productId: null, vendorName: null, productName: null,
+  firmwareVersion: null, driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
+};
+let work: string;
+let agent: RunningAgent | undefined;
+let client: AgentClient;
+let iface: PortInterface;
+let tail: TailCounter;
+let traffic: StageTraffic | undefined;
+/** stages[s][v]: stage s, version v (1 or 2). */
+const stages: ChainModule[][] = [[], [], []];
+
+const body = (versions: number[]) =>
+  signedLoadBody('host-xdp-native', versions.map((v, s) => stages[s][v]), keys.privateKeyPem, 0, { hook: 'xdp-native' });
+
+const slot = (c: DeviceCounters, name: string): ModuleCounters => {
+  const m = c.modules.find((x) => x.module === name);
+  if (!m) throw new Error(`no counters for ${name}: ${JSON.stringify(c.modules.map((x) => x.module))}`);
+  return m;
+};
+
+/** Polls until `ok` holds (or the deadline passes, when the caller's assertions then say what differs). */
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await read();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await read();
+  }
+  return v;
+}
+
+beforeAll(async () => {
+  work = await fsp.mkdtemp('/tmp/ioplane-chain-kernel-');
+});
+
+afterAll(async () => {
+  // Even when a test failed half-way: the sender, the agent, then only what this run created.
+  await traffic?.stop().catch(() => undefined);
+  await agent?.close().catch(() => undefined);
+  await removeMachine(agentId).catch(() => undefined);
+  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
+  await fsp.rm(work, { recursive: true, force: true });
+}, 60_000);
+
+describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) => {
+  itKernel('runs three modules in order on one veth hook; a packet the first drops never reaches the second', async () => {
+    for (const s of [0, 1, 2]) for (const v of [1, 2]) stages[s][v] = await buildStage(work, join(work, 'cache'), s, v);
+    agent = await startAgent({
+      id: agentId, host: '127.0.0.1', port: 0, token, machine: { systemId: agentId, devices: [device] }, profiles: loadProfiles(),
+      publicKeyPem: keys.publicKeyPem, kernel: 'auto', stateDir: join(work, 'state'), logLevel: 'silent',
+    });
+    expect(agent.mode).toBe('kernel');
+    client = new AgentClient(agent.url, token);
+
+    // The agent reports what this kernel really gives a hook.
+    const inv = (await client.inventory()).devices.find((d) => d.device.id === device.id)!;
+    expect('chain' in inv && inv.chain).toMatchObject({ mechanism: 'tail-call', slotsPerHook: 32 });
+    expect('programSlotsPerPort' in inv && inv.programSlotsPerPort).toBe(32);
+
+    const loaded = await client.load(device.id, body([1, 1, 1]));
+    expect(loaded.status).toBe('loaded');
+    expect(loaded.current).toMatchObject({ mechanism: 'tail-call', mode: 'native' });
+    expect(loaded.current.modules.map((m) => m.name)).toEqual(['stage0', 'stage1', 'stage2']);
+
+    iface = (await client.programs()).devices[0].ports[0].interface!;
+    await staticNeighbour(iface);
+    tail = await attachTailCounter(iface, work, join(bpffsRoot(agentId), 'test-tail'), 3);
+
+    const passing = await sendStageTraffic(iface, { count: 300 }).done;
+    const dropped = await sendStageTraffic(iface, { count: 100, mark: DROP_MARK }).done;
+    expect(passing).toBe(300);
+    expect(dropped).toBe(100);
+
+    const t = await until(() => tail.read(), (x) => x.total >= passing);
+    const c = await until(() => client.counters(device.id), (x) => slot(x, 'stage0').drops >= dropped);
+    const [s0, s1, s2] = ['stage0', 'stage1', 'stage2'].map((n) => slot(c, n));
+    // Each module ran on the test packets it was due (its own map) and its hook counters moved.
+    expect([s0.maps?.seen, s1.maps?.seen, s2.maps?.seen]).toEqual([passing + dropped, passing, passing]);
+    expect([s0.maps?.disorder, s1.maps?.disorder, s2.maps?.disorder]).toEqual([0, 0, 0]);
+    expect([s0.slot, s1.slot, s2.slot]).toEqual([0, 1, 2]);
+    expect(s0.source).toBe('chain');
+    // The first module's drops never reach the second: a slot sees exactly what the one before passed.
+    expect(s0.drops).toBe(dropped);
+    expect(s1.packets).toBe(s0.passed);
+    expect(s2.packets).toBe(s1.passed);
+    expect(s1.drops + s2.drops).toBe(0);
+    expect(s0.packets).toBeGreaterThanOrEqual(passing + dropped);
+    const hook = c.hooks?.find((h) => h.port === 0);
+    expect(hook?.packets).toBe(s0.packets);
+    expect(hook?.missed).toBe(0);
+    // What left the chain: every passing packet, through stage 0, 1, 2 in that order.
+    expect(t).toEqual({ total: passing, ordered: passing, disordered: 0 });
+  }, 180_000);
+
+  itKernel('replaces the chain module by module under traffic: every step a whole new array and one atomic swap, 0 lost, order held', async () => {
+    expect(client).toBeDefined();
+    const before = await tail.read();
+    const steps = [
+      [2, 1, 1], [2, 2, 1], [2, 2, 2], [1, 2, 2], [1, 1, 2], [1, 1, 1],
+      [2, 1, 1], [2, 2, 1], [2, 2, 2],
+    ];
+    traffic = sendStageTraffic(iface, { ms: 120_000 });
+    const roots = new Set<number>();
+    let previous = (await client.programs()).devices[0].ports[0].current!;
+    for (const [k, versions] of steps.entries()) {
+      const changed = versions.findIndex((v, s) => `1.0.${v}` !== previous.modules[s].version);
+      const r = await client.load(device.id, body(versions));
+      expect({ step: k, status: r.status }).toEqual({ step: k, status: 'replaced' });
+      expect(r.current.modules.map((m) => `${m.name}@${m.version}`)).toEqual(versions.map((v, s) => `stage${s}@1.0.${v}`));
+      expect(r.current.rootProgId).not.toBe(previous.rootProgId);
+      expect(r.previous?.chainDigest).toBe(previous.chainDigest);
+      roots.add(r.current.rootProgId!);
+      // The new instance of the changed module (fresh maps) is the one the traffic now meets.
+      const c = await until(() => client.counters(device.id), (x) => (slot(x, `stage${changed}`).maps?.seen ?? 0) > 0);
+      expect({ step: k, seen: (slot(c, `stage${changed}`).maps?.seen ?? 0) > 0 }).toEqual({ step: k, seen: true });
+      previous = r.current;
+    }
+    const sent = await traffic.stop();
+    traffic = undefined;
+    expect(roots.size).toBe(steps.length);
+    expect(sent).toBeGreaterThan(1000);
+    const after = await until(() => tail.read(), (x) => x.total - before.total >= sent);
+    // Zero loss at the receiving end of the veth, and every packet went through stage 0, 1, 2 in order.
+    expect({ lost: sent - (after.total - before.total), disordered: after.disordered - before.disordered }).toEqual({ lost: 0, disordered: 0 });
+    expect(after.ordered - before.ordered).toBe(sent);
+
+    // The previous chain stays pinned until commit: rolling back is one more atomic swap.
+    const back = await client.rollback(device.id, { scope: 'program' });
+    expect(back.current?.modules.map((m) => m.version)).toEqual(['1.0.2', '1.0.2', '1.0.1']);
+    expect((await client.commit(device.id)).status).toBe('committed');
+    expect((await client.detach(device.id)).status).toBe('detached');
+  }, 240_000);
+});

@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { buildModule, findBpftool, loadToolchain, runProcess } from '@ioplane/compiler';
+import { CHAIN_HEADER, netnsPath, type ChainModule, type PortInterface } from '@ioplane/devices';
+
+/** Port of the chain tests' UDP traffic; everything else passes the stages untouched. */
+export const CHAIN_UDP_PORT = 7777;
+/** Payload byte 2 set to this: stage 0 drops the packet. */
+export const DROP_MARK = 0xdd;
+/** Payload byte 1 set to this by a stage that found the packet out of order. */
+const DISORDER = 0xee;
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
+const TC = ['/usr/sbin/tc', '/sbin/tc', '/usr/bin/tc'].find((p) => existsSync(p)) ?? 'tc';
+const NSENTER = ['/usr/bin/nsenter', '/bin/nsenter', '/usr/sbin/nsenter'].find((p) => existsSync(p)) ?? 'nsenter';
+
+/**
+ * Stage `stage` of a test chain. Payload byte 0 is the stage a packet has reached: a stage that
+ * finds another value marks the packet out of order (byte 1) and counts it, then writes its own
+ * successor, so a packet that went through stages 0, 1, 2 in that order leaves with byte 0 = 3 and
+ * byte 1 untouched. Stage 0 drops packets carrying DROP_MARK in byte 2. `version` only changes the
+ * object, so a swap loads a really different program.
+ */
+export function stageSource(stage: number, version: number): string {
+  return `#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "iop_chain.h"
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } disorder SEC(".maps");
+const volatile __u32 stage_version = ${version};
+static __always_inline void bump(void *map) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(map, &k); if (v) __sync_fetch_and_add(v, 1); }
+static __always_inline int stage_verdict(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
+  struct iphdr *ip = (void *)(eth + 1);
+  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || ip->ihl != 5) return XDP_PASS;
+  struct udphdr *udp = (void *)(ip + 1);
+  if ((void *)(udp + 1) > end || udp->dest != bpf_htons(${CHAIN_UDP_PORT})) return XDP_PASS;
+  unsigned char *p = (void *)(udp + 1);
+  if ((void *)(p + 3) > end) return XDP_PASS;
+  bump(&seen);
+  if (p[0] != ${stage}) { p[1] = ${DISORDER}; bump(&disorder); }
+  p[0] = ${stage + 1} + (stage_version & 0);
+  ${stage === 0 ? `if (p[2] == ${DROP_MARK}) return XDP_DROP;` : ''}
+  return XDP_PASS;
+}
+SEC("xdp") int stage(struct xdp_md *ctx) { return stage_verdict(ctx); }
+IOP_CHAIN_ENTRY(stage_verdict)
+char _license[] SEC("license") = "GPL";
+`;
+}
+
+/** Builds stage `stage` version `version` as the compiler builds any module (the header copied into its folder). */
+export async function buildStage(work: string, cacheDir: string, stage: number, version: number): Promise<ChainModule> {
+  const dir = join(work, `stage${stage}-v${version}`);
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.copyFile(CHAIN_HEADER, join(dir, 'iop_chain.h'));
+  await fsp.writeFile(join(dir, 'stage.bpf.c'), stageSource(stage, version));
+  const art = await buildModule({ name: `stage${stage}`, dir, sources: ['stage.bpf.c'] }, { cacheDir });
+  const object = await fsp.readFile(art.objectPath);
+  return { name: `stage${stage}`, version: `1.0.${version}`, digest: createHash('sha256').update(object).digest('hex'), program: 'stage', persistentMaps: [], object };
+}
+
+/** tc ingress, after XDP: counts the test packets that made it through the chain, and whether they went through every stage in order. */
+const TAIL_COUNTER = `#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u64); } arrived SEC(".maps");
+static __always_inline void bump(__u32 k) { __u64 *v = bpf_map_lookup_elem(&arrived, &k); if (v) __sync_fetch_and_add(v, 1); }
+SEC("tc") int tail_count(struct __sk_buff *skb) {
+  struct { struct ethhdr eth; struct iphdr ip; struct udphdr udp; unsigned char p[3]; } __attribute__((packed)) h;
+  if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0) return TC_ACT_OK;
+  if (h.eth.h_proto != bpf_htons(ETH_P_IP) || h.ip.protocol != IPPROTO_UDP || h.ip.ihl != 5 || h.udp.dest != bpf_htons(${CHAIN_UDP_PORT})) return TC_ACT_OK;
+  bump(0);
+  bump(h.p[0] == ${'STAGES'} && h.p[1] == 0 ? 1 : 2);
+  return TC_ACT_OK;
+}
+char _license[] SEC("license") = "GPL";
+`;
+
+export interface TailCounter {
+  /** Test packets that left the chain: total, in order through every stage, and out of order. */
+  read(): Promise<{ total: number; ordered: number; disordered: number }>;
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await runProcess(cmd, args, { timeoutMs: 30_000, env: ENV });
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+/**
+ * Puts the counter on the chain's interface at tc ingress (it runs after XDP), pinned under
+ * `pinDir` (inside the test's own bpffs folder); removed with the namespace.
+ */
+export async function attachTailCounter(i: PortInterface, work: string, pinDir: string, stages: number): Promise<TailCounter> {
+  const bpftool = findBpftool();
+  if (!bpftool) throw new Error('bpftool not installed');
+  const src = join(work, 'tail-count.c');
+  const obj = join(work, 'tail-count.o');
+  await fsp.writeFile(src, TAIL_COUNTER.replace('STAGES', String(stages)));
+  const tc = await loadToolchain('clang');
+  await run(tc.clang, [...tc.flags, '-c', src, '-o', obj]);
+  await fsp.mkdir(pinDir, { recursive: true });
+  const prog = join(pinDir, 'tail_count');
+  const maps = join(pinDir, 'maps');
+  await run(bpftool, ['prog', 'load', obj, prog, 'type', 'classifier', 'pinmaps', maps]);
+  // nsenter, not `ip netns exec`: that remounts /sys for the namespace, and the pin under /sys/fs/bpf with it.
+  const inNs = ['--net=' + netnsPath(i.netns), TC];
+  await run(NSENTER, [...inNs, 'qdisc', 'replace', 'dev', i.name, 'clsact']);
+  await run(NSENTER, [...inNs, 'filter', 'replace', 'dev', i.name, 'ingress', 'pref', '1', 'handle', '1', 'bpf', 'direct-action', 'object-pinned', prog]);
+  return {
+    async read() {
+      type E = { key: unknown; value: unknown; formatted?: { key: number; value: number } };
+      const le = (v: unknown): number => (Array.isArray(v) ? (v as string[]).reduceRight((s, b) => s * 256 + parseInt(b, 16), 0) : Number(v));
+      const rows = (JSON.parse(await run(bpftool, ['map', 'dump', 'pinned', join(maps, 'arrived'), '-j'])) as E[]).map((e) => (e.formatted ? Number(e.formatted.value) : le(e.value)));
+      return { total: rows[0] ?? 0, ordered: rows[1] ?? 0, disordered: rows[2] ?? 0 };
+    },
+  };
+}
+
+/** A static neighbour on the peer: ARP resolution would otherwise hold back, and drop, the first packets. */
+export async function staticNeighbour(i: PortInterface): Promise<void> {
+  const mac = (JSON.parse(await run(IP, ['-n', i.netns, '-j', 'link', 'show', 'dev', i.name])) as { address: string }[])[0].address;
+  await run(IP, ['-n', i.peerNetns, 'neigh', 'replace', i.address, 'lladdr', mac, 'dev', i.peerName, 'nud', 'permanent']);
+}
+
+const SENDER = `const [addr, port, ms, count, mark] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
+const s = require('dgram').createSocket('udp4');
+const buf = Buffer.alloc(32); buf[2] = mark;
+let sent = 0, queued = 0, done = 0, over = false, stopped = false; const until = Date.now() + ms;
+process.on('SIGTERM', () => { stopped = true; });
+const finish = () => { if (over) return; over = true; s.close(); console.log(sent); };
+const more = () => !stopped && (count > 0 ? queued < count : Date.now() < until);
+const tick = () => {
+  for (let k = 0; k < 20 && more(); k++) { queued++; s.send(buf, port, addr, (e) => { if (!e) sent++; if (++done === queued && !more()) finish(); }); }
+  if (more()) setTimeout(tick, 1); else if (done === queued) finish();
+};
+tick();`;
+
+export interface StageTraffic {
+  /** Resolves with how many datagrams the kernel accepted to send. */
+  done: Promise<number>;
+  /** Stops sending (at most `ms` after start it stops anyway); resolves like `done`. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Sends test datagrams from the peer namespace, paced (20 a millisecond at most), for `ms`, or
+ * `count` of them, or until stopped.
+ */
+export function sendStageTraffic(i: PortInterface, o: { ms?: number; count?: number; mark?: number }): StageTraffic {
+  const args = ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(CHAIN_UDP_PORT), String(o.ms ?? 0), String(o.count ?? 0), String(o.mark ?? 0)];
+  const p = spawn(IP, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<number>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.stderr.on('data', (c) => (err += c));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender exit ${code}: ${err.trim()}`))));
+  });
+  return {
+    done,
+    stop() {
+      // ip netns exec execs node in place, so this pid is the sender's.
+      if (p.exitCode === null) p.kill('SIGTERM');
+      return done;
+    },
+  };
+}
