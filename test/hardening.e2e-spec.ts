@@ -48,7 +48,11 @@ describe('hardening: what fuzzing found, closed', () => {
   it('throttles refused requests per address before writing anything: real audit unchanged, refused list bounded, then 429', async () => {
     const addr = '127.0.0.11';
     expect((await from(addr, h.apiUrl, 'POST', '/v1/fleet/sync', { token: h.token, body: '{}' })).status).toBe(202);
-    const audit = (await http(h.apiUrl, 'GET', '/v1/audit?limit=1000')).body.items;
+    // The audit line of a call that went through is written as its response leaves.
+    const audit = await until('the sync in the audit', async () => {
+      const items = (await http(h.apiUrl, 'GET', '/v1/audit?limit=1000')).body.items;
+      return items.some((e: { path: string }) => e.path === '/v1/fleet/sync') && items;
+    });
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof from>> | null = null;
     for (let i = 0; i < 60; i++) {
@@ -111,7 +115,10 @@ describe('hardening: what fuzzing found, closed', () => {
     const paused = await board('PUT', '/api/queues/fleet/pause', h.token, '127.0.0.17');
     expect(paused.status).toBeLessThan(300);
     expect((await board('PUT', '/api/queues/fleet/resume', h.token, '127.0.0.17')).status).toBeLessThan(300);
-    const audit = (await http(h.apiUrl, 'GET', '/v1/audit?limit=50')).body.items;
+    const audit = await until('both board calls in the audit', async () => {
+      const items = (await http(h.apiUrl, 'GET', '/v1/audit?limit=50')).body.items;
+      return items.filter((e: { path: string }) => e.path.startsWith('/admin/queues/')).length >= 2 && items;
+    });
     expect(audit.slice(0, 2)).toEqual([
       expect.objectContaining({ method: 'PUT', path: '/admin/queues/api/queues/fleet/resume', tokenName: 'e2e-admin', result: 'ok' }),
       expect.objectContaining({ method: 'PUT', path: '/admin/queues/api/queues/fleet/pause', tokenName: 'e2e-admin', result: 'ok' }),
