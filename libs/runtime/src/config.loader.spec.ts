@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     ['MAAS_API_KEY', 'only:two', 'consumer_key:token_key:token_secret'],
     ['LOG_LEVEL', 'loud', ''],
     ['FLEET_SYNC_INTERVAL_MS', '5', 'at least 100'],
+    ['API_REFUSED_LIMIT', '0', 'at least 1'],
   ])('rejects %s=%s naming the variable', (name, value, reason) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);
@@ -25,6 +26,17 @@ describe('loadConfig', () => {
       expect((e as ConfigError).message).toContain(name);
       expect((e as ConfigError).message).toContain(reason);
     }
+  });
+
+  it('takes a REDIS_URL with a password, and throttles refusals by default', () => {
+    const c = loadConfig({ REDIS_URL: 'redis://:s3cret-pw@10.0.0.5:6390/1' });
+    expect(c.REDIS_URL).toBe('redis://:s3cret-pw@10.0.0.5:6390/1');
+    expect(c.API_REFUSED_LIMIT).toBe(60);
+  });
+
+  it('does not echo a malformed Redis password in the error', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://:supersecretvalue@x:6379' })).toThrow(ConfigError);
+    expect(() => loadConfig({ REDIS_URL: 'http://:supersecretvalue@x:6379' })).not.toThrow(/supersecretvalue/);
   });
 
   it('does not echo a malformed secret in the error', () => {
