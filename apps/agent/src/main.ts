@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { loadProfiles } from '@ioplane/profiles';
+import { DEFAULT_PROFILES_DIR, loadProfiles } from '@ioplane/profiles';
+import type { FirmwareProfile } from '@ioplane/domain';
+import { readEnvFile } from './agent.env';
 import { startAgent, type AgentMachine } from './agent.server';
 
 const envSchema = z.object({
@@ -14,6 +17,7 @@ const envSchema = z.object({
   AGENT_TIME_SCALE: z.coerce.number().positive().default(1),
   AGENT_KERNEL: z.enum(['auto', 'off']).default('auto'),
   AGENT_STATE_DIR: z.string().optional(),
+  AGENT_PROFILES_DIR: z.string().min(1).default(DEFAULT_PROFILES_DIR),
 });
 
 function fail(variable: string, why: string): never {
@@ -21,13 +25,42 @@ function fail(variable: string, why: string): never {
   process.exit(2);
 }
 
+/** `--env-file <path>` or AGENT_ENV_FILE: the settings file the unit reads (/etc/ioplane/agent.env), for a run by hand. */
+function environment(): NodeJS.ProcessEnv {
+  const flag = process.argv.indexOf('--env-file');
+  const file = flag > 0 ? process.argv[flag + 1] : process.env.AGENT_ENV_FILE;
+  if (!file) return process.env;
+  try {
+    return readEnvFile(file, process.env);
+  } catch (e) {
+    fail(flag > 0 ? '--env-file' : 'AGENT_ENV_FILE', (e as Error).message);
+  }
+}
+
+/**
+ * The packaged agent is a single executable: it is also the Node.js its kernel driver starts as
+ * `process.execPath -e <script>` to send probe traffic from a port's peer namespace.
+ */
+function runInlineScript(): boolean {
+  const sea = require('node:sea') as { isSea(): boolean };
+  if (!sea.isSea() || process.argv[2] !== '-e') return false;
+  const script = process.argv[3] ?? '';
+  // As under `node -e`: argv is the executable, then the script's own arguments.
+  process.argv.splice(1, 3);
+  new Function('require', script)(require);
+  return true;
+}
+
 async function main(): Promise<void> {
-  const parsed = envSchema.safeParse(process.env);
+  if (runInlineScript()) return;
+  const parsed = envSchema.safeParse(environment());
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     fail(String(issue.path[0]), issue.message);
   }
   const env = parsed.data;
+  // The xdpctl helper is built on first use into a cache; the packaged install folder is read-only.
+  if (env.AGENT_STATE_DIR) process.env.IOPLANE_XDPCTL_CACHE ??= join(env.AGENT_STATE_DIR, 'cache');
   let publicKeyPem: string;
   try {
     publicKeyPem = readFileSync(env.AGENT_PUBLIC_KEY, 'utf8');
@@ -51,13 +84,19 @@ async function main(): Promise<void> {
       fail('AGENT_MACHINE', (e as Error).message);
     }
   }
+  let profiles: FirmwareProfile[];
+  try {
+    profiles = loadProfiles(env.AGENT_PROFILES_DIR);
+  } catch (e) {
+    fail('AGENT_PROFILES_DIR', (e as Error).message);
+  }
   const agent = await startAgent({
     id: env.AGENT_ID,
     host: env.AGENT_HOST,
     port: env.AGENT_PORT,
     token: env.AGENT_TOKEN,
     machine,
-    profiles: loadProfiles(),
+    profiles,
     publicKeyPem,
     timeScale: env.AGENT_TIME_SCALE,
     kernel: env.AGENT_KERNEL,

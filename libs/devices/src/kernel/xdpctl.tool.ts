@@ -5,8 +5,9 @@ import { runProcess } from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 
 const SOURCE = join(__dirname, 'iop-xdpctl.c');
-// libs/devices/src/kernel -> repo root; the binary is built once per source version.
-const CACHE_DIR = resolve(__dirname, '..', '..', '..', '..', 'var', 'cache', 'devices');
+// libs/devices/src/kernel -> repo root; the binary is built once per source version. The packaged
+// agent's install folder is read-only: it names a writable cache instead.
+const CACHE_DIR = process.env.IOPLANE_XDPCTL_CACHE ?? resolve(__dirname, '..', '..', '..', '..', 'var', 'cache', 'devices');
 const CC = ['/usr/bin/cc', '/usr/bin/gcc', '/usr/bin/clang'];
 
 let built: Promise<string> | undefined;
