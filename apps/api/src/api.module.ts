@@ -20,6 +20,7 @@ import { FleetController } from './fleet.controller';
 import { HealthController } from './health.controller';
 import { JobsController } from './jobs.controller';
 import { RebalanceApiModule } from './rebalance.controller';
+import { RequestShapeInterceptor } from './request-shape.interceptor';
 import { FleetMapController } from './ui/fleet-map.controller';
 
 @Module({})
@@ -38,6 +39,7 @@ export class ApiModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: MutationThrottler },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: RequestShapeInterceptor },
       ],
     };
   }

@@ -1,12 +1,12 @@
-import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, FleetSyncPayload, JOBS, QUEUES } from '@ioplane/queue';
 import { FLEET_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
-import { ZodPipe } from './zod.pipe';
+import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore');
@@ -14,7 +14,7 @@ const fleetQuery = z.object({
   zone: name.optional(),
   pool: name.optional(),
   tag: name.optional(),
-  includeDpus: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  includeDpus: z.enum(['true', 'false'], { error: 'must be true or false' }).optional().describe('also list DPUs as machines (they always appear as devices of their host)'),
 });
 type FleetQuery = z.infer<typeof fleetQuery>;
 const systemId = z.string().regex(/^[a-z0-9]{1,32}$/, 'must be a MAAS system_id (lowercase letters and digits)');
@@ -31,11 +31,7 @@ export class FleetController {
   @Get('machines')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'Machines with their devices and matched firmware profiles, as last synced from MAAS' })
-  @ApiQuery({ name: 'zone', required: false })
-  @ApiQuery({ name: 'pool', required: false })
-  @ApiQuery({ name: 'tag', required: false })
-  @ApiQuery({ name: 'includeDpus', required: false, description: 'also list DPUs as machines (they always appear as devices of their host)' })
-  async list(@Query(new ZodPipe(fleetQuery, 'query')) q: FleetQuery) {
+  async list(@ValidQuery(fleetQuery) q: FleetQuery) {
     const [meta, machines] = await Promise.all([this.repo.meta(), this.repo.listMachines(q)]);
     const items = q.includeDpus === 'true' ? machines : machines.filter((m) => !m.isDpu);
     return { generation: meta.generation, syncedAt: meta.syncedAt, count: items.length, items };
@@ -54,7 +50,7 @@ export class FleetController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a fleet sync from MAAS now' })
-  async sync(@Body(new ZodPipe(syncBody, 'body')) body: Omit<FleetSyncPayload, 'reason'>) {
+  async sync(@ValidBody(syncBody) body: Omit<FleetSyncPayload, 'reason'>) {
     const data: FleetSyncPayload = { reason: 'manual', systemIds: body.systemIds ?? [] };
     const job = await this.queue.add(JOBS.fleetSync, data, FLEET_SYNC_JOB_OPTIONS);
     return { jobId: job.id, queue: QUEUES.fleet, name: JOBS.fleetSync };

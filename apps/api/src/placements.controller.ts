@@ -1,4 +1,4 @@
-import { BadRequestException, Body, ConflictException, Controller, Get, Headers, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { BadRequestException, ConflictException, Controller, Get, Headers, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
@@ -6,13 +6,13 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
-import { currentPlacement, PlacementInputError, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
+import { currentPlacement, PlacementInputError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
-import { ZodPipe } from './zod.pipe';
+import { ValidBody, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
 
 const placementId = z.string().regex(/^pl-[a-z0-9-]{1,40}$/, 'must be a placement id (pl-...)');
@@ -40,16 +40,10 @@ export class PlacementsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued.' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'resubmitting with the same key returns the same placement' })
-  async submit(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: StatusSetter) {
-    const parsed = placementRequestSchema.safeParse(body ?? {});
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message }));
-      throw new BadRequestException({ code: 'validation', field: issues[0].field, message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
-    }
+  async submit(@ValidBody(placementRequestSchema) req: PlacementRequest, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: StatusSetter) {
     if (key !== undefined && !idempotencyKey.safeParse(key).success) {
       throw new BadRequestException({ code: 'validation', field: 'Idempotency-Key', message: 'Idempotency-Key: must be 8-128 letters, digits, dot, dash or underscore' });
     }
-    const req = parsed.data;
     if (req.dryRun) {
       res.status(200);
       const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await loadHighs() }));

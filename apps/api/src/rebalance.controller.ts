@@ -1,4 +1,4 @@
-import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, Module, NotFoundException, Param, Post, Put, Query } from '@nestjs/common';
+import { ConflictException, Controller, Get, HttpCode, Inject, Module, NotFoundException, Param, Post, Put } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
@@ -7,18 +7,18 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { PlacementInputError, placementRequestSchema, submitPlacement } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
-import { EMPTY_POLICY, Proposal, rebalancePolicySchema } from '@ioplane/rebalance';
+import { EMPTY_POLICY, Proposal, RebalancePolicy, rebalancePolicySchema } from '@ioplane/rebalance';
 import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, STATE_REDIS } from '@ioplane/runtime';
 import { FleetRepository, PlacementRepository, RebalanceRepository } from '@ioplane/state';
 import { RequireRole } from './auth/role.decorator';
-import { ZodPipe } from './zod.pipe';
+import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
 
 const proposalIdParam = z.string().regex(/^rb-\d+-[a-z0-9]+$/, 'must be a proposal id (rb-<window>-<systemId>)');
 const listQuery = z.object({
   status: z.enum(['pending', 'submitted', 'rejected', 'dropped', 'failed'], { error: 'must be pending, submitted, rejected, dropped or failed' }).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
-const decisionBody = z.object({ note: z.string().max(500).optional() }).default({});
+const decisionBody = z.strictObject({ note: z.string().max(500).optional() }).default({});
 
 @ApiTags('rebalance')
 @Controller('v1/rebalance')
@@ -34,7 +34,7 @@ export class RebalanceController {
   @Get('proposals')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'Rebalance proposals, newest first, each with its moves and reasons' })
-  async list(@Query(new ZodPipe(listQuery, 'query')) q: z.infer<typeof listQuery>) {
+  async list(@ValidQuery(listQuery) q: z.infer<typeof listQuery>) {
     const all = await this.repo.proposals<Proposal>(q.status ? 1000 : q.limit);
     const items = (q.status ? all.filter((p) => p.status === q.status) : all).slice(0, q.limit);
     return { count: items.length, items };
@@ -52,7 +52,7 @@ export class RebalanceController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Submit the proposal as a placement with reason rebalance; it rolls out through the normal pipeline' })
-  async approve(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @Body(new ZodPipe(decisionBody, 'body')) body: z.infer<typeof decisionBody>) {
+  async approve(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @ValidBody(decisionBody) body: z.infer<typeof decisionBody>) {
     const p = await this.mustBePending(id);
     const req = placementRequestSchema.parse(p.request);
     let placementId: string;
@@ -77,7 +77,7 @@ export class RebalanceController {
   @Post('proposals/:id/reject')
   @RequireRole('operator')
   @HttpCode(200)
-  async reject(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @Body(new ZodPipe(decisionBody, 'body')) body: z.infer<typeof decisionBody>) {
+  async reject(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @ValidBody(decisionBody) body: z.infer<typeof decisionBody>) {
     await this.mustBePending(id);
     const r = await this.repo.transition<Proposal>(id, ['pending'], (x) => ({ ...x, status: 'rejected', decidedAt: new Date().toISOString(), decidedBy: 'operator', note: body.note ?? null }));
     if (!r.ok) throw new ConflictException({ code: 'conflict', field: 'id', message: `proposal ${id} is ${r.status} now` });
@@ -93,14 +93,9 @@ export class RebalanceController {
   @Put('policy')
   @RequireRole('admin')
   @ApiOperation({ summary: 'Replace the rebalance policy: rules per selector (mode off|propose|auto, margin, minGainHce, windows, cooldownWindows); first match wins' })
-  async setPolicy(@Body() body: unknown) {
-    const r = rebalancePolicySchema.safeParse(body ?? {});
-    if (!r.success) {
-      const issues = r.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message }));
-      throw new BadRequestException({ code: 'validation', field: issues[0].field, message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
-    }
-    await this.repo.setPolicy(r.data);
-    return r.data;
+  async setPolicy(@ValidBody(rebalancePolicySchema) policy: RebalancePolicy) {
+    await this.repo.setPolicy(policy);
+    return policy;
   }
 
   private async mustBePending(id: string): Promise<Proposal> {
