@@ -7,7 +7,14 @@ export function renderModuleReport(r: ModuleReport): string {
   const p = r.program;
   const out: string[] = [];
   out.push(`module ${r.module.name} ${r.module.version} (${r.module.origin})  digest ${r.artifact.digest.slice(0, 16)}${r.artifact.cached ? '  (cached build)' : ''}`);
-  out.push(`program ${p.name} (section ${p.section}, type ${p.type}): ${p.totalInstructions} instructions, stack ${p.maxStackDepth} B, loops ${p.backEdges.length}, tail calls ${p.tailCalls.length}, atomics ${p.atomics.length}`);
+  out.push(`program ${p.name} (section ${p.section}, type ${p.type}${p.typeSource === 'given' ? ' as given' : p.typeSource === 'unknown' ? ', section unknown to libbpf: give --type' : ''}): ${p.totalInstructions} slots, stack ${p.maxStackDepth} B, loops ${p.backEdges.length}, tail calls ${p.tailCalls.length}, atomics ${p.atomics.length}`);
+  if (r.programs.length > 1) {
+    out.push(`programs in the object (${r.programs.length}):`);
+    for (const x of r.programs) {
+      const accepts = x.verdicts.filter((v) => v.accepted).map((v) => v.profileId);
+      out.push(`  ${x.deployed ? '*' : ' '} ${x.name} (section ${x.section}, ${x.type}${x.attachType ? `/${x.attachType}` : ''}): ${x.totalSlots} slots, stack ${x.stackBytes} B, helpers ${x.helpers.join(',') || 'none'}, maps ${x.maps.join(',') || 'none'}, kernel ${x.kernel}, accepted by ${accepts.join(', ') || 'none'}`);
+    }
+  }
   out.push(`helpers: ${p.helpers.map((h) => `${h.name}(${h.id}) x${h.sites.length}`).join(', ') || 'none'}`);
   const stores = p.packetRewrites.filter((w) => w.kind === 'store').map((w) => w.insn);
   const helpers = p.packetRewrites.filter((w) => w.kind === 'helper').map((w) => `${w.helper} at insn ${w.insn}`);
@@ -32,6 +39,20 @@ export function renderModuleReport(r: ModuleReport): string {
     if (refused.length) for (const line of groupReasons(v.reasons)) out.push(`  ${' '.repeat(width)}    - ${line}`);
   }
   return out.join('\n');
+}
+
+/** What `modules check --json` prints for a file it could not check. */
+export interface ObjectErrorDocument {
+  file: string;
+  error: { code: string; message: string; field?: string };
+}
+
+/** The error document of one file: the error's own code (ElfError, CatalogError, KernelError...), else `internal`. */
+export function objectError(file: string, e: unknown): ObjectErrorDocument {
+  const err = e as { code?: unknown; message?: unknown; field?: unknown };
+  const code = typeof err.code === 'string' ? err.code : 'internal';
+  const field = typeof err.field === 'string' ? err.field : undefined;
+  return { file, error: { code, message: String(err.message ?? e), ...(field ? { field } : {}) } };
 }
 
 export function reportFailed(r: ModuleReport): boolean {

@@ -1,7 +1,7 @@
 import type { FirmwareProfile } from '@ioplane/domain';
 import {
-  analyzeFile, BuildArtifact, buildModule, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable, kernelVerify,
-  ObjectFacts, ProgramFacts, runVectors, verifyOffload,
+  analyzeFile, BuildArtifact, buildModule, deployedProgram, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable, kernelVerify,
+  ObjectFacts, ProgramFacts, runVectors, summarizePrograms, verifyOffload,
 } from '@ioplane/compiler';
 import { ModuleManifest, packetHex } from '@ioplane/modules';
 import { ModuleReport } from './module.report';
@@ -29,11 +29,10 @@ export class CatalogRefusal extends Error {
   }
 }
 
-/** Finds the manifest's program by function name, then by section name. */
+/** Finds the manifest's program by function name, then by section name; without one, the program the object deploys. */
 export function selectProgram(facts: ObjectFacts, program: string | undefined): ProgramFacts {
   if (facts.programs.length === 0) throw new CatalogError('no_program', 'the object holds no BPF program', 'object');
-  if (!program) return facts.programs[0];
-  const found = facts.programs.find((p) => p.name === program) ?? facts.programs.find((p) => p.section === program);
+  const found = deployedProgram(facts, program);
   if (!found) {
     const have = facts.programs.map((p) => `${p.name} (section ${p.section})`).join(', ');
     throw new CatalogError('program_not_found', `program "${program}" not in the object; it has ${have}`, 'program');
@@ -58,7 +57,7 @@ export function catalogMeta(m: ModuleManifest) {
 /** Checks a BPF object built elsewhere, exactly as a built one. */
 export async function checkObject(
   object: Buffer,
-  meta: { name: string; version: string; program?: string; manifest?: ModuleManifest },
+  meta: { name: string; version: string; program?: string; type?: string; manifest?: ModuleManifest },
   opts: CheckOptions,
 ): Promise<ModuleReport> {
   const artifact = importObject(object, { cacheDir: opts.cacheDir });
@@ -68,23 +67,28 @@ export async function checkObject(
 /** Checks an artifact already built or imported. */
 export async function checkArtifact(
   artifact: BuildArtifact,
-  meta: { name: string; version: string; origin: 'catalog' | 'object'; program?: string; manifest?: ModuleManifest },
+  meta: { name: string; version: string; origin: 'catalog' | 'object'; program?: string; type?: string; manifest?: ModuleManifest },
   opts: CheckOptions,
 ): Promise<ModuleReport> {
   opts.onStage?.('analyse');
-  const facts = analyzeFile(artifact.objectPath);
+  // The manifest's or --type's type names the deployed program's type (or, with no program named, any custom section's).
+  const type = meta.type ?? meta.manifest?.type;
+  const facts = analyzeFile(artifact.objectPath, type ? { types: { [meta.program ?? '*']: type } } : {});
   const program = selectProgram(facts, meta.program);
   const maps = facts.maps.filter((mp) => program.maps.some((u) => u.name === mp.name));
 
   opts.onStage?.('verify');
-  const verdicts = [hostKernelLimits(), ...opts.profiles].map((p) => verifyOffload(facts, program.name, p));
+  const profiles = [hostKernelLimits(), ...opts.profiles];
+  const verdicts = profiles.map((p) => verifyOffload(facts, program.name, p));
+  // A given type goes to bpftool for the whole object (as `loadall ... type` does); else libbpf reads each section.
+  const loadType = program.typeSource === 'given' ? type : undefined;
 
   const kernel = opts.kernel === 'off' ? { ok: false, reason: 'kernel checks turned off' } : await kernelAvailable();
   let verify = null;
   let vectors = null;
   if (kernel.ok) {
     opts.onStage?.('kernel');
-    verify = await kernelVerify(artifact.objectPath, { program: program.name, type: 'xdp' });
+    verify = await kernelVerify(artifact.objectPath, { program: program.name, type: loadType });
     if (verify.accepted && meta.manifest?.vectors.length) {
       opts.onStage?.('vectors');
       vectors = await runVectors(
@@ -96,7 +100,7 @@ export async function checkArtifact(
           expectOutput: v.expect.outputHex ? Buffer.from(v.expect.outputHex, 'hex') : undefined,
           repeat: v.repeat,
         })),
-        { program: program.name, seed: meta.manifest.seed },
+        { program: program.name, type: loadType, seed: meta.manifest.seed },
       );
     }
   }
@@ -109,6 +113,7 @@ export async function checkArtifact(
     module: { name: meta.name, version: meta.version, origin: meta.origin },
     artifact,
     program,
+    programs: summarizePrograms(facts, profiles, program.name, verify),
     maps,
     verdicts,
     kernel: { available: kernel.ok, reason: kernel.reason, verify },

@@ -1,4 +1,4 @@
-import type { BuildArtifact, KernelVerifyResult, MapFacts, OffloadVerdict, ProgramFacts, VectorResult } from '@ioplane/compiler';
+import type { BuildArtifact, KernelVerifyResult, MapFacts, OffloadVerdict, ProgramFacts, ProgramSummary, VectorResult } from '@ioplane/compiler';
 
 export interface ModuleCost {
   /** Host nanoseconds per packet: measured with BPF_PROG_TEST_RUN when the kernel allows, else estimated. */
@@ -11,7 +11,10 @@ export interface ModuleCost {
 export interface ModuleReport {
   module: { name: string; version: string; origin: 'catalog' | 'object' };
   artifact: BuildArtifact;
+  /** The deployed program: the object's verdicts are its verdicts. */
   program: ProgramFacts;
+  /** Every program of the object, the deployed one marked, each with its own verdicts. */
+  programs: ProgramSummary[];
   /** Maps the program references, with their definitions. */
   maps: MapFacts[];
   /** Host kernel limits first, then every profile asked for. */

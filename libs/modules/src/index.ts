@@ -1,7 +1,7 @@
 export { ModuleError, toModuleIssue } from './manifest.error';
 export type { ModuleErrorCode, ModuleIssue } from './manifest.error';
-export { moduleManifestSchema, asManifest, MODULE_NAME } from './manifest.schema';
-export type { ModuleManifest, MapSeed } from './manifest.schema';
+export { moduleManifestSchema, asManifest, MODULE_NAME, PROGRAM_TYPES } from './manifest.schema';
+export type { ModuleManifest, MapSeed, ProgramTypeName } from './manifest.schema';
 export { loadModule, loadCatalog, DEFAULT_MODULES_DIR, MANIFEST_FILE } from './module.catalog';
 export {
   buildPacket,

@@ -11,10 +11,25 @@ export interface MapSeed {
   value: string;
 }
 
+/**
+ * Program types a module may name for its program, spelled as libbpf spells section names (and as
+ * `bpftool prog load ... type` takes them): the hooks ioplane deploys to.
+ */
+export const PROGRAM_TYPES = [
+  'xdp', 'xdp.frags', 'xdp/devmap', 'xdp/cpumap', 'xdp.frags/devmap', 'xdp.frags/cpumap',
+  'tc', 'tc/ingress', 'tc/egress', 'tcx/ingress', 'tcx/egress', 'classifier', 'action',
+] as const;
+export type ProgramTypeName = (typeof PROGRAM_TYPES)[number];
+
 /** IoModule plus what the catalog needs to make its test vectors meaningful. */
 export interface ModuleManifest extends IoModule {
   /** Entries written into the module's maps after load and before the first vector. */
   seed?: MapSeed[];
+  /**
+   * The deployed program's type, for objects whose section name libbpf does not know (iproute2-style
+   * custom sections); without it such a program is `unknown`. A known section's own type is used otherwise.
+   */
+  type?: ProgramTypeName;
 }
 
 // semver.org's recommended pattern (2.0.0), anchored.
@@ -79,7 +94,13 @@ export const moduleManifestSchema = z.strictObject({
     .array(z.string().regex(/^[A-Za-z0-9_.-]+\.(c|h)$/, { error: 'must be a .c or .h file name inside the module folder' }))
     .min(1),
   program: z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]*$/, { error: 'must be an ELF section name (e.g. xdp) or a function name' }),
-  traffic: z.strictObject({ pps: z.number().finite().positive(), meanPacketBytes: z.int().min(14).max(65535) }),
+  type: z.enum(PROGRAM_TYPES, { error: `must be a program type: ${PROGRAM_TYPES.join(', ')}` }).optional(),
+  traffic: z.strictObject({
+    pps: z.number().finite().positive(),
+    meanPacketBytes: z.int().min(14).max(65535),
+    // Expected share of packets passed on to the next module of a chain (placement rates).
+    passRatio: z.number().min(0).max(1).optional(),
+  }),
   latencyBudgetUs: z.number().finite().positive(),
   hints: z.strictObject({
     prefer: z.enum(['auto', 'host', 'nic', 'dpu']),

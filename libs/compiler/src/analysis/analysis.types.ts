@@ -49,6 +49,8 @@ export interface HelperArg {
   stackOffset?: number;
   /** Known scalar value, decimal (u64). */
   value?: string;
+  /** Known low 32 bits of a scalar whose high bits are not known, decimal. */
+  low32?: string;
   /** Map name for map pointers. */
   map?: string;
 }
@@ -196,6 +198,7 @@ export interface AnalyzeOptions {
   /**
    * Program types given by the manifest or --type, keyed by program (symbol) or section name,
    * spelled as libbpf section names (`xdp`, `xdp/devmap`, `tc`...). They override the section's reading.
+   * The key `*` types every program whose section libbpf does not know.
    */
   types?: Record<string, string>;
 }

@@ -8,7 +8,7 @@ import {
 } from './analysis.types';
 import { PACKET_RESIZE_HELPERS, PACKET_WRITE_HELPERS, TAIL_CALL_HELPER, helperName } from './helper.table';
 import { PACKET_POINTER_CTX_OFFSETS } from './program.type';
-import { RegTag, U32_MAX, kindOf, ldImm64Tag, scalarMax, scalarValue, stepRegisters } from './register.state';
+import { RegTag, U32_MAX, kindOf, ldImm64Tag, scalarLow32, scalarMax, scalarValue, stepRegisters } from './register.state';
 
 /** Facts about one function alone; programs fold in the functions they call. */
 export interface FunctionFacts {
@@ -170,12 +170,14 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
           args: [1, 2, 3, 4, 5].map((reg) => {
             const t = regs[reg];
             const value = scalarValue(t);
+            const low32 = value === undefined ? scalarLow32(t) : undefined;
             return {
               reg,
               kind: kindOf(t),
               ...(t?.kind === 'stack' ? { stackOffset: t.off } : {}),
               ...(t?.kind === 'map_ptr' ? { map: t.map } : {}),
               ...(value !== undefined ? { value: value.toString() } : {}),
+              ...(low32 !== undefined ? { low32: low32.toString() } : {}),
             };
           }),
         });

@@ -135,13 +135,14 @@ function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>, typed: Typ
 /** The section's libbpf reading, unless the manifest or --type names the program's type. */
 function typeOf(fn: BpfFunction, types: Record<string, string> | undefined, warnings: string[]): Typed {
   if (!fn.entry) return { type: 'subprogram', attachType: null, typeSource: 'section' };
-  const given = types?.[fn.name] ?? types?.[fn.section];
+  const s = sectionType(fn.section);
+  // `*` types every program whose section libbpf does not know (an object given with --type alone).
+  const given = types?.[fn.name] ?? types?.[fn.section] ?? (s.def ? undefined : types?.['*']);
   if (given !== undefined) {
     const t = typeFromName(given);
     if (t) return { type: t.type, attachType: t.attach, typeSource: 'given' };
     warnings.push(`type ${given} given for ${fn.name} is not a libbpf section type (e.g. xdp, xdp/devmap, tc, tcx/ingress, classifier); the section decides`);
   }
-  const s = sectionType(fn.section);
   return { type: s.type, attachType: s.attach, typeSource: s.def ? 'section' : 'unknown' };
 }
 

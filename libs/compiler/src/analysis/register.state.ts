@@ -16,14 +16,16 @@ export type RegTag =
   | { kind: 'stack'; off: number }
   | { kind: 'map_value' }
   | { kind: 'map_ptr'; map: string }
-  | { kind: 'scalar'; max?: bigint; value?: bigint }
+  | { kind: 'scalar'; max?: bigint; value?: bigint; low32?: bigint }
   | undefined;
 
 export function kindOf(tag: RegTag): PointerKind {
   return tag ? tag.kind : 'unknown';
 }
 
-const scalar = (max?: bigint, value?: bigint): RegTag => ({ kind: 'scalar', max, value });
+const scalar = (max?: bigint, value?: bigint, low32?: bigint): RegTag => ({
+  kind: 'scalar', max, value, low32: value !== undefined ? value & U32_MAX : low32,
+});
 const constant = (v: bigint): RegTag => scalar(v, v);
 
 export function scalarMax(tag: RegTag): bigint | undefined {
@@ -32,6 +34,11 @@ export function scalarMax(tag: RegTag): bigint | undefined {
 
 export function scalarValue(tag: RegTag): bigint | undefined {
   return tag?.kind === 'scalar' ? tag.value : undefined;
+}
+
+/** The low 32 bits when they are known although the whole value is not (`len << 32 | BPF_F_CURRENT_CPU`). */
+export function scalarLow32(tag: RegTag): bigint | undefined {
+  return tag?.kind === 'scalar' ? tag.low32 : undefined;
 }
 
 function bits(n: bigint): bigint {
@@ -56,15 +63,20 @@ function alu64(op: number, a: RegTag, b: RegTag): RegTag {
       const max = am !== undefined && bm !== undefined && am * bm <= U64_MAX ? am * bm : undefined;
       return scalar(max, max === undefined ? undefined : fold((x, y) => x * y));
     }
-    case 0x40: // or
-      return scalar(am !== undefined && bm !== undefined ? bits(am > bm ? am : bm) : undefined, fold((x, y) => x | y));
+    case 0x40: { // or
+      const al = scalarLow32(a);
+      const bl = scalarLow32(b);
+      return scalar(am !== undefined && bm !== undefined ? bits(am > bm ? am : bm) : undefined, fold((x, y) => x | y), al !== undefined && bl !== undefined ? al | bl : undefined);
+    }
     case 0x50: { // and
       const max = am !== undefined && bm !== undefined ? (am < bm ? am : bm) : (am ?? bm);
       return scalar(max, fold((x, y) => x & y));
     }
-    case 0x60: // lsh
+    case 0x60: { // lsh
       if (bv === undefined || bv > 63n) return scalar();
-      return am !== undefined && am << bv <= U64_MAX ? scalar(am << bv, av === undefined ? undefined : av << bv) : scalar();
+      const low32 = bv >= 32n ? 0n : undefined;
+      return am !== undefined && am << bv <= U64_MAX ? scalar(am << bv, av === undefined ? undefined : av << bv, low32) : scalar(undefined, undefined, low32);
+    }
     case 0x70: // rsh
       if (bv === undefined || bv > 63n) return scalar();
       return scalar((am ?? U64_MAX) >> bv, av === undefined ? undefined : av >> bv);

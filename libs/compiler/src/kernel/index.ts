@@ -8,5 +8,5 @@ export { estimateNsPerPacket, XDP_BASE_NS, NS_PER_INSN } from './cost.estimate';
 export { KernelError, BPFFS_ROOT } from './bpftool.client';
 export { describeKernel } from './kernel.test-support';
 export type { KernelIt } from './kernel.test-support';
-export { withLoadedObject, pinDirPrefix, extractVerifierErrors } from './pin.session';
+export { withLoadedObject, pinDirPrefix, extractVerifierErrors, refusedProgramOf, PROGS_PIN_DIR } from './pin.session';
 export type { LoadedObject, LoadOutcome } from './pin.session';

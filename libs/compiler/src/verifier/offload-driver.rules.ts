@@ -92,9 +92,11 @@ const perfEventArgs: Rule = (c) => {
   const out: OffloadReason[] = [];
   for (const h of c.p.helperCalls.filter((x) => x.helper === PERF_EVENT_OUTPUT)) {
     const flags = h.args.find((a) => a.reg === 3)!;
+    // As nfp reads the register's tnum: only the low 32 bits (BPF_F_INDEX_MASK) must be known and equal CURRENT_CPU.
+    const low = flags.value !== undefined ? BigInt(flags.value) & BPF_F_CURRENT_CPU : flags.low32 !== undefined ? BigInt(flags.low32) : undefined;
     const value = flags.value === undefined ? undefined : BigInt(flags.value);
-    if (value === undefined || (value & BPF_F_CURRENT_CPU) !== BPF_F_CURRENT_CPU) {
-      const shown = value === undefined ? 'not a constant' : `0x${value.toString(16)}`;
+    if (low !== BPF_F_CURRENT_CPU) {
+      const shown = low === undefined ? 'not known in its low 32 bits' : `0x${(value ?? low).toString(16)}`;
       out.push(siteReason(c, h, 'helper_args', 'perf_event_current_cpu', `bpf_perf_event_output flags (r3) ${shown}, not BPF_F_CURRENT_CPU`,
         `event_output: must use BPF_F_CURRENT_CPU, var_off: ${value === undefined ? '(unknown)' : `(0x${value.toString(16)}; 0x0)`}`, 'verifier.c nfp_bpf_check_helper_call', { actual: flags.value ?? 'unknown', limit: 'BPF_F_CURRENT_CPU' }));
     }
@@ -207,7 +209,7 @@ function deviceMap(c: Ctx, name: string, def: MapFacts): OffloadReason[] {
   const add = (code: OffloadReasonCode, rule: string, what: string, msg: string, extra: Partial<OffloadReason>) =>
     out.push(reason(c, code, rule, what, msg, 'offload.c nfp_bpf_map_alloc', { map: name, ...extra }));
   if (c.l.mapTypes !== null && !c.l.mapTypes.includes(def.type)) {
-    add('map_type', 'map_type', `map ${name} of type ${def.typeName}`, 'map type not supported', { actual: def.typeName, limit: [...c.l.mapTypes, ...c.o.neutralMapTypes].join(',') });
+    add('map_type', 'map_type', `map ${name} of type ${def.typeName} is not offloadable to ${c.who}`, 'map type not supported', { actual: def.typeName, limit: [...c.l.mapTypes, ...c.o.neutralMapTypes].join(',') });
   }
   if (!c.l.mapFlagsAllowed && def.mapFlags !== 0) {
     add('map_flags', 'map_flags', `map ${name} has map_flags ${mapFlagNames(def.mapFlags)}${def.internal ? ' (libbpf sets it on global-data maps)' : ''}`, 'map flags are not supported', { actual: def.mapFlags, limit: 0 });
