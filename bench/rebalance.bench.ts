@@ -5,7 +5,7 @@ import { CurrentPlacement, PlacementMachine, PlacementModule, planMachine } from
 import { placementRequestSchema, resolveModules, toPlacementMachine } from '@ioplane/planning';
 import { loadProfiles } from '@ioplane/profiles';
 import { CommittedMove, countFlaps, currentCost, evaluateMachine, holdModules, MachineState, rebalanceRuleSchema, step } from '@ioplane/rebalance';
-import type { ModuleRecord, ModuleRepository } from '@ioplane/state';
+import type { ModuleRecord, ModuleRepository, ModuleVersion } from '@ioplane/state';
 import { buildFleetModel, loadFleetFile, loadScenario, MaasSimStore, Scenario, simulatedDevices, trafficAt } from '../apps/fleet-sim/src';
 
 /**
@@ -30,6 +30,8 @@ class MemoryModules implements ModuleRepository {
   async listModules(): Promise<ModuleRecord[]> { return []; }
   async getModule(): Promise<ModuleRecord | null> { return null; }
   async putModule(): Promise<void> {}
+  async claimVersion(v: ModuleVersion): Promise<ModuleVersion> { return v; }
+  async getVersion(): Promise<ModuleVersion | null> { return null; }
   async getReport<T>(key: string): Promise<T | null> { return (this.reports.get(key) as T) ?? null; }
   async putReport(key: string, report: unknown): Promise<void> { this.reports.set(key, report); }
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Harness, http, startHarness } from './harness';
 
 const PASS_ALL = `#include <linux/bpf.h>
@@ -30,6 +31,8 @@ describe('modules API', () => {
   });
   afterAll(() => h?.stop());
 
+  // Reports name no server path, so the test reads a built object from the cache by its digest.
+  const objectOf = (digest: string) => readFileSync(join(h.config.IOPLANE_DATA_DIR, 'artifacts', `${digest}.o`));
   const modulesKeys = async () => (await h.redis.keys(`${h.config.IOPLANE_PREFIX}:modules*`)).sort();
 
   it('lists the catalog and returns one module', async () => {
@@ -59,9 +62,25 @@ describe('modules API', () => {
     expect(list.find((m: { name: string }) => m.name === 'pass-all')).toMatchObject({ origin: 'source' });
   });
 
+  it('keeps a version immutable: the same content again is 200, other content 409, a shipped name 409', async () => {
+    const body = (ret: string) => ({ manifest: manifest('pinned-version', { vectors: [] }), files: { 'p.c': b64(PASS_ALL.replace('XDP_PASS;', `${ret};`)) } });
+    const first = await http(h.apiUrl, 'POST', '/v1/modules', body('XDP_PASS'));
+    expect(first.status).toBe(201);
+    const again = await http(h.apiUrl, 'POST', '/v1/modules', body('XDP_PASS'));
+    expect(again).toMatchObject({ status: 200, body: { name: 'pinned-version', digest: first.body.digest } });
+    const before = await modulesKeys();
+    const other = await http(h.apiUrl, 'POST', '/v1/modules', body('XDP_DROP'));
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'version_exists', field: 'manifest.version' } } });
+    const shipped = await http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest('ddos-drop', { vectors: [] }), files: { 'p.c': b64(PASS_ALL) } });
+    expect(shipped).toMatchObject({ status: 409, body: { error: { code: 'catalog_module', field: 'manifest.name' } } });
+    expect(await modulesKeys()).toEqual(before);
+    expect((await http(h.apiUrl, 'GET', '/v1/modules/pinned-version')).body.digest).toBe(first.body.digest);
+  });
+
   it('takes a BPF object built elsewhere and analyses it like a built one', async () => {
     const report = (await http(h.apiUrl, 'GET', '/v1/modules/vxlan-decap/analysis')).body;
-    const object = readFileSync(report.artifact.objectPath);
+    expect(report.artifact.objectPath).toBeUndefined();
+    const object = objectOf(report.artifact.digest);
     const res = await http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest('vxlan-prebuilt', { vectors: [] }), object: b64(object) });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ origin: 'object', digest: expect.any(String) });
@@ -71,7 +90,7 @@ describe('modules API', () => {
   describe('bad uploads get a clear error and store nothing', () => {
     let validObject: Buffer;
     beforeAll(async () => {
-      validObject = readFileSync((await http(h.apiUrl, 'GET', '/v1/modules/acl-firewall/analysis')).body.artifact.objectPath);
+      validObject = objectOf((await http(h.apiUrl, 'GET', '/v1/modules/acl-firewall/analysis')).body.artifact.digest);
     });
     const cases: Array<[string, () => Record<string, unknown>, number, RegExp, RegExp]> = [
       ['a source including /etc/passwd', () => ({ manifest: manifest('evil'), files: { 'evil.c': b64('#include "/etc/passwd"\nint x;\n') } }), 400, /include_refused/, /passwd/],

@@ -100,7 +100,7 @@ describe('rollout with 10 % injected flash failures', () => {
     const id = hostId(h, 'edge-a06');
     const agent = h.agent(id);
     const report = (await http(h.apiUrl, 'GET', '/v1/modules/ddos-drop/analysis')).body;
-    const object = readFileSync(report.artifact.objectPath);
+    const object = readFileSync(join(h.config.IOPLANE_DATA_DIR, 'artifacts', `${report.artifact.digest}.o`));
     const inv = await agent.inventory();
     const host = inv.devices.find((d) => 'targets' in d && d.targets.some((t) => t.startsWith('host-')))!;
     if (!('targets' in host)) throw new Error('no host device');

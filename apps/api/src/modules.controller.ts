@@ -1,8 +1,8 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, UnprocessableEntityException } from '@nestjs/common';
+import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Res, ServiceUnavailableException, UnprocessableEntityException } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ZodError, z } from 'zod';
 import { BuildError, ElfError } from '@ioplane/compiler';
-import { CatalogError, CatalogRefusal, ModuleCatalog, ModuleNotFound, ModuleReport } from '@ioplane/catalog';
+import { CatalogConflict, CatalogError, CatalogRefusal, ModuleCatalog, ModuleNotFound, PublicModuleReport, publicReport, scrubServerPaths, serverPathPrefixes } from '@ioplane/catalog';
 import { MODULE_CATALOG } from '@ioplane/runtime';
 import { ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
@@ -37,17 +37,18 @@ export class ModulesController {
   @ApiQuery({ name: 'profile', required: false })
   async analysis(@Param('name', new ZodPipe(moduleName, 'param', 'name')) name: string, @Query(new ZodPipe(analysisQuery, 'query')) q: { profile?: string }) {
     if (q.profile) await this.guard(async () => this.catalog.profile(q.profile!));
-    const report = await this.guard(() => this.catalog.analysis(name));
+    const report = publicReport(await this.guard(() => this.catalog.analysis(name)), this.catalog.cacheDir);
     return q.profile ? { ...report, verdicts: report.verdicts.filter((v) => v.profileId === q.profile) } : report;
   }
 
   @Post()
   @RequireRole('admin')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Upload a module: manifest plus C sources (files, base64) or a BPF object (object, base64)' })
-  async upload(@Body() body: unknown) {
-    const { record, report } = await this.guard(() => this.catalog.upload(body));
-    return { name: record.name, version: record.version, origin: record.origin, digest: record.digest, analysis: summarize(report) };
+  @ApiOperation({ summary: 'Upload a module: manifest plus C sources (files, base64) or a BPF object (object, base64). 201 when stored, 200 when this version was uploaded before with the same content, 409 when it exists with other content or names a shipped module' })
+  async upload(@Body() body: unknown, @Res({ passthrough: true }) res: { status(code: number): unknown }) {
+    const { record, report, created } = await this.guard(() => this.catalog.upload(body));
+    if (!created) res.status(200);
+    return { name: record.name, version: record.version, origin: record.origin, digest: record.digest, analysis: summarize(publicReport(report, this.catalog.cacheDir)) };
   }
 
   /** Maps the catalog's error values onto HTTP: bad input is a 400 naming the field, nothing stored. */
@@ -61,19 +62,25 @@ export class ModulesController {
         throw new BadRequestException({ code: 'validation', field, message: `${field}: ${issue.message}` });
       }
       if (e instanceof ModuleNotFound) throw new NotFoundException({ code: 'not_found', field: e.field, message: e.message });
+      // Build and ELF errors can quote paths (a temp folder, the cache): viewers get them scrubbed.
+      const scrub = (t: string) => scrubServerPaths(t, serverPathPrefixes([this.catalog.cacheDir]));
       if (e instanceof BuildError) {
         const where = e.file ? `${e.file}${e.line ? `:${e.line}` : ''}: ` : '';
-        throw new BadRequestException({ code: e.code, field: e.file ? `files.${e.file}` : (e.field ?? 'files'), message: `${where}${e.message}`, diagnostics: e.diagnostics });
+        const body = { code: e.code, field: e.file ? `files.${e.file}` : (e.field ?? 'files'), message: scrub(`${where}${e.message}`), diagnostics: e.diagnostics.map((d) => ({ ...d, file: scrub(d.file), message: scrub(d.message) })) };
+        // The server cannot build sources safely right now: not the request's fault.
+        if (e.code === 'sandbox_unavailable') throw new ServiceUnavailableException(body);
+        throw new BadRequestException(body);
       }
-      if (e instanceof ElfError) throw new BadRequestException({ code: e.code, field: 'object', message: `object: ${e.message}` });
+      if (e instanceof ElfError) throw new BadRequestException({ code: e.code, field: 'object', message: scrub(`object: ${e.message}`) });
+      if (e instanceof CatalogConflict) throw new ConflictException({ code: e.code, field: e.field, message: e.message });
       if (e instanceof CatalogError) throw new BadRequestException({ code: e.code, field: `manifest.${e.field}`, message: e.message });
-      if (e instanceof CatalogRefusal) throw new UnprocessableEntityException({ code: e.code, field: e.field, message: e.message });
+      if (e instanceof CatalogRefusal) throw new UnprocessableEntityException({ code: e.code, field: e.field, message: scrubServerPaths(e.message, serverPathPrefixes([this.catalog.cacheDir])) });
       throw e;
     }
   }
 }
 
-function summarize(r: ModuleReport) {
+function summarize(r: PublicModuleReport) {
   return {
     instructions: r.program.totalInstructions,
     helpers: r.program.helpers.map((h) => h.name),

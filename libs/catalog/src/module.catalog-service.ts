@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adoptArtifact, SandboxOptions } from '@ioplane/compiler';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { loadCatalog, ModuleManifest } from '@ioplane/modules';
-import type { ModuleRecord, ModuleRepository } from '@ioplane/state';
+import type { ModuleRecord, ModuleRepository, ModuleVersion } from '@ioplane/state';
 import { buildCatalogModule, CatalogRefusal, catalogMeta, checkArtifact, checkModule, checkObject, CheckOptions } from './module.check';
 import { ModuleReport } from './module.report';
-import { moduleUploadSchema, uploadedManifest, withUploadedSources } from './module.upload';
+import { ModuleUpload, moduleUploadSchema, uploadDigest, uploadedManifest, withUploadedSources } from './module.upload';
 
 export interface ModuleSummary {
   name: string;
@@ -22,6 +25,20 @@ export class ModuleNotFound extends Error {
   }
 }
 
+/** An upload that would change something immutable: a version that exists, or a shipped module. */
+export class CatalogConflict extends Error {
+  constructor(readonly code: 'version_exists' | 'catalog_module', message: string, readonly field: string) {
+    super(message);
+  }
+}
+
+export interface UploadResult {
+  record: ModuleRecord;
+  report: ModuleReport;
+  /** false: this exact version was uploaded before with the same content; nothing changed. */
+  created: boolean;
+}
+
 /**
  * The modules ioplane can place: the shipped catalog plus uploads. Reports are cached by
  * artifact digest, so a module is built and checked once however often it is asked for.
@@ -30,8 +47,13 @@ export class ModuleCatalog {
   constructor(
     private readonly repo: ModuleRepository,
     private readonly profiles: FirmwareProfile[],
-    private readonly opts: { cacheDir: string; modulesDir?: string; kernel?: CheckOptions['kernel']; onBuild?: (cached: boolean) => void },
+    private readonly opts: { cacheDir: string; modulesDir?: string; kernel?: CheckOptions['kernel']; onBuild?: (cached: boolean) => void; sandbox?: SandboxOptions },
   ) {}
+
+  /** Where built objects are kept (the API scrubs it from what viewers see). */
+  get cacheDir(): string {
+    return this.opts.cacheDir;
+  }
 
   private catalog(): ModuleManifest[] {
     return loadCatalog(this.opts.modulesDir);
@@ -61,7 +83,7 @@ export class ModuleCatalog {
   /** Builds (or reuses) and checks a module against every profile, caching the report by digest. */
   async analysis(name: string): Promise<ModuleReport> {
     const { manifest, record } = await this.get(name);
-    const options = { cacheDir: this.opts.cacheDir, profiles: this.profiles, kernel: this.opts.kernel };
+    const options = { cacheDir: this.opts.cacheDir, profiles: this.profiles, kernel: this.opts.kernel, sandbox: this.opts.sandbox };
     if (record) {
       const cached = await this.repo.getReport<ModuleReport>(this.reportKey(record.digest));
       if (cached) return cached;
@@ -69,7 +91,8 @@ export class ModuleCatalog {
       await this.repo.putReport(this.reportKey(report.artifact.digest), report);
       return report;
     }
-    const artifact = await buildCatalogModule(manifest, options);
+    // Only a module of the shipped catalog gets here: an upload's record is handled above.
+    const artifact = await buildCatalogModule(manifest, { ...options, shipped: true });
     this.opts.onBuild?.(artifact.cached);
     const cached = await this.repo.getReport<ModuleReport>(this.reportKey(artifact.digest));
     if (cached) return cached;
@@ -80,11 +103,60 @@ export class ModuleCatalog {
 
   /**
    * Validates, builds and checks an upload; stores it only when all of that succeeded, so a
-   * rejected upload leaves the catalog as it was. Throws zod, build, ELF or catalog errors.
+   * rejected upload leaves nothing behind: it is built and checked in a private staging cache,
+   * and only an accepted object moves into the artifact cache. A version, once stored, is
+   * immutable, and a shipped module cannot be replaced. Throws zod, build, ELF or catalog errors.
    */
-  async upload(body: unknown): Promise<{ record: ModuleRecord; report: ModuleReport }> {
+  async upload(body: unknown): Promise<UploadResult> {
     const u = moduleUploadSchema.parse(body);
-    const options = { cacheDir: this.opts.cacheDir, profiles: this.profiles, kernel: this.opts.kernel };
+    const manifest = uploadedManifest(u);
+    const { dir: _dir, ...storedManifest } = manifest;
+    const content = uploadDigest(storedManifest, { files: u.files, object: u.object });
+    const previous = await this.existingVersion(u);
+    if (previous && previous.uploadDigest !== content) throw versionConflict(u);
+
+    const staging = await fsp.mkdtemp(join(tmpdir(), 'ioplane-stage-'));
+    try {
+      const report = await this.checkUpload(u, staging);
+      if (previous) {
+        const adopted = await this.adopt(report);
+        const record = await this.recordOf(u, storedManifest, content, adopted);
+        // A version claimed by an upload that died before writing its record is completed now.
+        if (!(await this.repo.getModule(record.name))) await this.store(record, adopted);
+        return { record, report: adopted, created: false };
+      }
+      const now = new Date().toISOString();
+      const claimed = await this.repo.claimVersion({ name: u.manifest.name, version: u.manifest.version, uploadDigest: content, digest: report.artifact.digest, createdAt: now });
+      if (claimed.uploadDigest !== content) throw versionConflict(u);
+      const adopted = await this.adopt(report);
+      const record = await this.recordOf(u, storedManifest, content, adopted);
+      if (claimed.createdAt !== now) return { record, report: adopted, created: false };
+      await this.store(record, adopted);
+      return { record, report: adopted, created: true };
+    } finally {
+      await fsp.rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** The stored version of this name and version, if any; a shipped module's name is refused outright. */
+  private async existingVersion(u: ModuleUpload): Promise<Pick<ModuleVersion, 'uploadDigest'> | null> {
+    const { name, version } = u.manifest;
+    if (this.catalog().some((m) => m.name === name)) {
+      throw new CatalogConflict('catalog_module', `${name} ships with ioplane; an upload cannot replace it (choose another name)`, 'manifest.name');
+    }
+    const v = await this.repo.getVersion(name, version);
+    if (v) return v;
+    // Stored before versions were recorded: the current record is that version's content.
+    const r = await this.repo.getModule(name);
+    if (r && r.version === version) {
+      const { dir: _d, ...m } = r.manifest as Record<string, unknown>;
+      return { uploadDigest: r.uploadDigest ?? uploadDigest(m, r.files ? { files: r.files } : { object: r.objectB64 }) };
+    }
+    return null;
+  }
+
+  private async checkUpload(u: ModuleUpload, staging: string): Promise<ModuleReport> {
+    const options = { cacheDir: staging, profiles: this.profiles, kernel: this.opts.kernel, sandbox: this.opts.sandbox };
     const report = u.files
       ? await withUploadedSources(u.files, (dir) => checkModule(uploadedManifest(u, dir), options))
       : await checkObject(Buffer.from(u.object!, 'base64'), { name: u.manifest.name, version: u.manifest.version, program: u.manifest.program, manifest: uploadedManifest(u) }, options);
@@ -95,25 +167,40 @@ export class ModuleCatalog {
     if (failed.length) {
       throw new CatalogRefusal('vectors_failed', `test vectors failed: ${failed.map((v) => `${v.name}: ${v.reason ?? 'mismatch'}`).join('; ')}`, 'manifest.vectors');
     }
-    const record: ModuleRecord = {
+    return report;
+  }
+
+  private async store(record: ModuleRecord, report: ModuleReport): Promise<void> {
+    await this.repo.putReport(this.reportKey(report.artifact.digest), report);
+    await this.repo.putModule(record);
+  }
+
+  /** Moves an accepted object from the staging cache into the artifact cache; the report then names it there. */
+  private async adopt(report: ModuleReport): Promise<ModuleReport> {
+    return { ...report, artifact: await adoptArtifact(report.artifact, this.opts.cacheDir) };
+  }
+
+  private async recordOf(u: ModuleUpload, manifest: Record<string, unknown>, content: string, report: ModuleReport): Promise<ModuleRecord> {
+    return {
       name: u.manifest.name,
       version: u.manifest.version,
       origin: u.files ? 'source' : 'object',
-      manifest: { ...uploadedManifest(u) },
+      manifest,
       files: u.files,
-      objectB64: readFileSync(report.artifact.objectPath).toString('base64'),
+      objectB64: (await fsp.readFile(report.artifact.objectPath)).toString('base64'),
       digest: report.artifact.digest,
+      uploadDigest: content,
       createdAt: new Date().toISOString(),
     };
-    delete (record.manifest as { dir?: string }).dir;
-    await this.repo.putReport(this.reportKey(report.artifact.digest), report);
-    await this.repo.putModule(record);
-    return { record, report };
   }
 
   private reportKey(digest: string): string {
     return `${digest}:${this.profiles.map((p) => p.id).join(',')}:${this.opts.kernel ?? 'auto'}`;
   }
+}
+
+function versionConflict(u: ModuleUpload): CatalogConflict {
+  return new CatalogConflict('version_exists', `${u.manifest.name} ${u.manifest.version} exists with other content; versions are immutable (upload a new version)`, 'manifest.version');
 }
 
 function summary(m: ModuleManifest, origin: ModuleSummary['origin'], digest: string | null): ModuleSummary {

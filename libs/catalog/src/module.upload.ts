@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { moduleManifestSchema, ModuleManifest } from '@ioplane/modules';
 
-const FILE_NAME = /^[A-Za-z0-9_.-]+\.(c|h)$/;
+// Plain names: no folder, no leading '-' (a compiler flag) or '.' (a hidden file the build does not copy).
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\.(c|h)$/;
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' }).min(1, { error: 'must not be empty' });
 const MAX_FILE_BYTES = 1 << 20;
 
@@ -18,7 +20,7 @@ export const moduleUploadSchema = z
       sources: moduleManifestSchema.shape.sources.optional(),
       vectors: moduleManifestSchema.shape.vectors.unwrap().array().optional(),
     }),
-    files: z.record(z.string().regex(FILE_NAME, { error: 'file names must be plain .c or .h names' }), base64).optional(),
+    files: z.record(z.string().regex(FILE_NAME, { error: 'file names must be plain .c or .h names (letters, digits, _ . -; no folders, not starting with - or .)' }), base64).optional(),
     object: base64.optional(),
   })
   .superRefine((v, ctx) => {
@@ -44,6 +46,40 @@ export type ModuleUpload = z.infer<typeof moduleUploadSchema>;
 export function uploadedManifest(u: ModuleUpload, dir?: string): ModuleManifest {
   const sources = u.manifest.sources ?? Object.keys(u.files ?? {}).filter((n) => n.endsWith('.c')).sort();
   return { ...u.manifest, sources, vectors: u.manifest.vectors ?? [], dir };
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * What "the same upload" means for an immutable version: the manifest as stored (key order does
+ * not matter) and the bytes of each file or of the object (base64 spelling does not matter).
+ */
+export function uploadDigest(manifest: Record<string, unknown>, content: { files?: Record<string, string>; object?: string }): string {
+  const h = createHash('sha256');
+  const field = (b: Buffer | string): void => {
+    const buf = typeof b === 'string' ? Buffer.from(b) : b;
+    h.update(`${buf.length}:`);
+    h.update(buf);
+  };
+  const { dir: _dir, ...stored } = manifest;
+  field(canonical(stored));
+  if (content.files) {
+    for (const name of Object.keys(content.files).sort()) {
+      field(name);
+      field(Buffer.from(content.files[name], 'base64'));
+    }
+  } else {
+    field('object');
+    field(Buffer.from(content.object ?? '', 'base64'));
+  }
+  return h.digest('hex');
 }
 
 /** Writes uploaded sources into a private folder for the build sandbox to copy; always removed after. */

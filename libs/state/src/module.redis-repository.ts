@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ModuleRecord, ModuleRepository } from './module.repository';
+import { ModuleRecord, ModuleRepository, ModuleVersion } from './module.repository';
 import { StateKeys } from './state.keys';
 
 export class RedisModuleRepository implements ModuleRepository {
@@ -10,6 +10,19 @@ export class RedisModuleRepository implements ModuleRepository {
 
   async putModule(r: ModuleRecord): Promise<void> {
     await this.redis.hset(this.keys.modules, r.name, JSON.stringify(r));
+  }
+
+  async claimVersion(v: ModuleVersion): Promise<ModuleVersion> {
+    const field = `${v.name}@${v.version}`;
+    if (await this.redis.hsetnx(this.keys.moduleVersions, field, JSON.stringify(v))) return v;
+    const s = await this.redis.hget(this.keys.moduleVersions, field);
+    if (!s) throw new Error(`module version ${field} vanished while claiming it`);
+    return JSON.parse(s) as ModuleVersion;
+  }
+
+  async getVersion(name: string, version: string): Promise<ModuleVersion | null> {
+    const s = await this.redis.hget(this.keys.moduleVersions, `${name}@${version}`);
+    return s ? (JSON.parse(s) as ModuleVersion) : null;
   }
 
   async getModule(name: string): Promise<ModuleRecord | null> {

@@ -9,6 +9,7 @@
  * | `<p>:maas:events:cursor` | string | id of the last MAAS event processed |
  * | `<p>:modules` | hash | module name -> uploaded ModuleRecord JSON |
  * | `<p>:modules:reports` | hash | artifact digest + profile set -> ModuleReport JSON |
+ * | `<p>:modules:versions` | hash | `name@version` -> ModuleVersion JSON (immutable: set once, HSETNX) |
  * | `<p>:placements` | zset | placement ids by creation time |
  * | `<p>:placement:<id>` | string | PlacementRecord JSON (request, status) |
  * | `<p>:placement:<id>:plan` | string | the solver's plan with a reason per decision |
@@ -39,6 +40,9 @@ export class StateKeys {
   }
   get moduleReports(): string {
     return `${this.prefix}:modules:reports`;
+  }
+  get moduleVersions(): string {
+    return `${this.prefix}:modules:versions`;
   }
   get placements(): string {
     return `${this.prefix}:placements`;

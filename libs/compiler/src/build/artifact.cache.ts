@@ -78,6 +78,16 @@ export async function publish(
 }
 
 /**
+ * Copies an artifact built or imported into another cache (an upload's private staging cache)
+ * into this one, atomically; its report can then name the object where it stays.
+ */
+export async function adoptArtifact(a: BuildArtifact, cacheDir: string): Promise<BuildArtifact> {
+  const bytes = await fsp.readFile(a.objectPath);
+  const published = await publish(cacheDir, a.digest, bytes, { clangVersion: a.clangVersion, flags: a.flags, sources: a.sources });
+  return { ...published, cached: a.cached };
+}
+
+/**
  * Stores a user-supplied BPF object under its own sha256. Only the ELF magic is checked here;
  * the ELF reader validates the rest.
  */

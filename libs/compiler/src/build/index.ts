@@ -1,6 +1,6 @@
 export { buildModule, computeDigest } from './module.builder';
 export type { BuildInput, BuildOptions } from './module.builder';
-export { importObject, IMPORTED_CLANG_VERSION } from './artifact.cache';
+export { adoptArtifact, importObject, IMPORTED_CLANG_VERSION } from './artifact.cache';
 export type { BuildArtifact } from './artifact.cache';
 export { BuildError } from './build.error';
 export type { BuildErrorCode, Diagnostic } from './build.error';
