@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { loadProfiles } from '@ioplane/profiles';
+import { measureChainSwap } from './rollout.chainswap';
 import { measureHotswap } from './rollout.hotswap';
 import { measureOverhead } from './rollout.overhead';
 import { measureRollback } from './rollout.rollback';
@@ -10,7 +11,9 @@ import { openStore } from './rollout.store';
  * 1. Orchestration overhead: the real orchestrator and runbook rolling a placement out to emulated
  *    machines (real emulated drivers, in-process agents), wall time against the ideal
  *    (device seconds / maxUnavailable), the state in Redis when one answers.
- * 2. Hot swap under traffic on a real veth (root only): lost packets, atomic vs detach-then-attach.
+ * 2. Hot swap under traffic on a real veth (root only): lost packets, atomic vs detach-then-attach;
+ *    then a chain of three modules on one hook changed one module at a time (whole new chain, one
+ *    atomic root swap each); rollout.hotswap_lost_packets counts the losses of both.
  * 3. A program that fails its health check, rolled back by the runbook through a real agent over HTTP.
  * Fails (exit 1) when something is broken, never on time. key=value lines come last.
  */
@@ -45,15 +48,20 @@ async function main(): Promise<void> {
     kv.push(['rollout.overhead_ratio_floor', o.floorRatio.toFixed(3)]);
 
     const h = await measureHotswap({ packets: short ? 30_000 : 100_000, rate: 10_000, profiles });
-    if ('skipped' in h) {
-      console.log(`hotswap: skipped (${h.skipped})`);
+    const c = 'skipped' in h ? null : await measureChainSwap({ packets: short ? 30_000 : 100_000, rate: 10_000, profiles });
+    if ('skipped' in h || !c || 'skipped' in c) {
+      const why = 'skipped' in h ? h.skipped : c && 'skipped' in c ? c.skipped : '';
+      console.log(`hotswap: skipped (${why})`);
       kv.push(['rollout.hotswap_lost_packets', 'skipped'], ['rollout.hotswap_lost_packets_detach_attach', 'skipped']);
     } else {
       broken.push(...h.broken);
       console.log(`hotswap: ${h.atomic.sent} UDP packets at ${h.rate} pps over ${h.atomic.seconds.toFixed(1)} s, XDP (${h.mode}) replaced ${h.atomic.replacements} times by the kernel driver (atomic link update): counted ${h.atomic.counted} (${h.atomic.perVersion.join(' + ')} per version), lost ${h.atomic.lost}`);
       console.log(`hotswap: baseline detach-then-attach (programs preloaded) ${h.detachAttach.replacements} times over ${h.detachAttach.seconds.toFixed(1)} s: sent ${h.detachAttach.sent}, counted ${h.detachAttach.counted}, lost ${h.detachAttach.lost}`);
       kv.push(['rollout.hotswap_packets', h.atomic.sent], ['rollout.hotswap_rate_pps', h.rate], ['rollout.hotswap_replacements', h.atomic.replacements]);
-      kv.push(['rollout.hotswap_lost_packets', h.atomic.lost], ['rollout.hotswap_lost_packets_detach_attach', h.detachAttach.lost]);
+      broken.push(...c.broken);
+      console.log(`hotswap: chain of 3 modules on one hook (${c.mechanism}, ${c.mode}), ${c.sent} UDP packets at ${c.rate} pps over ${c.seconds.toFixed(1)} s, changed one module at a time ${c.replacements} times (whole new chain, atomic root swap): counted after XDP ${c.counted}, lost ${c.lost}, out of order ${c.disordered}`);
+      kv.push(['rollout.hotswap_chain_packets', c.sent], ['rollout.hotswap_chain_replacements', c.replacements], ['rollout.hotswap_chain_lost_packets', c.lost]);
+      kv.push(['rollout.hotswap_lost_packets', h.atomic.lost + c.lost], ['rollout.hotswap_lost_packets_detach_attach', h.detachAttach.lost]);
     }
 
     const r = await measureRollback({ profiles, store, trials: 5, prefix: `${prefix}-rb` });

@@ -138,15 +138,16 @@ export async function staticNeighbour(i: PortInterface): Promise<void> {
   await run(IP, ['-n', i.peerNetns, 'neigh', 'replace', i.address, 'lladdr', mac, 'dev', i.peerName, 'nud', 'permanent']);
 }
 
-const SENDER = `const [addr, port, ms, count, mark] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
+const SENDER = `const [addr, port, ms, count, mark, rate] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
 const s = require('dgram').createSocket('udp4');
 const buf = Buffer.alloc(32); buf[2] = mark;
-let sent = 0, queued = 0, done = 0, over = false, stopped = false; const until = Date.now() + ms;
+let sent = 0, queued = 0, done = 0, over = false, stopped = false; const t0 = Date.now(), until = t0 + ms;
 process.on('SIGTERM', () => { stopped = true; });
 const finish = () => { if (over) return; over = true; s.close(); console.log(sent); };
 const more = () => !stopped && (count > 0 ? queued < count : Date.now() < until);
 const tick = () => {
-  for (let k = 0; k < 20 && more(); k++) { queued++; s.send(buf, port, addr, (e) => { if (!e) sent++; if (++done === queued && !more()) finish(); }); }
+  const burst = rate > 0 ? Math.floor(((Date.now() - t0) * rate) / 1000) - queued : 20;
+  for (let k = 0; k < burst && more(); k++) { queued++; s.send(buf, port, addr, (e) => { if (!e) sent++; if (++done === queued && !more()) finish(); }); }
   if (more()) setTimeout(tick, 1); else if (done === queued) finish();
 };
 tick();`;
@@ -159,11 +160,11 @@ export interface StageTraffic {
 }
 
 /**
- * Sends test datagrams from the peer namespace, paced (20 a millisecond at most), for `ms`, or
- * `count` of them, or until stopped.
+ * Sends test datagrams from the peer namespace, at `rate` per second (default: 20 a millisecond at
+ * most), for `ms`, or `count` of them, or until stopped.
  */
-export function sendStageTraffic(i: PortInterface, o: { ms?: number; count?: number; mark?: number }): StageTraffic {
-  const args = ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(CHAIN_UDP_PORT), String(o.ms ?? 0), String(o.count ?? 0), String(o.mark ?? 0)];
+export function sendStageTraffic(i: PortInterface, o: { ms?: number; count?: number; mark?: number; rate?: number }): StageTraffic {
+  const args = ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(CHAIN_UDP_PORT), String(o.ms ?? 0), String(o.count ?? 0), String(o.mark ?? 0), String(o.rate ?? 0)];
   const p = spawn(IP, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = new Promise<number>((resolve, reject) => {
     let out = '';
