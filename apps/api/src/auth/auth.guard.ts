@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, ForbiddenException, HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, HttpException, HttpStatus, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ApiToken, AuditRepository, Role, TokenRepository } from '@ioplane/state';
 import { AUDIT_REPOSITORY, REFUSAL_THROTTLE, TOKEN_REPOSITORY } from './auth.tokens';
@@ -6,6 +6,8 @@ import type { RefusalThrottle } from './refusal.throttle';
 import { ROLE_KEY, RouteRole } from './role.decorator';
 
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+const MAX_AUDIT_PATH = 512;
+const log = new Logger('auth');
 
 export interface AuthedRequest {
   method: string;
@@ -44,10 +46,14 @@ export async function refuse(
     return new HttpException({ code: 'too_many_refused', field: 'Authorization', message: `too many refused requests from this address: retry in ${wait} s` }, HttpStatus.TOO_MANY_REQUESTS);
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    await deps.audit.appendRefused({
-      at: new Date().toISOString(), tokenId: token?.id ?? null, tokenName: token?.name ?? null, role: token?.role ?? null,
-      method: req.method, path: (req.originalUrl ?? req.url).split('?')[0], status: refusal.getStatus(), result: 'refused',
-    });
+    await deps.audit
+      .appendRefused({
+        at: new Date().toISOString(), tokenId: token?.id ?? null, tokenName: token?.name ?? null, role: token?.role ?? null,
+        // Anonymous callers choose the path: its length is bounded like the list is.
+        method: req.method.slice(0, 16), path: (req.originalUrl ?? req.url).split('?')[0].slice(0, MAX_AUDIT_PATH), status: refusal.getStatus(), result: 'refused',
+      })
+      // The caller is refused either way; a lost audit line must not turn the 401 into a 500.
+      .catch((e: Error) => log.error({ err: e.message }, 'refused-call audit write failed'));
   }
   return refusal;
 }
