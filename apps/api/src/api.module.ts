@@ -21,6 +21,7 @@ import { HealthController } from './health.controller';
 import { JobsController } from './jobs.controller';
 import { RebalanceApiModule } from './rebalance.controller';
 import { RequestShapeInterceptor } from './request-shape.interceptor';
+import { ClientErrorHandler } from './client-error.handler';
 import { FleetMapController } from './ui/fleet-map.controller';
 
 @Module({})
@@ -40,6 +41,7 @@ export class ApiModule {
         { provide: APP_GUARD, useClass: MutationThrottler },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_INTERCEPTOR, useClass: RequestShapeInterceptor },
+        ClientErrorHandler,
       ],
     };
   }
