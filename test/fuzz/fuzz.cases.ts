@@ -51,6 +51,8 @@ export function authCases(op: Operation, t: Tokens): Case[] {
     one('no token', null, () => ({ req: base(null), expect: unauthorized })),
     one('revoked token', t.revoked, (tok) => ({ req: base(`Bearer ${tok}`), expect: unauthorized })),
     { kind: 'bad token', input: badToken, runs: 3, make: (a) => ({ req: base(a), expect: unauthorized }) },
+    // Over Node's 16 KiB of headers: refused by the HTTP parser, before any route, still in the shared body.
+    one('token over the header limit', 20_000, (n) => ({ req: base(`Bearer ${'a'.repeat(n)}`), expect: { statuses: [431] } })),
     ...(['viewer', 'operator'] as const)
       .filter((r) => RANK[r] < RANK[op.role])
       .map((r) => one(`weaker role ${r}`, t[r], (tok) => ({ req: base(`Bearer ${tok}`), expect: { statuses: [403], field: 'Authorization' } }))),
@@ -62,6 +64,7 @@ export function queryCases(op: Operation, t: Tokens): Case[] {
   const req = (pairs: Array<[string, string]>): RawRequest => ({ method: op.method, path: withQuery(concretePath(op), pairs), headers: auth });
   const declared = op.query.map((q) => q.name);
   return [
+    one('query over the header limit', 20_000, (n) => ({ req: req([['zzlong', 'q'.repeat(n)]]), expect: { statuses: [431] } })),
     {
       kind: 'unknown query parameter',
       input: fc.tuple(unknownName.filter((n) => !declared.includes(asSent(n))), oddText(20)),

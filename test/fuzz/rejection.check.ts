@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { NoAnswer, RawRequest, RawResponse, rawRequest } from './raw.request';
-import { differences, newAuditEntries, snapshot } from './state.snapshot';
+import { differences, newAuditEntries, Snapshot, snapshot } from './state.snapshot';
 
 /** What a rejected request must get back, beyond "a 4xx in the shared error body, nothing changed". */
 export interface Expectation {
@@ -26,6 +26,8 @@ export interface FuzzTarget {
    * makes the API touch Redis again on the same connection orders itself behind that write.
    */
   settle?: () => Promise<void>;
+  /** The state after the previous probe, which is the state before the next one. */
+  last?: Snapshot;
 }
 
 const fieldMatches = (want: NonNullable<Expectation['field']>, f: string) =>
@@ -78,7 +80,8 @@ export function auditVerdict(key: string, added: string[] | null, status: number
 
 /** Sends one request that must be rejected and returns everything wrong with how it was. */
 export async function probe(t: FuzzTarget, req: RawRequest, expect: Expectation): Promise<string[]> {
-  const before = await snapshot(t.redis, t.prefix, t.artifactDir);
+  // Anything that changed since the last probe is still caught: it counts against this request.
+  const before = t.last ?? (await snapshot(t.redis, t.prefix, t.artifactDir));
   let res: RawResponse | NoAnswer;
   try {
     res = await rawRequest(t.baseUrl, req, t.deadlineMs);
@@ -88,6 +91,7 @@ export async function probe(t: FuzzTarget, req: RawRequest, expect: Expectation)
   }
   await t.settle?.();
   const after = await snapshot(t.redis, t.prefix, t.artifactDir);
+  t.last = after;
   const audit: string[] = [];
   for (const key of after.audits.keys()) {
     audit.push(...auditVerdict(key, await newAuditEntries(t.redis, key, before.audits.get(key)), res instanceof NoAnswer ? 0 : res.status));

@@ -41,17 +41,22 @@ const globEscape = (s: string) => s.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`);
 
 export async function snapshot(redis: Redis, prefix: string, artifactDir: string): Promise<Snapshot> {
   const names = [...(await scan(redis, `${globEscape(prefix)}:*`)), ...(await scan(redis, `${globEscape(`{${prefix}}`)}:*`))].sort();
-  const keys = new Map<string, string>();
+  // One round trip for every key: the suite takes two snapshots per request.
+  const typed = names.length ? ((await redis.pipeline(names.map((k) => ['type', k])).exec()) ?? []) : [];
+  const audit = names.filter((k, i) => isAuditKey(prefix, k) && typed[i]?.[1] === 'list');
+  const rest = names.filter((k) => !audit.includes(k));
+  const pipe = redis.pipeline();
+  for (const k of audit) pipe.llen(k).lrange(k, 0, AUDIT_HEAD - 1);
+  for (const k of rest) pipe.dumpBuffer(k);
+  const replies = (await pipe.exec()) ?? [];
   const audits = new Map<string, { length: number; head: string[] }>();
-  for (const key of names) {
-    if (isAuditKey(prefix, key) && (await redis.type(key)) === 'list') {
-      audits.set(key, { length: await redis.llen(key), head: await redis.lrange(key, 0, AUDIT_HEAD - 1) });
-      continue;
-    }
-    const dump = await redis.dumpBuffer(key);
+  audit.forEach((k, i) => audits.set(k, { length: replies[2 * i][1] as number, head: replies[2 * i + 1][1] as string[] }));
+  const keys = new Map<string, string>();
+  rest.forEach((k, i) => {
+    const dump = replies[2 * audit.length + i][1] as Buffer | null;
     // A key gone between SCAN and DUMP still counts: its absence is the state.
-    keys.set(key, dump ? createHash('sha256').update(dump).digest('hex') : 'gone');
-  }
+    keys.set(k, dump ? createHash('sha256').update(dump).digest('hex') : 'gone');
+  });
   return { keys, audits, files: fileDigests(artifactDir) };
 }
 
