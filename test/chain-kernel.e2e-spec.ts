@@ -47,6 +47,13 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 15_0
   return v;
 }
 
+function start(): Promise<RunningAgent> {
+  return startAgent({
+    id: agentId, host: '127.0.0.1', port: 0, token, machine: { systemId: agentId, devices: [device] }, profiles: loadProfiles(),
+    publicKeyPem: keys.publicKeyPem, kernel: 'auto', stateDir: join(work, 'state'), logLevel: 'silent',
+  });
+}
+
 beforeAll(async () => {
   work = await fsp.mkdtemp('/tmp/ioplane-chain-kernel-');
 });
@@ -63,10 +70,7 @@ afterAll(async () => {
 describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) => {
   itKernel('runs three modules in order on one veth hook; a packet the first drops never reaches the second', async () => {
     for (const s of [0, 1, 2]) for (const v of [1, 2]) stages[s][v] = await buildStage(work, join(work, 'cache'), s, v);
-    agent = await startAgent({
-      id: agentId, host: '127.0.0.1', port: 0, token, machine: { systemId: agentId, devices: [device] }, profiles: loadProfiles(),
-      publicKeyPem: keys.publicKeyPem, kernel: 'auto', stateDir: join(work, 'state'), logLevel: 'silent',
-    });
+    agent = await start();
     expect(agent.mode).toBe('kernel');
     client = new AgentClient(agent.url, token);
 
@@ -146,6 +150,18 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     const back = await client.rollback(device.id, { scope: 'program' });
     expect(back.current?.modules.map((m) => m.version)).toEqual(['1.0.2', '1.0.2', '1.0.1']);
     expect((await client.commit(device.id)).status).toBe('committed');
+
+    // The chain is pinned (root, program array, modules): it runs on while the agent restarts, and the new agent finds it.
+    const running = (await client.programs()).devices[0].ports[0].current!;
+    await agent!.close();
+    agent = await start();
+    client = new AgentClient(agent.url, token);
+    const found = (await client.programs()).devices[0];
+    expect(found.ports[0].current).toMatchObject({ chainDigest: running.chainDigest, rootProgId: running.rootProgId, mechanism: 'tail-call', rediscovered: true });
+    expect(found.foreign).toEqual([]);
+    const more = await sendStageTraffic(iface, { count: 200 }).done;
+    const last = await until(() => tail.read(), (x) => x.total - after.total >= more);
+    expect({ total: last.total - after.total, ordered: last.ordered - after.ordered }).toEqual({ total: more, ordered: more });
     expect((await client.detach(device.id)).status).toBe('detached');
   }, 240_000);
 });

@@ -139,7 +139,7 @@ export class KernelXdpDriver implements DeviceDriver {
           const known = [saved?.current, saved?.previous].find((c) => c?.chainDigest.startsWith(d));
           found = known
             ? { ...known, rootProgId: running }
-            : { chainDigest: d, target: 'host-xdp-native', mode: 'native', modules: [], rootProgId: running, rootTag: info.tag, loadedAt: new Date(0).toISOString(), committed: false };
+            : { chainDigest: d, target: 'host-xdp-native', mode: 'native', mechanism: existsSync(join(this.portDir(port), 'chains', d, 'progs')) ? 'tail-call' : undefined, modules: [], rootProgId: running, rootTag: info.tag, loadedAt: new Date(0).toISOString(), committed: false };
         }
         current = found;
       }
