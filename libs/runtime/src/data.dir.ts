@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, parse, resolve } from 'node:path';
 
-export type DataDirErrorCode = 'shared_dir' | 'not_a_dir';
+export type DataDirErrorCode = 'shared_dir' | 'not_a_dir' | 'not_private';
 
 /** A data or keys folder ioplane cannot make private; `field` is the variable that names it. */
 export class DataDirError extends Error {
@@ -29,7 +29,11 @@ export function ensurePrivateDir(dir: string, field = 'IOPLANE_DATA_DIR'): void 
   if (abs === parse(abs).root || (st.mode & 0o1000) !== 0) {
     throw new DataDirError('shared_dir', `${field}: ${abs} is a shared folder; give ioplane a folder of its own`, field);
   }
-  chmodSync(abs, st.mode & 0o7700);
+  try {
+    chmodSync(abs, st.mode & 0o7700);
+  } catch (e) {
+    throw new DataDirError('not_private', `${field}: ${abs} is readable by others and cannot be narrowed to 0700 (${(e as NodeJS.ErrnoException).code}); run as its owner or chmod 700 it`, field);
+  }
 }
 
 /** Public halves may stay readable; everything else in the keys folder is a secret. */
