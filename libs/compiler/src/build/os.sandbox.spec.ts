@@ -156,6 +156,9 @@ describe('bpftool in the sandbox', () => {
     expect(load.args).toEqual(expect.arrayContaining(['--cap-drop', 'ALL', '--cap-add', 'CAP_BPF', '--unshare-net', '--proc']));
     expect(dump.args).toEqual(expect.arrayContaining(['--cap-drop', 'ALL', '--unshare-net']));
     expect(dump.args).not.toContain('--cap-add');
-    expect(dump.args.slice(dump.args.indexOf('--') + 1, dump.args.indexOf('--') + 2)).toEqual(['/usr/sbin/bpftool']);
+    // prlimit (the caps), then bwrap, then bpftool after bwrap's own `--`.
+    expect(dump.file).toMatch(/prlimit$/);
+    expect(dump.args).toEqual(expect.arrayContaining(['--core=0', '--cpu=20:22']));
+    expect(dump.args[dump.args.lastIndexOf('--') + 1]).toBe('/usr/sbin/bpftool');
   });
 });

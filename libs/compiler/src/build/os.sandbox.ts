@@ -245,6 +245,16 @@ function readsFileOnly(args: string[]): boolean {
   return (args[0] === 'btf' && args[1] === 'dump' && args[2] === 'file') || args[0] === 'gen';
 }
 
+/**
+ * Caps for bpftool. Reading an object (BTF of an upload) gets CPU and memory caps like a compiler.
+ * Kernel runs get none of those: BPF_PROG_TEST_RUN's repeats are CPU time charged to bpftool and
+ * maps live in kernel memory; their outputs (data_out) are bounded by size all the same.
+ */
+const BPFTOOL_LIMITS: Record<'inspect' | 'kernel', ResourceLimits> = {
+  inspect: { cpuSeconds: 20, memoryBytes: 1024 * 1024 * 1024, fileSizeBytes: 64 * 1024 * 1024 },
+  kernel: { fileSizeBytes: 64 * 1024 * 1024 },
+};
+
 const warnedTools = new Set<string>();
 
 function warnUnsandboxed(what: string, reason: string): void {
@@ -267,5 +277,5 @@ export function bpftoolCommand(bin: string, args: string[], bpffsRoot: string, s
     warnUnsandboxed(`bpftool ${args.slice(0, 2).join(' ')}`, a.reason);
     return { file: bin, args };
   }
-  return sandboxedCommand({ kind, binds: bindsForPaths(args, bpffsRoot) }, bin, args, {}, sandbox);
+  return sandboxedCommand({ kind, binds: bindsForPaths(args, bpffsRoot) }, bin, args, BPFTOOL_LIMITS[kind], sandbox);
 }
