@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { FirmwareProfile } from '@ioplane/domain';
 import {
-  analyzeObjectAsync, BuildArtifact, buildModule, deployedProgram, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable,
-  kernelVerify, ObjectFacts, ProgramFacts, runVectors, SandboxOptions, summarizePrograms, verifyOffload,
+  analyzeFile, BuildArtifact, buildModule, deployedProgram, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable, kernelVerify,
+  kernelLoadType, ObjectFacts, ProgramFacts, runVectors, summarizePrograms, verifyOffload,
 } from '@ioplane/compiler';
 import { ModuleManifest, packetHex } from '@ioplane/modules';
 import { ModuleReport } from './module.report';
@@ -13,12 +12,6 @@ export interface CheckOptions {
   /** `auto` uses the kernel where it can; `off` never touches it (static checks only). */
   kernel?: 'auto' | 'off';
   signal?: AbortSignal;
-  /**
-   * The module ships with ioplane (modules/): it may build without the OS sandbox where bwrap
-   * cannot run. Anything else, an upload or a folder given to the CLI, is then refused.
-   */
-  shipped?: boolean;
-  sandbox?: SandboxOptions;
   onStage?: (stage: 'build' | 'analyse' | 'verify' | 'kernel' | 'vectors') => void;
 }
 
@@ -52,9 +45,9 @@ export async function checkModule(m: ModuleManifest, opts: CheckOptions): Promis
   return checkArtifact(await buildCatalogModule(m, opts), catalogMeta(m), opts);
 }
 
-export function buildCatalogModule(m: ModuleManifest, opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage' | 'shipped' | 'sandbox'>): Promise<BuildArtifact> {
+export function buildCatalogModule(m: ModuleManifest, opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage'>): Promise<BuildArtifact> {
   opts.onStage?.('build');
-  return buildModule({ name: m.name, dir: m.dir!, sources: m.sources, shipped: opts.shipped }, { cacheDir: opts.cacheDir, signal: opts.signal, sandbox: opts.sandbox });
+  return buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: opts.cacheDir, signal: opts.signal });
 }
 
 export function catalogMeta(m: ModuleManifest) {
@@ -80,16 +73,14 @@ export async function checkArtifact(
   opts.onStage?.('analyse');
   // The manifest's or --type's type names the deployed program's type (or, with no program named, any custom section's).
   const type = meta.type ?? meta.manifest?.type;
-  // The BTF dump runs in a child process the event loop does not wait on: the API keeps answering.
-  const facts = await analyzeObjectAsync(await readFile(artifact.objectPath), type ? { types: { [meta.program ?? '*']: type } } : {});
+  const facts = analyzeFile(artifact.objectPath, type ? { types: { [meta.program ?? '*']: type } } : {});
   const program = selectProgram(facts, meta.program);
   const maps = facts.maps.filter((mp) => program.maps.some((u) => u.name === mp.name));
 
   opts.onStage?.('verify');
   const profiles = [hostKernelLimits(), ...opts.profiles];
   const verdicts = profiles.map((p) => verifyOffload(facts, program.name, p));
-  // A given type goes to bpftool for the whole object (as `loadall ... type` does); else libbpf reads each section.
-  const loadType = program.typeSource === 'given' ? type : undefined;
+  const loadType = kernelLoadType(facts, program, type);
 
   const kernel = opts.kernel === 'off' ? { ok: false, reason: 'kernel checks turned off' } : await kernelAvailable();
   let verify = null;

@@ -4,6 +4,6 @@ export { MATCH_ACTION } from './match-action.rules';
 export type {
   OffloadVerdict, OffloadReason, OffloadReasonCode, TargetVerdict, TargetCheck, TargetRules, VerifierProfile,
 } from './verifier.types';
-export { deployedProgram, summarizePrograms } from './program.summary';
+export { deployedProgram, kernelLoadType, summarizePrograms } from './program.summary';
 export type { ProgramSummary } from './program.summary';
 export { DRIVER_RULES, deviceStackBytes } from './offload-driver.rules';

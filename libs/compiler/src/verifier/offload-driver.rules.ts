@@ -35,11 +35,13 @@ interface Ctx {
 
 type Rule = (c: Ctx) => OffloadReason[];
 
+/** `<what> is not supported by <profile>: nfp says "<driver message>" (<source>) [rule <rule>]`; `what` may carry its own verb. */
 function reason(c: Ctx, code: OffloadReasonCode, rule: string, what: string, driverMessage: string, source: string, extra: Partial<OffloadReason> = {}): OffloadReason {
+  const verb = / is not offloadable to /.test(what) ? '' : ` is not supported by ${c.who}`;
   return {
     code,
     rule,
-    message: `${what}: ${c.o.driver} refuses it ("${driverMessage}", ${source}) [rule ${rule}]`,
+    message: `${what}${verb}: ${c.o.driver} says "${driverMessage}" (${source}) [rule ${rule}]`,
     driverMessage,
     source,
     ...extra,
@@ -52,7 +54,7 @@ const siteReason = (c: Ctx, s: InsnRef, code: OffloadReasonCode, rule: string, w
 const attachType: Rule = (c) => {
   const t = c.p.attachType;
   if (!t || !c.o.refusedAttachTypes.includes(t)) return [];
-  const what = `program ${c.p.name} (section ${c.p.section}) is meant for ${t === 'XDP_DEVMAP' ? 'devmap' : t === 'XDP_CPUMAP' ? 'cpumap' : t} entries, not a port`;
+  const what = `program ${c.p.name} (section ${c.p.section}: for ${t === 'XDP_DEVMAP' ? 'devmap' : t === 'XDP_CPUMAP' ? 'cpumap' : t} entries, not a port)`;
   return [reason(c, 'attach_type', 'attach_type', what, `BPF_${t} programs can not be attached to a device`, 'net/core/dev.c dev_xdp_attach', { actual: t, limit: c.o.refusedAttachTypes.join(',') })];
 };
 
@@ -134,7 +136,7 @@ const ctxAccess: Rule = (c) => {
   const out: OffloadReason[] = [];
   for (const a of c.p.ctxAccesses) {
     if (a.access === 'load' && !(c.o.ctxReadOffsets.includes(a.offset) && a.size === c.o.ctxReadBytes)) {
-      out.push(siteReason(c, a, 'ctx_access', 'ctx_read', `${a.size}-byte read of xdp_md at offset ${a.offset}; the device has only data (0) and data_end (4)`,
+      out.push(siteReason(c, a, 'ctx_access', 'ctx_read', `${a.size}-byte read of xdp_md offset ${a.offset} (the device has only data and data_end)`,
         'mem_ldx_xdp: -EOPNOTSUPP', 'jit.c mem_ldx_xdp', { actual: a.offset, limit: c.o.ctxReadOffsets.join(',') }));
     } else if (a.access === 'store' && !c.o.ctxWriteOffsets.includes(a.offset)) {
       out.push(siteReason(c, a, 'ctx_access', 'ctx_write', `store to xdp_md at offset ${a.offset}`,
@@ -150,7 +152,7 @@ const aluWidth: Rule = (c) => {
   const bits = c.o.mulDivMaxBits;
   for (const s of c.p.aluSites) {
     const what = `${s.op}${s.width} ${s.source === 'imm' ? `by ${s.imm}` : 'by a register'}`;
-    const add = (msg: string, detail: string) => out.push(siteReason(c, s, 'alu_width', `alu_${s.op}`, `${what}: ${detail}`, msg, 'verifier.c nfp_bpf_check_alu', { limit: `u${bits}` }));
+    const add = (msg: string, detail: string) => out.push(siteReason(c, s, 'alu_width', `alu_${s.op}`, `${what} (${detail})`, msg, 'verifier.c nfp_bpf_check_alu', { limit: `u${bits}` }));
     if (s.op === 'mul') {
       if (!s.dstWithinU32) add('multiplier is not within u32 value range', 'the destination is not shown to fit in 32 bits');
       else if (s.source === 'reg' && !s.srcWithinU32) add('multiplicand is not within u32 value range', 'the source is not shown to fit in 32 bits');

@@ -47,6 +47,18 @@ export function deployedProgram(facts: ObjectFacts, program?: string): ProgramFa
   return ps[0];
 }
 
+/**
+ * The `type` a kernel check gives `bpftool prog loadall`, which applies it to every program of the
+ * object: the given type when the deployed program's came from the manifest or --type; else, when
+ * some program sits in a section libbpf cannot type (which would fail the whole load), the deployed
+ * program's own section name (bpftool reads it as libbpf does); else none, and libbpf types each program from its section.
+ */
+export function kernelLoadType(facts: ObjectFacts, deployed: ProgramFacts, given: string | undefined): string | undefined {
+  if (deployed.typeSource === 'given') return given;
+  if (deployed.typeSource === 'section' && facts.programs.some((p) => p.typeSource === 'unknown')) return deployed.section;
+  return undefined;
+}
+
 function kernelWord(name: string, k: KernelVerifyResult | null): ProgramSummary['kernel'] {
   if (!k) return 'not_run';
   if (k.accepted) return k.loadedPrograms.includes(name) ? 'accepted' : 'not_loaded';
