@@ -1,7 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import type { FirmwareProfile } from '@ioplane/domain';
 import {
-  analyzeFile, BuildArtifact, buildModule, deployedProgram, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable, kernelVerify,
-  kernelLoadType, ObjectFacts, ProgramFacts, runVectors, summarizePrograms, verifyOffload,
+  analyzeObjectAsync, BuildArtifact, buildModule, deployedProgram, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable,
+  kernelLoadType, kernelVerify, ObjectFacts, ProgramFacts, runVectors, SandboxOptions, summarizePrograms, verifyOffload,
 } from '@ioplane/compiler';
 import { ModuleManifest, packetHex } from '@ioplane/modules';
 import { ModuleReport } from './module.report';
@@ -12,6 +13,12 @@ export interface CheckOptions {
   /** `auto` uses the kernel where it can; `off` never touches it (static checks only). */
   kernel?: 'auto' | 'off';
   signal?: AbortSignal;
+  /**
+   * The module ships with ioplane (modules/): it may build without the OS sandbox where bwrap
+   * cannot run. Anything else, an upload or a folder given to the CLI, is then refused.
+   */
+  shipped?: boolean;
+  sandbox?: SandboxOptions;
   onStage?: (stage: 'build' | 'analyse' | 'verify' | 'kernel' | 'vectors') => void;
 }
 
@@ -45,9 +52,9 @@ export async function checkModule(m: ModuleManifest, opts: CheckOptions): Promis
   return checkArtifact(await buildCatalogModule(m, opts), catalogMeta(m), opts);
 }
 
-export function buildCatalogModule(m: ModuleManifest, opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage'>): Promise<BuildArtifact> {
+export function buildCatalogModule(m: ModuleManifest, opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage' | 'shipped' | 'sandbox'>): Promise<BuildArtifact> {
   opts.onStage?.('build');
-  return buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: opts.cacheDir, signal: opts.signal });
+  return buildModule({ name: m.name, dir: m.dir!, sources: m.sources, shipped: opts.shipped }, { cacheDir: opts.cacheDir, signal: opts.signal, sandbox: opts.sandbox });
 }
 
 export function catalogMeta(m: ModuleManifest) {
@@ -73,7 +80,8 @@ export async function checkArtifact(
   opts.onStage?.('analyse');
   // The manifest's or --type's type names the deployed program's type (or, with no program named, any custom section's).
   const type = meta.type ?? meta.manifest?.type;
-  const facts = analyzeFile(artifact.objectPath, type ? { types: { [meta.program ?? '*']: type } } : {});
+  // The BTF dump runs in a child process the event loop does not wait on: the API keeps answering.
+  const facts = await analyzeObjectAsync(await readFile(artifact.objectPath), type ? { types: { [meta.program ?? '*']: type } } : {});
   const program = selectProgram(facts, meta.program);
   const maps = facts.maps.filter((mp) => program.maps.some((u) => u.name === mp.name));
 
