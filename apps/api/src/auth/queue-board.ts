@@ -1,4 +1,4 @@
-import { ForbiddenException, HttpException, HttpStatus, type INestApplication, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, HttpException, HttpStatus, type INestApplication, Logger, UnauthorizedException } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { createBullBoard } from '@bull-board/api';
@@ -15,6 +15,7 @@ import type { RefusalThrottle } from './refusal.throttle';
 const BASE = '/admin/queues';
 const COOKIE = 'ioplane_admin';
 const MINUTE = 60_000;
+const log = new Logger('queue-board');
 
 interface Req extends AuthedRequest {
   headers: Record<string, string | undefined>;
@@ -91,7 +92,8 @@ export function mountQueueBoard(app: INestApplication): void {
             at: new Date().toISOString(), tokenId: token.id, tokenName: token.name, role: token.role,
             method: req.method, path, status: res.statusCode, result: res.statusCode < 400 ? 'ok' : 'error',
           })
-          .catch(() => undefined);
+          // The call already happened; a lost audit line is logged loudly rather than hidden.
+          .catch((e: Error) => log.error({ err: e.message, method: req.method, path }, 'audit write failed'));
       });
     }
     next();
