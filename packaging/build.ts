@@ -1,6 +1,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildAgentPackage } from './agent.build';
+import { buildControllerPackage } from './controller.build';
 import { lintian } from './deb';
 import { run } from './package.process';
 
@@ -23,11 +24,10 @@ async function main(): Promise<void> {
   const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
   const arch = (await run('dpkg', ['--print-architecture'])).trim();
   const built: string[] = [];
-  if (!only || only === 'agent') built.push(await buildAgentPackage(repo, work, outDir, version, arch));
-  if (!only || only === 'controller') {
-    const { buildControllerPackage } = await import('./controller.build');
-    built.push(await buildControllerPackage(repo, work, outDir, version, arch));
-  }
+  const agent = !only || only === 'agent' ? await buildAgentPackage(repo, work, outDir, version, arch) : undefined;
+  if (agent) built.push(agent);
+  // The controller carries the agent package it serves to the machines MAAS deploys.
+  if (!only || only === 'controller') built.push(await buildControllerPackage(repo, work, outDir, version, arch, agent));
   let failed = false;
   for (const deb of built) {
     process.stdout.write(`built ${deb}\n`);
