@@ -137,6 +137,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return send(res, 200, { devices: faults.all() });
     }
     if (!bearerMatches(req.headers.authorization, opts.token)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
+    // The authenticated liveness check: proves the caller holds this host's token (install checks, the controller).
+    if (req.method === 'GET' && path === '/v1/health') return send(res, 200, { ok: true, agentId: opts.id, mode: set.mode, devices: set.drivers.size });
     if (req.method === 'GET' && path === '/v1/inventory') return send(res, 200, inventory());
     if (req.method === 'GET' && path === '/v1/programs') return send(res, 200, { devices: await Promise.all([...set.drivers.values()].map((d) => d.programs())) });
     const m = DEVICE_OP.exec(path);
