@@ -37,7 +37,7 @@ export interface LoadRequest {
    * generic) and must agree with `target`; when absent, host-xdp-native tries native, then generic.
    */
   hook?: XdpHook;
-  /** Optional: the interface the plan names for this port; a load is refused when the port is another interface. */
+  /** Optional: the interface the plan names for this port (the netdev, or the MAAS interface at that port position); refused when the port is another. */
   interface?: string;
   signal?: AbortSignal;
 }

@@ -3,7 +3,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
 import { BPFFS_ROOT, runVectors } from '@ioplane/compiler';
-import { bpftool } from './kernel/bpftool.run';
+import { linkedProgId, pinnedProg, type PinnedProg } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
 import {
@@ -102,19 +102,12 @@ export class KernelXdpDriver implements DeviceDriver {
     await fsp.rename(`${file}.tmp`, file);
   }
 
-  private async progIdOf(pin: string): Promise<{ id: number; tag: string; runCnt: number; runTimeNs: number } | null> {
-    if (!existsSync(pin)) return null;
-    const r = await bpftool(['prog', 'show', 'pinned', pin, '-j']);
-    if (r.code !== 0) return null;
-    const j = JSON.parse(r.stdout) as { id: number; tag: string; run_cnt?: number; run_time_ns?: number };
-    return { id: j.id, tag: j.tag, runCnt: j.run_cnt ?? 0, runTimeNs: j.run_time_ns ?? 0 };
+  private progIdOf(pin: string): Promise<PinnedProg | null> {
+    return pinnedProg(pin);
   }
 
-  private async linkProgId(port: number): Promise<number | null> {
-    if (!existsSync(this.linkPin(port))) return null;
-    const r = await bpftool(['link', 'show', 'pinned', this.linkPin(port), '-j']);
-    if (r.code !== 0) return null;
-    return (JSON.parse(r.stdout) as { prog_id?: number }).prog_id ?? null;
+  private linkProgId(port: number): Promise<number | null> {
+    return linkedProgId(this.linkPin(port));
   }
 
   /** Reads what a previous agent left pinned: reports it, detaches nothing. */
@@ -215,7 +208,12 @@ export class KernelXdpDriver implements DeviceDriver {
       const inv = this.inventory();
       const iface = this.iface(req.port);
       const running = await this.linkProgId(req.port);
-      checkLoadRequest(req, { targets: inv.targets, slots: inv.programSlotsPerPort, interfaceName: iface.name, runningMode: running !== null ? meta.current?.mode : undefined });
+      checkLoadRequest(req, {
+        targets: inv.targets,
+        slots: inv.programSlotsPerPort,
+        interfaceNames: [iface.name, ...(this.device.interfaces[req.port] ? [this.device.interfaces[req.port]] : [])],
+        runningMode: running !== null ? meta.current?.mode : undefined,
+      });
       const digest = chainDigest(req.target, req.modules);
       if (meta.current?.chainDigest === digest && running !== null && running === meta.current.rootProgId) {
         return { status: 'unchanged', deviceId: this.device.id, port: req.port, current: meta.current, previous: meta.previous };

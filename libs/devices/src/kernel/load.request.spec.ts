@@ -2,7 +2,7 @@ import type { ChainModule } from '../device.driver';
 import { checkLoadRequest, type HookFacts } from './load.request';
 
 const mod = (name = 'm', persistentMaps: string[] = []): ChainModule => ({ name, version: '1', digest: 'd', program: 'xdp', persistentMaps, object: Buffer.alloc(0) });
-const facts: HookFacts = { targets: ['host-xdp-native', 'host-xdp-generic'], slots: 3, interfaceName: 'x1p0' };
+const facts: HookFacts = { targets: ['host-xdp-native', 'host-xdp-generic'], slots: 3, interfaceNames: ['x1p0', 'ens1f0'] };
 const err = (fn: () => void): unknown => {
   try {
     fn();
@@ -31,6 +31,10 @@ describe(checkLoadRequest.name, () => {
 
   it('refuses moving a running chain to the other mode, which no atomic swap can do', () => {
     expect(err(() => checkLoadRequest({ port: 0, target: 'host-xdp-native', hook: 'xdp-native', modules: [mod()] }, { ...facts, runningMode: 'generic' }))).toMatchObject({ code: 'unsupported_target', field: 'hook' });
+  });
+
+  it('knows the port by its netdev and by the MAAS interface it stands for', () => {
+    expect(() => checkLoadRequest({ port: 0, target: 'host-xdp-native', interface: 'ens1f0', modules: [mod()] }, facts)).not.toThrow();
   });
 
   it('refuses an interface the port is not', () => {

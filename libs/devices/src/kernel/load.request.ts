@@ -10,8 +10,11 @@ const MODE_OF: Record<XdpHook, AttachMode> = { 'xdp-native': 'native', 'xdp-gene
 export interface HookFacts {
   targets: readonly Target[];
   slots: number;
-  /** Name of the interface the request's port is. */
-  interfaceName: string;
+  /**
+   * Names the request's port answers to: the netdev the agent attaches to, and the MAAS interface
+   * it stands for (the device's interface at that port's position), which is what a plan names.
+   */
+  interfaceNames: readonly string[];
   /** Mode of the chain attached to the port now; undefined when nothing is attached. */
   runningMode?: AttachMode;
 }
@@ -28,8 +31,8 @@ export function checkLoadRequest(req: Omit<LoadRequest, 'signal'>, f: HookFacts)
   if (req.hook !== undefined && f.runningMode !== undefined && f.runningMode !== MODE_OF[req.hook]) {
     throw new DeviceError('unsupported_target', `the port runs ${f.runningMode} XDP; an atomic swap cannot move its chain to ${req.hook} (detach first)`, 'hook');
   }
-  if (req.interface !== undefined && req.interface !== f.interfaceName) {
-    throw new DeviceError('port_out_of_range', `port ${req.port} is interface ${f.interfaceName}, not ${req.interface}`, 'interface');
+  if (req.interface !== undefined && !f.interfaceNames.includes(req.interface)) {
+    throw new DeviceError('port_out_of_range', `port ${req.port} is interface ${f.interfaceNames.join(' / ')}, not ${req.interface}`, 'interface');
   }
   for (const [i, m] of req.modules.entries()) {
     if (!NAME.test(m.name)) throw new DeviceError('bad_object', `module name ${m.name} must match ${NAME}`, `modules[${i}].name`);
