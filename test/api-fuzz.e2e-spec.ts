@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { TokenRepository } from '@ioplane/state';
 import { Harness, http, startHarness } from './harness';
-import { authCases, bodyCases, Case, contentTypeCases, pathCases, queryCases, Tokens } from './fuzz/fuzz.cases';
+import { authCases, bodyCases, Case, contentTypeCases, methodCases, pathCases, queryCases, Tokens } from './fuzz/fuzz.cases';
 import { label, Operation, operations } from './fuzz/openapi.ops';
 import { rawRequest } from './fuzz/raw.request';
 import { FuzzTarget, probe } from './fuzz/rejection.check';
@@ -18,11 +18,14 @@ import { FuzzTarget, probe } from './fuzz/rejection.check';
  * were. A new endpoint is fuzzed as soon as it is in the document.
  *
  * Replay a failure with the seed in the test name: FUZZ_SEED=<seed> npx jest test/api-fuzz.e2e-spec.ts
+ * (FUZZ_SCALE=10 multiplies the runs, FUZZ_BUDGET_MS raises the time bound for that).
  */
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 /** The whole suite's budget; cases still pending when it runs out fail as interrupted. */
 const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 120_000);
 const DEADLINE_MS = 10_000;
+/** More runs per family for a deeper local search (FUZZ_SCALE=10); CI runs the default. */
+const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1));
 
 /** Each family of each operation has a seed of its own, so adding an endpoint does not reshuffle the others. */
 const seedFor = (kind: string, op: Operation) => (SEED ^ createHash('sha256').update(`${kind} ${label(op)}`).digest().readUInt32LE(0)) | 0;
@@ -82,7 +85,7 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
               const problems = await probe(target, req, expect);
               if (problems.length) throw new Error(`${req.method} ${req.path.slice(0, 160)} -> ${problems.join('; ')}`);
             }),
-            { seed, numRuns: c.runs, endOnFailure: true, interruptAfterTimeLimit: Math.max(left, 1), markInterruptAsFailure: true },
+            { seed, numRuns: c.runs > 1 ? c.runs * SCALE : 1, endOnFailure: true, interruptAfterTimeLimit: Math.max(left, 1), markInterruptAsFailure: true },
           );
         } catch (e) {
           // The problem first (fast-check keeps it as the cause); a counterexample can be megabytes, so only its start.
@@ -120,6 +123,10 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
 
   it('refuses unknown query parameters and bad values of known ones, naming them', async () => {
     expect(await run(queryCases)).toEqual([]);
+  }, 150_000);
+
+  it('answers methods a path does not declare in the shared error body', async () => {
+    expect(await run(methodCases(ops))).toEqual([]);
   }, 150_000);
 
   it('refuses odd and malformed path parameters, naming them', async () => {

@@ -50,7 +50,7 @@ export function authCases(op: Operation, t: Tokens): Case[] {
   return [
     one('no token', null, () => ({ req: base(null), expect: unauthorized })),
     one('revoked token', t.revoked, (tok) => ({ req: base(`Bearer ${tok}`), expect: unauthorized })),
-    { kind: 'bad token', input: badToken, runs: 3, make: (a) => ({ req: base(a), expect: unauthorized }) },
+    { kind: 'bad token', input: badToken, runs: 2, make: (a) => ({ req: base(a), expect: unauthorized }) },
     // Over Node's 16 KiB of headers: refused by the HTTP parser, before any route, still in the shared body.
     one('token over the header limit', 20_000, (n) => ({ req: base(`Bearer ${'a'.repeat(n)}`), expect: { statuses: [431] } })),
     ...(['viewer', 'operator'] as const)
@@ -68,7 +68,7 @@ export function queryCases(op: Operation, t: Tokens): Case[] {
     {
       kind: 'unknown query parameter',
       input: fc.tuple(unknownName.filter((n) => !declared.includes(asSent(n))), oddText(20)),
-      runs: 3,
+      runs: 2,
       make: ([name, value]) => ({ req: req([[name, value]]), expect: { statuses: [400], field: asSent(name) } }),
     },
     ...op.query.flatMap((q): Case[] => [
@@ -90,7 +90,7 @@ export function pathCases(op: Operation, t: Tokens): Case[] {
     {
       kind: `odd ${p}`,
       input: fc.oneof(oddText(60), longOddText),
-      runs: 4,
+      runs: 3,
       make: (v) => ({ req: { method: op.method, path: concretePath(op, { [p]: pct(v) }), ...bodyless }, expect: { statuses: [400, 404], field: p } }),
     },
     {
@@ -191,4 +191,16 @@ export function contentTypeCases(op: Operation, t: Tokens): Case[] {
     ['gzip of a bad body', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(bad), byField],
   ];
   return table.map(([kind, headers, body, expect]) => one(kind, body, (b) => ({ req: { method: op.method, path: concretePath(op), headers: { ...auth, ...headers }, body: b }, expect })));
+}
+
+/** Methods a documented path does not declare: no route answers them, and the answer is still the shared body. */
+export function methodCases(all: Operation[]): (op: Operation, t: Tokens) => Case[] {
+  return (op, t) => {
+    const declared = new Set(all.filter((o) => o.path === op.path).map((o) => o.method));
+    // Once per path: the first operation declared for it carries the cases.
+    if (all.find((o) => o.path === op.path) !== op) return [];
+    return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+      .filter((m) => !declared.has(m))
+      .map((m) => one(`undeclared method ${m}`, m, (method) => ({ req: { method, path: concretePath(op), headers: { authorization: `Bearer ${t.admin}`, ...json }, body: '{}' }, expect: { statuses: [404, 405] } })));
+  };
 }
