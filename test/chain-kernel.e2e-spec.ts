@@ -1,14 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '@ioplane/domain';
-import { describeKernel } from '@ioplane/compiler';
+import { buildModule, describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
+import { DEFAULT_MODULES_DIR, loadModule } from '@ioplane/modules';
 import {
   AgentClient, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface,
 } from '@ioplane/devices';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../apps/agent/src';
-import { attachTailCounter, buildStage, DROP_MARK, sendStageTraffic, staticNeighbour, type StageTraffic, type TailCounter } from './chain-traffic.fixture';
+import {
+  attachTailCounter, buildStage, CHAIN_UDP_PORT, DROP_MARK, sendStageTraffic, staticNeighbour, type StageTraffic, type TailCounter,
+} from './chain-traffic.fixture';
 
 // Names of this run only: the agent's namespaces, its veth pair and its bpffs folder derive from agentId.
 const agentId = `e2ec-${randomBytes(3).toString('hex')}`;
@@ -164,4 +167,44 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     expect({ total: last.total - after.total, ordered: last.ordered - after.ordered }).toEqual({ total: more, ordered: more });
     expect((await client.detach(device.id)).status).toBe('detached');
   }, 240_000);
+
+  itKernel('runs the example chain (acl-firewall, l4-lb, ddos-drop) from the catalog on one native hook', async () => {
+    expect(client).toBeDefined();
+    const chain: ChainModule[] = [];
+    for (const name of ['acl-firewall', 'l4-lb', 'ddos-drop']) {
+      const m = loadModule(join(DEFAULT_MODULES_DIR, name));
+      const art = await buildModule({ name, dir: m.dir!, sources: m.sources }, { cacheDir: join(work, 'cache') });
+      const object = await fsp.readFile(art.objectPath);
+      chain.push({ name, version: m.version, digest: createHash('sha256').update(object).digest('hex'), program: m.program, persistentMaps: m.hints.persistentMaps, object });
+    }
+    const r = await client.load(device.id, signedLoadBody('host-xdp-native', chain, keys.privateKeyPem, 0, { hook: 'xdp-native', interface: iface.name }));
+    expect(r.current).toMatchObject({ mechanism: 'tail-call', mode: 'native' });
+    expect(r.current.modules.map((m) => m.name)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']);
+
+    // An ACL rule for the test traffic (udp/CHAIN_UDP_PORT: DROP) in the running acl-firewall's own map.
+    const chainDir = join(bpffsRoot(agentId), createHash('sha256').update(device.id).digest('hex').slice(0, 12), 'p0', 'chains', r.current.chainDigest.slice(0, 32));
+    const key = ['11', '00', (CHAIN_UDP_PORT >> 8).toString(16).padStart(2, '0'), (CHAIN_UDP_PORT & 0xff).toString(16).padStart(2, '0')];
+    const seeded = await runProcess(findBpftool()!, ['map', 'update', 'pinned', join(chainDir, 'm0_map_acl_rules'), 'key', 'hex', ...key, 'value', 'hex', '01', ...Array(15).fill('00')], { timeoutMs: 10_000 });
+    expect(seeded.stderr).toBe('');
+
+    const c0 = await client.counters(device.id);
+    const t0 = await tail.read();
+    const blocked = await sendStageTraffic(iface, { count: 200 }).done;
+    const probed = (await client.probe(device.id, 0, 100)).sent;
+    const c = await until(
+      () => client.counters(device.id),
+      (x) => slot(x, 'acl-firewall').drops - slot(c0, 'acl-firewall').drops >= blocked && (slot(x, 'ddos-drop').maps?.ddos_stats ?? 0) >= probed,
+    );
+    const d = (name: string, k: 'packets' | 'drops' | 'passed') => (slot(c, name)[k] ?? 0) - (slot(c0, name)[k] ?? 0);
+    // Each module's counter moved; the ACL's drops never reached the load balancer.
+    expect(d('acl-firewall', 'packets')).toBeGreaterThanOrEqual(blocked + probed);
+    expect(d('acl-firewall', 'drops')).toBe(blocked);
+    expect(d('l4-lb', 'packets')).toBe(d('acl-firewall', 'passed'));
+    expect(d('l4-lb', 'packets')).toBeGreaterThanOrEqual(probed);
+    expect(d('ddos-drop', 'packets')).toBe(d('l4-lb', 'passed'));
+    expect(d('ddos-drop', 'packets')).toBeGreaterThanOrEqual(probed);
+    expect(slot(c, 'ddos-drop').maps?.ddos_stats).toBeGreaterThanOrEqual(probed);
+    expect((await tail.read()).total - t0.total).toBe(0);
+    expect((await client.detach(device.id)).status).toBe('detached');
+  }, 180_000);
 });
