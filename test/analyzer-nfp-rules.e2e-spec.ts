@@ -57,6 +57,13 @@ const PAIRS: RulePair[] = [
     says: /map_lookup: unsupported ptr type packet/,
   },
   {
+    // The same rule's other half: a stack key off its 4-byte alignment (fp-6).
+    rule: 'map_helper_args',
+    bad: xdp('char buf[8]; __builtin_memset(buf, 1, 8); __u64 *v = bpf_map_lookup_elem(&counts, buf + 2); ' + COUNT + ' return XDP_PASS;'),
+    good: xdp('char buf[8]; __builtin_memset(buf, 1, 8); __u64 *v = bpf_map_lookup_elem(&counts, buf + 4); ' + COUNT + ' return XDP_PASS;'),
+    says: /map_lookup: unaligned stack pointer 6/,
+  },
+  {
     rule: 'perf_event_current_cpu',
     bad: xdp('__u64 e = 7; bpf_perf_event_output(ctx, &events, 0, &e, sizeof(e)); return XDP_PASS;', EVENTS()),
     good: xdp('__u64 e = 7; bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &e, sizeof(e)); return XDP_PASS;', EVENTS()),
@@ -225,7 +232,7 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(PAIRS.map((p) => [p.rule, p] as const))('%s', (_rule, pair) => {
+  it.each(PAIRS.map((p) => [`${p.rule}: ${p.says.source}`, p] as const))('%s', (_rule, pair) => {
     const bad = verdict(compile(`${pair.rule}-bad`, pair.bad, pair.cflags), pair.limits);
     expect(bad.accepted).toBe(false);
     expect(bad.reasons.length).toBeGreaterThan(0);
