@@ -4,6 +4,7 @@ import { anyJson, badQueryValue, hugeLength, invalidUtf8, longOddText, malformed
 import { concretePath, JsonSchema, Operation } from './openapi.ops';
 import type { RawRequest } from './raw.request';
 import type { Expectation } from './rejection.check';
+import { bodyWith, dotted, fieldPaths } from './schema.paths';
 
 /** Tokens the suite holds: one per role, and one revoked. */
 export interface Tokens {
@@ -150,14 +151,16 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
   if (!schema) return cases;
   const required = schema.required ?? [];
   if (required.length) cases.push(one('required fields missing', '{}', (b) => ({ req: send(b), expect: { statuses: [400], field: required } })));
-  for (const [p, s] of Object.entries(schema.properties ?? {})) {
+  for (const { path, schema: s } of fieldPaths(schema)) {
     const wrong = wrongTypeFor(s);
     if (!wrong) continue;
+    const p = dotted(path);
+    // Alone in its branch, the field is still judged: siblings missing are further issues, not instead of it.
     cases.push({
       kind: `${p} of the wrong type`,
       input: wrong,
-      runs: 2,
-      make: (v) => ({ req: send(JSON.stringify({ [p]: v })), expect: { statuses: [400], field: (f) => f === p || f.startsWith(`${p}.`) } }),
+      runs: path.length > 1 ? 1 : 2,
+      make: (v) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: (f) => f === p || f.startsWith(`${p}.`) } }),
     });
   }
   return cases;
