@@ -135,6 +135,7 @@ export function stepRegisters(regs: RegTag[], insn: BpfInsn, pktOffsets: number[
         const m = scalarMax(s);
         regs[insn.dst] = scalar(m !== undefined && m < U32_MAX ? m : U32_MAX, scalarValue(s) !== undefined ? scalarValue(s)! & U32_MAX : undefined);
       } else if (alu === 0x50 && !(op & 0x08) && insn.imm >= 0) regs[insn.dst] = scalar(BigInt(insn.imm));
+      else if (alu === 0xd0) regs[insn.dst] = insn.imm === 16 ? scalar(0xffffn) : insn.imm === 32 ? scalar(U32_MAX) : scalar(); // be16/32/64, le16/32/64
       else regs[insn.dst] = scalar(U32_MAX);
       return;
     }
