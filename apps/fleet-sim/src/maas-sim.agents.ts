@@ -51,6 +51,11 @@ export interface SimAgents {
   agents: Map<string, RunningAgent>;
   /** What `PUT /v1/faults` on these agents takes instead of the agent token. */
   faultToken: string;
+  /**
+   * What a (re)deployment does to a host's agent: the old one goes with the old OS, and the new one
+   * runs with the settings the deployment's cloud-init wrote (none: no agent was installed).
+   */
+  redeploy(systemId: string, settings: { token: string; publicKeyPem: string; port: number } | null): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -134,7 +139,7 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
   };
 
   let shared = port;
-  const launch = async (systemId: string): Promise<void> => {
+  const launch = async (systemId: string, settings?: { token: string; publicKeyPem: string; port: number }): Promise<void> => {
     const m = store.get(systemId);
     const id = agentIdFor(instanceId, systemId);
     const address = m.model.ipAddress;
@@ -142,11 +147,11 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
       const agent = await startAgent({
         id,
         host: address,
-        port: shared,
-        token: agentToken(opts.tokenSecret, systemId),
+        port: settings?.port ?? shared,
+        token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
         machine: { systemId, hostname: m.hostname, devices: simulatedDevices(store, systemId, profiles) },
         profiles,
-        publicKeyPem: opts.publicKeyPem,
+        publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem,
         timeScale,
         kernel: opts.kernel ?? 'auto',
         stateDir: join(stateDir, id),
@@ -196,6 +201,15 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     port: shared,
     agents,
     faultToken,
+    async redeploy(systemId, settings) {
+      const old = agents.get(systemId);
+      agents.delete(systemId);
+      if (old) {
+        await old.close();
+        await scrub(agentIdFor(instanceId, systemId), stateDir);
+      }
+      if (settings && !closing) await launch(systemId, settings);
+    },
     close() {
       closing ??= cleanup();
       return closing;

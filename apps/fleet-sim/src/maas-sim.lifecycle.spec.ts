@@ -25,6 +25,20 @@ describe('MAAS simulator: machine operations and events', () => {
   });
   afterAll(() => sim.close());
 
+  it('fails a deployment it was told to fail with the reason given, as MAAS reports it; the next deployment after a release succeeds', async () => {
+    const m = host(STATUS.READY, 1);
+    sim.lifecycle.failNextDeployment(m.systemId, 'curtin: disk /dev/sda not found');
+    expect((await call(`machines/${m.systemId}/?op=deploy`, { form: { distro_series: 'noble' } })).status).toBe(200);
+    const failed = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.FAILED_DEPLOYMENT);
+    expect(failed.json).toMatchObject({ status_name: 'Failed deployment', error_description: 'curtin: disk /dev/sda not found' });
+    expect((await call(`machines/${m.systemId}/?op=deploy`, { form: {} })).status).toBe(409);
+    expect((await call(`machines/${m.systemId}/?op=release`, { form: {} })).status).toBe(200);
+    await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.READY);
+    expect((await call(`machines/${m.systemId}/?op=deploy`, { form: {} })).status).toBe(200);
+    const done = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.DEPLOYED);
+    expect(done.json.status_name).toBe('Deployed');
+  });
+
   it('deploys a ready machine: Allocated -> Deploying -> Deployed, writing the DEBUG events', async () => {
     const m = host(STATUS.READY);
     const cursor = (await call('events/?op=query&level=DEBUG&limit=1')).json.events[0].id as number;

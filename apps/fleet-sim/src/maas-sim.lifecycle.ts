@@ -21,11 +21,32 @@ const RESCUABLE = new Set<number>([STATUS.READY, STATUS.DEPLOYED, STATUS.BROKEN,
  * The MAAS node state machine for the operations ioplane and its operators use.
  * Every method returns nothing and throws MaasError; the handler re-renders the machine.
  */
+/** What happens to a machine's installed software: the simulator starts and stops its agent on these. */
+export interface LifecycleHooks {
+  /** Deploying began: the machine's old OS (and its agent) is gone. */
+  deploying?(m: SimMachine): void;
+  /** Deployed: the OS booted and cloud-init ran `m.userData`. */
+  deployed?(m: SimMachine): void;
+  released?(m: SimMachine): void;
+}
+
+export const DEFAULT_DEPLOY_ERROR = 'Installation failed (refer to the installation log for more information).';
+
 export class MachineLifecycle {
+  /** Deployments told to fail, per machine, in order: each entry is the error MAAS reports. */
+  private readonly failures = new Map<string, string[]>();
+
   constructor(
     private readonly store: MaasSimStore,
     private readonly deployFailureRate: () => number,
+    private readonly hooks: LifecycleHooks = {},
   ) {}
+
+  /** Makes the next deployment of this machine end in Failed deployment with `reason` (tests, demos). */
+  failNextDeployment(systemId: string, reason = DEFAULT_DEPLOY_ERROR): void {
+    this.store.get(systemId);
+    this.failures.set(systemId, [...(this.failures.get(systemId) ?? []), reason]);
+  }
 
   private get timings() {
     return this.store.model.timings;
@@ -64,26 +85,29 @@ export class MachineLifecycle {
     this.store.record(m, 'AUDIT', 'Node', `Started deploying '${m.hostname}'.`, user);
     this.store.setStatus(m, STATUS.DEPLOYING, user);
     this.store.record(m, 'INFO', 'Deploying', '', user);
+    this.hooks.deploying?.(m);
     m.powerState = 'on';
     this.store.record(m, 'INFO', 'Powering on', '', user);
-    const fail = Math.random() < this.deployFailureRate();
+    const injected = this.failures.get(m.systemId)?.shift();
+    const failure = injected ?? (Math.random() < this.deployFailureRate() ? DEFAULT_DEPLOY_ERROR : null);
     this.store.schedule(m, this.timings.deploy, [
       [0.1, () => this.store.record(m, 'INFO', 'Performing PXE boot', '')],
       [0.25, () => this.store.record(m, 'INFO', 'Loading ephemeral', '')],
       [0.4, () => this.store.record(m, 'INFO', 'Configuring OS', '')],
       [0.6, () => this.store.record(m, 'INFO', 'Installing OS', '')],
       [0.85, () => this.store.record(m, 'INFO', 'Rebooting', '')],
-      [1, () => (fail ? this.failDeployment(m) : this.finishDeployment(m))],
+      [1, () => (failure !== null ? this.failDeployment(m, failure) : this.finishDeployment(m))],
     ]);
   }
 
   private finishDeployment(m: SimMachine): void {
     this.store.setStatus(m, STATUS.DEPLOYED);
     this.store.record(m, 'INFO', 'Deployed', '');
+    this.hooks.deployed?.(m);
   }
 
-  private failDeployment(m: SimMachine): void {
-    m.errorDescription = 'Installation failed (refer to the installation log for more information).';
+  private failDeployment(m: SimMachine, reason: string): void {
+    m.errorDescription = reason;
     this.store.setStatus(m, STATUS.FAILED_DEPLOYMENT);
     this.store.record(m, 'ERROR', 'Failed deployment', m.errorDescription);
   }
@@ -98,6 +122,7 @@ export class MachineLifecycle {
     m.annotations = {};
     m.owner = null;
     m.userData = null;
+    this.hooks.released?.(m);
     const wasOn = m.powerState === 'on';
     if (!wasOn && !opts.erase) {
       this.toReady(m, user);

@@ -10,6 +10,8 @@ import { FaultInjector, FaultSettingsError, type FaultControls } from './maas-si
 import { catalogRoutes } from './maas-sim.handlers.catalog';
 import { machineRoutes } from './maas-sim.handlers.machines';
 import { MachineLifecycle } from './maas-sim.lifecycle';
+import { agentFromUserData } from './maas-sim.user-data';
+import type { SimMachine } from './maas-sim.store';
 import { API_PREFIX } from './maas-sim.render';
 import { pickHandler, Reply, resolve, type Route } from './maas-sim.router';
 import { MaasSimStore } from './maas-sim.store';
@@ -39,6 +41,8 @@ export interface MaasSimulator {
   apiUrl: string;
   apiKey: string;
   faults: FaultControls;
+  /** The machine state machine; `failNextDeployment` makes MAAS fail a machine's next deployment. */
+  lifecycle: MachineLifecycle;
   /** Read (and, for tests, drive) the simulated region: machines, tags, events, pending transitions. */
   store: MaasSimStore;
   model: FleetModel;
@@ -86,7 +90,25 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
 
   const faults = new FaultInjector();
   const store = new MaasSimStore(model, { timeScale });
-  const lifecycle = new MachineLifecycle(store, () => faults.get().deployFailureRate);
+  // A deployment replaces the machine's agent: the new one runs with what the user_data's cloud-init
+  // would have written, or not at all. Changes to one machine's agent run in order.
+  let agents: SimAgents | null = null;
+  const agentChanges = new Map<string, Promise<void>>();
+  const redeployAgent = (m: SimMachine, deployed: boolean): void => {
+    if (!agents || m.model.isDpu) return;
+    const a = agents;
+    const found = deployed ? agentFromUserData(m.userData, m.systemId) : null;
+    if (found && !found.ok) store.record(m, 'WARNING', 'ioplane agent', `no agent after this deployment: ${found.reason}`);
+    const next = (agentChanges.get(m.systemId) ?? Promise.resolve())
+      .then(() => a.redeploy(m.systemId, found?.ok ? found.settings : null))
+      .catch((e: Error) => store.record(m, 'ERROR', 'ioplane agent', `agent did not start: ${e.message}`));
+    agentChanges.set(m.systemId, next);
+  };
+  const lifecycle = new MachineLifecycle(store, () => faults.get().deployFailureRate, {
+    deploying: (m) => redeployAgent(m, false),
+    deployed: (m) => redeployAgent(m, true),
+    released: (m) => redeployAgent(m, false),
+  });
   const auth = new OAuthVerifier([{ username: model.user, key }]);
   const sockets = new Set<Socket>();
   const delays = new Set<NodeJS.Timeout>();
@@ -215,7 +237,6 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
       for (const s of sockets) s.destroy();
     });
 
-  let agents: SimAgents | null = null;
   if (opts.agents) {
     try {
       agents = await startSimAgents(store, opts.agents, { timeScale });
@@ -237,6 +258,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     faults,
     store,
     model,
+    lifecycle,
     agents: agents?.agents ?? new Map(),
     agentPort: agents?.port ?? 0,
     agentInstanceId: agents?.instanceId ?? null,

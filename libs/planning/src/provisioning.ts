@@ -26,3 +26,5 @@ export function provisioningRequest(desired: PlacementRecord, machine: FleetMach
   const req = placementRequestSchema.parse(desired.request);
   return { ...req, selector: { hostnames: [machine.hostname] }, dryRun: false, reason: 'provisioning' };
 }
+
+export { agentUserData, AGENT_ENV_PATH, CONTROLLER_KEY_PATH, type AgentPackageSource, type AgentUserDataInput } from './agent.user-data';
