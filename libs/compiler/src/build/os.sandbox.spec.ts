@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule } from './module.builder';
 import { BuildError } from './build.error';
-import { bindsForPaths, bpftoolCommand, runSandboxed, sandboxAvailable } from './os.sandbox';
+import { bindsForPaths, bpftoolCommand, bwrapArgs, runSandboxed, sandboxAvailable } from './os.sandbox';
 
 let root: string;
 let tmpRoot: string;
@@ -160,5 +160,17 @@ describe('bpftool in the sandbox', () => {
     expect(dump.file).toMatch(/prlimit$/);
     expect(dump.args).toEqual(expect.arrayContaining(['--core=0', '--cpu=20:22']));
     expect(dump.args[dump.args.lastIndexOf('--') + 1]).toBe('/usr/sbin/bpftool');
+  });
+});
+
+describe('bwrap versions', () => {
+  it('leaves out --disable-userns and --size for a bwrap older than 0.8, keeping everything else', async () => {
+    const old = join(root, 'bwrap-0.6');
+    await fsp.writeFile(old, '#!/bin/sh\necho "bubblewrap 0.6.1"\n', { mode: 0o755 });
+    const a = bwrapArgs({ kind: 'build', dir: '/x' }, old).args;
+    expect(a).not.toContain('--disable-userns');
+    expect(a).not.toContain('--size');
+    expect(a).toEqual(expect.arrayContaining(['--unshare-all', '--unshare-user', '--new-session', '--die-with-parent', '--clearenv']));
+    expect(bwrapArgs({ kind: 'build', dir: '/x' }).args).toEqual(expect.arrayContaining(['--disable-userns', '--size']));
   });
 });

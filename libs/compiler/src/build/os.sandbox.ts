@@ -74,11 +74,36 @@ function rootLinks(): string[] {
   return out;
 }
 
-function common(): string[] {
+const versions = new Map<string, number[]>();
+
+/**
+ * bwrap's version as numbers ([0, 8, 0]); [0] when it cannot tell. `--disable-userns` and
+ * `--size` came with 0.8 (Debian 12 ships 0.8, Ubuntu 22.04 0.6): an older bwrap still sandboxes,
+ * only without those two.
+ */
+function bwrapVersion(bwrap: string): number[] {
+  let v = versions.get(bwrap);
+  if (!v) {
+    const r = existsSync(bwrap) ? spawnSync(bwrap, ['--version'], { timeout: 5_000, encoding: 'utf8', env: {} }) : null;
+    const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(r?.stdout ?? '');
+    v = m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [0];
+    versions.set(bwrap, v);
+  }
+  return v;
+}
+
+function atLeast(v: number[], want: number[]): boolean {
+  for (let i = 0; i < want.length; i++) {
+    if ((v[i] ?? 0) !== want[i]) return (v[i] ?? 0) > want[i];
+  }
+  return true;
+}
+
+function common(modern: boolean): string[] {
   const args = ['--new-session', '--die-with-parent', '--ro-bind', '/usr', '/usr'];
   // /usr/local holds site configuration (an npmrc with a registry token, say), never a compiler input.
   if (existsSync('/usr/local')) args.push('--tmpfs', '/usr/local');
-  args.push(...rootLinks(), '--size', String(TMPFS_BYTES), '--tmpfs', '/tmp', ...ENV);
+  args.push(...rootLinks(), ...(modern ? ['--size', String(TMPFS_BYTES)] : []), '--tmpfs', '/tmp', ...ENV);
   return args;
 }
 
@@ -89,19 +114,22 @@ function bindArgs(binds: SandboxBind[]): string[] {
 }
 
 /** bwrap's own arguments for a profile (everything before `--`), and the identity to start it as. */
-export function bwrapArgs(profile: SandboxProfile): { args: string[]; uid?: number; gid?: number } {
+export function bwrapArgs(profile: SandboxProfile, bwrap = DEFAULT_BWRAP): { args: string[]; uid?: number; gid?: number } {
+  const modern = atLeast(bwrapVersion(bwrap), [0, 8]);
+  // No user namespaces inside: nothing in a build needs one, and each is more kernel surface.
+  const noNested = modern ? ['--disable-userns'] : [];
   if (profile.kind === 'build') {
-    const args = ['--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', ...common()];
+    const args = ['--unshare-all', '--unshare-user', ...noNested, '--cap-drop', 'ALL', ...common(modern)];
     args.push(...(profile.dir === null ? ['--tmpfs', SANDBOX_BUILD_DIR] : ['--bind', profile.dir, SANDBOX_BUILD_DIR]), '--chdir', SANDBOX_BUILD_DIR);
     return isRoot() ? { args, uid: NOBODY, gid: NOBODY } : { args };
   }
   const namespaces = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try'];
   if (profile.kind === 'inspect') {
-    const args = isRoot() ? [...namespaces, '--cap-drop', 'ALL'] : ['--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL'];
-    return { args: [...args, ...common(), ...bindArgs(profile.binds), '--chdir', '/'] };
+    const args = isRoot() ? [...namespaces, '--cap-drop', 'ALL'] : ['--unshare-all', '--unshare-user', ...noNested, '--cap-drop', 'ALL'];
+    return { args: [...args, ...common(modern), ...bindArgs(profile.binds), '--chdir', '/'] };
   }
   const caps = KERNEL_CAPS.flatMap((c) => ['--cap-add', c]);
-  return { args: [...namespaces, '--cap-drop', 'ALL', ...caps, ...common(), '--proc', '/proc', ...bindArgs(profile.binds), '--chdir', '/'] };
+  return { args: [...namespaces, '--cap-drop', 'ALL', ...caps, ...common(modern), '--proc', '/proc', ...bindArgs(profile.binds), '--chdir', '/'] };
 }
 
 export interface SandboxedCommand {
@@ -113,14 +141,14 @@ export interface SandboxedCommand {
 
 /** The full command line: prlimit (the caps), then bwrap, then the tool. */
 export function sandboxedCommand(profile: SandboxProfile, cmd: string, args: string[], limits: ResourceLimits, opts: SandboxOptions = {}): SandboxedCommand {
-  const b = bwrapArgs(profile);
+  const b = bwrapArgs(profile, opts.bwrap ?? DEFAULT_BWRAP);
   const [file, argv] = withLimits(opts.bwrap ?? DEFAULT_BWRAP, [...b.args, '--', cmd, ...args], limits);
   return { file, args: argv, uid: b.uid, gid: b.gid };
 }
 
 function probeCommand(kind: SandboxProfile['kind'], opts: SandboxOptions): SandboxedCommand {
   // The probe starts bwrap exactly as a real run would, with nothing of the host bound.
-  const b = bwrapArgs(kind === 'build' ? { kind, dir: null } : { kind, binds: [] });
+  const b = bwrapArgs(kind === 'build' ? { kind, dir: null } : { kind, binds: [] }, opts.bwrap ?? DEFAULT_BWRAP);
   return { file: opts.bwrap ?? DEFAULT_BWRAP, args: [...b.args, '--', '/usr/bin/true'], uid: b.uid, gid: b.gid };
 }
 
