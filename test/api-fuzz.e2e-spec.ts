@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { TokenRepository } from '@ioplane/state';
 import { Harness, http, startHarness } from './harness';
-import { authCases, bodyCases, Case, contentTypeCases, methodCases, pathCases, queryCases, Tokens } from './fuzz/fuzz.cases';
+import { authCases, bodyCases, Case, contentTypeCases, headerCases, methodCases, pathCases, queryCases, Tokens } from './fuzz/fuzz.cases';
 import { label, Operation, operations } from './fuzz/openapi.ops';
 import { rawRequest } from './fuzz/raw.request';
 import { FuzzTarget, probe } from './fuzz/rejection.check';
@@ -104,6 +104,7 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
     expect(ops.some((o) => o.body)).toBe(true);
     expect(ops.some((o) => o.query.length)).toBe(true);
     expect(ops.some((o) => o.pathParams.length)).toBe(true);
+    expect(ops.some((o) => o.headers.length)).toBe(true);
   });
 
   it('refuses unknown query parameters on every list, naming them, and still takes the known ones', async () => {
@@ -123,6 +124,10 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
 
   it('refuses unknown query parameters and bad values of known ones, naming them', async () => {
     expect(await run(queryCases)).toEqual([]);
+  }, 150_000);
+
+  it('refuses odd values of documented headers, naming them', async () => {
+    expect(await run(headerCases)).toEqual([]);
   }, 150_000);
 
   it('answers methods a path does not declare in the shared error body', async () => {

@@ -67,3 +67,9 @@ export function badQueryValue(schema: JsonSchema): fc.Arbitrary<string> {
   }
   return fc.oneof(oddText(40), longOddText);
 }
+
+/** Header values no identifier-like header accepts; an odd character inside, since ends are trimmed. */
+export const oddHeaderValue = fc.oneof(
+  fc.tuple(fc.stringMatching(/^[A-Za-z0-9]{1,20}$/), fc.constantFrom(...'!"#$%&\'()*+,/:;<=>?@[\\]^`{|}~ \u00e9\u00ff'), fc.stringMatching(/^[A-Za-z0-9]{1,20}$/)).map(([a, o, b]) => `${a}${o}${b}`),
+  fc.constantFrom('', 'a', 'x'.repeat(4000)),
+);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
-import { anyJson, badQueryValue, hugeLength, invalidUtf8, longOddText, malformedEncoding, nestedJson, nestingDepth, oddText, pct, unknownName, wrongTypeFor } from './fuzz.arbitraries';
+import { anyJson, badQueryValue, hugeLength, invalidUtf8, oddHeaderValue, longOddText, malformedEncoding, nestedJson, nestingDepth, oddText, pct, unknownName, wrongTypeFor } from './fuzz.arbitraries';
 import { concretePath, JsonSchema, Operation } from './openapi.ops';
 import type { RawRequest } from './raw.request';
 import type { Expectation } from './rejection.check';
@@ -27,7 +27,9 @@ const json = { 'content-type': 'application/json' };
 /** What the string becomes on the server: a lone surrogate is sent as U+FFFD. */
 const asSent = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
 const withQuery = (path: string, pairs: Array<[string, string]>) => `${path}?${pairs.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}`;
-const one = <T>(kind: string, value: T, make: Case<T>['make']): Case<T> => ({ kind, input: fc.constant(value), runs: 1, make });
+/** Types `make` by its own input; a list of families holds them all as Case. */
+const family = <T>(c: Case<T>): Case => c as unknown as Case;
+const one = <T>(kind: string, value: T, make: Case<T>['make']): Case => family({ kind, input: fc.constant(value), runs: 1, make });
 
 /** Property names of a documented body schema. */
 const props = (s: JsonSchema | null) => Object.keys(s?.properties ?? {});
@@ -51,7 +53,7 @@ export function authCases(op: Operation, t: Tokens): Case[] {
   return [
     one('no token', null, () => ({ req: base(null), expect: unauthorized })),
     one('revoked token', t.revoked, (tok) => ({ req: base(`Bearer ${tok}`), expect: unauthorized })),
-    { kind: 'bad token', input: badToken, runs: 2, make: (a) => ({ req: base(a), expect: unauthorized }) },
+    family({ kind: 'bad token', input: badToken, runs: 2, make: (a) => ({ req: base(a), expect: unauthorized }) }),
     // Over Node's 16 KiB of headers: refused by the HTTP parser, before any route, still in the shared body.
     one('token over the header limit', 20_000, (n) => ({ req: base(`Bearer ${'a'.repeat(n)}`), expect: { statuses: [431] } })),
     ...(['viewer', 'operator'] as const)
@@ -66,19 +68,19 @@ export function queryCases(op: Operation, t: Tokens): Case[] {
   const declared = op.query.map((q) => q.name);
   return [
     one('query over the header limit', 20_000, (n) => ({ req: req([['zzlong', 'q'.repeat(n)]]), expect: { statuses: [431] } })),
-    {
+    family({
       kind: 'unknown query parameter',
       input: fc.tuple(unknownName.filter((n) => !declared.includes(asSent(n))), oddText(20)),
       runs: 2,
       make: ([name, value]) => ({ req: req([[name, value]]), expect: { statuses: [400], field: asSent(name) } }),
-    },
+    }),
     ...op.query.flatMap((q): Case[] => [
-      {
+      family({
         kind: `bad value of ${q.name}`,
         input: badQueryValue(q.schema),
         runs: 3,
         make: (v) => ({ req: req([[q.name, v]]), expect: { statuses: [400], field: q.name } }),
-      },
+      }),
       one(`${q.name} given twice`, q.name, (n) => ({ req: req([[n, 'a'], [n, 'b']]), expect: { statuses: [400], field: n } })),
     ]),
   ];
@@ -88,18 +90,18 @@ export function pathCases(op: Operation, t: Tokens): Case[] {
   const auth = { authorization: `Bearer ${t.admin}` };
   const bodyless = { headers: auth };
   return op.pathParams.flatMap((p): Case[] => [
-    {
+    family({
       kind: `odd ${p}`,
       input: fc.oneof(oddText(60), longOddText),
       runs: 3,
       make: (v) => ({ req: { method: op.method, path: concretePath(op, { [p]: pct(v) }), ...bodyless }, expect: { statuses: [400, 404], field: p } }),
-    },
-    {
+    }),
+    family({
       kind: `malformed encoding in ${p}`,
       input: malformedEncoding,
       runs: 2,
       make: (v) => ({ req: { method: op.method, path: concretePath(op, { [p]: `a${v}` }), ...bodyless }, expect: { statuses: [400], field: [p, 'path'] } }),
-    },
+    }),
   ]);
 }
 
@@ -111,31 +113,31 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
   const naming = (field: Expectation['field'], statuses = [400]): Expectation => (op.body ? { statuses, field } : {});
   const schema = op.body;
   const cases: Case[] = [
-    {
+    family({
       kind: 'body of the wrong JSON type',
       input: fc.oneof(fc.constantFrom('[]', '[{}]', '1', '-0', '"{}"', 'true', 'null', '1e999'), fc.array(anyJson, { maxLength: 3 }).map((a) => JSON.stringify(a))),
       runs: 3,
       make: (b) => ({ req: send(b), expect: naming('body') }),
-    },
-    {
+    }),
+    family({
       kind: 'unknown field',
       input: fc.tuple(unknownField(op), anyJson),
       runs: 3,
       make: ([k, v]) => ({ req: send(JSON.stringify({ [k]: v })), expect: naming(k) }),
-    },
-    {
+    }),
+    family({
       kind: 'huge string beside an unknown field',
       input: fc.tuple(unknownField(op), hugeLength, fc.option(fc.constantFrom(...props(schema), 'x'), { nil: undefined })),
       runs: 2,
       make: ([k, n, p]) => ({ req: send(JSON.stringify({ [k]: 'x'.repeat(n), ...(p ? { [p]: 'y'.repeat(n) } : {}) })), expect: naming((f) => f === k || (p !== undefined && f.startsWith(p))) }),
-    },
-    {
+    }),
+    family({
       kind: 'deep nesting',
       input: fc.tuple(unknownField(op), nestingDepth, fc.boolean()),
       runs: 2,
       make: ([k, nesting, top]) => ({ req: send(top ? nestedJson(nesting) : `{${JSON.stringify(k)}:${nestedJson(nesting)}}`), expect: naming(!top ? k : nesting.arrays ? 'body' : 'd') }),
-    },
-    {
+    }),
+    family({
       kind: 'invalid UTF-8',
       input: fc.tuple(unknownField(op), invalidUtf8, fc.boolean()),
       runs: 2,
@@ -146,7 +148,7 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
         // The parser reads invalid bytes as U+FFFD, so the key is still named, replaced.
         return { req: send(body), expect: naming(inKey ? (f) => f.includes('\ufffd') : k) };
       },
-    },
+    }),
   ];
   if (!schema) return cases;
   const required = schema.required ?? [];
@@ -156,12 +158,12 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
     if (!wrong) continue;
     const p = dotted(path);
     // Alone in its branch, the field is still judged: siblings missing are further issues, not instead of it.
-    cases.push({
+    cases.push(family({
       kind: `${p} of the wrong type`,
       input: wrong,
       runs: path.length > 1 ? 1 : 2,
       make: (v) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: (f) => f === p || f.startsWith(`${p}.`) } }),
-    });
+    }));
   }
   return cases;
 }
@@ -206,4 +208,17 @@ export function methodCases(all: Operation[]): (op: Operation, t: Tokens) => Cas
       .filter((m) => !declared.has(m))
       .map((m) => one(`undeclared method ${m}`, m, (method) => ({ req: { method, path: concretePath(op), headers: { authorization: `Bearer ${t.admin}`, ...json }, body: '{}' }, expect: { statuses: [404, 405] } })));
   };
+}
+
+/** Documented request headers with values they cannot take, named even when the body is wrong too. */
+export function headerCases(op: Operation, t: Tokens): Case[] {
+  return op.headers.map((hd) => family({
+    kind: `odd ${hd.name}`,
+    input: oddHeaderValue,
+    runs: 3,
+    make: (v: string) => ({
+      req: { method: op.method, path: concretePath(op), headers: { authorization: `Bearer ${t.admin}`, [hd.name]: v, ...(op.takesBody ? json : {}) }, body: op.takesBody ? '{}' : undefined },
+      expect: { statuses: [400], field: hd.name },
+    }),
+  }));
 }

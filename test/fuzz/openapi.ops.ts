@@ -22,6 +22,7 @@ export interface Operation {
   role: string;
   pathParams: string[];
   query: Array<{ name: string; schema: JsonSchema }>;
+  headers: Array<{ name: string; schema: JsonSchema }>;
   /** The JSON body schema when the document declares one. */
   body: JsonSchema | null;
   /** POST, PUT and PATCH may carry a body even when the document names none. */
@@ -43,6 +44,7 @@ export function operations(doc: Doc): Operation[] {
         role: op['x-ioplane-role'] ?? 'MISSING',
         pathParams: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
         query: params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, schema: p.schema ?? {} })),
+        headers: params.filter((p) => p.in === 'header').map((p) => ({ name: p.name, schema: p.schema ?? {} })),
         body: op.requestBody?.content?.['application/json']?.schema ?? null,
         takesBody: ['POST', 'PUT', 'PATCH'].includes(method.toUpperCase()),
       });

@@ -34,7 +34,9 @@ export function rawRequest(base: string, r: RawRequest, deadlineMs: number): Pro
       headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...(r.headers ?? {}) },
     });
     const timer = setTimeout(() => req.destroy(new NoAnswer(`no answer within ${deadlineMs} ms`)), deadlineMs);
+    let answered = false;
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -59,7 +61,7 @@ export function rawRequest(base: string, r: RawRequest, deadlineMs: number): Pro
     });
     // A socket closed with neither an answer nor an error would otherwise leave the promise pending.
     req.on('close', () => setImmediate(() => {
-      if (!req.res) {
+      if (!answered) {
         clearTimeout(timer);
         reject(new NoAnswer('connection closed without an answer'));
       }

@@ -1,6 +1,6 @@
-import { BadRequestException, ConflictException, Controller, Get, Headers, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { ConflictException, Controller, Get, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
@@ -12,7 +12,7 @@ import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
-import { ValidBody, ZodPipe } from './zod.pipe';
+import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
 
 const placementId = z.string().regex(/^pl-[a-z0-9-]{1,40}$/, 'must be a placement id (pl-...)');
@@ -39,11 +39,11 @@ export class PlacementsController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued.' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'resubmitting with the same key returns the same placement' })
-  async submit(@ValidBody(placementRequestSchema) req: PlacementRequest, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: StatusSetter) {
-    if (key !== undefined && !idempotencyKey.safeParse(key).success) {
-      throw new BadRequestException({ code: 'validation', field: 'Idempotency-Key', message: 'Idempotency-Key: must be 8-128 letters, digits, dot, dash or underscore' });
-    }
+  async submit(
+    @ValidHeader('Idempotency-Key', idempotencyKey.optional(), 'resubmitting with the same key returns the same placement') key: string | undefined,
+    @ValidBody(placementRequestSchema) req: PlacementRequest,
+    @Res({ passthrough: true }) res: StatusSetter,
+  ) {
     if (req.dryRun) {
       res.status(200);
       const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await loadHighs() }));

@@ -30,7 +30,8 @@ describe(RequestShapeInterceptor.name, () => {
   });
 
   it('lets JSON bodies and body-less requests through', () => {
-    for (const headers of [{ 'content-length': '2', 'content-type': 'Application/JSON; charset="UTF-8"' }, {}, { 'content-length': '0', 'content-type': 'text/plain' }]) {
+    const cases: Array<Record<string, string>> = [{ 'content-length': '2', 'content-type': 'Application/JSON; charset="UTF-8"' }, {}, { 'content-length': '0', 'content-type': 'text/plain' }];
+    for (const headers of cases) {
       expect(sut.intercept(ctx('none', { headers }), next)).toBeDefined();
     }
   });

@@ -1,8 +1,8 @@
-import { BadRequestException, Body, PipeTransform, Query } from '@nestjs/common';
-import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { BadRequestException, Body, createParamDecorator, ExecutionContext, PipeTransform, Query } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiQuery } from '@nestjs/swagger';
 import { z, ZodError, ZodObject, ZodType } from 'zod';
 
-export type RequestPart = 'query' | 'body' | 'param';
+export type RequestPart = 'query' | 'body' | 'param' | 'header';
 
 export interface FieldIssue {
   field: string;
@@ -38,7 +38,8 @@ export class ZodPipe<T> implements PipeTransform<unknown, T> {
     private readonly name?: string,
   ) {}
   transform(value: unknown): T {
-    const r = this.schema.safeParse(value ?? {});
+    // A body-less request or an empty query arrives as undefined; a missing header or parameter is just missing.
+    const r = this.schema.safeParse(value === undefined && (this.where === 'body' || this.where === 'query') ? {} : value);
     if (r.success) return r.data;
     throw validationError(r.error, this.where, this.name);
   }
@@ -75,5 +76,23 @@ export function ValidBody(schema: ZodType): ParameterDecorator {
   return (target, key, index) => {
     decorateMethod(target, key, ApiBody({ schema: openApiSchema(schema) as never }));
     Body(new ZodPipe(schema, 'body'))(target, key, index);
+  };
+}
+
+/**
+ * Validated as it is read, not in a pipe: Nest runs a handler's pipes concurrently and the body's
+ * would win, so a bad header would go unnamed behind a bad body.
+ */
+const header = createParamDecorator((spec: { name: string; schema: ZodType }, ctx: ExecutionContext) => {
+  const r = spec.schema.safeParse(ctx.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers[spec.name.toLowerCase()]);
+  if (!r.success) throw validationError(r.error, 'header', spec.name);
+  return r.data;
+});
+
+/** One request header validated by `schema` and documented; a bad one is named even when the body is bad too. */
+export function ValidHeader(name: string, schema: ZodType, description?: string): ParameterDecorator {
+  return (target, key, index) => {
+    decorateMethod(target, key, ApiHeader({ name, required: !schema.safeParse(undefined).success, description, schema: openApiSchema(schema) as never }));
+    header({ name, schema })(target, key, index);
   };
 }
