@@ -57,6 +57,22 @@ function start(): Promise<RunningAgent> {
   });
 }
 
+/**
+ * Counters once two readings 100 ms apart agree: a dump reads the slots one after the other, so a
+ * straggler (an ARP reply) crossing the chain mid-dump would show in a later slot but not an earlier one.
+ */
+async function settled(): Promise<DeviceCounters> {
+  const key = (c: DeviceCounters) => JSON.stringify(c.modules.map((m) => [m.packets, m.drops, m.passed]));
+  let a = await client.counters(device.id);
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const b = await client.counters(device.id);
+    if (key(a) === key(b)) return b;
+    a = b;
+  }
+  return a;
+}
+
 beforeAll(async () => {
   work = await fsp.mkdtemp('/tmp/ioplane-chain-kernel-');
 });
@@ -97,13 +113,16 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     expect(dropped).toBe(100);
 
     const t = await until(() => tail.read(), (x) => x.total >= passing);
-    const c = await until(() => client.counters(device.id), (x) => slot(x, 'stage0').drops >= dropped);
+    await until(() => client.counters(device.id), (x) => slot(x, 'stage0').drops >= dropped);
+    const c = await settled();
     const [s0, s1, s2] = ['stage0', 'stage1', 'stage2'].map((n) => slot(c, n));
     // Each module ran on the test packets it was due (its own map) and its hook counters moved.
     expect([s0.maps?.seen, s1.maps?.seen, s2.maps?.seen]).toEqual([passing + dropped, passing, passing]);
     expect([s0.maps?.disorder, s1.maps?.disorder, s2.maps?.disorder]).toEqual([0, 0, 0]);
     expect([s0.slot, s1.slot, s2.slot]).toEqual([0, 1, 2]);
     expect(s0.source).toBe('chain');
+    // The epilogue times each slot, so every module has its own CPU time.
+    expect([s0, s1, s2].map((m) => (m.cpuNs ?? 0) > 0)).toEqual([true, true, true]);
     // The first module's drops never reach the second: a slot sees exactly what the one before passed.
     expect(s0.drops).toBe(dropped);
     expect(s1.packets).toBe(s0.passed);
@@ -187,14 +206,15 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     const seeded = await runProcess(findBpftool()!, ['map', 'update', 'pinned', join(chainDir, 'm0_map_acl_rules'), 'key', 'hex', ...key, 'value', 'hex', '01', ...Array(15).fill('00')], { timeoutMs: 10_000 });
     expect(seeded.stderr).toBe('');
 
-    const c0 = await client.counters(device.id);
+    const c0 = await settled();
     const t0 = await tail.read();
     const blocked = await sendStageTraffic(iface, { count: 200 }).done;
     const probed = (await client.probe(device.id, 0, 100)).sent;
-    const c = await until(
+    await until(
       () => client.counters(device.id),
       (x) => slot(x, 'acl-firewall').drops - slot(c0, 'acl-firewall').drops >= blocked && (slot(x, 'ddos-drop').maps?.ddos_stats ?? 0) >= probed,
     );
+    const c = await settled();
     const d = (name: string, k: 'packets' | 'drops' | 'passed') => (slot(c, name)[k] ?? 0) - (slot(c0, name)[k] ?? 0);
     // Each module's counter moved; the ACL's drops never reached the load balancer.
     expect(d('acl-firewall', 'packets')).toBeGreaterThanOrEqual(blocked + probed);

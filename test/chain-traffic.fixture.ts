@@ -132,10 +132,14 @@ export async function attachTailCounter(i: PortInterface, work: string, pinDir: 
   };
 }
 
-/** A static neighbour on the peer: ARP resolution would otherwise hold back, and drop, the first packets. */
+/**
+ * Static neighbours both ways: ARP resolution would otherwise hold back, and drop, the first
+ * packets, and ARP replies for the stack's answers would cross the chain between test packets.
+ */
 export async function staticNeighbour(i: PortInterface): Promise<void> {
-  const mac = (JSON.parse(await run(IP, ['-n', i.netns, '-j', 'link', 'show', 'dev', i.name])) as { address: string }[])[0].address;
-  await run(IP, ['-n', i.peerNetns, 'neigh', 'replace', i.address, 'lladdr', mac, 'dev', i.peerName, 'nud', 'permanent']);
+  const mac = (ns: string, dev: string) => run(IP, ['-n', ns, '-j', 'link', 'show', 'dev', dev]).then((o) => (JSON.parse(o) as { address: string }[])[0].address);
+  await run(IP, ['-n', i.peerNetns, 'neigh', 'replace', i.address, 'lladdr', await mac(i.netns, i.name), 'dev', i.peerName, 'nud', 'permanent']);
+  await run(IP, ['-n', i.netns, 'neigh', 'replace', i.peerAddress, 'lladdr', await mac(i.peerNetns, i.peerName), 'dev', i.name, 'nud', 'permanent']);
 }
 
 const SENDER = `const [addr, port, ms, count, mark, rate] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));

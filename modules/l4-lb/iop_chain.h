@@ -41,6 +41,8 @@ struct iop_chain_stat {
 	__u64 dropped; /* XDP_DROP and XDP_ABORTED: never reach a later slot */
 	__u64 other;   /* XDP_TX, XDP_REDIRECT: leave the chain */
 	__u64 missed;  /* hook row only: the root found no module in slot 0 and passed the packet */
+	__u64 ns;      /* time in the slot: from the previous slot's hand-off (or the root) to its verdict */
+	__u64 stamp;   /* hook row only, per CPU: when the current packet's last hand-off happened */
 };
 
 struct {
@@ -77,10 +79,27 @@ static __always_inline void iop_chain_count(__u32 row, __u64 len, int verdict)
 		s->other++;
 }
 
+/* A packet's chain runs to its end on one CPU before the next packet starts there, so the hook
+ * row's per-CPU stamp is this packet's: the time since it is what this module cost. */
+static __always_inline void iop_chain_time(__u32 slot)
+{
+	__u32 hook = IOP_CHAIN_HOOK_ROW;
+	struct iop_chain_stat *h = bpf_map_lookup_elem(&iop_chain_stats, &hook);
+	struct iop_chain_stat *s = bpf_map_lookup_elem(&iop_chain_stats, &slot);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!h || !s)
+		return;
+	if (h->stamp && now > h->stamp)
+		s->ns += now - h->stamp;
+	h->stamp = now;
+}
+
 static __always_inline int iop_chain_next(struct xdp_md *ctx, __u64 len, int verdict)
 {
 	__u32 slot = iop_chain_slot;
 
+	iop_chain_time(slot);
 	iop_chain_count(slot, len, verdict);
 	if (verdict != XDP_PASS)
 		return verdict;

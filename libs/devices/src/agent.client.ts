@@ -11,6 +11,9 @@ export interface AgentInventory {
   hostname: string;
   mode: 'kernel' | 'emulated';
   modeReason: string | null;
+  /** The host's netdevs (`ip -j link`, `ethtool -i`), when the agent acts on host interfaces; null with a reason when they could not be read. */
+  interfaces?: import('./host/host.interfaces').HostInterface[] | null;
+  interfacesReason?: string | null;
   devices: (DeviceInventory | { device: DeviceInventory['device']; driver: null; reason: string })[];
 }
 

@@ -199,7 +199,10 @@ export interface ModuleCounters {
   packets: number;
   bytes: number;
   drops: number;
-  /** Host CPU nanoseconds spent in the program; null when unknown or not on the host CPU. */
+  /**
+   * Host CPU nanoseconds spent in the program; null when unknown or not on the host CPU. Source
+   * `chain`: timed by the chain epilogue, from the hand-off to this slot to its verdict.
+   */
   cpuNs: number | null;
   /** `chain`: the hook's counter map, written by the module's chain epilogue (packets it received and its verdicts). */
   source: 'chain' | 'dispatcher' | 'prog-stats' | 'interface' | 'emulated';

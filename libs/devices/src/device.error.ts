@@ -19,7 +19,8 @@ export type DeviceErrorCode =
   | 'nothing_to_roll_back'
   | 'not_found'
   | 'aborted'
-  | 'kernel_failed';
+  | 'kernel_failed'
+  | 'unknown_interface';
 
 /** An error as a value: a code a caller can switch on, a message for people, the request field it points at. */
 export class DeviceError extends Error {

@@ -18,7 +18,7 @@ import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loade
 import { chainMechanism } from './kernel/chain.probe';
 import { checkLoadRequest } from './kernel/load.request';
 import { sendProbe } from './kernel/probe.traffic';
-import { ensureInterface, linksIn, netnsPath, portInterface } from './kernel/netns.setup';
+import { ensureInterface, linksIn, linuxName, netnsPath, portInterface } from './kernel/netns.setup';
 import { xdpctl, type XdpctlFailure } from './kernel/xdpctl.tool';
 
 export interface KernelXdpOptions {
@@ -33,6 +33,19 @@ export interface KernelXdpOptions {
   profiles: readonly FirmwareProfile[];
   faults: FaultBook;
   timeScale?: number;
+  /**
+   * The host's interfaces: the driver attaches to the MAAS-named netdev of each port in this
+   * namespace (null: the namespace the agent runs in, as on a real host). Absent: each port is a
+   * scratch veth pair the driver creates in a namespace of its own (kernel tests only).
+   */
+  host?: HostPorts;
+}
+
+/** Where a host-mode driver finds its ports, and who sends probe traffic at their wire. */
+export interface HostPorts {
+  netns: string | null;
+  /** Sends packets at the wire in front of a port (the simulator's wire namespace); absent on a real host, which has no wire to send from. */
+  wire?: (iface: string, packets: number) => Promise<number>;
 }
 
 interface PortMeta {
@@ -66,7 +79,7 @@ export class KernelXdpDriver implements DeviceDriver {
   constructor(private readonly o: KernelXdpOptions) {
     this.device = o.device;
     this.root = join(bpffsRoot(o.agentId), createHash('sha256').update(o.device.id).digest('hex').slice(0, 12));
-    this.meta = Array.from({ length: Math.max(1, o.profile?.limits.ports ?? 1) }, () => ({ current: null, previous: null }));
+    this.meta = Array.from({ length: Math.max(1, o.profile?.limits.ports ?? (o.host ? o.device.interfaces.length : 1)) }, () => ({ current: null, previous: null }));
     this.firmware =
       o.profile && o.profile.flash.tool !== 'none'
         ? new FirmwareSlots({ deviceId: o.device.id, profile: o.profile, profiles: o.profiles, faults: o.faults, timeScale: o.timeScale ?? 1, onActivated: () => undefined })
@@ -93,7 +106,19 @@ export class KernelXdpDriver implements DeviceDriver {
     return join(this.o.stateDir, 'objects', `${digest}.o`);
   }
   private iface(port: number): PortInterface {
+    if (this.o.host) {
+      const maas = this.device.interfaces[port];
+      if (!maas) throw new DeviceError('unknown_interface', `port ${port} of ${this.device.id} has no MAAS interface`, 'port');
+      return { name: linuxName(maas), netns: this.o.host.netns ?? '', address: '', peerName: '', peerNetns: '', peerAddress: '' };
+    }
     return portInterface(this.o.agentId, this.o.deviceIndex, this.device.id, port);
+  }
+
+  /** Host mode: the port's netdev must exist; scratch mode: the driver makes it. */
+  private async ensurePort(i: PortInterface): Promise<void> {
+    if (!this.o.host) return ensureInterface(i);
+    const have = (await linksIn(this.o.host.netns)).map((l) => l.ifname);
+    if (!have.includes(i.name)) throw new DeviceError('unknown_interface', `interface ${i.name} is not on this host (it has ${have.join(', ') || 'none'})`, 'interface', { interface: i.name });
   }
 
   private async saveMeta(port: number): Promise<void> {
@@ -146,7 +171,12 @@ export class KernelXdpDriver implements DeviceDriver {
   async probe(port: number, packets: number): Promise<{ deviceId: string; port: number; sent: number }> {
     this.checkPort(port);
     const i = this.iface(port);
-    await ensureInterface(i);
+    await this.ensurePort(i);
+    if (this.o.host) {
+      // A real host has no wire the agent can send from: its counters move under live traffic only.
+      const sent = this.o.host.wire ? await this.o.host.wire(i.name, packets) : 0;
+      return { deviceId: this.device.id, port, sent };
+    }
     await sendProbe(i, packets);
     return { deviceId: this.device.id, port, sent: packets };
   }
@@ -176,8 +206,10 @@ export class KernelXdpDriver implements DeviceDriver {
       const id = await this.linkProgId(p);
       if (id !== null) ours.add(id);
     }
-    const names = new Set(this.meta.map((_, p) => this.iface(p).name));
-    for (const l of await linksIn(this.iface(0).netns)) {
+    const names = new Set(this.meta.flatMap((_, p) => (this.o.host && !this.device.interfaces[p] ? [] : [this.iface(p).name])));
+    for (const l of await linksIn(this.o.host ? this.o.host.netns : this.iface(0).netns)) {
+      // In host mode only the device's own ports are judged: the host's other netdevs belong to other devices.
+      if (this.o.host && !names.has(l.ifname)) continue;
       // Another device of this machine shares the namespace; its interfaces are not ours to judge.
       if (!names.has(l.ifname) && /^x[0-9a-f]{6}p\d+$/.test(l.ifname)) continue;
       for (const prog of l.progs) if (!ours.has(prog.id)) foreign.push({ interface: l.ifname, progId: prog.id, name: prog.name, tag: prog.tag, mode: prog.mode });
@@ -186,7 +218,7 @@ export class KernelXdpDriver implements DeviceDriver {
       deviceId: this.device.id,
       driver: this.kind,
       state: this.firmware?.updating ? 'updating' : 'ready',
-      ports: this.meta.map((m, port) => ({ port, interface: this.iface(port), current: m.current, previous: m.previous })),
+      ports: this.meta.map((m, port) => ({ port, interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port), current: m.current, previous: m.previous })),
       foreign,
       firmware: this.firmware?.state() ?? null,
     };
@@ -207,6 +239,9 @@ export class KernelXdpDriver implements DeviceDriver {
       }
       const inv = this.inventory();
       const iface = this.iface(req.port);
+      if (this.o.host && req.interface !== undefined && req.interface !== iface.name && req.interface !== this.device.interfaces[req.port]) {
+        throw new DeviceError('unknown_interface', `interface ${req.interface} is not port ${req.port} of ${this.device.id} (that port is ${this.device.interfaces[req.port]})`, 'interface', { interface: req.interface });
+      }
       const running = await this.linkProgId(req.port);
       checkLoadRequest(req, {
         targets: inv.targets,
@@ -220,7 +255,7 @@ export class KernelXdpDriver implements DeviceDriver {
       }
       const mechanism = chainMechanismFor(this.support, req.modules);
       req.signal?.throwIfAborted?.();
-      await ensureInterface(iface);
+      await this.ensurePort(iface);
       for (const m of req.modules) if (!existsSync(this.objectFile(m.digest))) await fsp.writeFile(this.objectFile(m.digest), m.object);
 
       const dir = this.chainDir(req.port, digest);
@@ -296,7 +331,7 @@ export class KernelXdpDriver implements DeviceDriver {
     const tries = hook === 'xdp-native' ? [native] : hook === 'xdp-generic' || target !== 'host-xdp-native' ? [generic] : [native, generic];
     let last: XdpctlFailure | null = null;
     for (const [flag, mode] of tries) {
-      const r = await xdpctl(['attach', netnsPath(iface.netns), iface.name, flag, rootPin, this.linkPin(port)]);
+      const r = await xdpctl(['attach', iface.netns ? netnsPath(iface.netns) : '/proc/self/ns/net', iface.name, flag, rootPin, this.linkPin(port)]);
       if (r.ok) return mode;
       last = r.failure;
       if (r.failure.error === 'busy') {
@@ -377,7 +412,7 @@ export class KernelXdpDriver implements DeviceDriver {
   async counters(): Promise<DeviceCounters> {
     const modules: ModuleCounters[] = [];
     const hooks: HookCounters[] = [];
-    const links = await linksIn(this.iface(0).netns);
+    const links = await linksIn(this.o.host ? this.o.host.netns : this.iface(0).netns);
     for (const [port, meta] of this.meta.entries()) {
       if (!meta.current) continue;
       const c = await portCounters({

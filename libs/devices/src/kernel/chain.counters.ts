@@ -31,7 +31,7 @@ export async function portCounters(p: PortCounterInput): Promise<{ modules: Modu
     const base = { module: m.name, port: p.port, maps };
     const row = rows?.[i];
     if (row) {
-      modules.push({ ...base, slot: i, packets: row.packets, bytes: row.bytes, drops: row.dropped, passed: row.passed, other: row.other, cpuNs: null, source: 'chain' });
+      modules.push({ ...base, slot: i, packets: row.packets, bytes: row.bytes, drops: row.dropped, passed: row.passed, other: row.other, cpuNs: row.ns, source: 'chain' });
       continue;
     }
     const prog = await p.progStats(join(p.dir, `m${i}_prog`));

@@ -28,6 +28,7 @@ SEC("xdp") int iop_chain_root(struct xdp_md *ctx)
 	if (s) {
 		s->packets++;
 		s->bytes += ctx->data_end - ctx->data;
+		s->stamp = bpf_ktime_get_ns();
 	}
 	bpf_tail_call(ctx, &iop_chain_progs, 0);
 	s = bpf_map_lookup_elem(&iop_chain_stats, &row);

@@ -71,9 +71,11 @@ export interface ChainStatRow {
   dropped: number;
   other: number;
   missed: number;
+  /** Nanoseconds in the slot, summed over packets and CPUs. */
+  ns: number;
 }
 
-const CHAIN_STAT_FIELDS = ['packets', 'bytes', 'passed', 'dropped', 'other', 'missed'] as const;
+const CHAIN_STAT_FIELDS = ['packets', 'bytes', 'passed', 'dropped', 'other', 'missed', 'ns'] as const;
 
 /** Rows of a hook's chain counter map by index; null when the map is not pinned (no tail-call chain yet). */
 export async function readChainStats(pin: string): Promise<ChainStatRow[] | null> {

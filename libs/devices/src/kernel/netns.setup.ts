@@ -17,6 +17,20 @@ export function netnsPath(name: string): string {
   return `/var/run/netns/${name}`;
 }
 
+/** Linux keeps interface names to 15 bytes. */
+export const IFNAMSIZ_MAX = 15;
+
+/**
+ * The netdev name that stands for a MAAS interface name: itself when Linux can hold it (always
+ * so on a real host, whose kernel named it), else a deterministic short form (prefix + hash),
+ * which the simulator reports in its interface map.
+ */
+export function linuxName(maasName: string): string {
+  if (maasName.length <= IFNAMSIZ_MAX && /^[A-Za-z0-9._-]+$/.test(maasName)) return maasName;
+  const h = createHash('sha256').update(maasName).digest('hex').slice(0, 6);
+  return `${maasName.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}x${h}`;
+}
+
 /** Names of one machine: a namespace per agent, interfaces at most 15 characters. */
 export function machineNames(agentId: string): { netns: string; peerNetns: string } {
   const safe = agentId.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
@@ -37,7 +51,7 @@ export function portInterface(agentId: string, deviceIndex: number, deviceId: st
   };
 }
 
-async function ensureNetns(name: string): Promise<void> {
+export async function ensureNetns(name: string): Promise<void> {
   if (existsSync(netnsPath(name))) return;
   await ip(['netns', 'add', name], true);
   if (!existsSync(netnsPath(name))) throw new DeviceError('kernel_failed', `could not create network namespace ${name}`);
@@ -71,10 +85,10 @@ export interface LinkXdp {
 
 const XDP_MODES: Record<number, string> = { 1: 'native', 2: 'generic', 3: 'offload', 4: 'multi' };
 
-/** Interfaces of a namespace with their XDP programs and RX counters. */
-export async function linksIn(netns: string): Promise<LinkXdp[]> {
-  if (!existsSync(netnsPath(netns))) return [];
-  const out = await ip(['-n', netns, '-s', '-d', '-j', 'link', 'show'], true);
+/** Interfaces of a namespace (null: the caller's own) with their XDP programs and RX counters. */
+export async function linksIn(netns: string | null): Promise<LinkXdp[]> {
+  if (netns && !existsSync(netnsPath(netns))) return [];
+  const out = await ip([...(netns ? ['-n', netns] : []), '-s', '-d', '-j', 'link', 'show'], true);
   if (!out.trim()) return [];
   type Raw = {
     ifname: string;
