@@ -1,7 +1,7 @@
 import { loadProfiles } from '@ioplane/profiles';
 import {
-  buildProblem, decisionsOf, FleetPlan, heuristicSolve, loadHighs, machinePlan, milpSolve, PlacementMachine, PlacementModule, planFleet, randomInstance,
-  seededRandom, validatePlan,
+  buildProblem, decisionsOf, FleetPlan, heuristicSolve, loadHighs, machinePlan, materialise, milpSolve, PlacementMachine, PlacementModule, planFleet, randomInstance,
+  seededRandom, solveProblem, solveProblemMilp, validatePlan,
 } from '@ioplane/placement';
 import { BASELINE_DESCRIPTION, baselinePlan } from './placement.baseline';
 import { benchFleet, benchModules } from './placement.fleet';
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   let rescued = 0;
   let infeasible = 0;
   let unexplained = 0;
+  let hops = 0;
   for (let i = 0; i < fleet.length; i++) {
     const mp = machinePlan(plan, i);
     const v = validatePlan(fleet[i], modules, mp);
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
       baselineCost += b.cost;
     }
     if (mp.feasible && !b.feasible) rescued++;
-    for (const p of [...Object.values(mp.placements), ...Object.values(b.placements)]) if (p.reasons.length === 0) unexplained++;
+    for (const x of mp.paths) hops += x.hops.length;
+    for (const p of [...mp.paths, ...b.paths].flatMap((x) => x.hops)) if (p.reasons.length === 0) unexplained++;
   }
 
   // Optimality gap of the heuristic alone against HiGHS on small generated instances.
@@ -104,6 +106,15 @@ async function main(): Promise<void> {
     const opt = milpSolve(highs, p);
     if (!opt.assignment) continue;
     solved++;
+    // Every solver's plan goes through the validator, the MILP's included.
+    const ids = p.devices.map((d) => d.id);
+    for (const s of [solveProblemMilp(highs, p), solveProblem(p, { solver: 'exact' }), solveProblem(p, { solver: 'heuristic' })]) {
+      const v = validatePlan(machine, mods, materialise(machine, ids, s));
+      if (v.length) {
+        broken++;
+        console.error(`broken ${s.solver} plan on a generated instance:`, JSON.stringify(v));
+      }
+    }
     const h = heuristicSolve(p);
     if (!h.assignment) {
       heuristicMissed++;
@@ -117,6 +128,7 @@ async function main(): Promise<void> {
   }
   const meanGap = gaps.reduce((s, g) => s + g, 0) / Math.max(1, gaps.length);
 
+  console.log(`paths: ${hops} hops on ${fleet.reduce((n, m) => n + m.ports.length, 0)} ingress ports; every engine, baseline and generated-instance plan validated against its raw machine`);
   console.log(`fleet: ${fleet.length} machines x ${modules.length} modules, ${plan.stats.classes} equivalence classes, ${plan.stats.solves} solves, ${plan.stats.infeasibleMachines} infeasible machines`);
   console.log(`engine: ${planSeconds.toFixed(4)} s (best of ${engine.runs.length}, median ${median(engine.runs).toFixed(4)} s: plan + explain every class); binding all ${fleet.length} machine plans to their device ids (lazy, on read): ${materialiseSeconds.toFixed(3)} s; ${broken} broken plans`);
   console.log(`baseline: ${BASELINE_DESCRIPTION}`);

@@ -1,4 +1,4 @@
-import type { DeviceKind, FirmwareProfile, PlacementPreference, Target } from '@ioplane/domain';
+import type { FirmwareProfile, PlacementDeviceKind as DeviceKind, PlacementPreference, Target } from '@ioplane/domain';
 import { placementDevice, PlacementDevice, PlacementMachine, PlacementModule, PlacementVerdict, seededRandom } from '@ioplane/placement';
 
 /**
@@ -30,14 +30,14 @@ const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 
 /** The demo's modules (modules/*), plus one more, with facts a compiler run would produce (estimates). */
 interface ModuleFacts {
-  name: string; pps: number; bytes: number; latency: number; prefer: PlacementPreference; ns: number; insns: number; mapBytes: number;
+  name: string; pps: number; bytes: number; latency: number; prefer: PlacementPreference; ns: number; insns: number; mapBytes: number; pass?: number;
   /** Offload verdicts: which non-host targets the verifier accepts. */
   accepts: Target[];
 }
 const MODULES: ModuleFacts[] = [
-  { name: 'ddos-drop', pps: 10e6, bytes: 128, latency: 5, prefer: 'dpu', ns: 25, insns: 180, mapBytes: 8e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
-  { name: 'acl-firewall', pps: 5e6, bytes: 512, latency: 10, prefer: 'nic', ns: 40, insns: 320, mapBytes: 16e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
-  { name: 'rate-limiter', pps: 2e6, bytes: 256, latency: 10, prefer: 'auto', ns: 55, insns: 260, mapBytes: 32e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
+  { name: 'ddos-drop', pass: 0.8, pps: 10e6, bytes: 128, latency: 5, prefer: 'dpu', ns: 25, insns: 180, mapBytes: 8e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
+  { name: 'acl-firewall', pass: 0.95, pps: 5e6, bytes: 512, latency: 10, prefer: 'nic', ns: 40, insns: 320, mapBytes: 16e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
+  { name: 'rate-limiter', pass: 0.9, pps: 2e6, bytes: 256, latency: 10, prefer: 'auto', ns: 55, insns: 260, mapBytes: 32e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
   { name: 'ttl-guard', pps: 4e6, bytes: 600, latency: 8, prefer: 'host', ns: 15, insns: 60, mapBytes: 0, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
   { name: 'vxlan-decap', pps: 3e6, bytes: 900, latency: 10, prefer: 'nic', ns: 35, insns: 140, mapBytes: 0, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
   { name: 'flow-counter', pps: 5e6, bytes: 700, latency: 5, prefer: 'auto', ns: 70, insns: 240, mapBytes: 64e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
@@ -61,15 +61,16 @@ function verdicts(f: ModuleFacts, profiles: readonly FirmwareProfile[]): Record<
 
 export function benchModules(profiles: readonly FirmwareProfile[]): PlacementModule[] {
   return MODULES.map((f, i) => ({
-    name: f.name, version: '1.0.0', chainPosition: i, traffic: { pps: f.pps, meanPacketBytes: f.bytes }, latencyBudgetUs: f.latency, prefer: f.prefer,
+    name: f.name, version: '1.0.0', chainPosition: i, traffic: { pps: f.pps, meanPacketBytes: f.bytes }, passRatio: f.pass, latencyBudgetUs: f.latency, prefer: f.prefer,
     hostNsPerPacket: f.ns, costEstimated: false, instructions: f.insns, mapMemoryBytes: f.mapBytes, flowRules: 50_000, verdicts: verdicts(f, profiles),
   }));
 }
 
 /**
- * `count` machines. A machine's traffic is the module's base traffic times the machine's load
- * factor (one lognormal draw per machine: a host's share of the edge), so modules scale together.
- * One in five machines already runs ddos-drop on host XDP (migration cost applies).
+ * `count` machines. Each card has two netdevs (`<name>p0`, `<name>p1`); traffic enters on one or
+ * two of them (a DPU host on its DPU's ports), at the chain's base rate times a load factor (one
+ * lognormal draw per machine: a host's share of the edge). One in five machines already runs
+ * ddos-drop on host XDP (migration cost applies).
  */
 export function benchFleet(profiles: readonly FirmwareProfile[], count: number, seed = 20240601): PlacementMachine[] {
   const rng = seededRandom(seed);
@@ -81,21 +82,22 @@ export function benchFleet(profiles: readonly FirmwareProfile[], count: number, 
     const shape = SHAPES.find((s) => (r -= s.weight) < 0) ?? SHAPES[0];
     const zone = ZONES[i % ZONES.length];
     const sys = `bm${i.toString(36).padStart(5, '0')}`;
-    const devices: PlacementDevice[] = [{ id: `${sys}/cpu`, kind: 'host-cpu', flavours: [] }];
+    const devices: PlacementDevice[] = [];
     for (const [name, kind, profileId] of shape.nics) {
-      const d = placementDevice({ id: `${sys}/${name}`, kind, profileId }, profiles);
+      const d = placementDevice({ id: `${sys}/${name}`, kind, profileId, interfaces: [`${name}p0`, `${name}p1`] }, profiles);
       if (d) devices.push(d);
     }
     const gauss = Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
     const load = Math.min(3, Math.exp(0.35 * gauss));
-    const traffic: PlacementMachine['traffic'] = {};
-    for (const m of modules) traffic[m.name] = { pps: m.traffic.pps * load, meanPacketBytes: m.traffic.meanPacketBytes };
+    const front = devices.find((d) => d.kind === 'dpu') ?? devices[0];
+    const uplinks = rng() < 0.3 ? front.interfaces! : [front.interfaces![0]];
+    const entering = { pps: modules[0].traffic.pps * load, meanPacketBytes: modules[0].traffic.meanPacketBytes };
     const hostNic = devices.find((d) => d.flavours[0]?.targets.includes('host-xdp-native'));
     const currentPlacement: PlacementMachine['currentPlacement'] = {};
     if (hostNic && rng() < 0.2) currentPlacement['ddos-drop'] = { deviceId: hostNic.id, target: 'host-xdp-native' };
     machines.push({
       systemId: sys, hostname: `${zone.slice(-1)}-${sys}`, zone, pool: i % 4 === 0 ? 'core' : 'edge', tags: shape.tags, hostCores: shape.cores,
-      hostCoreBudget: shape.cores / 12, devices, currentPlacement, traffic,
+      hostCoreBudget: shape.cores / 12, devices, currentPlacement, ports: uplinks.map((u) => ({ interface: u, traffic: entering })),
     });
   }
   return machines;

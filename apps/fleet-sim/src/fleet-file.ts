@@ -58,6 +58,8 @@ const host = z.strictObject({
   memoryGiB: z.number().positive().max(65536).optional(),
   nics: z.array(nicEntry).min(1),
   dpus: z.array(dpuEntry).default([]),
+  /** Interfaces linked to the zone's data subnet (the boot interface is linked to the management subnet anyway). */
+  uplinks: z.array(z.string().regex(/^[a-z0-9]{1,15}$/, { error: 'must be an interface name' })).default([]),
 });
 
 const seconds = z.number().min(0).max(3600);

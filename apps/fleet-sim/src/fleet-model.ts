@@ -25,6 +25,8 @@ export interface ModelInterface {
   sriovMaxVf: number;
   /** Management address, only on the boot interface. */
   ipAddress: string | null;
+  /** CIDR of the data subnet a non-boot uplink is linked to (MAAS shows it connected), else null. */
+  dataSubnet: string | null;
   isBoot: boolean;
   /** On a host: the DPU machine behind this PCI function. */
   dpuSystemId: string | null;
@@ -166,6 +168,7 @@ export function buildFleetModel(file: FleetFile): FleetModel {
     linkSpeedMbps: nic.linkSpeedMbps,
     sriovMaxVf: nic.sriovMaxVf,
     ipAddress: null,
+    dataSubnet: null,
     isBoot: false,
     dpuSystemId: null,
   });
@@ -224,6 +227,7 @@ export function buildFleetModel(file: FleetFile): FleetModel {
         linkSpeedMbps: 1000,
         sriovMaxVf: 0,
         ipAddress: `127.77.${zIdx}.${100 + k}`,
+        dataSubnet: null,
         isBoot: true,
         dpuSystemId: null,
       };
@@ -272,6 +276,12 @@ export function buildFleetModel(file: FleetFile): FleetModel {
     const boot = interfaces[0];
     boot.isBoot = true;
     boot.ipAddress = `127.77.${zIdx}.${n}`;
+    for (const u of h.uplinks) {
+      const i = interfaces.find((x) => x.name === u);
+      if (!i) throw new Error(`host ${h.hostname}: uplink ${u} is none of its interfaces (${interfaces.map((x) => x.name).join(', ')})`);
+      // Data traffic arrives on its own subnet per zone; the placement's default ingress takes every linked interface.
+      if (!i.isBoot) i.dataSubnet = `10.77.${zIdx}.0/24`;
+    }
     const machine: ModelMachine = {
       systemId,
       hostname: h.hostname,

@@ -63,7 +63,9 @@ function vlan(m: SimMachine): Json {
 export function renderInterface(m: SimMachine, i: ModelInterface): Json {
   const links = i.ipAddress
     ? [{ id: i.id, mode: 'static', ip_address: i.ipAddress, subnet: subnet(m) }]
-    : [{ id: i.id, mode: 'link_up' }];
+    : i.dataSubnet
+      ? [{ id: i.id, mode: 'auto', subnet: { ...subnet(m), name: i.dataSubnet, cidr: i.dataSubnet, gateway_ip: null, id: 100 + m.model.zoneIndex, resource_uri: `${API_PREFIX}subnets/${100 + m.model.zoneIndex}/` } }]
+      : [{ id: i.id, mode: 'link_up' }];
   return {
     id: i.id,
     name: i.name,

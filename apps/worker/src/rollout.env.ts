@@ -6,7 +6,7 @@ import type { FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
-import { desiredState, DesiredMachine, firmwareImageFor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
+import { desiredState, DesiredMachine, firmwareImageFor, HopExecutor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 
 export interface RolloutKeys {
@@ -69,7 +69,24 @@ export function rolloutEnv(deps: {
     const plan = await deps.placements.getPlan<StoredPlan>(placementId);
     const mp = plan?.machines.find((m) => m.systemId === systemId);
     if (!plan || !mp) throw new Error(`machine ${systemId} is not in the plan of ${placementId}`);
-    return desiredState(mp, plan.modules.map((m) => m.name), await mods);
+    return desiredState(mp, plan.modules.map((m) => m.name), await mods, await executorOf(systemId));
+  };
+
+  /**
+   * Today's agents run generic XDP through their host-CPU entry, not through the card that owns
+   * the netdev: a generic hop goes there, at the interface's index among that entry's
+   * interfaces (an agent with fewer ports refuses it by name). Every other hop runs where the plan says.
+   */
+  const executorOf = async (systemId: string): Promise<HopExecutor> => {
+    const fm = await deps.fleet.getMachine(systemId);
+    const cpu = fm?.devices.find((d) => d.kind === 'host-cpu');
+    return (hop) => {
+      if (hop.target !== 'host-xdp-generic' || !cpu) return { deviceId: hop.deviceId, port: hop.port };
+      const card = fm?.devices.find((d) => d.id === hop.deviceId);
+      const profile = card?.profileId ? deps.profiles.find((p) => p.id === card.profileId) : undefined;
+      if (profile?.targets.includes('host-xdp-generic')) return { deviceId: hop.deviceId, port: hop.port };
+      return { deviceId: cpu.id, port: Math.max(0, cpu.interfaces.indexOf(hop.interface)) };
+    };
   };
 
   return {
@@ -92,7 +109,10 @@ export function rolloutEnv(deps: {
       const plan = await deps.placements.getPlan<StoredPlan>(placementId);
       const mp = plan?.machines.find((m) => m.systemId === rec.systemId);
       const modules = want.chains.flatMap((c) =>
-        c.modules.map((m) => ({ name: m.name, version: m.version, digest: m.digest, deviceId: c.deviceId, target: c.target, profileId: mp?.placements[m.name]?.profileId ?? null })),
+        c.modules.map((m) => ({
+          name: m.name, version: m.version, digest: m.digest, deviceId: c.deviceId, target: c.target, profileId: mp?.placements[m.name]?.profileId ?? null,
+          ...(c.interface ? { interface: c.interface } : {}),
+        })),
       );
       const fm = await deps.fleet.getMachine(rec.systemId);
       const firmware: Record<string, string> = {};

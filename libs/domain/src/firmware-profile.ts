@@ -1,4 +1,4 @@
-import { DeviceKind, Target } from './target';
+import { PlacementDeviceKind, Target } from './target';
 
 /** Update capabilities, modelled on fwupd plugin flags and Mender A/B. */
 export interface FlashCapabilities {
@@ -105,6 +105,13 @@ export interface ThroughputModel {
   /** DPU only: Arm cores and cost factor against a host core. */
   armCores?: number;
   armSlowdown?: number;
+  /**
+   * Host nanoseconds the port's driver spends receiving one packet before any XDP program runs
+   * (DMA, descriptor, NAPI). Charged to host hooks; absent: DEFAULT_RX_NS in the placement lib.
+   */
+  rxNsPerPacket?: number;
+  /** Host nanoseconds generic XDP adds per packet: the skb built (and headroom made) before the program. */
+  skbNsPerPacket?: number;
 }
 
 export interface FirmwareProfile {
@@ -112,7 +119,7 @@ export interface FirmwareProfile {
   id: string;
   vendor: string;
   model: string;
-  kind: Exclude<DeviceKind, 'host-cpu'>;
+  kind: PlacementDeviceKind;
   firmware: { version: string; flavour: string };
   pci: { vendorId: string; productIds: string[] };
   /** Interface firmware_version prefixes this profile matches; empty matches any. */

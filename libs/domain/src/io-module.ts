@@ -28,6 +28,11 @@ export interface TestVector {
 export interface TrafficProfile {
   pps: number;
   meanPacketBytes: number;
+  /**
+   * Expected share of the packets it sees that the module passes on (XDP_PASS/TX/REDIRECT), 0..1:
+   * the next module of a chain sees this fraction. Absent: 1 (passes everything).
+   */
+  passRatio?: number;
 }
 
 export interface IoModule {

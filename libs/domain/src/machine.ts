@@ -11,6 +11,15 @@ export interface NetInterface {
   linkSpeedMbps: number;
   numaNode: number;
   enabled: boolean;
+  /** MAAS fields the ingress selector reads; absent in inventories synced before they were mapped. */
+  /** Bond or bridge members (MAAS `parents`), empty for a physical interface. */
+  parents?: string[];
+  children?: string[];
+  /** MAAS VLAN: its vid and fabric name. */
+  vlan?: { vid: number; fabric: string } | null;
+  tags?: string[];
+  /** CIDRs of the subnets MAAS shows the interface linked to (its `links` with a subnet). */
+  subnets?: string[];
 }
 
 export interface PciDevice {

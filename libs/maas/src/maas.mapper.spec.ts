@@ -34,7 +34,7 @@ describe('toMachine', () => {
       // workload_annotations wins over the deprecated owner_data
       workloadAnnotations: { 'ioplane/placement': 'xdp-lb@nfp0', 'ioplane/epoch': '42' },
     });
-    expect(m.interfaces).toEqual([
+    expect(m.interfaces).toMatchObject([
       {
         id: 101, name: 'eno1', type: 'physical', macAddress: '3c:ec:ef:10:20:07', vendor: 'Intel Corporation',
         product: 'Ethernet Controller X710 for 10GbE SFP+', firmwareVersion: '9.20 0x8000d95e 1.3353.0',
@@ -50,6 +50,12 @@ describe('toMachine', () => {
         // no link negotiated: fall back to the card's speed
         linkSpeedMbps: 100000, numaNode: 1, enabled: true,
       },
+    ]);
+    // What an ingress selector reads: the uplink is the interface linked to a subnet.
+    expect(m.interfaces.map((i) => [i.name, i.subnets, i.vlan, i.tags])).toEqual([
+      ['eno1', ['10.20.1.0/24'], { vid: 0, fabric: 'fabric-0' }, ['sriov']],
+      ['enp65s0np0', [], null, []],
+      ['enp129s0f0np0', [], null, []],
     ]);
     // the USB keyboard has no PCI address and is left out
     expect(m.pciDevices).toEqual([

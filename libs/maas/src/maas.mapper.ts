@@ -28,6 +28,12 @@ export function toNetInterface(raw: RawInterface): NetInterface {
     linkSpeedMbps: raw.link_speed || raw.interface_speed || 0,
     numaNode: raw.numa_node ?? 0,
     enabled: raw.enabled ?? true,
+    // What a placement's ingress selector reads: bond members, VLAN and fabric, tags, linked subnets.
+    parents: [...(raw.parents ?? [])],
+    children: [...(raw.children ?? [])],
+    vlan: raw.vlan ? { vid: raw.vlan.vid ?? 0, fabric: raw.vlan.fabric ?? '' } : null,
+    tags: [...(raw.tags ?? [])],
+    subnets: (raw.links ?? []).flatMap((l) => (l.subnet?.cidr ? [l.subnet.cidr] : l.subnet?.name ? [l.subnet.name] : [])),
   };
 }
 

@@ -41,6 +41,7 @@ export const rawInterfaceSchema = z.looseObject({
   children: z.array(str).nullish(),
   tags: z.array(str).nullish(),
   links: z.array(rawLinkSchema).nullish(),
+  vlan: z.looseObject({ vid: optNum, fabric: optStr }).nullish(),
   system_id: optStr,
   resource_uri: optStr,
 });

@@ -3,8 +3,9 @@ import {
   COST_WEIGHTS,
   CostBreakdown,
   DEFAULT_FLOW_RULES,
+  DEFAULT_RX_NS,
+  DEFAULT_SKB_NS,
   DeviceFlavour,
-  GENERIC_XDP_FACTOR,
   HOST_GENERIC_LATENCY_US,
   HOST_GENERIC_SLOTS,
   PlacementDevice,
@@ -18,8 +19,12 @@ export const FLOW_OFFLOAD_LATENCY_US = 2;
 export const DEFAULT_ARM_CORES = 1;
 export const DEFAULT_ARM_SLOWDOWN = 4;
 
-/** The host CPU runs generic XDP under the host kernel's limits (compiler's host profile). */
-export const HOST_CPU_FLAVOUR: DeviceFlavour = {
+/**
+ * Generic XDP on a port's netdev runs in the host kernel under its limits (the compiler's host
+ * profile), whatever firmware the card runs: a flavour of its own, so it never ties the card's
+ * firmware choice.
+ */
+export const HOST_KERNEL_FLAVOUR: DeviceFlavour = {
   profileId: 'host-kernel',
   targets: ['host-xdp-generic'],
   programSlotsPerPort: HOST_GENERIC_SLOTS,
@@ -30,9 +35,11 @@ export const HOST_CPU_FLAVOUR: DeviceFlavour = {
   throughput: { basePps: Number.POSITIVE_INFINITY, nsPerInsn: 0, latencyUs: HOST_GENERIC_LATENCY_US, lineRateGbps: 0 },
   switchSeconds: 0,
 };
+/** @deprecated the host CPU is no device; kept for callers that priced generic XDP with it. */
+export const HOST_CPU_FLAVOUR = HOST_KERNEL_FLAVOUR;
 
 export function flavoursOf(device: PlacementDevice): DeviceFlavour[] {
-  return device.kind === 'host-cpu' && device.flavours.length === 0 ? [HOST_CPU_FLAVOUR] : device.flavours;
+  return device.flavours;
 }
 
 export function isFlowTarget(t: Target): boolean {
@@ -59,7 +66,7 @@ export interface Usage {
   instructions: number;
   mapMemoryBytes: number;
   flowRules: number;
-  /** Share of the device's packet budget (NIC offload, flow offload, NIC ceiling for host native). */
+  /** Share of the device's packet budget (NIC offload, flow offload). */
   throughput: number;
   /** Share of the DPU's Arm cores. */
   arm: number;
@@ -73,10 +80,26 @@ export function emptyUsage(): Usage {
 }
 
 /**
+ * Host ns per packet a host hook adds beyond the program, from the port card's profile:
+ * - the driver's receive cost (rxNsPerPacket) of the packets that reach the host. A chain's host
+ *   hops are its tail, so it is charged exactly once per packet entering the host when each host
+ *   hop pays it for the packets it stops and the chain's last hop for every packet it sees;
+ * - on the generic hook, the skb built before the program (skbNsPerPacket), the same way.
+ * `pass` is the module's pass fraction; `last` says it is the chain's last module.
+ */
+export function hostExtraNs(card: DeviceFlavour | null, target: Target, pass: number, last: boolean): number {
+  if (!isHostTarget(target)) return 0;
+  const tp = card?.throughput;
+  const per = (tp?.rxNsPerPacket ?? DEFAULT_RX_NS) + (target === 'host-xdp-generic' ? (tp?.skbNsPerPacket ?? DEFAULT_SKB_NS) : 0);
+  return last ? per : per * (1 - pass);
+}
+
+/**
  * `into` is overwritten and returned: problem building calls this for every candidate of every
  * class and keeps only a few numbers, so it reuses one object instead of allocating one each time.
+ * `extraHostNs` is hostExtraNs for the hop (receive and skb cost), 0 when not known.
  */
-export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: DeviceFlavour, target: Target, into?: Usage): Usage {
+export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: DeviceFlavour, target: Target, into?: Usage, extraHostNs = 0): Usage {
   const pps = traffic.pps;
   const tp = flavour.throughput;
   const u = into ?? emptyUsage();
@@ -84,6 +107,7 @@ export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: Dev
     u.slots = 0; u.instructions = 0; u.mapMemoryBytes = 0; u.flowRules = 0; u.throughput = 0; u.arm = 0; u.hostCores = 0; u.armCores = 0;
   }
   if (isFlowTarget(target)) {
+    // Match-action rules in the eSwitch run at the profile's line rate, not on Arm cores.
     u.flowRules = m.flowRules ?? DEFAULT_FLOW_RULES;
     u.throughput = pps / tp.basePps;
     return u;
@@ -93,11 +117,8 @@ export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: Dev
   u.mapMemoryBytes = m.mapMemoryBytes;
   switch (target) {
     case 'host-xdp-native':
-      u.hostCores = (pps * m.hostNsPerPacket) / 1e9;
-      u.throughput = pps / tp.basePps;
-      break;
     case 'host-xdp-generic':
-      u.hostCores = (pps * m.hostNsPerPacket * GENERIC_XDP_FACTOR) / 1e9;
+      u.hostCores = (pps * (m.hostNsPerPacket + extraHostNs)) / 1e9;
       break;
     case 'nic-xdp-offload':
       // Device time per packet: the trivial-program cost plus the program's instructions.

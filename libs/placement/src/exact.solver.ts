@@ -1,4 +1,4 @@
-import { MachineProblem } from './machine.problem';
+import { follows, MachineProblem, STAGES, stateAfter } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
 
 export interface SolveResult {
@@ -12,7 +12,6 @@ export interface SolveResult {
   nodes: number;
 }
 
-const STAGES = 3;
 const EPS = 1e-9;
 
 export function fits(used: readonly number[], cap: readonly number[], res: readonly number[], amt: readonly number[]): boolean {
@@ -44,8 +43,8 @@ export function doubleArray(n: number): number[] {
 }
 
 /**
- * The chain-order relaxation: `at(i, s)` is the cheapest cost of modules i.. whose stages never go
- * below s, ignoring shared capacity and flavour switches. A valid lower bound and, when
+ * The chain-order relaxation: `at(i, s)` is the cheapest cost of rows i.. whose hooks may follow
+ * state s (see follows; a port's first row starts from 0), ignoring shared capacity and flavour switches. A valid lower bound and, when
  * capacities do not bind, the optimum itself. One flat array: it is built for every class solved.
  */
 export class ChainBound {
@@ -60,7 +59,7 @@ export class ChainBound {
         let best = Infinity;
         for (let k = 0; k < cands.length; k++) {
           const c = cands[k];
-          if (c.stage >= s) best = Math.min(best, c.cost + v[(i + 1) * STAGES + c.stage]);
+          if (follows(s, c.stage)) best = Math.min(best, c.cost + v[(i + 1) * STAGES + stateAfter(p, i, c.stage)]);
         }
         v[i * STAGES + s] = best;
       }
@@ -91,14 +90,14 @@ export function chainRelaxedAssignment(p: MachineProblem, lb: ChainBound): Assig
     const here = lb.at(i, stage);
     for (let k = 0; k < p.candidates[i].length; k++) {
       const c = p.candidates[i][k];
-      if (c.stage >= stage && Math.abs(c.cost + lb.at(i + 1, c.stage) - here) <= EPS * (1 + Math.abs(here))) {
+      if (follows(stage, c.stage) && Math.abs(c.cost + lb.at(i + 1, stateAfter(p, i, c.stage)) - here) <= EPS * (1 + Math.abs(here))) {
         pick = k;
         break;
       }
     }
     if (pick < 0) return null;
     a[i] = pick;
-    stage = p.candidates[i][pick].stage;
+    stage = stateAfter(p, i, p.candidates[i][pick].stage);
   }
   return a;
 }
@@ -161,8 +160,8 @@ class RemainingUse {
         need.fill(Infinity, row, row + T);
         for (let k = 0; k < cands.length; k++) {
           const c = cands[k];
-          if (c.stage < s) continue;
-          const next = ((i + 1) * STAGES + c.stage) * T;
+          if (!follows(s, c.stage)) continue;
+          const next = ((i + 1) * STAGES + stateAfter(p, i, c.stage)) * T;
           for (let t = 0; t < c.res.length; t++) if (slot[c.res[t]] >= 0) own[slot[c.res[t]]] += c.amt[t];
           for (let t = 0; t < T; t++) {
             const v = own[t] + need[next + t];
@@ -248,19 +247,20 @@ export function branchAndBound(
     const cands = p.candidates[i];
     for (let k = 0; k < cands.length; k++) {
       const c = cands[k];
-      if (c.stage < stage) continue;
+      if (!follows(stage, c.stage)) continue;
       const f = flav[c.deviceIndex];
       if (f >= 0 && f !== c.flavourIndex) continue;
       const extra = f < 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0;
       const next = pathCost[i] + c.cost + extra;
-      if (cut(next + lb.at(i + 1, c.stage))) continue;
+      const after = stateAfter(p, i, c.stage);
+      if (cut(next + lb.at(i + 1, after))) continue;
       if (!fits(used, cap, c.res, c.amt)) continue;
       for (let r = 0; r < c.res.length; r++) used[c.res[r]] += c.amt[r];
-      if (remaining.fits(i + 1, c.stage, used, cap)) {
+      if (remaining.fits(i + 1, after, used, cap)) {
         if (count[c.deviceIndex]++ === 0) flav[c.deviceIndex] = c.flavourIndex;
         cur[i] = k;
         pathCost[i + 1] = next;
-        dfs(i + 1, c.stage);
+        dfs(i + 1, after);
         cur[i] = -1;
         if (--count[c.deviceIndex] === 0) flav[c.deviceIndex] = -1;
       }

@@ -27,7 +27,7 @@ export interface FleetPlan {
   stats: { machines: number; classes: number; solves: number; cacheHits: number; infeasibleMachines: number; seconds: number };
 }
 
-export function matchesSelector(m: PlacementMachine, s: MachineSelector): boolean {
+export function matchesSelector(m: Pick<PlacementMachine, "zone" | "pool" | "hostname" | "tags"> & Partial<PlacementMachine>, s: MachineSelector): boolean {
   if (s.zones?.length && !s.zones.includes(m.zone)) return false;
   if (s.pools?.length && !s.pools.includes(m.pool)) return false;
   if (s.hostnames?.length && !s.hostnames.includes(m.hostname)) return false;

@@ -1,4 +1,4 @@
-import { MachineProblem } from './machine.problem';
+import { follows, MachineProblem, stateAfter } from './machine.problem';
 import { Assignment, evaluate } from './plan.evaluate';
 import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, doubleArray, filledArray, fits, SolveResult } from './exact.solver';
 
@@ -20,7 +20,7 @@ export function filterAndScore(p: MachineProblem): { assignment: Assignment | nu
     const cands = p.candidates[i];
     for (let k = 0; k < cands.length && pick < 0; k++) {
       const c = cands[k];
-      if (c.stage < stage) continue;
+      if (!follows(stage, c.stage)) continue;
       const f = flav[c.deviceIndex];
       if (f >= 0 && f !== c.flavourIndex) continue;
       if (!fits(used, cap, c.res, c.amt)) continue;
@@ -33,7 +33,7 @@ export function filterAndScore(p: MachineProblem): { assignment: Assignment | nu
       cost += p.switchCost[c.deviceIndex][c.flavourIndex];
     }
     for (let r = 0; r < c.res.length; r++) used[c.res[r]] += c.amt[r];
-    stage = c.stage;
+    stage = stateAfter(p, i, c.stage);
     cost += c.cost;
     a[i] = pick;
   }
@@ -142,7 +142,7 @@ function repair(p: MachineProblem, relaxed: Assignment): { assignment: Assignmen
     const ok = (k: number) => {
       const c = cands[k];
       const f = flav[c.deviceIndex];
-      return c.stage >= stage && (f < 0 || f === c.flavourIndex) && fits(used, cap, c.res, c.amt);
+      return follows(stage, c.stage) && (f < 0 || f === c.flavourIndex) && fits(used, cap, c.res, c.amt);
     };
     let pick = ok(relaxed[i]) ? relaxed[i] : -1;
     // Prefer the relaxed plan's stage so later modules keep their cheap tiers.
@@ -153,7 +153,7 @@ function repair(p: MachineProblem, relaxed: Assignment): { assignment: Assignmen
     const c = cands[pick];
     if (flav[c.deviceIndex] < 0) flav[c.deviceIndex] = c.flavourIndex;
     for (let r = 0; r < c.res.length; r++) used[c.res[r]] += c.amt[r];
-    stage = c.stage;
+    stage = stateAfter(p, i, c.stage);
     a[i] = pick;
   }
   const e = evaluate(p, a);

@@ -1,7 +1,9 @@
 export * from './placement.model';
-export { usageOf, costOf, latencyOf, tierOf, isFlowTarget, isHostTarget, flavoursOf, HOST_CPU_FLAVOUR, FLOW_OFFLOAD_LATENCY_US, DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from './cost.model';
+export { usageOf, costOf, latencyOf, tierOf, isFlowTarget, isHostTarget, flavoursOf, hostExtraNs, HOST_CPU_FLAVOUR, HOST_KERNEL_FLAVOUR, FLOW_OFFLOAD_LATENCY_US, DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from './cost.model';
 export type { Usage } from './cost.model';
-export { buildProblem, sortChain, devicesOf, trafficFor } from './machine.problem';
+export { buildProblem, sortChain, devicesOf, trafficFor, follows } from './machine.problem';
+export { resolvePorts, chainRates, hookSlots, hookInterface, passOf, HOST_SLOTS_KEY } from './port.paths';
+export type { PortPath } from './port.paths';
 export { evaluate } from './plan.evaluate';
 export type { MachineProblem, Candidate, Resource, ResourceKind } from './machine.problem';
 export type { Assignment, Evaluation } from './plan.evaluate';
@@ -18,8 +20,8 @@ export { planFleet, machinePlan, machinePlans, matchesSelector, replicaDemand } 
 export type { FleetPlan, FleetPlanOptions } from './fleet.planner';
 export type { ScopedPlacement, ScopedReplica } from './fleet.scope';
 export { validatePlan } from './plan.validate';
-export type { PlanViolation } from './plan.validate';
+export type { PlanViolation, ViolationRule } from './plan.validate';
 export { flavourFromProfile, placementDevice } from './placement.adapter';
 export type { DecisionTemplate } from './plan.explain';
-export { seededRandom, randomInstance, randomVerdicts, catalogDevice, CATALOG } from './placement.generator';
+export { seededRandom, randomInstance, randomVerdicts, catalogDevice, CATALOG, withPorts } from './placement.generator';
 export type { RandomInstanceOptions } from './placement.generator';

@@ -1,5 +1,6 @@
-import { STAGE_ORDER, TARGETS, Target } from '@ioplane/domain';
-import { CostFigures, costFigures, emptyUsage, flavoursOf, latencyOf, refigure, usageOf, Usage, breakdownFrom } from './cost.model';
+import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/domain';
+import { CostFigures, costFigures, emptyUsage, hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, refigure, usageOf, Usage, breakdownFrom } from './cost.model';
+import { chainRates, hookSlots, passOf, pathOptions, PortPath, resolvePorts } from './port.paths';
 import {
   COST_WEIGHTS,
   CostBreakdown,
@@ -13,11 +14,13 @@ import {
   TrafficDemand,
 } from './placement.model';
 
-/** One (device, flavour, target) a module may take, with its cost and resource use. */
+/** One (device, flavour, target, hook) a row (a module on one port) may take, with its cost and resource use. */
 export interface Candidate {
   deviceIndex: number;
   flavourIndex: number;
   target: Target;
+  hook: Hook;
+  /** HOOK_POSITION of the hook. */
   stage: number;
   /** hce, without the one-off flavour switch (charged per device). */
   cost: number;
@@ -26,7 +29,6 @@ export interface Candidate {
   breakdown?: CostBreakdown;
   res: number[];
   amt: number[];
-  /** The breakdown in words, and the reason given when it is chosen: filled on first use by the explainer. */
   described?: string;
   asChosen?: string;
 }
@@ -34,6 +36,7 @@ export interface Candidate {
 export interface RawRejection {
   deviceIndex: number;
   target: Target;
+  hook: Hook;
   code: RejectCode;
   message: string;
 }
@@ -49,12 +52,26 @@ export interface Resource {
   label: string;
 }
 
-/** A machine's placement as numbers: every solver and explainer works on this. */
+/**
+ * A machine's placement as numbers: every solver and explainer works on this. A row is one
+ * module on one ingress port (rows of a port are consecutive, in chain order); the chain's
+ * order and hook exclusivity hold between consecutive rows of one port only.
+ */
 export interface MachineProblem {
   machine: PlacementMachine;
+  /** The machine's cards, then the host kernel (generic XDP) as the last entry. */
   devices: PlacementDevice[];
-  /** Sorted by chain position. */
+  /** Index of the host-kernel entry in devices. */
+  hostDevice: number;
+  /** The chain, sorted. */
+  chain: PlacementModule[];
+  ports: PortPath[];
+  /** Per row: its module (chain[row % chain.length]). */
   modules: PlacementModule[];
+  /** Per row: its port index. */
+  rowPort: number[];
+  /** Per row: true when it is the first module of its port's chain. */
+  chainStart: boolean[];
   traffic: TrafficDemand[];
   /** Shared with the traffic filter and other classes: never mutated. */
   candidates: readonly (readonly Candidate[])[];
@@ -64,13 +81,36 @@ export interface MachineProblem {
   switchCost: number[][];
 }
 
-/** Per-device kinds first, then the machine-wide host-core budget (the order resource rows are made in). */
+/** Number of hook positions; a "state" is the position of the previous row of the same port (0 at a chain's start). */
+export const STAGES = HOOKS.length;
+
+const EXCLUSIVE = (() => {
+  const t: boolean[] = new Array(STAGES * STAGES).fill(false);
+  for (const [a, b] of EXCLUSIVE_HOOKS) {
+    t[HOOK_POSITION[a] * STAGES + HOOK_POSITION[b]] = true;
+    t[HOOK_POSITION[b] * STAGES + HOOK_POSITION[a]] = true;
+  }
+  return t;
+})();
+
+/**
+ * May a module at position `next` follow one at `prev` on one port? Packets never go back, and
+ * exclusive hooks (native and generic on one netdev) never both hold modules of one port. Both
+ * hooks of an exclusive pair are neighbours in packet order, so checking neighbours is enough.
+ */
+export function follows(prev: number, next: number): boolean {
+  return next >= prev && !EXCLUSIVE[prev * STAGES + next];
+}
+
+/** The state the next row starts from after this row took `stage`. */
+export function stateAfter(p: MachineProblem, row: number, stage: number): number {
+  return row + 1 < p.chainStart.length && p.chainStart[row + 1] ? 0 : stage;
+}
+
 const KINDS: readonly ResourceKind[] = ['slots', 'instructions', 'mapMemoryBytes', 'flowRules', 'throughput', 'arm', 'hostCores'];
-const KIND_INDEX = Object.fromEntries(KINDS.map((k, i) => [k, i])) as Record<ResourceKind, number>;
 
 function capacityOf(f: DeviceFlavour, kind: ResourceKind): number {
   switch (kind) {
-    case 'slots': return f.programSlotsPerPort * f.ports;
     case 'instructions': return f.maxInstructions;
     case 'mapMemoryBytes': return f.mapMemoryBytes;
     case 'flowRules': return f.flowRules;
@@ -83,7 +123,6 @@ const UNIT: Record<ResourceKind, string> = {
   throughput: 'of packet budget', arm: 'of Arm cores', hostCores: 'host cores',
 };
 
-/** The candidate's cost breakdown as shown in plans, made once per candidate. */
 export function breakdownOf(c: Candidate): CostBreakdown {
   return (c.breakdown ??= breakdownFrom(c.figures));
 }
@@ -99,33 +138,25 @@ export function bindDevices(message: string, ids: readonly string[]): string {
   return message.indexOf('{device:') < 0 ? message : message.replace(/\{device:(\d+)\}/g, (_, i: string) => ids[Number(i)] ?? `device ${i}`);
 }
 
-/** Labels only depend on (kind, device index): made once, not per problem. */
-const LABELS: string[][] = [];
-
-export function resourceLabel(kind: ResourceKind, d: number): string {
-  const row = (LABELS[KIND_INDEX[kind]] ??= []);
-  return (row[d + 1] ??= d >= 0 ? `${kind} on ${deviceToken(d)}` : 'host-core budget');
-}
-
 export function unitOf(kind: ResourceKind): string {
   return UNIT[kind];
 }
 
-/** The host CPU device the machine lists, or one synthesised so generic XDP is always a candidate. */
-export function devicesOf(machine: PlacementMachine): PlacementDevice[] {
-  if (machine.devices.some((d) => d.kind === 'host-cpu')) return machine.devices;
-  return [...machine.devices, { id: `${machine.systemId}/cpu`, kind: 'host-cpu', flavours: [] }];
+/** The id under which the host kernel (generic XDP) appears among a problem's devices: never shown in a plan. */
+export function hostKernelId(machine: PlacementMachine): string {
+  return `${machine.systemId}/host-kernel`;
 }
 
+/** The machine's cards, then the host kernel that runs generic XDP on any of their netdevs. */
+export function devicesOf(machine: PlacementMachine): PlacementDevice[] {
+  return [...machine.devices, { id: hostKernelId(machine), kind: 'nic', flavours: [HOST_KERNEL_FLAVOUR], interfaces: [] }];
+}
+
+/** The module's traffic on the machine when one figure stands for every port (telemetry, or its declaration). */
 export function trafficFor(machine: PlacementMachine, m: PlacementModule): TrafficDemand {
   return machine.traffic?.[m.name] ?? m.traffic;
 }
 
-function isTarget(s: string): s is Target {
-  return (TARGETS as readonly string[]).includes(s);
-}
-
-/** The verdict for the flavour's own profile; host targets fall back to the host kernel's verdict. */
 function verdictFor(m: PlacementModule, flavour: DeviceFlavour, target: Target) {
   return m.verdicts[flavour.profileId] ?? (target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
 }
@@ -135,89 +166,70 @@ export function sortChain<T extends { chainPosition: number; name: string }>(mod
   return [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/**
- * What one (device, flavour, target) is for one module before traffic is known: refused (pin,
- * verdict, latency; the rejection is final and shared) or passed with its latency.
- */
 export interface StaticOption {
   deviceIndex: number;
   flavourIndex: number;
   target: Target;
+  hook: Hook;
   latency: number;
   rejection: RawRejection | null;
 }
 
-/** Per module (chain order), every (device, flavour, target) in the order candidates are made. */
+/** Per row, every option of its port's path in the order candidates are made. */
 export type StaticFilter = StaticOption[][];
 
 /**
- * The traffic-independent half of building a problem: it depends only on the modules, the devices'
- * profiles and where device pins point, so machines that differ only in traffic or current
- * placement (most classes of a fleet) share it.
+ * The traffic-independent half of building a problem: per row, what the port's path offers and
+ * what pins, verdicts and latency budgets refuse.
  */
-export function staticFilter(sorted: readonly PlacementModule[], devices: readonly PlacementDevice[]): StaticFilter {
+export function staticFilter(chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], hostDevice: number): StaticFilter {
   const out: StaticFilter = [];
-  for (const m of sorted) {
-    const opts: StaticOption[] = [];
-    const pin = m.pin;
-    const pinTarget = pin !== undefined && isTarget(pin);
-    for (let di = 0; di < devices.length; di++) {
-      const device = devices[di];
-      const flavours = flavoursOf(device);
-      for (let fi = 0; fi < flavours.length; fi++) {
-        const flavour = flavours[fi];
-        for (const target of flavour.targets) {
-          const refuse = (code: RejectCode, message: string) => opts.push({ deviceIndex: di, flavourIndex: fi, target, latency: 0, rejection: { deviceIndex: di, target, code, message } });
-          if (pin !== undefined && (pinTarget ? pin !== target : pin !== device.id)) {
-            refuse('pin', `module is pinned to ${pin}`);
-            continue;
-          }
-          const v = verdictFor(m, flavour, target);
-          if (!v) {
-            refuse('no_verdict', `no verifier verdict for profile ${flavour.profileId}`);
-            continue;
-          }
-          if (!v.acceptedTargets.includes(target)) {
-            const why = v.reasons.filter((r) => !r.target || r.target === target).map((r) => `${r.code}: ${r.message}`);
-            refuse('verifier', `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}`);
-            continue;
-          }
-          const latency = latencyOf(flavour, target);
-          if (latency > m.latencyBudgetUs) {
-            refuse('latency', `adds ${latency} us, over the ${m.latencyBudgetUs} us budget`);
-            continue;
-          }
-          opts.push({ deviceIndex: di, flavourIndex: fi, target, latency, rejection: null });
+  for (const port of ports) {
+    const card = port.card >= 0 ? devices[port.card] : null;
+    const options = pathOptions(card);
+    for (const m of chain) {
+      const opts: StaticOption[] = [];
+      const pin = m.pin;
+      for (const o of options) {
+        const di = o.host ? hostDevice : port.card;
+        const flavour = devices[di].flavours[o.flavourIndex];
+        const target = o.target;
+        const refuse = (code: RejectCode, message: string) => opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency: 0, rejection: { deviceIndex: di, target, hook: o.hook, code, message } });
+        // A device pin names the card; its generic hook is on that card's netdev too.
+        const shownId = card?.id ?? '';
+        if (pin !== undefined && pin !== target && pin !== shownId) {
+          refuse('pin', `module is pinned to ${pin}`);
+          continue;
         }
+        const v = verdictFor(m, flavour, target);
+        if (!v) {
+          refuse('no_verdict', `no verifier verdict for profile ${flavour.profileId}`);
+          continue;
+        }
+        if (!v.acceptedTargets.includes(target)) {
+          const why = v.reasons.filter((r) => !r.target || r.target === target).map((r) => `${r.code}: ${r.message}`);
+          refuse('verifier', `verifier (${flavour.profileId}) refuses ${target}: ${why.join('; ') || 'not accepted'}`);
+          continue;
+        }
+        const latency = latencyOf(flavour, target);
+        if (latency > m.latencyBudgetUs) {
+          refuse('latency', `adds ${latency} us, over the ${m.latencyBudgetUs} us budget`);
+          continue;
+        }
+        opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency, rejection: null });
       }
+      out.push(opts);
     }
-    out.push(opts);
   }
   return out;
 }
 
-/**
- * Build the per-machine problem. `trafficOverride` replaces per-module traffic (equivalence
- * classes solve at the bucket's upper edge so the plan stays feasible for every member).
- */
-export function buildProblem(machine: PlacementMachine, modules: readonly PlacementModule[], trafficOverride?: TrafficDemand[]): MachineProblem {
-  const sorted = sortChain(modules);
-  const devices = devicesOf(machine);
-  return buildFiltered(machine, sorted, devices, staticFilter(sorted, devices), trafficOverride);
-}
-
-/** One module's traffic-dependent outcome, before any migration cost (which depends on the machine's current placement). */
-interface ModuleOptions {
-  /** Sorted by cost (stable, ties in the order they were made), as problems list candidates. */
+export interface ModuleOptions {
   sorted: Candidate[];
   rejected: RawRejection[];
 }
 
-/**
- * Everything of a problem that traffic decides (throughput and capacity checks, resource rows,
- * costs without migration). Machines of one hardware, budget and traffic bucket that differ only
- * in what they run now share it; only the modules they run get their costs redone.
- */
+/** Everything of a problem that traffic decides: resource rows, costs without migration, per row. */
 export interface TrafficFilter {
   traffic: TrafficDemand[];
   resources: Resource[];
@@ -226,107 +238,82 @@ export interface TrafficFilter {
 }
 
 export function trafficFilter(
-  hostCoreBudget: number, sorted: readonly PlacementModule[], devices: readonly PlacementDevice[], statics: StaticFilter, traffic: TrafficDemand[],
+  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter, traffic: TrafficDemand[],
 ): TrafficFilter {
   const resources: Resource[] = [];
-  // Resource rows are looked up by (kind, device, flavour) as one small integer: this runs for
-  // every candidate of every class a fleet plan solves, so no string keys here.
-  const flavourCount = devices.reduce((n, d) => Math.max(n, flavoursOf(d).length), 1);
-  const resIndex = new Array<number>(KINDS.length * (devices.length + 1) * flavourCount).fill(-1);
-  const resourceFor = (kind: ResourceKind, d: number, fi: number): number => {
-    // The host-core budget is one machine-wide row, whatever flavour the candidate's device runs.
-    const f = d < 0 ? 0 : fi;
-    const key = (KIND_INDEX[kind] * (devices.length + 1) + d + 1) * flavourCount + f;
-    let i = resIndex[key];
-    if (i < 0) {
-      const cap = d < 0 ? hostCoreBudget : capacityOf(flavoursOf(devices[d])[f], kind);
-      i = resources.push({ kind, deviceIndex: d, flavourIndex: f, capacity: cap, label: resourceLabel(kind, d) }) - 1;
-      resIndex[key] = i;
+  const index = new Map<string, number>();
+  const row = (key: string, make: () => Resource): number => {
+    let i = index.get(key);
+    if (i === undefined) {
+      i = resources.push(make()) - 1;
+      index.set(key, i);
     }
     return i;
   };
-  const switchCost = devices.map((d) => flavoursOf(d).map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
+  const deviceRow = (kind: ResourceKind, d: number, f: number) =>
+    row(`${kind}|${d}|${f}`, () => ({ kind, deviceIndex: d, flavourIndex: f, capacity: capacityOf(devices[d].flavours[f], kind), label: `${kind} on ${deviceToken(d)}` }));
+  const hostRow = () => row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
+  const hostDevice = devices.length - 1;
+  const slotRow = (port: PortPath, d: number, f: number, hook: Hook) => {
+    const cap = hookSlots(machine, d === hostDevice ? null : devices[d], f, hook);
+    return row(`slots|${port.interface}|${hook}|${d}|${f}`, () => ({ kind: 'slots', deviceIndex: d === hostDevice ? port.card : d, flavourIndex: f, capacity: cap, label: `${hook} slots on ${port.interface}` }));
+  };
+  const switchCost = devices.map((d) => d.flavours.map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
   const modules: ModuleOptions[] = [];
   const usage = emptyUsage();
-  const resScratch: number[] = KINDS.map(() => 0);
-  const amtScratch: number[] = KINDS.map(() => 0.5);
-  // Candidates of one filter that use the same rows share one (read-only) list of row indices.
-  const rowLists: number[][] = [];
-  const sharedRows = (n: number): number[] => {
-    search: for (let l = 0; l < rowLists.length; l++) {
-      const list = rowLists[l];
-      if (list.length !== n) continue;
-      for (let t = 0; t < n; t++) if (list[t] !== resScratch[t]) continue search;
-      return list;
-    }
-    const list = resScratch.slice(0, n);
-    rowLists.push(list);
-    return list;
-  };
-
-  for (let mi = 0; mi < sorted.length; mi++) {
-    const m = sorted[mi];
-    const opts = statics[mi];
-    // Sized for every option and trimmed at the end: grown by push they keep room for 17.
-    const made: Candidate[] = new Array(opts.length);
-    const rej: RawRejection[] = new Array(opts.length);
-    let madeN = 0;
-    let rejN = 0;
-    for (let oi = 0; oi < opts.length; oi++) {
-      const o = opts[oi];
+  const n = chain.length;
+  for (let r = 0; r < statics.length; r++) {
+    const port = ports[Math.floor(r / n)];
+    const mi = r % n;
+    const m = chain[mi];
+    const card = port.card >= 0 ? devices[port.card] : null;
+    const made: Candidate[] = [];
+    const rej: RawRejection[] = [];
+    for (const o of statics[r]) {
       if (o.rejection) {
-        rej[rejN++] = o.rejection;
+        rej.push(o.rejection);
         continue;
       }
-      const di = o.deviceIndex;
-      const fi = o.flavourIndex;
-      const target = o.target;
-      const flavour = flavoursOf(devices[di])[fi];
-      usageOf(m, traffic[mi], flavour, target, usage);
+      const { deviceIndex: di, flavourIndex: fi, target, hook } = o;
+      const flavour = devices[di].flavours[fi];
+      // The receive (and skb) cost is the port card's driver's, whatever flavour it runs now.
+      const extra = hostExtraNs(card?.flavours[0] ?? null, target, passOf(m), mi === n - 1);
+      usageOf(m, traffic[r], flavour, target, usage, extra);
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
         const share = Math.max(usage.throughput, usage.arm);
-        const maxPps = traffic[mi].pps / share;
-        rej[rejN++] = {
-          deviceIndex: di, target, code: 'throughput',
-          message: `${target} on ${flavour.profileId} sustains ${fmt(maxPps / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[mi].pps / 1e6)} Mpps`,
-        };
+        rej.push({ deviceIndex: di, target, hook, code: 'throughput', message: `${target} on ${flavour.profileId} sustains ${fmt(traffic[r].pps / share / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[r].pps / 1e6)} Mpps` });
         continue;
       }
-      let n = 0;
-      let over: string | null = null;
-      for (let k = 0; k < KINDS.length; k++) {
-        const kind = KINDS[k];
+      const res: number[] = [];
+      const amt: number[] = [];
+      let over: { code: RejectCode; message: string } | null = null;
+      for (const kind of KINDS) {
         const a = usage[kind];
         if (a <= 0) continue;
-        const r = kind === 'hostCores' ? resourceFor(kind, -1, fi) : resourceFor(kind, di, fi);
-        if (a > resources[r].capacity + 1e-9 && !over) over = `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[r].label} has ${fmt(resources[r].capacity)}`;
-        resScratch[n] = r;
-        amtScratch[n] = a;
-        n++;
+        const ri = kind === 'hostCores' ? hostRow() : kind === 'slots' ? slotRow(port, di, fi, hook) : deviceRow(kind, di, fi);
+        if (kind === 'slots' && !Number.isFinite(resources[ri].capacity)) continue;
+        if (a > resources[ri].capacity + 1e-9 && !over) {
+          over = kind === 'slots'
+            ? { code: 'slots', message: `${hook} on ${port.interface} has ${fmt(resources[ri].capacity)} program slots` }
+            : { code: 'capacity', message: `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[ri].label} has ${fmt(resources[ri].capacity)}` };
+        }
+        res.push(ri);
+        amt.push(a);
       }
       if (over) {
-        rej[rejN++] = { deviceIndex: di, target, code: 'capacity', message: over };
+        rej.push({ deviceIndex: di, target, hook, code: over.code, message: over.message });
         continue;
       }
       const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
-      // Exact-size copies: arrays grown by push keep room for 17 elements, and thousands are kept.
-      const res = sharedRows(n);
-      const amt = amtScratch.slice(0, n);
-      made[madeN++] = { deviceIndex: di, flavourIndex: fi, target, stage: STAGE_ORDER[target], cost: figures[6], figures, breakdown: undefined, res, amt, described: undefined, asChosen: undefined };
+      made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: HOOK_POSITION[hook], cost: figures[6], figures, res, amt });
     }
-    made.length = madeN;
-    rej.length = rejN;
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
   // The host-core budget exists even when no candidate uses it, so validators can name it.
-  resourceFor('hostCores', -1, 0);
+  hostRow();
   return { traffic, resources, switchCost, modules };
 }
 
-/**
- * Stable, in place, by cost. Candidate lists are short (a few devices x targets) and sorted for
- * every traffic filter of a fleet plan; Array.prototype.sort allocates a work array each time.
- */
 function sortByCost(cs: Candidate[]): Candidate[] {
   for (let i = 1; i < cs.length; i++) {
     const c = cs[i];
@@ -340,17 +327,33 @@ function sortByCost(cs: Candidate[]): Candidate[] {
   return cs;
 }
 
+/** The device id a hop on `d` reports: the card owning the port's netdev for the host kernel's generic hook. */
+export function shownDeviceId(p: Pick<MachineProblem, 'devices' | 'hostDevice' | 'ports'>, d: number, port: number): string {
+  if (d !== p.hostDevice) return p.devices[d].id;
+  const card = p.ports[port].card;
+  return card >= 0 ? p.devices[card].id : p.devices[d].id;
+}
+
 /**
  * One machine's problem from a traffic filter: a module the machine already runs has every
  * candidate but the one it runs on charged the program swap; the others are shared as they are.
  */
-export function problemFrom(machine: PlacementMachine, sorted: PlacementModule[], devices: PlacementDevice[], tf: TrafficFilter): MachineProblem {
+export function problemFrom(machine: PlacementMachine, chain: PlacementModule[], devices: PlacementDevice[], ports: PortPath[], tf: TrafficFilter): MachineProblem {
+  const n = chain.length;
+  const hostDevice = devices.length - 1;
   const candidates: (readonly Candidate[])[] = [];
   const rejected: (readonly RawRejection[])[] = [];
-  for (let mi = 0; mi < sorted.length; mi++) {
-    const m = sorted[mi];
-    const o = tf.modules[mi];
-    // Problems are read-only, so classes share the filter's arrays instead of copying them.
+  const modules: PlacementModule[] = [];
+  const rowPort: number[] = [];
+  const chainStart: boolean[] = [];
+  const shape = { devices, hostDevice, ports };
+  for (let r = 0; r < tf.modules.length; r++) {
+    const m = chain[r % n];
+    const pi = Math.floor(r / n);
+    modules.push(m);
+    rowPort.push(pi);
+    chainStart.push(r % n === 0);
+    const o = tf.modules[r];
     rejected.push(o.rejected);
     const current = machine.currentPlacement[m.name];
     if (current === undefined) {
@@ -358,28 +361,34 @@ export function problemFrom(machine: PlacementMachine, sorted: PlacementModule[]
       continue;
     }
     const cands = o.sorted.map((c) => {
-      const moved = current.deviceId !== devices[c.deviceIndex].id || current.target !== c.target;
+      const moved = current.deviceId !== shownDeviceId(shape, c.deviceIndex, pi) || current.target !== c.target
+        || (current.interface !== undefined && current.interface !== ports[pi].interface);
       const figures = refigure(m, c.figures, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
       return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined, asChosen: undefined };
     });
     candidates.push(sortByCost(cands));
   }
-  return { machine, devices, modules: sorted, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
+  return { machine, devices, hostDevice, chain, ports, modules, rowPort, chainStart, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
 }
 
-/** buildProblem from a precomputed static filter (`sorted` in chain order, `devices` from devicesOf). */
-export function buildFiltered(
-  machine: PlacementMachine, sorted: PlacementModule[], devices: PlacementDevice[], statics: StaticFilter, trafficOverride?: TrafficDemand[],
-): MachineProblem {
-  const traffic = sorted.map((m, i) => trafficOverride?.[i] ?? trafficFor(machine, m));
-  return problemFrom(machine, sorted, devices, trafficFilter(machine.hostCoreBudget, sorted, devices, statics, traffic));
+/** Every row's traffic: per port, the chain's rates (the entering rate replaced by `entering` when given). */
+export function rowTraffic(machine: PlacementMachine, chain: readonly PlacementModule[], ports: readonly PortPath[], entering?: readonly TrafficDemand[]): TrafficDemand[] {
+  return ports.flatMap((p, i) => chainRates(machine, machine.ports[p.index], chain, entering?.[i] ?? p.entering));
 }
 
 /**
- * The string as one flat string. A template literal leaves a tree of cons strings (one heap object
- * per join); a fleet plan keeps thousands of messages until it is read, and every object kept is
- * copied by each young-generation GC. Reading a character makes V8 flatten the tree in place.
+ * Build the per-machine problem. `entering` replaces each port's entering traffic (equivalence
+ * classes solve at the bucket's upper edge so the plan stays feasible for every member).
  */
+export function buildProblem(machine: PlacementMachine, modules: readonly PlacementModule[], entering?: TrafficDemand[]): MachineProblem {
+  const chain = sortChain(modules);
+  const devices = devicesOf(machine);
+  const ports = resolvePorts(machine, chain);
+  const statics = staticFilter(chain, devices, ports, devices.length - 1);
+  return problemFrom(machine, chain, devices, ports, trafficFilter(machine, chain, devices, ports, statics, rowTraffic(machine, chain, ports, entering)));
+}
+
+/** The string as one flat string (V8 flattens a cons string when a character is read). */
 export function flat(s: string): string {
   if (s.length > 12) s.charCodeAt(0);
   return s;

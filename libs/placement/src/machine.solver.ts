@@ -1,13 +1,16 @@
+import { HOOK_POSITION } from '@ioplane/domain';
 import { flavoursOf } from './cost.model';
+import { chainRates, hookInterface } from './port.paths';
 import { branchAndBound, chainBound, chainRelaxedAssignment } from './exact.solver';
 import { filterAndScore, heuristicSolve } from './heuristic.solver';
-import { bindDevices, buildProblem, MachineProblem, ResourceKind } from './machine.problem';
+import { bindDevices, buildProblem, MachineProblem, ResourceKind, shownDeviceId } from './machine.problem';
 import { Assignment, evaluate } from './plan.evaluate';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
-import { InfeasibleModule, MachinePlan, ModulePlacement, PlacementMachine, PlacementModule, SolverKind } from './placement.model';
+import { Hop, InfeasibleModule, MachinePlan, ModulePlacement, PathPlan, PlacementMachine, PlacementModule, ruleOf, SolverKind } from './placement.model';
 
-export type SolverMode = 'auto' | 'exact' | 'heuristic';
+/** greedy: filter-and-score alone (the benchmark's baseline), no search, no proof. */
+export type SolverMode = 'auto' | 'exact' | 'heuristic' | 'greedy';
 
 export interface SolveOptions {
   /** auto: heuristic, then branch and bound to prove or improve it within `nodeLimit`. */
@@ -69,19 +72,19 @@ function diagnoseWith(p: MachineProblem, feasible: (q: MachineProblem) => boolea
   const feasibleWithout = (ts: ('chain' | ResourceKind)[]) => feasible(ts.reduce(relaxed, p));
   const name = (t: 'chain' | ResourceKind) => (t === 'chain' ? 'chain_order' : t);
   const what = (t: 'chain' | ResourceKind) => (t === 'chain'
-    ? 'the NIC -> DPU -> host order (an early module can only run above a later one)'
+    ? 'the hook order on each port (DPU -> NIC -> driver XDP -> generic XDP, native and generic never on one netdev)'
     : t === 'hostCores' ? `the host-core budget (${p.machine.hostCoreBudget} cores)` : `the shared device ${t}`);
   for (const t of kinds) {
-    if (feasibleWithout([t])) return p.modules.map((m) => ({ module: m.name, constraint: name(t), message: `every module fits alone, but together they break ${what(t)}` }));
+    if (feasibleWithout([t])) return p.chain.map((m) => ({ module: m.name, constraint: name(t), message: `every module fits alone, but together they break ${what(t)}` }));
   }
   for (let i = 0; i < kinds.length; i++) {
     for (let j = i + 1; j < kinds.length; j++) {
       if (!feasibleWithout([kinds[i], kinds[j]])) continue;
       const constraint = `${name(kinds[i])}+${name(kinds[j])}`;
-      return p.modules.map((m) => ({ module: m.name, constraint, message: `together the modules break ${what(kinds[i])} and ${what(kinds[j])}; relaxing either alone is not enough` }));
+      return p.chain.map((m) => ({ module: m.name, constraint, message: `together the modules break ${what(kinds[i])} and ${what(kinds[j])}; relaxing either alone is not enough` }));
     }
   }
-  return p.modules.map((m) => ({ module: m.name, constraint: 'capacity', message: 'no combination of targets satisfies the shared capacities and chain order together' }));
+  return p.chain.map((m) => ({ module: m.name, constraint: 'capacity', message: 'no combination of hooks satisfies the shared capacities and hook order together' }));
 }
 
 /**
@@ -115,7 +118,12 @@ export function infeasibleAs(p: MachineProblem, prior: MachineSolution): Machine
 
 export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): MachineSolution {
   const mode = opts.solver ?? 'auto';
-  if (p.candidates.some((c) => c.length === 0)) return infeasible(p, mode === 'heuristic' ? 'heuristic' : 'exact', Infinity, true);
+  if (p.candidates.some((c) => c.length === 0)) return infeasible(p, mode === 'heuristic' || mode === 'greedy' ? 'heuristic' : 'exact', Infinity, true);
+  if (mode === 'greedy') {
+    const g = filterAndScore(p);
+    if (!g.assignment) return infeasible(p, 'heuristic', chainBound(p).root);
+    return withPlan(p, g.assignment, g.cost, chainBound(p).root, false, 'heuristic');
+  }
   if (mode === 'heuristic') {
     const h = heuristicSolve(p);
     if (!h.assignment) return infeasible(p, 'heuristic', h.lowerBound);
@@ -160,27 +168,45 @@ export function decisionsOf(s: MachineSolution): DecisionTemplate[] {
   return s.decisions;
 }
 
-/** Turn a class solution into one machine's plan, with that machine's device ids. */
+/**
+ * Turn a class solution into one machine's plan: that machine's device ids and interface names,
+ * and the rates it really sees (the class may have been solved at its traffic bucket's edge).
+ */
 export function materialise(machine: PlacementMachine, deviceIds: readonly string[], s: MachineSolution): MachinePlan {
+  const p = s.problem;
+  const ids = { devices: deviceIds.map((id) => ({ id })) as never, hostDevice: p.hostDevice, ports: p.ports };
+  const paths: PathPlan[] = p.ports.map((pp) => {
+    const port = machine.ports[pp.index];
+    const rates = chainRates(machine, port, p.chain);
+    const entering = rates[0] ?? pp.entering;
+    return { ingress: { interface: port.interface, deviceId: pp.card >= 0 ? deviceIds[pp.card] : '', pps: entering.pps, meanPacketBytes: entering.meanPacketBytes }, hops: [] };
+  });
   const placements: Record<string, ModulePlacement> = {};
-  for (const d of decisionsOf(s)) {
-    placements[d.module] = {
-      module: d.module,
-      deviceId: deviceIds[d.deviceIndex],
-      target: d.target,
-      profileId: d.profileId,
-      costBreakdown: d.costBreakdown,
-      reasons: d.reasons.map((r) => bindDevices(r, deviceIds)),
-      rejected: d.rejected.map((r) => ({
-        deviceId: deviceIds[r.deviceIndex], target: r.target, code: r.code, message: bindDevices(r.message, deviceIds),
-        ...(r.costDelta !== undefined ? { costDelta: r.costDelta } : {}),
-      })),
-    };
+  if (s.feasible) {
+    const n = p.chain.length;
+    for (const d of decisionsOf(s)) {
+      const pi = p.rowPort[d.row];
+      const port = machine.ports[p.ports[pi].index];
+      const onPort = p.ports[pi].port;
+      const deviceId = shownDeviceId(ids, d.deviceIndex, pi);
+      const rejected = d.rejected.map((r) => ({
+        deviceId: shownDeviceId(ids, r.deviceIndex, pi), target: r.target, hook: r.hook, interface: hookInterface(r.hook, port.interface, onPort), rule: ruleOf(r.code),
+        code: r.code, message: bindDevices(r.message, deviceIds), ...(r.costDelta !== undefined ? { costDelta: r.costDelta } : {}),
+      }));
+      const reasons = d.reasons.map((r) => bindDevices(r, deviceIds));
+      const hop: Hop = {
+        module: d.module, target: d.target, deviceId, interface: hookInterface(d.hook, port.interface, onPort), hook: d.hook, position: HOOK_POSITION[d.hook],
+        port: onPort, profileId: d.profileId, pps: chainRates(machine, port, p.chain)[d.row % n]?.pps ?? 0, costBreakdown: d.costBreakdown, reasons, rejected,
+      };
+      paths[pi].hops.push(hop);
+      placements[d.module] ??= { module: d.module, deviceId, target: d.target, profileId: d.profileId, costBreakdown: d.costBreakdown, reasons, rejected };
+    }
   }
   return {
     systemId: machine.systemId,
     hostname: machine.hostname,
     feasible: s.feasible,
+    paths: s.feasible ? paths : [],
     placements,
     infeasible: s.infeasible.map((x) => ({ ...x, message: bindDevices(x.message, deviceIds) })),
     cost: s.cost,

@@ -1,3 +1,4 @@
+import { EXCLUSIVE_HOOKS } from '@ioplane/domain';
 import { MachineProblem } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
 
@@ -84,11 +85,18 @@ export function machineMilp(p: MachineProblem): MachineMilp {
     });
   });
   for (let i = 0; i + 1 < n; i++) {
+    // Order and exclusivity hold between neighbours of one port's chain only.
+    if (p.chainStart[i + 1]) continue;
     const parts: [number, string][] = [
       ...p.candidates[i].map((c, k) => [c.stage, x[i][k]] as [number, string]),
       ...p.candidates[i + 1].map((c, k) => [-c.stage, x[i + 1][k]] as [number, string]),
     ];
     if (parts.some(([c]) => c !== 0)) rows.push(` chain_${i}: ${terms(parts)} <= 0`);
+    EXCLUSIVE_HOOKS.forEach(([a, b], e) => {
+      const on = (j: number, h: string) => p.candidates[j].flatMap((c, k) => (c.hook === h ? [[1, x[j][k]] as [number, string]] : []));
+      const pair = [...on(i, a), ...on(i + 1, b)];
+      if (on(i, a).length && on(i + 1, b).length) rows.push(` ex_${i}_${e}: ${terms(pair)} <= 1`);
+    });
   }
   rowsByRes.forEach((parts, r) => {
     if (parts.length > 0 && p.resources[r].capacity > 0) rows.push(` res_${r}: ${terms(parts)} <= 1`);

@@ -19,15 +19,16 @@ export function flavourFromProfile(p: FirmwareProfile): DeviceFlavour {
 /**
  * An inventory Device as the solver sees it: its current profile first, then (when
  * `allowFlavourSwitch`) the other firmware flavours of the same hardware, each switchable at the
- * cost of its flash. Unprofiled devices come back null (never placed on); the host CPU has none.
+ * cost of its flash. Unprofiled devices come back null (never placed on).
  */
-export function placementDevice(device: Pick<Device, 'id' | 'kind' | 'profileId'>, profiles: readonly FirmwareProfile[], allowFlavourSwitch = true): PlacementDevice | null {
-  if (device.kind === 'host-cpu') return { id: device.id, kind: 'host-cpu', flavours: [] };
+export function placementDevice(device: Pick<Device, 'id' | 'kind' | 'profileId'> & { interfaces?: string[] }, profiles: readonly FirmwareProfile[], allowFlavourSwitch = true): PlacementDevice | null {
+  // The host CPU is no device: generic XDP runs on a port's netdev (the placement lib models it).
+  if (device.kind === 'host-cpu') return null;
   const current = device.profileId ? profiles.find((p) => p.id === device.profileId) : undefined;
   if (!current) return null;
   const family = current.flavourOf ?? current.id;
   const others = allowFlavourSwitch
     ? profiles.filter((p) => p.id !== current.id && (p.id === family || p.flavourOf === family)).sort((a, b) => (a.id < b.id ? -1 : 1))
     : [];
-  return { id: device.id, kind: device.kind, flavours: [current, ...others].map(flavourFromProfile) };
+  return { id: device.id, kind: device.kind, flavours: [current, ...others].map(flavourFromProfile), interfaces: [...(device.interfaces ?? [])] };
 }

@@ -1,5 +1,5 @@
-import type { DeviceKind, PlacementPreference, Target } from '@ioplane/domain';
-import { DeviceFlavour, PlacementDevice, PlacementMachine, PlacementModule, PlacementVerdict } from './placement.model';
+import type { PlacementDeviceKind as DeviceKind, PlacementPreference, Target } from '@ioplane/domain';
+import { DeviceFlavour, IngressPort, PlacementDevice, PlacementMachine, PlacementModule, PlacementVerdict } from './placement.model';
 
 /**
  * Seeded generators for tests and the benchmark. The device numbers are copied from
@@ -54,10 +54,19 @@ export const CATALOG: Record<string, DeviceFlavour> = {
 
 const AGILIO = ['netronome-agilio-cx-bpf-2.1', 'netronome-agilio-cx-nic-2.1', 'netronome-agilio-cx-flower-2.1'];
 
-/** A device running `profileId`; Agilio cards also offer their other flavours. */
-export function catalogDevice(id: string, kind: DeviceKind, profileId: string, flavourSwitch = true): PlacementDevice {
+/**
+ * A device running `profileId`; Agilio cards also offer their other flavours. Its netdevs are
+ * `<name>p0`, `<name>p1` unless given (a DPU's: the host PFs it serves).
+ */
+export function catalogDevice(id: string, kind: DeviceKind, profileId: string, flavourSwitch = true, interfaces?: string[]): PlacementDevice {
   const others = flavourSwitch && AGILIO.includes(profileId) ? AGILIO.filter((p) => p !== profileId) : [];
-  return { id, kind, flavours: [profileId, ...others].map((p) => CATALOG[p]) };
+  const name = id.slice(id.indexOf('/') + 1);
+  return { id, kind, flavours: [profileId, ...others].map((p) => CATALOG[p]), interfaces: interfaces ?? [`${name}p0`, `${name}p1`] };
+}
+
+/** The machine with traffic entering on these interfaces (each at `traffic`, or the chain's declared rate). */
+export function withPorts(machine: PlacementMachine, interfaces: string[], traffic?: IngressPort['traffic']): PlacementMachine {
+  return { ...machine, ports: interfaces.map((i) => ({ interface: i, ...(traffic ? { traffic } : {}) })) };
 }
 
 const NICS: [string, DeviceKind][] = [
@@ -89,23 +98,28 @@ export interface RandomInstanceOptions {
   budgetScale?: number;
 }
 
-/** A small single-machine instance (the kind HiGHS solves in milliseconds). */
+/**
+ * A small single-machine instance (the kind HiGHS solves in milliseconds): one or two cards, maybe
+ * a DPU, traffic entering on one to three of their ports at rates drawn per port, modules with
+ * pass fractions, and agent-reported slots that are sometimes one per hook.
+ */
 export function randomInstance(rng: () => number, opts: RandomInstanceOptions = {}): { machine: PlacementMachine; modules: PlacementModule[] } {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
   const sys = `m${Math.floor(rng() * 1e6)}`;
-  const devices: PlacementDevice[] = [{ id: `${sys}/cpu`, kind: 'host-cpu', flavours: [] }];
+  const devices: PlacementDevice[] = [];
   const nics = 1 + Math.floor(rng() * 2);
   for (let i = 0; i < nics; i++) {
     const [pid, kind] = pick(NICS);
     devices.push(catalogDevice(`${sys}/nic${i}`, kind, pid, rng() < 0.5));
   }
   if (rng() < 0.35) devices.push(catalogDevice(`${sys}/dpu0`, 'dpu', rng() < 0.5 ? 'nvidia-bluefield-2-24.35' : 'nvidia-bluefield-3-32.39'));
-  const n = 2 + Math.floor(rng() * ((opts.maxModules ?? 6) - 1));
+  const n = 2 + Math.floor(rng() * ((opts.maxModules ?? 5) - 1));
   const modules: PlacementModule[] = Array.from({ length: n }, (_, i) => ({
     name: `mod${i}`,
     version: '1.0.0',
     chainPosition: i,
-    traffic: { pps: Math.round(1e6 + rng() * 19e6), meanPacketBytes: 64 + Math.floor(rng() * 1400) },
+    traffic: { pps: Math.round(1e6 + rng() * 9e6), meanPacketBytes: 64 + Math.floor(rng() * 1400) },
+    passRatio: rng() < 0.5 ? 1 : Math.round((0.3 + rng() * 0.7) * 100) / 100,
     latencyBudgetUs: pick([5, 8, 10, 20]),
     prefer: pick(PREFER),
     hostNsPerPacket: 15 + Math.floor(rng() * 150),
@@ -116,11 +130,27 @@ export function randomInstance(rng: () => number, opts: RandomInstanceOptions = 
     verdicts: randomVerdicts(rng, 0.7),
     ...(rng() < 0.05 ? { pin: pick(['host-xdp-native', 'host-xdp-generic', 'nic-xdp-offload'] as Target[]) } : {}),
   }));
+  const all = devices.flatMap((d) => d.interfaces ?? []);
+  const portCount = 1 + Math.floor(rng() * 3);
+  const ingress = [...new Set(Array.from({ length: portCount }, () => pick(all)))];
+  const ports: IngressPort[] = ingress.map((i) => (rng() < 0.7 ? { interface: i, traffic: { pps: Math.round(5e5 + rng() * 8e6), meanPacketBytes: 64 + Math.floor(rng() * 1400) } } : { interface: i }));
+  if (rng() < 0.15) ports.push({ interface: pick(all), traffic: { pps: 0, meanPacketBytes: 64 } });
+  const hookSlots: PlacementMachine['hookSlots'] = {};
+  if (rng() < 0.25) {
+    // Agents on kernels without chains report one program per hook.
+    hookSlots.host = { 'xdp-generic': 1 };
+    for (const d of devices) hookSlots[d.id] = { 'xdp-native': 1, 'dpu-xdp': 1 };
+  }
   const currentPlacement: PlacementMachine['currentPlacement'] = {};
-  for (const m of modules) if (rng() < 0.25) currentPlacement[m.name] = { deviceId: `${sys}/cpu`, target: 'host-xdp-generic' };
+  for (const m of modules) if (rng() < 0.25) currentPlacement[m.name] = { deviceId: devices[0].id, target: 'host-xdp-generic' };
   const machine: PlacementMachine = {
     systemId: sys, hostname: `host-${sys}`, zone: pick(['zone-a', 'zone-b', 'zone-c']), pool: 'edge', tags: [], hostCores: 64,
-    hostCoreBudget: Math.round((0.3 + rng() * 3) * (opts.budgetScale ?? 1) * 100) / 100, devices, currentPlacement,
+    hostCoreBudget: Math.round((0.5 + rng() * 4) * (opts.budgetScale ?? 1) * 100) / 100, devices, ports: dedupe(ports), hookSlots, currentPlacement,
   };
   return { machine, modules };
+}
+
+function dedupe(ports: IngressPort[]): IngressPort[] {
+  const seen = new Set<string>();
+  return ports.filter((p) => (seen.has(p.interface) ? false : (seen.add(p.interface), true)));
 }

@@ -1,4 +1,4 @@
-import type { DeviceKind, PlacementPreference, Target } from '@ioplane/domain';
+import type { Hook, PlacementDeviceKind, PlacementPreference, Target } from '@ioplane/domain';
 
 /**
  * Input and output of the placement engine. Plain data only, so the lead can fill it from the
@@ -8,6 +8,10 @@ import type { DeviceKind, PlacementPreference, Target } from '@ioplane/domain';
  * Units used throughout:
  * - pps: packets per second; ns: nanoseconds; latency: microseconds (us); memory: bytes.
  * - cost: "host-core equivalents" (hce), one fully busy host core = 1.0 (see COST_WEIGHTS).
+ *
+ * Traffic enters a machine on ingress ports (MAAS interfaces). Each port has a path of hooks a
+ * packet meets in order (DPU, NIC hardware, driver XDP, generic XDP: datapath.md); the chain is
+ * placed on every ingress port's path, at non-decreasing positions.
  */
 
 /** Verifier reason as the compiler reports it (`OffloadReason` subset). */
@@ -58,12 +62,21 @@ export interface PlacementModule {
   version: string;
   /** Order in the ingress chain: lower runs first (closer to the wire). */
   chainPosition: number;
+  /**
+   * Traffic the module is declared for: the rate entering a port when nothing else says (it is
+   * the first module's rate that enters), and a cap on what it sees further down a chain.
+   */
   traffic: TrafficDemand;
+  /** Share of what it sees that the module passes on to the next one, 0..1 (default 1). */
+  passRatio?: number;
   latencyBudgetUs: number;
   prefer: PlacementPreference;
   /** Hard: a target name, or a device id (`<systemId>/<name>`) that must run the module. */
   pin?: Target | string;
-  /** Host ns per packet for native XDP (from the compiler's profiler, or an estimate). */
+  /**
+   * Host ns per packet the program itself costs in XDP: the measured run time minus the
+   * measurement harness's own cost (planning does the subtraction), or an estimate.
+   */
   hostNsPerPacket: number;
   costEstimated: boolean;
   /** eBPF instructions of the program (static facts). */
@@ -86,6 +99,10 @@ export interface DeviceThroughput {
   armCores?: number;
   armSlowdown?: number;
   lineRateGbps: number;
+  /** Host ns the port's driver spends receiving a packet (profile `throughput.rxNsPerPacket`). */
+  rxNsPerPacket?: number;
+  /** Host ns generic XDP adds per packet entering it (profile `throughput.skbNsPerPacket`). */
+  skbNsPerPacket?: number;
 }
 
 /** One firmware flavour a device can run, with the numbers copied from its FirmwareProfile. */
@@ -103,19 +120,37 @@ export interface DeviceFlavour {
 }
 
 /**
- * A device of a machine. `flavours[0]` is what it runs now; further entries are other firmware
- * flavours of the same hardware the solver may switch to (at migration cost).
- * The host CPU is a device of kind `host-cpu` with no flavours: it runs host-xdp-generic.
+ * A network card of a machine. `flavours[0]` is what it runs now; further entries are other
+ * firmware flavours of the same hardware the solver may switch to (at migration cost).
+ * `interfaces` are its netdevs on the host in port order (a DPU: its host-facing PFs; port k of
+ * a DPU is served by the DPU's uplink `p<k>`). There is no CPU device: generic XDP runs on a
+ * port's netdev under the host kernel's limits.
  */
 export interface PlacementDevice {
   id: string;
-  kind: DeviceKind;
+  kind: PlacementDeviceKind;
   flavours: DeviceFlavour[];
+  interfaces?: string[];
 }
+
+/** A port traffic enters the machine on, with the rate entering it. */
+export interface IngressPort {
+  /** MAAS interface name (a physical port, a bond member, a DPU's host PF). */
+  interface: string;
+  /** Rate entering the port; absent: the chain's first module's declared traffic. */
+  traffic?: TrafficDemand;
+  /** Per-module rates observed on this port (telemetry): a module never sees more than entered. */
+  moduleTraffic?: Record<string, TrafficDemand>;
+}
+
+/** Agent-reported program slots per hook, per device id (`generic` for the host kernel's generic hook). */
+export type HookSlots = Record<string, Partial<Record<Hook, number>>>;
 
 export interface CurrentPlacement {
   deviceId: string;
   target: Target;
+  /** The interface it runs on; absent: any port of the device. */
+  interface?: string;
 }
 
 export interface PlacementMachine {
@@ -128,8 +163,16 @@ export interface PlacementMachine {
   /** Host cores the fleet allows XDP to consume on this machine. */
   hostCoreBudget: number;
   devices: PlacementDevice[];
+  /** Where traffic enters; a machine with none carries no chain (and its plan is empty). */
+  ports: IngressPort[];
+  /**
+   * What the agent reports: slots per hook for the flavour each device runs now (a kernel
+   * without freplace or tail calls runs one program per hook). `hookSlots.host` is the host
+   * kernel's generic hook. Absent entries fall back to the profile.
+   */
+  hookSlots?: HookSlots;
   currentPlacement: Record<string, CurrentPlacement>;
-  /** Per-machine traffic for a module; default is the module's own traffic. */
+  /** Per-machine traffic for a module on every port (telemetry); see IngressPort.moduleTraffic. */
   traffic?: Record<string, TrafficDemand>;
 }
 
@@ -143,8 +186,26 @@ export type RejectCode =
   | 'throughput'
   | 'capacity'
   | 'chain_order'
+  | 'exclusive'
+  | 'slots'
   | 'flavour'
   | 'cost';
+
+/** The rule behind a refusal, as `explain` names it. */
+export type RefusalRule = 'order' | 'exclusivity' | 'slots' | 'profile_limit' | 'capacity' | 'firmware' | 'pin' | 'cost';
+
+export function ruleOf(code: RejectCode): RefusalRule {
+  switch (code) {
+    case 'chain_order': return 'order';
+    case 'exclusive': return 'exclusivity';
+    case 'slots': return 'slots';
+    case 'capacity': return 'capacity';
+    case 'flavour': return 'firmware';
+    case 'pin': return 'pin';
+    case 'cost': return 'cost';
+    default: return 'profile_limit';
+  }
+}
 
 export interface CostBreakdown {
   hostCores: number;
@@ -161,6 +222,9 @@ export interface CostBreakdown {
 export interface Rejection {
   deviceId: string;
   target: Target;
+  hook?: Hook;
+  interface?: string;
+  rule?: RefusalRule;
   code: RejectCode;
   message: string;
   /** For `cost`: how much more the alternative costs, hce. */
@@ -186,11 +250,44 @@ export interface InfeasibleModule {
 
 export type SolverKind = 'exact' | 'milp' | 'heuristic';
 
+/** One module placed on one port's path. */
+export interface Hop {
+  module: string;
+  target: Target;
+  /** The card whose hook runs it (for generic XDP: the card that owns the netdev). */
+  deviceId: string;
+  /** The netdev it attaches to: the host interface, or the DPU uplink `p<k>` for DPU hooks. */
+  interface: string;
+  hook: Hook;
+  /** HOOK_POSITION of the hook: non-decreasing along a path. */
+  position: number;
+  /** Index of the port on its device (the agent's load API addresses ports by index). */
+  port: number;
+  profileId: string | null;
+  /** Packets per second this hop sees (after earlier modules' pass fractions). */
+  pps: number;
+  costBreakdown: CostBreakdown;
+  reasons: string[];
+  rejected: Rejection[];
+}
+
+export interface PathPlan {
+  ingress: { interface: string; deviceId: string; pps: number; meanPacketBytes: number };
+  /** In packet order (which is chain order). */
+  hops: Hop[];
+}
+
 export interface MachinePlan {
   systemId: string;
   hostname: string;
-  /** False when any module could not be placed; then `infeasible` says why and placements are empty. */
+  /** False when any module could not be placed; then `infeasible` says why and paths are empty. */
   feasible: boolean;
+  /** Per ingress port, the chain's hops in packet order: what is built. */
+  paths: PathPlan[];
+  /**
+   * A per-module summary for readers that predate ports: the module's hop on the first path.
+   * `paths` is authoritative (a machine with two uplinks runs every module twice).
+   */
   placements: Record<string, ModulePlacement>;
   infeasible: InfeasibleModule[];
   /** Total cost, hce, including one-off firmware flavour switches. */
@@ -225,12 +322,22 @@ export const COST_WEIGHTS = {
   preferMismatch: 0.3,
 } as const;
 
-/** Generic (skb-mode) XDP costs this many times native (ESTIMATE: skb allocation per packet). */
-export const GENERIC_XDP_FACTOR = 2.5;
+/**
+ * Driver receive cost per packet when the port's profile has none: ESTIMATE from the CoNEXT 2018
+ * XDP paper (24 Mpps XDP_DROP on one 3.6 GHz core, about 42 ns per packet, of which 13.3 ns is
+ * the XDP program's own base cost): about 28 ns of driver work.
+ */
+export const DEFAULT_RX_NS = 28;
+/**
+ * skb cost per packet of generic XDP when the port's profile has none: ESTIMATE, generic XDP
+ * drop runs at roughly a third of native on the same core (skb allocation and headroom copy
+ * before the program), about 80 ns per packet.
+ */
+export const DEFAULT_SKB_NS = 80;
 /** Latency of host generic XDP, us (ESTIMATE: native path plus skb allocation). */
 export const HOST_GENERIC_LATENCY_US = 7;
 /** Atomic program swap (bpf_link update): sub-second. */
 export const PROGRAM_SWAP_SECONDS = 0.5;
 export const DEFAULT_FLOW_RULES = 1024;
-/** Slots of the host CPU device for generic XDP (libxdp dispatcher, MAX_DISPATCHER_ACTIONS). */
+/** Slots of a netdev's generic hook when the agent does not say (libxdp dispatcher, MAX_DISPATCHER_ACTIONS). */
 export const HOST_GENERIC_SLOTS = 10;

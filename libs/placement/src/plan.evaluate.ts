@@ -1,5 +1,5 @@
 import { doubleArray } from './exact.solver';
-import type { MachineProblem } from './machine.problem';
+import { follows, type MachineProblem } from './machine.problem';
 
 /** An assignment: candidate index per module (chain order). */
 export type Assignment = Int32Array;
@@ -17,12 +17,13 @@ export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
   const used = doubleArray(p.resources.length);
   const flavour = new Array<number>(p.devices.length).fill(-1);
   let cost = 0;
-  let stage = -1;
+  let stage = 0;
   for (let i = 0; i < a.length; i++) {
     if (a[i] < 0) return { feasible: false, cost: Infinity, violation: { code: 'unassigned', module: i, message: 'no candidate' } };
     const c = p.candidates[i][a[i]];
-    if (c.stage < stage) {
-      return { feasible: false, cost: Infinity, violation: { code: 'chain_order', module: i, message: `stage ${c.target} comes before an earlier module's stage` } };
+    if (p.chainStart[i]) stage = 0;
+    if (!follows(stage, c.stage)) {
+      return { feasible: false, cost: Infinity, violation: { code: 'chain_order', module: i, message: `hook ${c.hook} cannot follow the earlier module's hook on this port` } };
     }
     stage = c.stage;
     const f = flavour[c.deviceIndex];

@@ -1,4 +1,4 @@
-import { STAGE_ORDER, Target, TARGETS } from '@ioplane/domain';
+import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, Target, TARGETS } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
 import { breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
@@ -8,15 +8,20 @@ import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, Reject
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
 export interface DecisionTemplate {
   module: string;
+  /** Row of the problem (a module on one port). */
+  row: number;
   deviceIndex: number;
   target: Target;
+  hook: Hook;
   profileId: string | null;
   costBreakdown: CostBreakdown;
   reasons: string[];
-  rejected: { deviceIndex: number; target: Target; code: RejectCode; message: string; costDelta?: number }[];
+  rejected: { deviceIndex: number; target: Target; hook: Hook; code: RejectCode; message: string; costDelta?: number }[];
 }
 
-const STAGE_NAME = ['NIC', 'DPU', 'host'];
+function exclusiveWith(a: Hook, b: Hook): boolean {
+  return EXCLUSIVE_HOOKS.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
+}
 
 /** A breakdown in words; `f` is a candidate's packed figures (see costFigures). */
 function describeUncached(f: CostFigures): string {
@@ -83,26 +88,31 @@ function notesOf(notes: WeakMap<Candidate, string[]>, by: Candidate): string[] {
 type Rejected = DecisionTemplate['rejected'][number];
 
 function refused(c: Candidate, code: RejectCode, message: string): Rejected {
-  return { deviceIndex: c.deviceIndex, target: c.target, code, message: flat(message) };
+  return { deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, code, message: flat(message) };
 }
 
 /** Why a feasible alternative was not taken, given the rest of the plan stays as it is. */
 function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: PlanTotals): Rejected {
   const c = p.candidates[i][k];
   const chosen = p.candidates[i][a[i]];
-  const prev = i > 0 ? p.candidates[i - 1][a[i - 1]] : null;
-  const next = i + 1 < a.length ? p.candidates[i + 1][a[i + 1]] : null;
+  const prev = i > 0 && !p.chainStart[i] ? p.candidates[i - 1][a[i - 1]] : null;
+  const next = i + 1 < a.length && !p.chainStart[i + 1] ? p.candidates[i + 1][a[i + 1]] : null;
   if (prev && c.stage < prev.stage) {
     const row = notesOf(afterNotes, prev);
     const message = (row[c.stage] ??= flat(
-      `earlier module ${p.modules[i - 1].name} runs on the ${STAGE_NAME[prev.stage]} (${prev.target}); packets never go back to the ${STAGE_NAME[c.stage]}`));
+      `earlier module ${p.modules[i - 1].name} runs at ${prev.hook} (position ${prev.stage}); packets never go back to ${c.hook} (position ${c.stage})`));
     return refused(c, 'chain_order', message);
   }
   if (next && c.stage > next.stage) {
     const row = notesOf(beforeNotes, next);
     const message = (row[c.stage] ??= flat(
-      `later module ${p.modules[i + 1].name} runs on the ${STAGE_NAME[next.stage]} (${next.target}), before the ${STAGE_NAME[c.stage]} in the packet path`));
+      `later module ${p.modules[i + 1].name} runs at ${next.hook} (position ${next.stage}), before ${c.hook} (position ${c.stage}) in the packet path`));
     return refused(c, 'chain_order', message);
+  }
+  const clash = (prev && prev.stage !== c.stage && exclusiveWith(prev.hook, c.hook) && prev) || (next && next.stage !== c.stage && exclusiveWith(next.hook, c.hook) && next);
+  if (clash) {
+    const who = clash === prev ? p.modules[i - 1].name : p.modules[i + 1].name;
+    return refused(c, 'exclusive', `${who} holds ${clash.hook} on this port, and ${c.hook} cannot be attached beside it (one of the two per netdev)`);
   }
   // Other modules on the alternative's device (the plan is consistent, so they share one flavour).
   const othersOnDevice = totals.users[c.deviceIndex] - (chosen.deviceIndex === c.deviceIndex ? 1 : 0);
@@ -124,7 +134,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     const r = p.resources[ri];
     const others = totals.used[ri] - amountOn(chosen, ri);
     if (others + c.amt[t] > r.capacity * (1 + 1e-9) + 1e-9) {
-      return refused(c, 'capacity', `${r.label}: other modules use ${fmt(others)}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}`);
+      return refused(c, r.kind === 'slots' ? 'slots' : 'capacity', `${r.label}: other modules use ${fmt(others)}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}`);
     }
   }
   // A firmware switch is charged once per device: it goes with the last module leaving a device
@@ -133,7 +143,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   const delta = c.cost - chosen.cost
     + (othersOnDevice === 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0)
     - (chosenAlone ? p.switchCost[chosen.deviceIndex][chosen.flavourIndex] : 0);
-  return { deviceIndex: c.deviceIndex, target: c.target, code: 'cost', message: flat(`feasible but costs ${fmt(delta)} hce more (${describe(c)})`), costDelta: delta };
+  return { deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, code: 'cost', message: flat(`feasible but costs ${fmt(delta)} hce more (${describe(c)})`), costDelta: delta };
 }
 
 /**
@@ -153,7 +163,7 @@ function placementKey(p: MachineProblem, a: Assignment): string {
   const codes: number[] = [];
   for (let j = 0; j < a.length; j++) {
     const c = p.candidates[j][a[j]];
-    codes.push(c.deviceIndex + 1, c.flavourIndex, TARGET_CODE.get(c.target)!);
+    codes.push(c.deviceIndex + 1, c.flavourIndex, TARGET_CODE.get(c.target)!, c.stage);
   }
   return String.fromCharCode.apply(null, codes);
 }
@@ -189,7 +199,7 @@ const flavourNotes = new WeakMap<DeviceFlavour, string>();
 
 function refusalNote(r: RawRejection): string {
   let s = refusalNotes.get(r);
-  if (s === undefined) refusalNotes.set(r, (s = flat(`offload ${r.target} on ${deviceToken(r.deviceIndex)} refused (${r.code}): ${r.message}`)));
+  if (s === undefined) refusalNotes.set(r, (s = flat(`earlier hook ${r.hook} (${r.target} on ${deviceToken(r.deviceIndex)}) refused (${r.code}): ${r.message}`)));
   return s;
 }
 
@@ -209,7 +219,7 @@ function flavourNote(f: DeviceFlavour): string {
 }
 
 function chosenNote(c: Candidate, f: DeviceFlavour): string {
-  return (c.asChosen ??= flat(`${c.target} on ${deviceToken(c.deviceIndex)} (${f.profileId}): ${describe(c)}`));
+  return (c.asChosen ??= flat(`${c.hook} (${c.target} on ${deviceToken(c.deviceIndex)}, ${f.profileId}): ${describe(c)}`));
 }
 
 function explainModule(p: MachineProblem, a: Assignment, i: number, totals: PlanTotals): DecisionTemplate {
@@ -238,7 +248,7 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
   let refused = 0;
   for (const r of refusedByFilter) {
     if (refused === 3) break;
-    if (r.code === 'pin' || STAGE_ORDER[r.target] >= c.stage) continue;
+    if (r.code === 'pin' || HOOK_POSITION[r.hook] >= c.stage) continue;
     reasons.push(refusalNote(r));
     refused++;
   }
@@ -246,24 +256,28 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
   if (m.prefer !== 'auto') reasons.push(preferNote(m, c.figures[5] !== 0));
   if (m.costEstimated) reasons.push('host ns/packet is an estimate, not a measurement');
   const current = p.machine.currentPlacement[m.name];
-  if (current && current.deviceId === p.devices[c.deviceIndex].id && current.target === c.target) reasons.push('already running here: no migration');
+  if (current && c.figures[4] === 0) reasons.push('already running here: no migration');
   else if (current) reasons.push(`moves from ${current.target} on ${current.deviceId}: program swap`);
   if (c.flavourIndex > 0) reasons.push(flavourNote(flavour));
-  return { module: m.name, deviceIndex: c.deviceIndex, target: c.target, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: breakdownOf(c), reasons, rejected };
+  return { module: m.name, row: i, deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: breakdownOf(c), reasons, rejected };
 }
 
 /** Per module, the constraint that leaves it without any candidate. */
 export function blockedModules(p: MachineProblem): InfeasibleModule[] {
   const out: InfeasibleModule[] = [];
+  const seen = new Set<string>();
   p.modules.forEach((m, i) => {
     if (p.candidates[i].length > 0) return;
+    // One entry per module: the first port that leaves it without a position names why.
+    if (seen.has(m.name)) return;
+    seen.add(m.name);
     const rs = p.rejected[i];
     const counts = new Map<string, number>();
     for (const r of rs) counts.set(r.code, (counts.get(r.code) ?? 0) + 1);
     const constraint = [...counts.entries()].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 'no_target';
     const message = rs.length
-      ? rs.map((r) => `${r.target} on ${deviceToken(r.deviceIndex)}: ${r.code}: ${r.message}`).join(' | ')
-      : 'no device on this machine offers any target';
+      ? `on ${p.ports[p.rowPort[i]].interface}: ` + rs.map((r) => `${r.hook} (${r.target} on ${deviceToken(r.deviceIndex)}): ${r.code}: ${r.message}`).join(' | ')
+      : `no hook on ${p.ports[p.rowPort[i]].interface}'s path offers a target`;
     out.push({ module: m.name, constraint, message });
   });
   return out;

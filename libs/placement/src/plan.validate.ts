@@ -1,89 +1,177 @@
-import { STAGE_ORDER } from '@ioplane/domain';
-import { flavoursOf, isFlowTarget, latencyOf, usageOf } from './cost.model';
-import { devicesOf, sortChain, trafficFor } from './machine.problem';
-import { HOST_VERDICT_KEY, MachinePlan, PlacementMachine, PlacementModule } from './placement.model';
+import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, hookOf, Target } from '@ioplane/domain';
+import { hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, usageOf } from './cost.model';
+import { DeviceFlavour, HOST_GENERIC_SLOTS, HOST_VERDICT_KEY, MachinePlan, PlacementDevice, PlacementMachine, PlacementModule, RefusalRule } from './placement.model';
+
+export type ViolationRule =
+  | RefusalRule
+  | 'split_chain'
+  | 'no_traffic'
+  | 'position'
+  | 'target'
+  | 'verifier'
+  | 'latency'
+  | 'unexplained'
+  | 'partial'
+  | 'unknown';
 
 export interface PlanViolation {
   module?: string;
   deviceId?: string;
-  constraint: string;
+  interface?: string;
+  /** The rule broken (the kind of constraint). */
+  constraint: ViolationRule | string;
   message: string;
 }
 
 const TOL = 1e-9;
 
 /**
- * Check a machine plan against the raw input, independently of the solver's data structures:
- * every module placed, verifier acceptance, pins, latency, chain order, one firmware flavour per
- * device, and every shared capacity at the machine's actual traffic. Empty means valid; an
- * infeasible plan is valid when it places nothing and names why.
+ * Checks a machine plan against the raw machine (its cards and their interfaces, profiles as
+ * flavours, agent-reported slots, ingress ports and their traffic) and the modules, with no use
+ * of any solver's structures: every port that carries traffic runs the whole chain, in chain
+ * order, on hooks of its own path at non-decreasing positions; no hop sits on a port without
+ * traffic; native and generic never share a netdev; no hook holds more modules than its slots;
+ * verdicts, pins, latency budgets, one firmware flavour per card, and every shared capacity at
+ * the machine's real traffic. Empty means valid; an infeasible plan is valid when it places
+ * nothing and names why.
  */
 export function validatePlan(machine: PlacementMachine, modules: readonly PlacementModule[], plan: MachinePlan): PlanViolation[] {
   const out: PlanViolation[] = [];
-  const chain = sortChain(modules);
+  const chain = [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const byName = new Map(chain.map((m) => [m.name, m]));
   if (!plan.feasible) {
-    if (Object.keys(plan.placements).length > 0) out.push({ constraint: 'partial', message: 'infeasible plan carries placements' });
+    if ((plan.paths ?? []).some((p) => p.hops.length > 0)) out.push({ constraint: 'partial', message: 'infeasible plan carries hops' });
     if (plan.infeasible.length === 0) out.push({ constraint: 'unexplained', message: 'infeasible plan names no blocking constraint' });
     return out;
   }
-  const devices = new Map(devicesOf(machine).map((d) => [d.id, d]));
-  type Acc = { slots: number; instructions: number; mapMemoryBytes: number; flowRules: number; throughput: number; arm: number };
+  const cardOf = (iface: string): { device: PlacementDevice; port: number } | null => {
+    for (const d of machine.devices) {
+      const i = d.interfaces?.indexOf(iface) ?? -1;
+      if (i >= 0) return { device: d, port: i };
+    }
+    return null;
+  };
+  // Entering traffic per ingress interface, as the request and telemetry give it.
+  const entering = new Map<string, number>();
+  machine.ports.forEach((p) => entering.set(p.interface, p.traffic?.pps ?? chain[0]?.traffic.pps ?? 0));
+  const pathOf = new Map<string, MachinePlan['paths'][number]>();
+  for (const path of plan.paths ?? []) {
+    const iface = path.ingress.interface;
+    if (!((entering.get(iface) ?? 0) > 0)) {
+      out.push({ interface: iface, constraint: 'no_traffic', message: `${path.hops.length} hop(s) on ${iface}, which is not an ingress port with traffic` });
+      continue;
+    }
+    if (pathOf.has(iface)) out.push({ interface: iface, constraint: 'split_chain', message: `two paths for ${iface}` });
+    pathOf.set(iface, path);
+  }
+  for (const [iface, pps] of entering) {
+    if (pps > 0 && !pathOf.has(iface)) out.push({ interface: iface, constraint: 'split_chain', message: `ingress port ${iface} carries traffic but no path runs the chain on it` });
+  }
+
+  const flavourOfCard = new Map<string, DeviceFlavour>();
+  const chosenFlavour = (d: PlacementDevice): DeviceFlavour | undefined => {
+    const id = plan.flavourSwitches[d.id] ?? d.flavours[0]?.profileId;
+    return d.flavours.find((f) => f.profileId === id);
+  };
+  type Acc = { instructions: number; mapMemoryBytes: number; flowRules: number; throughput: number; arm: number; flavour: DeviceFlavour };
   const acc = new Map<string, Acc>();
-  const flavourOf = new Map<string, string>();
   let hostCores = 0;
-  let stage = -1;
-  for (const m of chain) {
-    const pl = plan.placements[m.name];
-    if (!pl) {
-      out.push({ module: m.name, constraint: 'missing', message: 'module has no placement in a feasible plan' });
-      continue;
+
+  for (const [iface, path] of pathOf) {
+    const port = machine.ports.find((p) => p.interface === iface)!;
+    const owner = cardOf(iface);
+    // The chain, module by module, on this port: each exactly once, in chain order.
+    const names = path.hops.map((h) => h.module);
+    for (const m of chain) {
+      const k = names.filter((n) => n === m.name).length;
+      if (k !== 1) out.push({ module: m.name, interface: iface, constraint: 'split_chain', message: `${m.name} runs ${k} times on ${iface}'s path; the whole chain must run once on every ingress port` });
     }
-    const d = devices.get(pl.deviceId);
-    if (!d) {
-      out.push({ module: m.name, constraint: 'device', message: `unknown device ${pl.deviceId}` });
-      continue;
+    for (const n of names) if (!byName.has(n)) out.push({ module: n, interface: iface, constraint: 'unknown', message: `hop for ${n}, which the placement does not ask for` });
+    const ranks = path.hops.map((h) => chain.findIndex((m) => m.name === h.module)).filter((r) => r >= 0);
+    if (ranks.some((r, i) => i > 0 && r < ranks[i - 1])) out.push({ interface: iface, constraint: 'order', message: `hops on ${iface} are not in chain order (${names.join(' -> ')})` });
+
+    const perHook = new Map<Hook, number>();
+    let upstream = port.traffic?.pps ?? chain[0]?.traffic.pps ?? 0;
+    let lastPosition = -1;
+    let lastHook: Hook | null = null;
+    path.hops.forEach((h, i) => {
+      const m = byName.get(h.module);
+      // Rates this hop really sees: what entered, less what earlier modules stopped, capped by what it is declared or observed to get.
+      const observed = port.moduleTraffic?.[h.module] ?? machine.traffic?.[h.module];
+      const pps = i === 0 ? (observed?.pps ?? upstream) : Math.min(observed?.pps ?? m?.traffic.pps ?? Infinity, upstream);
+      upstream = pps * Math.min(1, Math.max(0, m?.passRatio ?? 1));
+      const where = { module: h.module, deviceId: h.deviceId, interface: iface };
+      if (HOOK_POSITION[h.hook] !== h.position) out.push({ ...where, constraint: 'position', message: `${h.hook} is at position ${HOOK_POSITION[h.hook]}, the hop says ${h.position}` });
+      if (HOOK_POSITION[h.hook] < lastPosition) out.push({ ...where, constraint: 'order', message: `${h.module} at ${h.hook} comes after ${lastHook} on ${iface}: packets never go back` });
+      if (lastHook && lastHook !== h.hook && EXCLUSIVE_HOOKS.some(([a, b]) => (a === lastHook && b === h.hook) || (b === lastHook && a === h.hook))) {
+        out.push({ ...where, constraint: 'exclusivity', message: `${lastHook} and ${h.hook} both hold modules on ${iface}; one netdev takes only one of them` });
+      }
+      lastPosition = Math.max(lastPosition, HOOK_POSITION[h.hook]);
+      lastHook = h.hook;
+      perHook.set(h.hook, (perHook.get(h.hook) ?? 0) + 1);
+      if (!m) return;
+      // The hop must be a position of this port's own path.
+      if (!owner || owner.device.id !== h.deviceId) {
+        out.push({ ...where, constraint: 'position', message: `${h.deviceId} does not own ${iface}: a module on another port's path never sees this port's traffic` });
+        return;
+      }
+      if (h.port !== owner.port) out.push({ ...where, constraint: 'position', message: `${iface} is port ${owner.port} of ${owner.device.id}, the hop says ${h.port}` });
+      const dpuHook = h.hook === 'dpu-flow' || h.hook === 'dpu-xdp';
+      const wantIface = dpuHook ? `p${owner.port}` : iface;
+      if (h.interface !== wantIface) out.push({ ...where, constraint: 'position', message: `${h.hook} of ${iface}'s path attaches to ${wantIface}, not ${h.interface}` });
+      let flavour: DeviceFlavour | undefined;
+      if (h.target === 'host-xdp-generic') {
+        flavour = HOST_KERNEL_FLAVOUR;
+      } else {
+        flavour = chosenFlavour(owner.device);
+        const prev = flavourOfCard.get(owner.device.id);
+        if (flavour && prev && prev !== flavour) out.push({ ...where, constraint: 'firmware', message: `${owner.device.id} needs both ${prev.profileId} and ${flavour.profileId}` });
+        if (flavour) flavourOfCard.set(owner.device.id, flavour);
+        if (!flavour || !flavour.targets.includes(h.target) || hookOf(owner.device.kind, h.target) !== h.hook) {
+          out.push({ ...where, constraint: 'target', message: `${h.target} at ${h.hook} is not offered by ${owner.device.id} running ${flavour?.profileId ?? 'no profile'}` });
+          return;
+        }
+      }
+      const verdict = m.verdicts[flavour.profileId] ?? (h.target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
+      if (!verdict?.acceptedTargets.includes(h.target)) out.push({ ...where, constraint: 'verifier', message: `${h.target} not accepted by the verifier for ${flavour.profileId}` });
+      if (m.pin !== undefined && m.pin !== h.target && m.pin !== h.deviceId) out.push({ ...where, constraint: 'pin', message: `pinned to ${m.pin}` });
+      if (latencyOf(flavour, h.target) > m.latencyBudgetUs + TOL) out.push({ ...where, constraint: 'latency', message: `${h.hook} adds ${latencyOf(flavour, h.target)} us, over the ${m.latencyBudgetUs} us budget` });
+      const extra = hostExtraNs(owner.device.flavours[0] ?? null, h.target as Target, m.passRatio ?? 1, i === path.hops.length - 1);
+      const u = usageOf(m, { pps, meanPacketBytes: 0 }, flavour, h.target, undefined, extra);
+      hostCores += u.hostCores;
+      if (h.target === 'host-xdp-generic') return;
+      const a = acc.get(owner.device.id) ?? { instructions: 0, mapMemoryBytes: 0, flowRules: 0, throughput: 0, arm: 0, flavour };
+      a.instructions += u.instructions;
+      a.mapMemoryBytes += u.mapMemoryBytes;
+      a.flowRules += u.flowRules;
+      a.throughput += u.throughput;
+      a.arm += u.arm;
+      acc.set(owner.device.id, a);
+    });
+    for (const [hook, count] of perHook) {
+      const slots = slotsOf(machine, owner?.device ?? null, hook, chosenFlavour);
+      if (count > slots) out.push({ interface: iface, constraint: 'slots', message: `${count} modules on ${hook} of ${iface}, which has ${slots} slot(s)` });
     }
-    const profileId = plan.flavourSwitches[d.id] ?? flavoursOf(d)[0]?.profileId;
-    const flavour = flavoursOf(d).find((f) => f.profileId === profileId);
-    if (!flavour || !flavour.targets.includes(pl.target)) {
-      out.push({ module: m.name, deviceId: d.id, constraint: 'target', message: `${pl.target} not offered by ${profileId}` });
-      continue;
-    }
-    const prev = flavourOf.get(d.id);
-    if (prev && prev !== flavour.profileId) out.push({ module: m.name, deviceId: d.id, constraint: 'flavour', message: `device needs both ${prev} and ${flavour.profileId}` });
-    flavourOf.set(d.id, flavour.profileId);
-    const verdict = m.verdicts[flavour.profileId] ?? (pl.target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
-    if (!verdict?.acceptedTargets.includes(pl.target)) out.push({ module: m.name, deviceId: d.id, constraint: 'verifier', message: `${pl.target} not accepted by the verifier` });
-    if (m.pin !== undefined && m.pin !== pl.target && m.pin !== d.id) out.push({ module: m.name, constraint: 'pin', message: `pinned to ${m.pin}` });
-    if (latencyOf(flavour, pl.target) > m.latencyBudgetUs + TOL) out.push({ module: m.name, constraint: 'latency', message: 'latency over budget' });
-    const s = STAGE_ORDER[pl.target];
-    if (s < stage) out.push({ module: m.name, constraint: 'chain_order', message: `${pl.target} after a later stage` });
-    stage = Math.max(stage, s);
-    const u = usageOf(m, trafficFor(machine, m), flavour, pl.target);
-    const a = acc.get(d.id) ?? { slots: 0, instructions: 0, mapMemoryBytes: 0, flowRules: 0, throughput: 0, arm: 0 };
-    a.slots += isFlowTarget(pl.target) ? 0 : 1;
-    a.instructions += u.instructions;
-    a.mapMemoryBytes += u.mapMemoryBytes;
-    a.flowRules += u.flowRules;
-    a.throughput += u.throughput;
-    a.arm += u.arm;
-    acc.set(d.id, a);
-    hostCores += u.hostCores;
   }
   for (const [id, a] of acc) {
-    const d = devices.get(id)!;
-    const f = flavoursOf(d).find((x) => x.profileId === flavourOf.get(id))!;
-    const caps: [keyof Acc, number][] = [
-      ['slots', f.programSlotsPerPort * f.ports], ['instructions', f.maxInstructions], ['mapMemoryBytes', f.mapMemoryBytes],
-      ['flowRules', f.flowRules], ['throughput', 1], ['arm', 1],
-    ];
+    const f = a.flavour;
+    const caps: [keyof Omit<Acc, 'flavour'>, number][] = [['instructions', f.maxInstructions], ['mapMemoryBytes', f.mapMemoryBytes], ['flowRules', f.flowRules], ['throughput', 1], ['arm', 1]];
     for (const [k, cap] of caps) {
-      if (a[k] > cap * (1 + 1e-6) + TOL) out.push({ deviceId: id, constraint: k, message: `${k} ${a[k]} over capacity ${cap} on ${id}` });
+      if (a[k] > cap * (1 + 1e-6) + TOL) out.push({ deviceId: id, constraint: 'capacity', message: `${k} ${a[k]} over capacity ${cap} on ${id}` });
     }
   }
-  if (hostCores > machine.hostCoreBudget * (1 + 1e-6) + TOL) out.push({ constraint: 'hostCores', message: `${hostCores} host cores over the budget ${machine.hostCoreBudget}` });
-  for (const name of Object.keys(plan.placements)) {
-    if (!chain.some((m) => m.name === name)) out.push({ module: name, constraint: 'unknown', message: 'placement for a module not requested' });
-  }
+  if (hostCores > machine.hostCoreBudget * (1 + 1e-6) + TOL) out.push({ constraint: 'capacity', message: `${hostCores} host cores over the budget ${machine.hostCoreBudget}` });
   return out;
+}
+
+/** Slots of a hook from the raw facts: the agent's report for the firmware a card runs now, else its profile. */
+function slotsOf(machine: PlacementMachine, device: PlacementDevice | null, hook: Hook, chosen: (d: PlacementDevice) => DeviceFlavour | undefined): number {
+  if (hook === 'dpu-flow' || hook === 'nic-flow') return Infinity;
+  if (hook === 'xdp-generic') return machine.hookSlots?.host?.['xdp-generic'] ?? HOST_GENERIC_SLOTS;
+  if (!device) return 0;
+  const f = chosen(device);
+  if (!f) return 0;
+  const profile = hook === 'nic-xdp-offload' ? Math.min(1, f.programSlotsPerPort) : f.programSlotsPerPort;
+  const reported = f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined;
+  return reported === undefined ? profile : Math.min(profile, reported);
 }

@@ -1,8 +1,8 @@
-import type { FleetMachine } from '@ioplane/domain';
+import type { FleetMachine, Hook } from '@ioplane/domain';
 import { agentToken, AgentClient } from '@ioplane/devices';
 
 /** What a host's agent reports of each device, beyond its profile: what the kernel really allows. */
-export type DeviceFacts = Record<string, { programSlotsPerPort: number; ports: number }>;
+export type DeviceFacts = Record<string, { programSlotsPerPort: number; ports: number; hookSlots?: Partial<Record<Hook, number>> }>;
 
 export type AgentFactsResult = { ok: true; facts: DeviceFacts } | { ok: false; reason: string };
 
@@ -13,7 +13,12 @@ export function agentDeviceFacts(tokenSecret: string, timeoutMs = 5_000): (m: Fl
     try {
       const inv = await new AgentClient(m.agentUrl, agentToken(tokenSecret, m.systemId), { timeoutMs }).inventory();
       const facts: DeviceFacts = {};
-      for (const d of inv.devices) if ('ports' in d) facts[d.device.id] = { programSlotsPerPort: d.programSlotsPerPort, ports: d.ports };
+      for (const d of inv.devices) {
+        if (!('ports' in d)) continue;
+        // Agents that report slots per hook (tail-call chains) say so; older ones give one figure per device.
+        const perHook = (d as { hookSlots?: Partial<Record<Hook, number>> }).hookSlots;
+        facts[d.device.id] = { programSlotsPerPort: d.programSlotsPerPort, ports: d.ports, ...(perHook ? { hookSlots: perHook } : {}) };
+      }
       return { ok: true, facts };
     } catch (e) {
       return { ok: false, reason: `agent at ${m.agentUrl} did not answer: ${(e as Error).message}` };

@@ -5,3 +5,4 @@ export * from './placement.planner';
 export * from './agent.facts';
 export * from './placement.submit';
 export * from './provisioning';
+export * from './ingress.select';

@@ -16,6 +16,24 @@ const traffic = z.strictObject({
   meanPacketBytes: z.int({ error: 'must be an integer' }).min(64, { error: 'must be at least 64' }).max(9216, { error: 'must be at most 9216' }),
 });
 
+/**
+ * Where traffic enters each machine: the interfaces that match every given field. Absent: the
+ * uplinks (every interface MAAS shows linked to a subnet). A bond stands for its members and a
+ * VLAN interface for its parent: traffic enters on physical ports.
+ */
+export const ingressSelectorSchema = z.strictObject({
+  /** Interfaces MAAS shows connected to a subnet (a link with a subnet). */
+  uplinks: z.boolean().optional(),
+  interfaces: z.array(z.string().regex(/^[A-Za-z0-9._:@-]{1,32}$/, { error: 'must be an interface name' })).min(1).optional(),
+  fabrics: z.array(name).min(1).optional(),
+  vlans: z.array(z.int().min(0).max(4094)).min(1).optional(),
+  tags: z.array(name).min(1).optional(),
+  /** Traffic entering each selected port; absent: telemetry, else the first module's declared traffic. */
+  traffic: traffic.optional(),
+});
+export type IngressSelector = z.infer<typeof ingressSelectorSchema>;
+export const DEFAULT_INGRESS: IngressSelector = { uplinks: true };
+
 export const placementModuleRequestSchema = z.strictObject({
   name: moduleName,
   /** When given, must equal the catalog's version. */
@@ -48,6 +66,8 @@ export type RolloutPolicy = z.infer<typeof rolloutPolicySchema>;
 export const placementRequestSchema = z
   .strictObject({
     selector: machineSelectorSchema,
+    /** Where traffic enters each machine (default: its uplinks). */
+    ingress: ingressSelectorSchema.optional(),
     /** In ingress order: the first module sees a packet first. */
     modules: z.array(placementModuleRequestSchema).min(1, { error: 'must name at least one module' }),
     policy: z

@@ -13,7 +13,14 @@ export interface StoredPlan {
   createdAt: string;
   /** True only when every machine and every fleet-scoped module is feasible. */
   complete: boolean;
-  modules: Array<{ name: string; version: string; chainPosition: number; digest: string; nsPerPacket: number; costEstimated: boolean }>;
+  /**
+   * The chain. nsPerPacket is the host cost per packet placement used; `cost` says where it came
+   * from (measured minus the harness, or an estimate); passRatio is what the next module sees.
+   */
+  modules: Array<{
+    name: string; version: string; chainPosition: number; digest: string; nsPerPacket: number; costEstimated: boolean;
+    passRatio?: number; cost?: { nsPerPacket: number; measuredNs: number; harnessNs: number | null; source: string };
+  }>;
   machines: MachinePlan[];
   skipped: SkippedMachine[];
   scoped: ScopedPlacement[];

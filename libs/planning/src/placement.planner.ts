@@ -1,16 +1,24 @@
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import type { ModuleCatalog, ModuleReport } from '@ioplane/catalog';
-import { CurrentPlacement, HighsSolver, machinePlans, matchesSelector, planFleet, PlacementModule } from '@ioplane/placement';
+import { CurrentPlacement, HighsSolver, machinePlans, matchesSelector, planFleet, PlacementModule, PlanViolation, validatePlan } from '@ioplane/placement';
 import type { FleetRepository } from '@ioplane/state';
 import { PlacementRequest } from './placement-request.schema';
 import { SkippedMachine, StoredPlan } from './placement.plan';
-import { toPlacementMachine, toPlacementModule } from './problem.builder';
+import { hostCostOf, toPlacementMachine, toPlacementModule } from './problem.builder';
 import type { AgentFactsResult } from './agent.facts';
 
 /** A request naming something that does not exist or cannot be used: reported with the field. */
 export class PlacementInputError extends Error {
   constructor(readonly code: 'not_found' | 'unprocessable', readonly field: string, message: string) {
     super(message);
+  }
+}
+
+/** A solver produced a plan the validator refuses: it is never stored or rolled out. */
+export class PlanValidationError extends Error {
+  readonly code = 'invalid_plan' as const;
+  constructor(readonly violations: Array<PlanViolation & { systemId: string }>) {
+    super(`the plan breaks ${violations.length} rule(s), first: ${violations[0]?.systemId}: ${violations[0]?.constraint}: ${violations[0]?.message}`);
   }
 }
 
@@ -75,14 +83,26 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
     if (f && !f.ok) skipped.push({ systemId: m.systemId, hostname: m.hostname, reason: f.reason });
     return !f || f.ok;
   });
-  const machines = await Promise.all(
+  const built = await Promise.all(
     reachable.map(async (m) => {
       const f = facts[eligible.indexOf(m)];
-      return toPlacementMachine(m, deps.profiles, req.policy.hostCoreBudget, (await deps.current?.(m.systemId)) ?? {}, f?.ok ? f.facts : null);
+      return toPlacementMachine(m, deps.profiles, req.policy.hostCoreBudget, (await deps.current?.(m.systemId)) ?? {}, f?.ok ? f.facts : null, req.ingress);
     }),
   );
+  // A machine where no interface matches the ingress selector has nowhere to run the chain.
+  const machines = built.filter((m) => {
+    if (m.ports.length > 0) return true;
+    skipped.push({ systemId: m.systemId, hostname: m.hostname, reason: `no interface matches the ingress selector ${JSON.stringify(req.ingress ?? { uplinks: true })}` });
+    return false;
+  });
   const plan = planFleet(machines, modules, { highs: deps.highs });
   const perMachine = machinePlans(plan);
+  // Every plan, whichever solver or cache produced it, is checked against the raw machine before it is kept.
+  const violations = perMachine.flatMap((mp, i) => {
+    const mods = modulesOn(modules, mp, plan.scoped);
+    return validatePlan(machines[i], mods, mp).map((v) => ({ ...v, systemId: mp.systemId }));
+  });
+  if (violations.length) throw new PlanValidationError(violations);
   return {
     placementId,
     createdAt: new Date().toISOString(),
@@ -94,6 +114,8 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
       digest: reports[i].artifact.digest,
       nsPerPacket: m.hostNsPerPacket,
       costEstimated: m.costEstimated,
+      passRatio: m.passRatio ?? 1,
+      cost: hostCostOf(reports[i]),
     })),
     machines: perMachine,
     skipped,
@@ -102,11 +124,23 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
   };
 }
 
+/** The modules a machine's plan must carry: the chain, plus the fleet-scoped ones it was chosen for (at their per-replica rate). */
+function modulesOn(modules: PlacementModule[], mp: { systemId: string }, scoped: { module: string; perReplicaPps: number; replicas: { systemId: string }[] }[]): PlacementModule[] {
+  return modules.flatMap((m) => {
+    if (!m.scope) return [m];
+    const s = scoped.find((x) => x.module === m.name);
+    return s?.replicas.some((r) => r.systemId === mp.systemId) ? [{ ...m, traffic: { ...m.traffic, pps: s.perReplicaPps } }] : [];
+  });
+}
+
 /** What a machine runs now, from the observed state, as the solver's current placement (migration cost). */
 export async function currentPlacement(
-  observed: { observed(systemId: string): Promise<{ modules: Array<{ name: string; deviceId: string; target: string }> } | null> },
+  observed: { observed(systemId: string): Promise<{ modules: Array<{ name: string; deviceId: string; target: string; interface?: string }> } | null> },
   systemId: string,
 ): Promise<Record<string, CurrentPlacement>> {
   const o = await observed.observed(systemId);
-  return Object.fromEntries((o?.modules ?? []).map((m) => [m.name, { deviceId: m.deviceId, target: m.target as CurrentPlacement['target'] }]));
+  // A module on two ports is recorded twice; the first entry stands for its migration cost.
+  const out: Record<string, CurrentPlacement> = {};
+  for (const m of o?.modules ?? []) out[m.name] ??= { deviceId: m.deviceId, target: m.target as CurrentPlacement['target'], ...(m.interface ? { interface: m.interface } : {}) };
+  return out;
 }

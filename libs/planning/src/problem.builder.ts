@@ -1,13 +1,15 @@
-import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import type { FirmwareProfile, FleetMachine, Hook } from '@ioplane/domain';
 import type { ModuleReport } from '@ioplane/catalog';
 import type { ModuleManifest } from '@ioplane/modules';
-import { CurrentPlacement, HOST_CPU_FLAVOUR, PlacementDevice, placementDevice, PlacementMachine, PlacementModule } from '@ioplane/placement';
+import { CurrentPlacement, HookSlots, HOST_SLOTS_KEY, PlacementDevice, placementDevice, PlacementMachine, PlacementModule, TrafficDemand } from '@ioplane/placement';
 import type { DeviceFacts } from './agent.facts';
-import type { PlacementModuleRequest } from './placement-request.schema';
+import { selectIngress } from './ingress.select';
+import type { IngressSelector, PlacementModuleRequest } from './placement-request.schema';
 
 /**
- * A machine as the solver sees it: the host CPU and every profiled device with its flavours.
- * Unprofiled devices are left out: ioplane never places on hardware it has no limits for.
+ * A machine as the solver sees it: every network card with its netdevs (profiled ones with their
+ * firmware flavours; unprofiled ones with none, so only generic XDP runs on their ports), the
+ * ingress ports the request's selector picks, and the slots the agent reports per hook.
  */
 export function toPlacementMachine(
   m: FleetMachine,
@@ -15,11 +17,12 @@ export function toPlacementMachine(
   hostCoreBudget: number,
   current: Record<string, CurrentPlacement> = {},
   facts: DeviceFacts | null = null,
+  ingress?: IngressSelector,
 ): PlacementMachine {
   const devices = m.devices
-    .map((d) => placementDevice(d, profiles))
-    .filter((d): d is PlacementDevice => d !== null)
-    .map((d) => withAgentFacts(d, facts?.[d.id]));
+    .filter((d) => d.kind !== 'host-cpu')
+    .map((d): PlacementDevice => placementDevice(d, profiles) ?? { id: d.id, kind: d.kind === 'host-cpu' ? 'nic' : d.kind, flavours: [], interfaces: [...d.interfaces] });
+  const traffic: TrafficDemand | undefined = ingress?.traffic;
   return {
     systemId: m.systemId,
     hostname: m.hostname,
@@ -29,21 +32,63 @@ export function toPlacementMachine(
     hostCores: m.cpuCount,
     hostCoreBudget: Math.min(hostCoreBudget, m.cpuCount),
     devices,
+    ports: selectIngress(m.interfaces, ingress).map((i) => (traffic ? { interface: i, traffic } : { interface: i })),
+    hookSlots: facts ? hookSlotsFrom(m, facts) : undefined,
     currentPlacement: current,
+  };
+}
+
+/**
+ * Agent facts as slots per hook. Today's agents report one figure per device (programs per port
+ * for the firmware it runs, one where the kernel refuses freplace); the legacy host-CPU entry is
+ * the host kernel's generic hook. A device that reports `hookSlots` itself is taken as it says.
+ */
+export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
+  const out: HookSlots = {};
+  for (const d of m.devices) {
+    const f = facts[d.id];
+    if (!f) continue;
+    if (f.hookSlots) {
+      out[d.kind === 'host-cpu' ? HOST_SLOTS_KEY : d.id] = { ...f.hookSlots };
+      continue;
+    }
+    const hooks: Hook[] = d.kind === 'host-cpu' ? ['xdp-generic'] : ['xdp-native', 'nic-xdp-offload', 'dpu-xdp'];
+    out[d.kind === 'host-cpu' ? HOST_SLOTS_KEY : d.id] = Object.fromEntries(hooks.map((h) => [h, f.programSlotsPerPort]));
+  }
+  return out;
+}
+
+/**
+ * The host ns per packet placement uses: the measured run time less the measurement harness's own
+ * cost when the catalog reports it (an empty program measured the same way), else the figure as
+ * measured or estimated. Where it came from travels with the plan.
+ */
+export function hostCostOf(report: ModuleReport): { nsPerPacket: number; measuredNs: number; harnessNs: number | null; source: string } {
+  const c = report.cost as ModuleReport['cost'] & { harnessNs?: number };
+  const harness = c.source === 'kernel' && typeof c.harnessNs === 'number' && c.harnessNs >= 0 ? c.harnessNs : null;
+  return {
+    nsPerPacket: harness === null ? c.nsPerPacket : Math.max(0, c.nsPerPacket - harness),
+    measuredNs: c.nsPerPacket,
+    harnessNs: harness,
+    source: c.source === 'kernel'
+      ? harness === null ? 'BPF_PROG_TEST_RUN median (harness cost not reported, not subtracted)' : 'BPF_PROG_TEST_RUN median minus an empty program measured the same way'
+      : 'estimate: XDP base cost plus per-instruction cost (no kernel to measure)',
   };
 }
 
 /** A module as the solver sees it: its verdict per profile, its measured (or estimated) cost, the operator's overrides. */
 export function toPlacementModule(report: ModuleReport, manifest: ModuleManifest, req: PlacementModuleRequest, chainPosition: number): PlacementModule {
+  const declared = manifest.traffic as ModuleManifest['traffic'] & { passRatio?: number };
   return {
     name: manifest.name,
     version: manifest.version,
     chainPosition,
-    traffic: req.traffic ?? manifest.traffic,
+    traffic: req.traffic ?? { pps: declared.pps, meanPacketBytes: declared.meanPacketBytes },
+    passRatio: declared.passRatio,
     latencyBudgetUs: req.latencyBudgetUs ?? manifest.latencyBudgetUs,
     prefer: req.prefer ?? manifest.hints.prefer,
     pin: req.pin,
-    hostNsPerPacket: report.cost.nsPerPacket,
+    hostNsPerPacket: hostCostOf(report).nsPerPacket,
     costEstimated: report.cost.estimated,
     instructions: report.program.totalInstructions,
     mapMemoryBytes: report.maps.reduce((n, m) => n + m.bytes, 0),
@@ -52,16 +97,4 @@ export function toPlacementModule(report: ModuleReport, manifest: ModuleManifest
       ? { replicas: req.scope.replicas, totalPps: req.scope.totalPps, maxPerZone: req.scope.maxPerZone, selector: req.scope.selector ?? {} }
       : undefined,
   };
-}
-
-/**
- * The agent knows what the profile cannot: a kernel without freplace runs one program per hook.
- * Its slot and port counts cap the profile's for the flavour the device runs now.
- */
-function withAgentFacts(d: PlacementDevice, f: DeviceFacts[string] | undefined): PlacementDevice {
-  if (!f) return d;
-  const flavours = d.kind === 'host-cpu' && d.flavours.length === 0 ? [HOST_CPU_FLAVOUR] : d.flavours;
-  if (!flavours.length) return d;
-  const [now, ...others] = flavours;
-  return { ...d, flavours: [{ ...now, programSlotsPerPort: Math.min(now.programSlotsPerPort, f.programSlotsPerPort), ports: Math.min(now.ports, f.ports) }, ...others] };
 }

@@ -1,6 +1,6 @@
 import type { Target } from '@ioplane/domain';
 import {
-  costOf, CurrentPlacement, devicesOf, DeviceFlavour, flavoursOf, latencyOf, PlacementDevice, PlacementMachine, PlacementModule, planMachine, sortChain, TrafficDemand, usageOf,
+  costOf, CurrentPlacement, devicesOf, DeviceFlavour, flavoursOf, hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, PlacementDevice, PlacementMachine, PlacementModule, planMachine, sortChain, TrafficDemand, usageOf,
 } from '@ioplane/placement';
 
 /**
@@ -77,7 +77,8 @@ export function withRunningFirmware(machine: PlacementMachine, firmware: Record<
 }
 
 function flavourFor(device: PlacementDevice, target: Target): DeviceFlavour | null {
-  return flavoursOf(device).find((f) => f.targets.includes(target)) ?? null;
+  // Generic XDP runs on any card's netdev under the host kernel's limits.
+  return flavoursOf(device).find((f) => f.targets.includes(target)) ?? (target === 'host-xdp-generic' ? HOST_KERNEL_FLAVOUR : null);
 }
 
 /** What the current placement costs under `traffic`, and whether it can carry it at all. */
@@ -90,14 +91,16 @@ export function currentCost(machine: PlacementMachine, modules: readonly Placeme
   let hostCores = 0;
   let armCores = 0;
   const over: string[] = [];
-  for (const m of sortChain(modules)) {
+  const chain = sortChain(modules);
+  for (const [i, m] of chain.entries()) {
     const cur: CurrentPlacement | undefined = machine.currentPlacement[m.name];
     if (!cur) return { missing: `${m.name} is not running on ${machine.hostname}` };
     const device = devices.find((d) => d.id === cur.deviceId);
     const flavour = device && flavourFor(device, cur.target);
     if (!device || !flavour) return { missing: `${m.name} runs ${cur.target} on ${cur.deviceId}, which the inventory does not offer` };
     const t = traffic[m.name] ?? m.traffic;
-    const u = usageOf(m, t, flavour, cur.target);
+    // Priced as the solver prices it: host hooks pay the driver's receive (and generic's skb) cost.
+    const u = usageOf(m, t, flavour, cur.target, undefined, hostExtraNs(device.flavours[0] ?? null, cur.target, m.passRatio ?? 1, i === chain.length - 1));
     const c = costOf(m, u, latencyOf(flavour, cur.target), cur.target, 0);
     perModule[m.name] = { deviceId: cur.deviceId, target: cur.target, cost: c.total, hostCores: u.hostCores };
     cost += c.total;

@@ -13,10 +13,16 @@ export interface RolloutModule {
   vectors: Array<{ name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }>;
 }
 
-/** One device's part of a machine's placement: a chain per target, modules in ingress order. */
+/**
+ * One hook's chain on one port of a device, modules in ingress order. `port` is the device's port
+ * the plan puts it on (absent only for plans made before ports existed: then laid out by slots).
+ */
 export interface DesiredChain {
   deviceId: string;
   target: Target;
+  port?: number;
+  /** The netdev the hook attaches to, as the plan names it. */
+  interface?: string;
   modules: RolloutModule[];
 }
 
@@ -28,18 +34,59 @@ export interface DesiredMachine {
   chains: DesiredChain[];
 }
 
+export interface PlannedHop {
+  module: string;
+  deviceId: string;
+  target: Target;
+  interface: string;
+  port: number;
+}
+
 /** The slice of a plan the rollout needs for one machine. */
 export interface PlannedMachine {
   systemId: string;
   hostname: string;
   feasible: boolean;
+  /** Per ingress port, hops in packet order: what gets loaded. */
+  paths?: Array<{ hops: PlannedHop[] }>;
   placements: Record<string, { module: string; deviceId: string; target: Target; profileId: string | null }>;
   flavourSwitches: Record<string, string>;
 }
 
-/** Groups a machine plan into per-device chains, keeping the placement's ingress order. */
-export function desiredState(plan: PlannedMachine, order: string[], modules: Map<string, RolloutModule>): DesiredMachine {
+/**
+ * Which agent device and port run a hop. The plan names the card that owns the netdev; an agent
+ * that runs generic XDP through another entry (today's host-CPU executor) says so here.
+ */
+export type HopExecutor = (hop: PlannedHop) => { deviceId: string; port: number };
+
+/**
+ * Groups a machine plan into one chain per (device, port, target): the ordered modules each hook
+ * of each port loads. Plans made before ports existed group by (device, target).
+ */
+export function desiredState(plan: PlannedMachine, order: string[], modules: Map<string, RolloutModule>, executor?: HopExecutor): DesiredMachine {
   const chains = new Map<string, DesiredChain>();
+  const artifact = (name: string) => {
+    const m = modules.get(name);
+    if (!m) throw new Error(`module ${name} has no artifact`);
+    return m;
+  };
+  if (plan.paths) {
+    for (const path of plan.paths) {
+      for (const hop of path.hops) {
+        const at = executor?.(hop) ?? { deviceId: hop.deviceId, port: hop.port };
+        const key = `${at.deviceId}|${at.port}|${hop.target}`;
+        const chain = chains.get(key) ?? { deviceId: at.deviceId, target: hop.target, port: at.port, interface: hop.interface, modules: [] };
+        chain.modules.push(artifact(hop.module));
+        chains.set(key, chain);
+      }
+    }
+    return {
+      systemId: plan.systemId,
+      hostname: plan.hostname,
+      flashes: Object.entries(plan.flavourSwitches).map(([deviceId, profileId]) => ({ deviceId, profileId })),
+      chains: [...chains.values()],
+    };
+  }
   for (const name of order) {
     const p = plan.placements[name];
     if (!p) continue;
@@ -72,6 +119,11 @@ export function portLayout(chains: DesiredChain[], facts: (deviceId: string) => 
   const next = new Map<string, number>();
   const out = new Map<DesiredChain, PortPart[]>();
   for (const chain of chains) {
+    // The plan chose the port: the whole hook's chain goes there (the agent refuses more than its slots).
+    if (chain.port !== undefined) {
+      out.set(chain, [{ port: chain.port, modules: chain.modules }]);
+      continue;
+    }
     const f = facts(chain.deviceId);
     const per = Math.max(1, f?.programSlotsPerPort ?? 1);
     const ports = Math.max(1, f?.ports ?? 1);

@@ -127,7 +127,7 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     for (const chain of want.chains) {
       if (current().loaded.includes(chainKey(chain))) continue;
       const parts = partsOf(chain, await beforeStep(layout()));
-      await move('loading', {}, `${chain.deviceId} ${chain.target}`);
+      await move('loading', {}, `${chain.deviceId} ${chain.target}${chain.interface ? ` on ${chain.interface}` : ''}`);
       let changed = false;
       for (const part of parts) {
         const res = await deps.agent.load(
@@ -196,7 +196,7 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
 }
 
 function chainKey(c: DesiredChain): string {
-  return `${c.deviceId}|${c.target}`;
+  return c.port === undefined ? `${c.deviceId}|${c.target}` : `${c.deviceId}|${c.port}|${c.target}`;
 }
 
 /** Waits for both before throwing the first failure, so a state write is never left in flight. */
@@ -262,8 +262,10 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
   const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
   want.chains.forEach((chain, i) => {
     for (const m of chain.modules) {
-      const b = before[i].modules.find((x) => x.module === m.name);
-      const a = after[i].modules.find((x) => x.module === m.name);
+      // A module on two ports of one device is counted per port.
+      const mine = (x: { module: string; port: number }) => x.module === m.name && (chain.port === undefined || x.port === chain.port);
+      const b = before[i].modules.find(mine);
+      const a = after[i].modules.find(mine);
       if (!a || !b) throw new Error(`verify ${chain.deviceId}: no counters for ${m.name}`);
       if (a.packets <= b.packets) throw new Error(`verify ${chain.deviceId}: ${m.name} counted no packets under probe traffic`);
       const dp = a.packets - b.packets;

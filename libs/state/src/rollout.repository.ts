@@ -6,7 +6,8 @@ export interface ObservedPlacement {
   systemId: string;
   placementId: string;
   committedAt: string;
-  modules: Array<{ name: string; version: string; digest: string; deviceId: string; target: string; profileId: string | null }>;
+  /** One entry per loaded hop: a module on two ports is listed twice, each with its interface. */
+  modules: Array<{ name: string; version: string; digest: string; deviceId: string; target: string; profileId: string | null; interface?: string }>;
   /** Device id -> firmware profile it runs after the rollout. */
   firmware: Record<string, string>;
   /** The placement this one replaced on the machine, if any. */
