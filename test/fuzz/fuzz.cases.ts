@@ -153,16 +153,26 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
   if (!schema) return cases;
   const required = schema.required ?? [];
   if (required.length) cases.push(one('required fields missing', '{}', (b) => ({ req: send(b), expect: { statuses: [400], field: required } })));
-  for (const { path, schema: s } of fieldPaths(schema)) {
+  const typed = fieldPaths(schema).flatMap(({ path, schema: s }) => {
     const wrong = wrongTypeFor(s);
-    if (!wrong) continue;
+    return wrong ? [{ path, wrong }] : [];
+  });
+  const judged = (path: Array<string | 0>) => {
     const p = dotted(path);
-    // Alone in its branch, the field is still judged: siblings missing are further issues, not instead of it.
+    return (f: string) => f === p || f.startsWith(`${p}.`);
+  };
+  // Alone in its branch, a field is still judged: siblings missing are further issues, not instead of it.
+  for (const { path, wrong } of typed.filter((f) => f.path.length === 1)) {
+    cases.push(family({ kind: `${dotted(path)} of the wrong type`, input: wrong, runs: 2, make: (v) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: judged(path) } }) }));
+  }
+  // Nested fields are many: a few per run, drawn by the seed, all of them over runs.
+  const nested = typed.filter((f) => f.path.length > 1);
+  if (nested.length) {
     cases.push(family({
-      kind: `${p} of the wrong type`,
-      input: wrong,
-      runs: path.length > 1 ? 1 : 2,
-      make: (v) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: (f) => f === p || f.startsWith(`${p}.`) } }),
+      kind: 'a nested field of the wrong type',
+      input: fc.nat({ max: nested.length - 1 }).chain((i) => nested[i].wrong.map((v) => ({ path: nested[i].path, v }))),
+      runs: Math.min(nested.length, 8),
+      make: ({ path, v }) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: judged(path) } }),
     }));
   }
   return cases;
