@@ -185,8 +185,9 @@ export class KernelXdpDriver implements DeviceDriver {
 
   inventory(): DeviceInventory {
     const profile = this.firmware?.profile ?? this.o.profile;
-    // What the kernel really gives a hook; a profile may only lower it.
-    const slots = Math.min(slotsPerHook(this.support), profile?.limits.programSlotsPerPort ?? Infinity);
+    // Driver and generic XDP are the kernel's: their slots are what the kernel's chaining gives a hook,
+    // not the NIC profile's figure (an estimate of libxdp's dispatcher).
+    const slots = slotsPerHook(this.support);
     return {
       device: this.device,
       driver: this.kind,
