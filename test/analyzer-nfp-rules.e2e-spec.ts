@@ -254,6 +254,18 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
     expect(calls.reasons).toEqual([]);
     const perf = verdict(compile('perf', PAIRS.find((p) => p.rule === 'perf_event_current_cpu')!.good));
     expect(perf.reasons).toEqual([]);
+    // A subprogram handed a key on its caller's stack and the ctx: what it passes the helpers is known.
+    const handed = compile('handed', `${HEAD}${EVENTS()}
+static __attribute__((noinline)) int bump(struct xdp_md *ctx, __u32 *key) {
+  __u64 *v = bpf_map_lookup_elem(&counts, key);
+  ${COUNT}
+  return bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, key, sizeof(*key));
+}
+SEC("xdp") int prog(struct xdp_md *ctx) { __u32 k = 3; return bump(ctx, &k) ? XDP_DROP : XDP_PASS; }`);
+    const facts = analyzeFile(handed);
+    expect(facts.programs[0].helperCalls.map((h) => [h.function, h.helper, h.args[1].kind])).toEqual([['bump', 1, 'stack'], ['bump', 25, 'map_ptr']]);
+    expect(facts.subprograms[0].stackBytes).toBe(0); // the key lives in prog's frame
+    expect(verdict(handed).reasons).toEqual([]);
   });
 
   it('cites the slot llvm-objdump prints and carries the reasons as data', () => {

@@ -8,7 +8,7 @@ import {
 } from './analysis.types';
 import { PACKET_RESIZE_HELPERS, PACKET_WRITE_HELPERS, TAIL_CALL_HELPER, helperName } from './helper.table';
 import { PACKET_POINTER_CTX_OFFSETS } from './program.type';
-import { RegTag, U32_MAX, kindOf, ldImm64Tag, scalarLow32, scalarMax, scalarValue, stepRegisters } from './register.state';
+import { RegTag, U32_MAX, argumentTags, kindOf, ldImm64Tag, scalarLow32, scalarMax, scalarValue, stepRegisters } from './register.state';
 
 /** Facts about one function alone; programs fold in the functions they call. */
 export interface FunctionFacts {
@@ -31,6 +31,8 @@ export interface FunctionFacts {
   aluSites: AluSite[];
   mapValueStores: InsnRef[];
   savesCalleeRegs: boolean;
+  /** r1..r5 at each BPF-to-BPF call, for the callee's own analysis. */
+  callArgs: Array<{ target: string; args: RegTag[] }>;
 }
 
 const DATA_SECTION = /^\.(data|rodata|bss)(\..*)?$/;
@@ -54,7 +56,7 @@ function mapReference(obj: BpfObjectWithCode, fn: BpfFunction, insn: BpfInsn): {
 }
 
 /** Resolve a call with src=1: relocated calls name a symbol; local ones are pc-relative within the section. */
-function callTarget(obj: BpfObjectWithCode, fn: BpfFunction, insn: BpfInsn): { kind: 'bpf' | 'kfunc'; target: string } {
+export function callTarget(obj: BpfObjectWithCode, fn: BpfFunction, insn: BpfInsn): { kind: 'bpf' | 'kfunc'; target: string } {
   const rel = obj.relocations.get(fn.section)?.find((r) => r.offset === insn.index * 8);
   let sectionIndex = fn.sectionIndex;
   let slot = insn.index + insn.imm + 1;
@@ -135,7 +137,11 @@ function exitReturns(insns: BpfInsn[]): { constants: number[]; unknown: boolean 
   return { constants: [...constants].sort((a, b) => a - b), unknown };
 }
 
-export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, programType: ProgramType): FunctionFacts {
+/**
+ * Facts of one function. `args` are what its callers pass in r1..r5 (all call sites agreeing), so a
+ * subprogram knows a key pointer into its caller's stack or the ctx handed down to it.
+ */
+export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, programType: ProgramType, args?: RegTag[]): FunctionFacts {
   const ref = (insn: BpfInsn): InsnRef => ({ insn: insn.index, function: fn.name, section: fn.section });
   const helpers = new Map<string | number, InsnRef[]>();
   const maps = new Map<string | number, InsnRef[]>();
@@ -143,13 +149,14 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
   const facts: FunctionFacts = {
     fn, instructions: fn.size / 8, stackBytes: 0, helpers: [], bpfCalls: [], kfuncCalls: [], maps: [], backEdges: [],
     tailCalls: [], atomics: [], packetRewrites: [], opcodes: [], returns: { constants: [], unknown: false },
-    helperCalls: [], ctxAccesses: [], aluSites: [], mapValueStores: [], savesCalleeRegs: false,
+    helperCalls: [], ctxAccesses: [], aluSites: [], mapValueStores: [], savesCalleeRegs: false, callArgs: [],
   };
   const pktCtxOffsets = PACKET_POINTER_CTX_OFFSETS[programType] ?? [];
   // Straight-line register tracking: a heuristic (it ignores control flow) that is right for how clang
   // addresses the stack (r10 + const), the packet (ctx->data + ...) and map values (r0 of a lookup).
   const regs: RegTag[] = new Array(11).fill(undefined);
   if (fn.entry) regs[1] = { kind: 'ctx' };
+  else if (args) args.forEach((t, i) => (regs[i + 1] = t));
   regs[10] = { kind: 'stack', off: 0 };
   let minStack = 0;
   const touch = (off: number) => (minStack = Math.min(minStack, off));
@@ -188,6 +195,7 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
       } else if (insn.src === PSEUDO_CALL) {
         const t = callTarget(obj, fn, insn);
         (t.kind === 'kfunc' ? facts.kfuncCalls : facts.bpfCalls).push({ ...ref(insn), target: t.target });
+        if (t.kind === 'bpf') facts.callArgs.push({ target: t.target, args: argumentTags(regs) });
       } else if (insn.src === PSEUDO_KFUNC_CALL) {
         facts.kfuncCalls.push({ ...ref(insn), target: `btf_id#${insn.imm}` });
       }
@@ -223,12 +231,12 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
         const t = regs[insn.dst];
         stepRegisters(regs, insn, pktCtxOffsets);
         const after = regs[insn.dst];
-        if (t?.kind === 'stack' && after?.kind === 'stack') touch(after.off);
+        if (t?.kind === 'stack' && after?.kind === 'stack' && !after.caller) touch(after.off);
         break;
       }
       case 'LDX': {
         const base = regs[insn.src];
-        if (base?.kind === 'stack') touch(base.off + insn.off);
+        if (base?.kind === 'stack' && !base.caller) touch(base.off + insn.off);
         if (base?.kind === 'ctx') facts.ctxAccesses.push({ ...ref(insn), access: 'load', offset: insn.off, size: accessBytes(insn) });
         stepRegisters(regs, insn, pktCtxOffsets);
         break;
@@ -236,7 +244,7 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
       case 'ST':
       case 'STX': {
         const base = regs[insn.dst];
-        if (base?.kind === 'stack') touch(base.off + insn.off);
+        if (base?.kind === 'stack' && !base.caller) touch(base.off + insn.off);
         if (insn.cls === 'STX' && memMode(insn) === BPF_MODE_ATOMIC) {
           const { op: name, fetch } = atomicOp(insn.imm);
           facts.atomics.push({ ...ref(insn), op: name, fetch, width: (op & 0x18) === 0x18 ? 64 : 32, opcode: op, target: kindOf(base) });
@@ -254,7 +262,7 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
         stepRegisters(regs, insn, pktCtxOffsets);
     }
   }
-  facts.stackBytes = -minStack;
+  facts.stackBytes = 0 - minStack; // not -minStack: that is -0 for a function without a frame
   facts.helpers = [...helpers].map(([id, sites]) => ({ id: id as number, name: helperName(id as number), sites }));
   facts.maps = [...maps].map(([name, sites]) => ({ name: name as string, sites }));
   facts.opcodes = [...opcodes]

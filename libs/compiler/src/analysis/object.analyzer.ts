@@ -7,7 +7,9 @@ import {
   AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts, ProgramType,
 } from './analysis.types';
 import { BtfMapInfo, readBtfMaps, readBtfMapsAsync } from './btf.maps';
-import { FunctionFacts, analyzeFunction } from './function.analysis';
+import { FunctionFacts, analyzeFunction, callTarget } from './function.analysis';
+import { RegTag, mergeArgumentTags } from './register.state';
+import { PSEUDO_CALL } from '../elf/bpf.insn';
 import { REDIRECT_HELPERS } from './helper.table';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, hostMapBytes, isPerCpu, mapTypeName } from './map.types';
 import { sectionType, typeFromName } from './program.type';
@@ -148,7 +150,20 @@ function typeOf(fn: BpfFunction, types: Record<string, string> | undefined, warn
 
 function factsOf(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, opts: AnalyzeOptions, warnings: string[]): ObjectFacts {
   const typed = new Map(obj.functions.map((fn) => [fn, typeOf(fn, opts.types, warnings)]));
-  const fns = obj.functions.map((fn) => analyzeFunction(obj, fn, typed.get(fn)!.type));
+  const done = new Map<BpfFunction, FunctionFacts>();
+  // Callers before callees, so a subprogram starts from what its callers pass it (and their program type).
+  const seeds = new Map<string, { args: RegTag[]; type: ProgramType }>();
+  for (const fn of callersFirst(obj)) {
+    const seed = fn.entry ? undefined : seeds.get(fn.name);
+    const f = analyzeFunction(obj, fn, fn.entry ? typed.get(fn)!.type : (seed?.type ?? 'subprogram'), seed?.args);
+    done.set(fn, f);
+    const type = fn.entry ? typed.get(fn)!.type : (seed?.type ?? 'subprogram');
+    for (const c of f.callArgs) {
+      const prev = seeds.get(c.target);
+      seeds.set(c.target, { args: mergeArgumentTags(prev?.args, c.args), type: prev && prev.type !== type ? 'subprogram' : type });
+    }
+  }
+  const fns = obj.functions.map((fn) => done.get(fn)!);
   const byName = new Map(fns.map((f) => [f.fn.name, f]));
   const cpus = opts.cpus ?? 1;
   return {
@@ -159,6 +174,31 @@ function factsOf(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, opts: An
     btf: btf !== undefined,
     warnings,
   };
+}
+
+/** Functions ordered so every caller comes before its callees (Kahn's order on the BPF-to-BPF call graph). */
+function callersFirst(obj: BpfObjectWithCode): BpfFunction[] {
+  const byName = new Map(obj.functions.map((f) => [f.name, f]));
+  const callees = new Map(obj.functions.map((fn) => [fn, [...new Set(fn.insns
+    .filter((i) => i.opcode === 0x85 && i.src === PSEUDO_CALL)
+    .map((i) => callTarget(obj, fn, i))
+    .filter((t) => t.kind === 'bpf')
+    .map((t) => byName.get(t.target))
+    .filter((f): f is BpfFunction => !!f && f !== fn))]]));
+  const indegree = new Map(obj.functions.map((f) => [f, 0]));
+  for (const list of callees.values()) for (const c of list) indegree.set(c, indegree.get(c)! + 1);
+  const ready = obj.functions.filter((f) => indegree.get(f) === 0);
+  const out: BpfFunction[] = [];
+  while (ready.length) {
+    const f = ready.shift()!;
+    out.push(f);
+    for (const c of callees.get(f)!) {
+      indegree.set(c, indegree.get(c)! - 1);
+      if (indegree.get(c) === 0) ready.push(c);
+    }
+  }
+  // BPF forbids recursion; a malformed object's cycle is analysed without seeds rather than dropped.
+  return [...out, ...obj.functions.filter((f) => !out.includes(f))];
 }
 
 function btfFromFile(obj: BpfObjectWithCode, path: string, warnings: string[]): BtfMapInfo[] | undefined {

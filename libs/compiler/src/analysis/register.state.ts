@@ -13,7 +13,7 @@ export const U64_MAX = 0xffffffffffffffffn;
 export type RegTag =
   | { kind: 'ctx' }
   | { kind: 'packet' }
-  | { kind: 'stack'; off: number }
+  | { kind: 'stack'; off: number; /** Points into a caller's frame (an argument), not this function's. */ caller?: true }
   | { kind: 'map_value' }
   | { kind: 'map_ptr'; map: string }
   | { kind: 'scalar'; max?: bigint; value?: bigint; low32?: bigint }
@@ -113,7 +113,7 @@ export function stepRegisters(regs: RegTag[], insn: BpfInsn, pktOffsets: number[
       if ((alu === 0x00 || alu === 0x10) && d && d.kind !== 'scalar') {
         if (d.kind === 'stack') {
           const v = scalarValue(s);
-          regs[insn.dst] = v === undefined ? d : { kind: 'stack', off: d.off + Number(BigInt.asIntN(64, alu === 0x00 ? v : -v)) };
+          regs[insn.dst] = v === undefined ? d : { ...d, off: d.off + Number(BigInt.asIntN(64, alu === 0x00 ? v : -v)) };
         } else if (d.kind === 'map_ptr') regs[insn.dst] = undefined;
         else regs[insn.dst] = d;
         return;
@@ -156,4 +156,18 @@ export function stepRegisters(regs: RegTag[], insn: BpfInsn, pktOffsets: number[
     default:
       return;
   }
+}
+
+/** What a callee's r1..r5 hold, seen from one call site: a stack pointer becomes a pointer into the caller's frame. */
+export function argumentTags(regs: RegTag[]): RegTag[] {
+  return [1, 2, 3, 4, 5].map((r) => {
+    const t = regs[r];
+    return t?.kind === 'stack' ? { ...t, caller: true as const } : t;
+  });
+}
+
+/** Arguments every call site agrees on; where two sites differ the callee learns nothing. */
+export function mergeArgumentTags(a: RegTag[] | undefined, b: RegTag[]): RegTag[] {
+  if (!a) return b;
+  return a.map((t, i) => (JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) === JSON.stringify(b[i], (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ? t : undefined));
 }
