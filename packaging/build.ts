@@ -18,26 +18,26 @@ async function main(): Promise<void> {
   const only = arg('--only');
   if (only && only !== 'agent' && only !== 'controller') throw new Error(`--only: must be agent or controller, got "${only}"`);
   const outDir = resolve(arg('--out') ?? join(repo, 'dist/packages'));
-  const work = join(repo, 'dist/package-work');
-  await fsp.rm(work, { recursive: true, force: true });
-  await fsp.mkdir(work, { recursive: true });
+  await fsp.mkdir(join(repo, 'dist'), { recursive: true });
+  const work = await fsp.mkdtemp(join(repo, 'dist/package-work-'));
   const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
   const arch = (await run('dpkg', ['--print-architecture'])).trim();
-  const built: string[] = [];
-  const agent = !only || only === 'agent' ? await buildAgentPackage(repo, work, outDir, version, arch) : undefined;
-  if (agent) built.push(agent);
-  // The controller carries the agent package it serves to the machines MAAS deploys.
-  if (!only || only === 'controller') built.push(await buildControllerPackage(repo, work, outDir, version, arch, agent));
+  // Both build at once (the machine has cores to spare while one waits on npm or compression);
+  // the controller carries the agent package it serves to the machines MAAS deploys.
+  const agent = !only || only === 'agent' ? buildAgentPackage(repo, work, outDir, version, arch) : undefined;
+  const controller = !only || only === 'controller' ? buildControllerPackage(repo, work, outDir, version, arch, agent) : undefined;
+  const built = (await Promise.all([agent, controller])).filter((d): d is string => !!d);
+  await fsp.rm(work, { recursive: true, force: true, maxRetries: 5 });
+  for (const deb of built) process.stdout.write(`built ${deb}\n`);
+  if (process.argv.includes('--no-lintian')) return;
+  const reports = await Promise.all(built.map((deb) => lintian(deb)));
   let failed = false;
-  for (const deb of built) {
-    process.stdout.write(`built ${deb}\n`);
-    if (process.argv.includes('--no-lintian')) continue;
-    const l = await lintian(deb);
+  reports.forEach((l, i) => {
+    process.stdout.write(`lintian ${built[i]}\n`);
     for (const line of [...l.errors, ...l.warnings]) process.stdout.write(`  ${line}\n`);
     process.stdout.write(`  lintian: ${l.errors.length} error(s), ${l.warnings.length} warning(s)\n`);
     failed ||= l.errors.length > 0;
-  }
-  await fsp.rm(work, { recursive: true, force: true });
+  });
   if (failed) process.exit(1);
 }
 

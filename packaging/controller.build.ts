@@ -82,7 +82,7 @@ async function pruneNodeModules(dir: string): Promise<void> {
   if (addons.length) await run('strip', ['--strip-unneeded', ...addons]);
 }
 
-export async function buildControllerPackage(repo: string, work: string, outDir: string, version: string, arch: string, agentDeb?: string): Promise<string> {
+export async function buildControllerPackage(repo: string, work: string, outDir: string, version: string, arch: string, agentPackage?: Promise<string>): Promise<string> {
   const stage = join(work, 'controller-root');
   await fsp.rm(stage, { recursive: true, force: true });
   const root = join(stage, ROOT);
@@ -98,6 +98,7 @@ export async function buildControllerPackage(repo: string, work: string, outDir:
   // The Node.js this build runs on: Debian 12's own is too old (18), so the package brings its runtime.
   await fsp.copyFile(process.execPath, join(root, 'bin/node'));
   await run('strip', ['--strip-unneeded', join(root, 'bin/node')]);
+  const agentDeb = await agentPackage;
   if (agentDeb) {
     // The agent package the API serves to machines MAAS deploys (GET /v1/agent-package).
     await fsp.mkdir(join(stage, 'usr/share/ioplane/agent'), { recursive: true });

@@ -1,9 +1,9 @@
-import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
+import { ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, FleetSyncPayload, JOBS, QUEUES } from '@ioplane/queue';
+import { FLEET_SYNC_JOB_OPTIONS, fleetDeployJobOptions, fleetSyncPayload, FleetSyncPayload, JOBS, QUEUES } from '@ioplane/queue';
 import { FLEET_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
 import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
@@ -19,6 +19,15 @@ const fleetQuery = z.object({
 type FleetQuery = z.infer<typeof fleetQuery>;
 const systemId = z.string().regex(/^[a-z0-9]{1,32}$/, 'must be a MAAS system_id (lowercase letters and digits)');
 const syncBody = fleetSyncPayload.omit({ reason: true }).strict();
+const deployBody = z.strictObject({
+  /** Hostnames or system_ids. */
+  machines: z.array(name).min(1, 'must name at least one machine'),
+  /** How often a failed deployment is retried (each attempt releases the machine first). */
+  retries: z.int().min(0).max(10).default(2),
+});
+type DeployBody = z.infer<typeof deployBody>;
+/** Ready, Allocated, Failed deployment: MAAS deploys them; Deployed: the job only checks the agent answers. */
+const DEPLOYABLE = new Set([4, 6, 10, 11]);
 
 @ApiTags('fleet')
 @Controller('v1/fleet')
@@ -54,5 +63,25 @@ export class FleetController {
     const data: FleetSyncPayload = { reason: 'manual', systemIds: body.systemIds ?? [] };
     const job = await this.queue.add(JOBS.fleetSync, data, FLEET_SYNC_JOB_OPTIONS);
     return { jobId: job.id, queue: QUEUES.fleet, name: JOBS.fleetSync };
+  }
+
+  @Post('deploy')
+  @RequireRole('operator')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Have MAAS deploy machines with cloud-init that installs the ioplane agent; one job per machine' })
+  async deploy(@ValidBody(deployBody) body: DeployBody) {
+    const all = (await this.repo.listMachines()).filter((m) => !m.isDpu);
+    const machines = body.machines.map((key, i) => {
+      const m = all.find((x) => x.systemId === key || x.hostname === key);
+      if (!m) throw new NotFoundException({ code: 'not_found', field: `machines.${i}`, message: `no host ${key} in the inventory (run a fleet sync?)` });
+      if (!DEPLOYABLE.has(m.status)) throw new ConflictException({ code: 'not_deployable', field: `machines.${i}`, message: `${m.hostname} is ${m.statusName} in MAAS: only Ready, Allocated or Failed deployment machines can be deployed` });
+      return m;
+    });
+    const jobs = [];
+    for (const m of machines) {
+      const job = await this.queue.add(JOBS.fleetDeploy, { systemId: m.systemId, requestedBy: 'api' }, fleetDeployJobOptions(m.systemId, body.retries));
+      jobs.push({ systemId: m.systemId, hostname: m.hostname, jobId: job.id });
+    }
+    return { queue: QUEUES.fleet, name: JOBS.fleetDeploy, jobs };
   }
 }

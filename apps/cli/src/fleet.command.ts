@@ -64,5 +64,25 @@ export function fleetCommand(api: () => IoplaneApi): Command {
       process.stdout.write(`fleet-sync ${r.jobId}: ${r.state}${r.failedReason ? ` (${r.failedReason})` : ''}\n`);
       if (r.state === 'failed') process.exitCode = 1;
     });
+  fleet
+    .command('deploy <machines...>')
+    .description('have MAAS deploy machines (hostnames or system_ids) with the ioplane agent, and wait until each agent answers')
+    .option('--retries <n>', 'retries of a failed deployment (each releases the machine first)', '2')
+    .option('--no-wait', 'queue the deployments and return')
+    .action(async (machines: string[], o: { retries: string; wait: boolean }) => {
+      const retries = Number(o.retries);
+      if (!Number.isInteger(retries) || retries < 0) throw new Error(`--retries: must be a whole number >= 0, got "${o.retries}"`);
+      const r = await api().request<{ jobs: Array<{ systemId: string; hostname: string; jobId: string }> }>('POST', '/v1/fleet/deploy', { machines, retries });
+      if (!o.wait) {
+        for (const j of r.jobs) process.stdout.write(`${j.hostname} (${j.systemId}): deploy job ${j.jobId} queued\n`);
+        return;
+      }
+      const views = await Promise.all(r.jobs.map((j) => watchJob(api(), j.jobId, { bar: false })));
+      r.jobs.forEach((j, i) => {
+        const v = views[i];
+        process.stdout.write(`${j.hostname} (${j.systemId}): ${v.state === 'completed' ? 'deployed, agent answering' : `failed after ${(v as { attemptsMade?: number }).attemptsMade ?? '?'} attempt(s): ${v.failedReason}`}\n`);
+        if (v.state !== 'completed') process.exitCode = 1;
+      });
+    });
   return fleet;
 }

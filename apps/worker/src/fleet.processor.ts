@@ -5,10 +5,12 @@ import { Job, Queue } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient } from '@ioplane/maas';
-import { FLEET_SYNC_JOB_OPTIONS, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES } from '@ioplane/queue';
+import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { desiredPlacementFor, provisioningRequest, submitPlacement } from '@ioplane/planning';
+import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, submitPlacement, type DeployOutcome } from '@ioplane/planning';
+import { agentToken, AgentClient } from '@ioplane/devices';
+import { createPublicKey } from 'node:crypto';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { MAAS_CLIENT } from './worker.tokens';
 
@@ -29,12 +31,57 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
     @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
     @InjectQueue(QUEUES.placement) private readonly placementQueue: Queue,
+    @Inject(CONTROLLER_KEYS) private readonly keys: { privateKeyPem: string; agentTokenSecret: string },
   ) {
     super();
     this.handlers = {
       [JOBS.fleetSync]: (job) => this.fleetSync(job),
       [JOBS.maasEvents]: () => this.maasEvents(),
+      [JOBS.fleetDeploy]: (job) => this.deploy(job),
     };
+  }
+
+  /** Whether a host's agent answers an authenticated call with its token, polled until `ms` passes. */
+  private async agentAnswers(systemId: string, address: string | undefined, ms: number): Promise<boolean> {
+    if (!address) return false;
+    const client = new AgentClient(`http://${address}:${this.config.AGENT_PORT}`, agentToken(this.keys.agentTokenSecret, systemId), { timeoutMs: 5_000 });
+    const end = Date.now() + ms;
+    for (;;) {
+      if (await client.inventory().then(() => true, () => false)) return true;
+      if (Date.now() > end) return false;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /**
+   * Deploys one machine through MAAS with cloud-init that installs its agent, waits for Deployed
+   * and the agent's answer, then syncs it so provisioning places what its selector asks. A failed
+   * deployment fails the job with MAAS's reason; BullMQ retries it per the request's policy.
+   */
+  private async deploy(job: Job): Promise<DeployOutcome> {
+    const { systemId } = fleetDeployPayload.parse(job.data);
+    const c = this.config;
+    const source = c.IOPLANE_AGENT_PACKAGE_URL ? { packageUrl: c.IOPLANE_AGENT_PACKAGE_URL } : c.IOPLANE_AGENT_APT_SOURCE ? { aptSource: c.IOPLANE_AGENT_APT_SOURCE } : null;
+    if (!source) throw new DeployError('not_deployable', systemId, 'no agent package source', 'set IOPLANE_AGENT_PACKAGE_URL (a .deb URL machines reach) or IOPLANE_AGENT_APT_SOURCE to deploy machines with the agent');
+    const publicKeyPem = createPublicKey(this.keys.privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+    try {
+      const outcome = await deployMachine(systemId, {
+        maas: this.maas,
+        userData: (id) => agentUserData({ systemId: id, token: agentToken(this.keys.agentTokenSecret, id), publicKeyPem, agentPort: c.AGENT_PORT, source }),
+        agentAnswers: (m) => this.agentAnswers(systemId, m.ip_addresses?.[0], 120_000),
+        distroSeries: c.IOPLANE_DEPLOY_DISTRO,
+        timeoutMs: c.IOPLANE_DEPLOY_TIMEOUT_MS,
+        pollMs: Math.min(2_000, c.MAAS_EVENTS_INTERVAL_MS),
+        note: (line) => void job.log(line).catch(() => undefined),
+      });
+      this.log.log({ systemId, hostname: outcome.hostname, attempt: job.attemptsMade + 1 }, 'machine deployed with its agent answering');
+      // Its agent answers now: sync it and let provisioning place what its selector asks.
+      await this.queue.add(JOBS.fleetSync, { reason: 'maas-event', systemIds: [systemId] }, FLEET_SYNC_JOB_OPTIONS);
+      return outcome;
+    } catch (e) {
+      if (e instanceof DeployError) this.log.warn({ systemId, code: e.code, reason: e.reason, attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 }, 'deployment failed');
+      throw e;
+    }
   }
 
   /** A job name with no handler would sit in the queue forever: refuse to boot instead. */
@@ -64,6 +111,12 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
       if (!m || m.isDpu || m.status !== 6) continue;
       const desired = desiredPlacementFor(m, placements);
       if (!desired || (await this.rollouts.observed(id))?.placementId === desired.id) continue;
+      // Deployed is not yet running: cloud-init installs the agent after the first boot. A machine
+      // whose agent is silent is left for the sync its deploy job queues once the agent answers.
+      if (!(await this.agentAnswers(id, m.agentUrl ? new URL(m.agentUrl).hostname : undefined, 0))) {
+        this.log.log({ systemId: id, hostname: m.hostname }, 'provisioning waits: the agent does not answer yet');
+        continue;
+      }
       try {
         const { record } = await submitPlacement(provisioningRequest(desired, m), `prov.${desired.id}.${id}`, {
           placements: this.placements,

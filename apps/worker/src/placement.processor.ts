@@ -5,9 +5,9 @@ import { Job, Queue } from 'bullmq';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
-import { currentPlacement, planPlacement, placementRequestSchema, StoredPlan } from '@ioplane/planning';
+import { currentPlacement, deployCandidates, deployRetries, planPlacement, placementRequestSchema, StoredPlan } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
+import { fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 
@@ -24,6 +24,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
     @InjectQueue(QUEUES.rollout) private readonly rollout: Queue,
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
+    @InjectQueue(QUEUES.fleet) private readonly fleetQueue: Queue,
   ) {
     super();
   }
@@ -57,6 +58,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     const request = placementRequestSchema.parse(rec.request);
     const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await this.highs });
     await this.placements.putPlan(placementId, plan);
+    await this.deployMachines(placementId, request);
     if ((await this.placements.get(placementId))?.status === 'cancelled') return { placementId, complete: plan.complete, machines: plan.machines.length };
     const infeasible = plan.machines.filter((m) => !m.feasible).length;
     const go = plan.complete || (request.policy.allowPartial && plan.machines.length > infeasible && plan.scoped.every((s) => s.feasible));
@@ -67,6 +69,18 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     if (go) await this.startRollout(placementId);
     this.log.log({ placementId, complete: plan.complete, machines: plan.machines.length, stats: plan.stats }, 'placement planned');
     return { placementId, complete: plan.complete, machines: plan.machines.length };
+  }
+
+  /**
+   * `policy.deploy`: MAAS deploys the selector's machines that are not Deployed yet, with the agent;
+   * each then follows this placement through provisioning, like any machine reaching Deployed.
+   */
+  private async deployMachines(placementId: string, request: ReturnType<typeof placementRequestSchema.parse>): Promise<void> {
+    const retries = deployRetries(request);
+    if (retries === null || request.dryRun) return;
+    const machines = deployCandidates(request, await this.fleet.listMachines());
+    for (const m of machines) await this.fleetQueue.add(JOBS.fleetDeploy, { systemId: m.systemId, placementId }, fleetDeployJobOptions(m.systemId, retries));
+    if (machines.length) this.log.log({ placementId, machines: machines.map((m) => m.hostname) }, 'placement: MAAS deploys the machines that are not Deployed yet');
   }
 
   private async startRollout(placementId: string): Promise<void> {

@@ -80,8 +80,14 @@ export const placementRequestSchema = z
          * blocking constraint. Off by default: an incomplete plan then stops before any change.
          */
         allowPartial: z.boolean().default(false),
+        /**
+         * Ask MAAS to deploy the selector's machines that are not Deployed yet (Ready, Allocated or
+         * Failed deployment) with cloud-init that installs the agent; each follows this placement
+         * once its agent answers. `true` retries a failed deployment twice; `{ retries }` says how often.
+         */
+        deploy: z.union([z.boolean(), z.strictObject({ retries: z.int().min(0).max(10).default(2) })]).default(false),
       })
-      .default({ hostCoreBudget: 4, rollout: rolloutPolicySchema.parse({}), allowPartial: false }),
+      .default({ hostCoreBudget: 4, rollout: rolloutPolicySchema.parse({}), allowPartial: false, deploy: false }),
     dryRun: z.boolean().default(false),
     reason: z.enum(['operator', 'rebalance', 'provisioning']).default('operator'),
   })

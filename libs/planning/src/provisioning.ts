@@ -21,10 +21,26 @@ export function desiredPlacementFor(machine: FleetMachine, placements: Placement
   return candidates[0] ?? null;
 }
 
+/** MAAS statuses from which ioplane may deploy a machine: Ready, Allocated, Failed deployment. */
+const DEPLOYABLE: ReadonlySet<number> = new Set([4, 10, 11]);
+
+/** How often a failed deployment is retried, or null when the request does not ask for deploys. */
+export function deployRetries(req: PlacementRequest): number | null {
+  const d = req.policy.deploy;
+  if (d === false) return null;
+  return d === true ? 2 : d.retries;
+}
+
+/** The selector's hosts MAAS could deploy for this placement (`policy.deploy`). */
+export function deployCandidates(req: PlacementRequest, machines: FleetMachine[]): FleetMachine[] {
+  return machines.filter((m) => !m.isDpu && DEPLOYABLE.has(m.status) && matchesSelector({ zone: m.zone, pool: m.pool, hostname: m.hostname, tags: m.tags } as never, req.selector));
+}
+
 /** The same modules and policy, for this one machine. */
 export function provisioningRequest(desired: PlacementRecord, machine: FleetMachine): PlacementRequest {
   const req = placementRequestSchema.parse(desired.request);
-  return { ...req, selector: { hostnames: [machine.hostname] }, dryRun: false, reason: 'provisioning' };
+  return { ...req, selector: { hostnames: [machine.hostname] }, dryRun: false, reason: 'provisioning', policy: { ...req.policy, deploy: false } };
 }
 
 export { agentUserData, AGENT_ENV_PATH, CONTROLLER_KEY_PATH, type AgentPackageSource, type AgentUserDataInput } from './agent.user-data';
+export { deployMachine, DeployError, type DeployDeps, type DeployErrorCode, type DeployMaas, type DeployOutcome } from './machine.deploy';

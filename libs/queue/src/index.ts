@@ -1,4 +1,5 @@
 export * from './queue.names';
 export * from './queue.connection';
 export * from './fleet-sync.payload';
+export * from './fleet-deploy.payload';
 export * from './placement.payload';

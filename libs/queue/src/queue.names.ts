@@ -10,6 +10,7 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const JOBS = {
   fleetSync: 'fleet-sync',
   maasEvents: 'maas-events',
+  fleetDeploy: 'fleet-deploy',
   plan: 'plan',
   rolloutStart: 'rollout-start',
   rolloutWave: 'rollout-wave',
@@ -20,7 +21,7 @@ export const JOBS = {
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
 export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = {
-  fleet: [JOBS.fleetSync, JOBS.maasEvents],
+  fleet: [JOBS.fleetSync, JOBS.maasEvents, JOBS.fleetDeploy],
   placement: [JOBS.plan],
   rollout: [JOBS.rolloutStart, JOBS.rolloutWave, JOBS.rolloutMachine],
   rebalance: [JOBS.telemetrySample, JOBS.rebalanceDecide],

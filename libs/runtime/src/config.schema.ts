@@ -22,6 +22,14 @@ export const configSchema = z.object({
   MAAS_EVENTS_INTERVAL_MS: millis(5_000),
   /** Port of the host agents (each listens on its host's management address). */
   AGENT_PORT: port(9440),
+  /** Where machines MAAS deploys for ioplane get the agent package: a .deb URL they can reach... */
+  IOPLANE_AGENT_PACKAGE_URL: z.url({ error: 'must be a URL' }).optional(),
+  /** ...or a one-line apt source that has ioplane-agent. */
+  IOPLANE_AGENT_APT_SOURCE: z.string().regex(/^deb \S/, 'must be a one-line apt source: deb [options] <uri> <suite> <component>').optional(),
+  /** The distro_series MAAS deploys (the agent package needs glibc 2.36+: Ubuntu noble or later). */
+  IOPLANE_DEPLOY_DISTRO: z.string().regex(/^[a-z0-9./-]+$/, 'must be a MAAS distro_series (noble, ubuntu/noble)').default('noble'),
+  /** How long a deployment may take before the job gives up on it (MAAS's own node_timeout is 30 min). */
+  IOPLANE_DEPLOY_TIMEOUT_MS: millis(30 * 60_000),
   /** Signing key pair and the agent token secret; created on first start. */
   IOPLANE_KEYS_DIR: z.string().min(1).optional(),
   /** Mutating API calls per minute per token. */

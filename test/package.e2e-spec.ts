@@ -1,0 +1,278 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { buildModule, describeKernel } from '@ioplane/compiler';
+import { AgentClient, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type PortInterface } from '@ioplane/devices';
+import { run } from '../packaging/package.process';
+
+/**
+ * The packages as an operator gets them: `npm run package` from this checkout (both packages,
+ * lintian must find no error), then the agent package installed with dpkg into a throwaway root,
+ * its unit verified by systemd against that root, and its single executable started from there.
+ */
+const outDir = `/tmp/ioplane-packages-${process.pid}`;
+const root = `/tmp/ioplane-pkgroot-${process.pid}`;
+let agentDeb = '';
+let controllerDeb = '';
+let buildLog = '';
+const children: ChildProcess[] = [];
+
+/** A dpkg database in `root`, so `dpkg --root` installs into it like into a fresh system. */
+async function freshRoot(dir: string): Promise<void> {
+  await fsp.mkdir(join(dir, 'var/lib/dpkg/info'), { recursive: true });
+  await fsp.mkdir(join(dir, 'var/lib/dpkg/updates'), { recursive: true });
+  await fsp.writeFile(join(dir, 'var/lib/dpkg/status'), '');
+  // The base system's targets and slices, which the unit's default dependencies name.
+  await fsp.mkdir(join(dir, 'lib/systemd/system'), { recursive: true });
+  for (const f of await fsp.readdir('/lib/systemd/system')) {
+    if (/\.(target|slice)$/.test(f)) await fsp.cp(join('/lib/systemd/system', f), join(dir, 'lib/systemd/system', f), { dereference: true });
+  }
+}
+
+/** Unpacks as dpkg installs (files, conffiles, the database), without the maintainer scripts that would act on this host. */
+function dpkgInstall(dir: string, deb: string): Promise<string> {
+  return run('dpkg', ['--root', dir, '--force-depends', '--unpack', deb]);
+}
+
+/** Starts the installed executable with an env file; resolves with its URL from the "agent listening" line. */
+export function startPackagedAgent(exe: string, envFile: string, extraEnv: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, ['--env-file', envFile], { env: { PATH: process.env.PATH, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`agent did not start in 60 s:\n${out}`)), 60_000);
+    const onData = (c: Buffer) => {
+      out += c;
+      const m = /"url":"(http:\/\/[^"]+)".*"msg":"agent listening"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited ${code}:\n${out}`));
+    });
+  });
+}
+
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+beforeAll(async () => {
+  await fsp.rm(outDir, { recursive: true, force: true });
+  buildLog = await run(process.execPath, ['-r', '@swc-node/register', 'packaging/build.ts', '--out', outDir]);
+  const debs = await fsp.readdir(outDir);
+  agentDeb = join(outDir, debs.find((d) => /^ioplane-agent_[^_]+_[a-z0-9]+\.deb$/.test(d))!);
+  controllerDeb = join(outDir, debs.find((d) => /^ioplane_[^_]+_[a-z0-9]+\.deb$/.test(d))!);
+}, 30 * 60_000);
+
+afterAll(async () => {
+  for (const c of children) await stopChild(c);
+  await fsp.rm(outDir, { recursive: true, force: true });
+  await fsp.rm(root, { recursive: true, force: true });
+});
+
+describe('npm run package', () => {
+  it('builds both packages; lintian reports no errors', () => {
+    expect(existsSync(agentDeb)).toBe(true);
+    expect(existsSync(controllerDeb)).toBe(true);
+    expect(buildLog.match(/lintian: 0 error\(s\)/g)).toHaveLength(2);
+    expect(buildLog).not.toMatch(/^\s*E: /m);
+  });
+
+  it('the agent package holds the single executable, the hardened unit and its settings file, and declares its dependencies', async () => {
+    const info = await run('dpkg-deb', ['--info', agentDeb]);
+    for (const dep of ['iproute2', 'bpftool', 'libbpf1', 'ethtool', 'libc6']) expect(info).toMatch(new RegExp(`Depends:.*\\b${dep}\\b`));
+    expect(info).toMatch(/conffiles/);
+    const contents = await run('dpkg-deb', ['--contents', agentDeb]);
+    expect(contents).toMatch(/^-rwxr-xr-x root\/root .* \.\/usr\/lib\/ioplane-agent\/ioplane-agent$/m);
+    expect(contents).toMatch(/^-rw------- root\/root .* \.\/etc\/ioplane\/agent\.env$/m);
+    expect(contents).toMatch(/\.\/lib\/systemd\/system\/ioplane-agent\.service$/m);
+  });
+
+  it('the controller package holds the API and worker units, its config and the agent package it serves', async () => {
+    const info = await run('dpkg-deb', ['--info', controllerDeb]);
+    expect(info).toMatch(/Depends:.*\bredis-server\b/);
+    const contents = await run('dpkg-deb', ['--contents', controllerDeb]);
+    for (const f of ['lib/systemd/system/ioplane-api.service', 'lib/systemd/system/ioplane-worker.service', 'etc/ioplane/ioplane.env', 'usr/lib/ioplane/bin/node', 'usr/bin/ioplane', 'usr/lib/ioplane/apps/api/src/main.js']) {
+      expect(contents).toContain(`./${f}`);
+    }
+    expect(contents).toMatch(/\.\/usr\/share\/ioplane\/agent\/ioplane-agent_[^_]+_[a-z0-9]+\.deb$/m);
+    const conf = await run('dpkg-deb', ['--ctrl-tarfile', controllerDeb]);
+    expect(conf).toContain('conffiles');
+  });
+});
+
+describe('the agent package installed into a throwaway root', () => {
+  const token = randomBytes(24).toString('hex');
+  const agentId = `pkg-${randomBytes(3).toString('hex')}`;
+  let url = '';
+
+  beforeAll(async () => {
+    await fsp.rm(root, { recursive: true, force: true });
+    await freshRoot(root);
+    await dpkgInstall(root, agentDeb);
+    await dpkgInstall(root, controllerDeb);
+  }, 120_000);
+
+  it('dpkg knows both packages and their conffiles', async () => {
+    const status = await fsp.readFile(join(root, 'var/lib/dpkg/status'), 'utf8');
+    expect(status).toMatch(/Package: ioplane-agent\nStatus: install ok unpacked/);
+    expect(status).toMatch(/Package: ioplane\nStatus: install ok unpacked/);
+    expect(status).toMatch(/Conffiles:\n \/etc\/ioplane\/agent\.env [0-9a-f]{32}/);
+  });
+
+  it('every unit passes systemd-analyze verify against that root', async () => {
+    for (const unit of ['ioplane-agent.service', 'ioplane-api.service', 'ioplane-worker.service']) {
+      const out = await run('systemd-analyze', ['verify', `--root=${root}`, unit]);
+      expect(out.trim()).toBe('');
+    }
+    const text = await fsp.readFile(join(root, 'lib/systemd/system/ioplane-agent.service'), 'utf8');
+    expect(text).toMatch(/^ProtectSystem=strict$/m);
+    expect(text).toMatch(/^CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_ADMIN$/m);
+    expect(text).toMatch(/^EnvironmentFile=\/etc\/ioplane\/agent\.env$/m);
+    // A unit naming a missing executable fails the same check: the check is not vacuous.
+    const broken = join(root, 'lib/systemd/system/ioplane-broken.service');
+    await fsp.writeFile(broken, text.replace('/usr/lib/ioplane-agent/ioplane-agent', '/usr/lib/ioplane-agent/missing'));
+    await expect(run('systemd-analyze', ['verify', `--root=${root}`, 'ioplane-broken.service'])).rejects.toThrow(/missing/);
+    await fsp.rm(broken);
+  });
+
+  it('the installed executable starts from agent.env, answers /v1/health with its token and refuses without it', async () => {
+    const keys = generateSigningKeys();
+    await fsp.writeFile(join(root, 'etc/ioplane/controller.pub'), keys.publicKeyPem);
+    const envFile = join(root, 'etc/ioplane/agent.env');
+    // As cloud-init writes it on a deployed machine, with paths inside the throwaway root.
+    const shipped = await fsp.readFile(envFile, 'utf8');
+    await fsp.writeFile(
+      envFile,
+      `${shipped}\nAGENT_ID=${agentId}\nAGENT_TOKEN=${token}\nAGENT_PUBLIC_KEY=${join(root, 'etc/ioplane/controller.pub')}\nAGENT_HOST=127.0.0.1\nAGENT_PORT=0\nAGENT_KERNEL=off\nAGENT_STATE_DIR=${join(root, 'var/lib/ioplane-agent')}\n`,
+      { mode: 0o600 },
+    );
+    const started = await startPackagedAgent(join(root, 'usr/lib/ioplane-agent/ioplane-agent'), envFile);
+    url = started.url;
+    const health = await fetch(`${url}/v1/health`, { headers: { authorization: `Bearer ${token}` } });
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, agentId, mode: 'emulated' });
+    const none = await fetch(`${url}/v1/health`);
+    expect(none.status).toBe(401);
+    const wrong = await fetch(`${url}/v1/health`, { headers: { authorization: `Bearer ${randomBytes(24).toString('hex')}` } });
+    expect(wrong.status).toBe(401);
+    const inv = await new AgentClient(url, token).inventory();
+    expect(inv.devices.map((d) => d.device.id)).toEqual([`${agentId}/cpu`]);
+    await stopChild(started.child);
+    expect(started.child.exitCode).toBe(0);
+  }, 120_000);
+});
+
+// Counts UDP datagrams to port 9999 in a map, then drops them: every datagram is counted or lost.
+const COUNTER = `#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+SEC("xdp") int udp_counter(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
+  struct iphdr *ip = (void *)(eth + 1);
+  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP) return XDP_PASS;
+  struct udphdr *udp = (void *)(ip + 1);
+  if ((void *)(udp + 1) > end || udp->dest != bpf_htons(9999)) return XDP_PASS;
+  __u32 k = 0;
+  __u64 *v = bpf_map_lookup_elem(&hits, &k);
+  if (v) __sync_fetch_and_add(v, 1);
+  return XDP_DROP;
+}
+char _license[] SEC("license") = "GPL";
+`;
+
+/** UDP from the port's peer namespace until `stop` resolves; resolves with the datagrams the socket accepted. */
+function trafficUntil(i: PortInterface, stop: Promise<unknown>): Promise<number> {
+  const script = `const d=require('dgram').createSocket('udp4');const b=Buffer.alloc(32);let sent=0,inflight=0,done=false;
+process.stdin.on('data',()=>{done=true});
+(function go(){if(done){const t=setInterval(()=>{if(inflight===0){clearInterval(t);console.log(sent);d.close();process.exit(0)}},10);return}
+for(let k=0;k<20;k++){inflight++;d.send(b,9999,'${i.address}',(e)=>{inflight--;if(!e)sent++})}setTimeout(go,2)})();`;
+  const p = spawn('ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(p);
+  void stop.finally(() => p.stdin!.write('stop\n'));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (c) => (out += c));
+    p.stderr!.on('data', (c) => (err += c));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender exit ${code}: ${err}`))));
+  });
+}
+
+describeKernel('upgrading the packaged agent in place', (itKernel) => {
+  const token = randomBytes(24).toString('hex');
+  const agentId = `pkgk-${randomBytes(3).toString('hex')}`;
+  const keys = generateSigningKeys();
+  const upRoot = `/tmp/ioplane-pkgup-${process.pid}`;
+
+  afterAll(async () => {
+    // Only what this test made: its bpffs folder, its namespaces (and their veth pair), its root.
+    await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
+    await removeMachine(agentId);
+    await fsp.rm(upRoot, { recursive: true, force: true });
+  });
+
+  itKernel('keeps the datapath: pinned programs run on while the agent stops, is upgraded by dpkg and starts again', async () => {
+    await fsp.rm(upRoot, { recursive: true, force: true });
+    await freshRoot(upRoot);
+    await dpkgInstall(upRoot, agentDeb);
+    await fsp.writeFile(join(upRoot, 'etc/ioplane/controller.pub'), keys.publicKeyPem);
+    const envFile = join(upRoot, 'etc/ioplane/agent.env');
+    await fsp.appendFile(envFile, `\nAGENT_ID=${agentId}\nAGENT_TOKEN=${token}\nAGENT_PUBLIC_KEY=${join(upRoot, 'etc/ioplane/controller.pub')}\nAGENT_HOST=127.0.0.1\nAGENT_PORT=0\nAGENT_STATE_DIR=${join(upRoot, 'var/lib/ioplane-agent')}\n`);
+    const exe = join(upRoot, 'usr/lib/ioplane-agent/ioplane-agent');
+    const work = join(upRoot, 'build');
+    await fsp.mkdir(work, { recursive: true });
+    await fsp.writeFile(join(work, 'prog.c'), COUNTER);
+    const object = await fsp.readFile((await buildModule({ name: 'udp-counter', dir: work, sources: ['prog.c'] }, { cacheDir: join(work, 'cache') })).objectPath);
+
+    const first = await startPackagedAgent(exe, envFile);
+    let client = new AgentClient(first.url, token);
+    expect((await client.health()).mode).toBe('kernel');
+    const device = `${agentId}/cpu`;
+    const loaded = await client.load(device, signedLoadBody('host-xdp-native', [{ name: 'udp-counter', version: '1.0.0', program: 'udp_counter', object, persistentMaps: ['hits'] }], keys.privateKeyPem));
+    expect(loaded.status).toBe('loaded');
+    expect((await client.commit(device)).status).toBe('committed');
+    const iface = (await client.programs()).devices[0].ports[0].interface!;
+
+    // Traffic runs across the whole upgrade: stop the agent, dpkg upgrades it in place, start it again.
+    let upgraded!: () => void;
+    const done = new Promise<void>((r) => (upgraded = r));
+    const traffic = trafficUntil(iface, done);
+    await new Promise((r) => setTimeout(r, 300));
+    await stopChild(first.child);
+    const upgrade = await dpkgInstall(upRoot, agentDeb);
+    expect(upgrade).toMatch(/Unpacking ioplane-agent \(.+\) over \(.+\)/);
+    const second = await startPackagedAgent(exe, envFile);
+    await new Promise((r) => setTimeout(r, 300));
+    upgraded();
+    const sent = await traffic;
+    expect(sent).toBeGreaterThan(100);
+
+    client = new AgentClient(second.url, token);
+    const after = (await client.programs()).devices[0].ports[0].current!;
+    expect(after).toMatchObject({ chainDigest: loaded.current.chainDigest, rootProgId: loaded.current.rootProgId, rediscovered: true });
+    // Every datagram sent while the agent was down, being replaced and starting was counted by the program.
+    expect((await client.counters(device)).modules[0].maps?.hits).toBe(sent);
+    expect((await client.detach(device)).status).toBe('detached');
+    await stopChild(second.child);
+  }, 300_000);
+});
