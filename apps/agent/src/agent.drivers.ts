@@ -1,7 +1,7 @@
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
 import {
-  EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook,
+  EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts,
 } from '@ioplane/devices';
 
 export interface DriverSetup {
@@ -12,6 +12,8 @@ export interface DriverSetup {
   timeScale: number;
   kernel: 'auto' | 'off';
   stateDir: string;
+  /** Act on the host's interfaces by their MAAS names (see AgentOptions.interfaces). */
+  host?: HostPorts;
 }
 
 export interface DriverSet {
@@ -47,7 +49,7 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
     let driver: DeviceDriver | null = null;
     if (device.kind === 'host-cpu' || (device.kind === 'nic' && hostXdpOnly(profile))) {
       driver = k.ok
-        ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale })
+        ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, host: s.host })
         : profile
           ? new EmulatedNicDriver({ ...common, device, profile })
           : new EmulatedHostDriver({ ...common, device });

@@ -37,6 +37,7 @@ const STATUS: Record<string, number> = {
   not_found: 404,
   aborted: 409,
   kernel_failed: 500,
+  unknown_interface: 422,
 };
 
 export function toHttpError(e: unknown): HttpError {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { createLogger, registerSecret } from '@ioplane/runtime';
 import {
-  DeviceError, faultsBodySchema, probeBodySchema, FaultBook, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema,
+  DeviceError, faultsBodySchema, hostInterfaces, requireInterface, type HostInterface, type HostPorts, probeBodySchema, FaultBook, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema,
   verifyArtifact, type AgentInventory, type DeviceDriver, type FlashResult,
 } from '@ioplane/devices';
 import { createDrivers } from './agent.drivers';
@@ -39,6 +39,13 @@ export interface AgentOptions {
    * set it, so a real host's agent has no fault endpoint at all.
    */
   simulator?: { faultToken: string };
+  /**
+   * The host's interfaces, which the agent acts on by their MAAS names: those of the namespace it
+   * runs in (`netns: null`, a real host; the production entry point always sets this) or of a
+   * named one (an emulated machine's host namespace). `wire` is the simulator's probe sender.
+   * Absent: each port is a scratch veth pair the kernel driver creates (kernel tests).
+   */
+  interfaces?: HostPorts;
 }
 
 export interface RunningAgent {
@@ -82,7 +89,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     timeScale: opts.timeScale ?? 1,
     kernel: opts.kernel ?? 'auto',
     stateDir,
+    host: opts.interfaces,
   });
+  // What the host has, read once at start (a load still checks the live netdev before attaching).
+  let hostIfaces: HostInterface[] | null = null;
+  let hostIfacesReason: string | null = null;
+  if (opts.interfaces) {
+    try {
+      hostIfaces = await hostInterfaces(opts.interfaces.netns);
+    } catch (e) {
+      hostIfacesReason = (e as Error).message;
+    }
+  }
   const inflight = new Set<AbortController>();
   // A flash belongs to the device, not to the request: it runs to its end (or clean fallback)
   // even when the controller dies, and only the agent shutting down stops it.
@@ -116,6 +134,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     hostname: opts.machine.hostname ?? opts.machine.systemId,
     mode: set.mode,
     modeReason: set.modeReason,
+    ...(opts.interfaces ? { interfaces: hostIfaces, interfacesReason: hostIfacesReason } : {}),
     devices: [
       ...[...set.drivers.values()].map((d) => d.inventory()),
       ...[...set.unmanaged.values()].map((u) => ({ device: u.device, driver: null, reason: u.reason })),
@@ -154,6 +173,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     switch (op) {
       case 'load': {
         const body = parseBody(loadBodySchema, raw);
+        // A plan naming a netdev this host does not have is refused before any bytes are looked at.
+        if (hostIfaces && body.interface !== undefined) requireInterface(body.interface, hostIfaces, opts.machine.hostname ?? opts.machine.systemId);
         const modules = body.modules.map((mod, i) => {
           const object = Buffer.from(mod.object, 'base64');
           checkSigned(`module ${mod.name}@${mod.version}`, `modules.${i}`, mod.digest, mod.signature, object);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PROFILES_DIR, loadProfiles } from '@ioplane/profiles';
 import type { FirmwareProfile } from '@ioplane/domain';
+import { hostInterfaces } from '@ioplane/devices';
 import { readEnvFile } from './agent.env';
 import { startAgent, type AgentMachine } from './agent.server';
 
@@ -76,7 +77,11 @@ async function main(): Promise<void> {
       productName: null, firmwareVersion: null, driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
     }],
   };
-  if (env.AGENT_MACHINE) {
+  if (!env.AGENT_MACHINE) {
+    // Without the MAAS machine, the host's own ports are what it has: the netdevs with a bus (physical) and bonds.
+    const ifaces = await hostInterfaces(null).catch(() => []);
+    machine.devices[0].interfaces = ifaces.filter((i) => i.busInfo || i.kind === 'bond').map((i) => i.name);
+  } else {
     try {
       machine = JSON.parse(readFileSync(env.AGENT_MACHINE, 'utf8')) as AgentMachine;
       if (!machine.systemId || !Array.isArray(machine.devices)) throw new Error('needs systemId and devices[]');
@@ -101,6 +106,8 @@ async function main(): Promise<void> {
     timeScale: env.AGENT_TIME_SCALE,
     kernel: env.AGENT_KERNEL,
     stateDir: env.AGENT_STATE_DIR,
+    // A real host: the agent acts on the interfaces of the namespace it runs in, by their names.
+    interfaces: { netns: null },
   });
   const stop = (): void => {
     agent.close().then(() => process.exit(0), () => process.exit(1));

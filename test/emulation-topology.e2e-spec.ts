@@ -1,0 +1,176 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Device } from '@ioplane/domain';
+import { describeKernel, runProcess } from '@ioplane/compiler';
+import {
+  AgentClient, AgentError, bpffsRoot, buildTopology, FLEET_MARKER_DIR, generateSigningKeys, netnsPath, removeLeftovers, removeTopology,
+  sendAtWire, signedLoadBody, type ChainModule, type DeviceCounters, type MachineTopology,
+} from '@ioplane/devices';
+import { loadProfiles } from '@ioplane/profiles';
+import { startAgent, type RunningAgent } from '../apps/agent/src';
+import { buildModule } from '@ioplane/compiler';
+import { CHAIN_HEADER, FaultBook, KernelXdpDriver } from '@ioplane/devices';
+import { createHash } from 'node:crypto';
+import { buildStage } from './chain-traffic.fixture';
+
+/** Drops every UDP packet to port 9 (the wire probe's): a stage that drops everything it is sent. */
+async function dropUdpModule(work: string): Promise<ChainModule> {
+  const dir = join(work, 'udp-drop');
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.copyFile(CHAIN_HEADER, join(dir, 'iop_chain.h'));
+  await fsp.writeFile(join(dir, 'drop.bpf.c'), `#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "iop_chain.h"
+static __always_inline int verdict(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
+  struct iphdr *ip = (void *)(eth + 1);
+  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || ip->ihl != 5) return XDP_PASS;
+  struct udphdr *udp = (void *)(ip + 1);
+  if ((void *)(udp + 1) > end) return XDP_PASS;
+  return udp->dest == bpf_htons(9) ? XDP_DROP : XDP_PASS;
+}
+SEC("xdp") int udp_drop(struct xdp_md *ctx) { return verdict(ctx); }
+IOP_CHAIN_ENTRY(verdict)
+char _license[] SEC("license") = "GPL";
+`);
+  const art = await buildModule({ name: 'udp-drop', dir, sources: ['drop.bpf.c'] }, { cacheDir: join(work, 'cache') });
+  const object = await fsp.readFile(art.objectPath);
+  return { name: 'udp-drop', version: '1.0.0', digest: createHash('sha256').update(object).digest('hex'), program: 'udp_drop', persistentMaps: [], object };
+}
+
+// Every name of this run derives from `run`: namespaces, bpffs folder, marker files.
+const run = randomBytes(3).toString('hex');
+const hostname = `e13-${run}`;
+const agentId = `e13a-${run}`;
+const token = randomBytes(24).toString('hex');
+const keys = generateSigningKeys();
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+const LONG = 'enp129s0f0np0-uplink';
+const device: Device = {
+  id: `${agentId}/ens1f0`, machineSystemId: agentId, kind: 'host-cpu', name: 'ens1f0', vendorId: null, productId: null, vendorName: null, productName: null,
+  firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['ens1f0'], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
+};
+let work: string;
+let topo: MachineTopology | undefined;
+let agent: RunningAgent | undefined;
+const stages: ChainModule[] = [];
+const stray: string[] = [];
+
+const rows = (c: DeviceCounters) => c.modules.map((m) => ({ module: m.module, packets: m.packets, source: m.source }));
+
+beforeAll(async () => {
+  work = await fsp.mkdtemp('/tmp/ioplane-e13-');
+});
+
+afterAll(async () => {
+  await agent?.close().catch(() => undefined);
+  if (topo) await removeTopology(topo).catch(() => undefined);
+  for (const ns of stray) if (existsSync(netnsPath(ns))) await runProcess('/usr/sbin/ip', ['netns', 'del', ns], { env: ENV });
+  await fsp.rm(join(FLEET_MARKER_DIR, `iop-${hostname}-dead.json`), { force: true });
+  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
+  await fsp.rm(bpffsRoot(`${agentId}-nic`), { recursive: true, force: true });
+  await fsp.rm(work, { recursive: true, force: true });
+}, 60_000);
+
+describeKernel('a packet-true emulated machine', (itKernel) => {
+  itKernel('wire -> DPU -> NIC stage -> host: MAAS-named netdevs, a long name mapped and reported', async () => {
+    topo = await buildTopology({
+      hostname, instanceId: run, index: 200,
+      ports: [{ interface: 'ens1f0', nicStage: true }, { interface: 'ens2f0np0', dpu: 'dpu0' }, { interface: LONG }],
+    });
+    expect(topo.ports[0].hops.map((h) => `${h.kind}:${h.netns}:${h.ingress}`)).toEqual([
+      `wire:iop-${hostname}-wire:w0`, `nic:iop-${hostname}-nic:s0in`, `host:iop-${hostname}:ens1f0`,
+    ]);
+    expect(topo.ports[1].hops.map((h) => `${h.kind}:${h.ingress}>${h.egress}`)).toEqual(['wire:w1>null', 'dpu:p0>pf0hpf', 'host:ens2f0np0>null']);
+    expect(topo.renamed[LONG]).toMatch(/^[a-z0-9]{1,8}x[0-9a-f]{6}$/);
+    // Checked from outside, with ip itself.
+    const out = await runProcess('/usr/sbin/ip', ['-n', topo.hostNetns, '-j', 'link', 'show'], { env: ENV });
+    const names = (JSON.parse(out.stdout) as { ifname: string }[]).map((l) => l.ifname);
+    expect(names).toEqual(expect.arrayContaining(['ens1f0', 'ens2f0np0', topo.renamed[LONG]]));
+    // A namespace someone else made is never taken over: a second instance with the same hostname is refused.
+    await expect(buildTopology({ hostname, instanceId: `${run}x`, index: 201, ports: [{ interface: 'ens1f0' }] })).rejects.toMatchObject({ code: 'device_busy' });
+  }, 60_000);
+
+  itKernel('the agent acts on ens1f0 by name: inventory from ip/ethtool, an unknown interface refused by name, probe at the wire counted per module', async () => {
+    expect(topo).toBeDefined();
+    for (const s of [0, 1]) stages[s] = await buildStage(work, join(work, 'cache'), s, 1);
+    const wireNs = topo!.ports[0].hops[0].netns;
+    agent = await startAgent({
+      id: agentId, host: '127.0.0.1', port: 0, token, machine: { systemId: agentId, hostname, devices: [device] }, profiles: loadProfiles(),
+      publicKeyPem: keys.publicKeyPem, kernel: 'auto', stateDir: join(work, 'state'), logLevel: 'silent',
+      interfaces: { netns: topo!.hostNetns, wire: (_iface, n) => sendAtWire(wireNs, topo!.ports[0].hostAddress, n) },
+    });
+    expect(agent.mode).toBe('kernel');
+    const client = new AgentClient(agent.url, token);
+    const inv = await client.inventory();
+    expect(inv.interfaces?.find((i) => i.name === 'ens1f0')).toMatchObject({ name: 'ens1f0', driver: 'veth', kind: 'veth' });
+
+    // A plan naming a netdev this host does not have: refused with the name, nothing attached.
+    const bad = await client.load(device.id, signedLoadBody('host-xdp-native', stages, keys.privateKeyPem, 0, { hook: 'xdp-native', interface: 'ens9f9' })).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(AgentError);
+    expect(bad).toMatchObject({ status: 422, code: 'unknown_interface', field: 'interface' });
+    expect((bad as Error).message).toContain('ens9f9');
+
+    const loaded = await client.load(device.id, signedLoadBody('host-xdp-native', stages, keys.privateKeyPem, 0, { hook: 'xdp-native', interface: 'ens1f0' }));
+    expect(loaded.current.mechanism).toBe('tail-call');
+    // From outside the agent: ip shows the chain's root attached to ens1f0 in the machine's namespace.
+    const link = JSON.parse((await runProcess('/usr/sbin/ip', ['-n', topo!.hostNetns, '-j', 'link', 'show', 'ens1f0'], { env: ENV })).stdout) as { xdp?: { prog?: { id: number } } }[];
+    expect(link[0].xdp?.prog?.id).toBe(loaded.current.rootProgId);
+
+    const before = await client.counters(device.id);
+    const probe = await client.probe(device.id, 0, 40);
+    expect(probe.sent).toBe(40);
+    const after = await client.counters(device.id);
+    // The hook's chain counters (not RX counters, not time): both modules saw every probe packet, in slot order.
+    for (const [i, m] of after.modules.entries()) {
+      expect(m.source).toBe('chain');
+      expect(m.packets - before.modules[i].packets).toBeGreaterThanOrEqual(40);
+    }
+    expect(rows(after).map((r) => r.module)).toEqual(['stage0', 'stage1']);
+
+    // A NIC stage whose program drops the probe: loaded by the same kernel driver, acting on the stage's
+    // namespace as an emulated NIC's hardware would; its own chain counters show the drops, and the host
+    // chain behind it counts nothing.
+    const nic = topo!.ports[0].hops[1];
+    const stageDevice: Device = { ...device, id: `${agentId}/nic0`, name: 'nic0', interfaces: [nic.ingress] };
+    const stageDriver = new KernelXdpDriver({ agentId: `${agentId}-nic`, device: stageDevice, deviceIndex: 1, stateDir: join(work, 'nic-state'), profile: null, profiles: [], faults: new FaultBook(), host: { netns: nic.netns } });
+    await stageDriver.init();
+    const dropper = await dropUdpModule(work);
+    await stageDriver.load({ port: 0, target: 'host-xdp-generic', hook: 'xdp-generic', modules: [dropper] });
+    const mid = await client.counters(device.id);
+    const stageBefore = await stageDriver.counters();
+    await client.probe(device.id, 0, 30);
+    const blocked = await client.counters(device.id);
+    const stageAfter = await stageDriver.counters();
+    expect(blocked.modules.map((m, i) => m.packets - mid.modules[i].packets)).toEqual([0, 0]);
+    const d = stageAfter.modules[0];
+    expect({ module: d.module, source: d.source, packets: d.packets - (stageBefore.modules[0]?.packets ?? 0), drops: d.drops - (stageBefore.modules[0]?.drops ?? 0) })
+      .toEqual({ module: 'udp-drop', source: 'chain', packets: 30, drops: 30 });
+    await stageDriver.detach(0);
+  }, 180_000);
+
+  itKernel('a crashed run leaves namespaces behind: the next start removes those its marker lists, and nothing else', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+    const mine = `iop-${hostname}-dead`;
+    const foreign = `iop-${hostname}-foreign`;
+    stray.push(mine, foreign);
+    for (const ns of [mine, foreign]) expect((await runProcess('/usr/sbin/ip', ['netns', 'add', ns], { env: ENV })).code).toBe(0);
+    await fsp.mkdir(FLEET_MARKER_DIR, { recursive: true });
+    await fsp.writeFile(join(FLEET_MARKER_DIR, `${mine}.json`), JSON.stringify({ instanceId: 'gone', pid: dead, namespaces: [mine] }));
+    const removed = await removeLeftovers();
+    expect(removed).toContain(mine);
+    expect(existsSync(netnsPath(mine))).toBe(false);
+    expect(existsSync(netnsPath(foreign))).toBe(true);
+    // This run's live machine has a marker with a live pid: untouched.
+    expect(existsSync(netnsPath(topo!.hostNetns))).toBe(true);
+  }, 60_000);
+});
