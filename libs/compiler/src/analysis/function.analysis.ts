@@ -8,7 +8,7 @@ import {
 } from './analysis.types';
 import { PACKET_RESIZE_HELPERS, PACKET_WRITE_HELPERS, TAIL_CALL_HELPER, helperName } from './helper.table';
 import { PACKET_POINTER_CTX_OFFSETS } from './program.type';
-import { RegTag, U32_MAX, argumentTags, kindOf, ldImm64Tag, scalarLow32, scalarMax, scalarValue, stepRegisters } from './register.state';
+import { RegTag, U32_MAX, argumentTags, kindOf, ldImm64Tag, mergeRegisters, scalarLow32, scalarMax, scalarValue, stepRegisters } from './register.state';
 
 /** Facts about one function alone; programs fold in the functions they call. */
 export interface FunctionFacts {
@@ -161,10 +161,27 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
   let minStack = 0;
   const touch = (off: number) => (minStack = Math.min(minStack, off));
 
+  // Forward jumps carry their state to the target, where it meets the fall-through (if any); loops
+  // are not iterated (a loop head keeps the state it was first entered with).
+  const pending = new Map<number, RegTag[]>();
+  let fallsThrough = true;
   for (const insn of fn.insns) {
+    const incoming = pending.get(insn.index);
+    if (incoming || !fallsThrough) {
+      const entry = incoming ? (fallsThrough ? mergeRegisters(regs, incoming) : incoming) : new Array<RegTag>(11).fill(undefined);
+      entry[10] = { kind: 'stack', off: 0 };
+      regs.splice(0, regs.length, ...entry);
+      pending.delete(insn.index);
+    }
     push(opcodes, insn.opcode, ref(insn));
     const op = insn.opcode;
+    fallsThrough = op !== 0x95 && !(isJump(insn) && !isConditionalJump(insn) && op !== 0xe5);
     if (isJump(insn) && jumpTarget(insn) <= insn.index) facts.backEdges.push({ ...ref(insn), target: jumpTarget(insn) });
+    if (isJump(insn) && jumpTarget(insn) > insn.index) {
+      const at = jumpTarget(insn);
+      const prev = pending.get(at);
+      pending.set(at, prev ? mergeRegisters(prev, regs) : regs.slice());
+    }
     // As nfp's JIT decides whether a subprogram pushes r6..r9: any instruction naming them as dst.
     if (insn.dst >= 6 && insn.dst <= 9) facts.savesCalleeRegs = true;
 

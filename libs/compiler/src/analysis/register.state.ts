@@ -168,6 +168,27 @@ export function argumentTags(regs: RegTag[]): RegTag[] {
 
 /** Arguments every call site agrees on; where two sites differ the callee learns nothing. */
 export function mergeArgumentTags(a: RegTag[] | undefined, b: RegTag[]): RegTag[] {
-  if (!a) return b;
-  return a.map((t, i) => (JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) === JSON.stringify(b[i], (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ? t : undefined));
+  return a ? mergeRegisters(a, b) : b;
+}
+
+function sameTag(a: RegTag, b: RegTag): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.kind !== b.kind) return false;
+  return JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) === JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+/** One register where two paths meet: what both agree on (a scalar keeps the larger bound). */
+export function mergeTag(a: RegTag, b: RegTag): RegTag {
+  if (sameTag(a, b)) return a;
+  if (a?.kind === 'scalar' && b?.kind === 'scalar') {
+    const max = a.max !== undefined && b.max !== undefined ? (a.max > b.max ? a.max : b.max) : undefined;
+    const value = a.value !== undefined && a.value === b.value ? a.value : undefined;
+    const low32 = a.low32 !== undefined && a.low32 === b.low32 ? a.low32 : undefined;
+    return { kind: 'scalar', max, value, low32 };
+  }
+  return undefined;
+}
+
+export function mergeRegisters(a: RegTag[], b: RegTag[]): RegTag[] {
+  return a.map((t, i) => mergeTag(t, b[i]));
 }
