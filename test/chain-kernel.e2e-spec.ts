@@ -227,4 +227,20 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     expect((await tail.read()).total - t0.total).toBe(0);
     expect((await client.detach(device.id)).status).toBe('detached');
   }, 180_000);
+
+  itKernel('holds the 32 modules it reports per hook: a packet reaches the last slot (the kernel allows 33 tail calls)', async () => {
+    expect(client).toBeDefined();
+    const many = Array.from({ length: 32 }, () => stages[1][1]);
+    const r = await client.load(device.id, signedLoadBody('host-xdp-native', many, keys.privateKeyPem));
+    expect(r.current).toMatchObject({ mechanism: 'tail-call' });
+    expect(r.current.modules).toHaveLength(32);
+    const sent = await sendStageTraffic(iface, { count: 50 }).done;
+    const last = (c: DeviceCounters) => c.modules.find((m) => m.port === 0 && m.slot === 31);
+    const c = await until(() => client.counters(device.id), (x) => (last(x)?.maps?.seen ?? 0) >= sent);
+    expect(last(c)?.maps?.seen).toBe(sent);
+    expect(c.hooks?.find((h) => h.port === 0)?.missed).toBe(0);
+    const over = await client.load(device.id, signedLoadBody('host-xdp-native', [...many, stages[1][1]], keys.privateKeyPem)).catch((e: { status: number; field?: string }) => e);
+    expect(over).toMatchObject({ status: 400 });
+    expect((await client.detach(device.id)).status).toBe('detached');
+  }, 180_000);
 });
