@@ -2,6 +2,8 @@ import { Queue } from 'bullmq';
 import { MaasClient } from '@ioplane/maas';
 import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { FleetMachine } from '@ioplane/domain';
+import { agentToken, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { agentUserData } from '@ioplane/planning';
 import { Harness, http, startHarness, waitJob } from './harness';
 
 describe('MAAS-driven provisioning: a machine reaching Deployed is synced', () => {
@@ -102,9 +104,13 @@ describe('MAAS-driven provisioning: a newly Deployed machine follows its selecto
 
     const ready = h.sim.model.hosts.find((m) => m.hostname === 'edge-a08')!;
     const other = h.sim.model.hosts.find((m) => m.status === 4 && m.pool !== 'edge')!;
+    // Deployed as ioplane deploys: cloud-init installs the agent with this machine's settings.
+    const secret = loadOrCreateSecret(h.keysDir, 'agent-token.secret');
+    const publicKeyPem = loadOrCreateSigningKeys(h.keysDir).publicKeyPem;
     for (const m of [ready, other]) {
       await maas.allocate({ system_id: m.systemId });
-      await maas.deploy(m.systemId);
+      const userData = agentUserData({ systemId: m.systemId, token: agentToken(secret, m.systemId), publicKeyPem, agentPort: h.sim.agentPort, source: { packageUrl: 'http://controller.test/agent.deb' } });
+      await maas.deploy(m.systemId, { user_data: Buffer.from(userData).toString('base64') });
     }
     for (let i = 0; (await maas.getMachine(ready.systemId)).status_name !== 'Deployed' || (await maas.getMachine(other.systemId)).status_name !== 'Deployed'; i++) {
       expect(i).toBeLessThan(400);
