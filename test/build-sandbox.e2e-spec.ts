@@ -146,32 +146,46 @@ describe('build sandbox, through the API', () => {
     }
   });
 
-  it('keeps /healthz answering while a hostile build runs, and refuses the build naming the cap', async () => {
-    // ~26 MB of preprocessor output from a few lines: the stream is cut at the cap (16 MiB).
-    const bomb = `${XDP}#define A "0123456789012345678901234"\n#define B A A A A A A A A A A\n#define C B B B B B B B B B B\n#define D C C C C C C C C C C\n#define E D D D D D D D D D D\n#define F E E E E E E E E E E\nconst char *s[] = { F F F F F F F F F F };\n`;
-    const before = await snapshot();
-    let done = false;
-    const upload = http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest('bomb'), files: { 'bomb.c': b64(bomb) } }).finally(() => (done = true));
+  it('keeps /healthz answering while hostile builds run, and refuses them naming the cap or the reason', async () => {
+    const macros = '#define A "0123456789012345678901234"\n#define B A A A A A A A A A A\n#define C B B B B B B B B B B\n#define D C C C C C C C C C C\n#define E D D D D D D D D D D\n#define F E E E E E E E E E E\n';
+    const hostile: Array<[string, string, Record<string, unknown>]> = [
+      // ~26 MB of preprocessor output from a few lines: the stream is cut at the cap (16 MiB).
+      ['bomb', `${XDP}${macros}const char *s[] = { F F F F F F F F F F };\n`, { code: 'resource_limit', field: 'preprocessedMb' }],
+      // ~13 MB, under the cap, of literals full of escapes (seconds to scan in one go): the scan runs
+      // in slices before the asm at its end is refused.
+      ['long-scan', `${XDP}${macros.replace('"0123456789012345678901234"', '"\\x30\\x31\\x32\\x33\\x34\\x35"')}const char *s[] = { E E E E E };\nasm(".incbin \\"/etc/hostname\\"");\n`, { code: 'asm_refused' }],
+    ];
     const latencies: number[] = [];
-    while (!done || latencies.length < 5) {
-      const t = process.hrtime.bigint();
-      const r = await fetch(new URL('/healthz', h.apiUrl));
-      await r.text();
-      latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
-      expect(r.status).toBe(200);
-      await new Promise((res) => setTimeout(res, 20));
+    for (const [name, source, error] of hostile) {
+      const before = await snapshot();
+      let done = false;
+      const upload = http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest(name), files: { 'prog.c': b64(source) } }).finally(() => (done = true));
+      // The API runs in this process: a probe is timed from when it was due (20 ms after the last
+      // answer), so an event loop held by the build shows as the late timer an outside client
+      // would see as a slow answer.
+      let due = performance.now();
+      for (let n = 0; !done || n < 5; n++) {
+        const r = await fetch(new URL('/healthz', h.apiUrl));
+        await r.text();
+        const now = performance.now();
+        latencies.push(now - due);
+        expect(r.status).toBe(200);
+        due = now + 20;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      const res = await upload;
+      expect(res).toMatchObject({ status: 400, body: { error: error } });
+      expect(await snapshot()).toEqual(before);
     }
-    const res = await upload;
-    expect(res).toMatchObject({ status: 400, body: { error: { code: 'resource_limit', field: 'preprocessedMb' } } });
-    expect(await snapshot()).toEqual(before);
-    // The issue's bound is 100 ms per answer. On a shared 2-core machine a single probe can wait
-    // on the scheduler whatever the API does, so the median carries the bound and every probe
-    // must stay well under a second (a blocked event loop would hold them for the whole build).
+    // The issue's bound is 100 ms per answer. On a shared 2-core machine a single probe waits on
+    // the scheduler now and then whatever the API does (with no build running, one in a few
+    // hundred took 400 ms here under load), so the median carries the bound and no probe may
+    // wait for seconds. That the scan itself yields is include.scanner.spec.ts's to show.
     const sorted = [...latencies].sort((a, b) => a - b);
     const median = sorted[sorted.length >> 1];
-    if (process.env.E2E_PRINT_LATENCY) process.stdout.write(`healthz during a hostile build: ${sorted.map((x) => x.toFixed(1)).join(' ')} ms\n`);
+    if (process.env.E2E_PRINT_LATENCY) process.stdout.write(`healthz during hostile builds: ${sorted.map((x) => x.toFixed(1)).join(' ')} ms\n`);
     expect(median).toBeLessThan(100);
-    expect(sorted[sorted.length - 1]).toBeLessThan(1000);
+    expect(sorted[sorted.length - 1]).toBeLessThan(2000);
   });
 
   it('never shows the canary in a log line or anything stored in Redis', async () => {

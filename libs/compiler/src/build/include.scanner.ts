@@ -148,44 +148,97 @@ export function scanIncludes(files: ScannedFile[], skipped: ReadonlySet<string> 
 
 const ASM_FILE_DIRECTIVE = /\.\s*(incbin|include)\b/i;
 
+// A preprocessor output near its cap takes seconds to scan, which must not hold the event loop
+// (the API answers /healthz meanwhile): the scan yields every few thousand literals, never copies
+// the whole text, and never keeps a whole run of joined literals.
+const SLICE_TOKENS = 2_000;
+
+function* scanSteps(text: string, sourceName: string): Generator<void, void, void> {
+  const token = /'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"/g;
+  // Lines are walked forward once: where the current line starts and whether it is a directive
+  // (a line marker or pragma: its literals are not code, and it may sit between two halves of
+  // one concatenated literal).
+  const directiveAt = (i: number): boolean => {
+    while (text[i] === ' ' || text[i] === '\t') i++;
+    return text[i] === '#';
+  };
+  let lineStart = 0;
+  let lineEnd = text.indexOf('\n');
+  let directive = directiveAt(0);
+  const nextLine = (): void => {
+    lineStart = lineEnd + 1;
+    lineEnd = text.indexOf('\n', lineStart);
+    directive = directiveAt(lineStart);
+  };
+  /** Whether only blanks and directive lines lie between `from` and `to`; moves the line walk to `to`. */
+  const blankUntil = (from: number, to: number): boolean => {
+    let blank = true;
+    let at = from;
+    for (;;) {
+      const stop = lineEnd < 0 || lineEnd >= to ? to : lineEnd;
+      if (!directive && blank && !/^\s*$/.test(text.slice(at, stop))) blank = false;
+      if (stop === to) return blank;
+      nextLine();
+      at = lineStart;
+    }
+  };
+  const refuse = (name: string): never => {
+    throw new BuildError('asm_refused', `${sourceName}: assembler directive .${name} in a string is refused (it reads files)`, {
+      file: sourceName,
+      field: 'sources',
+    });
+  };
+  // The end of the current run of joined literals that could still begin a match: its last '.',
+  // blanks after it squeezed to one, then at most 7 letters ('include'). Everything before that
+  // last '.' can no longer take part in a match, so the run itself is never kept.
+  let tail = '';
+  const feed = (body: string): void => {
+    const joined = tail + body;
+    const m = ASM_FILE_DIRECTIVE.exec(joined);
+    // A match at the very end may still grow into a longer word (.incbinx): the tail decides later.
+    if (m && m.index + m[0].length < joined.length) refuse(m[1]);
+    const dot = joined.lastIndexOf('.');
+    const t = dot < 0 ? null : /^\.(\s*)([A-Za-z]{0,7})$/.exec(joined.slice(dot));
+    tail = t ? `.${t[1] ? ' ' : ''}${t[2]}` : '';
+  };
+  const endRun = (): void => {
+    const m = ASM_FILE_DIRECTIVE.exec(tail);
+    if (m) refuse(m[1]);
+    tail = '';
+  };
+  let joinable = false;
+  let pos = 0;
+  let n = 0;
+  for (const m of text.matchAll(token)) {
+    if (++n % SLICE_TOKENS === 0) yield;
+    const start = m.index ?? 0;
+    const blankBefore = blankUntil(pos, start);
+    pos = start + m[0].length;
+    if (directive) continue;
+    if (m[0].startsWith("'")) {
+      endRun();
+      joinable = false;
+      continue;
+    }
+    if (!(joinable && blankBefore)) endRun();
+    feed(decodeEscapes(m[0].slice(1, -1)));
+    joinable = true;
+  }
+  endRun();
+}
+
 /**
  * Inline assembly can read files too (`asm(".incbin \"/etc/shadow\"")`), and the string can be
  * assembled by macros, so this looks at the preprocessed text: every run of adjacent string
  * literals is joined the way the compiler joins them, then checked for file-reading directives.
  */
 export function scanPreprocessed(preprocessed: string, sourceName: string): void {
-  // Line markers and pragmas can sit between two halves of one concatenated literal.
-  const text = preprocessed.replace(/^[ \t]*#.*$/gm, '');
-  const token = /'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"/g;
-  let run = '';
-  let lastEnd = -1;
-  const check = (): void => {
-    const m = ASM_FILE_DIRECTIVE.exec(run);
-    if (m) {
-      throw new BuildError('asm_refused', `${sourceName}: assembler directive .${m[1]} in a string is refused (it reads files)`, {
-        file: sourceName,
-        field: 'sources',
-      });
-    }
-  };
-  for (const m of text.matchAll(token)) {
-    const start = m.index ?? 0;
-    if (m[0].startsWith("'")) {
-      check();
-      run = '';
-      lastEnd = -1;
-      continue;
-    }
-    const body = decodeEscapes(m[0].slice(1, -1));
-    const between = lastEnd < 0 ? 'x' : text.slice(lastEnd, start);
-    if (/^\s*$/.test(between)) run += body;
-    else {
-      check();
-      run = body;
-    }
-    lastEnd = start + m[0].length;
-  }
-  check();
+  for (const _ of scanSteps(preprocessed, sourceName));
+}
+
+/** scanPreprocessed in slices, letting the event loop run between them. */
+export async function scanPreprocessedAsync(preprocessed: string, sourceName: string): Promise<void> {
+  for (const _ of scanSteps(preprocessed, sourceName)) await new Promise<void>((r) => setImmediate(r));
 }
 
 /** Escapes could spell the directive (`"\\x2eincbin"`), so check the bytes the compiler would see. */

@@ -4,7 +4,7 @@ export { adoptArtifact, importObject, IMPORTED_CLANG_VERSION } from './artifact.
 export type { BuildArtifact } from './artifact.cache';
 export { BuildError } from './build.error';
 export type { BuildErrorCode, Diagnostic } from './build.error';
-export { scanIncludes, scanPreprocessed } from './include.scanner';
+export { scanIncludes, scanPreprocessed, scanPreprocessedAsync } from './include.scanner';
 export { loadToolchain, findBpftool } from './clang.toolchain';
 export type { Toolchain } from './clang.toolchain';
 export { runProcess, withLimits } from './process.runner';

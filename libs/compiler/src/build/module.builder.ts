@@ -5,7 +5,7 @@ import { BuildArtifact, publish, readCached } from './artifact.cache';
 import { BuildError } from './build.error';
 import { findBpftool, loadToolchain, Toolchain } from './clang.toolchain';
 import { firstError, parseDiagnostics } from './diagnostics.parser';
-import { scanIncludes, scanPreprocessed } from './include.scanner';
+import { scanIncludes, scanPreprocessedAsync } from './include.scanner';
 import { chownTree, createSandbox, removeSandbox, Sandbox } from './module.sandbox';
 import { capHit, CapName, runSandboxed, SANDBOX_BUILD_DIR, sandboxAvailable, SandboxOptions } from './os.sandbox';
 import { runProcess, RunResult } from './process.runner';
@@ -199,7 +199,7 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
       // what keeps a name from being read as a flag.
       const path = `./${src}`;
       const pre = await run(toolchain.clang, [...toolchain.flags, ...RUN_FLAGS, '-E', '-o', '-', path], `preprocessing ${src}`, Math.floor(l.preprocessedMb * MB));
-      scanPreprocessed(pre.stdout, src);
+      await scanPreprocessedAsync(pre.stdout, src);
       await run(toolchain.clang, [...toolchain.flags, ...RUN_FLAGS, '-c', '-o', obj, path], `compiling ${src}`);
       objects.push(obj);
     }
