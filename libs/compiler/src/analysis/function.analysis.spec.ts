@@ -49,4 +49,21 @@ describe('analyzeFunction register tracking', () => {
     const f = analyzeFunction(obj, fn, 'xdp');
     expect(f.packetRewrites.map((w) => w.insn)).toEqual([5]);
   });
+
+  it('fills a spilled pointer back from its 8-byte stack slot, until the slot is overwritten', () => {
+    const { obj, fn } = single(
+      slot(0x85, 0, 0, 0, 1), //    0: call bpf_map_lookup_elem -> r0 map value
+      slot(0x7b, 10, 0, -8, 0), //  1: *(u64 *)(r10 - 8) = r0 (spill)
+      slot(0x85, 0, 0, 0, 7), //    2: call bpf_get_prandom_u32: r0..r5 clobbered
+      slot(0x79, 1, 10, -8, 0), //  3: r1 = *(u64 *)(r10 - 8) (fill)
+      slot(0xdb, 1, 0, 0, 0), //    4: lock *(u64 *)(r1 + 0) += r0
+      slot(0x62, 10, 0, -4, 9), //  5: *(u32 *)(r10 - 4) = 9 overwrites half the slot
+      slot(0x79, 2, 10, -8, 0), //  6: r2 = *(u64 *)(r10 - 8)
+      slot(0xdb, 2, 0, 0, 0), //    7: lock *(u64 *)(r2 + 0) += r0
+      slot(0x95, 0, 0, 0, 0),
+    );
+    const f = analyzeFunction(obj, fn, 'xdp');
+    expect(f.atomics.map((a) => [a.insn, a.target])).toEqual([[4, 'map_value'], [7, 'scalar']]);
+    expect(f.stackBytes).toBe(8);
+  });
 });

@@ -141,6 +141,17 @@ function exitReturns(insns: BpfInsn[]): { constants: number[]; unknown: boolean 
  * Facts of one function. `args` are what its callers pass in r1..r5 (all call sites agreeing), so a
  * subprogram knows a key pointer into its caller's stack or the ctx handed down to it.
  */
+/** Where two paths meet: registers merged, and only the spill slots both paths agree on. */
+function mergeState(a: { regs: RegTag[]; spills: Map<number, RegTag> }, b: { regs: RegTag[]; spills: Map<number, RegTag> }) {
+  const spills = new Map<number, RegTag>();
+  for (const [at, t] of a.spills) {
+    if (!b.spills.has(at)) continue;
+    const m = mergeRegisters([t], [b.spills.get(at)])[0];
+    if (m) spills.set(at, m);
+  }
+  return { regs: mergeRegisters(a.regs, b.regs), spills };
+}
+
 export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, programType: ProgramType, args?: RegTag[]): FunctionFacts {
   const ref = (insn: BpfInsn): InsnRef => ({ insn: insn.index, function: fn.name, section: fn.section });
   const helpers = new Map<string | number, InsnRef[]>();
@@ -152,9 +163,13 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
     helperCalls: [], ctxAccesses: [], aluSites: [], mapValueStores: [], savesCalleeRegs: false, callArgs: [],
   };
   const pktCtxOffsets = PACKET_POINTER_CTX_OFFSETS[programType] ?? [];
-  // Straight-line register tracking: a heuristic (it ignores control flow) that is right for how clang
-  // addresses the stack (r10 + const), the packet (ctx->data + ...) and map values (r0 of a lookup).
+  // Register tracking in one pass: right for how clang addresses the stack (r10 + const), the packet
+  // (ctx->data + ...) and map values (r0 of a lookup), including pointers spilled to 8-byte stack slots.
   const regs: RegTag[] = new Array(11).fill(undefined);
+  let spills = new Map<number, RegTag>();
+  const clobber = (off: number, size: number) => {
+    for (const at of [...spills.keys()]) if (at < off + size && off < at + 8) spills.delete(at);
+  };
   if (fn.entry) regs[1] = { kind: 'ctx' };
   else if (args) args.forEach((t, i) => (regs[i + 1] = t));
   regs[10] = { kind: 'stack', off: 0 };
@@ -163,14 +178,16 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
 
   // Forward jumps carry their state to the target, where it meets the fall-through (if any); loops
   // are not iterated (a loop head keeps the state it was first entered with).
-  const pending = new Map<number, RegTag[]>();
+  const pending = new Map<number, { regs: RegTag[]; spills: Map<number, RegTag> }>();
   let fallsThrough = true;
   for (const insn of fn.insns) {
     const incoming = pending.get(insn.index);
     if (incoming || !fallsThrough) {
-      const entry = incoming ? (fallsThrough ? mergeRegisters(regs, incoming) : incoming) : new Array<RegTag>(11).fill(undefined);
-      entry[10] = { kind: 'stack', off: 0 };
-      regs.splice(0, regs.length, ...entry);
+      const here = { regs: regs.slice(), spills };
+      const entry = incoming ? (fallsThrough ? mergeState(here, incoming) : incoming) : { regs: new Array<RegTag>(11).fill(undefined), spills: new Map() };
+      entry.regs[10] = { kind: 'stack', off: 0 };
+      regs.splice(0, regs.length, ...entry.regs);
+      spills = new Map(entry.spills);
       pending.delete(insn.index);
     }
     push(opcodes, insn.opcode, ref(insn));
@@ -180,7 +197,8 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
     if (isJump(insn) && jumpTarget(insn) > insn.index) {
       const at = jumpTarget(insn);
       const prev = pending.get(at);
-      pending.set(at, prev ? mergeRegisters(prev, regs) : regs.slice());
+      const now = { regs: regs.slice(), spills: new Map(spills) };
+      pending.set(at, prev ? mergeState(prev, now) : now);
     }
     // As nfp's JIT decides whether a subprogram pushes r6..r9: any instruction naming them as dst.
     if (insn.dst >= 6 && insn.dst <= 9) facts.savesCalleeRegs = true;
@@ -256,12 +274,18 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
         if (base?.kind === 'stack' && !base.caller) touch(base.off + insn.off);
         if (base?.kind === 'ctx') facts.ctxAccesses.push({ ...ref(insn), access: 'load', offset: insn.off, size: accessBytes(insn) });
         stepRegisters(regs, insn, pktCtxOffsets);
+        // Filling a spilled pointer back.
+        if (op === 0x79 && base?.kind === 'stack' && !base.caller && spills.has(base.off + insn.off)) regs[insn.dst] = spills.get(base.off + insn.off);
         break;
       }
       case 'ST':
       case 'STX': {
         const base = regs[insn.dst];
-        if (base?.kind === 'stack' && !base.caller) touch(base.off + insn.off);
+        if (base?.kind === 'stack' && !base.caller) {
+          touch(base.off + insn.off);
+          clobber(base.off + insn.off, accessBytes(insn));
+          if (op === 0x7b) spills.set(base.off + insn.off, regs[insn.src]);
+        }
         if (insn.cls === 'STX' && memMode(insn) === BPF_MODE_ATOMIC) {
           const { op: name, fetch } = atomicOp(insn.imm);
           facts.atomics.push({ ...ref(insn), op: name, fetch, width: (op & 0x18) === 0x18 ? 64 : 32, opcode: op, target: kindOf(base) });
