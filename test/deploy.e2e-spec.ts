@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { agentToken, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { parseEnvFile } from '../apps/agent/src/agent.env';
@@ -16,14 +19,32 @@ describe('MAAS deploys that install the agent', () => {
   let h: Harness;
   let secret: string;
   let publicKeyPem: string;
+  const packages = mkdtempSync(join(tmpdir(), 'ioplane-agent-packages-'));
 
   beforeAll(async () => {
-    h = await startHarness({ env: { IOPLANE_AGENT_PACKAGE_URL: PACKAGE_URL } });
+    h = await startHarness({ env: { IOPLANE_AGENT_PACKAGE_URL: PACKAGE_URL, IOPLANE_AGENT_PACKAGES_DIR: packages } });
     secret = loadOrCreateSecret(h.keysDir, 'agent-token.secret');
     publicKeyPem = loadOrCreateSigningKeys(h.keysDir).publicKeyPem;
     await syncFleet(h);
   }, 90_000);
-  afterAll(() => h?.stop());
+  afterAll(async () => {
+    await h?.stop();
+    rmSync(packages, { recursive: true, force: true });
+  });
+
+  it('serves the newest agent package per architecture without a token, and says when there is none', async () => {
+    expect((await fetch(`${h.apiUrl}/v1/agent-package?arch=arm64`)).status).toBe(404);
+    writeFileSync(join(packages, 'ioplane-agent_0.9.0_arm64.deb'), 'old');
+    writeFileSync(join(packages, 'ioplane-agent_0.10.0_arm64.deb'), 'new');
+    writeFileSync(join(packages, 'ioplane-agent_0.11.0_amd64.deb'), 'other arch');
+    const r = await fetch(`${h.apiUrl}/v1/agent-package?arch=arm64`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-disposition')).toBe('attachment; filename="ioplane-agent_0.10.0_arm64.deb"');
+    expect(await r.text()).toBe('new');
+    const none = await fetch(`${h.apiUrl}/v1/agent-package?arch=s390x`);
+    expect(none.status).toBe(404);
+    expect((await none.json()).error).toMatchObject({ code: 'not_found', field: 'arch' });
+  });
 
   /** What the machine's cloud-init would have written, read back from the user_data MAAS received. */
   const written = (systemId: string) => {

@@ -1,3 +1,4 @@
+import { AgentPackageController } from './agent-package.controller';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
@@ -30,7 +31,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [CoreModule.forRoot(opts), TerminusModule, RebalanceApiModule, ThrottlerModule.forRoot([{ name: 'mutations', ttl: 60_000, limit: opts.config.API_RATE_LIMIT }])],
-      controllers: [FleetController, JobsController, ModulesController, ProfilesController, PlacementsController, TokensController, MetricsController, HealthController, FleetMapController],
+      controllers: [FleetController, JobsController, ModulesController, ProfilesController, PlacementsController, TokensController, MetricsController, HealthController, FleetMapController, AgentPackageController],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: TOKEN_REPOSITORY, useFactory: (r: Redis) => new TokenRepository(r, opts.config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
