@@ -3,7 +3,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
 import { BPFFS_ROOT, runVectors } from '@ioplane/compiler';
-import { linkedProgId, pinnedProg, type PinnedProg } from './kernel/bpftool.run';
+import { linkedProgId, pinnedProg } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
 import {
@@ -16,10 +16,11 @@ import { FirmwareSlots } from './firmware.slots';
 import { portCounters } from './kernel/chain.counters';
 import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loader';
 import { chainMechanism } from './kernel/chain.probe';
+import { attachRoot, runningChain } from './kernel/hook.attach';
 import { checkLoadRequest } from './kernel/load.request';
 import { sendProbe } from './kernel/probe.traffic';
-import { ensureInterface, linksIn, linuxName, netnsPath, portInterface } from './kernel/netns.setup';
-import { xdpctl, type XdpctlFailure } from './kernel/xdpctl.tool';
+import { ensureInterface, linksIn, linuxName, portInterface } from './kernel/netns.setup';
+import { xdpctl } from './kernel/xdpctl.tool';
 
 export interface KernelXdpOptions {
   agentId: string;
@@ -127,10 +128,6 @@ export class KernelXdpDriver implements DeviceDriver {
     await fsp.rename(`${file}.tmp`, file);
   }
 
-  private progIdOf(pin: string): Promise<PinnedProg | null> {
-    return pinnedProg(pin);
-  }
-
   private linkProgId(port: number): Promise<number | null> {
     return linkedProgId(this.linkPin(port));
   }
@@ -147,20 +144,7 @@ export class KernelXdpDriver implements DeviceDriver {
         this.meta[port] = { current: null, previous: saved?.previous ?? null };
         continue;
       }
-      let current = saved?.current ?? null;
-      if (!current || current.rootProgId !== running) {
-        const dirs = await fsp.readdir(join(this.portDir(port), 'chains')).catch(() => [] as string[]);
-        let found: ChainState | null = null;
-        for (const d of dirs) {
-          const info = await this.progIdOf(join(this.portDir(port), 'chains', d, 'root'));
-          if (info?.id !== running) continue;
-          const known = [saved?.current, saved?.previous].find((c) => c?.chainDigest.startsWith(d));
-          found = known
-            ? { ...known, rootProgId: running }
-            : { chainDigest: d, target: 'host-xdp-native', mode: 'native', mechanism: existsSync(join(this.portDir(port), 'chains', d, 'progs')) ? 'tail-call' : undefined, modules: [], rootProgId: running, rootTag: info.tag, loadedAt: new Date(0).toISOString(), committed: false };
-        }
-        current = found;
-      }
+      const current = saved?.current && saved.current.rootProgId === running ? saved.current : await runningChain(join(this.portDir(port), 'chains'), running, saved ?? {});
       const previous = saved?.previous && saved.previous.chainDigest !== current?.chainDigest ? saved.previous : null;
       this.meta[port] = { current: current ? { ...current, rediscovered: true } : null, previous };
     }
@@ -327,19 +311,7 @@ export class KernelXdpDriver implements DeviceDriver {
   /** First attach of a port: the hook the plan named, or native where the driver supports it, else generic. */
   private async attach(port: number, iface: PortInterface, rootPin: string, target: Target, hook?: XdpHook): Promise<ChainState['mode']> {
     await fsp.mkdir(this.portDir(port), { recursive: true });
-    const native: ['drv', 'native'] = ['drv', 'native'];
-    const generic: ['skb', 'generic'] = ['skb', 'generic'];
-    const tries = hook === 'xdp-native' ? [native] : hook === 'xdp-generic' || target !== 'host-xdp-native' ? [generic] : [native, generic];
-    let last: XdpctlFailure | null = null;
-    for (const [flag, mode] of tries) {
-      const r = await xdpctl(['attach', iface.netns ? netnsPath(iface.netns) : '/proc/self/ns/net', iface.name, flag, rootPin, this.linkPin(port)]);
-      if (r.ok) return mode;
-      last = r.failure;
-      if (r.failure.error === 'busy') {
-        throw new DeviceError('foreign_program', `${iface.name} already runs an XDP program ioplane did not load; it is left in place`, 'port');
-      }
-    }
-    throw new DeviceError('kernel_failed', `attaching to ${iface.name} failed: ${last?.error} (errno ${last?.errno})`);
+    return attachRoot(iface, rootPin, this.linkPin(port), target, hook);
   }
 
   async detach(port: number): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
@@ -416,15 +388,8 @@ export class KernelXdpDriver implements DeviceDriver {
     const links = await linksIn(this.o.host ? this.o.host.netns : this.iface(0).netns);
     for (const [port, meta] of this.meta.entries()) {
       if (!meta.current) continue;
-      const c = await portCounters({
-        port,
-        iface: this.iface(port),
-        chain: meta.current,
-        dir: this.chainDir(port, meta.current.chainDigest),
-        hookStatsPin: this.hookStatsPin(port),
-        links,
-        progStats: (pin) => this.progIdOf(pin),
-      });
+      const dir = this.chainDir(port, meta.current.chainDigest);
+      const c = await portCounters({ port, iface: this.iface(port), chain: meta.current, dir, hookStatsPin: this.hookStatsPin(port), links, progStats: pinnedProg });
       modules.push(...c.modules);
       if (c.hook) hooks.push(c.hook);
     }
