@@ -46,9 +46,17 @@ describe('systemCheck', () => {
     expect(errorOf(() => systemCheck({ install: false, tests: true, requirements: onlyForTests })).installCommand).toMatch(/install -y chromium$/);
   });
 
+  it('asks for the packaging tools when checking for `npm run package`, without the browser', () => {
+    const reqs = [
+      { command: 'definitely-not-a-tool-ioplane', packages: ['lintian'], testsOnly: true, packaging: true },
+      { command: 'definitely-not-a-tool-ioplane2', packages: ['chromium'], testsOnly: true },
+    ];
+    expect(errorOf(() => systemCheck({ install: false, packaging: true, requirements: reqs })).installCommand).toMatch(/install -y lintian$/);
+  });
+
   it('covers what the suite needs: the browser, the packaging tools, libxdp for this architecture', () => {
     const pkgs = REQUIRED_TOOLS.flatMap((r) => r.packages);
-    for (const p of ['chromium', 'lintian', 'systemd', 'bubblewrap', 'redis-sentinel', 'ethtool', 'libxdp1', 'libbpf-dev']) expect(pkgs).toContain(p);
+    for (const p of ['chromium', 'lintian', 'systemd', 'bubblewrap', 'redis-sentinel', 'ethtool', 'libxdp1', 'libbpf-dev', 'dpkg-dev', 'binutils']) expect(pkgs).toContain(p);
     expect(multiarchTriplet('x64')).toBe('x86_64-linux-gnu');
     expect(multiarchTriplet('arm64')).toBe('aarch64-linux-gnu');
     expect(REQUIRED_TOOLS.find((r) => r.packages.includes('libxdp1'))!.file).toBe(`/usr/lib/${multiarchTriplet()}/bpf/xdp-dispatcher.o`);

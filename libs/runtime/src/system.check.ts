@@ -19,6 +19,8 @@ export interface Requirement {
   packages: string[];
   /** Needed by `npm test` only (browser test, packaging test), not to run ioplane. */
   testsOnly?: boolean;
+  /** Needed by `npm run package` (and by `npm test`, which builds the packages). */
+  packaging?: boolean;
 }
 
 export const REQUIRED_TOOLS: ReadonlyArray<Requirement> = [
@@ -34,9 +36,12 @@ export const REQUIRED_TOOLS: ReadonlyArray<Requirement> = [
   { file: `/usr/lib/${multiarchTriplet()}/bpf/xdp-dispatcher.o`, packages: ['libxdp1'] },
   // The fleet map's browser test drives Debian's Chromium.
   { file: '/usr/bin/chromium', packages: ['chromium'], testsOnly: true },
-  // `npm run package` and its test: dpkg-deb builds, lintian checks, systemd-analyze verifies the units.
-  { command: 'dpkg-deb', packages: ['dpkg'], testsOnly: true },
-  { command: 'lintian', packages: ['lintian'], testsOnly: true },
+  // `npm run package` and its test: dpkg-deb builds, dpkg-shlibdeps finds the libraries, strip trims
+  // the executables, lintian checks; the test verifies the units with systemd-analyze.
+  { command: 'dpkg-deb', packages: ['dpkg'], testsOnly: true, packaging: true },
+  { command: 'dpkg-shlibdeps', packages: ['dpkg-dev'], testsOnly: true, packaging: true },
+  { command: 'strip', packages: ['binutils'], testsOnly: true, packaging: true },
+  { command: 'lintian', packages: ['lintian'], testsOnly: true, packaging: true },
   { command: 'systemd-analyze', packages: ['systemd'], testsOnly: true },
 ];
 
@@ -66,12 +71,15 @@ function isDebian(): boolean {
 }
 
 /**
- * Finds missing tools (with `tests`, also those only the test suite needs); installs them with
+ * Finds missing tools (with `tests`, also those only the test suite needs; with `packaging`, those
+ * `npm run package` needs); installs them with
  * apt-get when we are root on Debian/Ubuntu, otherwise stops with the exact command to run.
  */
-export function systemCheck(opts: { install?: boolean; log?: (line: string) => void; tests?: boolean; requirements?: ReadonlyArray<Requirement> } = {}): SystemCheckResult {
+export function systemCheck(
+  opts: { install?: boolean; log?: (line: string) => void; tests?: boolean; packaging?: boolean; requirements?: ReadonlyArray<Requirement> } = {},
+): SystemCheckResult {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const required = (opts.requirements ?? REQUIRED_TOOLS).filter((r) => opts.tests || !r.testsOnly);
+  const required = (opts.requirements ?? REQUIRED_TOOLS).filter((r) => opts.tests || !r.testsOnly || (opts.packaging && r.packaging));
   const missingTools = required.filter((t) => !present(t));
   if (missingTools.length === 0) return { missing: [], installed: [] };
   const packages = [...new Set(missingTools.flatMap((t) => t.packages))];
