@@ -27,6 +27,7 @@ describe('the fuzz check reports', () => {
     ['an error code outside the closed form', res(400, { error: { code: 'Bad Request', message: 'x' } }), {}, /shared error body/],
     ['the wrong field', res(400, good), { field: 'pool' }, /names zone, zone, not "pool"/],
     ['no field', res(400, { error: { code: 'validation', message: 'x' } }), { field: 'zone' }, /names no field/],
+    ['a server path', res(404, { error: { code: 'not_found', message: 'nothing in /usr/share/ioplane/agent' } }), {}, /names a server path/],
   ];
   it.each(wrong)('%s', (_what, r, expect_, problem) => {
     expect(verdict(r, expect_).join('\n')).toMatch(problem);

@@ -30,6 +30,9 @@ export interface FuzzTarget {
   last?: Snapshot;
 }
 
+/** An absolute path of the server's file system in an answer tells a caller how the host is laid out. */
+const SERVER_PATH = /(^|[\s"'(=:,])\/(usr|home|var|etc|tmp|root|proc|sys|opt|srv|work|run|dev)\//;
+
 const fieldMatches = (want: NonNullable<Expectation['field']>, f: string) =>
   typeof want === 'function' ? want(f) : Array.isArray(want) ? want.includes(f) : want === f;
 
@@ -41,6 +44,8 @@ export function verdict(res: RawResponse | NoAnswer, expect: Expectation, change
   if (res instanceof NoAnswer) return [`no answer: ${res.message}`, ...changes];
   const problems: string[] = [];
   const excerpt = res.text.slice(0, 300);
+  const leak = SERVER_PATH.exec(res.text);
+  if (leak) problems.push(`answer names a server path (${res.text.slice(Math.max(0, leak.index - 40), leak.index + 60)})`);
   if (res.status < 400 || res.status >= 500) problems.push(`answered ${res.status}, not a 4xx: ${excerpt}`);
   else if (expect.statuses && !expect.statuses.includes(res.status)) problems.push(`answered ${res.status}, expected ${expect.statuses.join(' or ')}: ${excerpt}`);
   const error = (res.body as { error?: { code?: unknown; message?: unknown; field?: unknown; issues?: unknown } } | undefined)?.error;
