@@ -39,3 +39,7 @@ export { sendAtWire } from './kernel/probe.traffic';
 export { hostInterfaces, parseIpLinks, parseEthtoolInfo, requireInterface } from './host/host.interfaces';
 export type { HostInterface } from './host/host.interfaces';
 export type { HostPorts } from './kernel-xdp.driver';
+export { flowerCommands, flowerRemoveCommands, flowerVerdict, FLOWER_BASE_PRIO } from './hardware/flower.rules';
+export type { FlowerPath, FlowLimits } from './hardware/flower.rules';
+export { NfpXdpOffload, TcFlowerStage } from './hardware/hardware.stages';
+export type { ToolRunner } from './hardware/hardware.stages';

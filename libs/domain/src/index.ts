@@ -2,3 +2,4 @@ export * from './target';
 export * from './machine';
 export * from './firmware-profile';
 export * from './io-module';
+export * from './match-action';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IoModule, XDP_ACTIONS } from '@ioplane/domain';
+import { IoModule, XDP_ACTIONS, type MatchActionForm } from '@ioplane/domain';
 
 /** A map entry the test runner writes before running vectors; bytes exactly as the kernel stores them. */
 export interface MapSeed {
@@ -30,6 +30,8 @@ export interface ModuleManifest extends IoModule {
    * custom sections); without it such a program is `unknown`. A known section's own type is used otherwise.
    */
   type?: ProgramTypeName;
+  /** The module as flow rules (tc-flower), for flow-offload targets; absent: not placeable there. */
+  matchAction?: MatchActionForm;
 }
 
 // semver.org's recommended pattern (2.0.0), anchored.
@@ -108,6 +110,25 @@ export const moduleManifestSchema = z.strictObject({
   }),
   vectors: z.array(vectorSchema).min(1),
   seed: z.array(seedSchema).optional(),
+  matchAction: z
+    .strictObject({
+      rules: z
+        .array(
+          z.strictObject({
+            match: z.strictObject({
+              proto: z.enum(['tcp', 'udp', 'icmp']).optional(),
+              srcIp: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: 'must be an IPv4 prefix like 203.0.113.0/24' }).optional(),
+              dstIp: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: 'must be an IPv4 prefix like 203.0.113.0/24' }).optional(),
+              srcPort: port.optional(),
+              dstPort: port.optional(),
+            }),
+            action: z.enum(['drop', 'pass']),
+          }),
+        )
+        .min(1),
+      vlan: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 /** Compile-time proof that what the schema returns is a ModuleManifest. */
