@@ -43,7 +43,7 @@ describe('MAAS deploys that install the agent', () => {
     expect(await r.text()).toBe('new');
     const none = await fetch(`${h.apiUrl}/v1/agent-package?arch=s390x`);
     expect(none.status).toBe(404);
-    expect((await none.json()).error).toMatchObject({ code: 'not_found', field: 'arch' });
+    expect(((await none.json()) as { error: unknown }).error).toMatchObject({ code: 'not_found', field: 'arch' });
   });
 
   /** What the machine's cloud-init would have written, read back from the user_data MAAS received. */
