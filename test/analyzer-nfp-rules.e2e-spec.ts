@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FirmwareProfile } from '@ioplane/domain';
+import type { FirmwareProfile, OffloadRules } from '@ioplane/domain';
 import { analyzeFile, verifyOffload, type OffloadVerdict } from '@ioplane/compiler';
 import { loadProfiles } from '@ioplane/profiles';
 
@@ -31,6 +31,7 @@ interface RulePair {
   cflags?: string[];
   /** Profile values an operator would set from what the firmware advertises. */
   limits?: Partial<FirmwareProfile['limits']>;
+  offload?: Partial<OffloadRules>;
   /** Part of the driver's message the bad program's reasons carry. */
   says: RegExp;
 }
@@ -159,6 +160,21 @@ const PAIRS: RulePair[] = [
     says: /map elements too large: 72, FW max element size \(key\+value\): 64/,
   },
   {
+    // The firmware's max_key_sz and max_val_sz, when an operator sets them: here 8 and 16 B.
+    rule: 'map_key_size',
+    bad: mapProgram('BPF_MAP_TYPE_HASH', 1024, '__u64', '', 'key12_t'),
+    good: mapProgram('BPF_MAP_TYPE_HASH', 1024, '__u64', '', 'key8_t'),
+    offload: { maxKeyBytes: 8, maxValueBytes: 16 },
+    says: /map key size 12, FW max is 8/,
+  },
+  {
+    rule: 'map_value_size',
+    bad: mapProgram('BPF_MAP_TYPE_HASH', 1024, 'val24_t'),
+    good: mapProgram('BPF_MAP_TYPE_HASH', 1024, 'val16_t'),
+    offload: { maxKeyBytes: 8, maxValueBytes: 16 },
+    says: /map value size 24, FW max is 16/,
+  },
+  {
     rule: 'map_entries',
     bad: mapProgram('BPF_MAP_TYPE_HASH', 4_000_000, '__u64'),
     good: mapProgram('BPF_MAP_TYPE_HASH', 1_000_000, '__u64'),
@@ -197,11 +213,13 @@ function unrolled(rounds: number): string {
   __u32 k = acc & 7; __u64 *v = bpf_map_lookup_elem(&counts, &k); ${COUNT} return XDP_PASS;`);
 }
 
-function mapProgram(type: string, entries: number, value: string, extra = ''): string {
+function mapProgram(type: string, entries: number, value: string, extra = '', key = '__u32'): string {
   return `${HEAD}
-struct { __uint(type, ${type}); __uint(max_entries, ${entries}); __type(key, __u32); __type(value, ${value}); ${extra} } table SEC(".maps");
+typedef struct { __u32 a, b, c; } key12_t; typedef struct { __u32 a, b; } key8_t;
+typedef struct { __u64 n, m, o; } val24_t; typedef struct { __u64 n, m; } val16_t;
+struct { __uint(type, ${type}); __uint(max_entries, ${entries}); __type(key, ${key}); __type(value, ${value}); ${extra} } table SEC(".maps");
 SEC("xdp") int prog(struct xdp_md *ctx) {
-  __u32 k = 1;
+  ${key} k = {1};
   __u64 *v = bpf_map_lookup_elem(&table, &k);
   ${COUNT}
   return XDP_PASS;
@@ -223,8 +241,8 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
     built.set(key, obj);
     return obj;
   };
-  const verdict = (obj: string, limits: Partial<FirmwareProfile['limits']> = {}): OffloadVerdict =>
-    verifyOffload(analyzeFile(obj), 'prog', { ...nfp, limits: { ...nfp.limits, ...limits } });
+  const verdict = (obj: string, limits: Partial<FirmwareProfile['limits']> = {}, offload: Partial<OffloadRules> = {}): OffloadVerdict =>
+    verifyOffload(analyzeFile(obj), 'prog', { ...nfp, limits: { ...nfp.limits, ...limits, offload: { ...nfp.limits.offload!, ...offload } } });
 
   beforeAll(() => {
     nfp = loadProfiles().find((p) => p.id === 'netronome-agilio-cx-bpf-2.1')!;
@@ -233,7 +251,7 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each(PAIRS.map((p) => [`${p.rule}: ${p.says.source}`, p] as const))('%s', (_rule, pair) => {
-    const bad = verdict(compile(`${pair.rule}-bad`, pair.bad, pair.cflags), pair.limits);
+    const bad = verdict(compile(`${pair.rule}-bad`, pair.bad, pair.cflags), pair.limits, pair.offload);
     expect(bad.accepted).toBe(false);
     expect(bad.reasons.length).toBeGreaterThan(0);
     // Only this rule: every reason names it, one of them with the driver's words.
@@ -243,7 +261,7 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
     const sited = bad.reasons.filter((r) => r.insn !== undefined);
     for (const r of sited) expect(r).toMatchObject({ function: expect.any(String), section: expect.any(String) });
 
-    const good = verdict(compile(`${pair.rule}-good`, pair.good, pair.cflags), pair.limits);
+    const good = verdict(compile(`${pair.rule}-good`, pair.good, pair.cflags), pair.limits, pair.offload);
     expect(good.reasons).toEqual([]);
     expect(good.acceptedTargets).toEqual(['nic-xdp-offload']);
   });
