@@ -109,6 +109,19 @@ describe('objects built elsewhere, analysed', () => {
     expect(r.verdicts[0]).toMatchObject({ profileId: 'host-kernel', accepted: true });
   });
 
+  it('takes --program and --type on the command line', () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', 'modules', 'check', ...args, '--json', '--no-kernel'], { encoding: 'utf8', timeout: 120_000 });
+    const typed = cli(objects.custom, '--type', 'xdp');
+    expect(typed.status).toBe(0);
+    expect(JSON.parse(typed.stdout).program).toMatchObject({ name: 'drop_all', type: 'xdp', typeSource: 'given' });
+    const picked = JSON.parse(cli(objects.mixed, '--program', 'trace').stdout);
+    expect(picked.program.name).toBe('trace');
+    expect(picked.programs.map((p: { name: string; deployed: boolean }) => [p.name, p.deployed])).toEqual([['trace', true], ['pass', false]]);
+    const bad = cli(objects.custom, '--type', 'nonsense');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--type: nonsense is not a program type libbpf knows/);
+  });
+
   it('takes a manifest program type from the closed list only', () => {
     const base = {
       name: 'x', version: '1.0.0', description: 'd', sources: ['x.c'], program: 'prog', traffic: { pps: 1, meanPacketBytes: 64 }, latencyBudgetUs: 1,
