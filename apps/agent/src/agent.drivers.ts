@@ -43,7 +43,7 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
   const k = await kernelMode(s.kernel);
   const drivers = new Map<string, DeviceDriver>();
   const unmanaged = new Map<string, { device: Device; reason: string }>();
-  const common = { profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, kernelVectors: k.ok };
+  const common = { profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, kernelVectors: k.ok, kernelReason: k.reason };
   for (const [index, device] of s.devices.entries()) {
     const profile = device.profileId ? s.profiles.find((p) => p.id === device.profileId) ?? null : null;
     let driver: DeviceDriver | null = null;

@@ -25,6 +25,11 @@ async function demo(): Promise<number> {
   try {
     const modes = stack.agents ? Object.entries(stack.agents.modes).map(([m, n]) => `${n} ${m}`).join(', ') : 'none';
     out(`ioplane demo: api ${stack.apiUrl}, MAAS ${stack.maasUrl}${stack.embedded.maas ? ' (simulator)' : ''}, redis ${stack.embedded.redis ? 'embedded' : 'REDIS_URL'}, agents ${stack.agents?.count ?? 0} (host XDP: ${modes})`);
+    // Without root the agents cannot run XDP: every hop is emulated and no packet is judged by a kernel.
+    const emulated = stack.agents?.modes.emulated ?? 0;
+    if (emulated > 0) {
+      out(`NOT RUN IN A KERNEL: ${emulated} of ${stack.agents!.count} agents have no kernel (run as root for real XDP); their hops are emulated, their test vectors and probes do not run, and this demo accepts that explicitly (policy.acceptNotRun)`);
+    }
     const access = await stack.issueToken('demo', 'operator');
     const api = new IoplaneApi(stack.apiUrl, access.token);
 
@@ -39,7 +44,8 @@ async function demo(): Promise<number> {
     out(fleetSummary(fleet));
 
     out(`\nstep 2/3: plan ${file}`);
-    const request = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const request = parse(readFileSync(file, 'utf8')) as { policy?: Record<string, unknown> } & Record<string, unknown>;
+    if (emulated > 0) request.policy = { ...request.policy, acceptNotRun: true };
     const submitted = await api.request<{ id: string }>('POST', '/v1/placements', request);
     const planned = await watchPlacement(api, submitted.id, { bar: false, intervalMs: 100 }).catch(() => null);
     void planned;
@@ -49,6 +55,11 @@ async function demo(): Promise<number> {
     out(`\nstep 3/3: roll out ${submitted.id} (flash, load, verify, commit, in waves)`);
     const view = await watchPlacement(api, submitted.id);
     out(renderRollout(view, plan));
+    if (emulated > 0) {
+      for (const m of (view as { rollout?: { machines?: { hostname: string; state: string }[] } }).rollout?.machines ?? []) {
+        out(`  ${m.hostname}: ${m.state}; hops not run in a kernel (test vectors and probe not run)`);
+      }
+    }
     await access.revoke();
     return view.status === 'completed' ? 0 : 1;
   } finally {

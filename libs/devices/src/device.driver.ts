@@ -191,6 +191,11 @@ export interface VectorOutcome extends VectorResult {
   module: string;
   /** True when no kernel ran the packet (emulated device without BPF_PROG_TEST_RUN). */
   emulated: boolean;
+  /**
+   * The vector did not run (no kernel on this agent): `passed` is false and `reason` says why.
+   * Never reported as passed; a rollout accepts it only where the placement's policy says so.
+   */
+  notRun?: boolean;
 }
 
 export interface ModuleCounters {

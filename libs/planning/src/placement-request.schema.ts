@@ -86,8 +86,13 @@ export const placementRequestSchema = z
          * once its agent answers. `true` retries a failed deployment twice; `{ retries }` says how often.
          */
         deploy: z.union([z.boolean(), z.strictObject({ retries: z.int().min(0).max(10).default(2) })]).default(false),
+        /**
+         * Accept health checks that could not run (test vectors or probe traffic on an agent without a
+         * kernel) instead of failing the machine. Off by default: a check that did not run is a failed check.
+         */
+        acceptNotRun: z.boolean().default(false),
       })
-      .default({ hostCoreBudget: 4, rollout: rolloutPolicySchema.parse({}), allowPartial: false, deploy: false }),
+      .default({ hostCoreBudget: 4, rollout: rolloutPolicySchema.parse({}), allowPartial: false, deploy: false, acceptNotRun: false }),
     dryRun: z.boolean().default(false),
     reason: z.enum(['operator', 'rebalance', 'provisioning']).default('operator'),
   })

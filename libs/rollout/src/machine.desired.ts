@@ -32,6 +32,8 @@ export interface DesiredMachine {
   /** Firmware flavour switches: device -> profile to flash. */
   flashes: Array<{ deviceId: string; profileId: string }>;
   chains: DesiredChain[];
+  /** The placement's policy.acceptNotRun: a check that could not run (no kernel) does not fail the machine. */
+  acceptNotRun?: boolean;
 }
 
 export interface PlannedHop {

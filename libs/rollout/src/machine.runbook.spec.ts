@@ -62,9 +62,10 @@ function machine() {
 }
 
 /** The operator's word per step, in order; the last one stays. */
-function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[]) {
+function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[], acceptNotRun = true) {
   const writes: MachineRecord[] = [];
-  const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [mod] }] };
+  // The emulated device here has no kernel: its vectors do not run, which these tests accept explicitly.
+  const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [mod] }], acceptNotRun };
   let rec = start;
   let n = 0;
   const done = runMachine(start, want, {
@@ -113,5 +114,13 @@ describe('machine runbook', () => {
     expect((await again.done).verifiedAt).not.toBeNull();
     expect(again.writes.map((w) => w.state)).toEqual(['verifying', 'verifying']);
     expect(m.loads).toEqual(['vxlan-decap']);
+  });
+
+  it('vectors that could not run are never a pass: the health check fails with the reason unless the policy accepts not-run', async () => {
+    const m = machine();
+    const r = run(m, newMachineRecord('m1', 'h1', 0), ['run'], false);
+    const out = await r.done.then((x) => x.reason ?? 'no reason', (e: Error) => e.message);
+    expect(out).toMatch(/verify m1\/nfp0: test vectors not run: vxlan-decap\/.*not run: /);
+    expect(r.last().verifiedAt ?? null).toBeNull();
   });
 });

@@ -11,7 +11,7 @@ export interface AgentPort {
   commit(deviceId: string, port?: number): Promise<{ status: string }>;
   detach(deviceId: string, port?: number): Promise<{ status: string }>;
   rollback(deviceId: string, body?: { port?: number; scope?: 'program' | 'firmware' }, signal?: AbortSignal): Promise<{ status: string }>;
-  runVectors(deviceId: string, body: { port: number; vectors: Array<{ module?: string; name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }> }): Promise<{ passed: boolean; results: Array<{ name: string; module: string; passed: boolean; reason?: string }> }>;
+  runVectors(deviceId: string, body: { port: number; vectors: Array<{ module?: string; name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }> }): Promise<{ passed: boolean; results: Array<{ name: string; module: string; passed: boolean; reason?: string; notRun?: boolean; actualVerdict?: string }> }>;
   counters(deviceId: string): Promise<{ modules: Array<{ module: string; port: number; packets: number; drops: number }> }>;
   probe(deviceId: string, port?: number, packets?: number): Promise<{ sent: number }>;
 }
@@ -249,8 +249,13 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
   parts.forEach(({ chain }, i) => {
     const r = vectorRuns[i];
     if (!r) return;
-    const failed = r.results.filter((x) => !x.passed);
-    if (!r.passed || failed.length) throw new Error(`verify ${chain.deviceId}: test vectors failed: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
+    // A vector that did not run proves nothing: a failed check, unless the placement's policy accepts it.
+    const notRun = (x: { notRun?: boolean; actualVerdict?: string }): boolean => x.notRun === true || x.actualVerdict === 'NOT_RUN';
+    const failed = r.results.filter((x) => !x.passed && !(want.acceptNotRun && notRun(x)));
+    if (failed.length || (!r.passed && !r.results.length)) {
+      const what = failed.every(notRun) ? 'test vectors not run' : 'test vectors failed';
+      throw new Error(`verify ${chain.deviceId}: ${what}: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
+    }
   });
   // Counters not read yet are read after the vectors ran, so only probe traffic can move them.
   const before = await Promise.all(want.chains.map((c, i) => reads.countersBefore[i] ?? deps.agent.counters(c.deviceId)));

@@ -1,5 +1,5 @@
 import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
-import { estimateNsPerPacket, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
+import { estimateNsPerPacket, NOT_RUN, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
 import { OpQueue } from '../abort.sleep';
 import { DeviceError } from '../device.error';
 import {
@@ -20,6 +20,8 @@ export interface EmulatedDeviceOptions {
   timeScale?: number;
   /** Run vectors through BPF_PROG_TEST_RUN on the real bytecode (kernel available). */
   kernelVectors?: boolean;
+  /** Why there is no kernel for vectors (the agent's mode reason), for the not-run result. */
+  kernelReason?: string | null;
   /** Mean packet size for emulated byte counters. */
   meanPacketBytes?: number;
 }
@@ -145,7 +147,9 @@ export class EmulatedDevice implements DeviceDriver {
     if (!this.profile.targets.includes(req.target)) {
       throw new DeviceError('unsupported_target', `${this.profile.id} does not offer ${req.target} (targets: ${this.profile.targets.join(', ')})`, 'target');
     }
-    if (req.modules.length > limits.programSlotsPerPort) {
+    // A flow target holds rules, not programs: its capacity (flowRules) is the offload verifier's to check.
+    const flow = req.target === 'nic-flow-offload' || req.target === 'dpu-flow-offload';
+    if (!flow && req.modules.length > limits.programSlotsPerPort) {
       throw new DeviceError('slot_limit', `${this.profile.id} runs at most ${limits.programSlotsPerPort} program(s) per port; the chain has ${req.modules.length}`, 'modules');
     }
     const facts: ObjectFacts[] = [];
@@ -169,7 +173,8 @@ export class EmulatedDevice implements DeviceDriver {
         );
       }
       facts.push(f);
-      mapBytes += f.maps.filter((x) => !x.internal).reduce((s, x) => s + x.bytes, 0);
+      // Flow rules keep no BPF maps on the device: the tables became rules, counted by the verifier against flowRules.
+      if (!flow) mapBytes += f.maps.filter((x) => !x.internal).reduce((s, x) => s + x.bytes, 0);
     }
     return { facts, mapBytes };
   }
@@ -292,7 +297,10 @@ export class EmulatedDevice implements DeviceDriver {
         );
         out.push({ ...r, module: m.name, emulated: false });
       } else {
-        out.push({ module: m.name, emulated: true, name: v.name, passed: true, expectedVerdict: v.expectVerdict, actualVerdict: v.expectVerdict, nsPerPacket: 0, expectedOutputHex: v.expectOutput?.toString('hex') });
+        out.push({
+          module: m.name, emulated: true, notRun: true, name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: NOT_RUN, nsPerPacket: 0,
+          expectedOutputHex: v.expectOutput?.toString('hex'), reason: `not run: ${this.o.kernelReason ?? 'no kernel on this agent to run BPF_PROG_TEST_RUN'}`,
+        });
       }
     }
     return out;
