@@ -36,19 +36,33 @@ describe('placements API', () => {
     expect(plan.skipped.length).toBe(h.sim.model.hosts.filter((m) => ['zone-a', 'zone-b'].includes(m.zone) && m.status !== 6).length);
     for (const m of plan.machines) {
       if (!m.feasible) continue;
-      for (const name of ['ddos-drop', 'acl-firewall', 'l4-lb']) {
-        const p = m.placements[name];
-        expect(p.reasons.length).toBeGreaterThan(0);
-        expect(p.target).toMatch(/^(host|nic|dpu)-/);
+      // Every port traffic enters on runs the whole chain, in order, each hop explained.
+      expect(m.paths.length).toBeGreaterThan(0);
+      for (const path of m.paths) {
+        expect(path.hops.map((x: { module: string }) => x.module)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']);
+        for (const x of path.hops) {
+          expect(x.reasons.length).toBeGreaterThan(0);
+          expect(x.hook).toMatch(/^(dpu-flow|dpu-xdp|nic-flow|nic-xdp-offload|xdp-native|xdp-generic)$/);
+        }
+        const positions = path.hops.map((x: { position: number }) => x.position);
+        expect([...positions].sort((a, b) => a - b)).toEqual(positions);
       }
     }
-    // An Agilio in eBPF flavour takes the LB; the DDoS module's LPM trie keeps it off that NIC, with the reason.
+    // An Agilio in eBPF flavour holds one offloaded program on the port traffic enters: the DDoS
+    // module's LPM trie keeps it off that NIC, with the reason, and nothing of the chain runs on
+    // another card's port.
     const agilio = h.sim.model.hosts.find((m) => m.hostname === 'edge-a01')!;
     const a = plan.machines.find((m: { systemId: string }) => m.systemId === agilio.systemId);
-    expect(a.placements['l4-lb'].target).toBe('nic-xdp-offload');
-    const refusal = a.placements['ddos-drop'].rejected.find((r: { target: string }) => r.target === 'nic-xdp-offload');
-    expect(refusal).toMatchObject({ code: 'verifier' });
-    expect(refusal.message).toMatch(/LPM_TRIE/);
+    expect(a.paths.map((p: { ingress: { interface: string } }) => p.ingress.interface)).toEqual(['ens1f0']);
+    const hops = a.paths[0].hops as Array<{ module: string; deviceId: string; hook: string; rejected: Array<{ target: string; code: string; rule: string; message: string }> }>;
+    expect(new Set(hops.map((x) => x.deviceId))).toEqual(new Set([`${agilio.systemId}/ens1f0`]));
+    const refusal = hops.find((x) => x.module === 'ddos-drop')!.rejected.find((r) => r.target === 'nic-xdp-offload');
+    expect(refusal).toMatchObject({ code: 'verifier', rule: 'profile_limit' });
+    expect(refusal!.message).toMatch(/LPM_TRIE/);
+    // A DPU host with a second uplink on its DPU carries the chain on both ports.
+    const dpuHost = h.sim.model.hosts.find((m) => m.hostname === 'edge-a04')!;
+    const d = plan.machines.find((m: { systemId: string }) => m.systemId === dpuHost.systemId);
+    expect(d.paths.map((p: { ingress: { interface: string } }) => p.ingress.interface)).toEqual(['ens1f0', 'ens2f0np0']);
     expect(await placementKeys()).toEqual([]);
   });
 
@@ -62,7 +76,8 @@ describe('placements API', () => {
     expect((again.body as { id: string }).id).toBe(id);
     // Stored, planned by the worker, then rolled out (the rollout itself is covered in rollout.e2e-spec).
     const done = await waitPlacement(h, id, ['completed', 'infeasible', 'failed']);
-    expect(done.status).toBe('completed');
+    if (done.status !== 'completed') console.log(JSON.stringify(done.rollout?.machines?.filter((m: { state: string }) => m.state !== 'committed'), null, 1));
+    expect({ status: done.status, error: done.error }).toEqual({ status: 'completed', error: null });
     const plan = (await http(h.apiUrl, 'GET', `/v1/placements/${id}/plan`)).body;
     expect(plan.complete).toBe(true);
     expect(plan.modules.map((m: { name: string }) => m.name)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']);
@@ -100,7 +115,9 @@ describe('ioplane plan / submit / explain', () => {
     expect(r.code).toBe(0);
     const edge = h.sim.model.hosts.filter((m) => m.pool === 'edge' && m.status === 6);
     for (const m of edge) expect(r.stdout).toContain(`${m.hostname} (${m.systemId})`);
-    expect(r.stdout).toMatch(/l4-lb\s+nic-xdp-offload/);
+    // The table names the port and, per module, its hook and the interface it attaches to.
+    expect(r.stdout).toMatch(/port ens1f0 \(ens1f0\), 5\.00 Mpps in/);
+    expect(r.stdout).toMatch(/acl-firewall\s+nic-xdp-offload\s+nic-xdp-offload\s+on ens1f0/);
     expect(r.stdout).toMatch(/complete/);
   }, 60_000);
 
@@ -111,8 +128,11 @@ describe('ioplane plan / submit / explain', () => {
     await waitPlacement(h, id, ['completed', 'infeasible', 'failed']);
     const r = await cli('explain', id, 'edge-a01');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ddos-drop -> host-xdp-native/);
-    expect(r.stdout).toMatch(/not nic-xdp-offload on .*: verifier: .*LPM_TRIE/);
+    expect(r.stdout).toMatch(/port ens1f0: /);
+    expect(r.stdout).toMatch(/ddos-drop -> xdp-(native|generic) \(host-xdp-(native|generic)\) on ens1f0/);
+    // Every refused position names its rule.
+    expect(r.stdout).toMatch(/not nic-xdp-offload \(nic-xdp-offload\) on ens1f0: profile_limit: .*LPM_TRIE/);
+    expect(r.stdout).toMatch(/not nic-xdp-offload \(nic-xdp-offload\) on ens1f0: slots: /);
     const bad = await cli('explain', id, 'no-such-host');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/not in plan/);

@@ -28,12 +28,18 @@ describe('rollout: plan, flash, load, verify, commit on real agents over HTTP', 
       const fm = (await http(h.apiUrl, 'GET', `/v1/fleet/machines/${m.systemId}`)).body;
       const agent = new AgentClient(fm.agentUrl, agentToken(readFileSync(`${h.config.IOPLANE_KEYS_DIR}/agent-token.secret`, 'utf8').trim(), m.systemId));
       const programs = await agent.programs();
-      for (const p of Object.values<{ module: string; deviceId: string }>(m.placements)) {
-        const dev = programs.devices.find((d) => d.deviceId === p.deviceId)!;
-        const names = dev.ports.flatMap((port) => port.current?.modules.map((x) => x.name) ?? []);
-        expect({ machine: m.hostname, module: p.module, on: names.includes(p.module) }).toEqual({ machine: m.hostname, module: p.module, on: true });
-        expect(dev.ports.every((port) => !port.current || port.current.committed)).toBe(true);
+      // Every hop of every port runs on its device's port (today's agents run generic XDP through
+      // their host-CPU entry), and everything loaded is committed.
+      type Hop = { module: string; deviceId: string; target: string; port: number; interface: string };
+      for (const path of m.paths as Array<{ hops: Hop[] }>) {
+        for (const hop of path.hops) {
+          const onCard = programs.devices.find((d) => d.deviceId === hop.deviceId)?.ports.find((x) => x.port === hop.port)?.current?.modules.map((x) => x.name) ?? [];
+          const cpu = programs.devices.find((d) => d.deviceId === `${m.systemId}/cpu`);
+          const onHost = hop.target === 'host-xdp-generic' ? (cpu?.ports.flatMap((x) => x.current?.modules.map((y) => y.name) ?? []) ?? []) : [];
+          expect({ machine: m.hostname, hop: `${hop.module}@${hop.interface}`, on: onCard.includes(hop.module) || onHost.includes(hop.module) }).toEqual({ machine: m.hostname, hop: `${hop.module}@${hop.interface}`, on: true });
+        }
       }
+      for (const dev of programs.devices) expect(dev.ports.every((port) => !port.current || port.current.committed)).toBe(true);
       for (const [deviceId, profileId] of Object.entries<string>(m.flavourSwitches)) {
         expect(programs.devices.find((d) => d.deviceId === deviceId)!.firmware!.profileId).toBe(profileId);
       }

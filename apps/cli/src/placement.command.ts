@@ -17,16 +17,36 @@ function readRequest(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** One block per machine: each module's device, target and cost, infeasible modules with the blocking constraint. */
+const mpps = (pps: number) => `${(pps / 1e6).toFixed(2)} Mpps`;
+
+/** Host CPU cores and Arm cores the machine's hops spend, and the penalties apart from them. */
+function machineTotals(m: MachinePlan): string {
+  const hops = m.paths.flatMap((p) => p.hops);
+  const sum = (f: (h: (typeof hops)[number]) => number) => hops.reduce((n, h) => n + f(h), 0);
+  const host = sum((h) => h.costBreakdown.hostCores);
+  const arm = sum((h) => h.costBreakdown.armCores);
+  const penalty = sum((h) => h.costBreakdown.preferPenalty);
+  return `host CPU cores ${host.toFixed(3)}${arm ? `, Arm cores ${arm.toFixed(3)}` : ''}${penalty ? `, off-preference penalty ${penalty.toFixed(2)}` : ''}, objective ${m.cost.toFixed(3)}`;
+}
+
+/**
+ * One block per machine: per ingress port, the chain's hops in packet order (hook, target, the
+ * interface it attaches to, the device, the rate it sees, the host CPU cores it costs);
+ * infeasible machines with the blocking constraint.
+ */
 export function renderPlan(plan: StoredPlan): string {
   const out: string[] = [];
   out.push(`plan ${plan.placementId}: ${plan.machines.length} machines, ${plan.complete ? 'complete' : 'INCOMPLETE'}; ${plan.stats.classes} equivalence classes, ${plan.stats.solves} solves, ${(plan.stats.seconds * 1000).toFixed(1)} ms`);
-  out.push(`modules (ingress order): ${plan.modules.map((m) => `${m.name}@${m.version} ${m.nsPerPacket.toFixed(1)} ns/pkt${m.costEstimated ? ' (est.)' : ''}`).join(' -> ')}`);
+  out.push(`modules (ingress order): ${plan.modules.map((m) => `${m.name}@${m.version} ${m.nsPerPacket.toFixed(1)} ns/pkt${m.costEstimated ? ' (est.)' : ''}${m.passRatio !== undefined && m.passRatio < 1 ? ` passes ${Math.round(m.passRatio * 100)}%` : ''}`).join(' -> ')}`);
+  for (const m of plan.modules) if (m.cost) out.push(`  ${m.name}: ${m.cost.nsPerPacket.toFixed(1)} ns/pkt from ${m.cost.source}`);
   for (const m of plan.machines) {
-    out.push(`${m.hostname} (${m.systemId})  cost ${m.feasible ? m.cost.toFixed(3) : '-'} hce  solver ${m.solver}${Object.keys(m.flavourSwitches).length ? `  flash: ${Object.entries(m.flavourSwitches).map(([d, p]) => `${d.split('/')[1]} -> ${p}`).join(', ')}` : ''}`);
+    out.push(`${m.hostname} (${m.systemId})  ${m.feasible ? machineTotals(m) : 'INFEASIBLE'}  solver ${m.solver}${Object.keys(m.flavourSwitches).length ? `  flash: ${Object.entries(m.flavourSwitches).map(([d, p]) => `${d.split('/')[1]} -> ${p}`).join(', ')}` : ''}`);
     if (!m.feasible) for (const i of m.infeasible) out.push(`  ! ${i.module}: ${i.constraint}: ${i.message}`);
-    for (const p of Object.values(m.placements).sort((a, b) => plan.modules.findIndex((x) => x.name === a.module) - plan.modules.findIndex((x) => x.name === b.module))) {
-      out.push(`  ${p.module.padEnd(16)} ${p.target.padEnd(17)} ${p.deviceId.split('/')[1].padEnd(12)} ${(p.profileId ?? '').padEnd(31)} ${p.costBreakdown.total.toFixed(3)} hce`);
+    for (const path of m.paths ?? []) {
+      out.push(`  port ${path.ingress.interface} (${path.ingress.deviceId.split('/')[1] ?? '?'}), ${mpps(path.ingress.pps)} in`);
+      for (const h of path.hops) {
+        out.push(`    ${h.position} ${h.module.padEnd(16)} ${h.hook.padEnd(15)} ${h.target.padEnd(17)} on ${h.interface.padEnd(12)} ${h.deviceId.split('/')[1].padEnd(12)} ${(h.profileId ?? '').padEnd(31)} ${mpps(h.pps).padStart(11)}  ${h.costBreakdown.hostCores.toFixed(3)} host cores`);
+      }
     }
   }
   for (const s of plan.skipped) out.push(`skipped ${s.hostname} (${s.systemId}): ${s.reason}`);
@@ -34,6 +54,7 @@ export function renderPlan(plan: StoredPlan): string {
   return out.join('\n');
 }
 
+/** Per port and hop: why this hook, and for every position refused, the rule that refused it. */
 export function explainMachine(plan: StoredPlan, machine: string): string {
   const m: MachinePlan | undefined = plan.machines.find((x) => x.systemId === machine || x.hostname === machine);
   if (!m) {
@@ -41,14 +62,15 @@ export function explainMachine(plan: StoredPlan, machine: string): string {
     if (skipped) return `${skipped.hostname} (${skipped.systemId}) was not planned: ${skipped.reason}`;
     throw new Error(`machine ${machine} is not in plan ${plan.placementId}`);
   }
-  const out = [`${m.hostname} (${m.systemId}) in ${plan.placementId}: ${m.feasible ? `cost ${m.cost.toFixed(3)} hce, lower bound ${m.lowerBound.toFixed(3)}, solver ${m.solver}` : 'INFEASIBLE'}`];
+  const out = [`${m.hostname} (${m.systemId}) in ${plan.placementId}: ${m.feasible ? `${machineTotals(m)}, lower bound ${m.lowerBound.toFixed(3)}, solver ${m.solver}` : 'INFEASIBLE'}`];
   for (const i of m.infeasible) out.push(`  ${i.module} cannot be placed: ${i.constraint}: ${i.message}`);
-  for (const name of plan.modules.map((x) => x.name)) {
-    const p = m.placements[name];
-    if (!p) continue;
-    out.push(`${name} -> ${p.target} on ${p.deviceId}${p.profileId ? ` (${p.profileId})` : ''}`);
-    for (const r of p.reasons) out.push(`  because ${r}`);
-    for (const r of p.rejected) out.push(`  not ${r.target} on ${r.deviceId}: ${r.code}: ${r.message}`);
+  for (const path of m.paths ?? []) {
+    out.push(`port ${path.ingress.interface}: ${mpps(path.ingress.pps)} enter`);
+    for (const h of path.hops) {
+      out.push(`  ${h.module} -> ${h.hook} (${h.target}) on ${h.interface} of ${h.deviceId}${h.profileId ? ` (${h.profileId})` : ''}, ${mpps(h.pps)}`);
+      for (const r of h.reasons) out.push(`    because ${r}`);
+      for (const r of h.rejected) out.push(`    not ${r.hook ?? r.target} (${r.target}) on ${r.interface ?? r.deviceId}: ${r.rule ?? r.code}: ${r.message}`);
+    }
   }
   return out.join('\n');
 }

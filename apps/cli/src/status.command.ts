@@ -54,8 +54,9 @@ export function renderRollout(view: PlacementView, plan: StoredPlan | null): str
   out.push(`${'MACHINE'.padEnd(w)}  WAVE  STATE        PLACEMENT`);
   for (const m of machines) {
     const mp = plan?.machines.find((x) => x.systemId === m.systemId);
+    // Per port, each module at its hook and the interface it attaches to.
     const where = mp
-      ? plan!.modules.map((mod) => mp.placements[mod.name]).filter(Boolean).map((p) => `${p.module}->${p.target}@${p.deviceId.split('/')[1]}`).join(' ')
+      ? (mp.paths ?? []).map((path) => `${path.ingress.interface}: ${path.hops.map((h) => `${h.module}->${h.hook}@${h.interface}`).join(' ')}`).join(' | ')
       : '';
     const flash = mp && Object.keys(mp.flavourSwitches).length ? ` flashed ${Object.values(mp.flavourSwitches).join(',')}` : '';
     out.push(`${m.hostname.padEnd(w)}  ${String(m.wave).padEnd(4)}  ${m.state.padEnd(11)}  ${where}${flash}${m.state !== 'committed' && m.reason ? `  reason: ${m.reason}` : ''}`);

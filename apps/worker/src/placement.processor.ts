@@ -1,11 +1,11 @@
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { metrics } from '@ioplane/metrics';
-import { Job, Queue } from 'bullmq';
+import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
-import { currentPlacement, deployCandidates, deployRetries, planPlacement, placementRequestSchema, StoredPlan } from '@ioplane/planning';
+import { currentPlacement, deployCandidates, deployRetries, planPlacement, placementRequestSchema, PlanValidationError, StoredPlan } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
 import { fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
@@ -56,7 +56,12 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     await job.updateProgress({ stage: 'plan', percent: 10 });
     this.highs ??= loadHighs();
     const request = placementRequestSchema.parse(rec.request);
-    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await this.highs });
+    const plan = await planPlacement(placementId, request, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await this.highs })
+      .catch((e: unknown) => {
+        // A plan the validator refuses is never stored; solving again would give the same plan.
+        if (e instanceof PlanValidationError) throw new UnrecoverableError(`${e.code}: ${e.message}`);
+        throw e;
+      });
     await this.placements.putPlan(placementId, plan);
     await this.deployMachines(placementId, request);
     if ((await this.placements.get(placementId))?.status === 'cancelled') return { placementId, complete: plan.complete, machines: plan.machines.length };

@@ -94,7 +94,7 @@ export class EquivalenceCache {
     for (const p of ports) statics += p.index + ':' + p.card + '.' + p.port + ',';
     statics += '|';
     for (const m of chain) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) statics += m.name + '@' + indexOf(m.pin) + ',';
-    let traffic = statics + '|' + machine.hostCoreBudget + '|';
+    let traffic = statics + '|' + machine.hostCoreBudget + '|' + (machine.oneChainPerPort ? 1 : 0) + '|';
     ports.forEach((p) => {
       traffic += this.enteringOf(p, chain).pps + ',';
       const own = machine.ports[p.index].moduleTraffic;

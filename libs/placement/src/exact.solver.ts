@@ -1,4 +1,4 @@
-import { follows, MachineProblem, STAGES, stateAfter } from './machine.problem';
+import { follows, MachineProblem, START, STATES as STAGES, stateAfter } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
 
 export interface SolveResult {
@@ -59,7 +59,7 @@ export class ChainBound {
         let best = Infinity;
         for (let k = 0; k < cands.length; k++) {
           const c = cands[k];
-          if (follows(s, c.stage)) best = Math.min(best, c.cost + v[(i + 1) * STAGES + stateAfter(p, i, c.stage)]);
+          if (follows(s, c.stage, p.allowed)) best = Math.min(best, c.cost + v[(i + 1) * STAGES + stateAfter(p, i, c.stage)]);
         }
         v[i * STAGES + s] = best;
       }
@@ -72,7 +72,7 @@ export class ChainBound {
 
   /** The bound of the whole chain. */
   get root(): number {
-    return this.v[0];
+    return this.v[START];
   }
 }
 
@@ -84,13 +84,13 @@ export function chainBound(p: MachineProblem): ChainBound {
 export function chainRelaxedAssignment(p: MachineProblem, lb: ChainBound): Assignment | null {
   const n = p.modules.length;
   const a = new Int32Array(n);
-  let stage = 0;
+  let stage = START;
   for (let i = 0; i < n; i++) {
     let pick = -1;
     const here = lb.at(i, stage);
     for (let k = 0; k < p.candidates[i].length; k++) {
       const c = p.candidates[i][k];
-      if (follows(stage, c.stage) && Math.abs(c.cost + lb.at(i + 1, stateAfter(p, i, c.stage)) - here) <= EPS * (1 + Math.abs(here))) {
+      if (follows(stage, c.stage, p.allowed) && Math.abs(c.cost + lb.at(i + 1, stateAfter(p, i, c.stage)) - here) <= EPS * (1 + Math.abs(here))) {
         pick = k;
         break;
       }
@@ -160,7 +160,7 @@ class RemainingUse {
         need.fill(Infinity, row, row + T);
         for (let k = 0; k < cands.length; k++) {
           const c = cands[k];
-          if (!follows(s, c.stage)) continue;
+          if (!follows(s, c.stage, p.allowed)) continue;
           const next = ((i + 1) * STAGES + stateAfter(p, i, c.stage)) * T;
           for (let t = 0; t < c.res.length; t++) if (slot[c.res[t]] >= 0) own[slot[c.res[t]]] += c.amt[t];
           for (let t = 0; t < T; t++) {
@@ -211,7 +211,7 @@ export function branchAndBound(
   const cap = capacities(p);
   const remaining = new RemainingUse(p, cap);
   const used = doubleArray(cap.length);
-  if (!remaining.fits(0, 0, used, cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
+  if (!remaining.fits(0, START, used, cap)) return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, nodes: 0 };
   const flav = filledArray(p.devices.length, -1);
   const count = filledArray(p.devices.length, 0);
   const cur = filledArray(n, -1);
@@ -247,7 +247,7 @@ export function branchAndBound(
     const cands = p.candidates[i];
     for (let k = 0; k < cands.length; k++) {
       const c = cands[k];
-      if (!follows(stage, c.stage)) continue;
+      if (!follows(stage, c.stage, p.allowed)) continue;
       const f = flav[c.deviceIndex];
       if (f >= 0 && f !== c.flavourIndex) continue;
       const extra = f < 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0;
@@ -268,7 +268,7 @@ export function branchAndBound(
       if (aborted) return;
     }
   };
-  dfs(0, 0);
+  dfs(0, START);
   const bestA: Assignment | null = found ? Int32Array.from(bestBuf) : null;
   if (aborted) return { assignment: bestA, cost: best, lowerBound: rootBound, optimal: false, nodes };
   return { assignment: bestA, cost: best, lowerBound: bestA ? best : Infinity, optimal: true, nodes };

@@ -1,4 +1,4 @@
-import { follows, MachineProblem, stateAfter } from './machine.problem';
+import { follows, MachineProblem, START, stateAfter } from './machine.problem';
 import { Assignment, evaluate } from './plan.evaluate';
 import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, doubleArray, filledArray, fits, SolveResult } from './exact.solver';
 
@@ -13,14 +13,14 @@ export function filterAndScore(p: MachineProblem): { assignment: Assignment | nu
   const used = doubleArray(cap.length);
   const flav = filledArray(p.devices.length, -1);
   const a = new Int32Array(n);
-  let stage = 0;
+  let stage = START;
   let cost = 0;
   for (let i = 0; i < n; i++) {
     let pick = -1;
     const cands = p.candidates[i];
     for (let k = 0; k < cands.length && pick < 0; k++) {
       const c = cands[k];
-      if (!follows(stage, c.stage)) continue;
+      if (!follows(stage, c.stage, p.allowed)) continue;
       const f = flav[c.deviceIndex];
       if (f >= 0 && f !== c.flavourIndex) continue;
       if (!fits(used, cap, c.res, c.amt)) continue;
@@ -136,13 +136,13 @@ function repair(p: MachineProblem, relaxed: Assignment): { assignment: Assignmen
   const used = doubleArray(cap.length);
   const flav = filledArray(p.devices.length, -1);
   const a = new Int32Array(n);
-  let stage = 0;
+  let stage = START;
   for (let i = 0; i < n; i++) {
     const cands = p.candidates[i];
     const ok = (k: number) => {
       const c = cands[k];
       const f = flav[c.deviceIndex];
-      return follows(stage, c.stage) && (f < 0 || f === c.flavourIndex) && fits(used, cap, c.res, c.amt);
+      return follows(stage, c.stage, p.allowed) && (f < 0 || f === c.flavourIndex) && fits(used, cap, c.res, c.amt);
     };
     let pick = ok(relaxed[i]) ? relaxed[i] : -1;
     // Prefer the relaxed plan's stage so later modules keep their cheap tiers.

@@ -72,6 +72,8 @@ export interface MachineProblem {
   rowPort: number[];
   /** Per row: true when it is the first module of its port's chain. */
   chainStart: boolean[];
+  /** Allowed transitions between positions on one port (see transitions). */
+  allowed: readonly boolean[];
   traffic: TrafficDemand[];
   /** Shared with the traffic filter and other classes: never mutated. */
   candidates: readonly (readonly Candidate[])[];
@@ -81,30 +83,53 @@ export interface MachineProblem {
   switchCost: number[][];
 }
 
-/** Number of hook positions; a "state" is the position of the previous row of the same port (0 at a chain's start). */
-export const STAGES = HOOKS.length;
+/** Number of hook positions. */
+export const STAGES: number = HOOKS.length;
+/** The state before a port's first module: anything may follow it. */
+export const START: number = STAGES;
+/** States a row may start from: the previous row's position on the same port, or START. */
+export const STATES = STAGES + 1;
 
-const EXCLUSIVE = (() => {
-  const t: boolean[] = new Array(STAGES * STAGES).fill(false);
-  for (const [a, b] of EXCLUSIVE_HOOKS) {
-    t[HOOK_POSITION[a] * STAGES + HOOK_POSITION[b]] = true;
-    t[HOOK_POSITION[b] * STAGES + HOOK_POSITION[a]] = true;
-  }
-  return t;
-})();
+/** Hooks that sit on the card itself (the host kernel's generic hook does not). */
+const CARD_HOOK = (h: number) => h < HOOK_POSITION['xdp-generic'];
 
 /**
- * May a module at position `next` follow one at `prev` on one port? Packets never go back, and
- * exclusive hooks (native and generic on one netdev) never both hold modules of one port. Both
- * hooks of an exclusive pair are neighbours in packet order, so checking neighbours is enough.
+ * Which position may follow which on one port, as a STATES x STAGES table: packets never go
+ * back, and exclusive hooks (native and generic on one netdev; a NIC's flow and XDP offload)
+ * never both hold modules of one port. Both hooks of an exclusive pair are neighbours in packet
+ * order, so checking neighbours is enough. `oneCardHook`: the agent loads one chain per device
+ * port, so a port's modules on the card share one hook (generic XDP runs elsewhere).
  */
-export function follows(prev: number, next: number): boolean {
-  return next >= prev && !EXCLUSIVE[prev * STAGES + next];
+export function transitions(oneCardHook: boolean): boolean[] {
+  const t: boolean[] = new Array(STATES * STAGES).fill(true);
+  for (let prev = 0; prev < STAGES; prev++) {
+    for (let next = 0; next < STAGES; next++) {
+      let ok = next >= prev;
+      for (const [a, b] of EXCLUSIVE_HOOKS) {
+        const pa = HOOK_POSITION[a];
+        const pb = HOOK_POSITION[b];
+        if ((prev === pa && next === pb) || (prev === pb && next === pa)) ok = false;
+      }
+      if (oneCardHook && prev !== next && CARD_HOOK(prev) && CARD_HOOK(next)) ok = false;
+      t[prev * STAGES + next] = ok;
+    }
+  }
+  return t;
+}
+
+const DEFAULT_TRANSITIONS = transitions(false);
+const ONE_CARD_HOOK = transitions(true);
+/** A table where only the packet order holds: what diagnosis relaxes to when it drops the hook rules. */
+export const ANY_ORDER: boolean[] = new Array(STATES * STAGES).fill(true);
+
+/** May a module at position `next` follow state `prev` (a position, or START) on one port? */
+export function follows(prev: number, next: number, table: readonly boolean[] = DEFAULT_TRANSITIONS): boolean {
+  return table[prev * STAGES + next];
 }
 
 /** The state the next row starts from after this row took `stage`. */
 export function stateAfter(p: MachineProblem, row: number, stage: number): number {
-  return row + 1 < p.chainStart.length && p.chainStart[row + 1] ? 0 : stage;
+  return row + 1 < p.chainStart.length && p.chainStart[row + 1] ? START : stage;
 }
 
 const KINDS: readonly ResourceKind[] = ['slots', 'instructions', 'mapMemoryBytes', 'flowRules', 'throughput', 'arm', 'hostCores'];
@@ -284,6 +309,8 @@ export function trafficFilter(
         rej.push({ deviceIndex: di, target, hook, code: 'throughput', message: `${target} on ${flavour.profileId} sustains ${fmt(traffic[r].pps / share / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[r].pps / 1e6)} Mpps` });
         continue;
       }
+      // A flow module takes a hook slot only where the agent counts it as one (finite slots).
+      if (hook === 'dpu-flow' || hook === 'nic-flow') usage.slots = 1;
       const res: number[] = [];
       const amt: number[] = [];
       let over: { code: RejectCode; message: string } | null = null;
@@ -368,7 +395,8 @@ export function problemFrom(machine: PlacementMachine, chain: PlacementModule[],
     });
     candidates.push(sortByCost(cands));
   }
-  return { machine, devices, hostDevice, chain, ports, modules, rowPort, chainStart, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
+  const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
+  return { machine, devices, hostDevice, chain, ports, modules, rowPort, chainStart, allowed, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
 }
 
 /** Every row's traffic: per port, the chain's rates (the entering rate replaced by `entering` when given). */

@@ -3,7 +3,7 @@ import { flavoursOf } from './cost.model';
 import { chainRates, hookInterface } from './port.paths';
 import { branchAndBound, chainBound, chainRelaxedAssignment } from './exact.solver';
 import { filterAndScore, heuristicSolve } from './heuristic.solver';
-import { bindDevices, buildProblem, MachineProblem, ResourceKind, shownDeviceId } from './machine.problem';
+import { ANY_ORDER, bindDevices, buildProblem, MachineProblem, ResourceKind, shownDeviceId } from './machine.problem';
 import { Assignment, evaluate } from './plan.evaluate';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
@@ -47,7 +47,7 @@ function withPlan(p: MachineProblem, assignment: Assignment, cost: number, lower
 }
 
 function relaxed(p: MachineProblem, change: 'chain' | ResourceKind): MachineProblem {
-  if (change === 'chain') return { ...p, candidates: p.candidates.map((cs) => cs.map((c) => ({ ...c, stage: 0 }))) };
+  if (change === 'chain') return { ...p, allowed: ANY_ORDER, candidates: p.candidates.map((cs) => cs.map((c) => ({ ...c, stage: 0 }))) };
   return { ...p, resources: p.resources.map((r) => (r.kind === change ? { ...r, capacity: Infinity } : r)) };
 }
 
@@ -189,11 +189,14 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
       const port = machine.ports[p.ports[pi].index];
       const onPort = p.ports[pi].port;
       const deviceId = shownDeviceId(ids, d.deviceIndex, pi);
+      // The host kernel's generic hook is named by the card that owns the netdev, in words too.
+      const names = [...deviceIds];
+      names[p.hostDevice] = shownDeviceId(ids, p.hostDevice, pi);
       const rejected = d.rejected.map((r) => ({
         deviceId: shownDeviceId(ids, r.deviceIndex, pi), target: r.target, hook: r.hook, interface: hookInterface(r.hook, port.interface, onPort), rule: ruleOf(r.code),
-        code: r.code, message: bindDevices(r.message, deviceIds), ...(r.costDelta !== undefined ? { costDelta: r.costDelta } : {}),
+        code: r.code, message: bindDevices(r.message, names), ...(r.costDelta !== undefined ? { costDelta: r.costDelta } : {}),
       }));
-      const reasons = d.reasons.map((r) => bindDevices(r, deviceIds));
+      const reasons = d.reasons.map((r) => bindDevices(r, names));
       const hop: Hop = {
         module: d.module, target: d.target, deviceId, interface: hookInterface(d.hook, port.interface, onPort), hook: d.hook, position: HOOK_POSITION[d.hook],
         port: onPort, profileId: d.profileId, pps: chainRates(machine, port, p.chain)[d.row % n]?.pps ?? 0, costBreakdown: d.costBreakdown, reasons, rejected,

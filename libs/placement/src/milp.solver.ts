@@ -1,5 +1,4 @@
-import { EXCLUSIVE_HOOKS } from '@ioplane/domain';
-import { MachineProblem } from './machine.problem';
+import { MachineProblem, STAGES } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
 
 /** The part of the `highs` package API this library uses (one-shot CPLEX LP solve). */
@@ -92,11 +91,10 @@ export function machineMilp(p: MachineProblem): MachineMilp {
       ...p.candidates[i + 1].map((c, k) => [-c.stage, x[i + 1][k]] as [number, string]),
     ];
     if (parts.some(([c]) => c !== 0)) rows.push(` chain_${i}: ${terms(parts)} <= 0`);
-    EXCLUSIVE_HOOKS.forEach(([a, b], e) => {
-      const on = (j: number, h: string) => p.candidates[j].flatMap((c, k) => (c.hook === h ? [[1, x[j][k]] as [number, string]] : []));
-      const pair = [...on(i, a), ...on(i + 1, b)];
-      if (on(i, a).length && on(i + 1, b).length) rows.push(` ex_${i}_${e}: ${terms(pair)} <= 1`);
-    });
+    // Pairs of positions the port's transition table forbids that the order row does not: x_a + x_b <= 1.
+    p.candidates[i].forEach((a, ka) => p.candidates[i + 1].forEach((b, kb) => {
+      if (b.stage >= a.stage && !p.allowed[a.stage * STAGES + b.stage]) rows.push(` ex_${i}_${ka}_${kb}: ${x[i][ka]} + ${x[i + 1][kb]} <= 1`);
+    }));
   }
   rowsByRes.forEach((parts, r) => {
     if (parts.length > 0 && p.resources[r].capacity > 0) rows.push(` res_${r}: ${terms(parts)} <= 1`);

@@ -146,6 +146,7 @@ export function randomInstance(rng: () => number, opts: RandomInstanceOptions = 
   const machine: PlacementMachine = {
     systemId: sys, hostname: `host-${sys}`, zone: pick(['zone-a', 'zone-b', 'zone-c']), pool: 'edge', tags: [], hostCores: 64,
     hostCoreBudget: Math.round((0.5 + rng() * 4) * (opts.budgetScale ?? 1) * 100) / 100, devices, ports: dedupe(ports), hookSlots, currentPlacement,
+    ...(rng() < 0.3 ? { oneChainPerPort: true } : {}),
   };
   return { machine, modules };
 }

@@ -171,6 +171,11 @@ export interface PlacementMachine {
    * kernel's generic hook. Absent entries fall back to the profile.
    */
   hookSlots?: HookSlots;
+  /**
+   * The agent loads one chain per device port (today's load API: a port, a target, its modules),
+   * so a port's modules on the card must share one hook; generic XDP runs apart from the card.
+   */
+  oneChainPerPort?: boolean;
   currentPlacement: Record<string, CurrentPlacement>;
   /** Per-machine traffic for a module on every port (telemetry); see IngressPort.moduleTraffic. */
   traffic?: Record<string, TrafficDemand>;

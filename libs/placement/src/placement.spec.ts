@@ -125,6 +125,18 @@ describe('several modules on one hook', () => {
     expect(plan.paths[0].hops[1].rejected.find((r) => r.hook === 'xdp-generic')).toMatchObject({ rule: 'exclusivity' });
   });
 
+  it('with an agent that loads one chain per device port, a port\'s modules on the card share one hook', () => {
+    const cx6 = (sys: string) => catalogDevice(`${sys}/ens1f0`, 'smartnic', 'mellanox-connectx-6dx-22.39', false, ['ens1f0', 'ens1f1']);
+    const mods = [mod('acl', 0, { flowRules: 100 }), mod('lb', 1, { verdicts: verdicts({ 'mellanox-connectx-6dx-22.39': ['nic-flow-offload'] }) })];
+    const free = planMachine(machine('o1', [cx6('o1')], ['ens1f0']), mods);
+    expect(hops(free, 'ens1f0')).toEqual(['acl@nic-flow:ens1f0', 'lb@xdp-native:ens1f0']);
+    const m = machine('o2', [cx6('o2')], ['ens1f0'], { oneChainPerPort: true });
+    const one = planMachine(m, mods);
+    expect(hops(one, 'ens1f0')).toEqual(['acl@xdp-native:ens1f0', 'lb@xdp-native:ens1f0']);
+    expect(one.paths[0].hops[0].rejected.find((r) => r.hook === 'nic-flow')).toMatchObject({ rule: 'exclusivity', message: expect.stringContaining('one chain per device port') });
+    expect(validatePlan({ ...machine('o1', [cx6('o1')], ['ens1f0']), oneChainPerPort: true }, mods, free).map((v) => v.constraint)).toEqual(['exclusivity']);
+  });
+
   it('the nfp offload hook holds one program: the second offloadable module goes to the host netdev', () => {
     const m = machine('s5', [agilio('s5')], ['ens1f0']);
     const plan = planMachine(m, [mod('a', 0), mod('b', 1)]);

@@ -1,5 +1,5 @@
 import { doubleArray } from './exact.solver';
-import { follows, type MachineProblem } from './machine.problem';
+import { follows, START, type MachineProblem } from './machine.problem';
 
 /** An assignment: candidate index per module (chain order). */
 export type Assignment = Int32Array;
@@ -17,12 +17,12 @@ export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
   const used = doubleArray(p.resources.length);
   const flavour = new Array<number>(p.devices.length).fill(-1);
   let cost = 0;
-  let stage = 0;
+  let stage = START;
   for (let i = 0; i < a.length; i++) {
     if (a[i] < 0) return { feasible: false, cost: Infinity, violation: { code: 'unassigned', module: i, message: 'no candidate' } };
     const c = p.candidates[i][a[i]];
-    if (p.chainStart[i]) stage = 0;
-    if (!follows(stage, c.stage)) {
+    if (p.chainStart[i]) stage = START;
+    if (!follows(stage, c.stage, p.allowed)) {
       return { feasible: false, cost: Infinity, violation: { code: 'chain_order', module: i, message: `hook ${c.hook} cannot follow the earlier module's hook on this port` } };
     }
     stage = c.stage;

@@ -1,6 +1,6 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, Target, TARGETS } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
-import { breakdownOf, Candidate, deviceToken, flat, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { breakdownOf, Candidate, deviceToken, flat, follows, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
 import { doubleArray } from './exact.solver';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
@@ -109,10 +109,13 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
       `later module ${p.modules[i + 1].name} runs at ${next.hook} (position ${next.stage}), before ${c.hook} (position ${c.stage}) in the packet path`));
     return refused(c, 'chain_order', message);
   }
-  const clash = (prev && prev.stage !== c.stage && exclusiveWith(prev.hook, c.hook) && prev) || (next && next.stage !== c.stage && exclusiveWith(next.hook, c.hook) && next);
+  const clash = (prev && !follows(prev.stage, c.stage, p.allowed) && prev) || (next && !follows(c.stage, next.stage, p.allowed) && next);
   if (clash) {
     const who = clash === prev ? p.modules[i - 1].name : p.modules[i + 1].name;
-    return refused(c, 'exclusive', `${who} holds ${clash.hook} on this port, and ${c.hook} cannot be attached beside it (one of the two per netdev)`);
+    const why = exclusiveWith(clash.hook, c.hook)
+      ? 'one of the two per netdev'
+      : 'the agent loads one chain per device port, so the card\'s hooks of a port cannot both hold modules';
+    return refused(c, 'exclusive', `${who} holds ${clash.hook} on this port, and ${c.hook} cannot be attached beside it (${why})`);
   }
   // Other modules on the alternative's device (the plan is consistent, so they share one flavour).
   const othersOnDevice = totals.users[c.deviceIndex] - (chosen.deviceIndex === c.deviceIndex ? 1 : 0);

@@ -148,6 +148,11 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
       a.arm += u.arm;
       acc.set(owner.device.id, a);
     });
+    // Today's agents load one chain per device port: the card's hooks of a port hold one chain.
+    const cardHooks = [...perHook.keys()].filter((h) => h !== 'xdp-generic');
+    if (machine.oneChainPerPort && cardHooks.length > 1) {
+      out.push({ interface: iface, constraint: 'exclusivity', message: `${cardHooks.join(' and ')} both hold modules on ${iface}, but the agent loads one chain per device port` });
+    }
     for (const [hook, count] of perHook) {
       const slots = slotsOf(machine, owner?.device ?? null, hook, chosenFlavour);
       if (count > slots) out.push({ interface: iface, constraint: 'slots', message: `${count} modules on ${hook} of ${iface}, which has ${slots} slot(s)` });
@@ -166,11 +171,11 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
 
 /** Slots of a hook from the raw facts: the agent's report for the firmware a card runs now, else its profile. */
 function slotsOf(machine: PlacementMachine, device: PlacementDevice | null, hook: Hook, chosen: (d: PlacementDevice) => DeviceFlavour | undefined): number {
-  if (hook === 'dpu-flow' || hook === 'nic-flow') return Infinity;
   if (hook === 'xdp-generic') return machine.hookSlots?.host?.['xdp-generic'] ?? HOST_GENERIC_SLOTS;
   if (!device) return 0;
   const f = chosen(device);
   if (!f) return 0;
+  if (hook === 'dpu-flow' || hook === 'nic-flow') return (f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined) ?? Infinity;
   const profile = hook === 'nic-xdp-offload' ? Math.min(1, f.programSlotsPerPort) : f.programSlotsPerPort;
   const reported = f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined;
   return reported === undefined ? profile : Math.min(profile, reported);

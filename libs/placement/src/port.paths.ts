@@ -72,10 +72,14 @@ export function hookInterface(hook: Hook, hostInterface: string, port: number): 
 /**
  * Program slots of one hook of one port: what the agent reports for the flavour a device runs
  * now, else the profile's; nfp offload has no tail calls (one program per port in hardware).
- * Flow hooks hold rules, not programs: no slot limit (flowRules bounds them).
  */
 export function hookSlots(machine: PlacementMachine, device: PlacementDevice | null, flavourIndex: number, hook: Hook): number {
-  if (hook === 'dpu-flow' || hook === 'nic-flow') return Infinity;
+  // Flow hooks hold rules, not programs (flowRules bounds them), unless the agent says otherwise:
+  // today's agents load a flow module like a program and count it against the device's slots.
+  if (hook === 'dpu-flow' || hook === 'nic-flow') {
+    const reported = device && flavourIndex === 0 ? machine.hookSlots?.[device.id]?.[hook] : undefined;
+    return reported ?? Infinity;
+  }
   if (hook === 'xdp-generic') return machine.hookSlots?.[HOST_SLOTS_KEY]?.['xdp-generic'] ?? HOST_GENERIC_SLOTS;
   if (!device) return 0;
   const f: DeviceFlavour | undefined = device.flavours[flavourIndex];

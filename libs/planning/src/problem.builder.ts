@@ -34,6 +34,8 @@ export function toPlacementMachine(
     devices,
     ports: selectIngress(m.interfaces, ingress).map((i) => (traffic ? { interface: i, traffic } : { interface: i })),
     hookSlots: facts ? hookSlotsFrom(m, facts) : undefined,
+    // An agent that reports slots per hook loads a chain per hook; today's load one chain per device port.
+    oneChainPerPort: !facts || !Object.values(facts).some((f) => f.hookSlots),
     currentPlacement: current,
   };
 }
@@ -52,7 +54,10 @@ export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
       out[d.kind === 'host-cpu' ? HOST_SLOTS_KEY : d.id] = { ...f.hookSlots };
       continue;
     }
-    const hooks: Hook[] = d.kind === 'host-cpu' ? ['xdp-generic'] : ['xdp-native', 'nic-xdp-offload', 'dpu-xdp'];
+    // One figure per device: today's agents load a flow module through the same per-port chain
+    // and refuse one where the profile gives no program slot (or map memory), so every hook of the
+    // card gets it; an agent that reports per-hook slots (rules on flow hooks) says otherwise.
+    const hooks: Hook[] = d.kind === 'host-cpu' ? ['xdp-generic'] : ['dpu-flow', 'dpu-xdp', 'nic-flow', 'nic-xdp-offload', 'xdp-native'];
     out[d.kind === 'host-cpu' ? HOST_SLOTS_KEY : d.id] = Object.fromEntries(hooks.map((h) => [h, f.programSlotsPerPort]));
   }
   return out;
