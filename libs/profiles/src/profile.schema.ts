@@ -72,6 +72,10 @@ const throughputSchema = z.strictObject({
   latencyUs: z.number().finite().min(0),
   armCores: z.int().min(1).max(256).optional(),
   armSlowdown: z.number().finite().min(1).max(100).optional(),
+  /** Host ns the port's driver spends receiving a packet (placement charges it to host hooks). */
+  rxNsPerPacket: z.number().finite().min(0).max(10_000).optional(),
+  /** Host ns generic XDP adds per packet on this card's netdevs (skb built before the program). */
+  skbNsPerPacket: z.number().finite().min(0).max(10_000).optional(),
 });
 
 const flashSchema = z.strictObject({
