@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule, describeKernel } from '@ioplane/compiler';
-import { AgentClient, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type PortInterface } from '@ioplane/devices';
+import { AgentClient, bpffsRoot, generateSigningKeys, signedLoadBody } from '@ioplane/devices';
 import { run } from '../packaging/package.process';
 
 /**
@@ -18,11 +18,21 @@ let controllerDeb = '';
 let buildLog = '';
 const children: ChildProcess[] = [];
 
-/** A dpkg database in `root`, so `dpkg --root` installs into it like into a fresh system. */
+/**
+ * A minimal system in `dir` for `dpkg --root`: a dpkg database, and a POSIX shell with its
+ * libraries, so dpkg runs the maintainer scripts chrooted there (not on this host).
+ */
 async function freshRoot(dir: string): Promise<void> {
   await fsp.mkdir(join(dir, 'var/lib/dpkg/info'), { recursive: true });
   await fsp.mkdir(join(dir, 'var/lib/dpkg/updates'), { recursive: true });
   await fsp.writeFile(join(dir, 'var/lib/dpkg/status'), '');
+  const libs = (await run('ldd', ['/bin/dash'])).split('\n').map((l) => /(\/\S+) \(0x/.exec(l)?.[1]).filter((l): l is string => !!l);
+  for (const f of ['/bin/dash', ...libs]) {
+    await fsp.mkdir(join(dir, f, '..'), { recursive: true });
+    await fsp.copyFile(f, join(dir, f));
+    await fsp.chmod(join(dir, f), 0o755);
+  }
+  await fsp.symlink('dash', join(dir, 'bin/sh'));
   // The base system's targets and slices, which the unit's default dependencies name.
   await fsp.mkdir(join(dir, 'lib/systemd/system'), { recursive: true });
   for (const f of await fsp.readdir('/lib/systemd/system')) {
@@ -30,15 +40,15 @@ async function freshRoot(dir: string): Promise<void> {
   }
 }
 
-/** Unpacks as dpkg installs (files, conffiles, the database), without the maintainer scripts that would act on this host. */
-function dpkgInstall(dir: string, deb: string): Promise<string> {
-  return run('dpkg', ['--root', dir, '--force-depends', '--unpack', deb]);
+/** Installs as on a machine (files, conffiles, maintainer scripts chrooted into `dir`); the dependencies are this host's business. */
+function dpkgInstall(dir: string, deb: string, how: '--install' | '--unpack' = '--install'): Promise<string> {
+  return run('dpkg', ['--root', dir, '--force-depends', how, deb]);
 }
 
 /** Starts the installed executable with an env file; resolves with its URL from the "agent listening" line. */
-export function startPackagedAgent(exe: string, envFile: string, extraEnv: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+export function startPackagedAgent(exe: string, envFile: string, extraEnv: Record<string, string> = {}, prefix: string[] = []): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, ['--env-file', envFile], { env: { PATH: process.env.PATH, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, [...prefix, '--env-file', envFile], { env: { PATH: process.env.PATH, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`agent did not start in 60 s:\n${out}`)), 60_000);
@@ -121,12 +131,13 @@ describe('the agent package installed into a throwaway root', () => {
     await fsp.rm(root, { recursive: true, force: true });
     await freshRoot(root);
     await dpkgInstall(root, agentDeb);
-    await dpkgInstall(root, controllerDeb);
+    // The controller's postinst creates its system user with adduser, which this bare root lacks: unpacked only.
+    await dpkgInstall(root, controllerDeb, '--unpack');
   }, 120_000);
 
   it('dpkg knows both packages and their conffiles', async () => {
     const status = await fsp.readFile(join(root, 'var/lib/dpkg/status'), 'utf8');
-    expect(status).toMatch(/Package: ioplane-agent\nStatus: install ok unpacked/);
+    expect(status).toMatch(/Package: ioplane-agent\nStatus: install ok installed/);
     expect(status).toMatch(/Package: ioplane\nStatus: install ok unpacked/);
     expect(status).toMatch(/Conffiles:\n \/etc\/ioplane\/agent\.env [0-9a-f]{32}/);
   });
@@ -199,13 +210,13 @@ SEC("xdp") int udp_counter(struct xdp_md *ctx) {
 char _license[] SEC("license") = "GPL";
 `;
 
-/** UDP from the port's peer namespace until `stop` resolves; resolves with the datagrams the socket accepted. */
-function trafficUntil(i: PortInterface, stop: Promise<unknown>): Promise<number> {
+/** UDP from `netns` to `address` until `stop` resolves; resolves with the datagrams the socket accepted. */
+function trafficUntil(netns: string, address: string, stop: Promise<unknown>): Promise<number> {
   const script = `const d=require('dgram').createSocket('udp4');const b=Buffer.alloc(32);let sent=0,inflight=0,done=false;
 process.stdin.on('data',()=>{done=true});
 (function go(){if(done){const t=setInterval(()=>{if(inflight===0){clearInterval(t);console.log(sent);d.close();process.exit(0)}},10);return}
-for(let k=0;k<20;k++){inflight++;d.send(b,9999,'${i.address}',(e)=>{inflight--;if(!e)sent++})}setTimeout(go,2)})();`;
-  const p = spawn('ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+for(let k=0;k<20;k++){inflight++;d.send(b,9999,'${address}',(e)=>{inflight--;if(!e)sent++})}setTimeout(go,2)})();`;
+  const p = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(p);
   void stop.finally(() => p.stdin!.write('stop\n'));
   return new Promise((resolve, reject) => {
@@ -220,48 +231,78 @@ for(let k=0;k<20;k++){inflight++;d.send(b,9999,'${i.address}',(e)=>{inflight--;i
 
 describeKernel('upgrading the packaged agent in place', (itKernel) => {
   const token = randomBytes(24).toString('hex');
-  const agentId = `pkgk-${randomBytes(3).toString('hex')}`;
+  const tag = randomBytes(3).toString('hex');
+  const agentId = `pkgk-${tag}`;
   const keys = generateSigningKeys();
   const upRoot = `/tmp/ioplane-pkgup-${process.pid}`;
+  // The agent acts on the interfaces of the namespace it runs in: it gets a namespace of its own
+  // with one port (a veth whose peer sends the traffic) and a control link to this namespace.
+  const host = `iopk-${tag}`;
+  const wire = `iopk-${tag}-w`;
+  const control = `iopkc-${tag}`;
+  const net = 1 + (parseInt(tag, 16) % 250);
+  const ip = (...args: string[]) => run('ip', args);
 
   afterAll(async () => {
-    // Only what this test made: its bpffs folder, its namespaces (and their veth pair), its root.
+    // Only what this test made: its namespaces (which take their veths along), bpffs folder and root.
+    await ip('netns', 'del', host).catch(() => undefined);
+    await ip('netns', 'del', wire).catch(() => undefined);
+    await ip('link', 'del', control).catch(() => undefined);
     await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
-    await removeMachine(agentId);
     await fsp.rm(upRoot, { recursive: true, force: true });
   });
 
   itKernel('keeps the datapath: pinned programs run on while the agent stops, is upgraded by dpkg and starts again', async () => {
+    await ip('netns', 'add', host);
+    await ip('netns', 'add', wire);
+    await ip('-n', host, 'link', 'add', 'port0', 'type', 'veth', 'peer', 'name', 'port0w', 'netns', wire);
+    await ip('-n', host, 'addr', 'add', `10.213.${net}.1/30`, 'dev', 'port0');
+    await ip('-n', wire, 'addr', 'add', `10.213.${net}.2/30`, 'dev', 'port0w');
+    await ip('link', 'add', control, 'type', 'veth', 'peer', 'name', 'ctl0', 'netns', host);
+    await ip('addr', 'add', `10.214.${net}.1/30`, 'dev', control);
+    await ip('-n', host, 'addr', 'add', `10.214.${net}.2/30`, 'dev', 'ctl0');
+    for (const [ns, dev] of [[host, 'port0'], [host, 'ctl0'], [host, 'lo'], [wire, 'port0w'], [wire, 'lo']]) await ip('-n', ns, 'link', 'set', dev, 'up');
+    await ip('link', 'set', control, 'up');
+
     await fsp.rm(upRoot, { recursive: true, force: true });
     await freshRoot(upRoot);
     await dpkgInstall(upRoot, agentDeb);
     await fsp.writeFile(join(upRoot, 'etc/ioplane/controller.pub'), keys.publicKeyPem);
+    const machine = join(upRoot, 'etc/ioplane/machine.json');
+    await fsp.writeFile(machine, JSON.stringify({ systemId: agentId, hostname: agentId, devices: [{
+      id: `${agentId}/cpu`, machineSystemId: agentId, kind: 'host-cpu', name: 'cpu', vendorId: null, productId: null, vendorName: null, productName: null,
+      firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['port0'], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
+    }] }));
     const envFile = join(upRoot, 'etc/ioplane/agent.env');
-    await fsp.appendFile(envFile, `\nAGENT_ID=${agentId}\nAGENT_TOKEN=${token}\nAGENT_PUBLIC_KEY=${join(upRoot, 'etc/ioplane/controller.pub')}\nAGENT_HOST=127.0.0.1\nAGENT_PORT=0\nAGENT_STATE_DIR=${join(upRoot, 'var/lib/ioplane-agent')}\n`);
+    await fsp.appendFile(envFile, `\nAGENT_ID=${agentId}\nAGENT_TOKEN=${token}\nAGENT_PUBLIC_KEY=${join(upRoot, 'etc/ioplane/controller.pub')}\nAGENT_HOST=10.214.${net}.2\nAGENT_PORT=0\nAGENT_MACHINE=${machine}\nAGENT_STATE_DIR=${join(upRoot, 'var/lib/ioplane-agent')}\n`);
     const exe = join(upRoot, 'usr/lib/ioplane-agent/ioplane-agent');
+    // nsenter switches only the network namespace: unlike `ip netns exec`, which mounts a sysfs of its
+    // own, the agent sees the host's /sys/fs/bpf, where its pins must outlive it.
+    const startInHost = () => startPackagedAgent('nsenter', envFile, {}, [`--net=/run/netns/${host}`, exe]);
     const work = join(upRoot, 'build');
     await fsp.mkdir(work, { recursive: true });
     await fsp.writeFile(join(work, 'prog.c'), COUNTER);
     const object = await fsp.readFile((await buildModule({ name: 'udp-counter', dir: work, sources: ['prog.c'] }, { cacheDir: join(work, 'cache') })).objectPath);
 
-    const first = await startPackagedAgent(exe, envFile);
+    const first = await startInHost();
     let client = new AgentClient(first.url, token);
     expect((await client.health()).mode).toBe('kernel');
     const device = `${agentId}/cpu`;
     const loaded = await client.load(device, signedLoadBody('host-xdp-native', [{ name: 'udp-counter', version: '1.0.0', program: 'udp_counter', object, persistentMaps: ['hits'] }], keys.privateKeyPem));
     expect(loaded.status).toBe('loaded');
     expect((await client.commit(device)).status).toBe('committed');
-    const iface = (await client.programs()).devices[0].ports[0].interface!;
 
     // Traffic runs across the whole upgrade: stop the agent, dpkg upgrades it in place, start it again.
     let upgraded!: () => void;
     const done = new Promise<void>((r) => (upgraded = r));
-    const traffic = trafficUntil(iface, done);
+    const traffic = trafficUntil(wire, `10.213.${net}.1`, done);
     await new Promise((r) => setTimeout(r, 300));
     await stopChild(first.child);
     const upgrade = await dpkgInstall(upRoot, agentDeb);
     expect(upgrade).toMatch(/Unpacking ioplane-agent \(.+\) over \(.+\)/);
-    const second = await startPackagedAgent(exe, envFile);
+    // dpkg kept the settings cloud-init (here: this test) wrote over the shipped conffile.
+    expect(await fsp.readFile(envFile, 'utf8')).toContain(`AGENT_ID=${agentId}`);
+    const second = await startInHost();
     await new Promise((r) => setTimeout(r, 300));
     upgraded();
     const sent = await traffic;
