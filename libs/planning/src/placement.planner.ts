@@ -1,6 +1,6 @@
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import type { ModuleCatalog, ModuleReport } from '@ioplane/catalog';
-import { CurrentPlacement, HighsSolver, machinePlans, matchesSelector, planFleet, PlacementModule, PlanViolation, validatePlan } from '@ioplane/placement';
+import { CurrentPlacement, HighsSolver, MachinePlan, machinePlans, matchesSelector, planFleet, PlacementMachine, PlacementModule, PlanViolation, validatePlan } from '@ioplane/placement';
 import type { FleetRepository } from '@ioplane/state';
 import { PlacementRequest } from './placement-request.schema';
 import { SkippedMachine, StoredPlan } from './placement.plan';
@@ -98,11 +98,7 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
   const plan = planFleet(machines, modules, { highs: deps.highs });
   const perMachine = machinePlans(plan);
   // Every plan, whichever solver or cache produced it, is checked against the raw machine before it is kept.
-  const violations = perMachine.flatMap((mp, i) => {
-    const mods = modulesOn(modules, mp, plan.scoped);
-    return validatePlan(machines[i], mods, mp).map((v) => ({ ...v, systemId: mp.systemId }));
-  });
-  if (violations.length) throw new PlanValidationError(violations);
+  assertValidPlans(machines, modules, perMachine, plan.scoped);
   return {
     placementId,
     createdAt: new Date().toISOString(),
@@ -122,6 +118,14 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
     scoped: plan.scoped,
     stats: plan.stats,
   };
+}
+
+/** Throws PlanValidationError naming every rule a machine plan breaks against its raw machine; nothing is stored then. */
+export function assertValidPlans(
+  machines: readonly PlacementMachine[], modules: PlacementModule[], plans: readonly MachinePlan[], scoped: { module: string; perReplicaPps: number; replicas: { systemId: string }[] }[],
+): void {
+  const violations = plans.flatMap((mp, i) => validatePlan(machines[i], modulesOn(modules, mp, scoped), mp).map((v) => ({ ...v, systemId: mp.systemId })));
+  if (violations.length) throw new PlanValidationError(violations);
 }
 
 /** The modules a machine's plan must carry: the chain, plus the fleet-scoped ones it was chosen for (at their per-replica rate). */
