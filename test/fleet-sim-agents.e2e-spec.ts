@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { FleetMachine } from '@ioplane/domain';
 import { buildModule, describeKernel } from '@ioplane/compiler';
-import { AgentClient, agentToken, bpffsRoot, generateSigningKeys, machineNames, signedLoadBody } from '@ioplane/devices';
+import { AgentClient, agentToken, bpffsRoot, generateSigningKeys, signedLoadBody } from '@ioplane/devices';
 import { buildFleet } from '@ioplane/inventory';
 import { MaasClient, toMachine } from '@ioplane/maas';
 import { loadCatalog } from '@ioplane/modules';
@@ -166,10 +166,19 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     expect(inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)?.driver).toBe('kernel-xdp');
 
     const agentId = agentIdFor(instanceId, host.systemId);
-    const loaded = await client.load(`${host.systemId}/cpu`, signedLoadBody('host-xdp-native', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem));
+    // The host's netdevs carry their MAAS names inside the machine's namespace; the agent inventoried them.
+    const cpu = inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)!.device;
+    const first = cpu.interfaces[0];
+    expect(inv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(cpu.interfaces));
+    const loaded = await client.load(`${host.systemId}/cpu`, signedLoadBody('host-xdp-native', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0, { interface: first }));
     expect(loaded.status).toBe('loaded');
-    const { netns, peerNetns } = machineNames(agentId);
-    expect(netnsList()).toEqual(expect.arrayContaining([netns, peerNetns]));
+    const netns = `iop-${instanceId}-${host.hostname}`;
+    expect(netnsList()).toEqual(expect.arrayContaining([netns, `${netns}-wire`]));
+    // Checked from outside the agent: ip shows the program on the MAAS-named netdev.
+    const link = JSON.parse(execFileSync('ip', ['-n', netns, '-j', 'link', 'show', first], { encoding: 'utf8' })) as { xdp?: { prog?: { id: number } } }[];
+    expect(link[0].xdp?.prog?.id).toBe(loaded.current.rootProgId);
+    // Probe traffic starts at the wire and crosses the port's path into the host's netdev.
+    expect((await client.probe(`${host.systemId}/cpu`, 0, 20)).sent).toBe(20);
     expect(existsSync(join(bpffsRoot(agentId)))).toBe(true);
 
     await sim.close();

@@ -3,11 +3,12 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Device, FirmwareProfile, Machine } from '@ioplane/domain';
-import { agentToken, bpffsRoot, removeMachine } from '@ioplane/devices';
+import { agentToken, bpffsRoot, removeLeftovers, removeMachine } from '@ioplane/devices';
 import { toMachine, type RawMachine, type RawPciDevice } from '@ioplane/maas';
 import { detectDevices, loadProfiles } from '@ioplane/profiles';
 import { createLogger } from '@ioplane/runtime';
 import { startAgent, type RunningAgent } from '../../agent/src';
+import { buildMachineNet, type SimMachineNet } from './fleet-sim.topology';
 import { renderDevices, renderMachine } from './maas-sim.render';
 import type { MaasSimStore, SimMachine } from './maas-sim.store';
 
@@ -126,6 +127,10 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
   const logger = createLogger({ name: 'agent', level: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' });
   const agents = new Map<string, RunningAgent>();
   const hosts = store.model.hosts;
+  // Packet-true machines (wire -> DPU -> NIC stage -> host namespaces) where the kernel can hold them.
+  const packetTrue = opts.kernel !== 'off' && process.getuid?.() === 0;
+  const nets = new Map<string, SimMachineNet>();
+  if (packetTrue) await removeLeftovers().catch(() => []);
 
   // Only agents that started are scrubbed: one that failed to listen may share its id with a
   // running simulator (a fixed instanceId), whose namespaces and pins are not ours to remove.
@@ -133,6 +138,9 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     const running = [...agents.entries()];
     agents.clear();
     await Promise.allSettled(running.map(([, a]) => a.close()));
+    const built = [...nets.values()];
+    nets.clear();
+    await Promise.allSettled(built.map((n) => n.remove()));
     const ids = running.map(([systemId]) => agentIdFor(instanceId, systemId));
     for (let i = 0; i < ids.length; i += concurrency) await Promise.all(ids.slice(i, i + concurrency).map((id) => scrub(id, stateDir)));
     if (ownStateDir) await fsp.rm(stateDir, { recursive: true, force: true });
@@ -144,12 +152,20 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     const id = agentIdFor(instanceId, systemId);
     const address = m.model.ipAddress;
     try {
+      const devices = simulatedDevices(store, systemId, profiles);
+      let net = nets.get(systemId);
+      if (packetTrue && !net) {
+        net = await buildMachineNet({ name: `${instanceId}-${m.hostname}`, instanceId, index: hosts.findIndex((h) => h.systemId === systemId), devices, profiles });
+        nets.set(systemId, net);
+      }
       const agent = await startAgent({
         id,
         host: address,
         port: settings?.port ?? shared,
         token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
-        machine: { systemId, hostname: m.hostname, devices: simulatedDevices(store, systemId, profiles) },
+        machine: { systemId, hostname: m.hostname, devices },
+        // The agent acts on the machine's MAAS-named netdevs, as on a real host; the wire is the simulator's.
+        ...(net ? { interfaces: net.host } : {}),
         profiles,
         publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem,
         timeScale,
@@ -207,6 +223,9 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
       if (old) {
         await old.close();
         await scrub(agentIdFor(instanceId, systemId), stateDir);
+        // A new OS starts with no programs attached: the machine's namespaces are rebuilt with the next agent.
+        await nets.get(systemId)?.remove();
+        nets.delete(systemId);
       }
       if (settings && !closing) await launch(systemId, settings);
     },

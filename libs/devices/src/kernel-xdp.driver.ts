@@ -191,6 +191,18 @@ export class KernelXdpDriver implements DeviceDriver {
       const id = await this.linkProgId(p);
       if (id !== null) ours.add(id);
     }
+    if (this.o.host) {
+      // Host mode: the agent's other devices share these netdevs (the host CPU entry lists every
+      // port); what any of them attached through a link under this agent's bpffs folder is ours.
+      const agentRoot = bpffsRoot(this.o.agentId);
+      for (const dev of await fsp.readdir(agentRoot).catch(() => [] as string[])) {
+        for (const port of await fsp.readdir(join(agentRoot, dev)).catch(() => [] as string[])) {
+          if (!/^p\d+$/.test(port)) continue;
+          const id = await linkedProgId(join(agentRoot, dev, port, 'link'));
+          if (id !== null) ours.add(id);
+        }
+      }
+    }
     const names = new Set(this.meta.flatMap((_, p) => (this.o.host && !this.device.interfaces[p] ? [] : [this.iface(p).name])));
     for (const l of await linksIn(this.o.host ? this.o.host.netns : this.iface(0).netns)) {
       // In host mode only the device's own ports are judged: the host's other netdevs belong to other devices.

@@ -1,0 +1,47 @@
+import type { Device, FirmwareProfile } from '@ioplane/domain';
+import { buildTopology, removeTopology, sendAtWire, type HostPorts, type MachineTopology, type PortPathSpec } from '@ioplane/devices';
+
+/**
+ * The ports of an emulated host and what stands in front of each, from its devices as the
+ * inventory sees them: a DPU's ports get the DPU's namespace, a SmartNIC that offloads (XDP or
+ * flow rules) gets a NIC stage, every port ends at its MAAS-named netdev in the host namespace.
+ */
+export function portSpecs(devices: readonly Device[], profiles: readonly FirmwareProfile[]): PortPathSpec[] {
+  const out = new Map<string, PortPathSpec>();
+  const dpus = devices.filter((d) => d.kind === 'dpu');
+  for (const d of devices) {
+    if (d.kind === 'host-cpu') continue;
+    const profile = d.profileId ? profiles.find((p) => p.id === d.profileId) : undefined;
+    const offloads = !!profile?.targets.some((t) => t === 'nic-xdp-offload' || t === 'nic-flow-offload');
+    for (const name of d.interfaces) {
+      out.set(name, d.kind === 'dpu' ? { interface: name, dpu: `dpu${dpus.indexOf(d)}` } : { interface: name, ...(offloads ? { nicStage: true } : {}) });
+    }
+  }
+  // The host CPU entry lists every port; one no card claims is a plain port.
+  for (const d of devices.filter((x) => x.kind === 'host-cpu')) for (const name of d.interfaces) if (!out.has(name)) out.set(name, { interface: name });
+  return [...out.values()];
+}
+
+/** A built machine and the agent's view of it: its host namespace and a wire that sends at each port. */
+export interface SimMachineNet {
+  topology: MachineTopology;
+  host: HostPorts;
+  remove(): Promise<void>;
+}
+
+export async function buildMachineNet(o: { name: string; instanceId: string; index: number; devices: readonly Device[]; profiles: readonly FirmwareProfile[] }): Promise<SimMachineNet> {
+  const topology = await buildTopology({ hostname: o.name, instanceId: o.instanceId, index: o.index % 250, ports: portSpecs(o.devices, o.profiles) });
+  const byNetdev = new Map(topology.ports.map((p) => [p.netdev, p]));
+  return {
+    topology,
+    host: {
+      netns: topology.hostNetns,
+      wire: async (netdev, packets) => {
+        const p = byNetdev.get(netdev);
+        if (!p) return 0;
+        return sendAtWire(p.hops[0].netns, p.hostAddress, packets);
+      },
+    },
+    remove: () => removeTopology(topology),
+  };
+}
