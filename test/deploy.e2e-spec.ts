@@ -66,7 +66,7 @@ describe('MAAS deploys that install the agent', () => {
     });
     expect(placed.status).toBe(202);
 
-    const jobs = { a05: await waitJob(h.apiUrl, `deploy.${a05}`), a08: await waitJob(h.apiUrl, `deploy.${a08}`) };
+    const jobs = { a05: await waitJob(h.apiUrl, `deploy.${a05}.${placed.body.id}`), a08: await waitJob(h.apiUrl, `deploy.${a08}.${placed.body.id}`) };
     expect(jobs.a05).toMatchObject({ state: 'completed', attemptsMade: 1 });
     // The failure MAAS reported was retried (release, deploy again) and the second attempt succeeded.
     expect(jobs.a08).toMatchObject({ state: 'completed', attemptsMade: 2 });
@@ -110,6 +110,10 @@ describe('MAAS deploys that install the agent', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`edge-b09 (${b09}): failed after 2 attempt(s): MAAS failed to deploy edge-b09: Power on failed: BMC did not answer`);
     expect(h.sim.store.get(b09).status).toBe(11);
+    // A later request is a deployment of its own (not the failed job again): this one succeeds.
+    const again = await runCli(['--api', h.apiUrl, 'fleet', 'deploy', b09, '--retries', '0'], 120_000);
+    expect(again.stdout).toContain(`edge-b09 (${b09}): deployed, agent answering`);
+    expect(again.code).toBe(0);
     // Refused up front: a machine that is not a host in the inventory, named by its field.
     const unknown = await http(h.apiUrl, 'POST', '/v1/fleet/deploy', { machines: ['edge-a05', 'no-such-host'] });
     expect(unknown.status).toBe(404);

@@ -1,5 +1,6 @@
 import { ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
+import { randomUUID } from 'node:crypto';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
@@ -78,8 +79,9 @@ export class FleetController {
       return m;
     });
     const jobs = [];
+    const requestId = randomUUID().slice(0, 8);
     for (const m of machines) {
-      const job = await this.queue.add(JOBS.fleetDeploy, { systemId: m.systemId, requestedBy: 'api' }, fleetDeployJobOptions(m.systemId, body.retries));
+      const job = await this.queue.add(JOBS.fleetDeploy, { systemId: m.systemId, requestedBy: 'api' }, fleetDeployJobOptions(m.systemId, body.retries, requestId));
       jobs.push({ systemId: m.systemId, hostname: m.hostname, jobId: job.id });
     }
     return { queue: QUEUES.fleet, name: JOBS.fleetDeploy, jobs };

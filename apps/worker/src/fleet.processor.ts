@@ -62,7 +62,7 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     const { systemId } = fleetDeployPayload.parse(job.data);
     const c = this.config;
     const source = c.IOPLANE_AGENT_PACKAGE_URL ? { packageUrl: c.IOPLANE_AGENT_PACKAGE_URL } : c.IOPLANE_AGENT_APT_SOURCE ? { aptSource: c.IOPLANE_AGENT_APT_SOURCE } : null;
-    if (!source) throw new DeployError('not_deployable', systemId, 'no agent package source', 'set IOPLANE_AGENT_PACKAGE_URL (a .deb URL machines reach) or IOPLANE_AGENT_APT_SOURCE to deploy machines with the agent');
+    if (!source) throw new DeployError('no_agent_source', systemId, 'no agent package source', 'set IOPLANE_AGENT_PACKAGE_URL (a .deb URL machines reach) or IOPLANE_AGENT_APT_SOURCE to deploy machines with the agent');
     const publicKeyPem = createPublicKey(this.keys.privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
     try {
       const outcome = await deployMachine(systemId, {

@@ -84,7 +84,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     const retries = deployRetries(request);
     if (retries === null || request.dryRun) return;
     const machines = deployCandidates(request, await this.fleet.listMachines());
-    for (const m of machines) await this.fleetQueue.add(JOBS.fleetDeploy, { systemId: m.systemId, placementId }, fleetDeployJobOptions(m.systemId, retries));
+    for (const m of machines) await this.fleetQueue.add(JOBS.fleetDeploy, { systemId: m.systemId, placementId }, fleetDeployJobOptions(m.systemId, retries, placementId));
     if (machines.length) this.log.log({ placementId, machines: machines.map((m) => m.hostname) }, 'placement: MAAS deploys the machines that are not Deployed yet');
   }
 

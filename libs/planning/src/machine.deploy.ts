@@ -9,7 +9,7 @@ const FAILED_DEPLOYMENT = 11;
 const RELEASING = 12;
 const DISK_ERASING = 14;
 
-export type DeployErrorCode = 'deploy_failed' | 'deploy_timeout' | 'not_deployable' | 'agent_silent';
+export type DeployErrorCode = 'deploy_failed' | 'deploy_timeout' | 'not_deployable' | 'agent_silent' | 'no_agent_source';
 
 /** Why a machine did not end up Deployed with its agent answering; `reason` is MAAS's own words where it gave any. */
 export class DeployError extends Error {

@@ -11,13 +11,15 @@ export const fleetDeployPayload = z.object({
 export type FleetDeployPayload = z.infer<typeof fleetDeployPayload>;
 
 /**
- * One deploy job per machine at a time (a repeated request while one runs joins it). A failed
- * deployment is retried `retries` times, each attempt releasing the machine first; the job's
- * failure keeps MAAS's reason.
+ * One deploy job per machine at a time: a request while one waits or runs joins it (deduplication);
+ * a later request (say, after a failure) is a job of its own, `deploy.<systemId>.<requestId>`. A
+ * failed deployment is retried `retries` times, each attempt releasing the machine first; the
+ * job's failure keeps MAAS's reason.
  */
-export function fleetDeployJobOptions(systemId: string, retries: number) {
+export function fleetDeployJobOptions(systemId: string, retries: number, requestId: string) {
   return {
-    jobId: jobId('deploy', systemId),
+    jobId: jobId('deploy', systemId, requestId),
+    deduplication: { id: jobId('deploy', systemId) },
     attempts: retries + 1,
     backoff: { type: 'fixed', delay: 1_000 },
     removeOnComplete: 1000,
