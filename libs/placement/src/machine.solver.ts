@@ -175,13 +175,20 @@ export function decisionsOf(s: MachineSolution): DecisionTemplate[] {
 export function materialise(machine: PlacementMachine, deviceIds: readonly string[], s: MachineSolution): MachinePlan {
   const p = s.problem;
   const ids = { devices: deviceIds.map((id) => ({ id })) as never, hostDevice: p.hostDevice, ports: p.ports };
-  const paths: PathPlan[] = p.ports.map((pp) => {
+  // What each port's modules really see, computed once per port (not per hop).
+  const ratesOf = p.ports.map((pp) => chainRates(machine, machine.ports[pp.index], p.chain));
+  const paths: PathPlan[] = p.ports.map((pp, pi) => {
     const port = machine.ports[pp.index];
-    const rates = chainRates(machine, port, p.chain);
+    const rates = ratesOf[pi];
     const entering = rates[0] ?? pp.entering;
     return { ingress: { interface: port.interface, deviceId: pp.card >= 0 ? deviceIds[pp.card] : '', pps: entering.pps, meanPacketBytes: entering.meanPacketBytes }, hops: [] };
   });
   const placements: Record<string, ModulePlacement> = {};
+  const namesOf = p.ports.map((_, pi) => {
+    const names = [...deviceIds];
+    names[p.hostDevice] = shownDeviceId(ids, p.hostDevice, pi);
+    return names;
+  });
   if (s.feasible) {
     const n = p.chain.length;
     for (const d of decisionsOf(s)) {
@@ -190,8 +197,7 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
       const onPort = p.ports[pi].port;
       const deviceId = shownDeviceId(ids, d.deviceIndex, pi);
       // The host kernel's generic hook is named by the card that owns the netdev, in words too.
-      const names = [...deviceIds];
-      names[p.hostDevice] = shownDeviceId(ids, p.hostDevice, pi);
+      const names = namesOf[pi];
       const rejected = d.rejected.map((r) => ({
         deviceId: shownDeviceId(ids, r.deviceIndex, pi), target: r.target, hook: r.hook, interface: hookInterface(r.hook, port.interface, onPort), rule: ruleOf(r.code),
         code: r.code, message: bindDevices(r.message, names), ...(r.costDelta !== undefined ? { costDelta: r.costDelta } : {}),
@@ -199,7 +205,7 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
       const reasons = d.reasons.map((r) => bindDevices(r, names));
       const hop: Hop = {
         module: d.module, target: d.target, deviceId, interface: hookInterface(d.hook, port.interface, onPort), hook: d.hook, position: HOOK_POSITION[d.hook],
-        port: onPort, profileId: d.profileId, pps: chainRates(machine, port, p.chain)[d.row % n]?.pps ?? 0, costBreakdown: d.costBreakdown, reasons, rejected,
+        port: onPort, profileId: d.profileId, pps: ratesOf[pi][d.row % n]?.pps ?? 0, costBreakdown: d.costBreakdown, reasons, rejected,
       };
       paths[pi].hops.push(hop);
       placements[d.module] ??= { module: d.module, deviceId, target: d.target, profileId: d.profileId, costBreakdown: d.costBreakdown, reasons, rejected };
