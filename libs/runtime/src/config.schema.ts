@@ -28,7 +28,7 @@ export const configSchema = z.object({
   IOPLANE_AGENT_APT_SOURCE: z.string().regex(/^deb \S/, 'must be a one-line apt source: deb [options] <uri> <suite> <component>').optional(),
   /** The folder GET /v1/agent-package serves ioplane-agent_<version>_<arch>.deb from (the controller package installs it there). */
   IOPLANE_AGENT_PACKAGES_DIR: z.string().min(1).default('/usr/share/ioplane/agent'),
-  /** The distro_series MAAS deploys (the agent package needs glibc 2.36+: Ubuntu noble or later). */
+  /** The distro_series MAAS deploys: one that has the agent package's dependencies (glibc 2.34+, bpftool, libbpf1). */
   IOPLANE_DEPLOY_DISTRO: z.string().regex(/^[a-z0-9./-]+$/, 'must be a MAAS distro_series (noble, ubuntu/noble)').default('noble'),
   /** How long a deployment may take before the job gives up on it (MAAS's own node_timeout is 30 min). */
   IOPLANE_DEPLOY_TIMEOUT_MS: millis(30 * 60_000),
