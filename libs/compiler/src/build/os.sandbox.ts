@@ -45,9 +45,11 @@ export type SandboxProfile =
   | { kind: 'inspect' | 'kernel'; binds: SandboxBind[] };
 
 export interface SandboxBind {
-  /** Host path, bound at the same path inside. */
+  /** Host path, bound at the same path inside unless `at` says where. */
   path: string;
   writable: boolean;
+  /** Where the path appears inside (a private bpffs folder standing in for /sys/fs/bpf, say). */
+  at?: string;
 }
 
 const DEFAULT_BWRAP = '/usr/bin/bwrap';
@@ -109,7 +111,7 @@ function common(modern: boolean): string[] {
 
 function bindArgs(binds: SandboxBind[]): string[] {
   const out: string[] = [];
-  for (const b of binds) out.push(b.writable ? '--bind' : '--ro-bind', b.path, b.path);
+  for (const b of binds) out.push(b.writable ? '--bind' : '--ro-bind', b.path, b.at ?? b.path);
   return out;
 }
 

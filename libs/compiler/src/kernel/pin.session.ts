@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { findBpftool } from '../build/clang.toolchain';
+import { runSandboxed, sandboxAvailableSync } from '../build/os.sandbox';
 import { runProcess, RunResult } from '../build/process.runner';
 import { BPFFS_ROOT, cleanStderr, KernelError } from './bpftool.client';
 
@@ -68,6 +69,12 @@ async function loadAllConfined(objectPath: string, dir: string, type: string | u
   const unshare = UNSHARE.find((p) => existsSync(p));
   if (!unshare) throw new KernelError('pinning_refused', 'unshare (util-linux) is missing: it gives each kernel load a private pin root', 'objectPath');
   const args = ['prog', 'loadall', objectPath, join(BPFFS_ROOT, PROGS), ...(type ? ['type', type] : []), 'pinmaps', BPFFS_ROOT];
+  // In the kernel sandbox the check's folder is the only bpffs there is, bound at /sys/fs/bpf, and
+  // the object the only file: an uploaded object's loader sees nothing else of the controller.
+  if (sandboxAvailableSync('kernel').ok) {
+    const binds = [{ path: objectPath, writable: false }, { path: dir, writable: true, at: BPFFS_ROOT }];
+    return runSandboxed({ kind: 'kernel', binds }, bin, args, { timeoutMs: 120_000, fileSizeBytes: 64 * 1024 * 1024 });
+  }
   const script = 'mount --bind "$0" "$1" && shift && exec "$@"';
   return runProcess(unshare, ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, dir, BPFFS_ROOT, bin, ...args], {
     timeoutMs: 120_000,
