@@ -9,18 +9,34 @@ import { createLogger } from '@ioplane/runtime';
 import { benchDevice, benchPolicy, rolloutModule } from './rollout.fleet';
 import type { BenchStore } from './rollout.store';
 
-export interface RollbackResult {
+export interface RollbackPath {
   trials: number[];
   medianMs: number;
+  minMs: number;
   maxMs: number;
+}
+
+export interface RollbackResult {
+  /** The bad chain's program crashes (injected healthCheckFails): its test vectors fail. */
+  vectors: RollbackPath;
+  /** The bad chain's program sees no traffic: vectors none (a seeded module), counters stand still under the probes. */
+  probe: RollbackPath;
   broken: string[];
+}
+
+function summary(trials: number[]): RollbackPath {
+  const s = [...trials].sort((a, b) => a - b);
+  return { trials, medianMs: s[Math.floor(s.length / 2)] ?? NaN, minMs: s[0] ?? NaN, maxMs: s[s.length - 1] ?? NaN };
 }
 
 /**
  * A real agent over HTTP (one machine, a BlueField-2 DPU, emulated) and the real runbook: the good
- * chain is committed, then a new one is loaded whose program crashes its health check (injected
- * `healthCheckFails` fault); verify fails and rollBackMachine swaps the good chain back. Timed from
- * the load request of the bad chain to the machine recorded rolled-back, several times.
+ * chain is committed, then a bad one is loaded and fails its health check in one of two ways, and
+ * rollBackMachine swaps the good chain back. Vectors: the program crashes (injected
+ * `healthCheckFails`), its test vectors fail. Probe: a module that ships no vectors (seeded maps)
+ * and receives no packets (its traffic 0 pps on the emulated device), so the counters do not move
+ * under the probe traffic within the production 200 ms wait. Timed from the load request of the bad
+ * chain to the machine recorded rolled-back; the two paths alternate, `trials` times each.
  */
 export async function measureRollback(o: { profiles: FirmwareProfile[]; store: BenchStore; trials: number; prefix: string }): Promise<RollbackResult> {
   const keys = generateSigningKeys();
@@ -33,12 +49,16 @@ export async function measureRollback(o: { profiles: FirmwareProfile[]; store: B
     profiles: o.profiles, publicKeyPem: keys.publicKeyPem, kernel: 'off', stateDir, logger: createLogger({ level: 'silent' }),
   });
   const broken: string[] = [];
-  const trials: number[] = [];
+  const byPath = { vectors: [] as number[], probe: [] as number[] };
   try {
     const client = new AgentClient(agent.url, token);
     const good = await rolloutModule('flow-counter');
     const bad = await rolloutModule('vxlan-decap');
-    const chainOf = (m: typeof good): DesiredMachine => ({ systemId, hostname: 'bench-rollback', flashes: [], chains: [{ deviceId: dpu.id, target: 'dpu-arm-xdp', modules: [m] }] });
+    const silent = { ...(await rolloutModule('acl-firewall')), pps: 0 };
+    if (silent.vectors.length) broken.push('acl-firewall ships vectors now: the probe path needs a module without them');
+    // Kernel off (the emulated DPU cannot run vectors): the operator's acceptNotRun lets a vector that
+    // did not run pass; one that ran and failed (the injected crash) still fails the check.
+    const chainOf = (m: typeof good): DesiredMachine => ({ systemId, hostname: 'bench-rollback', flashes: [], chains: [{ deviceId: dpu.id, target: 'dpu-arm-xdp', modules: [m] }], acceptNotRun: true });
     let loadAt = 0;
     const timed: AgentPort = new Proxy(client as unknown as AgentPort, {
       get(target, prop) {
@@ -66,19 +86,21 @@ export async function measureRollback(o: { profiles: FirmwareProfile[]; store: B
     const done = await orchestrator.finishWave(`${o.prefix}-good`, 0);
     if (!first.verifiedAt || done.result !== 'completed') broken.push(`the good chain did not commit: ${first.state} ${first.reason ?? ''}`);
 
-    for (let i = 0; i < o.trials && !broken.length; i++) {
-      agent.faults.set(dpu.id, { healthCheckFails: { next: 1 } });
-      const rec = await rollout(`${o.prefix}-bad-${i}`, chainOf(bad));
+    for (let i = 0; i < o.trials * 2 && !broken.length; i++) {
+      const path = i % 2 === 0 ? 'vectors' : 'probe';
+      if (path === 'vectors') agent.faults.set(dpu.id, { healthCheckFails: { next: 1 } });
+      const rec = await rollout(`${o.prefix}-bad-${i}`, chainOf(path === 'vectors' ? bad : silent));
       const ms = performance.now() - loadAt;
       const live = (await client.programs()).devices.find((d) => d.deviceId === dpu.id)?.ports[0]?.current;
-      if (rec.state !== 'rolled-back') broken.push(`trial ${i}: the bad chain ended ${rec.state} (${rec.reason ?? 'no reason'})`);
-      else if (live?.modules.map((m) => m.digest).join() !== good.digest) broken.push(`trial ${i}: after rollback the DPU runs ${live?.modules.map((m) => m.name).join(',') ?? 'nothing'}, not the good chain`);
-      else trials.push(ms);
+      const expect = path === 'vectors' ? /test vectors failed/ : /counted no packets under probe traffic/;
+      if (rec.state !== 'rolled-back') broken.push(`trial ${i} (${path}): the bad chain ended ${rec.state} (${rec.reason ?? 'no reason'})`);
+      else if (!expect.test(rec.reason ?? '')) broken.push(`trial ${i} (${path}): rolled back for another reason: ${rec.reason}`);
+      else if (live?.modules.map((m) => m.digest).join() !== good.digest) broken.push(`trial ${i} (${path}): after rollback the DPU runs ${live?.modules.map((m) => m.name).join(',') ?? 'nothing'}, not the good chain`);
+      else (path === 'vectors' ? byPath.vectors : byPath.probe).push(ms);
     }
   } finally {
     await agent.close();
     rmSync(stateDir, { recursive: true, force: true });
   }
-  const sorted = [...trials].sort((a, b) => a - b);
-  return { trials, medianMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, maxMs: sorted[sorted.length - 1] ?? NaN, broken };
+  return { vectors: summary(byPath.vectors), probe: summary(byPath.probe), broken };
 }

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import Redis from 'ioredis';
 import type { Control, RolloutStore } from '@ioplane/rollout';
 import { RolloutRepository } from '@ioplane/state';
@@ -105,6 +106,30 @@ export async function openStore(prefix: string): Promise<BenchStore> {
         cursor = next;
       } while (cursor !== '0');
       redis.disconnect();
+    },
+  };
+}
+
+/**
+ * A Redis for the queue path: REDIS_URL, else the local one when it answers, else one spawned for
+ * this run (as test/global-setup.ts does) and stopped by `stop`.
+ */
+export async function benchRedis(): Promise<{ url: string; where: string; stop(): Promise<void> }> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const found = await reachable(url);
+  if (found) {
+    found.disconnect();
+    return { url, where: url.replace(/\/\/[^@]*@/, '//***@'), stop: async () => undefined };
+  }
+  const { startEmbeddedRedis } = await import('../libs/runtime/src/redis.embedded');
+  const dataDir = `var/bench-redis-${process.pid}`;
+  const r = await startEmbeddedRedis({ dataDir });
+  return {
+    url: r.url,
+    where: `a Redis spawned for this run on port ${r.port}`,
+    async stop() {
+      await r.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
