@@ -11,7 +11,7 @@ import {
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../apps/agent/src';
 import { buildModule } from '@ioplane/compiler';
-import { CHAIN_HEADER, FaultBook, KernelXdpDriver } from '@ioplane/devices';
+import { CHAIN_HEADER, EmulatedNicDriver, FaultBook, KernelXdpDriver } from '@ioplane/devices';
 import { createHash } from 'node:crypto';
 import { buildStage } from './chain-traffic.fixture';
 
@@ -78,6 +78,7 @@ afterAll(async () => {
   await fsp.rm(join(FLEET_MARKER_DIR, `iop-${hostname}-dead.json`), { force: true });
   await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
   await fsp.rm(bpffsRoot(`${agentId}-nic`), { recursive: true, force: true });
+  await fsp.rm(bpffsRoot(`${agentId}-nfp`), { recursive: true, force: true });
   await fsp.rm(work, { recursive: true, force: true });
 }, 60_000);
 
@@ -157,6 +158,31 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
       .toEqual({ module: 'udp-drop', source: 'chain', packets: 30, drops: 30 });
     await stageDriver.detach(0);
   }, 180_000);
+
+  itKernel('an emulated SmartNIC runs the XDP its offload verifier accepted in its NIC stage: ip shows it there, probes from the wire are counted by its chain', async () => {
+    expect(topo).toBeDefined();
+    const nic = topo!.ports[0].hops[1];
+    // No global data (nfp refuses .rodata's map flags): the UDP dropper; it drops the wire probe, counted as such.
+    const dropper = await dropUdpModule(work);
+    const profile = loadProfiles().find((p) => p.id === 'netronome-agilio-cx-bpf-2.1')!;
+    const card: Device = { ...device, id: `${agentId}/nfp0`, kind: 'smartnic', name: 'nfp0', interfaces: ['ens1f0'], profileId: profile.id };
+    const driver = new EmulatedNicDriver({
+      device: card, profile, profiles: loadProfiles(), faults: new FaultBook(), timeScale: 0.001, kernelVectors: true,
+      stage: { netns: nic.netns, netdevs: [nic.ingress], agentId: `${agentId}-nfp`, stateDir: join(work, 'nfp-state'), wire: (_p, n) => sendAtWire(topo!.ports[0].hops[0].netns, topo!.ports[0].hostAddress, n) },
+    });
+    const r = await driver.load({ port: 0, target: 'nic-xdp-offload', modules: [dropper] });
+    expect(r.current.mode).toBe('offload');
+    const link = JSON.parse((await runProcess('/usr/sbin/ip', ['-n', nic.netns, '-j', 'link', 'show', nic.ingress], { env: ENV })).stdout) as { xdp?: { prog?: { id: number } } }[];
+    expect(link[0].xdp?.prog?.id).toBeGreaterThan(0);
+    const before = (await driver.counters()).modules[0];
+    expect((await driver.probe(0, 25)).sent).toBe(25);
+    const after = (await driver.counters()).modules[0];
+    expect({ module: after.module, source: after.source, counted: after.packets - before.packets, dropped: after.drops - before.drops }).toEqual({ module: 'udp-drop', source: 'chain', counted: 25, dropped: 25 });
+    // Rolled back (nothing before it): the stage runs nothing again.
+    await driver.detach(0);
+    const gone = JSON.parse((await runProcess('/usr/sbin/ip', ['-n', nic.netns, '-j', 'link', 'show', nic.ingress], { env: ENV })).stdout) as { xdp?: unknown }[];
+    expect(gone[0].xdp).toBeUndefined();
+  }, 120_000);
 
   itKernel('a crashed run leaves namespaces behind: the next start removes those its marker lists, and nothing else', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
 import {
@@ -53,10 +54,11 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
         : profile
           ? new EmulatedNicDriver({ ...common, device, profile })
           : new EmulatedHostDriver({ ...common, device });
-    } else if (profile && device.kind === 'dpu') {
-      driver = new EmulatedDpuDriver({ ...common, device, profile });
     } else if (profile) {
-      driver = new EmulatedNicDriver({ ...common, device, profile });
+      // The device's hardware stage in a packet-true fleet (kernel only): accepted XDP runs there.
+      const spec = k.ok ? s.host?.stages?.[device.id] : undefined;
+      const stage = spec ? { ...spec, agentId: `${s.agentId}-s${index}`, stateDir: join(s.stateDir, `stage-${index}`) } : undefined;
+      driver = device.kind === 'dpu' ? new EmulatedDpuDriver({ ...common, device, profile, stage }) : new EmulatedNicDriver({ ...common, device, profile, stage });
     }
     if (!driver) {
       unmanaged.set(device.id, { device, reason: device.profileId ? `firmware profile ${device.profileId} is not loaded` : 'no firmware profile matches this device' });

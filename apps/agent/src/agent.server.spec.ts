@@ -111,10 +111,11 @@ describe('agent HTTP API', () => {
     expect(back.firmware?.activeSlot).toBe('boot0');
   });
 
-  it('runs vectors and reads counters on the device', async () => {
+  it('runs vectors and reads counters on the device; without a kernel a vector is not-run with the reason, never passed', async () => {
     await client.load('m7/bf2', load());
     const r = await client.runVectors('m7/bf2', { vectors: [{ name: 'arp', packetHex: 'ffffffffffff02000000000108060001080006040001020000000001c0000201000000000000c0000202', expectVerdict: 'XDP_PASS' }] });
-    expect(r.passed).toBe(true);
+    expect(r.passed).toBe(false);
+    expect(r.results[0]).toMatchObject({ name: 'arp', passed: false, notRun: true, actualVerdict: 'NOT_RUN', reason: 'not run: kernel disabled by configuration' });
     const c = await client.counters('m7/bf2');
     expect(c.modules[0]).toMatchObject({ module: 'flow-counter', source: 'emulated' });
     const e = await client.rollback('m7/cpu').catch((x: AgentError) => x);

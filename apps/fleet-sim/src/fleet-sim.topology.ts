@@ -32,10 +32,25 @@ export interface SimMachineNet {
 export async function buildMachineNet(o: { name: string; instanceId: string; index: number; devices: readonly Device[]; profiles: readonly FirmwareProfile[] }): Promise<SimMachineNet> {
   const topology = await buildTopology({ hostname: o.name, instanceId: o.instanceId, index: o.index % 250, ports: portSpecs(o.devices, o.profiles) });
   const byNetdev = new Map(topology.ports.map((p) => [p.netdev, p]));
+  const byMaas = new Map(topology.ports.map((p) => [p.interface, p]));
+  const atWire = (maas: string | undefined, packets: number): Promise<number> => {
+    const p = maas ? byMaas.get(maas) : undefined;
+    return p ? sendAtWire(p.hops[0].netns, p.hostAddress, packets) : Promise.resolve(0);
+  };
+  // Each SmartNIC and DPU gets the stage on its ports' paths: where its accepted XDP runs.
+  const stages: NonNullable<HostPorts['stages']> = {};
+  for (const d of o.devices) {
+    if (d.kind === 'host-cpu') continue;
+    const hops = d.interfaces.map((name) => byMaas.get(name)?.hops.find((h) => h.kind === (d.kind === 'dpu' ? 'dpu' : 'nic')) ?? null);
+    const first = hops.find((h) => h !== null);
+    if (!first) continue;
+    stages[d.id] = { netns: first.netns, netdevs: hops.map((h) => h?.ingress ?? null), wire: (port, packets) => atWire(d.interfaces[port], packets) };
+  }
   return {
     topology,
     host: {
       netns: topology.hostNetns,
+      stages,
       wire: async (netdev, packets) => {
         const p = byNetdev.get(netdev);
         if (!p) return 0;

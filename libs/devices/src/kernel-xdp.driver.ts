@@ -47,6 +47,11 @@ export interface HostPorts {
   netns: string | null;
   /** Sends packets at the wire in front of a port (the simulator's wire namespace); absent on a real host, which has no wire to send from. */
   wire?: (iface: string, packets: number) => Promise<number>;
+  /**
+   * Emulated hardware stages of a packet-true fleet, by device id: where a SmartNIC's or DPU's
+   * accepted XDP runs (the stage namespace and its ingress netdev per port). Never set on a real host.
+   */
+  stages?: Record<string, { netns: string; netdevs: (string | null)[]; wire?: (port: number, packets: number) => Promise<number> }>;
 }
 
 interface PortMeta {

@@ -10,6 +10,7 @@ import {
 import type { FaultBook } from '../fault.book';
 import { FirmwareSlots } from '../firmware.slots';
 import { factsOf, withObjectFile } from './object.facts';
+import { KernelStage, type StageSpec } from './emulated.stage';
 
 export interface EmulatedDeviceOptions {
   device: Device;
@@ -24,6 +25,8 @@ export interface EmulatedDeviceOptions {
   kernelReason?: string | null;
   /** Mean packet size for emulated byte counters. */
   meanPacketBytes?: number;
+  /** The device's stage in a packet-true fleet: accepted XDP chains run there in the kernel. */
+  stage?: StageSpec;
 }
 
 interface EmulatedChain {
@@ -69,9 +72,11 @@ export class EmulatedDevice implements DeviceDriver {
   private readonly traffic = new Map<string, number>();
   private readonly queue = new OpQueue();
   private readonly timeScale: number;
+  private readonly stage: KernelStage | null;
   private hung = false;
 
   constructor(readonly kind: Exclude<DriverKind, 'kernel-xdp'>, private readonly o: EmulatedDeviceOptions) {
+    this.stage = o.stage ? new KernelStage(o.stage, o.device, o.faults) : null;
     this.device = o.device;
     this.profile = o.profile;
     this.timeScale = o.timeScale ?? 1;
@@ -195,6 +200,9 @@ export class EmulatedDevice implements DeviceDriver {
       if (this.o.faults.fire(this.device.id, 'hang')) {
         throw new DeviceError('device_hung', `${this.device.id} stopped responding while loading (injected fault); the previous chain still runs`);
       }
+      // The verifier accepted it: where the fleet gives the device a stage, the chain really runs there.
+      const xdpStage = !!this.stage?.has(req.port) && (req.target === 'nic-xdp-offload' || req.target === 'dpu-arm-xdp');
+      if (xdpStage) await this.stage!.load(req.port, req.modules);
       const ids = req.modules.map((m) => ({ id: nextProgId++, tag: m.digest.slice(0, 16) }));
       const chain: EmulatedChain = {
         state: {
@@ -225,6 +233,7 @@ export class EmulatedDevice implements DeviceDriver {
       const port = this.checkPort(portNo);
       this.sample();
       const had = port.current !== null;
+      await this.stage?.detach(portNo);
       port.current = null;
       port.previous = null;
       return { status: had ? 'detached' : 'not_attached', deviceId: this.device.id, port: portNo };
@@ -235,6 +244,7 @@ export class EmulatedDevice implements DeviceDriver {
     return this.queue.run(async () => {
       const port = this.checkPort(portNo);
       if (!port.current) return { status: 'nothing_to_commit', deviceId: this.device.id, port: portNo, current: null };
+      await this.stage?.commit(portNo);
       port.current.state.committed = true;
       port.previous = null;
       return { status: 'committed', deviceId: this.device.id, port: portNo, current: { ...port.current.state } };
@@ -260,6 +270,7 @@ export class EmulatedDevice implements DeviceDriver {
       const port = this.checkPort(req.port);
       if (!port.previous) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
       this.sample();
+      await this.stage?.rollback(req.port);
       port.current = port.previous;
       port.previous = null;
       return { status: 'rolled_back', scope: 'program', deviceId: this.device.id, port: req.port, current: { ...port.current.state } };
@@ -340,7 +351,8 @@ export class EmulatedDevice implements DeviceDriver {
     else this.traffic.set(module, Math.max(0, pps));
   }
 
-  async probe(port: number, _packets: number): Promise<{ deviceId: string; port: number; sent: number }> {
+  async probe(port: number, packets: number): Promise<{ deviceId: string; port: number; sent: number }> {
+    if (this.stage?.has(port)) return { deviceId: this.device.id, port, sent: await this.stage.probe(port, packets) };
     // Emulated counters follow the modules' pps; the probe has nothing to send.
     return { deviceId: this.device.id, port, sent: 0 };
   }
@@ -349,7 +361,14 @@ export class EmulatedDevice implements DeviceDriver {
     this.sample();
     const onHost = (t: Target): boolean => t.startsWith('host-');
     const modules: ModuleCounters[] = [];
+    const staged = (await this.stage?.counters()) ?? new Map<number, ModuleCounters[]>();
     for (const [portNo, port] of this.ports.entries()) {
+      // A chain running in the stage is counted by its chain counter map, never modeled.
+      const real = staged.get(portNo);
+      if (real) {
+        modules.push(...real);
+        continue;
+      }
       for (const m of port.current?.modules ?? []) {
         const t = this.tallies.get(`${portNo}/${m.name}`) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0 };
         modules.push({
