@@ -8,6 +8,7 @@ import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout'
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { ROLLOUT_ORCHESTRATOR } from './worker.tokens';
+import { keepRenewing } from './machine.lease';
 
 /** How long a machine stays locked without a renewal: a dead worker's machine frees itself. */
 const MACHINE_LOCK_MS = 60_000;
@@ -124,10 +125,11 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       await this.rollouts.releaseSlot(placementId, systemId);
       return this.later(job, token);
     }
-    const renew = setInterval(() => {
-      void this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS);
-      void this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS);
-    }, MACHINE_LOCK_MS / 3);
+    const lease = keepRenewing(
+      () => Promise.all([this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS), this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS)]),
+      MACHINE_LOCK_MS / 3,
+      (e) => this.log.warn({ systemId, placementId, err: (e as Error).message }, 'machine lock renewal failed; retrying on the next period'),
+    );
     try {
       const rec = await this.orchestrator.runMachine(placementId, systemId);
       await job.updateProgress({ state: rec.state, verified: !!rec.verifiedAt });
@@ -137,7 +139,7 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       if (e instanceof RolloutStop && e.control === 'pause') return this.later(job, token);
       throw e;
     } finally {
-      clearInterval(renew);
+      await lease.stop();
       // Lock and slot are independent keys: both are given back at once.
       await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId)]);
     }

@@ -1,0 +1,95 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedRedis, startEmbeddedRedis } from '../../libs/runtime/src/redis.embedded';
+import type { Harness } from '../harness';
+
+/**
+ * A Redis of the fault test's own (AOF on, as production runs it) that the test can SIGKILL and
+ * bring back on the same port, password and data directory, so it restarts from its AOF.
+ */
+export class OwnRedis {
+  private current: EmbeddedRedis | null = null;
+  running = false;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'ioplane-fault-redis-'));
+
+  async start(): Promise<string> {
+    const prev = this.current;
+    this.current = await startEmbeddedRedis({ dataDir: this.dataDir, port: prev?.port, password: prev?.password });
+    this.running = true;
+    return this.current.url;
+  }
+
+  get url(): string {
+    return this.current!.url;
+  }
+
+  /** Dies as a crashed server does: no shutdown, only what the AOF already holds survives. */
+  async kill(): Promise<void> {
+    const r = this.current!;
+    this.running = false;
+    try {
+      process.kill(r.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    await r.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.current?.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  alive(): boolean;
+  output(): string;
+  kill(): Promise<void>;
+}
+
+/** A worker in its own process, as production runs it, on the harness's Redis, MAAS, keys and agents. */
+export function spawnWorker(h: Harness, env: Record<string, string> = {}): WorkerProcess {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/worker/src/main.ts'], {
+    env: {
+      ...process.env,
+      REDIS_URL: h.config.REDIS_URL,
+      IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
+      MAAS_URL: h.maas.url,
+      MAAS_API_KEY: h.maas.apiKey,
+      IOPLANE_KEYS_DIR: h.keysDir,
+      AGENT_PORT: String(h.config.AGENT_PORT),
+      IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
+      FLEET_SYNC_INTERVAL_MS: '3600000',
+      MAAS_EVENTS_INTERVAL_MS: '3600000',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out += b.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    child,
+    exited,
+    alive,
+    output: () => out,
+    async kill() {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
