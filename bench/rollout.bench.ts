@@ -61,16 +61,22 @@ async function main(): Promise<void> {
     if ('skipped' in h || !c || 'skipped' in c) {
       const why = 'skipped' in h ? h.skipped : c && 'skipped' in c ? c.skipped : '';
       console.log(`hotswap: skipped (${why})`);
-      kv.push(['rollout.hotswap_lost_packets', 'skipped'], ['rollout.hotswap_lost_packets_detach_attach', 'skipped']);
+      for (const k of ['hotswap_lost_packets', 'hotswap_lost_per_swap_detach_attach', 'hotswap_lost_per_swap_detach_attach_one_process']) kv.push([`rollout.${k}`, 'skipped']);
     } else {
       broken.push(...h.broken);
       console.log(`hotswap: ${h.atomic.sent} UDP packets at ${h.rate} pps over ${h.atomic.seconds.toFixed(1)} s, XDP (${h.mode}) replaced ${h.atomic.replacements} times by the kernel driver (atomic link update): counted ${h.atomic.counted} (${h.atomic.perVersion.join(' + ')} per version), lost ${h.atomic.lost}`);
-      console.log(`hotswap: baseline detach-then-attach (programs preloaded) ${h.detachAttach.replacements} times over ${h.detachAttach.seconds.toFixed(1)} s: sent ${h.detachAttach.sent}, counted ${h.detachAttach.counted}, lost ${h.detachAttach.lost}`);
+      console.log(`hotswap: baseline detach-then-attach by iop-xdpctl (programs preloaded, a process per step, as the agent's tool) ${h.detachAttach.replacements} times over ${h.detachAttach.seconds.toFixed(1)} s: sent ${h.detachAttach.sent}, counted ${h.detachAttach.counted}, lost ${h.detachAttach.lost}`);
+      const oneP = h.oneProcess;
+      console.log(`hotswap: smallest detach-then-attach (one process, both programs open, BPF_LINK_DETACH then BPF_LINK_CREATE back to back) ${oneP.replacements} times over ${oneP.seconds.toFixed(1)} s: sent ${oneP.sent}, counted ${oneP.counted}, lost ${oneP.lost}; no program attached for ${oneP.gapMeanUs.toFixed(0)} us per swap on average (max ${oneP.gapMaxUs.toFixed(0)} us)`);
       kv.push(['rollout.hotswap_packets', h.atomic.sent], ['rollout.hotswap_rate_pps', h.rate], ['rollout.hotswap_replacements', h.atomic.replacements]);
       broken.push(...c.broken);
       console.log(`hotswap: chain of 3 modules on one hook (${c.mechanism}, ${c.mode}), ${c.sent} UDP packets at ${c.rate} pps over ${c.seconds.toFixed(1)} s, changed one module at a time ${c.replacements} times (whole new chain, atomic root swap): counted after XDP ${c.counted}, lost ${c.lost}, out of order ${c.disordered}`);
       kv.push(['rollout.hotswap_chain_packets', c.sent], ['rollout.hotswap_chain_replacements', c.replacements], ['rollout.hotswap_chain_lost_packets', c.lost]);
-      kv.push(['rollout.hotswap_lost_packets', h.atomic.lost + c.lost], ['rollout.hotswap_lost_packets_detach_attach', h.detachAttach.lost]);
+      const per = (lost: number, swaps: number) => (swaps ? (lost / swaps).toFixed(2) : 'NaN');
+      kv.push(['rollout.hotswap_lost_packets', h.atomic.lost + c.lost], ['rollout.hotswap_lost_per_swap', per(h.atomic.lost + c.lost, h.atomic.replacements + c.replacements)]);
+      kv.push(['rollout.hotswap_lost_packets_detach_attach', h.detachAttach.lost], ['rollout.hotswap_lost_per_swap_detach_attach', per(h.detachAttach.lost, h.detachAttach.replacements)]);
+      kv.push(['rollout.hotswap_lost_packets_detach_attach_one_process', oneP.lost], ['rollout.hotswap_lost_per_swap_detach_attach_one_process', per(oneP.lost, oneP.replacements)]);
+      kv.push(['rollout.hotswap_detach_attach_one_process_gap_us', oneP.gapMeanUs.toFixed(1)]);
     }
 
     }

@@ -7,6 +7,7 @@ import { buildModule, findBpftool, kernelAvailable, runProcess } from '@ioplane/
 import { bpffsRoot, ensureXdpctl, FaultBook, KernelXdpDriver, portInterface, removeMachine, netnsPath, type ChainModule } from '@ioplane/devices';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { benchDevice, BENCH_CACHE_DIR } from './rollout.fleet';
+import { swapOnce, swapOnceBinary } from './rollout.swap-once';
 
 const UDP_PORT = 9777;
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -55,6 +56,8 @@ export type HotswapResult =
   | {
       atomic: { sent: number; counted: number; lost: number; replacements: number; seconds: number; perVersion: number[] };
       detachAttach: { sent: number; counted: number; lost: number; replacements: number; seconds: number };
+      /** Detach and attach back to back in one process (bench/rollout.swap-once.ts); gap = detach start to attach done. */
+      oneProcess: { sent: number; counted: number; lost: number; replacements: number; seconds: number; gapMeanUs: number; gapMaxUs: number };
       mode: string;
       rate: number;
       broken: string[];
@@ -206,7 +209,23 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
     await new Promise((r) => setTimeout(r, 200));
     const bCounted = (await mapSlots(bpftool, mapPin)).reduce((s, v, i) => s + v - (bBefore[i] ?? 0), 0);
     await runProcess(xdpctlBin, ['detach', link], { timeoutMs: 10_000, env: ENV });
+
+    // The smallest detach-then-attach: one process, both programs open, detach and attach back to back.
+    const swapper = await swapOnceBinary();
+    const oBefore = await mapSlots(bpftool, mapPin);
+    const oSender = send(iface.peerNetns, o.packets, o.rate, iface.address);
+    const o0 = performance.now();
+    const sendSeconds = o.packets / o.rate;
+    const oSwap = await swapOnce(swapper, {
+      netns: netnsPath(iface.netns), ifname: iface.name, mode: flag, pins: [join(basePins[0], 'root'), join(basePins[1], 'root')],
+      swaps: replacements, intervalUs: (sendSeconds * 1e6) / (replacements + 2),
+    });
+    const oSent = await oSender;
+    const oSeconds = (performance.now() - o0) / 1000;
+    await new Promise((r) => setTimeout(r, 200));
+    const oCounted = (await mapSlots(bpftool, mapPin)).reduce((s, v, i) => s + v - (oBefore[i] ?? 0), 0);
     return {
+      oneProcess: { sent: oSent.ok, counted: oCounted, lost: oSent.ok - oCounted, replacements: oSwap.swaps, seconds: oSeconds, gapMeanUs: oSwap.gapMeanNs / 1000, gapMaxUs: oSwap.gapMaxNs / 1000 },
       atomic: { sent: sent.ok, counted, lost: sent.ok - counted, replacements, seconds, perVersion },
       detachAttach: { sent: bSent.ok, counted: bCounted, lost: bSent.ok - bCounted, replacements: bSwaps, seconds: bSeconds },
       mode,
