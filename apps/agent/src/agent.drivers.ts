@@ -58,7 +58,8 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
       // The device's hardware stage in a packet-true fleet (kernel only): accepted XDP runs there.
       const spec = k.ok ? s.host?.stages?.[device.id] : undefined;
       const stage = spec ? { ...spec, agentId: `${s.agentId}-s${index}`, stateDir: join(s.stateDir, `stage-${index}`) } : undefined;
-      driver = device.kind === 'dpu' ? new EmulatedDpuDriver({ ...common, device, profile, stage }) : new EmulatedNicDriver({ ...common, device, profile, stage });
+      const firmwareDir = join(s.stateDir, 'firmware', device.id.replace(/[^A-Za-z0-9_-]/g, '_'));
+      driver = device.kind === 'dpu' ? new EmulatedDpuDriver({ ...common, device, profile, stage, firmwareDir }) : new EmulatedNicDriver({ ...common, device, profile, stage, firmwareDir });
     }
     if (!driver) {
       unmanaged.set(device.id, { device, reason: device.profileId ? `firmware profile ${device.profileId} is not loaded` : 'no firmware profile matches this device' });

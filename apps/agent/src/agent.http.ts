@@ -38,6 +38,7 @@ const STATUS: Record<string, number> = {
   aborted: 409,
   kernel_failed: 500,
   unknown_interface: 422,
+  missing_image: 422,
 };
 
 export function toHttpError(e: unknown): HttpError {

@@ -96,13 +96,18 @@ describe('agent HTTP API', () => {
 
   it('flashes with an injected fault: falls back; a repeat of the active image is reported, not flashed', async () => {
     const digest = sha256Hex(Buffer.from('bfb 24.35.9000'));
-    const image = { profileId: 'nvidia-bluefield-2-24.35', version: '24.35.9000', digest, signature: signArtifact(digest, keys.privateKeyPem) };
+    const image = { profileId: 'nvidia-bluefield-2-24.35', version: '24.35.9000', digest, signature: signArtifact(digest, keys.privateKeyPem), bytes: Buffer.from('bfb 24.35.9000').toString('base64') };
+    // No image bytes: nothing to write into a slot, refused with the field named.
+    const { bytes: _none, ...bare } = image;
+    await expect(client.flash('m7/bf2', { image: bare })).rejects.toMatchObject({ status: 422, code: 'missing_image', field: 'image.bytes' });
     await client.setFaults({ devices: { bf2: { flashFails: { next: 1 } } } }, faultToken);
     const failed = await client.flash('m7/bf2', { image });
     expect(failed).toMatchObject({ status: 'failed' });
     expect(failed.firmware.activeSlot).toBe('boot0');
     const ok = await client.flash('m7/bf2', { image });
     expect(ok).toMatchObject({ status: 'committed', slot: 'boot1' });
+    // The image really went into the slot's file (written, read back, digest checked).
+    expect(await fsp.readFile(`${cache}/state/firmware/m7_bf2/boot1.img`, 'utf8')).toBe('bfb 24.35.9000');
     expect((await client.flash('m7/bf2', { image })).status).toBe('already_active');
     // The first base64 character always changes (a fixed 'A' left one signature in 64 intact).
     const forged = image.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
@@ -165,7 +170,7 @@ describe('agent flash belongs to the device, not to the request', () => {
   let slow: RunningAgent;
   let c: AgentClient;
   const digest = sha256Hex(Buffer.from('agilio bpf 2.1'));
-  const image = { profileId: 'netronome-agilio-cx-bpf-2.1', version: '2.1', digest, signature: signArtifact(digest, keys.privateKeyPem) };
+  const image = { profileId: 'netronome-agilio-cx-bpf-2.1', version: '2.1', digest, signature: signArtifact(digest, keys.privateKeyPem), bytes: Buffer.from('agilio bpf 2.1').toString('base64') };
   const firmware = async () => (await c.programs()).devices.find((d) => d.deviceId === 'm8/nfp0')!.firmware!;
 
   beforeEach(async () => {

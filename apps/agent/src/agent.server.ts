@@ -204,7 +204,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       }
       case 'flash': {
         const body = parseBody(flashBodySchema, raw);
-        const bytes = body.image.bytes ? Buffer.from(body.image.bytes, 'base64') : undefined;
+        // A flash writes an image into a slot: without its bytes there is nothing to write or read back.
+        if (!body.image.bytes) throw new DeviceError('missing_image', `firmware ${body.image.profileId}@${body.image.version}: the request carries no image bytes`, 'image.bytes');
+        const bytes = Buffer.from(body.image.bytes, 'base64');
         checkSigned(`firmware ${body.image.profileId}@${body.image.version}`, 'image', body.image.digest, body.image.signature, bytes);
         const deviceId = driver.device.id;
         const key = `${body.image.digest}|${body.activate !== false}`;

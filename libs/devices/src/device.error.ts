@@ -20,7 +20,8 @@ export type DeviceErrorCode =
   | 'not_found'
   | 'aborted'
   | 'kernel_failed'
-  | 'unknown_interface';
+  | 'unknown_interface'
+  | 'missing_image';
 
 /** An error as a value: a code a caller can switch on, a message for people, the request field it points at. */
 export class DeviceError extends Error {

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { sleep } from './abort.sleep';
 import { DeviceError } from './device.error';
@@ -11,6 +14,8 @@ export interface FirmwareSlotsOptions {
   profiles: readonly FirmwareProfile[];
   faults: FaultBook;
   timeScale: number;
+  /** Folder holding one image file per slot: a flash writes the image there and reads it back. Absent: slots hold only the image's identity. */
+  slotDir?: string;
   /** Called when an activation changes the running firmware (programs are gone after it). */
   onActivated(profile: FirmwareProfile): void;
 }
@@ -84,7 +89,17 @@ export class FirmwareSlots {
           target.state = 'bad';
           return this.result('failed', t0, target.name, true, `writing slot ${target.name} failed (injected fault); slot ${activeSlot.name} still active`);
         }
-        // Read back: the emulated flash stores exactly what it was given unless a fault says otherwise.
+        if (this.o.slotDir && image.bytes) {
+          // The image really goes into the slot's file, and what is read back must hash to the digest.
+          const file = join(this.o.slotDir, `${target.name}.img`);
+          await fsp.mkdir(this.o.slotDir, { recursive: true, mode: 0o700 });
+          await fsp.writeFile(file, image.bytes, { mode: 0o600 });
+          const back = createHash('sha256').update(await fsp.readFile(file)).digest('hex');
+          if (back !== image.digest) {
+            target.state = 'bad';
+            return this.result('failed', t0, target.name, true, `slot ${target.name} read back ${back.slice(0, 12)}, not the image's ${image.digest.slice(0, 12)}; slot ${activeSlot.name} still active`);
+          }
+        }
         target.image = { profileId: image.profileId, version: image.version, digest: image.digest };
         target.state = 'staged';
       }

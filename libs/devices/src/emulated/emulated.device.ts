@@ -25,6 +25,8 @@ export interface EmulatedDeviceOptions {
   kernelReason?: string | null;
   /** Mean packet size for emulated byte counters. */
   meanPacketBytes?: number;
+  /** Where the device's firmware slots keep their image files. */
+  firmwareDir?: string;
   /** The device's stage in a packet-true fleet: accepted XDP chains run there in the kernel. */
   stage?: StageSpec;
 }
@@ -84,6 +86,7 @@ export class EmulatedDevice implements DeviceDriver {
     this.firmware = isFirmwareProfile(o.profile)
       ? new FirmwareSlots({
           deviceId: o.device.id,
+          slotDir: o.firmwareDir,
           profile: o.profile,
           profiles: o.profiles,
           faults: o.faults,
