@@ -1,156 +1,203 @@
-import { join } from 'node:path';
-import { ModuleCatalog } from '@ioplane/catalog';
-import type { FleetMachine } from '@ioplane/domain';
-import { CurrentPlacement, PlacementMachine, PlacementModule, planMachine } from '@ioplane/placement';
-import { placementRequestSchema, resolveModules, toPlacementMachine } from '@ioplane/planning';
-import { loadProfiles } from '@ioplane/profiles';
-import { CommittedMove, countFlaps, currentCost, evaluateMachine, holdModules, MachineState, rebalanceRuleSchema, step } from '@ioplane/rebalance';
-import type { ModuleRecord, ModuleRepository, ModuleVersion } from '@ioplane/state';
-import { buildFleetModel, loadFleetFile, loadScenario, MaasSimStore, Scenario, simulatedDevices, trafficAt } from '../apps/fleet-sim/src';
+import { Queue } from 'bullmq';
+import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
+import type { ObservedPlacement } from '@ioplane/state';
+import { loadScenario, ScenarioPlayer } from '../apps/fleet-sim/src';
+import { hostId, http, startHarness, waitJob, waitStatus, type Harness } from '../test/harness';
+import { benchRedis } from './rollout.store';
 
 /**
- * npm run bench:rebalance
+ * npm run bench:rebalance  (BENCH_SHORT=1: 12 windows instead of 30)
  *
- * Runs the rebalancer's pure decision logic (libs/rebalance, the same evaluate/step the worker
- * runs each window) over a simulated telemetry stream: the demo fleet's deployed hosts, every one
- * running ddos-drop as the solver first placed it, and each scenario step turned into one
- * window of observed traffic (scenario pps with +-3% seeded noise). A committed move takes one
- * window to roll out; the window after it has no rate for the moved module, as on real agents.
- * Not the whole stack (agents, Redis, rollouts): see test/rebalance.e2e-spec.ts for that.
+ * The whole stack in one process (test/harness.ts: MAAS simulator with an HTTP agent per host,
+ * the worker with its BullMQ jobs, the API, a real Redis): the worker's own telemetry-sample job
+ * (telemetry.sampler.ts reading every agent's counters) and rebalance-decide job
+ * (rebalance.decider.ts) run once per window while two scenarios play on the emulated devices:
+ * scenarios/ddos-surge.yaml on zone-c (auto) and scenarios/ddos-oscillate.yaml on edge-b05 (auto).
+ * A submitted move rolls out through the normal pipeline (production 200 ms health-check wait)
+ * before the next window. Fails only on a broken result, never on time.
  */
+const HOSTS = ['core-c01', 'core-c02', 'core-c03', 'edge-b05'];
+const SURGE_HOSTS = ['core-c01', 'core-c02', 'core-c03'];
+const HYSTERESIS = 3;
+const MODULE = 'ddos-drop';
 
-const RULE = rebalanceRuleSchema.parse({ selector: {}, mode: 'auto', margin: 0.2, minGainHce: 0.05, windows: 3, cooldownWindows: 20 });
-const REQUEST = placementRequestSchema.parse({
-  selector: {},
-  modules: [{ name: 'ddos-drop', prefer: 'auto', latencyBudgetUs: 20, traffic: { pps: 50_000, meanPacketBytes: 128 } }],
-});
-
-class MemoryModules implements ModuleRepository {
-  private readonly reports = new Map<string, unknown>();
-  async listModules(): Promise<ModuleRecord[]> { return []; }
-  async getModule(): Promise<ModuleRecord | null> { return null; }
-  async putModule(): Promise<void> {}
-  async claimVersion(v: ModuleVersion): Promise<ModuleVersion> { return v; }
-  async getVersion(): Promise<ModuleVersion | null> { return null; }
-  async getReport<T>(key: string): Promise<T | null> { return (this.reports.get(key) as T) ?? null; }
-  async putReport(key: string, report: unknown): Promise<void> { this.reports.set(key, report); }
-}
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
-
-interface Host {
-  machine: PlacementMachine;
-  initial: Record<string, CurrentPlacement>;
-}
-
-async function demoFleet(): Promise<{ hosts: Host[]; modules: PlacementModule[] }> {
-  const profiles = loadProfiles();
-  const catalog = new ModuleCatalog(new MemoryModules() as never, profiles, { cacheDir: join(process.cwd(), 'var', 'cache', 'bench-rebalance') });
-  const { modules } = await resolveModules(REQUEST, catalog);
-  const model = buildFleetModel(loadFleetFile('fleets/demo.yaml'));
-  const store = new MaasSimStore(model, { timeScale: 0 });
-  const hosts: Host[] = [];
-  for (const h of model.hosts.filter((x) => x.status === 6)) {
-    const fm = { systemId: h.systemId, hostname: h.hostname, zone: h.zone, pool: h.pool, tags: h.tags, cpuCount: h.cpuCount, devices: simulatedDevices(store, h.systemId, profiles) } as unknown as FleetMachine;
-    const machine = toPlacementMachine(fm, profiles, REQUEST.policy.hostCoreBudget);
-    const plan = planMachine(machine, modules);
-    if (!plan.feasible) continue;
-    const initial = Object.fromEntries(Object.values(plan.placements).map((p) => [p.module, { deviceId: p.deviceId, target: p.target }]));
-    hosts.push({ machine, initial });
-  }
-  store.close();
-  return { hosts, modules };
-}
-
-interface Replay {
-  moves: CommittedMove[];
-  /** Host cores XDP used per window: as rebalanced, and had the initial placement been kept. */
-  cores: Array<{ rebalanced: number; kept: number }>;
-}
-
-function replay(sc: Scenario, hosts: Host[], modules: PlacementModule[], seed: number): Replay {
-  const rnd = seeded(seed);
-  const current = new Map(hosts.map((h) => [h.machine.systemId, { ...h.initial }]));
-  const states = new Map<string, MachineState>();
-  const rolling = new Map<string, { at: number; to: Record<string, CurrentPlacement> }>();
-  const moves: CommittedMove[] = [];
-  const cores: Replay['cores'] = [];
-  for (let w = 0; w < sc.steps; w++) {
-    let rebalanced = 0;
-    let kept = 0;
-    for (const h of hosts) {
-      const id = h.machine.systemId;
-      const roll = rolling.get(id);
-      let fresh = false;
-      if (roll && roll.at === w) {
-        current.set(id, roll.to);
-        rolling.delete(id);
-        fresh = true;
-      }
-      const sceneTraffic = trafficAt(sc, h.machine, w);
-      const observed = Object.fromEntries(modules.map((m) => [m.name, { pps: (sceneTraffic[m.name] ?? m.traffic.pps) * (0.97 + 0.06 * rnd()), meanPacketBytes: m.traffic.meanPacketBytes }]));
-      const traffic = Object.fromEntries(Object.entries(observed).map(([k, v]) => [k, v]));
-      const now = currentCost({ ...h.machine, currentPlacement: current.get(id)! }, modules, traffic);
-      const before = currentCost({ ...h.machine, currentPlacement: h.initial }, modules, traffic);
-      if (!('missing' in now)) rebalanced += now.hostCores;
-      if (!('missing' in before)) kept += before.hostCores;
-      const res = evaluateMachine({ machine: { ...h.machine, currentPlacement: current.get(id)! }, modules, observed: fresh ? {} : observed, window: w });
-      const out = step({ state: states.get(id) ?? null, evaluation: res.ok ? res.evaluation : null, why: res.ok ? undefined : res.reason, rule: RULE, window: w, busy: rolling.has(id) });
-      let state = out.state;
-      if (out.draft) {
-        state = holdModules(state, out.draft.moves.map((m) => m.module), w, RULE.cooldownWindows);
-        const to = { ...current.get(id)! };
-        for (const m of out.draft.moves) to[m.module] = { deviceId: m.to.deviceId, target: m.to.target };
-        rolling.set(id, { at: w + 1, to });
-        for (const move of out.draft.moves) moves.push({ window: w + 1, systemId: id, move });
-      }
-      states.set(id, state);
-    }
-    cores.push({ rebalanced, kept });
-  }
-  return { moves, cores };
-}
+const MEANING: Record<string, string> = {
+  'rebalance.reaction_windows': 'windows from the surge\'s first window to the decision round that submitted the move, both counted (median over the surge hosts; the move rolls out before the next window)',
+  'rebalance.hysteresis_windows': 'the rule\'s hysteresis: consecutive windows a better placement must win before a move (the least reaction possible)',
+  'rebalance.flaps': 'reversals over the whole run: a module moved back to a device and target it had left, any host',
+  'rebalance.host_cores_saved_pct': 'host core-seconds saved by the moves, in percent: packets counted on host hops x the module\'s kernel-measured ns/packet, against the same packets on each host\'s first placement',
+  'rebalance.moves': 'moves committed (a host\'s module on another device or target than the window before)',
+  'rebalance.move_rollout_seconds_median': 'seconds from a move\'s submission to its placement completed (median; min/max beside)',
+  'rebalance.broken': 'wrong results (a sample with errors, a move that did not complete, a move during the oscillation); non-zero fails the run',
+};
 
 async function main(): Promise<void> {
-  const t0 = performance.now();
-  const { hosts, modules } = await demoFleet();
-  const surge = loadScenario('scenarios/ddos-surge.yaml');
-  const s = surge.traffic[0].pattern;
-  if (s.kind !== 'surge') throw new Error('scenarios/ddos-surge.yaml: expected a surge pattern first');
-  const surged = new Set(hosts.filter((h) => Object.keys(trafficAt(surge, h.machine, s.from)).length).map((h) => h.machine.systemId));
-  const a = replay(surge, hosts, modules, 1);
-  const first = a.moves.filter((m) => surged.has(m.systemId) && m.window >= s.from).map((m) => m.window).sort((x, y) => x - y)[0];
-  const reaction = first === undefined ? -1 : first - s.from;
-  const during = a.cores.slice(s.from, s.from + s.steps);
-  const kept = during.reduce((n, c) => n + c.kept, 0);
-  const rebalanced = during.reduce((n, c) => n + c.rebalanced, 0);
-  const savedPct = kept > 0 ? (100 * (kept - rebalanced)) / kept : 0;
+  const short = process.env.BENCH_SHORT === '1';
+  const windows = short ? 12 : 30;
+  const redis = await benchRedis();
+  const saved = process.env.REDIS_URL;
+  process.env.REDIS_URL = redis.url;
+  let h: Harness | undefined;
+  let queue: Queue | undefined;
+  const broken: string[] = [];
+  const kv: [string, string | number][] = [];
+  try {
+    h = await startHarness({ probeMs: 200 });
+    const hh = h;
+    queue = new Queue(QUEUES.rebalance, { connection: workerConnection(h.config.REDIS_URL!), prefix: queuePrefix(h.config.IOPLANE_PREFIX) });
+    const q = queue;
+    // The inventory from MAAS and the agents, through the worker's fleet-sync job.
+    const sync = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
+    const synced = await waitJob(h.apiUrl, sync.body.jobId);
+    if (synced.state !== 'completed') throw new Error(`fleet sync ${synced.state}: ${synced.failedReason ?? ''}`);
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', {
+      selector: { hostnames: HOSTS },
+      modules: [{ name: MODULE, prefer: 'auto', latencyBudgetUs: 20, traffic: { pps: 50_000, meanPacketBytes: 128 } }],
+      policy: { hostCoreBudget: 4, rollout: { canary: 1, waves: [100], maxUnavailable: 4, failureThreshold: 0.5 } },
+    });
+    if (res.status !== 202) throw new Error(`placement refused: ${JSON.stringify(res.body)}`);
+    const first = await waitStatus(h, res.body.id, ['completed', 'failed', 'infeasible']);
+    if (first.status !== 'completed') throw new Error(`first placement ${first.status}: ${first.error}`);
+    const policy = await http(h.apiUrl, 'PUT', '/v1/rebalance/policy', {
+      rules: [
+        { selector: { zones: ['zone-c'] }, mode: 'auto', windows: HYSTERESIS, cooldownWindows: 20 },
+        { selector: { hostnames: ['edge-b05'] }, mode: 'auto', windows: HYSTERESIS, cooldownWindows: 20 },
+      ],
+    });
+    if (policy.status !== 200) throw new Error(`policy refused: ${JSON.stringify(policy.body)}`);
+    const analysis = (await http<{ cost: { nsPerPacket: number; source: string } }>(h.apiUrl, 'GET', `/v1/modules/${MODULE}/analysis`)).body;
+    const nsPerPacket = analysis.cost.nsPerPacket;
 
-  // Oscillation: the same surge level flipping every 4 windows on every host of the fleet.
-  const osc: Scenario = { ...surge, name: 'oscillate-4', steps: 120, events: [], traffic: [{ selector: {}, module: 'ddos-drop', pattern: { kind: 'oscillate', low: 50_000, high: 20_000_000, period: 4, from: 0 } }] };
-  const b = replay(osc, hosts, modules, 2);
-  const fast: Scenario = { ...osc, name: 'oscillate-1', traffic: [{ ...osc.traffic[0], pattern: { kind: 'oscillate', low: 50_000, high: 20_000_000, period: 1, from: 0 } }] };
-  const c = replay(fast, hosts, modules, 3);
-  const flaps = countFlaps(b.moves, RULE.cooldownWindows) + countFlaps(c.moves, RULE.cooldownWindows);
+    let jobs = 0;
+    const run = async (name: string, data: unknown): Promise<any> => {
+      const id = `bench${++jobs}`;
+      await q.add(name, data, { jobId: id });
+      for (;;) {
+        const job = await q.getJob(id);
+        const state = await job?.getState();
+        if (state === 'completed' || state === 'failed') {
+          const done = (await q.getJob(id))!;
+          if (done.failedReason) throw new Error(`${name} failed: ${done.failedReason}`);
+          return done.returnvalue;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const where = async (hostname: string): Promise<string> => {
+      const raw = await hh.redis.hget(`${hh.config.IOPLANE_PREFIX}:observed`, hostId(hh, hostname));
+      const m = raw ? (JSON.parse(raw) as ObservedPlacement).modules.find((x) => x.name === MODULE) : undefined;
+      return m ? `${m.deviceId}|${m.target}` : 'none';
+    };
+    // Measured counters: cumulative packets of the module per host, split by host hops and the rest.
+    /** Devices where the module ran in a host hop (host XDP), from the observed placements so far. */
+    const hostHops = (hostname: string): Set<string> =>
+      new Set(history.get(hostname)!.filter((x) => x.split('|')[1]?.startsWith('host-')).map((x) => x.split('|')[0]));
+    const packets = async (hostname: string): Promise<{ host: number; other: number }> => {
+      const onHost = hostHops(hostname);
+      const id = hostId(hh, hostname);
+      const agent = hh.agent(id);
+      const inv = await agent.inventory();
+      const out = { host: 0, other: 0 };
+      for (const d of inv.devices) {
+        if (!d.driver) continue;
+        const c = await agent.counters(d.device.id);
+        for (const x of c.modules) if (x.module === MODULE) out[onHost.has(d.device.id) ? 'host' : 'other'] += x.packets;
+      }
+      return out;
+    };
 
-  console.log('rebalance bench: pure decision logic (libs/rebalance evaluate + step) over a simulated telemetry stream, not the running stack');
-  console.log(`fleet: ${hosts.length} deployed demo hosts running ddos-drop; policy: auto, margin ${RULE.margin * 100}% and ${RULE.minGainHce} hce, ${RULE.windows} windows, cool-down ${RULE.cooldownWindows}`);
-  console.log(`surge (${surge.name}): ${surged.size} hosts surged at window ${s.from} for ${s.steps} windows; ${a.moves.length} moves, first committed at window ${first ?? '-'}`);
-  console.log(`  host cores during the surge: ${rebalanced.toFixed(2)} rebalanced vs ${kept.toFixed(2)} with the initial placement kept (core-windows)`);
-  console.log(`oscillation every 4 windows: ${b.moves.length} moves; every window: ${c.moves.length} moves; reversed within the cool-down: ${flaps}`);
-  console.log(`elapsed ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`rebalance.mode=pure-decision-over-simulated-telemetry`);
-  console.log(`rebalance.hysteresis_windows=${RULE.windows}`);
-  console.log(`rebalance.reaction_windows=${reaction}`);
-  console.log(`rebalance.flaps=${flaps}`);
-  console.log(`rebalance.host_cores_saved_pct=${savedPct.toFixed(1)}`);
-  if (reaction < 0 || reaction > RULE.windows + 1 || flaps > 0) process.exitCode = 1;
+    const surge = new ScenarioPlayer(loadScenario('scenarios/ddos-surge.yaml'), { store: h.sim.store, agents: h.sim.agents, url: h.sim.url, apiKey: h.sim.apiKey });
+    const osc = new ScenarioPlayer(loadScenario('scenarios/ddos-oscillate.yaml'), { store: h.sim.store, agents: h.sim.agents, url: h.sim.url, apiKey: h.sim.apiKey });
+    const surgeFrom = 5;
+    const history = new Map<string, string[]>(HOSTS.map((x) => [x, []]));
+    for (const x of HOSTS) history.get(x)!.push(await where(x));
+    const startPackets = new Map<string, { host: number; other: number }>();
+    for (const x of HOSTS) startPackets.set(x, await packets(x));
+    const movedAt = new Map<string, number>();
+    const rolloutSeconds: number[] = [];
+    let oscMoves = 0;
+
+    await surge.apply(0);
+    await osc.apply(0);
+    for (let step = 0; step < windows; step++) {
+      // Traffic flows for a moment, the window is sampled, the next step's traffic is set at once.
+      await new Promise((r) => setTimeout(r, 200));
+      const sample = await run(JOBS.telemetrySample, { decide: false });
+      if (sample.errors.length) broken.push(`window ${sample.window}: sampling errors ${sample.errors.slice(0, 3).join('; ')}`);
+      if (step + 1 < windows) {
+        await surge.apply(step + 1);
+        await osc.apply(step + 1);
+      }
+      const r = await run(JOBS.rebalanceDecide, { window: sample.window });
+      console.log(`rebalance: window ${step} (${sample.window}): ${Object.entries(r.verdicts as Record<string, string[]>).map(([v, hs]) => `${v} ${hs.join(',')}`).join('; ')}${r.submitted.length ? `; submitted ${r.submitted.join(',')}` : ''}`);
+      for (const placementId of r.submitted as string[]) {
+        const t0 = performance.now();
+        const done = await waitStatus(h, placementId, ['completed', 'failed', 'infeasible', 'cancelled']);
+        rolloutSeconds.push((performance.now() - t0) / 1000);
+        if (done.status !== 'completed') broken.push(`window ${sample.window}: rebalance placement ${placementId} ${done.status}: ${done.error}`);
+      }
+      for (const x of HOSTS) {
+        const now = await where(x);
+        const hist = history.get(x)!;
+        if (now !== hist[hist.length - 1]) {
+          if (SURGE_HOSTS.includes(x) && !movedAt.has(x)) movedAt.set(x, step);
+          if (x === 'edge-b05') oscMoves++;
+          console.log(`rebalance: window ${step}: ${x} ${MODULE} ${hist[hist.length - 1]} -> ${now}`);
+        }
+        hist.push(now);
+      }
+    }
+
+    // Without the rebalancer every host keeps its first placement: its packets cost host cores
+    // only where that placement is a host hop.
+    let hostNs = 0;
+    let withoutNs = 0;
+    for (const x of HOSTS) {
+      const a = startPackets.get(x)!;
+      const b = await packets(x);
+      hostNs += (b.host - a.host) * nsPerPacket;
+      if (history.get(x)![0].split('|')[1]?.startsWith('host-')) withoutNs += (b.host - a.host + b.other - a.other) * nsPerPacket;
+    }
+    const allNs = withoutNs;
+    let flaps = 0;
+    let moves = 0;
+    for (const hist of history.values()) {
+      for (let i = 1; i < hist.length; i++) {
+        if (hist[i] === hist[i - 1]) continue;
+        moves++;
+        // A reversal: back to a placement this host already left.
+        if (hist.slice(0, i - 1).includes(hist[i])) flaps++;
+      }
+    }
+    if (oscMoves) broken.push(`edge-b05 moved ${oscMoves} times under a load that oscillates faster than the hysteresis`);
+    const reactions = SURGE_HOSTS.filter((x) => movedAt.has(x)).map((x) => movedAt.get(x)! - surgeFrom + 1).sort((a, b) => a - b);
+    if (windows > surgeFrom + HYSTERESIS + 1 && reactions.length < SURGE_HOSTS.length) broken.push(`${SURGE_HOSTS.length - reactions.length} surge hosts never moved`);
+    const rs = [...rolloutSeconds].sort((a, b) => a - b);
+    const med = (x: number[]) => x[Math.floor(x.length / 2)];
+    console.log(`rebalance: ${windows} windows, the worker's telemetry-sample and rebalance-decide jobs on ${redis.where}, agents over HTTP (emulated counters following the scenarios), ${MODULE} measured at ${nsPerPacket.toFixed(1)} ns/packet (${analysis.cost.source})`);
+    console.log(`rebalance: surge from window ${surgeFrom} on ${SURGE_HOSTS.join(', ')}: moved after ${reactions.join(', ') || 'never'} windows (hysteresis ${HYSTERESIS}); edge-b05 oscillating: ${oscMoves} moves`);
+    console.log(`rebalance: ${MODULE} packets on host hops cost ${(hostNs / 1e9).toFixed(2)} core-seconds; without the rebalancer (every host on its first placement) ${(allNs / 1e9).toFixed(2)}`);
+    kv.push(['rebalance.windows', windows], ['rebalance.reaction_windows', reactions.length ? med(reactions) : 'none'], ['rebalance.reaction_windows_min', reactions[0] ?? 'none'], ['rebalance.reaction_windows_max', reactions[reactions.length - 1] ?? 'none']);
+    kv.push(['rebalance.hysteresis_windows', HYSTERESIS], ['rebalance.flaps', flaps], ['rebalance.moves', moves]);
+    kv.push(['rebalance.host_cores_saved_pct', allNs > 0 ? ((1 - hostNs / allNs) * 100).toFixed(1) : 'NaN'], ['rebalance.ns_per_packet', nsPerPacket.toFixed(1)], ['rebalance.ns_per_packet_source', analysis.cost.source]);
+    if (rs.length) kv.push(['rebalance.move_rollout_seconds_median', med(rs).toFixed(2)], ['rebalance.move_rollout_seconds_min', rs[0].toFixed(2)], ['rebalance.move_rollout_seconds_max', rs[rs.length - 1].toFixed(2)]);
+    surge.close();
+    osc.close();
+  } finally {
+    await queue?.close().catch(() => undefined);
+    await h?.stop().catch((e: Error) => broken.push(`stopping the stack: ${e.message}`));
+    await redis.stop();
+    if (saved === undefined) delete process.env.REDIS_URL;
+    else process.env.REDIS_URL = saved;
+  }
+  for (const b of broken.slice(0, 20)) console.error(`broken: ${b}`);
+  kv.push(['rebalance.broken', broken.length]);
+  for (const [k] of kv) if (MEANING[k]) console.log(`measures ${k}: ${MEANING[k]}`);
+  for (const [k, v] of kv) console.log(`${k}=${v}`);
+  if (broken.length) process.exitCode = 1;
 }
 
 main().catch((e) => {
   console.error(e);
-  process.exit(1);
+  process.exitCode = 1;
 });

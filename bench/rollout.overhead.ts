@@ -42,7 +42,7 @@ export interface OverheadResult {
   status: string;
   broken: string[];
   timeScale: number;
-  /** Per machine: time from its job starting to the machine's record committed, minus its device time. */
+  /** Per machine: time from its job first starting to its job's end (verified), minus its device time. */
   perMachineOverheadMs: number[];
 }
 
@@ -112,9 +112,8 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
         return img;
       },
       desired: async (_p, systemId) => wants.get(systemId)!,
-      onCommitted: async (_p, rec) => {
+      onCommitted: async () => {
         committed++;
-        endedAt.set(rec.systemId, performance.now());
       },
       probeMs: o.probeMs,
     });
@@ -128,8 +127,12 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
     worker = new Worker(
       QUEUES.rollout,
       async (job, token) => {
-        if (job.name === JOBS.rolloutMachine && !startedAt.has(job.data.systemId)) startedAt.set(job.data.systemId, performance.now());
-        return processor.process(job, token);
+        const machine = job.name === JOBS.rolloutMachine;
+        if (machine && !startedAt.has(job.data.systemId)) startedAt.set(job.data.systemId, performance.now());
+        const out = await processor.process(job, token);
+        // The machine's own part ends here (commit of the wave comes later, in finishWave).
+        if (machine) endedAt.set(job.data.systemId, performance.now());
+        return out;
       },
       { ...workerOpts, connection, prefix: queuePrefix(o.prefix) },
     );
