@@ -33,33 +33,49 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: Redis, the system of record, answers a PING. */
+  /**
+   * Readiness: Redis, the system of record, answers and takes writes (a primary, not a read-only
+   * replica), and every queue has a worker. A failure names each check that failed and why.
+   */
   @Get('readyz')
   @RequireRole('public')
   @HealthCheck()
-  readyz() {
-    if (readiness.draining) throw new ServiceUnavailableException({ code: 'draining', message: 'shutting down: not taking new work' });
-    return this.health.check([
-      async () => {
-        const check = this.indicator.check('redis');
-        try {
-          await this.redis.ping();
-          return check.up();
-        } catch (e) {
-          return check.down({ message: (e as Error).message });
-        }
-      },
-      async () => {
-        // Workers of any process count: they all share this Redis.
-        const check = this.indicator.check('workers');
-        try {
-          const counts = await Promise.all(this.queues.map(async (q) => [q.name, await q.getWorkersCount()] as const));
-          const missing = counts.filter(([, n]) => n === 0).map(([q]) => q);
-          return missing.length ? check.down({ message: `no worker on queue(s) ${missing.join(', ')}` }) : check.up({ workers: Object.fromEntries(counts) });
-        } catch (e) {
-          return check.down({ message: (e as Error).message });
-        }
-      },
-    ]);
+  async readyz() {
+    if (readiness.draining) throw new ServiceUnavailableException({ code: 'draining', message: 'shutting down: not taking new work', checks: { draining: { status: 'down', message: 'shutting down' } } });
+    try {
+      return await this.health.check([
+        async () => {
+          const check = this.indicator.check('redis');
+          try {
+            const info = await this.redis.info('replication');
+            // After a failover the old address may serve a replica: every write there fails with READONLY.
+            if (/^role:slave\b/m.test(info)) return check.down({ message: 'connected to a read-only replica (role:slave): writes would fail' });
+            return check.up();
+          } catch (e) {
+            return check.down({ message: (e as Error).message });
+          }
+        },
+        async () => {
+          // Workers of any process count: they all share this Redis.
+          const check = this.indicator.check('workers');
+          try {
+            const counts = await Promise.all(this.queues.map(async (q) => [q.name, await q.getWorkersCount()] as const));
+            const missing = counts.filter(([, n]) => n === 0).map(([q]) => q);
+            return missing.length ? check.down({ message: `no worker on queue(s) ${missing.join(', ')}` }) : check.up({ workers: Object.fromEntries(counts) });
+          } catch (e) {
+            return check.down({ message: (e as Error).message });
+          }
+        },
+      ]);
+    } catch (e) {
+      if (!(e instanceof ServiceUnavailableException)) throw e;
+      const result = e.getResponse() as { error?: Record<string, { message?: string }>; details?: Record<string, unknown> };
+      const failed = Object.entries(result.error ?? {});
+      throw new ServiceUnavailableException({
+        code: 'not_ready',
+        message: `not ready: ${failed.map(([name, v]) => `${name} (${v.message ?? 'down'})`).join('; ')}`,
+        checks: result.details ?? {},
+      });
+    }
   }
 }
