@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
-import { currentPlacement, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
+import { currentPlacement, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
@@ -157,6 +157,7 @@ export class PlacementsController {
     try {
       return await fn();
     } catch (e) {
+      if (e instanceof IdempotencyConflictError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, 409);
       if (e instanceof PlacementInputError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, e.code === 'not_found' ? 404 : 422);
       // A solver bug, not the caller's: the plan is neither returned nor stored, and the rules it broke are named.
       if (e instanceof PlanValidationError) throw new HttpException({ code: e.code, message: e.message, violations: e.violations.slice(0, 20) }, 500);
