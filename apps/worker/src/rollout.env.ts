@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { agentToken, AgentClient, signArtifact } from '@ioplane/devices';
+import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/devices';
 import type { FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';
@@ -26,6 +26,7 @@ export function rolloutEnv(deps: {
   probeMs?: number;
   log(msg: string, fields: Record<string, unknown>): void;
 }): RolloutEnv {
+  const agentDeadlines = agentDeadlinesFromProfiles(deps.profiles);
   const modulesOf = new Map<string, Promise<Map<string, RolloutModule>>>();
 
   const loadModules = async (placementId: string): Promise<Map<string, RolloutModule>> => {
@@ -106,7 +107,8 @@ export function rolloutEnv(deps: {
     async agentFor(systemId) {
       const m = await deps.fleet.getMachine(systemId);
       if (!m?.agentUrl) throw new Error(`machine ${systemId} has no agent endpoint in the inventory`);
-      return new AgentClient(m.agentUrl, agentToken(deps.keys.agentTokenSecret, systemId), { timeoutMs: 15 * 60_000 });
+      // Per-call deadlines from the profiles' flash timings, so a silent agent fails its step in seconds, a flash in minutes.
+      return new AgentClient(m.agentUrl, agentToken(deps.keys.agentTokenSecret, systemId), { deadlines: agentDeadlines });
     },
     async onCommitted(placementId: string, rec: MachineRecord, want: DesiredMachine) {
       const plan = await deps.placements.getPlan<StoredPlan>(placementId);

@@ -5,6 +5,7 @@ import type {
   CommitResult, DeviceCounters, DeviceInventory, DevicePrograms, FlashResult, LoadResult, RollbackResult, VectorOutcome, XdpHook,
 } from './device.driver';
 import type { DeviceFaults } from './fault.book';
+import { AgentDeadlines, DEFAULT_AGENT_DEADLINES } from './agent.deadlines';
 
 export interface AgentInventory {
   agentId: string;
@@ -69,33 +70,61 @@ export function signedLoadBody(
   };
 }
 
-/** Typed fetch client for one agent's `/v1` API. */
+/** Typed fetch client for one agent's `/v1` API; every call has a deadline (see AgentDeadlines). */
 export class AgentClient {
   private readonly base: string;
+  private readonly deadlines: AgentDeadlines;
 
   constructor(
     url: string,
     private readonly token: string,
-    private readonly opts: { timeoutMs?: number } = {},
+    /** `timeoutMs` alone bounds every call (short probes); `deadlines` sets them per kind of call. */
+    opts: { timeoutMs?: number; deadlines?: Partial<AgentDeadlines> } = {},
   ) {
     this.base = url.replace(/\/+$/, '');
+    const flat = opts.timeoutMs;
+    this.deadlines = {
+      ...DEFAULT_AGENT_DEADLINES,
+      ...(flat !== undefined ? { readMs: flat, changeMs: flat, flashMs: () => flat, firmwareRollbackMs: flat } : {}),
+      ...(opts.deadlines ?? {}),
+    };
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, token = this.token): Promise<T> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 120_000);
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
-    const text = await res.text();
-    const json = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!res.ok) {
-      const e = (json as AgentErrorBody | undefined)?.error;
-      throw new AgentError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, e?.field, e?.details);
+  /** GETs change nothing, so a transport error, a timeout or a 5xx is retried with backoff; nothing else is. */
+  private async call<T>(method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token = this.token): Promise<T> {
+    const attempts = method === 'GET' ? Math.max(1, this.deadlines.readAttempts) : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once<T>(method, path, body, signal, deadlineMs, token);
+      } catch (e) {
+        const retryable = !(e instanceof AgentError) || e.status >= 500;
+        if (attempt >= attempts || !retryable || signal?.aborted) throw e;
+        await new Promise((r) => setTimeout(r, this.deadlines.retryDelayMs * 2 ** (attempt - 1)));
+      }
     }
-    return json as T;
+  }
+
+  private async once<T>(method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token: string): Promise<T> {
+    const timeout = AbortSignal.timeout(deadlineMs);
+    try {
+      const res = await fetch(`${this.base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      const text = await res.text();
+      const json = text ? (JSON.parse(text) as unknown) : undefined;
+      if (!res.ok) {
+        const e = (json as AgentErrorBody | undefined)?.error;
+        throw new AgentError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, e?.field, e?.details);
+      }
+      return json as T;
+    } catch (e) {
+      // Our deadline, not the caller's cancel: the agent is silent (hung, or the host is gone).
+      if (timeout.aborted && !signal?.aborted) throw new AgentError(504, 'agent_timeout', `agent ${this.base} did not answer ${method} ${path} within ${deadlineMs} ms`);
+      throw e;
+    }
   }
 
   private dev(id: string, op: string): string {
@@ -103,40 +132,40 @@ export class AgentClient {
   }
 
   health(): Promise<{ ok: true; agentId: string; mode: string }> {
-    return this.call('GET', '/healthz');
+    return this.call('GET', '/healthz', undefined, undefined, this.deadlines.readMs);
   }
   inventory(): Promise<AgentInventory> {
-    return this.call('GET', '/v1/inventory');
+    return this.call('GET', '/v1/inventory', undefined, undefined, this.deadlines.readMs);
   }
   programs(): Promise<{ devices: DevicePrograms[] }> {
-    return this.call('GET', '/v1/programs');
+    return this.call('GET', '/v1/programs', undefined, undefined, this.deadlines.readMs);
   }
   load(deviceId: string, body: LoadBody, signal?: AbortSignal): Promise<LoadResult> {
-    return this.call('POST', this.dev(deviceId, 'load'), body, signal);
+    return this.call('POST', this.dev(deviceId, 'load'), body, signal, this.deadlines.changeMs);
   }
   detach(deviceId: string, port = 0): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
-    return this.call('POST', this.dev(deviceId, 'detach'), { port });
+    return this.call('POST', this.dev(deviceId, 'detach'), { port }, undefined, this.deadlines.changeMs);
   }
   commit(deviceId: string, port = 0): Promise<CommitResult> {
-    return this.call('POST', this.dev(deviceId, 'commit'), { port });
+    return this.call('POST', this.dev(deviceId, 'commit'), { port }, undefined, this.deadlines.changeMs);
   }
   flash(deviceId: string, body: FlashBody, signal?: AbortSignal): Promise<FlashResult> {
-    return this.call('POST', this.dev(deviceId, 'flash'), body, signal);
+    return this.call('POST', this.dev(deviceId, 'flash'), body, signal, this.deadlines.flashMs(body));
   }
   rollback(deviceId: string, body: { port?: number; scope?: 'program' | 'firmware' } = {}, signal?: AbortSignal): Promise<RollbackResult> {
-    return this.call('POST', this.dev(deviceId, 'rollback'), body, signal);
+    return this.call('POST', this.dev(deviceId, 'rollback'), body, signal, body.scope === 'program' ? this.deadlines.changeMs : this.deadlines.firmwareRollbackMs);
   }
   runVectors(deviceId: string, body: VectorsBody): Promise<{ deviceId: string; passed: boolean; results: VectorOutcome[] }> {
-    return this.call('POST', this.dev(deviceId, 'run-vectors'), body);
+    return this.call('POST', this.dev(deviceId, 'run-vectors'), body, undefined, this.deadlines.changeMs);
   }
   probe(deviceId: string, port = 0, packets = 50): Promise<{ deviceId: string; port: number; sent: number }> {
-    return this.call('POST', this.dev(deviceId, 'probe'), { port, packets });
+    return this.call('POST', this.dev(deviceId, 'probe'), { port, packets }, undefined, this.deadlines.changeMs);
   }
   counters(deviceId: string): Promise<DeviceCounters> {
-    return this.call('GET', this.dev(deviceId, 'counters'));
+    return this.call('GET', this.dev(deviceId, 'counters'), undefined, undefined, this.deadlines.readMs);
   }
   /** Only agents run by the simulator have this endpoint, and it takes the simulator's fault token, not the agent token. */
   setFaults(body: FaultsBody, faultToken: string): Promise<{ devices: Record<string, DeviceFaults> }> {
-    return this.call('PUT', '/v1/faults', body, undefined, faultToken);
+    return this.call('PUT', '/v1/faults', body, undefined, this.deadlines.changeMs, faultToken);
   }
 }

@@ -28,6 +28,8 @@ export {
 export type { LoadBody, FlashBody, VectorsBody, FaultsBody, ModuleArtifactWire, AgentErrorBody } from './agent.api';
 export { AgentClient, AgentError, signedLoadBody } from './agent.client';
 export type { AgentInventory, SignedModuleInput } from './agent.client';
+export { agentDeadlinesFromProfiles, DEFAULT_AGENT_DEADLINES } from './agent.deadlines';
+export type { AgentDeadlines } from './agent.deadlines';
 export { sleep, OpQueue } from './abort.sleep';
 export { agentToken } from './agent.token';
 export { loadOrCreateSigningKeys, loadOrCreateSecret, KeyFileError } from './signing.keys';
