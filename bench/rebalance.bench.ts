@@ -25,7 +25,7 @@ const MEANING: Record<string, string> = {
   'rebalance.reaction_windows': 'windows from the surge\'s first window to the decision round that submitted the move, both counted (median over the surge hosts; the move rolls out before the next window)',
   'rebalance.hysteresis_windows': 'the rule\'s hysteresis: consecutive windows a better placement must win before a move (the least reaction possible)',
   'rebalance.flaps': 'reversals over the whole run: a module moved back to a device and target it had left, any host',
-  'rebalance.host_cores_saved_pct': 'host core-seconds saved by the moves, in percent: packets counted on host hops x the module\'s kernel-measured ns/packet, against the same packets on each host\'s first placement',
+  'rebalance.host_cores_saved_pct': 'host core-seconds saved by the moves, in percent: packets counted on host hops x the module\'s kernel-measured ns/packet, against the same with the packets moved off the host counted on the first placement\'s host hop',
   'rebalance.moves': 'moves committed (a host\'s module on another device or target than the window before)',
   'rebalance.move_rollout_seconds_median': 'seconds from a move\'s submission to its placement completed (median; min/max beside)',
   'rebalance.broken': 'wrong results (a sample with errors, a move that did not complete, a move during the oscillation); non-zero fails the run',
@@ -85,23 +85,30 @@ async function main(): Promise<void> {
     };
     const where = async (hostname: string): Promise<string> => {
       const raw = await hh.redis.hget(`${hh.config.IOPLANE_PREFIX}:observed`, hostId(hh, hostname));
-      const m = raw ? (JSON.parse(raw) as ObservedPlacement).modules.find((x) => x.name === MODULE) : undefined;
-      return m ? `${m.deviceId}|${m.target}` : 'none';
+      // One entry per ingress port's chain: a module can run on several devices of one host.
+      const ms = raw ? (JSON.parse(raw) as ObservedPlacement).modules.filter((x) => x.name === MODULE) : [];
+      return ms.length ? [...new Set(ms.map((m) => `${m.deviceId}|${m.target}`))].sort().join(',') : 'none';
     };
     // Measured counters: cumulative packets of the module per host, split by host hops and the rest.
-    /** Devices where the module ran in a host hop (host XDP), from the observed placements so far. */
-    const hostHops = (hostname: string): Set<string> =>
-      new Set(history.get(hostname)!.filter((x) => x.split('|')[1]?.startsWith('host-')).map((x) => x.split('|')[0]));
-    const packets = async (hostname: string): Promise<{ host: number; other: number }> => {
-      const onHost = hostHops(hostname);
-      const id = hostId(hh, hostname);
-      const agent = hh.agent(id);
-      const inv = await agent.inventory();
-      const out = { host: 0, other: 0 };
-      for (const d of inv.devices) {
+    /**
+     * Measured counters: cumulative packets of the module on the devices it was observed on so far,
+     * split into host hops (host XDP) and the rest; counters elsewhere (none expected) are stray.
+     */
+    const packets = async (hostname: string): Promise<{ host: number; other: number; movedTo: number; stray: number }> => {
+      const seen = history.get(hostname)!.flatMap((x) => x.split(',')).map((x) => x.split('|'));
+      const first = new Set(history.get(hostname)![0].split(',').map((x) => x.split('|')[0]));
+      const onHost = new Set(seen.filter(([, t]) => t?.startsWith('host-')).map(([d]) => d));
+      const placed = new Set(seen.map(([d]) => d));
+      const agent = hh.agent(hostId(hh, hostname));
+      const out = { host: 0, other: 0, movedTo: 0, stray: 0 };
+      for (const d of (await agent.inventory()).devices) {
         if (!d.driver) continue;
         const c = await agent.counters(d.device.id);
-        for (const x of c.modules) if (x.module === MODULE) out[onHost.has(d.device.id) ? 'host' : 'other'] += x.packets;
+        for (const x of c.modules) {
+          if (x.module !== MODULE) continue;
+          out[onHost.has(d.device.id) ? 'host' : placed.has(d.device.id) ? 'other' : 'stray'] += x.packets;
+          if (placed.has(d.device.id) && !onHost.has(d.device.id) && !first.has(d.device.id)) out.movedTo += x.packets;
+        }
       }
       return out;
     };
@@ -152,11 +159,16 @@ async function main(): Promise<void> {
     // only where that placement is a host hop.
     let hostNs = 0;
     let withoutNs = 0;
+    let stray = 0;
     for (const x of HOSTS) {
       const a = startPackets.get(x)!;
       const b = await packets(x);
       hostNs += (b.host - a.host) * nsPerPacket;
-      if (history.get(x)![0].split('|')[1]?.startsWith('host-')) withoutNs += (b.host - a.host + b.other - a.other) * nsPerPacket;
+      stray += b.stray - a.stray;
+      if (b.stray > a.stray) console.log(`rebalance: ${x}: ${b.stray - a.stray} ${MODULE} packets counted on a device other than ${[...new Set(history.get(x)!)].join(', ')}`);
+      // Without moves the packets a move took off the host would have stayed on its first placement's host hop.
+      const firstOnHost = history.get(x)![0].split(',').some((e) => e.split('|')[1]?.startsWith('host-'));
+      withoutNs += (b.host - a.host + (firstOnHost ? b.movedTo - a.movedTo : 0)) * nsPerPacket;
     }
     const allNs = withoutNs;
     let flaps = 0;
@@ -176,7 +188,7 @@ async function main(): Promise<void> {
     const med = (x: number[]) => x[Math.floor(x.length / 2)];
     console.log(`rebalance: ${windows} windows, the worker's telemetry-sample and rebalance-decide jobs on ${redis.where}, agents over HTTP (emulated counters following the scenarios), ${MODULE} measured at ${nsPerPacket.toFixed(1)} ns/packet (${analysis.cost.source})`);
     console.log(`rebalance: surge from window ${surgeFrom} on ${SURGE_HOSTS.join(', ')}: moved after ${reactions.join(', ') || 'never'} windows (hysteresis ${HYSTERESIS}); edge-b05 oscillating: ${oscMoves} moves`);
-    console.log(`rebalance: ${MODULE} packets on host hops cost ${(hostNs / 1e9).toFixed(2)} core-seconds; without the rebalancer (every host on its first placement) ${(allNs / 1e9).toFixed(2)}`);
+    console.log(`rebalance: ${MODULE} packets on host hops cost ${(hostNs / 1e9).toFixed(2)} core-seconds; without the rebalancer (every host on its first placement) ${(allNs / 1e9).toFixed(2)}; ${stray} packets counted for ${MODULE} on devices it was never observed on (left out)`);
     kv.push(['rebalance.windows', windows], ['rebalance.reaction_windows', reactions.length ? med(reactions) : 'none'], ['rebalance.reaction_windows_min', reactions[0] ?? 'none'], ['rebalance.reaction_windows_max', reactions[reactions.length - 1] ?? 'none']);
     kv.push(['rebalance.hysteresis_windows', HYSTERESIS], ['rebalance.flaps', flaps], ['rebalance.moves', moves]);
     kv.push(['rebalance.host_cores_saved_pct', allNs > 0 ? ((1 - hostNs / allNs) * 100).toFixed(1) : 'NaN'], ['rebalance.ns_per_packet', nsPerPacket.toFixed(1)], ['rebalance.ns_per_packet_source', analysis.cost.source]);
