@@ -37,6 +37,9 @@ describe('MAAS simulator: machine operations and events', () => {
     expect((await call(`machines/${m.systemId}/?op=deploy`, { form: {} })).status).toBe(200);
     const done = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.DEPLOYED);
     expect(done.json.status_name).toBe('Deployed');
+    // Later tests take this machine as a Ready one, as the fleet file has it.
+    expect((await call(`machines/${m.systemId}/?op=release`, { form: {} })).status).toBe(200);
+    await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.READY);
   });
 
   it('deploys a ready machine: Allocated -> Deploying -> Deployed, writing the DEBUG events', async () => {
