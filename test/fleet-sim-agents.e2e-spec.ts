@@ -184,5 +184,5 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     await sim.close();
     expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
     for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
-  }, 120_000);
+  }, 600_000);
 });
