@@ -1,10 +1,10 @@
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { metrics } from '@ioplane/metrics';
-import { Job, Queue } from 'bullmq';
+import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
-import { MaasClient } from '@ioplane/maas';
+import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
 import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES } from '@ioplane/queue';
 import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
@@ -137,10 +137,16 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
   private async fleetSync(job: Job): Promise<InventorySyncResult & { provisioning: string[] }> {
     const payload = fleetSyncPayload.parse(job.data);
     const sync = new InventorySync(this.maas, this.profiles, this.repo, this.config.AGENT_PORT);
-    const result = await sync.run({
-      onProgress: (p) =>
-        job.updateProgress({ stage: p.stage, done: p.done, total: p.total, percent: progressPercent(p.stage, p.done, p.total) }),
-    });
+    const result = await sync
+      .run({
+        onProgress: (p) =>
+          job.updateProgress({ stage: p.stage, done: p.done, total: p.total, percent: progressPercent(p.stage, p.done, p.total) }),
+      })
+      .catch((e: unknown) => {
+        // Only an unavailable MAAS is worth the job's next attempt; a refused key or a bad answer stays refused.
+        if (e instanceof MaasError && !(e instanceof MaasUnavailableError)) throw new UnrecoverableError(e.message);
+        throw e;
+      });
     this.log.log({ jobId: job.id, reason: payload.reason, ...result }, 'fleet synced');
     const provisioning = payload.reason === 'maas-event' ? await this.provision(payload.systemIds) : [];
     return { ...result, provisioning };

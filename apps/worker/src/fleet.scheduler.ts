@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { IOPLANE_CONFIG, IoplaneConfig } from '@ioplane/runtime';
-import { JOBS, QUEUES } from '@ioplane/queue';
+import { FLEET_SYNC_RETRY, JOBS, QUEUES } from '@ioplane/queue';
 
 /** Repeatable jobs are upserted, so any number of workers booting yields one schedule each. */
 @Injectable()
@@ -19,7 +19,7 @@ export class FleetScheduler implements OnApplicationBootstrap {
     await this.queue.upsertJobScheduler(
       'fleet-sync-schedule',
       { every: this.config.FLEET_SYNC_INTERVAL_MS },
-      { name: JOBS.fleetSync, data: { reason: 'schedule' }, opts: keep },
+      { name: JOBS.fleetSync, data: { reason: 'schedule' }, opts: { ...keep, ...FLEET_SYNC_RETRY } },
     );
     await this.queue.upsertJobScheduler(
       'maas-events-schedule',

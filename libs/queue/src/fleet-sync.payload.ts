@@ -17,10 +17,18 @@ export interface FleetSyncResult {
 }
 
 /**
+ * A sync that failed (MAAS down longer than the client's own retries) runs again after 1 s, then
+ * 2 s: three attempts stay under the MAAS circuit breaker's five consecutive failures, so a MAAS
+ * that recovers is read at once.
+ */
+export const FLEET_SYNC_RETRY = { attempts: 3, backoff: { type: 'exponential', delay: 1000 } } as const;
+
+/**
  * Any number of sync requests (operator, MAAS events) collapse onto one waiting job;
  * a request during a running sync leaves exactly one follow-up, so no change is missed.
  */
 export const FLEET_SYNC_JOB_OPTIONS = {
+  ...FLEET_SYNC_RETRY,
   deduplication: { id: 'fleet-sync', keepLastIfActive: true },
   removeOnComplete: 100,
   removeOnFail: 500,
