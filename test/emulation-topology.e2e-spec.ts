@@ -184,6 +184,35 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
     expect(gone[0].xdp).toBeUndefined();
   }, 120_000);
 
+  itKernel('a host chain on generic XDP behind the NIC stage and behind the DPU counts every probe from the wire (stages forward unmarked skbs)', async () => {
+    expect(topo).toBeDefined();
+    expect(agent).toBeDefined();
+    // tc mirred marks what it redirects and generic XDP passes marked skbs unseen: the stages must not forward that way.
+    const client = new AgentClient(agent!.url, token);
+    await client.detach(device.id, 0);
+    const loaded = await client.load(device.id, signedLoadBody('host-xdp-generic', stages, keys.privateKeyPem, 0, { hook: 'xdp-generic', interface: 'ens1f0' }));
+    expect(loaded.current.mode).toBe('generic');
+    const before = await client.counters(device.id);
+    expect((await client.probe(device.id, 0, 40)).sent).toBe(40);
+    const after = await client.counters(device.id);
+    expect(after.modules.map((m, i) => m.packets - before.modules[i].packets)).toEqual([40, 40]);
+    await client.detach(device.id, 0);
+
+    const dpuPort = topo!.ports[1];
+    const behindDpu: Device = { ...device, id: `${agentId}/ens2f0np0`, name: 'ens2f0np0', interfaces: ['ens2f0np0'] };
+    const generic = new KernelXdpDriver({
+      agentId, device: behindDpu, deviceIndex: 2, stateDir: join(work, 'dpu-host-state'), profile: null, profiles: [], faults: new FaultBook(),
+      host: { netns: topo!.hostNetns, wire: (_iface, n) => sendAtWire(dpuPort.hops[0].netns, dpuPort.hostAddress, n) },
+    });
+    await generic.init();
+    await generic.load({ port: 0, target: 'host-xdp-generic', hook: 'xdp-generic', modules: stages });
+    const b = await generic.counters();
+    await generic.probe(0, 30);
+    const a = await generic.counters();
+    expect(a.modules.map((m, i) => m.packets - b.modules[i].packets)).toEqual([30, 30]);
+    await generic.detach(0);
+  }, 120_000);
+
   itKernel('a crashed run leaves namespaces behind: the next start removes those its marker lists, and nothing else', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
     const mine = `iop-${hostname}-dead`;

@@ -8,7 +8,7 @@ const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 const TC = ['/usr/sbin/tc', '/sbin/tc', '/usr/bin/tc'].find((p) => existsSync(p)) ?? 'tc';
 /** Marker files: which simulator process created which namespaces, so a crashed run's leftovers can be told from anyone else's. */
 export const FLEET_MARKER_DIR = process.env.IOPLANE_FLEET_MARKERS ?? '/run/ioplane-fleet';
-/** Below every filter a module installs: the stage's forwarding rule runs last. */
+/** A tc priority below every filter a module installs on a stage (the stage itself forwards by bridge, after tc). */
 export const FORWARD_PRIO = 65000;
 
 /** One port of an emulated machine and what stands in front of it. */
@@ -99,19 +99,21 @@ export function planTopology(spec: MachineTopologySpec): MachineTopology {
   return { hostname: spec.hostname, instanceId: spec.instanceId, hostNetns, namespaces: [...namespaces], ports, renamed };
 }
 
-async function tc(netns: string, args: string[]): Promise<void> {
-  const r = await runProcess(TC, ['-n', netns, ...args], { timeoutMs: 20_000, env: ENV });
-  if (r.code !== 0) throw new DeviceError('kernel_failed', `tc -n ${netns} ${args.join(' ')} failed: ${r.stderr.trim()}`);
-}
-
 /**
- * A stage forwards everything it lets through, both ways, at L2: a tc ingress redirect below any
- * filter a module adds. u32 with a zero mask matches every frame and, unlike matchall or flower,
- * is built into every kernel that has tc at all (some minimal kernels have neither).
+ * A stage forwards everything it lets through, both ways, at L2: its two netdevs are the ports of a
+ * bridge of their own. Not a tc mirred redirect: the kernel marks a redirected skb, and generic XDP
+ * (netif_receive_generic_xdp) passes marked skbs without running the program, so a host chain on
+ * xdp-generic behind the stage would never see a packet from the wire. A bridge forwards unmarked
+ * frames; a module's tc filters and XDP on the stage's ingress still run before it.
  */
 async function forward(netns: string, from: string, to: string): Promise<void> {
-  await tc(netns, ['qdisc', 'replace', 'dev', from, 'clsact']);
-  await tc(netns, ['filter', 'replace', 'dev', from, 'ingress', 'prio', String(FORWARD_PRIO), 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+  const br = `br-${from}`;
+  await ip(['-n', netns, 'link', 'del', br], true);
+  await ip(['-n', netns, 'link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
+  // The bridge itself sends nothing (no IPv6 link-local, no router solicitations) that a counter could take for a probe.
+  await ip(['-n', netns, 'link', 'set', 'dev', br, 'addrgenmode', 'none'], true);
+  for (const dev of [from, to]) await ip(['-n', netns, 'link', 'set', 'dev', dev, 'master', br]);
+  await ip(['-n', netns, 'link', 'set', 'dev', br, 'up']);
 }
 
 async function mac(netns: string, dev: string): Promise<string> {
@@ -152,10 +154,7 @@ export async function buildTopology(spec: MachineTopologySpec): Promise<MachineT
       }
       for (const hop of p.hops) {
         for (const dev of [hop.ingress, hop.egress]) if (dev) await ip(['-n', hop.netns, 'link', 'set', dev, 'up']);
-        if (hop.kind === 'dpu' || hop.kind === 'nic') {
-          await forward(hop.netns, hop.ingress, hop.egress!);
-          await forward(hop.netns, hop.egress!, hop.ingress);
-        }
+        if (hop.kind === 'dpu' || hop.kind === 'nic') await forward(hop.netns, hop.ingress, hop.egress!);
       }
       const wire = p.hops[0];
       const host = p.hops[p.hops.length - 1];
