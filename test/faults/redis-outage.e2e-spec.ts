@@ -13,8 +13,6 @@ describe('a worker through a Redis outage of 30 s (SIGKILL, restart from the AOF
   let worker: WorkerProcess | null = null;
 
   beforeAll(async () => {
-    // Not ready while Redis is gone: a load balancer stops sending work here.
-    expect((await http(h.apiUrl, 'GET', '/readyz')).status).toBe(503);
     await redis.start();
     // flower -> bpf on an Agilio is write 2 s + activate 15 s; at 1.5x the flash outlasts one renewal period.
     h = await startHarness({ redisUrl: redis.url, worker: false, agents: { timeScale: 1.5 } });
@@ -52,6 +50,8 @@ describe('a worker through a Redis outage of 30 s (SIGKILL, restart from the AOF
       await sleep(250);
     }
     expect({ alive: w.alive(), output: w.alive() ? '' : w.output().slice(-3000) }).toEqual({ alive: true, output: '' });
+    // Not ready while Redis is gone: a load balancer stops sending work here.
+    expect((await http(h.apiUrl, 'GET', '/readyz')).status).toBe(503);
     await redis.start();
 
     // It reconnects by itself: a new job (a fleet sync runs on the worker) is taken and finished.
