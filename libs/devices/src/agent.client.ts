@@ -85,7 +85,8 @@ export class AgentClient {
     const flat = opts.timeoutMs;
     this.deadlines = {
       ...DEFAULT_AGENT_DEADLINES,
-      ...(flat !== undefined ? { readMs: flat, changeMs: flat, flashMs: () => flat, firmwareRollbackMs: flat } : {}),
+      // A flat bound is a probe's total budget (fleet sync, telemetry, facts): one attempt, no retries.
+      ...(flat !== undefined ? { readMs: flat, changeMs: flat, flashMs: () => flat, firmwareRollbackMs: flat, readAttempts: 1 } : {}),
       ...(opts.deadlines ?? {}),
     };
   }

@@ -74,3 +74,26 @@ describe('agent deadlines', () => {
     expect((err as AgentError).message).toContain('within 250 ms');
   });
 });
+
+describe('a flat timeoutMs (a probe\'s budget)', () => {
+  it('bounds a read once, without retries', async () => {
+    const sockets: Socket[] = [];
+    const srv = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.resume();
+    });
+    let connections = 0;
+    srv.on('connection', () => connections++);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const client = new AgentClient(`http://127.0.0.1:${(srv.address() as { port: number }).port}`, 't', { timeoutMs: 150 });
+      const err = await client.inventory().catch((e: unknown) => e);
+      expect((err as AgentError).code).toBe('agent_timeout');
+      expect(connections).toBe(1);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+});
