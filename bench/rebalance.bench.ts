@@ -52,7 +52,9 @@ async function main(): Promise<void> {
     if (synced.state !== 'completed') throw new Error(`fleet sync ${synced.state}: ${synced.failedReason ?? ''}`);
     const res = await http(h.apiUrl, 'POST', '/v1/placements', {
       selector: { hostnames: HOSTS },
-      modules: [{ name: MODULE, prefer: 'auto', latencyBudgetUs: 20, traffic: { pps: 50_000, meanPacketBytes: 128 } }],
+      // Traffic enters through the BlueField (only a port the DPU is in front of can move there), at the scenarios' calm rate.
+      ingress: { interfaces: ['ens2f0np0'] },
+      modules: [{ name: MODULE, prefer: 'auto', latencyBudgetUs: 20, traffic: { pps: 1_000, meanPacketBytes: 128 } }],
       policy: { hostCoreBudget: 4, rollout: { canary: 1, waves: [100], maxUnavailable: 4, failureThreshold: 0.5 } },
     });
     if (res.status !== 202) throw new Error(`placement refused: ${JSON.stringify(res.body)}`);

@@ -205,8 +205,14 @@ async function evaluate(
   const facts = await deps.agentFacts?.(m);
   if (facts && !facts.ok) return { why: facts.reason };
   const current: Record<string, CurrentPlacement> = {};
-  for (const x of observed.modules) current[x.name] = { deviceId: x.deviceId, target: x.target as CurrentPlacement['target'] };
-  const machine = toPlacementMachine(m, deps.profiles, source.request.policy.hostCoreBudget, current, facts?.ok ? facts.facts : null);
+  // Generic XDP ran through the agent's host-CPU entry; the plan prices it on the card that owns the netdev.
+  const cardOf = (deviceId: string, iface?: string): string => {
+    if (m.devices.find((d) => d.id === deviceId)?.kind !== 'host-cpu' || !iface) return deviceId;
+    return m.devices.find((d) => d.kind !== 'host-cpu' && d.interfaces.includes(iface))?.id ?? deviceId;
+  };
+  for (const x of observed.modules) current[x.name] = { deviceId: cardOf(x.deviceId, x.interface), target: x.target as CurrentPlacement['target'] };
+  // The alternatives are the ones the placement itself could choose: on the ports it named.
+  const machine = toPlacementMachine(m, deps.profiles, source.request.policy.hostCoreBudget, current, facts?.ok ? facts.facts : null, source.request.ingress);
   const traffic = Object.fromEntries(Object.entries(latest.modules).map(([k, v]) => [k, { pps: v.pps, meanPacketBytes: v.meanPacketBytes }]));
   const r = evaluateMachine({ machine, modules: source.modules, firmware: observed.firmware, observed: traffic, window });
   if (!r.ok) return { why: r.reason };

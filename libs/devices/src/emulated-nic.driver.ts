@@ -15,6 +15,10 @@ export class EmulatedNicDriver extends EmulatedDevice {
 
 export class EmulatedHostDriver extends EmulatedDevice {
   constructor(o: Omit<EmulatedDeviceOptions, 'profile'>) {
-    super('emulated-host', { ...o, profile: hostKernelLimits() });
+    // Host XDP can attach to any of the host's interfaces: one port per interface of the device,
+    // in the order the planner indexes them (a generic hop on the third interface is port 2).
+    const base = hostKernelLimits();
+    const ports = Math.max(1, o.device.interfaces.length);
+    super('emulated-host', { ...o, profile: { ...base, limits: { ...base.limits, ports } } });
   }
 }
