@@ -40,7 +40,8 @@ describe('entry points', () => {
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+        // As root it first builds every machine's namespaces, which takes minutes on a busy machine.
+        const t = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 240_000);
         child.stdout.on('data', (b) => {
           out += b;
           const m = /MAAS_URL=(\S+)/.exec(out);
@@ -57,7 +58,7 @@ describe('entry points', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     }
-  });
+  }, 300_000);
 });
 
 describe('ioplane CLI', () => {

@@ -11,12 +11,15 @@ import type { Harness } from '../harness';
  */
 export class OwnRedis {
   private current: EmbeddedRedis | null = null;
+  /** Every server this fixture started: stop() ends all of them, so none outlives the test. */
+  private readonly started: EmbeddedRedis[] = [];
   running = false;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'ioplane-fault-redis-'));
 
   async start(): Promise<string> {
     const prev = this.current;
     this.current = await startEmbeddedRedis({ dataDir: this.dataDir, port: prev?.port, password: prev?.password });
+    this.started.push(this.current);
     this.running = true;
     return this.current.url;
   }
@@ -39,7 +42,14 @@ export class OwnRedis {
 
   async stop(): Promise<void> {
     this.running = false;
-    await this.current?.stop();
+    for (const r of this.started) {
+      await r.stop().catch(() => undefined);
+      try {
+        process.kill(r.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

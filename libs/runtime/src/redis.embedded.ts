@@ -66,7 +66,14 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port?: number;
   // If ioplane itself dies, its Redis goes with it rather than lingering.
   const reap = () => child.kill('SIGTERM');
   process.once('exit', reap);
-  await waitReady(child, port);
+  try {
+    await waitReady(child, port);
+  } catch (e) {
+    // A server that never became ready (its port taken, say) must not outlive the refusal.
+    process.off('exit', reap);
+    child.kill('SIGKILL');
+    throw e;
+  }
   let stopped: Promise<void> | null = null;
   const stop = () => {
     stopped ??= new Promise<void>((ok) => {
