@@ -21,7 +21,9 @@ describe('a fleet sync during a MAAS outage longer than the client\'s own retrie
     expect(first.state).not.toBe('failed');
     h.sim.faults.clear();
     const done = await waitJob(h.apiUrl, body.jobId);
-    expect({ state: done.state, attemptsMade: done.attemptsMade >= 2 }).toEqual({ state: 'completed', attemptsMade: true });
+    // The attempt seen failing above is what proves the retry; BullMQ versions differ on whether a
+    // completion counts in attemptsMade, so the final count is not asserted beyond it.
+    expect({ state: done.state, retried: first.attemptsMade >= 1 }).toEqual({ state: 'completed', retried: true });
     expect((await http(h.apiUrl, 'GET', '/v1/fleet/machines')).body.count).toBeGreaterThan(0);
   });
 });
