@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const surgeFrom = 5;
     const history = new Map<string, string[]>(HOSTS.map((x) => [x, []]));
     for (const x of HOSTS) history.get(x)!.push(await where(x));
-    const startPackets = new Map<string, { host: number; other: number }>();
+    const startPackets = new Map<string, Awaited<ReturnType<typeof packets>>>();
     for (const x of HOSTS) startPackets.set(x, await packets(x));
     const movedAt = new Map<string, number>();
     const rolloutSeconds: number[] = [];
