@@ -1,3 +1,4 @@
+import { StateKeys } from '@ioplane/state';
 import { Queue } from 'bullmq';
 import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { ObservedPlacement } from '@ioplane/state';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
       }
     };
     const where = async (hostname: string): Promise<string> => {
-      const raw = await hh.redis.hget(`${hh.config.IOPLANE_PREFIX}:observed`, hostId(hh, hostname));
+      const raw = await hh.redis.hget(new StateKeys(hh.config.IOPLANE_PREFIX).observed, hostId(hh, hostname));
       // One entry per ingress port's chain: a module can run on several devices of one host.
       const ms = raw ? (JSON.parse(raw) as ObservedPlacement).modules.filter((x) => x.name === MODULE) : [];
       return ms.length ? [...new Set(ms.map((m) => `${m.deviceId}|${m.target}`))].sort().join(',') : 'none';

@@ -5,7 +5,7 @@ import { agentToken, AgentClient, generateSigningKeys, signArtifact } from '@iop
 import type { FirmwareProfile } from '@ioplane/domain';
 import { JOBS, newPlacementId, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import { firmwareImageFor, MachineRecord, RolloutOrchestrator } from '@ioplane/rollout';
-import { RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
+import { RedisPlacementRepository, RolloutRepository, StateKeys } from '@ioplane/state';
 import { Queue, Worker, WorkerOptions } from 'bullmq';
 import Redis from 'ioredis';
 import { RolloutProcessor } from '../apps/worker/src/rollout.processor';
@@ -208,7 +208,7 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
     // Only the bench's own state keys: everything under its unique prefix.
     let cursor = '0';
     do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${o.prefix}:*`, 'COUNT', 1000);
+      const [next, found] = await redis.scan(cursor, 'MATCH', new StateKeys(o.prefix).pattern, 'COUNT', 1000);
       if (found.length) await redis.del(...found);
       cursor = next;
     } while (cursor !== '0');

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import Redis from 'ioredis';
 import type { Control, RolloutStore } from '@ioplane/rollout';
-import { RolloutRepository } from '@ioplane/state';
+import { RolloutRepository, StateKeys } from '@ioplane/state';
 
 /**
  * The rollout's durable state for the bench: the real Redis RolloutRepository when a Redis
@@ -84,7 +84,7 @@ export async function openStore(prefix: string): Promise<BenchStore> {
   const repo = new RolloutRepository(redis, prefix);
   return {
     kind: 'redis',
-    where: `Redis ${url.replace(/\/\/[^@]*@/, '//***@')} under ${prefix}:*`,
+    where: `Redis ${url.replace(/\/\/[^@]*@/, '//***@')} under ${new StateKeys(prefix).pattern}`,
     store: repo,
     async around(placementId, systemId, limit, fn) {
       // The same slot lease and machine lock the rollout processor takes around each machine.
@@ -101,7 +101,7 @@ export async function openStore(prefix: string): Promise<BenchStore> {
       // Only the bench's own keys: everything under its unique prefix.
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', new StateKeys(prefix).pattern, 'COUNT', 1000);
         if (keys.length) await redis.del(...keys);
         cursor = next;
       } while (cursor !== '0');

@@ -1,3 +1,4 @@
+import { StateKeys } from '@ioplane/state';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -58,7 +59,7 @@ describe('probe() against a misbehaving server', () => {
     '/clean': (_q, r) => reject(r),
     '/500': (_q, r) => void r.writeHead(500).end('{"error":{"code":"internal","message":"internal error"}}'),
     '/writes-state': async (_q, r) => {
-      await redis.set(`${prefix}:placement:pl-x`, 'oops');
+      await redis.set(new StateKeys(prefix).placement('pl-x'), 'oops');
       reject(r);
     },
     '/writes-queue': async (_q, r) => {
@@ -66,11 +67,11 @@ describe('probe() against a misbehaving server', () => {
       reject(r);
     },
     '/changes-state': async (_q, r) => {
-      await redis.hset(`${prefix}:tokens`, 'a', '2');
+      await redis.hset(new StateKeys(prefix).tokens, 'a', '2');
       reject(r);
     },
     '/audits-ok': async (_q, r) => {
-      await redis.lpush(`${prefix}:audit`, JSON.stringify({ result: 'ok', status: 400 }));
+      await redis.lpush(new StateKeys(prefix).audit, JSON.stringify({ result: 'ok', status: 400 }));
       reject(r);
     },
     '/writes-artifact': (_q, r) => {
@@ -82,8 +83,8 @@ describe('probe() against a misbehaving server', () => {
 
   beforeAll(async () => {
     redis = new Redis(process.env.REDIS_URL!);
-    await redis.hset(`${prefix}:tokens`, 'a', '1');
-    await redis.lpush(`${prefix}:audit`, JSON.stringify({ result: 'ok', status: 200 }));
+    await redis.hset(new StateKeys(prefix).tokens, 'a', '1');
+    await redis.lpush(new StateKeys(prefix).audit, JSON.stringify({ result: 'ok', status: 200 }));
     dir = mkdtempSync(join(tmpdir(), 'ioplane-fuzzcheck-'));
     mkdirSync(join(dir, 'artifacts'));
     server = createServer((req, r) => void routes[req.url ?? '']?.(req, r));

@@ -1,3 +1,4 @@
+import { StateKeys } from '@ioplane/state';
 import { Queue } from 'bullmq';
 import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { Proposal } from '@ioplane/rebalance';
@@ -85,7 +86,7 @@ describe('rebalance: telemetry, hysteresis, propose and auto moves through the n
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
   const player = (file: string) => new ScenarioPlayer(loadScenario(file), { store: h.sim.store, agents: h.sim.agents, url: h.sim.url, apiKey: h.sim.apiKey });
-  const observed = async (hostname: string) => JSON.parse((await h.redis.hget(`${h.config.IOPLANE_PREFIX}:observed`, hostId(h, hostname)))!) as ObservedPlacement;
+  const observed = async (hostname: string) => JSON.parse((await h.redis.hget(new StateKeys(h.config.IOPLANE_PREFIX).observed, hostId(h, hostname)))!) as ObservedPlacement;
   const ddosOn = async (hostname: string) => (await observed(hostname)).modules.find((m) => m.name === 'ddos-drop')!;
   const bf3Of = async (hostname: string) => ((await http(h.apiUrl, 'GET', `/v1/fleet/machines/${hostId(h, hostname)}`)).body.devices as Array<{ id: string; profileId: string | null }>).find((d) => d.profileId === BF3)!.id;
   const proposals = async (q = '') => (await http<{ items: Proposal[] }>(h.apiUrl, 'GET', `/v1/rebalance/proposals${q}`)).body.items;

@@ -1,3 +1,4 @@
+import { StateKeys } from '@ioplane/state';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -5,11 +6,11 @@ import type Redis from 'ioredis';
 
 /**
  * What a rejected request must leave as it was: every Redis key of the installation (state under
- * `<prefix>:`, BullMQ queues under `{<prefix>}:`) by a digest of its DUMP, and every file of the
+ * `{<prefix>}:state:`, BullMQ queues under `{<prefix>}:`) by a digest of its DUMP, and every file of the
  * artifact folder by a digest of its content.
  *
  * One exception, by design: the audit. A refused or failed mutating call is recorded, so an
- * audit list (`<prefix>:audit`, `<prefix>:audit:*`) may grow at its head by entries whose result
+ * audit list (`{<prefix>}:state:audit`, `{<prefix>}:state:audit:*`) may grow at its head by entries whose result
  * is not `ok`; everything below them must be unchanged.
  */
 export interface Snapshot {
@@ -22,7 +23,8 @@ export interface Snapshot {
 const AUDIT_HEAD = 5;
 
 export function isAuditKey(prefix: string, key: string): boolean {
-  return key === `${prefix}:audit` || key.startsWith(`${prefix}:audit:`);
+  const audit = new StateKeys(prefix).audit;
+  return key === audit || key.startsWith(`${audit}:`);
 }
 
 async function scan(redis: Redis, pattern: string): Promise<string[]> {

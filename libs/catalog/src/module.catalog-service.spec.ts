@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from '@ioplane/compiler';
-import { RedisModuleRepository } from '@ioplane/state';
+import { RedisModuleRepository, StateKeys } from '@ioplane/state';
 import { CatalogConflict, ModuleCatalog } from './module.catalog-service';
 import { CatalogRefusal } from './module.check';
 import { publicReport, scrubServerPaths } from './module.public';
@@ -54,15 +54,15 @@ describe(ModuleCatalog.name, () => {
   afterAll(async () => {
     process.env.TMPDIR = savedTmp;
     if (savedTmp === undefined) delete process.env.TMPDIR;
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await redis.keys(new StateKeys(prefix).pattern);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
     await fsp.rm(root, { recursive: true, force: true });
   });
 
   const state = async () => ({
-    keys: (await redis.keys(`${prefix}:*`)).sort(),
-    hashes: await Promise.all(['modules', 'modules:reports', 'modules:versions'].map((k) => redis.hgetall(`${prefix}:${k}`))),
+    keys: (await redis.keys(new StateKeys(prefix).pattern)).sort(),
+    hashes: await Promise.all(['modules', 'modules:reports', 'modules:versions'].map((k) => redis.hgetall(`${new StateKeys(prefix).base}:${k}`))),
     cache: (await fsp.readdir(cacheDir).catch(() => [] as string[])).sort(),
     tmp: await fsp.readdir(tmp),
   });

@@ -3,3 +3,4 @@ export * from './queue.connection';
 export * from './fleet-sync.payload';
 export * from './fleet-deploy.payload';
 export * from './placement.payload';
+export * from './redis.endpoint';

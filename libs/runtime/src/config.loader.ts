@@ -1,3 +1,4 @@
+import { parseRedisEndpoint, RedisEndpointError, redisUrlFrom } from '@ioplane/queue';
 import { configSchema, IoplaneConfig } from './config.schema';
 
 export class ConfigError extends Error {
@@ -19,7 +20,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): IoplaneConfig 
     const issue = parsed.error.issues[0];
     throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
   }
-  return parsed.data;
+  // One URL carries the deployment's shape from here on (Sentinel and Cluster variables folded in).
+  try {
+    const url = redisUrlFrom(parsed.data);
+    if (url) parseRedisEndpoint(url);
+    return { ...parsed.data, REDIS_URL: url };
+  } catch (e) {
+    if (e instanceof RedisEndpointError) throw new ConfigError(e.field, e.message);
+    throw e;
+  }
 }
 
 /** For entry points: a bad value stops the process with a message naming the variable. */

@@ -7,7 +7,16 @@ const millis = (fallback: number) => z.coerce.number({ error: 'must be a number'
 
 /** Every environment variable ioplane reads, with its default. Validated once at start-up. */
 export const configSchema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** redis://, rediss://, redis+sentinel://s1,s2/<master> or redis+cluster://n1,n2 (see @ioplane/queue's RedisEndpoint). */
+  REDIS_URL: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://').optional(),
+  /** Sentinel instead of one server: host:port,... of the sentinels and the master name they monitor. */
+  REDIS_SENTINELS: z.string().min(1).optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  /** A Redis Cluster's seed nodes, host:port,... */
+  REDIS_CLUSTER_NODES: z.string().min(1).optional(),
+  /** The data nodes' password with REDIS_SENTINELS or REDIS_CLUSTER_NODES (a URL carries its own). */
+  REDIS_PASSWORD: z.string().min(1).optional(),
   IOPLANE_DATA_DIR: z.string().min(1).default('var'),
   IOPLANE_PREFIX: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits or -').default('ioplane'),
   API_HOST: z.string().min(1).default('127.0.0.1'),

@@ -1,3 +1,4 @@
+import { StateKeys } from './state.keys';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { AuditEntry, AuditRepository } from './audit.repository';
@@ -16,7 +17,7 @@ describe(AuditRepository.name, () => {
 
   beforeAll(() => redis.connect());
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await redis.keys(new StateKeys(prefix).pattern);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   });
@@ -26,7 +27,7 @@ describe(AuditRepository.name, () => {
     for (let i = 0; i < 50; i++) await sut.appendRefused(entry(100 + i, 'refused'));
     expect((await sut.list()).map((e) => e.path)).toEqual(['/v1/x/3', '/v1/x/2', '/v1/x/1', '/v1/x/0']);
     expect((await sut.listRefused()).map((e) => e.path)).toEqual(['/v1/x/149', '/v1/x/148', '/v1/x/147']);
-    expect(await redis.llen(`${prefix}:audit:refused`)).toBe(3);
+    expect(await redis.llen(new StateKeys(prefix).auditRefused)).toBe(3);
     for (let i = 4; i < 9; i++) await sut.append(entry(i));
     expect((await sut.list(100)).length).toBe(5);
   });

@@ -1,3 +1,4 @@
+import { StateKeys } from './state.keys';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { FleetMachine } from '@ioplane/domain';
@@ -18,7 +19,7 @@ describe(RedisFleetRepository.name, () => {
 
   beforeAll(() => redis.connect());
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await redis.keys(new StateKeys(prefix).pattern);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   });

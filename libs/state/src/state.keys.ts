@@ -1,6 +1,7 @@
 /**
- * Every Redis key ioplane owns, in one place. All live under `<prefix>:` so a
- * shared Redis can host several installations (and tests) side by side.
+ * Every Redis key ioplane owns, in one place. All live under `{<prefix>}:state:` (`<p>` below) so
+ * a shared Redis can host several installations (and tests) side by side, and a Redis Cluster
+ * keeps each installation's keys in one slot.
  *
  * | key | type | holds |
  * |---|---|---|
@@ -25,86 +26,98 @@
  * | `<p>:audit:refused` | list | mutating calls refused for authentication (401/403), newest first, capped at 1,000 |
  */
 export class StateKeys {
-  constructor(readonly prefix: string) {}
+  /**
+   * `{<prefix>}:state`: the hash tag puts every state key in one Redis Cluster slot, with the
+   * queues (BullMQ's prefix is `{<prefix>}` too), so multi-key scripts never meet CROSSSLOT;
+   * `:state` keeps them apart from the queues' own keys.
+   */
+  readonly base: string;
+  constructor(readonly prefix: string) {
+    this.base = `{${prefix}}:state`;
+  }
+  /** A KEYS/SCAN pattern matching every state key of this installation (tests, tools). */
+  get pattern(): string {
+    return `${this.base}:*`;
+  }
   get fleetMachines(): string {
-    return `${this.prefix}:fleet:machines`;
+    return `${this.base}:fleet:machines`;
   }
   get fleetMeta(): string {
-    return `${this.prefix}:fleet:meta`;
+    return `${this.base}:fleet:meta`;
   }
   get maasEventCursor(): string {
-    return `${this.prefix}:maas:events:cursor`;
+    return `${this.base}:maas:events:cursor`;
   }
   get modules(): string {
-    return `${this.prefix}:modules`;
+    return `${this.base}:modules`;
   }
   get moduleReports(): string {
-    return `${this.prefix}:modules:reports`;
+    return `${this.base}:modules:reports`;
   }
   get moduleVersions(): string {
-    return `${this.prefix}:modules:versions`;
+    return `${this.base}:modules:versions`;
   }
   get placements(): string {
-    return `${this.prefix}:placements`;
+    return `${this.base}:placements`;
   }
   placement(id: string): string {
-    return `${this.prefix}:placement:${id}`;
+    return `${this.base}:placement:${id}`;
   }
   placementPlan(id: string): string {
-    return `${this.prefix}:placement:${id}:plan`;
+    return `${this.base}:placement:${id}:plan`;
   }
   idempotency(key: string): string {
-    return `${this.prefix}:idempotency:${key}`;
+    return `${this.base}:idempotency:${key}`;
   }
   rolloutPlan(id: string): string {
-    return `${this.prefix}:rollout:${id}:plan`;
+    return `${this.base}:rollout:${id}:plan`;
   }
   rolloutMachines(id: string): string {
-    return `${this.prefix}:rollout:${id}:machines`;
+    return `${this.base}:rollout:${id}:machines`;
   }
   rolloutInflight(id: string): string {
-    return `${this.prefix}:rollout:${id}:inflight`;
+    return `${this.base}:rollout:${id}:inflight`;
   }
   rolloutControl(id: string): string {
-    return `${this.prefix}:rollout:${id}:control`;
+    return `${this.base}:rollout:${id}:control`;
   }
   machineLock(systemId: string): string {
-    return `${this.prefix}:lock:machine:${systemId}`;
+    return `${this.base}:lock:machine:${systemId}`;
   }
   get observed(): string {
-    return `${this.prefix}:observed`;
+    return `${this.base}:observed`;
   }
   get telemetryWindow(): string {
-    return `${this.prefix}:telemetry:window`;
+    return `${this.base}:telemetry:window`;
   }
   get telemetryMachines(): string {
-    return `${this.prefix}:telemetry:machines`;
+    return `${this.base}:telemetry:machines`;
   }
   telemetryWindows(systemId: string): string {
-    return `${this.prefix}:telemetry:${systemId}:windows`;
+    return `${this.base}:telemetry:${systemId}:windows`;
   }
   telemetryLast(systemId: string): string {
-    return `${this.prefix}:telemetry:${systemId}:last`;
+    return `${this.base}:telemetry:${systemId}:last`;
   }
   get rebalancePolicy(): string {
-    return `${this.prefix}:rebalance:policy`;
+    return `${this.base}:rebalance:policy`;
   }
   get rebalanceState(): string {
-    return `${this.prefix}:rebalance:state`;
+    return `${this.base}:rebalance:state`;
   }
   get rebalanceProposals(): string {
-    return `${this.prefix}:rebalance:proposals`;
+    return `${this.base}:rebalance:proposals`;
   }
   get rebalanceProposalIndex(): string {
-    return `${this.prefix}:rebalance:proposals:index`;
+    return `${this.base}:rebalance:proposals:index`;
   }
   get tokens(): string {
-    return `${this.prefix}:tokens`;
+    return `${this.base}:tokens`;
   }
   get audit(): string {
-    return `${this.prefix}:audit`;
+    return `${this.base}:audit`;
   }
   get auditRefused(): string {
-    return `${this.prefix}:audit:refused`;
+    return `${this.base}:audit:refused`;
   }
 }

@@ -4,7 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import Redis from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
-import { producerConnection, queuePrefix, QUEUES, workerConnection } from '@ioplane/queue';
+import { queuePrefix, QUEUES, RedisConnections, redisSecrets } from '@ioplane/queue';
 import { join } from 'node:path';
 import { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
@@ -17,11 +17,13 @@ import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_
 import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { agentDeviceFacts } from '@ioplane/planning';
 
+const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');
+
 @Injectable()
 class StateRedisLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(STATE_REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS_CONNECTIONS) private readonly connections: RedisConnections) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.connections.close();
   }
 }
 
@@ -45,7 +47,9 @@ export interface CoreOptions {
 export class CoreModule {
   static forRoot({ config, redisUrl, name, logDestination, queueRole = 'producer' }: CoreOptions): DynamicModule {
     registerSecret(config.MAAS_API_KEY);
-    registerSecret(new URL(redisUrl).password || undefined);
+    for (const secret of redisSecrets(redisUrl)) registerSecret(secret);
+    // One owner for every Redis client this process opens (a cluster's are shared with BullMQ).
+    const connections = new RedisConnections(redisUrl);
     const logger = createLogger({ level: config.LOG_LEVEL, name, destination: logDestination });
     return {
       module: CoreModule,
@@ -57,20 +61,21 @@ export class CoreModule {
             autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
           },
         }),
-        BullModule.forRoot({ connection: workerConnection(redisUrl), prefix: queuePrefix(config.IOPLANE_PREFIX) }),
+        BullModule.forRoot({ connection: connections.queue('worker'), prefix: queuePrefix(config.IOPLANE_PREFIX) }),
         BullModule.registerQueue(
           ...Object.values(QUEUES).map((name) => ({
             name,
-            connection: queueRole === 'worker' ? workerConnection(redisUrl) : producerConnection(redisUrl),
+            connection: connections.queue(queueRole),
           })),
         ),
       ],
       providers: [
         { provide: IOPLANE_CONFIG, useValue: config },
+        { provide: REDIS_CONNECTIONS, useValue: connections },
         {
           provide: STATE_REDIS,
           useFactory: () => {
-            const r = new Redis({ ...producerConnection(redisUrl), enableOfflineQueue: true });
+            const r = connections.client('producer', { enableOfflineQueue: true });
             // ioredis reconnects by itself; the readiness probe reports the outage, the log says it once per error kind.
             let last = '';
             r.on('error', (e: Error) => {
