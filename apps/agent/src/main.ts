@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PROFILES_DIR, loadProfiles } from '@ioplane/profiles';
 import type { FirmwareProfile } from '@ioplane/domain';
-import { hostInterfaces } from '@ioplane/devices';
+import { emulatedHostPorts, hostInterfaces, parseEmulatedPorts, type HostPorts } from '@ioplane/devices';
 import { readEnvFile } from './agent.env';
 import { startAgent, type AgentMachine } from './agent.server';
 
@@ -19,6 +19,8 @@ const envSchema = z.object({
   AGENT_KERNEL: z.enum(['auto', 'off']).default('auto'),
   AGENT_STATE_DIR: z.string().optional(),
   AGENT_PROFILES_DIR: z.string().min(1).default(DEFAULT_PROFILES_DIR),
+  /** Set only by the simulator that runs this agent in an emulated machine: a JSON file of the hardware stages and wire in front of its ports. */
+  AGENT_EMULATED_PORTS: z.string().optional(),
 });
 
 function fail(variable: string, why: string): never {
@@ -95,6 +97,16 @@ async function main(): Promise<void> {
   } catch (e) {
     fail('AGENT_PROFILES_DIR', (e as Error).message);
   }
+  // A real host: the agent acts on the interfaces of the namespace it runs in, by their names. In an
+  // emulated machine the same, plus the emulated NIC/DPU stages and the wire the simulator describes.
+  let interfaces: HostPorts = { netns: null };
+  if (env.AGENT_EMULATED_PORTS) {
+    try {
+      interfaces = emulatedHostPorts(parseEmulatedPorts(JSON.parse(readFileSync(env.AGENT_EMULATED_PORTS, 'utf8'))), null);
+    } catch (e) {
+      fail('AGENT_EMULATED_PORTS', (e as Error).message);
+    }
+  }
   const agent = await startAgent({
     id: env.AGENT_ID,
     host: env.AGENT_HOST,
@@ -106,8 +118,7 @@ async function main(): Promise<void> {
     timeScale: env.AGENT_TIME_SCALE,
     kernel: env.AGENT_KERNEL,
     stateDir: env.AGENT_STATE_DIR,
-    // A real host: the agent acts on the interfaces of the namespace it runs in, by their names.
-    interfaces: { netns: null },
+    interfaces,
   });
   const stop = (): void => {
     agent.close().then(() => process.exit(0), () => process.exit(1));

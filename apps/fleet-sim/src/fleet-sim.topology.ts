@@ -1,5 +1,5 @@
 import type { Device, FirmwareProfile } from '@ioplane/domain';
-import { buildTopology, removeTopology, sendAtWire, type HostPorts, type MachineTopology, type PortPathSpec } from '@ioplane/devices';
+import { buildTopology, emulatedHostPorts, removeTopology, type EmulatedPortsSpec, type HostPorts, type MachineTopology, type PortPathSpec } from '@ioplane/devices';
 
 /**
  * The ports of an emulated host and what stands in front of each, from its devices as the
@@ -22,41 +22,30 @@ export function portSpecs(devices: readonly Device[], profiles: readonly Firmwar
   return [...out.values()];
 }
 
-/** A built machine and the agent's view of it: its host namespace and a wire that sends at each port. */
+/**
+ * A built machine and the agent's view of it: `ports` as plain data (what an agent in another
+ * process is given), `host` the same acting on the host namespace by name (an in-process agent).
+ */
 export interface SimMachineNet {
   topology: MachineTopology;
+  ports: EmulatedPortsSpec;
   host: HostPorts;
   remove(): Promise<void>;
 }
 
 export async function buildMachineNet(o: { name: string; instanceId: string; index: number; devices: readonly Device[]; profiles: readonly FirmwareProfile[] }): Promise<SimMachineNet> {
   const topology = await buildTopology({ hostname: o.name, instanceId: o.instanceId, index: o.index % 250, ports: portSpecs(o.devices, o.profiles) });
-  const byNetdev = new Map(topology.ports.map((p) => [p.netdev, p]));
   const byMaas = new Map(topology.ports.map((p) => [p.interface, p]));
-  const atWire = (maas: string | undefined, packets: number): Promise<number> => {
-    const p = maas ? byMaas.get(maas) : undefined;
-    return p ? sendAtWire(p.hops[0].netns, p.hostAddress, packets) : Promise.resolve(0);
-  };
+  const wireOf = (p: (typeof topology.ports)[number] | undefined) => (p ? { netns: p.hops[0].netns, address: p.hostAddress } : null);
+  const ports: EmulatedPortsSpec = { wire: {}, stages: {} };
+  for (const p of topology.ports) ports.wire[p.netdev] = wireOf(p)!;
   // Each SmartNIC and DPU gets the stage on its ports' paths: where its accepted XDP runs.
-  const stages: NonNullable<HostPorts['stages']> = {};
   for (const d of o.devices) {
     if (d.kind === 'host-cpu') continue;
     const hops = d.interfaces.map((name) => byMaas.get(name)?.hops.find((h) => h.kind === (d.kind === 'dpu' ? 'dpu' : 'nic')) ?? null);
     const first = hops.find((h) => h !== null);
     if (!first) continue;
-    stages[d.id] = { netns: first.netns, netdevs: hops.map((h) => h?.ingress ?? null), wire: (port, packets) => atWire(d.interfaces[port], packets) };
+    ports.stages[d.id] = { netns: first.netns, netdevs: hops.map((h) => h?.ingress ?? null), wire: d.interfaces.map((name) => wireOf(byMaas.get(name))) };
   }
-  return {
-    topology,
-    host: {
-      netns: topology.hostNetns,
-      stages,
-      wire: async (netdev, packets) => {
-        const p = byNetdev.get(netdev);
-        if (!p) return 0;
-        return sendAtWire(p.hops[0].netns, p.hostAddress, packets);
-      },
-    },
-    remove: () => removeTopology(topology),
-  };
+  return { topology, ports, host: emulatedHostPorts(ports, topology.hostNetns), remove: () => removeTopology(topology) };
 }

@@ -38,6 +38,8 @@ export { linuxName, IFNAMSIZ_MAX } from './kernel/netns.setup';
 export { planTopology, buildTopology, removeTopology, removeLeftovers, machineNetns, flowerHits, FORWARD_PRIO, FLEET_MARKER_DIR } from './kernel/fleet.topology';
 export type { MachineTopology, MachineTopologySpec, PortPath, PortPathSpec, PathHop, HopKind } from './kernel/fleet.topology';
 export { sendAtWire } from './kernel/probe.traffic';
+export { emulatedHostPorts, parseEmulatedPorts, emulatedPortsSchema } from './kernel/emulated.ports';
+export type { EmulatedPortsSpec } from './kernel/emulated.ports';
 export { hostInterfaces, parseIpLinks, parseEthtoolInfo, requireInterface } from './host/host.interfaces';
 export type { HostInterface } from './host/host.interfaces';
 export type { HostPorts } from './kernel-xdp.driver';
