@@ -34,7 +34,14 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
  * It only ever listens on loopback and always wants a password (`password`, or a random one):
  * any local user could otherwise read tokens' hashes and rewrite desired state.
  */
-export async function startEmbeddedRedis(opts: { dataDir: string; port?: number; bin?: string; password?: string }): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(opts: {
+  dataDir: string;
+  port?: number;
+  bin?: string;
+  password?: string;
+  /** More config-file lines (a replica's `replicaof` and `masterauth`, a cluster node's `cluster-enabled`): the fault tests' HA topologies. */
+  config?: string[];
+}): Promise<EmbeddedRedis> {
   const password = opts.password ?? randomBytes(24).toString('hex');
   // URL-safe characters only, so the password travels in REDIS_URL without encoding.
   if (!PASSWORD.test(password)) throw new Error('embedded Redis password must be 16-256 characters of letters, digits, . _ ~ -');
@@ -62,7 +69,7 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port?: number;
     { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
   child.stdin?.on('error', () => undefined);
-  child.stdin?.end(`requirepass ${password}\n`);
+  child.stdin?.end([`requirepass ${password}`, ...(opts.config ?? [])].map((l) => `${l}\n`).join(''));
   // If ioplane itself dies, its Redis goes with it rather than lingering.
   const reap = () => child.kill('SIGTERM');
   process.once('exit', reap);

@@ -10,3 +10,4 @@ export * from './token.repository';
 export * from './audit.repository';
 export * from './telemetry.repository';
 export * from './rebalance.repository';
+export * from './replica.wait';

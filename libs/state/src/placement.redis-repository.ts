@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { PlacementRecord, PlacementRepository, PlacementStatus } from './placement.repository';
+import { ReplicaWait, UnreplicatedWrite } from './replica.wait';
 import { StateKeys } from './state.keys';
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -16,8 +17,11 @@ return false`;
 
 export class RedisPlacementRepository implements PlacementRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  /** An accepted placement (202) and its status must survive a failover of the primary. */
+  private readonly durable: ReplicaWait;
+  constructor(private readonly redis: Redis, prefix: string, o: { onUnreplicated?: UnreplicatedWrite } = {}) {
     this.keys = new StateKeys(prefix);
+    this.durable = new ReplicaWait(redis, { onUnreplicated: o.onUnreplicated });
   }
 
   async create(rec: PlacementRecord): Promise<{ record: PlacementRecord; created: boolean }> {
@@ -26,7 +30,10 @@ export class RedisPlacementRepository implements PlacementRepository {
       CREATE, 3, idem, this.keys.placement(rec.id), this.keys.placements,
       rec.id, JSON.stringify(rec), String(Date.parse(rec.createdAt)), rec.idempotencyKey ?? '', String(IDEMPOTENCY_TTL_SECONDS),
     )) as string | null;
-    if (!existing) return { record: rec, created: true };
+    if (!existing) {
+      await this.durable.after(`placement ${rec.id}`);
+      return { record: rec, created: true };
+    }
     const prior = await this.get(existing);
     if (!prior) throw new Error(`idempotency key points at missing placement ${existing}`);
     return { record: prior, created: false };
@@ -57,7 +64,10 @@ export class RedisPlacementRepository implements PlacementRepository {
       const rec = JSON.parse(s) as PlacementRecord;
       const next = { ...rec, status, error, updatedAt: new Date().toISOString() };
       const ok = await this.redis.multi().set(key, JSON.stringify(next)).exec();
-      if (ok) return;
+      if (ok) {
+        await this.durable.after(`placement ${id} status`);
+        return;
+      }
     }
     throw new Error(`placement ${id}: too much contention updating status`);
   }

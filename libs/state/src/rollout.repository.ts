@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { ReplicaWait, UnreplicatedWrite } from './replica.wait';
 import { StateKeys } from './state.keys';
 
 /** What a machine runs, as last committed by a rollout: the fleet's observed state. */
@@ -42,8 +43,11 @@ return 0`;
 
 export class RolloutRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  /** Machine records, rollout plans and what machines run decide what a rollout does next: replicated before acknowledged. */
+  private readonly durable: ReplicaWait;
+  constructor(private readonly redis: Redis, prefix: string, o: { onUnreplicated?: UnreplicatedWrite } = {}) {
     this.keys = new StateKeys(prefix);
+    this.durable = new ReplicaWait(redis, { onUnreplicated: o.onUnreplicated });
   }
 
   async initMachines<T extends { systemId: string }>(placementId: string, records: T[]): Promise<void> {
@@ -52,6 +56,7 @@ export class RolloutRepository {
     const tx = this.redis.multi();
     for (const r of records) tx.hsetnx(this.keys.rolloutMachines(placementId), r.systemId, JSON.stringify(r));
     await tx.exec();
+    await this.durable.after(`rollout ${placementId} machines`);
   }
 
   async machines<T>(placementId: string): Promise<T[]> {
@@ -67,11 +72,14 @@ export class RolloutRepository {
   async saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T): Promise<T | null> {
     const next = { ...rec, generation: rec.generation + 1, updatedAt: new Date().toISOString() };
     const ok = await this.redis.eval(CAS, 1, this.keys.rolloutMachines(placementId), rec.systemId, String(rec.generation), JSON.stringify(next));
-    return Number(ok) === 1 ? next : null;
+    if (Number(ok) !== 1) return null;
+    await this.durable.after(`rollout ${placementId} machine ${rec.systemId}`);
+    return next;
   }
 
   async putRolloutPlan(placementId: string, plan: unknown): Promise<void> {
     await this.redis.set(this.keys.rolloutPlan(placementId), JSON.stringify(plan));
+    await this.durable.after(`rollout ${placementId} plan`);
   }
 
   async getRolloutPlan<T>(placementId: string): Promise<T | null> {
@@ -104,6 +112,7 @@ export class RolloutRepository {
 
   async setObserved(o: ObservedPlacement): Promise<void> {
     await this.redis.hset(this.keys.observed, o.systemId, JSON.stringify(o));
+    await this.durable.after(`observed ${o.systemId}`);
   }
 
   async observed(systemId: string): Promise<ObservedPlacement | null> {

@@ -50,6 +50,8 @@ export class CoreModule {
     for (const secret of redisSecrets(redisUrl)) registerSecret(secret);
     // One owner for every Redis client this process opens (a cluster's are shared with BullMQ).
     const connections = new RedisConnections(redisUrl);
+    const onUnreplicated = (what: string, replicas: number) =>
+      logger.warn({ what, replicas }, 'a write no replica confirmed within its WAIT: a failover now could lose it');
     const logger = createLogger({ level: config.LOG_LEVEL, name, destination: logDestination });
     return {
       module: CoreModule,
@@ -87,8 +89,8 @@ export class CoreModule {
           },
         },
         { provide: FLEET_REPOSITORY, useFactory: (r: Redis) => new RedisFleetRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
-        { provide: ROLLOUT_REPOSITORY, useFactory: (r: Redis) => new RolloutRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
-        { provide: PLACEMENT_REPOSITORY, useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
+        { provide: ROLLOUT_REPOSITORY, useFactory: (r: Redis) => new RolloutRepository(r, config.IOPLANE_PREFIX, { onUnreplicated }), inject: [STATE_REDIS] },
+        { provide: PLACEMENT_REPOSITORY, useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX, { onUnreplicated }), inject: [STATE_REDIS] },
         // Loaded once at boot: a bad profile stops the process with the file and field named.
         { provide: PROFILES, useFactory: () => loadProfiles() },
         {
