@@ -1,10 +1,11 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentToken, AgentClient, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { RedisConnections } from '@ioplane/queue';
 import { TokenRepository } from '@ioplane/state';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
@@ -101,7 +102,9 @@ export async function startHarness(
   const worker = opts.worker === false ? null : await startWorker();
   const api = await createApi({ config, redisUrl, name: 'api', logDestination: opts.logDestination });
   const apiUrl = await listen(api, '127.0.0.1', 0);
-  const redis = new Redis(redisUrl);
+  // Whatever the deployment (one server, Sentinel, Cluster), as the apps connect.
+  const connections = new RedisConnections(redisUrl);
+  const redis = connections.client('producer', { enableOfflineQueue: true, maxRetriesPerRequest: 20 });
   const tokenSecret = loadOrCreateSecret(keysDir, 'agent-token.secret');
   const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
   tokensByApi.set(apiUrl, token);
@@ -124,10 +127,10 @@ export async function startHarness(
       await api.close();
       for (const w of workers) await w.close();
       await sim.close();
-      const keys = await redis.keys(`${config.IOPLANE_PREFIX}:*`);
-      const queueKeys = await redis.keys(`{${config.IOPLANE_PREFIX}}:*`);
-      if (keys.length + queueKeys.length) await redis.del(...keys, ...queueKeys);
-      await redis.quit();
+      // Every key of the installation carries its hash tag: state under {prefix}:state, queues under {prefix}.
+      const keys = connections.isCluster ? [] : await redis.keys(`{${config.IOPLANE_PREFIX}}:*`);
+      if (keys.length) await redis.del(...keys);
+      await connections.close();
       rmSync(keysDir, { recursive: true, force: true });
     },
   };
