@@ -38,7 +38,7 @@ export function renderPlan(plan: StoredPlan): string {
   const out: string[] = [];
   out.push(`plan ${plan.placementId}: ${plan.machines.length} machines, ${plan.complete ? 'complete' : 'INCOMPLETE'}; ${plan.stats.classes} equivalence classes, ${plan.stats.solves} solves, ${(plan.stats.seconds * 1000).toFixed(1)} ms`);
   out.push(`modules (ingress order): ${plan.modules.map((m) => `${m.name}@${m.version} ${m.nsPerPacket.toFixed(1)} ns/pkt${m.costEstimated ? ' (est.)' : ''}${m.passRatio !== undefined && m.passRatio < 1 ? ` passes ${Math.round(m.passRatio * 100)}%` : ''}`).join(' -> ')}`);
-  for (const m of plan.modules) if (m.cost) out.push(`  ${m.name}: ${m.cost.nsPerPacket.toFixed(1)} ns/pkt from ${m.cost.source}`);
+  for (const m of plan.modules) if (m.cost) out.push(`  ${m.name}: ${costText(m.cost)}`);
   for (const m of plan.machines) {
     out.push(`${m.hostname} (${m.systemId})  ${m.feasible ? machineTotals(m) : 'INFEASIBLE'}  solver ${m.solver}${Object.keys(m.flavourSwitches).length ? `  flash: ${Object.entries(m.flavourSwitches).map(([d, p]) => `${d.split('/')[1]} -> ${p}`).join(', ')}` : ''}`);
     if (!m.feasible) for (const i of m.infeasible) out.push(`  ! ${i.module}: ${i.constraint}: ${i.message}`);
@@ -54,6 +54,12 @@ export function renderPlan(plan: StoredPlan): string {
   return out.join('\n');
 }
 
+/** A module's host ns per packet with its parts: what was measured and the harness's own cost taken off it. */
+export function costText(c: NonNullable<StoredPlan['modules'][number]['cost']>): string {
+  const parts = c.harnessNs === null ? '' : ` (measured ${c.measuredNs.toFixed(1)} - harness ${c.harnessNs.toFixed(1)})`;
+  return `${c.nsPerPacket.toFixed(1)} ns/pkt${parts} from ${c.source}`;
+}
+
 /** Per port and hop: why this hook, and for every position refused, the rule that refused it. */
 export function explainMachine(plan: StoredPlan, machine: string): string {
   const m: MachinePlan | undefined = plan.machines.find((x) => x.systemId === machine || x.hostname === machine);
@@ -64,6 +70,8 @@ export function explainMachine(plan: StoredPlan, machine: string): string {
   }
   const out = [`${m.hostname} (${m.systemId}) in ${plan.placementId}: ${m.feasible ? `${machineTotals(m)}, lower bound ${m.lowerBound.toFixed(3)}, solver ${m.solver}` : 'INFEASIBLE'}`];
   for (const i of m.infeasible) out.push(`  ${i.module} cannot be placed: ${i.constraint}: ${i.message}`);
+  // Host cores are priced from these figures; say where each comes from.
+  for (const mod of plan.modules) if (mod.cost) out.push(`  host cost of ${mod.name}: ${costText(mod.cost)}`);
   for (const path of m.paths ?? []) {
     out.push(`port ${path.ingress.interface}: ${mpps(path.ingress.pps)} enter`);
     for (const h of path.hops) {

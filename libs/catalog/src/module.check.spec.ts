@@ -97,6 +97,10 @@ describeKernel('catalog modules in the real kernel', (itKernel) => {
       for (const v of r.vectors!) expect({ module: m.name, vector: v.name, passed: v.passed, reason: v.reason }).toEqual({ module: m.name, vector: v.name, passed: true, reason: undefined });
       expect(r.cost).toMatchObject({ estimated: false, source: 'kernel' });
       expect(r.cost.nsPerPacket).toBeGreaterThan(0);
+      // The empty program measured the same way is reported apart from the module's own figure.
+      expect({ module: m.name, harness: typeof r.cost.harnessNs }).toEqual({ module: m.name, harness: 'number' });
+      expect(r.cost.harnessNs).toBeGreaterThan(0);
+      for (const v of r.vectors!) expect(v.harnessNsPerPacket).toBeGreaterThan(0);
     }
   }, 180_000);
 });

@@ -1,10 +1,19 @@
 import type { BuildArtifact, KernelVerifyResult, MapFacts, OffloadVerdict, ProgramFacts, ProgramSummary, VectorResult } from '@ioplane/compiler';
 
 export interface ModuleCost {
-  /** Host nanoseconds per packet: measured with BPF_PROG_TEST_RUN when the kernel allows, else estimated. */
+  /**
+   * Host nanoseconds per packet as measured (median over the passing vectors, BPF_PROG_TEST_RUN)
+   * when the kernel allows, else estimated. Measured, it includes the harness's own cost.
+   */
   nsPerPacket: number;
   estimated: boolean;
   source: 'kernel' | 'estimate';
+  /**
+   * The measurement harness's own cost: an empty XDP program (returns XDP_PASS) timed on the same
+   * packets with the same repeat, median. Kept apart from nsPerPacket; placement subtracts it.
+   * Absent when nothing was measured or the empty program could not run.
+   */
+  harnessNs?: number;
 }
 
 /** Everything ioplane knows of one module build: what placement reads, what operators are shown. */

@@ -6,7 +6,7 @@ export const BPFFS_ROOT = '/sys/fs/bpf';
 
 export class KernelError extends Error {
   constructor(
-    readonly code: 'bpftool_missing' | 'bpftool_failed' | 'program_not_found' | 'pinning_refused' | 'bad_input',
+    readonly code: 'bpftool_missing' | 'bpftool_failed' | 'program_not_found' | 'pinning_refused' | 'bad_input' | 'harness_build_failed',
     message: string,
     readonly field?: string,
   ) {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XDP_ACTIONS, XdpAction } from '@ioplane/domain';
 import { bpftool, bpftoolOk, cleanStderr, KernelError } from './bpftool.client';
+import { harnessObject, HARNESS_PROGRAM } from './harness.program';
 import { LoadedObject, PROGS_PIN_DIR, withLoadedObject } from './pin.session';
 
 export interface KernelVector {
@@ -29,6 +30,11 @@ export interface RunVectorsOptions {
   seed?: MapSeed[];
   /** Runs used to time each vector, after all checks. Default 10000; 0 times the checked run. */
   timingRepeat?: number;
+  /**
+   * Also time an empty XDP program (returns XDP_PASS) on each timed vector's packet with the same
+   * repeat: BPF_PROG_TEST_RUN's own cost per packet, which a module's figure includes.
+   */
+  harness?: boolean;
 }
 
 export interface VectorResult {
@@ -41,6 +47,8 @@ export interface VectorResult {
   actualOutputHex?: string;
   /** Measured kernel run time per packet; 0 when the vector could not run. */
   nsPerPacket: number;
+  /** The empty harness program's run time on the same packet and repeat (RunVectorsOptions.harness); absent when not measured. */
+  harnessNsPerPacket?: number;
   reason?: string;
 }
 
@@ -137,6 +145,24 @@ async function checkVector(obj: LoadedObject, v: KernelVector, work: string, idx
 }
 
 /**
+ * Times the empty program on the packets the module was timed on, the same number of runs each.
+ * A harness that cannot be built or loaded leaves the figures absent: nothing is subtracted then.
+ */
+async function timeHarness(results: VectorResult[], work: string, timingRepeat: number): Promise<void> {
+  const timed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.actualVerdict !== NOT_RUN && r.nsPerPacket > 0);
+  if (timed.length === 0) return;
+  const object = await harnessObject().catch(() => null);
+  if (!object) return;
+  await withLoadedObject(object, { program: HARNESS_PROGRAM, type: 'xdp' }, async (h) => {
+    if (!h.loaded) return;
+    for (const { r, i } of timed) {
+      const t = await runOnce(h.object.progPin, join(work, `in-${i}.bin`), timingRepeat);
+      if (!('error' in t)) r.harnessNsPerPacket = t.durationNs;
+    }
+  }).catch(() => undefined);
+}
+
+/**
  * Runs test vectors against the real kernel through BPF_PROG_TEST_RUN (`bpftool prog run`).
  * Vectors run in order on one loaded instance, so map state carries from one vector to the next.
  * Timing runs happen after every check so they cannot disturb the state the checks see.
@@ -159,6 +185,7 @@ export async function runVectors(objectPath: string, vectors: KernelVector[], op
           const t = await runOnce(o.object.progPin, join(work, `in-${i}.bin`), timingRepeat);
           if (!('error' in t)) r.nsPerPacket = t.durationNs;
         }
+        if (opts.harness) await timeHarness(results, work, timingRepeat);
       }
       return results;
     } finally {
