@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Device, FlashCapabilities, Target, XdpAction } from '@ioplane/domain';
+import type { Device, FlashCapabilities, Hook, Target, XdpAction } from '@ioplane/domain';
 import type { VectorResult } from '@ioplane/compiler';
 
 export type DriverKind = 'kernel-xdp' | 'emulated-host' | 'emulated-nic' | 'emulated-dpu';
@@ -261,6 +261,11 @@ export interface DeviceInventory {
   programSlotsPerPort: number;
   /** Host XDP drivers: the chain mechanism the kernel probe found and the real slots per hook. */
   chain?: ChainCapability;
+  /**
+   * Modules each hook of a port holds, as this driver enforces it (the kernel's chaining for host
+   * XDP, the profile's programs per port for an emulated card). Flow hooks hold rules and are absent.
+   */
+  hookSlots?: Partial<Record<Hook, number>>;
   firmware: FirmwareState | null;
 }
 

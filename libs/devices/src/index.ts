@@ -16,7 +16,7 @@ export { EmulatedDevice } from './emulated/emulated.device';
 export type { EmulatedDeviceOptions } from './emulated/emulated.device';
 export { EmulatedNicDriver, EmulatedHostDriver } from './emulated-nic.driver';
 export { EmulatedDpuDriver } from './emulated-dpu.driver';
-export { KernelXdpDriver, bpffsRoot } from './kernel-xdp.driver';
+export { KernelXdpDriver, bpffsRoot, hostTargets } from './kernel-xdp.driver';
 export type { KernelXdpOptions } from './kernel-xdp.driver';
 export { ensureXdpctl } from './kernel/xdpctl.tool';
 export { machineNames, portInterface, removeMachine, netnsPath } from './kernel/netns.setup';

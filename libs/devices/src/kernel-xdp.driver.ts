@@ -61,6 +61,16 @@ interface PortMeta {
 
 const HOST_TARGETS: Target[] = ['host-xdp-native', 'host-xdp-generic'];
 
+/**
+ * What the host kernel runs on a card's netdevs: driver XDP where the profile says the driver has
+ * it (every mode without a profile: the kernel tries native, then generic), and generic XDP on
+ * any netdev, since the kernel offers it whatever the driver.
+ */
+export function hostTargets(profile: FirmwareProfile | null): Target[] {
+  if (!profile) return [...HOST_TARGETS];
+  return HOST_TARGETS.filter((t) => t === 'host-xdp-generic' || profile.targets.includes(t));
+}
+
 export function bpffsRoot(agentId: string): string {
   return join(BPFFS_ROOT, 'ioplane', agentId.replace(/[^A-Za-z0-9_-]/g, '_'));
 }
@@ -177,14 +187,16 @@ export class KernelXdpDriver implements DeviceDriver {
     // Driver and generic XDP are the kernel's: their slots are what the kernel's chaining gives a hook,
     // not the NIC profile's figure (an estimate of libxdp's dispatcher).
     const slots = slotsPerHook(this.support);
+    const targets = hostTargets(profile);
     return {
       device: this.device,
       driver: this.kind,
       profileId: profile?.id ?? 'host-kernel',
-      targets: profile ? profile.targets.filter((t) => HOST_TARGETS.includes(t)) : [...HOST_TARGETS],
+      targets,
       ports: this.meta.length,
       programSlotsPerPort: slots,
       chain: { mechanism: this.support, slotsPerHook: slots },
+      hookSlots: Object.fromEntries(targets.map((t) => [t === 'host-xdp-native' ? 'xdp-native' : 'xdp-generic', slots])),
       firmware: this.firmware?.state() ?? null,
     };
   }

@@ -1,4 +1,4 @@
-import type { FirmwareProfile, FleetMachine, Hook } from '@ioplane/domain';
+import { HOOKS, type FirmwareProfile, type FleetMachine, type Hook } from '@ioplane/domain';
 import type { ModuleReport } from '@ioplane/catalog';
 import type { ModuleManifest } from '@ioplane/modules';
 import { CurrentPlacement, HookSlots, HOST_SLOTS_KEY, PlacementDevice, placementDevice, PlacementMachine, PlacementModule, TrafficDemand } from '@ioplane/placement';
@@ -33,33 +33,45 @@ export function toPlacementMachine(
     hostCoreBudget: Math.min(hostCoreBudget, m.cpuCount),
     devices,
     ports: selectIngress(m.interfaces, ingress).map((i) => (traffic ? { interface: i, traffic } : { interface: i })),
-    hookSlots: facts ? hookSlotsFrom(m, facts) : undefined,
-    // An agent that reports slots per hook loads a chain per hook; today's load one chain per device port.
-    oneChainPerPort: !facts || !Object.values(facts).some((f) => f.hookSlots),
+    // Slots come from what the agent reports; a machine whose agent reports none gets one module per hook.
+    hookSlots: facts && Object.keys(facts).length ? hookSlotsFrom(m, facts) : oneModulePerHook(devices),
+    // Today's agents load one chain per device port (a port, a target, its modules), so a card's
+    // hooks of one port hold one chain; the netdev's generic hook is loaded apart from it.
+    oneChainPerPort: true,
     currentPlacement: current,
   };
 }
 
+/** Every hook of every card, and the netdevs' generic hook, hold one module: what a machine gets when its agent reports no slots. */
+export function oneModulePerHook(devices: readonly PlacementDevice[]): HookSlots {
+  const out: HookSlots = { [HOST_SLOTS_KEY]: { 'xdp-generic': 1 } };
+  for (const d of devices) out[d.id] = Object.fromEntries(HOOKS.map((h) => [h, 1]));
+  return out;
+}
+
 /**
- * Agent facts as slots per hook. Today's agents report one figure per device (programs per port
- * for the firmware it runs, one where the kernel refuses freplace); the legacy host-CPU entry is
- * the host kernel's generic hook. A device that reports `hookSlots` itself is taken as it says.
+ * Agent facts as slots per hook, keyed as the planner reads them: a card's hooks by its device
+ * id; the generic hook of every netdev under HOST_SLOTS_KEY (it is the host kernel's chaining,
+ * the least any driver reports). An agent that reports one figure per device (older agents)
+ * gets it on every hook of that device; a device the agent reports nothing for gets one per hook.
  */
 export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
   const out: HookSlots = {};
+  const generic: number[] = [];
   for (const d of m.devices) {
     const f = facts[d.id];
-    if (!f) continue;
-    if (f.hookSlots) {
-      out[d.kind === 'host-cpu' ? HOST_SLOTS_KEY : d.id] = { ...f.hookSlots };
+    if (!f) {
+      out[d.id] = Object.fromEntries(HOOKS.map((h) => [h, 1]));
       continue;
     }
-    // One figure per device: today's agents load a flow module through the same per-port chain
-    // and refuse one where the profile gives no program slot (or map memory), so every hook of the
-    // card gets it; an agent that reports per-hook slots (rules on flow hooks) says otherwise.
-    const hooks: Hook[] = d.kind === 'host-cpu' ? ['xdp-generic'] : ['dpu-flow', 'dpu-xdp', 'nic-flow', 'nic-xdp-offload', 'xdp-native'];
-    out[d.kind === 'host-cpu' ? HOST_SLOTS_KEY : d.id] = Object.fromEntries(hooks.map((h) => [h, f.programSlotsPerPort]));
+    const perHook: Partial<Record<Hook, number>> = f.hookSlots ? { ...f.hookSlots } : Object.fromEntries(HOOKS.map((h) => [h, f.programSlotsPerPort]));
+    if (perHook['xdp-generic'] !== undefined) generic.push(perHook['xdp-generic']);
+    delete perHook['xdp-generic'];
+    out[d.id] = perHook;
   }
+  // A card's netdevs may have their host hooks run by a driver of their own (see hostHookExecutorId).
+  for (const [id, f] of Object.entries(facts)) if (!m.devices.some((d) => d.id === id) && f.hookSlots?.['xdp-generic'] !== undefined) generic.push(f.hookSlots['xdp-generic']);
+  out[HOST_SLOTS_KEY] = { 'xdp-generic': generic.length ? Math.min(...generic) : 1 };
   return out;
 }
 
@@ -69,7 +81,7 @@ export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
  * measured or estimated. Where it came from travels with the plan.
  */
 export function hostCostOf(report: ModuleReport): { nsPerPacket: number; measuredNs: number; harnessNs: number | null; source: string } {
-  const c = report.cost as ModuleReport['cost'] & { harnessNs?: number };
+  const c = report.cost;
   const harness = c.source === 'kernel' && typeof c.harnessNs === 'number' && c.harnessNs >= 0 ? c.harnessNs : null;
   return {
     nsPerPacket: harness === null ? c.nsPerPacket : Math.max(0, c.nsPerPacket - harness),

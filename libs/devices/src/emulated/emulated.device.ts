@@ -1,4 +1,4 @@
-import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
+import { hookOf, type Device, type FirmwareProfile, type Target } from '@ioplane/domain';
 import { estimateNsPerPacket, NOT_RUN, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
 import { OpQueue } from '../abort.sleep';
 import { DeviceError } from '../device.error';
@@ -107,6 +107,10 @@ export class EmulatedDevice implements DeviceDriver {
       targets: [...this.profile.targets],
       ports: this.ports.length,
       programSlotsPerPort: this.profile.limits.programSlotsPerPort,
+      // What load() enforces per hook; flow targets hold rules, bounded by the offload verifier instead.
+      hookSlots: Object.fromEntries(
+        this.profile.targets.filter((t) => !t.endsWith('flow-offload')).map((t) => [hookOf(this.device.kind, t), this.profile.limits.programSlotsPerPort]),
+      ),
       firmware: this.firmware?.state() ?? null,
     };
   }

@@ -1,0 +1,75 @@
+import type { Device, FleetMachine, NetInterface } from '@ioplane/domain';
+import type { ModuleReport } from '@ioplane/catalog';
+import { HOST_SLOTS_KEY, planMachine, PlacementModule } from '@ioplane/placement';
+import { loadProfiles } from '@ioplane/profiles';
+import { hostCostOf, toPlacementMachine } from './problem.builder';
+
+const cost = (c: ModuleReport['cost']): ModuleReport => ({ cost: c } as ModuleReport);
+
+describe(hostCostOf.name, () => {
+  it('subtracts the harness cost from a kernel-measured figure and keeps both apart', () => {
+    const r = hostCostOf(cost({ nsPerPacket: 42, harnessNs: 17, estimated: false, source: 'kernel' }));
+    expect(r).toMatchObject({ nsPerPacket: 25, measuredNs: 42, harnessNs: 17 });
+    expect(r.source).toMatch(/minus an empty program/);
+  });
+
+  it('never goes below zero, and says so when no harness figure was reported', () => {
+    expect(hostCostOf(cost({ nsPerPacket: 10, harnessNs: 12, estimated: false, source: 'kernel' })).nsPerPacket).toBe(0);
+    const bare = hostCostOf(cost({ nsPerPacket: 42, estimated: false, source: 'kernel' }));
+    expect(bare).toMatchObject({ nsPerPacket: 42, harnessNs: null });
+    expect(bare.source).toMatch(/not subtracted/);
+  });
+
+  it('leaves an estimate as it is (nothing was measured, so no harness ran)', () => {
+    expect(hostCostOf(cost({ nsPerPacket: 30, harnessNs: 17, estimated: true, source: 'estimate' }))).toMatchObject({ nsPerPacket: 30, harnessNs: null });
+  });
+});
+
+const iface = (name: string): NetInterface => ({
+  id: 1, name, type: 'physical', macAddress: '00:00:00:00:00:01', vendor: null, product: null, firmwareVersion: null, linkSpeedMbps: 25_000, numaNode: 0, enabled: true,
+  parents: [], children: [], vlan: { vid: 0, fabric: 'fabric-0' }, tags: [], subnets: ['10.0.0.0/24'],
+});
+
+const x710: Device = {
+  id: 'h1/ens1f0', machineSystemId: 'h1', kind: 'nic', name: 'ens1f0', vendorId: '8086', productId: '1572', vendorName: 'Intel', productName: 'X710', firmwareVersion: '9.20',
+  driver: 'i40e', pciAddress: '0000:01:00.0', interfaces: ['ens1f0'], linkSpeedMbps: 25_000, profileId: 'intel-x710-9.20', dpuSystemId: null,
+};
+
+const host: FleetMachine = {
+  systemId: 'h1', hostname: 'h1', fqdn: 'h1.maas', zone: 'z', pool: 'p', tags: [], status: 6, statusName: 'Deployed', architecture: 'amd64/generic', cpuCount: 16,
+  memoryMiB: 65536, powerState: 'on', ipAddresses: [], parentSystemId: null, isDpu: false, hardware: { systemVendor: '', systemProduct: '', systemFamily: '', cpuModel: '' },
+  interfaces: [iface('ens1f0')], pciDevices: [], workloadAnnotations: {}, devices: [x710], agentUrl: 'http://127.0.0.1:1', syncedAt: '',
+};
+
+const mod = (name: string, chainPosition: number): PlacementModule => ({
+  name, version: '1', chainPosition, traffic: { pps: 1e5, meanPacketBytes: 256 }, latencyBudgetUs: 50, prefer: 'auto', hostNsPerPacket: 50, costEstimated: false,
+  instructions: 100, mapMemoryBytes: 0, verdicts: { 'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] }, 'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] } },
+});
+
+describe('hook slots from agent facts', () => {
+  const profiles = loadProfiles();
+  const chain = [mod('a', 0), mod('b', 1), mod('c', 2)];
+
+  it('takes the slots the agent reports per hook: a three-module chain shares the native hook', () => {
+    const m = toPlacementMachine(host, profiles, 4, {}, { 'h1/ens1f0': { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } } });
+    expect(m.hookSlots).toMatchObject({ 'h1/ens1f0': { 'xdp-native': 32 }, [HOST_SLOTS_KEY]: { 'xdp-generic': 32 } });
+    const plan = planMachine(m, chain);
+    expect(plan.feasible).toBe(true);
+    expect(plan.paths[0].hops.map((h) => h.hook)).toEqual(['xdp-native', 'xdp-native', 'xdp-native']);
+  });
+
+  it('takes a smaller report as binding: two slots cannot hold the chain on one hook', () => {
+    const m = toPlacementMachine(host, profiles, 4, {}, { 'h1/ens1f0': { programSlotsPerPort: 2, ports: 1, hookSlots: { 'xdp-native': 2, 'xdp-generic': 2 } } });
+    const plan = planMachine(m, chain);
+    // Native and generic exclude each other on one netdev, so nothing else can take the third module.
+    expect(plan.feasible).toBe(false);
+  });
+
+  it('falls back to one module per hook when the machine reports no slots', () => {
+    const m = toPlacementMachine(host, profiles, 4, {}, null);
+    expect(m.hookSlots).toMatchObject({ 'h1/ens1f0': { 'xdp-native': 1 }, [HOST_SLOTS_KEY]: { 'xdp-generic': 1 } });
+    expect(planMachine(m, chain).feasible).toBe(false);
+    expect(planMachine(m, chain.slice(0, 1)).feasible).toBe(true);
+  });
+});
+
