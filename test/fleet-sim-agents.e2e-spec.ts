@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readlinkSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -166,13 +166,22 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     expect(inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)?.driver).toBe('kernel-xdp');
 
     const agentId = agentIdFor(instanceId, host.systemId);
+    const netns = `iop-${instanceId}-${host.hostname}`;
+    // The production entry point runs as a process of its own inside the machine's namespace, at the
+    // management address MAAS reports for the machine (reached from here over the machine's mgmt0).
+    const agent = sim.agents.get(host.systemId)!;
+    expect(agent.pid).toEqual(expect.any(Number));
+    expect(readlinkSync(`/proc/${agent.pid}/ns/net`)).toBe(`net:[${statSync(`/var/run/netns/${netns}`).ino}]`);
+    const [seen] = (await inventoryFromMaas(sim)).filter((x) => x.systemId === host.systemId);
+    expect(agent.url).toBe(`http://${seen.ipAddresses[0]}:${sim.agentPort}`);
+    expect(seen.ipAddresses[0]).toMatch(/^10\.215\.\d+\.\d+$/);
+    const pids = [...sim.agents.values()].map((a) => a.pid!);
     // The host's netdevs carry their MAAS names inside the machine's namespace; the agent inventoried them.
     const cpu = inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)!.device;
     const first = cpu.interfaces[0];
     expect(inv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(cpu.interfaces));
     const loaded = await client.load(`${host.systemId}/cpu`, signedLoadBody('host-xdp-native', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0, { interface: first }));
     expect(loaded.status).toBe('loaded');
-    const netns = `iop-${instanceId}-${host.hostname}`;
     expect(netnsList()).toEqual(expect.arrayContaining([netns, `${netns}-wire`]));
     // Checked from outside the agent: ip shows the program on the MAAS-named netdev.
     const link = JSON.parse(execFileSync('ip', ['-n', netns, '-j', 'link', 'show', first], { encoding: 'utf8' })) as { xdp?: { prog?: { id: number } } }[];
@@ -182,6 +191,8 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     expect(existsSync(join(bpffsRoot(agentId)))).toBe(true);
 
     await sim.close();
+    // Each agent went with its machine.
+    expect(pids.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
     expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
     for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
   }, 600_000);

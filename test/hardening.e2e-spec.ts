@@ -156,13 +156,13 @@ describe('hardening: the agent fault endpoint', () => {
 
   it('on a simulated agent takes the simulator\'s fault token, not the agent token', async () => {
     const [systemId, agent] = [...h.sim.agents.entries()][0];
-    const dev = [...agent.drivers.keys()][0];
+    const dev = [...agent.drivers!.keys()][0];
     const body = { devices: { [dev]: { healthCheckFails: { next: 1 } } } };
     await expect(h.agent(systemId).setFaults(body, agentToken(loadOrCreateSecret(h.keysDir, 'agent-token.secret'), systemId))).rejects.toMatchObject({ status: 403 });
     expect((await fetch(`${agent.url}/v1/faults`, { method: 'PUT', body: JSON.stringify(body) })).status).toBe(401);
-    expect(agent.faults.all()).toEqual({});
+    expect(agent.faults!.all()).toEqual({});
     await h.agent(systemId).setFaults(body, h.sim.agentFaultToken!);
-    expect(agent.faults.all()).toEqual({ [dev]: { healthCheckFails: { next: 1 } } });
+    expect(agent.faults!.all()).toEqual({ [dev]: { healthCheckFails: { next: 1 } } });
     await h.agent(systemId).setFaults({ devices: { [dev]: {} } }, h.sim.agentFaultToken!);
   });
 

@@ -8,6 +8,7 @@ import { toMachine, type RawMachine, type RawPciDevice } from '@ioplane/maas';
 import { detectDevices, loadProfiles } from '@ioplane/profiles';
 import { createLogger } from '@ioplane/runtime';
 import { startAgent, type RunningAgent } from '../../agent/src';
+import { addMgmtLink, mgmtAddresses, mgmtLinkName, startAgentProcess, type MgmtAddress } from './fleet-sim.process';
 import { buildMachineNet, type SimMachineNet } from './fleet-sim.topology';
 import { renderDevices, renderMachine } from './maas-sim.render';
 import type { MaasSimStore, SimMachine } from './maas-sim.store';
@@ -45,12 +46,25 @@ export interface SimAgentOptions {
   faultToken?: string;
 }
 
+/**
+ * A simulated machine's agent: a process of its own in the machine's namespace (`pid`) on a
+ * packet-true fleet, else the agent embedded in the simulator (`pid` null), whose drivers and
+ * fault book the simulator can reach directly.
+ */
+export type SimAgent = Pick<RunningAgent, 'url' | 'mode' | 'close'> & {
+  pid: number | null;
+  drivers?: RunningAgent['drivers'];
+  faults?: RunningAgent['faults'];
+  /** Stops the agent's process at once (the machine stays): a crashed agent. Absent in-process. */
+  kill?: () => Promise<void>;
+};
+
 export interface SimAgents {
   instanceId: string;
   port: number;
   /** By host system_id. */
-  agents: Map<string, RunningAgent>;
-  /** What `PUT /v1/faults` on these agents takes instead of the agent token. */
+  agents: Map<string, SimAgent>;
+  /** What `PUT /v1/faults` on the embedded agents takes instead of the agent token (agent processes have no fault endpoint). */
   faultToken: string;
   /**
    * What a (re)deployment does to a host's agent: the old one goes with the old OS, and the new one
@@ -125,12 +139,17 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
   const stateDir = opts.stateDir ?? (await fsp.mkdtemp(join(tmpdir(), `ioplane-fleet-sim-${instanceId}-`)));
   const profiles = loadProfiles();
   const logger = createLogger({ name: 'agent', level: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' });
-  const agents = new Map<string, RunningAgent>();
+  const agents = new Map<string, SimAgent>();
   const hosts = store.model.hosts;
-  // Packet-true machines (wire -> DPU -> NIC stage -> host namespaces) where the kernel can hold them.
+  // Packet-true machines (wire -> DPU -> NIC stage -> host namespaces) where the kernel can hold them;
+  // their agents run as processes inside them. Without root, the agents stay embedded here.
   const packetTrue = opts.kernel !== 'off' && process.getuid?.() === 0;
   const nets = new Map<string, SimMachineNet>();
-  if (packetTrue) await removeLeftovers().catch(() => []);
+  let mgmt: ((index: number) => MgmtAddress) | null = null;
+  if (packetTrue) {
+    await removeLeftovers().catch(() => []);
+    mgmt = await mgmtAddresses(instanceId, hosts.length + store.model.dpus.length);
+  }
 
   // Only agents that started are scrubbed: one that failed to listen may share its id with a
   // running simulator (a fixed instanceId), whose namespaces and pins are not ours to remove.
@@ -146,7 +165,8 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     if (ownStateDir) await fsp.rm(stateDir, { recursive: true, force: true });
   };
 
-  let shared = port;
+  // Each agent process has its machine's address to itself, so any port is free there.
+  let shared = packetTrue && port === 0 ? 9440 : port;
   const launch = async (systemId: string, settings?: { token: string; publicKeyPem: string; port: number }): Promise<void> => {
     const m = store.get(systemId);
     const id = agentIdFor(instanceId, systemId);
@@ -155,8 +175,32 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
       const devices = simulatedDevices(store, systemId, profiles);
       let net = nets.get(systemId);
       if (packetTrue && !net) {
-        net = await buildMachineNet({ name: `${instanceId}-${m.hostname}`, instanceId, index: hosts.findIndex((h) => h.systemId === systemId), devices, profiles });
+        const index = hosts.findIndex((h) => h.systemId === systemId);
+        net = await buildMachineNet({ name: `${instanceId}-${m.hostname}`, instanceId, index, devices, profiles });
         nets.set(systemId, net);
+        // The controller reaches the agent where MAAS says the machine is: its management address.
+        const a = mgmt!(index);
+        await addMgmtLink(net.topology.hostNetns, mgmtLinkName(instanceId, systemId), a);
+        m.model.ipAddress = a.address;
+        for (const i of m.model.interfaces) if (i.isBoot) i.ipAddress = a.address;
+      }
+      if (net) {
+        const proc = await startAgentProcess({
+          netns: net.topology.hostNetns,
+          id,
+          host: m.model.ipAddress,
+          port: settings?.port ?? shared,
+          token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
+          machine: { systemId, hostname: m.hostname, devices },
+          publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem,
+          timeScale,
+          kernel: opts.kernel ?? 'auto',
+          stateDir: join(stateDir, id),
+          ports: net.ports,
+          logLevel: logger.level,
+        });
+        agents.set(systemId, proc);
+        return;
       }
       const agent = await startAgent({
         id,
@@ -164,8 +208,6 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
         port: settings?.port ?? shared,
         token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
         machine: { systemId, hostname: m.hostname, devices },
-        // The agent acts on the machine's MAAS-named netdevs, as on a real host; the wire is the simulator's.
-        ...(net ? { interfaces: net.host } : {}),
         profiles,
         publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem,
         timeScale,
@@ -175,11 +217,11 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
         // Simulated hosts take injected faults; a production agent (apps/agent/src/main.ts) cannot.
         simulator: { faultToken },
       });
-      agents.set(systemId, agent);
+      agents.set(systemId, { ...agent, pid: null });
       if (shared === 0) shared = Number(new URL(agent.url).port);
     } catch (e) {
       throw new SimAgentStartError(
-        `agent for ${m.hostname} (${systemId}) on ${address}:${shared || 'any'} failed to start: ${(e as Error).message}`,
+        `agent for ${m.hostname} (${systemId}) on ${m.model.ipAddress ?? address}:${shared || 'any'} failed to start: ${(e as Error).message}`,
         'agents',
         systemId,
         e,

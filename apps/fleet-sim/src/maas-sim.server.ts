@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RunningAgent } from '../../agent/src';
 import { buildFleetModel, loadFleetFile, type FleetModel } from './fleet-file';
-import { startSimAgents, type SimAgentOptions, type SimAgents } from './maas-sim.agents';
+import { startSimAgents, type SimAgent, type SimAgentOptions, type SimAgents } from './maas-sim.agents';
 import { generateApiKey, OAuthVerifier, parseApiKey } from './maas-sim.auth';
 import { Params, parseBody, readBody } from './maas-sim.body';
 import { MaasError } from './maas-sim.errors';
@@ -47,8 +46,8 @@ export interface MaasSimulator {
   store: MaasSimStore;
   model: FleetModel;
   /** Running agents by host system_id; empty without the `agents` option, emptied by close(). */
-  agents: Map<string, RunningAgent>;
-  /** The port every host's agent listens on (at its 127.77.z.n address); 0 without agents. */
+  agents: Map<string, SimAgent>;
+  /** The port every host's agent listens on (at its MAAS address: 127.77.z.n embedded, 10.215.b.n on a packet-true fleet); 0 without agents. */
   agentPort: number;
   /** Prefix of this simulator's agent ids (`<agentInstanceId>-<systemId>`); null without agents. */
   agentInstanceId: string | null;

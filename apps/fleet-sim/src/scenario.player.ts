@@ -1,5 +1,5 @@
 import { MaasClient } from '@ioplane/maas';
-import type { RunningAgent } from '../../agent/src';
+import type { SimAgent } from './maas-sim.agents';
 import type { MaasSimStore } from './maas-sim.store';
 import { Scenario, trafficAt } from './scenario.file';
 
@@ -33,7 +33,7 @@ export class ScenarioPlayer {
 
   constructor(
     readonly scenario: Scenario,
-    private readonly sim: { store: MaasSimStore; agents: Map<string, RunningAgent>; url: string; apiKey: string },
+    private readonly sim: { store: MaasSimStore; agents: Map<string, SimAgent>; url: string; apiKey: string },
   ) {
     this.maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey });
   }
@@ -45,7 +45,8 @@ export class ScenarioPlayer {
       if (!m) continue;
       const traffic = trafficAt(this.scenario, { hostname: m.hostname, zone: m.zone, pool: m.pool, tags: [...m.tags] }, step);
       if (!Object.keys(traffic).length) continue;
-      const drivers = [...agent.drivers.values()];
+      // Only an embedded agent's emulated drivers can be given traffic; an agent process counts real packets.
+      const drivers = [...(agent.drivers?.values() ?? [])];
       if (!drivers.some(canSetTraffic)) {
         report.skipped.push(m.hostname);
         continue;
