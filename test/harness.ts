@@ -33,6 +33,12 @@ export function testConfig(overrides: Record<string, string> = {}): IoplaneConfi
 /** The admin token of each running harness API, so helpers authenticate by default. */
 const tokensByApi = new Map<string, string>();
 
+/** Another API on the harness's Redis (a process of its own) takes the same admin token; null forgets it. */
+export function registerApi(url: string, token: string | null): void {
+  if (token) tokensByApi.set(url, token);
+  else tokensByApi.delete(url);
+}
+
 export interface Harness {
   /** An admin token created for this harness. */
   token: string;
@@ -105,6 +111,8 @@ export async function startHarness(
   // Whatever the deployment (one server, Sentinel, Cluster), as the apps connect.
   const connections = new RedisConnections(redisUrl);
   const redis = connections.client('producer', { enableOfflineQueue: true, maxRetriesPerRequest: 20 });
+  // Fault tests take Redis away on purpose; a command that fails still rejects where it was sent.
+  redis.on('error', () => undefined);
   const tokenSecret = loadOrCreateSecret(keysDir, 'agent-token.secret');
   const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
   tokensByApi.set(apiUrl, token);
