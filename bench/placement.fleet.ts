@@ -2,9 +2,10 @@ import type { FirmwareProfile, PlacementDeviceKind as DeviceKind, PlacementPrefe
 import { placementDevice, PlacementDevice, PlacementMachine, PlacementModule, PlacementVerdict, seededRandom } from '@ioplane/placement';
 
 /**
- * A generated fleet shaped like fleets/demo.yaml: the same host shapes (Agilio in its three
+ * The placement bench's fleet (issue 15): the demo fleet's host shapes (Agilio in its three
  * flavours, ConnectX + BlueField, Pensando, Intel-only), zones and pools, at any size, from a
- * fixed seed. Device numbers come from the real firmware-profiles/*.yaml.
+ * fixed seed; 1 to 4 ingress ports per machine, each with its own heavy-tailed traffic draw, so
+ * machines do not collapse into a few classes. Device numbers come from firmware-profiles/*.yaml.
  */
 
 interface Shape {
@@ -28,22 +29,28 @@ const SHAPES: Shape[] = [
 
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 
-/** The demo's modules (modules/*), plus one more, with facts a compiler run would produce (estimates). */
+/** The demo's modules (modules/*) and more, with facts a compiler run would produce (estimates). */
 interface ModuleFacts {
-  name: string; pps: number; bytes: number; latency: number; prefer: PlacementPreference; ns: number; insns: number; mapBytes: number; pass?: number;
+  name: string; pps: number; bytes: number; latency: number; prefer: PlacementPreference; ns: number; insns: number; mapBytes: number;
+  /** Share of what it sees that it passes on (the manifest's expected pass ratio). */
+  pass: number;
   /** Offload verdicts: which non-host targets the verifier accepts. */
   accepts: Target[];
 }
 const MODULES: ModuleFacts[] = [
   { name: 'ddos-drop', pass: 0.8, pps: 10e6, bytes: 128, latency: 5, prefer: 'dpu', ns: 25, insns: 180, mapBytes: 8e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
-  { name: 'acl-firewall', pass: 0.95, pps: 5e6, bytes: 512, latency: 10, prefer: 'nic', ns: 40, insns: 320, mapBytes: 16e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
-  { name: 'rate-limiter', pass: 0.9, pps: 2e6, bytes: 256, latency: 10, prefer: 'auto', ns: 55, insns: 260, mapBytes: 32e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
-  { name: 'ttl-guard', pps: 4e6, bytes: 600, latency: 8, prefer: 'host', ns: 15, insns: 60, mapBytes: 0, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
-  { name: 'vxlan-decap', pps: 3e6, bytes: 900, latency: 10, prefer: 'nic', ns: 35, insns: 140, mapBytes: 0, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
-  { name: 'flow-counter', pps: 5e6, bytes: 700, latency: 5, prefer: 'auto', ns: 70, insns: 240, mapBytes: 64e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
-  { name: 'l4-lb', pps: 8e6, bytes: 400, latency: 10, prefer: 'nic', ns: 190, insns: 900, mapBytes: 48e6, accepts: ['dpu-arm-xdp'] },
-  { name: 'syn-guard', pps: 6e6, bytes: 80, latency: 10, prefer: 'auto', ns: 90, insns: 700, mapBytes: 24e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
+  { name: 'acl-firewall', pass: 0.95, pps: 8e6, bytes: 512, latency: 10, prefer: 'nic', ns: 40, insns: 320, mapBytes: 16e6, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
+  { name: 'rate-limiter', pass: 0.9, pps: 8e6, bytes: 256, latency: 10, prefer: 'auto', ns: 55, insns: 260, mapBytes: 32e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
+  { name: 'ttl-guard', pass: 0.99, pps: 8e6, bytes: 600, latency: 8, prefer: 'host', ns: 15, insns: 60, mapBytes: 0, accepts: ['nic-xdp-offload', 'nic-flow-offload', 'dpu-flow-offload', 'dpu-arm-xdp'] },
+  { name: 'vxlan-decap', pass: 1, pps: 8e6, bytes: 900, latency: 10, prefer: 'nic', ns: 35, insns: 140, mapBytes: 0, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
+  { name: 'flow-counter', pass: 1, pps: 8e6, bytes: 700, latency: 10, prefer: 'auto', ns: 70, insns: 240, mapBytes: 64e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
+  { name: 'syn-guard', pass: 0.97, pps: 8e6, bytes: 80, latency: 10, prefer: 'auto', ns: 90, insns: 700, mapBytes: 24e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] },
+  { name: 'l4-lb', pass: 1, pps: 8e6, bytes: 400, latency: 10, prefer: 'nic', ns: 190, insns: 900, mapBytes: 48e6, accepts: ['dpu-arm-xdp'] },
 ];
+
+/** The fleet-scoped module: a few hundred replicas on edge machines, spread over the zones. */
+const SCOPED: ModuleFacts = { name: 'dns-guard', pass: 1, pps: 2e6, bytes: 120, latency: 10, prefer: 'auto', ns: 60, insns: 400, mapBytes: 16e6, accepts: ['nic-xdp-offload', 'dpu-arm-xdp'] };
+export const SCOPED_REPLICAS = (machines: number) => Math.max(3, Math.round(machines / 20));
 
 function verdicts(f: ModuleFacts, profiles: readonly FirmwareProfile[]): Record<string, PlacementVerdict> {
   const out: Record<string, PlacementVerdict> = { 'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] } };
@@ -59,23 +66,41 @@ function verdicts(f: ModuleFacts, profiles: readonly FirmwareProfile[]): Record<
   return out;
 }
 
-export function benchModules(profiles: readonly FirmwareProfile[]): PlacementModule[] {
-  return MODULES.map((f, i) => ({
+function toModule(f: ModuleFacts, i: number, profiles: readonly FirmwareProfile[]): PlacementModule {
+  return {
     name: f.name, version: '1.0.0', chainPosition: i, traffic: { pps: f.pps, meanPacketBytes: f.bytes }, passRatio: f.pass, latencyBudgetUs: f.latency, prefer: f.prefer,
     hostNsPerPacket: f.ns, costEstimated: false, instructions: f.insns, mapMemoryBytes: f.mapBytes, flowRules: 50_000, verdicts: verdicts(f, profiles),
-  }));
+  };
 }
 
 /**
- * `count` machines. Each card has two netdevs (`<name>p0`, `<name>p1`); traffic enters on one or
- * two of them (a DPU host on its DPU's ports), at the chain's base rate times a load factor (one
- * lognormal draw per machine: a host's share of the edge). One in five machines already runs
+ * The 8 chained modules (in chain order, each with its pass fraction) and the fleet-scoped one,
+ * which runs last in the chain of the machines chosen for its replicas (at most a third per zone).
+ */
+export function benchModules(profiles: readonly FirmwareProfile[], machines = 10_000): PlacementModule[] {
+  const replicas = SCOPED_REPLICAS(machines);
+  const scoped: PlacementModule = {
+    ...toModule(SCOPED, MODULES.length, profiles),
+    scope: { replicas, totalPps: replicas * SCOPED.pps, selector: { pools: ['edge'] }, maxPerZone: Math.ceil(replicas / 3) + 1 },
+  };
+  return [...MODULES.map((f, i) => toModule(f, i, profiles)), scoped];
+}
+
+/** A Pareto draw (shape 1.6, scale 0.3, capped at 12x): a few ports carry far more than most. */
+function heavyTail(rng: () => number): number {
+  return Math.min(12, 0.3 / Math.pow(1 - rng(), 1 / 1.6));
+}
+
+/**
+ * `count` machines. Each card has two netdevs (`<name>p0`, `<name>p1`); traffic enters on 1 to 4
+ * of the machine's netdevs (the DPU's first when there is one, then the other cards'), each port
+ * at the chain's base rate times its own heavy-tailed draw. One in five machines already runs
  * ddos-drop on host XDP (migration cost applies).
  */
 export function benchFleet(profiles: readonly FirmwareProfile[], count: number, seed = 20240601): PlacementMachine[] {
   const rng = seededRandom(seed);
   const total = SHAPES.reduce((s, x) => s + x.weight, 0);
-  const modules = benchModules(profiles);
+  const base = MODULES[0].pps;
   const machines: PlacementMachine[] = [];
   for (let i = 0; i < count; i++) {
     let r = rng() * total;
@@ -87,18 +112,36 @@ export function benchFleet(profiles: readonly FirmwareProfile[], count: number, 
       const d = placementDevice({ id: `${sys}/${name}`, kind, profileId, interfaces: [`${name}p0`, `${name}p1`] }, profiles);
       if (d) devices.push(d);
     }
-    const gauss = Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-    const load = Math.min(3, Math.exp(0.35 * gauss));
     const front = devices.find((d) => d.kind === 'dpu') ?? devices[0];
-    const uplinks = rng() < 0.3 ? front.interfaces! : [front.interfaces![0]];
-    const entering = { pps: modules[0].traffic.pps * load, meanPacketBytes: modules[0].traffic.meanPacketBytes };
+    const netdevs = [...front.interfaces!, ...devices.filter((d) => d !== front).flatMap((d) => d.interfaces!)];
+    const u = rng();
+    const want = u < 0.4 ? 1 : u < 0.7 ? 2 : u < 0.85 ? 3 : 4;
+    const ports = netdevs.slice(0, Math.min(want, netdevs.length)).map((iface) => ({
+      interface: iface, traffic: { pps: Math.round(base * heavyTail(rng)), meanPacketBytes: MODULES[0].bytes },
+    }));
     const hostNic = devices.find((d) => d.flavours[0]?.targets.includes('host-xdp-native'));
     const currentPlacement: PlacementMachine['currentPlacement'] = {};
     if (hostNic && rng() < 0.2) currentPlacement['ddos-drop'] = { deviceId: hostNic.id, target: 'host-xdp-native' };
     machines.push({
       systemId: sys, hostname: `${zone.slice(-1)}-${sys}`, zone, pool: i % 4 === 0 ? 'core' : 'edge', tags: shape.tags, hostCores: shape.cores,
-      hostCoreBudget: shape.cores / 12, devices, currentPlacement, ports: uplinks.map((u) => ({ interface: u, traffic: entering })),
+      hostCoreBudget: shape.cores / 8, devices, currentPlacement, ports,
     });
   }
   return machines;
+}
+
+/** Machines whose hardware and traffic differ from every other machine's (ids and names aside). */
+export function distinctInputs(fleet: readonly PlacementMachine[]): number {
+  const seen = new Map<string, number>();
+  for (const m of fleet) {
+    const key = JSON.stringify([
+      m.devices.map((d) => d.flavours.map((f) => f.profileId)), m.hostCoreBudget,
+      m.ports.map((p) => [p.interface, p.traffic?.pps]),
+      Object.entries(m.currentPlacement).map(([k, c]) => [k, m.devices.findIndex((d) => d.id === c.deviceId), c.target]),
+    ]);
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  let n = 0;
+  for (const c of seen.values()) if (c === 1) n++;
+  return n;
 }

@@ -42,9 +42,9 @@ class ClassEntry implements EquivalenceClass {
 export interface CacheOptions extends SolveOptions {
   /**
    * Traffic entering a port is rounded up to the next power of this ratio (anchored at the chain's
-   * declared rate) before solving, so plans stay feasible for every member of a bucket: every
-   * resource use grows with the entering rate. 1 disables bucketing. Each member's plan is
-   * validated at its real traffic by the planner.
+   * declared rate) before solving. Default 1: no bucketing, every class is solved at its members'
+   * real traffic. A ratio above 1 changes answers: a bucket planned at its top edge refuses
+   * machines that have a plan at their real traffic and prices the rest above their optimum.
    */
   trafficBucketRatio?: number;
 }
@@ -64,7 +64,7 @@ export class EquivalenceCache {
   hits = 0;
 
   constructor(private readonly opts: CacheOptions = {}) {
-    const r = opts.trafficBucketRatio ?? 1.1;
+    const r = opts.trafficBucketRatio ?? 1;
     this.logRatio = r > 1 ? Math.log(r) : 0;
   }
 
