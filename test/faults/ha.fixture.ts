@@ -146,3 +146,79 @@ async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): 
     await sleep(200);
   }
 }
+
+/**
+ * A three-master Redis Cluster of the test's own on loopback (no replicas: the point is slots,
+ * MOVED and CROSSSLOT, not failover, which SentinelSet covers), created with `redis-cli --cluster`.
+ */
+export class ClusterSet {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'ioplane-cluster-'));
+  private readonly nodes: EmbeddedRedis[] = [];
+  password = '';
+
+  async start(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const dataDir = join(this.dir, `node-${i}`);
+      const r = await startEmbeddedRedis({
+        dataDir,
+        password: this.password || undefined,
+        config: ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000', ...(this.password ? [`masterauth ${this.password}`] : [])],
+      });
+      this.password ||= r.password;
+      this.nodes.push(r);
+    }
+    // The first node was started before the password was known to the others: give it masterauth too.
+    const first = new Redis(this.nodes[0].url, { maxRetriesPerRequest: 1 });
+    await first.config('SET', 'masterauth', this.password);
+    first.disconnect();
+    const create = spawn('redis-cli', ['--cluster', 'create', ...this.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'], {
+      // The password reaches redis-cli through its environment, not its command line (ps shows that).
+      env: { ...process.env, REDISCLI_AUTH: this.password },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    create.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    create.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    const code = await new Promise<number | null>((r) => create.once('exit', r));
+    if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}): ${out}`);
+    await until('every node to see the cluster ok', async () => {
+      for (const n of this.nodes) if (!/cluster_state:ok/.test(await clusterInfo(n))) return false;
+      return true;
+    }, 60_000);
+  }
+
+  get url(): string {
+    return `redis+cluster://:${this.password}@${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+  }
+
+  /** A plain client on one node: asks where a key lives. */
+  async keySlot(key: string): Promise<number> {
+    const c = new Redis(this.nodes[0].url, { maxRetriesPerRequest: 1 });
+    try {
+      return Number(await c.call('CLUSTER', 'KEYSLOT', key));
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes) {
+      await n.stop().catch(() => undefined);
+      try {
+        process.kill(n.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function clusterInfo(r: EmbeddedRedis): Promise<string> {
+  const c = new Redis(r.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    return String(await c.call('CLUSTER', 'INFO'));
+  } finally {
+    c.disconnect();
+  }
+}
