@@ -15,6 +15,8 @@ import {
 
 /** eSwitch / P4 match-action latency, us (ESTIMATE: no Arm or host crossing). */
 export const FLOW_OFFLOAD_LATENCY_US = 2;
+/** Ethernet preamble, start delimiter and inter-frame gap: what a frame costs on the wire beyond its bytes. */
+export const WIRE_OVERHEAD_BYTES = 20;
 /** Arm defaults when a DPU profile omits them: conservative (one core, BlueField-2 slowdown). */
 export const DEFAULT_ARM_CORES = 1;
 export const DEFAULT_ARM_SLOWDOWN = 4;
@@ -107,9 +109,11 @@ export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: Dev
     u.slots = 0; u.instructions = 0; u.mapMemoryBytes = 0; u.flowRules = 0; u.throughput = 0; u.arm = 0; u.hostCores = 0; u.armCores = 0;
   }
   if (isFlowTarget(target)) {
-    // Match-action rules in the eSwitch run at the profile's line rate, not on Arm cores.
+    // Match-action rules in the eSwitch run at the profile's line rate (lineRateGbps), not on the
+    // Arm cores nor at basePps (which is the XDP program rate): the share is the port's bits on
+    // the wire, frame plus 20 bytes of preamble and inter-frame gap, over the line rate.
     u.flowRules = m.flowRules ?? DEFAULT_FLOW_RULES;
-    u.throughput = pps / tp.basePps;
+    u.throughput = tp.lineRateGbps > 0 ? (pps * (traffic.meanPacketBytes + WIRE_OVERHEAD_BYTES) * 8) / (tp.lineRateGbps * 1e9) : Number.POSITIVE_INFINITY;
     return u;
   }
   u.slots = 1;
