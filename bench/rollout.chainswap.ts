@@ -24,7 +24,7 @@ export async function measureChainSwap(o: { packets: number; rate: number; profi
   if (!k.ok) return { skipped: `no kernel XDP: ${k.reason}` };
   const agentId = `bench-cs-${process.pid}`;
   const work = mkdtempSync(join(tmpdir(), 'ioplane-bench-chainswap-'));
-  const device = benchDevice('bench-chainswap', 'cpu0', 'host-cpu', null);
+  const device = benchDevice('bench-chainswap', 'eth0', 'nic', null);
   const iface = portInterface(agentId, 0, device.id, 0);
   const broken: string[] = [];
   let traffic: ReturnType<typeof sendStageTraffic> | undefined;

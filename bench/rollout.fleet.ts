@@ -64,7 +64,7 @@ export function benchFleet(n: number, modules: Map<string, RolloutModule>): Benc
     out.push({
       systemId,
       hostname: `bench-edge-${i.toString().padStart(4, '0')}`,
-      devices: [benchDevice(systemId, 'cpu0', 'host-cpu', null), nic],
+      devices: [benchDevice(systemId, 'eth0', 'nic', null), nic],
       want: {
         systemId,
         hostname: `bench-edge-${i.toString().padStart(4, '0')}`,

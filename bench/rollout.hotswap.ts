@@ -117,7 +117,7 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
 
   const agentId = `bench-hs-${process.pid}`;
   const work = mkdtempSync(join(tmpdir(), 'ioplane-bench-hotswap-'));
-  const device = benchDevice('bench-hotswap', 'cpu0', 'host-cpu', null);
+  const device = benchDevice('bench-hotswap', 'eth0', 'nic', null);
   const iface = portInterface(agentId, 0, device.id, 0);
   const broken: string[] = [];
   try {

@@ -85,7 +85,7 @@ const agentId = `e2ek-${randomBytes(3).toString('hex')}`;
 const token = randomBytes(24).toString('hex');
 const keys = generateSigningKeys();
 const device: Device = {
-  id: `${agentId}/cpu`, machineSystemId: agentId, kind: 'host-cpu', name: 'cpu', vendorId: null, productId: null, vendorName: null, productName: null,
+  id: `${agentId}/eth0`, machineSystemId: agentId, kind: 'nic', name: 'eth0', vendorId: null, productId: null, vendorName: null, productName: null,
   firmwareVersion: null, driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
 };
 let root: string;

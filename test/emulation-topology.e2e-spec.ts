@@ -56,7 +56,7 @@ const keys = generateSigningKeys();
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 const LONG = 'enp129s0f0np0-uplink';
 const device: Device = {
-  id: `${agentId}/ens1f0`, machineSystemId: agentId, kind: 'host-cpu', name: 'ens1f0', vendorId: null, productId: null, vendorName: null, productName: null,
+  id: `${agentId}/ens1f0`, machineSystemId: agentId, kind: 'nic', name: 'ens1f0', vendorId: null, productId: null, vendorName: null, productName: null,
   firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['ens1f0'], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
 };
 let work: string;

@@ -163,7 +163,10 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     const client = new AgentClient(sim.agents.get(host.systemId)!.url, agentToken(secret, host.systemId));
     const inv = await client.inventory();
     expect(inv.mode).toBe('kernel');
-    expect(inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)?.driver).toBe('kernel-xdp');
+    // Host XDP runs on a card's netdevs; there is no "cpu" device.
+    expect(inv.devices.map((d) => d.device.id)).not.toContain(`${host.systemId}/cpu`);
+    const hostXdp = inv.devices.find((d) => d.driver === 'kernel-xdp' && d.device.interfaces.length > 0);
+    expect(hostXdp).toBeDefined();
 
     const agentId = agentIdFor(instanceId, host.systemId);
     const netns = `iop-${instanceId}-${host.hostname}`;
@@ -177,17 +180,17 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     expect(seen.ipAddresses[0]).toMatch(/^10\.215\.\d+\.\d+$/);
     const pids = [...sim.agents.values()].map((a) => a.pid!);
     // The host's netdevs carry their MAAS names inside the machine's namespace; the agent inventoried them.
-    const cpu = inv.devices.find((d) => d.device.id === `${host.systemId}/cpu`)!.device;
-    const first = cpu.interfaces[0];
-    expect(inv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(cpu.interfaces));
-    const loaded = await client.load(`${host.systemId}/cpu`, signedLoadBody('host-xdp-native', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0, { interface: first }));
+    const card = hostXdp!.device;
+    const first = card.interfaces[0];
+    expect(inv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(card.interfaces));
+    const loaded = await client.load(card.id, signedLoadBody('host-xdp-generic', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0, { interface: first }));
     expect(loaded.status).toBe('loaded');
     expect(netnsList()).toEqual(expect.arrayContaining([netns, `${netns}-wire`]));
     // Checked from outside the agent: ip shows the program on the MAAS-named netdev.
     const link = JSON.parse(execFileSync('ip', ['-n', netns, '-j', 'link', 'show', first], { encoding: 'utf8' })) as { xdp?: { prog?: { id: number } } }[];
     expect(link[0].xdp?.prog?.id).toBe(loaded.current.rootProgId);
     // Probe traffic starts at the wire and crosses the port's path into the host's netdev.
-    expect((await client.probe(`${host.systemId}/cpu`, 0, 20)).sent).toBe(20);
+    expect((await client.probe(card.id, 0, 20)).sent).toBe(20);
     expect(existsSync(join(bpffsRoot(agentId)))).toBe(true);
 
     await sim.close();

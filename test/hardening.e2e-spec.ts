@@ -184,7 +184,7 @@ describe('hardening: the agent fault endpoint', () => {
     child.stderr.on('data', (b) => (out += b));
     try {
       const url = await until(() => `the agent to listen: ${out}`, async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1], 30_000);
-      const faults = (auth: string) => fetch(`${url}/v1/faults`, { method: 'PUT', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: { 'prod-e2e/cpu': { hang: true } } }) });
+      const faults = (auth: string) => fetch(`${url}/v1/faults`, { method: 'PUT', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: { 'prod-e2e/eth0': { hang: true } } }) });
       const r = await faults(token);
       expect([r.status, ((await r.json()) as { error: { code: string } }).error.code]).toEqual([404, 'not_found']);
       expect((await fetch(`${url}/v1/inventory`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule, describeKernel } from '@ioplane/compiler';
-import { AgentClient, bpffsRoot, generateSigningKeys, signedLoadBody } from '@ioplane/devices';
+import { AgentClient, bpffsRoot, generateSigningKeys, hostInterfaces, signedLoadBody } from '@ioplane/devices';
 import { run } from '../packaging/package.process';
 
 /**
@@ -179,7 +179,10 @@ describe('the agent package installed into a throwaway root', () => {
     const wrong = await fetch(`${url}/v1/health`, { headers: { authorization: `Bearer ${randomBytes(24).toString('hex')}` } });
     expect(wrong.status).toBe(401);
     const inv = await new AgentClient(url, token).inventory();
-    expect(inv.devices.map((d) => d.device.id)).toEqual([`${agentId}/cpu`]);
+    // Without the MAAS machine the agent lists the host's own ports, one card each: no "cpu" device.
+    const ports = (await hostInterfaces(null)).filter((i) => i.busInfo || i.kind === 'bond').map((i) => `${agentId}/${i.name}`);
+    expect(inv.devices.map((d) => d.device.id)).toEqual(ports);
+    for (const d of inv.devices) expect(d.device).toMatchObject({ kind: 'nic', interfaces: [d.device.name] });
     await stopChild(started.child);
     expect(started.child.exitCode).toBe(0);
   }, 120_000);
@@ -270,7 +273,7 @@ describeKernel('upgrading the packaged agent in place', (itKernel) => {
     await fsp.writeFile(join(upRoot, 'etc/ioplane/controller.pub'), keys.publicKeyPem);
     const machine = join(upRoot, 'etc/ioplane/machine.json');
     await fsp.writeFile(machine, JSON.stringify({ systemId: agentId, hostname: agentId, devices: [{
-      id: `${agentId}/cpu`, machineSystemId: agentId, kind: 'host-cpu', name: 'cpu', vendorId: null, productId: null, vendorName: null, productName: null,
+      id: `${agentId}/eth0`, machineSystemId: agentId, kind: 'nic', name: 'eth0', vendorId: null, productId: null, vendorName: null, productName: null,
       firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['port0'], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
     }] }));
     const envFile = join(upRoot, 'etc/ioplane/agent.env');
@@ -287,7 +290,7 @@ describeKernel('upgrading the packaged agent in place', (itKernel) => {
     const first = await startInHost();
     let client = new AgentClient(first.url, token);
     expect((await client.health()).mode).toBe('kernel');
-    const device = `${agentId}/cpu`;
+    const device = `${agentId}/eth0`;
     const loaded = await client.load(device, signedLoadBody('host-xdp-native', [{ name: 'udp-counter', version: '1.0.0', program: 'udp_counter', object, persistentMaps: ['hits'] }], keys.privateKeyPem));
     expect(loaded.status).toBe('loaded');
     expect((await client.commit(device)).status).toBe('committed');

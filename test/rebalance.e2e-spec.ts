@@ -126,7 +126,7 @@ describe('rebalance: telemetry, hysteresis, propose and auto moves through the n
     // propose: core-c03 waits for an operator, with the move and its reasons.
     const [pending] = await proposals('?status=pending');
     expect(pending).toMatchObject({ hostname: 'core-c03', mode: 'propose', status: 'pending', placementId: null });
-    // Generic XDP runs through the agent's host-CPU entry; the move names the card that owns the netdev.
+    // Generic XDP runs on the BlueField's host netdev (its host-XDP device); the move names the card that owns the netdev.
     expect(pending.moves).toEqual([{ module: 'ddos-drop', from: { deviceId: await bf3Of('core-c03'), target: 'host-xdp-generic' }, to: { deviceId: await bf3Of('core-c03'), target: 'dpu-arm-xdp', profileId: BF3 } }]);
     expect(pending.reasons.observed['ddos-drop'].pps).toBeGreaterThan(15_000_000);
     expect(pending.reasons.gain).toBeGreaterThan(0.05);

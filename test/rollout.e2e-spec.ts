@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { agentToken, AgentClient } from '@ioplane/devices';
+import { hostXdpDeviceId } from '@ioplane/domain';
 import { Harness, http, startHarness, syncFleet, waitStatus } from './harness';
 
 const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
@@ -28,14 +29,15 @@ describe('rollout: plan, flash, load, verify, commit on real agents over HTTP', 
       const fm = (await http(h.apiUrl, 'GET', `/v1/fleet/machines/${m.systemId}`)).body;
       const agent = new AgentClient(fm.agentUrl, agentToken(readFileSync(`${h.config.IOPLANE_KEYS_DIR}/agent-token.secret`, 'utf8').trim(), m.systemId));
       const programs = await agent.programs();
-      // Every hop of every port runs on its device's port (today's agents run generic XDP through
-      // their host-CPU entry), and everything loaded is committed.
+      // Every hop of every port runs on its device's port: generic XDP on the card that owns the
+      // netdev, or on the host-XDP device of that card's netdevs when the card has hardware hooks.
+      // Everything loaded is committed.
       type Hop = { module: string; deviceId: string; target: string; port: number; interface: string };
       for (const path of m.paths as Array<{ hops: Hop[] }>) {
         for (const hop of path.hops) {
           const onCard = programs.devices.find((d) => d.deviceId === hop.deviceId)?.ports.find((x) => x.port === hop.port)?.current?.modules.map((x) => x.name) ?? [];
-          const cpu = programs.devices.find((d) => d.deviceId === `${m.systemId}/cpu`);
-          const onHost = hop.target === 'host-xdp-generic' ? (cpu?.ports.flatMap((x) => x.current?.modules.map((y) => y.name) ?? []) ?? []) : [];
+          const hostXdp = programs.devices.find((d) => d.deviceId === hostXdpDeviceId(hop.deviceId))?.ports.find((x) => x.port === hop.port);
+          const onHost = hop.target === 'host-xdp-generic' ? (hostXdp?.current?.modules.map((y) => y.name) ?? []) : [];
           expect({ machine: m.hostname, hop: `${hop.module}@${hop.interface}`, on: onCard.includes(hop.module) || onHost.includes(hop.module) }).toEqual({ machine: m.hostname, hop: `${hop.module}@${hop.interface}`, on: true });
         }
       }

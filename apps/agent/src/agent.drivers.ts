@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Device, FirmwareProfile } from '@ioplane/domain';
+import { hostXdpDeviceId, hostXdpOnly, type Device, type FirmwareProfile } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
 import {
   EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts,
@@ -37,36 +37,47 @@ async function kernelMode(kernel: 'auto' | 'off'): Promise<{ ok: boolean; reason
   }
 }
 
-const hostXdpOnly = (p: FirmwareProfile | null): boolean => !!p && p.targets.every((t) => t.startsWith('host-'));
+/** The kernel offers generic XDP on every netdev, whatever the card's driver. */
+const withGeneric = (p: FirmwareProfile): FirmwareProfile => (p.targets.includes('host-xdp-generic') ? p : { ...p, targets: [...p.targets, 'host-xdp-generic'] });
 
-/** One driver per device: host XDP is the real kernel when allowed, SmartNICs and DPUs are emulated. */
+/** One driver per device, plus a host-XDP driver for the netdevs of a card with hardware hooks: host XDP is the real kernel when allowed, SmartNICs and DPUs are emulated. */
 export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
   const k = await kernelMode(s.kernel);
   const drivers = new Map<string, DeviceDriver>();
   const unmanaged = new Map<string, { device: Device; reason: string }>();
   const common = { profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, kernelVectors: k.ok, kernelReason: k.reason };
+  // Host XDP on a card's netdevs: the kernel attaches in driver or generic mode on that interface.
+  const hostXdp = (device: Device, index: number, profile: FirmwareProfile | null): DeviceDriver =>
+    k.ok
+      ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, host: s.host })
+      : profile
+        ? new EmulatedNicDriver({ ...common, device, profile: withGeneric(profile) })
+        : new EmulatedHostDriver({ ...common, device });
   for (const [index, device] of s.devices.entries()) {
     const profile = device.profileId ? s.profiles.find((p) => p.id === device.profileId) ?? null : null;
-    let driver: DeviceDriver | null = null;
-    if (device.kind === 'host-cpu' || (device.kind === 'nic' && hostXdpOnly(profile))) {
-      driver = k.ok
-        ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, host: s.host })
-        : profile
-          ? new EmulatedNicDriver({ ...common, device, profile })
-          : new EmulatedHostDriver({ ...common, device });
-    } else if (profile) {
+    if (device.profileId && !profile) {
+      unmanaged.set(device.id, { device, reason: `firmware profile ${device.profileId} is not loaded` });
+      continue;
+    }
+    let driver: DeviceDriver;
+    if (hostXdpOnly(profile?.targets ?? null)) {
+      // A host-XDP-only card, or one no profile matches (generic XDP only): the host kernel is its driver.
+      driver = hostXdp(device, index, profile);
+    } else {
       // The device's hardware stage in a packet-true fleet (kernel only): accepted XDP runs there.
       const spec = k.ok ? s.host?.stages?.[device.id] : undefined;
       const stage = spec ? { ...spec, agentId: `${s.agentId}-s${index}`, stateDir: join(s.stateDir, `stage-${index}`) } : undefined;
       const firmwareDir = join(s.stateDir, 'firmware', device.id.replace(/[^A-Za-z0-9_-]/g, '_'));
-      driver = device.kind === 'dpu' ? new EmulatedDpuDriver({ ...common, device, profile, stage, firmwareDir }) : new EmulatedNicDriver({ ...common, device, profile, stage, firmwareDir });
-    }
-    if (!driver) {
-      unmanaged.set(device.id, { device, reason: device.profileId ? `firmware profile ${device.profileId} is not loaded` : 'no firmware profile matches this device' });
-      continue;
+      driver = device.kind === 'dpu' ? new EmulatedDpuDriver({ ...common, device, profile: profile!, stage, firmwareDir }) : new EmulatedNicDriver({ ...common, device, profile: profile!, stage, firmwareDir });
     }
     await driver.init();
     drivers.set(device.id, driver);
+    if (!hostXdpOnly(profile?.targets ?? null)) {
+      // Its netdevs still take host XDP (generic at least), which the card's own driver does not run.
+      const host = hostXdp({ ...device, id: hostXdpDeviceId(device.id), name: `${device.name}~xdp`, profileId: null }, s.devices.length + index, null);
+      await host.init();
+      drivers.set(host.device.id, host);
+    }
   }
   return { mode: k.ok ? 'kernel' : 'emulated', modeReason: k.reason, drivers, unmanaged };
 }

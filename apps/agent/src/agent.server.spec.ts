@@ -11,11 +11,11 @@ import { startAgent, type RunningAgent } from './agent.server';
 const keys = generateSigningKeys();
 const token = 'agent-spec-token-0123456789abcdef';
 const faultToken = 'agent-spec-fault-token-0123456789abcdef';
-const dev = (name: string, kind: Device['kind'], profileId: string | null): Device => ({
+const dev = (name: string, kind: Device['kind'], profileId: string | null, interfaces: string[] = []): Device => ({
   id: `m7/${name}`, machineSystemId: 'm7', kind, name, vendorId: null, productId: null, vendorName: null, productName: null, firmwareVersion: null,
-  driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId, dpuSystemId: null,
+  driver: null, pciAddress: null, interfaces, linkSpeedMbps: 0, profileId, dpuSystemId: null,
 });
-const devices = [dev('cpu', 'host-cpu', null), dev('bf2', 'dpu', 'nvidia-bluefield-2-24.35'), dev('eno9', 'nic', null)];
+const devices = [dev('eno1', 'nic', null, ['eno1']), dev('bf2', 'dpu', 'nvidia-bluefield-2-24.35', ['ens2f0np0']), dev('eno9', 'nic', 'no-such-profile')];
 let logs = '';
 let agent: RunningAgent;
 let client: AgentClient;
@@ -57,10 +57,11 @@ describe('agent HTTP API', () => {
     expect(authed.status).toBe(400);
   });
 
-  it('lists devices with their drivers; unprofiled hardware is listed without one', async () => {
+  it('lists devices with their drivers (host XDP for an unprofiled card and for a DPU\'s netdevs); a card whose profile is not loaded is listed without one', async () => {
     const inv = await client.inventory();
     expect(inv.mode).toBe('emulated');
-    expect(inv.devices.map((d) => [d.device.name, d.driver])).toEqual([['cpu', 'emulated-host'], ['bf2', 'emulated-dpu'], ['eno9', null]]);
+    expect(inv.devices.map((d) => [d.device.id, d.driver])).toEqual([['m7/eno1', 'emulated-host'], ['m7/bf2', 'emulated-dpu'], ['m7/bf2~xdp', 'emulated-host'], ['m7/eno9', null]]);
+    expect(inv.devices.find((d) => d.device.id === 'm7/bf2~xdp')).toMatchObject({ targets: ['host-xdp-native', 'host-xdp-generic'], ports: 1, hookSlots: { 'xdp-native': 10, 'xdp-generic': 10 } });
     await expect(client.load('m7/eno9', load())).rejects.toMatchObject({ status: 422, code: 'unprofiled' });
     await expect(client.load('m7/nope', load())).rejects.toMatchObject({ status: 404 });
   });
@@ -123,7 +124,7 @@ describe('agent HTTP API', () => {
     expect(r.results[0]).toMatchObject({ name: 'arp', passed: false, notRun: true, actualVerdict: 'NOT_RUN', reason: 'not run: kernel disabled by configuration' });
     const c = await client.counters('m7/bf2');
     expect(c.modules[0]).toMatchObject({ module: 'flow-counter', source: 'emulated' });
-    const e = await client.rollback('m7/cpu').catch((x: AgentError) => x);
+    const e = await client.rollback('m7/eno1').catch((x: AgentError) => x);
     expect(e).toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
   });
 });

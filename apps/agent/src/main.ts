@@ -71,18 +71,15 @@ async function main(): Promise<void> {
   } catch (e) {
     fail('AGENT_PUBLIC_KEY', (e as Error).message);
   }
-  let machine: AgentMachine = {
-    systemId: env.AGENT_ID,
-    hostname: hostname(),
-    devices: [{
-      id: `${env.AGENT_ID}/cpu`, machineSystemId: env.AGENT_ID, kind: 'host-cpu', name: 'cpu', vendorId: null, productId: null, vendorName: null,
-      productName: null, firmwareVersion: null, driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
-    }],
-  };
+  let machine: AgentMachine = { systemId: env.AGENT_ID, hostname: hostname(), devices: [] };
   if (!env.AGENT_MACHINE) {
-    // Without the MAAS machine, the host's own ports are what it has: the netdevs with a bus (physical) and bonds.
+    // Without the MAAS machine, the host's own ports are what it has: the netdevs with a bus
+    // (physical) and bonds, each an unprofiled card whose host XDP the kernel runs.
     const ifaces = await hostInterfaces(null).catch(() => []);
-    machine.devices[0].interfaces = ifaces.filter((i) => i.busInfo || i.kind === 'bond').map((i) => i.name);
+    machine.devices = ifaces.filter((i) => i.busInfo || i.kind === 'bond').map((i) => ({
+      id: `${env.AGENT_ID}/${i.name}`, machineSystemId: env.AGENT_ID, kind: 'nic', name: i.name, vendorId: null, productId: null, vendorName: null,
+      productName: null, firmwareVersion: null, driver: null, pciAddress: null, interfaces: [i.name], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
+    }));
   } else {
     try {
       machine = JSON.parse(readFileSync(env.AGENT_MACHINE, 'utf8')) as AgentMachine;

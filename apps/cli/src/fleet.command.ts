@@ -21,7 +21,7 @@ export async function fetchFleet(api: IoplaneApi, f: { zone?: string; pool?: str
 }
 
 export function fleetSummary(list: FleetList): string {
-  const devices = list.items.flatMap((m) => m.devices.filter((d) => d.kind !== 'host-cpu'));
+  const devices = list.items.flatMap((m) => m.devices);
   const unprofiled = devices.filter((d) => !d.profileId).length;
   return `${list.count} machines, ${devices.length} devices (${unprofiled} unprofiled), inventory generation ${list.generation}, synced ${list.syncedAt ?? 'never'}`;
 }

@@ -10,15 +10,12 @@ export function portSpecs(devices: readonly Device[], profiles: readonly Firmwar
   const out = new Map<string, PortPathSpec>();
   const dpus = devices.filter((d) => d.kind === 'dpu');
   for (const d of devices) {
-    if (d.kind === 'host-cpu') continue;
     const profile = d.profileId ? profiles.find((p) => p.id === d.profileId) : undefined;
     const offloads = !!profile?.targets.some((t) => t === 'nic-xdp-offload' || t === 'nic-flow-offload');
     for (const name of d.interfaces) {
       out.set(name, d.kind === 'dpu' ? { interface: name, dpu: `dpu${dpus.indexOf(d)}` } : { interface: name, ...(offloads ? { nicStage: true } : {}) });
     }
   }
-  // The host CPU entry lists every port; one no card claims is a plain port.
-  for (const d of devices.filter((x) => x.kind === 'host-cpu')) for (const name of d.interfaces) if (!out.has(name)) out.set(name, { interface: name });
   return [...out.values()];
 }
 
@@ -41,7 +38,6 @@ export async function buildMachineNet(o: { name: string; instanceId: string; ind
   for (const p of topology.ports) ports.wire[p.netdev] = wireOf(p)!;
   // Each SmartNIC and DPU gets the stage on its ports' paths: where its accepted XDP runs.
   for (const d of o.devices) {
-    if (d.kind === 'host-cpu') continue;
     const hops = d.interfaces.map((name) => byMaas.get(name)?.hops.find((h) => h.kind === (d.kind === 'dpu' ? 'dpu' : 'nic')) ?? null);
     const first = hops.find((h) => h !== null);
     if (!first) continue;

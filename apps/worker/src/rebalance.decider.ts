@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import { cardOfHostXdpDevice, type FirmwareProfile, type FleetMachine } from '@ioplane/domain';
 import type { CurrentPlacement, PlacementModule } from '@ioplane/placement';
 import { AgentFactsResult, placementRequestSchema, PlacementRequest, resolveModules, toPlacementMachine } from '@ioplane/planning';
 import {
@@ -205,12 +205,8 @@ async function evaluate(
   const facts = await deps.agentFacts?.(m);
   if (facts && !facts.ok) return { why: facts.reason };
   const current: Record<string, CurrentPlacement> = {};
-  // Generic XDP ran through the agent's host-CPU entry; the plan prices it on the card that owns the netdev.
-  const cardOf = (deviceId: string, iface?: string): string => {
-    if (m.devices.find((d) => d.id === deviceId)?.kind !== 'host-cpu' || !iface) return deviceId;
-    return m.devices.find((d) => d.kind !== 'host-cpu' && d.interfaces.includes(iface))?.id ?? deviceId;
-  };
-  for (const x of observed.modules) current[x.name] = { deviceId: cardOf(x.deviceId, x.interface), target: x.target as CurrentPlacement['target'] };
+  // Host XDP on a card with hardware hooks runs in the agent's host-XDP device for its netdevs; the plan names the card.
+  for (const x of observed.modules) current[x.name] = { deviceId: cardOfHostXdpDevice(x.deviceId), target: x.target as CurrentPlacement['target'] };
   // The alternatives are the ones the placement itself could choose: on the ports it named.
   const machine = toPlacementMachine(m, deps.profiles, source.request.policy.hostCoreBudget, current, facts?.ok ? facts.facts : null, source.request.ingress);
   const traffic = Object.fromEntries(Object.entries(latest.modules).map(([k, v]) => [k, { pps: v.pps, meanPacketBytes: v.meanPacketBytes }]));

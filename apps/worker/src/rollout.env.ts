@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/devices';
-import type { FirmwareProfile } from '@ioplane/domain';
+import { hostXdpDeviceId, hostXdpOnly, type FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { desiredState, DesiredMachine, firmwareImageFor, HopExecutor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
+import { machineAgents, type DpuAgent } from './machine.agents';
 
 export interface RolloutKeys {
   privateKeyPem: string;
@@ -77,19 +78,18 @@ export function rolloutEnv(deps: {
   };
 
   /**
-   * Today's agents run generic XDP through their host-CPU entry, not through the card that owns
-   * the netdev: a generic hop goes there, at the interface's index among that entry's
-   * interfaces (an agent with fewer ports refuses it by name). Every other hop runs where the plan says.
+   * Host XDP on a netdev is run by the host kernel for the card that owns it: the card's own
+   * driver when the card has no hardware hooks (host-XDP-only or unprofiled), else the agent's
+   * host-XDP device for that card's netdevs, at the same port. Every other hop runs where the plan says.
    */
   const executorOf = async (systemId: string): Promise<HopExecutor> => {
     const fm = await deps.fleet.getMachine(systemId);
-    const cpu = fm?.devices.find((d) => d.kind === 'host-cpu');
     return (hop) => {
-      if (hop.target !== 'host-xdp-generic' || !cpu) return { deviceId: hop.deviceId, port: hop.port };
+      if (hop.target !== 'host-xdp-generic') return { deviceId: hop.deviceId, port: hop.port };
       const card = fm?.devices.find((d) => d.id === hop.deviceId);
       const profile = card?.profileId ? deps.profiles.find((p) => p.id === card.profileId) : undefined;
-      if (profile?.targets.includes('host-xdp-generic')) return { deviceId: hop.deviceId, port: hop.port };
-      return { deviceId: cpu.id, port: Math.max(0, cpu.interfaces.indexOf(hop.interface)) };
+      if (!card || hostXdpOnly(profile?.targets ?? null)) return { deviceId: hop.deviceId, port: hop.port };
+      return { deviceId: hostXdpDeviceId(card.id), port: hop.port };
     };
   };
 
@@ -108,7 +108,16 @@ export function rolloutEnv(deps: {
       const m = await deps.fleet.getMachine(systemId);
       if (!m?.agentUrl) throw new Error(`machine ${systemId} has no agent endpoint in the inventory`);
       // Per-call deadlines from the profiles' flash timings, so a silent agent fails its step in seconds, a flash in minutes.
-      return new AgentClient(m.agentUrl, agentToken(deps.keys.agentTokenSecret, systemId), { deadlines: agentDeadlines });
+      const client = (url: string, id: string) => new AgentClient(url, agentToken(deps.keys.agentTokenSecret, id), { deadlines: agentDeadlines });
+      // Each DPU is a MAAS machine (a child of this host) with an agent of its own at its address, on the agents' port.
+      const dpuOf = new Map(m.devices.filter((d) => d.dpuSystemId).map((d) => [d.id, d.dpuSystemId!]));
+      const dpus: DpuAgent[] = [];
+      for (const id of new Set(dpuOf.values())) {
+        const dm = await deps.fleet.getMachine(id);
+        const url = dm?.agentUrl ?? (dm?.ipAddresses[0] ? `http://${dm.ipAddresses[0]}:${new URL(m.agentUrl).port || 80}` : null);
+        if (dm && url) dpus.push({ machine: dm, url, agent: client(url, id) });
+      }
+      return machineAgents(client(m.agentUrl, systemId), dpus, (deviceId) => dpuOf.get(deviceId) ?? null);
     },
     async onCommitted(placementId: string, rec: MachineRecord, want: DesiredMachine) {
       const plan = await deps.placements.getPlan<StoredPlan>(placementId);

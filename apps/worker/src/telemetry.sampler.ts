@@ -1,6 +1,7 @@
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentToken, AgentClient } from '@ioplane/devices';
-import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import { hostXdpDeviceId, hostXdpOnly, type FirmwareProfile, type FleetMachine } from '@ioplane/domain';
+import { hostCostOf } from '@ioplane/planning';
 import { DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from '@ioplane/placement';
 import { CounterReading, MachineSnapshot, TelemetryWindow, windowRates } from '@ioplane/rebalance';
 import type { FleetRepository, RolloutRepository, TelemetryLimits, TelemetryRepository } from '@ioplane/state';
@@ -44,7 +45,7 @@ export async function sampleFleet(deps: SamplerDeps): Promise<SampleResult> {
   const nsPerPacket = (module: string) => {
     let p = nsCache.get(module);
     if (!p) {
-      p = deps.catalog.analysis(module).then((r) => r.cost.nsPerPacket, () => null);
+      p = deps.catalog.analysis(module).then((r) => hostCostOf(r).nsPerPacket, () => null);
       nsCache.set(module, p);
     }
     return p;
@@ -67,8 +68,12 @@ export async function sampleFleet(deps: SamplerDeps): Promise<SampleResult> {
 async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number, nsPerPacket: (module: string) => Promise<number | null>): Promise<string[]> {
   const client = new AgentClient(m.agentUrl!, agentToken(deps.agentTokenSecret, m.systemId), { timeoutMs: deps.timeoutMs ?? 5_000 });
   const prev = await deps.telemetry.lastSnapshot<MachineSnapshot>(m.systemId);
-  // The agent drives the host CPU and every profiled device; the rest it lists without a driver.
-  const devices = m.devices.filter((d) => d.kind === 'host-cpu' || d.profileId);
+  // The agent drives every card (an unprofiled one through the host kernel's XDP) and, for a card
+  // with hardware hooks, a second device for the host XDP on its netdevs.
+  const devices = m.devices.flatMap((d) => {
+    const profile = d.profileId ? deps.profiles.find((p) => p.id === d.profileId) : undefined;
+    return hostXdpOnly(profile?.targets ?? null) ? [d] : [d, { id: hostXdpDeviceId(d.id) }];
+  });
   const snap: MachineSnapshot = { systemId: m.systemId, readings: [], errors: [] };
   await Promise.all(
     devices.map(async (d) => {

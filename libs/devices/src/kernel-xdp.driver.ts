@@ -209,8 +209,8 @@ export class KernelXdpDriver implements DeviceDriver {
       if (id !== null) ours.add(id);
     }
     if (this.o.host) {
-      // Host mode: the agent's other devices share these netdevs (the host CPU entry lists every
-      // port); what any of them attached through a link under this agent's bpffs folder is ours.
+      // Host mode: the agent's other devices may share these netdevs (a card's hardware stage and
+      // its host XDP); what any of them attached through a link under this agent's bpffs folder is ours.
       const agentRoot = bpffsRoot(this.o.agentId);
       for (const dev of await fsp.readdir(agentRoot).catch(() => [] as string[])) {
         for (const port of await fsp.readdir(join(agentRoot, dev)).catch(() => [] as string[])) {

@@ -10,15 +10,31 @@ export const TARGETS = [
 export type Target = (typeof TARGETS)[number];
 
 /**
- * Kinds of device a placement can use. `host-cpu` is not one of them: host XDP always runs on a
- * port's netdev (native or generic mode), never on "the CPU". The inventory still lists a
- * `host-cpu` entry because today's agent runs generic XDP through it (see HostExecutorKind);
- * the planner never places on it and no plan names it.
+ * Kinds of device: network cards, each with its netdevs. There is no "host CPU" device: host XDP
+ * runs on a port's netdev (driver or generic mode), executed by the host kernel for that card.
  */
 export type PlacementDeviceKind = 'smartnic' | 'dpu' | 'nic';
-/** The agent's legacy executor of generic XDP (removed once the agent attaches per interface). */
-export type HostExecutorKind = 'host-cpu';
-export type DeviceKind = PlacementDeviceKind | HostExecutorKind;
+export type DeviceKind = PlacementDeviceKind;
+
+/**
+ * Whether a card's own driver is the host kernel's XDP on its netdevs (a host-XDP-only profile,
+ * or no profile: only generic XDP). A card with hardware hooks (offload, flow rules, a DPU) runs
+ * those in its own driver and its netdevs' host XDP in a second one, hostXdpDeviceId.
+ */
+export function hostXdpOnly(targets: readonly Target[] | null): boolean {
+  return targets === null || targets.every((t) => t.startsWith('host-'));
+}
+
+/** The agent's device that runs host XDP (driver and generic mode) on the netdevs of a card with hardware hooks. */
+export function hostXdpDeviceId(cardId: string): string {
+  return `${cardId}${HOST_XDP_SUFFIX}`;
+}
+const HOST_XDP_SUFFIX = '~xdp';
+
+/** The card whose netdevs a host-XDP device id runs on (the id itself when it is a card's). */
+export function cardOfHostXdpDevice(deviceId: string): string {
+  return deviceId.endsWith(HOST_XDP_SUFFIX) ? deviceId.slice(0, -HOST_XDP_SUFFIX.length) : deviceId;
+}
 
 /**
  * The hooks a packet entering a machine on one port meets, first to last (datapath.md):

@@ -15,7 +15,7 @@ export function renderFleetTable(machines: FleetMachine[]): string {
     m.pool,
     m.statusName,
     m.architecture.split('/')[0],
-    m.devices.filter((d) => d.kind !== 'host-cpu').map(deviceLabel).join(', ') || '-',
+    m.devices.map(deviceLabel).join(', ') || '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');

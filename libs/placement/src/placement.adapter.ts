@@ -22,8 +22,6 @@ export function flavourFromProfile(p: FirmwareProfile): DeviceFlavour {
  * cost of its flash. Unprofiled devices come back null (never placed on).
  */
 export function placementDevice(device: Pick<Device, 'id' | 'kind' | 'profileId'> & { interfaces?: string[] }, profiles: readonly FirmwareProfile[], allowFlavourSwitch = true): PlacementDevice | null {
-  // The host CPU is no device: generic XDP runs on a port's netdev (the placement lib models it).
-  if (device.kind === 'host-cpu') return null;
   const current = device.profileId ? profiles.find((p) => p.id === device.profileId) : undefined;
   if (!current) return null;
   const family = current.flavourOf ?? current.id;

@@ -19,9 +19,7 @@ export function toPlacementMachine(
   facts: DeviceFacts | null = null,
   ingress?: IngressSelector,
 ): PlacementMachine {
-  const devices = m.devices
-    .filter((d) => d.kind !== 'host-cpu')
-    .map((d): PlacementDevice => placementDevice(d, profiles) ?? { id: d.id, kind: d.kind === 'host-cpu' ? 'nic' : d.kind, flavours: [], interfaces: [...d.interfaces] });
+  const devices = m.devices.map((d): PlacementDevice => placementDevice(d, profiles) ?? { id: d.id, kind: d.kind, flavours: [], interfaces: [...d.interfaces] });
   const traffic: TrafficDemand | undefined = ingress?.traffic;
   return {
     systemId: m.systemId,

@@ -90,10 +90,10 @@ describe('detectDevices', () => {
       ],
     });
     const devices = detectDevices(host, [], profiles);
-    expect(devices.map((d) => d.id)).toEqual(['abc123/cpu', 'abc123/ens1f0np0', 'abc123/ens2f0']);
-    expect(devices[0]).toMatchObject({ kind: 'host-cpu', name: 'cpu', profileId: null, machineSystemId: 'abc123' });
+    // Cards only: host XDP runs on their netdevs, so there is no "cpu" device.
+    expect(devices.map((d) => d.id)).toEqual(['abc123/ens1f0np0', 'abc123/ens2f0']);
 
-    const broadcom = devices[1];
+    const broadcom = devices[0];
     expect(broadcom).toMatchObject({
       kind: 'nic',
       profileId: null,
@@ -106,13 +106,13 @@ describe('detectDevices', () => {
       linkSpeedMbps: 50000,
       dpuSystemId: null,
     });
-    expect(devices[2]).toMatchObject({ kind: 'smartnic', profileId: 'netronome-agilio-cx-bpf-2.1', interfaces: ['ens2f0', 'ens2f1'] });
+    expect(devices[1]).toMatchObject({ kind: 'smartnic', profileId: 'netronome-agilio-cx-bpf-2.1', interfaces: ['ens2f0', 'ens2f1'] });
   });
 
   it('treats a function bound to a NIC driver as network even without an interface, named by PCI address', () => {
     const host = machine('h1', 'node-01', { pciDevices: [pci('0000:af:00.0', '8086', '1572', 'i40e', null)] });
     const devices = detectDevices(host, [], profiles);
-    expect(devices[1]).toMatchObject({ id: 'h1/0000:af:00.0', name: '0000:af:00.0', interfaces: [], firmwareVersion: null, profileId: null, kind: 'nic' });
+    expect(devices[0]).toMatchObject({ id: 'h1/0000:af:00.0', name: '0000:af:00.0', interfaces: [], firmwareVersion: null, profileId: null, kind: 'nic' });
   });
 
   it('links a BlueField card to the DPU machine whose parent is this host', () => {
@@ -121,7 +121,7 @@ describe('detectDevices', () => {
       pciDevices: [pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', 'ens3f0np0'), pci('0000:17:00.1', '15b3', 'a2d6', 'mlx5_core', 'ens3f1np1')],
     });
     const dpus = [dpu('other-dpu', 'aaa-dpu', 'host2'), dpu('dpu1', 'node-01-bf', 'host1')];
-    const [, bf] = detectDevices(host, dpus, profiles);
+    const [bf] = detectDevices(host, dpus, profiles);
     expect(bf).toMatchObject({ kind: 'dpu', profileId: 'nvidia-bluefield-2-24.35', dpuSystemId: 'dpu1', interfaces: ['ens3f0np0', 'ens3f1np1'] });
   });
 
@@ -137,7 +137,6 @@ describe('detectDevices', () => {
     const dpus = [dpu('d-z', 'node-01-bf-z', 'host1'), dpu('d-a', 'node-01-bf-a', 'host1')];
     const devices = detectDevices(host, dpus, profiles);
     expect(devices.map((d) => [d.name, d.profileId, d.dpuSystemId])).toEqual([
-      ['cpu', null, null],
       ['bfa', 'nvidia-bluefield-3-32.39', 'd-a'],
       ['cx', 'mellanox-connectx-6dx-22.39', null],
       ['bfb', 'nvidia-bluefield-3-32.39', 'd-z'],
@@ -152,7 +151,7 @@ describe('detectDevices', () => {
     const withCard = (m: Machine, productId: string): Machine => ({ ...m, pciDevices: [pci('0000:03:00.0', '15b3', productId, 'mlx5_core', 'p0')] });
     const dpus = [withCard(dpu('d-bf3', 'node-01-dpu0', 'host1'), 'a2dc'), withCard(dpu('d-bf2', 'node-01-dpu1', 'host1'), 'a2d6')];
     const devices = detectDevices(host, dpus, profiles);
-    expect(devices.slice(1).map((d) => [d.name, d.dpuSystemId])).toEqual([
+    expect(devices.map((d) => [d.name, d.dpuSystemId])).toEqual([
       ['bf2', 'd-bf2'],
       ['bf3', 'd-bf3'],
     ]);
@@ -160,6 +159,6 @@ describe('detectDevices', () => {
 
   it('leaves a BlueField card unlinked when no DPU machine names this host', () => {
     const host = machine('host1', 'node-01', { pciDevices: [pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', null)] });
-    expect(detectDevices(host, [dpu('d', 'x', 'host9')], profiles)[1].dpuSystemId).toBeNull();
+    expect(detectDevices(host, [dpu('d', 'x', 'host9')], profiles)[0].dpuSystemId).toBeNull();
   });
 });

@@ -77,29 +77,8 @@ function byHostname(a: Machine, b: Machine): number {
   return a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0;
 }
 
-function cpuDevice(host: Machine): Device {
-  return {
-    id: `${host.systemId}/cpu`,
-    machineSystemId: host.systemId,
-    kind: 'host-cpu',
-    name: 'cpu',
-    vendorId: null,
-    productId: null,
-    vendorName: null,
-    productName: host.hardware.cpuModel || null,
-    firmwareVersion: null,
-    driver: null,
-    pciAddress: null,
-    // Host XDP can attach to any of the host's interfaces.
-    interfaces: host.interfaces.filter((i) => i.enabled).map((i) => i.name),
-    linkSpeedMbps: 0,
-    profileId: null,
-    dpuSystemId: null,
-  };
-}
-
 /**
- * The devices of a host ioplane may place on: the host CPU, then one Device per network card
+ * The devices of a host ioplane may place on: one Device per network card
  * (PCI functions grouped by bus:device, in PCI address order). Unknown hardware is listed
  * with profileId null and kind `nic`, never thrown on. A BlueField card is linked to the DPU
  * machine whose parent is this host, preferring a DPU of the same BlueField model.
@@ -122,8 +101,8 @@ export function detectDevices(host: Machine, dpuMachines: readonly Machine[], pr
     return i >= 0 ? unlinked.splice(i, 1)[0].systemId : null;
   };
 
-  const devices: Device[] = [cpuDevice(host)];
-  const usedNames = new Set(['cpu']);
+  const devices: Device[] = [];
+  const usedNames = new Set<string>();
   for (const fns of cards.values()) {
     const fwOf = (fn: PciDevice) => (fn.interfaceName ? ifaceByName.get(fn.interfaceName)?.firmwareVersion ?? null : null);
     const interfaces = fns.map((fn) => fn.interfaceName).filter((n): n is string => !!n);

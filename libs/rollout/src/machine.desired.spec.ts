@@ -1,3 +1,4 @@
+import { hostXdpDeviceId } from '@ioplane/domain';
 import { desiredState, PlannedMachine, portLayout, RolloutModule } from './machine.desired';
 
 const art = (name: string): RolloutModule => ({ name, version: '1', digest: name, program: 'xdp', persistentMaps: [], object: Buffer.from(name), pps: 1, vectors: [] });
@@ -26,7 +27,8 @@ describe(desiredState.name, () => {
   });
 
   it('sends a hop where the agent runs it when that differs from the card the plan names', () => {
-    const want = desiredState(plan, ['acl', 'lb', 'ddos'], modules, (h) => (h.target === 'host-xdp-generic' ? { deviceId: 's1/cpu', port: h.port } : { deviceId: h.deviceId, port: h.port }));
-    expect(want.chains.filter((c) => c.deviceId === 's1/cpu').map((c) => [c.port, c.interface])).toEqual([[0, 'ens1f0'], [1, 'ens1f1']]);
+    // A card with hardware hooks: the host XDP on its netdevs runs in the agent's host-XDP device for them.
+    const want = desiredState(plan, ['acl', 'lb', 'ddos'], modules, (h) => (h.target === 'host-xdp-generic' ? { deviceId: hostXdpDeviceId(h.deviceId), port: h.port } : { deviceId: h.deviceId, port: h.port }));
+    expect(want.chains.filter((c) => c.deviceId === 's1/ens1f0~xdp').map((c) => [c.port, c.interface])).toEqual([[0, 'ens1f0'], [1, 'ens1f1']]);
   });
 });

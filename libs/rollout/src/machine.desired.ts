@@ -57,7 +57,8 @@ export interface PlannedMachine {
 
 /**
  * Which agent device and port run a hop. The plan names the card that owns the netdev; an agent
- * that runs generic XDP through another entry (today's host-CPU executor) says so here.
+ * runs the host XDP of a card with hardware hooks in a device of its own for that card's netdevs
+ * (hostXdpDeviceId) says so here.
  */
 export type HopExecutor = (hop: PlannedHop) => { deviceId: string; port: number };
 

@@ -8,7 +8,7 @@ import { RedisFleetRepository } from './fleet.redis-repository';
 const url = process.env.REDIS_URL!;
 
 function machine(systemId: string, zone: string, tags: string[], unprofiled = 0): FleetMachine {
-  const devices = [{ id: `${systemId}/cpu`, kind: 'host-cpu', profileId: null }, ...Array.from({ length: unprofiled }, (_, i) => ({ id: `${systemId}/nic${i}`, kind: 'nic', profileId: null }))];
+  const devices = [{ id: `${systemId}/ens1f0`, kind: 'nic', profileId: 'intel-x710-9.20' }, ...Array.from({ length: unprofiled }, (_, i) => ({ id: `${systemId}/nic${i}`, kind: 'nic', profileId: null }))];
   return { systemId, hostname: `h-${systemId}`, zone, pool: 'edge', tags, devices } as unknown as FleetMachine;
 }
 

@@ -18,7 +18,7 @@ export class RedisFleetRepository implements FleetRepository {
 
   async replaceInventory(machines: FleetMachine[]): Promise<FleetMeta> {
     const devices = machines.reduce((n, m) => n + m.devices.length, 0);
-    const unprofiled = machines.reduce((n, m) => n + m.devices.filter((d) => d.kind !== 'host-cpu' && !d.profileId).length, 0);
+    const unprofiled = machines.reduce((n, m) => n + m.devices.filter((d) => !d.profileId).length, 0);
     const syncedAt = new Date().toISOString();
     const entries = machines.flatMap((m) => [m.systemId, JSON.stringify(m)]);
     // MULTI makes readers see either the old or the new inventory, never a mix.

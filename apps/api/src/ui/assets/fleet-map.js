@@ -130,10 +130,11 @@
     const v = machineView(m.systemId);
     const placed = v.planned ? Object.values(v.planned.placements) : [];
     const devices = m.devices.map((d) => {
-      const mods = placed.filter((x) => x.deviceId === d.id);
+      // Host XDP on a card with hardware hooks runs in the agent's host-XDP device for its netdevs (`<card>~xdp`): shown on the card.
+      const mods = placed.filter((x) => x.deviceId === d.id || x.deviceId === `${d.id}~xdp`);
       return h('li', { 'data-testid': 'device', 'data-device-id': d.id, 'data-kind': d.kind, 'data-profile': d.profileId || 'unprofiled' },
         h('span', { class: 'dev-name' }, d.name), ' ', h('span', { class: 'dev-kind' }, d.kind),
-        d.kind === 'host-cpu' ? null : h('span', { class: d.profileId ? 'dev-profile' : 'dev-profile unprofiled' }, d.profileId || 'unprofiled'),
+        h('span', { class: d.profileId ? 'dev-profile' : 'dev-profile unprofiled' }, d.profileId || 'unprofiled'),
         mods.length ? h('span', { class: 'badges' }, mods.map((x) => h('span', {
           class: `badge health-${v.health}`, 'data-testid': 'module-badge', 'data-module': x.module, 'data-target': x.target, title: `${x.module} on ${x.deviceId} as ${x.target}`,
         }, x.module, h('small', null, targetGroup(x.target))))) : null);
@@ -238,7 +239,7 @@
       for (const [dev, prof] of Object.entries(v.planned.flavourSwitches)) out.push(h('p', null, `firmware switch: ${dev} → ${prof}`));
     }
     out.push(h('h4', null, 'devices'), h('ul', { class: 'plain' }, m.devices.map((d) =>
-      h('li', null, `${d.name} · ${d.kind} · ${d.productName || ''}${d.firmwareVersion ? ` · fw ${d.firmwareVersion}` : ''} · ${d.profileId || (d.kind === 'host-cpu' ? 'host' : 'unprofiled')}`))));
+      h('li', null, `${d.name} · ${d.kind} · ${d.productName || ''}${d.firmwareVersion ? ` · fw ${d.firmwareVersion}` : ''} · ${d.profileId || 'unprofiled'}`))));
     return out;
   }
 
