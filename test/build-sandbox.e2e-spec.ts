@@ -88,9 +88,9 @@ describe('build sandbox, through the API', () => {
 
   const artifacts = () => fsp.readdir(join(dataDir, 'artifacts')).catch(() => [] as string[]);
   const snapshot = async () => ({
-    redis: (await h.redis.keys(`${h.config.IOPLANE_PREFIX}:modules*`)).sort(),
-    modules: await h.redis.hlen(`${h.config.IOPLANE_PREFIX}:modules`),
-    reports: await h.redis.hlen(`${h.config.IOPLANE_PREFIX}:modules:reports`),
+    redis: (await h.redis.keys(`${h.keys.base}:modules*`)).sort(),
+    modules: await h.redis.hlen(`${h.keys.base}:modules`),
+    reports: await h.redis.hlen(`${h.keys.base}:modules:reports`),
     artifacts: (await artifacts()).sort(),
     tmp: (await fsp.readdir(tmp)).sort(),
   });
@@ -102,7 +102,7 @@ describe('build sandbox, through the API', () => {
     seen.push(JSON.stringify(res.body));
     if (res.status === 201) {
       // What a build read ends up in the object: its bytes, as stored and as cached, hold no canary.
-      const rec = JSON.parse((await h.redis.hget(`${h.config.IOPLANE_PREFIX}:modules`, name))!);
+      const rec = JSON.parse((await h.redis.hget(`${h.keys.base}:modules`, name))!);
       expect(Buffer.from(rec.objectB64, 'base64').includes(Buffer.from(SECRET))).toBe(false);
       expect((await fsp.readFile(join(dataDir, 'artifacts', `${res.body.digest}.o`))).includes(Buffer.from(SECRET))).toBe(false);
       for (const path of [`/v1/modules/${name}/analysis`, `/v1/modules/${name}`, '/v1/modules']) {
@@ -192,14 +192,14 @@ describe('build sandbox, through the API', () => {
     expect(seen.length).toBeGreaterThan(READS.length);
     expect(logs.length).toBeGreaterThan(0);
     expect(logs).not.toContain(SECRET);
-    const keys = await h.redis.keys(`${h.config.IOPLANE_PREFIX}:*`);
+    const keys = await h.redis.keys(`${h.keys.base}:*`);
     for (const k of keys) {
       const type = await h.redis.type(k);
       const value = type === 'hash' ? JSON.stringify(await h.redis.hgetall(k)) : type === 'string' ? await h.redis.get(k) : type === 'list' ? JSON.stringify(await h.redis.lrange(k, 0, -1)) : '';
       expect(value ?? '').not.toContain(SECRET);
     }
     // Objects are stored base64 in the module records: look at their bytes.
-    for (const rec of Object.values(await h.redis.hgetall(`${h.config.IOPLANE_PREFIX}:modules`))) {
+    for (const rec of Object.values(await h.redis.hgetall(`${h.keys.base}:modules`))) {
       expect(Buffer.from(JSON.parse(rec).objectB64, 'base64').includes(Buffer.from(SECRET))).toBe(false);
     }
     for (const f of await artifacts()) expect((await fsp.readFile(join(dataDir, 'artifacts', f))).includes(Buffer.from(SECRET))).toBe(false);

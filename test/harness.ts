@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentToken, AgentClient, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { RedisConnections } from '@ioplane/queue';
-import { TokenRepository } from '@ioplane/state';
+import { StateKeys, TokenRepository } from '@ioplane/state';
 import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import type { DestinationStream } from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -43,6 +43,8 @@ export interface Harness {
   /** An admin token created for this harness. */
   token: string;
   config: IoplaneConfig;
+  /** The installation's state keys (hash-tagged: `{prefix}:state:…`). */
+  keys: StateKeys;
   sim: MaasSimulator;
   apiUrl: string;
   redis: Redis;
@@ -117,7 +119,7 @@ export async function startHarness(
   const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
   tokensByApi.set(apiUrl, token);
   const h: Harness = {
-    token, config, sim, apiUrl, redis, worker, api, keysDir,
+    token, config, keys: new StateKeys(config.IOPLANE_PREFIX), sim, apiUrl, redis, worker, api, keysDir,
     maas: { url: maas.url, apiKey: maas.apiKey },
     async startWorker(o) {
       const w = await startWorker(o);

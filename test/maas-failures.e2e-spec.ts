@@ -20,7 +20,7 @@ describe('a bad MAAS API key', () => {
     expect(job.failedReason).toMatch(/401|API key/i);
     expect(job.failedReason).not.toContain('wrongsecret123');
     expect(job.attemptsMade).toBe(1);
-    expect(await h.redis.keys(`${h.config.IOPLANE_PREFIX}:fleet:*`)).toEqual([]);
+    expect(await h.redis.keys(`${h.keys.base}:fleet:*`)).toEqual([]);
     const list = (await http(h.apiUrl, 'GET', '/v1/fleet/machines')).body;
     expect(list).toMatchObject({ generation: 0, count: 0, items: [] });
   });

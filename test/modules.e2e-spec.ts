@@ -33,7 +33,7 @@ describe('modules API', () => {
 
   // Reports name no server path, so the test reads a built object from the cache by its digest.
   const objectOf = (digest: string) => readFileSync(join(h.config.IOPLANE_DATA_DIR, 'artifacts', `${digest}.o`));
-  const modulesKeys = async () => (await h.redis.keys(`${h.config.IOPLANE_PREFIX}:modules*`)).sort();
+  const modulesKeys = async () => (await h.redis.keys(`${h.keys.base}:modules*`)).sort();
 
   it('lists the catalog and returns one module', async () => {
     const list = (await http(h.apiUrl, 'GET', '/v1/modules')).body;
@@ -104,7 +104,7 @@ describe('modules API', () => {
     ];
     it.each(cases)('%s', async (_name, body, status, code, message) => {
       const before = await modulesKeys();
-      const counts = async () => [await h.redis.hlen(`${h.config.IOPLANE_PREFIX}:modules`), await h.redis.hlen(`${h.config.IOPLANE_PREFIX}:modules:reports`)];
+      const counts = async () => [await h.redis.hlen(`${h.keys.base}:modules`), await h.redis.hlen(`${h.keys.base}:modules:reports`)];
       const countsBefore = await counts();
       const res = await http(h.apiUrl, 'POST', '/v1/modules', body());
       expect(res.status).toBe(status);

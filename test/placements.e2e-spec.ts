@@ -24,7 +24,7 @@ describe('placements API', () => {
   }, 60_000);
   afterAll(() => h?.stop());
 
-  const placementKeys = async () => (await h.redis.keys(`${h.config.IOPLANE_PREFIX}:placement*`)).sort();
+  const placementKeys = async () => (await h.redis.keys(`${h.keys.base}:placement*`)).sort();
   const queued = async () => (await h.redis.keys(`{${h.config.IOPLANE_PREFIX}}:placement:*`)).length;
 
   it('returns a dry-run plan with a reason for every decision, storing nothing', async () => {

@@ -197,8 +197,8 @@ describe('rebalance: telemetry, hysteresis, propose and auto moves through the n
     const rounds = await steps(sc, range(0, 3), 3_000);
     const proposalId = rounds[3].proposals[0];
     expect(rounds.slice(0, 3).flatMap((r) => r.proposals)).toEqual([]);
-    expect(proposalId).toBe(`rb-${(await h.redis.get(`${h.config.IOPLANE_PREFIX}:telemetry:window`))}-${id}`);
-    expect(await h.redis.exists(`${h.config.IOPLANE_PREFIX}:telemetry:${id}:windows`)).toBe(1);
+    expect(proposalId).toBe(`rb-${(await h.redis.get(`${h.keys.base}:telemetry:window`))}-${id}`);
+    expect(await h.redis.exists(`${h.keys.base}:telemetry:${id}:windows`)).toBe(1);
     const report = await sc.apply(4);
     expect(report.released).toEqual(['edge-b05']);
     await until('edge-b05 released', async () => h.sim.store.get(id).status !== 6 && !h.sim.store.hasPending(h.sim.store.get(id)));
@@ -206,9 +206,9 @@ describe('rebalance: telemetry, hysteresis, propose and auto moves through the n
     const [r, later] = await steps(sc, [5, 6]);
     expect(r.dropped).toEqual([id]);
     expect((await http<Proposal>(h.apiUrl, 'GET', `/v1/rebalance/proposals/${proposalId}`)).body).toMatchObject({ status: 'dropped', decidedBy: 'rebalancer' });
-    expect(await h.redis.keys(`${h.config.IOPLANE_PREFIX}:telemetry:${id}:*`)).toEqual([]);
-    expect(await h.redis.hexists(`${h.config.IOPLANE_PREFIX}:rebalance:state`, id)).toBe(0);
-    expect(await h.redis.sismember(`${h.config.IOPLANE_PREFIX}:telemetry:machines`, id)).toBe(0);
+    expect(await h.redis.keys(`${h.keys.base}:telemetry:${id}:*`)).toEqual([]);
+    expect(await h.redis.hexists(`${h.keys.base}:rebalance:state`, id)).toBe(0);
+    expect(await h.redis.sismember(`${h.keys.base}:telemetry:machines`, id)).toBe(0);
     // Later rounds go on without it.
     expect(later.dropped).toEqual([]);
   }, 120_000);
