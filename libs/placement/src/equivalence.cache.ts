@@ -1,5 +1,5 @@
 import { TARGETS } from '@ioplane/domain';
-import { devicesOf, MachineProblem, problemFrom, rowTraffic, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './machine.problem';
+import { devicesOf, FilterLayout, filterLayout, MachineProblem, problemFrom, rowTraffic, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './machine.problem';
 import { decisionsOf, infeasibleAs, MachineSolution, solveProblem, SolveOptions } from './machine.solver';
 import { PortPath, resolvePorts } from './port.paths';
 import { PlacementMachine, PlacementModule, TrafficDemand } from './placement.model';
@@ -31,7 +31,7 @@ class ClassEntry implements EquivalenceClass {
     private readonly cache: EquivalenceCache,
     readonly first: PlacementMachine,
     readonly chain: PlacementModule[],
-    readonly keys: { statics: string; traffic: string },
+    readonly keys: { statics: string; shape: string; traffic: string },
   ) {}
 
   get solution(): MachineSolution {
@@ -57,6 +57,8 @@ export class EquivalenceCache {
   private readonly byKey = new Map<string, ClassEntry>();
   private readonly statics = new Map<string, StaticFilter>();
   private readonly filters = new Map<string, TrafficFilter>();
+  /** Resource rows and where each option's use lands, per machine shape (traffic aside). */
+  private readonly layouts = new Map<string, FilterLayout>();
   /** A proven-infeasible solution per traffic filter: classes sharing one differ only in costs. */
   private readonly infeasibleOf = new Map<TrafficFilter, MachineSolution>();
   private readonly logRatio: number;
@@ -94,18 +96,20 @@ export class EquivalenceCache {
     for (const p of ports) statics += p.index + ':' + p.card + '.' + p.port + ',';
     statics += '|';
     for (const m of chain) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) statics += m.name + '@' + indexOf(m.pin) + ',';
-    let traffic = statics + '|' + machine.hostCoreBudget + '|' + (machine.oneChainPerPort ? 1 : 0) + '|';
+    // The shape: everything but traffic and current placement (see FilterLayout).
+    let shape = statics + '|' + machine.hostCoreBudget + '|' + (machine.oneChainPerPort ? 1 : 0);
+    if (machine.hookSlots) {
+      const slots: Record<string, unknown> = {};
+      for (const [id, v] of Object.entries(machine.hookSlots)) slots[id === 'host' ? id : String(indexOf(id))] = v;
+      shape += '|' + JSON.stringify(slots);
+    }
+    let traffic = shape + '|';
     ports.forEach((p) => {
       traffic += this.enteringOf(p, chain).pps + ',';
       const own = machine.ports[p.index].moduleTraffic;
       if (own) traffic += JSON.stringify(own);
     });
     if (machine.traffic) traffic += '|' + JSON.stringify(machine.traffic);
-    if (machine.hookSlots) {
-      const slots: Record<string, unknown> = {};
-      for (const [id, v] of Object.entries(machine.hookSlots)) slots[id === 'host' ? id : String(indexOf(id))] = v;
-      traffic += '|' + JSON.stringify(slots);
-    }
     let key = traffic + '|';
     for (const name of Object.keys(machine.currentPlacement).sort()) {
       const c = machine.currentPlacement[name];
@@ -117,7 +121,7 @@ export class EquivalenceCache {
       this.hits++;
       return hit;
     }
-    const cls = new ClassEntry(this.classes.length, key, chain.map((m) => m.name), this, machine, [...chain], { statics, traffic });
+    const cls = new ClassEntry(this.classes.length, key, chain.map((m) => m.name), this, machine, [...chain], { statics, shape, traffic });
     this.classes.push(cls);
     this.byKey.set(key, cls);
     return cls;
@@ -144,8 +148,13 @@ export class EquivalenceCache {
     }
     let tf = this.filters.get(cls.keys.traffic);
     if (!tf) {
+      let layout = this.layouts.get(cls.keys.shape);
+      if (!layout) {
+        layout = filterLayout(machine, chain, devices, ports, statics);
+        this.layouts.set(cls.keys.shape, layout);
+      }
       const traffic = rowTraffic(machine, chain, ports, ports.map((p) => this.enteringOf(p, chain)));
-      tf = trafficFilter(machine, chain, devices, ports, statics, traffic);
+      tf = trafficFilter(machine, chain, devices, ports, statics, traffic, layout);
       this.filters.set(cls.keys.traffic, tf);
     }
     this.solves++;

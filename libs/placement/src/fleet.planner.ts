@@ -87,9 +87,9 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
     for (let h = 0; h < machines.length; h++) classOf[h] = classAt(h, selection.maskOf[h]).index;
   }
 
-  // Every class of a plain fleet plan has members, so each is explained as it is solved; with
-  // fleet-scoped modules many classes were only priced for the replica choice, and stay lazy.
-  cache.solveAll({ explain: scoped.length === 0 });
+  // Explanations stay lazy: they are derived when a member's plan is read (machinePlan), and kept
+  // only for classes with several members.
+  cache.solveAll();
   for (const c of cache.classes) c.members = 0;
   let infeasibleMachines = 0;
   for (let i = 0; i < machines.length; i++) {
@@ -118,7 +118,8 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
 /** The full plan of machine `i` (index into plan.machines), with its own device ids. */
 export function machinePlan(plan: FleetPlan, i: number): MachinePlan {
   const machine = plan.machines[i];
-  return materialise(machine, EquivalenceCache.deviceIds(machine), plan.classes[plan.classOf[i]].solution);
+  const cls = plan.classes[plan.classOf[i]];
+  return materialise(machine, EquivalenceCache.deviceIds(machine), cls.solution, cls.members > 1);
 }
 
 export function machinePlans(plan: FleetPlan): MachinePlan[] {

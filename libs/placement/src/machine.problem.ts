@@ -262,9 +262,22 @@ export interface TrafficFilter {
   modules: ModuleOptions[];
 }
 
-export function trafficFilter(
-  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter, traffic: TrafficDemand[],
-): TrafficFilter {
+/**
+ * Where each static option's use lands among a machine's resource rows, and the rows themselves:
+ * everything of a traffic filter that depends on the machine's shape (cards, ports, chain, budget,
+ * agent slots) but not on its traffic, so a fleet of machines that differ only in traffic builds
+ * it once per shape. The resource rows are shared and never mutated.
+ */
+export interface FilterLayout {
+  resources: Resource[];
+  switchCost: number[][];
+  /** Per row, per static option (the order of StaticFilter): resource row per KINDS entry. */
+  rows: Int32Array[][];
+}
+
+export function filterLayout(
+  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter,
+): FilterLayout {
   const resources: Resource[] = [];
   const index = new Map<string, number>();
   const row = (key: string, make: () => Resource): number => {
@@ -275,15 +288,39 @@ export function trafficFilter(
     }
     return i;
   };
-  const deviceRow = (kind: ResourceKind, d: number, f: number) =>
-    row(`${kind}|${d}|${f}`, () => ({ kind, deviceIndex: d, flavourIndex: f, capacity: capacityOf(devices[d].flavours[f], kind), label: `${kind} on ${deviceToken(d)}` }));
-  const hostRow = () => row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
   const hostDevice = devices.length - 1;
-  const slotRow = (port: PortPath, d: number, f: number, hook: Hook) => {
-    const cap = hookSlots(machine, d === hostDevice ? null : devices[d], f, hook);
-    return row(`slots|${port.interface}|${hook}|${d}|${f}`, () => ({ kind: 'slots', deviceIndex: d === hostDevice ? port.card : d, flavourIndex: f, capacity: cap, label: `${hook} slots on ${port.interface}` }));
-  };
+  const n = chain.length;
+  const rows: Int32Array[][] = [];
+  for (let r = 0; r < statics.length; r++) {
+    const port = ports[Math.floor(r / n)];
+    rows.push(statics[r].map((o) => {
+      const at = new Int32Array(KINDS.length).fill(-1);
+      if (o.rejection) return at;
+      const { deviceIndex: d, flavourIndex: f, hook } = o;
+      KINDS.forEach((kind, k) => {
+        if (kind === 'hostCores') {
+          at[k] = row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
+        } else if (kind === 'slots') {
+          const cap = hookSlots(machine, d === hostDevice ? null : devices[d], f, hook);
+          at[k] = row(`slots|${port.interface}|${hook}|${d}|${f}`, () => ({ kind: 'slots', deviceIndex: d === hostDevice ? port.card : d, flavourIndex: f, capacity: cap, label: `${hook} slots on ${port.interface}` }));
+        } else {
+          at[k] = row(`${kind}|${d}|${f}`, () => ({ kind, deviceIndex: d, flavourIndex: f, capacity: capacityOf(devices[d].flavours[f], kind), label: `${kind} on ${deviceToken(d)}` }));
+        }
+      });
+      return at;
+    }));
+  }
+  // The host-core budget exists even when no candidate uses it, so validators can name it.
+  row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
   const switchCost = devices.map((d) => d.flavours.map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
+  return { resources, switchCost, rows };
+}
+
+export function trafficFilter(
+  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter, traffic: TrafficDemand[],
+  layout: FilterLayout = filterLayout(machine, chain, devices, ports, statics),
+): TrafficFilter {
+  const { resources, switchCost } = layout;
   const modules: ModuleOptions[] = [];
   const usage = emptyUsage();
   const n = chain.length;
@@ -294,7 +331,9 @@ export function trafficFilter(
     const card = port.card >= 0 ? devices[port.card] : null;
     const made: Candidate[] = [];
     const rej: RawRejection[] = [];
-    for (const o of statics[r]) {
+    const opts = statics[r];
+    for (let oi = 0; oi < opts.length; oi++) {
+      const o = opts[oi];
       if (o.rejection) {
         rej.push(o.rejection);
         continue;
@@ -311,13 +350,15 @@ export function trafficFilter(
       }
       // A flow module takes a hook slot only where the agent counts it as one (finite slots).
       if (hook === 'dpu-flow' || hook === 'nic-flow') usage.slots = 1;
+      const at = layout.rows[r][oi];
       const res: number[] = [];
       const amt: number[] = [];
       let over: { code: RejectCode; message: string } | null = null;
-      for (const kind of KINDS) {
+      for (let k = 0; k < KINDS.length; k++) {
+        const kind = KINDS[k];
         const a = usage[kind];
         if (a <= 0) continue;
-        const ri = kind === 'hostCores' ? hostRow() : kind === 'slots' ? slotRow(port, di, fi, hook) : deviceRow(kind, di, fi);
+        const ri = at[k];
         if (kind === 'slots' && !Number.isFinite(resources[ri].capacity)) continue;
         if (a > resources[ri].capacity + 1e-9 && !over) {
           over = kind === 'slots'
@@ -336,8 +377,6 @@ export function trafficFilter(
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
-  // The host-core budget exists even when no candidate uses it, so validators can name it.
-  hostRow();
   return { traffic, resources, switchCost, modules };
 }
 

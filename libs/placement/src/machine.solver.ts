@@ -172,7 +172,7 @@ export function decisionsOf(s: MachineSolution): DecisionTemplate[] {
  * Turn a class solution into one machine's plan: that machine's device ids and interface names,
  * and the rates it really sees (the class may have been solved at its traffic bucket's edge).
  */
-export function materialise(machine: PlacementMachine, deviceIds: readonly string[], s: MachineSolution): MachinePlan {
+export function materialise(machine: PlacementMachine, deviceIds: readonly string[], s: MachineSolution, keepDecisions = true): MachinePlan {
   const p = s.problem;
   const ids = { devices: deviceIds.map((id) => ({ id })) as never, hostDevice: p.hostDevice, ports: p.ports };
   // What each port's modules really see, computed once per port (not per hop).
@@ -191,7 +191,10 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
   });
   if (s.feasible) {
     const n = p.chain.length;
-    for (const d of decisionsOf(s)) {
+    // A solution read once (a class of one machine) is explained without keeping the explanation:
+    // a fleet plan of distinct machines would otherwise hold every machine's reasons until it dies.
+    const decisions = keepDecisions ? decisionsOf(s) : s.decisions ?? (s.assignment ? explain(p, s.assignment) : []);
+    for (const d of decisions) {
       const pi = p.rowPort[d.row];
       const port = machine.ports[p.ports[pi].index];
       const onPort = p.ports[pi].port;

@@ -154,10 +154,11 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
  * runs (neighbours' stages, shared capacities, firmware holders), not on other modules' costs. A
  * module the machine does not run yet has its candidate list shared by every class of one traffic
  * filter, so classes that differ only in what else the machine runs now, and end with the same
- * placement, share that module's explanation. Keyed by the filter's resource rows (one array per
- * filter, shared by its problems), so the map lives as long as the filter.
+ * placement, share that module's explanation. Keyed by the filter's traffic rows (one array per
+ * filter, shared by its problems; resource rows are shared by every filter of a machine shape), so
+ * the map lives as long as the filter.
  */
-const sharedTemplates = new WeakMap<MachineProblem['resources'], Map<string, DecisionTemplate>>();
+const sharedTemplates = new WeakMap<MachineProblem['traffic'], Map<string, DecisionTemplate>>();
 
 const TARGET_CODE = new Map<Target, number>(TARGETS.map((t, i) => [t, i]));
 
@@ -175,7 +176,7 @@ function placementKey(p: MachineProblem, a: Assignment): string {
 export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
   let totals: PlanTotals | null = null;
   const where = placementKey(p, a);
-  let shared = sharedTemplates.get(p.resources);
+  let shared = sharedTemplates.get(p.traffic);
   return p.modules.map((m, i) => {
     const current = p.machine.currentPlacement[m.name];
     const key = current === undefined ? String.fromCharCode(i) + where : null;
@@ -184,7 +185,7 @@ export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
     totals ??= totalsOf(p, a);
     const t = explainModule(p, a, i, totals);
     if (key !== null) {
-      if (!shared) sharedTemplates.set(p.resources, (shared = new Map()));
+      if (!shared) sharedTemplates.set(p.traffic, (shared = new Map()));
       shared.set(key, t);
     }
     return t;
