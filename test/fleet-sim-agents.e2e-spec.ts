@@ -196,6 +196,31 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     await sim.close();
     // Each agent went with its machine.
     expect(pids.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
+    // A DPU is a machine of its own: its agent runs in the DPU's namespace, holds p0 and pf0hpf, and loads what is placed on dpu-arm-xdp there.
+    const withDpu = sim.model.hosts.find((h) => h.dpuSystemIds.length)!;
+    const dpuId = withDpu.dpuSystemIds[0];
+    const dpuAgent = sim.agents.get(dpuId)!;
+    const dpuNetns = `iop-${instanceId}-${withDpu.hostname}-dpu0`;
+    expect(readlinkSync(`/proc/${dpuAgent.pid}/ns/net`)).toBe(`net:[${statSync(`/var/run/netns/${dpuNetns}`).ino}]`);
+    const [dpuSeen] = (await inventoryFromMaas(sim)).filter((x) => x.systemId === dpuId);
+    expect(dpuSeen.parentSystemId).toBe(withDpu.systemId);
+    expect(dpuAgent.url).toBe(`http://${dpuSeen.ipAddresses[0]}:${sim.agentPort}`);
+    const dpuClient = new AgentClient(dpuAgent.url, agentToken(secret, dpuId));
+    const dpuInv = await dpuClient.inventory();
+    expect(dpuInv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(['p0', 'pf0hpf']));
+    const dpuDevice = dpuInv.devices.find((d) => d.device.kind === 'dpu')!;
+    expect(dpuDevice.driver).toBe('emulated-dpu');
+    // The host's agent does not hold the DPU.
+    expect((await new AgentClient(sim.agents.get(withDpu.systemId)!.url, agentToken(secret, withDpu.systemId)).inventory()).devices.map((d) => d.device.id)).not.toContain(dpuDevice.device.id);
+    const onDpu = await dpuClient.load(dpuDevice.device.id, signedLoadBody('dpu-arm-xdp', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0));
+    expect(onDpu.status).toBe('loaded');
+    const p0 = JSON.parse(execFileSync('ip', ['-n', dpuNetns, '-j', 'link', 'show', 'p0'], { encoding: 'utf8' })) as { xdp?: { prog?: { id: number } } }[];
+    expect(p0[0].xdp?.prog?.id).toBeGreaterThan(0);
+    const dpuBefore = await dpuClient.counters(dpuDevice.device.id);
+    expect((await dpuClient.probe(dpuDevice.device.id, 0, 20)).sent).toBe(20);
+    const dpuAfter = await dpuClient.counters(dpuDevice.device.id);
+    expect(dpuAfter.modules[0].packets - (dpuBefore.modules[0]?.packets ?? 0)).toBe(20);
+
     expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
     for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
   }, 600_000);

@@ -62,7 +62,7 @@ export type SimAgent = Pick<RunningAgent, 'url' | 'mode' | 'close'> & {
 export interface SimAgents {
   instanceId: string;
   port: number;
-  /** By host system_id. */
+  /** By machine system_id: every host, and on a packet-true fleet every DPU (its own machine, agent in its namespace). */
   agents: Map<string, SimAgent>;
   /** What `PUT /v1/faults` on the embedded agents takes instead of the agent token (agent processes have no fault endpoint). */
   faultToken: string;
@@ -185,21 +185,43 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
         for (const i of m.model.interfaces) if (i.isBoot) i.ipAddress = a.address;
       }
       if (net) {
+        const common = { port: settings?.port ?? shared, publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem, timeScale, kernel: opts.kernel ?? 'auto', logLevel: logger.level } as const;
+        // A DPU is a machine of its own (MAAS: a child of its host) whose agent holds the DPU's devices; the host's agent does not.
+        const onDpu = (d: (typeof devices)[number]) => d.kind === 'dpu' && !!d.dpuSystemId && m.model.dpuSystemIds.includes(d.dpuSystemId);
         const proc = await startAgentProcess({
+          ...common,
           netns: net.topology.hostNetns,
           id,
           host: m.model.ipAddress,
-          port: settings?.port ?? shared,
           token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
-          machine: { systemId, hostname: m.hostname, devices },
-          publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem,
-          timeScale,
-          kernel: opts.kernel ?? 'auto',
+          // The DPU's host-side netdevs stay the host's: host XDP on them (the id the agent gives a card's host-XDP entry).
+          machine: { systemId, hostname: m.hostname, devices: devices.flatMap((d) => (onDpu(d) ? [{ ...d, id: `${d.id}~xdp`, name: `${d.name}~xdp`, kind: 'nic' as const, profileId: null, dpuSystemId: null }] : [d])) },
           stateDir: join(stateDir, id),
-          ports: net.ports,
-          logLevel: logger.level,
+          ports: { wire: net.ports.wire, stages: Object.fromEntries(Object.entries(net.ports.stages).filter(([d]) => !devices.some((x) => x.id === d && onDpu(x)))) },
         });
         agents.set(systemId, proc);
+        for (const dpuId of m.model.dpuSystemIds) {
+          const dpu = store.get(dpuId);
+          const own = devices.filter((d) => onDpu(d) && d.dpuSystemId === dpuId);
+          const stage = own.map((d) => net!.ports.stages[d.id]).find((x) => x);
+          if (!stage) continue;
+          const a = mgmt!(hosts.length + Math.max(0, store.model.dpus.findIndex((x) => x.systemId === dpuId)));
+          await addMgmtLink(stage.netns, mgmtLinkName(instanceId, dpuId), a);
+          dpu.model.ipAddress = a.address;
+          for (const i of dpu.model.interfaces) if (i.isBoot) i.ipAddress = a.address;
+          const dpuAgentId = agentIdFor(instanceId, dpuId);
+          agents.set(dpuId, await startAgentProcess({
+            ...common,
+            // Its own namespace holds the uplink p<n> and the host representor pf<n>hpf, as on the DPU's Arm cores.
+            netns: stage.netns,
+            id: dpuAgentId,
+            host: a.address,
+            token: agentToken(opts.tokenSecret, dpuId),
+            machine: { systemId: dpuId, hostname: dpu.hostname, devices: own },
+            stateDir: join(stateDir, dpuAgentId),
+            ports: { wire: {}, stages: Object.fromEntries(own.filter((d) => net!.ports.stages[d.id]).map((d) => [d.id, net!.ports.stages[d.id]])) },
+          }));
+        }
         return;
       }
       const agent = await startAgent({
@@ -263,6 +285,12 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
       const old = agents.get(systemId);
       agents.delete(systemId);
       if (old) {
+        // The host's DPUs sit in its namespaces: their agents stop with it and start again with the next one.
+        for (const dpuId of store.get(systemId).model.dpuSystemIds) {
+          await agents.get(dpuId)?.close();
+          agents.delete(dpuId);
+          await scrub(agentIdFor(instanceId, dpuId), stateDir);
+        }
         await old.close();
         await scrub(agentIdFor(instanceId, systemId), stateDir);
         // A new OS starts with no programs attached: the machine's namespaces are rebuilt with the next agent.
