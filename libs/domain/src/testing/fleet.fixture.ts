@@ -1,0 +1,272 @@
+import type { DeviceKind } from '../target';
+import type { Device, FleetMachine, NetInterface, PciDevice } from '../machine';
+
+/**
+ * Inventory fixtures for specs: machines, cards and fleets in the shapes a MAAS sync stores.
+ * Cards carry the PCI identities and firmware strings of fleet-sim's hardware table, so the
+ * firmware profiles (firmware-profiles/*.yaml) match them as they would a real card; names follow
+ * the simulator's scheme (ens<slot>f<port>, a BlueField's host PF ens<slot>f<port>np<port>).
+ */
+interface CardModel {
+  kind: DeviceKind;
+  /** The profile firmware-profiles/ matches for this card at this firmware; null: unprofiled. */
+  profileId: string | null;
+  vendorId: string;
+  productId: string;
+  vendorName: string;
+  productName: string;
+  driver: string;
+  firmwareVersion: string;
+  /** Per port. */
+  linkSpeedMbps: number;
+  ports: number;
+  /** A BlueField: its host PFs are named ...np<port> and the card is also a MAAS machine of its own. */
+  bluefield?: true;
+}
+
+const NETRONOME = {
+  kind: 'smartnic', vendorId: '19ee', productId: '4000', vendorName: 'Netronome Systems, Inc.', productName: 'Device 4000 (Agilio CX 2x25GbE)', driver: 'nfp', linkSpeedMbps: 25_000, ports: 2,
+} as const;
+
+export const CARDS = {
+  'intel-x710': {
+    kind: 'nic', profileId: 'intel-x710-9.20', vendorId: '8086', productId: '1572', vendorName: 'Intel Corporation', productName: 'Ethernet Controller X710 for 10GbE SFP+', driver: 'i40e',
+    firmwareVersion: '9.20 0x8000d95e 1.3353.0', linkSpeedMbps: 10_000, ports: 2,
+  },
+  'intel-e810': {
+    kind: 'nic', profileId: 'intel-e810-4.20', vendorId: '8086', productId: '1592', vendorName: 'Intel Corporation', productName: 'Ethernet Controller E810-C for QSFP', driver: 'ice',
+    firmwareVersion: '4.20 0x8001778b 1.3346.0', linkSpeedMbps: 100_000, ports: 2,
+  },
+  bcm57414: {
+    kind: 'nic', profileId: null, vendorId: '14e4', productId: '16d7', vendorName: 'Broadcom Inc. and subsidiaries', productName: 'BCM57414 NetXtreme-E 10Gb/25Gb', driver: 'bnxt_en',
+    firmwareVersion: '226.0.145.0', linkSpeedMbps: 25_000, ports: 2,
+  },
+  'connectx-6dx': {
+    kind: 'smartnic', profileId: 'mellanox-connectx-6dx-22.39', vendorId: '15b3', productId: '101d', vendorName: 'Mellanox Technologies', productName: 'MT2892 Family [ConnectX-6 Dx]',
+    driver: 'mlx5_core', firmwareVersion: '22.39.1002', linkSpeedMbps: 100_000, ports: 2,
+  },
+  'connectx-7': {
+    kind: 'smartnic', profileId: 'mellanox-connectx-7-28.39', vendorId: '15b3', productId: '1021', vendorName: 'Mellanox Technologies', productName: 'MT2910 Family [ConnectX-7]',
+    driver: 'mlx5_core', firmwareVersion: '28.39.1002', linkSpeedMbps: 200_000, ports: 2,
+  },
+  'agilio-cx-bpf': { ...NETRONOME, profileId: 'netronome-agilio-cx-bpf-2.1', firmwareVersion: 'bpf-2.1.16.1' },
+  'agilio-cx-flower': { ...NETRONOME, profileId: 'netronome-agilio-cx-flower-2.1', firmwareVersion: 'flower-2.1.16.1' },
+  'agilio-cx-nic': { ...NETRONOME, profileId: 'netronome-agilio-cx-nic-2.1', firmwareVersion: 'nic-2.1.16.1' },
+  'pensando-dsc25': {
+    kind: 'dpu', profileId: 'pensando-dsc-25-1.28', vendorId: '1dd8', productId: '1002', vendorName: 'Pensando Systems', productName: 'DSC Ethernet Controller', driver: 'ionic',
+    firmwareVersion: '1.28.1-E-45', linkSpeedMbps: 25_000, ports: 2,
+  },
+  'bluefield-2': {
+    kind: 'dpu', profileId: 'nvidia-bluefield-2-24.35', vendorId: '15b3', productId: 'a2d6', vendorName: 'Mellanox Technologies',
+    productName: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller', driver: 'mlx5_core', firmwareVersion: '24.35.2000', linkSpeedMbps: 100_000, ports: 2, bluefield: true,
+  },
+  'bluefield-3': {
+    kind: 'dpu', profileId: 'nvidia-bluefield-3-32.39', vendorId: '15b3', productId: 'a2dc', vendorName: 'Mellanox Technologies',
+    productName: 'MT43244 BlueField-3 integrated ConnectX-7 network controller', driver: 'mlx5_core', firmwareVersion: '32.39.1002', linkSpeedMbps: 200_000, ports: 2, bluefield: true,
+  },
+} satisfies Record<string, CardModel>;
+
+export type CardModelKey = keyof typeof CARDS;
+
+/** The card a spec gets when it names a kind: a plain NIC, a SmartNIC with flow offload, a BlueField DPU. */
+const BY_KIND: Record<DeviceKind, CardModelKey> = { nic: 'intel-x710', smartnic: 'connectx-7', dpu: 'bluefield-3' };
+
+export interface DeviceOptions extends Partial<Device> {
+  /** The host's systemId (machineSystemId), `h1` unless given. */
+  machine?: string;
+  /** PCI slot: names ens<slot>f<port> and PCI bus <slot>; 1 unless given. */
+  slot?: number;
+  /** Ports (PCI functions with a netdev) to list; the model's count unless given. */
+  ports?: number;
+}
+
+function modelOf(variant: DeviceKind | CardModelKey): CardModel {
+  return CARDS[variant in BY_KIND ? BY_KIND[variant as DeviceKind] : (variant as CardModelKey)];
+}
+
+/** A DPU's systemId when the spec names none: one per host and slot. */
+export function dpuSystemIdOf(machine: string, slot: number): string {
+  return `${machine}-dpu${slot}`;
+}
+
+/**
+ * One network card of a host, as detectDevices makes it: `device('nic' | 'smartnic' | 'dpu')` or a
+ * card model (`device('agilio-cx-bpf', { slot: 2 })`), overrides last. A BlueField names the
+ * DPU machine it is (dpuSystemId).
+ */
+export function device(variant: DeviceKind | CardModelKey = 'nic', over: DeviceOptions = {}): Device {
+  const { machine = over.machineSystemId ?? 'h1', slot = 1, ports, ...rest } = over;
+  const m = modelOf(variant);
+  const n = ports ?? m.ports;
+  const interfaces = Array.from({ length: n }, (_, p) => (m.bluefield ? `ens${slot}f${p}np${p}` : `ens${slot}f${p}`));
+  const name = rest.name ?? interfaces[0];
+  return {
+    id: `${machine}/${name}`,
+    machineSystemId: machine,
+    kind: m.kind,
+    name,
+    vendorId: m.vendorId,
+    productId: m.productId,
+    vendorName: m.vendorName,
+    productName: m.productName,
+    firmwareVersion: m.firmwareVersion,
+    driver: m.driver,
+    pciAddress: `0000:${slot.toString(16).padStart(2, '0')}:00.0`,
+    interfaces,
+    linkSpeedMbps: m.linkSpeedMbps * n,
+    profileId: m.profileId,
+    dpuSystemId: m.bluefield ? dpuSystemIdOf(machine, slot) : null,
+    ...rest,
+  };
+}
+
+/** A MAAS interface; a physical port on the default fabric unless overridden. */
+export function netInterface(name: string, over: Partial<NetInterface> = {}): NetInterface {
+  return {
+    id: 1, name, type: 'physical', macAddress: macOf(name), vendor: null, product: null, firmwareVersion: null, linkSpeedMbps: 25_000, numaNode: 0, enabled: true,
+    parents: [], children: [], vlan: { vid: 0, fabric: 'fabric-0' }, tags: [], subnets: [], ...over,
+  };
+}
+
+function macOf(seed: string): string {
+  let h = 0;
+  for (const c of seed) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `02:00:${[24, 16, 8, 0].map((s) => ((h >>> s) & 0xff).toString(16).padStart(2, '0')).join(':')}`;
+}
+
+/** The data subnet fixtures link uplinks to. */
+export const DATA_SUBNET = '10.0.0.0/24';
+
+export interface MachineOptions extends Partial<FleetMachine> {
+  /** Cards in slot order (slot 1, 2, ...): a kind, a card model, or a ready Device. Ignored when `devices` is given. */
+  cards?: Array<DeviceKind | CardModelKey | Device>;
+  /**
+   * Interfaces MAAS shows linked to the data subnet (a placement's default ingress); the first
+   * card's first port unless given.
+   */
+  uplinks?: string[];
+}
+
+/** The interfaces and PCI functions MAAS reports for a host's cards: what detectDevices reads them back from. */
+function hardwareOf(devices: Device[], uplinks: readonly string[]): { interfaces: NetInterface[]; pciDevices: PciDevice[] } {
+  const interfaces: NetInterface[] = [];
+  const pciDevices: PciDevice[] = [];
+  for (const d of devices) {
+    const bus = d.pciAddress?.replace(/\.[0-7]$/, '');
+    d.interfaces.forEach((name, p) => {
+      interfaces.push(netInterface(name, {
+        id: 100 + interfaces.length, vendor: d.vendorName, product: d.productName, firmwareVersion: d.firmwareVersion,
+        linkSpeedMbps: d.interfaces.length ? Math.round(d.linkSpeedMbps / d.interfaces.length) : 0, subnets: uplinks.includes(name) ? [DATA_SUBNET] : [],
+      }));
+      if (bus && d.vendorId && d.productId) {
+        pciDevices.push({
+          vendorId: d.vendorId, productId: d.productId, vendorName: d.vendorName ?? '', productName: d.productName ?? '', driver: d.driver, pciAddress: `${bus}.${p}`, numaNode: 0, interfaceName: name,
+        });
+      }
+    });
+  }
+  return { interfaces, pciDevices };
+}
+
+/**
+ * A Deployed host of the inventory: `machine({ systemId: 'h1', cards: ['nic', 'bluefield-3'] })`.
+ * Its interfaces and PCI functions are derived from its devices unless given, so the devices are
+ * what a sync would detect on it.
+ */
+export function machine(over: MachineOptions = {}): FleetMachine {
+  const { cards, uplinks, ...rest } = over;
+  const systemId = rest.systemId ?? 'h1';
+  const hostname = rest.hostname ?? `host-${systemId}`;
+  const devices = rest.devices ?? (cards ?? ['nic']).map((c, i) => (typeof c === 'string' ? device(c, { machine: systemId, slot: i + 1 }) : c));
+  const hw = hardwareOf(devices, uplinks ?? devices.flatMap((d) => d.interfaces).slice(0, 1));
+  const ip = rest.ipAddresses?.[0] ?? '127.77.1.1';
+  return {
+    systemId,
+    hostname,
+    fqdn: `${hostname}.maas`,
+    zone: 'zone-a',
+    pool: 'edge',
+    tags: [],
+    status: 6,
+    statusName: 'Deployed',
+    architecture: 'amd64/generic',
+    cpuCount: 64,
+    memoryMiB: 262_144,
+    powerState: 'on',
+    ipAddresses: [ip],
+    parentSystemId: null,
+    isDpu: false,
+    hardware: { systemVendor: 'Dell Inc.', systemProduct: 'PowerEdge R650', systemFamily: 'PowerEdge', cpuModel: 'Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz' },
+    interfaces: hw.interfaces,
+    pciDevices: hw.pciDevices,
+    workloadAnnotations: {},
+    devices,
+    agentUrl: `http://${ip}:9440`,
+    syncedAt: '2026-01-01T00:00:00.000Z',
+    ...rest,
+  };
+}
+
+/**
+ * The MAAS machine a host's BlueField is: an arm64 child of the host, managed on oob_net0, with
+ * the card's uplinks p0/p1 and the host representors pf0hpf/pf1hpf. Its own device is the card
+ * seen from the Arm side (no DPU below it); it runs no agent of the host's.
+ */
+export function dpuMachine(host: FleetMachine, card: Device, over: Partial<FleetMachine> = {}): FleetMachine {
+  if (!card.dpuSystemId) throw new Error(`dpuMachine: ${card.id} is not a BlueField with a DPU machine`);
+  const systemId = card.dpuSystemId;
+  const hostname = `${host.hostname}-dpu${Math.max(0, host.devices.filter((d) => d.dpuSystemId).findIndex((d) => d.id === card.id))}`;
+  const own = device(modelKeyOf(card), { machine: systemId, name: 'p0', interfaces: ['p0', 'p1'], pciAddress: '0000:03:00.0', dpuSystemId: null, slot: 3 });
+  const hw = hardwareOf([own], []);
+  const ip = '127.77.1.101';
+  return machine({
+    systemId,
+    hostname,
+    zone: host.zone,
+    pool: host.pool,
+    tags: ['dpu'],
+    architecture: 'arm64/generic',
+    cpuCount: 16,
+    memoryMiB: 32_768,
+    ipAddresses: [ip],
+    parentSystemId: host.systemId,
+    isDpu: true,
+    hardware: { systemVendor: 'https://www.mellanox.com', systemProduct: 'BlueField-3 DPU', systemFamily: 'BlueField', cpuModel: 'Cortex-A78AE' },
+    interfaces: [netInterface('oob_net0', { id: 99, linkSpeedMbps: 1000, subnets: ['127.77.1.0/24'] }), ...hw.interfaces, netInterface('pf0hpf', { id: 110 }), netInterface('pf1hpf', { id: 111 })],
+    pciDevices: hw.pciDevices,
+    devices: [own],
+    agentUrl: null,
+    ...over,
+  });
+}
+
+function modelKeyOf(card: Device): CardModelKey {
+  const key = (Object.keys(CARDS) as CardModelKey[]).find((k) => CARDS[k].vendorId === card.vendorId && CARDS[k].productId === card.productId);
+  if (!key) throw new Error(`no fixture card model for ${card.vendorId}:${card.productId}`);
+  return key;
+}
+
+/**
+ * A fleet as the inventory lists it: hosts in the order added, each BlueField's DPU machine after
+ * its host. `fleet().host({ cards: ['nic'] }).host({ zone: 'zone-b', cards: ['bluefield-3'] }).build()`.
+ */
+export class FleetBuilder {
+  private readonly machines: FleetMachine[] = [];
+  private hosts = 0;
+
+  host(over: MachineOptions = {}): this {
+    const n = ++this.hosts;
+    const h = machine({ systemId: `h${n}`, hostname: `edge-${String(n).padStart(2, '0')}`, ipAddresses: [`127.77.1.${n}`], ...over });
+    this.machines.push(h);
+    if (!h.isDpu) for (const d of h.devices.filter((x) => x.kind === 'dpu' && x.dpuSystemId)) this.machines.push(dpuMachine(h, d));
+    return this;
+  }
+
+  build(): FleetMachine[] {
+    return [...this.machines];
+  }
+}
+
+export function fleet(): FleetBuilder {
+  return new FleetBuilder();
+}
