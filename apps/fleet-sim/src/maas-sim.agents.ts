@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Device, FirmwareProfile, Machine } from '@ioplane/domain';
+import { hostXdpDeviceId, type Device, type FirmwareProfile, type Machine } from '@ioplane/domain';
 import { agentToken, bpffsRoot, removeLeftovers, removeMachine } from '@ioplane/devices';
 import { toMachine, type RawMachine, type RawPciDevice } from '@ioplane/maas';
 import { detectDevices, loadProfiles } from '@ioplane/profiles';
@@ -194,8 +194,8 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
           id,
           host: m.model.ipAddress,
           token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
-          // The DPU's host-side netdevs stay the host's: host XDP on them (the id the agent gives a card's host-XDP entry).
-          machine: { systemId, hostname: m.hostname, devices: devices.flatMap((d) => (onDpu(d) ? [{ ...d, id: `${d.id}~xdp`, name: `${d.name}~xdp`, kind: 'nic' as const, profileId: null, dpuSystemId: null }] : [d])) },
+          // The DPU's host-side netdevs stay the host's: host XDP on them, as the entry an agent holding the card would add.
+          machine: { systemId, hostname: m.hostname, devices: devices.flatMap((d) => (onDpu(d) ? [{ ...d, id: hostXdpDeviceId(d.id), name: `${d.name}~xdp`, kind: 'nic' as const, profileId: null }] : [d])) },
           stateDir: join(stateDir, id),
           ports: { wire: net.ports.wire, stages: Object.fromEntries(Object.entries(net.ports.stages).filter(([d]) => !devices.some((x) => x.id === d && onDpu(x)))) },
         });
