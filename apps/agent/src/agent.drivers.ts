@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { hostXdpDeviceId, hostXdpOnly, type Device, type FirmwareProfile } from '@ioplane/domain';
+import { hostXdpDeviceId, runsOwnHostXdp, type Device, type FirmwareProfile } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
 import {
   EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts,
@@ -59,9 +59,10 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
       unmanaged.set(device.id, { device, reason: `firmware profile ${device.profileId} is not loaded` });
       continue;
     }
+    const ownHostXdp = runsOwnHostXdp(device.profileId, s.profiles);
     let driver: DeviceDriver;
-    if (hostXdpOnly(profile?.targets ?? null)) {
-      // A host-XDP-only card, or one no profile matches (generic XDP only): the host kernel is its driver.
+    if (ownHostXdp) {
+      // A card no firmware of its family gives hardware hooks, or one no profile matches (generic XDP only): the host kernel is its driver.
       driver = hostXdp(device, index, profile);
     } else {
       // The device's hardware stage in a packet-true fleet (kernel only): accepted XDP runs there.
@@ -72,9 +73,9 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
     }
     await driver.init();
     drivers.set(device.id, driver);
-    if (!hostXdpOnly(profile?.targets ?? null)) {
+    if (!ownHostXdp) {
       // Its netdevs still take host XDP (generic at least), which the card's own driver does not run.
-      const host = hostXdp({ ...device, id: hostXdpDeviceId(device.id), name: `${device.name}~xdp`, profileId: null }, s.devices.length + index, null);
+      const host = hostXdp({ ...device, id: hostXdpDeviceId(device.id), kind: 'nic', name: `${device.name}~xdp`, profileId: null }, s.devices.length + index, null);
       await host.init();
       drivers.set(host.device.id, host);
     }

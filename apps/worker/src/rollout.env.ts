@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/devices';
-import { hostXdpDeviceId, hostXdpOnly, type FirmwareProfile } from '@ioplane/domain';
+import { hostXdpDeviceId, runsOwnHostXdp, type FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
@@ -79,16 +79,16 @@ export function rolloutEnv(deps: {
 
   /**
    * Host XDP on a netdev is run by the host kernel for the card that owns it: the card's own
-   * driver when the card has no hardware hooks (host-XDP-only or unprofiled), else the agent's
-   * host-XDP device for that card's netdevs, at the same port. Every other hop runs where the plan says.
+   * driver when no firmware of its family has hardware hooks (host-XDP-only or unprofiled), else
+   * the agent's host-XDP device for that card's netdevs, at the same port (a flash in this very
+   * rollout does not move it). Every other hop runs where the plan says.
    */
   const executorOf = async (systemId: string): Promise<HopExecutor> => {
     const fm = await deps.fleet.getMachine(systemId);
     return (hop) => {
       if (hop.target !== 'host-xdp-generic') return { deviceId: hop.deviceId, port: hop.port };
       const card = fm?.devices.find((d) => d.id === hop.deviceId);
-      const profile = card?.profileId ? deps.profiles.find((p) => p.id === card.profileId) : undefined;
-      if (!card || hostXdpOnly(profile?.targets ?? null)) return { deviceId: hop.deviceId, port: hop.port };
+      if (!card || runsOwnHostXdp(card.profileId, deps.profiles)) return { deviceId: hop.deviceId, port: hop.port };
       return { deviceId: hostXdpDeviceId(card.id), port: hop.port };
     };
   };

@@ -1,6 +1,6 @@
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentToken, AgentClient } from '@ioplane/devices';
-import { hostXdpDeviceId, hostXdpOnly, type FirmwareProfile, type FleetMachine } from '@ioplane/domain';
+import { hostXdpDeviceId, runsOwnHostXdp, type FirmwareProfile, type FleetMachine } from '@ioplane/domain';
 import { hostCostOf } from '@ioplane/planning';
 import { DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from '@ioplane/placement';
 import { CounterReading, MachineSnapshot, TelemetryWindow, windowRates } from '@ioplane/rebalance';
@@ -70,10 +70,7 @@ async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number,
   const prev = await deps.telemetry.lastSnapshot<MachineSnapshot>(m.systemId);
   // The agent drives every card (an unprofiled one through the host kernel's XDP) and, for a card
   // with hardware hooks, a second device for the host XDP on its netdevs.
-  const devices = m.devices.flatMap((d) => {
-    const profile = d.profileId ? deps.profiles.find((p) => p.id === d.profileId) : undefined;
-    return hostXdpOnly(profile?.targets ?? null) ? [d] : [d, { id: hostXdpDeviceId(d.id) }];
-  });
+  const devices = m.devices.flatMap((d) => (runsOwnHostXdp(d.profileId, deps.profiles) ? [d] : [d, { id: hostXdpDeviceId(d.id) }]));
   const snap: MachineSnapshot = { systemId: m.systemId, readings: [], errors: [] };
   await Promise.all(
     devices.map(async (d) => {

@@ -16,13 +16,21 @@ export type Target = (typeof TARGETS)[number];
 export type PlacementDeviceKind = 'smartnic' | 'dpu' | 'nic';
 export type DeviceKind = PlacementDeviceKind;
 
-/**
- * Whether a card's own driver is the host kernel's XDP on its netdevs (a host-XDP-only profile,
- * or no profile: only generic XDP). A card with hardware hooks (offload, flow rules, a DPU) runs
- * those in its own driver and its netdevs' host XDP in a second one, hostXdpDeviceId.
- */
+/** Whether a firmware's targets are all host XDP (no profile: only generic XDP, also host XDP). */
 export function hostXdpOnly(targets: readonly Target[] | null): boolean {
   return targets === null || targets.every((t) => t.startsWith('host-'));
+}
+
+/**
+ * Whether a card's own driver runs the host XDP of its netdevs whatever firmware it is flashed to:
+ * unprofiled, or every flavour of its family host-XDP-only. Otherwise a flash can give it hardware
+ * hooks, so its netdevs' host XDP runs in a device of its own (hostXdpDeviceId) from the start.
+ */
+export function runsOwnHostXdp(profileId: string | null, profiles: readonly { id: string; flavourOf?: string | null; targets: readonly Target[] }[]): boolean {
+  const self = profileId ? profiles.find((p) => p.id === profileId) : undefined;
+  if (!self) return true;
+  const base = self.flavourOf ?? self.id;
+  return profiles.filter((p) => p.id === base || p.flavourOf === base).every((p) => hostXdpOnly(p.targets));
 }
 
 /** The agent's device that runs host XDP (driver and generic mode) on the netdevs of a card with hardware hooks. */

@@ -178,5 +178,7 @@ function slotsOf(machine: PlacementMachine, device: PlacementDevice | null, hook
   if (hook === 'dpu-flow' || hook === 'nic-flow') return (f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined) ?? Infinity;
   const profile = hook === 'nic-xdp-offload' ? Math.min(1, f.programSlotsPerPort) : f.programSlotsPerPort;
   const reported = f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined;
+  // Driver XDP is chained by the host kernel: what the agent found it allows beats the profile's estimate.
+  if (hook === 'xdp-native' && reported !== undefined) return reported;
   return reported === undefined ? profile : Math.min(profile, reported);
 }

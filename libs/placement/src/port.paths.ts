@@ -87,6 +87,8 @@ export function hookSlots(machine: PlacementMachine, device: PlacementDevice | n
   let slots = f.programSlotsPerPort;
   if (hook === 'nic-xdp-offload') slots = Math.min(slots, 1);
   const reported = flavourIndex === 0 ? machine.hookSlots?.[device.id]?.[hook] : undefined;
+  // Driver XDP is chained by the host kernel: what the agent found it allows beats the profile's estimate.
+  if (hook === 'xdp-native' && reported !== undefined) return reported;
   return reported === undefined ? slots : Math.min(slots, reported);
 }
 

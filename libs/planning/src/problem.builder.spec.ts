@@ -1,6 +1,6 @@
 import type { Device, FleetMachine, NetInterface } from '@ioplane/domain';
 import type { ModuleReport } from '@ioplane/catalog';
-import { HOST_SLOTS_KEY, planMachine, PlacementModule } from '@ioplane/placement';
+import { HOST_SLOTS_KEY, planMachine, PlacementModule, validatePlan } from '@ioplane/placement';
 import { loadProfiles } from '@ioplane/profiles';
 import { hostCostOf, toPlacementMachine } from './problem.builder';
 
@@ -56,6 +56,17 @@ describe('hook slots from agent facts', () => {
     const plan = planMachine(m, chain);
     expect(plan.feasible).toBe(true);
     expect(plan.paths[0].hops.map((h) => h.hook)).toEqual(['xdp-native', 'xdp-native', 'xdp-native']);
+  });
+
+  it('takes the kernel\'s report over the profile\'s estimate for driver XDP: twelve modules on a hook the X710 profile puts at 10', () => {
+    const long = Array.from({ length: 12 }, (_, i) => mod(`m${i}`, i));
+    const facts = (n: number) => ({ 'h1/ens1f0': { programSlotsPerPort: n, ports: 1, hookSlots: { 'xdp-native': n, 'xdp-generic': n } } });
+    const roomy = toPlacementMachine(host, profiles, 16, {}, facts(32));
+    const plan = planMachine(roomy, long);
+    expect(plan.feasible).toBe(true);
+    expect(new Set(plan.paths[0].hops.map((h) => h.hook))).toEqual(new Set(['xdp-native']));
+    expect(validatePlan(roomy, long, plan)).toEqual([]);
+    expect(planMachine(toPlacementMachine(host, profiles, 16, {}, facts(11)), long).feasible).toBe(false);
   });
 
   it('takes a smaller report as binding: two slots cannot hold the chain on one hook', () => {
