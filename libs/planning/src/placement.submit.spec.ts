@@ -1,0 +1,98 @@
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { fleet } from '@ioplane/domain/testing';
+import { ModuleCatalog } from '@ioplane/catalog';
+import { loadProfiles } from '@ioplane/profiles';
+import { JOBS, queuePrefix } from '@ioplane/queue';
+import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository } from '@ioplane/state';
+import { placementRequestSchema } from './placement-request.schema';
+import { PlacementInputError } from './placement.planner';
+import { IdempotencyConflictError, submitPlacement, SubmitDeps } from './placement.submit';
+
+// Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
+const url = process.env.REDIS_URL!;
+
+const request = (over: Record<string, unknown> = {}) => placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], ...over });
+
+describe(submitPlacement.name, () => {
+  const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const placements = new RedisPlacementRepository(redis, prefix);
+  const fleetRepo = new RedisFleetRepository(redis, prefix);
+  const queue = new Queue('spec-plans', { connection: { ...redis.options, lazyConnect: false }, prefix: queuePrefix(prefix) });
+  let catalog: ModuleCatalog;
+  let cacheDir: string;
+  let ids = 0;
+  const deps = (over: Partial<SubmitDeps> = {}): SubmitDeps => ({
+    placements, catalog, fleet: fleetRepo, newId: () => `pl-${++ids}`,
+    enqueuePlan: async (id) => void (await queue.add(JOBS.plan, { placementId: id }, { jobId: id })),
+    ...over,
+  });
+
+  /**
+   * Every key of the installation (state and queue) with its value, to show nothing changed; but
+   * the catalog's report cache, which checking a module may fill whatever becomes of the request.
+   */
+  const snapshot = async () => {
+    const keys = (await redis.keys(`{${prefix}}*`)).filter((k) => !k.endsWith(':modules:reports')).sort();
+    return Promise.all(keys.map(async (k) => [k, await redis.dumpBuffer(k)] as const));
+  };
+
+  beforeAll(async () => {
+    await redis.connect();
+    cacheDir = await fsp.mkdtemp('/tmp/ioplane-submit-spec-');
+    catalog = new ModuleCatalog(new RedisModuleRepository(redis, prefix), loadProfiles(), { cacheDir, kernel: 'off' });
+    await fleetRepo.replaceInventory(fleet().host({ cards: ['nic'] }).host({ cards: ['smartnic'], zone: 'zone-b', status: 4, statusName: 'Ready' }).build());
+  });
+  afterAll(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    const keys = await redis.keys(`{${prefix}}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    await fsp.rm(cacheDir, { recursive: true, force: true });
+  });
+
+  it('stores the request as a queued placement and queues exactly one plan job for it', async () => {
+    const { record, created } = await submitPlacement(request(), 'key-1', deps());
+    expect(created).toBe(true);
+    expect(record).toMatchObject({ status: 'queued', idempotencyKey: 'key-1', error: null });
+    expect(await placements.get(record.id)).toEqual(record);
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.map((j) => [j.name, j.id, j.data])).toEqual([[JOBS.plan, record.id, { placementId: record.id }]]);
+  });
+
+  it('answers a repeated Idempotency-Key with the same placement and queues nothing more; a different body under it is refused', async () => {
+    const first = await submitPlacement(request(), 'key-2', deps());
+    const before = await snapshot();
+    // The same request with a default spelled out is the same request.
+    const again = await submitPlacement(placementRequestSchema.parse({ modules: [{ name: 'ddos-drop' }], selector: { zones: ['zone-a'] }, policy: { hostCoreBudget: 4 } }), 'key-2', deps());
+    expect(again).toEqual({ record: first.record, created: false });
+    const err = await submitPlacement(request({ modules: [{ name: 'l4-lb' }] }), 'key-2', deps()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IdempotencyConflictError);
+    expect(err).toMatchObject({ code: 'idempotency_conflict', field: 'Idempotency-Key', placementId: first.record.id });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each([
+    ['an unknown module', request({ modules: [{ name: 'no-such-module' }] }), { code: 'not_found', field: 'modules.0.name' }],
+    ['a module at another version', request({ modules: [{ name: 'ddos-drop', version: '0.0.0-nope' }] }), { code: 'unprocessable', field: 'modules.0.version' }],
+    ['a selector matching no host', request({ selector: { zones: ['zone-z'] } }), { code: 'unprocessable', field: 'selector' }],
+  ])('refuses %s, leaving the store and the queue as they were', async (_what, req, want) => {
+    const before = await snapshot();
+    const err = await submitPlacement(req, 'key-refused', deps()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlacementInputError);
+    expect(err).toMatchObject(want);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('removes the stored placement again when its plan job cannot be queued, so a retry with the same key is accepted', async () => {
+    const before = await snapshot();
+    const down = new Error('queue down');
+    await expect(submitPlacement(request(), 'key-3', deps({ enqueuePlan: async () => Promise.reject(down) }))).rejects.toBe(down);
+    expect(await snapshot()).toEqual(before);
+    await expect(submitPlacement(request(), 'key-3', deps())).resolves.toMatchObject({ created: true });
+  });
+});
