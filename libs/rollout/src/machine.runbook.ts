@@ -265,6 +265,7 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
     (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200),
   ]);
   const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
+  const seen: ProbeSeen[] = [];
   want.chains.forEach((chain, i) => {
     for (const m of chain.modules) {
       // A module on two ports of one device is counted per port.
@@ -272,13 +273,47 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
       const b = before[i].modules.find(mine);
       const a = after[i].modules.find(mine);
       if (!a || !b) throw new Error(`verify ${chain.deviceId}: no counters for ${m.name}`);
-      if (a.packets <= b.packets) throw new Error(`verify ${chain.deviceId}: ${m.name} counted no packets under probe traffic`);
       const dp = a.packets - b.packets;
+      seen.push({ chain, module: m.name, packets: dp });
       if (dp > 0 && (a.drops - b.drops) / dp > 0.99 && m.vectors.every((v) => v.expectVerdict !== 'XDP_DROP')) {
         throw new Error(`verify ${chain.deviceId}: ${m.name} drops everything under probe traffic`);
       }
     }
   });
+  const stop = probeStop(seen);
+  if (stop) throw new Error(stop);
+}
+
+interface ProbeSeen {
+  chain: DesiredChain;
+  module: string;
+  packets: number;
+}
+
+const hopName = (s: ProbeSeen): string => `${s.module} (${s.chain.target} on ${s.chain.deviceId}${s.chain.interface ? ` at ${s.chain.interface}` : ''})`;
+
+/**
+ * Where probe packets sent at a port's wire stopped, from the per-module chain counters in the
+ * order the plan puts the hops on that port (DPU, NIC stage, host): none counted at all means the
+ * chain is not on the port's path (attached to another interface); a module that counted none
+ * after one that did means the hop between them dropped them. Null when every module counted.
+ */
+export function probeStop(seen: readonly ProbeSeen[]): string | null {
+  const byPort = new Map<string, ProbeSeen[]>();
+  for (const s of seen) {
+    const key = s.chain.interface ?? `${s.chain.deviceId}#${s.chain.port ?? 0}`;
+    byPort.set(key, [...(byPort.get(key) ?? []), s]);
+  }
+  for (const [port, hops] of byPort) {
+    const first = hops.findIndex((h) => h.packets <= 0);
+    if (first < 0) continue;
+    if (first === 0 && hops.every((h) => h.packets <= 0)) {
+      return `verify ${hops[0].chain.deviceId}: no module counted the probe packets sent at ${port}'s wire: ${hops.map(hopName).join(', ')} not on that port's path (attached to another interface)`;
+    }
+    if (first === 0) return `verify ${hops[0].chain.deviceId}: ${hopName(hops[0])} counted no packets under probe traffic at ${port}, though later hops did`;
+    return `verify ${hops[first].chain.deviceId}: probe packets at ${port} stop after ${hopName(hops[first - 1])} counted ${hops[first - 1].packets}: ${hopName(hops[first])} counted none; the hop between drops them`;
+  }
+  return null;
 }
 
 /** Restores what the machine ran before: the previous chain on every port touched, the previous firmware slot. */
