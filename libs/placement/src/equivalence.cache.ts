@@ -1,8 +1,9 @@
 import { TARGETS } from '@ioplane/domain';
 import { devicesOf, FilterLayout, filterLayout, MachineProblem, problemFrom, rowTraffic, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './machine.problem';
-import { decisionsOf, infeasibleAs, MachineSolution, solveProblem, SolveOptions } from './machine.solver';
+import { decisionsOf, infeasibleAs, MachineSolution, solutionOf, solveProblem, SolveOptions } from './machine.solver';
+import { evaluate } from './plan.evaluate';
 import { PortPath, resolvePorts } from './port.paths';
-import { PlacementMachine, PlacementModule, TrafficDemand } from './placement.model';
+import { PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
 
 /**
  * Machines with the same cards, ingress ports (which card and port each one is), budget, agent
@@ -17,12 +18,26 @@ export interface EquivalenceClass {
   readonly modules: string[];
   /** Solved on first read: a fleet plan classifies every machine first, then solves each class. */
   readonly solution: MachineSolution;
+  /** Feasibility and cost of the solution, without rebuilding a compacted class's problem. */
+  outcome(): { feasible: boolean; cost: number };
+  /** Keep a feasible solution's answer only, not its problem (rebuilt when the solution is read). */
+  compact(): void;
   members: number;
+}
+
+/** What a compacted class keeps of a feasible solution: its answer, not its problem. */
+interface Kept {
+  assignment: Int32Array;
+  cost: number;
+  lowerBound: number;
+  optimal: boolean;
+  solver: SolverKind;
 }
 
 class ClassEntry implements EquivalenceClass {
   members = 1;
   private solved: MachineSolution | null = null;
+  private kept: Kept | null = null;
 
   constructor(
     readonly index: number,
@@ -35,7 +50,35 @@ class ClassEntry implements EquivalenceClass {
   ) {}
 
   get solution(): MachineSolution {
-    return (this.solved ??= this.cache.solveClass(this));
+    if (this.solved) return this.solved;
+    if (!this.kept) return (this.solved = this.cache.solveClass(this));
+    // A compacted class: its problem is rebuilt and the kept answer checked on it. A class of one
+    // machine is read once, so the rebuilt problem is not kept either.
+    const s = this.cache.rebuildClass(this, this.kept);
+    if (this.members > 1) {
+      this.solved = s;
+      this.kept = null;
+    }
+    return s;
+  }
+
+  outcome(): { feasible: boolean; cost: number } {
+    if (this.kept) return { feasible: true, cost: this.kept.cost };
+    const s = this.solution;
+    return { feasible: s.feasible, cost: s.cost };
+  }
+
+  /**
+   * Drop the problem of a feasible solution and keep only its answer. A fleet of distinct machines
+   * holds one class per machine (and more for replica pricing): keeping every problem until the
+   * plan dies costs far more in garbage collection than building each again when it is read.
+   */
+  compact(): void {
+    const s = this.solved;
+    if (!s || !s.feasible || !s.assignment || s.decisions) return;
+    this.kept = { assignment: s.assignment, cost: s.cost, lowerBound: s.lowerBound, optimal: s.optimal, solver: s.solver };
+    this.solved = null;
+    this.cache.forget(this);
   }
 }
 
@@ -127,16 +170,41 @@ export class EquivalenceCache {
     return cls;
   }
 
-  /** Solve every class not solved yet, in the order they were found. */
-  solveAll(opts: { explain?: boolean } = {}): void {
+  /** Solve every class not solved yet, in the order they were found; `compact` drops their problems (see ClassEntry.compact). */
+  solveAll(opts: { explain?: boolean; compact?: boolean } = {}): void {
     for (const c of this.classes) {
       const s = c.solution;
       if (opts.explain) decisionsOf(s);
+      else if (opts.compact) c.compact();
     }
+  }
+
+  /** Stop sharing a class's traffic filter, so a compacted class's problem can be collected. */
+  forget(cls: ClassEntry): void {
+    this.filters.delete(cls.keys.traffic);
+  }
+
+  /**
+   * A compacted class's solution again: the problem is rebuilt from the same inputs, so the kept
+   * answer is its answer; it is checked anyway (feasible, same cost) and solved again if not.
+   */
+  rebuildClass(cls: ClassEntry, kept: Kept): MachineSolution {
+    const { p } = this.problemOf(cls);
+    const e = evaluate(p, kept.assignment);
+    if (e.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {
+      return solutionOf(p, kept.assignment, kept.cost, kept.lowerBound, kept.optimal, kept.solver);
+    }
+    return solveProblem(p, this.opts);
   }
 
   /** Solve a class from its first member (called once per class, by ClassEntry.solution). */
   solveClass(cls: ClassEntry): MachineSolution {
+    const { p, tf } = this.problemOf(cls);
+    this.solves++;
+    return this.solve(p, tf);
+  }
+
+  private problemOf(cls: ClassEntry): { p: MachineProblem; tf: TrafficFilter } {
     const machine = cls.first;
     const chain = cls.chain;
     const devices = devicesOf(machine);
@@ -157,8 +225,7 @@ export class EquivalenceCache {
       tf = trafficFilter(machine, chain, devices, ports, statics, traffic, layout);
       this.filters.set(cls.keys.traffic, tf);
     }
-    this.solves++;
-    return this.solve(problemFrom(machine, chain, devices, ports, tf), tf);
+    return { p: problemFrom(machine, chain, devices, ports, tf), tf };
   }
 
   private solve(p: MachineProblem, tf: TrafficFilter): MachineSolution {

@@ -77,8 +77,11 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
       demands: modules.filter((m) => m.scope).map((m) => replicaDemand(m)),
       eligible: scoped.map((m) => machines.map((mm, h) => (matchesSelector(mm, m.scope!.selector) ? h : -1)).filter((h) => h >= 0)),
       costOf: (h, mask) => {
-        const s = classAt(h, mask).solution;
-        return s.feasible ? s.cost : null;
+        const c = classAt(h, mask);
+        const o = c.outcome();
+        // Pricing keeps the answer, not the problem: most priced classes are never read again.
+        c.compact();
+        return o.feasible ? o.cost : null;
       },
       highs: opts.highs,
       milpMaxColumns: opts.milpMaxColumns ?? 20_000,
@@ -89,13 +92,13 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
 
   // Explanations stay lazy: they are derived when a member's plan is read (machinePlan), and kept
   // only for classes with several members.
-  cache.solveAll();
+  cache.solveAll({ compact: true });
   for (const c of cache.classes) c.members = 0;
   let infeasibleMachines = 0;
   for (let i = 0; i < machines.length; i++) {
     const c = cache.classes[classOf[i]];
     c.members++;
-    if (!c.solution.feasible) infeasibleMachines++;
+    if (!c.outcome().feasible) infeasibleMachines++;
   }
   const classes = cache.classes;
   return {

@@ -37,6 +37,11 @@ export interface MachineSolution {
 
 const DEFAULT_NODE_LIMIT = 200_000;
 
+/** The solution of `p` that takes `assignment` (a feasible one), with the figures its solver proved. */
+export function solutionOf(p: MachineProblem, assignment: Assignment, cost: number, lowerBound: number, optimal: boolean, solver: SolverKind): MachineSolution {
+  return withPlan(p, assignment, cost, lowerBound, optimal, solver);
+}
+
 function withPlan(p: MachineProblem, assignment: Assignment, cost: number, lowerBound: number, optimal: boolean, solver: SolverKind): MachineSolution {
   const switches = new Map<number, string>();
   assignment.forEach((k, i) => {

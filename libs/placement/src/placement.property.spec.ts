@@ -65,6 +65,28 @@ describe('placement properties over generated fleets and chains', () => {
     }), { numRuns: 40 });
   });
 
+  it('a fleet of machines that differ only in per-port traffic gets, machine by machine, the plan each has alone at its real traffic', () => {
+    fc.assert(fc.property(seeds, (seed) => {
+      const rng = seededRandom(seed);
+      const { machine, modules } = randomInstance(rng);
+      // Per-port factors from 0.5x to 3x: classes are compacted after solving and rebuilt on read.
+      const fleet: PlacementMachine[] = Array.from({ length: 5 }, (_, k) => ({
+        ...machine, systemId: `${machine.systemId}y${k}`, hostname: `y${k}`,
+        ports: machine.ports.map((x) => ({ ...x, traffic: { pps: (x.traffic?.pps ?? modules[0].traffic.pps) * (0.5 + 2.5 * rng()), meanPacketBytes: 256 } })),
+      }));
+      const plan = planFleet(fleet, modules);
+      fleet.forEach((m, i) => {
+        const mine = machinePlan(plan, i);
+        const alone = materialise(m, buildProblem(m, modules).devices.map((d) => d.id), solveProblem(buildProblem(m, modules)));
+        expect(validatePlan(m, modules, mine)).toEqual([]);
+        expect(mine.feasible).toBe(alone.feasible);
+        if (alone.feasible) expect(mine.cost).toBeCloseTo(alone.cost, 9);
+        // Read twice: a rebuilt class gives the same plan again.
+        expect(machinePlan(plan, i)).toEqual(mine);
+      });
+    }), { numRuns: 40 });
+  });
+
   it('the heuristic is never better than the HiGHS optimum, and never worse than filter-and-score', () => {
     fc.assert(fc.property(seeds, scale, (seed, budgetScale) => {
       const { machine, modules } = randomInstance(seededRandom(seed), { budgetScale });
