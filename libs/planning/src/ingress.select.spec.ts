@@ -1,10 +1,5 @@
-import type { NetInterface } from '@ioplane/domain';
+import { netInterface as nic } from '@ioplane/domain/testing';
 import { selectIngress } from './ingress.select';
-
-const nic = (name: string, over: Partial<NetInterface> = {}): NetInterface => ({
-  id: 1, name, type: 'physical', macAddress: '', vendor: null, product: null, firmwareVersion: null, linkSpeedMbps: 25000, numaNode: 0, enabled: true,
-  parents: [], children: [], vlan: { vid: 0, fabric: 'fabric-1' }, tags: [], subnets: [], ...over,
-});
 
 describe(selectIngress.name, () => {
   const ifaces = [

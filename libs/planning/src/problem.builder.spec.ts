@@ -1,4 +1,4 @@
-import type { Device, FleetMachine, NetInterface } from '@ioplane/domain';
+import { device, machine } from '@ioplane/domain/testing';
 import type { ModuleReport } from '@ioplane/catalog';
 import { HOST_SLOTS_KEY, planMachine, PlacementModule, validatePlan } from '@ioplane/placement';
 import { loadProfiles } from '@ioplane/profiles';
@@ -25,21 +25,9 @@ describe(hostCostOf.name, () => {
   });
 });
 
-const iface = (name: string): NetInterface => ({
-  id: 1, name, type: 'physical', macAddress: '00:00:00:00:00:01', vendor: null, product: null, firmwareVersion: null, linkSpeedMbps: 25_000, numaNode: 0, enabled: true,
-  parents: [], children: [], vlan: { vid: 0, fabric: 'fabric-0' }, tags: [], subnets: ['10.0.0.0/24'],
-});
-
-const x710: Device = {
-  id: 'h1/ens1f0', machineSystemId: 'h1', kind: 'nic', name: 'ens1f0', vendorId: '8086', productId: '1572', vendorName: 'Intel', productName: 'X710', firmwareVersion: '9.20',
-  driver: 'i40e', pciAddress: '0000:01:00.0', interfaces: ['ens1f0'], linkSpeedMbps: 25_000, profileId: 'intel-x710-9.20', dpuSystemId: null,
-};
-
-const host: FleetMachine = {
-  systemId: 'h1', hostname: 'h1', fqdn: 'h1.maas', zone: 'z', pool: 'p', tags: [], status: 6, statusName: 'Deployed', architecture: 'amd64/generic', cpuCount: 16,
-  memoryMiB: 65536, powerState: 'on', ipAddresses: [], parentSystemId: null, isDpu: false, hardware: { systemVendor: '', systemProduct: '', systemFamily: '', cpuModel: '' },
-  interfaces: [iface('ens1f0')], pciDevices: [], workloadAnnotations: {}, devices: [x710], agentUrl: 'http://127.0.0.1:1', syncedAt: '',
-};
+// An X710 host with one 25G port, its uplink: traffic enters on ens1f0.
+const x710 = device('nic', { machine: 'h1', ports: 1, linkSpeedMbps: 25_000 });
+const host = machine({ systemId: 'h1', hostname: 'h1', zone: 'z', pool: 'p', cpuCount: 16, devices: [x710] });
 
 const mod = (name: string, chainPosition: number): PlacementModule => ({
   name, version: '1', chainPosition, traffic: { pps: 1e5, meanPacketBytes: 256 }, latencyBudgetUs: 50, prefer: 'auto', hostNsPerPacket: 50, costEstimated: false,

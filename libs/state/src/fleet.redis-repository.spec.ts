@@ -1,15 +1,15 @@
 import { StateKeys } from './state.keys';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import type { FleetMachine } from '@ioplane/domain';
+import { machine } from '@ioplane/domain/testing';
 import { RedisFleetRepository } from './fleet.redis-repository';
 
 // Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
 const url = process.env.REDIS_URL!;
 
-function machine(systemId: string, zone: string, tags: string[], unprofiled = 0): FleetMachine {
-  const devices = [{ id: `${systemId}/ens1f0`, kind: 'nic', profileId: 'intel-x710-9.20' }, ...Array.from({ length: unprofiled }, (_, i) => ({ id: `${systemId}/nic${i}`, kind: 'nic', profileId: null }))];
-  return { systemId, hostname: `h-${systemId}`, zone, pool: 'edge', tags, devices } as unknown as FleetMachine;
+/** A host with an X710 and `unprofiled` Broadcom cards (no firmware profile). */
+function host(systemId: string, zone: string, tags: string[], unprofiled = 0) {
+  return machine({ systemId, hostname: `h-${systemId}`, zone, pool: 'edge', tags, cards: ['nic', ...Array<'bcm57414'>(unprofiled).fill('bcm57414')] });
 }
 
 describe(RedisFleetRepository.name, () => {
@@ -25,9 +25,9 @@ describe(RedisFleetRepository.name, () => {
   });
 
   it('replaces the inventory atomically and bumps the generation', async () => {
-    const first = await sut.replaceInventory([machine('aaa111', 'zone-a', ['edge']), machine('bbb222', 'zone-b', [], 1)]);
+    const first = await sut.replaceInventory([host('aaa111', 'zone-a', ['edge']), host('bbb222', 'zone-b', [], 1)]);
     expect(first).toMatchObject({ generation: 1, machines: 2, devices: 3, unprofiled: 1 });
-    const second = await sut.replaceInventory([machine('ccc333', 'zone-a', [])]);
+    const second = await sut.replaceInventory([host('ccc333', 'zone-a', [])]);
     expect(second.generation).toBe(2);
     expect((await sut.listMachines()).map((m) => m.systemId)).toEqual(['ccc333']);
     expect(await sut.getMachine('aaa111')).toBeNull();
@@ -35,7 +35,7 @@ describe(RedisFleetRepository.name, () => {
   });
 
   it('filters by zone, pool and tag', async () => {
-    await sut.replaceInventory([machine('aaa111', 'zone-a', ['edge']), machine('bbb222', 'zone-b', ['core'])]);
+    await sut.replaceInventory([host('aaa111', 'zone-a', ['edge']), host('bbb222', 'zone-b', ['core'])]);
     expect((await sut.listMachines({ zone: 'zone-b' })).map((m) => m.systemId)).toEqual(['bbb222']);
     expect((await sut.listMachines({ tag: 'edge' })).map((m) => m.systemId)).toEqual(['aaa111']);
     expect(await sut.listMachines({ pool: 'nope' })).toEqual([]);
