@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { Device } from '@ioplane/domain';
+import { device } from '@ioplane/domain/testing';
 import { buildModule } from '@ioplane/compiler';
 import { AgentClient, AgentError, generateSigningKeys, sha256Hex, signArtifact, signedLoadBody } from '@ioplane/devices';
 import { loadCatalog } from '@ioplane/modules';
@@ -11,11 +11,12 @@ import { startAgent, type RunningAgent } from './agent.server';
 const keys = generateSigningKeys();
 const token = 'agent-spec-token-0123456789abcdef';
 const faultToken = 'agent-spec-fault-token-0123456789abcdef';
-const dev = (name: string, kind: Device['kind'], profileId: string | null, interfaces: string[] = []): Device => ({
-  id: `m7/${name}`, machineSystemId: 'm7', kind, name, vendorId: null, productId: null, vendorName: null, productName: null, firmwareVersion: null,
-  driver: null, pciAddress: null, interfaces, linkSpeedMbps: 0, profileId, dpuSystemId: null,
-});
-const devices = [dev('eno1', 'nic', null, ['eno1']), dev('bf2', 'dpu', 'nvidia-bluefield-2-24.35', ['ens2f0np0']), dev('eno9', 'nic', 'no-such-profile')];
+// An unprofiled NIC, a BlueField-2 the host's agent runs (an embedded simulator's), a card whose profile this agent does not know.
+const devices = [
+  device('bcm57414', { machine: 'm7', name: 'eno1', interfaces: ['eno1'] }),
+  device('bluefield-2', { machine: 'm7', name: 'bf2', interfaces: ['ens2f0np0'], dpuSystemId: null }),
+  device('nic', { machine: 'm7', name: 'eno9', interfaces: [], profileId: 'no-such-profile' }),
+];
 let logs = '';
 let agent: RunningAgent;
 let client: AgentClient;
@@ -167,7 +168,7 @@ describe('the fault endpoint', () => {
 
 describe('agent flash belongs to the device, not to the request', () => {
   // flower -> bpf on an Agilio: write 2 s + activate 15 s, scaled to about 340 ms.
-  const nic = { ...dev('nfp0', 'smartnic', 'netronome-agilio-cx-flower-2.1'), id: 'm8/nfp0', machineSystemId: 'm8' };
+  const nic = device('agilio-cx-flower', { machine: 'm8', name: 'nfp0', interfaces: [] });
   let slow: RunningAgent;
   let c: AgentClient;
   const digest = sha256Hex(Buffer.from('agilio bpf 2.1'));

@@ -2,7 +2,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule } from '@ioplane/compiler';
 import { EmulatedNicDriver, FaultBook, sha256Hex } from '@ioplane/devices';
-import type { Device } from '@ioplane/domain';
+import { device as fixtureDevice } from '@ioplane/domain/testing';
 import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { firmwareImageFor } from './firmware.image';
@@ -34,10 +34,7 @@ afterAll(async () => {
 
 /** An agent in process over one emulated Agilio (the HTTP agent adds signatures and transport). */
 function machine() {
-  const device: Device = {
-    id: 'm1/nfp0', machineSystemId: 'm1', kind: 'smartnic', name: 'nfp0', vendorId: null, productId: null, vendorName: null, productName: null,
-    firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['nfp0'], linkSpeedMbps: 25_000, profileId: START, dpuSystemId: null,
-  };
+  const device = fixtureDevice('agilio-cx-nic', { machine: 'm1', name: 'nfp0', interfaces: ['nfp0'], linkSpeedMbps: 25_000, profileId: START });
   const nic = new EmulatedNicDriver({ device, profile: profiles.find((p) => p.id === START)!, profiles, faults: new FaultBook(), timeScale: 0.0001 });
   const loads: string[] = [];
   const agent: AgentPort = {
