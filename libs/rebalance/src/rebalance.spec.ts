@@ -1,4 +1,5 @@
 import type { Target } from '@ioplane/domain';
+import { device } from '@ioplane/domain/testing';
 import { catalogDevice, PlacementMachine, PlacementModule, PlacementVerdict } from '@ioplane/placement';
 import { countFlaps, CommittedMove, holdModules, MachineState, step } from './rebalance.decide';
 import { evaluateMachine } from './rebalance.evaluate';
@@ -6,6 +7,8 @@ import { RebalanceRule, rebalancePolicySchema, rebalanceRuleSchema, ruleFor, ups
 import { windowRates } from './telemetry.window';
 
 // A zone-c host of the demo fleet: ConnectX-7 (host XDP, flow offload) and a BlueField-3.
+const CX7 = device('smartnic', { machine: 'c1' });
+const BF3 = device('bluefield-3', { machine: 'c1', slot: 2 });
 function verdicts(): Record<string, PlacementVerdict> {
   const accept = (ts: Target[]): PlacementVerdict => ({ acceptedTargets: ts, reasons: [] });
   return {
@@ -20,15 +23,15 @@ const ddos = (pps = 500_000): PlacementModule => ({
   hostNsPerPacket: 13, costEstimated: false, instructions: 200, mapMemoryBytes: 1_000_000, verdicts: verdicts(),
 });
 
-const HOST: { deviceId: string; target: Target } = { deviceId: 'c1/bf3', target: 'host-xdp-native' };
-const DPU: { deviceId: string; target: Target } = { deviceId: 'c1/bf3', target: 'dpu-arm-xdp' };
+const HOST: { deviceId: string; target: Target } = { deviceId: BF3.id, target: 'host-xdp-native' };
+const DPU: { deviceId: string; target: Target } = { deviceId: BF3.id, target: 'dpu-arm-xdp' };
 
 /**
  * The BlueField-3 with native XDP on its host PF (an mlx5 netdev) and no driver receive cost, so
  * the figures below are the program's own cost: host XDP on the PF behind the DPU, or the DPU's Arm.
  */
 function bf3HostPf() {
-  const d = catalogDevice('c1/bf3', 'dpu', 'nvidia-bluefield-3-32.39', false, ['ens2f0np0', 'ens2f1np1']);
+  const d = catalogDevice(BF3.id, BF3.kind, BF3.profileId!, false, BF3.interfaces);
   return { ...d, flavours: d.flavours.map((f) => ({ ...f, targets: [...f.targets, 'host-xdp-native' as Target], throughput: { ...f.throughput, rxNsPerPacket: 0, latencyUs: 5 } })) };
 }
 
@@ -36,11 +39,11 @@ function machine(current = HOST): PlacementMachine {
   return {
     systemId: 'c1', hostname: 'core-c01', zone: 'zone-c', pool: 'core', tags: ['dpu-host'], hostCores: 64, hostCoreBudget: 4,
     devices: [
-      catalogDevice('c1/ens1f0', 'smartnic', 'mellanox-connectx-7-28.39', false),
+      catalogDevice(CX7.id, CX7.kind, CX7.profileId!, false),
       bf3HostPf(),
     ],
     // Traffic enters on the DPU's port: the DPU is on its path, the host netdev behind it.
-    ports: [{ interface: 'ens2f0np0' }],
+    ports: [{ interface: BF3.interfaces[0] }],
     currentPlacement: { 'ddos-drop': current },
   };
 }
@@ -107,7 +110,7 @@ describe('step: hysteresis, margin, cool-down', () => {
     const series = [...Array(5).fill(500_000), ...Array(10).fill(25_000_000)];
     const { moves, verdicts } = replay(series, rule());
     expect(verdicts.slice(4, 8)).toEqual(['no-move', 'building', 'building', 'propose']);
-    expect(moves.map((m) => [m.window, m.move.module, m.move.to.deviceId, m.move.to.target])).toEqual([[7, 'ddos-drop', 'c1/bf3', 'dpu-arm-xdp']]);
+    expect(moves.map((m) => [m.window, m.move.module, m.move.to.deviceId, m.move.to.target])).toEqual([[7, 'ddos-drop', BF3.id, 'dpu-arm-xdp']]);
   });
 
   it('carries observed load, both costs, the gain and why now in the proposal', () => {
@@ -200,18 +203,18 @@ describe('countFlaps', () => {
 });
 
 describe('windowRates', () => {
-  const reading = (packets: number, at: number, cpuNs: number | null = null) => ({ deviceId: 'c1/ens1f0', port: 0, module: 'ddos-drop', packets, bytes: packets * 128, drops: 0, cpuNs, at });
+  const reading = (packets: number, at: number, cpuNs: number | null = null) => ({ deviceId: CX7.id, port: 0, module: 'ddos-drop', packets, bytes: packets * 128, drops: 0, cpuNs, at });
   it('turns cumulative counters into rates per module and device', () => {
     const w = windowRates(
       { systemId: 'c1', readings: [reading(1_000, 0, 0)], errors: [] },
       { systemId: 'c1', readings: [reading(2_001_000, 2_000, 26_000_000)], errors: [] },
       { window: 4, hostname: 'core-c01', at: 'now' },
     );
-    expect(w.modules['ddos-drop']).toEqual({ pps: 1_000_000, bytesPerSecond: 128_000_000, dropsPerSecond: 0, meanPacketBytes: 128, deviceIds: ['c1/ens1f0'], hostCores: 0.013 });
+    expect(w.modules['ddos-drop']).toEqual({ pps: 1_000_000, bytesPerSecond: 128_000_000, dropsPerSecond: 0, meanPacketBytes: 128, deviceIds: [CX7.id], hostCores: 0.013 });
     expect(w.hostXdpCores).toBeCloseTo(0.013, 9);
   });
   it('gives no rate for a counter that is new or went backwards (a reload)', () => {
-    const w = windowRates({ systemId: 'c1', readings: [reading(5_000, 0)], errors: [] }, { systemId: 'c1', readings: [reading(10, 1_000), { ...reading(10, 1_000), deviceId: 'c1/bf3' }], errors: [] }, { window: 1, hostname: 'h', at: 'now' });
+    const w = windowRates({ systemId: 'c1', readings: [reading(5_000, 0)], errors: [] }, { systemId: 'c1', readings: [reading(10, 1_000), { ...reading(10, 1_000), deviceId: BF3.id }], errors: [] }, { window: 1, hostname: 'h', at: 'now' });
     expect(w.modules).toEqual({});
   });
 });
