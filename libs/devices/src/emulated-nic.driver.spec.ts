@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
+import { cardOf, device as fixtureDevice } from '@ioplane/domain/testing';
 import { analyzeObject, buildModule, verifyOffload } from '@ioplane/compiler';
 import { loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
@@ -13,10 +14,9 @@ import { FaultBook } from './fault.book';
 
 const profiles = loadProfiles();
 const byId = (id: string): FirmwareProfile => profiles.find((p) => p.id === id)!;
-const device = (name: string, profileId: string, kind: Device['kind']): Device => ({
-  id: `m1/${name}`, machineSystemId: 'm1', kind, name, vendorId: null, productId: null, vendorName: null, productName: null, firmwareVersion: null,
-  driver: null, pciAddress: null, interfaces: [name], linkSpeedMbps: 50_000, profileId, dpuSystemId: null,
-});
+/** The card of a profile on host m1, with one port of its own name. */
+const device = (name: string, profileId: string, kind: Device['kind']): Device =>
+  fixtureDevice(cardOf(profileId), { machine: 'm1', name, kind, interfaces: [name], linkSpeedMbps: 50_000, dpuSystemId: null });
 
 let cache: string;
 const mods: Record<string, ChainModule> = {};

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { device, dpuMachine, fleet, machine } from './index';
+import { cardOf, device, dpuMachine, fleet, machine } from './index';
 
 const ROOT = join(__dirname, '../../../..');
 
@@ -27,6 +27,8 @@ describe('fleet fixtures', () => {
     expect(device('smartnic')).toMatchObject({ id: 'h1/ens1f0', kind: 'smartnic', profileId: 'mellanox-connectx-7-28.39' });
     expect(device('dpu', { slot: 3 })).toMatchObject({ id: 'h1/ens3f0np0', kind: 'dpu', interfaces: ['ens3f0np0', 'ens3f1np1'], dpuSystemId: 'h1-dpu3' });
     expect(device('agilio-cx-bpf', { ports: 1, profileId: null })).toMatchObject({ interfaces: ['ens1f0'], profileId: null, driver: 'nfp' });
+    expect(device(cardOf('netronome-agilio-cx-flower-2.1'))).toMatchObject({ kind: 'smartnic', profileId: 'netronome-agilio-cx-flower-2.1', firmwareVersion: 'flower-2.1.16.1' });
+    expect(() => cardOf('no-such-profile')).toThrow(/no fixture card matches profile no-such-profile/);
   });
 
   it('gives a host the interfaces and PCI functions of its cards, the first port as its uplink', () => {

@@ -84,6 +84,13 @@ function modelOf(variant: DeviceKind | CardModelKey): CardModel {
   return CARDS[variant in BY_KIND ? BY_KIND[variant as DeviceKind] : (variant as CardModelKey)];
 }
 
+/** The card model a firmware profile matches: `device(cardOf(profile.id), ...)` gives a card of that profile. */
+export function cardOf(profileId: string): CardModelKey {
+  const key = (Object.keys(CARDS) as CardModelKey[]).find((k) => CARDS[k].profileId === profileId);
+  if (!key) throw new Error(`no fixture card matches profile ${profileId}; known: ${Object.values(CARDS).map((c) => c.profileId).join(', ')}`);
+  return key;
+}
+
 /** A DPU's systemId when the spec names none: one per host and slot. */
 export function dpuSystemIdOf(machine: string, slot: number): string {
   return `${machine}-dpu${slot}`;
