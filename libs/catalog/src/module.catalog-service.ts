@@ -195,9 +195,12 @@ export class ModuleCatalog {
   }
 
   private reportKey(digest: string): string {
-    return `${digest}:${this.profiles.map((p) => p.id).join(',')}:${this.opts.kernel ?? 'auto'}`;
+    return `${digest}:${this.profiles.map((p) => p.id).join(',')}:${this.opts.kernel ?? 'auto'}:${REPORT_FORMAT}`;
   }
 }
+
+/** Bumped when a report gains a measured field (2: cost.harnessNs), so reports cached before it are made again. */
+const REPORT_FORMAT = 'r2';
 
 function versionConflict(u: ModuleUpload): CatalogConflict {
   return new CatalogConflict('version_exists', `${u.manifest.name} ${u.manifest.version} exists with other content; versions are immutable (upload a new version)`, 'manifest.version');
