@@ -10,6 +10,7 @@ import { createLogger } from '@ioplane/runtime';
 import { startAgent, type RunningAgent } from '../../agent/src';
 import { addMgmtLink, mgmtAddresses, mgmtLinkName, startAgentProcess, type MgmtAddress } from './fleet-sim.process';
 import { buildMachineNet, type SimMachineNet } from './fleet-sim.topology';
+import { dropAtStage, swapCables } from './fleet-sim.wiring';
 import { renderDevices, renderMachine } from './maas-sim.render';
 import type { MaasSimStore, SimMachine } from './maas-sim.store';
 
@@ -71,7 +72,16 @@ export interface SimAgents {
    * runs with the settings the deployment's cloud-init wrote (none: no agent was installed).
    */
   redeploy(systemId: string, settings: { token: string; publicKeyPem: string; port: number } | null): Promise<void>;
+  /** Faults of the emulated machines' cabling and hardware stages (packet-true fleet only, else null). */
+  hardware: SimHardwareFaults | null;
   close(): Promise<void>;
+}
+
+export interface SimHardwareFaults {
+  /** Swaps two host ports' cables (see swapCables). */
+  swapCables(systemId: string, a: string, b: string): Promise<void>;
+  /** The port's NIC stage or DPU passes nothing on to the host, as wrong forwarding rules in its switch would (see dropAtStage). */
+  dropAtStage(systemId: string, iface: string, stage: 'nic' | 'dpu'): Promise<void>;
 }
 
 /** Why the simulator's agents could not start; the ones that did were stopped and cleaned up. */
@@ -275,12 +285,23 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     throw e;
   }
 
+  const netOf = (systemId: string): SimMachineNet => {
+    const net = nets.get(systemId);
+    if (!net) throw new Error(`machine ${systemId} has no emulated network (not a host, or not running)`);
+    return net;
+  };
   let closing: Promise<void> | undefined;
   return {
     instanceId,
     port: shared,
     agents,
     faultToken,
+    hardware: packetTrue
+      ? {
+          swapCables: (systemId, a, b) => swapCables(netOf(systemId).topology, a, b),
+          dropAtStage: (systemId, iface, stage) => dropAtStage(netOf(systemId).topology, iface, stage),
+        }
+      : null,
     async redeploy(systemId, settings) {
       const old = agents.get(systemId);
       agents.delete(systemId);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { buildFleetModel, loadFleetFile, type FleetModel } from './fleet-file';
-import { startSimAgents, type SimAgent, type SimAgentOptions, type SimAgents } from './maas-sim.agents';
+import { startSimAgents, type SimAgent, type SimAgentOptions, type SimAgents, type SimHardwareFaults } from './maas-sim.agents';
 import { generateApiKey, OAuthVerifier, parseApiKey } from './maas-sim.auth';
 import { Params, parseBody, readBody } from './maas-sim.body';
 import { MaasError } from './maas-sim.errors';
@@ -51,6 +51,8 @@ export interface MaasSimulator {
   agentPort: number;
   /** Prefix of this simulator's agent ids (`<agentInstanceId>-<systemId>`); null without agents. */
   agentInstanceId: string | null;
+  /** Cabling and hardware-stage faults of a packet-true fleet; null without one. */
+  hardware: SimHardwareFaults | null;
   /** The credential of the agents' `PUT /v1/faults` (not an agent token); null without agents. */
   agentFaultToken: string | null;
   /** The scenario player, when started with `scenario`. */
@@ -262,6 +264,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     agentPort: agents?.port ?? 0,
     agentInstanceId: agents?.instanceId ?? null,
     agentFaultToken: agents?.faultToken ?? null,
+    hardware: agents?.hardware ?? null,
     close() {
       closing ??= (async () => {
         scenario?.close();
