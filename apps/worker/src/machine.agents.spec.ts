@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Device } from '@ioplane/domain';
+import { device } from '@ioplane/domain/testing';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../../agent/src';
 import { AgentClient, generateSigningKeys } from '@ioplane/devices';
@@ -7,12 +8,9 @@ import { machineAgents } from './machine.agents';
 
 const keys = generateSigningKeys();
 const token = (id: string) => `machine-agents-spec-${id}-0123456789abcdef`;
-const dev = (machine: string, name: string, kind: Device['kind'], profileId: string | null, dpuSystemId: string | null = null): Device => ({
-  id: `${machine}/${name}`, machineSystemId: machine, kind, name, vendorId: null, productId: null, vendorName: null, productName: null, firmwareVersion: null,
-  driver: null, pciAddress: null, interfaces: [`${name}p0`], linkSpeedMbps: 0, profileId, dpuSystemId,
-});
-const nic = dev('h1', 'eno1', 'nic', null);
-const dpu = dev('h1', 'bf2', 'dpu', 'nvidia-bluefield-2-24.35', 'd1');
+// A host's unprofiled NIC and its BlueField-2, which is the DPU machine d1.
+const nic = device('bcm57414', { machine: 'h1', name: 'eno1' });
+const dpu = device('bluefield-2', { machine: 'h1', slot: 2, name: 'bf2', dpuSystemId: 'd1' });
 let dir: string;
 const running: RunningAgent[] = [];
 
