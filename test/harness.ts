@@ -26,6 +26,8 @@ export function testConfig(overrides: Record<string, string> = {}): IoplaneConfi
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent',
     // Tests walk every endpoint without a token from one address; the refusal throttle has its own test (hardening).
     API_REFUSED_LIMIT: '100000',
+    // Every answer of every e2e test is checked against the operation's documented schema.
+    IOPLANE_CHECK_RESPONSES: 'on',
     ...overrides,
   });
 }

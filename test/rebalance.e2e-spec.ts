@@ -214,7 +214,7 @@ describe('rebalance: telemetry, hysteresis, propose and auto moves through the n
   }, 120_000);
 
   it('keeps telemetry memory bounded however long the scenario runs', async () => {
-    const p = h.config.IOPLANE_PREFIX;
+    const p = h.keys.base;
     for (let i = 0; i < 2 * KEEP_WINDOWS; i++) await run(JOBS.telemetrySample, { decide: false });
     const window = Number(await h.redis.get(`${p}:telemetry:window`));
     expect(window).toBeGreaterThan(4 * KEEP_WINDOWS);

@@ -25,6 +25,7 @@ export async function spawnApi(h: Harness, env: Record<string, string> = {}): Pr
       API_PORT: String(port),
       API_REFUSED_LIMIT: '100000',
       DRAIN_GRACE_MS: '0',
+      IOPLANE_CHECK_RESPONSES: 'on',
       LOG_LEVEL: 'warn',
       ...env,
     },

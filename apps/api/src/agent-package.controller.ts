@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { IOPLANE_CONFIG, type IoplaneConfig } from '@ioplane/runtime';
 import { RequireRole } from './auth/role.decorator';
 import { ValidQuery } from './zod.pipe';
+import { ReturnsRaw } from './dto/returns.decorator';
 
 interface StreamResponse extends NodeJS.WritableStream {
   setHeader(name: string, value: string | number): unknown;
@@ -33,6 +34,7 @@ export class AgentPackageController {
   @Get('agent-package')
   @RequireRole('public')
   @ApiOperation({ summary: 'The newest ioplane-agent .deb for an architecture (default: the controller\'s)' })
+  @ReturnsRaw('application/vnd.debian.binary-package', 'the package file')
   async get(@ValidQuery(packageQuery) q: z.infer<typeof packageQuery>, @Res() res: StreamResponse): Promise<void> {
     const want = q.arch ?? DEBIAN_ARCH[arch()] ?? arch();
     const dir = this.config.IOPLANE_AGENT_PACKAGES_DIR;

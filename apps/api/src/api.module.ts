@@ -1,6 +1,7 @@
 import { AgentPackageController } from './agent-package.controller';
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, Reflector } from '@nestjs/core';
+import { ResponseContractInterceptor } from './dto/returns.decorator';
 import { ThrottlerModule } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { AuditRepository, TokenRepository } from '@ioplane/state';
@@ -42,6 +43,7 @@ export class ApiModule {
         { provide: APP_GUARD, useClass: MutationThrottler },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_INTERCEPTOR, useClass: RequestShapeInterceptor },
+        { provide: APP_INTERCEPTOR, useFactory: (reflector: Reflector) => new ResponseContractInterceptor(reflector, opts.config.IOPLANE_CHECK_RESPONSES === 'on'), inject: [Reflector] },
         ClientErrorHandler,
       ],
     };

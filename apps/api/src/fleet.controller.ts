@@ -9,6 +9,8 @@ import { FLEET_REPOSITORY } from '@ioplane/runtime';
 import type { FleetRepository } from '@ioplane/state';
 import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
+import { Returns } from './dto/returns.decorator';
+import { deployQueued, fleetList, fleetMachine, syncQueued } from './dto/fleet.dto';
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore');
 const fleetQuery = z.object({
@@ -41,6 +43,7 @@ export class FleetController {
   @Get('machines')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'Machines with their devices and matched firmware profiles, as last synced from MAAS' })
+  @Returns(fleetList)
   async list(@ValidQuery(fleetQuery) q: FleetQuery) {
     const [meta, machines] = await Promise.all([this.repo.meta(), this.repo.listMachines(q)]);
     const items = q.includeDpus === 'true' ? machines : machines.filter((m) => !m.isDpu);
@@ -50,6 +53,7 @@ export class FleetController {
   @Get('machines/:systemId')
   @RequireRole('viewer')
   @ApiParam({ name: 'systemId' })
+  @Returns(fleetMachine)
   async get(@Param('systemId', new ZodPipe(systemId, 'param', 'systemId')) id: string) {
     const m = await this.repo.getMachine(id);
     if (!m) throw new NotFoundException({ code: 'not_found', field: 'systemId', message: `no machine ${id} in the inventory` });
@@ -60,6 +64,7 @@ export class FleetController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a fleet sync from MAAS now' })
+  @Returns(syncQueued, { status: 202 })
   async sync(@ValidBody(syncBody) body: Omit<FleetSyncPayload, 'reason'>) {
     const data: FleetSyncPayload = { reason: 'manual', systemIds: body.systemIds ?? [] };
     const job = await this.queue.add(JOBS.fleetSync, data, FLEET_SYNC_JOB_OPTIONS);
@@ -70,6 +75,7 @@ export class FleetController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Have MAAS deploy machines with cloud-init that installs the ioplane agent; one job per machine' })
+  @Returns(deployQueued, { status: 202 })
   async deploy(@ValidBody(deployBody) body: DeployBody) {
     const all = (await this.repo.listMachines()).filter((m) => !m.isDpu);
     const machines = body.machines.map((key, i) => {

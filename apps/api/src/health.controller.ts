@@ -7,6 +7,8 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import Redis from 'ioredis';
 import { STATE_REDIS } from '@ioplane/runtime';
 import { RequireRole } from './auth/role.decorator';
+import { z } from 'zod';
+import { Returns } from './dto/returns.decorator';
 
 /** Set on SIGTERM: readiness fails first, so a load balancer stops sending before workers drain. */
 export const readiness = { draining: false };
@@ -29,6 +31,7 @@ export class HealthController {
   /** Liveness: the process answers. */
   @Get('healthz')
   @RequireRole('public')
+  @Returns(z.object({ status: z.literal('ok') }), { description: 'the process is alive' })
   healthz() {
     return { status: 'ok' };
   }
@@ -40,6 +43,7 @@ export class HealthController {
   @Get('readyz')
   @RequireRole('public')
   @HealthCheck()
+  @Returns(z.looseObject({ status: z.string(), info: z.record(z.string(), z.unknown()).optional(), details: z.record(z.string(), z.unknown()).optional() }), { description: 'ready: Redis is a writable primary, every queue has a worker (503 names the failed checks)' })
   async readyz() {
     if (readiness.draining) throw new ServiceUnavailableException({ code: 'draining', message: 'shutting down: not taking new work', checks: { draining: { status: 'down', message: 'shutting down' } } });
     try {

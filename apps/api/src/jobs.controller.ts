@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { QUEUES } from '@ioplane/queue';
 import { ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
+import { Returns } from './dto/returns.decorator';
+import { jobView } from './dto/fleet.dto';
 
 const jobIdParam = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a job id');
 
@@ -16,6 +18,7 @@ export class JobsController {
 
   @Get(':id')
   @RequireRole('viewer')
+  @Returns(jobView)
   async get(@Param('id', new ZodPipe(jobIdParam, 'param', 'id')) id: string) {
     const job = await this.queue.getJob(id);
     if (!job) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no job ${id}` });

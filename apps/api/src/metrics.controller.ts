@@ -7,6 +7,7 @@ import { QUEUES } from '@ioplane/queue';
 import { ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { RolloutRepository } from '@ioplane/state';
 import { RequireRole } from './auth/role.decorator';
+import { ReturnsRaw } from './dto/returns.decorator';
 
 const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized', 'waiting-children'] as const;
 
@@ -28,6 +29,7 @@ export class MetricsController {
   @RequireRole('public')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics' })
+  @ReturnsRaw('text/plain', 'Prometheus text exposition format 0.0.4')
   async metrics(): Promise<string> {
     for (const q of this.queues) {
       const counts = await q.getJobCounts(...STATES);

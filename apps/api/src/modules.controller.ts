@@ -2,10 +2,12 @@ import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ZodError, z } from 'zod';
 import { BuildError, ElfError } from '@ioplane/compiler';
-import { CatalogConflict, CatalogError, CatalogRefusal, ModuleCatalog, ModuleNotFound, PublicModuleReport, publicReport, scrubServerPaths, serverPathPrefixes } from '@ioplane/catalog';
+import { CatalogConflict, CatalogError, CatalogRefusal, ModuleCatalog, ModuleNotFound, moduleUploadSchema, PublicModuleReport, publicReport, scrubServerPaths, serverPathPrefixes } from '@ioplane/catalog';
 import { MODULE_CATALOG } from '@ioplane/runtime';
-import { ZodPipe } from './zod.pipe';
+import { ValidBody, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
+import { Returns } from './dto/returns.decorator';
+import { moduleAnalysis, moduleDetail, moduleList, moduleUploaded } from './dto/modules.dto';
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a module name (lowercase letters, digits, dashes)');
 const analysisQuery = z.strictObject({ profile: z.string().regex(/^[a-z0-9.-]{1,80}$/, 'must be a firmware profile id').optional() });
@@ -18,6 +20,7 @@ export class ModulesController {
   @Get()
   @RequireRole('viewer')
   @ApiOperation({ summary: 'Modules ioplane can place: the shipped catalog and uploads' })
+  @Returns(moduleList)
   async list() {
     const items = await this.catalog.list();
     return { count: items.length, items };
@@ -25,6 +28,7 @@ export class ModulesController {
 
   @Get(':name')
   @RequireRole('viewer')
+  @Returns(moduleDetail)
   async get(@Param('name', new ZodPipe(moduleName, 'param', 'name')) name: string) {
     const { manifest, record } = await this.guard(() => this.catalog.get(name));
     const { dir: _dir, ...rest } = manifest;
@@ -35,6 +39,7 @@ export class ModulesController {
   @RequireRole('viewer')
   @ApiOperation({ summary: 'Facts, verdict per firmware profile, kernel verdict, test vectors and cost' })
   @ApiQuery({ name: 'profile', required: false })
+  @Returns(moduleAnalysis)
   async analysis(@Param('name', new ZodPipe(moduleName, 'param', 'name')) name: string, @Query(new ZodPipe(analysisQuery, 'query')) q: { profile?: string }) {
     if (q.profile) await this.guard(async () => this.catalog.profile(q.profile!));
     const report = publicReport(await this.guard(() => this.catalog.analysis(name)), this.catalog.cacheDir);
@@ -45,7 +50,9 @@ export class ModulesController {
   @RequireRole('admin')
   @HttpCode(201)
   @ApiOperation({ summary: 'Upload a module: manifest plus C sources (files, base64) or a BPF object (object, base64). 201 when stored, 200 when this version was uploaded before with the same content, 409 when it exists with other content or names a shipped module' })
-  async upload(@Body() body: unknown, @Res({ passthrough: true }) res: { status(code: number): unknown }) {
+  @Returns(moduleUploaded, { status: 201, description: 'stored' })
+  @Returns(moduleUploaded, { status: 200, description: 'this version was uploaded before with the same content: nothing changed' })
+  async upload(@ValidBody(moduleUploadSchema) body: unknown, @Res({ passthrough: true }) res: { status(code: number): unknown }) {
     const { record, report, created } = await this.guard(() => this.catalog.upload(body));
     if (!created) res.status(200);
     return { name: record.name, version: record.version, origin: record.origin, digest: record.digest, analysis: summarize(publicReport(report, this.catalog.cacheDir)) };

@@ -14,6 +14,8 @@ import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PR
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
+import { NoBody, Returns } from './dto/returns.decorator';
+import { controlAccepted, dryRun, placementList, placementView, storedPlan, submitted } from './dto/placements.dto';
 
 const placementId = z.string().regex(/^pl-[a-z0-9-]{1,40}$/, 'must be a placement id (pl-...)');
 const idempotencyKey = z.string().regex(/^[A-Za-z0-9._-]{8,128}$/, 'must be 8-128 letters, digits, dot, dash or underscore');
@@ -39,6 +41,8 @@ export class PlacementsController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued.' })
+  @Returns(submitted, { status: 202, description: 'stored and queued (200 with created: false for a repeated Idempotency-Key)' })
+  @Returns(z.union([dryRun, submitted]), { status: 200, description: 'dryRun: the plan, nothing stored; or the placement an Idempotency-Key already names' })
   async submit(
     @ValidHeader('Idempotency-Key', idempotencyKey.optional(), 'resubmitting with the same key returns the same placement') key: string | undefined,
     @ValidBody(placementRequestSchema) req: PlacementRequest,
@@ -67,6 +71,7 @@ export class PlacementsController {
 
   @Get()
   @RequireRole('viewer')
+  @Returns(placementList)
   async list() {
     const items = await this.placements.list(100);
     return { count: items.length, items };
@@ -74,6 +79,7 @@ export class PlacementsController {
 
   @Get(':id')
   @RequireRole('viewer')
+  @Returns(placementView, { description: 'the placement, its plan summary and each machine of its rollout' })
   async get(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     const rec = await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);
@@ -99,6 +105,8 @@ export class PlacementsController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Stop the rollout: machines in flight roll back, pending ones are left untouched' })
+  @Returns(controlAccepted, { status: 202 })
+  @NoBody()
   cancel(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     return this.control(id, 'cancel', ['queued', 'planning', 'planned', 'rolling-out', 'paused']);
   }
@@ -106,6 +114,8 @@ export class PlacementsController {
   @Post(':id/pause')
   @RequireRole('operator')
   @HttpCode(202)
+  @Returns(controlAccepted, { status: 202 })
+  @NoBody()
   pause(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     return this.control(id, 'pause', ['queued', 'planning', 'planned', 'rolling-out']);
   }
@@ -113,6 +123,8 @@ export class PlacementsController {
   @Post(':id/resume')
   @RequireRole('operator')
   @HttpCode(202)
+  @Returns(controlAccepted, { status: 202 })
+  @NoBody()
   resume(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     return this.control(id, 'run', ['paused', 'rolling-out', 'queued', 'planning', 'planned']);
   }
@@ -121,6 +133,8 @@ export class PlacementsController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Roll the whole job back: the running wave and the committed machines' })
+  @Returns(controlAccepted, { status: 202 })
+  @NoBody()
   rollback(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     return this.control(id, 'rollback', ['rolling-out', 'paused']);
   }
@@ -140,6 +154,7 @@ export class PlacementsController {
 
   @Get(':id/plan')
   @RequireRole('viewer')
+  @Returns(storedPlan, { description: 'every machine\'s paths and hops in packet order, with the reasons' })
   async plan(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);

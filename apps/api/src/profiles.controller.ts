@@ -3,6 +3,8 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { PROFILES } from '@ioplane/runtime';
 import { RequireRole } from './auth/role.decorator';
+import { Returns } from './dto/returns.decorator';
+import { profileList } from './dto/fleet.dto';
 
 @ApiTags('profiles')
 @Controller('v1/profiles')
@@ -11,6 +13,7 @@ export class ProfilesController {
 
   @Get()
   @RequireRole('viewer')
+  @Returns(profileList)
   list() {
     return { count: this.profiles.length, items: this.profiles };
   }

@@ -12,6 +12,8 @@ import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEM
 import { FleetRepository, PlacementRepository, RebalanceRepository } from '@ioplane/state';
 import { RequireRole } from './auth/role.decorator';
 import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
+import { Returns } from './dto/returns.decorator';
+import { approved, proposal, proposalList, rejected } from './dto/rebalance.dto';
 
 const proposalIdParam = z.string().regex(/^rb-\d+-[a-z0-9]+$/, 'must be a proposal id (rb-<window>-<systemId>)');
 const listQuery = z.object({
@@ -34,6 +36,7 @@ export class RebalanceController {
   @Get('proposals')
   @RequireRole('viewer')
   @ApiOperation({ summary: 'Rebalance proposals, newest first, each with its moves and reasons' })
+  @Returns(proposalList)
   async list(@ValidQuery(listQuery) q: z.infer<typeof listQuery>) {
     const all = await this.repo.proposals<Proposal>(q.status ? 1000 : q.limit);
     const items = (q.status ? all.filter((p) => p.status === q.status) : all).slice(0, q.limit);
@@ -42,6 +45,7 @@ export class RebalanceController {
 
   @Get('proposals/:id')
   @RequireRole('viewer')
+  @Returns(proposal)
   async get(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string) {
     const p = await this.repo.proposal<Proposal>(id);
     if (!p) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no proposal ${id}` });
@@ -52,6 +56,7 @@ export class RebalanceController {
   @RequireRole('operator')
   @HttpCode(202)
   @ApiOperation({ summary: 'Submit the proposal as a placement with reason rebalance; it rolls out through the normal pipeline' })
+  @Returns(approved, { status: 202 })
   async approve(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @ValidBody(decisionBody) body: z.infer<typeof decisionBody>) {
     const p = await this.mustBePending(id);
     const req = placementRequestSchema.parse(p.request);
@@ -77,6 +82,7 @@ export class RebalanceController {
   @Post('proposals/:id/reject')
   @RequireRole('operator')
   @HttpCode(200)
+  @Returns(rejected)
   async reject(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @ValidBody(decisionBody) body: z.infer<typeof decisionBody>) {
     await this.mustBePending(id);
     const r = await this.repo.transition<Proposal>(id, ['pending'], (x) => ({ ...x, status: 'rejected', decidedAt: new Date().toISOString(), decidedBy: 'operator', note: body.note ?? null }));
@@ -86,6 +92,7 @@ export class RebalanceController {
 
   @Get('policy')
   @RequireRole('viewer')
+  @Returns(rebalancePolicySchema)
   async policy() {
     return (await this.repo.policy()) ?? EMPTY_POLICY;
   }
@@ -93,6 +100,7 @@ export class RebalanceController {
   @Put('policy')
   @RequireRole('admin')
   @ApiOperation({ summary: 'Replace the rebalance policy: rules per selector (mode off|propose|auto, margin, minGainHce, windows, cooldownWindows); first match wins' })
+  @Returns(rebalancePolicySchema)
   async setPolicy(@ValidBody(rebalancePolicySchema) policy: RebalancePolicy) {
     await this.repo.setPolicy(policy);
     return policy;

@@ -46,8 +46,8 @@ export class ZodPipe<T> implements PipeTransform<unknown, T> {
 }
 
 /** Schemas in the OpenAPI document, in the dialect OpenAPI 3.0 reads. */
-function openApiSchema(schema: ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>;
+export function openApiSchema(schema: ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>;
   return rest;
 }
 

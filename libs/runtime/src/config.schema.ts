@@ -47,6 +47,8 @@ export const configSchema = z.object({
   API_RATE_LIMIT: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').default(600),
   /** Requests refused for authentication (401/403) per minute per client address; past it 429, and nothing is written. */
   API_REFUSED_LIMIT: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').default(60),
+  /** on: every JSON answer is checked against its documented schema (a mismatch is a 500 response_contract); the e2e tests turn it on. */
+  IOPLANE_CHECK_RESPONSES: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,11 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Post, Req } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditRepository, ROLES, TokenRepository } from '@ioplane/state';
-import { ZodPipe } from '../zod.pipe';
+import { ValidBody, ValidQuery, ZodPipe } from '../zod.pipe';
 import { AUDIT_REPOSITORY, TOKEN_REPOSITORY } from './auth.tokens';
 import type { AuthedRequest } from './auth.guard';
 import { RequireRole } from './role.decorator';
+import { Returns } from '../dto/returns.decorator';
+import { apiToken, auditList, createdToken, tokenList } from '../dto/access.dto';
 
 const createBody = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore'),
@@ -25,7 +27,8 @@ export class TokensController {
   @Post('tokens')
   @HttpCode(201)
   @RequireRole('admin')
-  async create(@Body(new ZodPipe(createBody, 'body')) body: z.infer<typeof createBody>, @Req() req: AuthedRequest) {
+  @Returns(createdToken, { status: 201, description: 'the token; its secret is shown here once' })
+  async create(@ValidBody(createBody) body: z.infer<typeof createBody>, @Req() req: AuthedRequest) {
     const { token, record } = await this.tokens.create(body.name, body.role, req.token?.name ?? null);
     // The secret is shown once, here; only its hash is kept.
     return { ...record, token };
@@ -33,6 +36,7 @@ export class TokensController {
 
   @Get('tokens')
   @RequireRole('admin')
+  @Returns(tokenList)
   async list() {
     const items = await this.tokens.list();
     return { count: items.length, items };
@@ -40,6 +44,7 @@ export class TokensController {
 
   @Delete('tokens/:id')
   @RequireRole('admin')
+  @Returns(apiToken)
   async revoke(@Param('id', new ZodPipe(tokenId, 'param', 'id')) id: string) {
     const r = await this.tokens.revoke(id);
     if (!r) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no token ${id}` });
@@ -48,7 +53,8 @@ export class TokensController {
 
   @Get('audit')
   @RequireRole('admin')
-  async auditLog(@Query(new ZodPipe(auditQuery, 'query')) q: z.infer<typeof auditQuery>) {
+  @Returns(auditList)
+  async auditLog(@ValidQuery(auditQuery) q: z.infer<typeof auditQuery>) {
     const items = await this.audit.list(q.limit);
     return { count: items.length, items };
   }
@@ -56,7 +62,8 @@ export class TokensController {
   /** Mutating calls refused for authentication, kept apart from real changes and capped lower. */
   @Get('audit/refused')
   @RequireRole('admin')
-  async refusedLog(@Query(new ZodPipe(auditQuery, 'query')) q: z.infer<typeof auditQuery>) {
+  @Returns(auditList)
+  async refusedLog(@ValidQuery(auditQuery) q: z.infer<typeof auditQuery>) {
     const items = await this.audit.listRefused(q.limit);
     return { count: items.length, items };
   }
