@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { loadProfiles } from '@ioplane/profiles';
 import {
   buildProblem, FleetPlan, heuristicSolve, loadHighs, MachinePlan, machinePlan, materialise, milpSolve, PlacementMachine, PlacementModule, planFleet,
@@ -47,9 +48,10 @@ class Record {
 }
 
 /** The engine's side: plan the fleet, then each machine's plan bound to its devices and validated. */
-function engineRun(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): { plan: FleetPlan; rec: Record } {
+function engineRun(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): { plan: FleetPlan; rec: Record; outputSeconds: number } {
   const rec = new Record(fleet.length);
   const plan = planFleet(fleet, modules);
+  const t0 = performance.now();
   const base = sortChain(modules.filter((m) => !m.scope));
   const scoped = scopedAsPlanned(modules);
   const chosen = scoped.map((m) => new Set(plan.scoped.find((s) => s.module === m.name)?.replicas.map((r) => r.systemId) ?? []));
@@ -61,24 +63,27 @@ function engineRun(fleet: readonly PlacementMachine[], modules: readonly Placeme
     if (!mods) sets.set(bits, (mods = sortChain([...base, ...scoped.filter((_, j) => bits & (1 << j))])));
     rec.take(i, fleet[i], mods, machinePlan(plan, i), 'engine');
   }
-  return { plan, rec };
+  return { plan, rec, outputSeconds: (performance.now() - t0) / 1000 };
 }
 
-function baselineRun(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): { replicas: number[][]; rec: Record } {
+function baselineRun(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): { replicas: number[][]; rec: Record; outputSeconds: number } {
   const rec = new Record(fleet.length);
-  const { replicas } = baselineFleet(fleet, modules, (i, plan, mods) => rec.take(i, fleet[i], mods, plan, 'baseline'));
-  return { replicas, rec };
+  const { replicas, outputSeconds } = baselineFleet(fleet, modules, (i, plan, mods) => rec.take(i, fleet[i], mods, plan, 'baseline'));
+  return { replicas, rec, outputSeconds };
 }
 
 /** `warm` untimed runs, then `runs` timed ones; the last result is kept. */
-function timed<T>(work: () => T, warm: number, runs: number): { result: T; seconds: number[] } {
-  let result = work();
+function timed<T>(work: () => T, warm: number, runs: number, each?: (r: T, cpuSeconds: number) => void): { result: T; seconds: number[] } {
+  let result = warm > 0 ? work() : (undefined as T);
   for (let i = 1; i < warm; i++) result = work();
   const seconds: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     result = work();
     seconds.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    each?.(result, (c.user + c.system) / 1e6);
   }
   return { result, seconds };
 }
@@ -102,8 +107,14 @@ async function main(): Promise<void> {
   const ports = fleet.reduce((n, m) => n + m.ports.length, 0);
   const distinct = distinctInputs(fleet);
 
-  const engine = timed(() => engineRun(fleet, modules), warm, runs);
-  const base = timed(() => baselineRun(fleet, modules), warm, runs);
+  // Per timed run, the part spent writing the output (explain, bind, validate every machine).
+  const engineOutput: number[] = [];
+  const baseOutput: number[] = [];
+  const loadStart = os.loadavg()[0].toFixed(2);
+  const engineCpu: number[] = [];
+  const baseCpu: number[] = [];
+  const engine = timed(() => engineRun(fleet, modules), warm, runs, (r, cpu) => (engineOutput.push(r.outputSeconds), engineCpu.push(cpu)));
+  const base = timed(() => baselineRun(fleet, modules), warm, runs, (r, cpu) => (baseOutput.push(r.outputSeconds), baseCpu.push(cpu)));
   const { plan, rec: eng } = engine.result;
   const { rec: bas } = base.result;
   let broken = eng.broken + bas.broken;
@@ -203,6 +214,12 @@ async function main(): Promise<void> {
     ['placement.baseline_min_seconds', Math.min(...base.seconds).toFixed(3), 'baseline fastest run'],
     ['placement.baseline_max_seconds', Math.max(...base.seconds).toFixed(3), 'baseline slowest run'],
     ['placement.speedup_vs_baseline_median', (baseMedian / engMedian).toFixed(2), 'baseline median / engine median'],
+    ['placement.engine_output_median_seconds', median(engineOutput).toFixed(3), 'of the engine\'s time, explaining, binding and validating every machine\'s plan (the output both sides write)'],
+    ['placement.baseline_output_median_seconds', median(baseOutput).toFixed(3), 'the same for the baseline'],
+    ['placement.speedup_bound_same_output', (baseMedian / median(baseOutput)).toFixed(2), 'baseline median / its output time alone: the most any planner writing this output with this code can gain over this baseline'],
+    ['placement.fleet10k_median_cpu_seconds', median(engineCpu).toFixed(3), 'engine median CPU time of a run (less disturbed than wall time on a shared machine)'],
+    ['placement.baseline_median_cpu_seconds', median(baseCpu).toFixed(3), 'baseline median CPU time of a run'],
+    ['placement.load_average', `${loadStart}->${os.loadavg()[0].toFixed(2)}`, '1-minute load average at the start and end of the run (2 cores here: above 2, other work shared the cores)'],
     ['placement.runs_per_side', runs, 'timed runs per side, after the same warm-up'],
     ['placement.wrongly_infeasible', wronglyInfeasible, 'machines the engine reports infeasible that the exhaustive solver places (goal 0)'],
     ['placement.infeasible_machines', engineInfeasible, 'machines without any plan (proven by the exhaustive solver)'],

@@ -46,8 +46,18 @@ class ClassEntry implements EquivalenceClass {
     private readonly cache: EquivalenceCache,
     readonly first: PlacementMachine,
     readonly chain: PlacementModule[],
-    readonly keys: { statics: string; shape: string; traffic: string },
+    /** Lengths of the key's prefixes that identify its statics, shape and traffic filter (see classFor). */
+    private readonly prefixes: { statics: number; shape: number; traffic: number },
   ) {}
+
+  /**
+   * The prefix keys, cut from the class key when needed: a fleet of distinct machines holds a class
+   * per machine (more with replica pricing), and three more long strings each would outweigh the
+   * kept answers.
+   */
+  get keys(): { statics: string; shape: string; traffic: string } {
+    return { statics: this.key.slice(0, this.prefixes.statics), shape: this.key.slice(0, this.prefixes.shape), traffic: this.key.slice(0, this.prefixes.traffic) };
+  }
 
   get solution(): MachineSolution {
     if (this.solved) return this.solved;
@@ -164,7 +174,7 @@ export class EquivalenceCache {
       this.hits++;
       return hit;
     }
-    const cls = new ClassEntry(this.classes.length, key, chain.map((m) => m.name), this, machine, [...chain], { statics, shape, traffic });
+    const cls = new ClassEntry(this.classes.length, key, chain.map((m) => m.name), this, machine, [...chain], { statics: statics.length, shape: shape.length, traffic: traffic.length });
     this.classes.push(cls);
     this.byKey.set(key, cls);
     return cls;
@@ -173,9 +183,14 @@ export class EquivalenceCache {
   /** Solve every class not solved yet, in the order they were found; `compact` drops their problems (see ClassEntry.compact). */
   solveAll(opts: { explain?: boolean; compact?: boolean } = {}): void {
     for (const c of this.classes) {
-      const s = c.solution;
-      if (opts.explain) decisionsOf(s);
-      else if (opts.compact) c.compact();
+      if (opts.compact) {
+        // outcome() solves a class not solved yet and leaves a compacted one as it is.
+        c.outcome();
+        c.compact();
+      } else {
+        const s = c.solution;
+        if (opts.explain) decisionsOf(s);
+      }
     }
   }
 
