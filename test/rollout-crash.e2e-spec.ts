@@ -55,18 +55,18 @@ describe('a worker killed (SIGKILL) mid-flash', () => {
   });
 
   it('leaves a job another worker finishes, without a second write of the firmware slot', async () => {
-    const id = hostId(h, 'edge-b02');
+    const id = hostId(h, 'edge-b03');
     const agent = h.agent(id);
     const nic = (await agent.programs()).devices.find((d) => d.firmware)!;
-    expect(nic.firmware!.profileId).toBe('netronome-agilio-cx-flower-2.1');
+    expect(nic.firmware!.profileId).toBe('netronome-agilio-cx-nic-2.1');
 
-    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-b02'] } });
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-b03'] } });
     expect(res.status).toBe(202);
     const placementId: string = res.body.id;
 
     // Mid-flash: the record says flashing and the device is being written.
     await until(
-      () => `edge-b02 to be flashing on its record and on its agent (worker output: ${worker!.output().slice(-2000)})`,
+      () => `edge-b03 to be flashing on its record and on its agent (worker output: ${worker!.output().slice(-2000)})`,
       async () => {
         const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body;
         if (p.rollout?.machines[0]?.state !== 'flashing') return false;

@@ -62,8 +62,10 @@ describe('rollout with 10 % injected flash failures', () => {
     const plan = await dryRun(h, EXAMPLE);
     const feasible = plan.filter((m) => m.feasible);
     const flashing = feasible.filter((m) => Object.keys(m.flavourSwitches).length > 0);
-    expect(flashing.map((m) => m.hostname).sort()).toEqual(['edge-a03', 'edge-b02', 'edge-b03']);
-    const victims = flashing.filter((m) => ['edge-a03', 'edge-b03'].includes(m.hostname));
+    // Only the Agilio in its nic flavour flashes (to bpf, for XDP offload): the flower flavour holds
+    // acl-firewall's flow rules as it is, its agent reporting flow hooks apart from program slots.
+    expect(flashing.map((m) => m.hostname).sort()).toEqual(['edge-b03']);
+    const victims = flashing;
     expect(victims.length / feasible.length).toBeLessThanOrEqual(0.2);
 
     const before = new Map<string, Record<string, string>>();
@@ -91,13 +93,13 @@ describe('rollout with 10 % injected flash failures', () => {
         expect(fw.updating).toBe(false);
       }
     }
-    // The machines that flashed fine run the new flavour.
-    for (const m of flashing.filter((x) => !bad.has(x.systemId))) expect(await firmwareOf(h, m.systemId)).toMatchObject(m.flavourSwitches);
+    // A flash that works is rollout.e2e's: there every switched device runs its new flavour.
   });
 
   it('refuses an artifact signed with another key (bad_signature) and loads or flashes nothing', async () => {
     const foreign = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const id = hostId(h, 'edge-a06');
+    // A core host the edge placement above never touched: its card's host XDP hook is empty.
+    const id = hostId(h, 'core-c05');
     const agent = h.agent(id);
     const report = (await http(h.apiUrl, 'GET', '/v1/modules/ddos-drop/analysis')).body;
     const object = readFileSync(join(h.config.IOPLANE_DATA_DIR, 'artifacts', `${report.artifact.digest}.o`));
