@@ -61,6 +61,19 @@ describeKernel('rollback on a packet-true fleet', (itKernel) => {
     expect(hostXdp(netnsOf('edge-a06'), 'ens1f1')).toBeUndefined();
   }, 300_000);
 
+  itKernel('a chain in the wrong order (its first two slots swapped in the kernel behind the agent): the same placement again is rolled back, the reason says the chain runs in the wrong order', async () => {
+    if (process.getuid?.() !== 0) return console.warn('SKIP: not root');
+    const systemId = hostId(h, 'edge-b07');
+    const req = { ...EXAMPLE, selector: { hostnames: ['edge-b07'] }, policy: { ...EXAMPLE.policy, rollout: ROLLOUT } };
+    const first = await rollout(req, (p) => expect(p.map((x) => x.module)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']));
+    expect(first.state).toBe('committed');
+    const port = (await h.agent(systemId).programs()).devices.flatMap((d) => d.ports).find((p) => p.current?.modules.length === 3)!;
+    await h.sim.hardware!.swapChainSlots(systemId, port.interface!.name);
+    const again = await rollout(req, () => undefined);
+    expect(again.state).toBe('rolled-back');
+    expect(again.reason).toMatch(/the chain runs in the wrong order: agent runs \[l4-lb@\w+, acl-firewall@\w+, ddos-drop@\w+\], expected \[acl-firewall@\w+, l4-lb@\w+, ddos-drop@\w+\]/);
+  }, 300_000);
+
   itKernel('a NIC stage whose rules drop the probe: rolled back, the reason names the NIC hop the packets stop at', async () => {
     if (process.getuid?.() !== 0) return console.warn('SKIP: not root');
     await h.sim.hardware!.dropAtStage(hostId(h, 'edge-a01'), 'ens1f0', 'nic');

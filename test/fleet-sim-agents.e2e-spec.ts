@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp, readlinkSync, statSync } from 'node:fs';
+import { existsSync, promises as fsp, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { hostXdpDeviceId, runsOwnHostXdp, type FleetMachine } from '@ioplane/domain';
 import { buildModule, describeKernel } from '@ioplane/compiler';
 import { AgentClient, agentToken, bpffsRoot, generateSigningKeys, signedLoadBody } from '@ioplane/devices';
@@ -226,5 +226,7 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     expect(pids.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
     expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
     for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
+    // Nor the pins of any machine's hardware stages (DPU and NIC stages pin beside their agent's folder).
+    expect(readdirSync(dirname(bpffsRoot(agentIdFor(instanceId, host.systemId)))).filter((d) => d.startsWith(`${instanceId}-`))).toEqual([]);
   }, 600_000);
 });

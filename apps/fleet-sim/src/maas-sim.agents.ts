@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { hostXdpDeviceId, type Device, type FirmwareProfile, type Machine } from '@ioplane/domain';
 import { agentToken, bpffsRoot, removeLeftovers, removeMachine } from '@ioplane/devices';
 import { toMachine, type RawMachine, type RawPciDevice } from '@ioplane/maas';
@@ -10,7 +10,7 @@ import { createLogger } from '@ioplane/runtime';
 import { startAgent, type RunningAgent } from '../../agent/src';
 import { addMgmtLink, mgmtAddresses, mgmtLinkName, startAgentProcess, type MgmtAddress } from './fleet-sim.process';
 import { buildMachineNet, type SimMachineNet } from './fleet-sim.topology';
-import { dropAtStage, swapCables } from './fleet-sim.wiring';
+import { dropAtStage, swapCables, swapChainSlots } from './fleet-sim.wiring';
 import { renderDevices, renderMachine } from './maas-sim.render';
 import type { MaasSimStore, SimMachine } from './maas-sim.store';
 
@@ -82,6 +82,8 @@ export interface SimHardwareFaults {
   swapCables(systemId: string, a: string, b: string): Promise<void>;
   /** The port's NIC stage or DPU passes nothing on to the host, as wrong forwarding rules in its switch would (see dropAtStage). */
   dropAtStage(systemId: string, iface: string, stage: 'nic' | 'dpu'): Promise<void>;
+  /** The chain running on a host port has its first two slots swapped behind its agent (see swapChainSlots). */
+  swapChainSlots(systemId: string, iface: string): Promise<void>;
 }
 
 /** Why the simulator's agents could not start; the ones that did were stopped and cleaned up. */
@@ -126,6 +128,11 @@ export function agentIdFor(instanceId: string, systemId: string): string {
 async function scrub(agentId: string, stateDir: string): Promise<void> {
   await removeMachine(agentId).catch(() => undefined);
   await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true }).catch(() => undefined);
+  // The agent's hardware stages pin under `<agentId>-s<n>` (see createDrivers).
+  const root = bpffsRoot(agentId);
+  for (const d of await fsp.readdir(dirname(root)).catch(() => [] as string[])) {
+    if (d.startsWith(`${basename(root)}-s`) && /-s\d+$/.test(d)) await fsp.rm(join(dirname(root), d), { recursive: true, force: true }).catch(() => undefined);
+  }
   await fsp.rm(join(stateDir, agentId), { recursive: true, force: true });
 }
 
@@ -300,6 +307,7 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
       ? {
           swapCables: (systemId, a, b) => swapCables(netOf(systemId).topology, a, b),
           dropAtStage: (systemId, iface, stage) => dropAtStage(netOf(systemId).topology, iface, stage),
+          swapChainSlots: (systemId, iface) => swapChainSlots(netOf(systemId).topology, iface, bpffsRoot(agentIdFor(instanceId, systemId))),
         }
       : null,
     async redeploy(systemId, settings) {

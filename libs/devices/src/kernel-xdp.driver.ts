@@ -16,6 +16,7 @@ import { FirmwareSlots } from './firmware.slots';
 import { portCounters } from './kernel/chain.counters';
 import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loader';
 import { chainMechanism } from './kernel/chain.probe';
+import { chainAsRun } from './kernel/chain.readback';
 import { attachRoot, runningChain } from './kernel/hook.attach';
 import { checkLoadRequest } from './kernel/load.request';
 import { sendProbe } from './kernel/probe.traffic';
@@ -232,7 +233,10 @@ export class KernelXdpDriver implements DeviceDriver {
       deviceId: this.device.id,
       driver: this.kind,
       state: this.firmware?.updating ? 'updating' : 'ready',
-      ports: this.meta.map((m, port) => ({ port, interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port), current: m.current, previous: m.previous })),
+      // What runs is read back from the kernel: a chain whose slots were reordered under the agent shows as such.
+      ports: await Promise.all(this.meta.map(async (m, port) => ({
+        port, interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port), current: m.current && (await chainAsRun(m.current, join(this.chainDir(port, m.current.chainDigest), 'progs'))), previous: m.previous,
+      }))),
       foreign,
       firmware: this.firmware?.state() ?? null,
     };

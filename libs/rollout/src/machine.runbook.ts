@@ -236,7 +236,8 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
     const running = live?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
     const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
     if (JSON.stringify(running) !== JSON.stringify(expected)) {
-      throw new Error(`verify ${chain.deviceId} port ${part.port}: agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
+      const reordered = running.length === expected.length && [...running].sort().join() === [...expected].sort().join();
+      throw new Error(`verify ${chain.deviceId} port ${part.port}: ${reordered ? 'the chain runs in the wrong order: ' : ''}agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
     }
   }
   // Vectors run only on what the digests proved is ours.
