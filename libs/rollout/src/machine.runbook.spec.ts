@@ -90,6 +90,8 @@ describe('machine runbook', () => {
     expect(r.writes[2]).toMatchObject({ flashed: ['m1/nfp0'], loaded: ['m1/nfp0|nic-xdp-offload'], verifiedAt: null });
     expect(end.verifiedAt).not.toBeNull();
     expect(m.nic.inventory().profileId).toBe(TARGET);
+    // What the check saw stays on the record: no kernel here, so nothing was sent and the counters say emulated.
+    expect(end.probe).toEqual({ sent: [{ deviceId: 'm1/nfp0', port: 0, interface: null, sent: 0 }], hops: [expect.objectContaining({ module: 'vxlan-decap', target: 'nic-xdp-offload', deviceId: 'm1/nfp0', source: 'emulated' })] });
   });
 
   it('a cancel seen before the health check rolls back what it changed', async () => {

@@ -1,6 +1,6 @@
 import type { Target, XdpAction } from '@ioplane/domain';
 import { DesiredChain, DesiredMachine, PortPart, portLayout } from './machine.desired';
-import { assertTransition, MachineRecord, MachineState } from './machine.state';
+import { assertTransition, MachineRecord, MachineState, ProbeReport } from './machine.state';
 
 /** What the runbook needs of a host agent; the HTTP AgentClient provides exactly this. */
 export interface AgentPort {
@@ -12,7 +12,8 @@ export interface AgentPort {
   detach(deviceId: string, port?: number): Promise<{ status: string }>;
   rollback(deviceId: string, body?: { port?: number; scope?: 'program' | 'firmware' }, signal?: AbortSignal): Promise<{ status: string }>;
   runVectors(deviceId: string, body: { port: number; vectors: Array<{ module?: string; name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }> }): Promise<{ passed: boolean; results: Array<{ name: string; module: string; passed: boolean; reason?: string; notRun?: boolean; actualVerdict?: string }> }>;
-  counters(deviceId: string): Promise<{ modules: Array<{ module: string; port: number; packets: number; drops: number }> }>;
+  /** `source` says what counted: a chain's own map in the kernel, or `emulated` (modeled from traffic, no packet crossed it). */
+  counters(deviceId: string): Promise<{ modules: Array<{ module: string; port: number; packets: number; drops: number; source?: string }> }>;
   probe(deviceId: string, port?: number, packets?: number): Promise<{ sent: number }>;
 }
 
@@ -155,8 +156,8 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     const reads = verifyReads(want, layoutForVerify, deps);
     const [c] = await settled(deps.control(), move('verifying'));
     if (c !== 'run') throw new RolloutStop(c);
-    await verify(want, layoutForVerify, deps, reads);
-    return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null }, 'health check passed');
+    const probe = await verify(want, layoutForVerify, deps, reads);
+    return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null, probe }, 'health check passed');
   } catch (e) {
     if (e instanceof RolloutStop && e.control === 'pause') throw e;
     const reason = (e as Error).message;
@@ -228,7 +229,7 @@ function verifyReads(want: DesiredMachine, devices: Layout, deps: RunbookDeps): 
 }
 
 /** Health check: the agent runs exactly the digests shipped, every vector passes, counters move under probe traffic. */
-async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, reads: VerifyReads): Promise<void> {
+async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, reads: VerifyReads): Promise<ProbeReport> {
   const parts = verifyParts(want, devices);
   const programs = await reads.programs;
   for (const { chain, part } of parts) {
@@ -261,8 +262,8 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
   // Counters not read yet are read after the vectors ran, so only probe traffic can move them.
   const before = await Promise.all(want.chains.map((c, i) => reads.countersBefore[i] ?? deps.agent.counters(c.deviceId)));
   // The wait for the traffic starts with the probes; the counters are read once both are done.
-  await Promise.all([
-    ...parts.map(({ chain, part }) => deps.agent.probe(chain.deviceId, part.port, 50)),
+  const [sent] = await Promise.all([
+    Promise.all(parts.map(async ({ chain, part }) => ({ deviceId: chain.deviceId, port: part.port, interface: chain.interface ?? null, sent: (await deps.agent.probe(chain.deviceId, part.port, 50)).sent }))),
     (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200),
   ]);
   const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
@@ -275,7 +276,7 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
       const a = after[i].modules.find(mine);
       if (!a || !b) throw new Error(`verify ${chain.deviceId}: no counters for ${m.name}`);
       const dp = a.packets - b.packets;
-      seen.push({ chain, module: m.name, packets: dp });
+      seen.push({ chain, module: m.name, packets: dp, source: a.source ?? null });
       if (dp > 0 && (a.drops - b.drops) / dp > 0.99 && m.vectors.every((v) => v.expectVerdict !== 'XDP_DROP')) {
         throw new Error(`verify ${chain.deviceId}: ${m.name} drops everything under probe traffic`);
       }
@@ -283,12 +284,15 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
   });
   const stop = probeStop(seen);
   if (stop) throw new Error(stop);
+  // What the check saw, kept on the machine's record: operators (and the demo) read it per hop.
+  return { sent, hops: seen.map((x) => ({ module: x.module, target: x.chain.target, deviceId: x.chain.deviceId, interface: x.chain.interface ?? null, packets: x.packets, source: x.source ?? null })) };
 }
 
 interface ProbeSeen {
   chain: DesiredChain;
   module: string;
   packets: number;
+  source?: string | null;
 }
 
 const hopName = (s: ProbeSeen): string => `${s.module} (${s.chain.target} on ${s.chain.deviceId}${s.chain.interface ? ` at ${s.chain.interface}` : ''})`;

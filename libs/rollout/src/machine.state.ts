@@ -55,6 +55,14 @@ export interface MachineRecord {
   reason: string | null;
   startedAt: string | null;
   updatedAt: string;
+  /** What the last passed health check saw: probe packets sent per chain part, counted per hop in packet order. */
+  probe?: ProbeReport | null;
+}
+
+export interface ProbeReport {
+  sent: Array<{ deviceId: string; port: number; interface: string | null; sent: number }>;
+  /** `source` as the agent's counters say (`emulated`: modeled, no packet crossed the hop). */
+  hops: Array<{ module: string; target: string; deviceId: string; interface: string | null; packets: number; source: string | null }>;
 }
 
 export function newMachineRecord(systemId: string, hostname: string, wave: number): MachineRecord {
