@@ -29,12 +29,12 @@ describe('a worker through a Redis outage of 30 s (SIGKILL, restart from the AOF
 
   it('stays alive while it holds a machine lock, then takes jobs again by itself', async () => {
     const w = worker!;
-    const id = hostId(h, 'edge-b02');
-    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-b02'] } });
+    const id = hostId(h, 'edge-b03');
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-b03'] } });
     expect(res.status).toBe(202);
     const placementId: string = res.body.id;
     await until(
-      () => `edge-b02 to be flashing (worker output: ${w.output().slice(-2000)})`,
+      () => `edge-b03 to be flashing (worker output: ${w.output().slice(-2000)})`,
       async () => {
         const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body;
         return p.rollout?.machines?.find((m: { systemId: string }) => m.systemId === id)?.state === 'flashing';
