@@ -51,17 +51,15 @@ export function oneModulePerHook(devices: readonly PlacementDevice[]): HookSlots
  * Agent facts as slots per hook, keyed as the planner reads them: a card's hooks by its device
  * id; the generic hook of every netdev under HOST_SLOTS_KEY (it is the host kernel's chaining,
  * the least any driver reports). An agent that reports one figure per device (older agents)
- * gets it on every hook of that device; a device the agent reports nothing for gets one per hook.
+ * gets it on every hook of that device. A device the host's agent does not hold (a DPU whose own
+ * agent runs it) keeps its profile's figures.
  */
 export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
   const out: HookSlots = {};
   const generic: number[] = [];
   for (const d of m.devices) {
     const f = facts[d.id];
-    if (!f) {
-      out[d.id] = Object.fromEntries(HOOKS.map((h) => [h, 1]));
-      continue;
-    }
+    if (!f) continue;
     const perHook: Partial<Record<Hook, number>> = f.hookSlots ? { ...f.hookSlots } : Object.fromEntries(HOOKS.map((h) => [h, f.programSlotsPerPort]));
     if (perHook['xdp-generic'] !== undefined) generic.push(perHook['xdp-generic']);
     delete perHook['xdp-generic'];
