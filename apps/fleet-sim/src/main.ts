@@ -110,16 +110,21 @@ async function main(): Promise<void> {
   if (cfg.agents) {
     const modes = [...sim.agents.values()].map((a) => a.mode);
     const kernel = modes.filter((m) => m === 'kernel').length;
-    let mode = kernel === modes.length ? 'kernel (host XDP real, one network namespace per host)' : 'emulated';
+    const processes = [...sim.agents.values()].filter((a) => a.pid !== null).length;
+    let mode = kernel === modes.length ? `kernel (host XDP real, each agent a process in its machine's network namespace)` : 'emulated';
     if (kernel > 0 && kernel < modes.length) mode = `${kernel} kernel, ${modes.length - kernel} emulated`;
     if (kernel === 0 && cfg.agents.kernel === 'auto') mode += ` (kernel unavailable: ${(await kernelAvailable()).reason ?? 'iop-xdpctl could not be built'})`;
     if (kernel === 0 && cfg.agents.kernel === 'off') mode += ' (AGENT_KERNEL=off)';
     lines.push(
-      `agents: ${sim.agents.size} (one per host, none for DPUs) on port ${sim.agentPort} of each host's management address, mode ${mode}`,
+      processes
+        ? `agents: ${sim.agents.size} processes (one per host and one per DPU machine, each in its machine's namespace) on port ${sim.agentPort} of each machine's MAAS address (mgmt0, 10.215.b.n), mode ${mode}`
+        : `agents: ${sim.agents.size} embedded (one per host, none for DPUs) on port ${sim.agentPort} of each host's MAAS address (127.77.z.n), mode ${mode}`,
       `AGENT_PORT=${sim.agentPort}`,
       `agent tokens: hex HMAC-SHA256(secret, "agent:<system_id>"), secret in ${join(cfg.agents.keysDir, AGENT_TOKEN_SECRET_FILE)}`,
       `artifact signing keys: ${join(cfg.agents.keysDir, 'signing.key')} (private), ${join(cfg.agents.keysDir, 'signing.pub')}`,
-      `agent fault injection: PUT /v1/faults with the bearer token in ${join(cfg.agents.keysDir, AGENT_FAULT_TOKEN_FILE)} (simulated agents only)`,
+      processes
+        ? 'agent fault injection: none (the agents are the production program); faults are the emulated hardware\'s (cabling, stages), injected by the simulator'
+        : `agent fault injection: PUT /v1/faults with the bearer token in ${join(cfg.agents.keysDir, AGENT_FAULT_TOKEN_FILE)} (embedded agents only)`,
     );
   } else {
     lines.push('agents: off (FLEET_AGENTS=off)');
