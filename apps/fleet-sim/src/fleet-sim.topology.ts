@@ -1,4 +1,4 @@
-import type { Device, FirmwareProfile } from '@ioplane/domain';
+import { runsOwnHostXdp, type Device, type FirmwareProfile } from '@ioplane/domain';
 import { buildTopology, emulatedHostPorts, removeTopology, type EmulatedPortsSpec, type HostPorts, type MachineTopology, type PortPathSpec } from '@ioplane/devices';
 
 /**
@@ -10,8 +10,9 @@ export function portSpecs(devices: readonly Device[], profiles: readonly Firmwar
   const out = new Map<string, PortPathSpec>();
   const dpus = devices.filter((d) => d.kind === 'dpu');
   for (const d of devices) {
-    const profile = d.profileId ? profiles.find((p) => p.id === d.profileId) : undefined;
-    const offloads = !!profile?.targets.some((t) => t === 'nic-xdp-offload' || t === 'nic-flow-offload');
+    // A stage wherever any flavour of the card's firmware family offloads: a flash in a rollout
+    // (Agilio nic -> bpf) must find the hardware stage on the port's path already cabled.
+    const offloads = !runsOwnHostXdp(d.profileId, profiles);
     for (const name of d.interfaces) {
       out.set(name, d.kind === 'dpu' ? { interface: name, dpu: `dpu${dpus.indexOf(d)}` } : { interface: name, ...(offloads ? { nicStage: true } : {}) });
     }

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { hostXdpDeviceId, type Device, type FirmwareProfile, type Machine } from '@ioplane/domain';
-import { agentToken, bpffsRoot, removeLeftovers, removeMachine } from '@ioplane/devices';
+import { agentToken, bpffsRoot, removeLeftovers, removeMachine, type MachineTopology } from '@ioplane/devices';
 import { toMachine, type RawMachine, type RawPciDevice } from '@ioplane/maas';
 import { detectDevices, loadProfiles } from '@ioplane/profiles';
 import { createLogger } from '@ioplane/runtime';
@@ -74,6 +74,8 @@ export interface SimAgents {
   redeploy(systemId: string, settings: { token: string; publicKeyPem: string; port: number } | null): Promise<void>;
   /** Faults of the emulated machines' cabling and hardware stages (packet-true fleet only, else null). */
   hardware: SimHardwareFaults | null;
+  /** A packet-true host's namespaces and port paths (null for a DPU machine or without a kernel): what the demo inspects from outside the agent. */
+  topology(systemId: string): MachineTopology | null;
   close(): Promise<void>;
 }
 
@@ -303,6 +305,7 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
     port: shared,
     agents,
     faultToken,
+    topology: (systemId) => nets.get(systemId)?.topology ?? null,
     hardware: packetTrue
       ? {
           swapCables: (systemId, a, b) => swapCables(netOf(systemId).topology, a, b),

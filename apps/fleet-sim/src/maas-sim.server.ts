@@ -1,3 +1,4 @@
+import type { MachineTopology } from '@ioplane/devices';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { buildFleetModel, loadFleetFile, type FleetModel } from './fleet-file';
@@ -53,6 +54,8 @@ export interface MaasSimulator {
   agentInstanceId: string | null;
   /** Cabling and hardware-stage faults of a packet-true fleet; null without one. */
   hardware: SimHardwareFaults | null;
+  /** A packet-true host's namespaces and port paths; null otherwise (see SimAgents.topology). */
+  topology(systemId: string): MachineTopology | null;
   /** The credential of the agents' `PUT /v1/faults` (not an agent token); null without agents. */
   agentFaultToken: string | null;
   /** The scenario player, when started with `scenario`. */
@@ -265,6 +268,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     agentInstanceId: agents?.instanceId ?? null,
     agentFaultToken: agents?.faultToken ?? null,
     hardware: agents?.hardware ?? null,
+    topology: (systemId: string) => agents?.topology(systemId) ?? null,
     close() {
       closing ??= (async () => {
         scenario?.close();

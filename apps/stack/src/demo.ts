@@ -7,6 +7,8 @@ import { IoplaneApi } from '../../cli/src/api.client';
 import { fetchFleet, fleetSummary, syncFleet } from '../../cli/src/fleet.command';
 import { renderPlan } from '../../cli/src/placement.command';
 import { renderRollout, watchPlacement } from '../../cli/src/status.command';
+import type { MachineRecord } from '@ioplane/rollout';
+import { renderHops } from './demo.hops';
 import { startStack } from './stack';
 
 /**
@@ -59,6 +61,11 @@ async function demo(): Promise<number> {
       for (const m of (view as { rollout?: { machines?: { hostname: string; state: string }[] } }).rollout?.machines ?? []) {
         out(`  ${m.hostname}: ${m.state}; hops not run in a kernel (test vectors and probe not run)`);
       }
+    }
+    if (plan && stack.emulation) {
+      out('\nper machine and port: probe packets sent at the wire, counted at each hop in packet order, and what `ip -n`/`tc -n` show there (asked from outside the agent)');
+      const machines = ((view as { rollout?: { machines?: MachineRecord[] } }).rollout?.machines ?? []).filter((m) => m.state === 'committed');
+      for (const line of await renderHops(plan, machines, (id) => stack.emulation!.topology(id))) out(line);
     }
     await access.revoke();
     return view.status === 'completed' ? 0 : 1;

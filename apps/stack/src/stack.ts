@@ -1,6 +1,6 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { join } from 'node:path';
-import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { loadOrCreateSecret, loadOrCreateSigningKeys, type MachineTopology } from '@ioplane/devices';
 import { IoplaneConfig, resolveRedis } from '@ioplane/runtime';
 import { bootstrapAdminToken, createApi, listen } from '../../api/src/api.app';
 import { TOKEN_REPOSITORY } from '../../api/src/auth/auth.tokens';
@@ -20,6 +20,8 @@ export interface Stack {
   maasUrl: string;
   redisUrl: string;
   embedded: { redis: boolean; maas: boolean };
+  /** The embedded fleet's namespaces per host (packet-true fleet), for checks made from outside the agents; null otherwise. */
+  emulation: { topology(systemId: string): MachineTopology | null } | null;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startStack(
     let maas = { url: config.MAAS_URL ?? '', apiKey: config.MAAS_API_KEY ?? '' };
     const embeddedMaas = !config.MAAS_URL;
     let agents: Stack['agents'] = null;
+    let emulation: Stack['emulation'] = null;
     if (embeddedMaas) {
       // The embedded fleet's agents trust the controller's key and derive their tokens from its secret.
       const keysDir = config.IOPLANE_KEYS_DIR ?? join(config.IOPLANE_DATA_DIR, 'keys');
@@ -65,6 +68,7 @@ export async function startStack(
       const modes: Record<string, number> = {};
       for (const a of sim.agents.values()) modes[a.mode] = (modes[a.mode] ?? 0) + 1;
       agents = { count: sim.agents.size, modes };
+      emulation = { topology: (systemId) => sim.topology(systemId) };
     } else if (!config.MAAS_API_KEY) {
       throw new Error('MAAS_URL is set but MAAS_API_KEY is not: set both, or neither for the embedded simulator');
     }
@@ -79,7 +83,7 @@ export async function startStack(
       const { token, record } = await tokens.create(name, role);
       return { token, revoke: async () => void (await tokens.revoke(record.id)) };
     };
-    return { config, agents, adminToken, issueToken, apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, stop };
+    return { config, agents, adminToken, issueToken, apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, emulation, stop };
   } catch (e) {
     await stop();
     throw e;
