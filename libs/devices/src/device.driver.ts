@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Device, FlashCapabilities, Hook, Target, XdpAction } from '@ioplane/domain';
+import type { Device, FlashCapabilities, Hook, MatchActionForm, Target, XdpAction } from '@ioplane/domain';
 import type { VectorResult } from '@ioplane/compiler';
 
 export type DriverKind = 'kernel-xdp' | 'emulated-host' | 'emulated-nic' | 'emulated-dpu';
@@ -16,6 +16,8 @@ export interface ChainModule {
   object: Buffer;
   /** Expected packets per second (drives emulated counters). */
   pps?: number;
+  /** The module's rules for flow-offload targets (its manifest's matchAction); a flow target refuses a module without it. */
+  matchAction?: MatchActionForm;
 }
 
 /** The host hook a chain runs on: driver (native) XDP or generic XDP of the port's netdev. */
@@ -95,6 +97,8 @@ export interface PortPrograms {
   previous: ChainState | null;
   /** Whether the emulated program crashes its health check (injected fault). */
   unhealthy?: boolean;
+  /** What holds a flow-offload chain's rules in the kernel: tc-flower (software path) or the BPF flow table where the kernel has no cls_flower. */
+  flowEngine?: 'flower' | 'bpf-flow-table';
 }
 
 export type DeviceRunState = 'ready' | 'updating' | 'hung';
@@ -210,7 +214,7 @@ export interface ModuleCounters {
    */
   cpuNs: number | null;
   /** `chain`: the hook's counter map, written by the module's chain epilogue (packets it received and its verdicts). */
-  source: 'chain' | 'dispatcher' | 'prog-stats' | 'interface' | 'emulated';
+  source: 'chain' | 'dispatcher' | 'prog-stats' | 'interface' | 'flow-table' | 'flower' | 'emulated';
   /** Slot of the module in its hook's chain (source `chain`). */
   slot?: number;
   /** Packets the module passed on (to the next slot, or to the stack after the last); source `chain`. */

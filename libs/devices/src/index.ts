@@ -47,3 +47,7 @@ export { flowerCommands, flowerRemoveCommands, flowerVerdict, FLOWER_BASE_PRIO }
 export type { FlowerPath, FlowLimits } from './hardware/flower.rules';
 export { NfpXdpOffload, TcFlowerStage } from './hardware/hardware.stages';
 export type { ToolRunner } from './hardware/hardware.stages';
+export { flowTableEntries, loadFlowTable, readFlowTable, attachFlowTable, detachFlowTable, attachedFlowTable, kernelHasFlower, flowTableVerdict, FLOW_TABLE_PRIO } from './kernel/flow.table';
+export type { FlowModule, FlowModuleCounters } from './kernel/flow.table';
+export { FlowStage } from './emulated/flow.stage';
+export type { FlowEngine } from './emulated/flow.stage';

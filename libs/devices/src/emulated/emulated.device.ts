@@ -11,6 +11,7 @@ import type { FaultBook } from '../fault.book';
 import { FirmwareSlots } from '../firmware.slots';
 import { factsOf, withObjectFile } from './object.facts';
 import { KernelStage, type StageSpec } from './emulated.stage';
+import { FlowStage } from './flow.stage';
 
 export interface EmulatedDeviceOptions {
   device: Device;
@@ -75,10 +76,13 @@ export class EmulatedDevice implements DeviceDriver {
   private readonly queue = new OpQueue();
   private readonly timeScale: number;
   private readonly stage: KernelStage | null;
+  /** Flow targets on a stage: the match-action rules carry the real packets there. */
+  private readonly flow: FlowStage | null;
   private hung = false;
 
   constructor(readonly kind: Exclude<DriverKind, 'kernel-xdp'>, private readonly o: EmulatedDeviceOptions) {
     this.stage = o.stage ? new KernelStage(o.stage, o.device, o.faults) : null;
+    this.flow = o.stage ? new FlowStage(o.stage, () => this.profile.limits.flowRules) : null;
     this.device = o.device;
     this.profile = o.profile;
     this.timeScale = o.timeScale ?? 1;
@@ -136,6 +140,7 @@ export class EmulatedDevice implements DeviceDriver {
         current: p.current ? { ...p.current.state } : null,
         previous: p.previous ? { ...p.previous.state } : null,
         unhealthy: p.current?.unhealthy ?? false,
+        ...(this.flow?.engine(port) ? { flowEngine: this.flow.engine(port) } : {}),
       })),
       foreign: [],
       firmware: this.firmware?.state() ?? null,
@@ -210,6 +215,8 @@ export class EmulatedDevice implements DeviceDriver {
       // The verifier accepted it: where the fleet gives the device a stage, the chain really runs there.
       const xdpStage = !!this.stage?.has(req.port) && (req.target === 'nic-xdp-offload' || req.target === 'dpu-arm-xdp');
       if (xdpStage) await this.stage!.load(req.port, req.modules);
+      const flowStage = !!this.flow?.has(req.port) && (req.target === 'nic-flow-offload' || req.target === 'dpu-flow-offload');
+      if (flowStage) await this.flow!.load(req.port, req.modules);
       const ids = req.modules.map((m) => ({ id: nextProgId++, tag: m.digest.slice(0, 16) }));
       const chain: EmulatedChain = {
         state: {
@@ -241,6 +248,7 @@ export class EmulatedDevice implements DeviceDriver {
       this.sample();
       const had = port.current !== null;
       await this.stage?.detach(portNo);
+      await this.flow?.detach(portNo);
       port.current = null;
       port.previous = null;
       return { status: had ? 'detached' : 'not_attached', deviceId: this.device.id, port: portNo };
@@ -252,6 +260,7 @@ export class EmulatedDevice implements DeviceDriver {
       const port = this.checkPort(portNo);
       if (!port.current) return { status: 'nothing_to_commit', deviceId: this.device.id, port: portNo, current: null };
       await this.stage?.commit(portNo);
+      await this.flow?.commit(portNo);
       port.current.state.committed = true;
       port.previous = null;
       return { status: 'committed', deviceId: this.device.id, port: portNo, current: { ...port.current.state } };
@@ -278,6 +287,7 @@ export class EmulatedDevice implements DeviceDriver {
       if (!port.previous) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
       this.sample();
       await this.stage?.rollback(req.port);
+      await this.flow?.rollback(req.port);
       port.current = port.previous;
       port.previous = null;
       return { status: 'rolled_back', scope: 'program', deviceId: this.device.id, port: req.port, current: { ...port.current.state } };
@@ -369,6 +379,7 @@ export class EmulatedDevice implements DeviceDriver {
     const onHost = (t: Target): boolean => t.startsWith('host-');
     const modules: ModuleCounters[] = [];
     const staged = (await this.stage?.counters()) ?? new Map<number, ModuleCounters[]>();
+    for (const [p, c] of (await this.flow?.counters()) ?? []) staged.set(p, c);
     for (const [portNo, port] of this.ports.entries()) {
       // A chain running in the stage is counted by its chain counter map, never modeled.
       const real = staged.get(portNo);
