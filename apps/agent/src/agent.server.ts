@@ -178,7 +178,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         const modules = body.modules.map((mod, i) => {
           const object = Buffer.from(mod.object, 'base64');
           checkSigned(`module ${mod.name}@${mod.version}`, `modules.${i}`, mod.digest, mod.signature, object);
-          return { name: mod.name, version: mod.version, digest: mod.digest, program: mod.program, persistentMaps: mod.persistentMaps, object, pps: mod.pps };
+          return { name: mod.name, version: mod.version, digest: mod.digest, program: mod.program, persistentMaps: mod.persistentMaps, object, pps: mod.pps, matchAction: mod.matchAction };
         });
         const r = await driver.load({ port: body.port, target: body.target, hook: body.hook, interface: body.interface, modules, signal });
         log.info({ device: driver.device.id, port: body.port, status: r.status, chain: r.current.chainDigest.slice(0, 12), modules: modules.map((x) => `${x.name}@${x.version}`) }, 'load');

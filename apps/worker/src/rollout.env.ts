@@ -50,6 +50,7 @@ export function rolloutEnv(deps: {
         digest,
         program: report.program.name,
         persistentMaps: manifest.hints.persistentMaps,
+        matchAction: manifest.matchAction,
         object,
         pps: request.modules.find((x) => x.name === m.name)?.traffic?.pps ?? manifest.traffic.pps,
         // Vectors that need seeded maps cannot run on a device's empty copy; those modules are checked by tag and counters.

@@ -8,6 +8,22 @@ const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64
 const hex = z.string().regex(/^([0-9a-fA-F]{2})+$/, 'must be hex bytes');
 const port = z.number().int().min(0).max(63).default(0);
 
+const ipv4Prefix = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, 'must be an IPv4 prefix like 203.0.113.0/24');
+const l4port = z.number().int().min(0).max(65535);
+/** A module's match-action form (MatchActionForm): what a flow-offload target installs. */
+export const matchActionSchema = z.object({
+  rules: z
+    .array(
+      z.object({
+        match: z.object({ proto: z.enum(['tcp', 'udp', 'icmp']).optional(), srcIp: ipv4Prefix.optional(), dstIp: ipv4Prefix.optional(), srcPort: l4port.optional(), dstPort: l4port.optional() }).strict(),
+        action: z.enum(['drop', 'pass']),
+      }),
+    )
+    .min(1)
+    .max(1024),
+  vlan: z.boolean().optional(),
+});
+
 export const moduleArtifactSchema = z.object({
   name: z.string().min(1).max(64),
   version: z.string().min(1).max(64),
@@ -19,6 +35,8 @@ export const moduleArtifactSchema = z.object({
   program: z.string().min(1).max(128),
   persistentMaps: z.array(z.string().min(1).max(64)).max(32).default([]),
   pps: z.number().nonnegative().optional(),
+  /** The module's rules for flow-offload targets. */
+  matchAction: matchActionSchema.optional(),
 });
 
 export const loadBodySchema = z.object({

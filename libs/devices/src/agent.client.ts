@@ -1,4 +1,4 @@
-import type { Target } from '@ioplane/domain';
+import type { MatchActionForm, Target } from '@ioplane/domain';
 import type { AgentErrorBody, FaultsBody, FlashBody, LoadBody, VectorsBody } from './agent.api';
 import { signArtifact, sha256Hex } from './artifact.signature';
 import type {
@@ -39,6 +39,7 @@ export interface SignedModuleInput {
   object: Buffer;
   persistentMaps?: string[];
   pps?: number;
+  matchAction?: MatchActionForm;
 }
 
 /** Builds a load body: digest over the exact bytes, signed with the worker's private key. */
@@ -65,6 +66,7 @@ export function signedLoadBody(
         object: m.object.toString('base64'),
         persistentMaps: m.persistentMaps ?? [],
         pps: m.pps,
+        ...(m.matchAction ? { matchAction: m.matchAction } : {}),
       };
     }),
   };

@@ -1,4 +1,4 @@
-import type { Target, XdpAction } from '@ioplane/domain';
+import type { MatchActionForm, Target, XdpAction } from '@ioplane/domain';
 
 /** A module as a rollout ships it: the exact bytes, and the vectors that prove it on the device. */
 export interface RolloutModule {
@@ -9,6 +9,8 @@ export interface RolloutModule {
   persistentMaps: string[];
   object: Buffer;
   pps: number;
+  /** The manifest's match-action form: the rules a flow-offload hop installs. */
+  matchAction?: MatchActionForm;
   /** Vectors that need no seeded map state (a device runs them on an empty copy). */
   vectors: Array<{ name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }>;
 }
