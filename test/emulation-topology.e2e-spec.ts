@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Device } from '@ioplane/domain';
 import { describeKernel, runProcess } from '@ioplane/compiler';
 import {
@@ -220,8 +220,15 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
     stray.push(mine, foreign);
     for (const ns of [mine, foreign]) expect((await runProcess('/usr/sbin/ip', ['netns', 'add', ns], { env: ENV })).code).toBe(0);
     await fsp.mkdir(FLEET_MARKER_DIR, { recursive: true });
-    await fsp.writeFile(join(FLEET_MARKER_DIR, `${mine}.json`), JSON.stringify({ instanceId: 'gone', pid: dead, namespaces: [mine] }));
+    await fsp.writeFile(join(FLEET_MARKER_DIR, `${mine}.json`), JSON.stringify({ instanceId: `gone${run}`, pid: dead, namespaces: [mine] }));
+    // The dead instance's agents' pins go too; another instance's stay.
+    const pins = dirname(bpffsRoot('x'));
+    await fsp.mkdir(join(pins, `gone${run}-m1`), { recursive: true });
+    await fsp.mkdir(join(pins, `other${run}-m1`), { recursive: true });
     const removed = await removeLeftovers();
+    expect(existsSync(join(pins, `gone${run}-m1`))).toBe(false);
+    expect(existsSync(join(pins, `other${run}-m1`))).toBe(true);
+    await fsp.rm(join(pins, `other${run}-m1`), { recursive: true });
     expect(removed).toContain(mine);
     expect(existsSync(netnsPath(mine))).toBe(false);
     expect(existsSync(netnsPath(foreign))).toBe(true);

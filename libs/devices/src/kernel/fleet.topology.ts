@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { runProcess } from '@ioplane/compiler';
+import { BPFFS_ROOT, runProcess } from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 import { ensureNetns, ip, linuxName, netnsPath } from './netns.setup';
 
@@ -214,6 +214,11 @@ export async function removeLeftovers(): Promise<string[]> {
     const namespaces = m.namespaces.filter((ns) => /^iop-[a-z0-9-]+$/.test(ns));
     await removeTopology({ hostNetns: f.slice(0, -'.json'.length), namespaces });
     removed.push(...namespaces);
+    // Its agents' pins (`<instanceId>-<systemId>[-s<n>]`) hold programs of machines that are gone.
+    if (/^[a-z0-9]{1,12}$/.test(m.instanceId)) {
+      const pins = join(BPFFS_ROOT, 'ioplane');
+      for (const d of await fsp.readdir(pins).catch(() => [] as string[])) if (d.startsWith(`${m.instanceId}-`)) await fsp.rm(join(pins, d), { recursive: true, force: true }).catch(() => undefined);
+    }
   }
   return removed;
 }
