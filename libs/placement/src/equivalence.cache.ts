@@ -204,7 +204,8 @@ export class EquivalenceCache {
    * answer is its answer; it is checked anyway (feasible, same cost) and solved again if not.
    */
   rebuildClass(cls: ClassEntry, kept: Kept): MachineSolution {
-    const { p } = this.problemOf(cls);
+    // Not shared through `filters`: a compacted class read again would keep its problem alive.
+    const { p } = this.problemOf(cls, false);
     const e = evaluate(p, kept.assignment);
     if (e.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {
       return solutionOf(p, kept.assignment, kept.cost, kept.lowerBound, kept.optimal, kept.solver);
@@ -219,26 +220,27 @@ export class EquivalenceCache {
     return this.solve(p, tf);
   }
 
-  private problemOf(cls: ClassEntry): { p: MachineProblem; tf: TrafficFilter } {
+  private problemOf(cls: ClassEntry, share = true): { p: MachineProblem; tf: TrafficFilter } {
     const machine = cls.first;
     const chain = cls.chain;
     const devices = devicesOf(machine);
     const ports = resolvePorts(machine, chain);
-    let statics = this.statics.get(cls.keys.statics);
+    const keys = cls.keys;
+    let statics = this.statics.get(keys.statics);
     if (!statics) {
       statics = staticFilter(chain, devices, ports, devices.length - 1);
-      this.statics.set(cls.keys.statics, statics);
+      this.statics.set(keys.statics, statics);
     }
-    let tf = this.filters.get(cls.keys.traffic);
+    let tf = this.filters.get(keys.traffic);
     if (!tf) {
-      let layout = this.layouts.get(cls.keys.shape);
+      let layout = this.layouts.get(keys.shape);
       if (!layout) {
         layout = filterLayout(machine, chain, devices, ports, statics);
-        this.layouts.set(cls.keys.shape, layout);
+        this.layouts.set(keys.shape, layout);
       }
       const traffic = rowTraffic(machine, chain, ports, ports.map((p) => this.enteringOf(p, chain)));
       tf = trafficFilter(machine, chain, devices, ports, statics, traffic, layout);
-      this.filters.set(cls.keys.traffic, tf);
+      if (share) this.filters.set(keys.traffic, tf);
     }
     return { p: problemFrom(machine, chain, devices, ports, tf), tf };
   }
