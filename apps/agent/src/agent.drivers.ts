@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { hostXdpDeviceId, runsOwnHostXdp, type Device, type FirmwareProfile } from '@ioplane/domain';
+import { familyHostTargets, hostXdpDeviceId, runsOwnHostXdp, type Device, type FirmwareProfile, type Target } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
 import {
   EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts,
@@ -47,12 +47,13 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
   const unmanaged = new Map<string, { device: Device; reason: string }>();
   const common = { profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, kernelVectors: k.ok, kernelReason: k.reason };
   // Host XDP on a card's netdevs: the kernel attaches in driver or generic mode on that interface.
-  const hostXdp = (device: Device, index: number, profile: FirmwareProfile | null): DeviceDriver =>
+  // `hostTargets`: the modes of a card whose own driver is emulated (its host-XDP device).
+  const hostXdp = (device: Device, index: number, profile: FirmwareProfile | null, hostTargets?: Target[]): DeviceDriver =>
     k.ok
-      ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, host: s.host })
+      ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, host: s.host, hostTargets })
       : profile
         ? new EmulatedNicDriver({ ...common, device, profile: withGeneric(profile) })
-        : new EmulatedHostDriver({ ...common, device });
+        : new EmulatedHostDriver({ ...common, device, hostTargets });
   for (const [index, device] of s.devices.entries()) {
     const profile = device.profileId ? s.profiles.find((p) => p.id === device.profileId) ?? null : null;
     if (device.profileId && !profile) {
@@ -69,13 +70,15 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
       const spec = k.ok ? s.host?.stages?.[device.id] : undefined;
       const stage = spec ? { ...spec, agentId: `${s.agentId}-s${index}`, stateDir: join(s.stateDir, `stage-${index}`) } : undefined;
       const firmwareDir = join(s.stateDir, 'firmware', device.id.replace(/[^A-Za-z0-9_-]/g, '_'));
-      driver = device.kind === 'dpu' ? new EmulatedDpuDriver({ ...common, device, profile: profile!, stage, firmwareDir }) : new EmulatedNicDriver({ ...common, device, profile: profile!, stage, firmwareDir });
+      // Its netdevs' host XDP (driver mode included) runs in the host-XDP device below, never modeled here.
+      const card = { ...common, device, profile: profile!, stage, firmwareDir, hostXdpElsewhere: true };
+      driver = device.kind === 'dpu' ? new EmulatedDpuDriver(card) : new EmulatedNicDriver(card);
     }
     await driver.init();
     drivers.set(device.id, driver);
     if (!ownHostXdp) {
-      // Its netdevs still take host XDP (generic at least), which the card's own driver does not run.
-      const host = hostXdp({ ...device, id: hostXdpDeviceId(device.id), kind: 'nic', name: `${device.name}~xdp`, profileId: null }, s.devices.length + index, null);
+      // Its netdevs still take host XDP (generic at least, native where its driver has it), which the card's own driver does not run.
+      const host = hostXdp({ ...device, id: hostXdpDeviceId(device.id), kind: 'nic', name: `${device.name}~xdp`, profileId: null }, s.devices.length + index, null, familyHostTargets(device.profileId, s.profiles));
       await host.init();
       drivers.set(host.device.id, host);
     }

@@ -1,4 +1,4 @@
-import type { FirmwareProfile } from '@ioplane/domain';
+import type { FirmwareProfile, Target } from '@ioplane/domain';
 import { hostKernelLimits } from '@ioplane/compiler';
 import { EmulatedDevice, type EmulatedDeviceOptions } from './emulated/emulated.device';
 
@@ -14,11 +14,12 @@ export class EmulatedNicDriver extends EmulatedDevice {
 }
 
 export class EmulatedHostDriver extends EmulatedDevice {
-  constructor(o: Omit<EmulatedDeviceOptions, 'profile'>) {
+  /** `hostTargets`: the modes a card's driver offers on its netdevs (see KernelXdpOptions.hostTargets); absent: native and generic. */
+  constructor(o: Omit<EmulatedDeviceOptions, 'profile'> & { hostTargets?: Target[] }) {
     // Host XDP can attach to any of the host's interfaces: one port per interface of the device,
     // in the order the planner indexes them (a generic hop on the third interface is port 2).
     const base = hostKernelLimits();
     const ports = Math.max(1, o.device.interfaces.length);
-    super('emulated-host', { ...o, profile: { ...base, limits: { ...base.limits, ports } } });
+    super('emulated-host', { ...o, profile: { ...base, targets: o.hostTargets ?? base.targets, limits: { ...base.limits, ports } } });
   }
 }

@@ -36,6 +36,11 @@ export interface KernelXdpOptions {
   faults: FaultBook;
   timeScale?: number;
   /**
+   * The host XDP modes this device offers, when it runs the netdevs of a card whose own driver is
+   * emulated (that card's modes, see familyHostTargets); absent: hostTargets(profile).
+   */
+  hostTargets?: Target[];
+  /**
    * The host's interfaces: the driver attaches to the MAAS-named netdev of each port in this
    * namespace (null: the namespace the agent runs in, as on a real host). Absent: each port is a
    * scratch veth pair the driver creates in a namespace of its own (kernel tests only).
@@ -188,7 +193,7 @@ export class KernelXdpDriver implements DeviceDriver {
     // Driver and generic XDP are the kernel's: their slots are what the kernel's chaining gives a hook,
     // not the NIC profile's figure (an estimate of libxdp's dispatcher).
     const slots = slotsPerHook(this.support);
-    const targets = hostTargets(profile);
+    const targets = this.o.hostTargets ?? hostTargets(profile);
     return {
       device: this.device,
       driver: this.kind,

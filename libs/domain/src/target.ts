@@ -33,6 +33,20 @@ export function runsOwnHostXdp(profileId: string | null, profiles: readonly { id
   return profiles.filter((p) => p.id === base || p.flavourOf === base).every((p) => hostXdpOnly(p.targets));
 }
 
+/**
+ * The host XDP modes the driver of a card with hardware hooks offers on its netdevs (the targets
+ * of its hostXdpDeviceId device): generic always (the kernel's, whatever the driver), native when
+ * any flavour of the card's firmware family lists it. The family, not the running flavour: that
+ * device is made once when the agent starts and outlives a flash in the same rollout, and the
+ * planner already ties a native hop to a flavour that has it.
+ */
+export function familyHostTargets(profileId: string | null, profiles: readonly { id: string; flavourOf?: string | null; targets: readonly Target[] }[]): Target[] {
+  const self = profileId ? profiles.find((p) => p.id === profileId) : undefined;
+  const base = self ? self.flavourOf ?? self.id : null;
+  const native = base !== null && profiles.some((p) => (p.id === base || p.flavourOf === base) && p.targets.includes('host-xdp-native'));
+  return native ? ['host-xdp-native', 'host-xdp-generic'] : ['host-xdp-generic'];
+}
+
 /** The agent's device that runs host XDP (driver and generic mode) on the netdevs of a card with hardware hooks. */
 export function hostXdpDeviceId(cardId: string): string {
   return `${cardId}${HOST_XDP_SUFFIX}`;

@@ -30,6 +30,11 @@ export interface EmulatedDeviceOptions {
   firmwareDir?: string;
   /** The device's stage in a packet-true fleet: accepted XDP chains run there in the kernel. */
   stage?: StageSpec;
+  /**
+   * Another agent device runs the host XDP of this card's netdevs (its hostXdpDeviceId, on the
+   * real kernel where there is one), so this one offers only the card's hardware hooks.
+   */
+  hostXdpElsewhere?: boolean;
 }
 
 interface EmulatedChain {
@@ -103,17 +108,22 @@ export class EmulatedDevice implements DeviceDriver {
   async init(): Promise<void> {}
   async close(): Promise<void> {}
 
+  /** The profile's targets this device runs: its host XDP ones stay with the profile unless another device runs them. */
+  private targets(): Target[] {
+    return this.profile.targets.filter((t) => !(this.o.hostXdpElsewhere && t.startsWith('host-')));
+  }
+
   inventory(): DeviceInventory {
     return {
       device: this.device,
       driver: this.kind,
       profileId: this.profile.id,
-      targets: [...this.profile.targets],
+      targets: this.targets(),
       ports: this.ports.length,
       programSlotsPerPort: this.profile.limits.programSlotsPerPort,
       // What load() enforces per hook; flow targets hold rules, bounded by the offload verifier instead.
       hookSlots: Object.fromEntries(
-        this.profile.targets.filter((t) => !t.endsWith('flow-offload')).map((t) => [hookOf(this.device.kind, t), this.profile.limits.programSlotsPerPort]),
+        this.targets().filter((t) => !t.endsWith('flow-offload')).map((t) => [hookOf(this.device.kind, t), this.profile.limits.programSlotsPerPort]),
       ),
       firmware: this.firmware?.state() ?? null,
     };
@@ -161,8 +171,9 @@ export class EmulatedDevice implements DeviceDriver {
 
   private async judge(req: LoadRequest): Promise<{ facts: ObjectFacts[]; mapBytes: number }> {
     const limits = this.profile.limits;
-    if (!this.profile.targets.includes(req.target)) {
-      throw new DeviceError('unsupported_target', `${this.profile.id} does not offer ${req.target} (targets: ${this.profile.targets.join(', ')})`, 'target');
+    if (!this.targets().includes(req.target)) {
+      const why = this.o.hostXdpElsewhere && req.target.startsWith('host-') ? ` on ${this.device.id}: its netdevs' host XDP runs in another device` : '';
+      throw new DeviceError('unsupported_target', `${this.profile.id} does not offer ${req.target}${why} (targets: ${this.targets().join(', ')})`, 'target');
     }
     // A flow target holds rules, not programs: its capacity (flowRules) is the offload verifier's to check.
     const flow = req.target === 'nic-flow-offload' || req.target === 'dpu-flow-offload';
