@@ -90,15 +90,20 @@ export const START: number = STAGES;
 /** States a row may start from: the previous row's position on the same port, or START. */
 export const STATES = STAGES + 1;
 
-/** Hooks that sit on the card itself (the host kernel's generic hook does not). */
-const CARD_HOOK = (h: number) => h < HOOK_POSITION['xdp-generic'];
+/**
+ * Hooks the card's own driver runs (its hardware: flow rules, offload, DPU). Driver and generic
+ * XDP are the host kernel's: the agent loads them as a chain apart (a host-XDP-only card's
+ * driver has no other hook; a card with hardware hooks hands its netdevs' host XDP to a device
+ * of their own), so they never share the card's one chain per port.
+ */
+const CARD_HOOK = (h: number) => h < HOOK_POSITION['xdp-native'];
 
 /**
  * Which position may follow which on one port, as a STATES x STAGES table: packets never go
  * back, and exclusive hooks (native and generic on one netdev; a NIC's flow and XDP offload)
  * never both hold modules of one port. Both hooks of an exclusive pair are neighbours in packet
  * order, so checking neighbours is enough. `oneCardHook`: the agent loads one chain per device
- * port, so a port's modules on the card share one hook (generic XDP runs elsewhere).
+ * port, so a port's modules on the card's hardware share one hook (host XDP runs apart).
  */
 export function transitions(oneCardHook: boolean): boolean[] {
   const t: boolean[] = new Array(STATES * STAGES).fill(true);

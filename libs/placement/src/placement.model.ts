@@ -173,7 +173,7 @@ export interface PlacementMachine {
   hookSlots?: HookSlots;
   /**
    * The agent loads one chain per device port (today's load API: a port, a target, its modules),
-   * so a port's modules on the card must share one hook; generic XDP runs apart from the card.
+   * so a port's modules on the card's hardware must share one hook; host XDP (driver or generic) runs apart from the card.
    */
   oneChainPerPort?: boolean;
   currentPlacement: Record<string, CurrentPlacement>;

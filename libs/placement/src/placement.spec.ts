@@ -125,16 +125,24 @@ describe('several modules on one hook', () => {
     expect(plan.paths[0].hops[1].rejected.find((r) => r.hook === 'xdp-generic')).toMatchObject({ rule: 'exclusivity' });
   });
 
-  it('with an agent that loads one chain per device port, a port\'s modules on the card share one hook', () => {
+  it('with an agent that loads one chain per device port, a port\'s modules on the card\'s hardware share one hook', () => {
+    const m = machine('o2', [bf2('o2')], ['ens3f1np1'], { hostCoreBudget: 0.05 });
+    const mods = [mod('acl', 0, { flowRules: 100 }), mod('lb', 1, { verdicts: verdicts({ 'nvidia-bluefield-2-24.35': ['dpu-flow-offload'] }), latencyBudgetUs: 20 })];
+    const free = planMachine({ ...m, systemId: 'o1' }, mods);
+    expect(hops(free, 'ens3f1np1')).toEqual(['acl@dpu-flow:p1', 'lb@dpu-xdp:p1']);
+    const one = planMachine({ ...m, oneChainPerPort: true }, mods);
+    expect(hops(one, 'ens3f1np1')).toEqual(['acl@dpu-xdp:p1', 'lb@dpu-xdp:p1']);
+    expect(one.paths[0].hops[0].rejected.find((r) => r.hook === 'dpu-flow')).toMatchObject({ rule: 'exclusivity', message: expect.stringContaining('one chain per device port') });
+    expect(validatePlan({ ...m, oneChainPerPort: true }, mods, free).map((v) => v.constraint)).toEqual(['exclusivity']);
+  });
+
+  it('driver XDP is the host kernel\'s chain, apart from the card\'s: flow rules on a ConnectX port and native XDP behind them', () => {
     const cx6 = (sys: string) => catalogDevice(`${sys}/ens1f0`, 'smartnic', 'mellanox-connectx-6dx-22.39', false, ['ens1f0', 'ens1f1']);
     const mods = [mod('acl', 0, { flowRules: 100 }), mod('lb', 1, { verdicts: verdicts({ 'mellanox-connectx-6dx-22.39': ['nic-flow-offload'] }) })];
-    const free = planMachine(machine('o1', [cx6('o1')], ['ens1f0']), mods);
-    expect(hops(free, 'ens1f0')).toEqual(['acl@nic-flow:ens1f0', 'lb@xdp-native:ens1f0']);
-    const m = machine('o2', [cx6('o2')], ['ens1f0'], { oneChainPerPort: true });
-    const one = planMachine(m, mods);
-    expect(hops(one, 'ens1f0')).toEqual(['acl@xdp-native:ens1f0', 'lb@xdp-native:ens1f0']);
-    expect(one.paths[0].hops[0].rejected.find((r) => r.hook === 'nic-flow')).toMatchObject({ rule: 'exclusivity', message: expect.stringContaining('one chain per device port') });
-    expect(validatePlan({ ...machine('o1', [cx6('o1')], ['ens1f0']), oneChainPerPort: true }, mods, free).map((v) => v.constraint)).toEqual(['exclusivity']);
+    const m = machine('o3', [cx6('o3')], ['ens1f0'], { oneChainPerPort: true });
+    const plan = planMachine(m, mods);
+    expect(hops(plan, 'ens1f0')).toEqual(['acl@nic-flow:ens1f0', 'lb@xdp-native:ens1f0']);
+    expect(validatePlan(m, mods, plan)).toEqual([]);
   });
 
   it('the nfp offload hook holds one program: the second offloadable module goes to the host netdev', () => {

@@ -148,8 +148,8 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
       a.arm += u.arm;
       acc.set(owner.device.id, a);
     });
-    // Today's agents load one chain per device port: the card's hooks of a port hold one chain.
-    const cardHooks = [...perHook.keys()].filter((h) => h !== 'xdp-generic');
+    // Today's agents load one chain per device port: the card's hardware hooks of a port hold one chain (host XDP is loaded apart).
+    const cardHooks = [...perHook.keys()].filter((h) => h !== 'xdp-generic' && h !== 'xdp-native');
     if (machine.oneChainPerPort && cardHooks.length > 1) {
       out.push({ interface: iface, constraint: 'exclusivity', message: `${cardHooks.join(' and ')} both hold modules on ${iface}, but the agent loads one chain per device port` });
     }

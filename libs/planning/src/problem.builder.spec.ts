@@ -2,6 +2,7 @@ import { device, machine } from '@ioplane/domain/testing';
 import type { ModuleReport } from '@ioplane/catalog';
 import { HOST_SLOTS_KEY, planMachine, PlacementModule, validatePlan } from '@ioplane/placement';
 import { loadProfiles } from '@ioplane/profiles';
+import { hostXdpDeviceId } from '@ioplane/domain';
 import { hostCostOf, toPlacementMachine } from './problem.builder';
 
 const cost = (c: ModuleReport['cost']): ModuleReport => ({ cost: c } as ModuleReport);
@@ -72,3 +73,37 @@ describe('hook slots from agent facts', () => {
   });
 });
 
+
+describe('driver XDP slots of a card with hardware hooks', () => {
+  const profiles = loadProfiles();
+  // A ConnectX-6 Dx: its own driver is emulated (flow offload), its netdevs' host XDP runs in <card>~xdp.
+  const cx6 = device('connectx-6dx', { machine: 'h2', ports: 1 });
+  const h2 = machine({ systemId: 'h2', hostname: 'h2', zone: 'z', pool: 'p', cpuCount: 16, devices: [cx6] });
+  const hostXdp = hostXdpDeviceId(cx6.id);
+  const onCx6 = (name: string, chainPosition: number): PlacementModule => ({
+    ...mod(name, chainPosition), verdicts: { ...mod(name, chainPosition).verdicts, 'mellanox-connectx-6dx-22.39': { acceptedTargets: ['host-xdp-native'], reasons: [] } },
+  });
+  const chain = [onCx6('a', 0), onCx6('b', 1), onCx6('c', 2)];
+
+  it('takes the native slots from the card\'s host-XDP device, not from what the card\'s own driver claims', () => {
+    const facts = {
+      [cx6.id]: { programSlotsPerPort: 1, ports: 1, hookSlots: { 'xdp-native': 1 } },
+      [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } },
+    };
+    const m = toPlacementMachine(h2, profiles, 4, {}, facts);
+    expect(m.hookSlots).toMatchObject({ [cx6.id]: { 'xdp-native': 32 }, [HOST_SLOTS_KEY]: { 'xdp-generic': 32 } });
+    const plan = planMachine(m, chain);
+    expect(plan.feasible).toBe(true);
+    expect(plan.paths[0].hops.map((h) => [h.hook, h.deviceId])).toEqual([['xdp-native', cx6.id], ['xdp-native', cx6.id], ['xdp-native', cx6.id]]);
+    expect(validatePlan(m, chain, plan)).toEqual([]);
+  });
+
+  it('a single module picks driver XDP on the card\'s port when its host-XDP device offers it, and never when it offers generic only', () => {
+    const card = { [cx6.id]: { programSlotsPerPort: 10, ports: 1, hookSlots: {} } };
+    const native = toPlacementMachine(h2, profiles, 4, {}, { ...card, [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } } });
+    expect(planMachine(native, chain.slice(0, 1)).paths[0].hops.map((h) => h.hook)).toEqual(['xdp-native']);
+    const generic = toPlacementMachine(h2, profiles, 4, {}, { ...card, [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-generic': 32 } } });
+    expect(generic.hookSlots?.[cx6.id]?.['xdp-native']).toBe(0);
+    expect(planMachine(generic, chain.slice(0, 1)).paths[0].hops.map((h) => h.hook)).toEqual(['xdp-generic']);
+  });
+});

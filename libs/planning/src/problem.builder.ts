@@ -1,4 +1,4 @@
-import { HOOKS, type FirmwareProfile, type FleetMachine, type Hook } from '@ioplane/domain';
+import { HOOKS, hostXdpDeviceId, type FirmwareProfile, type FleetMachine, type Hook } from '@ioplane/domain';
 import type { ModuleReport } from '@ioplane/catalog';
 import type { ModuleManifest } from '@ioplane/modules';
 import { CurrentPlacement, HookSlots, HOST_SLOTS_KEY, PlacementDevice, placementDevice, PlacementMachine, PlacementModule, TrafficDemand } from '@ioplane/placement';
@@ -51,7 +51,8 @@ export function oneModulePerHook(devices: readonly PlacementDevice[]): HookSlots
  * Agent facts as slots per hook, keyed as the planner reads them: a card's hooks by its device
  * id; the generic hook of every netdev under HOST_SLOTS_KEY (it is the host kernel's chaining,
  * the least any driver reports). An agent that reports one figure per device (older agents)
- * gets it on every hook of that device. A device the host's agent does not hold (a DPU whose own
+ * gets it on every hook of that device. A card's driver XDP comes from its host-XDP device
+ * (hostXdpDeviceId) where the agent has one. A device the host's agent does not hold (a DPU whose own
  * agent runs it) keeps its profile's figures.
  */
 export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
@@ -65,7 +66,14 @@ export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
     delete perHook['xdp-generic'];
     out[d.id] = perHook;
   }
-  // A card's netdevs may have their host hooks run by a driver of their own (see hostHookExecutorId).
+  // A card with hardware hooks has its netdevs' driver XDP run by its host-XDP device: that
+  // device's figure is the card's native hook (none when it offers no native mode), whatever the card's own driver says.
+  for (const d of m.devices) {
+    const hx = facts[hostXdpDeviceId(d.id)];
+    if (!hx?.hookSlots) continue;
+    out[d.id] = { ...out[d.id], 'xdp-native': hx.hookSlots['xdp-native'] ?? 0 };
+  }
+  // A card's netdevs may have their host hooks run by a driver of their own (hostXdpDeviceId).
   for (const [id, f] of Object.entries(facts)) if (!m.devices.some((d) => d.id === id) && f.hookSlots?.['xdp-generic'] !== undefined) generic.push(f.hookSlots['xdp-generic']);
   out[HOST_SLOTS_KEY] = { 'xdp-generic': generic.length ? Math.min(...generic) : 1 };
   return out;
