@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/devices';
-import { hostXdpDeviceId, runsOwnHostXdp, type FirmwareProfile } from '@ioplane/domain';
+import type { FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { desiredState, DesiredMachine, firmwareImageFor, HopExecutor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
+import { hopExecutor } from './hop.executor';
 import { machineAgents, type DpuAgent } from './machine.agents';
 
 export interface RolloutKeys {
@@ -78,21 +79,7 @@ export function rolloutEnv(deps: {
     return req?.policy?.acceptNotRun === true ? { ...want, acceptNotRun: true } : want;
   };
 
-  /**
-   * Host XDP on a netdev is run by the host kernel for the card that owns it: the card's own
-   * driver when no firmware of its family has hardware hooks (host-XDP-only or unprofiled), else
-   * the agent's host-XDP device for that card's netdevs, at the same port (a flash in this very
-   * rollout does not move it). Every other hop runs where the plan says.
-   */
-  const executorOf = async (systemId: string): Promise<HopExecutor> => {
-    const fm = await deps.fleet.getMachine(systemId);
-    return (hop) => {
-      if (hop.target !== 'host-xdp-generic') return { deviceId: hop.deviceId, port: hop.port };
-      const card = fm?.devices.find((d) => d.id === hop.deviceId);
-      if (!card || runsOwnHostXdp(card.profileId, deps.profiles)) return { deviceId: hop.deviceId, port: hop.port };
-      return { deviceId: hostXdpDeviceId(card.id), port: hop.port };
-    };
-  };
+  const executorOf = async (systemId: string): Promise<HopExecutor> => hopExecutor((await deps.fleet.getMachine(systemId))?.devices ?? [], deps.profiles);
 
   return {
     store: deps.rollouts,
