@@ -358,23 +358,20 @@ export function trafficFilter(
       const at = layout.rows[r][oi];
       const res: number[] = [];
       const amt: number[] = [];
-      let over: { code: RejectCode; message: string } | null = null;
-      for (let k = 0; k < KINDS.length; k++) {
-        const kind = KINDS[k];
-        const a = usage[kind];
-        if (a <= 0) continue;
-        const ri = at[k];
-        if (kind === 'slots' && !Number.isFinite(resources[ri].capacity)) continue;
-        if (a > resources[ri].capacity + 1e-9 && !over) {
-          over = kind === 'slots'
-            ? { code: 'slots', message: `${hook} on ${port.interface} has ${fmt(resources[ri].capacity)} program slots` }
-            : { code: 'capacity', message: `needs ${fmt(a)} ${UNIT[kind]} alone, ${resources[ri].label} has ${fmt(resources[ri].capacity)}` };
-        }
-        res.push(ri);
-        amt.push(a);
-      }
-      if (over) {
-        rej.push({ deviceIndex: di, target, hook, code: over.code, message: over.message });
+      // Each kind read by name, in KINDS order: a keyed read (usage[kind]) in this loop, run for
+      // every option of every class, cost more than the rest of the loop.
+      overKind = -1;
+      if (usage.slots > 0 && Number.isFinite(resources[at[0]].capacity)) take(0, usage.slots, at, resources, res, amt);
+      if (usage.instructions > 0) take(1, usage.instructions, at, resources, res, amt);
+      if (usage.mapMemoryBytes > 0) take(2, usage.mapMemoryBytes, at, resources, res, amt);
+      if (usage.flowRules > 0) take(3, usage.flowRules, at, resources, res, amt);
+      if (usage.throughput > 0) take(4, usage.throughput, at, resources, res, amt);
+      if (usage.arm > 0) take(5, usage.arm, at, resources, res, amt);
+      if (usage.hostCores > 0) take(6, usage.hostCores, at, resources, res, amt);
+      if (overKind >= 0) {
+        const cap = resources[at[overKind]].capacity;
+        if (overKind === 0) rej.push({ deviceIndex: di, target, hook, code: 'slots', message: `${hook} on ${port.interface} has ${fmt(cap)} program slots` });
+        else rej.push({ deviceIndex: di, target, hook, code: 'capacity', message: `needs ${fmt(overAmount)} ${UNIT[KINDS[overKind]]} alone, ${resources[at[overKind]].label} has ${fmt(cap)}` });
         continue;
       }
       const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
@@ -383,6 +380,21 @@ export function trafficFilter(
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
   return { traffic, resources, switchCost, modules };
+}
+
+/** The first kind (in KINDS order) whose use alone exceeds its capacity in trafficFilter's current option, -1 for none. */
+let overKind = -1;
+let overAmount = 0;
+
+/** Record amount `a` of KINDS[k] on its resource row, noting the first kind that does not fit alone. */
+function take(k: number, a: number, at: Int32Array, resources: readonly Resource[], res: number[], amt: number[]): void {
+  const ri = at[k];
+  if (overKind < 0 && a > resources[ri].capacity + 1e-9) {
+    overKind = k;
+    overAmount = a;
+  }
+  res.push(ri);
+  amt.push(a);
 }
 
 function sortByCost(cs: Candidate[]): Candidate[] {
