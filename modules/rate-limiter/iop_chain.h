@@ -80,7 +80,9 @@ static __always_inline void iop_chain_count(__u32 row, __u64 len, int verdict)
 }
 
 /* A packet's chain runs to its end on one CPU before the next packet starts there, so the hook
- * row's per-CPU stamp is this packet's: the time since it is what this module cost. */
+ * row's per-CPU stamp is this packet's: the time since it is what this module cost. A stamp of 0
+ * means no packet is in the chain on this CPU: the slot was entered directly (the agent runs a
+ * module's test vectors on its live slot), so there is no hand-off to time it from. */
 static __always_inline void iop_chain_time(__u32 slot)
 {
 	__u32 hook = IOP_CHAIN_HOOK_ROW;
@@ -95,16 +97,28 @@ static __always_inline void iop_chain_time(__u32 slot)
 	h->stamp = now;
 }
 
+/* The packet leaves the chain: a slot entered later on this CPU without the root (a test run)
+ * must not take this packet's stamp as its own hand-off and count the idle time since. */
+static __always_inline void iop_chain_end(void)
+{
+	__u32 hook = IOP_CHAIN_HOOK_ROW;
+	struct iop_chain_stat *h = bpf_map_lookup_elem(&iop_chain_stats, &hook);
+
+	if (h)
+		h->stamp = 0;
+}
+
 static __always_inline int iop_chain_next(struct xdp_md *ctx, __u64 len, int verdict)
 {
 	__u32 slot = iop_chain_slot;
 
 	iop_chain_time(slot);
 	iop_chain_count(slot, len, verdict);
-	if (verdict != XDP_PASS)
-		return verdict;
-	bpf_tail_call(ctx, &iop_chain_progs, slot + 1);
-	return XDP_PASS; /* no next slot: the end of the chain */
+	if (verdict == XDP_PASS)
+		bpf_tail_call(ctx, &iop_chain_progs, slot + 1);
+	/* a verdict that ends the chain, or no next slot */
+	iop_chain_end();
+	return verdict;
 }
 
 #define IOP_CHAIN_ENTRY(verdict_fn)                                            \

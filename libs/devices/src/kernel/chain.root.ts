@@ -32,8 +32,10 @@ SEC("xdp") int iop_chain_root(struct xdp_md *ctx)
 	}
 	bpf_tail_call(ctx, &iop_chain_progs, 0);
 	s = bpf_map_lookup_elem(&iop_chain_stats, &row);
-	if (s)
+	if (s) {
 		s->missed++;
+		s->stamp = 0; /* nothing took the packet: it left the chain here */
+	}
 	return XDP_PASS;
 }
 char _license[] SEC("license") = "GPL";
