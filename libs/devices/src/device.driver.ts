@@ -200,6 +200,20 @@ export interface VectorOutcome extends VectorResult {
    * Never reported as passed; a rollout accepts it only where the placement's policy says so.
    */
   notRun?: boolean;
+  /** Where it ran when it ran on the deployed chain (absent: on a copy of the module, or not in a kernel). */
+  deployed?: DeployedRun;
+}
+
+/** A vector run on the live program of the module's slot in the hook's running chain. */
+export interface DeployedRun {
+  /** The root the hook's link runs (read from the link, not from what the agent wrote down). */
+  rootProgId: number;
+  /** The module's slot in that root's program array (-1: the root is the module itself). */
+  slot: number;
+  /** The program that slot holds, which the vector ran. */
+  progId: number;
+  /** Whether the output bytes were compared: only where they are the module's own (its verdict ended the chain, or no slot follows). */
+  outputCompared: boolean;
 }
 
 export interface ModuleCounters {

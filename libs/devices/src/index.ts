@@ -6,7 +6,7 @@ export { chainDigest, XDP_HOOKS } from './device.driver';
 export type {
   DeviceDriver, DriverKind, AttachMode, ChainModule, LoadRequest, LoadedModule, ChainState, ForeignProgram, PortInterface, PortPrograms,
   DeviceRunState, DevicePrograms, LoadResult, FirmwareImageRef, FirmwareSlot, FirmwareState, FlashImage, FlashOptions, FlashResult,
-  RollbackResult, CommitResult, VectorRequest, VectorOutcome, ModuleCounters, DeviceCounters, DeviceInventory,
+  RollbackResult, CommitResult, VectorRequest, VectorOutcome, DeployedRun, ModuleCounters, DeviceCounters, DeviceInventory,
   XdpHook, ChainMechanism, ChainSupport, ChainCapability, HookCounters,
 } from './device.driver';
 export { FaultBook, FAULT_KINDS } from './fault.book';

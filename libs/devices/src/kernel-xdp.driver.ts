@@ -17,6 +17,7 @@ import { portCounters } from './kernel/chain.counters';
 import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loader';
 import { chainMechanism } from './kernel/chain.probe';
 import { chainAsRun } from './kernel/chain.readback';
+import { runDeployedVector } from './kernel/chain.vectors';
 import { attachRoot, runningChain } from './kernel/hook.attach';
 import { checkLoadRequest } from './kernel/load.request';
 import { sendProbe } from './kernel/probe.traffic';
@@ -403,21 +404,29 @@ export class KernelXdpDriver implements DeviceDriver {
     });
   }
 
-  /** Runs vectors on a fresh instance of each module's object: the live maps are not disturbed. */
+  /**
+   * Runs each vector on the module as deployed: its live program in the hook's running chain (see
+   * runDeployedVector), in this port's namespace. Only a freplace dispatcher's slots, which the
+   * kernel cannot test-run alone, are run on a fresh copy of the module instead (`deployed` absent).
+   */
   async runVectors(port: number, vectors: VectorRequest[]): Promise<VectorOutcome[]> {
-    const chain = this.checkPort(port).current;
-    if (!chain || chain.modules.length === 0) throw new DeviceError('not_found', `nothing ioplane knows is loaded on port ${port} of ${this.device.id}`, 'port');
-    const out: VectorOutcome[] = [];
-    for (const [i, v] of vectors.entries()) {
-      const m = v.module ? chain.modules.find((x) => x.name === v.module) : chain.modules.length === 1 ? chain.modules[0] : undefined;
-      if (!m) throw new DeviceError('not_found', v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one', `vectors[${i}].module`);
-      const [r] = await runVectors(this.objectFile(m.digest), [{ name: v.name, packet: v.packet, expectVerdict: v.expectVerdict, expectOutput: v.expectOutput, repeat: v.repeat }], {
-        program: m.program,
-        timingRepeat: 0,
-      });
-      out.push({ ...r, module: m.name, emulated: false });
-    }
-    return out;
+    return this.queue.run(async () => {
+      const chain = this.checkPort(port).current;
+      if (!chain || chain.modules.length === 0) throw new DeviceError('not_found', `nothing ioplane knows is loaded on port ${port} of ${this.device.id}`, 'port');
+      const iface = this.iface(port);
+      const out: VectorOutcome[] = [];
+      for (const [i, v] of vectors.entries()) {
+        const idx = v.module ? chain.modules.findIndex((x) => x.name === v.module) : chain.modules.length === 1 ? 0 : -1;
+        if (idx < 0) throw new DeviceError('not_found', v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one', `vectors[${i}].module`);
+        const m = chain.modules[idx];
+        const r =
+          chain.mechanism === 'freplace'
+            ? (await runVectors(this.objectFile(m.digest), [v], { program: m.program, type: 'xdp', timingRepeat: 0 }))[0]
+            : await runDeployedVector({ chain, linkPin: this.linkPin(port), netns: iface.netns || null, ifname: iface.name }, idx, v);
+        out.push({ ...r, module: m.name, emulated: false });
+      }
+      return out;
+    });
   }
 
   async counters(): Promise<DeviceCounters> {

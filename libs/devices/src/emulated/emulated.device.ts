@@ -330,9 +330,14 @@ export class EmulatedDevice implements DeviceDriver {
         out.push({ module: m.name, emulated: true, name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: 'XDP_ABORTED', nsPerPacket: 0, reason: `vector "${v.name}": the program crashed on the device (injected fault)` });
         continue;
       }
-      if (this.o.kernelVectors) {
+      // The stage's kernel runs the chain: the vector runs there, on the module as deployed.
+      if (this.stage?.runs(portNo) && (chain.state.target === 'nic-xdp-offload' || chain.state.target === 'dpu-arm-xdp')) {
+        const [r] = await this.stage.runVectors(portNo, [{ ...v, module: m.name }]);
+        out.push({ ...r, module: m.name, emulated: false });
+      } else if (this.o.kernelVectors) {
+        // No stage runs it (a flow target's rules, or no packet-true fleet): a copy of the XDP program, typed as such (libbpf cannot type the chain epilogue's section).
         const [r] = await withObjectFile(m.object, (path) =>
-          runVectors(path, [{ name: v.name, packet: v.packet, expectVerdict: v.expectVerdict, expectOutput: v.expectOutput, repeat: v.repeat }], { program: m.program, timingRepeat: 0 }),
+          runVectors(path, [{ name: v.name, packet: v.packet, expectVerdict: v.expectVerdict, expectOutput: v.expectOutput, repeat: v.repeat }], { program: m.program, type: 'xdp', timingRepeat: 0 }),
         );
         out.push({ ...r, module: m.name, emulated: false });
       } else {

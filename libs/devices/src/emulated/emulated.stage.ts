@@ -1,5 +1,5 @@
 import type { Device } from '@ioplane/domain';
-import type { ChainModule, ModuleCounters } from '../device.driver';
+import type { ChainModule, ModuleCounters, VectorOutcome, VectorRequest } from '../device.driver';
 import type { FaultBook } from '../fault.book';
 import { KernelXdpDriver } from '../kernel-xdp.driver';
 
@@ -71,6 +71,15 @@ export class KernelStage {
 
   async commit(port: number): Promise<void> {
     if (this.running.has(port)) await this.driver.commit(port);
+  }
+
+  runs(port: number): boolean {
+    return this.running.has(port);
+  }
+
+  /** Vectors on the chain as the stage runs it, in the stage's namespace (KernelXdpDriver.runVectors). */
+  runVectors(port: number, vectors: VectorRequest[]): Promise<VectorOutcome[]> {
+    return this.driver.runVectors(port, vectors);
   }
 
   async probe(port: number, packets: number): Promise<number> {

@@ -9,8 +9,13 @@ const num = (v: unknown): number | null => {
 };
 
 /** The program id in each slot of a pinned PROG_ARRAY (null: empty slot); null when it cannot be read. */
-export async function progArrayIds(pin: string): Promise<(number | null)[] | null> {
-  const r = await bpftool(['map', 'dump', 'pinned', pin, '-j']).catch(() => null);
+export function progArrayIds(pin: string): Promise<(number | null)[] | null> {
+  return progArraySlots(['pinned', pin]);
+}
+
+/** The same for a PROG_ARRAY named as bpftool takes it (`pinned <path>`, `id <n>`). */
+export async function progArraySlots(map: string[]): Promise<(number | null)[] | null> {
+  const r = await bpftool(['map', 'dump', ...map, '-j']).catch(() => null);
   if (!r || r.code !== 0) return null;
   const out: (number | null)[] = [];
   for (const e of JSON.parse(r.stdout || '[]') as { key: unknown; value: unknown; formatted?: { key: unknown; value: unknown } }[]) {
