@@ -4,6 +4,8 @@ const REQUEST = {
   selector: { zones: ['zone-a', 'zone-b'] },
   // Ingress order: NIC-friendly modules first, so the host-only DDoS filter does not pull them onto the host.
   modules: [{ name: 'acl-firewall' }, { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } }, { name: 'ddos-drop', latencyBudgetUs: 20 }],
+  // The harness's agents run without a kernel: every hop is modeled and its probe cannot run, which the placement must accept in so many words.
+  policy: { acceptNotRun: true },
 };
 
 async function waitPlacement(h: Harness, id: string, done: string[]) {
