@@ -59,10 +59,10 @@ function machine() {
 }
 
 /** The operator's word per step, in order; the last one stays. */
-function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[], acceptNotRun = true) {
+function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[], acceptNotRun = true, module: RolloutModule = mod) {
   const writes: MachineRecord[] = [];
   // The emulated device here has no kernel: its vectors do not run, which these tests accept explicitly.
-  const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [mod] }], acceptNotRun };
+  const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [module] }], acceptNotRun };
   let rec = start;
   let n = 0;
   const done = runMachine(start, want, {
@@ -121,5 +121,17 @@ describe('machine runbook', () => {
     const out = await r.done.then((x) => x.reason ?? 'no reason', (e: Error) => e.message);
     expect(out).toMatch(/verify m1\/nfp0: test vectors not run: vxlan-decap\/.*not run: /);
     expect(r.last().verifiedAt ?? null).toBeNull();
+  });
+
+  it('counters a model made (no kernel: no probe packet crossed the hop) are a probe not run: failed unless the policy accepts not-run', async () => {
+    const quiet = { ...mod, vectors: [] };
+    const refused = run(machine(), newMachineRecord('m1', 'h1', 0), ['run'], false, quiet);
+    const out = await refused.done.then((x) => x.reason ?? 'no reason', (e: Error) => e.message);
+    expect(out).toMatch(/verify m1\/nfp0: probe not run: vxlan-decap \(nic-xdp-offload on m1\/nfp0\) counted by a model/);
+    expect(refused.last().verifiedAt ?? null).toBeNull();
+    // Accepted in so many words: the machine is verified, and the record still says what counted (a model).
+    const accepted = await run(machine(), newMachineRecord('m1', 'h1', 0), ['run'], true, quiet).done;
+    expect(accepted.verifiedAt).not.toBeNull();
+    expect(accepted.probe?.hops).toEqual([expect.objectContaining({ module: 'vxlan-decap', source: 'emulated' })]);
   });
 });
