@@ -23,10 +23,6 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   // Tests build real BPF objects and boot real fleets; a hang still fails, just not at 5 s.
   testTimeout: 60_000,
-  // KNOWN DEFECT, to remove: test/faults/readiness and redis-outage, run in one process, leave a
-  // handle open (two sockets, found by listing active handles; not yet traced), so jest would never
-  // exit and CI would time out. Every test passes; the leak is the next session's first item.
-  forceExit: true,
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/apps'], testMatch: ['**/*.spec.ts'] },
     { ...common, displayName: 'e2e', roots: ['<rootDir>/test'], testMatch: ['**/*.e2e-spec.ts'] },

@@ -5,8 +5,8 @@ import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
-import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES } from '@ioplane/queue';
-import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, submitPlacement, type DeployOutcome } from '@ioplane/planning';
 import { agentToken, AgentClient } from '@ioplane/devices';
@@ -159,6 +159,19 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
       this.log.log({ deployed: result.deployed }, 'machines reached Deployed: fleet sync queued');
     }
     return result;
+  }
+
+  private readonly redisError = errorLogger('worker fleet', (f, m) => this.log.warn(f, m));
+
+  /** A Redis error of this worker's connections, logged through pino (see errorLogger). */
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.redisError(err);
+  }
+
+  /** Set up once @nestjs/bullmq made the worker: a shutdown during a Redis outage must still end. */
+  onApplicationBootstrap(): void {
+    closeEvenWhenDown(this.worker, 'worker fleet', (f, m) => this.log.warn(f, m));
   }
 
   @OnWorkerEvent('completed')

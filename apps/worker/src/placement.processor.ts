@@ -7,8 +7,8 @@ import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
 import { currentPlacement, deployCandidates, deployRetries, planPlacement, placementRequestSchema, PlanValidationError, StoredPlan } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES } from '@ioplane/queue';
-import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, errorLogger } from '@ioplane/queue';
+import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 
 @Processor(QUEUES.placement, { concurrency: 2, lockDuration: 300_000 })
@@ -91,6 +91,19 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
   private async startRollout(placementId: string): Promise<void> {
     if ((await this.placements.get(placementId))?.status === 'cancelled') return;
     await this.rollout.add(JOBS.rolloutStart, { placementId }, { jobId: `${placementId}.start`, removeOnComplete: 1000, removeOnFail: 1000 });
+  }
+
+  private readonly redisError = errorLogger('worker placement', (f, m) => this.log.warn(f, m));
+
+  /** A Redis error of this worker's connections, logged through pino (see errorLogger). */
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.redisError(err);
+  }
+
+  /** Set up once @nestjs/bullmq made the worker: a shutdown during a Redis outage must still end. */
+  onApplicationBootstrap(): void {
+    closeEvenWhenDown(this.worker, 'worker placement', (f, m) => this.log.warn(f, m));
   }
 
   @OnWorkerEvent('completed')

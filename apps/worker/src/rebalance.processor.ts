@@ -5,8 +5,8 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { AgentFactsResult, submitPlacement } from '@ioplane/planning';
-import { JOBS, JOBS_BY_QUEUE, newPlacementId, QUEUES } from '@ioplane/queue';
-import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { JOBS, JOBS_BY_QUEUE, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
 import { decideRound, DecideResult } from './rebalance.decider';
 import { REBALANCE_SETTINGS } from './rebalance.tokens';
@@ -87,6 +87,19 @@ export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
       },
       window,
     );
+  }
+
+  private readonly redisError = errorLogger('worker rebalance', (f, m) => this.log.warn(f, m));
+
+  /** A Redis error of this worker's connections, logged through pino (see errorLogger). */
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.redisError(err);
+  }
+
+  /** Set up once @nestjs/bullmq made the worker: a shutdown during a Redis outage must still end. */
+  onApplicationBootstrap(): void {
+    closeEvenWhenDown(this.worker, 'worker rebalance', (f, m) => this.log.warn(f, m));
   }
 
   @OnWorkerEvent('failed')

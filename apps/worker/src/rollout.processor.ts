@@ -3,9 +3,9 @@ import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullm
 import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
-import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload } from '@ioplane/queue';
+import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
 import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
-import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { ROLLOUT_ORCHESTRATOR } from './worker.tokens';
 import { keepRenewing } from './machine.lease';
@@ -89,6 +89,7 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
   /** A wave is a flow: its machine jobs are children, the wave job runs once they all ended. */
   private async releaseWave(plan: RolloutPlan, index: number): Promise<void> {
     const flow = new FlowProducer({ connection: this.queue.opts.connection, prefix: this.queue.opts.prefix });
+    flow.on('error', this.redisError);
     try {
       const id = plan.placementId;
       await flow.add({
@@ -194,6 +195,19 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       }
     }
     return outcome;
+  }
+
+  private readonly redisError = errorLogger('worker rollout', (f, m) => this.log.warn(f, m));
+
+  /** A Redis error of this worker's connections, logged through pino (see errorLogger). */
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.redisError(err);
+  }
+
+  /** Set up once @nestjs/bullmq made the worker: a shutdown during a Redis outage must still end. */
+  onApplicationBootstrap(): void {
+    closeEvenWhenDown(this.worker, 'worker rollout', (f, m) => this.log.warn(f, m));
   }
 
   @OnWorkerEvent('completed')

@@ -4,3 +4,4 @@ export * from './fleet-sync.payload';
 export * from './fleet-deploy.payload';
 export * from './placement.payload';
 export * from './redis.endpoint';
+export * from './bull.errors';

@@ -7,3 +7,4 @@ export * from './system.check';
 export * from './logger.options';
 export * from './nest/core.tokens';
 export * from './nest/core.module';
+export * from './nest/queue.guard';

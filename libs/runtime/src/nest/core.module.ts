@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { BullModule } from '@nestjs/bullmq';
+import { BullModule, getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { LoggerModule } from 'nestjs-pino';
 import Redis from 'ioredis';
 import type { DestinationStream } from 'pino';
@@ -13,6 +14,7 @@ import { loadProfiles } from '@ioplane/profiles';
 import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
 import type { IoplaneConfig } from '../config.schema';
 import { createLogger, registerSecret } from '../logger.options';
+import { QueueConnectionsGuard } from './queue.guard';
 import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, STATE_REDIS } from './core.tokens';
 import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { agentDeviceFacts } from '@ioplane/planning';
@@ -124,6 +126,11 @@ export class CoreModule {
           inject: [CONTROLLER_KEYS],
         },
         StateRedisLifecycle,
+        {
+          provide: QueueConnectionsGuard,
+          useFactory: (...queues: Queue[]) => new QueueConnectionsGuard(queues, (f, m) => logger.warn(f, m)),
+          inject: Object.values(QUEUES).map((q) => getQueueToken(q)),
+        },
       ],
       exports: [CONTROLLER_KEYS, AGENT_FACTS, IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
     };

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import { producerConnection, workerConnection } from '@ioplane/queue';
+import { EmbeddedRedis, startEmbeddedRedis } from '../redis.embedded';
+import { closeEvenWhenDown, QueueConnectionsGuard } from './queue.guard';
+
+/** Real BullMQ objects on a Redis of the test's own that it kills, as an outage does. */
+describe('queues and workers when Redis goes away', () => {
+  let dir: string;
+  let redis: EmbeddedRedis;
+  const warned: Array<Record<string, unknown>> = [];
+  const warn = (f: Record<string, unknown>) => void warned.push(f);
+
+  beforeEach(async () => {
+    warned.length = 0;
+    dir = mkdtempSync(join(tmpdir(), 'ioplane-guard-'));
+    redis = await startEmbeddedRedis({ dataDir: dir });
+  });
+  afterEach(async () => {
+    await redis.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const kill = async () => {
+    process.kill(redis.pid, 'SIGKILL');
+    await redis.stop().catch(() => undefined);
+  };
+  const until = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!ok()) throw new Error(`never: ${what}`);
+  };
+
+  it('logs a queue connection error through the given log and closes a producer queue that is reconnecting', async () => {
+    const q = new Queue('guarded', { connection: producerConnection(redis.url), prefix: '{guard}' });
+    new QueueConnectionsGuard([q], warn);
+    await q.waitUntilReady();
+    await kill();
+    await q.getJobCounts().catch(() => undefined);
+    await until('the connection to be reconnecting', () => warned.some((w) => w.what === 'queue guarded' && typeof w.err === 'string'));
+    // Unguarded, this close rejects with "Stream isn't writeable" and the client reconnects forever.
+    await expect(q.close()).resolves.toBeUndefined();
+    expect(warned.some((w) => w.status === 'reconnecting')).toBe(true);
+    const client = await q.client;
+    expect(client.status).not.toBe('ready');
+  });
+
+  it('closes a worker whose Redis is gone instead of waiting for a fetch that never returns', async () => {
+    const w = new Worker('guarded', async () => 'done', { connection: workerConnection(redis.url), prefix: '{guard}' });
+    w.on('error', () => undefined);
+    closeEvenWhenDown(w, 'worker guarded', warn);
+    await w.waitUntilReady();
+    await kill();
+    await new Promise((r) => setTimeout(r, 500));
+    await w.close();
+    expect(w.isRunning()).toBe(false);
+    expect(warned.some((x) => x.what === 'worker guarded')).toBe(true);
+  });
+});
