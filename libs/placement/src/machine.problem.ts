@@ -297,6 +297,12 @@ export interface FilterLayout {
   switchCost: number[][];
   /** Per row, per static option (the order of StaticFilter): resource row per KINDS entry. */
   rows: Int32Array[][];
+  /**
+   * Per row, per static option, per set of kinds used (bit k for KINDS[k]): the candidates' `res`
+   * array, shared by every traffic filter of the shape (which rows an option uses depends on
+   * which kinds it uses, not on how much).
+   */
+  resShared: number[][][][];
 }
 
 export function filterLayout(
@@ -337,7 +343,7 @@ export function filterLayout(
   // The host-core budget exists even when no candidate uses it, so validators can name it.
   row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
   const switchCost = devices.map((d) => d.flavours.map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
-  return { resources, switchCost, rows };
+  return { resources, switchCost, rows, resShared: rows.map((r) => r.map(() => [])) };
 }
 
 export function trafficFilter(
@@ -375,24 +381,27 @@ export function trafficFilter(
       // A flow module takes a hook slot only where the agent counts it as one (finite slots).
       if (hook === 'dpu-flow' || hook === 'nic-flow') usage.slots = 1;
       const at = layout.rows[r][oi];
-      const res: number[] = [];
-      const amt: number[] = [];
       // Each kind read by name, in KINDS order: a keyed read (usage[kind]) in this loop, run for
       // every option of every class, cost more than the rest of the loop.
       overKind = -1;
-      if (usage.slots > 0 && Number.isFinite(resources[at[0]].capacity)) take(0, usage.slots, at, resources, res, amt);
-      if (usage.instructions > 0) take(1, usage.instructions, at, resources, res, amt);
-      if (usage.mapMemoryBytes > 0) take(2, usage.mapMemoryBytes, at, resources, res, amt);
-      if (usage.flowRules > 0) take(3, usage.flowRules, at, resources, res, amt);
-      if (usage.throughput > 0) take(4, usage.throughput, at, resources, res, amt);
-      if (usage.arm > 0) take(5, usage.arm, at, resources, res, amt);
-      if (usage.hostCores > 0) take(6, usage.hostCores, at, resources, res, amt);
+      taken = 0;
+      used = 0;
+      if (usage.slots > 0 && Number.isFinite(resources[at[0]].capacity)) take(0, usage.slots, at, resources);
+      if (usage.instructions > 0) take(1, usage.instructions, at, resources);
+      if (usage.mapMemoryBytes > 0) take(2, usage.mapMemoryBytes, at, resources);
+      if (usage.flowRules > 0) take(3, usage.flowRules, at, resources);
+      if (usage.throughput > 0) take(4, usage.throughput, at, resources);
+      if (usage.arm > 0) take(5, usage.arm, at, resources);
+      if (usage.hostCores > 0) take(6, usage.hostCores, at, resources);
       if (overKind >= 0) {
         const cap = resources[at[overKind]].capacity;
         if (overKind === 0) rej.push({ deviceIndex: di, target, hook, code: 'slots', message: `${hook} on ${port.interface} has ${fmt(cap)} program slots` });
         else rej.push({ deviceIndex: di, target, hook, code: 'capacity', message: `needs ${fmt(overAmount)} ${UNIT[KINDS[overKind]]} alone, ${resources[at[overKind]].label} has ${fmt(cap)}` });
         continue;
       }
+      const shared = layout.resShared[r][oi];
+      const res = (shared[used] ??= takenRes.slice(0, taken));
+      const amt = takenAmt.slice(0, taken);
       const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
       made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: HOOK_POSITION[hook], cost: figures[6], figures, res, amt });
     }
@@ -404,16 +413,30 @@ export function trafficFilter(
 /** The first kind (in KINDS order) whose use alone exceeds its capacity in trafficFilter's current option, -1 for none. */
 let overKind = -1;
 let overAmount = 0;
+/**
+ * The current option's resource rows and amounts, in scratch arrays copied to exact size once the
+ * option is kept: `used` has bit k set for KINDS[k]. Candidates with pushed-to arrays carried a
+ * 16-slot store each.
+ */
+const takenRes: number[] = filledArrayOf(KINDS.length, 0);
+const takenAmt: number[] = filledArrayOf(KINDS.length, 0.5);
+let taken = 0;
+let used = 0;
+
+function filledArrayOf(n: number, v: number): number[] {
+  return new Array<number>(n).fill(v);
+}
 
 /** Record amount `a` of KINDS[k] on its resource row, noting the first kind that does not fit alone. */
-function take(k: number, a: number, at: Int32Array, resources: readonly Resource[], res: number[], amt: number[]): void {
+function take(k: number, a: number, at: Int32Array, resources: readonly Resource[]): void {
   const ri = at[k];
   if (overKind < 0 && a > resources[ri].capacity + 1e-9) {
     overKind = k;
     overAmount = a;
   }
-  res.push(ri);
-  amt.push(a);
+  takenRes[taken] = ri;
+  takenAmt[taken++] = a;
+  used |= 1 << k;
 }
 
 function sortByCost(cs: Candidate[]): Candidate[] {
