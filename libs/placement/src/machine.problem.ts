@@ -302,7 +302,21 @@ export interface FilterLayout {
    * array, shared by every traffic filter of the shape (which rows an option uses depends on
    * which kinds it uses, not on how much).
    */
-  resShared: number[][][][];
+  resShared: SharedRes[][];
+}
+
+/** The `res` arrays of one option, by the kinds they cover (`masks[j]` for `lists[j]`): usually one. */
+interface SharedRes {
+  masks: number[];
+  lists: number[][];
+}
+
+function sharedRes(s: SharedRes, mask: number, taken: readonly number[], n: number): number[] {
+  for (let j = 0; j < s.masks.length; j++) if (s.masks[j] === mask) return s.lists[j];
+  const res = taken.slice(0, n);
+  s.masks.push(mask);
+  s.lists.push(res);
+  return res;
 }
 
 export function filterLayout(
@@ -343,7 +357,7 @@ export function filterLayout(
   // The host-core budget exists even when no candidate uses it, so validators can name it.
   row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
   const switchCost = devices.map((d) => d.flavours.map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
-  return { resources, switchCost, rows, resShared: rows.map((r) => r.map(() => [])) };
+  return { resources, switchCost, rows, resShared: rows.map((r) => r.map(() => ({ masks: [], lists: [] }))) };
 }
 
 export function trafficFilter(
@@ -399,8 +413,7 @@ export function trafficFilter(
         else rej.push({ deviceIndex: di, target, hook, code: 'capacity', message: `needs ${fmt(overAmount)} ${UNIT[KINDS[overKind]]} alone, ${resources[at[overKind]].label} has ${fmt(cap)}` });
         continue;
       }
-      const shared = layout.resShared[r][oi];
-      const res = (shared[used] ??= takenRes.slice(0, taken));
+      const res = sharedRes(layout.resShared[r][oi], used, takenRes, taken);
       const amt = takenAmt.slice(0, taken);
       const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
       made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: HOOK_POSITION[hook], cost: figures[6], figures, res, amt });
