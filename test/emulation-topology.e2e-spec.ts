@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Device } from '@ioplane/domain';
-import { describeKernel, runProcess } from '@ioplane/compiler';
+import { describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
 import {
   AgentClient, AgentError, bpffsRoot, buildTopology, FLEET_MARKER_DIR, generateSigningKeys, netnsPath, removeLeftovers, removeTopology,
   sendAtWire, signedLoadBody, type ChainModule, type DeviceCounters, type MachineTopology,
@@ -13,6 +13,7 @@ import { startAgent, type RunningAgent } from '../apps/agent/src';
 import { buildModule } from '@ioplane/compiler';
 import { CHAIN_HEADER, EmulatedNicDriver, FaultBook, KernelXdpDriver } from '@ioplane/devices';
 import { createHash } from 'node:crypto';
+import { packetHex } from '@ioplane/modules';
 import { buildStage } from './chain-traffic.fixture';
 
 /** Drops every UDP packet to port 9 (the wire probe's): a stage that drops everything it is sent. */
@@ -178,6 +179,18 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
     expect((await driver.probe(0, 25)).sent).toBe(25);
     const after = (await driver.counters()).modules[0];
     expect({ module: after.module, source: after.source, counted: after.packets - before.packets, dropped: after.drops - before.drops }).toEqual({ module: 'udp-drop', source: 'chain', counted: 25, dropped: 25 });
+    // Its test vectors run on the program the stage runs (the one `ip -n` shows there), in the stage's namespace, not on a copy.
+    const udp = (dstPort: number) => Buffer.from(packetHex({ name: 'udp', input: { fields: { ipSrc: '192.0.2.10', ipDst: '192.0.2.1', proto: 'udp', srcPort: 40000, dstPort } }, expect: { verdict: 'XDP_PASS' } } as never), 'hex');
+    const vectors = await driver.runVectors(0, [
+      { name: 'udp/9 dropped', packet: udp(9), expectVerdict: 'XDP_DROP' },
+      { name: 'udp/53 passes', packet: udp(53), expectVerdict: 'XDP_PASS' },
+    ]);
+    expect(vectors.map((v) => ({ passed: v.passed, emulated: v.emulated, deployed: v.deployed }))).toEqual(
+      [0, 1].map(() => ({ passed: true, emulated: false, deployed: { rootProgId: link[0].xdp!.prog!.id, slot: 0, progId: vectors[0].deployed!.progId, outputCompared: false } })),
+    );
+    // Slot 0 of the root the stage's netdev runs: the module's chain entry, a program apart from the root.
+    const ran = JSON.parse((await runProcess(findBpftool()!, ['prog', 'show', 'id', String(vectors[0].deployed!.progId), '-j'], { env: ENV })).stdout) as { name: string };
+    expect({ name: ran.name, root: vectors[0].deployed!.progId === link[0].xdp!.prog!.id }).toEqual({ name: 'iop_chain_entry', root: false });
     // Rolled back (nothing before it): the stage runs nothing again.
     await driver.detach(0);
     const gone = JSON.parse((await runProcess('/usr/sbin/ip', ['-n', nic.netns, '-j', 'link', 'show', nic.ingress], { env: ENV })).stdout) as { xdp?: unknown }[];
