@@ -54,7 +54,7 @@ export function rolloutEnv(deps: {
         matchAction: manifest.matchAction,
         object,
         pps: request.modules.find((x) => x.name === m.name)?.traffic?.pps ?? manifest.traffic.pps,
-        // Vectors that need seeded maps cannot run on a device's empty copy; those modules are checked by tag and counters.
+        // Vectors that need the manifest's seeded maps cannot run on the deployed chain, whose maps hold the operator's state; those modules are checked by tag and counters.
         vectors: manifest.seed?.length
           ? []
           : manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),

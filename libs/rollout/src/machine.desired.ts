@@ -11,7 +11,7 @@ export interface RolloutModule {
   pps: number;
   /** The manifest's match-action form: the rules a flow-offload hop installs. */
   matchAction?: MatchActionForm;
-  /** Vectors that need no seeded map state (a device runs them on an empty copy). */
+  /** Vectors that need no seeded map state (a device runs them on the deployed chain, whose maps are the operator's). */
   vectors: Array<{ name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }>;
 }
 
