@@ -90,9 +90,12 @@ describeKernel('emulated flow offload carries real packets', (itKernel) => {
     await hostDriver.init();
     try {
       await hostDriver.load({ port: 0, target: 'host-xdp-generic', hook: 'xdp-generic', modules: [await buildStage(work, join(work, 'cache'), 0, 1)] });
+      // Probed at start (a flower filter tried on a throwaway veth in the stage's namespace) and reported in the inventory.
+      await driver.init();
+      const engine = (await kernelHasFlower(nic.netns)) ? 'flower' : 'bpf-flow-table';
+      expect(driver.inventory().flowEngine).toBe(engine);
       const acl = await catalogModule('acl-firewall');
       await driver.load({ port: 0, target: 'nic-flow-offload', modules: [acl] });
-      const engine = (await kernelHasFlower(nic.netns)) ? 'flower' : 'bpf-flow-table';
       expect((await driver.programs()).ports[0].flowEngine).toBe(engine);
       // Checked from outside the agent, with tc itself.
       const shown = JSON.parse((await runProcess('/usr/sbin/tc', ['-n', nic.netns, '-j', 'filter', 'show', 'dev', nic.ingress, 'ingress'], { env: ENV })).stdout) as { kind?: string }[];

@@ -284,6 +284,8 @@ export interface DeviceInventory {
    * XDP, the profile's programs per port for an emulated card). Flow hooks hold rules and are absent.
    */
   hookSlots?: Partial<Record<Hook, number>>;
+  /** Emulated flow offload on a stage: what holds a module's rules on this kernel (probed at start): tc-flower, or the BPF flow table without cls_flower. */
+  flowEngine?: 'flower' | 'bpf-flow-table';
   firmware: FirmwareState | null;
 }
 

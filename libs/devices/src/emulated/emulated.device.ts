@@ -105,7 +105,11 @@ export class EmulatedDevice implements DeviceDriver {
       : null;
   }
 
-  async init(): Promise<void> {}
+  async init(): Promise<void> {
+    // Which engine holds flow rules on this kernel, found once at start and reported in the inventory
+    // (also for a card whose current flavour has no flow target: a flash may give it one).
+    await this.flow?.init();
+  }
   async close(): Promise<void> {}
 
   /** The profile's targets this device runs: its host XDP ones stay with the profile unless another device runs them. */
@@ -126,6 +130,7 @@ export class EmulatedDevice implements DeviceDriver {
         this.targets().filter((t) => !t.endsWith('flow-offload')).map((t) => [hookOf(this.device.kind, t), this.profile.limits.programSlotsPerPort]),
       ),
       firmware: this.firmware?.state() ?? null,
+      ...(this.flow?.rulesEngine() ? { flowEngine: this.flow.rulesEngine()! } : {}),
     };
   }
 

@@ -42,6 +42,19 @@ export class FlowStage {
     this.root = join(bpffsRoot(spec.agentId), `flow-${id}`);
   }
 
+  private probed: FlowEngine | null = null;
+
+  /** At agent start: whether this kernel takes flower rules, tried on a throwaway veth in the stage's namespace. */
+  async init(): Promise<FlowEngine> {
+    this.probed = (await kernelHasFlower(this.spec.netns)) ? 'flower' : 'bpf-flow-table';
+    return this.probed;
+  }
+
+  /** What holds a lone flow module's rules here (several on one port always take the flow table); null before init. */
+  rulesEngine(): FlowEngine | null {
+    return this.probed;
+  }
+
   has(port: number): boolean {
     return !!this.spec.netdevs[port];
   }
