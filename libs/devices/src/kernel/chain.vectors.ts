@@ -121,6 +121,20 @@ async function runLive(hop: { netns: string | null; cpu: number }, progId: numbe
 }
 
 /**
+ * A module's own verdict from its slot's counter row around one test run (on the run's CPU) and
+ * what the chain returned: a pass went on into the later slots (the chain's return value is theirs,
+ * and so are the output bytes when a slot follows); anything else ended the chain at the module, so
+ * the return value and the bytes are the module's own. Live traffic on that CPU between the two
+ * reads adds its own packets: the reading stays exact while they all agree with the run's.
+ */
+export function ownVerdict(d: { packets: number; passed: number }, chainVerdict: string, slotFollows: boolean): { verdict: string; own: boolean; problem?: string } {
+  if (d.packets < 1) return { verdict: chainVerdict, own: true, problem: 'the chain counters did not count the run' };
+  if (d.passed === d.packets) return { verdict: 'XDP_PASS', own: !slotFollows };
+  if (d.passed === 0) return { verdict: chainVerdict, own: true };
+  return { verdict: 'UNKNOWN', own: false, problem: `live traffic during the run left the module's own verdict unknown (the chain returned ${chainVerdict})` };
+}
+
+/**
  * Runs a module's vector on the chain as deployed, not on a copy: the hook's link names the root,
  * the root's program array names what the module's slot holds, and BPF_PROG_TEST_RUN runs that live
  * program (its live maps, the state the deployed chain has) in the hop's namespace. A module that
@@ -176,16 +190,10 @@ export async function runDeployedVector(t: ChainVectorTarget, index: number, v: 
     let actualVerdict = chainVerdict;
     let own = true;
     if (before && after) {
-      const d = { packets: after.packets - before.packets, passed: after.passed - before.passed };
-      // Live traffic on that CPU between the two reads adds its own packets; the reading stays exact when they all agree with ours.
-      if (d.packets < 1) problems.push(`the chain's counters did not count the run in slot ${index}`);
-      else if (d.passed === d.packets) {
-        actualVerdict = 'XDP_PASS';
-        own = next === null;
-      } else if (d.passed !== 0) {
-        actualVerdict = 'UNKNOWN';
-        problems.push(`live traffic in slot ${index} during the run left ${m.name}'s own verdict unknown (chain returned ${chainVerdict})`);
-      }
+      const o = ownVerdict({ packets: after.packets - before.packets, passed: after.passed - before.passed }, chainVerdict, next !== null);
+      actualVerdict = o.verdict;
+      own = o.own;
+      if (o.problem) problems.push(`slot ${index}: ${o.problem}`);
     } else if (live.slots && progId === m.progId) {
       problems.push(`the chain's counters could not be read for slot ${index}`);
     }
