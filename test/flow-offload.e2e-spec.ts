@@ -71,6 +71,23 @@ describeKernel('emulated flow offload carries real packets', (itKernel) => {
     }, 120_000);
   }
 
+  itKernel('several flow modules on a port: first match per module, a pass goes on to the next module, a drop reaches no later module', async () => {
+    const chain = [
+      { name: 'a', matchAction: { rules: [{ match: { proto: 'tcp' as const, dstPort: 80 }, action: 'pass' as const }, { match: { proto: 'tcp' as const }, action: 'drop' as const }, { match: { proto: 'icmp' as const }, action: 'drop' as const }] } },
+      { name: 'b', matchAction: { rules: [{ match: { proto: 'udp' as const }, action: 'drop' as const }, { match: { dstIp: '192.0.2.0/24' }, action: 'drop' as const }] } },
+    ];
+    const dir = join(bpffsRoot(agentId), 'chain-table');
+    await loadFlowTable(join(work, 'flow-obj'), dir, chain);
+    const pkt = (f: Partial<PacketFields>) => buildPacket({ ipSrc: '198.18.0.1', ipDst: '198.18.0.2', proto: 'tcp', srcPort: 40000, dstPort: 80, ...f } as PacketFields);
+    const got: string[] = [];
+    // tcp/80: a passes (its later tcp drop never applies), b has no rule for it; tcp/22: a drops; icmp: a drops;
+    // udp: a has no rule, b drops; tcp/80 to 192.0.2.1: a passes, b drops.
+    for (const f of [{}, { dstPort: 22 }, { proto: 'icmp' as const, srcPort: undefined, dstPort: undefined }, { proto: 'udp' as const }, { ipDst: '192.0.2.1' }]) got.push(await flowTableVerdict(dir, pkt(f)));
+    expect(got).toEqual(['XDP_PASS', 'XDP_DROP', 'XDP_DROP', 'XDP_DROP', 'XDP_DROP']);
+    const [a, b] = (await readFlowTable(dir, chain))!;
+    expect({ a: [a.packets, a.drops, a.passed, a.ruleHits], b: [b.packets, b.drops, b.passed, b.ruleHits] }).toEqual({ a: [5, 2, 3, [2, 1, 1]], b: [3, 2, 1, [1, 1]] });
+  }, 60_000);
+
   itKernel('a flow hop on a NIC stage counts probes from the wire in the kernel; a rule that drops them fails the health check naming the hop', async () => {
     topo = await buildTopology({ hostname, instanceId: run, index: 213, ports: [{ interface: 'ens1f0', nicStage: true }] });
     const [wire, nic, host] = topo.ports[0].hops;
