@@ -1,4 +1,4 @@
-import { HOOK_POSITION } from '@ioplane/domain';
+import { Hook, HOOK_POSITION, Target } from '@ioplane/domain';
 import { flavoursOf } from './cost.model';
 import { chainRates, hookInterface } from './port.paths';
 import { branchAndBound, chainBound, chainRelaxedAssignment } from './exact.solver';
@@ -7,7 +7,7 @@ import { ANY_ORDER, bindDevices, buildProblem, MachineProblem, ResourceKind, sho
 import { Assignment, evaluate } from './plan.evaluate';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
-import { Hop, InfeasibleModule, MachinePlan, ModulePlacement, PathPlan, PlacementMachine, PlacementModule, ruleOf, SolverKind } from './placement.model';
+import { Hop, InfeasibleModule, MachinePlan, ModulePlacement, PathPlan, PlacementMachine, PlacementModule, RefusalRule, RejectCode, Rejection, ruleOf, SolverKind } from './placement.model';
 
 /** greedy: filter-and-score alone (the benchmark's baseline), no search, no proof. */
 export type SolverMode = 'auto' | 'exact' | 'heuristic' | 'greedy';
@@ -206,10 +206,11 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
       const deviceId = shownDeviceId(ids, d.deviceIndex, pi);
       // The host kernel's generic hook is named by the card that owns the netdev, in words too.
       const names = namesOf[pi];
-      const rejected = d.rejected.map((r) => ({
-        deviceId: shownDeviceId(ids, r.deviceIndex, pi), target: r.target, hook: r.hook, interface: hookInterface(r.hook, port.interface, onPort), rule: ruleOf(r.code),
-        code: r.code, message: bindDevices(r.message, names), ...(r.costDelta !== undefined ? { costDelta: r.costDelta } : {}),
-      }));
+      const rejected: Rejection[] = new Array(d.rejected.length);
+      for (let j = 0; j < d.rejected.length; j++) {
+        const r = d.rejected[j];
+        rejected[j] = new BoundRejection(shownDeviceId(ids, r.deviceIndex, pi), r.target, r.hook, hookInterface(r.hook, port.interface, onPort), ruleOf(r.code), r.code, r, names);
+      }
       const reasons = d.reasons.map((r) => bindDevices(r, names));
       const hop: Hop = {
         module: d.module, target: d.target, deviceId, interface: hookInterface(d.hook, port.interface, onPort), hook: d.hook, position: HOOK_POSITION[d.hook],
@@ -231,6 +232,42 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
     flavourSwitches: Object.fromEntries(s.flavourSwitches.map(([d, id]) => [deviceIds[d], id])),
     solver: s.solver,
   };
+}
+
+/**
+ * A refused position as a plan shows it: its message is the template's, with this machine's
+ * device ids, worded and bound when first read (API, CLI, explain), never for a plan only checked
+ * or stored as numbers. JSON carries the same fields, in the same order, as a plain object would.
+ */
+class BoundRejection implements Rejection {
+  private text: string | undefined;
+  readonly interface: string;
+  readonly costDelta?: number;
+
+  constructor(
+    readonly deviceId: string,
+    readonly target: Target,
+    readonly hook: Hook,
+    iface: string,
+    readonly rule: RefusalRule,
+    readonly code: RejectCode,
+    private readonly source: { readonly message: string },
+    private readonly names: readonly string[],
+  ) {
+    this.interface = iface;
+    if (code === 'cost') this.costDelta = (source as { costDelta?: number }).costDelta;
+  }
+
+  get message(): string {
+    return (this.text ??= bindDevices(this.source.message, this.names));
+  }
+
+  toJSON(): Rejection {
+    const { deviceId, target, hook, rule, code, costDelta } = this;
+    const out: Rejection = { deviceId, target, hook, interface: this.interface, rule, code, message: this.message };
+    if (costDelta !== undefined) out.costDelta = costDelta;
+    return out;
+  }
 }
 
 /** Plan one machine on its own (no equivalence-class cache, no fleet-scoped coupling). */

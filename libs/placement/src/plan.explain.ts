@@ -1,6 +1,6 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, Target, TARGETS } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
-import { breakdownOf, Candidate, deviceToken, flat, follows, fmt, MachineProblem, RawRejection, unitOf } from './machine.problem';
+import { breakdownOf, Candidate, deviceToken, flat, follows, fmt, MachineProblem, RawRejection, Resource, unitOf } from './machine.problem';
 import type { Assignment } from './plan.evaluate';
 import { doubleArray } from './exact.solver';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
@@ -87,6 +87,48 @@ function notesOf(notes: WeakMap<Candidate, string[]>, by: Candidate): string[] {
 
 type Rejected = DecisionTemplate['rejected'][number];
 
+/**
+ * A refusal kept as the numbers it is made of and worded when its message is first read (explain,
+ * API, CLI): a fleet plan explains every alternative of every module of every machine, and most
+ * of those words are never shown.
+ */
+class Refusal {
+  private text: string | undefined;
+  costDelta?: number;
+
+  constructor(
+    readonly deviceIndex: number,
+    readonly target: Target,
+    readonly hook: Hook,
+    readonly code: RejectCode,
+    /** exclusive: the holder's hook; capacity: the resource; cost: the candidate. */
+    private readonly ref: string | Resource | Candidate,
+    /** exclusive: the holding module; capacity and cost: unused. */
+    private readonly who: string,
+    /** exclusive: 1 when the hooks are exclusive per netdev; capacity: others' use; cost: the delta. */
+    private readonly x: number,
+    /** capacity: this candidate's use. */
+    private readonly y: number,
+  ) {
+    if (code === 'cost') this.costDelta = x;
+  }
+
+  get message(): string {
+    if (this.text !== undefined) return this.text;
+    let t: string;
+    if (this.code === 'exclusive') {
+      const why = this.x === 1 ? 'one of the two per netdev' : 'the agent loads one chain per device port, so the card\'s hooks of a port cannot both hold modules';
+      t = `${this.who} holds ${this.ref as string} on this port, and ${this.hook} cannot be attached beside it (${why})`;
+    } else if (this.code === 'cost') {
+      t = `feasible but costs ${fmt(this.x)} hce more (${describe(this.ref as Candidate)})`;
+    } else {
+      const r = this.ref as Resource;
+      t = `${r.label}: other modules use ${fmt(this.x)}, this needs ${fmt(this.y)} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}`;
+    }
+    return (this.text = flat(t));
+  }
+}
+
 function refused(c: Candidate, code: RejectCode, message: string): Rejected {
   return { deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, code, message: flat(message) };
 }
@@ -112,10 +154,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   const clash = (prev && !follows(prev.stage, c.stage, p.allowed) && prev) || (next && !follows(c.stage, next.stage, p.allowed) && next);
   if (clash) {
     const who = clash === prev ? p.modules[i - 1].name : p.modules[i + 1].name;
-    const why = exclusiveWith(clash.hook, c.hook)
-      ? 'one of the two per netdev'
-      : 'the agent loads one chain per device port, so the card\'s hooks of a port cannot both hold modules';
-    return refused(c, 'exclusive', `${who} holds ${clash.hook} on this port, and ${c.hook} cannot be attached beside it (${why})`);
+    return new Refusal(c.deviceIndex, c.target, c.hook, 'exclusive', clash.hook, who, exclusiveWith(clash.hook, c.hook) ? 1 : 0, 0);
   }
   // Other modules on the alternative's device (the plan is consistent, so they share one flavour).
   const othersOnDevice = totals.users[c.deviceIndex] - (chosen.deviceIndex === c.deviceIndex ? 1 : 0);
@@ -137,7 +176,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     const r = p.resources[ri];
     const others = totals.used[ri] - amountOn(chosen, ri);
     if (others + c.amt[t] > r.capacity * (1 + 1e-9) + 1e-9) {
-      return refused(c, r.kind === 'slots' ? 'slots' : 'capacity', `${r.label}: other modules use ${fmt(others)}, this needs ${fmt(c.amt[t])} ${unitOf(r.kind)}, capacity ${fmt(r.capacity)}`);
+      return new Refusal(c.deviceIndex, c.target, c.hook, r.kind === 'slots' ? 'slots' : 'capacity', r, '', others, c.amt[t]);
     }
   }
   // A firmware switch is charged once per device: it goes with the last module leaving a device
@@ -146,7 +185,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   const delta = c.cost - chosen.cost
     + (othersOnDevice === 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0)
     - (chosenAlone ? p.switchCost[chosen.deviceIndex][chosen.flavourIndex] : 0);
-  return { deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, code: 'cost', message: flat(`feasible but costs ${fmt(delta)} hce more (${describe(c)})`), costDelta: delta };
+  return new Refusal(c.deviceIndex, c.target, c.hook, 'cost', c, '', delta, 0);
 }
 
 /**
