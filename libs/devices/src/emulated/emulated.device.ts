@@ -318,6 +318,7 @@ export class EmulatedDevice implements DeviceDriver {
       port.current = null;
       port.previous = null;
     }
+    this.flow?.reset();
     this.hung = false;
   }
 

@@ -43,6 +43,19 @@ export class FlowStage {
   }
 
   private probed: FlowEngine | null = null;
+  /** Rules of a device whose firmware was replaced, being taken off; every operation waits for it. */
+  private clearing: Promise<void> = Promise.resolve();
+
+  /**
+   * New firmware reloads the device: none of its rules survive. Taken off in the background (the
+   * firmware callback is synchronous); the next operation on the stage waits until they are gone.
+   */
+  reset(): void {
+    const ports = [...this.current.keys()];
+    this.clearing = this.clearing.then(async () => {
+      for (const p of ports) await this.detachNow(p).catch(() => undefined);
+    });
+  }
 
   /** At agent start: whether this kernel takes flower rules, tried on a throwaway veth in the stage's namespace. */
   async init(): Promise<FlowEngine> {
@@ -106,6 +119,7 @@ export class FlowStage {
 
   /** Installs the port's flow chain; the previous one is kept until commit (a table swap is one tc replace). */
   async load(port: number, chain: ChainModule[]): Promise<FlowEngine> {
+    await this.clearing;
     const modules = chain.map((m, i): FlowModule => {
       if (!m.matchAction) throw new DeviceError('offload_refused', `module ${m.name} has no match-action form, so a flow target cannot hold it`, `modules[${i}].matchAction`);
       return { name: m.name, matchAction: m.matchAction };
@@ -123,6 +137,7 @@ export class FlowStage {
   }
 
   async rollback(port: number): Promise<void> {
+    await this.clearing;
     const cur = this.current.get(port);
     if (!cur) return;
     const prev = this.previous.get(port) ?? null;
@@ -145,6 +160,11 @@ export class FlowStage {
   }
 
   async detach(port: number): Promise<void> {
+    await this.clearing;
+    await this.detachNow(port);
+  }
+
+  private async detachNow(port: number): Promise<void> {
     const cur = this.current.get(port);
     const prev = this.previous.get(port);
     if (cur) await this.uninstall(port, cur, true);
@@ -154,6 +174,7 @@ export class FlowStage {
   }
 
   async commit(port: number): Promise<void> {
+    await this.clearing;
     const prev = this.previous.get(port);
     if (prev && prev.dir) await fsp.rm(prev.dir, { recursive: true, force: true });
     this.previous.delete(port);
@@ -161,6 +182,7 @@ export class FlowStage {
 
   /** Per port running flow rules: each module's counters as the kernel counted them. */
   async counters(): Promise<Map<number, ModuleCounters[]>> {
+    await this.clearing;
     const out = new Map<number, ModuleCounters[]>();
     for (const [port, x] of this.current) {
       if (x.engine === 'bpf-flow-table') {
