@@ -64,6 +64,8 @@ describe('RedisEndpoint', () => {
     expect(o.reconnectOnError!(new Error('READONLY You can\'t write against a read only replica.'))).toBe(2);
     expect(o.reconnectOnError!(new Error('ERR other'))).toBe(false);
     expect(workerConnection('redis+sentinel://s1:1/m')).toMatchObject({ name: 'm', maxRetriesPerRequest: null });
+    // One server: reconnect, but never send the write again to what is still a replica (it fails: 503).
+    expect(workerConnection('redis://h:1').reconnectOnError!(new Error('READONLY x'))).toBe(1);
   });
 
   it('gives BullMQ options for one server and one shared cluster client per role, closed by close()', async () => {

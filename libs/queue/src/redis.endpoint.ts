@@ -87,14 +87,18 @@ export function redactRedisUrl(url: string): string {
 
 /**
  * Connection options for one ioredis client (single server or Sentinel). A connection that lands
- * on a read-only replica (the old primary after a failover, back as a replica) reconnects, and
- * with Sentinel asks again who the primary is, instead of failing every write with READONLY.
+ * on a read-only replica (the old primary after a failover, back as a replica) reconnects; with
+ * Sentinel it asks again who the primary is and sends the command there.
  */
 export function redisOptions(e: Exclude<RedisEndpoint, { kind: 'cluster' }>): RedisOptions {
-  const reconnectOnError = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
   if (e.kind === 'single') {
+    // One address: a reconnect lands on the same read-only server, so the write fails (503
+    // store_unavailable) instead of being sent again forever; the next command gets a fresh connection.
+    const reconnectOnError = (err: Error) => (err.message.startsWith('READONLY') ? 1 : false);
     return { host: e.host, port: e.port, username: e.username, password: e.password, db: e.db, tls: e.tls ? {} : undefined, reconnectOnError };
   }
+  // Sentinel names the primary again on reconnect, so the command is sent again there.
+  const reconnectOnError = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
   return {
     sentinels: e.sentinels,
     name: e.name,
