@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { agentToken, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { parseEnvFile } from '../apps/agent/src/agent.env';
-import { Harness, hostId, http, runCli, startHarness, syncFleet, until, waitJob } from './harness';
+import { acceptingNotRun, Harness, hostId, http, runCli, startHarness, syncFleet, until, waitJob } from './harness';
 
 /**
  * A placement with `policy.deploy` on the demo fleet's Ready machines: MAAS (the simulator)
@@ -59,11 +59,11 @@ describe('MAAS deploys that install the agent', () => {
     const before = { a05: h.sim.agents.get(a05), a08: h.sim.agents.get(a08) };
     h.sim.lifecycle.failNextDeployment(a08, 'curtin: no boot disk found on edge-a08');
 
-    const placed = await http(h.apiUrl, 'POST', '/v1/placements', {
+    const placed = await http(h.apiUrl, 'POST', '/v1/placements', acceptingNotRun({
       selector: { hostnames: ['edge-a05', 'edge-a08'] },
       modules: [{ name: 'acl-firewall' }],
       policy: { allowPartial: true, deploy: { retries: 1 } },
-    });
+    }));
     expect(placed.status).toBe(202);
 
     const jobs = { a05: await waitJob(h.apiUrl, `deploy.${a05}.${placed.body.id}`), a08: await waitJob(h.apiUrl, `deploy.${a08}.${placed.body.id}`) };

@@ -1,17 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import type { RolloutRepository } from '@ioplane/state';
-import { Harness, http, runCli, startHarness, syncFleet, waitStatus } from './harness';
+import { acceptingNotRun, Harness, http, runCli, startHarness, syncFleet, waitStatus } from './harness';
 
 const CHROMIUM = process.env.IOPLANE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = 'test/artifacts/fleet-map.png';
 // As root in a closed network: no sandbox, and none of Chromium's calls home.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 const HOLD = 'fleet-map-test';
 
 type BrowserIt = (name: string, body: (page: Page) => Promise<unknown>, timeoutMs?: number) => void;
@@ -121,7 +121,11 @@ describeBrowser('fleet map in a real browser against the running stack', (itBrow
 
   itBrowser('follows a placement submitted from the CLI until its machines are committed', async (page) => {
     const h = harness();
-    const cli = await runCli(['--api', h.apiUrl, 'submit', '-f', 'placements/example.yaml']);
+    // The example as a file, accepting not-run: the harness's agents have no kernel.
+    const dir = mkdtempSync(join(tmpdir(), 'ioplane-fleetmap-'));
+    const file = join(dir, 'example.yaml');
+    writeFileSync(file, stringify(EXAMPLE));
+    const cli = await runCli(['--api', h.apiUrl, 'submit', '-f', file]).finally(() => rmSync(dir, { recursive: true, force: true }));
     expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
     const id = /pl-[a-z0-9-]+/.exec(cli.stdout)![0];
 

@@ -149,6 +149,16 @@ export async function startHarness(
   return h;
 }
 
+/**
+ * A placement as tests submit it to the harness's default agents, which have no kernel: their
+ * probes and vectors cannot run, so the request accepts not-run explicitly, as the demo does
+ * without root (modeled counters otherwise fail the health check).
+ */
+export function acceptingNotRun<T extends object>(req: T): T & { policy: Record<string, unknown> } {
+  const policy = (req as { policy?: Record<string, unknown> }).policy ?? {};
+  return { ...req, policy: { ...policy, acceptNotRun: true } };
+}
+
 /** Polls the placement through the API until its status is one of `done`; fails after `limit` polls. */
 export async function waitStatus(h: Harness, id: string, done: string[], limit = 1200) {
   for (let i = 0; ; i++) {

@@ -4,7 +4,7 @@ import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { FleetMachine } from '@ioplane/domain';
 import { agentToken, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
 import { agentUserData } from '@ioplane/planning';
-import { Harness, http, startHarness, waitJob } from './harness';
+import { acceptingNotRun, Harness, http, startHarness, waitJob } from './harness';
 
 describe('MAAS-driven provisioning: a machine reaching Deployed is synced', () => {
   let h: Harness;
@@ -96,7 +96,7 @@ describe('MAAS-driven provisioning: a newly Deployed machine follows its selecto
 
   it('rolls the edge placement out to an edge machine that reaches Deployed, and to nothing else', async () => {
     expect((await waitJob(h.apiUrl, (await http(h.apiUrl, 'POST', '/v1/fleet/sync', {})).body.jobId)).state).toBe('completed');
-    const placed = await http(h.apiUrl, 'POST', '/v1/placements', { selector: { pools: ['edge'], tags: ['legacy-nic'] }, modules: [{ name: 'acl-firewall' }], policy: { allowPartial: true } });
+    const placed = await http(h.apiUrl, 'POST', '/v1/placements', acceptingNotRun({ selector: { pools: ['edge'], tags: ['legacy-nic'] }, modules: [{ name: 'acl-firewall' }], policy: { allowPartial: true } }));
     expect(placed.status).toBe(202);
     expect((await status(placed.body.id, ['completed', 'failed', 'infeasible'])).status).toBe('completed');
     await queue.add(JOBS.maasEvents, {}, { jobId: 'prov-events-1' });

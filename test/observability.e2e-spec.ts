@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedRedis, startEmbeddedRedis } from '@ioplane/runtime';
-import { Harness, http, startHarness, waitJob } from './harness';
+import { acceptingNotRun, Harness, http, startHarness, waitJob } from './harness';
 
 describe('/metrics after a placement', () => {
   let h: Harness;
@@ -13,7 +13,7 @@ describe('/metrics after a placement', () => {
   afterAll(() => h?.stop());
 
   it('exposes queue depths, job durations, placements by target, MAAS latency, agents and the compile cache', async () => {
-    const placed = await http(h.apiUrl, 'POST', '/v1/placements', { selector: { hostnames: ['edge-a01', 'edge-a04'] }, modules: [{ name: 'acl-firewall' }, { name: 'l4-lb' }] });
+    const placed = await http(h.apiUrl, 'POST', '/v1/placements', acceptingNotRun({ selector: { hostnames: ['edge-a01', 'edge-a04'] }, modules: [{ name: 'acl-firewall' }, { name: 'l4-lb' }] }));
     for (let i = 0; ; i++) {
       const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placed.body.id}`)).body;
       if (['completed', 'failed', 'infeasible'].includes(p.status)) {

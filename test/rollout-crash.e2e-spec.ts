@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { Harness, hostId, http, startHarness, syncFleet, until, waitStatus } from './harness';
+import { acceptingNotRun, Harness, hostId, http, startHarness, syncFleet, until, waitStatus } from './harness';
 
-const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 // Short BullMQ job locks, so a killed worker's job is recovered within seconds.
 const LOCK_MS = '4000';
 

@@ -6,9 +6,9 @@ import { parse } from 'yaml';
 import { AgentError, loadOrCreateSigningKeys, signArtifact, signedLoadBody } from '@ioplane/devices';
 import { firmwareImageFor, planWaves } from '@ioplane/rollout';
 import { loadProfiles } from '@ioplane/profiles';
-import { chainsOf, Harness, hostId, http, startHarness, syncFleet, waitStatus } from './harness';
+import { acceptingNotRun, chainsOf, Harness, hostId, http, startHarness, syncFleet, waitStatus } from './harness';
 
-const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 const MODULES: string[] = EXAMPLE.modules.map((m: { name: string }) => m.name);
 const ENDED = ['completed', 'failed', 'cancelled', 'infeasible', 'rolled-back'];
 

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { queuePrefix } from '@ioplane/queue';
 import { StateKeys } from '@ioplane/state';
-import { Harness, http, startHarness, syncFleet, waitStatus } from '../harness';
+import { acceptingNotRun, Harness, http, startHarness, syncFleet, waitStatus } from '../harness';
 import { ClusterSet } from './ha.fixture';
 import { converged, outcomes } from './processes.fixture';
 
-const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 const MODULES: string[] = EXAMPLE.modules.map((m: { name: string }) => m.name);
 
 /**

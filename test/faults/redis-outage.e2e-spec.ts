@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { Harness, hostId, http, startHarness, syncFleet, until, waitJob } from '../harness';
+import { acceptingNotRun, Harness, hostId, http, startHarness, syncFleet, until, waitJob } from '../harness';
 import { OwnRedis, sleep, spawnWorker, WorkerProcess } from './fault.fixture';
 
-const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
+const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 // Longer than the machine-lock renewal period (20 s) and than ioredis's three retries per command.
 const OUTAGE_MS = 30_000;
 
