@@ -149,34 +149,58 @@ class RemainingUse {
       if (worst[r] > cap[r] * (1 + 1e-9) + 1e-9) slot[r] = tracked.push(r) - 1;
     }
     this.tracked = tracked;
+    this.slot = slot;
+    this.p = p;
     const T = tracked.length;
-    const need = (this.need = doubleArray((n + 1) * STAGES * T));
-    if (T === 0) return;
-    const own = doubleArray(T);
-    for (let i = n - 1; i >= 0; i--) {
-      const cands = p.candidates[i];
-      for (let s = 0; s < STAGES; s++) {
-        const row = (i * STAGES + s) * T;
-        need.fill(Infinity, row, row + T);
-        for (let k = 0; k < cands.length; k++) {
-          const c = cands[k];
-          if (!follows(s, c.stage, p.allowed)) continue;
-          const next = ((i + 1) * STAGES + stateAfter(p, i, c.stage)) * T;
-          for (let t = 0; t < c.res.length; t++) if (slot[c.res[t]] >= 0) own[slot[c.res[t]]] += c.amt[t];
-          for (let t = 0; t < T; t++) {
-            const v = own[t] + need[next + t];
-            if (v < need[row + t]) need[row + t] = v;
-            own[t] = 0;
-          }
-        }
+    this.need = doubleArray((n + 1) * STAGES * T);
+    this.own = doubleArray(T);
+    // Row n (past the last module) needs nothing; the rest is computed when first asked for.
+    this.known = filledArray((n + 1) * STAGES, 0);
+    this.known.fill(1, n * STAGES);
+  }
+
+  private readonly slot: number[];
+  private readonly p: MachineProblem;
+  private readonly own: number[];
+  /** 1 where need already holds (i, s): branch and bound visits few states, so most are never computed. */
+  private readonly known: number[];
+
+  /** Fill need for (i, s) and every state it depends on (the same minimum, over the same terms, as a full table). */
+  private compute(i: number, s: number): void {
+    const p = this.p;
+    const T = this.tracked.length;
+    const need = this.need;
+    const slot = this.slot;
+    const own = this.own;
+    const cands = p.candidates[i];
+    for (let k = 0; k < cands.length; k++) {
+      const c = cands[k];
+      if (!follows(s, c.stage, p.allowed)) continue;
+      const after = stateAfter(p, i, c.stage);
+      if (this.known[(i + 1) * STAGES + after] === 0) this.compute(i + 1, after);
+    }
+    const row = (i * STAGES + s) * T;
+    need.fill(Infinity, row, row + T);
+    for (let k = 0; k < cands.length; k++) {
+      const c = cands[k];
+      if (!follows(s, c.stage, p.allowed)) continue;
+      const next = ((i + 1) * STAGES + stateAfter(p, i, c.stage)) * T;
+      for (let t = 0; t < c.res.length; t++) if (slot[c.res[t]] >= 0) own[slot[c.res[t]]] += c.amt[t];
+      for (let t = 0; t < T; t++) {
+        const v = own[t] + need[next + t];
+        if (v < need[row + t]) need[row + t] = v;
+        own[t] = 0;
       }
     }
+    this.known[i * STAGES + s] = 1;
   }
 
   /** True when what is used now plus the least modules i.. (stages >= s) must add fits every capacity. */
   fits(i: number, s: number, used: readonly number[], cap: readonly number[]): boolean {
     const tracked = this.tracked;
     const T = tracked.length;
+    if (T === 0) return true;
+    if (this.known[i * STAGES + s] === 0) this.compute(i, s);
     const row = (i * STAGES + s) * T;
     const need = this.need;
     for (let t = 0; t < T; t++) {
