@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { loadProfiles } from '@ioplane/profiles';
 import { measureChainSwap } from './rollout.chainswap';
 import { measureHotswap } from './rollout.hotswap';
+import { nominalFlashSeconds } from './rollout.fleet';
 import { measureOverhead } from './rollout.overhead';
 import { measureRollback } from './rollout.rollback';
 import { benchRedis, openStore } from './rollout.store';
@@ -45,7 +46,9 @@ async function main(): Promise<void> {
       try {
         const o = await measureOverhead({
           machines: short ? 100 : 1_000,
-          flashSeconds: short ? 1 : 4,
+          // Full: the Agilio's flavour switch as its profile states it (write + activate, 17 s): the
+          // device time of production, which the overhead is a share of. Short (CI): 1 s.
+          flashSeconds: short ? 1 : nominalFlashSeconds(profiles, 'netronome-agilio-cx-bpf-2.1'),
           threads: Math.max(1, Math.min(4, availableParallelism())),
           // The runbook's default (machine.runbook.ts), which the worker's rolloutEnv leaves in place.
           probeMs: 200,
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
         broken.push(...o.broken);
         const over = [...o.perMachineOverheadMs].sort((a, b) => a - b);
         const q = (f: number) => over[Math.min(over.length - 1, Math.floor(f * over.length))] ?? NaN;
-        console.log(`rollout: ${o.machines} emulated machines (host CPU + Agilio CX flashed to its eBPF flavour, one offload module each), each a real agent over HTTP on its own loopback address; BullMQ flows and the worker's RolloutProcessor (job concurrency ${o.workerConcurrency}) on ${redis.where}`);
+        console.log(`rollout: ${o.machines} emulated machines (an unprofiled eth0 and an Agilio CX flashed to its eBPF flavour, one offload module each), each a real agent over HTTP on its own loopback address; BullMQ flows and the worker's RolloutProcessor (job concurrency ${o.workerConcurrency}) on ${redis.where}`);
         console.log(`rollout: waves ${o.waves.join('/')}, maxUnavailable ${o.concurrency}, health-check wait 200 ms; placement ${o.status}; final states ${JSON.stringify(o.states)}`);
         console.log(`rollout: device time ${o.deviceSeconds.toFixed(1)} s (flash+activate ${o.flashSeconds.toFixed(1)} s at time scale ${o.timeScale.toFixed(4)}, load ${o.loadSeconds.toFixed(1)} s), ideal ${(o.deviceSeconds / o.concurrency).toFixed(2)} s, wall ${o.wallSeconds.toFixed(2)} s`);
         console.log(`rollout: per machine, job start to job end (verified) beyond its device time: median ${q(0.5).toFixed(0)} ms (min ${q(0).toFixed(0)}, max ${over[over.length - 1]?.toFixed(0)}), of which 200 ms is the health-check wait`);

@@ -29,7 +29,9 @@ export function rolloutLockMs(env: NodeJS.ProcessEnv = process.env): number {
 
 // Getters: read when the worker is created (not when this file is imported), so a process sets the variable before it boots a worker.
 const workerOptions = {
-  concurrency: 32,
+  // Machine jobs mostly wait on agents (a flash takes minutes): 50 lets one worker process drive a
+  // rollout with maxUnavailable 50 at full width, the width the rollout bench measures.
+  concurrency: 50,
   maxStalledCount: 3,
   get lockDuration() {
     return rolloutLockMs();
