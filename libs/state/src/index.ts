@@ -6,6 +6,7 @@ export * from './module.redis-repository';
 export * from './placement.repository';
 export * from './placement.redis-repository';
 export * from './rollout.repository';
+export * from './machine.lease';
 export * from './token.repository';
 export * from './audit.repository';
 export * from './telemetry.repository';

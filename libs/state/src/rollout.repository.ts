@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ReplicaWait, UnreplicatedWrite } from './replica.wait';
 import { StateKeys } from './state.keys';
+import { AcquireDecision, decideAcquire, decideClaim, decideLetGo, decideRenew, LeaseFence, MachineLease } from './machine.lease';
 
 /** What a machine runs, as last committed by a rollout: the fleet's observed state. */
 export interface ObservedPlacement {
@@ -23,6 +24,44 @@ if cur then gen = tonumber(cjson.decode(cur)['generation']) end
 if gen ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`;
+
+// The machine record's CAS, and the writer's fence (owner and generation) must still match the
+// machine's lease: a job whose lease was taken over since it acquired it writes nothing.
+const FENCED_CAS = `
+local lease = redis.call('GET', KEYS[2])
+if not lease then return 2 end
+local l = cjson.decode(lease)
+if l['owner'] ~= ARGV[4] or tonumber(l['gen']) ~= tonumber(ARGV[5]) then return 2 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local gen = -1
+if cur then gen = tonumber(cjson.decode(cur)['generation']) end
+if gen ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
+// All or none: every key still holds what the caller read (ARGV[i], '' for none), then each gets
+// its new value (ARGV[n+i], '' to delete). The decision itself is made in machine.lease.ts.
+const SWAP_ALL = `
+local n = #KEYS
+for i = 1, n do
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i] then return 0 end
+end
+for i = 1, n do
+  if ARGV[n + i] == '' then redis.call('DEL', KEYS[i]) else redis.call('SET', KEYS[i], ARGV[n + i]) end
+end
+return 1`;
+
+/** A placement touching machines another unfinished placement holds: refused, never queued behind it. */
+export class MachineLeased extends Error {
+  readonly code = 'machine_leased';
+  constructor(readonly held: Array<{ owner: string; machines: string[] }>) {
+    super(held.map((h) => `machine(s) ${h.machines.join(', ')} are leased by placement ${h.owner} until its rollout ends`).join('; '));
+  }
+}
+
+const LEASE_SWAP_TRIES = 20;
+
+export type LeaseAcquired = { ok: true; fence: LeaseFence } | Extract<AcquireDecision, { ok: false }>;
 
 // A lease table: members are holders, scores their expiry (ms). Expired leases are dropped first,
 // so a worker that died never blocks a slot for longer than its lease.
@@ -69,9 +108,12 @@ export class RolloutRepository {
   }
 
   /** Compare-and-swap on the record's generation; returns the stored record or null when another writer won. */
-  async saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T): Promise<T | null> {
+  async saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T, fence?: LeaseFence): Promise<T | null> {
     const next = { ...rec, generation: rec.generation + 1, updatedAt: new Date().toISOString() };
-    const ok = await this.redis.eval(CAS, 1, this.keys.rolloutMachines(placementId), rec.systemId, String(rec.generation), JSON.stringify(next));
+    if (fence && fence.systemId !== rec.systemId) throw new Error(`fence of ${fence.systemId} shown for a write to ${rec.systemId}`);
+    const ok = fence
+      ? await this.redis.eval(FENCED_CAS, 2, this.keys.rolloutMachines(placementId), this.keys.machineLease(rec.systemId), rec.systemId, String(rec.generation), JSON.stringify(next), fence.owner, String(fence.gen))
+      : await this.redis.eval(CAS, 1, this.keys.rolloutMachines(placementId), rec.systemId, String(rec.generation), JSON.stringify(next));
     if (Number(ok) !== 1) return null;
     await this.durable.after(`rollout ${placementId} machine ${rec.systemId}`);
     return next;
@@ -98,6 +140,79 @@ export class RolloutRepository {
 
   async unlockMachine(systemId: string, token: string): Promise<void> {
     await this.redis.eval(RELEASE_LOCK, 1, this.keys.machineLock(systemId), token);
+  }
+
+  async lease(systemId: string): Promise<MachineLease | null> {
+    const s = await this.redis.get(this.keys.machineLease(systemId));
+    return s ? (JSON.parse(s) as MachineLease) : null;
+  }
+
+  /**
+   * Reads the leases of `systemIds`, lets `decide` say what they become (a map of new values,
+   * null to delete; or no change), and writes them only if none changed meanwhile; else again.
+   */
+  private async swapLeases<R>(systemIds: string[], decide: (current: Map<string, MachineLease | null>) => Promise<{ result: R; next?: Map<string, MachineLease | null> }>): Promise<R> {
+    for (let i = 0; i < LEASE_SWAP_TRIES; i++) {
+      const keys = systemIds.map((id) => this.keys.machineLease(id));
+      const raw = keys.length ? await this.redis.mget(...keys) : [];
+      const current = new Map(systemIds.map((id, j) => [id, raw[j] ? (JSON.parse(raw[j]!) as MachineLease) : null]));
+      const { result, next } = await decide(current);
+      if (!next || next.size === 0) return result;
+      const ids = [...next.keys()];
+      const argv = [...ids.map((id) => raw[systemIds.indexOf(id)] ?? ''), ...ids.map((id) => (next.get(id) ? JSON.stringify(next.get(id)) : ''))];
+      if (Number(await this.redis.eval(SWAP_ALL, ids.length, ...ids.map((id) => this.keys.machineLease(id)), ...argv)) === 1) {
+        await this.durable.after(`leases of ${ids.length} machine(s)`);
+        return result;
+      }
+    }
+    throw new Error(`machine leases of ${systemIds.length} machine(s) kept changing under ${LEASE_SWAP_TRIES} attempts`);
+  }
+
+  /**
+   * The placement `owner` takes every machine of `systemIds`, all or none: throws MachineLeased
+   * naming the machines another placement that has not ended holds. `ended` is asked only about
+   * placements found holding one of them.
+   */
+  async claimMachines(owner: string, systemIds: string[], ended: (placementId: string) => Promise<boolean>): Promise<void> {
+    const known = new Map<string, boolean>();
+    await this.swapLeases(systemIds, async (current) => {
+      for (const l of current.values()) if (l && l.owner !== owner && !known.has(l.owner)) known.set(l.owner, await ended(l.owner));
+      const d = decideClaim(owner, current, (o) => known.get(o) ?? false);
+      if (!d.ok) throw new MachineLeased(d.held);
+      return { result: undefined, next: d.next };
+    });
+  }
+
+  /** A job of `owner` takes the machine for a step; the fence it gets goes with every write. */
+  async acquireLease(systemId: string, owner: string, holder: string, ttlMs: number, ended: (placementId: string) => Promise<boolean>): Promise<LeaseAcquired> {
+    return this.swapLeases<LeaseAcquired>(systemIds(systemId), async (current) => {
+      const cur = current.get(systemId) ?? null;
+      const otherEnded = cur && cur.owner !== owner ? await ended(cur.owner) : false;
+      const d = decideAcquire(cur, { owner, holder, now: Date.now(), ttlMs }, () => otherEnded);
+      if (!d.ok) return { result: d };
+      return { result: { ok: true as const, fence: { systemId, owner, gen: d.next.gen } }, next: new Map([[systemId, d.next]]) };
+    });
+  }
+
+  /** False when the lease moved on (the hold ran out and another job took it): the holder must stop writing. */
+  async renewLease(fence: LeaseFence, ttlMs: number): Promise<boolean> {
+    return this.swapLeases(systemIds(fence.systemId), async (current) => {
+      const next = decideRenew(current.get(fence.systemId) ?? null, fence, Date.now(), ttlMs);
+      return next ? { result: true, next: new Map([[fence.systemId, next]]) } : { result: false };
+    });
+  }
+
+  /** The step ended: nobody holds the machine, its placement still owns it. */
+  async letGoLease(fence: LeaseFence): Promise<void> {
+    await this.swapLeases(systemIds(fence.systemId), async (current) => {
+      const next = decideLetGo(current.get(fence.systemId) ?? null, fence);
+      return { result: undefined, next: next ? new Map([[fence.systemId, next]]) : undefined };
+    });
+  }
+
+  /** The placement's rollout ended: the machines it still owns are free. */
+  async releaseLeases(owner: string, ids: string[]): Promise<void> {
+    await this.swapLeases(ids, async (current) => ({ result: undefined, next: new Map([...current].filter(([, l]) => l?.owner === owner).map(([id]) => [id, null])) }));
   }
 
   /** At most `limit` machines of a placement in flight: maxUnavailable. */
@@ -137,3 +252,5 @@ export class RolloutRepository {
     return ((await this.redis.get(this.keys.rolloutControl(placementId))) as 'run' | 'pause' | 'cancel' | 'rollback' | null) ?? 'run';
   }
 }
+
+const systemIds = (id: string): string[] => [id];

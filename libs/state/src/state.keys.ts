@@ -20,6 +20,7 @@
  * | `<p>:rollout:<id>:inflight` | zset | machines in flight (lease expiry): maxUnavailable |
  * | `<p>:rollout:<id>:control` | string | run, pause, cancel or rollback |
  * | `<p>:lock:machine:<systemId>` | string | the worker holding a machine (token, PX lease) |
+ * | `<p>:lease:machine:<systemId>` | string | MachineLease JSON: the placement owning the machine, the fencing generation, the job holding it and until when |
  * | `<p>:observed` | hash | systemId -> ObservedPlacement JSON: what each machine runs |
  * | `<p>:tokens` | hash | token id -> {name, role, sha256 of the secret, revokedAt} |
  * | `<p>:audit` | list | mutating API calls that passed authentication, newest first, capped at 10,000 |
@@ -83,6 +84,9 @@ export class StateKeys {
   }
   machineLock(systemId: string): string {
     return `${this.base}:lock:machine:${systemId}`;
+  }
+  machineLease(systemId: string): string {
+    return `${this.base}:lease:machine:${systemId}`;
   }
   get observed(): string {
     return `${this.base}:observed`;
