@@ -66,7 +66,9 @@ async function main(): Promise<void> {
     const policy = await http(h.apiUrl, 'PUT', '/v1/rebalance/policy', {
       rules: [
         { selector: { zones: ['zone-c'] }, mode: 'auto', windows: HYSTERESIS, cooldownWindows: 20 },
-        { selector: { hostnames: ['edge-b05'] }, mode: 'auto', windows: HYSTERESIS, cooldownWindows: 20 },
+        // As the e2e's oscillation rule: a gain must be worth 0.3 host-core equivalents, so the calm
+        // phase (1,000 pps, a gain of about a thousandth of a core) never counts toward a move.
+        { selector: { hostnames: ['edge-b05'] }, mode: 'auto', windows: HYSTERESIS, cooldownWindows: 20, minGainHce: 0.3 },
       ],
     });
     if (policy.status !== 200) throw new Error(`policy refused: ${JSON.stringify(policy.body)}`);
@@ -132,8 +134,11 @@ async function main(): Promise<void> {
     await surge.apply(0);
     await osc.apply(0);
     for (let step = 0; step < windows; step++) {
-      // Traffic flows for a moment, the window is sampled, the next step's traffic is set at once.
-      await new Promise((r) => setTimeout(r, 200));
+      // Traffic flows for a window, the window is sampled, the next step's traffic is set at once.
+      // The change lands a little after the sample (the sample job's own time), so each window
+      // carries a tail of the step before: 1 s windows keep a 20 Mpps tail under the 0.3 hce gain
+      // the oscillation rule asks for (as the e2e's 3 s windows do).
+      await new Promise((r) => setTimeout(r, 1_000));
       const sample = await run(JOBS.telemetrySample, { decide: false });
       if (sample.errors.length) broken.push(`window ${sample.window}: sampling errors ${sample.errors.slice(0, 3).join('; ')}`);
       if (step + 1 < windows) {
