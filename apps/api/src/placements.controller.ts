@@ -11,6 +11,7 @@ import type { AgentFactsResult } from '@ioplane/planning';
 import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { MachineLeased, placementEnded } from '@ioplane/state';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
@@ -40,7 +41,11 @@ export class PlacementsController {
   @Post()
   @RequireRole('operator')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued.' })
+  @ApiOperation({
+    summary:
+      'Plan modules onto machines. dryRun returns the plan; otherwise the placement is stored and queued, and leases the machines its selector takes until its rollout ends. ' +
+      'A placement touching a machine another unfinished placement leases is refused (409 machine_leased, naming the machines and the placement holding them), not queued behind it: submit it again once that one ended.',
+  })
   @Returns(submitted, { status: 202, description: 'stored and queued (200 with created: false for a repeated Idempotency-Key)' })
   @Returns(z.union([dryRun, submitted]), { status: 200, description: 'dryRun: the plan, nothing stored; or the placement an Idempotency-Key already names' })
   async submit(
@@ -59,6 +64,7 @@ export class PlacementsController {
         catalog: this.catalog,
         fleet: this.fleet,
         newId: newPlacementId,
+        claimMachines: (id, machines) => this.rollouts.claimMachines(id, machines, (owner) => placementEnded(this.placements, owner)),
         enqueuePlan: async (id) => void (await this.queue.add(JOBS.plan, { placementId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 })),
       }),
     );
@@ -168,11 +174,20 @@ export class PlacementsController {
     return rec;
   }
 
+  /** 409 naming each machine (hostname and system id) and the placement leasing it. */
+  private async leased(e: MachineLeased): Promise<HttpException> {
+    const host = new Map((await this.fleet.listMachines()).map((m) => [m.systemId, m.hostname]));
+    const leased = e.held.map((h) => ({ placementId: h.owner, machines: h.machines.map((id) => ({ systemId: id, hostname: host.get(id) ?? id })) }));
+    const message = leased.map((h) => `${h.machines.map((m) => m.hostname).join(', ')} ${h.machines.length > 1 ? 'are' : 'is'} leased by placement ${h.placementId} until its rollout ends`).join('; ');
+    return new HttpException({ code: e.code, field: 'selector', message: `${message}: submit again once it ended`, leased }, 409);
+  }
+
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
       if (e instanceof IdempotencyConflictError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, 409);
+      if (e instanceof MachineLeased) throw await this.leased(e);
       if (e instanceof PlacementInputError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, e.code === 'not_found' ? 404 : 422);
       // A solver bug, not the caller's: the plan is neither returned nor stored, and the rules it broke are named.
       if (e instanceof PlanValidationError) throw new HttpException({ code: e.code, message: e.message, violations: e.violations.slice(0, 20) }, 500);

@@ -9,6 +9,7 @@ import { currentPlacement, deployCandidates, deployRetries, planPlacement, place
 import type { AgentFactsResult } from '@ioplane/planning';
 import { fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, errorLogger } from '@ioplane/queue';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
+import { MachineLeased, placementEnded } from '@ioplane/state';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 
 @Processor(QUEUES.placement, { concurrency: 2, lockDuration: 300_000 })
@@ -70,6 +71,9 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     const note = plan.complete ? null : `${infeasible} machine(s) cannot take the placement${go ? ' and are left as they are (allowPartial)' : ''}: see the plan`;
     await this.placements.setStatus(placementId, go ? 'planned' : 'infeasible', note);
     await job.updateProgress({ stage: 'plan', percent: 100 });
+    // Machines the plan leaves as they are are not this placement's to hold.
+    const untouched = [...plan.skipped.map((m) => m.systemId), ...plan.machines.filter((m) => !go || !m.feasible).map((m) => m.systemId)];
+    if (untouched.length) await this.rollouts.releaseLeases(placementId, untouched);
     // An incomplete plan is rolled out only when the request allows it, and always says so.
     if (go) await this.startRollout(placementId);
     this.log.log({ placementId, complete: plan.complete, machines: plan.machines.length, stats: plan.stats }, 'placement planned');
@@ -90,6 +94,18 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
 
   private async startRollout(placementId: string): Promise<void> {
     if ((await this.placements.get(placementId))?.status === 'cancelled') return;
+    // The machines the rollout changes are leased to it before any of them is touched (the API
+    // claimed them at submission; placements submitted by rebalancing or provisioning are
+    // claimed here): another placement holding one refuses this one, nothing of it runs.
+    const plan = await this.placements.getPlan<StoredPlan>(placementId);
+    const machines = (plan?.machines ?? []).filter((m) => m.feasible).map((m) => m.systemId);
+    try {
+      await this.rollouts.claimMachines(placementId, machines, (owner) => placementEnded(this.placements, owner));
+    } catch (e) {
+      if (!(e instanceof MachineLeased)) throw e;
+      await this.placements.setStatus(placementId, 'failed', `${e.code}: ${e.message}`);
+      return;
+    }
     await this.rollout.add(JOBS.rolloutStart, { placementId }, { jobId: `${placementId}.start`, removeOnComplete: 1000, removeOnFail: 1000 });
   }
 

@@ -7,7 +7,9 @@ import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { desiredState, DesiredMachine, firmwareImageFor, HopExecutor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
+import { placementEnded } from '@ioplane/state';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
+import { acquireWaiting, MACHINE_LEASE_MS } from './machine.lease';
 import { hopExecutor } from './hop.executor';
 import { machineAgents, type DpuAgent } from './machine.agents';
 
@@ -83,6 +85,11 @@ export function rolloutEnv(deps: {
 
   return {
     store: deps.rollouts,
+    leases: {
+      acquire: (placementId, systemId, holder) =>
+        acquireWaiting(systemId, () => deps.rollouts.acquireLease(systemId, placementId, holder, MACHINE_LEASE_MS, (owner) => placementEnded(deps.placements, owner)), MACHINE_LEASE_MS + 5_000),
+      letGo: (fence) => deps.rollouts.letGoLease(fence),
+    },
     probeMs: deps.probeMs,
     log: deps.log,
     sign: (digest) => signArtifact(digest, deps.keys.privateKeyPem),

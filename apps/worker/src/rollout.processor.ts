@@ -6,9 +6,10 @@ import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
 import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
-import type { PlacementRepository, RolloutRepository } from '@ioplane/state';
+import { placementEnded } from '@ioplane/state';
+import type { LeaseFence, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { ROLLOUT_ORCHESTRATOR } from './worker.tokens';
-import { keepRenewing } from './machine.lease';
+import { keepRenewing, MACHINE_LEASE_MS } from './machine.lease';
 
 /** How long a machine stays locked without a renewal: a dead worker's machine frees itself. */
 const MACHINE_LOCK_MS = 60_000;
@@ -128,13 +129,34 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       await this.rollouts.releaseSlot(placementId, systemId);
       return this.later(job, token);
     }
+    // The machine's lease, owned by this placement since it was planned: every state write of
+    // this job carries its fence. The same job resumed after its worker died takes it over with
+    // a new generation, so the dead run's late writes are refused; another placement never does.
+    let fence: LeaseFence;
+    try {
+      const held = await this.rollouts.acquireLease(systemId, placementId, lockToken, MACHINE_LEASE_MS, (owner) => placementEnded(this.placements, owner));
+      if (!held.ok && held.why === 'owned') throw new Error(`machine_leased: machine ${systemId} is leased by placement ${held.owner}`);
+      if (!held.ok) {
+        await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId)]);
+        return this.later(job, token);
+      }
+      fence = held.fence;
+    } catch (e) {
+      await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId)]);
+      throw e;
+    }
     const lease = keepRenewing(
-      () => Promise.all([this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS), this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS)]),
+      () =>
+        Promise.all([
+          this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS),
+          this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS),
+          this.rollouts.renewLease(fence, MACHINE_LEASE_MS).then((ok) => ok || this.log.warn({ systemId, placementId, gen: fence.gen }, 'machine lease taken over: this job writes nothing more')),
+        ]),
       MACHINE_LOCK_MS / 3,
       (e) => this.log.warn({ systemId, placementId, err: (e as Error).message }, 'machine lock renewal failed; retrying on the next period'),
     );
     try {
-      const rec = await this.orchestrator.runMachine(placementId, systemId);
+      const rec = await this.orchestrator.runMachine(placementId, systemId, undefined, fence);
       await job.updateProgress({ state: rec.state, verified: !!rec.verifiedAt });
       if (rec.state === 'rolled-back') metrics.rollbacks.inc({ reason: rollbackReason(rec.reason) });
       return { systemId, state: rec.state, verified: !!rec.verifiedAt, reason: rec.reason };
@@ -143,8 +165,9 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       throw e;
     } finally {
       await lease.stop();
-      // Lock and slot are independent keys: both are given back at once.
-      await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId)]);
+      // Lock, slot and hold are independent keys: all are given back at once (the placement keeps
+      // the machine's lease until its wave committed or rolled back).
+      await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId), this.rollouts.letGoLease(fence)]);
     }
   }
 
@@ -164,6 +187,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     await job.updateProgress({ ...outcome });
     this.log.log({ placementId, ...outcome }, 'wave finished');
     const plan = (await this.rollouts.getRolloutPlan<RolloutPlan>(placementId))!;
+    // The rollout ends here: commits and rollbacks are done, its machines are free for the next placement.
+    const release = () => this.rollouts.releaseLeases(placementId, plan.waves.flatMap((w) => w.machines));
     switch (outcome.result) {
       case 'next':
         await this.releaseWave(plan, wave + 1);
@@ -172,17 +197,20 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
         // Keep the note on machines the plan left out (allowPartial).
         const rec = await this.placements.get(placementId);
         await this.placements.setStatus(placementId, 'completed', rec?.error ?? null);
+        await release();
         break;
       }
       case 'halted': {
         const why = `wave ${wave} halted: ${outcome.failed} of ${outcome.total} machines failed; the wave was rolled back`;
         await this.orchestrator.cancelPending(placementId, why);
         await this.placements.setStatus(placementId, 'failed', why);
+        await release();
         break;
       }
       case 'cancelled':
         await this.orchestrator.cancelPending(placementId, 'cancelled by the operator');
         await this.placements.setStatus(placementId, 'cancelled');
+        await release();
         break;
       case 'rolled-back': {
         await this.orchestrator.cancelPending(placementId, 'rolled back by the operator');
@@ -193,6 +221,7 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
           'rolled-back',
           r.kept.length ? `${r.kept.length} machine(s) ran an earlier placement and keep this one: resubmit the earlier placement for them` : null,
         );
+        await release();
         break;
       }
     }

@@ -8,6 +8,11 @@ export interface SubmitDeps {
   catalog: ModuleCatalog;
   fleet: FleetRepository;
   newId(): string;
+  /**
+   * Leases the machines the placement may change to it, all or none; throws (MachineLeased) when
+   * another placement that has not ended holds some, and the stored placement is removed again.
+   */
+  claimMachines?(placementId: string, systemIds: string[]): Promise<void>;
   /** Queues the plan job; a failure here removes the stored placement again. */
   enqueuePlan(placementId: string): Promise<void>;
 }
@@ -40,7 +45,7 @@ function canonical(v: unknown): string {
  */
 export async function submitPlacement(req: PlacementRequest, idempotencyKey: string | null, deps: SubmitDeps): Promise<{ record: PlacementRecord; created: boolean }> {
   await resolveModules(req, deps.catalog);
-  await selectMachines(req, deps.fleet);
+  const { eligible } = await selectMachines(req, deps.fleet);
   const now = new Date().toISOString();
   const rec: PlacementRecord = { id: deps.newId(), request: req, status: 'queued', reason: req.reason, idempotencyKey, createdAt: now, updatedAt: now, error: null };
   const { record, created } = await deps.placements.create(rec);
@@ -50,6 +55,7 @@ export async function submitPlacement(req: PlacementRequest, idempotencyKey: str
     return { record, created };
   }
   try {
+    await deps.claimMachines?.(record.id, eligible.map((m) => m.systemId));
     await deps.enqueuePlan(record.id);
   } catch (e) {
     await deps.placements.remove(record.id);

@@ -171,6 +171,17 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
   const { move } = mover(rec, deps);
   // Committing a port does not change which chain runs where, so both reads go out together.
   const [devices, programs] = await Promise.all([layoutOf(deps.agent, want), deps.agent.programs()]);
+  // Under the machine's lease, only exactly this placement's chain is committed: anything else on
+  // a port (another rollout's programs, a change by hand) is not this placement's to make permanent.
+  for (const chain of want.chains) {
+    for (const part of partsOf(chain, devices)) {
+      const running = programs.devices.find((d) => d.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
+      const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
+      if (running.join() !== expected.join()) {
+        return rollBackMachine(rec, want, deps, `commit refused: ${chain.deviceId} port ${part.port} runs [${running.join(', ')}], this placement's chain is [${expected.join(', ')}]`);
+      }
+    }
+  }
   const used = new Set<string>();
   // Ports are committed one device at a time, devices at once.
   await Promise.all(

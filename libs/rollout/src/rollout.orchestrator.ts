@@ -8,10 +8,18 @@ export interface RolloutStore {
   initMachines(placementId: string, records: MachineRecord[]): Promise<void>;
   machines<T>(placementId: string): Promise<T[]>;
   machine<T>(placementId: string, systemId: string): Promise<T | null>;
-  saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T): Promise<T | null>;
+  /** With a fence, refused (null) unless the writer still holds the machine's lease under it. */
+  saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T, fence?: MachineFence): Promise<T | null>;
   putRolloutPlan(placementId: string, plan: unknown): Promise<void>;
   getRolloutPlan<T>(placementId: string): Promise<T | null>;
   control(placementId: string): Promise<Control>;
+}
+
+/** A machine's lease as its holder shows it: the owning placement and the generation it acquired. */
+export interface MachineFence {
+  systemId: string;
+  owner: string;
+  gen: number;
 }
 
 /** Everything the orchestrator needs from outside: agents, signatures, artifacts, status, commit hooks. */
@@ -24,6 +32,14 @@ export interface RolloutEnv {
   desired(placementId: string, systemId: string): Promise<DesiredMachine>;
   /** Called once per machine when its wave commits: record observed state, annotate MAAS. */
   onCommitted(placementId: string, rec: MachineRecord, want: DesiredMachine): Promise<void>;
+  /**
+   * Machine leases (Redis in production): a wave's commit, rollback and cancel of a machine hold
+   * its lease and write under its fence, as its machine job did. Without them writes are unfenced.
+   */
+  leases?: {
+    acquire(placementId: string, systemId: string, holder: string): Promise<MachineFence>;
+    letGo(fence: MachineFence): Promise<void>;
+  };
   probeMs?: number;
   log?(msg: string, fields: Record<string, unknown>): void;
 }
@@ -81,16 +97,16 @@ export class RolloutOrchestrator {
     return plan;
   }
 
-  private saver(placementId: string) {
+  private saver(placementId: string, fence?: MachineFence) {
     return async (rec: MachineRecord) => {
-      const saved = await this.env.store.saveMachine(placementId, rec);
+      const saved = await this.env.store.saveMachine(placementId, rec, fence);
       if (!saved) throw new LostMachine(rec.systemId);
       return saved;
     };
   }
 
   /** One machine's flash -> load -> verify; resumes from its durable record. Throws RolloutStop on pause. */
-  async runMachine(placementId: string, systemId: string, signal?: AbortSignal): Promise<MachineRecord> {
+  async runMachine(placementId: string, systemId: string, signal?: AbortSignal, fence?: MachineFence): Promise<MachineRecord> {
     // The record and what the first step reads (desired state, the operator's word, the agent's
     // inventory) are independent: read at once, not one after the other. What a finished machine
     // does not need is dropped, its errors with it.
@@ -107,7 +123,7 @@ export class RolloutOrchestrator {
     return runMachine(counted, want, {
       agent,
       sign: (d) => this.sign(d),
-      save: this.saver(placementId),
+      save: this.saver(placementId, fence),
       control: () => this.env.store.control(placementId),
       firmwareImage: (p) => this.env.firmwareImage(p),
       probeMs: this.env.probeMs,
@@ -136,16 +152,22 @@ export class RolloutOrchestrator {
       const why = stopped
         ? `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`
         : `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`;
-      await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (r) => this.rollBack(placementId, r, why));
+      await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (r) => this.rollBack(placementId, r, why, `${placementId}.w${wave}`));
       const result = stopped ? (control === 'cancel' ? 'cancelled' : 'rolled-back') : 'halted';
       return { wave, failed: verdict.failed, total: verdict.total, result };
     }
     // The next wave waits on these commits, so they go out in parallel (machines are independent).
-    await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, async (r) => {
-      const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
-      const done = await commitMachine(r, want, { agent, save: this.saver(placementId) });
-      await this.env.onCommitted(placementId, done, want);
-    });
+    await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (seen) =>
+      this.underLease(placementId, seen.systemId, `${placementId}.w${wave}`, async (fence) => {
+        // Read again under the lease: what was read before it may have moved on.
+        const r = await this.env.store.machine<MachineRecord>(placementId, seen.systemId);
+        if (!r || !r.verifiedAt || r.state !== 'verifying') return;
+        const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
+        // commitMachine checks that the agent runs exactly this placement's chain before committing.
+        const done = await commitMachine(r, want, { agent, save: this.saver(placementId, fence) });
+        if (done.state === 'committed') await this.env.onCommitted(placementId, done, want);
+      }),
+    );
     return { wave, failed: verdict.failed, total: verdict.total, result: wave + 1 < plan.waves.length ? 'next' : 'completed' };
   }
 
@@ -154,7 +176,7 @@ export class RolloutOrchestrator {
     const recs = await this.env.store.machines<MachineRecord>(placementId);
     let n = 0;
     for (const r of recs.filter((x) => x.state === 'pending')) {
-      await this.saver(placementId)({ ...r, state: 'cancelled', reason });
+      await this.underLease(placementId, r.systemId, `${placementId}.cancel`, (fence) => this.saver(placementId, fence)({ ...r, state: 'cancelled', reason }));
       n++;
     }
     return n;
@@ -179,9 +201,24 @@ export class RolloutOrchestrator {
     return out;
   }
 
-  private async rollBack(placementId: string, r: MachineRecord, reason: string): Promise<MachineRecord> {
-    const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
-    return rollBackMachine(r, want, { agent, save: this.saver(placementId) }, reason);
+  private async rollBack(placementId: string, r: MachineRecord, reason: string, holder = `${placementId}.rollback`): Promise<MachineRecord> {
+    return this.underLease(placementId, r.systemId, holder, async (fence) => {
+      const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
+      return rollBackMachine(r, want, { agent, save: this.saver(placementId, fence) }, reason);
+    });
+  }
+
+  /** Runs `fn` holding the machine's lease, its writes fenced; the hold is given back after. */
+  private async underLease<T>(placementId: string, systemId: string, holder: string, fn: (fence?: MachineFence) => Promise<T>): Promise<T> {
+    const leases = this.env.leases;
+    if (!leases) return fn(undefined);
+    const fence = await leases.acquire(placementId, systemId, holder);
+    try {
+      return await fn(fence);
+    } finally {
+      // A hold not given back runs out by itself; the step's own outcome is what counts here.
+      await leases.letGo(fence).catch((e: unknown) => this.env.log?.('machine lease not given back', { placementId, systemId, err: (e as Error).message }));
+    }
   }
 }
 

@@ -36,3 +36,12 @@ export interface PlacementRepository {
   /** Removes a placement that was never queued (enqueue failed), so nothing half-made stays. */
   remove(id: string): Promise<void>;
 }
+
+/** Statuses after which a placement changes no machine any more: the machines it leased are free. */
+export const PLACEMENT_ENDED: ReadonlySet<PlacementStatus> = new Set<PlacementStatus>(['infeasible', 'completed', 'failed', 'cancelled', 'rolled-back']);
+
+/** Whether a lease's owner has ended; a placement that is gone (never queued) has too. */
+export async function placementEnded(placements: Pick<PlacementRepository, 'get'>, id: string): Promise<boolean> {
+  const rec = await placements.get(id);
+  return !rec || PLACEMENT_ENDED.has(rec.status);
+}
