@@ -8,7 +8,7 @@ import { packetHex } from '@ioplane/modules';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { desiredState, DesiredMachine, firmwareImageFor, HopExecutor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
 import { placementEnded } from '@ioplane/state';
-import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
+import type { FleetRepository, ObservedPlacement, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { acquireWaiting, MACHINE_LEASE_MS } from './machine.lease';
 import { hopExecutor } from './hop.executor';
 import { machineAgents, type DpuAgent } from './machine.agents';
@@ -81,6 +81,23 @@ export function rolloutEnv(deps: {
     return req?.policy?.acceptNotRun === true ? { ...want, acceptNotRun: true } : want;
   };
 
+  /** MAAS's workload annotations for a commit; marked done on the observed record only if it still names this commit. */
+  const annotateObserved = async (o: ObservedPlacement): Promise<boolean> => {
+    try {
+      await deps.maas.setWorkloadAnnotations(o.systemId, {
+        ioplane_placement: o.placementId,
+        ioplane_modules: o.modules.map((m) => `${m.name}@${m.version}:${m.digest.slice(0, 12)}:${m.target}`).join(','),
+      });
+    } catch (e) {
+      // The placement runs whether or not MAAS takes the note; the reconciler tries again.
+      deps.log('MAAS annotation failed; caught up later', { systemId: o.systemId, placementId: o.placementId, err: (e as Error).message });
+      return false;
+    }
+    const now = await deps.rollouts.observed(o.systemId);
+    if (now && now.placementId === o.placementId && now.committedAt === o.committedAt) await deps.rollouts.setObserved({ ...now, annotated: true });
+    return true;
+  };
+
   const executorOf = async (systemId: string): Promise<HopExecutor> => hopExecutor((await deps.fleet.getMachine(systemId))?.devices ?? [], deps.profiles);
 
   return {
@@ -129,16 +146,15 @@ export function rolloutEnv(deps: {
       for (const f of want.flashes) firmware[f.deviceId] = f.profileId;
       const before = await deps.rollouts.observed(rec.systemId);
       const previousPlacementId = before && before.placementId !== placementId ? before.placementId : (before?.previousPlacementId ?? null);
-      await deps.rollouts.setObserved({ systemId: rec.systemId, placementId, committedAt: new Date().toISOString(), modules, firmware, previousPlacementId });
-      try {
-        await deps.maas.setWorkloadAnnotations(rec.systemId, {
-          ioplane_placement: placementId,
-          ioplane_modules: modules.map((m) => `${m.name}@${m.version}:${m.digest.slice(0, 12)}:${m.target}`).join(','),
-        });
-      } catch (e) {
-        // The placement runs whether or not MAAS takes the note; say so and move on.
-        deps.log('MAAS annotation failed', { systemId: rec.systemId, placementId, err: (e as Error).message });
-      }
+      // Recorded as not annotated first: a MAAS outage (or a worker dying) here leaves a note the reconciler catches up on.
+      const observed: ObservedPlacement = { systemId: rec.systemId, placementId, committedAt: new Date().toISOString(), modules, firmware, previousPlacementId, annotated: false };
+      await deps.rollouts.setObserved(observed);
+      await annotateObserved(observed);
+    },
+    async annotateMissing() {
+      let n = 0;
+      for (const o of (await deps.rollouts.allObserved()).filter((x) => x.annotated === false)) if (await annotateObserved(o)) n++;
+      return n;
     },
   };
 }

@@ -56,7 +56,7 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    const handled = [JOBS.rolloutMachine, JOBS.rolloutStart, JOBS.rolloutWave].sort();
+    const handled = [JOBS.rolloutMachine, JOBS.rolloutReconcile, JOBS.rolloutStart, JOBS.rolloutWave].sort();
     if (JSON.stringify([...JOBS_BY_QUEUE.rollout].sort()) !== JSON.stringify(handled)) throw new Error(`queue ${QUEUES.rollout}: handlers do not match its jobs`);
   }
 
@@ -68,6 +68,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
         return this.wave(job);
       case JOBS.rolloutMachine:
         return this.machine(job, token);
+      case JOBS.rolloutReconcile:
+        return this.reconcile();
       default:
         throw new Error(`no handler for job ${job.name}`);
     }
@@ -99,7 +101,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
         name: JOBS.rolloutWave,
         queueName: QUEUES.rollout,
         data: { placementId: id, wave: index },
-        opts: { jobId: `${id}.w${index}`, removeOnComplete: 1000, removeOnFail: 1000 },
+        // Run again while Redis is unavailable or a machine's agent cannot be asked yet (UnresolvedMachines): about 8.5 min in all.
+        opts: { jobId: `${id}.w${index}`, attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
         children: plan.waves[index].machines.map((systemId) => ({
           name: JOBS.rolloutMachine,
           queueName: QUEUES.rollout,
@@ -169,6 +172,43 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
       // the machine's lease until its wave committed or rolled back).
       await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId), this.rollouts.letGoLease(fence)]);
     }
+  }
+
+  /**
+   * The reconciler (a repeatable job, RolloutReconcileScheduler): in every rolling-out placement,
+   * machines whose outcome is unknown or whose job is gone are driven to committed-new or
+   * restored-old as their agents report; a wave whose job ran out of retries is decided again;
+   * commits MAAS missed get their annotations.
+   */
+  private async reconcile() {
+    // A halted or stopped placement may still hold a machine marked unknown: every placement is looked at.
+    const all = await this.placements.list(1000);
+    const rolling = all.filter((p) => !['queued', 'planning', 'planned', 'infeasible'].includes(p.status));
+    const out = { placements: rolling.length, resolved: 0, unresolved: [] as Array<{ systemId: string; reason: string }>, wavesRetried: 0, annotated: 0 };
+    for (const p of rolling) {
+      // Pending machines of waves not released yet have no job, and need none.
+      const r = await this.orchestrator.reconcile(p.id, (systemId) => this.jobAlive(`${p.id}.m.${systemId}`), (m) => m.state !== 'pending');
+      out.resolved += r.resolved.length;
+      out.unresolved.push(...r.unresolved);
+      const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(p.id);
+      for (const w of p.status === 'rolling-out' ? (plan?.waves ?? []) : []) {
+        const wave = await this.queue.getJob(`${p.id}.w${w.index}`);
+        if (wave && (await wave.getState()) === 'failed') {
+          await wave.retry('failed');
+          out.wavesRetried++;
+        }
+      }
+    }
+    out.annotated = await this.orchestrator.annotateMissing();
+    if (out.resolved || out.unresolved.length || out.wavesRetried || out.annotated) this.log.log(out, 'rollouts reconciled');
+    return out;
+  }
+
+  private async jobAlive(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return false;
+    const state = await job.getState();
+    return state !== 'completed' && state !== 'failed' && state !== 'unknown';
   }
 
   private async later(job: Job, token?: string): Promise<never> {

@@ -11,6 +11,7 @@ import { RolloutProcessor } from './rollout.processor';
 import { FleetProcessor } from './fleet.processor';
 import { PlacementProcessor } from './placement.processor';
 import { FleetScheduler } from './fleet.scheduler';
+import { RolloutReconcileScheduler } from './rollout.reconcile.scheduler';
 import { MAAS_CLIENT, ROLLOUT_ORCHESTRATOR } from './worker.tokens';
 import { RebalanceWorkerModule } from './rebalance.module';
 
@@ -45,7 +46,7 @@ export class WorkerModule {
         FleetProcessor,
         PlacementProcessor,
         RolloutProcessor,
-        ...(opts.schedules === false ? [] : [FleetScheduler]),
+        ...(opts.schedules === false ? [] : [FleetScheduler, RolloutReconcileScheduler]),
       ],
     };
   }

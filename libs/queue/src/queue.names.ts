@@ -15,6 +15,7 @@ export const JOBS = {
   rolloutStart: 'rollout-start',
   rolloutWave: 'rollout-wave',
   rolloutMachine: 'rollout-machine',
+  rolloutReconcile: 'rollout-reconcile',
   telemetrySample: 'telemetry-sample',
   rebalanceDecide: 'rebalance-decide',
 } as const;
@@ -23,7 +24,7 @@ export type JobName = (typeof JOBS)[keyof typeof JOBS];
 export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = {
   fleet: [JOBS.fleetSync, JOBS.maasEvents, JOBS.fleetDeploy],
   placement: [JOBS.plan],
-  rollout: [JOBS.rolloutStart, JOBS.rolloutWave, JOBS.rolloutMachine],
+  rollout: [JOBS.rolloutStart, JOBS.rolloutWave, JOBS.rolloutMachine, JOBS.rolloutReconcile],
   rebalance: [JOBS.telemetrySample, JOBS.rebalanceDecide],
 };
 

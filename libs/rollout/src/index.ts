@@ -4,3 +4,5 @@ export * from './machine.desired';
 export * from './machine.runbook';
 export * from './rollout.orchestrator';
 export * from './firmware.image';
+export * from './store.retry';
+export * from './reconcile';

@@ -9,6 +9,7 @@ import { firmwareImageFor } from './firmware.image';
 import type { DesiredMachine, RolloutModule } from './machine.desired';
 import { AgentPort, Control, RolloutStop, runMachine } from './machine.runbook';
 import { MachineRecord, newMachineRecord } from './machine.state';
+import { StoreUnavailable } from './store.retry';
 
 const profiles = loadProfiles();
 const START = 'netronome-agilio-cx-nic-2.1';
@@ -59,7 +60,7 @@ function machine() {
 }
 
 /** The operator's word per step, in order; the last one stays. */
-function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[], acceptNotRun = true, module: RolloutModule = mod) {
+function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[], acceptNotRun = true, module: RolloutModule = mod, storeFails: (r: MachineRecord) => boolean = () => false) {
   const writes: MachineRecord[] = [];
   // The emulated device here has no kernel: its vectors do not run, which these tests accept explicitly.
   const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [module] }], acceptNotRun };
@@ -69,6 +70,7 @@ function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control
     agent: m.agent,
     sign: () => 'sig',
     save: async (r) => {
+      if (storeFails(r)) throw new StoreUnavailable(`machine ${r.systemId}`, new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'));
       if (r.generation !== rec.generation) throw new Error('lost');
       rec = { ...r, generation: r.generation + 1 };
       writes.push(rec);
@@ -133,5 +135,33 @@ describe('machine runbook', () => {
     const accepted = await run(machine(), newMachineRecord('m1', 'h1', 0), ['run'], true, quiet).done;
     expect(accepted.verifiedAt).not.toBeNull();
     expect(accepted.probe?.hops).toEqual([expect.objectContaining({ module: 'vxlan-decap', source: 'emulated' })]);
+  });
+
+  it('a state write the store refused is no step failure: the job fails without a rollback, and the resumed job records the load as its own', async () => {
+    const m = machine();
+    const first = run(m, newMachineRecord('m1', 'h1', 0), ['run'], true, mod, (r) => r.state === 'verifying');
+    await expect(first.done).rejects.toBeInstanceOf(StoreUnavailable);
+    // The load's note rode on the write that failed: the record says loading, with nothing loaded.
+    expect(first.last()).toMatchObject({ state: 'loading', loaded: [] });
+    expect(first.writes.map((w) => w.state)).toEqual(['flashing', 'loading']);
+    // Nothing rolled back: the agent runs the new chain, uncommitted, on the new firmware.
+    expect((await m.nic.programs()).ports[0].current).toMatchObject({ committed: false, modules: [expect.objectContaining({ name: 'vxlan-decap' })] });
+    expect(m.nic.inventory().profileId).toBe(TARGET);
+    const again = run(m, first.last(), ['run']);
+    const end = await again.done;
+    expect(end).toMatchObject({ state: 'verifying', loaded: ['m1/nfp0|nic-xdp-offload'] });
+    expect(end.verifiedAt).not.toBeNull();
+    expect(m.loads).toEqual(['vxlan-decap', 'vxlan-decap']);
+  });
+
+  it('a load the agent did not answer in time is unknown, neither done nor rolled back', async () => {
+    const m = machine();
+    const slow = { ...m, agent: { ...m.agent, load: async () => Promise.reject(Object.assign(new Error('agent did not answer POST /load within 10 ms'), { code: 'agent_timeout', status: 504 })) } };
+    const r = run(slow, newMachineRecord('m1', 'h1', 0), ['run']);
+    const end = await r.done;
+    expect(end).toMatchObject({ state: 'unknown', verifiedAt: null, reason: expect.stringMatching(/^outcome unknown: agent did not answer/) });
+    expect(r.writes.map((w) => w.state)).toEqual(['flashing', 'loading', 'unknown']);
+    // The flash stays: the reconciler decides with the agent's report.
+    expect(m.nic.inventory().profileId).toBe(TARGET);
   });
 });

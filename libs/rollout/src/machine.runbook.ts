@@ -1,6 +1,8 @@
 import type { MatchActionForm, Target, XdpAction } from '@ioplane/domain';
 import { DesiredChain, DesiredMachine, PortPart, portLayout } from './machine.desired';
 import { assertTransition, MachineRecord, MachineState, ProbeReport } from './machine.state';
+import type { AgentFacts } from './reconcile';
+import { StoreUnavailable } from './store.retry';
 
 /** What the runbook needs of a host agent; the HTTP AgentClient provides exactly this. */
 export interface AgentPort {
@@ -145,8 +147,10 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
         );
         changed ||= res.status !== 'unchanged';
       }
-      // A chain the agent already ran is not ours to roll back later.
-      note(changed ? { loaded: [...current().loaded, chainKey(chain)] } : {}, `${chain.deviceId} ${changed ? 'loaded' : 'already running'}`);
+      // A chain the agent already ran is not ours to roll back later, unless it runs uncommitted:
+      // a load of this rollout before its job was resumed (the machine is held by this rollout).
+      const ours = changed || (await uncommittedOnAgent(deps.agent, chain, parts));
+      note(ours ? { loaded: [...current().loaded, chainKey(chain)] } : {}, `${chain.deviceId} ${changed ? 'loaded' : ours ? 'loaded before this job resumed' : 'already running'}`);
     }
 
     // The health check starts with reads only (the operator's word, what the agent runs, counters
@@ -160,7 +164,14 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null, probe }, 'health check passed');
   } catch (e) {
     if (e instanceof RolloutStop && e.control === 'pause') throw e;
+    // Redis failed, not the step: the job fails and is run again, resuming from the record.
+    if (e instanceof StoreUnavailable) throw e;
     const reason = (e as Error).message;
+    // The agent did not answer a change in time: it may have applied it or not. Neither done nor
+    // rolled back blind: the reconciler asks the agent and resolves it.
+    if ((e as { code?: string }).code === 'agent_timeout' && (current().state === 'flashing' || current().state === 'loading')) {
+      return move('unknown', { reason: `outcome unknown: ${reason}` });
+    }
     if (current().state === 'pending' && e instanceof RolloutStop) return move('cancelled', { reason });
     return rollBackMachine(current(), want, deps, reason);
   }
@@ -207,7 +218,28 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
   return move('committed', { reason: null });
 }
 
-function chainKey(c: DesiredChain): string {
+async function uncommittedOnAgent(agent: AgentPort, chain: DesiredChain, parts: PortPart[]): Promise<boolean> {
+  const live = (await agent.programs()).devices.find((d) => d.deviceId === chain.deviceId);
+  return parts.some((part) => {
+    const cur = live?.ports.find((p) => p.port === part.port)?.current;
+    return !!cur && cur.committed === false && cur.modules.map((m) => m.digest).join() === part.modules.map((m) => m.digest).join();
+  });
+}
+
+/** What the agent runs on every port the plan puts a chain on, for the reconciler's decision. */
+export async function agentFacts(agent: AgentPort, want: DesiredMachine): Promise<AgentFacts> {
+  const [devices, live] = await Promise.all([layoutOf(agent, want), agent.programs()]);
+  return {
+    ports: want.chains.flatMap((chain) =>
+      partsOf(chain, devices).map((part) => {
+        const cur = live.devices.find((d) => d.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current ?? null;
+        return { chain: chainKey(chain), runsNew: !!cur && cur.modules.map((m) => m.digest).join() === part.modules.map((m) => m.digest).join(), uncommitted: !!cur && cur.committed === false };
+      }),
+    ),
+  };
+}
+
+export function chainKey(c: DesiredChain): string {
   return c.port === undefined ? `${c.deviceId}|${c.target}` : `${c.deviceId}|${c.port}|${c.target}`;
 }
 

@@ -11,15 +11,23 @@ export type MachineState =
   | 'rolling-back'
   | 'rolled-back'
   | 'failed'
-  | 'cancelled';
+  | 'cancelled'
+  /**
+   * The outcome of a change is not known (the agent timed out on it, or its result could not be
+   * recorded and the job is gone): never taken for done; the reconciler asks the agent what runs
+   * and drives the machine to committed (the new chain) or rolled-back (the old one).
+   */
+  | 'unknown';
 
 export const TERMINAL: ReadonlySet<MachineState> = new Set(['committed', 'rolled-back', 'failed', 'cancelled']);
 
 const NEXT: Record<MachineState, MachineState[]> = {
-  pending: ['flashing', 'loading', 'cancelled', 'rolling-back', 'failed'],
-  flashing: ['flashing', 'loading', 'rolling-back', 'failed'],
-  loading: ['loading', 'verifying', 'rolling-back', 'failed'],
-  verifying: ['verifying', 'committed', 'rolling-back', 'failed'],
+  pending: ['flashing', 'loading', 'cancelled', 'rolling-back', 'failed', 'unknown'],
+  flashing: ['flashing', 'loading', 'rolling-back', 'failed', 'unknown'],
+  loading: ['loading', 'verifying', 'rolling-back', 'failed', 'unknown'],
+  verifying: ['verifying', 'committed', 'rolling-back', 'failed', 'unknown'],
+  // Resolved from what the agent reports: the new chain committed, or the old one restored.
+  unknown: ['unknown', 'committed', 'rolling-back', 'rolled-back'],
   // A committed machine of a halted wave is rolled back to what it ran before.
   committed: ['rolling-back'],
   'rolling-back': ['rolling-back', 'rolled-back', 'failed'],

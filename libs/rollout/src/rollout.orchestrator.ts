@@ -1,6 +1,8 @@
 import { DesiredMachine } from './machine.desired';
-import { AgentPort, commitMachine, Control, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
+import { agentFacts, AgentPort, commitMachine, Control, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
 import { MachineRecord, newMachineRecord, TERMINAL } from './machine.state';
+import { resolveMachine } from './reconcile';
+import { StoreRetryOptions, withStoreRetry } from './store.retry';
 import { MachineOutcome, planWaves, RolloutPlan, RolloutPolicy, waveVerdict } from './rollout.plan';
 
 /** The durable state a rollout reads and writes; Redis in production (`RolloutRepository`). */
@@ -41,6 +43,10 @@ export interface RolloutEnv {
     letGo(fence: MachineFence): Promise<void>;
   };
   probeMs?: number;
+  /** Gives MAAS the annotations of commits it missed (it was down); returns how many it took. */
+  annotateMissing?(): Promise<number>;
+  /** How long a failing state write or read is retried before the job fails (BullMQ runs it again). */
+  storeRetry?: StoreRetryOptions;
   log?(msg: string, fields: Record<string, unknown>): void;
 }
 
@@ -65,6 +71,19 @@ export class LostMachine extends Error {
   constructor(systemId: string) {
     super(`machine ${systemId} was advanced by another worker`);
   }
+}
+
+/** A wave cannot be decided yet: some of its machines' agents could not be asked; its job runs again. */
+export class UnresolvedMachines extends Error {
+  readonly code = 'machines_unresolved';
+  constructor(wave: number, readonly machines: Array<{ systemId: string; reason: string }>) {
+    super(`wave ${wave}: ${machines.length} machine(s) not resolved yet: ${machines.map((m) => `${m.systemId} (${m.reason})`).join('; ')}`);
+  }
+}
+
+/** Same record apart from what every write sets (generation, updatedAt). */
+function sameRecord(a: MachineRecord, b: MachineRecord): boolean {
+  return JSON.stringify({ ...a, generation: 0, updatedAt: '' }) === JSON.stringify({ ...b, generation: 0, updatedAt: '' });
 }
 
 export type WaveOutcome = { wave: number; failed: number; total: number; result: 'next' | 'completed' | 'halted' | 'cancelled' | 'rolled-back' };
@@ -99,10 +118,25 @@ export class RolloutOrchestrator {
 
   private saver(placementId: string, fence?: MachineFence) {
     return async (rec: MachineRecord) => {
-      const saved = await this.env.store.saveMachine(placementId, rec, fence);
+      const saved = await withStoreRetry(
+        `machine ${rec.systemId}`,
+        async (attempt) => {
+          const s = await this.env.store.saveMachine(placementId, rec, fence);
+          if (s || attempt === 0) return s;
+          // An earlier attempt may have been applied before its reply was lost: the record is then
+          // exactly ours, one generation on.
+          const now = await this.env.store.machine<MachineRecord>(placementId, rec.systemId);
+          return now && now.generation === rec.generation + 1 && sameRecord(now, rec) ? now : null;
+        },
+        this.env.storeRetry,
+      );
       if (!saved) throw new LostMachine(rec.systemId);
       return saved;
     };
+  }
+
+  private control(placementId: string): Promise<Control> {
+    return withStoreRetry(`control of ${placementId}`, () => this.env.store.control(placementId), this.env.storeRetry);
   }
 
   /** One machine's flash -> load -> verify; resumes from its durable record. Throws RolloutStop on pause. */
@@ -112,7 +146,7 @@ export class RolloutOrchestrator {
     // does not need is dropped, its errors with it.
     const wantP = this.env.desired(placementId, systemId);
     const agentP = this.env.agentFor(systemId);
-    const started = { control: this.env.store.control(placementId), inventory: agentP.then((a) => a.inventory()) };
+    const started = { control: this.control(placementId), inventory: agentP.then((a) => a.inventory()) };
     for (const p of [wantP, agentP, started.control, started.inventory]) p.catch(() => undefined);
     const rec = await this.env.store.machine<MachineRecord>(placementId, systemId);
     if (!rec) throw new Error(`machine ${systemId} is not part of ${placementId}`);
@@ -124,7 +158,7 @@ export class RolloutOrchestrator {
       agent,
       sign: (d) => this.sign(d),
       save: this.saver(placementId, fence),
-      control: () => this.env.store.control(placementId),
+      control: () => this.control(placementId),
       firmwareImage: (p) => this.env.firmwareImage(p),
       probeMs: this.env.probeMs,
       signal,
@@ -141,8 +175,17 @@ export class RolloutOrchestrator {
     const plan = await this.env.store.getRolloutPlan<RolloutPlan>(placementId);
     if (!plan) throw new Error(`no rollout plan for ${placementId}`);
     const ids = new Set(plan.waves[wave].machines);
+    // Every machine job of the wave has ended: a machine its job left unresolved (outcome unknown,
+    // or in flight when its retries ran out) is resolved from what its agent runs before the verdict.
+    const { unresolved } = await this.reconcile(placementId, async () => false, (r) => ids.has(r.systemId));
+    // One whose agent cannot be asked counts as failed for the verdict; it is marked unknown, so the
+    // reconciler job resolves it when its agent answers.
+    for (const u of unresolved) {
+      const r = await this.env.store.machine<MachineRecord>(placementId, u.systemId);
+      if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && !r.verifiedAt) await this.saver(placementId)({ ...r, state: 'unknown', reason: `outcome unknown: ${u.reason}` }).catch(() => undefined);
+    }
     const recs = (await this.env.store.machines<MachineRecord>(placementId)).filter((r) => ids.has(r.systemId));
-    const control = await this.env.store.control(placementId);
+    const control = await this.control(placementId);
     const outcomes: MachineOutcome[] = recs.map((r) => (r.state === 'committed' || r.verifiedAt ? 'committed' : r.state === 'cancelled' ? 'cancelled' : r.state === 'rolled-back' ? 'rolled-back' : 'failed'));
     const verdict = waveVerdict(outcomes.filter((o) => o !== 'cancelled'), plan.policy.failureThreshold);
 
@@ -168,7 +211,56 @@ export class RolloutOrchestrator {
         if (done.state === 'committed') await this.env.onCommitted(placementId, done, want);
       }),
     );
+    // A placement completes only when every machine is terminal: the wave job runs again until then.
+    if (wave + 1 >= plan.waves.length && unresolved.length) throw new UnresolvedMachines(wave, unresolved);
     return { wave, failed: verdict.failed, total: verdict.total, result: wave + 1 < plan.waves.length ? 'next' : 'completed' };
+  }
+
+  /**
+   * Drives every non-terminal machine whose job is gone (or whose record says `unknown`) to
+   * committed-new or restored-old, as its agent reports (resolveMachine decides). Machines whose
+   * agent cannot be asked stay as they are and are returned as unresolved.
+   */
+  async reconcile(placementId: string, jobAlive: (systemId: string) => Promise<boolean>, only: (r: MachineRecord) => boolean = () => true): Promise<{ resolved: MachineRecord[]; unresolved: Array<{ systemId: string; reason: string }> }> {
+    const recs = (await this.env.store.machines<MachineRecord>(placementId)).filter((r) => only(r) && !TERMINAL.has(r.state));
+    const out = { resolved: [] as MachineRecord[], unresolved: [] as Array<{ systemId: string; reason: string }> };
+    await eachBounded(recs, COMMIT_CONCURRENCY, async (r) => {
+      try {
+        const done = await this.reconcileMachine(placementId, r, await jobAlive(r.systemId));
+        if (done) out.resolved.push(done);
+      } catch (e) {
+        if (e instanceof LostMachine) return;
+        out.unresolved.push({ systemId: r.systemId, reason: (e as Error).message });
+      }
+    });
+    return out;
+  }
+
+  private async reconcileMachine(placementId: string, r: MachineRecord, jobAlive: boolean): Promise<MachineRecord | null> {
+    if (r.state !== 'unknown' && (jobAlive || (r.state === 'verifying' && r.verifiedAt))) return null;
+    const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
+    const decision = resolveMachine(r, await agentFacts(agent, want), jobAlive);
+    this.env.log?.('machine reconciled', { placementId, systemId: r.systemId, state: r.state, action: decision.action });
+    if (decision.action === 'none' || decision.action === 'wait') return null;
+    const save = this.saver(placementId);
+    // Unknown first: an in-flight record goes to its outcome through it (the transition table says so).
+    const rec = r.state === 'unknown' ? r : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
+    const why = `resolved from the agent: ${rec.reason ?? 'outcome unknown'}`;
+    switch (decision.action) {
+      case 'record-committed': {
+        const done = await save({ ...rec, state: 'committed', reason: null });
+        await this.env.onCommitted(placementId, done, want);
+        return done;
+      }
+      case 'record-restored':
+        return save({ ...rec, state: 'rolled-back', reason: why, verifiedAt: null });
+      case 'restore':
+        return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])] }, want, { agent, save }, why);
+    }
+  }
+
+  annotateMissing(): Promise<number> {
+    return this.env.annotateMissing?.() ?? Promise.resolve(0);
   }
 
   /** Pending machines of later waves when a rollout stops: marked cancelled, nothing touched. */

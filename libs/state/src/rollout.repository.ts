@@ -14,6 +14,8 @@ export interface ObservedPlacement {
   firmware: Record<string, string>;
   /** The placement this one replaced on the machine, if any. */
   previousPlacementId: string | null;
+  /** False while MAAS has not taken this commit's workload annotations (it was down): the reconciler catches up. */
+  annotated?: boolean;
 }
 
 // Write only if the stored generation is the one the writer read: a stale worker loses.
