@@ -56,11 +56,11 @@ describe('RedisEndpoint', () => {
     expect(redactRedisUrl(url)).toBe('redis+sentinel://***@s1:1/m?sentinelPassword=***');
   });
 
-  it('follows the primary: Sentinel options ask for the master and watch +switch-master; READONLY reconnects', () => {
+  it('follows the primary: Sentinel options ask for the master on every reconnect; READONLY reconnects', () => {
     const e = parseRedisEndpoint('redis+sentinel://s1:1/m');
     if (e.kind === 'cluster') throw new Error('unexpected');
     const o = redisOptions(e);
-    expect(o).toMatchObject({ sentinels: [{ host: 's1', port: 1 }], name: 'm', role: 'master', failoverDetector: true });
+    expect(o).toMatchObject({ sentinels: [{ host: 's1', port: 1 }], name: 'm', role: 'master', failoverDetector: false });
     expect(o.reconnectOnError!(new Error('READONLY You can\'t write against a read only replica.'))).toBe(2);
     expect(o.reconnectOnError!(new Error('ERR other'))).toBe(false);
     expect(workerConnection('redis+sentinel://s1:1/m')).toMatchObject({ name: 'm', maxRetriesPerRequest: null });

@@ -107,8 +107,10 @@ export function redisOptions(e: Exclude<RedisEndpoint, { kind: 'cluster' }>): Re
     sentinelPassword: e.sentinelPassword,
     db: e.db,
     role: 'master',
-    // Subscribes to +switch-master so a failover is followed at once, not at the next error.
-    failoverDetector: true,
+    // No +switch-master subscription: its sentinel connections outlived quit() (a process, and
+    // jest, never exited). A failover is followed anyway: the dead primary's connection drops (or a
+    // write meets READONLY), and the reconnect asks the sentinels for the primary.
+    failoverDetector: false,
     reconnectOnError,
   };
 }
