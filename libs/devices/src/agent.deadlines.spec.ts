@@ -4,21 +4,21 @@ import { AgentClient, AgentError } from './agent.client';
 import { agentDeadlinesFromProfiles } from './agent.deadlines';
 
 /** An agent that accepts connections and never answers: the hung agent of issue 16. */
-async function hangingServer(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+async function hangingServer(): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let count = 0;
   const srv: Server = createServer((s) => {
-    count++;
     sockets.add(s);
     s.on('error', () => undefined);
-    // Reads the request and says nothing.
-    s.resume();
+    // Reads the request and says nothing. Requests are counted, not connections: the HTTP client may
+    // open a connection it never sends on, which says nothing about attempts.
+    s.on('data', (b: Buffer) => (count += (b.toString('latin1').match(/^(GET|POST|PUT|DELETE) \//gm) ?? []).length));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}`,
-    connections: () => count,
+    requests: () => count,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -47,14 +47,14 @@ describe('agent deadlines', () => {
     expect((err as AgentError).message).toContain('POST /v1/devices/dev0/commit within 300 ms');
     // Generous bound: a busy machine may be slow, but far below any transport default (minutes).
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(hung.connections()).toBe(1);
+    expect(hung.requests()).toBe(1);
   });
 
   it('retries a read (GET) with backoff, each attempt bounded, then fails', async () => {
     const client = new AgentClient(hung.url, 't', { deadlines: { readMs: 200, readAttempts: 3, retryDelayMs: 10 } });
     const err = await client.programs().catch((e: unknown) => e);
     expect((err as AgentError).code).toBe('agent_timeout');
-    expect(hung.connections()).toBe(3);
+    expect(hung.requests()).toBe(3);
   });
 
   it('gives a flash the profile\'s time, not the load\'s', () => {
