@@ -13,14 +13,15 @@ describe('/readyz and API reads when the store fails', () => {
     // No worker at first: the workers check fails on its own, nothing is closed mid-run.
     h = await startHarness({ redisUrl: redis.url, agents: false, worker: false });
     admin = new Redis(redis.url);
-  }, 60_000);
+    // Generous: a Redis and a harness of its own start slowly on a loaded 2-core CI machine.
+  }, 180_000);
   afterAll(async () => {
     if (!redis.running) await redis.start();
     await admin?.replicaof('NO', 'ONE').catch(() => undefined);
     admin?.disconnect();
     if (h) await h.stop().catch(() => undefined);
     await redis.stop();
-  });
+  }, 120_000);
 
   const readyz = () => http(h.apiUrl, 'GET', '/readyz', undefined, { authorization: '' });
 
