@@ -11,7 +11,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+#include <iop_chain.h>
 
 /* uapi has no 802.1Q header struct; the kernel's lives in a non-uapi header. */
 struct vlan_hdr {

@@ -13,7 +13,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+#include <iop_chain.h>
 
 struct vlan_hdr {
 	__be16 tci;

@@ -18,8 +18,8 @@
  *
  * The agent sets `iop_chain_slot` before load and shares the two maps below across the chain
  * (the program array is new for every chain; the counters belong to the hook and outlive chains).
- * Modules are built inside a copy of their own folder, so each module folder carries a copy of
- * this file; modules/include/iop_chain.h is the original and a unit test keeps the copies equal.
+ * Modules name it `#include <iop_chain.h>`: every build gets this one file beside the module's own
+ * (libs/compiler sdk.headers.ts), and its bytes are part of the build digest.
  */
 #ifndef IOP_CHAIN_H
 #define IOP_CHAIN_H

@@ -24,7 +24,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+#include <iop_chain.h>
 
 #define LB_VIP_F_DNAT 0x1
 #define LB_MAX_BACKENDS 4096

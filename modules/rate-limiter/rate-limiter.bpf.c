@@ -26,7 +26,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+#include <iop_chain.h>
 
 #define NSEC_PER_SEC 1000000000ULL
 #define RL_DEFAULT_RATE_PPS 1000

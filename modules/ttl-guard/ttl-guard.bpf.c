@@ -16,7 +16,7 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+#include <iop_chain.h>
 
 #ifndef AF_INET
 #define AF_INET 2

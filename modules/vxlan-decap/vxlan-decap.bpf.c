@@ -15,7 +15,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+#include <iop_chain.h>
 
 #define VXLAN_PORT 4789
 #define VXLAN_FLAG_VNI 0x08 /* "I" flag: the VNI field is valid */

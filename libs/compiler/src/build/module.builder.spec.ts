@@ -1,6 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { buildModule } from './module.builder';
+import { buildModule, computeDigest } from './module.builder';
+import { createSandbox, removeSandbox } from './module.sandbox';
+import { SDK_BUILD_SUBDIR, SDK_INCLUDE_DIR } from './sdk.headers';
 import { importObject } from './artifact.cache';
 import { BuildError } from './build.error';
 
@@ -113,6 +115,42 @@ describe('buildModule', () => {
     const third = await buildModule({ name: 'swap', dir, sources: ['prog.c'] }, { cacheDir, ...counted() });
     expect(third.cached).toBe(false);
     expect(third.digest).not.toBe(first.digest);
+  });
+
+  it("builds a chained module with ioplane's <iop_chain.h>, which the module folder does not hold", async () => {
+    const dir = await moduleDir('chained', {
+      'prog.c': `#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n#include <iop_chain.h>\nstatic __always_inline int v(struct xdp_md *c) { return XDP_PASS; }\nSEC("xdp") int m(struct xdp_md *c) { return v(c); }\nIOP_CHAIN_ENTRY(v)\nchar _license[] SEC("license") = "GPL";\n`,
+    });
+    // The sandboxed build: the header reaches clang only through the build folder.
+    const art = await buildModule({ name: 'chained', dir, sources: ['prog.c'] }, { cacheDir: join(root, 'cache') });
+    const obj = await fsp.readFile(art.objectPath);
+    expect(obj.includes(Buffer.from('xdp.iop_chain'))).toBe(true);
+    expect(art.flags).toEqual(expect.arrayContaining(['-isystem', `./${SDK_BUILD_SUBDIR}`]));
+  });
+
+  it("puts ioplane's headers into every build folder and so into the digest", async () => {
+    const dir = await moduleDir('sdk-digest', { 'prog.c': XDP_OK, 'swap.h': SWAP_H });
+    const box = await createSandbox(dir, ['prog.c']);
+    try {
+      const header = await fsp.readFile(join(SDK_INCLUDE_DIR, 'iop_chain.h'));
+      expect(box.bytes.get(`${SDK_BUILD_SUBDIR}/iop_chain.h`)?.equals(header)).toBe(true);
+      expect((await fsp.readFile(join(box.dir, SDK_BUILD_SUBDIR, 'iop_chain.h'))).equals(header)).toBe(true);
+      const tc = { version: 'v', flags: [] };
+      const changed = new Map(box.bytes).set(`${SDK_BUILD_SUBDIR}/iop_chain.h`, Buffer.concat([header, Buffer.from('\n')]));
+      expect(computeDigest({ ...box, bytes: changed }, tc)).not.toBe(computeDigest(box, tc));
+    } finally {
+      await removeSandbox(box.dir);
+    }
+  });
+
+  it('a module file cannot take the place of the headers: dot entries are not copied', async () => {
+    const dir = await moduleDir('sdk-shadow', { 'prog.c': XDP_OK, 'swap.h': SWAP_H, [`${SDK_BUILD_SUBDIR}/iop_chain.h`]: '#error shadowed\n' });
+    const box = await createSandbox(dir, ['prog.c']);
+    try {
+      expect(box.bytes.get(`${SDK_BUILD_SUBDIR}/iop_chain.h`)?.toString()).not.toContain('#error shadowed');
+    } finally {
+      await removeSandbox(box.dir);
+    }
   });
 
   it('lets concurrent builds share a cache directory without partial files', async () => {

@@ -7,6 +7,7 @@ import { findBpftool, loadToolchain, Toolchain } from './clang.toolchain';
 import { firstError, parseDiagnostics } from './diagnostics.parser';
 import { scanIncludes, scanPreprocessedAsync } from './include.scanner';
 import { chownTree, createSandbox, removeSandbox, Sandbox } from './module.sandbox';
+import { SDK_BUILD_SUBDIR } from './sdk.headers';
 import { capHit, CapName, runSandboxed, SANDBOX_BUILD_DIR, sandboxAvailable, SandboxOptions } from './os.sandbox';
 import { runProcess, RunResult } from './process.runner';
 
@@ -46,8 +47,10 @@ export interface BuildOptions {
 /** Unprivileged identity for the compiler when we are root and run it without bwrap (nobody). */
 const DROP_UID = 65534;
 const DROP_GID = 65534;
-// v2: sources are compiled as ./<name> inside the sandbox.
-const DIGEST_DOMAIN = 'ioplane-bpf-build-v2';
+// v2: sources are compiled as ./<name> inside the sandbox. v3: ioplane's headers join every build.
+const DIGEST_DOMAIN = 'ioplane-bpf-build-v3';
+// Relative to the build folder, the same in and out of the sandbox; the headers' bytes are in the digest.
+const SDK_FLAGS = ['-isystem', `./${SDK_BUILD_SUBDIR}`];
 // Not part of the digest: they change what clang does when it fails, never the object it writes.
 const RUN_FLAGS = ['-fno-crash-diagnostics'];
 const MB = 1024 * 1024;
@@ -198,9 +201,9 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
       // clang 14 does not take `--` as the end of its options, so a path that starts with ./ is
       // what keeps a name from being read as a flag.
       const path = `./${src}`;
-      const pre = await run(toolchain.clang, [...toolchain.flags, ...RUN_FLAGS, '-E', '-o', '-', path], `preprocessing ${src}`, Math.floor(l.preprocessedMb * MB));
+      const pre = await run(toolchain.clang, [...toolchain.flags, ...SDK_FLAGS, ...RUN_FLAGS, '-E', '-o', '-', path], `preprocessing ${src}`, Math.floor(l.preprocessedMb * MB));
       await scanPreprocessedAsync(pre.stdout, src);
-      await run(toolchain.clang, [...toolchain.flags, ...RUN_FLAGS, '-c', '-o', obj, path], `compiling ${src}`);
+      await run(toolchain.clang, [...toolchain.flags, ...SDK_FLAGS, ...RUN_FLAGS, '-c', '-o', obj, path], `compiling ${src}`);
       objects.push(obj);
     }
     let final = objects[0];
@@ -220,7 +223,7 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
     const bytes = await fsp.readFile(join(sandbox.dir, final));
     return await publish(opts.cacheDir, digest, bytes, {
       clangVersion: toolchain.version,
-      flags: toolchain.flags,
+      flags: [...toolchain.flags, ...SDK_FLAGS],
       sources: sandbox.sources,
     });
   } finally {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, posix, relative, sep } from 'node:path';
 import { BuildError } from './build.error';
 import { ScannedFile } from './include.scanner';
+import { readSdkHeaders } from './sdk.headers';
 
 const COPIED_EXT = /\.(c|h)$/;
 const MAX_FILES = 512;
@@ -51,7 +52,7 @@ async function walk(root: string, rel: string, found: string[], skipped: Set<str
 
 /**
  * Copies the module's .c/.h files (regular files only; symlinks are neither followed nor copied)
- * into a fresh 0700 temp folder. The caller removes it with `removeSandbox` in a finally.
+ * and ioplane's headers (sdk.headers.ts) into a fresh 0700 temp folder. The caller removes it with `removeSandbox` in a finally.
  */
 export async function createSandbox(moduleDir: string, sources: string[]): Promise<Sandbox> {
   if (!Array.isArray(sources) || sources.length === 0) throw new BuildError('invalid_source', 'a module needs at least one source', { field: 'sources' });
@@ -100,6 +101,14 @@ export async function createSandbox(moduleDir: string, sources: string[]): Promi
       bytes.set(r, buf);
       files.push({ path: r, text: buf.toString('utf8') });
     }
+    // ioplane's headers go in beside the module's and through the same include scan.
+    for (const [r, buf] of await readSdkHeaders()) {
+      await fsp.mkdir(join(dir, r, '..'), { recursive: true, mode: 0o700 });
+      await fsp.writeFile(join(dir, r), buf, { mode: 0o600, flag: 'wx' });
+      bytes.set(r, buf);
+      files.push({ path: r, text: buf.toString('utf8') });
+    }
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { dir, files, bytes, skipped, sources: normSources };
   } catch (e) {
     await removeSandbox(dir);
