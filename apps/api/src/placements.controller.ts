@@ -8,7 +8,7 @@ import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
 import { currentPlacement, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
+import { addJob, jobs, newPlacementId, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import { MachineLeased, placementEnded } from '@ioplane/state';
@@ -65,7 +65,7 @@ export class PlacementsController {
         fleet: this.fleet,
         newId: newPlacementId,
         claimMachines: (id, machines) => this.rollouts.claimMachines(id, machines, (owner) => placementEnded(this.placements, owner)),
-        enqueuePlan: async (id) => void (await this.queue.add(JOBS.plan, { placementId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 })),
+        enqueuePlan: async (id) => void (await addJob(this.queue, jobs.plan(id))),
       }),
     );
     if (!created) {

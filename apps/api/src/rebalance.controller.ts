@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { PlacementInputError, placementRequestSchema, submitPlacement } from '@ioplane/planning';
-import { JOBS, newPlacementId, QUEUES } from '@ioplane/queue';
+import { addJob, jobs, newPlacementId, QUEUES } from '@ioplane/queue';
 import { EMPTY_POLICY, Proposal, RebalancePolicy, rebalancePolicySchema } from '@ioplane/rebalance';
 import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, STATE_REDIS } from '@ioplane/runtime';
 import { FleetRepository, PlacementRepository, RebalanceRepository } from '@ioplane/state';
@@ -67,7 +67,7 @@ export class RebalanceController {
         catalog: this.catalog,
         fleet: this.fleet,
         newId: newPlacementId,
-        enqueuePlan: async (pid) => void (await this.queue.add(JOBS.plan, { placementId: pid }, { jobId: pid, removeOnComplete: 1000, removeOnFail: 1000 })),
+        enqueuePlan: async (pid) => void (await addJob(this.queue, jobs.plan(pid))),
       });
       placementId = record.id;
     } catch (e) {

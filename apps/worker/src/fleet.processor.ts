@@ -5,11 +5,11 @@ import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
-import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
 import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, submitPlacement, type DeployOutcome } from '@ioplane/planning';
-import { agentToken, AgentClient } from '@ioplane/devices';
+import { agentToken, AgentClient } from '@ioplane/agent-api';
 import { createPublicKey } from 'node:crypto';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { MAAS_CLIENT } from './worker.tokens';
@@ -123,7 +123,7 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
           catalog: this.catalog,
           fleet: this.repo,
           newId: newPlacementId,
-          enqueuePlan: async (pid) => void (await this.placementQueue.add(JOBS.plan, { placementId: pid }, { jobId: pid, removeOnComplete: 1000, removeOnFail: 1000 })),
+          enqueuePlan: async (pid) => void (await addJob(this.placementQueue, jobs.plan(pid))),
         });
         started.push(record.id);
         this.log.log({ systemId: id, hostname: m.hostname, follows: desired.id, placementId: record.id }, 'provisioning: machine follows its selector');

@@ -7,7 +7,7 @@ import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
 import { currentPlacement, deployCandidates, deployRetries, planPlacement, placementRequestSchema, PlanValidationError, StoredPlan } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, errorLogger } from '@ioplane/queue';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { MachineLeased, placementEnded } from '@ioplane/state';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
@@ -106,7 +106,7 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
       await this.placements.setStatus(placementId, 'failed', `${e.code}: ${e.message}`);
       return;
     }
-    await this.rollout.add(JOBS.rolloutStart, { placementId }, { jobId: `${placementId}.start`, removeOnComplete: 1000, removeOnFail: 1000 });
+    await addJob(this.rollout, jobs.rolloutStart(placementId));
   }
 
   private readonly redisError = errorLogger('worker placement', (f, m) => this.log.warn(f, m));

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { AgentFactsResult, submitPlacement } from '@ioplane/planning';
-import { JOBS, JOBS_BY_QUEUE, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, JOBS, JOBS_BY_QUEUE, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
 import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
 import { decideRound, DecideResult } from './rebalance.decider';
@@ -18,8 +18,6 @@ export const samplePayload = z.object({
   decide: z.boolean().default(true),
 });
 export const decidePayload = z.object({ window: z.int().min(0).optional() });
-
-const KEEP = { removeOnComplete: 100, removeOnFail: 200 };
 
 /** Telemetry sampling and rebalancing decisions: one job at a time, so windows never interleave. */
 @Processor(QUEUES.rebalance, { concurrency: 1, lockDuration: 120_000 })
@@ -63,7 +61,7 @@ export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
       agentTokenSecret: this.keys.agentTokenSecret, limits: { windows: this.settings.keepWindows, ttlSeconds: this.settings.ttlSeconds },
     });
     if (r.errors.length) this.log.warn({ window: r.window, errors: r.errors.slice(0, 20) }, 'telemetry: some devices did not answer');
-    if (decide) await this.queue.add(JOBS.rebalanceDecide, { window: r.window }, { jobId: `decide.w${r.window}`, ...KEEP });
+    if (decide) await addJob(this.queue, jobs.rebalanceDecide(r.window));
     return r;
   }
 
@@ -79,7 +77,7 @@ export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
             catalog: this.catalog,
             fleet: this.fleet,
             newId: newPlacementId,
-            enqueuePlan: async (id) => void (await this.placementQueue.add(JOBS.plan, { placementId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 })),
+            enqueuePlan: async (id) => void (await addJob(this.placementQueue, jobs.plan(id))),
           });
           return record.id;
         },

@@ -3,7 +3,7 @@ import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullm
 import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
-import { JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
+import { JOB_IDS, jobs, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
 import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { placementEnded } from '@ioplane/state';
@@ -96,20 +96,9 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     const flow = new FlowProducer({ connection: this.queue.opts.connection, prefix: this.queue.opts.prefix });
     flow.on('error', this.redisError);
     try {
-      const id = plan.placementId;
       await flow.add({
-        name: JOBS.rolloutWave,
-        queueName: QUEUES.rollout,
-        data: { placementId: id, wave: index },
-        // Run again while Redis is unavailable or a machine's agent cannot be asked yet (UnresolvedMachines): about 8.5 min in all.
-        opts: { jobId: `${id}.w${index}`, attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
-        children: plan.waves[index].machines.map((systemId) => ({
-          name: JOBS.rolloutMachine,
-          queueName: QUEUES.rollout,
-          data: { placementId: id, wave: index, systemId },
-          // A machine job that errors still lets the wave decide; retries resume from the durable record.
-          opts: { jobId: `${id}.m.${systemId}`, attempts: 3, backoff: { type: 'exponential', delay: 500 }, ignoreDependencyOnFailure: true, removeOnComplete: 1000, removeOnFail: 1000 },
-        })),
+        ...jobs.rolloutWave(plan.placementId, index),
+        children: plan.waves[index].machines.map((systemId) => jobs.rolloutMachine(plan.placementId, index, systemId)),
       });
     } finally {
       await flow.close();
@@ -187,12 +176,12 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     const out = { placements: rolling.length, resolved: 0, unresolved: [] as Array<{ systemId: string; reason: string }>, wavesRetried: 0, annotated: 0 };
     for (const p of rolling) {
       // Pending machines of waves not released yet have no job, and need none.
-      const r = await this.orchestrator.reconcile(p.id, (systemId) => this.jobAlive(`${p.id}.m.${systemId}`), (m) => m.state !== 'pending');
+      const r = await this.orchestrator.reconcile(p.id, (systemId) => this.jobAlive(JOB_IDS.rolloutMachine(p.id, systemId)), (m) => m.state !== 'pending');
       out.resolved += r.resolved.length;
       out.unresolved.push(...r.unresolved);
       const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(p.id);
       for (const w of p.status === 'rolling-out' ? (plan?.waves ?? []) : []) {
-        const wave = await this.queue.getJob(`${p.id}.w${w.index}`);
+        const wave = await this.queue.getJob(JOB_IDS.rolloutWave(p.id, w.index));
         if (wave && (await wave.getState()) === 'failed') {
           await wave.retry('failed');
           out.wavesRetried++;

@@ -1,4 +1,5 @@
 export * from './queue.names';
+export * from './job.registry';
 export * from './queue.connection';
 export * from './fleet-sync.payload';
 export * from './fleet-deploy.payload';

@@ -1,4 +1,4 @@
-/** Queues and the jobs each carries. One handler per job name is checked at worker boot. */
+/** Queues and the jobs each carries. One handler per job name is checked at worker boot (assertJobHandlers). */
 export const QUEUES = {
   fleet: 'fleet',
   placement: 'placement',
@@ -21,12 +21,23 @@ export const JOBS = {
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
-export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = {
-  fleet: [JOBS.fleetSync, JOBS.maasEvents, JOBS.fleetDeploy],
-  placement: [JOBS.plan],
-  rollout: [JOBS.rolloutStart, JOBS.rolloutWave, JOBS.rolloutMachine, JOBS.rolloutReconcile],
-  rebalance: [JOBS.telemetrySample, JOBS.rebalanceDecide],
+/** The queue of every job: a job added anywhere else would never be run. */
+export const QUEUE_OF: Record<JobName, QueueName> = {
+  [JOBS.fleetSync]: QUEUES.fleet,
+  [JOBS.maasEvents]: QUEUES.fleet,
+  [JOBS.fleetDeploy]: QUEUES.fleet,
+  [JOBS.plan]: QUEUES.placement,
+  [JOBS.rolloutStart]: QUEUES.rollout,
+  [JOBS.rolloutWave]: QUEUES.rollout,
+  [JOBS.rolloutMachine]: QUEUES.rollout,
+  [JOBS.rolloutReconcile]: QUEUES.rollout,
+  [JOBS.telemetrySample]: QUEUES.rebalance,
+  [JOBS.rebalanceDecide]: QUEUES.rebalance,
 };
+
+export const JOBS_BY_QUEUE: Record<QueueName, JobName[]> = Object.fromEntries(
+  Object.values(QUEUES).map((q) => [q, (Object.keys(QUEUE_OF) as JobName[]).filter((j) => QUEUE_OF[j] === q)]),
+) as Record<QueueName, JobName[]>;
 
 /** Hash-tagged so every key of a queue lands in one Redis Cluster slot. */
 export function queuePrefix(prefix: string): string {
