@@ -1,5 +1,6 @@
 import { TARGETS } from '@ioplane/domain';
-import { devicesOf, FilterLayout, filterLayout, MachineProblem, problemFrom, rowTraffic, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './machine.problem';
+import { devicesOf, MachineProblem, problemFrom, rowTraffic } from './machine.problem';
+import { FilterLayout, filterLayout, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import { decisionsOf, infeasibleAs, MachineSolution, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { PortPath, resolvePorts } from './port.paths';

@@ -1,6 +1,7 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, Target, TARGETS } from '@ioplane/domain';
 import { CostFigures, flavoursOf } from './cost.model';
-import { breakdownOf, Candidate, deviceToken, flat, follows, fmt, MachineProblem, RawRejection, Resource, unitOf } from './machine.problem';
+import { breakdownOf, Candidate, follows, MachineProblem, RawRejection, Resource } from './machine.problem';
+import { deviceToken, flat, fmt, unitOf } from './plan.words';
 import type { Assignment } from './plan.evaluate';
 import { doubleArray } from './exact.solver';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
