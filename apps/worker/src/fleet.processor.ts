@@ -1,11 +1,11 @@
-import { Inject, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { metrics } from '@ioplane/metrics';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
-import { addJob, jobs, FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, JOBS_BY_QUEUE, JobName, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, OnJob, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
 import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, submitPlacement, type DeployOutcome } from '@ioplane/planning';
@@ -13,13 +13,11 @@ import { agentToken, AgentClient } from '@ioplane/agent-api';
 import { createPublicKey } from 'node:crypto';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { MAAS_CLIENT } from './worker.tokens';
-
-type Handler = (job: Job) => Promise<unknown>;
+import { JobProcessor } from './job.processor';
 
 @Processor(QUEUES.fleet, { concurrency: 2, lockDuration: 120_000 })
-export class FleetProcessor extends WorkerHost implements OnModuleInit {
+export class FleetProcessor extends JobProcessor {
   private readonly log = new Logger(FleetProcessor.name);
-  private readonly handlers: Partial<Record<JobName, Handler>>;
 
   constructor(
     @Inject(MAAS_CLIENT) private readonly maas: MaasClient,
@@ -34,11 +32,6 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     @Inject(CONTROLLER_KEYS) private readonly keys: { privateKeyPem: string; agentTokenSecret: string },
   ) {
     super();
-    this.handlers = {
-      [JOBS.fleetSync]: (job) => this.fleetSync(job),
-      [JOBS.maasEvents]: () => this.maasEvents(),
-      [JOBS.fleetDeploy]: (job) => this.deploy(job),
-    };
   }
 
   /** Whether a host's agent answers an authenticated call with its token, polled until `ms` passes. */
@@ -58,7 +51,8 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
    * and the agent's answer, then syncs it so provisioning places what its selector asks. A failed
    * deployment fails the job with MAAS's reason; BullMQ retries it per the request's policy.
    */
-  private async deploy(job: Job): Promise<DeployOutcome> {
+  @OnJob(JOBS.fleetDeploy)
+  async deploy(job: Job): Promise<DeployOutcome> {
     const { systemId } = fleetDeployPayload.parse(job.data);
     const c = this.config;
     const source = c.IOPLANE_AGENT_PACKAGE_URL ? { packageUrl: c.IOPLANE_AGENT_PACKAGE_URL } : c.IOPLANE_AGENT_APT_SOURCE ? { aptSource: c.IOPLANE_AGENT_APT_SOURCE } : null;
@@ -82,21 +76,6 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
       if (e instanceof DeployError) this.log.warn({ systemId, code: e.code, reason: e.reason, attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 }, 'deployment failed');
       throw e;
     }
-  }
-
-  /** A job name with no handler would sit in the queue forever: refuse to boot instead. */
-  onModuleInit(): void {
-    const expected = [...JOBS_BY_QUEUE[QUEUES.fleet]].sort();
-    const handled = Object.keys(this.handlers).sort();
-    if (JSON.stringify(expected) !== JSON.stringify(handled)) {
-      throw new Error(`queue ${QUEUES.fleet}: jobs ${expected.join(',')} but handlers for ${handled.join(',')}`);
-    }
-  }
-
-  async process(job: Job): Promise<unknown> {
-    const handler = this.handlers[job.name as JobName];
-    if (!handler) throw new Error(`no handler for job ${job.name}`);
-    return handler(job);
   }
 
   /**
@@ -134,7 +113,8 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     return started;
   }
 
-  private async fleetSync(job: Job): Promise<InventorySyncResult & { provisioning: string[] }> {
+  @OnJob(JOBS.fleetSync)
+  async fleetSync(job: Job): Promise<InventorySyncResult & { provisioning: string[] }> {
     const payload = fleetSyncPayload.parse(job.data);
     const sync = new InventorySync(this.maas, this.profiles, this.repo, this.config.AGENT_PORT);
     const result = await sync
@@ -152,7 +132,8 @@ export class FleetProcessor extends WorkerHost implements OnModuleInit {
     return { ...result, provisioning };
   }
 
-  private async maasEvents(): Promise<EventWatchResult> {
+  @OnJob(JOBS.maasEvents)
+  async maasEvents(): Promise<EventWatchResult> {
     const result = await watchMaasEvents(this.maas, this.repo);
     if (result.deployed.length) {
       await this.queue.add(JOBS.fleetSync, { reason: 'maas-event', systemIds: result.deployed }, FLEET_SYNC_JOB_OPTIONS);

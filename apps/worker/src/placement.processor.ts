@@ -1,5 +1,5 @@
-import { Inject, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { metrics } from '@ioplane/metrics';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { ModuleCatalog } from '@ioplane/catalog';
@@ -7,13 +7,14 @@ import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
 import { currentPlacement, deployCandidates, deployRetries, planPlacement, placementRequestSchema, PlanValidationError, StoredPlan } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { addJob, jobs, fleetDeployJobOptions, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, fleetDeployJobOptions, JOBS, OnJob, planPayload, QUEUES, errorLogger } from '@ioplane/queue';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { MachineLeased, placementEnded } from '@ioplane/state';
+import { JobProcessor } from './job.processor';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 
 @Processor(QUEUES.placement, { concurrency: 2, lockDuration: 300_000 })
-export class PlacementProcessor extends WorkerHost implements OnModuleInit {
+export class PlacementProcessor extends JobProcessor {
   private readonly log = new Logger(PlacementProcessor.name);
   private highs: Promise<HighsSolver> | null = null;
 
@@ -30,19 +31,8 @@ export class PlacementProcessor extends WorkerHost implements OnModuleInit {
     super();
   }
 
-  onModuleInit(): void {
-    const handled = [JOBS.plan];
-    if (JSON.stringify([...JOBS_BY_QUEUE.placement].sort()) !== JSON.stringify(handled)) {
-      throw new Error(`queue ${QUEUES.placement}: jobs ${JOBS_BY_QUEUE.placement.join(',')} but handlers for ${handled.join(',')}`);
-    }
-  }
-
-  async process(job: Job): Promise<unknown> {
-    if (job.name !== JOBS.plan) throw new Error(`no handler for job ${job.name}`);
-    return this.plan(job);
-  }
-
-  private async plan(job: Job): Promise<{ placementId: string; complete: boolean; machines: number }> {
+  @OnJob(JOBS.plan)
+  async plan(job: Job): Promise<{ placementId: string; complete: boolean; machines: number }> {
     const { placementId } = planPayload.parse(job.data);
     const rec = await this.placements.get(placementId);
     if (!rec) throw new Error(`no placement ${placementId}`);

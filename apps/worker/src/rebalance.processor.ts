@@ -1,14 +1,15 @@
-import { Inject, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { Job, Queue } from 'bullmq';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { AgentFactsResult, submitPlacement } from '@ioplane/planning';
-import { addJob, jobs, JOBS, JOBS_BY_QUEUE, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, JOBS, OnJob, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
 import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
 import { decideRound, DecideResult } from './rebalance.decider';
+import { JobProcessor } from './job.processor';
 import { REBALANCE_SETTINGS } from './rebalance.tokens';
 import type { RebalanceSettings } from './rebalance.env';
 import { sampleFleet, SampleResult } from './telemetry.sampler';
@@ -21,7 +22,7 @@ export const decidePayload = z.object({ window: z.int().min(0).optional() });
 
 /** Telemetry sampling and rebalancing decisions: one job at a time, so windows never interleave. */
 @Processor(QUEUES.rebalance, { concurrency: 1, lockDuration: 120_000 })
-export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
+export class RebalanceProcessor extends JobProcessor {
   private readonly log = new Logger('Rebalance');
 
   constructor(
@@ -41,20 +42,8 @@ export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
     super();
   }
 
-  onModuleInit(): void {
-    const handled = [JOBS.rebalanceDecide, JOBS.telemetrySample].sort();
-    if (JSON.stringify([...JOBS_BY_QUEUE.rebalance].sort()) !== JSON.stringify(handled)) {
-      throw new Error(`queue ${QUEUES.rebalance}: jobs ${JOBS_BY_QUEUE.rebalance.join(',')} but handlers for ${handled.join(',')}`);
-    }
-  }
-
-  async process(job: Job): Promise<SampleResult | DecideResult> {
-    if (job.name === JOBS.telemetrySample) return this.sample(job);
-    if (job.name === JOBS.rebalanceDecide) return this.decide(job);
-    throw new Error(`no handler for job ${job.name}`);
-  }
-
-  private async sample(job: Job): Promise<SampleResult> {
+  @OnJob(JOBS.telemetrySample)
+  async sample(job: Job): Promise<SampleResult> {
     const { decide } = samplePayload.parse(job.data ?? {});
     const r = await sampleFleet({
       fleet: this.fleet, rollouts: this.rollouts, telemetry: this.telemetry, catalog: this.catalog, profiles: this.profiles,
@@ -65,7 +54,8 @@ export class RebalanceProcessor extends WorkerHost implements OnModuleInit {
     return r;
   }
 
-  private async decide(job: Job): Promise<DecideResult> {
+  @OnJob(JOBS.rebalanceDecide)
+  async decide(job: Job): Promise<DecideResult> {
     const { window } = decidePayload.parse(job.data ?? {});
     return decideRound(
       {

@@ -1,15 +1,16 @@
-import { Inject, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import { InjectQueue, OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
-import { JOB_IDS, jobs, JOBS, JOBS_BY_QUEUE, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
+import { JOB_IDS, jobs, JOBS, OnJob, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
 import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { placementEnded } from '@ioplane/state';
 import type { LeaseFence, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { ROLLOUT_ORCHESTRATOR } from './worker.tokens';
 import { keepRenewing, MACHINE_LEASE_MS } from './machine.lease';
+import { JobProcessor } from './job.processor';
 
 /** How long a machine stays locked without a renewal: a dead worker's machine frees itself. */
 const MACHINE_LOCK_MS = 60_000;
@@ -43,7 +44,7 @@ const workerOptions = {
 };
 
 @Processor(QUEUES.rollout, workerOptions)
-export class RolloutProcessor extends WorkerHost implements OnModuleInit {
+export class RolloutProcessor extends JobProcessor {
   private readonly log = new Logger(RolloutProcessor.name);
 
   constructor(
@@ -55,27 +56,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     super();
   }
 
-  onModuleInit(): void {
-    const handled = [JOBS.rolloutMachine, JOBS.rolloutReconcile, JOBS.rolloutStart, JOBS.rolloutWave].sort();
-    if (JSON.stringify([...JOBS_BY_QUEUE.rollout].sort()) !== JSON.stringify(handled)) throw new Error(`queue ${QUEUES.rollout}: handlers do not match its jobs`);
-  }
-
-  async process(job: Job, token?: string): Promise<unknown> {
-    switch (job.name) {
-      case JOBS.rolloutStart:
-        return this.start(job);
-      case JOBS.rolloutWave:
-        return this.wave(job);
-      case JOBS.rolloutMachine:
-        return this.machine(job, token);
-      case JOBS.rolloutReconcile:
-        return this.reconcile();
-      default:
-        throw new Error(`no handler for job ${job.name}`);
-    }
-  }
-
-  private async start(job: Job) {
+  @OnJob(JOBS.rolloutStart)
+  async start(job: Job) {
     const { placementId } = planPayload.parse(job.data);
     const rec = await this.placements.get(placementId);
     const plan = await this.placements.getPlan<StoredPlan>(placementId);
@@ -105,7 +87,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     }
   }
 
-  private async machine(job: Job, token?: string) {
+  @OnJob(JOBS.rolloutMachine)
+  async machine(job: Job, token?: string) {
     const { placementId, systemId } = rolloutMachinePayload.parse(job.data);
     const [plan, control] = await Promise.all([this.rollouts.getRolloutPlan<RolloutPlan>(placementId), this.rollouts.control(placementId)]);
     if (!plan) throw new Error(`no rollout plan for ${placementId}`);
@@ -169,7 +152,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
    * restored-old as their agents report; a wave whose job ran out of retries is decided again;
    * commits MAAS missed get their annotations.
    */
-  private async reconcile() {
+  @OnJob(JOBS.rolloutReconcile)
+  async reconcile() {
     // A halted or stopped placement may still hold a machine marked unknown: every placement is looked at.
     const all = await this.placements.list(1000);
     const rolling = all.filter((p) => !['queued', 'planning', 'planned', 'infeasible'].includes(p.status));
@@ -205,7 +189,8 @@ export class RolloutProcessor extends WorkerHost implements OnModuleInit {
     throw new DelayedError();
   }
 
-  private async wave(job: Job) {
+  @OnJob(JOBS.rolloutWave)
+  async wave(job: Job) {
     const { placementId, wave } = rolloutWavePayload.parse(job.data);
     const outcome = await this.orchestrator.finishWave(placementId, wave);
     if (outcome.result !== 'next' && outcome.result !== 'completed') {

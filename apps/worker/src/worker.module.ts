@@ -1,4 +1,5 @@
 import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { MaasClient } from '@ioplane/maas';
@@ -14,6 +15,7 @@ import { FleetScheduler } from './fleet.scheduler';
 import { RolloutReconcileScheduler } from './rollout.reconcile.scheduler';
 import { MAAS_CLIENT, ROLLOUT_ORCHESTRATOR } from './worker.tokens';
 import { RebalanceWorkerModule } from './rebalance.module';
+import { JobHandlersCheck } from './job-handlers.check';
 
 export interface WorkerOptions extends CoreOptions {
   maas: { url: string; apiKey: string; retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number } };
@@ -30,7 +32,7 @@ export class WorkerModule {
   static forRoot(opts: WorkerOptions): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forRoot({ ...opts, queueRole: 'worker' }), RebalanceWorkerModule.forRoot({ schedules: opts.schedules })],
+      imports: [CoreModule.forRoot({ ...opts, queueRole: 'worker' }), RebalanceWorkerModule.forRoot({ schedules: opts.schedules }), DiscoveryModule],
       providers: [
         { provide: MAAS_CLIENT, useFactory: () => new MaasClient({ url: opts.maas.url, apiKey: opts.maas.apiKey, retry: opts.maas.retry, onCall: metrics.onMaasCall }) },
         {
@@ -43,6 +45,7 @@ export class WorkerModule {
           },
           inject: [ROLLOUT_REPOSITORY, PLACEMENT_REPOSITORY, FLEET_REPOSITORY, MODULE_CATALOG, PROFILES, MAAS_CLIENT, CONTROLLER_KEYS],
         },
+        JobHandlersCheck,
         FleetProcessor,
         PlacementProcessor,
         RolloutProcessor,

@@ -1,5 +1,6 @@
 export * from './queue.names';
 export * from './job.registry';
+export * from './job.handlers';
 export * from './queue.connection';
 export * from './fleet-sync.payload';
 export * from './fleet-deploy.payload';
