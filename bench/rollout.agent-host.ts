@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { agentToken } from '@ioplane/devices';
+import { agentToken } from '@ioplane/agent-api';
 import type { Device } from '@ioplane/domain';
 import { loadProfiles } from '@ioplane/profiles';
 import { createLogger } from '@ioplane/runtime';

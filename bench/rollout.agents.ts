@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { AgentError } from '@ioplane/devices';
+import { AgentError } from '@ioplane/agent-api';
 import type { AgentPort } from '@ioplane/rollout';
 import type { DeviceTime, HostData, HostReply, HostRequest } from './rollout.device-host';
 

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Device } from '@ioplane/domain';
-import { DeviceError, EmulatedHostDriver, EmulatedNicDriver, FaultBook, sha256Hex, verifyArtifact, type DeviceDriver } from '@ioplane/devices';
+import { sha256Hex, verifyArtifact } from '@ioplane/agent-api';
+import { DeviceError, EmulatedHostDriver, EmulatedNicDriver, FaultBook, type DeviceDriver } from '@ioplane/devices';
 import { loadProfiles } from '@ioplane/profiles';
 
 /**

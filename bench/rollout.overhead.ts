@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { agentToken, AgentClient, generateSigningKeys, signArtifact } from '@ioplane/devices';
+import { agentToken, AgentClient, generateSigningKeys, signArtifact } from '@ioplane/agent-api';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { JOBS, newPlacementId, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import { firmwareImageFor, MachineRecord, RolloutOrchestrator } from '@ioplane/rollout';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '../apps/agent/src';
-import { AgentClient, generateSigningKeys, signArtifact } from '@ioplane/devices';
+import { AgentClient, generateSigningKeys, signArtifact } from '@ioplane/agent-api';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { firmwareImageFor, MachineRecord, RolloutOrchestrator, type AgentPort, type DesiredMachine } from '@ioplane/rollout';
 import { createLogger } from '@ioplane/runtime';

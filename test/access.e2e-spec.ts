@@ -1,5 +1,5 @@
-import { agentToken } from '@ioplane/devices';
-import { loadOrCreateSecret } from '@ioplane/devices';
+import { agentToken } from '@ioplane/agent-api';
+import { loadOrCreateSecret } from '@ioplane/runtime';
 import { Harness, http, runCli, startHarness } from './harness';
 
 type Op = { method: string; path: string; role: string };

@@ -4,7 +4,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '@ioplane/domain';
 import { buildModule, describeKernel } from '@ioplane/compiler';
-import { AgentClient, AgentError, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type PortInterface } from '@ioplane/devices';
+import { AgentClient, AgentError, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
+import { bpffsRoot, removeMachine, type PortInterface } from '@ioplane/devices';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../apps/agent/src';
 

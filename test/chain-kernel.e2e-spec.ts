@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { Device } from '@ioplane/domain';
 import { buildModule, describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
 import { DEFAULT_MODULES_DIR, loadModule } from '@ioplane/modules';
-import {
-  AgentClient, bpffsRoot, generateSigningKeys, removeMachine, signedLoadBody, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface,
-} from '@ioplane/devices';
+import { AgentClient, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
+import { bpffsRoot, removeMachine, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface } from '@ioplane/devices';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../apps/agent/src';
 import {

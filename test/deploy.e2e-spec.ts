@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { agentToken, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { agentToken } from '@ioplane/agent-api';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { parseEnvFile } from '../apps/agent/src/agent.env';
 import { acceptingNotRun, Harness, hostId, http, runCli, startHarness, syncFleet, until, waitJob } from './harness';
 

@@ -4,10 +4,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Device } from '@ioplane/domain';
 import { describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
-import {
-  AgentClient, AgentError, bpffsRoot, buildTopology, FLEET_MARKER_DIR, generateSigningKeys, netnsPath, removeLeftovers, removeTopology,
-  sendAtWire, signedLoadBody, type ChainModule, type DeviceCounters, type MachineTopology,
-} from '@ioplane/devices';
+import { AgentClient, AgentError, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
+import { bpffsRoot, buildTopology, FLEET_MARKER_DIR, netnsPath, removeLeftovers, removeTopology, sendAtWire, type ChainModule, type DeviceCounters, type MachineTopology } from '@ioplane/devices';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../apps/agent/src';
 import { buildModule } from '@ioplane/compiler';

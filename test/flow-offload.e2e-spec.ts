@@ -3,10 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Device, MatchActionForm, PacketFields } from '@ioplane/domain';
 import { buildModule, describeKernel, runProcess, runVectors } from '@ioplane/compiler';
-import {
-  bpffsRoot, buildTopology, EmulatedNicDriver, FaultBook, flowTableVerdict, kernelHasFlower, KernelXdpDriver, loadFlowTable, readFlowTable, removeTopology, sendAtWire,
-  type ChainModule, type MachineTopology,
-} from '@ioplane/devices';
+import { bpffsRoot, buildTopology, EmulatedNicDriver, FaultBook, flowTableVerdict, kernelHasFlower, KernelXdpDriver, loadFlowTable, readFlowTable, removeTopology, sendAtWire, type ChainModule, type MachineTopology } from '@ioplane/devices';
 import { buildPacket, loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { firmwareImageFor, probeStop } from '@ioplane/rollout';

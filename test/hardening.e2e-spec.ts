@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { agentToken, generateSigningKeys, loadOrCreateSecret } from '@ioplane/devices';
+import { agentToken, generateSigningKeys } from '@ioplane/agent-api';
+import { loadOrCreateSecret } from '@ioplane/runtime';
 import { Harness, http, startHarness, until } from './harness';
 
 /** A request from a loopback address of our choosing, so each test is its own client address. */

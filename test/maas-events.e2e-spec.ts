@@ -2,7 +2,8 @@ import { Queue } from 'bullmq';
 import { MaasClient } from '@ioplane/maas';
 import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { FleetMachine } from '@ioplane/domain';
-import { agentToken, loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { agentToken } from '@ioplane/agent-api';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { agentUserData } from '@ioplane/planning';
 import { acceptingNotRun, Harness, http, startHarness, waitJob } from './harness';
 

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule, describeKernel } from '@ioplane/compiler';
-import { AgentClient, bpffsRoot, generateSigningKeys, hostInterfaces, signedLoadBody } from '@ioplane/devices';
+import { AgentClient, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
+import { bpffsRoot, hostInterfaces } from '@ioplane/devices';
 import { run } from '../packaging/package.process';
 
 /**

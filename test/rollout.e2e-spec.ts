@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { agentToken, AgentClient } from '@ioplane/devices';
+import { agentToken, AgentClient } from '@ioplane/agent-api';
 import { hostXdpDeviceId } from '@ioplane/domain';
 import { Harness, http, startHarness, syncFleet, waitStatus } from './harness';
 

@@ -1,7 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { device } from '@ioplane/domain/testing';
 import { buildModule } from '@ioplane/compiler';
-import { FaultBook, sha256Hex } from '@ioplane/devices';
+import { sha256Hex } from '@ioplane/agent-api';
+import { FaultBook } from '@ioplane/devices';
 import { hostXdpDeviceId } from '@ioplane/domain';
 import { loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';

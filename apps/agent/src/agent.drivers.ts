@@ -1,9 +1,7 @@
 import { join } from 'node:path';
 import { familyHostTargets, hostXdpDeviceId, runsOwnHostXdp, type Device, type FirmwareProfile, type Target } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
-import {
-  EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts,
-} from '@ioplane/devices';
+import { EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts } from '@ioplane/devices';
 
 export interface DriverSetup {
   agentId: string;

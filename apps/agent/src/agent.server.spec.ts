@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { device } from '@ioplane/domain/testing';
 import { buildModule } from '@ioplane/compiler';
-import { AgentClient, AgentError, generateSigningKeys, sha256Hex, signArtifact, signedLoadBody } from '@ioplane/devices';
+import { AgentClient, AgentError, generateSigningKeys, sha256Hex, signArtifact, signedLoadBody } from '@ioplane/agent-api';
 import { loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from './agent.server';

@@ -5,10 +5,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { createLogger, registerSecret } from '@ioplane/runtime';
-import {
-  DeviceError, faultsBodySchema, hostInterfaces, requireInterface, type HostInterface, type HostPorts, probeBodySchema, FaultBook, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema,
-  verifyArtifact, type AgentInventory, type DeviceDriver, type FlashResult,
-} from '@ioplane/devices';
+import { faultsBodySchema, probeBodySchema, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema, verifyArtifact, type AgentInventory } from '@ioplane/agent-api';
+import { DeviceError, hostInterfaces, requireInterface, type HostInterface, type HostPorts, FaultBook, type DeviceDriver, type FlashResult } from '@ioplane/devices';
 import { createDrivers } from './agent.drivers';
 import { bearerMatches, decodePath, HttpError, parseBody, readJson, send, toHttpError } from './agent.http';
 

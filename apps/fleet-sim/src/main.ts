@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { kernelAvailable } from '@ioplane/compiler';
-import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { secureDataDir } from '@ioplane/runtime';
 import { FleetFileError } from './fleet-file';
 import { parseApiKey } from './maas-sim.auth';

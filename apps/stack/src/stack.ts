@@ -1,6 +1,7 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { join } from 'node:path';
-import { loadOrCreateSecret, loadOrCreateSigningKeys, type MachineTopology } from '@ioplane/devices';
+import { type MachineTopology } from '@ioplane/devices';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { IoplaneConfig, resolveRedis } from '@ioplane/runtime';
 import { bootstrapAdminToken, createApi, listen } from '../../api/src/api.app';
 import { TOKEN_REPOSITORY } from '../../api/src/auth/auth.tokens';

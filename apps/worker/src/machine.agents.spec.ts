@@ -3,7 +3,7 @@ import type { Device } from '@ioplane/domain';
 import { device } from '@ioplane/domain/testing';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../../agent/src';
-import { AgentClient, generateSigningKeys } from '@ioplane/devices';
+import { AgentClient, generateSigningKeys } from '@ioplane/agent-api';
 import { machineAgents } from './machine.agents';
 
 const keys = generateSigningKeys();

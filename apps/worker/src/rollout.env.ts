@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/devices';
+import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/agent-api';
 import type { FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
 import { packetHex } from '@ioplane/modules';

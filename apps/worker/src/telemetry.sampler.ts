@@ -1,9 +1,11 @@
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { agentToken, AgentClient } from '@ioplane/devices';
+import { agentToken, AgentClient } from '@ioplane/agent-api';
 import { hostXdpDeviceId, runsOwnHostXdp, type FirmwareProfile, type FleetMachine } from '@ioplane/domain';
 import { hostCostOf } from '@ioplane/planning';
 import { DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from '@ioplane/placement';
 import { CounterReading, MachineSnapshot, TelemetryWindow, windowRates } from '@ioplane/rebalance';
+import type { AgentPort } from '@ioplane/rollout';
+import { machineAgents, type DpuAgent } from './machine.agents';
 import type { FleetRepository, RolloutRepository, TelemetryLimits, TelemetryRepository } from '@ioplane/state';
 
 const DEPLOYED = 6;
@@ -65,8 +67,25 @@ export async function sampleFleet(deps: SamplerDeps): Promise<SampleResult> {
   return { window, machines: hosts.length, errors };
 }
 
+/**
+ * The host's agent, and for the devices of a DPU that runs an agent of its own (a MAAS machine,
+ * child of the host) that DPU's agent: the counters of a module moved to the DPU are read where
+ * it runs, as the rollout loads it there (machineAgents).
+ */
+async function machineClient(deps: SamplerDeps, m: FleetMachine): Promise<AgentPort> {
+  const client = (url: string, id: string) => new AgentClient(url, agentToken(deps.agentTokenSecret, id), { timeoutMs: deps.timeoutMs ?? 5_000 });
+  const dpuOf = new Map(m.devices.filter((d) => d.dpuSystemId).map((d) => [d.id, d.dpuSystemId!]));
+  const dpus: DpuAgent[] = [];
+  for (const id of new Set(dpuOf.values())) {
+    const dm = await deps.fleet.getMachine(id);
+    const url = dm?.agentUrl ?? (dm?.ipAddresses[0] ? `http://${dm.ipAddresses[0]}:${new URL(m.agentUrl!).port || 80}` : null);
+    if (dm && url) dpus.push({ machine: dm, url, agent: client(url, id) });
+  }
+  return machineAgents(client(m.agentUrl!, m.systemId), dpus, (deviceId) => dpuOf.get(deviceId) ?? null);
+}
+
 async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number, nsPerPacket: (module: string) => Promise<number | null>): Promise<string[]> {
-  const client = new AgentClient(m.agentUrl!, agentToken(deps.agentTokenSecret, m.systemId), { timeoutMs: deps.timeoutMs ?? 5_000 });
+  const client = await machineClient(deps, m);
   const prev = await deps.telemetry.lastSnapshot<MachineSnapshot>(m.systemId);
   // The agent drives every card (an unprofiled one through the host kernel's XDP) and, for a card
   // with hardware hooks, a second device for the host XDP on its netdevs.

@@ -4,7 +4,7 @@ import { cardOf, device as fixtureDevice } from '@ioplane/domain/testing';
 import { analyzeObject, buildModule, verifyOffload } from '@ioplane/compiler';
 import { loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
-import { sha256Hex } from './artifact.signature';
+import { sha256Hex } from '@ioplane/agent-api';
 import type { ChainModule } from './device.driver';
 import { DeviceError } from './device.error';
 import { EmulatedDpuDriver } from './emulated-dpu.driver';

@@ -1,9 +1,7 @@
-export const FAULT_KINDS = ['flashFails', 'hang', 'healthCheckFails'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+import type { DeviceFaults, FaultKind } from '@ioplane/agent-api';
 
-/** `true` always fires; `next` fires on the next N chances; `probability` fires at random. */
-export type FaultSpec = boolean | { next: number } | { probability: number };
-export type DeviceFaults = Partial<Record<FaultKind, FaultSpec>>;
+export { FAULT_KINDS } from '@ioplane/agent-api';
+export type { DeviceFaults, FaultKind, FaultSpec } from '@ioplane/agent-api';
 
 /** Injected faults per device, consumed where the device would fail (flash write, trial boot, load). */
 export class FaultBook {

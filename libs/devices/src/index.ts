@@ -1,7 +1,5 @@
 export { DeviceError } from './device.error';
 export type { DeviceErrorCode } from './device.error';
-export { generateSigningKeys, signArtifact, verifyArtifact, sha256Hex } from './artifact.signature';
-export type { SigningKeys } from './artifact.signature';
 export { chainDigest, XDP_HOOKS } from './device.driver';
 export type {
   DeviceDriver, DriverKind, AttachMode, ChainModule, LoadRequest, LoadedModule, ChainState, ForeignProgram, PortInterface, PortPrograms,
@@ -22,18 +20,7 @@ export { ensureXdpctl } from './kernel/xdpctl.tool';
 export { machineNames, portInterface, removeMachine, netnsPath } from './kernel/netns.setup';
 export { dispatcherSource } from './kernel/dispatcher.source';
 export { CHAIN_HEADER, TAIL_CALL_SLOTS, HOOK_ROW } from './kernel/chain.root';
-export {
-  loadBodySchema, moduleArtifactSchema, portBodySchema, probeBodySchema, rollbackBodySchema, flashBodySchema, vectorsBodySchema, faultsBodySchema, deviceFaultsSchema,
-} from './agent.api';
-export type { LoadBody, FlashBody, VectorsBody, FaultsBody, ModuleArtifactWire, AgentErrorBody } from './agent.api';
-export { AgentClient, AgentError, signedLoadBody } from './agent.client';
-export type { AgentInventory, SignedModuleInput } from './agent.client';
-export { agentDeadlinesFromProfiles, DEFAULT_AGENT_DEADLINES } from './agent.deadlines';
-export type { AgentDeadlines } from './agent.deadlines';
 export { sleep, OpQueue } from './abort.sleep';
-export { agentToken } from './agent.token';
-export { loadOrCreateSigningKeys, loadOrCreateSecret, KeyFileError } from './signing.keys';
-export type { KeyFileErrorCode } from './signing.keys';
 export { linuxName, IFNAMSIZ_MAX } from './kernel/netns.setup';
 export { planTopology, buildTopology, removeTopology, removeLeftovers, machineNetns, flowerHits, FORWARD_PRIO, FLEET_MARKER_DIR } from './kernel/fleet.topology';
 export type { MachineTopology, MachineTopologySpec, PortPath, PortPathSpec, PathHop, HopKind } from './kernel/fleet.topology';

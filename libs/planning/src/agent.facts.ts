@@ -1,5 +1,5 @@
 import type { FleetMachine, Hook } from '@ioplane/domain';
-import { agentToken, AgentClient } from '@ioplane/devices';
+import { agentToken, AgentClient } from '@ioplane/agent-api';
 
 /** What a host's agent reports of each device, beyond its profile: what the kernel really allows. */
 export type DeviceFacts = Record<string, { programSlotsPerPort: number; ports: number; hookSlots?: Partial<Record<Hook, number>> }>;

@@ -1,7 +1,8 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule } from '@ioplane/compiler';
-import { EmulatedNicDriver, FaultBook, sha256Hex } from '@ioplane/devices';
+import { sha256Hex } from '@ioplane/agent-api';
+import { EmulatedNicDriver, FaultBook } from '@ioplane/devices';
 import { device as fixtureDevice } from '@ioplane/domain/testing';
 import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
@@ -39,19 +40,19 @@ function machine() {
   const nic = new EmulatedNicDriver({ device, profile: profiles.find((p) => p.id === START)!, profiles, faults: new FaultBook(), timeScale: 0.0001 });
   const loads: string[] = [];
   const agent: AgentPort = {
-    inventory: async () => ({ devices: [nic.inventory()] }),
+    inventory: async () => ({ agentId: 'm1', hostname: 'h1', mode: 'emulated', modeReason: null, devices: [nic.inventory()] }),
     programs: async () => ({ devices: [await nic.programs()] }),
     flash: (_d, b) => nic.flash({ profileId: b.image.profileId, version: b.image.version, digest: b.image.digest }, { activate: b.activate }),
     load: (_d, b) => {
       loads.push(b.modules.map((m) => m.name).join());
-      return nic.load({ port: b.port, target: b.target, modules: b.modules.map((m) => ({ ...m, object: Buffer.from(m.object, 'base64') })) });
+      return nic.load({ port: b.port ?? 0, target: b.target, modules: b.modules.map((m) => ({ ...m, persistentMaps: m.persistentMaps ?? [], object: Buffer.from(m.object, 'base64') })) });
     },
     commit: (_d, port) => nic.commit(port ?? 0),
     detach: (_d, port) => nic.detach(port ?? 0),
     rollback: (_d, b) => nic.rollback({ scope: b?.scope ?? 'program', port: b?.port ?? 0 }),
-    runVectors: async (_d, b) => {
-      const results = await nic.runVectors(b.port, b.vectors.map((v) => ({ module: v.module, name: v.name, packet: Buffer.from(v.packetHex, 'hex'), expectVerdict: v.expectVerdict, repeat: v.repeat })));
-      return { passed: results.every((r) => r.passed), results };
+    runVectors: async (d, b) => {
+      const results = await nic.runVectors(b.port ?? 0, b.vectors.map((v) => ({ module: v.module, name: v.name, packet: Buffer.from(v.packetHex, 'hex'), expectVerdict: v.expectVerdict, repeat: v.repeat })));
+      return { deviceId: d, passed: results.every((r) => r.passed), results };
     },
     counters: () => nic.counters(),
     probe: (_d, port, packets) => nic.probe(port ?? 0, packets ?? 50),

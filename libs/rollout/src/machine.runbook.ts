@@ -1,23 +1,14 @@
-import type { MatchActionForm, Target, XdpAction } from '@ioplane/domain';
+import type { AgentClient } from '@ioplane/agent-api';
 import { DesiredChain, DesiredMachine, PortPart, portLayout } from './machine.desired';
 import { assertTransition, MachineRecord, MachineState, ProbeReport } from './machine.state';
 import type { AgentFacts } from './reconcile';
 import { StoreUnavailable } from './store.retry';
 
-/** What the runbook needs of a host agent; the HTTP AgentClient provides exactly this. */
-export interface AgentPort {
-  inventory(): Promise<{ devices: Array<{ device: { id: string }; programSlotsPerPort?: number; ports?: number; firmware?: { profileId: string } | null }> }>;
-  programs(): Promise<{ devices: Array<{ deviceId: string; ports: Array<{ port: number; current: { chainDigest: string; modules: Array<{ name: string; digest: string }>; committed: boolean } | null }>; firmware: { profileId: string } | null }> }>;
-  flash(deviceId: string, body: { image: { profileId: string; version: string; digest: string; signature: string; bytes?: string }; activate?: boolean }, signal?: AbortSignal): Promise<{ status: string; reason?: string; firmware: { profileId: string } }>;
-  load(deviceId: string, body: { target: Target; port: number; modules: Array<{ name: string; version: string; digest: string; signature: string; object: string; program: string; persistentMaps: string[]; pps?: number; matchAction?: MatchActionForm }> }, signal?: AbortSignal): Promise<{ status: string }>;
-  commit(deviceId: string, port?: number): Promise<{ status: string }>;
-  detach(deviceId: string, port?: number): Promise<{ status: string }>;
-  rollback(deviceId: string, body?: { port?: number; scope?: 'program' | 'firmware' }, signal?: AbortSignal): Promise<{ status: string }>;
-  runVectors(deviceId: string, body: { port: number; vectors: Array<{ module?: string; name: string; packetHex: string; expectVerdict: XdpAction; expectOutputHex?: string; repeat?: number }> }): Promise<{ passed: boolean; results: Array<{ name: string; module: string; passed: boolean; reason?: string; notRun?: boolean; actualVerdict?: string }> }>;
-  /** `source` says what counted: a chain's own map in the kernel, or `emulated` (modeled from traffic, no packet crossed it). */
-  counters(deviceId: string): Promise<{ modules: Array<{ module: string; port: number; packets: number; drops: number; source?: string }> }>;
-  probe(deviceId: string, port?: number, packets?: number): Promise<{ sent: number }>;
-}
+/**
+ * What the runbook needs of a host agent: these calls of the HTTP AgentClient, typed by the agent
+ * API's schemas (`@ioplane/agent-api`), so a change to the contract shows up here at compile time.
+ */
+export type AgentPort = Pick<AgentClient, 'inventory' | 'programs' | 'flash' | 'load' | 'commit' | 'detach' | 'rollback' | 'runVectors' | 'counters' | 'probe'>;
 
 export interface FirmwareImage {
   profileId: string;
@@ -106,7 +97,7 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
       // so a failure of one rolls back all that changed.
       const results = await Promise.allSettled(
         flashes.map(async (f) => {
-          if (inv.devices.find((d) => d.device.id === f.deviceId)?.firmware?.profileId === f.profileId) return f.deviceId;
+          if (firmwareOf(inv, f.deviceId)?.profileId === f.profileId) return f.deviceId;
           flashed = true;
           const img = deps.firmwareImage(f.profileId);
           const res = await deps.agent.flash(
@@ -398,8 +389,14 @@ type DeviceFacts = Map<string, { programSlotsPerPort?: number; ports?: number }>
 type Layout = Map<DesiredChain, PortPart[]>;
 
 function layoutFrom(inv: Awaited<ReturnType<AgentPort['inventory']>>, want: DesiredMachine): Layout {
-  const facts: DeviceFacts = new Map(inv.devices.map((d) => [d.device.id, d]));
+  // A device the agent has no driver for reports no slots or ports: the layout's defaults apply.
+  const facts: DeviceFacts = new Map(inv.devices.map((d) => [d.device.id, d.driver === null ? {} : d]));
   return portLayout(want.chains, (id) => facts.get(id));
+}
+
+function firmwareOf(inv: Inventory, deviceId: string): { profileId: string } | null {
+  const d = inv.devices.find((x) => x.device.id === deviceId);
+  return d && d.driver !== null ? d.firmware : null;
 }
 
 function partsOf(chain: DesiredChain, layout: Layout): PortPart[] {

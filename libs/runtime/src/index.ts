@@ -3,6 +3,7 @@ export * from './config.loader';
 export * from './redis.embedded';
 export * from './redis.resolve';
 export * from './data.dir';
+export * from './signing.keys';
 export * from './system.check';
 export * from './logger.options';
 export * from './nest/core.tokens';

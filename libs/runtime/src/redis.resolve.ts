@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadOrCreateSecret } from '@ioplane/devices';
+import { loadOrCreateSecret } from './signing.keys';
 import { secureDataDir } from './data.dir';
 import { startEmbeddedRedis } from './redis.embedded';
 

@@ -1,30 +1,15 @@
 import { existsSync } from 'node:fs';
 import { runProcess } from '@ioplane/compiler';
+import type { HostInterface } from '@ioplane/agent-api';
 import { DeviceError } from '../device.error';
+
+export type { HostInterface } from '@ioplane/agent-api';
 import { linuxName } from '../kernel/netns.setup';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 const ETHTOOL = ['/usr/sbin/ethtool', '/sbin/ethtool', '/usr/bin/ethtool'].find((p) => existsSync(p)) ?? 'ethtool';
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 
-/** One netdev of the host, as `ip -j link` and `ethtool -i` describe it. */
-export interface HostInterface {
-  name: string;
-  ifindex: number;
-  mac: string | null;
-  operState: string;
-  /** `veth`, `bond`, ... from `ip -d`; null for a plain physical port. */
-  kind: string | null;
-  /** The bond or bridge this interface is enslaved to. */
-  master: string | null;
-  /** XDP program ids attached now (any mode). */
-  xdpProgIds: number[];
-  /** From `ethtool -i`; null where the driver answers nothing (loopback, some virtual links). */
-  driver: string | null;
-  driverVersion: string | null;
-  firmwareVersion: string | null;
-  busInfo: string | null;
-}
 
 interface RawLink {
   ifindex: number;

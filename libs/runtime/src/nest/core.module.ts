@@ -16,7 +16,7 @@ import type { IoplaneConfig } from '../config.schema';
 import { createLogger, registerSecret } from '../logger.options';
 import { QueueConnectionsGuard } from './queue.guard';
 import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, STATE_REDIS } from './core.tokens';
-import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/devices';
+import { loadOrCreateSecret, loadOrCreateSigningKeys } from '../signing.keys';
 import { agentDeviceFacts } from '@ioplane/planning';
 
 const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');

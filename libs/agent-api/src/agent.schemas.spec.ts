@@ -1,4 +1,4 @@
-import { loadBodySchema } from './agent.api';
+import { loadBodySchema } from './agent.schemas';
 
 const mod = { name: 'm', version: '1', digest: 'a'.repeat(64), signature: 'c2ln', object: 'AAAA', program: 'xdp' };
 

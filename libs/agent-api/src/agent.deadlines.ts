@@ -1,5 +1,5 @@
 import type { FirmwareProfile } from '@ioplane/domain';
-import type { FlashBody } from './agent.api';
+import type { FlashBody } from './agent.schemas';
 
 /**
  * How long each kind of agent call may take before the caller gives up on it. An agent that

@@ -1,22 +1,12 @@
+import type { z } from 'zod';
 import type { MatchActionForm, Target } from '@ioplane/domain';
-import type { AgentErrorBody, FaultsBody, FlashBody, LoadBody, VectorsBody } from './agent.api';
+import { faultsResponseSchema, type FaultsBody, type FlashBody, type LoadBody, type VectorsBody, type XdpHook } from './agent.schemas';
+import {
+  agentErrorBodySchema, commitResultSchema, detachResultSchema, deviceCountersSchema, flashResultSchema, healthResponseSchema, inventoryResponseSchema,
+  loadResultSchema, probeResultSchema, programsResponseSchema, rollbackResultSchema, vectorsResultSchema,
+} from './agent.responses';
 import { signArtifact, sha256Hex } from './artifact.signature';
-import type {
-  CommitResult, DeviceCounters, DeviceInventory, DevicePrograms, FlashResult, LoadResult, RollbackResult, VectorOutcome, XdpHook,
-} from './device.driver';
-import type { DeviceFaults } from './fault.book';
 import { AgentDeadlines, DEFAULT_AGENT_DEADLINES } from './agent.deadlines';
-
-export interface AgentInventory {
-  agentId: string;
-  hostname: string;
-  mode: 'kernel' | 'emulated';
-  modeReason: string | null;
-  /** The host's netdevs (`ip -j link`, `ethtool -i`), when the agent acts on host interfaces; null with a reason when they could not be read. */
-  interfaces?: import('./host/host.interfaces').HostInterface[] | null;
-  interfacesReason?: string | null;
-  devices: (DeviceInventory | { device: DeviceInventory['device']; driver: null; reason: string })[];
-}
 
 /** An error the agent answered with: HTTP status, code, message and the field it points at. */
 export class AgentError extends Error {
@@ -94,11 +84,11 @@ export class AgentClient {
   }
 
   /** GETs change nothing, so a transport error, a timeout or a 5xx is retried with backoff; nothing else is. */
-  private async call<T>(method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token = this.token): Promise<T> {
+  private async call<S extends z.ZodType>(schema: S, method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token = this.token): Promise<z.output<S>> {
     const attempts = method === 'GET' ? Math.max(1, this.deadlines.readAttempts) : 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once<T>(method, path, body, signal, deadlineMs, token);
+        return await this.once(schema, method, path, body, signal, deadlineMs, token);
       } catch (e) {
         const retryable = !(e instanceof AgentError) || e.status >= 500;
         if (attempt >= attempts || !retryable || signal?.aborted) throw e;
@@ -107,7 +97,7 @@ export class AgentClient {
     }
   }
 
-  private async once<T>(method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token: string): Promise<T> {
+  private async once<S extends z.ZodType>(schema: S, method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token: string): Promise<z.output<S>> {
     const timeout = AbortSignal.timeout(deadlineMs);
     try {
       const res = await fetch(`${this.base}${path}`, {
@@ -119,10 +109,17 @@ export class AgentClient {
       const text = await res.text();
       const json = text ? (JSON.parse(text) as unknown) : undefined;
       if (!res.ok) {
-        const e = (json as AgentErrorBody | undefined)?.error;
+        const e = agentErrorBodySchema.safeParse(json).data?.error;
         throw new AgentError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, e?.field, e?.details);
       }
-      return json as T;
+      // An answer outside the contract is the agent's fault, named by its first wrong field, not a crash further on.
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue.path.map(String).join('.') || 'body';
+        throw new AgentError(502, 'bad_response', `agent ${this.base} answered ${method} ${path} outside the contract: ${field}: ${issue.message}`, field);
+      }
+      return parsed.data;
     } catch (e) {
       // Our deadline, not the caller's cancel: the agent is silent (hung, or the host is gone).
       if (timeout.aborted && !signal?.aborted) throw new AgentError(504, 'agent_timeout', `agent ${this.base} did not answer ${method} ${path} within ${deadlineMs} ms`);
@@ -134,41 +131,41 @@ export class AgentClient {
     return `/v1/devices/${encodeURIComponent(id)}/${op}`;
   }
 
-  health(): Promise<{ ok: true; agentId: string; mode: string }> {
-    return this.call('GET', '/healthz', undefined, undefined, this.deadlines.readMs);
+  health() {
+    return this.call(healthResponseSchema, 'GET', '/healthz', undefined, undefined, this.deadlines.readMs);
   }
-  inventory(): Promise<AgentInventory> {
-    return this.call('GET', '/v1/inventory', undefined, undefined, this.deadlines.readMs);
+  inventory() {
+    return this.call(inventoryResponseSchema, 'GET', '/v1/inventory', undefined, undefined, this.deadlines.readMs);
   }
-  programs(): Promise<{ devices: DevicePrograms[] }> {
-    return this.call('GET', '/v1/programs', undefined, undefined, this.deadlines.readMs);
+  programs() {
+    return this.call(programsResponseSchema, 'GET', '/v1/programs', undefined, undefined, this.deadlines.readMs);
   }
-  load(deviceId: string, body: LoadBody, signal?: AbortSignal): Promise<LoadResult> {
-    return this.call('POST', this.dev(deviceId, 'load'), body, signal, this.deadlines.changeMs);
+  load(deviceId: string, body: LoadBody, signal?: AbortSignal) {
+    return this.call(loadResultSchema, 'POST', this.dev(deviceId, 'load'), body, signal, this.deadlines.changeMs);
   }
-  detach(deviceId: string, port = 0): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
-    return this.call('POST', this.dev(deviceId, 'detach'), { port }, undefined, this.deadlines.changeMs);
+  detach(deviceId: string, port = 0) {
+    return this.call(detachResultSchema, 'POST', this.dev(deviceId, 'detach'), { port }, undefined, this.deadlines.changeMs);
   }
-  commit(deviceId: string, port = 0): Promise<CommitResult> {
-    return this.call('POST', this.dev(deviceId, 'commit'), { port }, undefined, this.deadlines.changeMs);
+  commit(deviceId: string, port = 0) {
+    return this.call(commitResultSchema, 'POST', this.dev(deviceId, 'commit'), { port }, undefined, this.deadlines.changeMs);
   }
-  flash(deviceId: string, body: FlashBody, signal?: AbortSignal): Promise<FlashResult> {
-    return this.call('POST', this.dev(deviceId, 'flash'), body, signal, this.deadlines.flashMs(body));
+  flash(deviceId: string, body: FlashBody, signal?: AbortSignal) {
+    return this.call(flashResultSchema, 'POST', this.dev(deviceId, 'flash'), body, signal, this.deadlines.flashMs(body));
   }
-  rollback(deviceId: string, body: { port?: number; scope?: 'program' | 'firmware' } = {}, signal?: AbortSignal): Promise<RollbackResult> {
-    return this.call('POST', this.dev(deviceId, 'rollback'), body, signal, body.scope === 'program' ? this.deadlines.changeMs : this.deadlines.firmwareRollbackMs);
+  rollback(deviceId: string, body: { port?: number; scope?: 'program' | 'firmware' } = {}, signal?: AbortSignal) {
+    return this.call(rollbackResultSchema, 'POST', this.dev(deviceId, 'rollback'), body, signal, body.scope === 'program' ? this.deadlines.changeMs : this.deadlines.firmwareRollbackMs);
   }
-  runVectors(deviceId: string, body: VectorsBody): Promise<{ deviceId: string; passed: boolean; results: VectorOutcome[] }> {
-    return this.call('POST', this.dev(deviceId, 'run-vectors'), body, undefined, this.deadlines.changeMs);
+  runVectors(deviceId: string, body: VectorsBody) {
+    return this.call(vectorsResultSchema, 'POST', this.dev(deviceId, 'run-vectors'), body, undefined, this.deadlines.changeMs);
   }
-  probe(deviceId: string, port = 0, packets = 50): Promise<{ deviceId: string; port: number; sent: number }> {
-    return this.call('POST', this.dev(deviceId, 'probe'), { port, packets }, undefined, this.deadlines.changeMs);
+  probe(deviceId: string, port = 0, packets = 50) {
+    return this.call(probeResultSchema, 'POST', this.dev(deviceId, 'probe'), { port, packets }, undefined, this.deadlines.changeMs);
   }
-  counters(deviceId: string): Promise<DeviceCounters> {
-    return this.call('GET', this.dev(deviceId, 'counters'), undefined, undefined, this.deadlines.readMs);
+  counters(deviceId: string) {
+    return this.call(deviceCountersSchema, 'GET', this.dev(deviceId, 'counters'), undefined, undefined, this.deadlines.readMs);
   }
   /** Only agents run by the simulator have this endpoint, and it takes the simulator's fault token, not the agent token. */
-  setFaults(body: FaultsBody, faultToken: string): Promise<{ devices: Record<string, DeviceFaults> }> {
-    return this.call('PUT', '/v1/faults', body, undefined, this.deadlines.changeMs, faultToken);
+  setFaults(body: FaultsBody, faultToken: string) {
+    return this.call(faultsResponseSchema, 'PUT', '/v1/faults', body, undefined, this.deadlines.changeMs, faultToken);
   }
 }

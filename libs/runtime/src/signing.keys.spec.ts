@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { signArtifact, verifyArtifact } from './artifact.signature';
+import { signArtifact, verifyArtifact } from '@ioplane/agent-api';
 import { KeyFileError, loadOrCreateSecret, loadOrCreateSigningKeys } from './signing.keys';
 
 let root: string;

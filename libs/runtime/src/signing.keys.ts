@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateSigningKeys, type SigningKeys } from './artifact.signature';
+import { generateSigningKeys, type SigningKeys } from '@ioplane/agent-api';
 
 export type KeyFileErrorCode = 'invalid_key' | 'invalid_secret' | 'invalid_name';
 

@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { TARGETS, XDP_ACTIONS } from '@ioplane/domain';
-import { FAULT_KINDS } from './fault.book';
-import { XDP_HOOKS, type XdpHook } from './device.driver';
+
+/** The XDP hooks a plan may bind a chain to: the driver's own (native) or the kernel's generic one. */
+export type XdpHook = 'xdp-native' | 'xdp-generic';
+export const XDP_HOOKS: readonly XdpHook[] = ['xdp-native', 'xdp-generic'];
+
+/** Faults the simulator's agents can inject per device (PUT /v1/faults). */
+export const FAULT_KINDS = ['flashFails', 'hang', 'healthCheckFails'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+/** `true` always fires; `next` fires on the next N chances; `probability` fires at random. */
+export type FaultSpec = boolean | { next: number } | { probability: number };
+export type DeviceFaults = Partial<Record<FaultKind, FaultSpec>>;
 
 const digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)');
 const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
@@ -96,6 +105,5 @@ export type FlashBody = z.input<typeof flashBodySchema>;
 export type VectorsBody = z.input<typeof vectorsBodySchema>;
 export type FaultsBody = z.input<typeof faultsBodySchema>;
 
-export interface AgentErrorBody {
-  error: { code: string; message: string; field?: string; details?: unknown };
-}
+/** PUT /v1/faults answers every device's faults now in force. */
+export const faultsResponseSchema = z.object({ devices: z.record(z.string(), deviceFaultsSchema) });

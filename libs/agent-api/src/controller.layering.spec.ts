@@ -1,0 +1,22 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ROOT = join(__dirname, '../../..');
+/** Controller-side code: it signs and sends through @ioplane/agent-api and never loads a device driver. */
+const CONTROLLER = ['apps/worker/src', 'apps/api/src', 'libs/planning/src', 'libs/rollout/src', 'libs/runtime/src', 'libs/inventory/src', 'libs/state/src', 'libs/queue/src'];
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    // Specs may drive an emulated device in process in place of an agent.
+    return name.endsWith('.ts') && !name.endsWith('.spec.ts') ? [path] : [];
+  });
+}
+
+describe('controller layering', () => {
+  it('no controller-side source imports @ioplane/devices (the agent-side drivers)', () => {
+    const offenders = CONTROLLER.flatMap((d) => sources(join(ROOT, d))).filter((f) => /from '@ioplane\/devices'/.test(readFileSync(f, 'utf8')));
+    expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
+  });
+});
