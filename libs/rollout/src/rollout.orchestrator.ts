@@ -181,8 +181,10 @@ export class RolloutOrchestrator {
     // One whose agent cannot be asked counts as failed for the verdict; it is marked unknown, so the
     // reconciler job resolves it when its agent answers.
     for (const u of unresolved) {
-      const r = await this.env.store.machine<MachineRecord>(placementId, u.systemId);
-      if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && !r.verifiedAt) await this.saver(placementId)({ ...r, state: 'unknown', reason: `outcome unknown: ${u.reason}` }).catch(() => undefined);
+      await this.underLease(placementId, u.systemId, `${placementId}.w${wave}`, async (fence) => {
+        const r = await this.env.store.machine<MachineRecord>(placementId, u.systemId);
+        if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && !r.verifiedAt) await this.saver(placementId, fence)({ ...r, state: 'unknown', reason: `outcome unknown: ${u.reason}` });
+      }).catch(() => undefined);
     }
     const recs = (await this.env.store.machines<MachineRecord>(placementId)).filter((r) => ids.has(r.systemId));
     const control = await this.control(placementId);
@@ -227,7 +229,8 @@ export class RolloutOrchestrator {
     await eachBounded(recs, COMMIT_CONCURRENCY, async (r) => {
       try {
         const done = await this.reconcileMachine(placementId, r, await jobAlive(r.systemId));
-        if (done) out.resolved.push(done);
+        // A restore whose fenced write was refused hands back the record as it stands: not resolved.
+        if (done && TERMINAL.has(done.state)) out.resolved.push(done);
       } catch (e) {
         if (e instanceof LostMachine) return;
         out.unresolved.push({ systemId: r.systemId, reason: (e as Error).message });
@@ -236,27 +239,39 @@ export class RolloutOrchestrator {
     return out;
   }
 
-  private async reconcileMachine(placementId: string, r: MachineRecord, jobAlive: boolean): Promise<MachineRecord | null> {
-    if (r.state !== 'unknown' && (jobAlive || (r.state === 'verifying' && r.verifiedAt))) return null;
-    const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
-    const decision = resolveMachine(r, await agentFacts(agent, want), jobAlive);
-    this.env.log?.('machine reconciled', { placementId, systemId: r.systemId, state: r.state, action: decision.action });
-    if (decision.action === 'none' || decision.action === 'wait') return null;
-    const save = this.saver(placementId);
-    // Unknown first: an in-flight record goes to its outcome through it (the transition table says so).
-    const rec = r.state === 'unknown' ? r : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
-    const why = `resolved from the agent: ${rec.reason ?? 'outcome unknown'}`;
-    switch (decision.action) {
-      case 'record-committed': {
-        const done = await save({ ...rec, state: 'committed', reason: null });
-        await this.env.onCommitted(placementId, done, want);
-        return done;
+  /**
+   * Resolves one machine holding its lease, like any job that changes it: a machine job or a
+   * wave's commit still holding it is waited out (or its hold runs out), and every write is
+   * fenced, so a reconciler never overwrites a step in flight, and one whose hold was taken over
+   * meanwhile writes nothing more (its write is refused and the machine is left to the holder).
+   */
+  private async reconcileMachine(placementId: string, seen: MachineRecord, jobAlive: boolean): Promise<MachineRecord | null> {
+    if (seen.state !== 'unknown' && (jobAlive || (seen.state === 'verifying' && seen.verifiedAt))) return null;
+    return this.underLease(placementId, seen.systemId, `${placementId}.reconcile`, async (fence) => {
+      // Read again under the lease: a job may have moved the machine since it was listed; then
+      // the next round looks at it afresh.
+      const r = await this.env.store.machine<MachineRecord>(placementId, seen.systemId);
+      if (!r || TERMINAL.has(r.state) || r.generation !== seen.generation) return null;
+      const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
+      const decision = resolveMachine(r, await agentFacts(agent, want), jobAlive);
+      this.env.log?.('machine reconciled', { placementId, systemId: r.systemId, state: r.state, action: decision.action });
+      if (decision.action === 'none' || decision.action === 'wait') return null;
+      const save = this.saver(placementId, fence);
+      // Unknown first: an in-flight record goes to its outcome through it (the transition table says so).
+      const rec = r.state === 'unknown' ? r : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
+      const why = `resolved from the agent: ${rec.reason ?? 'outcome unknown'}`;
+      switch (decision.action) {
+        case 'record-committed': {
+          const done = await save({ ...rec, state: 'committed', reason: null });
+          await this.env.onCommitted(placementId, done, want);
+          return done;
+        }
+        case 'record-restored':
+          return save({ ...rec, state: 'rolled-back', reason: why, verifiedAt: null });
+        case 'restore':
+          return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])] }, want, { agent, save }, why);
       }
-      case 'record-restored':
-        return save({ ...rec, state: 'rolled-back', reason: why, verifiedAt: null });
-      case 'restore':
-        return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])] }, want, { agent, save }, why);
-    }
+    });
   }
 
   annotateMissing(): Promise<number> {

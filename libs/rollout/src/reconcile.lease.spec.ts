@@ -1,0 +1,114 @@
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { RolloutRepository, StateKeys } from '@ioplane/state';
+import type { AgentPort } from './machine.runbook';
+import { MachineRecord, newMachineRecord } from './machine.state';
+import { MachineFence, RolloutOrchestrator } from './rollout.orchestrator';
+
+const PLACEMENT = 'pl-r';
+const M = 'm1';
+const never = async () => false;
+
+/** An agent that runs nothing of the placement, its reads held until the test lets them go. */
+function agent(gate: Promise<void> = Promise.resolve()) {
+  const calls: string[] = [];
+  const a = {
+    inventory: async () => (calls.push('inventory'), await gate, { agentId: M, hostname: 'h1', mode: 'emulated', modeReason: null, devices: [] }),
+    programs: async () => (calls.push('programs'), await gate, { devices: [] }),
+  } as unknown as AgentPort;
+  return { agent: a, calls };
+}
+
+// Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
+describe('the reconciler writes under the machine lease', () => {
+  const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const repo = new RolloutRepository(redis, prefix);
+
+  /** The orchestrator as the worker wires it, the reconciler's hold lasting `holdMs`, a held lease waited out for at most 300 ms. */
+  function sut(port: AgentPort, holdMs = 60_000) {
+    return new RolloutOrchestrator({
+      store: repo,
+      agentFor: async () => port,
+      sign: () => 'sig',
+      firmwareImage: () => {
+        throw new Error('no firmware in this spec');
+      },
+      desired: async (_p, systemId) => ({ systemId, hostname: 'h1', flashes: [], chains: [] }),
+      onCommitted: async () => undefined,
+      leases: {
+        async acquire(placementId, systemId, holder): Promise<MachineFence> {
+          const end = Date.now() + 300;
+          for (;;) {
+            const r = await repo.acquireLease(systemId, placementId, holder, holdMs, never);
+            if (r.ok) return r.fence;
+            if (Date.now() > end) throw new Error(`machine ${systemId} is still held by ${r.holder}`);
+            await new Promise((res) => setTimeout(res, 20));
+          }
+        },
+        letGo: (fence) => repo.letGoLease(fence),
+      },
+      storeRetry: { budgetMs: 200 },
+    });
+  }
+
+  beforeAll(() => redis.connect());
+  beforeEach(async () => {
+    const keys = await redis.keys(new StateKeys(prefix).pattern);
+    if (keys.length) await redis.del(...keys);
+    await repo.claimMachines(PLACEMENT, [M], never);
+    await repo.initMachines(PLACEMENT, [{ ...newMachineRecord(M, 'h1', 0), state: 'unknown', reason: 'outcome unknown: agent timeout' } as MachineRecord]);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(new StateKeys(prefix).pattern);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('leaves a machine alone while a job of its placement holds it: nothing asked, nothing written, the job writes on', async () => {
+    const job = await repo.acquireLease(M, PLACEMENT, `${PLACEMENT}.m.${M}`, 60_000, never);
+    if (!job.ok) throw new Error('the job could not take the machine');
+    const before = (await repo.machine<MachineRecord>(PLACEMENT, M))!;
+    const a = agent();
+
+    const r = await sut(a.agent).reconcile(PLACEMENT, never);
+
+    expect({ resolved: r.resolved, unresolved: r.unresolved.map((u) => u.systemId), calls: a.calls }).toEqual({ resolved: [], unresolved: [M], calls: [] });
+    expect(await repo.machine(PLACEMENT, M)).toEqual(before);
+    // The holder's own write goes through: the reconciler took nothing from it.
+    expect(await repo.saveMachine(PLACEMENT, { ...before, state: 'committed' }, job.fence)).toMatchObject({ state: 'committed', generation: before.generation + 1 });
+  });
+
+  it('writes nothing once its hold was taken over while it asked the agent (a resumed job now holds the machine)', async () => {
+    let open!: () => void;
+    const a = agent(new Promise<void>((r) => (open = r)));
+    // The reconciler's hold lasts 50 ms: it runs out while the agent keeps it waiting.
+    const running = sut(a.agent, 50).reconcile(PLACEMENT, never);
+    await until(() => a.calls.length > 0);
+    await new Promise((r) => setTimeout(r, 80));
+    const job = await repo.acquireLease(M, PLACEMENT, `${PLACEMENT}.m.${M}`, 60_000, never);
+    if (!job.ok) throw new Error('the resumed job could not take the machine over');
+    const before = (await repo.machine<MachineRecord>(PLACEMENT, M))!;
+    open();
+
+    const r = await running;
+
+    expect(r.resolved).toEqual([]);
+    expect(await repo.machine(PLACEMENT, M)).toEqual(before);
+    expect(await repo.saveMachine(PLACEMENT, { ...before, state: 'committed' }, job.fence)).toMatchObject({ state: 'committed' });
+  });
+
+  it('resolves the machine when nobody holds it, and gives the hold back', async () => {
+    const r = await sut(agent().agent).reconcile(PLACEMENT, never);
+    expect(r.resolved.map((x) => x.state)).toEqual(['rolled-back']);
+    expect(await repo.lease(M)).toMatchObject({ owner: PLACEMENT, holder: null });
+  });
+});
+
+async function until(probe: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
