@@ -1,6 +1,7 @@
 export * from './queue.names';
 export * from './job.registry';
 export * from './job.handlers';
+export * from './job.log-context';
 export * from './queue.connection';
 export * from './fleet-sync.payload';
 export * from './fleet-deploy.payload';
