@@ -1,21 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
-import { DeviceError } from '@ioplane/devices';
+import { CodedError } from '@ioplane/domain';
+import { DeviceError, type DeviceErrorCode } from '@ioplane/devices';
 
-export class HttpError extends Error {
+export class HttpError extends CodedError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
-    readonly field?: string,
+    field?: string,
     readonly details?: unknown,
   ) {
-    super(message);
+    super(code, message, field);
   }
 }
 
-const STATUS: Record<string, number> = {
+/** Every driver code has its status: a code added to DeviceErrorCode without one does not compile. */
+const STATUS: Record<DeviceErrorCode, number> = {
   bad_signature: 422,
   digest_mismatch: 422,
   bad_object: 422,

@@ -4,7 +4,7 @@ import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { JOB_IDS, jobs, JOBS, OnJob, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger } from '@ioplane/queue';
-import { RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
+import { MachineRecord, RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { placementEnded } from '@ioplane/state';
 import type { LeaseFence, PlacementRepository, RolloutRepository } from '@ioplane/state';
@@ -133,7 +133,7 @@ export class RolloutProcessor extends JobProcessor {
     try {
       const rec = await this.orchestrator.runMachine(placementId, systemId, undefined, fence);
       await job.updateProgress({ state: rec.state, verified: !!rec.verifiedAt });
-      if (rec.state === 'rolled-back') metrics.rollbacks.inc({ reason: rollbackReason(rec.reason) });
+      if (rec.state === 'rolled-back') metrics.rollbacks.inc({ reason: rollbackReason(rec) });
       return { systemId, state: rec.state, verified: !!rec.verifiedAt, reason: rec.reason };
     } catch (e) {
       if (e instanceof RolloutStop && e.control === 'pause') return this.later(job, token);
@@ -195,8 +195,8 @@ export class RolloutProcessor extends JobProcessor {
     const outcome = await this.orchestrator.finishWave(placementId, wave);
     if (outcome.result !== 'next' && outcome.result !== 'completed') {
       // Machines that had passed their own check but went back with their wave.
-      const back = (await this.rollouts.machines<{ wave: number; state: string; reason: string | null }>(placementId)).filter((m) => m.wave === wave && m.state === 'rolled-back' && /halted|operator/.test(m.reason ?? ''));
-      for (const m of back) metrics.rollbacks.inc({ reason: rollbackReason(m.reason) });
+      const back = (await this.rollouts.machines<Pick<MachineRecord, 'wave' | 'state' | 'code'>>(placementId)).filter((m) => m.wave === wave && m.state === 'rolled-back' && (m.code === 'wave-halted' || m.code === 'operator'));
+      for (const m of back) metrics.rollbacks.inc({ reason: rollbackReason(m) });
     }
     await job.updateProgress({ ...outcome });
     this.log.log({ placementId, ...outcome }, 'wave finished');
@@ -216,7 +216,7 @@ export class RolloutProcessor extends JobProcessor {
       }
       case 'halted': {
         const why = `wave ${wave} halted: ${outcome.failed} of ${outcome.total} machines failed; the wave was rolled back`;
-        await this.orchestrator.cancelPending(placementId, why);
+        await this.orchestrator.cancelPending(placementId, why, 'wave-halted');
         await this.placements.setStatus(placementId, 'failed', why);
         await release();
         break;

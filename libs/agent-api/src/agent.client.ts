@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { MatchActionForm, Target } from '@ioplane/domain';
+import { CodedError, type MatchActionForm, type Target } from '@ioplane/domain';
 import { faultsResponseSchema, type FaultsBody, type FlashBody, type LoadBody, type VectorsBody, type XdpHook } from './agent.schemas';
 import {
   agentErrorBodySchema, commitResultSchema, detachResultSchema, deviceCountersSchema, flashResultSchema, healthResponseSchema, inventoryResponseSchema,
@@ -8,17 +8,19 @@ import {
 import { signArtifact, sha256Hex } from './artifact.signature';
 import { AgentDeadlines, DEFAULT_AGENT_DEADLINES } from './agent.deadlines';
 
-/** An error the agent answered with: HTTP status, code, message and the field it points at. */
-export class AgentError extends Error {
-  override readonly name = 'AgentError';
+/**
+ * An error the agent answered with (its code, HTTP status and field), or the client's own:
+ * `agent_timeout` (no answer within the deadline), `bad_response` (an answer outside the contract).
+ */
+export class AgentError extends CodedError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
-    readonly field?: string,
+    field?: string,
     readonly details?: unknown,
   ) {
-    super(message);
+    super(code, message, field);
   }
 }
 

@@ -1,3 +1,5 @@
+import { CodedError } from '@ioplane/domain';
+
 export type DeviceErrorCode =
   | 'bad_signature'
   | 'digest_mismatch'
@@ -23,19 +25,18 @@ export type DeviceErrorCode =
   | 'unknown_interface'
   | 'missing_image';
 
-/** An error as a value: a code a caller can switch on, a message for people, the request field it points at. */
-export class DeviceError extends Error {
-  override readonly name = 'DeviceError';
+/** A driver's refusal or failure: the agent answers it with the code's HTTP status. */
+export class DeviceError extends CodedError<DeviceErrorCode> {
   constructor(
-    readonly code: DeviceErrorCode,
+    code: DeviceErrorCode,
     message: string,
-    readonly field?: string,
+    field?: string,
     readonly details?: unknown,
   ) {
-    super(message);
+    super(code, message, field);
   }
 
-  toJSON(): { code: DeviceErrorCode; message: string; field?: string; details?: unknown } {
+  override toJSON(): { code: DeviceErrorCode; message: string; field?: string; details?: unknown } {
     return { code: this.code, message: this.message, field: this.field, details: this.details };
   }
 }

@@ -3,3 +3,4 @@ export * from './machine';
 export * from './firmware-profile';
 export * from './io-module';
 export * from './match-action';
+export * from './coded.error';

@@ -1,3 +1,4 @@
+import type { RolloutFailureCode } from '@ioplane/rollout';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
@@ -44,16 +45,27 @@ export class IoplaneMetrics {
   }
 }
 
-/** Reasons as a small closed set, so the label never grows with free text. */
-export function rollbackReason(reason: string | null): string {
-  const r = (reason ?? '').toLowerCase();
-  if (r.includes('signature')) return 'signature';
-  if (r.includes('flash')) return 'flash';
-  if (r.includes('vector') || r.includes('verify') || r.includes('counted no packets') || r.includes('drops everything')) return 'health_check';
-  if (r.includes('halted')) return 'wave_halted';
-  if (r.includes('operator') || r.includes('cancel')) return 'operator';
-  if (r.includes('load') || r.includes('refused') || r.includes('slot')) return 'load';
-  return 'other';
+/**
+ * The metric label of each rollout failure code. Read from the record's code, never from its
+ * message: rewording a message must not move a rollback to another label.
+ */
+const ROLLBACK_LABEL: Record<RolloutFailureCode, string> = {
+  flash: 'flash',
+  load: 'load',
+  signature: 'signature',
+  health: 'health_check',
+  commit: 'commit',
+  'agent-timeout': 'agent_timeout',
+  'agent-unreachable': 'agent_unreachable',
+  'wave-halted': 'wave_halted',
+  operator: 'operator',
+  'outcome-unknown': 'outcome_unknown',
+  internal: 'other',
+};
+
+/** A rolled-back machine's label, from its record's failure code (a record written before codes: `other`). */
+export function rollbackReason(rec: { code?: RolloutFailureCode | null }): string {
+  return (rec.code && ROLLBACK_LABEL[rec.code]) ?? 'other';
 }
 
 export const metrics = new IoplaneMetrics();

@@ -6,3 +6,4 @@ export * from './rollout.orchestrator';
 export * from './firmware.image';
 export * from './store.retry';
 export * from './reconcile';
+export * from './rollout.failure';

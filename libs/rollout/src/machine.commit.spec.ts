@@ -95,7 +95,7 @@ describe(commitMachine.name, () => {
     const commits: Array<number | undefined> = [];
     const agent: AgentPort = { ...m.agent, commit: async (d, port) => (commits.push(port), m.agent.commit(d, port)) };
     const done = await commitMachine(v.rec, v.want, { agent, save: v.save });
-    expect(done).toMatchObject({ state: 'rolled-back', reason: expect.stringMatching(/^commit refused: m1\/nfp0 port 0 runs \[impostor@[0-9a-f]+\], this placement's chain is \[vxlan-decap@[0-9a-f]+\]/) });
+    expect(done).toMatchObject({ state: 'rolled-back', code: 'commit', reason: expect.stringMatching(/^commit refused: m1\/nfp0 port 0 runs \[impostor@[0-9a-f]+\], this placement's chain is \[vxlan-decap@[0-9a-f]+\]/) });
     expect(commits).toEqual([]);
     // Nothing was made permanent; the firmware change this placement made is undone.
     expect(m.nic.inventory().profileId).toBe(START);

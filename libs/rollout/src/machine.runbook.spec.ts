@@ -102,7 +102,7 @@ describe('machine runbook', () => {
     // Words: the flash step, the load step, then the health check.
     const r = run(m, newMachineRecord('m1', 'h1', 0), ['run', 'run', 'cancel']);
     const end = await r.done;
-    expect(end).toMatchObject({ state: 'rolled-back', verifiedAt: null });
+    expect(end).toMatchObject({ state: 'rolled-back', verifiedAt: null, code: 'operator' });
     expect((await m.nic.programs()).ports[0].current).toBeNull();
     expect(m.nic.inventory().profileId).toBe(START);
   });
@@ -124,6 +124,7 @@ describe('machine runbook', () => {
     const out = await r.done.then((x) => x.reason ?? 'no reason', (e: Error) => e.message);
     expect(out).toMatch(/verify m1\/nfp0: test vectors not run: vxlan-decap\/.*not run: /);
     expect(r.last().verifiedAt ?? null).toBeNull();
+    expect(r.last()).toMatchObject({ state: 'rolled-back', code: 'health' });
   });
 
   it('counters a model made (no kernel: no probe packet crossed the hop) are a probe not run: failed unless the policy accepts not-run', async () => {
@@ -160,9 +161,25 @@ describe('machine runbook', () => {
     const slow = { ...m, agent: { ...m.agent, load: async () => Promise.reject(Object.assign(new Error('agent did not answer POST /load within 10 ms'), { code: 'agent_timeout', status: 504 })) } };
     const r = run(slow, newMachineRecord('m1', 'h1', 0), ['run']);
     const end = await r.done;
-    expect(end).toMatchObject({ state: 'unknown', verifiedAt: null, reason: expect.stringMatching(/^outcome unknown: agent did not answer/) });
+    expect(end).toMatchObject({ state: 'unknown', verifiedAt: null, code: 'agent-timeout', reason: expect.stringMatching(/^outcome unknown: agent did not answer/) });
     expect(r.writes.map((w) => w.state)).toEqual(['flashing', 'loading', 'unknown']);
     // The flash stays: the reconciler decides with the agent's report.
     expect(m.nic.inventory().profileId).toBe(TARGET);
+  });
+
+  it('a failed step is rolled back with the code of its kind, whatever its message says', async () => {
+    const flashFails = machine();
+    const fellBack = { ...flashFails, agent: { ...flashFails.agent, flash: async (d: string, b: Parameters<typeof flashFails.agent.flash>[1]) => ({ ...(await flashFails.agent.flash(d, b)), status: 'fell_back' as const, reason: 'verify failed on load' }) } };
+    expect(await run(fellBack, newMachineRecord('m1', 'h1', 0), ['run']).done).toMatchObject({ state: 'rolled-back', code: 'flash' });
+
+    // The agent's own code decides where it has one: a refused signature, not a failed load.
+    const badSig = machine();
+    const refused = { ...badSig, agent: { ...badSig.agent, load: async () => Promise.reject(Object.assign(new Error('flash image rejected'), { code: 'bad_signature', status: 422 })) } };
+    expect(await run(refused, newMachineRecord('m1', 'h1', 0), ['run']).done).toMatchObject({ state: 'rolled-back', code: 'signature' });
+
+    // Any other refusal of a load is a load failure, even one whose message talks of flashing.
+    const full = machine();
+    const slots = { ...full, agent: { ...full.agent, load: async () => Promise.reject(Object.assign(new Error('no slot left after flash'), { code: 'slot_limit', status: 422 })) } };
+    expect(await run(slots, newMachineRecord('m1', 'h1', 0), ['run']).done).toMatchObject({ state: 'rolled-back', code: 'load' });
   });
 });

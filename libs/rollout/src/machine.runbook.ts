@@ -3,6 +3,7 @@ import { DesiredChain, DesiredMachine, PortPart, portLayout } from './machine.de
 import { assertTransition, MachineRecord, MachineState, ProbeReport } from './machine.state';
 import type { AgentFacts } from './reconcile';
 import { StoreUnavailable } from './store.retry';
+import { failureOf, RolloutFailure, type RolloutFailureCode } from './rollout.failure';
 
 /**
  * What the runbook needs of a host agent: these calls of the HTTP AgentClient, typed by the agent
@@ -41,10 +42,16 @@ export interface RunbookDeps {
 
 type Inventory = Awaited<ReturnType<AgentPort['inventory']>>;
 
-export class RolloutStop extends Error {
+export class RolloutStop extends RolloutFailure {
   constructor(readonly control: Control) {
-    super(`rollout ${control === 'pause' ? 'paused' : control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`);
+    super('operator', `rollout ${control === 'pause' ? 'paused' : control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`);
   }
+}
+
+/** Why a machine is rolled back: the code metrics and the API read, the message people read. */
+export interface Failure {
+  code: RolloutFailureCode;
+  message: string;
 }
 
 type Move = (state: MachineState, patch?: Partial<MachineRecord>, detail?: string) => Promise<MachineRecord>;
@@ -105,7 +112,7 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
             { image: { profileId: img.profileId, version: img.version, digest: img.digest, signature: deps.sign(img.digest), bytes: img.bytes.toString('base64') }, activate: true },
             deps.signal,
           );
-          if (res.status !== 'committed' && res.status !== 'already_active') throw new Error(`flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`);
+          if (res.status !== 'committed' && res.status !== 'already_active') throw new RolloutFailure('flash', `flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`);
           return f.deviceId;
         }),
       );
@@ -152,19 +159,19 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     const [c] = await settled(deps.control(), move('verifying'));
     if (c !== 'run') throw new RolloutStop(c);
     const probe = await verify(want, layoutForVerify, deps, reads);
-    return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null, probe }, 'health check passed');
+    return await move('verifying', { verifiedAt: new Date().toISOString(), reason: null, code: null, probe }, 'health check passed');
   } catch (e) {
     if (e instanceof RolloutStop && e.control === 'pause') throw e;
     // Redis failed, not the step: the job fails and is run again, resuming from the record.
     if (e instanceof StoreUnavailable) throw e;
-    const reason = (e as Error).message;
+    const failure = failureOf(e, current().state);
     // The agent did not answer a change in time: it may have applied it or not. Neither done nor
     // rolled back blind: the reconciler asks the agent and resolves it.
-    if ((e as { code?: string }).code === 'agent_timeout' && (current().state === 'flashing' || current().state === 'loading')) {
-      return move('unknown', { reason: `outcome unknown: ${reason}` });
+    if (failure.code === 'agent-timeout' && (current().state === 'flashing' || current().state === 'loading')) {
+      return move('unknown', { reason: `outcome unknown: ${failure.message}`, code: failure.code });
     }
-    if (current().state === 'pending' && e instanceof RolloutStop) return move('cancelled', { reason });
-    return rollBackMachine(current(), want, deps, reason);
+    if (current().state === 'pending' && e instanceof RolloutStop) return move('cancelled', { reason: failure.message, code: failure.code });
+    return rollBackMachine(current(), want, deps, failure);
   }
 }
 
@@ -180,7 +187,7 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
       const running = programs.devices.find((d) => d.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
       const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
       if (running.join() !== expected.join()) {
-        return rollBackMachine(rec, want, deps, `commit refused: ${chain.deviceId} port ${part.port} runs [${running.join(', ')}], this placement's chain is [${expected.join(', ')}]`);
+        return rollBackMachine(rec, want, deps, { code: 'commit', message: `commit refused: ${chain.deviceId} port ${part.port} runs [${running.join(', ')}], this placement's chain is [${expected.join(', ')}]` });
       }
     }
   }
@@ -206,7 +213,7 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
       if (p.current.modules.length && p.current.modules.every((m) => names.has(m.name))) await deps.agent.detach(d.deviceId, p.port);
     }
   }
-  return move('committed', { reason: null });
+  return move('committed', { reason: null, code: null });
 }
 
 async function uncommittedOnAgent(agent: AgentPort, chain: DesiredChain, parts: PortPart[]): Promise<boolean> {
@@ -272,7 +279,7 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
     const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
     if (JSON.stringify(running) !== JSON.stringify(expected)) {
       const reordered = running.length === expected.length && [...running].sort().join() === [...expected].sort().join();
-      throw new Error(`verify ${chain.deviceId} port ${part.port}: ${reordered ? 'the chain runs in the wrong order: ' : ''}agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
+      throw new RolloutFailure('health', `verify ${chain.deviceId} port ${part.port}: ${reordered ? 'the chain runs in the wrong order: ' : ''}agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
     }
   }
   // Vectors run only on what the digests proved is ours.
@@ -290,7 +297,7 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
     const failed = r.results.filter((x) => !x.passed && !(want.acceptNotRun && notRun(x)));
     if (failed.length || (!r.passed && !r.results.length)) {
       const what = failed.every(notRun) ? 'test vectors not run' : 'test vectors failed';
-      throw new Error(`verify ${chain.deviceId}: ${what}: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
+      throw new RolloutFailure('health', `verify ${chain.deviceId}: ${what}: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
     }
   });
   // Counters not read yet are read after the vectors ran, so only probe traffic can move them.
@@ -308,21 +315,21 @@ async function verify(want: DesiredMachine, devices: Layout, deps: RunbookDeps, 
       const mine = (x: { module: string; port: number }) => x.module === m.name && (chain.port === undefined || x.port === chain.port);
       const b = before[i].modules.find(mine);
       const a = after[i].modules.find(mine);
-      if (!a || !b) throw new Error(`verify ${chain.deviceId}: no counters for ${m.name}`);
+      if (!a || !b) throw new RolloutFailure('health', `verify ${chain.deviceId}: no counters for ${m.name}`);
       const dp = a.packets - b.packets;
       seen.push({ chain, module: m.name, packets: dp, source: a.source ?? null });
       if (dp > 0 && (a.drops - b.drops) / dp > 0.99 && m.vectors.every((v) => v.expectVerdict !== 'XDP_DROP')) {
-        throw new Error(`verify ${chain.deviceId}: ${m.name} drops everything under probe traffic`);
+        throw new RolloutFailure('health', `verify ${chain.deviceId}: ${m.name} drops everything under probe traffic`);
       }
     }
   });
   // Modeled counters (no kernel on the agent: source `emulated`) saw no probe packet: the check did not run there.
   const modeled = seen.filter((x) => x.source === 'emulated');
   if (modeled.length && !want.acceptNotRun) {
-    throw new Error(`verify ${modeled[0].chain.deviceId}: probe not run: ${modeled.map(hopName).join(', ')} counted by a model (no packet crossed ${modeled.length > 1 ? 'them' : 'it'}, no kernel on the agent)`);
+    throw new RolloutFailure('health', `verify ${modeled[0].chain.deviceId}: probe not run: ${modeled.map(hopName).join(', ')} counted by a model (no packet crossed ${modeled.length > 1 ? 'them' : 'it'}, no kernel on the agent)`);
   }
   const stop = probeStop(seen.filter((x) => x.source !== 'emulated'));
-  if (stop) throw new Error(stop);
+  if (stop) throw new RolloutFailure('health', stop);
   // What the check saw, kept on the machine's record: operators (and the demo) read it per hop.
   return { sent, hops: seen.map((x) => ({ module: x.module, target: x.chain.target, deviceId: x.chain.deviceId, interface: x.chain.interface ?? null, packets: x.packets, source: x.source ?? null })) };
 }
@@ -361,10 +368,11 @@ export function probeStop(seen: readonly ProbeSeen[]): string | null {
 }
 
 /** Restores what the machine ran before: the previous chain on every port touched, the previous firmware slot. */
-export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>, reason: string): Promise<MachineRecord> {
+export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>, failure: Failure): Promise<MachineRecord> {
   const { move, current } = mover(rec, deps);
+  const reason = failure.message;
   try {
-    await move('rolling-back', { reason });
+    await move('rolling-back', { reason, code: failure.code });
     // Only ports that run what this rollout loaded are touched: anything else there is not ours to undo.
     const [devices, live] = await Promise.all([layoutOf(deps.agent, want), deps.agent.programs()]);
     for (const chain of want.chains.filter((c) => rec.loaded.includes(chainKey(c)) || rec.state === 'loading')) {

@@ -1,3 +1,5 @@
+import type { RolloutFailureCode } from './rollout.failure';
+
 /**
  * The durable state of one machine in one rollout. Every state is written to Redis before the
  * step it names starts, so a worker that dies mid-step leaves a record another worker resumes from.
@@ -61,6 +63,8 @@ export interface MachineRecord {
   verifiedAt: string | null;
   attempts: number;
   reason: string | null;
+  /** The kind of `reason` when the machine failed, was rolled back or cancelled; absent on records written before codes. */
+  code?: RolloutFailureCode | null;
   startedAt: string | null;
   updatedAt: string;
   /** What the last passed health check saw: probe packets sent per chain part, counted per hop in packet order. */
@@ -74,5 +78,5 @@ export interface ProbeReport {
 }
 
 export function newMachineRecord(systemId: string, hostname: string, wave: number): MachineRecord {
-  return { systemId, hostname, wave, state: 'pending', generation: 0, flashed: [], loaded: [], verifiedAt: null, attempts: 0, reason: null, startedAt: null, updatedAt: new Date().toISOString() };
+  return { systemId, hostname, wave, state: 'pending', generation: 0, flashed: [], loaded: [], verifiedAt: null, attempts: 0, reason: null, code: null, startedAt: null, updatedAt: new Date().toISOString() };
 }

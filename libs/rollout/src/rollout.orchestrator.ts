@@ -1,5 +1,6 @@
 import { DesiredMachine } from './machine.desired';
-import { agentFacts, AgentPort, commitMachine, Control, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
+import { agentFacts, AgentPort, commitMachine, Control, Failure, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
+import type { RolloutFailureCode } from './rollout.failure';
 import { MachineRecord, newMachineRecord, TERMINAL } from './machine.state';
 import { resolveMachine } from './reconcile';
 import { StoreRetryOptions, withStoreRetry } from './store.retry';
@@ -197,7 +198,7 @@ export class RolloutOrchestrator {
       const why = stopped
         ? `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`
         : `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`;
-      await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (r) => this.rollBack(placementId, r, why, `${placementId}.w${wave}`));
+      await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (r) => this.rollBack(placementId, r, { code: 'wave-halted', message: why }, `${placementId}.w${wave}`));
       const result = stopped ? (control === 'cancel' ? 'cancelled' : 'rolled-back') : 'halted';
       return { wave, failed: verdict.failed, total: verdict.total, result };
     }
@@ -262,14 +263,14 @@ export class RolloutOrchestrator {
       const why = `resolved from the agent: ${rec.reason ?? 'outcome unknown'}`;
       switch (decision.action) {
         case 'record-committed': {
-          const done = await save({ ...rec, state: 'committed', reason: null });
+          const done = await save({ ...rec, state: 'committed', reason: null, code: null });
           await this.env.onCommitted(placementId, done, want);
           return done;
         }
         case 'record-restored':
-          return save({ ...rec, state: 'rolled-back', reason: why, verifiedAt: null });
+          return save({ ...rec, state: 'rolled-back', reason: why, code: 'outcome-unknown', verifiedAt: null });
         case 'restore':
-          return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])] }, want, { agent, save }, why);
+          return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])] }, want, { agent, save }, { code: 'outcome-unknown', message: why });
       }
     });
   }
@@ -279,11 +280,11 @@ export class RolloutOrchestrator {
   }
 
   /** Pending machines of later waves when a rollout stops: marked cancelled, nothing touched. */
-  async cancelPending(placementId: string, reason: string): Promise<number> {
+  async cancelPending(placementId: string, reason: string, code: RolloutFailureCode = 'operator'): Promise<number> {
     const recs = await this.env.store.machines<MachineRecord>(placementId);
     let n = 0;
     for (const r of recs.filter((x) => x.state === 'pending')) {
-      await this.underLease(placementId, r.systemId, `${placementId}.cancel`, (fence) => this.saver(placementId, fence)({ ...r, state: 'cancelled', reason }));
+      await this.underLease(placementId, r.systemId, `${placementId}.cancel`, (fence) => this.saver(placementId, fence)({ ...r, state: 'cancelled', reason, code }));
       n++;
     }
     return n;
@@ -301,17 +302,17 @@ export class RolloutOrchestrator {
         out.kept.push(r.systemId);
         continue;
       }
-      const done = await this.rollBack(placementId, { ...r, loaded: r.loaded }, 'rolled back by the operator');
+      const done = await this.rollBack(placementId, { ...r, loaded: r.loaded }, { code: 'operator', message: 'rolled back by the operator' });
       if (done.state === 'rolled-back') out.reverted.push(r.systemId);
       else out.kept.push(r.systemId);
     }
     return out;
   }
 
-  private async rollBack(placementId: string, r: MachineRecord, reason: string, holder = `${placementId}.rollback`): Promise<MachineRecord> {
+  private async rollBack(placementId: string, r: MachineRecord, failure: Failure, holder = `${placementId}.rollback`): Promise<MachineRecord> {
     return this.underLease(placementId, r.systemId, holder, async (fence) => {
       const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
-      return rollBackMachine(r, want, { agent, save: this.saver(placementId, fence) }, reason);
+      return rollBackMachine(r, want, { agent, save: this.saver(placementId, fence) }, failure);
     });
   }
 

@@ -1,3 +1,4 @@
+import { ROLLOUT_FAILURE_CODES } from '@ioplane/rollout';
 import { z } from 'zod';
 import { HOOKS, TARGETS } from '@ioplane/domain';
 import { listOf, timestamp } from './common.dto';
@@ -61,6 +62,7 @@ export const machineRecord = z.looseObject({
   state: z.string().describe('pending, flashing, loading, verifying, committed, rolling-back, rolled-back, failed, cancelled (and unknown while reconciled)'),
   generation: z.int(),
   reason: z.string().nullable(),
+  code: z.enum(ROLLOUT_FAILURE_CODES).nullable().optional().describe('the kind of failure behind `reason` (rolled back, failed, cancelled, unknown): read this, not the message'),
   updatedAt: timestamp,
 });
 

@@ -182,7 +182,7 @@
       const ms = p.rollout.machines.filter((m) => m.wave === w.index);
       out.push(h('div', { class: 'wave', 'data-testid': 'wave', 'data-wave': w.index },
         h('span', { class: 'wave-label' }, w.index === 0 ? 'canary' : `wave ${w.index}`),
-        ms.map((m) => h('span', { class: `chip health-${health(m.state)}`, 'data-select': m.systemId, 'data-system-id': m.systemId, 'data-state': m.state, title: `${m.hostname}: ${m.state}${m.reason ? ` (${m.reason})` : ''}` }, m.hostname))));
+        ms.map((m) => h('span', { class: `chip health-${health(m.state)}`, 'data-select': m.systemId, 'data-system-id': m.systemId, 'data-state': m.state, 'data-code': m.code || null, title: `${m.hostname}: ${m.state}${m.code ? ` [${m.code}]` : ''}${m.reason ? ` (${m.reason})` : ''}` }, m.hostname))));
     }
     const skipped = (c.plan && c.plan.skipped) || [];
     if (skipped.length) out.push(h('p', { class: 'muted' }, `skipped: ${skipped.map((s) => `${s.hostname} (${s.reason})`).join('; ')}`));
@@ -217,6 +217,8 @@
         h('dt', null, 'placement'), h('dd', null, v.placement.id),
         h('dt', null, 'wave'), h('dd', null, v.rec.wave === 0 ? '0 (canary)' : v.rec.wave),
         h('dt', null, 'state'), h('dd', null, `${v.rec.state} (attempt ${v.rec.attempts})`),
+        // The code says what kind of failure it was (flash, load, health, ...); the reason says it for people.
+        h('dt', null, 'failure'), h('dd', { 'data-testid': 'rollout-code', 'data-code': v.rec.code || null }, v.rec.code || '—'),
         h('dt', null, 'reason'), h('dd', { 'data-testid': 'rollout-reason' }, v.rec.reason || '—'),
         h('dt', null, 'last health check'), h('dd', null, v.rec.verifiedAt ? `verified ${time(v.rec.verifiedAt)}` : 'not verified yet'),
         h('dt', null, 'updated'), h('dd', null, time(v.rec.updatedAt))));
