@@ -6,12 +6,12 @@ import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs } from '@ioplane/placement';
-import { currentPlacement, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, submitPlacement } from '@ioplane/planning';
+import { currentPlacement, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, SubmitPlacement } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { addJob, jobs, newPlacementId, QUEUES } from '@ioplane/queue';
+import { QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
-import { MachineLeased, placementEnded } from '@ioplane/state';
+import { MachineLeased } from '@ioplane/state';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
@@ -36,7 +36,11 @@ export class PlacementsController {
     @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
     @InjectQueue(QUEUES.placement) private readonly queue: Queue,
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
-  ) {}
+  ) {
+    this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet, leases: rollouts, planQueue: queue });
+  }
+
+  private readonly submitPlacement: SubmitPlacement;
 
   @Post()
   @RequireRole('operator')
@@ -58,16 +62,8 @@ export class PlacementsController {
       const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await loadHighs() }));
       return { dryRun: true, plan };
     }
-    const { record, created } = await this.guard(() =>
-      submitPlacement(req, key ?? null, {
-        placements: this.placements,
-        catalog: this.catalog,
-        fleet: this.fleet,
-        newId: newPlacementId,
-        claimMachines: (id, machines) => this.rollouts.claimMachines(id, machines, (owner) => placementEnded(this.placements, owner)),
-        enqueuePlan: async (id) => void (await addJob(this.queue, jobs.plan(id))),
-      }),
-    );
+    // Leased at submission: a placement touching another's machines is refused now, not after queueing.
+    const { record, created } = await this.guard(() => this.submitPlacement.execute({ request: req, idempotencyKey: key ?? null, leaseNow: true }));
     if (!created) {
       res.status(200);
       return { id: record.id, status: record.status, created: false };

@@ -5,11 +5,11 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { PlacementInputError, placementRequestSchema, submitPlacement } from '@ioplane/planning';
-import { addJob, jobs, newPlacementId, QUEUES } from '@ioplane/queue';
+import { PlacementInputError, SubmitPlacement, SubmitPlacementCommand } from '@ioplane/planning';
+import { QUEUES } from '@ioplane/queue';
 import { EMPTY_POLICY, Proposal, RebalancePolicy, rebalancePolicySchema } from '@ioplane/rebalance';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, STATE_REDIS } from '@ioplane/runtime';
-import { FleetRepository, PlacementRepository, RebalanceRepository } from '@ioplane/state';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, STATE_REDIS } from '@ioplane/runtime';
+import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository } from '@ioplane/state';
 import { RequireRole } from './auth/role.decorator';
 import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
 import { Returns } from './dto/returns.decorator';
@@ -27,11 +27,16 @@ const decisionBody = z.strictObject({ note: z.string().max(500).optional() }).de
 export class RebalanceController {
   constructor(
     @Inject(RebalanceRepository) private readonly repo: RebalanceRepository,
-    @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
-    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
-    @Inject(FLEET_REPOSITORY) private readonly fleet: FleetRepository,
-    @InjectQueue(QUEUES.placement) private readonly queue: Queue,
-  ) {}
+    @Inject(PLACEMENT_REPOSITORY) placements: PlacementRepository,
+    @Inject(MODULE_CATALOG) catalog: ModuleCatalog,
+    @Inject(FLEET_REPOSITORY) fleet: FleetRepository,
+    @Inject(ROLLOUT_REPOSITORY) rollouts: RolloutRepository,
+    @InjectQueue(QUEUES.placement) queue: Queue,
+  ) {
+    this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet, leases: rollouts, planQueue: queue });
+  }
+
+  private readonly submitPlacement: SubmitPlacement;
 
   @Get('proposals')
   @RequireRole('viewer')
@@ -59,16 +64,10 @@ export class RebalanceController {
   @Returns(approved, { status: 202 })
   async approve(@Param('id', new ZodPipe(proposalIdParam, 'param', 'id')) id: string, @ValidBody(decisionBody) body: z.infer<typeof decisionBody>) {
     const p = await this.mustBePending(id);
-    const req = placementRequestSchema.parse(p.request);
     let placementId: string;
     try {
-      const { record } = await submitPlacement(req, `rebalance.${id}`, {
-        placements: this.placements,
-        catalog: this.catalog,
-        fleet: this.fleet,
-        newId: newPlacementId,
-        enqueuePlan: async (pid) => void (await addJob(this.queue, jobs.plan(pid))),
-      });
+      // Stored as it was proposed: the command validates it. The plan job leases the machines, as for every placement rebalancing submits.
+      const { record } = await this.submitPlacement.execute({ request: p.request as SubmitPlacementCommand['request'], idempotencyKey: `rebalance.${id}` });
       placementId = record.id;
     } catch (e) {
       if (e instanceof PlacementInputError) throw new ConflictException({ code: 'stale', field: e.field, message: `the proposal can no longer be submitted: ${e.message}` });

@@ -5,10 +5,10 @@ import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
-import { addJob, jobs, FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, OnJob, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, OnJob, QUEUES, errorLogger } from '@ioplane/queue';
 import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, submitPlacement, type DeployOutcome } from '@ioplane/planning';
+import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, SubmitPlacement, type DeployOutcome } from '@ioplane/planning';
 import { agentToken, AgentClient } from '@ioplane/agent-api';
 import { createPublicKey } from 'node:crypto';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
@@ -32,7 +32,10 @@ export class FleetProcessor extends JobProcessor {
     @Inject(CONTROLLER_KEYS) private readonly keys: { privateKeyPem: string; agentTokenSecret: string },
   ) {
     super();
+    this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet: repo, leases: rollouts, planQueue: placementQueue });
   }
+
+  private readonly submitPlacement: SubmitPlacement;
 
   /** Whether a host's agent answers an authenticated call with its token, polled until `ms` passes. */
   private async agentAnswers(systemId: string, address: string | undefined, ms: number): Promise<boolean> {
@@ -97,13 +100,7 @@ export class FleetProcessor extends JobProcessor {
         continue;
       }
       try {
-        const { record } = await submitPlacement(provisioningRequest(desired, m), `prov.${desired.id}.${id}`, {
-          placements: this.placements,
-          catalog: this.catalog,
-          fleet: this.repo,
-          newId: newPlacementId,
-          enqueuePlan: async (pid) => void (await addJob(this.placementQueue, jobs.plan(pid))),
-        });
+        const { record } = await this.submitPlacement.execute({ request: provisioningRequest(desired, m), idempotencyKey: `prov.${desired.id}.${id}` });
         started.push(record.id);
         this.log.log({ systemId: id, hostname: m.hostname, follows: desired.id, placementId: record.id }, 'provisioning: machine follows its selector');
       } catch (e) {

@@ -4,7 +4,8 @@ import { promises as fsp } from 'node:fs';
 import { hostXdpDeviceId } from '@ioplane/domain';
 import { fleet } from '@ioplane/domain/testing';
 import { ModuleCatalog } from '@ioplane/catalog';
-import { planPlacement, PlacementRequest, placementRequestSchema, submitPlacement } from '@ioplane/planning';
+import { planPlacement, PlacementRequest, placementRequestSchema, SubmitPlacement } from '@ioplane/planning';
+import { QUEUES } from '@ioplane/queue';
 import { loadProfiles } from '@ioplane/profiles';
 import type { MachineState, Proposal, TelemetryWindow } from '@ioplane/rebalance';
 import {
@@ -50,7 +51,8 @@ describe(decideRound.name, () => {
 
   /** A real submission (store and plan job) as the worker's processor makes it; the job lands in `enqueued`. */
   const submit = async (req: PlacementRequest, key: string) =>
-    (await submitPlacement(req, key, { ...repos, newId: () => `pl-${randomUUID().slice(0, 8)}`, enqueuePlan: async (id) => void enqueued.push(id) })).record.id;
+    (await new SubmitPlacement({ ...repos, leases: repos.rollouts, newId: () => `pl-${randomUUID().slice(0, 8)}`, planQueue: { name: QUEUES.placement, add: async (_n, d) => (enqueued.push((d as { placementId: string }).placementId), {}) } })
+      .execute({ request: req, idempotencyKey: key })).record.id;
 
   /** Opens windows up to `window` and records each machine's ddos-drop rate in it. */
   async function traffic(window: number, pps: Record<string, number>) {

@@ -4,8 +4,8 @@ import { Job, Queue } from 'bullmq';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
-import { AgentFactsResult, submitPlacement } from '@ioplane/planning';
-import { addJob, jobs, JOBS, OnJob, newPlacementId, QUEUES, errorLogger } from '@ioplane/queue';
+import { AgentFactsResult, SubmitPlacement } from '@ioplane/planning';
+import { addJob, jobs, JOBS, OnJob, QUEUES, errorLogger } from '@ioplane/queue';
 import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
 import { decideRound, DecideResult } from './rebalance.decider';
@@ -40,7 +40,10 @@ export class RebalanceProcessor extends JobProcessor {
     @InjectQueue(QUEUES.placement) private readonly placementQueue: Queue,
   ) {
     super();
+    this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet, leases: rollouts, planQueue: placementQueue });
   }
+
+  private readonly submitPlacement: SubmitPlacement;
 
   @OnJob(JOBS.telemetrySample)
   async sample(job: Job): Promise<SampleResult> {
@@ -61,16 +64,7 @@ export class RebalanceProcessor extends JobProcessor {
       {
         fleet: this.fleet, rollouts: this.rollouts, placements: this.placements, catalog: this.catalog, profiles: this.profiles,
         telemetry: this.telemetry, rebalance: this.rebalance, agentFacts: this.agentFacts,
-        submit: async (req, key) => {
-          const { record } = await submitPlacement(req, key, {
-            placements: this.placements,
-            catalog: this.catalog,
-            fleet: this.fleet,
-            newId: newPlacementId,
-            enqueuePlan: async (id) => void (await addJob(this.placementQueue, jobs.plan(id))),
-          });
-          return record.id;
-        },
+        submit: async (req, key) => (await this.submitPlacement.execute({ request: req, idempotencyKey: key })).record.id,
         log: (msg, fields) => this.log.log(fields, msg),
       },
       window,

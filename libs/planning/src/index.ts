@@ -3,6 +3,6 @@ export * from './problem.builder';
 export * from './placement.plan';
 export * from './placement.planner';
 export * from './agent.facts';
-export * from './placement.submit';
+export * from './submit-placement';
 export * from './provisioning';
 export * from './ingress.select';

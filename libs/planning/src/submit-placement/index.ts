@@ -1,0 +1,2 @@
+export * from './submit-placement.command';
+export * from './submit-placement.usecase';
