@@ -4,5 +4,6 @@ export * from './placement.plan';
 export * from './placement.planner';
 export * from './agent.facts';
 export * from './submit-placement';
+export * from './plan-placement';
 export * from './provisioning';
 export * from './ingress.select';

@@ -1,0 +1,2 @@
+export * from './plan-placement.command';
+export * from './plan-placement.usecase';
