@@ -1,85 +1,36 @@
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Device, FirmwareProfile, Target } from '@ioplane/domain';
-import { BPFFS_ROOT, runVectors } from '@ioplane/compiler';
+import type { Device, Target } from '@ioplane/domain';
+import { runVectors } from '@ioplane/compiler';
 import { linkedProgId, pinnedProg } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
 import {
   chainDigest, loadedModules, type ChainState, type ChainSupport, type CommitResult, type DeviceCounters, type DeviceDriver, type DeviceInventory,
-  type DevicePrograms, type FlashImage, type FlashOptions, type FlashResult, type ForeignProgram, type HookCounters, type LoadRequest, type LoadResult,
+  type DevicePrograms, type FlashImage, type FlashOptions, type FlashResult, type HookCounters, type LoadRequest, type LoadResult,
   type ModuleCounters, type PortInterface, type RollbackResult, type VectorOutcome, type VectorRequest, type XdpHook,
 } from './device.driver';
-import type { FaultBook } from './fault.book';
 import { FirmwareSlots } from './firmware.slots';
 import { portCounters } from './kernel/chain.counters';
 import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loader';
 import { chainMechanism } from './kernel/chain.probe';
 import { chainAsRun } from './kernel/chain.readback';
+import { foreignPrograms } from './kernel/foreign.programs';
 import { runDeployedVector } from './kernel/chain.vectors';
 import { attachRoot, runningChain } from './kernel/hook.attach';
+import { bpffsRoot, hostTargets, type KernelXdpOptions } from './kernel/kernel-xdp.options';
 import { checkLoadRequest } from './kernel/load.request';
 import { sendProbe } from './kernel/probe.traffic';
 import { ensureInterface, linksIn, linuxName, portInterface } from './kernel/netns.setup';
+import { PortPaths } from './kernel/port.paths';
 import { xdpctl } from './kernel/xdpctl.tool';
 
-export interface KernelXdpOptions {
-  agentId: string;
-  device: Device;
-  /** Position of the device on its machine; keeps port subnets apart. */
-  deviceIndex: number;
-  /** Chain metadata and module objects; bpffs cannot hold regular files. */
-  stateDir: string;
-  /** Profile of the NIC whose host XDP this is (its firmware is emulated); null for the host CPU. */
-  profile: FirmwareProfile | null;
-  profiles: readonly FirmwareProfile[];
-  faults: FaultBook;
-  timeScale?: number;
-  /**
-   * The host XDP modes this device offers, when it runs the netdevs of a card whose own driver is
-   * emulated (that card's modes, see familyHostTargets); absent: hostTargets(profile).
-   */
-  hostTargets?: Target[];
-  /**
-   * The host's interfaces: the driver attaches to the MAAS-named netdev of each port in this
-   * namespace (null: the namespace the agent runs in, as on a real host). Absent: each port is a
-   * scratch veth pair the driver creates in a namespace of its own (kernel tests only).
-   */
-  host?: HostPorts;
-}
-
-/** Where a host-mode driver finds its ports, and who sends probe traffic at their wire. */
-export interface HostPorts {
-  netns: string | null;
-  /** Sends packets at the wire in front of a port (the simulator's wire namespace); absent on a real host, which has no wire to send from. */
-  wire?: (iface: string, packets: number) => Promise<number>;
-  /**
-   * Emulated hardware stages of a packet-true fleet, by device id: where a SmartNIC's or DPU's
-   * accepted XDP runs (the stage namespace and its ingress netdev per port). Never set on a real host.
-   */
-  stages?: Record<string, { netns: string; netdevs: (string | null)[]; wire?: (port: number, packets: number) => Promise<number> }>;
-}
+export { bpffsRoot, hostTargets } from './kernel/kernel-xdp.options';
+export type { HostPorts, KernelXdpOptions } from './kernel/kernel-xdp.options';
 
 interface PortMeta {
   current: ChainState | null;
   previous: ChainState | null;
-}
-
-const HOST_TARGETS: Target[] = ['host-xdp-native', 'host-xdp-generic'];
-
-/**
- * What the host kernel runs on a card's netdevs: driver XDP where the profile says the driver has
- * it (every mode without a profile: the kernel tries native, then generic), and generic XDP on
- * any netdev, since the kernel offers it whatever the driver.
- */
-export function hostTargets(profile: FirmwareProfile | null): Target[] {
-  if (!profile) return [...HOST_TARGETS];
-  return HOST_TARGETS.filter((t) => t === 'host-xdp-generic' || profile.targets.includes(t));
-}
-
-export function bpffsRoot(agentId: string): string {
-  return join(BPFFS_ROOT, 'ioplane', agentId.replace(/[^A-Za-z0-9_-]/g, '_'));
 }
 
 /**
@@ -94,14 +45,14 @@ export function bpffsRoot(agentId: string): string {
 export class KernelXdpDriver implements DeviceDriver {
   readonly kind = 'kernel-xdp' as const;
   readonly device: Device;
-  private readonly root: string;
+  private readonly paths: PortPaths;
   private readonly meta: PortMeta[];
   private readonly queue = new OpQueue();
   private readonly firmware: FirmwareSlots | null;
 
   constructor(private readonly o: KernelXdpOptions) {
     this.device = o.device;
-    this.root = join(bpffsRoot(o.agentId), createHash('sha256').update(o.device.id).digest('hex').slice(0, 12));
+    this.paths = new PortPaths(o.agentId, o.device.id, o.stateDir);
     this.meta = Array.from({ length: Math.max(1, o.profile?.limits.ports ?? (o.host ? o.device.interfaces.length : 1)) }, () => ({ current: null, previous: null }));
     this.firmware =
       o.profile && o.profile.flash.tool !== 'none'
@@ -109,25 +60,6 @@ export class KernelXdpDriver implements DeviceDriver {
         : null;
   }
 
-  private portDir(port: number): string {
-    return join(this.root, `p${port}`);
-  }
-  private linkPin(port: number): string {
-    return join(this.portDir(port), 'link');
-  }
-  /** The hook's chain counters: one row per slot and one for the hook, across chain changes. */
-  private hookStatsPin(port: number): string {
-    return join(this.portDir(port), 'chain_stats');
-  }
-  private chainDir(port: number, digest: string): string {
-    return join(this.portDir(port), 'chains', digest.slice(0, 32));
-  }
-  private metaFile(port: number): string {
-    return join(this.o.stateDir, `${this.root.split('/').pop()}-p${port}.json`);
-  }
-  private objectFile(digest: string): string {
-    return join(this.o.stateDir, 'objects', `${digest}.o`);
-  }
   private iface(port: number): PortInterface {
     if (this.o.host) {
       const maas = this.device.interfaces[port];
@@ -145,13 +77,13 @@ export class KernelXdpDriver implements DeviceDriver {
   }
 
   private async saveMeta(port: number): Promise<void> {
-    const file = this.metaFile(port);
+    const file = this.paths.metaFile(port);
     await fsp.writeFile(`${file}.tmp`, JSON.stringify(this.meta[port], null, 2));
     await fsp.rename(`${file}.tmp`, file);
   }
 
   private linkProgId(port: number): Promise<number | null> {
-    return linkedProgId(this.linkPin(port));
+    return linkedProgId(this.paths.linkPin(port));
   }
 
   /** Reads what a previous agent left pinned: reports it, detaches nothing. */
@@ -160,13 +92,13 @@ export class KernelXdpDriver implements DeviceDriver {
     await fsp.mkdir(bpffsRoot(this.o.agentId), { recursive: true });
     this.support = await chainMechanism(this.o.stateDir, bpffsRoot(this.o.agentId));
     for (let port = 0; port < this.meta.length; port++) {
-      const saved = await fsp.readFile(this.metaFile(port), 'utf8').then((t) => JSON.parse(t) as PortMeta).catch(() => null);
+      const saved = await fsp.readFile(this.paths.metaFile(port), 'utf8').then((t) => JSON.parse(t) as PortMeta).catch(() => null);
       const running = await this.linkProgId(port);
       if (running === null) {
         this.meta[port] = { current: null, previous: saved?.previous ?? null };
         continue;
       }
-      const current = saved?.current && saved.current.rootProgId === running ? saved.current : await runningChain(join(this.portDir(port), 'chains'), running, saved ?? {});
+      const current = saved?.current && saved.current.rootProgId === running ? saved.current : await runningChain(join(this.paths.portDir(port), 'chains'), running, saved ?? {});
       const previous = saved?.previous && saved.previous.chainDigest !== current?.chainDigest ? saved.previous : null;
       this.meta[port] = { current: current ? { ...current, rediscovered: true } : null, previous };
     }
@@ -209,39 +141,20 @@ export class KernelXdpDriver implements DeviceDriver {
   }
 
   async programs(): Promise<DevicePrograms> {
-    const foreign: ForeignProgram[] = [];
-    const ours = new Set<number>();
+    const own: number[] = [];
     for (let p = 0; p < this.meta.length; p++) {
       const id = await this.linkProgId(p);
-      if (id !== null) ours.add(id);
-    }
-    if (this.o.host) {
-      // Host mode: the agent's other devices may share these netdevs (a card's hardware stage and
-      // its host XDP); what any of them attached through a link under this agent's bpffs folder is ours.
-      const agentRoot = bpffsRoot(this.o.agentId);
-      for (const dev of await fsp.readdir(agentRoot).catch(() => [] as string[])) {
-        for (const port of await fsp.readdir(join(agentRoot, dev)).catch(() => [] as string[])) {
-          if (!/^p\d+$/.test(port)) continue;
-          const id = await linkedProgId(join(agentRoot, dev, port, 'link'));
-          if (id !== null) ours.add(id);
-        }
-      }
+      if (id !== null) own.push(id);
     }
     const names = new Set(this.meta.flatMap((_, p) => (this.o.host && !this.device.interfaces[p] ? [] : [this.iface(p).name])));
-    for (const l of await linksIn(this.o.host ? this.o.host.netns : this.iface(0).netns)) {
-      // In host mode only the device's own ports are judged: the host's other netdevs belong to other devices.
-      if (this.o.host && !names.has(l.ifname)) continue;
-      // Another device of this machine shares the namespace; its interfaces are not ours to judge.
-      if (!names.has(l.ifname) && /^x[0-9a-f]{6}p\d+$/.test(l.ifname)) continue;
-      for (const prog of l.progs) if (!ours.has(prog.id)) foreign.push({ interface: l.ifname, progId: prog.id, name: prog.name, tag: prog.tag, mode: prog.mode });
-    }
+    const foreign = await foreignPrograms({ agentId: this.o.agentId, hostMode: !!this.o.host, netns: this.o.host ? this.o.host.netns : this.iface(0).netns, own, names });
     return {
       deviceId: this.device.id,
       driver: this.kind,
       state: this.firmware?.updating ? 'updating' : 'ready',
       // What runs is read back from the kernel: a chain whose slots were reordered under the agent shows as such.
       ports: await Promise.all(this.meta.map(async (m, port) => ({
-        port, interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port), current: m.current && (await chainAsRun(m.current, join(this.chainDir(port, m.current.chainDigest), 'progs'))), previous: m.previous,
+        port, interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port), current: m.current && (await chainAsRun(m.current, join(this.paths.chainDir(port, m.current.chainDigest), 'progs'))), previous: m.previous,
       }))),
       foreign,
       firmware: this.firmware?.state() ?? null,
@@ -280,9 +193,9 @@ export class KernelXdpDriver implements DeviceDriver {
       const mechanism = chainMechanismFor(this.support, req.modules);
       req.signal?.throwIfAborted?.();
       await this.ensurePort(iface);
-      for (const m of req.modules) if (!existsSync(this.objectFile(m.digest))) await fsp.writeFile(this.objectFile(m.digest), m.object);
+      for (const m of req.modules) if (!existsSync(this.paths.objectFile(m.digest))) await fsp.writeFile(this.paths.objectFile(m.digest), m.object);
 
-      const dir = this.chainDir(req.port, digest);
+      const dir = this.paths.chainDir(req.port, digest);
       const reusingPrevious = meta.previous?.chainDigest === digest && existsSync(join(dir, 'root'));
       let ids: { id: number | null; tag: string | null }[];
       let rootId: number;
@@ -298,9 +211,9 @@ export class KernelXdpDriver implements DeviceDriver {
           const loaded = await loadChain({
             mechanism,
             dir,
-            hookStatsPin: this.hookStatsPin(req.port),
-            objectFile: (d) => this.objectFile(d),
-            mapsDir: (name) => join(this.portDir(req.port), 'maps', name),
+            hookStatsPin: this.paths.hookStatsPin(req.port),
+            objectFile: (d) => this.paths.objectFile(d),
+            mapsDir: (name) => join(this.paths.portDir(req.port), 'maps', name),
             stateDir: this.o.stateDir,
             modules: req.modules,
           });
@@ -318,8 +231,8 @@ export class KernelXdpDriver implements DeviceDriver {
         if (running === null) {
           mode = await this.attach(req.port, iface, join(dir, 'root'), req.target, req.hook);
         } else {
-          const old = meta.current && existsSync(join(this.chainDir(req.port, meta.current.chainDigest), 'root')) ? join(this.chainDir(req.port, meta.current.chainDigest), 'root') : `id:${running}`;
-          const r = await xdpctl(['replace', this.linkPin(req.port), join(dir, 'root'), old]);
+          const old = meta.current && existsSync(join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root')) ? join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root') : `id:${running}`;
+          const r = await xdpctl(['replace', this.paths.linkPin(req.port), join(dir, 'root'), old]);
           if (!r.ok) throw new DeviceError('kernel_failed', `atomic replace failed (${r.failure.error}, errno ${r.failure.errno}); the old chain still runs`);
         }
       } catch (e) {
@@ -339,7 +252,7 @@ export class KernelXdpDriver implements DeviceDriver {
         committed: false,
       };
       const dropped = meta.previous && meta.previous.chainDigest !== digest && meta.previous.chainDigest !== meta.current?.chainDigest ? meta.previous : null;
-      if (dropped) await fsp.rm(this.chainDir(req.port, dropped.chainDigest), { recursive: true, force: true });
+      if (dropped) await fsp.rm(this.paths.chainDir(req.port, dropped.chainDigest), { recursive: true, force: true });
       const status = running === null ? 'loaded' : 'replaced';
       this.meta[req.port] = { current: next, previous: running === null ? null : meta.current };
       await this.saveMeta(req.port);
@@ -349,20 +262,20 @@ export class KernelXdpDriver implements DeviceDriver {
 
   /** First attach of a port: the hook the plan named, or native where the driver supports it, else generic. */
   private async attach(port: number, iface: PortInterface, rootPin: string, target: Target, hook?: XdpHook): Promise<ChainState['mode']> {
-    await fsp.mkdir(this.portDir(port), { recursive: true });
-    return attachRoot(iface, rootPin, this.linkPin(port), target, hook);
+    await fsp.mkdir(this.paths.portDir(port), { recursive: true });
+    return attachRoot(iface, rootPin, this.paths.linkPin(port), target, hook);
   }
 
   async detach(port: number): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
     return this.queue.run(async () => {
       this.checkPort(port);
-      const had = existsSync(this.linkPin(port));
+      const had = existsSync(this.paths.linkPin(port));
       if (had) {
-        const r = await xdpctl(['detach', this.linkPin(port)]);
+        const r = await xdpctl(['detach', this.paths.linkPin(port)]);
         if (!r.ok) throw new DeviceError('kernel_failed', `detach failed: ${r.failure.error}`);
       }
       // Persistent maps stay: a later load of the module picks its state up again.
-      await fsp.rm(join(this.portDir(port), 'chains'), { recursive: true, force: true });
+      await fsp.rm(join(this.paths.portDir(port), 'chains'), { recursive: true, force: true });
       this.meta[port] = { current: null, previous: null };
       await this.saveMeta(port);
       return { status: had ? 'detached' : 'not_attached', deviceId: this.device.id, port };
@@ -373,7 +286,7 @@ export class KernelXdpDriver implements DeviceDriver {
     return this.queue.run(async () => {
       const meta = this.checkPort(port);
       if (!meta.current) return { status: 'nothing_to_commit', deviceId: this.device.id, port, current: null };
-      if (meta.previous) await fsp.rm(this.chainDir(port, meta.previous.chainDigest), { recursive: true, force: true });
+      if (meta.previous) await fsp.rm(this.paths.chainDir(port, meta.previous.chainDigest), { recursive: true, force: true });
       this.meta[port] = { current: { ...meta.current, committed: true }, previous: null };
       await this.saveMeta(port);
       return { status: 'committed', deviceId: this.device.id, port, current: this.meta[port].current };
@@ -393,11 +306,11 @@ export class KernelXdpDriver implements DeviceDriver {
       }
       const meta = this.checkPort(req.port);
       if (!meta.previous || !meta.current) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
-      const prevRoot = join(this.chainDir(req.port, meta.previous.chainDigest), 'root');
-      const curRoot = join(this.chainDir(req.port, meta.current.chainDigest), 'root');
-      const r = await xdpctl(['replace', this.linkPin(req.port), prevRoot, existsSync(curRoot) ? curRoot : `id:${meta.current.rootProgId}`]);
+      const prevRoot = join(this.paths.chainDir(req.port, meta.previous.chainDigest), 'root');
+      const curRoot = join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root');
+      const r = await xdpctl(['replace', this.paths.linkPin(req.port), prevRoot, existsSync(curRoot) ? curRoot : `id:${meta.current.rootProgId}`]);
       if (!r.ok) throw new DeviceError('kernel_failed', `atomic swap back failed (${r.failure.error}, errno ${r.failure.errno}); the current chain still runs`);
-      await fsp.rm(this.chainDir(req.port, meta.current.chainDigest), { recursive: true, force: true });
+      await fsp.rm(this.paths.chainDir(req.port, meta.current.chainDigest), { recursive: true, force: true });
       this.meta[req.port] = { current: meta.previous, previous: null };
       await this.saveMeta(req.port);
       return { status: 'rolled_back', scope: 'program', deviceId: this.device.id, port: req.port, current: meta.previous };
@@ -421,8 +334,8 @@ export class KernelXdpDriver implements DeviceDriver {
         const m = chain.modules[idx];
         const r =
           chain.mechanism === 'freplace'
-            ? (await runVectors(this.objectFile(m.digest), [v], { program: m.program, type: 'xdp', timingRepeat: 0 }))[0]
-            : await runDeployedVector({ chain, linkPin: this.linkPin(port), netns: iface.netns || null, ifname: iface.name }, idx, v);
+            ? (await runVectors(this.paths.objectFile(m.digest), [v], { program: m.program, type: 'xdp', timingRepeat: 0 }))[0]
+            : await runDeployedVector({ chain, linkPin: this.paths.linkPin(port), netns: iface.netns || null, ifname: iface.name }, idx, v);
         out.push({ ...r, module: m.name, emulated: false });
       }
       return out;
@@ -435,8 +348,8 @@ export class KernelXdpDriver implements DeviceDriver {
     const links = await linksIn(this.o.host ? this.o.host.netns : this.iface(0).netns);
     for (const [port, meta] of this.meta.entries()) {
       if (!meta.current) continue;
-      const dir = this.chainDir(port, meta.current.chainDigest);
-      const c = await portCounters({ port, iface: this.iface(port), chain: meta.current, dir, hookStatsPin: this.hookStatsPin(port), links, progStats: pinnedProg });
+      const dir = this.paths.chainDir(port, meta.current.chainDigest);
+      const c = await portCounters({ port, iface: this.iface(port), chain: meta.current, dir, hookStatsPin: this.paths.hookStatsPin(port), links, progStats: pinnedProg });
       modules.push(...c.modules);
       if (c.hook) hooks.push(c.hook);
     }

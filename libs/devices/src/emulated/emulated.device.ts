@@ -1,5 +1,5 @@
 import { hookOf, type Device, type FirmwareProfile, type Target } from '@ioplane/domain';
-import { estimateNsPerPacket, NOT_RUN, runVectors, verifyOffload, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
+import { NOT_RUN, runVectors, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
 import { OpQueue } from '../abort.sleep';
 import { DeviceError } from '../device.error';
 import {
@@ -12,6 +12,8 @@ import { FirmwareSlots } from '../firmware.slots';
 import { factsOf, withObjectFile } from './object.facts';
 import { KernelStage, type StageSpec } from './emulated.stage';
 import { FlowStage } from './flow.stage';
+import { judgeChain } from './chain.judge';
+import { TrafficModel } from './traffic.model';
 
 export interface EmulatedDeviceOptions {
   device: Device;
@@ -50,15 +52,6 @@ interface PortState {
   previous: EmulatedChain | null;
 }
 
-interface Tally {
-  packets: number;
-  bytes: number;
-  drops: number;
-  cpuNs: number;
-  at: number;
-}
-
-const DEFAULT_PPS = 1000;
 let nextProgId = 100_000;
 
 function isFirmwareProfile(p: EmulatedDeviceOptions['profile']): p is FirmwareProfile {
@@ -75,9 +68,7 @@ export class EmulatedDevice implements DeviceDriver {
   private profile: EmulatedDeviceOptions['profile'];
   private readonly firmware: FirmwareSlots | null;
   private readonly ports: PortState[];
-  private readonly tallies = new Map<string, Tally>();
-  /** Module -> pps a workload scenario sets, overriding the pps the module was loaded with. */
-  private readonly traffic = new Map<string, number>();
+  private readonly model: TrafficModel;
   private readonly queue = new OpQueue();
   private readonly timeScale: number;
   private readonly stage: KernelStage | null;
@@ -91,6 +82,7 @@ export class EmulatedDevice implements DeviceDriver {
     this.device = o.device;
     this.profile = o.profile;
     this.timeScale = o.timeScale ?? 1;
+    this.model = new TrafficModel(o.meanPacketBytes ?? 700);
     this.ports = Array.from({ length: Math.max(1, o.profile.limits.ports) }, () => ({ current: null, previous: null }));
     this.firmware = isFirmwareProfile(o.profile)
       ? new FirmwareSlots({
@@ -174,44 +166,6 @@ export class EmulatedDevice implements DeviceDriver {
     if (this.offline()) throw new DeviceError('device_busy', `${this.device.id} is being flashed and is not usable during the update`);
   }
 
-  private async judge(req: LoadRequest): Promise<{ facts: ObjectFacts[]; mapBytes: number }> {
-    const limits = this.profile.limits;
-    if (!this.targets().includes(req.target)) {
-      const why = this.o.hostXdpElsewhere && req.target.startsWith('host-') ? ` on ${this.device.id}: its netdevs' host XDP runs in another device` : '';
-      throw new DeviceError('unsupported_target', `${this.profile.id} does not offer ${req.target}${why} (targets: ${this.targets().join(', ')})`, 'target');
-    }
-    // A flow target holds rules, not programs: its capacity (flowRules) is the offload verifier's to check.
-    const flow = req.target === 'nic-flow-offload' || req.target === 'dpu-flow-offload';
-    if (!flow && req.modules.length > limits.programSlotsPerPort) {
-      throw new DeviceError('slot_limit', `${this.profile.id} runs at most ${limits.programSlotsPerPort} program(s) per port; the chain has ${req.modules.length}`, 'modules');
-    }
-    const facts: ObjectFacts[] = [];
-    let mapBytes = 0;
-    for (const [i, m] of req.modules.entries()) {
-      let f: ObjectFacts;
-      try {
-        f = await factsOf(m.digest, m.object);
-      } catch (e) {
-        throw new DeviceError('bad_object', `module ${m.name}: not a BPF object: ${(e as Error).message}`, `modules[${i}].object`);
-      }
-      const verdict = verifyOffload(f, m.program, this.profile);
-      const t = verdict.targets.find((x) => x.target === req.target);
-      if (!t || !t.accepted) {
-        const reasons = t?.reasons ?? verdict.reasons;
-        throw new DeviceError(
-          'offload_refused',
-          `${this.profile.id} refuses module ${m.name} for ${req.target}: ${reasons.map((r) => r.message).join('; ')}`,
-          `modules[${i}]`,
-          reasons,
-        );
-      }
-      facts.push(f);
-      // Flow rules keep no BPF maps on the device: the tables became rules, counted by the verifier against flowRules.
-      if (!flow) mapBytes += f.maps.filter((x) => !x.internal).reduce((s, x) => s + x.bytes, 0);
-    }
-    return { facts, mapBytes };
-  }
-
   async load(req: LoadRequest): Promise<LoadResult> {
     return this.queue.run(async () => {
       const port = this.checkPort(req.port);
@@ -220,7 +174,7 @@ export class EmulatedDevice implements DeviceDriver {
       if (port.current?.state.chainDigest === digest) {
         return { status: 'unchanged', deviceId: this.device.id, port: req.port, current: { ...port.current.state }, previous: port.previous ? { ...port.previous.state } : null };
       }
-      const { facts, mapBytes } = await this.judge(req);
+      const { facts, mapBytes } = await judgeChain(req, { deviceId: this.device.id, profile: this.profile, targets: this.targets(), hostXdpElsewhere: this.o.hostXdpElsewhere });
       const others = this.ports.reduce((s, p, i) => s + (i === req.port ? 0 : p.current?.mapBytes ?? 0), 0);
       if (others + mapBytes > this.profile.limits.mapMemoryBytes) {
         throw new DeviceError('map_memory', `maps need ${others + mapBytes} B on ${this.device.id}; the profile allows ${this.profile.limits.mapMemoryBytes} B`, 'modules');
@@ -250,7 +204,7 @@ export class EmulatedDevice implements DeviceDriver {
         mapBytes,
         unhealthy: this.o.faults.fire(this.device.id, 'healthCheckFails'),
       };
-      this.sample();
+      this.model.sample(this.ports, this.offline());
       const status = port.current ? 'replaced' : 'loaded';
       port.previous = port.current;
       port.current = chain;
@@ -261,7 +215,7 @@ export class EmulatedDevice implements DeviceDriver {
   async detach(portNo: number): Promise<{ status: 'detached' | 'not_attached'; deviceId: string; port: number }> {
     return this.queue.run(async () => {
       const port = this.checkPort(portNo);
-      this.sample();
+      this.model.sample(this.ports, this.offline());
       const had = port.current !== null;
       await this.stage?.detach(portNo);
       await this.flow?.detach(portNo);
@@ -301,7 +255,7 @@ export class EmulatedDevice implements DeviceDriver {
       }
       const port = this.checkPort(req.port);
       if (!port.previous) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
-      this.sample();
+      this.model.sample(this.ports, this.offline());
       await this.stage?.rollback(req.port);
       await this.flow?.rollback(req.port);
       port.current = port.previous;
@@ -312,7 +266,7 @@ export class EmulatedDevice implements DeviceDriver {
 
   private activated(p: FirmwareProfile): void {
     // Loading other firmware reloads the driver: whatever ran on the device is gone.
-    this.sample();
+    this.model.sample(this.ports, this.offline());
     this.profile = p;
     for (const port of this.ports) {
       port.current = null;
@@ -356,38 +310,13 @@ export class EmulatedDevice implements DeviceDriver {
     return out;
   }
 
-  /** Advances every running module's counters to now. */
-  private sample(): void {
-    const now = Date.now();
-    const offline = this.offline();
-    for (const [portNo, port] of this.ports.entries()) {
-      const chain = port.current;
-      if (!chain) continue;
-      for (const [i, m] of chain.modules.entries()) {
-        const key = `${portNo}/${m.name}`;
-        const t = this.tallies.get(key) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0, at: Date.parse(chain.state.loadedAt) };
-        const seconds = offline ? 0 : (now - t.at) / 1000;
-        // Packets reaching a later module are those the earlier ones passed; a crashing chain drops all.
-        const n = Math.floor(seconds * (this.traffic.get(m.name) ?? m.pps ?? DEFAULT_PPS));
-        t.packets += n;
-        t.bytes += n * (this.o.meanPacketBytes ?? 700);
-        if (chain.unhealthy) t.drops += n;
-        const prog = chain.facts[i].programs.find((p) => p.name === m.program || p.section === m.program);
-        t.cpuNs += n * estimateNsPerPacket(prog?.totalInstructions ?? 0).ns;
-        t.at = now;
-        this.tallies.set(key, t);
-      }
-    }
-  }
-
   /**
    * Scenario traffic: from now on `module` counts `pps` wherever it runs on this device (also
    * after it is loaded here later); null returns it to the pps it was loaded with.
    */
   setTraffic(module: string, pps: number | null): void {
-    this.sample();
-    if (pps === null) this.traffic.delete(module);
-    else this.traffic.set(module, Math.max(0, pps));
+    this.model.sample(this.ports, this.offline());
+    this.model.setTraffic(module, pps);
   }
 
   async probe(port: number, packets: number): Promise<{ deviceId: string; port: number; sent: number }> {
@@ -397,7 +326,7 @@ export class EmulatedDevice implements DeviceDriver {
   }
 
   async counters(): Promise<DeviceCounters> {
-    this.sample();
+    this.model.sample(this.ports, this.offline());
     const onHost = (t: Target): boolean => t.startsWith('host-');
     const modules: ModuleCounters[] = [];
     const staged = (await this.stage?.counters()) ?? new Map<number, ModuleCounters[]>();
@@ -410,7 +339,7 @@ export class EmulatedDevice implements DeviceDriver {
         continue;
       }
       for (const m of port.current?.modules ?? []) {
-        const t = this.tallies.get(`${portNo}/${m.name}`) ?? { packets: 0, bytes: 0, drops: 0, cpuNs: 0 };
+        const t = this.model.tally(portNo, m.name);
         modules.push({
           module: m.name,
           port: portNo,
