@@ -1,16 +1,13 @@
-import { ConflictException, Controller, Get, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { ConflictException, Controller, Get, HttpCode, HttpException, Inject, Logger, NotFoundException, OnModuleDestroy, OnModuleInit, Param, Post, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
-import { loadHighs } from '@ioplane/placement';
-import { currentPlacement, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, planPlacement, StoredPlan, SubmitPlacement } from '@ioplane/planning';
-import type { AgentFactsResult } from '@ioplane/planning';
-import { QUEUES } from '@ioplane/queue';
+import { DryRunError, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, QueuedDryRun, StoredPlan, SubmitPlacement } from '@ioplane/planning';
+import { logBullErrors, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
-import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
 import { MachineLeased } from '@ioplane/state';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';
@@ -27,20 +24,34 @@ interface StatusSetter {
 
 @ApiTags('placements')
 @Controller('v1/placements')
-export class PlacementsController {
+export class PlacementsController implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(FLEET_REPOSITORY) private readonly fleet: FleetRepository,
     @Inject(PLACEMENT_REPOSITORY) private readonly placements: PlacementRepository,
-    @Inject(MODULE_CATALOG) private readonly catalog: ModuleCatalog,
-    @Inject(PROFILES) private readonly profiles: FirmwareProfile[],
-    @Inject(AGENT_FACTS) private readonly agentFacts: (m: FleetMachine) => Promise<AgentFactsResult | null>,
-    @InjectQueue(QUEUES.placement) private readonly queue: Queue,
+    @Inject(MODULE_CATALOG) catalog: ModuleCatalog,
+    @InjectQueue(QUEUES.placement) queue: Queue,
+    @InjectQueue(QUEUES.dryRun) private readonly dryRunQueue: Queue,
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
   ) {
     this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet, leases: rollouts, planQueue: queue });
   }
 
+  private readonly log = new Logger(PlacementsController.name);
   private readonly submitPlacement: SubmitPlacement;
+  private dryRunEvents: QueueEvents | null = null;
+  private dryRun: QueuedDryRun<QueueEvents> | null = null;
+
+  /** Dry-run answers arrive as queue events: one subscription per API process, on a connection that may block. */
+  onModuleInit(): void {
+    const c = this.dryRunQueue.opts.connection;
+    const connection = 'duplicate' in c ? c : { ...c, maxRetriesPerRequest: null, enableOfflineQueue: true };
+    this.dryRunEvents = logBullErrors(new QueueEvents(QUEUES.dryRun, { connection, prefix: this.dryRunQueue.opts.prefix }), `queue-events ${QUEUES.dryRun}`, (f, m) => this.log.warn(f, m));
+    this.dryRun = new QueuedDryRun({ queue: this.dryRunQueue, events: this.dryRunEvents });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.dryRunEvents?.close().catch(() => undefined);
+  }
 
   @Post()
   @RequireRole('operator')
@@ -59,7 +70,8 @@ export class PlacementsController {
   ) {
     if (req.dryRun) {
       res.status(200);
-      const plan = await this.guard(async () => planPlacement('dry-run', req, { fleet: this.fleet, catalog: this.catalog, profiles: this.profiles, agentFacts: this.agentFacts, current: (id) => currentPlacement(this.rollouts, id), highs: await loadHighs() }));
+      // Planned by a worker (the dry-run queue): the API process never runs a solver.
+      const plan = await this.guard(() => this.dryRun!.execute({ request: req }));
       return { dryRun: true, plan };
     }
     // Leased at submission: a placement touching another's machines is refused now, not after queueing.
@@ -187,6 +199,7 @@ export class PlacementsController {
       if (e instanceof PlacementInputError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, e.code === 'not_found' ? 404 : 422);
       // A solver bug, not the caller's: the plan is neither returned nor stored, and the rules it broke are named.
       if (e instanceof PlanValidationError) throw new HttpException({ code: e.code, message: e.message, violations: e.violations.slice(0, 20) }, 500);
+      if (e instanceof DryRunError) throw new HttpException({ code: e.code, message: e.message }, e.code === 'dry_run_timeout' ? 503 : 500);
       throw e;
     }
   }

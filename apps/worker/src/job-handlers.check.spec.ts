@@ -8,6 +8,7 @@ import { FleetProcessor } from './fleet.processor';
 import { PlacementProcessor } from './placement.processor';
 import { RolloutProcessor } from './rollout.processor';
 import { RebalanceProcessor } from './rebalance.processor';
+import { DryRunProcessor } from './dry-run.processor';
 
 /** A provider handling every registered job but `except`. */
 function handlersFor(except: JobName[] = []) {
@@ -57,6 +58,6 @@ describe(JobHandlersCheck.name, () => {
   it('is part of the worker, whose processors cover the registry', () => {
     const worker = WorkerModule.forRoot({ config: {} as never, redisUrl: 'redis://127.0.0.1:1', name: 'spec', maas: { url: 'http://127.0.0.1:1', apiKey: 'a:b:c' } });
     expect(worker.providers).toContain(JobHandlersCheck);
-    expect(checkJobHandlers([FleetProcessor, PlacementProcessor, RolloutProcessor, RebalanceProcessor])).toEqual([]);
+    expect(checkJobHandlers([FleetProcessor, PlacementProcessor, DryRunProcessor, RolloutProcessor, RebalanceProcessor])).toEqual([]);
   });
 });

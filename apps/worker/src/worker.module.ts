@@ -11,6 +11,7 @@ import { rolloutEnv, RolloutKeys } from './rollout.env';
 import { RolloutProcessor } from './rollout.processor';
 import { FleetProcessor } from './fleet.processor';
 import { PlacementProcessor } from './placement.processor';
+import { DryRunProcessor } from './dry-run.processor';
 import { FleetScheduler } from './fleet.scheduler';
 import { RolloutReconcileScheduler } from './rollout.reconcile.scheduler';
 import { MAAS_CLIENT, ROLLOUT_ORCHESTRATOR } from './worker.tokens';
@@ -48,6 +49,7 @@ export class WorkerModule {
         JobHandlersCheck,
         FleetProcessor,
         PlacementProcessor,
+        DryRunProcessor,
         RolloutProcessor,
         ...(opts.schedules === false ? [] : [FleetScheduler, RolloutReconcileScheduler]),
       ],

@@ -5,5 +5,6 @@ export * from './placement.planner';
 export * from './agent.facts';
 export * from './submit-placement';
 export * from './plan-placement';
+export * from './dry-run-placement';
 export * from './provisioning';
 export * from './ingress.select';

@@ -23,6 +23,8 @@ export interface JobQueue {
 /** Kept long enough for `GET /v1/jobs/{id}` and the reconciler's look-ups; bounded so Redis does not grow. */
 const KEEP = { removeOnComplete: 1000, removeOnFail: 1000 } as const;
 const KEEP_REBALANCE = { removeOnComplete: 100, removeOnFail: 200 } as const;
+/** A dry run's answer goes to the API that awaits it; kept a few minutes for a look afterwards, never retried (the caller asks again). */
+const KEEP_DRY_RUN = { removeOnComplete: { age: 300, count: 1000 }, removeOnFail: { age: 300, count: 1000 }, attempts: 1 } as const;
 
 function job<D>(name: JobName, data: D, opts: JobsOptions): JobDescriptor<D> {
   return { name, queueName: QUEUE_OF[name], data, opts };
@@ -45,6 +47,8 @@ export const jobs = {
   fleetSync: (data: FleetSyncPayload) => job(JOBS.fleetSync, data, FLEET_SYNC_JOB_OPTIONS),
   fleetDeploy: (data: FleetDeployPayload, retries: number, requestId: string) => job(JOBS.fleetDeploy, data, fleetDeployJobOptions(data.systemId, retries, requestId)),
   plan: (placementId: string) => job(JOBS.plan, { placementId }, { jobId: JOB_IDS.plan(placementId), ...KEEP }),
+  /** The request travels in the job (nothing is stored); BullMQ gives it an id. */
+  dryRun: <R>(request: R) => job(JOBS.dryRun, { request }, KEEP_DRY_RUN),
   rolloutStart: (placementId: string) => job(JOBS.rolloutStart, { placementId }, { jobId: JOB_IDS.rolloutStart(placementId), ...KEEP }),
   /** Run again while Redis is unavailable or a machine's agent cannot be asked yet (UnresolvedMachines): about 8.5 min in all. */
   rolloutWave: (placementId: string, wave: number) =>
@@ -65,7 +69,7 @@ export class WrongQueueError extends Error {
   }
 }
 
-export async function addJob<D>(queue: JobQueue, d: JobDescriptor<D>): Promise<{ id?: string }> {
+export async function addJob<D, R extends { id?: string }>(queue: { readonly name: string; add(name: string, data: unknown, opts?: JobsOptions): Promise<R> }, d: JobDescriptor<D>): Promise<R> {
   if (queue.name !== d.queueName) throw new WrongQueueError(d.name, queue.name);
   return queue.add(d.name, d.data, d.opts);
 }

@@ -4,6 +4,8 @@ export const QUEUES = {
   placement: 'placement',
   rollout: 'rollout',
   rebalance: 'rebalance',
+  /** Dry runs: the API awaits them, so they never wait behind real plans. */
+  dryRun: 'dry-run',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -12,6 +14,7 @@ export const JOBS = {
   maasEvents: 'maas-events',
   fleetDeploy: 'fleet-deploy',
   plan: 'plan',
+  dryRun: 'dry-run-placement',
   rolloutStart: 'rollout-start',
   rolloutWave: 'rollout-wave',
   rolloutMachine: 'rollout-machine',
@@ -27,6 +30,7 @@ export const QUEUE_OF: Record<JobName, QueueName> = {
   [JOBS.maasEvents]: QUEUES.fleet,
   [JOBS.fleetDeploy]: QUEUES.fleet,
   [JOBS.plan]: QUEUES.placement,
+  [JOBS.dryRun]: QUEUES.dryRun,
   [JOBS.rolloutStart]: QUEUES.rollout,
   [JOBS.rolloutWave]: QUEUES.rollout,
   [JOBS.rolloutMachine]: QUEUES.rollout,
