@@ -65,6 +65,11 @@ export interface MachineProblem {
   /** Allowed transitions between positions on one port (see transitions). */
   allowed: readonly boolean[];
   traffic: TrafficDemand[];
+  /**
+   * The traffic filter's count of problems made from it: explanations are shared between the
+   * problems of one filter, which is only worth its keys when there are several.
+   */
+  filter?: { readonly problems: number };
   /** Shared with the traffic filter and other classes: never mutated. */
   candidates: readonly (readonly Candidate[])[];
   rejected: readonly (readonly RawRejection[])[];
@@ -172,6 +177,7 @@ export function problemFrom(machine: PlacementMachine, chain: PlacementModule[],
   const rowPort: number[] = [];
   const chainStart: boolean[] = [];
   const shape = { devices, hostDevice, ports };
+  tf.problems++;
   for (let r = 0; r < tf.modules.length; r++) {
     const m = chain[r % n];
     const pi = Math.floor(r / n);
@@ -194,7 +200,7 @@ export function problemFrom(machine: PlacementMachine, chain: PlacementModule[],
     candidates.push(sortByCost(cands));
   }
   const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
-  return { machine, devices, hostDevice, chain, ports, modules, rowPort, chainStart, allowed, traffic: tf.traffic, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
+  return { machine, devices, hostDevice, chain, ports, modules, rowPort, chainStart, allowed, traffic: tf.traffic, filter: tf, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
 }
 
 /** Every row's traffic: per port, the chain's rates (the entering rate replaced by `entering` when given). */

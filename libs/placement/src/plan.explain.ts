@@ -72,20 +72,6 @@ function amountOn(c: Candidate, r: number): number {
   return 0;
 }
 
-/**
- * Chain-order and firmware refusals name the neighbour or holder that blocks and the stage or
- * flavour refused: worded once per blocking candidate (shared by every class that places it).
- */
-const afterNotes = new WeakMap<Candidate, string[]>();
-const beforeNotes = new WeakMap<Candidate, string[]>();
-const holderNotes = new WeakMap<Candidate, string[]>();
-
-function notesOf(notes: WeakMap<Candidate, string[]>, by: Candidate): string[] {
-  let row = notes.get(by);
-  if (!row) notes.set(by, (row = []));
-  return row;
-}
-
 type Rejected = DecisionTemplate['rejected'][number];
 
 /**
@@ -102,13 +88,19 @@ class Refusal {
     readonly target: Target,
     readonly hook: Hook,
     readonly code: RejectCode,
-    /** exclusive: the holder's hook; capacity: the resource; cost: the candidate. */
-    private readonly ref: string | Resource | Candidate,
-    /** exclusive: the holding module; capacity and cost: unused. */
+    /**
+     * exclusive: the holder's hook; capacity: the resource; cost: the candidate; chain_order: the
+     * neighbour's candidate; flavour: the device's flavours.
+     */
+    private readonly ref: string | Resource | Candidate | readonly DeviceFlavour[],
+    /** exclusive, chain_order, flavour: the neighbouring or holding module; capacity and cost: unused. */
     private readonly who: string,
-    /** exclusive: 1 when the hooks are exclusive per netdev; capacity: others' use; cost: the delta. */
+    /**
+     * exclusive: 1 when the hooks are exclusive per netdev; capacity: others' use; cost: the delta;
+     * chain_order: -1 when the neighbour runs earlier, 1 later; flavour: the holder's flavour.
+     */
     private readonly x: number,
-    /** capacity: this candidate's use. */
+    /** capacity: this candidate's use; chain_order: this candidate's stage; flavour: its flavour. */
     private readonly y: number,
   ) {
     if (code === 'cost') this.costDelta = x;
@@ -117,7 +109,15 @@ class Refusal {
   get message(): string {
     if (this.text !== undefined) return this.text;
     let t: string;
-    if (this.code === 'exclusive') {
+    if (this.code === 'chain_order') {
+      const by = this.ref as Candidate;
+      t = this.x < 0
+        ? `earlier module ${this.who} runs at ${by.hook} (position ${by.stage}); packets never go back to ${this.hook} (position ${this.y})`
+        : `later module ${this.who} runs at ${by.hook} (position ${by.stage}), before ${this.hook} (position ${this.y}) in the packet path`;
+    } else if (this.code === 'flavour') {
+      const flavours = this.ref as readonly DeviceFlavour[];
+      t = `needs firmware ${flavours[this.y].profileId} but ${this.who} keeps the device on ${flavours[this.x].profileId}`;
+    } else if (this.code === 'exclusive') {
       const why = this.x === 1 ? 'one of the two per netdev' : 'the agent loads one chain per device port, so the card\'s hooks of a port cannot both hold modules';
       t = `${this.who} holds ${this.ref as string} on this port, and ${this.hook} cannot be attached beside it (${why})`;
     } else if (this.code === 'cost') {
@@ -130,28 +130,14 @@ class Refusal {
   }
 }
 
-function refused(c: Candidate, code: RejectCode, message: string): Rejected {
-  return { deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, code, message: flat(message) };
-}
-
 /** Why a feasible alternative was not taken, given the rest of the plan stays as it is. */
 function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: PlanTotals): Rejected {
   const c = p.candidates[i][k];
   const chosen = p.candidates[i][a[i]];
   const prev = i > 0 && !p.chainStart[i] ? p.candidates[i - 1][a[i - 1]] : null;
   const next = i + 1 < a.length && !p.chainStart[i + 1] ? p.candidates[i + 1][a[i + 1]] : null;
-  if (prev && c.stage < prev.stage) {
-    const row = notesOf(afterNotes, prev);
-    const message = (row[c.stage] ??= flat(
-      `earlier module ${p.modules[i - 1].name} runs at ${prev.hook} (position ${prev.stage}); packets never go back to ${c.hook} (position ${c.stage})`));
-    return refused(c, 'chain_order', message);
-  }
-  if (next && c.stage > next.stage) {
-    const row = notesOf(beforeNotes, next);
-    const message = (row[c.stage] ??= flat(
-      `later module ${p.modules[i + 1].name} runs at ${next.hook} (position ${next.stage}), before ${c.hook} (position ${c.stage}) in the packet path`));
-    return refused(c, 'chain_order', message);
-  }
+  if (prev && c.stage < prev.stage) return new Refusal(c.deviceIndex, c.target, c.hook, 'chain_order', prev, p.modules[i - 1].name, -1, c.stage);
+  if (next && c.stage > next.stage) return new Refusal(c.deviceIndex, c.target, c.hook, 'chain_order', next, p.modules[i + 1].name, 1, c.stage);
   const clash = (prev && !follows(prev.stage, c.stage, p.allowed) && prev) || (next && !follows(c.stage, next.stage, p.allowed) && next);
   if (clash) {
     const who = clash === prev ? p.modules[i - 1].name : p.modules[i + 1].name;
@@ -164,11 +150,7 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     for (let j = 0; j < a.length && holder < 0; j++) if (j !== i && p.candidates[j][a[j]].deviceIndex === c.deviceIndex) holder = j;
     const hc = p.candidates[holder][a[holder]];
     if (hc.flavourIndex !== c.flavourIndex) {
-      const flavours = flavoursOf(p.devices[c.deviceIndex]);
-      const row = notesOf(holderNotes, hc);
-      const message = (row[c.flavourIndex] ??= flat(
-        `needs firmware ${flavours[c.flavourIndex].profileId} but ${p.modules[holder].name} keeps the device on ${flavours[hc.flavourIndex].profileId}`));
-      return refused(c, 'flavour', message);
+      return new Refusal(c.deviceIndex, c.target, c.hook, 'flavour', flavoursOf(p.devices[c.deviceIndex]), p.modules[holder].name, hc.flavourIndex, c.flavourIndex);
     }
   }
   // Capacity: name the resource and the numbers with the plan's other modules on it.
@@ -215,6 +197,10 @@ function placementKey(p: MachineProblem, a: Assignment): string {
 /** Reasons for every chosen target and for every (device, target) not chosen. */
 export function explain(p: MachineProblem, a: Assignment): DecisionTemplate[] {
   let totals: PlanTotals | null = null;
+  if ((p.filter?.problems ?? 2) < 2) {
+    // The only problem of its filter so far: nothing to share, and the keys would cost more than the rest.
+    return p.modules.map((_, i) => explainModule(p, a, i, (totals ??= totalsOf(p, a))));
+  }
   const where = placementKey(p, a);
   let shared = sharedTemplates.get(p.traffic);
   return p.modules.map((m, i) => {

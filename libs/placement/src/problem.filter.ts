@@ -93,6 +93,8 @@ export interface ModuleOptions {
 /** Everything of a problem that traffic decides: resource rows, costs without migration, per row. */
 export interface TrafficFilter {
   traffic: TrafficDemand[];
+  /** Problems made from this filter so far (problemFrom counts them). */
+  problems: number;
   resources: Resource[];
   switchCost: number[][];
   modules: ModuleOptions[];
@@ -232,7 +234,7 @@ export function trafficFilter(
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
-  return { traffic, resources, switchCost, modules };
+  return { traffic, problems: 0, resources, switchCost, modules };
 }
 
 /** The first kind (in KINDS order) whose use alone exceeds its capacity in trafficFilter's current option, -1 for none. */
