@@ -5,7 +5,7 @@ import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult } from '@ioplane/inventory';
 import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
-import { FLEET_SYNC_JOB_OPTIONS, fleetDeployPayload, fleetSyncPayload, JOBS, OnJob, QUEUES, errorLogger } from '@ioplane/queue';
+import { addJob, jobs, fleetDeployPayload, fleetSyncPayload, JOBS, OnJob, QUEUES, errorLogger } from '@ioplane/queue';
 import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, IoplaneConfig, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
 import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, SubmitPlacement, type DeployOutcome } from '@ioplane/planning';
@@ -73,7 +73,7 @@ export class FleetProcessor extends JobProcessor {
       });
       this.log.log({ systemId, hostname: outcome.hostname, attempt: job.attemptsMade + 1 }, 'machine deployed with its agent answering');
       // Its agent answers now: sync it and let provisioning place what its selector asks.
-      await this.queue.add(JOBS.fleetSync, { reason: 'maas-event', systemIds: [systemId] }, FLEET_SYNC_JOB_OPTIONS);
+      await addJob(this.queue, jobs.fleetSync({ reason: 'maas-event', systemIds: [systemId] }));
       return outcome;
     } catch (e) {
       if (e instanceof DeployError) this.log.warn({ systemId, code: e.code, reason: e.reason, attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 }, 'deployment failed');
@@ -133,7 +133,7 @@ export class FleetProcessor extends JobProcessor {
   async maasEvents(): Promise<EventWatchResult> {
     const result = await watchMaasEvents(this.maas, this.repo);
     if (result.deployed.length) {
-      await this.queue.add(JOBS.fleetSync, { reason: 'maas-event', systemIds: result.deployed }, FLEET_SYNC_JOB_OPTIONS);
+      await addJob(this.queue, jobs.fleetSync({ reason: 'maas-event', systemIds: result.deployed }));
       this.log.log({ deployed: result.deployed }, 'machines reached Deployed: fleet sync queued');
     }
     return result;
