@@ -1,5 +1,5 @@
 import type { DesiredMachine } from './machine.desired';
-import { chainKey, layoutOf, partsOf } from './machine.layout';
+import { chainKey, layoutFrom, layoutOf, partsOf } from './machine.layout';
 import { mover } from './machine.mover';
 import { rollBackMachine } from './machine.rollback';
 import type { AgentPort, RunbookDeps } from './machine.runbook';
@@ -49,8 +49,15 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
 
 /** What the agent runs on every port the plan puts a chain on, for the reconciler's decision. */
 export async function agentFacts(agent: AgentPort, want: DesiredMachine): Promise<AgentFacts> {
-  const [devices, live] = await Promise.all([layoutOf(agent, want), agent.programs()]);
+  const [inv, live] = await Promise.all([agent.inventory(), agent.programs()]);
+  const devices = layoutFrom(inv, want);
+  const firmware = (id: string) => {
+    const d = inv.devices.find((x) => x.device.id === id);
+    return d && d.driver !== null ? d.firmware : null;
+  };
   return {
+    flashed: want.flashes.filter((f) => firmware(f.deviceId)?.profileId === f.profileId).map((f) => f.deviceId),
+    updating: want.flashes.filter((f) => firmware(f.deviceId)?.updating).map((f) => f.deviceId),
     ports: want.chains.flatMap((chain) =>
       partsOf(chain, devices).map((part) => {
         const cur = live.devices.find((d) => d.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current ?? null;

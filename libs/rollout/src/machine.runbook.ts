@@ -115,9 +115,11 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     // Redis failed, not the step: the job fails and is run again, resuming from the record.
     if (e instanceof StoreUnavailable) throw e;
     const failure = failureOf(e, current().state);
-    // The agent did not answer a change in time: it may have applied it or not. Neither done nor
-    // rolled back blind: the reconciler asks the agent and resolves it.
-    if (failure.code === 'agent-timeout' && (current().state === 'flashing' || current().state === 'loading')) {
+    // The agent did not answer a change (silent past its deadline, or its connection dropped: it
+    // died): it may have applied it or not. Neither done nor rolled back blind, which would fail
+    // against a dead agent and leave the change in place: the reconciler asks the agent once it
+    // answers and resolves it.
+    if ((failure.code === 'agent-timeout' || failure.code === 'agent-unreachable') && (current().state === 'flashing' || current().state === 'loading')) {
       return move('unknown', { reason: `outcome unknown: ${failure.message}`, code: failure.code });
     }
     if (current().state === 'pending' && e instanceof RolloutStop) return move('cancelled', { reason: failure.message, code: failure.code });

@@ -10,6 +10,14 @@ export interface AgentFacts {
     /** The agent still holds a previous chain for the port: a load not committed yet. */
     uncommitted: boolean;
   }>;
+  /**
+   * Devices the plan switches to another firmware flavour that run it now. The plan only switches
+   * devices that did not run the target, and the machine is leased to the rollout since, so these
+   * were flashed by it, even when the flash's answer never came back (its agent died or hung).
+   */
+  flashed?: string[];
+  /** Devices whose firmware is being written or activated now: the flash's outcome is not known yet. */
+  updating?: string[];
 }
 
 export type Resolution =
@@ -17,8 +25,10 @@ export type Resolution =
   | { action: 'none' | 'wait' }
   /** The agent runs the new chain committed: record committed. */
   | { action: 'record-committed' }
-  /** Something of this rollout may run: restore the old chain (and firmware) on these. */
-  | { action: 'restore'; loaded: string[] }
+  /** Something of this rollout may run: restore the old chain on these ports and the old firmware on these devices. */
+  | { action: 'restore'; loaded: string[]; flashed: string[] }
+  /** The agent cannot tell yet (a flash still runs on a card): asked again on the next round. */
+  | { action: 'later'; reason: string }
   /** Nothing of this rollout runs: the old chain is in place, record rolled-back. */
   | { action: 'record-restored' };
 
@@ -32,10 +42,14 @@ export type Resolution =
 export function resolveMachine(rec: Pick<MachineRecord, 'state' | 'verifiedAt' | 'loaded' | 'flashed'>, facts: AgentFacts, jobAlive: boolean): Resolution {
   if (TERMINAL.has(rec.state)) return { action: 'none' };
   if (rec.state !== 'unknown' && (jobAlive || (rec.state === 'verifying' && rec.verifiedAt))) return { action: 'wait' };
+  // A flash outlives the call that asked for it (its agent died or hung): its card decides the outcome when done.
+  if (facts.updating?.length) return { action: 'later', reason: `a flash is still running on ${facts.updating.join(', ')}` };
   const ports = facts.ports;
-  if (ports.length && ports.every((p) => p.runsNew && !p.uncommitted)) return { action: 'record-committed' };
+  // A rollback left half-done (its job or reconcile pass is gone) is finished, whatever runs now.
+  if (ports.length && rec.state !== 'rolling-back' && ports.every((p) => p.runsNew && !p.uncommitted)) return { action: 'record-committed' };
   const ours = new Set(rec.loaded);
   for (const p of ports) if (p.runsNew && p.uncommitted) ours.add(p.chain);
-  if (ours.size || rec.flashed.length) return { action: 'restore', loaded: [...ours] };
+  const flashed = [...new Set([...rec.flashed, ...(facts.flashed ?? [])])];
+  if (ours.size || flashed.length || rec.state === 'rolling-back') return { action: 'restore', loaded: [...ours], flashed };
   return { action: 'record-restored' };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DesiredMachine } from './machine.desired';
 import { agentFacts, AgentPort, commitMachine, Control, Failure, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
 import type { RolloutFailureCode } from './rollout.failure';
@@ -52,6 +53,7 @@ export interface RolloutEnv {
 }
 
 const COMMIT_CONCURRENCY = 32;
+const RESOLVED = 'resolved from the agent: ';
 
 /** Runs `fn` over `items`, at most `limit` at once; the first error is thrown after all settle. */
 async function eachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -92,6 +94,9 @@ export type WaveOutcome = { wave: number; failed: number; total: number; result:
 export class RolloutOrchestrator {
   /** ed25519 signatures are deterministic: one per artifact digest, not one per machine. */
   private readonly signatures = new Map<string, string>();
+  /** Names this orchestrator's reconcile passes apart from every other worker's. */
+  private readonly instance = randomUUID().slice(0, 8);
+  private passes = 0;
 
   constructor(private readonly env: RolloutEnv) {}
 
@@ -248,7 +253,9 @@ export class RolloutOrchestrator {
    */
   private async reconcileMachine(placementId: string, seen: MachineRecord, jobAlive: boolean): Promise<MachineRecord | null> {
     if (seen.state !== 'unknown' && (jobAlive || (seen.state === 'verifying' && seen.verifiedAt))) return null;
-    return this.underLease(placementId, seen.systemId, `${placementId}.reconcile`, async (fence) => {
+    // Each pass holds under a name of its own: the same holder would take the lease over from a
+    // pass still restoring the machine (a firmware rollback outlasts the reconcile period).
+    return this.underLease(placementId, seen.systemId, `${placementId}.reconcile.${this.instance}.${++this.passes}`, async (fence) => {
       // Read again under the lease: a job may have moved the machine since it was listed; then
       // the next round looks at it afresh.
       const r = await this.env.store.machine<MachineRecord>(placementId, seen.systemId);
@@ -257,10 +264,12 @@ export class RolloutOrchestrator {
       const decision = resolveMachine(r, await agentFacts(agent, want), jobAlive);
       this.env.log?.('machine reconciled', { placementId, systemId: r.systemId, state: r.state, action: decision.action });
       if (decision.action === 'none' || decision.action === 'wait') return null;
+      if (decision.action === 'later') throw new Error(decision.reason);
       const save = this.saver(placementId, fence);
-      // Unknown first: an in-flight record goes to its outcome through it (the transition table says so).
-      const rec = r.state === 'unknown' ? r : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
-      const why = `resolved from the agent: ${rec.reason ?? 'outcome unknown'}`;
+      // Unknown first: an in-flight record goes to its outcome through it (the transition table
+      // says so); a rollback left half-done goes on as one.
+      const rec = r.state === 'unknown' || r.state === 'rolling-back' ? r : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
+      const why = rec.reason?.startsWith(RESOLVED) ? rec.reason : `${RESOLVED}${rec.reason ?? 'outcome unknown'}`;
       switch (decision.action) {
         case 'record-committed': {
           const done = await save({ ...rec, state: 'committed', reason: null, code: null });
@@ -270,7 +279,7 @@ export class RolloutOrchestrator {
         case 'record-restored':
           return save({ ...rec, state: 'rolled-back', reason: why, code: 'outcome-unknown', verifiedAt: null });
         case 'restore':
-          return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])] }, want, { agent, save }, { code: 'outcome-unknown', message: why });
+          return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])], flashed: decision.flashed }, want, { agent, save }, { code: 'outcome-unknown', message: why });
       }
     });
   }
