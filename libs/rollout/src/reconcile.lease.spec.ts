@@ -98,6 +98,19 @@ describe('the reconciler writes under the machine lease', () => {
     expect(await repo.saveMachine(PLACEMENT, { ...before, state: 'committed' }, job.fence)).toMatchObject({ state: 'committed' });
   });
 
+  it('a second pass leaves the machine to the pass still resolving it (each pass holds under its own name)', async () => {
+    let open!: () => void;
+    const a = agent(new Promise<void>((r) => (open = r)));
+    const orchestrator = sut(a.agent);
+    const first = orchestrator.reconcile(PLACEMENT, never);
+    await until(() => a.calls.length === 2);
+
+    const second = await orchestrator.reconcile(PLACEMENT, never);
+    expect({ unresolved: second.unresolved.map((u) => u.systemId), calls: a.calls.length }).toEqual({ unresolved: [M], calls: 2 });
+    open();
+    expect((await first).resolved.map((x) => x.state)).toEqual(['rolled-back']);
+  });
+
   it('resolves the machine when nobody holds it, and gives the hold back', async () => {
     const r = await sut(agent().agent).reconcile(PLACEMENT, never);
     expect(r.resolved.map((x) => x.state)).toEqual(['rolled-back']);
