@@ -11,3 +11,4 @@ export { MAAS_VERSION } from './maas-sim.handlers.catalog';
 export { startSimAgents, simulatedDevices, agentIdFor, SimAgentStartError, type SimAgentOptions, type SimAgents } from './maas-sim.agents';
 export { loadScenario, parseScenario, trafficAt, ppsAt, ScenarioFileError, type Scenario, type TrafficPattern } from './scenario.file';
 export { ScenarioPlayer, type StepReport } from './scenario.player';
+export { WireTraffic, WireTrafficError, MAX_WIRE_PPS, MAX_BURST_PACKETS, WIRE_UDP_PORT, type BurstResult, type SteadySender } from './fleet-sim.traffic';

@@ -17,6 +17,8 @@ import { pickHandler, Reply, resolve, type Route } from './maas-sim.router';
 import { MaasSimStore } from './maas-sim.store';
 import { loadScenario } from './scenario.file';
 import { ScenarioPlayer } from './scenario.player';
+import { handleTraffic } from './maas-sim.handlers.traffic';
+import { WireTraffic } from './fleet-sim.traffic';
 
 export interface MaasSimOptions {
   fleetFile: string;
@@ -60,6 +62,8 @@ export interface MaasSimulator {
   agentFaultToken: string | null;
   /** The scenario player, when started with `scenario`. */
   scenario: ScenarioPlayer | null;
+  /** Real packets into a packet-true fleet's ports from their wire namespaces (also `/sim/traffic`); null without one. */
+  traffic: WireTraffic | null;
   /** Stops the agents (removing the namespaces, bpffs pins and state they created), then MAAS. */
   close(): Promise<void>;
 }
@@ -97,10 +101,13 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
   // A deployment replaces the machine's agent: the new one runs with what the user_data's cloud-init
   // would have written, or not at all. Changes to one machine's agent run in order.
   let agents: SimAgents | null = null;
+  let traffic: WireTraffic | null = null;
   const agentChanges = new Map<string, Promise<void>>();
   const redeployAgent = (m: SimMachine, deployed: boolean): void => {
     if (!agents || m.model.isDpu) return;
     const a = agents;
+    // The machine's ports go with its old OS: nothing keeps sending into them.
+    void traffic?.stop(m.systemId);
     const found = deployed ? agentFromUserData(m.userData, m.systemId) : null;
     if (found && !found.ok) store.record(m, 'WARNING', 'ioplane agent', `no agent after this deployment: ${found.reason}`);
     const next = (agentChanges.get(m.systemId) ?? Promise.resolve())
@@ -201,6 +208,10 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
       }
       throw new MaasError(405, 'Method Not Allowed', { Allow: 'GET, PUT, DELETE' });
     }
+    if (path === 'traffic' || path.startsWith('traffic/')) {
+      const reply = await handleTraffic(traffic, method, path.split('/').slice(1).map((x) => decodeURIComponent(x)), method === 'PUT' ? await readBody(req) : Buffer.alloc(0));
+      return send(res, reply.status, reply.body);
+    }
     if (path === 'flush' && method === 'POST') {
       store.flushPending();
       return send(res, 200, { flushed: true });
@@ -244,6 +255,8 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
   if (opts.agents) {
     try {
       agents = await startSimAgents(store, opts.agents, { timeScale });
+      const a = agents;
+      if (a.hardware) traffic = new WireTraffic((systemId) => a.topology(systemId));
     } catch (e) {
       await closeMaas();
       throw e;
@@ -256,6 +269,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
   let closing: Promise<void> | undefined;
   return {
     scenario,
+    traffic,
     url: `${base}/MAAS/`,
     apiUrl: `${base}${API_PREFIX}`,
     apiKey,
@@ -272,6 +286,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     close() {
       closing ??= (async () => {
         scenario?.close();
+        await traffic?.close();
         try {
           await agents?.close();
         } finally {
