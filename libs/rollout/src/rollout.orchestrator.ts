@@ -177,8 +177,9 @@ export class RolloutOrchestrator {
    * Runs when every machine job of a wave has ended: commits the wave, or rolls the whole wave
    * back when its failures pass the threshold or the operator cancelled.
    */
-  async finishWave(placementId: string, wave: number): Promise<WaveOutcome> {
-    const plan = await this.env.store.getRolloutPlan<RolloutPlan>(placementId);
+  async finishWave(placementId: string, wave: number, inHand?: RolloutPlan): Promise<WaveOutcome> {
+    // The wave job reads the plan once and hands it on; every machine reads only its own slice.
+    const plan = inHand ?? (await this.env.store.getRolloutPlan<RolloutPlan>(placementId));
     if (!plan) throw new Error(`no rollout plan for ${placementId}`);
     const ids = new Set(plan.waves[wave].machines);
     // Every machine job of the wave has ended: a machine its job left unresolved (outcome unknown,
