@@ -1,6 +1,6 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, hookOf, Target } from '@ioplane/domain';
-import { hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, usageOf } from './cost.model';
-import { DeviceFlavour, HOST_GENERIC_SLOTS, HOST_VERDICT_KEY, MachinePlan, PlacementDevice, PlacementMachine, PlacementModule, RefusalRule } from './placement.model';
+import { emptyUsage, hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, usageOf } from './cost.model';
+import { DeviceFlavour, Hop, HOST_GENERIC_SLOTS, HOST_VERDICT_KEY, MachinePlan, PlacementDevice, PlacementMachine, PlacementModule, RefusalRule } from './placement.model';
 
 export type ViolationRule =
   | RefusalRule
@@ -25,6 +25,15 @@ export interface PlanViolation {
 
 const TOL = 1e-9;
 
+function exclusivePair(x: Hook, y: Hook): boolean {
+  for (const [a, b] of EXCLUSIVE_HOOKS) if ((a === x && b === y) || (b === x && a === y)) return true;
+  return false;
+}
+
+/** Reused by every hop checked: usageOf overwrites it and only a few of its numbers are kept. */
+const hopUsage = emptyUsage();
+const hopTraffic = { pps: 0, meanPacketBytes: 0 };
+
 /**
  * Checks a machine plan against the raw machine (its cards and their interfaces, profiles as
  * flavours, agent-reported slots, ingress ports and their traffic) and the modules, with no use
@@ -39,6 +48,9 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
   const out: PlanViolation[] = [];
   const chain = [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const byName = new Map(chain.map((m) => [m.name, m]));
+  // A module's place in the chain (the first, should two share a name).
+  const rank = new Map<string, number>();
+  chain.forEach((m, i) => rank.has(m.name) || rank.set(m.name, i));
   if (!plan.feasible) {
     if ((plan.paths ?? []).some((p) => p.hops.length > 0)) out.push({ constraint: 'partial', message: 'infeasible plan carries hops' });
     if (plan.infeasible.length === 0) out.push({ constraint: 'unexplained', message: 'infeasible plan names no blocking constraint' });
@@ -82,29 +94,32 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
     const owner = cardOf(iface);
     // The chain, module by module, on this port: each exactly once, in chain order.
     const names = path.hops.map((h) => h.module);
+    const times = new Map<string, number>();
+    for (const n of names) times.set(n, (times.get(n) ?? 0) + 1);
     for (const m of chain) {
-      const k = names.filter((n) => n === m.name).length;
+      const k = times.get(m.name) ?? 0;
       if (k !== 1) out.push({ module: m.name, interface: iface, constraint: 'split_chain', message: `${m.name} runs ${k} times on ${iface}'s path; the whole chain must run once on every ingress port` });
     }
     for (const n of names) if (!byName.has(n)) out.push({ module: n, interface: iface, constraint: 'unknown', message: `hop for ${n}, which the placement does not ask for` });
-    const ranks = path.hops.map((h) => chain.findIndex((m) => m.name === h.module)).filter((r) => r >= 0);
+    const ranks = path.hops.map((h) => rank.get(h.module) ?? -1).filter((r) => r >= 0);
     if (ranks.some((r, i) => i > 0 && r < ranks[i - 1])) out.push({ interface: iface, constraint: 'order', message: `hops on ${iface} are not in chain order (${names.join(' -> ')})` });
 
     const perHook = new Map<Hook, number>();
     let upstream = port.traffic?.pps ?? chain[0]?.traffic.pps ?? 0;
     let lastPosition = -1;
     let lastHook: Hook | null = null;
+    // A violation at a hop (made only when one is found: most hops of most plans have none).
+    const at = (h: Hop, constraint: ViolationRule, message: string): PlanViolation => ({ module: h.module, deviceId: h.deviceId, interface: iface, constraint, message });
     path.hops.forEach((h, i) => {
       const m = byName.get(h.module);
       // Rates this hop really sees: what entered, less what earlier modules stopped, capped by what it is declared or observed to get.
       const observed = port.moduleTraffic?.[h.module] ?? machine.traffic?.[h.module];
       const pps = i === 0 ? (observed?.pps ?? upstream) : Math.min(observed?.pps ?? m?.traffic.pps ?? Infinity, upstream);
       upstream = pps * Math.min(1, Math.max(0, m?.passRatio ?? 1));
-      const where = { module: h.module, deviceId: h.deviceId, interface: iface };
-      if (HOOK_POSITION[h.hook] !== h.position) out.push({ ...where, constraint: 'position', message: `${h.hook} is at position ${HOOK_POSITION[h.hook]}, the hop says ${h.position}` });
-      if (HOOK_POSITION[h.hook] < lastPosition) out.push({ ...where, constraint: 'order', message: `${h.module} at ${h.hook} comes after ${lastHook} on ${iface}: packets never go back` });
-      if (lastHook && lastHook !== h.hook && EXCLUSIVE_HOOKS.some(([a, b]) => (a === lastHook && b === h.hook) || (b === lastHook && a === h.hook))) {
-        out.push({ ...where, constraint: 'exclusivity', message: `${lastHook} and ${h.hook} both hold modules on ${iface}; one netdev takes only one of them` });
+      if (HOOK_POSITION[h.hook] !== h.position) out.push(at(h, 'position', `${h.hook} is at position ${HOOK_POSITION[h.hook]}, the hop says ${h.position}`));
+      if (HOOK_POSITION[h.hook] < lastPosition) out.push(at(h, 'order', `${h.module} at ${h.hook} comes after ${lastHook} on ${iface}: packets never go back`));
+      if (lastHook && lastHook !== h.hook && exclusivePair(lastHook, h.hook)) {
+        out.push(at(h, 'exclusivity', `${lastHook} and ${h.hook} both hold modules on ${iface}; one netdev takes only one of them`));
       }
       lastPosition = Math.max(lastPosition, HOOK_POSITION[h.hook]);
       lastHook = h.hook;
@@ -112,32 +127,33 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
       if (!m) return;
       // The hop must be a position of this port's own path.
       if (!owner || owner.device.id !== h.deviceId) {
-        out.push({ ...where, constraint: 'position', message: `${h.deviceId} does not own ${iface}: a module on another port's path never sees this port's traffic` });
+        out.push(at(h, 'position', `${h.deviceId} does not own ${iface}: a module on another port's path never sees this port's traffic`));
         return;
       }
-      if (h.port !== owner.port) out.push({ ...where, constraint: 'position', message: `${iface} is port ${owner.port} of ${owner.device.id}, the hop says ${h.port}` });
+      if (h.port !== owner.port) out.push(at(h, 'position', `${iface} is port ${owner.port} of ${owner.device.id}, the hop says ${h.port}`));
       const dpuHook = h.hook === 'dpu-flow' || h.hook === 'dpu-xdp';
       const wantIface = dpuHook ? `p${owner.port}` : iface;
-      if (h.interface !== wantIface) out.push({ ...where, constraint: 'position', message: `${h.hook} of ${iface}'s path attaches to ${wantIface}, not ${h.interface}` });
+      if (h.interface !== wantIface) out.push(at(h, 'position', `${h.hook} of ${iface}'s path attaches to ${wantIface}, not ${h.interface}`));
       let flavour: DeviceFlavour | undefined;
       if (h.target === 'host-xdp-generic') {
         flavour = HOST_KERNEL_FLAVOUR;
       } else {
         flavour = chosenFlavour(owner.device);
         const prev = flavourOfCard.get(owner.device.id);
-        if (flavour && prev && prev !== flavour) out.push({ ...where, constraint: 'firmware', message: `${owner.device.id} needs both ${prev.profileId} and ${flavour.profileId}` });
+        if (flavour && prev && prev !== flavour) out.push(at(h, 'firmware', `${owner.device.id} needs both ${prev.profileId} and ${flavour.profileId}`));
         if (flavour) flavourOfCard.set(owner.device.id, flavour);
         if (!flavour || !flavour.targets.includes(h.target) || hookOf(owner.device.kind, h.target) !== h.hook) {
-          out.push({ ...where, constraint: 'target', message: `${h.target} at ${h.hook} is not offered by ${owner.device.id} running ${flavour?.profileId ?? 'no profile'}` });
+          out.push(at(h, 'target', `${h.target} at ${h.hook} is not offered by ${owner.device.id} running ${flavour?.profileId ?? 'no profile'}`));
           return;
         }
       }
       const verdict = m.verdicts[flavour.profileId] ?? (h.target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
-      if (!verdict?.acceptedTargets.includes(h.target)) out.push({ ...where, constraint: 'verifier', message: `${h.target} not accepted by the verifier for ${flavour.profileId}` });
-      if (m.pin !== undefined && m.pin !== h.target && m.pin !== h.deviceId) out.push({ ...where, constraint: 'pin', message: `pinned to ${m.pin}` });
-      if (latencyOf(flavour, h.target) > m.latencyBudgetUs + TOL) out.push({ ...where, constraint: 'latency', message: `${h.hook} adds ${latencyOf(flavour, h.target)} us, over the ${m.latencyBudgetUs} us budget` });
+      if (!verdict?.acceptedTargets.includes(h.target)) out.push(at(h, 'verifier', `${h.target} not accepted by the verifier for ${flavour.profileId}`));
+      if (m.pin !== undefined && m.pin !== h.target && m.pin !== h.deviceId) out.push(at(h, 'pin', `pinned to ${m.pin}`));
+      if (latencyOf(flavour, h.target) > m.latencyBudgetUs + TOL) out.push(at(h, 'latency', `${h.hook} adds ${latencyOf(flavour, h.target)} us, over the ${m.latencyBudgetUs} us budget`));
       const extra = hostExtraNs(owner.device.flavours[0] ?? null, h.target as Target, m.passRatio ?? 1, i === path.hops.length - 1);
-      const u = usageOf(m, { pps, meanPacketBytes: 0 }, flavour, h.target, undefined, extra);
+      hopTraffic.pps = pps;
+      const u = usageOf(m, hopTraffic, flavour, h.target, hopUsage, extra);
       hostCores += u.hostCores;
       if (h.target === 'host-xdp-generic') return;
       const a = acc.get(owner.device.id) ?? { instructions: 0, mapMemoryBytes: 0, flowRules: 0, throughput: 0, arm: 0, flavour };

@@ -203,7 +203,7 @@ export function trafficFilter(
       usageOf(m, traffic[r], flavour, target, usage, extra);
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
         const share = Math.max(usage.throughput, usage.arm);
-        rej.push({ deviceIndex: di, target, hook, code: 'throughput', message: `${target} on ${flavour.profileId} sustains ${fmt(traffic[r].pps / share / 1e6)} Mpps for ${m.instructions} insns, below ${fmt(traffic[r].pps / 1e6)} Mpps` });
+        rej.push(new TrafficRejection(di, target, hook, 'throughput', flavour.profileId, traffic[r].pps / share / 1e6, traffic[r].pps / 1e6, m.instructions));
         continue;
       }
       // A flow module takes a hook slot only where the agent counts it as one (finite slots).
@@ -223,8 +223,8 @@ export function trafficFilter(
       if (usage.hostCores > 0) take(6, usage.hostCores, at, resources);
       if (overKind >= 0) {
         const cap = resources[at[overKind]].capacity;
-        if (overKind === 0) rej.push({ deviceIndex: di, target, hook, code: 'slots', message: `${hook} on ${port.interface} has ${fmt(cap)} program slots` });
-        else rej.push({ deviceIndex: di, target, hook, code: 'capacity', message: `needs ${fmt(overAmount)} ${unitOf(KINDS[overKind])} alone, ${resources[at[overKind]].label} has ${fmt(cap)}` });
+        if (overKind === 0) rej.push(new TrafficRejection(di, target, hook, 'slots', port.interface, cap, 0, 0));
+        else rej.push(new TrafficRejection(di, target, hook, 'capacity', resources[at[overKind]].label, cap, overAmount, overKind));
         continue;
       }
       const res = sharedRes(layout.resShared[r][oi], used, takenRes, taken);
@@ -235,6 +235,37 @@ export function trafficFilter(
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
   return { traffic, problems: 0, resources, switchCost, modules };
+}
+
+/**
+ * A refusal by the machine's traffic (throughput, slots, capacity), kept as its numbers and worded
+ * when its message is first read: most of a fleet plan's refusals are checked, never shown.
+ */
+class TrafficRejection implements RawRejection {
+  private text: string | undefined;
+
+  constructor(
+    readonly deviceIndex: number,
+    readonly target: Target,
+    readonly hook: Hook,
+    readonly code: 'throughput' | 'slots' | 'capacity',
+    /** throughput: the profile id; slots: the interface; capacity: the resource's label. */
+    private readonly s: string,
+    /** throughput: the Mpps the target sustains; slots and capacity: the capacity. */
+    private readonly x: number,
+    /** throughput: the Mpps it sees; capacity: the amount needed. */
+    private readonly y: number,
+    /** throughput: the module's instructions; capacity: the KINDS index. */
+    private readonly z: number,
+  ) {}
+
+  get message(): string {
+    if (this.text !== undefined) return this.text;
+    if (this.code === 'throughput') this.text = `${this.target} on ${this.s} sustains ${fmt(this.x)} Mpps for ${this.z} insns, below ${fmt(this.y)} Mpps`;
+    else if (this.code === 'slots') this.text = `${this.hook} on ${this.s} has ${fmt(this.x)} program slots`;
+    else this.text = `needs ${fmt(this.y)} ${unitOf(KINDS[this.z])} alone, ${this.s} has ${fmt(this.x)}`;
+    return this.text;
+  }
 }
 
 /** The first kind (in KINDS order) whose use alone exceeds its capacity in trafficFilter's current option, -1 for none. */
