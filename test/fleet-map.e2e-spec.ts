@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { parse, stringify } from 'yaml';
-import { ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import type { RolloutRepository } from '@ioplane/state';
 import { acceptingNotRun, Harness, http, runCli, startHarness, syncFleet, waitStatus } from './harness';
 

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Inject, Logger, Optional } from '@nestjs/common';
 import Redis, { ReplyError } from 'ioredis';
-import { STATE_REDIS } from '@ioplane/runtime';
+import { STATE_REDIS } from '@ioplane/composition';
 interface JsonResponse {
   status(code: number): { json(body: unknown): void };
 }

@@ -3,7 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import type { CoreOptions } from '@ioplane/runtime';
+import type { CoreOptions } from '@ioplane/composition';
 import { ApiModule } from './api.module';
 import { mountQueueBoard } from './auth/queue-board';
 import { bodyErrors, BODY_LIMIT_BYTES, rejectMalformedPath } from './request.errors';

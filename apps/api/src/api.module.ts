@@ -6,7 +6,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { AuditRepository, TokenRepository } from '@ioplane/state';
 import { TerminusModule } from '@nestjs/terminus';
-import { CoreModule, CoreOptions, STATE_REDIS } from '@ioplane/runtime';
+import { CoreModule, CoreOptions, STATE_REDIS } from '@ioplane/composition';
 import { AuditInterceptor } from './auth/audit.interceptor';
 import { AuthGuard } from './auth/auth.guard';
 import { AUDIT_REPOSITORY, REFUSAL_THROTTLE, TOKEN_REPOSITORY } from './auth/auth.tokens';

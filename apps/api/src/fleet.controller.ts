@@ -5,7 +5,7 @@ import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { FLEET_SYNC_JOB_OPTIONS, fleetDeployJobOptions, fleetSyncPayload, FleetSyncPayload, JOBS, QUEUES } from '@ioplane/queue';
-import { FLEET_REPOSITORY } from '@ioplane/runtime';
+import { FLEET_REPOSITORY } from '@ioplane/composition';
 import type { FleetRepository } from '@ioplane/state';
 import { ValidBody, ValidQuery, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';

@@ -5,7 +5,7 @@ import { QUEUES } from '@ioplane/queue';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import Redis from 'ioredis';
-import { STATE_REDIS } from '@ioplane/runtime';
+import { STATE_REDIS } from '@ioplane/composition';
 import { RequireRole } from './auth/role.decorator';
 import { z } from 'zod';
 import { Returns } from './dto/returns.decorator';

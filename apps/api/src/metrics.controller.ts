@@ -4,7 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
 import { metrics } from '@ioplane/metrics';
 import { QUEUES } from '@ioplane/queue';
-import { ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import type { RolloutRepository } from '@ioplane/state';
 import { RequireRole } from './auth/role.decorator';
 import { ReturnsRaw } from './dto/returns.decorator';

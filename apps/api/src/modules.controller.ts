@@ -3,7 +3,7 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ZodError, z } from 'zod';
 import { BuildError, ElfError } from '@ioplane/compiler';
 import { CatalogConflict, CatalogError, CatalogRefusal, ModuleCatalog, ModuleNotFound, moduleUploadSchema, PublicModuleReport, publicReport, scrubServerPaths, serverPathPrefixes } from '@ioplane/catalog';
-import { MODULE_CATALOG } from '@ioplane/runtime';
+import { MODULE_CATALOG } from '@ioplane/composition';
 import { ValidBody, ZodPipe } from './zod.pipe';
 import { RequireRole } from './auth/role.decorator';
 import { Returns } from './dto/returns.decorator';

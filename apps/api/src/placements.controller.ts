@@ -7,7 +7,7 @@ import type { ModuleCatalog } from '@ioplane/catalog';
 import { DryRunError, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, QueuedDryRun, StoredPlan, SubmitPlacement } from '@ioplane/planning';
 import { logBullErrors, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
-import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import { MachineLeased } from '@ioplane/state';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';

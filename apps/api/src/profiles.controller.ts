@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FirmwareProfile } from '@ioplane/domain';
-import { PROFILES } from '@ioplane/runtime';
+import { PROFILES } from '@ioplane/composition';
 import { RequireRole } from './auth/role.decorator';
 import { Returns } from './dto/returns.decorator';
 import { profileList } from './dto/fleet.dto';

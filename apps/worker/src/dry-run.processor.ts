@@ -7,8 +7,8 @@ import { metrics } from '@ioplane/metrics';
 import { HighsSolver, loadHighs } from '@ioplane/placement';
 import { DryRunOutcome, DryRunPlacement, DryRunPlacementCommand } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { errorLogger, JOBS, OnJob, QUEUES } from '@ioplane/queue';
-import { AGENT_FACTS, closeEvenWhenDown, FLEET_REPOSITORY, MODULE_CATALOG, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { errorLogger, JOBS, OnJob, QUEUES, closeEvenWhenDown } from '@ioplane/queue';
+import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import type { FleetRepository, RolloutRepository } from '@ioplane/state';
 import { JobProcessor } from './job.processor';
 

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { IOPLANE_CONFIG, IoplaneConfig } from '@ioplane/runtime';
+import { IoplaneConfig } from '@ioplane/runtime';
+import { IOPLANE_CONFIG } from '@ioplane/composition';
 import { FLEET_SYNC_RETRY, JOBS, QUEUES } from '@ioplane/queue';
 
 /** Repeatable jobs are upserted, so any number of workers booting yields one schedule each. */

@@ -7,8 +7,8 @@ import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { loadHighs, HighsSolver } from '@ioplane/placement';
 import { PlanPlacement, PlanPlacementCommand, PlanPlacementResult, PlanValidationError } from '@ioplane/planning';
 import type { AgentFactsResult } from '@ioplane/planning';
-import { JOBS, OnJob, QUEUES, errorLogger } from '@ioplane/queue';
-import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, closeEvenWhenDown } from '@ioplane/runtime';
+import { JOBS, OnJob, QUEUES, errorLogger, closeEvenWhenDown } from '@ioplane/queue';
+import { AGENT_FACTS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { JobProcessor } from './job.processor';
 

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import Redis from 'ioredis';
-import { IOPLANE_CONFIG, IoplaneConfig, STATE_REDIS } from '@ioplane/runtime';
+import { IoplaneConfig } from '@ioplane/runtime';
+import { IOPLANE_CONFIG, STATE_REDIS } from '@ioplane/composition';
 import { RebalanceRepository, TelemetryRepository } from '@ioplane/state';
 import { rebalanceSettings } from './rebalance.env';
 import { RebalanceProcessor } from './rebalance.processor';

@@ -5,7 +5,7 @@ import type { FirmwareProfile } from '@ioplane/domain';
 import { MaasClient } from '@ioplane/maas';
 import { metrics } from '@ioplane/metrics';
 import { RolloutOrchestrator } from '@ioplane/rollout';
-import { CONTROLLER_KEYS, CoreModule, CoreOptions, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/runtime';
+import { CONTROLLER_KEYS, CoreModule, CoreOptions, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { rolloutEnv, RolloutKeys } from './rollout.env';
 import { RolloutProcessor } from './rollout.processor';

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '../../..');
 /** Controller-side code: it signs and sends through @ioplane/agent-api and never loads a device driver. */
-const CONTROLLER = ['apps/worker/src', 'apps/api/src', 'libs/planning/src', 'libs/rollout/src', 'libs/runtime/src', 'libs/inventory/src', 'libs/state/src', 'libs/queue/src'];
+const CONTROLLER = ['apps/worker/src', 'apps/api/src', 'libs/planning/src', 'libs/rollout/src', 'libs/runtime/src', 'libs/composition/src', 'libs/inventory/src', 'libs/state/src', 'libs/queue/src'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -1,5 +1,5 @@
 import Redis, { Cluster, RedisOptions } from 'ioredis';
-import { clusterOptions, parseRedisEndpoint, redisOptions } from './redis.endpoint';
+import { clusterOptions, parseRedisEndpoint, redisOptions } from '@ioplane/runtime';
 
 /**
  * Reconnect for as long as an outage lasts, backing off to one attempt every 2 s: a worker or API

@@ -1,4 +1,4 @@
-import { parseRedisEndpoint, RedisEndpointError, redisUrlFrom } from '@ioplane/queue';
+import { parseRedisEndpoint, RedisEndpointError, redisUrlFrom } from './redis.endpoint';
 import { configSchema, IoplaneConfig } from './config.schema';
 
 export class ConfigError extends Error {

@@ -7,7 +7,7 @@ const millis = (fallback: number) => z.coerce.number({ error: 'must be a number'
 
 /** Every environment variable ioplane reads, with its default. Validated once at start-up. */
 export const configSchema = z.object({
-  /** redis://, rediss://, redis+sentinel://s1,s2/<master> or redis+cluster://n1,n2 (see @ioplane/queue's RedisEndpoint). */
+  /** redis://, rediss://, redis+sentinel://s1,s2/<master> or redis+cluster://n1,n2 (see redis.endpoint.ts). */
   REDIS_URL: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://').optional(),
   /** Sentinel instead of one server: host:port,... of the sentinels and the master name they monitor. */
   REDIS_SENTINELS: z.string().min(1).optional(),

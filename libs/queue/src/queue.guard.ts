@@ -1,5 +1,5 @@
 import type { Queue, Worker } from 'bullmq';
-import { logBullErrors, WarnLog } from '@ioplane/queue';
+import { logBullErrors, WarnLog } from './bull.errors';
 
 interface Client {
   status: string;

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import { producerConnection, workerConnection } from '@ioplane/queue';
-import { EmbeddedRedis, startEmbeddedRedis } from '../redis.embedded';
+import { EmbeddedRedis, startEmbeddedRedis } from '@ioplane/runtime';
+import { producerConnection, workerConnection } from './queue.connection';
 import { closeEvenWhenDown, QueueConnectionsGuard } from './queue.guard';
 
 /** Real BullMQ objects on a Redis of the test's own that it kills, as an outage does. */
