@@ -1,4 +1,5 @@
 import type { MachinePlan, ScopedPlacement } from '@ioplane/placement';
+import type { ArtifactRef } from '@ioplane/rollout';
 
 /** A machine the selector matched but that cannot take a placement now. */
 export interface SkippedMachine {
@@ -20,6 +21,8 @@ export interface StoredPlan {
   modules: Array<{
     name: string; version: string; chainPosition: number; digest: string; nsPerPacket: number; costEstimated: boolean;
     passRatio?: number; cost?: { nsPerPacket: number; measuredNs: number; harnessNs: number | null; source: string };
+    /** What the rollout ships, by the sha256 of the object's bytes (`digest` above is the build's). Absent in plans made before plans carried it. */
+    artifact?: ArtifactRef;
   }>;
   machines: MachinePlan[];
   skipped: SkippedMachine[];

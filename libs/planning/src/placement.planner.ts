@@ -1,4 +1,5 @@
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
+import type { ModuleManifest } from '@ioplane/modules';
 import type { ModuleCatalog, ModuleReport } from '@ioplane/catalog';
 import { CurrentPlacement, HighsSolver, MachinePlan, machinePlans, matchesSelector, planFleet, PlacementMachine, PlacementModule, PlanViolation, validatePlan } from '@ioplane/placement';
 import type { FleetRepository } from '@ioplane/state';
@@ -6,6 +7,7 @@ import { PlacementRequest } from './placement-request.schema';
 import { SkippedMachine, StoredPlan } from './placement.plan';
 import { hostCostOf, toPlacementMachine, toPlacementModule } from './problem.builder';
 import type { AgentFactsResult } from './agent.facts';
+import { artifactRefOf } from './module.artifact';
 
 /** A request naming something that does not exist or cannot be used: reported with the field. */
 export class PlacementInputError extends Error {
@@ -33,17 +35,24 @@ export interface PlannerDeps {
   current?: (systemId: string) => Promise<Record<string, CurrentPlacement>>;
   /** What each host's agent says its devices allow; a host whose agent does not answer is skipped. */
   agentFacts?: (m: FleetMachine) => Promise<AgentFactsResult | null>;
+  /**
+   * Stores a planned module's object under the sha256 of its bytes, before the plan naming it is
+   * kept: the rollout fetches it by that digest. Absent (dry runs): nothing is stored.
+   */
+  keepArtifact?: (digest: string, bytes: Buffer) => Promise<void>;
 }
 
 export interface ResolvedModules {
   modules: PlacementModule[];
   reports: ModuleReport[];
+  manifests: ModuleManifest[];
 }
 
 /** Every named module must exist (404) at the version asked for (422); each is built and checked once. */
 export async function resolveModules(req: PlacementRequest, catalog: ModuleCatalog): Promise<ResolvedModules> {
   const modules: PlacementModule[] = [];
   const reports: ModuleReport[] = [];
+  const manifests: ModuleManifest[] = [];
   for (const [i, m] of req.modules.entries()) {
     let found;
     try {
@@ -56,9 +65,10 @@ export async function resolveModules(req: PlacementRequest, catalog: ModuleCatal
     }
     const report = await catalog.analysis(m.name);
     reports.push(report);
+    manifests.push(found.manifest);
     modules.push(toPlacementModule(report, found.manifest, m, i));
   }
-  return { modules, reports };
+  return { modules, reports, manifests };
 }
 
 /** The selector's machines: hosts only (a DPU is a device of its host), Deployed ones placeable. */
@@ -75,7 +85,7 @@ export async function selectMachines(req: PlacementRequest, fleet: FleetReposito
 
 /** Plans a placement request over the current inventory: never a silent partial plan. */
 export async function planPlacement(placementId: string, req: PlacementRequest, deps: PlannerDeps): Promise<StoredPlan> {
-  const { modules, reports } = await resolveModules(req, deps.catalog);
+  const { modules, reports, manifests } = await resolveModules(req, deps.catalog);
   const { eligible, skipped } = await selectMachines(req, deps.fleet);
   const facts = await Promise.all(eligible.map((m) => deps.agentFacts?.(m) ?? Promise.resolve(null)));
   const reachable = eligible.filter((m, i) => {
@@ -99,6 +109,9 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
   const perMachine = machinePlans(plan);
   // Every plan, whichever solver or cache produced it, is checked against the raw machine before it is kept.
   assertValidPlans(machines, modules, perMachine, plan.scoped);
+  // The rollout ships exactly the builds planned with, by digest: it never asks the catalog again.
+  const artifacts = await Promise.all(reports.map((r, i) => artifactRefOf(r, manifests[i], req.modules[i])));
+  if (deps.keepArtifact) for (const a of artifacts) await deps.keepArtifact(a.ref.digest, a.bytes);
   return {
     placementId,
     createdAt: new Date().toISOString(),
@@ -112,6 +125,7 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
       costEstimated: m.costEstimated,
       passRatio: m.passRatio ?? 1,
       cost: hostCostOf(reports[i]),
+      artifact: artifacts[i].ref,
     })),
     machines: perMachine,
     skipped,

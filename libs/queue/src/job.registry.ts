@@ -54,8 +54,8 @@ export const jobs = {
   rolloutWave: (placementId: string, wave: number) =>
     job(JOBS.rolloutWave, { placementId, wave }, { jobId: JOB_IDS.rolloutWave(placementId, wave), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP }),
   /** A machine job that errors still lets the wave decide; retries resume from the durable record. */
-  rolloutMachine: (placementId: string, wave: number, systemId: string) =>
-    job(JOBS.rolloutMachine, { placementId, wave, systemId }, {
+  rolloutMachine: (placementId: string, wave: number, systemId: string, maxUnavailable?: number) =>
+    job(JOBS.rolloutMachine, { placementId, wave, systemId, ...(maxUnavailable === undefined ? {} : { maxUnavailable }) }, {
       jobId: JOB_IDS.rolloutMachine(placementId, systemId), attempts: 3, backoff: { type: 'exponential', delay: 500 }, ignoreDependencyOnFailure: true, ...KEEP,
     }),
   rebalanceDecide: (window: number) => job(JOBS.rebalanceDecide, { window }, { jobId: JOB_IDS.rebalanceDecide(window), ...KEEP_REBALANCE }),

@@ -7,3 +7,4 @@ export * from './firmware.image';
 export * from './store.retry';
 export * from './reconcile';
 export * from './rollout.failure';
+export * from './machine.slice';

@@ -131,6 +131,32 @@ export class RolloutRepository {
     return s ? (JSON.parse(s) as T) : null;
   }
 
+  /** Each machine's part of the plan, written once at rollout start: a machine's jobs read only theirs. */
+  async putMachineSlices(placementId: string, slices: Record<string, unknown>): Promise<void> {
+    const entries = Object.entries(slices);
+    if (!entries.length) return;
+    await this.redis.hset(this.keys.rolloutSlices(placementId), Object.fromEntries(entries.map(([id, s]) => [id, JSON.stringify(s)])));
+    await this.durable.after(`rollout ${placementId} slices`);
+  }
+
+  async machineSlice<T>(placementId: string, systemId: string): Promise<T | null> {
+    const s = await this.redis.hget(this.keys.rolloutSlices(placementId), systemId);
+    return s ? (JSON.parse(s) as T) : null;
+  }
+
+  /**
+   * A planned module's object, stored under the sha256 of its bytes: the same address always
+   * holds the same bytes, so a second plan of the same build writes nothing new (NX).
+   */
+  async putArtifact(digest: string, bytes: Buffer): Promise<void> {
+    await this.redis.set(this.keys.artifact(digest), bytes, 'NX');
+    await this.durable.after(`artifact ${digest.slice(0, 12)}`);
+  }
+
+  async artifact(digest: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.keys.artifact(digest));
+  }
+
   /** One rollout step per machine across all placements and workers. */
   async lockMachine(systemId: string, token: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.set(this.keys.machineLock(systemId), token, 'PX', ttlMs, 'NX')) === 'OK';

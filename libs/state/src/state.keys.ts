@@ -17,6 +17,8 @@
  * | `<p>:idempotency:<key>` | string | placement id for an Idempotency-Key (24 h) |
  * | `<p>:rollout:<id>:plan` | string | waves of a placement's rollout |
  * | `<p>:rollout:<id>:machines` | hash | systemId -> MachineRecord JSON (generation CAS) |
+ * | `<p>:rollout:<id>:slices` | hash | systemId -> MachineSlice JSON: the machine's part of the plan, written at rollout start |
+ * | `<p>:artifact:<sha256>` | string | a planned module's object bytes, addressed by their sha256 |
  * | `<p>:rollout:<id>:inflight` | zset | machines in flight (lease expiry): maxUnavailable |
  * | `<p>:rollout:<id>:control` | string | run, pause, cancel or rollback |
  * | `<p>:lock:machine:<systemId>` | string | the worker holding a machine (token, PX lease) |
@@ -72,6 +74,12 @@ export class StateKeys {
   }
   rolloutPlan(id: string): string {
     return `${this.base}:rollout:${id}:plan`;
+  }
+  rolloutSlices(id: string): string {
+    return `${this.base}:rollout:${id}:slices`;
+  }
+  artifact(digest: string): string {
+    return `${this.base}:artifact:${digest}`;
   }
   rolloutMachines(id: string): string {
     return `${this.base}:rollout:${id}:machines`;

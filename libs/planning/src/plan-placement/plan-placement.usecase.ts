@@ -13,7 +13,7 @@ import { planPlacementCommand, PlanPlacementCommand } from './plan-placement.com
 
 export interface PlanPlacementDeps {
   placements: PlacementRepository;
-  rollouts: Pick<RolloutRepository, 'claimMachines' | 'releaseLeases' | 'control' | 'observed'>;
+  rollouts: Pick<RolloutRepository, 'claimMachines' | 'releaseLeases' | 'control' | 'observed' | 'putArtifact'>;
   fleet: FleetRepository;
   catalog: ModuleCatalog;
   profiles: FirmwareProfile[];
@@ -61,6 +61,7 @@ export class PlanPlacement {
     await progress({ stage: 'plan', percent: 10 });
     const plan = await planPlacement(placementId, request, {
       fleet: d.fleet, catalog: d.catalog, profiles: d.profiles, agentFacts: d.agentFacts, current: (id) => currentPlacement(d.rollouts, id), highs: await d.highs?.(),
+      keepArtifact: (digest, bytes) => d.rollouts.putArtifact(digest, bytes),
     });
     await d.placements.putPlan(placementId, plan);
     await this.deployMachines(placementId, request);
