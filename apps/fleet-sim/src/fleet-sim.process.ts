@@ -157,7 +157,9 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentPr
   };
   if (!mode) {
     await stop('SIGKILL');
-    throw new Error(`agent in ${o.netns} did not come up on ${url}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+    // An uncaught error ends with its stack and Node's version: the lines that name it come first.
+    const said = stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && !l.startsWith('Node.js v'));
+    throw new Error(`agent in ${o.netns} did not come up on ${url}: ${said.slice(0, 8).join(' | ').slice(0, 1500) || 'no output'}`);
   }
   return { url, pid: child.pid!, mode, close: () => stop('SIGTERM'), kill: () => stop('SIGKILL') };
 }
