@@ -1,12 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { ModuleCatalog } from '@ioplane/catalog';
 import { agentDeadlinesFromProfiles, agentToken, AgentClient, signArtifact } from '@ioplane/agent-api';
 import type { FirmwareProfile } from '@ioplane/domain';
 import type { MaasClient } from '@ioplane/maas';
-import { packetHex } from '@ioplane/modules';
-import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
-import { desiredState, DesiredMachine, firmwareImageFor, HopExecutor, MachineRecord, RolloutEnv, RolloutModule } from '@ioplane/rollout';
+import { DesiredMachine, desiredFromSlice, firmwareImageFor, HopExecutor, MachineRecord, MachineSlice, RolloutEnv } from '@ioplane/rollout';
 import { placementEnded } from '@ioplane/state';
 import type { FleetRepository, ObservedPlacement, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { acquireWaiting, MACHINE_LEASE_MS } from './machine.lease';
@@ -18,12 +13,15 @@ export interface RolloutKeys {
   agentTokenSecret: string;
 }
 
-/** Wires the rollout orchestrator to Redis, the agents over HTTP, the artifact cache and MAAS. */
+/**
+ * Wires the rollout orchestrator to Redis (records, each machine's slice of the plan, artifacts
+ * by digest), the agents over HTTP and MAAS. It takes no module catalog: the plan fixed every
+ * build the rollout ships.
+ */
 export function rolloutEnv(deps: {
   rollouts: RolloutRepository;
   placements: PlacementRepository;
   fleet: FleetRepository;
-  catalog: ModuleCatalog;
   profiles: FirmwareProfile[];
   maas: MaasClient;
   keys: RolloutKeys;
@@ -31,55 +29,32 @@ export function rolloutEnv(deps: {
   log(msg: string, fields: Record<string, unknown>): void;
 }): RolloutEnv {
   const agentDeadlines = agentDeadlinesFromProfiles(deps.profiles);
-  const modulesOf = new Map<string, Promise<Map<string, RolloutModule>>>();
-
-  const loadModules = async (placementId: string): Promise<Map<string, RolloutModule>> => {
-    const plan = await deps.placements.getPlan<StoredPlan>(placementId);
-    const rec = await deps.placements.get(placementId);
-    if (!plan || !rec) throw new Error(`placement ${placementId} has no plan`);
-    const request = rec.request as PlacementRequest;
-    const out = new Map<string, RolloutModule>();
-    for (const m of plan.modules) {
-      const { manifest } = await deps.catalog.get(m.name);
-      const report = await deps.catalog.analysis(m.name);
-      // The plan names an exact build: shipping anything else would be a different placement.
-      if (report.artifact.digest !== m.digest) throw new Error(`module ${m.name}: build ${report.artifact.digest.slice(0, 12)} is not the planned ${m.digest.slice(0, 12)}`);
-      const object = readFileSync(report.artifact.objectPath);
-      // Agents check the signature over the bytes they receive, so the shipped digest is of the bytes.
-      const digest = createHash('sha256').update(object).digest('hex');
-      out.set(m.name, {
-        name: m.name,
-        version: m.version,
-        digest,
-        program: report.program.name,
-        persistentMaps: manifest.hints.persistentMaps,
-        matchAction: manifest.matchAction,
-        object,
-        pps: request.modules.find((x) => x.name === m.name)?.traffic?.pps ?? manifest.traffic.pps,
-        // Vectors that need the manifest's seeded maps cannot run on the deployed chain, whose maps hold the operator's state; those modules are checked by tag and counters.
-        vectors: manifest.seed?.length
-          ? []
-          : manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),
-      });
+  // Objects are immutable under their digest: each is fetched once per process, however many
+  // machines and placements ship it (a failed fetch is forgotten, so the next asks again).
+  const objects = new Map<string, Promise<Buffer | null>>();
+  const objectOf = (digest: string): Promise<Buffer | null> => {
+    let p = objects.get(digest);
+    if (!p) {
+      if (objects.size >= 256) objects.clear();
+      p = deps.rollouts.artifact(digest);
+      objects.set(digest, p);
+      void p.then(
+        (b) => b ?? objects.delete(digest),
+        () => objects.delete(digest),
+      );
     }
-    return out;
+    return p;
   };
 
-  const desired = async (placementId: string, systemId: string): Promise<DesiredMachine> => {
-    let mods = modulesOf.get(placementId);
-    if (!mods) {
-      mods = loadModules(placementId);
-      modulesOf.set(placementId, mods);
-      mods.catch(() => modulesOf.delete(placementId));
-    }
-    const plan = await deps.placements.getPlan<StoredPlan>(placementId);
-    const mp = plan?.machines.find((m) => m.systemId === systemId);
-    if (!plan || !mp) throw new Error(`machine ${systemId} is not in the plan of ${placementId}`);
-    const want = desiredState(mp, plan.modules.map((m) => m.name), await mods, await executorOf(systemId));
-    // Only the operator's explicit word lets a check that could not run (no kernel) count as done.
-    const req = (await deps.placements.get(placementId))?.request as PlacementRequest | undefined;
-    return req?.policy?.acceptNotRun === true ? { ...want, acceptNotRun: true } : want;
+  const sliceOf = async (placementId: string, systemId: string): Promise<MachineSlice> => {
+    const slice = await deps.rollouts.machineSlice<MachineSlice>(placementId, systemId);
+    if (!slice) throw new Error(`machine ${systemId} has no part in the rollout of ${placementId}`);
+    return slice;
   };
+
+  // The machine's own slice of the plan, written when its rollout started: never the whole plan, never the catalog.
+  const desired = async (placementId: string, systemId: string): Promise<DesiredMachine> =>
+    desiredFromSlice(await sliceOf(placementId, systemId), objectOf, await executorOf(systemId));
 
   /** MAAS's workload annotations for a commit; marked done on the observed record only if it still names this commit. */
   const annotateObserved = async (o: ObservedPlacement): Promise<boolean> => {
@@ -132,11 +107,10 @@ export function rolloutEnv(deps: {
       return machineAgents(client(m.agentUrl, systemId), dpus, (deviceId) => dpuOf.get(deviceId) ?? null);
     },
     async onCommitted(placementId: string, rec: MachineRecord, want: DesiredMachine) {
-      const plan = await deps.placements.getPlan<StoredPlan>(placementId);
-      const mp = plan?.machines.find((m) => m.systemId === rec.systemId);
+      const mp = (await sliceOf(placementId, rec.systemId)).plan;
       const modules = want.chains.flatMap((c) =>
         c.modules.map((m) => ({
-          name: m.name, version: m.version, digest: m.digest, deviceId: c.deviceId, target: c.target, profileId: mp?.placements[m.name]?.profileId ?? null,
+          name: m.name, version: m.version, digest: m.digest, deviceId: c.deviceId, target: c.target, profileId: mp.placements[m.name]?.profileId ?? null,
           ...(c.interface ? { interface: c.interface } : {}),
         })),
       );

@@ -4,7 +4,7 @@ import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
 import { JOB_IDS, jobs, JOBS, OnJob, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger, closeEvenWhenDown } from '@ioplane/queue';
-import { MachineRecord, RolloutOrchestrator, RolloutPlan, RolloutStop } from '@ioplane/rollout';
+import { MachineRecord, RolloutOrchestrator, RolloutPlan, RolloutStop, sliceMachines } from '@ioplane/rollout';
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import { placementEnded } from '@ioplane/state';
 import type { LeaseFence, PlacementRepository, RolloutRepository } from '@ioplane/state';
@@ -62,8 +62,13 @@ export class RolloutProcessor extends JobProcessor {
     const rec = await this.placements.get(placementId);
     const plan = await this.placements.getPlan<StoredPlan>(placementId);
     if (!rec || !plan) throw new Error(`placement ${placementId} has no plan`);
-    const policy = (rec.request as PlacementRequest).policy.rollout;
-    const rollout = await this.orchestrator.start(placementId, plan.machines.filter((m) => m.feasible), policy);
+    const request = rec.request as PlacementRequest;
+    const feasible = plan.machines.filter((m) => m.feasible);
+    // Each machine's part of the plan, with its artifacts by digest, is written before the waves:
+    // from here on a machine's jobs read only their slice, never the plan or the catalog. The
+    // slices follow from the stored plan alone, so a start job run again writes the same.
+    await this.rollouts.putMachineSlices(placementId, sliceMachines(placementId, feasible, plan.modules, request.policy?.acceptNotRun === true));
+    const rollout = await this.orchestrator.start(placementId, feasible, request.policy.rollout);
     await this.placements.setStatus(placementId, 'rolling-out');
     if (rollout.waves.length === 0) {
       await this.placements.setStatus(placementId, 'completed');
@@ -80,7 +85,7 @@ export class RolloutProcessor extends JobProcessor {
     try {
       await flow.add({
         ...jobs.rolloutWave(plan.placementId, index),
-        children: plan.waves[index].machines.map((systemId) => jobs.rolloutMachine(plan.placementId, index, systemId)),
+        children: plan.waves[index].machines.map((systemId) => jobs.rolloutMachine(plan.placementId, index, systemId, plan.policy.maxUnavailable)),
       });
     } finally {
       await flow.close();
@@ -89,12 +94,11 @@ export class RolloutProcessor extends JobProcessor {
 
   @OnJob(JOBS.rolloutMachine)
   async machine(job: Job, token?: string) {
-    const { placementId, systemId } = rolloutMachinePayload.parse(job.data);
-    const [plan, control] = await Promise.all([this.rollouts.getRolloutPlan<RolloutPlan>(placementId), this.rollouts.control(placementId)]);
-    if (!plan) throw new Error(`no rollout plan for ${placementId}`);
+    const { placementId, systemId, ...data } = rolloutMachinePayload.parse(job.data);
+    const [maxUnavailable, control] = await Promise.all([data.maxUnavailable ?? this.maxUnavailableOf(placementId), this.rollouts.control(placementId)]);
     if (control === 'pause') return this.later(job, token);
     // maxUnavailable: a machine waits for a free slot; the lease frees it if this worker dies.
-    if (!(await this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS))) return this.later(job, token);
+    if (!(await this.rollouts.acquireSlot(placementId, systemId, maxUnavailable, MACHINE_LOCK_MS))) return this.later(job, token);
     const lockToken = `${job.id}`;
     // The same job resumed after its worker died (stalled-job recovery) takes its own lock back:
     // BullMQ's job lock already guarantees one runner per job, the record's generation the rest.
@@ -124,7 +128,7 @@ export class RolloutProcessor extends JobProcessor {
       () =>
         Promise.all([
           this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS),
-          this.rollouts.acquireSlot(placementId, systemId, plan.policy.maxUnavailable, MACHINE_LOCK_MS),
+          this.rollouts.acquireSlot(placementId, systemId, maxUnavailable, MACHINE_LOCK_MS),
           this.rollouts.renewLease(fence, MACHINE_LEASE_MS).then((ok) => ok || this.log.warn({ systemId, placementId, gen: fence.gen }, 'machine lease taken over: this job writes nothing more')),
         ]),
       MACHINE_LOCK_MS / 3,
@@ -144,6 +148,13 @@ export class RolloutProcessor extends JobProcessor {
       // the machine's lease until its wave committed or rolled back).
       await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId), this.rollouts.letGoLease(fence)]);
     }
+  }
+
+  /** A machine job queued before its data carried maxUnavailable reads it from the plan. */
+  private async maxUnavailableOf(placementId: string): Promise<number> {
+    const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(placementId);
+    if (!plan) throw new Error(`no rollout plan for ${placementId}`);
+    return plan.policy.maxUnavailable;
   }
 
   /**
@@ -192,7 +203,10 @@ export class RolloutProcessor extends JobProcessor {
   @OnJob(JOBS.rolloutWave)
   async wave(job: Job) {
     const { placementId, wave } = rolloutWavePayload.parse(job.data);
-    const outcome = await this.orchestrator.finishWave(placementId, wave);
+    // Read once for the whole wave: its verdict, the next wave's release and the leases given back.
+    const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(placementId);
+    if (!plan) throw new Error(`no rollout plan for ${placementId}`);
+    const outcome = await this.orchestrator.finishWave(placementId, wave, plan);
     if (outcome.result !== 'next' && outcome.result !== 'completed') {
       // Machines that had passed their own check but went back with their wave.
       const back = (await this.rollouts.machines<Pick<MachineRecord, 'wave' | 'state' | 'code'>>(placementId)).filter((m) => m.wave === wave && m.state === 'rolled-back' && (m.code === 'wave-halted' || m.code === 'operator'));
@@ -200,7 +214,6 @@ export class RolloutProcessor extends JobProcessor {
     }
     await job.updateProgress({ ...outcome });
     this.log.log({ placementId, ...outcome }, 'wave finished');
-    const plan = (await this.rollouts.getRolloutPlan<RolloutPlan>(placementId))!;
     // The rollout ends here: commits and rollbacks are done, its machines are free for the next placement.
     const release = () => this.rollouts.releaseLeases(placementId, plan.waves.flatMap((w) => w.machines));
     switch (outcome.result) {

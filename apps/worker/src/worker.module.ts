@@ -1,11 +1,10 @@
 import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { MaasClient } from '@ioplane/maas';
 import { metrics } from '@ioplane/metrics';
 import { RolloutOrchestrator } from '@ioplane/rollout';
-import { CONTROLLER_KEYS, CoreModule, CoreOptions, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import { CONTROLLER_KEYS, CoreModule, CoreOptions, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import { rolloutEnv, RolloutKeys } from './rollout.env';
 import { RolloutProcessor } from './rollout.processor';
@@ -38,13 +37,14 @@ export class WorkerModule {
         { provide: MAAS_CLIENT, useFactory: () => new MaasClient({ url: opts.maas.url, apiKey: opts.maas.apiKey, retry: opts.maas.retry, onCall: metrics.onMaasCall }) },
         {
           provide: ROLLOUT_ORCHESTRATOR,
-          useFactory: (rollouts: RolloutRepository, placements: PlacementRepository, fleet: FleetRepository, catalog: ModuleCatalog, profiles: FirmwareProfile[], maas: MaasClient, keys: RolloutKeys) => {
+          // No module catalog: the plan carries every artifact the rollout ships, by digest.
+          useFactory: (rollouts: RolloutRepository, placements: PlacementRepository, fleet: FleetRepository, profiles: FirmwareProfile[], maas: MaasClient, keys: RolloutKeys) => {
             const log = new Logger('Rollout');
             return new RolloutOrchestrator(
-              rolloutEnv({ rollouts, placements, fleet, catalog, profiles, maas, keys, probeMs: opts.probeMs, log: (msg, fields) => log.log(fields, msg) }),
+              rolloutEnv({ rollouts, placements, fleet, profiles, maas, keys, probeMs: opts.probeMs, log: (msg, fields) => log.log(fields, msg) }),
             );
           },
-          inject: [ROLLOUT_REPOSITORY, PLACEMENT_REPOSITORY, FLEET_REPOSITORY, MODULE_CATALOG, PROFILES, MAAS_CLIENT, CONTROLLER_KEYS],
+          inject: [ROLLOUT_REPOSITORY, PLACEMENT_REPOSITORY, FLEET_REPOSITORY, PROFILES, MAAS_CLIENT, CONTROLLER_KEYS],
         },
         JobHandlersCheck,
         FleetProcessor,
