@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { fleet } from '@ioplane/domain/testing';
 import { ModuleCatalog } from '@ioplane/catalog';
@@ -76,6 +76,11 @@ describe(PlanPlacement.name, () => {
     expect((await placements.get(id))?.status).toBe('planned');
     const plan = await placements.getPlan<StoredPlan>(id);
     expect(plan?.machines.map((m) => m.systemId).sort()).toEqual(['h1', 'h2']);
+    // The rollout ships the planned build by digest: the bytes are stored under the sha256 they hash to.
+    const artifact = plan!.modules[0].artifact!;
+    expect(artifact).toMatchObject({ name: 'ddos-drop', digest: expect.stringMatching(/^[0-9a-f]{64}$/), program: expect.any(String) });
+    const bytes = await rollouts.artifact(artifact.digest);
+    expect(bytes && createHash('sha256').update(bytes).digest('hex')).toBe(artifact.digest);
     expect(await startJobs()).toContain(`${id}.start`);
     // Leased to it: another placement on these machines is refused.
     await expect(rollouts.claimMachines('pl-other', ['h1'], async () => false)).rejects.toMatchObject({ code: 'machine_leased' });
