@@ -7,7 +7,8 @@ import type { ModuleCatalog } from '@ioplane/catalog';
 import { DryRunError, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, QueuedDryRun, StoredPlan, SubmitPlacement } from '@ioplane/planning';
 import { logBullErrors, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
-import { FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import type { IoplaneConfig } from '@ioplane/runtime';
 import { MachineLeased } from '@ioplane/state';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
 import { ValidBody, ValidHeader, ZodPipe } from './zod.pipe';
@@ -32,6 +33,7 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
     @InjectQueue(QUEUES.placement) queue: Queue,
     @InjectQueue(QUEUES.dryRun) private readonly dryRunQueue: Queue,
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
+    @Inject(IOPLANE_CONFIG) private readonly config: IoplaneConfig,
   ) {
     this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet, leases: rollouts, planQueue: queue });
   }
@@ -46,7 +48,7 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
     const c = this.dryRunQueue.opts.connection;
     const connection = 'duplicate' in c ? c : { ...c, maxRetriesPerRequest: null, enableOfflineQueue: true };
     this.dryRunEvents = logBullErrors(new QueueEvents(QUEUES.dryRun, { connection, prefix: this.dryRunQueue.opts.prefix }), `queue-events ${QUEUES.dryRun}`, (f, m) => this.log.warn(f, m));
-    this.dryRun = new QueuedDryRun({ queue: this.dryRunQueue, events: this.dryRunEvents });
+    this.dryRun = new QueuedDryRun({ queue: this.dryRunQueue, events: this.dryRunEvents, deadlineMs: this.config.DRY_RUN_DEADLINE_MS });
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -6,6 +6,8 @@ describe('loadConfig', () => {
     expect(c.API_PORT).toBe(8080);
     expect(c.REDIS_URL).toBeUndefined();
     expect(c.IOPLANE_PREFIX).toBe('ioplane');
+    expect(c.DRY_RUN_DEADLINE_MS).toBe(120_000);
+    expect(loadConfig({ DRY_RUN_DEADLINE_MS: '1500' }).DRY_RUN_DEADLINE_MS).toBe(1500);
   });
 
   it.each([
@@ -16,6 +18,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud', ''],
     ['FLEET_SYNC_INTERVAL_MS', '5', 'at least 100'],
     ['API_REFUSED_LIMIT', '0', 'at least 1'],
+    ['DRY_RUN_DEADLINE_MS', '50', 'at least 100'],
   ])('rejects %s=%s naming the variable', (name, value, reason) => {
     const run = () => loadConfig({ [name]: value });
     expect(run).toThrow(ConfigError);

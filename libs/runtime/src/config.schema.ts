@@ -29,6 +29,8 @@ export const configSchema = z.object({
   FLEET_FILE: z.string().min(1).default('fleets/demo.yaml'),
   FLEET_SYNC_INTERVAL_MS: millis(60_000),
   MAAS_EVENTS_INTERVAL_MS: millis(5_000),
+  /** How long the API awaits a worker's answer to a dry run before 503 dry_run_timeout (the API never solves one itself). */
+  DRY_RUN_DEADLINE_MS: millis(120_000),
   /** Port of the host agents (each listens on its host's management address). */
   AGENT_PORT: port(9440),
   /** Where machines MAAS deploys for ioplane get the agent package: a .deb URL they can reach... */

@@ -76,7 +76,7 @@ describe(DryRunPlacement.name, () => {
   });
 
   describe(QueuedDryRun.name, () => {
-    const api = (deadlineMs?: number) => new QueuedDryRun({ queue, events, deadlineMs });
+    const api = (deadlineMs = 120_000) => new QueuedDryRun({ queue, events, deadlineMs });
 
     it('gets the plan a worker made through the queue', async () => {
       await startWorker();

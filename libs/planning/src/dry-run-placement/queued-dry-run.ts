@@ -15,8 +15,8 @@ export interface AwaitableJob<E> {
 export interface QueuedDryRunDeps<E> {
   queue: { readonly name: string; add(name: string, data: unknown, opts?: JobsOptions): Promise<AwaitableJob<E>> };
   events: E;
-  /** How long the caller waits for a worker's answer. */
-  deadlineMs?: number;
+  /** How long the caller waits for a worker's answer (DRY_RUN_DEADLINE_MS). */
+  deadlineMs: number;
 }
 
 export type DryRunErrorCode = 'dry_run_timeout' | 'dry_run_failed';
@@ -28,8 +28,6 @@ export class DryRunError extends Error {
   }
 }
 
-export const DRY_RUN_DEADLINE_MS = 120_000;
-
 /**
  * The API's side of a dry run: queues the request as a dry-run job and awaits the worker's
  * answer up to a deadline. The plan comes back as the worker made it; a refusal is thrown as the
@@ -40,7 +38,7 @@ export class QueuedDryRun<E> {
 
   async execute(input: DryRunPlacementCommand): Promise<StoredPlan> {
     const { request } = dryRunPlacementCommand.parse(input);
-    const deadlineMs = this.deps.deadlineMs ?? DRY_RUN_DEADLINE_MS;
+    const { deadlineMs } = this.deps;
     const job = await addJob(this.deps.queue, jobs.dryRun(request));
     let outcome: DryRunOutcome;
     try {
