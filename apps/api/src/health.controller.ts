@@ -24,8 +24,10 @@ export class HealthController {
     @InjectQueue(QUEUES.fleet) fleet: Queue,
     @InjectQueue(QUEUES.placement) placement: Queue,
     @InjectQueue(QUEUES.rollout) rollout: Queue,
+    // The API awaits dry runs from a worker: without one every dry run ends in dry_run_timeout.
+    @InjectQueue(QUEUES.dryRun) dryRun: Queue,
   ) {
-    this.queues = [fleet, placement, rollout];
+    this.queues = [fleet, placement, rollout, dryRun];
   }
 
   /** Liveness: the process answers. */
