@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { JOBS, QUEUES } from '@ioplane/queue';
+import { QUEUES, schedules, upsertSchedule } from '@ioplane/queue';
 import type { RebalanceSettings } from './rebalance.env';
 import { REBALANCE_SETTINGS } from './rebalance.tokens';
 
@@ -16,11 +16,7 @@ export class RebalanceScheduler implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.waitUntilReady();
-    await this.queue.upsertJobScheduler(
-      'telemetry-sample-schedule',
-      { every: this.settings.windowMs },
-      { name: JOBS.telemetrySample, data: { decide: true }, opts: { removeOnComplete: 100, removeOnFail: 200 } },
-    );
+    await upsertSchedule(this.queue, schedules.telemetrySample(this.settings.windowMs));
     this.log.log({ windowMs: this.settings.windowMs, keepWindows: this.settings.keepWindows }, 'telemetry schedule upserted');
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { JOBS, QUEUES } from '@ioplane/queue';
+import { QUEUES, schedules, upsertSchedule } from '@ioplane/queue';
 
 /** How often the reconciler runs (IOPLANE_RECONCILE_MS, default 30 s); tests shorten it. */
 export function reconcileIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -21,7 +21,7 @@ export class RolloutReconcileScheduler implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.waitUntilReady();
     const every = reconcileIntervalMs();
-    await this.queue.upsertJobScheduler('rollout-reconcile-schedule', { every }, { name: JOBS.rolloutReconcile, data: {}, opts: { removeOnComplete: 50, removeOnFail: 200 } });
+    await upsertSchedule(this.queue, schedules.rolloutReconcile(every));
     this.log.log({ everyMs: every }, 'rollout reconciler scheduled');
   }
 }

@@ -1,5 +1,6 @@
 export * from './queue.names';
 export * from './job.registry';
+export * from './job.schedules';
 export * from './job.handlers';
 export * from './job.log-context';
 export * from './queue.connection';
