@@ -122,7 +122,8 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
     const placementId = newPlacementId();
     const now = new Date().toISOString();
     await placements.create({ id: placementId, request: { policy: { rollout: policy } }, status: 'planned', reason: 'bench', idempotencyKey: null, createdAt: now, updatedAt: now, error: null });
-    await placements.putPlan(placementId, { machines: fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname, feasible: true })), modules: [] });
+    // The start job slices this plan per machine; the bench's desired state comes from `wants`, not the slices.
+    await placements.putPlan(placementId, { machines: fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname, feasible: true, placements: {}, flavourSwitches: {} })), modules: [] });
 
     worker = new Worker(
       QUEUES.rollout,
