@@ -53,6 +53,15 @@ describe('dry runs over HTTP: answered by a worker, never by the API', () => {
     expect(await stored()).toBe(0);
   });
 
+  it('answers a plan with infeasible machines within its documented response (their cost is null)', async () => {
+    // Zone a holds machines on which this chain has no place; the response contract is checked.
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, selector: { zones: ['zone-a'] }, modules: [{ name: 'acl-firewall' }, { name: 'ddos-drop' }] });
+    expect({ status: res.status, error: res.body.error }).toEqual({ status: 200, error: undefined });
+    const infeasible = res.body.plan.machines.filter((m: { feasible: boolean }) => !m.feasible);
+    expect(infeasible.length).toBeGreaterThan(0);
+    expect(infeasible.map((m: { cost: unknown }) => m.cost)).toEqual(infeasible.map(() => null));
+  });
+
   it('without a worker: /readyz names the dry-run queue, and a dry run is 503 dry_run_timeout with no plan and nothing left queued', async () => {
     await worker!.close();
     worker = null;

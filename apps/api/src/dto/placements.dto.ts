@@ -35,8 +35,9 @@ export const machinePlan = z.looseObject({
   feasible: z.boolean(),
   paths: z.array(z.looseObject({ ingress: z.looseObject({ interface: z.string(), deviceId: z.string(), pps: z.number(), meanPacketBytes: z.number() }), hops: z.array(hop) })),
   infeasible: z.array(z.looseObject({ module: z.string() })),
-  cost: z.number(),
-  lowerBound: z.number(),
+  // An infeasible machine has no finite cost: JSON carries its Infinity as null.
+  cost: z.number().nullable(),
+  lowerBound: z.number().nullable(),
   flavourSwitches: z.record(z.string(), z.string()),
   solver: z.string(),
 });
