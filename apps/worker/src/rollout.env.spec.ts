@@ -1,15 +1,36 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactDigest, ArtifactRef, MachineRecord, MachineSlice, newMachineRecord, PlannedMachine, sliceMachines } from '@ioplane/rollout';
+import {
+  artifactDigest,
+  ArtifactRef,
+  MachineRecord,
+  MachineSlice,
+  newMachineRecord,
+  PlannedMachine,
+  sliceMachines,
+} from '@ioplane/rollout';
 import type { FleetRepository, ObservedPlacement, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import type { MaasClient } from '@ioplane/maas';
 import { rolloutEnv } from './rollout.env';
 
 const bytes = (name: string) => Buffer.from(`\x7fELF ${name}`);
-const ref = (name: string): ArtifactRef => ({ name, version: '1', digest: artifactDigest(bytes(name)), program: 'xdp_main', persistentMaps: [], pps: 1000, vectors: [] });
+const ref = (name: string): ArtifactRef => ({
+  name,
+  version: '1',
+  digest: artifactDigest(bytes(name)),
+  program: 'xdp_main',
+  persistentMaps: [],
+  pps: 1000,
+  vectors: [],
+});
 const machine = (systemId: string, modules: string[]): PlannedMachine => ({
-  systemId, hostname: `h-${systemId}`, feasible: true, flavourSwitches: {},
-  placements: Object.fromEntries(modules.map((m) => [m, { module: m, deviceId: `${systemId}/nic`, target: 'host-xdp-generic' as const, profileId: 'x710-host' }])),
+  systemId,
+  hostname: `h-${systemId}`,
+  feasible: true,
+  flavourSwitches: {},
+  placements: Object.fromEntries(
+    modules.map((m) => [m, { module: m, deviceId: `${systemId}/nic`, target: 'host-xdp-generic' as const, profileId: 'x710-host' }]),
+  ),
 });
 
 /** Any call into the placement repository (the whole plan, the placement record) fails the test. */
@@ -20,7 +41,15 @@ const noPlacementReads = new Proxy({} as PlacementRepository, {
 });
 
 function sut() {
-  const slices: Record<string, MachineSlice> = sliceMachines('pl-1', [machine('s1', ['acl', 'lb']), machine('s2', ['acl'])], [{ name: 'acl', artifact: ref('acl') }, { name: 'lb', artifact: ref('lb') }], true);
+  const slices: Record<string, MachineSlice> = sliceMachines(
+    'pl-1',
+    [machine('s1', ['acl', 'lb']), machine('s2', ['acl'])],
+    [
+      { name: 'acl', artifact: ref('acl') },
+      { name: 'lb', artifact: ref('lb') },
+    ],
+    true,
+  );
   const objects = new Map([ref('acl'), ref('lb')].map((r) => [r.digest, bytes(r.name)]));
   const reads = { slices: [] as string[], artifacts: [] as string[] };
   const observed = new Map<string, ObservedPlacement>();
@@ -32,7 +61,15 @@ function sut() {
   } as unknown as RolloutRepository;
   const fleet = { getMachine: async () => null } as unknown as FleetRepository;
   const maas = { setWorkloadAnnotations: async () => undefined } as unknown as MaasClient;
-  const env = rolloutEnv({ rollouts, placements: noPlacementReads, fleet, profiles: [], maas, keys: { privateKeyPem: '', agentTokenSecret: '' }, log: () => undefined });
+  const env = rolloutEnv({
+    rollouts,
+    placements: noPlacementReads,
+    fleet,
+    profiles: [],
+    maas,
+    keys: { privateKeyPem: '', agentTokenSecret: '' },
+    log: () => undefined,
+  });
   return { env, reads, observed };
 }
 
@@ -40,7 +77,10 @@ describe(rolloutEnv.name, () => {
   it("builds each machine's desired state from its own slice and the bytes by digest, reading no plan", async () => {
     const { env, reads } = sut();
     const [s1, s2] = await Promise.all([env.desired('pl-1', 's1'), env.desired('pl-1', 's2')]);
-    expect(s1.chains.flatMap((c) => c.modules.map((m) => [m.name, m.digest, m.object.toString()]))).toEqual([['acl', ref('acl').digest, bytes('acl').toString()], ['lb', ref('lb').digest, bytes('lb').toString()]]);
+    expect(s1.chains.flatMap((c) => c.modules.map((m) => [m.name, m.digest, m.object.toString()]))).toEqual([
+      ['acl', ref('acl').digest, bytes('acl').toString()],
+      ['lb', ref('lb').digest, bytes('lb').toString()],
+    ]);
     expect(s2.chains.flatMap((c) => c.modules.map((m) => m.name))).toEqual(['acl']);
     expect(s1.acceptNotRun).toBe(true);
     expect(reads.slices.sort()).toEqual(['s1', 's2']);
@@ -53,7 +93,9 @@ describe(rolloutEnv.name, () => {
     const want = await env.desired('pl-1', 's2');
     const rec: MachineRecord = { ...newMachineRecord('s2', 'h-s2', 0), state: 'committed' };
     await env.onCommitted('pl-1', rec, want);
-    expect(observed.get('s2')?.modules).toEqual([expect.objectContaining({ name: 'acl', digest: ref('acl').digest, profileId: 'x710-host' })]);
+    expect(observed.get('s2')?.modules).toEqual([
+      expect.objectContaining({ name: 'acl', digest: ref('acl').digest, profileId: 'x710-host' }),
+    ]);
   });
 
   it('a machine without a slice is refused, not looked up in the plan', async () => {
@@ -65,8 +107,12 @@ describe(rolloutEnv.name, () => {
 describe('rollout without the module catalog', () => {
   const root = join(__dirname, '../../..');
   const sources = [
-    ...readdirSync(join(root, 'libs/rollout/src')).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts')).map((f) => join('libs/rollout/src', f)),
-    ...readdirSync(__dirname).filter((f) => /^rollout\..*\.ts$/.test(f) && !f.endsWith('.spec.ts')).map((f) => join('apps/worker/src', f)),
+    ...readdirSync(join(root, 'libs/rollout/src'))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
+      .map((f) => join('libs/rollout/src', f)),
+    ...readdirSync(__dirname)
+      .filter((f) => /^rollout\..*\.ts$/.test(f) && !f.endsWith('.spec.ts'))
+      .map((f) => join('apps/worker/src', f)),
   ];
 
   it.each(sources)('%s imports nothing of @ioplane/catalog', (file) => {

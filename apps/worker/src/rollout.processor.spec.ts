@@ -3,7 +3,16 @@ import { Job, Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { JOB_IDS, JOBS, QUEUES, queuePrefix } from '@ioplane/queue';
-import { AgentPort, artifactDigest, ArtifactRef, desiredFromSlice, MachineRecord, MachineSlice, RolloutOrchestrator, RolloutPolicy } from '@ioplane/rollout';
+import {
+  AgentPort,
+  artifactDigest,
+  ArtifactRef,
+  desiredFromSlice,
+  MachineRecord,
+  MachineSlice,
+  RolloutOrchestrator,
+  RolloutPolicy,
+} from '@ioplane/rollout';
 import { RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
 import { RolloutProcessor } from './rollout.processor';
 
@@ -11,7 +20,15 @@ import { RolloutProcessor } from './rollout.processor';
 const url = process.env.REDIS_URL!;
 
 const object = Buffer.from('\x7fELF acl');
-const acl: ArtifactRef = { name: 'acl', version: '1', digest: artifactDigest(object), program: 'xdp_acl', persistentMaps: [], pps: 1000, vectors: [] };
+const acl: ArtifactRef = {
+  name: 'acl',
+  version: '1',
+  digest: artifactDigest(object),
+  program: 'xdp_acl',
+  persistentMaps: [],
+  pps: 1000,
+  vectors: [],
+};
 
 /** A machine's agent that runs what it is given on port 0 of its card, and counts probe traffic. */
 function fakeAgent(): AgentPort {
@@ -20,7 +37,10 @@ function fakeAgent(): AgentPort {
   return {
     inventory: async () => ({ devices: [] }),
     programs: async () => ({ devices: running ? [{ deviceId: 'nic', ports: [{ port: 0, current: running }] }] : [] }),
-    load: async (_d: string, req: { modules: Array<{ name: string; digest: string }> }) => ((running = { committed: false, modules: req.modules.map((m) => ({ name: m.name, digest: m.digest })) }), { status: 'loaded' }),
+    load: async (_d: string, req: { modules: Array<{ name: string; digest: string }> }) => (
+      (running = { committed: false, modules: req.modules.map((m) => ({ name: m.name, digest: m.digest })) }),
+      { status: 'loaded' }
+    ),
     counters: async () => ({ modules: running ? [{ module: 'acl', port: 0, packets: (packets += 50), drops: 0, source: 'kernel' }] : [] }),
     probe: async () => ({ sent: 50 }),
     commit: async () => void (running = running && { ...running, committed: true }),
@@ -57,13 +77,22 @@ describe(RolloutProcessor.name, () => {
       throw new Error('nothing is flashed here');
     },
     // As the worker's rolloutEnv: the machine's own slice, its objects by digest.
-    desired: async (placementId, systemId) => desiredFromSlice((await rollouts.machineSlice<MachineSlice>(placementId, systemId))!, async (d) => (d === acl.digest ? object : null)),
+    desired: async (placementId, systemId) =>
+      desiredFromSlice((await rollouts.machineSlice<MachineSlice>(placementId, systemId))!, async (d) =>
+        d === acl.digest ? object : null,
+      ),
     onCommitted: async () => undefined,
     probeMs: 0,
   });
   const sut = new RolloutProcessor(orchestrator, rollouts, placements, queue);
   const job = (name: string, data: Record<string, unknown>) =>
-    ({ id: `${name}.${String(data.systemId ?? data.wave ?? 'start')}`, name, data, updateProgress: async () => undefined, moveToDelayed: async () => undefined }) as unknown as Job;
+    ({
+      id: `${name}.${String(data.systemId ?? data.wave ?? 'start')}`,
+      name,
+      data,
+      updateProgress: async () => undefined,
+      moveToDelayed: async () => undefined,
+    }) as unknown as Job;
 
   beforeAll(async () => {
     Logger.overrideLogger(['warn', 'error']);
@@ -82,9 +111,22 @@ describe(RolloutProcessor.name, () => {
     const policy: RolloutPolicy = { canary: 1, waves: [100], maxUnavailable: 2, failureThreshold: 0 };
     const ids = ['m1', 'm2', 'm3'];
     const now = new Date().toISOString();
-    await placements.create({ id: placementId, request: { policy: { rollout: policy } }, status: 'planned', reason: 'operator', idempotencyKey: null, createdAt: now, updatedAt: now, error: null });
+    await placements.create({
+      id: placementId,
+      request: { policy: { rollout: policy } },
+      status: 'planned',
+      reason: 'operator',
+      idempotencyKey: null,
+      createdAt: now,
+      updatedAt: now,
+      error: null,
+    });
     const placed = { acl: { module: 'acl', deviceId: 'nic', target: 'host-xdp-generic', profileId: null } };
-    await placements.putPlan(placementId, { placementId, modules: [{ name: 'acl', artifact: acl }], machines: ids.map((systemId) => ({ systemId, hostname: `h-${systemId}`, feasible: true, flavourSwitches: {}, placements: placed })) });
+    await placements.putPlan(placementId, {
+      placementId,
+      modules: [{ name: 'acl', artifact: acl }],
+      machines: ids.map((systemId) => ({ systemId, hostname: `h-${systemId}`, feasible: true, flavourSwitches: {}, placements: placed })),
+    });
     await rollouts.claimMachines(placementId, ids, async () => false);
 
     await sut.start(job(JOBS.rolloutStart, { placementId }));

@@ -10,7 +10,11 @@ import type { PlacementRequest } from './placement-request.schema';
  * bytes they receive), the program, the maps kept across loads, the rate and the test vectors.
  * Returns the bytes beside the reference, for whoever stores them under that address.
  */
-export async function artifactRefOf(report: ModuleReport, manifest: ModuleManifest, asked: PlacementRequest['modules'][number]): Promise<{ ref: ArtifactRef; bytes: Buffer }> {
+export async function artifactRefOf(
+  report: ModuleReport,
+  manifest: ModuleManifest,
+  asked: PlacementRequest['modules'][number],
+): Promise<{ ref: ArtifactRef; bytes: Buffer }> {
   const bytes = await fsp.readFile(report.artifact.objectPath);
   return {
     bytes,
@@ -26,7 +30,13 @@ export async function artifactRefOf(report: ModuleReport, manifest: ModuleManife
       // hold the operator's state; those modules are checked by tag and counters.
       vectors: manifest.seed?.length
         ? []
-        : manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),
+        : manifest.vectors.map((v) => ({
+            name: v.name,
+            packetHex: packetHex(v),
+            expectVerdict: v.expect.verdict,
+            expectOutputHex: v.expect.outputHex,
+            repeat: v.repeat,
+          })),
     },
   };
 }

@@ -2,15 +2,32 @@ import type { PlannedMachine } from './machine.desired';
 import { ArtifactRef, artifactDigest, desiredFromSlice, sliceMachines } from './machine.slice';
 
 const bytes = (name: string) => Buffer.from(`\x7fELF ${name}`);
-const ref = (name: string): ArtifactRef => ({ name, version: '1', digest: artifactDigest(bytes(name)), program: 'xdp_main', persistentMaps: [], pps: 1000, vectors: [] });
+const ref = (name: string): ArtifactRef => ({
+  name,
+  version: '1',
+  digest: artifactDigest(bytes(name)),
+  program: 'xdp_main',
+  persistentMaps: [],
+  pps: 1000,
+  vectors: [],
+});
 const machine = (systemId: string, modules: string[]): PlannedMachine => ({
-  systemId, hostname: `h-${systemId}`, feasible: true, flavourSwitches: {},
-  placements: Object.fromEntries(modules.map((m) => [m, { module: m, deviceId: `${systemId}/nic`, target: 'host-xdp-generic' as const, profileId: null }])),
+  systemId,
+  hostname: `h-${systemId}`,
+  feasible: true,
+  flavourSwitches: {},
+  placements: Object.fromEntries(
+    modules.map((m) => [m, { module: m, deviceId: `${systemId}/nic`, target: 'host-xdp-generic' as const, profileId: null }]),
+  ),
 });
 const store = (objects: Record<string, Buffer>) => async (digest: string) => objects[digest] ?? null;
 
 describe(sliceMachines.name, () => {
-  const plan = [{ name: 'acl', artifact: ref('acl') }, { name: 'lb', artifact: ref('lb') }, { name: 'ddos', artifact: ref('ddos') }];
+  const plan = [
+    { name: 'acl', artifact: ref('acl') },
+    { name: 'lb', artifact: ref('lb') },
+    { name: 'ddos', artifact: ref('ddos') },
+  ];
 
   it('gives each machine its own plan and only the artifacts of the modules it runs', () => {
     const slices = sliceMachines('pl-1', [machine('s1', ['acl', 'ddos']), machine('s2', ['lb'])], plan, false);
@@ -24,22 +41,37 @@ describe(sliceMachines.name, () => {
   });
 
   it('refuses a plan whose modules carry no artifact reference, with a code', () => {
-    expect(() => sliceMachines('pl-1', [machine('s1', ['acl'])], [{ name: 'acl' }], false)).toThrow(expect.objectContaining({ code: 'plan_without_artifacts' }));
+    expect(() => sliceMachines('pl-1', [machine('s1', ['acl'])], [{ name: 'acl' }], false)).toThrow(
+      expect.objectContaining({ code: 'plan_without_artifacts' }),
+    );
   });
 });
 
 describe(desiredFromSlice.name, () => {
-  const slice = sliceMachines('pl-1', [machine('s1', ['acl', 'lb'])], [{ name: 'acl', artifact: ref('acl') }, { name: 'lb', artifact: ref('lb') }], true).s1;
+  const slice = sliceMachines(
+    'pl-1',
+    [machine('s1', ['acl', 'lb'])],
+    [
+      { name: 'acl', artifact: ref('acl') },
+      { name: 'lb', artifact: ref('lb') },
+    ],
+    true,
+  ).s1;
 
   it('ships the bytes stored under each digest, in chain order, with the operator word', async () => {
     const want = await desiredFromSlice(slice, store({ [ref('acl').digest]: bytes('acl'), [ref('lb').digest]: bytes('lb') }));
     expect(want.chains).toHaveLength(1);
-    expect(want.chains[0].modules.map((m) => [m.name, m.object.toString()])).toEqual([['acl', bytes('acl').toString()], ['lb', bytes('lb').toString()]]);
+    expect(want.chains[0].modules.map((m) => [m.name, m.object.toString()])).toEqual([
+      ['acl', bytes('acl').toString()],
+      ['lb', bytes('lb').toString()],
+    ]);
     expect(want.acceptNotRun).toBe(true);
   });
 
   it('refuses bytes that do not hash to their address, and a missing object', async () => {
-    await expect(desiredFromSlice(slice, store({ [ref('acl').digest]: bytes('acl'), [ref('lb').digest]: bytes('other build') }))).rejects.toMatchObject({ code: 'artifact_digest_mismatch' });
+    await expect(
+      desiredFromSlice(slice, store({ [ref('acl').digest]: bytes('acl'), [ref('lb').digest]: bytes('other build') })),
+    ).rejects.toMatchObject({ code: 'artifact_digest_mismatch' });
     await expect(desiredFromSlice(slice, store({ [ref('acl').digest]: bytes('acl') }))).rejects.toMatchObject({ code: 'artifact_missing' });
   });
 });

@@ -50,10 +50,16 @@ export function sliceMachines(
   const out: Record<string, MachineSlice> = {};
   for (const plan of machines) {
     const used = modulesOf(plan);
-    const refs = modules.filter((m) => used.has(m.name)).map((m) => {
-      if (!m.artifact) throw new SliceError('plan_without_artifacts', `placement ${placementId}: module ${m.name} has no artifact reference in its plan (planned before plans carried them): plan it again`);
-      return m.artifact;
-    });
+    const refs = modules
+      .filter((m) => used.has(m.name))
+      .map((m) => {
+        if (!m.artifact)
+          throw new SliceError(
+            'plan_without_artifacts',
+            `placement ${placementId}: module ${m.name} has no artifact reference in its plan (planned before plans carried them): plan it again`,
+          );
+        return m.artifact;
+      });
     out[plan.systemId] = { plan, order, modules: refs, ...(acceptNotRun ? { acceptNotRun: true } : {}) };
   }
   return out;
@@ -68,13 +74,21 @@ export function artifactDigest(bytes: Buffer): string {
  * The machine's desired state from its slice: each module's bytes are fetched by digest and must
  * hash to it (a store holding other bytes under the address would ship an unplanned build).
  */
-export async function desiredFromSlice(slice: MachineSlice, object: (digest: string) => Promise<Buffer | null>, executor?: HopExecutor): Promise<DesiredMachine> {
+export async function desiredFromSlice(
+  slice: MachineSlice,
+  object: (digest: string) => Promise<Buffer | null>,
+  executor?: HopExecutor,
+): Promise<DesiredMachine> {
   const mods = new Map<string, RolloutModule>();
   await Promise.all(
     slice.modules.map(async (ref) => {
       const bytes = await object(ref.digest);
       if (!bytes) throw new SliceError('artifact_missing', `module ${ref.name}: no object stored under ${ref.digest.slice(0, 12)}`);
-      if (artifactDigest(bytes) !== ref.digest) throw new SliceError('artifact_digest_mismatch', `module ${ref.name}: the object stored under ${ref.digest.slice(0, 12)} hashes to ${artifactDigest(bytes).slice(0, 12)}`);
+      if (artifactDigest(bytes) !== ref.digest)
+        throw new SliceError(
+          'artifact_digest_mismatch',
+          `module ${ref.name}: the object stored under ${ref.digest.slice(0, 12)} hashes to ${artifactDigest(bytes).slice(0, 12)}`,
+        );
       mods.set(ref.name, { ...ref, object: bytes });
     }),
   );
