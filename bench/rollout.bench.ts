@@ -28,7 +28,7 @@ const MEANING: Record<string, string> = {
   'rollout.hotswap_lost_per_swap_detach_attach': 'packets lost per replacement when detaching then attaching with iop-xdpctl (a process per step)',
   'rollout.hotswap_lost_per_swap_detach_attach_one_process': 'packets lost per replacement when one process detaches and attaches back to back (the floor of detach-then-attach)',
   'rollout.bad_program_rollback_ms_vectors': 'median ms from a crashing chain\'s load request to the previous chain restored (its test vectors fail); _min/_max beside',
-  'rollout.bad_program_rollback_ms_probe': 'median ms from a silent chain\'s load request to the previous chain restored (counters do not move under probes); _min/_max beside',
+  'rollout.bad_program_rollback_ms_probe': 'median ms from a load request to the previous chain restored when the probe check refuses the chain (on the emulated DPU: the probe could not run, modeled counters, and acceptNotRun is off); _min/_max beside',
   'rollout.broken': 'results that are wrong (a machine not committed, a chain not restored, more counted than sent); non-zero fails the run',
 };
 
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     broken.push(...r.broken);
     const ms = (x: number[]) => x.map((v) => v.toFixed(0)).join(', ');
     console.log(`rollback: bad program on an emulated BlueField-2 behind a real agent over HTTP, the real runbook (200 ms health-check wait), from the bad chain's load request to the previous chain restored and recorded`);
-    console.log(`rollback: vectors fail (injected crash): ${ms(r.vectors.trials)} ms; probe counters do not move (a module without vectors that sees no packets): ${ms(r.probe.trials)} ms`);
+    console.log(`rollback: vectors fail (injected crash): ${ms(r.vectors.trials)} ms; probe check refuses (emulated DPU: probe not run, acceptNotRun off): ${ms(r.probe.trials)} ms`);
     kv.push(['rollout.bad_program_rollback_ms_vectors', r.vectors.medianMs.toFixed(0)], ['rollout.bad_program_rollback_ms_vectors_min', r.vectors.minMs.toFixed(0)], ['rollout.bad_program_rollback_ms_vectors_max', r.vectors.maxMs.toFixed(0)]);
     kv.push(['rollout.bad_program_rollback_ms_probe', r.probe.medianMs.toFixed(0)], ['rollout.bad_program_rollback_ms_probe_min', r.probe.minMs.toFixed(0)], ['rollout.bad_program_rollback_ms_probe_max', r.probe.maxMs.toFixed(0)]);
     }
