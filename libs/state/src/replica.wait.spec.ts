@@ -66,7 +66,9 @@ describe('ReplicaWait: writes that must outlive a failover', () => {
     const c = new Redis(lone.url);
     try {
       const seen: string[] = [];
-      const monitor = await c.duplicate().monitor();
+      // monitor() opens a connection of its own; a duplicate() here was a third client nobody closed,
+      // reconnecting forever to the server stopped below, so jest never exited after this file.
+      const monitor = await c.monitor();
       monitor.on('monitor', (_t: string, args: string[]) => seen.push(String(args[0]).toUpperCase()));
       const repo = new RolloutRepository(c, prefix);
       await repo.initMachines('p2', [record]);
