@@ -70,7 +70,8 @@ export class ScenarioPlayer {
     this.stop();
     const tick = () => {
       if (this.next >= this.scenario.steps) return this.stop();
-      this.apply(this.next++).then(onStep, onError);
+      // A step that fails goes to the caller's handler, or becomes a warning: never an unhandled rejection.
+      this.apply(this.next++).then(onStep, (e: Error) => (onError ? onError(e) : process.emitWarning(`scenario step failed: ${e.message}`)));
     };
     tick();
     this.timer = setInterval(tick, (this.scenario.stepSeconds * 1000) / speed);

@@ -14,7 +14,6 @@ let loaded: Promise<HighsSolver> | null = null;
 
 /** Load the HiGHS WASM build once per process. */
 export function loadHighs(): Promise<HighsSolver> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   loaded ??= (require('highs') as (opts?: unknown) => Promise<HighsSolver>)();
   return loaded;
 }

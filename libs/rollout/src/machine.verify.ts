@@ -39,7 +39,7 @@ export async function verify(want: DesiredMachine, devices: Layout, deps: Runboo
   }
   // Vectors run only on what the digests proved is ours.
   const vectorRuns = await Promise.all(
-    parts.map(({ chain, part }) => {
+    parts.map(async ({ chain, part }) => {
       const vectors = part.modules.flatMap((m) => m.vectors.map((v) => ({ ...v, module: m.name })));
       return vectors.length ? deps.agent.runVectors(chain.deviceId, { port: part.port, vectors }) : null;
     }),

@@ -9,7 +9,7 @@ import {
 } from '../device.driver';
 import type { FaultBook } from '../fault.book';
 import { FirmwareSlots } from '../firmware.slots';
-import { factsOf, withObjectFile } from './object.facts';
+import { withObjectFile } from './object.facts';
 import { KernelStage, type StageSpec } from './emulated.stage';
 import { FlowStage } from './flow.stage';
 import { judgeChain } from './chain.judge';
