@@ -1,9 +1,18 @@
 import {
-  buildProblem, MachinePlan, MachineSolution, matchesSelector, materialise, PlacementMachine, PlacementModule, replicaDemand, sortChain, solveProblem,
+  buildProblem,
+  MachinePlan,
+  MachineSolution,
+  matchesSelector,
+  materialise,
+  PlacementMachine,
+  PlacementModule,
+  replicaDemand,
+  sortChain,
+  solveProblem,
 } from '@ioplane/placement';
 
 export const BASELINE_DESCRIPTION =
-  'per machine, no classes: build its problem (every port\'s path), filter-and-score along each port (the cheapest hook that still fits what earlier modules left, no look-ahead); fleet-scoped replicas on the machines where that adds least, at most maxPerZone per zone; each chosen plan explained and bound to the machine\'s devices';
+  "per machine, no classes: build its problem (every port's path), filter-and-score along each port (the cheapest hook that still fits what earlier modules left, no look-ahead); fleet-scoped replicas on the machines where that adds least, at most maxPerZone per zone; each chosen plan explained and bound to the machine's devices";
 
 /** Fleet-scoped modules with the per-replica traffic a replica carries (as the engine plans them). */
 export function scopedAsPlanned(modules: readonly PlacementModule[]): PlacementModule[] {
@@ -17,7 +26,9 @@ export function scopedAsPlanned(modules: readonly PlacementModule[]): PlacementM
  * they add least within the zone cap, and every machine's chosen plan is handed to `consume`.
  */
 export function baselineFleet(
-  fleet: readonly PlacementMachine[], modules: readonly PlacementModule[], consume: (i: number, plan: MachinePlan, modules: PlacementModule[]) => void,
+  fleet: readonly PlacementMachine[],
+  modules: readonly PlacementModule[],
+  consume: (i: number, plan: MachinePlan, modules: PlacementModule[]) => void,
 ): { replicas: number[][]; outputSeconds: number } {
   const base = sortChain(modules.filter((m) => !m.scope));
   const scoped = scopedAsPlanned(modules);
@@ -63,7 +74,15 @@ export function baselineFleet(
   const t0 = performance.now();
   for (let h = 0; h < fleet.length; h++) {
     const s = chosen[h];
-    consume(h, materialise(fleet[h], s.problem.devices.map((d) => d.id), s), setOf(mask[h]));
+    consume(
+      h,
+      materialise(
+        fleet[h],
+        s.problem.devices.map((d) => d.id),
+        s,
+      ),
+      setOf(mask[h]),
+    );
   }
   return { replicas, outputSeconds: (performance.now() - t0) / 1000 };
 }

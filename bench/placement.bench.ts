@@ -1,8 +1,23 @@
 import * as os from 'node:os';
 import { loadProfiles } from '@ioplane/profiles';
 import {
-  buildProblem, FleetPlan, heuristicSolve, loadHighs, MachinePlan, machinePlan, materialise, milpSolve, PlacementMachine, PlacementModule, planFleet,
-  randomInstance, seededRandom, solveProblem, solveProblemMilp, sortChain, validatePlan,
+  buildProblem,
+  FleetPlan,
+  heuristicSolve,
+  loadHighs,
+  MachinePlan,
+  machinePlan,
+  materialise,
+  milpSolve,
+  PlacementMachine,
+  PlacementModule,
+  planFleet,
+  randomInstance,
+  seededRandom,
+  solveProblem,
+  solveProblemMilp,
+  sortChain,
+  validatePlan,
 } from '@ioplane/placement';
 import { BASELINE_DESCRIPTION, baselineFleet, scopedAsPlanned } from './placement.baseline';
 import { benchFleet, benchModules, distinctInputs } from './placement.fleet';
@@ -48,7 +63,10 @@ class Record {
 }
 
 /** The engine's side: plan the fleet, then each machine's plan bound to its devices and validated. */
-function engineRun(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): { plan: FleetPlan; rec: Record; outputSeconds: number } {
+function engineRun(
+  fleet: readonly PlacementMachine[],
+  modules: readonly PlacementModule[],
+): { plan: FleetPlan; rec: Record; outputSeconds: number } {
   const rec = new Record(fleet.length);
   const plan = planFleet(fleet, modules);
   const t0 = performance.now();
@@ -66,7 +84,10 @@ function engineRun(fleet: readonly PlacementMachine[], modules: readonly Placeme
   return { plan, rec, outputSeconds: (performance.now() - t0) / 1000 };
 }
 
-function baselineRun(fleet: readonly PlacementMachine[], modules: readonly PlacementModule[]): { replicas: number[][]; rec: Record; outputSeconds: number } {
+function baselineRun(
+  fleet: readonly PlacementMachine[],
+  modules: readonly PlacementModule[],
+): { replicas: number[][]; rec: Record; outputSeconds: number } {
   const rec = new Record(fleet.length);
   const { replicas, outputSeconds } = baselineFleet(fleet, modules, (i, plan, mods) => rec.take(i, fleet[i], mods, plan, 'baseline'));
   return { replicas, rec, outputSeconds };
@@ -92,7 +113,8 @@ const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const spread = (xs: readonly number[]) => `median ${median(xs).toFixed(3)} s, min ${Math.min(...xs).toFixed(3)}, max ${Math.max(...xs).toFixed(3)}, ${xs.length} runs`;
+const spread = (xs: readonly number[]) =>
+  `median ${median(xs).toFixed(3)} s, min ${Math.min(...xs).toFixed(3)}, max ${Math.max(...xs).toFixed(3)}, ${xs.length} runs`;
 
 async function main(): Promise<void> {
   const short = process.env.BENCH_SHORT === '1';
@@ -113,8 +135,18 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg()[0].toFixed(2);
   const engineCpu: number[] = [];
   const baseCpu: number[] = [];
-  const engine = timed(() => engineRun(fleet, modules), warm, runs, (r, cpu) => (engineOutput.push(r.outputSeconds), engineCpu.push(cpu)));
-  const base = timed(() => baselineRun(fleet, modules), warm, runs, (r, cpu) => (baseOutput.push(r.outputSeconds), baseCpu.push(cpu)));
+  const engine = timed(
+    () => engineRun(fleet, modules),
+    warm,
+    runs,
+    (r, cpu) => (engineOutput.push(r.outputSeconds), engineCpu.push(cpu)),
+  );
+  const base = timed(
+    () => baselineRun(fleet, modules),
+    warm,
+    runs,
+    (r, cpu) => (baseOutput.push(r.outputSeconds), baseCpu.push(cpu)),
+  );
   const { plan, rec: eng } = engine.result;
   const { rec: bas } = base.result;
   let broken = eng.broken + bas.broken;
@@ -130,7 +162,8 @@ async function main(): Promise<void> {
     engineInfeasible++;
     const s = solveProblem(buildProblem(fleet[i], eng.modules[i]), { solver: 'exact' });
     if (s.feasible) {
-      if (wronglyInfeasible++ < 5) console.error(`engine called ${fleet[i].hostname} infeasible; the exhaustive search places it at ${s.cost.toFixed(4)} hce`);
+      if (wronglyInfeasible++ < 5)
+        console.error(`engine called ${fleet[i].hostname} infeasible; the exhaustive search places it at ${s.cost.toFixed(4)} hce`);
     }
   }
 
@@ -192,42 +225,98 @@ async function main(): Promise<void> {
 
   const engMedian = median(engine.seconds);
   const baseMedian = median(base.seconds);
-  const scopedLine = plan.scoped.map((s) => `${s.module}: ${s.replicas.length}/${s.requested} replicas, at most ${s.maxPerZone} per zone`).join('; ');
-  console.log(`fleet: ${fleet.length} machines, ${ports} ingress ports (1 to 4 each, heavy-tailed traffic drawn per port), ${modules.length - 1} chained modules with pass fractions + 1 fleet-scoped (${scopedLine})`);
-  console.log(`engine: ${spread(engine.seconds)}; ${plan.stats.solves} problems solved for ${plan.stats.classes} classes in use, ${eng.hops} hops`);
+  const scopedLine = plan.scoped
+    .map((s) => `${s.module}: ${s.replicas.length}/${s.requested} replicas, at most ${s.maxPerZone} per zone`)
+    .join('; ');
+  console.log(
+    `fleet: ${fleet.length} machines, ${ports} ingress ports (1 to 4 each, heavy-tailed traffic drawn per port), ${modules.length - 1} chained modules with pass fractions + 1 fleet-scoped (${scopedLine})`,
+  );
+  console.log(
+    `engine: ${spread(engine.seconds)}; ${plan.stats.solves} problems solved for ${plan.stats.classes} classes in use, ${eng.hops} hops`,
+  );
   console.log(`baseline: ${BASELINE_DESCRIPTION}`);
   console.log(`baseline: ${spread(base.seconds)}`);
-  console.log(`both sides: ${warm} warm-up run, then ${runs} timed runs of plan + explain + bind + validate for every machine; ${broken} broken plans, ${unexplained} hops without reasons`);
-  console.log(`infeasible: engine ${engineInfeasible} machines (every one checked by the exhaustive solver at its real traffic: ${wronglyInfeasible} placeable), baseline dead-ends on ${baselineDeadEnds} the engine plans`);
-  console.log(`cost vs HiGHS on ${gaps.length} fleet machines at their real traffic: mean ${gapMean.toFixed(4)} %, max ${gapMax.toFixed(4)} %${highsDisagrees ? `; HiGHS found no plan for ${highsDisagrees}` : ''}`);
+  console.log(
+    `both sides: ${warm} warm-up run, then ${runs} timed runs of plan + explain + bind + validate for every machine; ${broken} broken plans, ${unexplained} hops without reasons`,
+  );
+  console.log(
+    `infeasible: engine ${engineInfeasible} machines (every one checked by the exhaustive solver at its real traffic: ${wronglyInfeasible} placeable), baseline dead-ends on ${baselineDeadEnds} the engine plans`,
+  );
+  console.log(
+    `cost vs HiGHS on ${gaps.length} fleet machines at their real traffic: mean ${gapMean.toFixed(4)} %, max ${gapMax.toFixed(4)} %${highsDisagrees ? `; HiGHS found no plan for ${highsDisagrees}` : ''}`,
+  );
   if (big) console.log(`100,000 machines (engine): ${spread(big)}, ${bigBroken} broken plans`);
 
   const kv: [string, string | number, string][] = [
     ['placement.machines', fleet.length, 'machines in the timed fleet'],
     ['placement.ingress_ports', ports, 'ingress ports over the fleet (each carries the whole chain)'],
-    ['placement.distinct_inputs', distinct, 'machines whose hardware, ports, traffic and current placement differ from every other machine\'s'],
-    ['placement.distinct_problems', plan.stats.solves, 'machine problems the engine actually solved (replica pricing included), at real traffic'],
-    ['placement.fleet10k_median_seconds', engMedian.toFixed(3), `engine median wall time (plan, explain, bind, validate every machine), one core; ${machinesN} machines`],
+    [
+      'placement.distinct_inputs',
+      distinct,
+      "machines whose hardware, ports, traffic and current placement differ from every other machine's",
+    ],
+    [
+      'placement.distinct_problems',
+      plan.stats.solves,
+      'machine problems the engine actually solved (replica pricing included), at real traffic',
+    ],
+    [
+      'placement.fleet10k_median_seconds',
+      engMedian.toFixed(3),
+      `engine median wall time (plan, explain, bind, validate every machine), one core; ${machinesN} machines`,
+    ],
     ['placement.fleet10k_min_seconds', Math.min(...engine.seconds).toFixed(3), 'engine fastest run'],
     ['placement.fleet10k_max_seconds', Math.max(...engine.seconds).toFixed(3), 'engine slowest run'],
     ['placement.baseline_median_seconds', baseMedian.toFixed(3), 'filter-and-score baseline median wall time for the same output'],
     ['placement.baseline_min_seconds', Math.min(...base.seconds).toFixed(3), 'baseline fastest run'],
     ['placement.baseline_max_seconds', Math.max(...base.seconds).toFixed(3), 'baseline slowest run'],
     ['placement.speedup_vs_baseline_median', (baseMedian / engMedian).toFixed(2), 'baseline median / engine median'],
-    ['placement.engine_output_median_seconds', median(engineOutput).toFixed(3), 'of the engine\'s time, explaining, binding and validating every machine\'s plan (the output both sides write)'],
+    [
+      'placement.engine_output_median_seconds',
+      median(engineOutput).toFixed(3),
+      "of the engine's time, explaining, binding and validating every machine's plan (the output both sides write)",
+    ],
     ['placement.baseline_output_median_seconds', median(baseOutput).toFixed(3), 'the same for the baseline'],
-    ['placement.speedup_bound_same_output', (baseMedian / median(baseOutput)).toFixed(2), 'baseline median / its output time alone: the most any planner writing this output with this code can gain over this baseline'],
-    ['placement.fleet10k_median_cpu_seconds', median(engineCpu).toFixed(3), 'engine median CPU time of a run (less disturbed than wall time on a shared machine)'],
+    [
+      'placement.speedup_bound_same_output',
+      (baseMedian / median(baseOutput)).toFixed(2),
+      'baseline median / its output time alone: the most any planner writing this output with this code can gain over this baseline',
+    ],
+    [
+      'placement.fleet10k_median_cpu_seconds',
+      median(engineCpu).toFixed(3),
+      'engine median CPU time of a run (less disturbed than wall time on a shared machine)',
+    ],
     ['placement.baseline_median_cpu_seconds', median(baseCpu).toFixed(3), 'baseline median CPU time of a run'],
-    ['placement.load_average', `${loadStart}->${os.loadavg()[0].toFixed(2)}`, '1-minute load average at the start and end of the run (2 cores here: above 2, other work shared the cores)'],
+    [
+      'placement.load_average',
+      `${loadStart}->${os.loadavg()[0].toFixed(2)}`,
+      '1-minute load average at the start and end of the run (2 cores here: above 2, other work shared the cores)',
+    ],
     ['placement.runs_per_side', runs, 'timed runs per side, after the same warm-up'],
-    ['placement.wrongly_infeasible', wronglyInfeasible, 'machines the engine reports infeasible that the exhaustive solver places (goal 0)'],
+    [
+      'placement.wrongly_infeasible',
+      wronglyInfeasible,
+      'machines the engine reports infeasible that the exhaustive solver places (goal 0)',
+    ],
     ['placement.infeasible_machines', engineInfeasible, 'machines without any plan (proven by the exhaustive solver)'],
     ['placement.baseline_dead_ends', baselineDeadEnds, 'machines the baseline leaves without a plan that the engine plans'],
-    ['placement.cost_gap_vs_highs_mean_pct', gapMean.toFixed(4), `mean cost excess of the engine's plan over the HiGHS optimum, ${gaps.length} fleet machines at real traffic`],
+    [
+      'placement.cost_gap_vs_highs_mean_pct',
+      gapMean.toFixed(4),
+      `mean cost excess of the engine's plan over the HiGHS optimum, ${gaps.length} fleet machines at real traffic`,
+    ],
     ['placement.cost_gap_vs_highs_max_pct', gapMax.toFixed(4), 'largest such excess'],
-    ['placement.heuristic_gap_generated_mean_pct', (heuristicGaps.reduce((s, g) => s + g, 0) / Math.max(1, heuristicGaps.length)).toFixed(4), `heuristic solver alone vs HiGHS, ${heuristicGaps.length} generated instances`],
-    ['placement.fleet100k_median_seconds', big ? median(big).toFixed(3) : 'not run (BENCH_SHORT)', 'engine median wall time for 100,000 machines, same pipeline'],
+    [
+      'placement.heuristic_gap_generated_mean_pct',
+      (heuristicGaps.reduce((s, g) => s + g, 0) / Math.max(1, heuristicGaps.length)).toFixed(4),
+      `heuristic solver alone vs HiGHS, ${heuristicGaps.length} generated instances`,
+    ],
+    [
+      'placement.fleet100k_median_seconds',
+      big ? median(big).toFixed(3) : 'not run (BENCH_SHORT)',
+      'engine median wall time for 100,000 machines, same pipeline',
+    ],
     ['placement.fleet100k_max_seconds', big ? Math.max(...big).toFixed(3) : 'not run (BENCH_SHORT)', 'slowest 100,000-machine run'],
     ['placement.broken_plans', broken, 'plans (engine, baseline, generated instances) the validator refuses'],
   ];

@@ -23,13 +23,17 @@ const HYSTERESIS = 3;
 const MODULE = 'ddos-drop';
 
 const MEANING: Record<string, string> = {
-  'rebalance.reaction_windows': 'windows from the surge\'s first window to the decision round that submitted the move, both counted (median over the surge hosts; the move rolls out before the next window)',
-  'rebalance.hysteresis_windows': 'the rule\'s hysteresis: consecutive windows a better placement must win before a move (the least reaction possible)',
+  'rebalance.reaction_windows':
+    "windows from the surge's first window to the decision round that submitted the move, both counted (median over the surge hosts; the move rolls out before the next window)",
+  'rebalance.hysteresis_windows':
+    "the rule's hysteresis: consecutive windows a better placement must win before a move (the least reaction possible)",
   'rebalance.flaps': 'reversals over the whole run: a module moved back to a device and target it had left, any host',
-  'rebalance.host_cores_saved_pct': 'host core-seconds saved by the moves, in percent: packets counted on host hops x the module\'s kernel-measured ns/packet, against the same with the packets moved off the host counted on the first placement\'s host hop',
-  'rebalance.moves': 'moves committed (a host\'s module on another device or target than the window before)',
-  'rebalance.move_rollout_seconds_median': 'seconds from a move\'s submission to its placement completed (median; min/max beside)',
-  'rebalance.broken': 'wrong results (a sample with errors, a move that did not complete, a move during the oscillation); non-zero fails the run',
+  'rebalance.host_cores_saved_pct':
+    "host core-seconds saved by the moves, in percent: packets counted on host hops x the module's kernel-measured ns/packet, against the same with the packets moved off the host counted on the first placement's host hop",
+  'rebalance.moves': "moves committed (a host's module on another device or target than the window before)",
+  'rebalance.move_rollout_seconds_median': "seconds from a move's submission to its placement completed (median; min/max beside)",
+  'rebalance.broken':
+    'wrong results (a sample with errors, a move that did not complete, a move during the oscillation); non-zero fails the run',
 };
 
 async function main(): Promise<void> {
@@ -45,7 +49,10 @@ async function main(): Promise<void> {
   try {
     h = await startHarness({ probeMs: 200 });
     const hh = h;
-    queue = new Queue(QUEUES.rebalance, { connection: workerConnection(h.config.REDIS_URL!), prefix: queuePrefix(h.config.IOPLANE_PREFIX) });
+    queue = new Queue(QUEUES.rebalance, {
+      connection: workerConnection(h.config.REDIS_URL!),
+      prefix: queuePrefix(h.config.IOPLANE_PREFIX),
+    });
     const q = queue;
     // The inventory from MAAS and the agents, through the worker's fleet-sync job.
     const sync = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
@@ -72,7 +79,8 @@ async function main(): Promise<void> {
       ],
     });
     if (policy.status !== 200) throw new Error(`policy refused: ${JSON.stringify(policy.body)}`);
-    const analysis = (await http<{ cost: { nsPerPacket: number; source: string } }>(h.apiUrl, 'GET', `/v1/modules/${MODULE}/analysis`)).body;
+    const analysis = (await http<{ cost: { nsPerPacket: number; source: string } }>(h.apiUrl, 'GET', `/v1/modules/${MODULE}/analysis`))
+      .body;
     const nsPerPacket = analysis.cost.nsPerPacket;
 
     let jobs = 0;
@@ -102,8 +110,16 @@ async function main(): Promise<void> {
      * split into host hops (host XDP) and the rest; counters elsewhere (none expected) are stray.
      */
     const packets = async (hostname: string): Promise<{ host: number; other: number; movedTo: number; stray: number }> => {
-      const seen = history.get(hostname)!.flatMap((x) => x.split(',')).map((x) => x.split('|'));
-      const first = new Set(history.get(hostname)![0].split(',').map((x) => x.split('|')[0]));
+      const seen = history
+        .get(hostname)!
+        .flatMap((x) => x.split(','))
+        .map((x) => x.split('|'));
+      const first = new Set(
+        history
+          .get(hostname)![0]
+          .split(',')
+          .map((x) => x.split('|')[0]),
+      );
       const onHost = new Set(seen.filter(([, t]) => t?.startsWith('host-')).map(([d]) => d));
       const placed = new Set(seen.map(([d]) => d));
       const agent = hh.agent(hostId(hh, hostname));
@@ -120,8 +136,18 @@ async function main(): Promise<void> {
       return out;
     };
 
-    const surge = new ScenarioPlayer(loadScenario('scenarios/ddos-surge.yaml'), { store: h.sim.store, agents: h.sim.agents, url: h.sim.url, apiKey: h.sim.apiKey });
-    const osc = new ScenarioPlayer(loadScenario('scenarios/ddos-oscillate.yaml'), { store: h.sim.store, agents: h.sim.agents, url: h.sim.url, apiKey: h.sim.apiKey });
+    const surge = new ScenarioPlayer(loadScenario('scenarios/ddos-surge.yaml'), {
+      store: h.sim.store,
+      agents: h.sim.agents,
+      url: h.sim.url,
+      apiKey: h.sim.apiKey,
+    });
+    const osc = new ScenarioPlayer(loadScenario('scenarios/ddos-oscillate.yaml'), {
+      store: h.sim.store,
+      agents: h.sim.agents,
+      url: h.sim.url,
+      apiKey: h.sim.apiKey,
+    });
     const surgeFrom = 5;
     const history = new Map<string, string[]>(HOSTS.map((x) => [x, []]));
     for (const x of HOSTS) history.get(x)!.push(await where(x));
@@ -146,12 +172,17 @@ async function main(): Promise<void> {
         await osc.apply(step + 1);
       }
       const r = await run(JOBS.rebalanceDecide, { window: sample.window });
-      console.log(`rebalance: window ${step} (${sample.window}): ${Object.entries(r.verdicts as Record<string, string[]>).map(([v, hs]) => `${v} ${hs.join(',')}`).join('; ')}${r.submitted.length ? `; submitted ${r.submitted.join(',')}` : ''}`);
+      console.log(
+        `rebalance: window ${step} (${sample.window}): ${Object.entries(r.verdicts as Record<string, string[]>)
+          .map(([v, hs]) => `${v} ${hs.join(',')}`)
+          .join('; ')}${r.submitted.length ? `; submitted ${r.submitted.join(',')}` : ''}`,
+      );
       for (const placementId of r.submitted as string[]) {
         const t0 = performance.now();
         const done = await waitStatus(h, placementId, ['completed', 'failed', 'infeasible', 'cancelled']);
         rolloutSeconds.push((performance.now() - t0) / 1000);
-        if (done.status !== 'completed') broken.push(`window ${sample.window}: rebalance placement ${placementId} ${done.status}: ${done.error}`);
+        if (done.status !== 'completed')
+          broken.push(`window ${sample.window}: rebalance placement ${placementId} ${done.status}: ${done.error}`);
       }
       for (const x of HOSTS) {
         const now = await where(x);
@@ -175,9 +206,15 @@ async function main(): Promise<void> {
       const b = await packets(x);
       hostNs += (b.host - a.host) * nsPerPacket;
       stray += b.stray - a.stray;
-      if (b.stray > a.stray) console.log(`rebalance: ${x}: ${b.stray - a.stray} ${MODULE} packets counted on a device other than ${[...new Set(history.get(x)!)].join(', ')}`);
+      if (b.stray > a.stray)
+        console.log(
+          `rebalance: ${x}: ${b.stray - a.stray} ${MODULE} packets counted on a device other than ${[...new Set(history.get(x)!)].join(', ')}`,
+        );
       // Without moves the packets a move took off the host would have stayed on its first placement's host hop.
-      const firstOnHost = history.get(x)![0].split(',').some((e) => e.split('|')[1]?.startsWith('host-'));
+      const firstOnHost = history
+        .get(x)![0]
+        .split(',')
+        .some((e) => e.split('|')[1]?.startsWith('host-'));
       withoutNs += (b.host - a.host + (firstOnHost ? b.movedTo - a.movedTo : 0)) * nsPerPacket;
     }
     const allNs = withoutNs;
@@ -192,17 +229,40 @@ async function main(): Promise<void> {
       }
     }
     if (oscMoves) broken.push(`edge-b05 moved ${oscMoves} times under a load that oscillates faster than the hysteresis`);
-    const reactions = SURGE_HOSTS.filter((x) => movedAt.has(x)).map((x) => movedAt.get(x)! - surgeFrom + 1).sort((a, b) => a - b);
-    if (windows > surgeFrom + HYSTERESIS + 1 && reactions.length < SURGE_HOSTS.length) broken.push(`${SURGE_HOSTS.length - reactions.length} surge hosts never moved`);
+    const reactions = SURGE_HOSTS.filter((x) => movedAt.has(x))
+      .map((x) => movedAt.get(x)! - surgeFrom + 1)
+      .sort((a, b) => a - b);
+    if (windows > surgeFrom + HYSTERESIS + 1 && reactions.length < SURGE_HOSTS.length)
+      broken.push(`${SURGE_HOSTS.length - reactions.length} surge hosts never moved`);
     const rs = [...rolloutSeconds].sort((a, b) => a - b);
     const med = (x: number[]) => x[Math.floor(x.length / 2)];
-    console.log(`rebalance: ${windows} windows, the worker's telemetry-sample and rebalance-decide jobs on ${redis.where}, agents over HTTP (emulated counters following the scenarios), ${MODULE} measured at ${nsPerPacket.toFixed(1)} ns/packet (${analysis.cost.source})`);
-    console.log(`rebalance: surge from window ${surgeFrom} on ${SURGE_HOSTS.join(', ')}: moved after ${reactions.join(', ') || 'never'} windows (hysteresis ${HYSTERESIS}); edge-b05 oscillating: ${oscMoves} moves`);
-    console.log(`rebalance: ${MODULE} packets on host hops cost ${(hostNs / 1e9).toFixed(2)} core-seconds; without the rebalancer (every host on its first placement) ${(allNs / 1e9).toFixed(2)}; ${stray} packets counted for ${MODULE} on devices it was never observed on (left out)`);
-    kv.push(['rebalance.windows', windows], ['rebalance.reaction_windows', reactions.length ? med(reactions) : 'none'], ['rebalance.reaction_windows_min', reactions[0] ?? 'none'], ['rebalance.reaction_windows_max', reactions[reactions.length - 1] ?? 'none']);
+    console.log(
+      `rebalance: ${windows} windows, the worker's telemetry-sample and rebalance-decide jobs on ${redis.where}, agents over HTTP (emulated counters following the scenarios), ${MODULE} measured at ${nsPerPacket.toFixed(1)} ns/packet (${analysis.cost.source})`,
+    );
+    console.log(
+      `rebalance: surge from window ${surgeFrom} on ${SURGE_HOSTS.join(', ')}: moved after ${reactions.join(', ') || 'never'} windows (hysteresis ${HYSTERESIS}); edge-b05 oscillating: ${oscMoves} moves`,
+    );
+    console.log(
+      `rebalance: ${MODULE} packets on host hops cost ${(hostNs / 1e9).toFixed(2)} core-seconds; without the rebalancer (every host on its first placement) ${(allNs / 1e9).toFixed(2)}; ${stray} packets counted for ${MODULE} on devices it was never observed on (left out)`,
+    );
+    kv.push(
+      ['rebalance.windows', windows],
+      ['rebalance.reaction_windows', reactions.length ? med(reactions) : 'none'],
+      ['rebalance.reaction_windows_min', reactions[0] ?? 'none'],
+      ['rebalance.reaction_windows_max', reactions[reactions.length - 1] ?? 'none'],
+    );
     kv.push(['rebalance.hysteresis_windows', HYSTERESIS], ['rebalance.flaps', flaps], ['rebalance.moves', moves]);
-    kv.push(['rebalance.host_cores_saved_pct', allNs > 0 ? ((1 - hostNs / allNs) * 100).toFixed(1) : 'NaN'], ['rebalance.ns_per_packet', nsPerPacket.toFixed(1)], ['rebalance.ns_per_packet_source', analysis.cost.source]);
-    if (rs.length) kv.push(['rebalance.move_rollout_seconds_median', med(rs).toFixed(2)], ['rebalance.move_rollout_seconds_min', rs[0].toFixed(2)], ['rebalance.move_rollout_seconds_max', rs[rs.length - 1].toFixed(2)]);
+    kv.push(
+      ['rebalance.host_cores_saved_pct', allNs > 0 ? ((1 - hostNs / allNs) * 100).toFixed(1) : 'NaN'],
+      ['rebalance.ns_per_packet', nsPerPacket.toFixed(1)],
+      ['rebalance.ns_per_packet_source', analysis.cost.source],
+    );
+    if (rs.length)
+      kv.push(
+        ['rebalance.move_rollout_seconds_median', med(rs).toFixed(2)],
+        ['rebalance.move_rollout_seconds_min', rs[0].toFixed(2)],
+        ['rebalance.move_rollout_seconds_max', rs[rs.length - 1].toFixed(2)],
+      );
     surge.close();
     osc.close();
   } finally {

@@ -43,9 +43,17 @@ async function serve(data: AgentHostData): Promise<void> {
   try {
     for (const m of data.machines) {
       const agent = await startAgent({
-        id: `${data.instance}-${m.systemId}`, host: m.address, port: data.port, token: agentToken(data.tokenSecret, m.systemId),
-        machine: { systemId: m.systemId, hostname: m.hostname, devices: m.devices }, profiles, publicKeyPem: data.publicKeyPem,
-        timeScale: data.timeScale, kernel: 'off', stateDir: join(stateDir, m.systemId), logger,
+        id: `${data.instance}-${m.systemId}`,
+        host: m.address,
+        port: data.port,
+        token: agentToken(data.tokenSecret, m.systemId),
+        machine: { systemId: m.systemId, hostname: m.hostname, devices: m.devices },
+        profiles,
+        publicKeyPem: data.publicKeyPem,
+        timeScale: data.timeScale,
+        kernel: 'off',
+        stateDir: join(stateDir, m.systemId),
+        logger,
       });
       agents.push(agent);
       const t: DeviceTime = { flashMs: 0, loadMs: 0, flashes: 0, loads: 0 };

@@ -32,7 +32,10 @@ export class BenchAgents {
 
   static async start(shards: number, data: HostData): Promise<BenchAgents> {
     const file = join(__dirname, 'rollout.device-host.ts');
-    const workers = Array.from({ length: shards }, () => new Worker(`require('@swc-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data }));
+    const workers = Array.from(
+      { length: shards },
+      () => new Worker(`require('@swc-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data }),
+    );
     const agents = new BenchAgents(workers);
     // A first answer from every thread proves it loaded the drivers' code.
     await Promise.all(workers.map((w) => agents.ping(w)));

@@ -20,16 +20,25 @@ import { benchRedis, openStore } from './rollout.store';
  * Fails (exit 1) when something is broken, never on time. key=value lines come last.
  */
 const MEANING: Record<string, string> = {
-  'rollout.overhead_ratio': 'wall time of the whole rollout (enqueue to placement completed) / (sum of device flash+load time / maxUnavailable)',
-  'rollout.overhead_ratio_floor': 'the best ratio the waves allow with no overhead at all: rounds of maxUnavailable slots, a wave ending before the next starts',
-  'rollout.overhead_ratio_nominal': 'the ratio with the profiles\' flash times (scaled) instead of the measured ones',
-  'rollout.machine_overhead_ms_median': 'per machine, its job\'s first start to its end (verified, awaiting the wave\'s commit) minus its own device time (HTTP, Redis, signing, health-check wait), median',
-  'rollout.hotswap_lost_packets': 'UDP packets sent but not counted by XDP while the program (and a 3-module chain) was replaced atomically under traffic',
-  'rollout.hotswap_lost_per_swap_detach_attach': 'packets lost per replacement when detaching then attaching with iop-xdpctl (a process per step)',
-  'rollout.hotswap_lost_per_swap_detach_attach_one_process': 'packets lost per replacement when one process detaches and attaches back to back (the floor of detach-then-attach)',
-  'rollout.bad_program_rollback_ms_vectors': 'median ms from a crashing chain\'s load request to the previous chain restored (its test vectors fail); _min/_max beside',
-  'rollout.bad_program_rollback_ms_probe': 'median ms from a load request to the previous chain restored when the probe check refuses the chain (on the emulated DPU: the probe could not run, modeled counters, and acceptNotRun is off); _min/_max beside',
-  'rollout.broken': 'results that are wrong (a machine not committed, a chain not restored, more counted than sent); non-zero fails the run',
+  'rollout.overhead_ratio':
+    'wall time of the whole rollout (enqueue to placement completed) / (sum of device flash+load time / maxUnavailable)',
+  'rollout.overhead_ratio_floor':
+    'the best ratio the waves allow with no overhead at all: rounds of maxUnavailable slots, a wave ending before the next starts',
+  'rollout.overhead_ratio_nominal': "the ratio with the profiles' flash times (scaled) instead of the measured ones",
+  'rollout.machine_overhead_ms_median':
+    "per machine, its job's first start to its end (verified, awaiting the wave's commit) minus its own device time (HTTP, Redis, signing, health-check wait), median",
+  'rollout.hotswap_lost_packets':
+    'UDP packets sent but not counted by XDP while the program (and a 3-module chain) was replaced atomically under traffic',
+  'rollout.hotswap_lost_per_swap_detach_attach':
+    'packets lost per replacement when detaching then attaching with iop-xdpctl (a process per step)',
+  'rollout.hotswap_lost_per_swap_detach_attach_one_process':
+    'packets lost per replacement when one process detaches and attaches back to back (the floor of detach-then-attach)',
+  'rollout.bad_program_rollback_ms_vectors':
+    "median ms from a crashing chain's load request to the previous chain restored (its test vectors fail); _min/_max beside",
+  'rollout.bad_program_rollback_ms_probe':
+    'median ms from a load request to the previous chain restored when the probe check refuses the chain (on the emulated DPU: the probe could not run, modeled counters, and acceptNotRun is off); _min/_max beside',
+  'rollout.broken':
+    'results that are wrong (a machine not committed, a chain not restored, more counted than sent); non-zero fails the run',
 };
 
 async function main(): Promise<void> {
@@ -59,13 +68,32 @@ async function main(): Promise<void> {
         broken.push(...o.broken);
         const over = [...o.perMachineOverheadMs].sort((a, b) => a - b);
         const q = (f: number) => over[Math.min(over.length - 1, Math.floor(f * over.length))] ?? NaN;
-        console.log(`rollout: ${o.machines} emulated machines (an unprofiled eth0 and an Agilio CX flashed to its eBPF flavour, one offload module each), each a real agent over HTTP on its own loopback address; BullMQ flows and the worker's RolloutProcessor (job concurrency ${o.workerConcurrency}) on ${redis.where}`);
-        console.log(`rollout: waves ${o.waves.join('/')}, maxUnavailable ${o.concurrency}, health-check wait 200 ms; placement ${o.status}; final states ${JSON.stringify(o.states)}`);
-        console.log(`rollout: device time ${o.deviceSeconds.toFixed(1)} s (flash+activate ${o.flashSeconds.toFixed(1)} s at time scale ${o.timeScale.toFixed(4)}, load ${o.loadSeconds.toFixed(1)} s), ideal ${(o.deviceSeconds / o.concurrency).toFixed(2)} s, wall ${o.wallSeconds.toFixed(2)} s`);
-        console.log(`rollout: per machine, job start to job end (verified) beyond its device time: median ${q(0.5).toFixed(0)} ms (min ${q(0).toFixed(0)}, max ${over[over.length - 1]?.toFixed(0)}), of which 200 ms is the health-check wait`);
-        console.log(`rollout: the waves alone (${o.waves.map((n) => Math.ceil(n / o.concurrency)).join('+')} rounds of ${o.concurrency} slots for ${o.machines} machines) allow at best ${o.floorRatio.toFixed(3)}; with the profiles' flash times instead of measured ones the ratio is ${o.ratioNominal.toFixed(3)}`);
-        kv.push(['rollout.machines', o.machines], ['rollout.concurrency', o.concurrency], ['rollout.probe_ms', 200], ['rollout.device_seconds', o.deviceSeconds.toFixed(2)]);
-        kv.push(['rollout.wall_seconds', o.wallSeconds.toFixed(2)], ['rollout.overhead_ratio', o.ratio.toFixed(3)], ['rollout.overhead_ratio_floor', o.floorRatio.toFixed(3)]);
+        console.log(
+          `rollout: ${o.machines} emulated machines (an unprofiled eth0 and an Agilio CX flashed to its eBPF flavour, one offload module each), each a real agent over HTTP on its own loopback address; BullMQ flows and the worker's RolloutProcessor (job concurrency ${o.workerConcurrency}) on ${redis.where}`,
+        );
+        console.log(
+          `rollout: waves ${o.waves.join('/')}, maxUnavailable ${o.concurrency}, health-check wait 200 ms; placement ${o.status}; final states ${JSON.stringify(o.states)}`,
+        );
+        console.log(
+          `rollout: device time ${o.deviceSeconds.toFixed(1)} s (flash+activate ${o.flashSeconds.toFixed(1)} s at time scale ${o.timeScale.toFixed(4)}, load ${o.loadSeconds.toFixed(1)} s), ideal ${(o.deviceSeconds / o.concurrency).toFixed(2)} s, wall ${o.wallSeconds.toFixed(2)} s`,
+        );
+        console.log(
+          `rollout: per machine, job start to job end (verified) beyond its device time: median ${q(0.5).toFixed(0)} ms (min ${q(0).toFixed(0)}, max ${over[over.length - 1]?.toFixed(0)}), of which 200 ms is the health-check wait`,
+        );
+        console.log(
+          `rollout: the waves alone (${o.waves.map((n) => Math.ceil(n / o.concurrency)).join('+')} rounds of ${o.concurrency} slots for ${o.machines} machines) allow at best ${o.floorRatio.toFixed(3)}; with the profiles' flash times instead of measured ones the ratio is ${o.ratioNominal.toFixed(3)}`,
+        );
+        kv.push(
+          ['rollout.machines', o.machines],
+          ['rollout.concurrency', o.concurrency],
+          ['rollout.probe_ms', 200],
+          ['rollout.device_seconds', o.deviceSeconds.toFixed(2)],
+        );
+        kv.push(
+          ['rollout.wall_seconds', o.wallSeconds.toFixed(2)],
+          ['rollout.overhead_ratio', o.ratio.toFixed(3)],
+          ['rollout.overhead_ratio_floor', o.floorRatio.toFixed(3)],
+        );
         kv.push(['rollout.overhead_ratio_nominal', o.ratioNominal.toFixed(3)], ['rollout.machine_overhead_ms_median', q(0.5).toFixed(0)]);
       } finally {
         await redis.stop();
@@ -73,38 +101,75 @@ async function main(): Promise<void> {
     }
 
     if (!only || only === 'hotswap') {
-    const h = await measureHotswap({ packets: short ? 30_000 : 100_000, rate: 10_000, profiles });
-    const c = 'skipped' in h ? null : await measureChainSwap({ packets: short ? 30_000 : 100_000, rate: 10_000, profiles });
-    if ('skipped' in h || !c || 'skipped' in c) {
-      const why = 'skipped' in h ? h.skipped : c && 'skipped' in c ? c.skipped : '';
-      console.log(`hotswap: skipped (${why})`);
-      for (const k of ['hotswap_lost_packets', 'hotswap_lost_per_swap_detach_attach', 'hotswap_lost_per_swap_detach_attach_one_process']) kv.push([`rollout.${k}`, 'skipped']);
-    } else {
-      broken.push(...h.broken);
-      console.log(`hotswap: ${h.atomic.sent} UDP packets at ${h.rate} pps over ${h.atomic.seconds.toFixed(1)} s, XDP (${h.mode}) replaced ${h.atomic.replacements} times by the kernel driver (atomic link update): counted ${h.atomic.counted} (${h.atomic.perVersion.join(' + ')} per version), lost ${h.atomic.lost}`);
-      console.log(`hotswap: baseline detach-then-attach by iop-xdpctl (programs preloaded, a process per step, as the agent's tool) ${h.detachAttach.replacements} times over ${h.detachAttach.seconds.toFixed(1)} s: sent ${h.detachAttach.sent}, counted ${h.detachAttach.counted}, lost ${h.detachAttach.lost}`);
-      const oneP = h.oneProcess;
-      console.log(`hotswap: smallest detach-then-attach (one process, both programs open, BPF_LINK_DETACH then BPF_LINK_CREATE back to back) ${oneP.replacements} times over ${oneP.seconds.toFixed(1)} s: sent ${oneP.sent}, counted ${oneP.counted}, lost ${oneP.lost}; no program attached for ${oneP.gapMeanUs.toFixed(0)} us per swap on average (max ${oneP.gapMaxUs.toFixed(0)} us)`);
-      kv.push(['rollout.hotswap_packets', h.atomic.sent], ['rollout.hotswap_rate_pps', h.rate], ['rollout.hotswap_replacements', h.atomic.replacements]);
-      broken.push(...c.broken);
-      console.log(`hotswap: chain of 3 modules on one hook (${c.mechanism}, ${c.mode}), ${c.sent} UDP packets at ${c.rate} pps over ${c.seconds.toFixed(1)} s, changed one module at a time ${c.replacements} times (whole new chain, atomic root swap): counted after XDP ${c.counted}, lost ${c.lost}, out of order ${c.disordered}`);
-      kv.push(['rollout.hotswap_chain_packets', c.sent], ['rollout.hotswap_chain_replacements', c.replacements], ['rollout.hotswap_chain_lost_packets', c.lost]);
-      const per = (lost: number, swaps: number) => (swaps ? (lost / swaps).toFixed(2) : 'NaN');
-      kv.push(['rollout.hotswap_lost_packets', h.atomic.lost + c.lost], ['rollout.hotswap_lost_per_swap', per(h.atomic.lost + c.lost, h.atomic.replacements + c.replacements)]);
-      kv.push(['rollout.hotswap_lost_packets_detach_attach', h.detachAttach.lost], ['rollout.hotswap_lost_per_swap_detach_attach', per(h.detachAttach.lost, h.detachAttach.replacements)]);
-      kv.push(['rollout.hotswap_lost_packets_detach_attach_one_process', oneP.lost], ['rollout.hotswap_lost_per_swap_detach_attach_one_process', per(oneP.lost, oneP.replacements)]);
-      kv.push(['rollout.hotswap_detach_attach_one_process_gap_us', oneP.gapMeanUs.toFixed(1)]);
-    }
-
+      const h = await measureHotswap({ packets: short ? 30_000 : 100_000, rate: 10_000, profiles });
+      const c = 'skipped' in h ? null : await measureChainSwap({ packets: short ? 30_000 : 100_000, rate: 10_000, profiles });
+      if ('skipped' in h || !c || 'skipped' in c) {
+        const why = 'skipped' in h ? h.skipped : c && 'skipped' in c ? c.skipped : '';
+        console.log(`hotswap: skipped (${why})`);
+        for (const k of ['hotswap_lost_packets', 'hotswap_lost_per_swap_detach_attach', 'hotswap_lost_per_swap_detach_attach_one_process'])
+          kv.push([`rollout.${k}`, 'skipped']);
+      } else {
+        broken.push(...h.broken);
+        console.log(
+          `hotswap: ${h.atomic.sent} UDP packets at ${h.rate} pps over ${h.atomic.seconds.toFixed(1)} s, XDP (${h.mode}) replaced ${h.atomic.replacements} times by the kernel driver (atomic link update): counted ${h.atomic.counted} (${h.atomic.perVersion.join(' + ')} per version), lost ${h.atomic.lost}`,
+        );
+        console.log(
+          `hotswap: baseline detach-then-attach by iop-xdpctl (programs preloaded, a process per step, as the agent's tool) ${h.detachAttach.replacements} times over ${h.detachAttach.seconds.toFixed(1)} s: sent ${h.detachAttach.sent}, counted ${h.detachAttach.counted}, lost ${h.detachAttach.lost}`,
+        );
+        const oneP = h.oneProcess;
+        console.log(
+          `hotswap: smallest detach-then-attach (one process, both programs open, BPF_LINK_DETACH then BPF_LINK_CREATE back to back) ${oneP.replacements} times over ${oneP.seconds.toFixed(1)} s: sent ${oneP.sent}, counted ${oneP.counted}, lost ${oneP.lost}; no program attached for ${oneP.gapMeanUs.toFixed(0)} us per swap on average (max ${oneP.gapMaxUs.toFixed(0)} us)`,
+        );
+        kv.push(
+          ['rollout.hotswap_packets', h.atomic.sent],
+          ['rollout.hotswap_rate_pps', h.rate],
+          ['rollout.hotswap_replacements', h.atomic.replacements],
+        );
+        broken.push(...c.broken);
+        console.log(
+          `hotswap: chain of 3 modules on one hook (${c.mechanism}, ${c.mode}), ${c.sent} UDP packets at ${c.rate} pps over ${c.seconds.toFixed(1)} s, changed one module at a time ${c.replacements} times (whole new chain, atomic root swap): counted after XDP ${c.counted}, lost ${c.lost}, out of order ${c.disordered}`,
+        );
+        kv.push(
+          ['rollout.hotswap_chain_packets', c.sent],
+          ['rollout.hotswap_chain_replacements', c.replacements],
+          ['rollout.hotswap_chain_lost_packets', c.lost],
+        );
+        const per = (lost: number, swaps: number) => (swaps ? (lost / swaps).toFixed(2) : 'NaN');
+        kv.push(
+          ['rollout.hotswap_lost_packets', h.atomic.lost + c.lost],
+          ['rollout.hotswap_lost_per_swap', per(h.atomic.lost + c.lost, h.atomic.replacements + c.replacements)],
+        );
+        kv.push(
+          ['rollout.hotswap_lost_packets_detach_attach', h.detachAttach.lost],
+          ['rollout.hotswap_lost_per_swap_detach_attach', per(h.detachAttach.lost, h.detachAttach.replacements)],
+        );
+        kv.push(
+          ['rollout.hotswap_lost_packets_detach_attach_one_process', oneP.lost],
+          ['rollout.hotswap_lost_per_swap_detach_attach_one_process', per(oneP.lost, oneP.replacements)],
+        );
+        kv.push(['rollout.hotswap_detach_attach_one_process_gap_us', oneP.gapMeanUs.toFixed(1)]);
+      }
     }
     if (!only || only === 'rollback') {
-    const r = await measureRollback({ profiles, store, trials: short ? 3 : 7, prefix: `${prefix}-rb` });
-    broken.push(...r.broken);
-    const ms = (x: number[]) => x.map((v) => v.toFixed(0)).join(', ');
-    console.log(`rollback: bad program on an emulated BlueField-2 behind a real agent over HTTP, the real runbook (200 ms health-check wait), from the bad chain's load request to the previous chain restored and recorded`);
-    console.log(`rollback: vectors fail (injected crash): ${ms(r.vectors.trials)} ms; probe check refuses (emulated DPU: probe not run, acceptNotRun off): ${ms(r.probe.trials)} ms`);
-    kv.push(['rollout.bad_program_rollback_ms_vectors', r.vectors.medianMs.toFixed(0)], ['rollout.bad_program_rollback_ms_vectors_min', r.vectors.minMs.toFixed(0)], ['rollout.bad_program_rollback_ms_vectors_max', r.vectors.maxMs.toFixed(0)]);
-    kv.push(['rollout.bad_program_rollback_ms_probe', r.probe.medianMs.toFixed(0)], ['rollout.bad_program_rollback_ms_probe_min', r.probe.minMs.toFixed(0)], ['rollout.bad_program_rollback_ms_probe_max', r.probe.maxMs.toFixed(0)]);
+      const r = await measureRollback({ profiles, store, trials: short ? 3 : 7, prefix: `${prefix}-rb` });
+      broken.push(...r.broken);
+      const ms = (x: number[]) => x.map((v) => v.toFixed(0)).join(', ');
+      console.log(
+        `rollback: bad program on an emulated BlueField-2 behind a real agent over HTTP, the real runbook (200 ms health-check wait), from the bad chain's load request to the previous chain restored and recorded`,
+      );
+      console.log(
+        `rollback: vectors fail (injected crash): ${ms(r.vectors.trials)} ms; probe check refuses (emulated DPU: probe not run, acceptNotRun off): ${ms(r.probe.trials)} ms`,
+      );
+      kv.push(
+        ['rollout.bad_program_rollback_ms_vectors', r.vectors.medianMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_vectors_min', r.vectors.minMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_vectors_max', r.vectors.maxMs.toFixed(0)],
+      );
+      kv.push(
+        ['rollout.bad_program_rollback_ms_probe', r.probe.medianMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_probe_min', r.probe.minMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_probe_max', r.probe.maxMs.toFixed(0)],
+      );
     }
   } finally {
     await store.close();

@@ -9,7 +9,18 @@ import { benchDevice, BENCH_CACHE_DIR } from './rollout.fleet';
 
 export type ChainSwapResult =
   | { skipped: string }
-  | { sent: number; counted: number; lost: number; disordered: number; replacements: number; seconds: number; mode: string; mechanism: string; rate: number; broken: string[] };
+  | {
+      sent: number;
+      counted: number;
+      lost: number;
+      disordered: number;
+      replacements: number;
+      seconds: number;
+      mode: string;
+      mechanism: string;
+      rate: number;
+      broken: string[];
+    };
 
 /**
  * A chain of three modules on one veth hook (tail calls where the kernel refuses freplace),
@@ -31,7 +42,15 @@ export async function measureChainSwap(o: { packets: number; rate: number; profi
   try {
     const stages: ChainModule[][] = [];
     for (const s of [0, 1, 2]) stages.push([await buildStage(work, BENCH_CACHE_DIR, s, 1), await buildStage(work, BENCH_CACHE_DIR, s, 2)]);
-    const driver = new KernelXdpDriver({ agentId, device, deviceIndex: 0, stateDir: join(work, 'agent'), profile: null, profiles: o.profiles, faults: new FaultBook() });
+    const driver = new KernelXdpDriver({
+      agentId,
+      device,
+      deviceIndex: 0,
+      stateDir: join(work, 'agent'),
+      profile: null,
+      profiles: o.profiles,
+      faults: new FaultBook(),
+    });
     await driver.init();
     const mechanism = driver.inventory().chain?.mechanism ?? 'none';
     const chain = (versions: number[]): ChainModule[] => versions.map((v, s) => stages[s][v]);
@@ -64,7 +83,18 @@ export async function measureChainSwap(o: { packets: number; rate: number; profi
     if (counted > sent) broken.push(`counted ${counted} packets after the chain but only ${sent} were sent`);
     if (disordered > 0) broken.push(`${disordered} packets met the chain's modules out of order`);
     await driver.detach(0);
-    return { sent, counted, lost: sent - counted, disordered, replacements, seconds, mode: first.current.mode, mechanism, rate: o.rate, broken };
+    return {
+      sent,
+      counted,
+      lost: sent - counted,
+      disordered,
+      replacements,
+      seconds,
+      mode: first.current.mode,
+      mechanism,
+      rate: o.rate,
+      broken,
+    };
   } finally {
     await traffic?.stop().catch(() => undefined);
     // Only what this run made: its two namespaces (and with them the veth pair and the tc filter), its bpffs folder, its temp files.

@@ -82,7 +82,10 @@ function serve(data: HostData): void {
         const bytes = b.image.bytes ? Buffer.from(b.image.bytes, 'base64') : undefined;
         checkSigned(`firmware ${b.image.profileId}`, b.image.digest, b.image.signature, bytes);
         const t0 = performance.now();
-        const res = await driver.flash({ profileId: b.image.profileId, version: b.image.version, digest: b.image.digest, bytes }, { activate: b.activate });
+        const res = await driver.flash(
+          { profileId: b.image.profileId, version: b.image.version, digest: b.image.digest, bytes },
+          { activate: b.activate },
+        );
         t.flashMs += performance.now() - t0;
         t.flashes++;
         return res;
@@ -91,7 +94,15 @@ function serve(data: HostData): void {
         const modules = (b.modules as any[]).map((m) => {
           const object = Buffer.from(m.object, 'base64');
           checkSigned(`module ${m.name}`, m.digest, m.signature, object);
-          return { name: m.name, version: m.version, digest: m.digest, program: m.program, persistentMaps: m.persistentMaps, object, pps: m.pps };
+          return {
+            name: m.name,
+            version: m.version,
+            digest: m.digest,
+            program: m.program,
+            persistentMaps: m.persistentMaps,
+            object,
+            pps: m.pps,
+          };
         });
         const t0 = performance.now();
         const res = await driver.load({ port: b.port ?? 0, target: b.target, modules });
@@ -113,8 +124,12 @@ function serve(data: HostData): void {
         const results = await driver.runVectors(
           b.port ?? 0,
           (b.vectors as any[]).map((v) => ({
-            module: v.module, name: v.name, packet: Buffer.from(v.packetHex, 'hex'), expectVerdict: v.expectVerdict,
-            expectOutput: v.expectOutputHex ? Buffer.from(v.expectOutputHex, 'hex') : undefined, repeat: v.repeat,
+            module: v.module,
+            name: v.name,
+            packet: Buffer.from(v.packetHex, 'hex'),
+            expectVerdict: v.expectVerdict,
+            expectOutput: v.expectOutputHex ? Buffer.from(v.expectOutputHex, 'hex') : undefined,
+            repeat: v.repeat,
           })),
         );
         return { deviceId: driver.device.id, passed: results.every((x) => x.passed), results };
@@ -126,7 +141,8 @@ function serve(data: HostData): void {
   parentPort!.on('message', (r: HostRequest) => {
     handle(r).then(
       (value) => parentPort!.postMessage({ id: r.id, ok: true, value } satisfies HostReply),
-      (e: Error & { code?: string }) => parentPort!.postMessage({ id: r.id, ok: false, code: e.code ?? 'internal', message: e.message } satisfies HostReply),
+      (e: Error & { code?: string }) =>
+        parentPort!.postMessage({ id: r.id, ok: false, code: e.code ?? 'internal', message: e.message } satisfies HostReply),
     );
   });
 }

@@ -31,14 +31,33 @@ export async function rolloutModule(name: string): Promise<RolloutModule> {
     pps: manifest.traffic.pps,
     vectors: manifest.seed?.length
       ? []
-      : manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),
+      : manifest.vectors.map((v) => ({
+          name: v.name,
+          packetHex: packetHex(v),
+          expectVerdict: v.expect.verdict,
+          expectOutputHex: v.expect.outputHex,
+          repeat: v.repeat,
+        })),
   };
 }
 
 export function benchDevice(systemId: string, name: string, kind: DeviceKind, profileId: string | null): Device {
   return {
-    id: `${systemId}/${name}`, machineSystemId: systemId, kind, name, vendorId: null, productId: null, vendorName: null, productName: null,
-    firmwareVersion: null, driver: null, pciAddress: null, interfaces: [name], linkSpeedMbps: 25_000, profileId, dpuSystemId: null,
+    id: `${systemId}/${name}`,
+    machineSystemId: systemId,
+    kind,
+    name,
+    vendorId: null,
+    productId: null,
+    vendorName: null,
+    productName: null,
+    firmwareVersion: null,
+    driver: null,
+    pciAddress: null,
+    interfaces: [name],
+    linkSpeedMbps: 25_000,
+    profileId,
+    dpuSystemId: null,
   };
 }
 

@@ -4,7 +4,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModule, findBpftool, kernelAvailable, runProcess } from '@ioplane/compiler';
-import { bpffsRoot, ensureXdpctl, FaultBook, KernelXdpDriver, portInterface, removeMachine, netnsPath, type ChainModule } from '@ioplane/devices';
+import {
+  bpffsRoot,
+  ensureXdpctl,
+  FaultBook,
+  KernelXdpDriver,
+  portInterface,
+  removeMachine,
+  netnsPath,
+  type ChainModule,
+} from '@ioplane/devices';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { benchDevice, BENCH_CACHE_DIR } from './rollout.fleet';
 import { swapOnce, swapOnceBinary } from './rollout.swap-once';
@@ -57,7 +66,15 @@ export type HotswapResult =
       atomic: { sent: number; counted: number; lost: number; replacements: number; seconds: number; perVersion: number[] };
       detachAttach: { sent: number; counted: number; lost: number; replacements: number; seconds: number };
       /** Detach and attach back to back in one process (bench/rollout.swap-once.ts); gap = detach start to attach done. */
-      oneProcess: { sent: number; counted: number; lost: number; replacements: number; seconds: number; gapMeanUs: number; gapMaxUs: number };
+      oneProcess: {
+        sent: number;
+        counted: number;
+        lost: number;
+        replacements: number;
+        seconds: number;
+        gapMeanUs: number;
+        gapMaxUs: number;
+      };
       mode: string;
       rate: number;
       broken: string[];
@@ -71,7 +88,10 @@ async function ipRun(args: string[]): Promise<string> {
 
 function send(peerNs: string, n: number, rate: number, addr: string): Promise<{ ok: number; err: number; seconds: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(IP, ['netns', 'exec', peerNs, process.execPath, '-e', SENDER, String(n), String(rate), addr, String(UDP_PORT)], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(IP, ['netns', 'exec', peerNs, process.execPath, '-e', SENDER, String(n), String(rate), addr, String(UDP_PORT)], {
+      env: ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let errText = '';
     p.stdout.on('data', (d) => (out += d));
@@ -128,9 +148,24 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
       writeFileSync(join(dir, 'hs-counter.bpf.c'), counterSource(v));
       const art = await buildModule({ name: 'hs-counter', dir, sources: ['hs-counter.bpf.c'] }, { cacheDir: BENCH_CACHE_DIR });
       const object = readFileSync(art.objectPath);
-      versions.push({ name: 'hs-counter', version: `1.0.${v}`, digest: createHash('sha256').update(object).digest('hex'), program: 'hs_counter', persistentMaps: ['hs_count'], object });
+      versions.push({
+        name: 'hs-counter',
+        version: `1.0.${v}`,
+        digest: createHash('sha256').update(object).digest('hex'),
+        program: 'hs_counter',
+        persistentMaps: ['hs_count'],
+        object,
+      });
     }
-    const driver = new KernelXdpDriver({ agentId, device, deviceIndex: 0, stateDir: join(work, 'agent'), profile: null, profiles: o.profiles, faults: new FaultBook() });
+    const driver = new KernelXdpDriver({
+      agentId,
+      device,
+      deviceIndex: 0,
+      stateDir: join(work, 'agent'),
+      profile: null,
+      profiles: o.profiles,
+      faults: new FaultBook(),
+    });
     await driver.init();
     const first = await driver.load({ port: 0, target: 'host-xdp-native', modules: [versions[0]] });
     const mode = first.current.mode;
@@ -144,7 +179,14 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
     };
     const sharedPin = (): string => {
       // The driver pins every map of the running chain; the persistent one is the same map whatever the version.
-      const root = join(bpffsRoot(agentId), createHash('sha256').update(device.id).digest('hex').slice(0, 12), 'p0', 'maps', 'hs-counter', 'hs_count');
+      const root = join(
+        bpffsRoot(agentId),
+        createHash('sha256').update(device.id).digest('hex').slice(0, 12),
+        'p0',
+        'maps',
+        'hs-counter',
+        'hs_count',
+      );
       return root;
     };
 
@@ -180,13 +222,19 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
       mkdirSync(dir, { recursive: true });
       const obj = join(work, `v${i}.o`);
       writeFileSync(obj, versions[i].object);
-      const r = await runProcess(xdpctlBin, ['load-chain', dir, '-', obj, 'hs_counter', `hs_count=${mapPin}`], { timeoutMs: 30_000, env: ENV });
+      const r = await runProcess(xdpctlBin, ['load-chain', dir, '-', obj, 'hs_counter', `hs_count=${mapPin}`], {
+        timeoutMs: 30_000,
+        env: ENV,
+      });
       if (r.code !== 0) throw new Error(`iop-xdpctl load-chain: ${r.stdout.trim()} ${r.stderr.trim()}`);
     }
     const link = join(base, 'link');
     const flag = mode === 'native' ? 'drv' : 'skb';
     const attach = async (i: number): Promise<void> => {
-      const r = await runProcess(xdpctlBin, ['attach', netnsPath(iface.netns), iface.name, flag, join(basePins[i], 'root'), link], { timeoutMs: 10_000, env: ENV });
+      const r = await runProcess(xdpctlBin, ['attach', netnsPath(iface.netns), iface.name, flag, join(basePins[i], 'root'), link], {
+        timeoutMs: 10_000,
+        env: ENV,
+      });
       if (r.code !== 0) throw new Error(`iop-xdpctl attach: ${r.stdout.trim()}`);
     };
     await attach(0);
@@ -217,15 +265,27 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
     const o0 = performance.now();
     const sendSeconds = o.packets / o.rate;
     const oSwap = await swapOnce(swapper, {
-      netns: netnsPath(iface.netns), ifname: iface.name, mode: flag, pins: [join(basePins[0], 'root'), join(basePins[1], 'root')],
-      swaps: replacements, intervalUs: (sendSeconds * 1e6) / (replacements + 2),
+      netns: netnsPath(iface.netns),
+      ifname: iface.name,
+      mode: flag,
+      pins: [join(basePins[0], 'root'), join(basePins[1], 'root')],
+      swaps: replacements,
+      intervalUs: (sendSeconds * 1e6) / (replacements + 2),
     });
     const oSent = await oSender;
     const oSeconds = (performance.now() - o0) / 1000;
     await new Promise((r) => setTimeout(r, 200));
     const oCounted = (await mapSlots(bpftool, mapPin)).reduce((s, v, i) => s + v - (oBefore[i] ?? 0), 0);
     return {
-      oneProcess: { sent: oSent.ok, counted: oCounted, lost: oSent.ok - oCounted, replacements: oSwap.swaps, seconds: oSeconds, gapMeanUs: oSwap.gapMeanNs / 1000, gapMaxUs: oSwap.gapMaxNs / 1000 },
+      oneProcess: {
+        sent: oSent.ok,
+        counted: oCounted,
+        lost: oSent.ok - oCounted,
+        replacements: oSwap.swaps,
+        seconds: oSeconds,
+        gapMeanUs: oSwap.gapMeanNs / 1000,
+        gapMaxUs: oSwap.gapMaxNs / 1000,
+      },
       atomic: { sent: sent.ok, counted, lost: sent.ok - counted, replacements, seconds, perVersion },
       detachAttach: { sent: bSent.ok, counted: bCounted, lost: bSent.ok - bCounted, replacements: bSwaps, seconds: bSeconds },
       mode,

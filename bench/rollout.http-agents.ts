@@ -32,7 +32,15 @@ export class HttpAgents {
     readonly urlOf: Map<string, string>,
   ) {}
 
-  static async start(threads: number, o: { machines: Array<{ systemId: string; hostname: string; devices: Device[] }>; tokenSecret: string; publicKeyPem: string; timeScale: number }): Promise<HttpAgents> {
+  static async start(
+    threads: number,
+    o: {
+      machines: Array<{ systemId: string; hostname: string; devices: Device[] }>;
+      tokenSecret: string;
+      publicKeyPem: string;
+      timeScale: number;
+    },
+  ): Promise<HttpAgents> {
     const port = await freePort(benchAddress(0));
     const instance = `b${process.pid.toString(36)}`;
     const file = join(__dirname, 'rollout.agent-host.ts');
@@ -43,7 +51,14 @@ export class HttpAgents {
     try {
       await Promise.all(
         shards.map(async (machines) => {
-          const data: AgentHostData = { machines, port, tokenSecret: o.tokenSecret, publicKeyPem: o.publicKeyPem, timeScale: o.timeScale, instance };
+          const data: AgentHostData = {
+            machines,
+            port,
+            tokenSecret: o.tokenSecret,
+            publicKeyPem: o.publicKeyPem,
+            timeScale: o.timeScale,
+            instance,
+          };
           const w = new Worker(`require('@swc-node/register'); require(${JSON.stringify(file)});`, { eval: true, workerData: data });
           workers.push(w);
           const ready = await new Promise<{ ready: boolean; urls?: string[]; error?: string }>((resolve, reject) => {
@@ -77,7 +92,8 @@ export class HttpAgents {
 
   async deviceTimes(): Promise<Map<string, DeviceTime>> {
     const out = new Map<string, DeviceTime>();
-    for (const w of this.workers) for (const [k, v] of Object.entries(await this.ask<Record<string, DeviceTime>>(w, 'stats'))) out.set(k, v);
+    for (const w of this.workers)
+      for (const [k, v] of Object.entries(await this.ask<Record<string, DeviceTime>>(w, 'stats'))) out.set(k, v);
     return out;
   }
 

@@ -66,7 +66,12 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
   const timeScale = o.flashSeconds / nominal;
   const keys = generateSigningKeys();
   const tokenSecret = randomBytes(32).toString('hex');
-  const agents = await HttpAgents.start(o.threads, { machines: fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname, devices: m.devices })), tokenSecret, publicKeyPem: keys.publicKeyPem, timeScale });
+  const agents = await HttpAgents.start(o.threads, {
+    machines: fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname, devices: m.devices })),
+    tokenSecret,
+    publicKeyPem: keys.publicKeyPem,
+    timeScale,
+  });
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 3 });
   const rollouts = new RolloutRepository(redis, o.prefix);
   const placements = new RedisPlacementRepository(redis, o.prefix);
@@ -121,9 +126,21 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
     const policy = benchPolicy(concurrency);
     const placementId = newPlacementId();
     const now = new Date().toISOString();
-    await placements.create({ id: placementId, request: { policy: { rollout: policy } }, status: 'planned', reason: 'bench', idempotencyKey: null, createdAt: now, updatedAt: now, error: null });
+    await placements.create({
+      id: placementId,
+      request: { policy: { rollout: policy } },
+      status: 'planned',
+      reason: 'bench',
+      idempotencyKey: null,
+      createdAt: now,
+      updatedAt: now,
+      error: null,
+    });
     // The start job slices this plan per machine; the bench's desired state comes from `wants`, not the slices.
-    await placements.putPlan(placementId, { machines: fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname, feasible: true, placements: {}, flavourSwitches: {} })), modules: [] });
+    await placements.putPlan(placementId, {
+      machines: fleet.map((m) => ({ systemId: m.systemId, hostname: m.hostname, feasible: true, placements: {}, flavourSwitches: {} })),
+      modules: [],
+    });
 
     worker = new Worker(
       QUEUES.rollout,
@@ -194,7 +211,8 @@ export async function measureOverhead(o: OverheadOptions): Promise<OverheadResul
       nominalDeviceSeconds,
       ratio: wallSeconds / (deviceSeconds / policy.maxUnavailable),
       ratioNominal: wallSeconds / (nominalDeviceSeconds / policy.maxUnavailable),
-      floorRatio: plan.waves.reduce((n, w) => n + Math.ceil(w.machines.length / policy.maxUnavailable), 0) / (fleet.length / policy.maxUnavailable),
+      floorRatio:
+        plan.waves.reduce((n, w) => n + Math.ceil(w.machines.length / policy.maxUnavailable), 0) / (fleet.length / policy.maxUnavailable),
       states,
       status,
       broken,

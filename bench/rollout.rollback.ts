@@ -38,15 +38,28 @@ function summary(trials: number[]): RollbackPath {
  * under the probe traffic within the production 200 ms wait. Timed from the load request of the bad
  * chain to the machine recorded rolled-back; the two paths alternate, `trials` times each.
  */
-export async function measureRollback(o: { profiles: FirmwareProfile[]; store: BenchStore; trials: number; prefix: string }): Promise<RollbackResult> {
+export async function measureRollback(o: {
+  profiles: FirmwareProfile[];
+  store: BenchStore;
+  trials: number;
+  prefix: string;
+}): Promise<RollbackResult> {
   const keys = generateSigningKeys();
   const systemId = 'rbagent1';
   const dpu = benchDevice(systemId, 'dpu0', 'dpu', 'nvidia-bluefield-2-24.35');
   const stateDir = mkdtempSync(join(tmpdir(), 'ioplane-bench-rollback-'));
   const token = `bench-${process.pid}-${Date.now()}`;
   const agent = await startAgent({
-    id: `bench-rollback-${process.pid}`, host: '127.0.0.1', port: 0, token, machine: { systemId, hostname: 'bench-rollback', devices: [dpu] },
-    profiles: o.profiles, publicKeyPem: keys.publicKeyPem, kernel: 'off', stateDir, logger: createLogger({ level: 'silent' }),
+    id: `bench-rollback-${process.pid}`,
+    host: '127.0.0.1',
+    port: 0,
+    token,
+    machine: { systemId, hostname: 'bench-rollback', devices: [dpu] },
+    profiles: o.profiles,
+    publicKeyPem: keys.publicKeyPem,
+    kernel: 'off',
+    stateDir,
+    logger: createLogger({ level: 'silent' }),
   });
   const broken: string[] = [];
   const byPath = { vectors: [] as number[], probe: [] as number[] };
@@ -58,12 +71,19 @@ export async function measureRollback(o: { profiles: FirmwareProfile[]; store: B
     if (silent.vectors.length) broken.push('acl-firewall ships vectors now: the probe path needs a module without them');
     // Kernel off (the emulated DPU cannot run vectors): the operator's acceptNotRun lets a vector that
     // did not run pass; one that ran and failed (the injected crash) still fails the check.
-    const chainOf = (m: typeof good, acceptNotRun = true): DesiredMachine => ({ systemId, hostname: 'bench-rollback', flashes: [], chains: [{ deviceId: dpu.id, target: 'dpu-arm-xdp', modules: [m] }], acceptNotRun });
+    const chainOf = (m: typeof good, acceptNotRun = true): DesiredMachine => ({
+      systemId,
+      hostname: 'bench-rollback',
+      flashes: [],
+      chains: [{ deviceId: dpu.id, target: 'dpu-arm-xdp', modules: [m] }],
+      acceptNotRun,
+    });
     let loadAt = 0;
     const timed: AgentPort = new Proxy(client as unknown as AgentPort, {
       get(target, prop) {
         const v = (target as unknown as Record<string | symbol, unknown>)[prop];
-        if (prop === 'load') return (...args: unknown[]) => ((loadAt = performance.now()), (v as (...a: unknown[]) => unknown).apply(target, args));
+        if (prop === 'load')
+          return (...args: unknown[]) => ((loadAt = performance.now()), (v as (...a: unknown[]) => unknown).apply(target, args));
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
@@ -84,7 +104,8 @@ export async function measureRollback(o: { profiles: FirmwareProfile[]; store: B
 
     const first = await rollout(`${o.prefix}-good`, chainOf(good));
     const done = await orchestrator.finishWave(`${o.prefix}-good`, 0);
-    if (!first.verifiedAt || done.result !== 'completed') broken.push(`the good chain did not commit: ${first.state} ${first.reason ?? ''}`);
+    if (!first.verifiedAt || done.result !== 'completed')
+      broken.push(`the good chain did not commit: ${first.state} ${first.reason ?? ''}`);
 
     for (let i = 0; i < o.trials * 2 && !broken.length; i++) {
       const path = i % 2 === 0 ? 'vectors' : 'probe';
@@ -98,7 +119,10 @@ export async function measureRollback(o: { profiles: FirmwareProfile[]; store: B
       const expect = path === 'vectors' ? /test vectors failed/ : /probe not run/;
       if (rec.state !== 'rolled-back') broken.push(`trial ${i} (${path}): the bad chain ended ${rec.state} (${rec.reason ?? 'no reason'})`);
       else if (!expect.test(rec.reason ?? '')) broken.push(`trial ${i} (${path}): rolled back for another reason: ${rec.reason}`);
-      else if (live?.modules.map((m) => m.digest).join() !== good.digest) broken.push(`trial ${i} (${path}): after rollback the DPU runs ${live?.modules.map((m) => m.name).join(',') ?? 'nothing'}, not the good chain`);
+      else if (live?.modules.map((m) => m.digest).join() !== good.digest)
+        broken.push(
+          `trial ${i} (${path}): after rollback the DPU runs ${live?.modules.map((m) => m.name).join(',') ?? 'nothing'}, not the good chain`,
+        );
       else (path === 'vectors' ? byPath.vectors : byPath.probe).push(ms);
     }
   } finally {

@@ -79,7 +79,13 @@ export async function openStore(prefix: string): Promise<BenchStore> {
   const redis = await reachable(url);
   if (!redis) {
     const store = new MemoryRolloutStore();
-    return { kind: 'memory', where: `in memory (no Redis at ${url.replace(/\/\/[^@]*@/, '//***@')})`, store, around: (_p, _s, _l, fn) => fn(), close: async () => undefined };
+    return {
+      kind: 'memory',
+      where: `in memory (no Redis at ${url.replace(/\/\/[^@]*@/, '//***@')})`,
+      store,
+      around: (_p, _s, _l, fn) => fn(),
+      close: async () => undefined,
+    };
   }
   const repo = new RolloutRepository(redis, prefix);
   return {
@@ -88,7 +94,8 @@ export async function openStore(prefix: string): Promise<BenchStore> {
     store: repo,
     async around(placementId, systemId, limit, fn) {
       // The same slot lease and machine lock the rollout processor takes around each machine.
-      if (!(await repo.acquireSlot(placementId, systemId, limit, MACHINE_LOCK_MS))) throw new Error(`no free slot for ${systemId} although the bench runs at most ${limit} at once`);
+      if (!(await repo.acquireSlot(placementId, systemId, limit, MACHINE_LOCK_MS)))
+        throw new Error(`no free slot for ${systemId} although the bench runs at most ${limit} at once`);
       if (!(await repo.lockMachine(systemId, placementId, MACHINE_LOCK_MS))) throw new Error(`machine ${systemId} is locked`);
       try {
         return await fn();

@@ -63,16 +63,26 @@ export async function swapOnceBinary(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const src = `${bin}.c`;
   writeFileSync(src, SOURCE);
-  const r = await runProcess('clang', ['-O2', '-o', bin, src, '-lbpf'], { timeoutMs: 60_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const r = await runProcess('clang', ['-O2', '-o', bin, src, '-lbpf'], {
+    timeoutMs: 60_000,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
   if (r.code !== 0) throw new Error(`building the one-process swapper: ${r.stdout.trim()} ${r.stderr.trim()}`);
   return bin;
 }
 
-export async function swapOnce(bin: string, a: { netns: string; ifname: string; mode: 'drv' | 'skb'; pins: [string, string]; swaps: number; intervalUs: number }): Promise<{ swaps: number; gapMeanNs: number; gapMaxNs: number }> {
-  const r = await runProcess(bin, [a.netns, a.ifname, a.mode, a.pins[0], a.pins[1], String(a.swaps), String(Math.max(0, Math.round(a.intervalUs)))], {
-    timeoutMs: 120_000,
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-  });
+export async function swapOnce(
+  bin: string,
+  a: { netns: string; ifname: string; mode: 'drv' | 'skb'; pins: [string, string]; swaps: number; intervalUs: number },
+): Promise<{ swaps: number; gapMeanNs: number; gapMaxNs: number }> {
+  const r = await runProcess(
+    bin,
+    [a.netns, a.ifname, a.mode, a.pins[0], a.pins[1], String(a.swaps), String(Math.max(0, Math.round(a.intervalUs)))],
+    {
+      timeoutMs: 120_000,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    },
+  );
   if (r.code !== 0) throw new Error(`one-process swapper: ${r.stdout.trim()} ${r.stderr.trim()}`);
   return JSON.parse(r.stdout.trim()) as { swaps: number; gapMeanNs: number; gapMaxNs: number };
 }

@@ -8,7 +8,12 @@ export const AGENT_PACKAGE = 'ioplane-agent';
 export const AGENT_ROOT = 'usr/lib/ioplane-agent';
 
 /** Repository files the agent reads at run time (profiles, the chain header, the xdpctl helper's and the flow table's sources). */
-const DATA = ['firmware-profiles', 'modules/include', 'libs/devices/src/kernel/iop-xdpctl.c', 'libs/devices/src/kernel/iop-flow-table.bpf.c'];
+const DATA = [
+  'firmware-profiles',
+  'modules/include',
+  'libs/devices/src/kernel/iop-xdpctl.c',
+  'libs/devices/src/kernel/iop-flow-table.bpf.c',
+];
 
 /**
  * Runs on the host as the kernel driver needs: bpftool and iproute2 to load and attach, libbpf and

@@ -17,7 +17,10 @@ function repoDirname(repo: string): Plugin {
         const rel = relative(repo, dirname(args.path));
         const text = await fsp.readFile(args.path, 'utf8');
         if (rel.startsWith('..') || !text.includes('__dirname')) return undefined;
-        return { contents: text.replace(/\b__dirname\b/g, `require('node:path').join(__ioplaneRoot, ${JSON.stringify(rel)})`), loader: 'ts' };
+        return {
+          contents: text.replace(/\b__dirname\b/g, `require('node:path').join(__ioplaneRoot, ${JSON.stringify(rel)})`),
+          loader: 'ts',
+        };
       });
     },
   };
@@ -26,13 +29,17 @@ function repoDirname(repo: string): Plugin {
 // Optional integrations of Nest and BullMQ and msgpackr's native addon, required lazily or inside try/catch and never on the
 // agent's path. They become modules that throw, so the executable never asks the disk for them
 // (a single executable's require() loads built-in modules only, and warns on anything else).
-const NEVER_LOADED = /^(@nestjs\/microservices|@nestjs\/websockets|class-transformer|class-validator|@valkey\/valkey-glide|msgpackr-extract)(\/.*)?$/;
+const NEVER_LOADED =
+  /^(@nestjs\/microservices|@nestjs\/websockets|class-transformer|class-validator|@valkey\/valkey-glide|msgpackr-extract)(\/.*)?$/;
 
 const absent: Plugin = {
   name: 'absent',
   setup(b) {
     b.onResolve({ filter: NEVER_LOADED }, (args) => ({ path: args.path, namespace: 'absent' }));
-    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({ contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the ioplane agent executable`)});`, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the ioplane agent executable`)});`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -62,13 +69,23 @@ export async function seaExecutable(repo: string, bundle: string, out: string): 
   const dir = dirname(out);
   const config = join(dir, 'sea-config.json');
   const blob = join(dir, 'sea-prep.blob');
-  await fsp.writeFile(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }));
+  await fsp.writeFile(
+    config,
+    JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }),
+  );
   await run(process.execPath, ['--experimental-sea-config', config]);
   await fsp.copyFile(process.execPath, out);
   await fsp.chmod(out, 0o755);
   // Debian ships the executable stripped; the blob goes in after, as an ELF note strip would not know.
   await run('strip', ['--strip-unneeded', out]);
-  await run(process.execPath, [join(repo, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2']);
+  await run(process.execPath, [
+    join(repo, 'node_modules/postject/dist/cli.js'),
+    out,
+    'NODE_SEA_BLOB',
+    blob,
+    '--sentinel-fuse',
+    'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+  ]);
   await fsp.rm(blob);
   await fsp.rm(config);
 }

@@ -26,7 +26,9 @@ async function* sources(dir: string): AsyncGenerator<string> {
  * rewrites the @ioplane/* aliases to relative paths.
  */
 async function transpile(repo: string, root: string): Promise<void> {
-  const tsconfig = JSON.parse(readFileSync(join(repo, 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } };
+  const tsconfig = JSON.parse(readFileSync(join(repo, 'tsconfig.json'), 'utf8')) as {
+    compilerOptions: { paths: Record<string, string[]> };
+  };
   for (const top of ['apps', 'libs']) {
     for await (const file of sources(join(repo, top))) {
       const rel = relative(repo, file);
@@ -54,7 +56,8 @@ async function transpile(repo: string, root: string): Promise<void> {
   }
 }
 
-const JUNK = /^(\.eslintrc.*|\.npmignore|\.gitignore|\.gitattributes|\.travis\.yml|\.editorconfig|\.prettierrc.*|.*\.d\.[cm]?ts|.*\.map|.*\.md|.*\.markdown|.*\.musl\.node)$/i;
+const JUNK =
+  /^(\.eslintrc.*|\.npmignore|\.gitignore|\.gitattributes|\.travis\.yml|\.editorconfig|\.prettierrc.*|.*\.d\.[cm]?ts|.*\.map|.*\.md|.*\.markdown|.*\.musl\.node)$/i;
 
 /**
  * Trims the npm tree to what runs: no type declarations, maps, docs or tool configs, no musl
@@ -82,7 +85,14 @@ async function pruneNodeModules(dir: string): Promise<void> {
   if (addons.length) await run('strip', ['--strip-unneeded', ...addons]);
 }
 
-export async function buildControllerPackage(repo: string, work: string, outDir: string, version: string, arch: string, agentPackage?: Promise<string>): Promise<string> {
+export async function buildControllerPackage(
+  repo: string,
+  work: string,
+  outDir: string,
+  version: string,
+  arch: string,
+  agentPackage?: Promise<string>,
+): Promise<string> {
   const stage = join(work, 'controller-root');
   await fsp.rm(stage, { recursive: true, force: true });
   const root = join(stage, ROOT);
@@ -108,7 +118,8 @@ export async function buildControllerPackage(repo: string, work: string, outDir:
   await fsp.copyFile(join(repo, 'packaging/controller/ioplane'), join(stage, 'usr/bin/ioplane'));
   await fsp.chmod(join(stage, 'usr/bin/ioplane'), 0o755);
   await fsp.mkdir(join(stage, 'lib/systemd/system'), { recursive: true });
-  for (const u of ['ioplane-api.service', 'ioplane-worker.service']) await fsp.copyFile(join(repo, 'packaging/controller', u), join(stage, 'lib/systemd/system', u));
+  for (const u of ['ioplane-api.service', 'ioplane-worker.service'])
+    await fsp.copyFile(join(repo, 'packaging/controller', u), join(stage, 'lib/systemd/system', u));
   await fsp.mkdir(join(stage, 'etc/ioplane'), { recursive: true });
   await fsp.copyFile(join(repo, 'packaging/controller/ioplane.env'), join(stage, 'etc/ioplane/ioplane.env'));
   await fsp.chmod(join(stage, 'etc/ioplane/ioplane.env'), 0o640);

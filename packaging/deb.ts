@@ -41,7 +41,13 @@ async function shlibDepends(stage: string, elves: string[]): Promise<string[]> {
     await fsp.writeFile(join(tmp, 'debian', 'control'), 'Source: ioplane\n\nPackage: ioplane\nArchitecture: any\n');
     const out = await run('dpkg-shlibdeps', ['-O', '--ignore-missing-info', ...elves.map((e) => join(stage, e))], { cwd: tmp });
     const line = out.split('\n').find((l) => l.startsWith('shlibs:Depends='));
-    return line ? line.slice('shlibs:Depends='.length).split(',').map((s) => s.trim()).filter(Boolean) : [];
+    return line
+      ? line
+          .slice('shlibs:Depends='.length)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
   } finally {
     await fsp.rm(tmp, { recursive: true, force: true });
   }

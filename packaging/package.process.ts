@@ -8,6 +8,8 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
     p.stdout.on('data', (c) => (out += c));
     p.stderr.on('data', (c) => (out += c));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out.split('\n').slice(-20).join('\n')}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out.split('\n').slice(-20).join('\n')}`)),
+    );
   });
 }

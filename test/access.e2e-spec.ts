@@ -10,14 +10,19 @@ async function operations(h: Harness): Promise<Op[]> {
   const doc = (await http(h.apiUrl, 'GET', '/docs-json')).body as { paths: Record<string, Record<string, { 'x-ioplane-role'?: string }>> };
   const ops: Op[] = [];
   for (const [path, methods] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(methods)) ops.push({ method: method.toUpperCase(), path, role: op['x-ioplane-role'] ?? 'MISSING' });
+    for (const [method, op] of Object.entries(methods))
+      ops.push({ method: method.toUpperCase(), path, role: op['x-ioplane-role'] ?? 'MISSING' });
   }
   return ops;
 }
 
 /** A concrete URL for a templated path: parameters get a well-formed value that exists nowhere. */
 const concrete = (p: string) =>
-  p.replace('{systemId}', 'zzzzzz').replace('{name}', 'no-such-module').replace('{id}', p.includes('placements') ? 'pl-none' : p.includes('tokens') ? 'aaaaaaaaaaaa' : 'none').replace(/\{[^}]+\}/g, 'x');
+  p
+    .replace('{systemId}', 'zzzzzz')
+    .replace('{name}', 'no-such-module')
+    .replace('{id}', p.includes('placements') ? 'pl-none' : p.includes('tokens') ? 'aaaaaaaaaaaa' : 'none')
+    .replace(/\{[^}]+\}/g, 'x');
 
 describe('access control', () => {
   let h: Harness;
@@ -32,14 +37,29 @@ describe('access control', () => {
   });
   afterAll(() => h?.stop());
 
-  const call = (op: Op, token: string | null) => http(h.apiUrl, op.method, concrete(op.path), op.method === 'GET' || op.method === 'DELETE' ? undefined : {}, { authorization: token ? `Bearer ${token}` : '' });
+  const call = (op: Op, token: string | null) =>
+    http(h.apiUrl, op.method, concrete(op.path), op.method === 'GET' || op.method === 'DELETE' ? undefined : {}, {
+      authorization: token ? `Bearer ${token}` : '',
+    });
 
   it('every endpoint documents its error body', async () => {
-    const doc = (await http(h.apiUrl, 'GET', '/docs-json')).body as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }>; 'x-ioplane-role'?: string }>> };
+    const doc = (await http(h.apiUrl, 'GET', '/docs-json')).body as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }>; 'x-ioplane-role'?: string }
+        >
+      >;
+    };
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         const codes = op['x-ioplane-role'] === 'public' ? ['400'] : ['400', '401', '403'];
-        for (const c of codes) expect({ at: `${method} ${path} ${c}`, ref: op.responses[c]?.content?.['application/json']?.schema.$ref }).toEqual({ at: `${method} ${path} ${c}`, ref: '#/components/schemas/Error' });
+        for (const c of codes)
+          expect({ at: `${method} ${path} ${c}`, ref: op.responses[c]?.content?.['application/json']?.schema.$ref }).toEqual({
+            at: `${method} ${path} ${c}`,
+            ref: '#/components/schemas/Error',
+          });
       }
     }
   });
@@ -57,21 +77,37 @@ describe('access control', () => {
         continue;
       }
       const anon = await call(op, null);
-      expect({ op: `${op.method} ${op.path}`, status: anon.status, field: anon.body?.error?.field }).toEqual({ op: `${op.method} ${op.path}`, status: 401, field: 'Authorization' });
+      expect({ op: `${op.method} ${op.path}`, status: anon.status, field: anon.body?.error?.field }).toEqual({
+        op: `${op.method} ${op.path}`,
+        status: 401,
+        field: 'Authorization',
+      });
       expect(anon.body.error.message).toMatch(/bearer token/);
       for (const weaker of ['viewer', 'operator'].filter((r) => RANK[r] < RANK[op.role])) {
         const res = await call(op, tokens[weaker]);
-        expect({ op: `${op.method} ${op.path}`, as: weaker, status: res.status }).toEqual({ op: `${op.method} ${op.path}`, as: weaker, status: 403 });
+        expect({ op: `${op.method} ${op.path}`, as: weaker, status: res.status }).toEqual({
+          op: `${op.method} ${op.path}`,
+          as: weaker,
+          status: 403,
+        });
         expect(res.body.error.message).toContain(`needs role ${op.role}`);
       }
       const enough = await call(op, tokens[op.role]);
-      expect({ op: `${op.method} ${op.path}`, status: [401, 403].includes(enough.status) }).toEqual({ op: `${op.method} ${op.path}`, status: false });
+      expect({ op: `${op.method} ${op.path}`, status: [401, 403].includes(enough.status) }).toEqual({
+        op: `${op.method} ${op.path}`,
+        status: false,
+      });
     }
   });
 
   it('needs admin for what the README gives admins: modules, tokens, policies', async () => {
     const ops = await operations(h);
-    const admin = (method: string, path: string) => expect({ method, path, role: ops.find((o) => o.method === method && o.path === path)?.role }).toEqual({ method, path, role: 'admin' });
+    const admin = (method: string, path: string) =>
+      expect({ method, path, role: ops.find((o) => o.method === method && o.path === path)?.role }).toEqual({
+        method,
+        path,
+        role: 'admin',
+      });
     admin('PUT', '/v1/rebalance/policy');
     admin('POST', '/v1/modules');
     admin('POST', '/v1/tokens');
@@ -97,7 +133,11 @@ describe('access control', () => {
     await http(h.apiUrl, 'POST', '/v1/fleet/sync', {}, { authorization: `Bearer ${tokens.operator}` });
     await http(h.apiUrl, 'POST', '/v1/modules', {}, { authorization: `Bearer ${tokens.viewer}` });
     const audit = (await http(h.apiUrl, 'GET', '/v1/audit?limit=1000')).body.items as Entry[];
-    expect(audit).toEqual(expect.arrayContaining([expect.objectContaining({ method: 'POST', path: '/v1/fleet/sync', tokenName: 't-operator', status: 202, result: 'ok' })]));
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ method: 'POST', path: '/v1/fleet/sync', tokenName: 't-operator', status: 202, result: 'ok' }),
+      ]),
+    );
     expect(audit.filter((e) => e.result === 'refused')).toEqual([]);
     expect(audit.every((e) => e.method !== 'GET')).toBe(true);
     const refused = (await http(h.apiUrl, 'GET', '/v1/audit/refused?limit=50')).body.items as Entry[];

@@ -65,7 +65,9 @@ go();
  */
 function sendTraffic(i: PortInterface, ms: number): Promise<number> & { stop(): Promise<number> } {
   // ip netns exec execs node in place, so the child's pid is the sender's.
-  const p = spawn('ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(ms)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(ms)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const done = new Promise<number>((resolve, reject) => {
     let out = '';
     let err = '';
@@ -86,8 +88,21 @@ const agentId = `e2ek-${randomBytes(3).toString('hex')}`;
 const token = randomBytes(24).toString('hex');
 const keys = generateSigningKeys();
 const device: Device = {
-  id: `${agentId}/eth0`, machineSystemId: agentId, kind: 'nic', name: 'eth0', vendorId: null, productId: null, vendorName: null, productName: null,
-  firmwareVersion: null, driver: null, pciAddress: null, interfaces: [], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
+  id: `${agentId}/eth0`,
+  machineSystemId: agentId,
+  kind: 'nic',
+  name: 'eth0',
+  vendorId: null,
+  productId: null,
+  vendorName: null,
+  productName: null,
+  firmwareVersion: null,
+  driver: null,
+  pciAddress: null,
+  interfaces: [],
+  linkSpeedMbps: 0,
+  profileId: null,
+  dpuSystemId: null,
 };
 let root: string;
 let agent: RunningAgent | undefined;
@@ -104,13 +119,25 @@ async function build(name: string, text: string): Promise<Buffer> {
 
 function start(): Promise<RunningAgent> {
   return startAgent({
-    id: agentId, host: '127.0.0.1', port: 0, token, machine: { systemId: agentId, devices: [device] }, profiles: loadProfiles(),
-    publicKeyPem: keys.publicKeyPem, kernel: 'auto', stateDir: join(root, 'state'), logLevel: 'silent',
+    id: agentId,
+    host: '127.0.0.1',
+    port: 0,
+    token,
+    machine: { systemId: agentId, devices: [device] },
+    profiles: loadProfiles(),
+    publicKeyPem: keys.publicKeyPem,
+    kernel: 'auto',
+    stateDir: join(root, 'state'),
+    logLevel: 'silent',
   });
 }
 
 const body = (ver: number) =>
-  signedLoadBody('host-xdp-native', [{ name: 'udp-counter', version: `1.0.${ver}`, program: 'udp_counter', object: objects[`v${ver}`], persistentMaps: ['hits'] }], keys.privateKeyPem);
+  signedLoadBody(
+    'host-xdp-native',
+    [{ name: 'udp-counter', version: `1.0.${ver}`, program: 'udp_counter', object: objects[`v${ver}`], persistentMaps: ['hits'] }],
+    keys.privateKeyPem,
+  );
 
 beforeAll(async () => {
   root = await fsp.mkdtemp('/tmp/ioplane-agent-kernel-');
@@ -126,74 +153,85 @@ afterAll(async () => {
 });
 
 describeKernel('agent kernel-xdp driver', (itKernel) => {
-  itKernel('attaches in a namespace, replaces atomically under traffic without loss, survives a restart', async () => {
-    objects.v0 = await build('v0', COUNTER(0));
-    objects.v1 = await build('v1', COUNTER(1));
-    objects.oob = await build('oob', OOB);
-    agent = await start();
-    expect(agent.mode).toBe('kernel');
-    const client = new AgentClient(agent.url, token);
+  itKernel(
+    'attaches in a namespace, replaces atomically under traffic without loss, survives a restart',
+    async () => {
+      objects.v0 = await build('v0', COUNTER(0));
+      objects.v1 = await build('v1', COUNTER(1));
+      objects.oob = await build('oob', OOB);
+      agent = await start();
+      expect(agent.mode).toBe('kernel');
+      const client = new AgentClient(agent.url, token);
 
-    const first = await client.load(device.id, body(0));
-    expect(first.status).toBe('loaded');
-    expect(first.current.mode).toBe('native');
-    expect(first.current.rootProgId).toBeGreaterThan(0);
-    expect((await client.load(device.id, body(0))).status).toBe('unchanged');
+      const first = await client.load(device.id, body(0));
+      expect(first.status).toBe('loaded');
+      expect(first.current.mode).toBe('native');
+      expect(first.current.rootProgId).toBeGreaterThan(0);
+      expect((await client.load(device.id, body(0))).status).toBe('unchanged');
 
-    const port = (await client.programs()).devices[0].ports[0];
-    const iface = port.interface!;
-    expect(iface.name.length).toBeLessThanOrEqual(15);
-    expect(existsSync(`/var/run/netns/${iface.netns}`)).toBe(true);
+      const port = (await client.programs()).devices[0].ports[0];
+      const iface = port.interface!;
+      expect(iface.name.length).toBeLessThanOrEqual(15);
+      expect(existsSync(`/var/run/netns/${iface.netns}`)).toBe(true);
 
-    // A fixed number of swaps while traffic flows, however slow a busy machine makes each one.
-    traffic = sendTraffic(iface, 120_000);
-    const progIds = new Set<number>([first.current.rootProgId!]);
-    let swaps = 0;
-    while (swaps < 6) {
-      const r = await client.load(device.id, body((swaps + 1) % 2));
-      expect(r.status).toBe('replaced');
-      progIds.add(r.current.rootProgId!);
-      swaps++;
-    }
-    const sent = await traffic.stop();
-    expect(sent).toBeGreaterThan(1000);
+      // A fixed number of swaps while traffic flows, however slow a busy machine makes each one.
+      traffic = sendTraffic(iface, 120_000);
+      const progIds = new Set<number>([first.current.rootProgId!]);
+      let swaps = 0;
+      while (swaps < 6) {
+        const r = await client.load(device.id, body((swaps + 1) % 2));
+        expect(r.status).toBe('replaced');
+        progIds.add(r.current.rootProgId!);
+        swaps++;
+      }
+      const sent = await traffic.stop();
+      expect(sent).toBeGreaterThan(1000);
 
-    const counters = await client.counters(device.id);
-    const hits = counters.modules[0].maps?.hits;
-    // Every datagram the sender handed to the kernel was counted by the old or the new version.
-    expect(hits).toBe(sent);
-    expect(counters.modules[0].packets).toBeGreaterThanOrEqual(sent);
+      const counters = await client.counters(device.id);
+      const hits = counters.modules[0].maps?.hits;
+      // Every datagram the sender handed to the kernel was counted by the old or the new version.
+      expect(hits).toBe(sent);
+      expect(counters.modules[0].packets).toBeGreaterThanOrEqual(sent);
 
-    // The previous chain stays pinned until commit: rollback is one more atomic swap.
-    const before = (await client.programs()).devices[0].ports[0];
-    expect(before.previous).not.toBeNull();
-    const back = await client.rollback(device.id, { scope: 'program' });
-    expect(back.current?.chainDigest).toBe(before.previous!.chainDigest);
-    await expect(client.rollback(device.id, { scope: 'program' })).rejects.toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
-    expect((await client.commit(device.id)).status).toBe('committed');
+      // The previous chain stays pinned until commit: rollback is one more atomic swap.
+      const before = (await client.programs()).devices[0].ports[0];
+      expect(before.previous).not.toBeNull();
+      const back = await client.rollback(device.id, { scope: 'program' });
+      expect(back.current?.chainDigest).toBe(before.previous!.chainDigest);
+      await expect(client.rollback(device.id, { scope: 'program' })).rejects.toMatchObject({ status: 409, code: 'nothing_to_roll_back' });
+      expect((await client.commit(device.id)).status).toBe('committed');
 
-    // The kernel's verifier refuses a bad program; the running chain is untouched.
-    const refused = await client
-      .load(device.id, signedLoadBody('host-xdp-native', [{ name: 'oob', version: '1', program: 'oob', object: objects.oob }], keys.privateKeyPem))
-      .catch((e: AgentError) => e);
-    expect(refused).toBeInstanceOf(AgentError);
-    expect((refused as AgentError).code).toBe('kernel_refused');
-    expect((refused as AgentError).message).toMatch(/invalid access to packet/);
+      // The kernel's verifier refuses a bad program; the running chain is untouched.
+      const refused = await client
+        .load(
+          device.id,
+          signedLoadBody('host-xdp-native', [{ name: 'oob', version: '1', program: 'oob', object: objects.oob }], keys.privateKeyPem),
+        )
+        .catch((e: AgentError) => e);
+      expect(refused).toBeInstanceOf(AgentError);
+      expect((refused as AgentError).code).toBe('kernel_refused');
+      expect((refused as AgentError).message).toMatch(/invalid access to packet/);
 
-    // Restart: the new agent finds the pinned link and reports it; nothing was detached.
-    const running = (await client.programs()).devices[0].ports[0].current!;
-    await agent.close();
-    agent = await start();
-    const again = new AgentClient(agent.url, token);
-    const after = (await again.programs()).devices[0];
-    expect(after.ports[0].current).toMatchObject({ chainDigest: running.chainDigest, rootProgId: running.rootProgId, rediscovered: true });
-    expect(after.ports[0].current!.modules.map((m) => m.name)).toEqual(['udp-counter']);
-    expect(after.foreign).toEqual([]);
-    const more = await sendTraffic(iface, 300);
-    const total = (await again.counters(device.id)).modules[0].maps?.hits;
-    expect(total).toBe(sent + more);
+      // Restart: the new agent finds the pinned link and reports it; nothing was detached.
+      const running = (await client.programs()).devices[0].ports[0].current!;
+      await agent.close();
+      agent = await start();
+      const again = new AgentClient(agent.url, token);
+      const after = (await again.programs()).devices[0];
+      expect(after.ports[0].current).toMatchObject({
+        chainDigest: running.chainDigest,
+        rootProgId: running.rootProgId,
+        rediscovered: true,
+      });
+      expect(after.ports[0].current!.modules.map((m) => m.name)).toEqual(['udp-counter']);
+      expect(after.foreign).toEqual([]);
+      const more = await sendTraffic(iface, 300);
+      const total = (await again.counters(device.id)).modules[0].maps?.hits;
+      expect(total).toBe(sent + more);
 
-    expect((await again.detach(device.id)).status).toBe('detached');
-    expect((await again.programs()).devices[0].ports[0].current).toBeNull();
-  }, 120_000);
+      expect((await again.detach(device.id)).status).toBe('detached');
+      expect((await again.programs()).devices[0].ports[0].current).toBeNull();
+    },
+    120_000,
+  );
 });

@@ -13,12 +13,19 @@ import { analyzeFile, BPFFS_ROOT, describeKernel, kernelVerify, pinDirPrefix, se
 function libxdpObjects(): string[] {
   const r = spawnSync('dpkg', ['-L', 'libxdp1'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('libxdp1 is not installed (the system check installs it): apt-get install -y libxdp1');
-  const objs = r.stdout.split('\n').filter((l) => /\/bpf\/[^/]+\.o$/.test(l) && existsSync(l)).sort();
+  const objs = r.stdout
+    .split('\n')
+    .filter((l) => /\/bpf\/[^/]+\.o$/.test(l) && existsSync(l))
+    .sort();
   if (objs.length === 0) throw new Error('libxdp1 is installed but lists no BPF objects under /usr/lib/<arch>/bpf/');
   return objs;
 }
 
-interface SymbolRow { section: string; size: number; name: string }
+interface SymbolRow {
+  section: string;
+  size: number;
+  name: string;
+}
 
 /** FUNC symbols as `llvm-objdump -t` prints them: `0000 g F xdp 00000000000004a0 xdp_dispatcher`. */
 function funcSymbols(obj: string): SymbolRow[] {
@@ -46,8 +53,21 @@ function helperCalls(obj: string): Map<string, Array<{ insn: number; id: number 
 
 /** The reference: bpftool prog loadall in a throwaway bpffs of its own, given the program's type. */
 function bpftoolLoadall(obj: string, type: string | null): boolean {
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c',
-    'mount -t bpf bpf /sys/fs/bpf && exec bpftool prog loadall "$0" /sys/fs/bpf/p "$@"', obj, ...(type ? ['type', type] : [])], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      'mount -t bpf bpf /sys/fs/bpf && exec bpftool prog loadall "$0" /sys/fs/bpf/p "$@"',
+      obj,
+      ...(type ? ['type', type] : []),
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   return r.status === 0;
 }
 
@@ -101,10 +121,16 @@ describe("libxdp1's BPF objects, analysed", () => {
     }
     // The dispatcher: two programs in one section, calling ten global subprograms.
     const dispatcher = facts.get(objects.find((o) => o.endsWith('/xdp-dispatcher.o'))!)!;
-    expect(dispatcher.programs.map((p) => [p.name, p.section, p.type])).toEqual([['xdp_dispatcher', 'xdp', 'xdp'], ['xdp_pass', 'xdp', 'xdp']]);
+    expect(dispatcher.programs.map((p) => [p.name, p.section, p.type])).toEqual([
+      ['xdp_dispatcher', 'xdp', 'xdp'],
+      ['xdp_pass', 'xdp', 'xdp'],
+    ]);
     expect(dispatcher.programs[0].functions).toEqual(expect.arrayContaining(['prog0', 'prog9']));
     const dump = facts.get(objects.find((o) => o.endsWith('/xdpdump_bpf.o'))!)!;
-    expect(dump.programs.map((p) => [p.name, p.type, p.attachType])).toEqual([['trace_on_entry', 'tracing', 'TRACE_FENTRY'], ['trace_on_exit', 'tracing', 'TRACE_FEXIT']]);
+    expect(dump.programs.map((p) => [p.name, p.type, p.attachType])).toEqual([
+      ['trace_on_entry', 'tracing', 'TRACE_FENTRY'],
+      ['trace_on_exit', 'tracing', 'TRACE_FEXIT'],
+    ]);
   });
 
   it("has helper ids and slots equal to llvm-objdump's call instructions", () => {
@@ -135,27 +161,31 @@ describeKernel("libxdp1's BPF objects in the kernel", (itKernel) => {
     expect(leftovers()).toEqual([]);
   });
 
-  itKernel('gives every object the verdict bpftool prog loadall gives it with the program type, pins staying in the check', async () => {
-    const verdicts: Array<[string, boolean]> = [];
-    for (const o of objects) {
-      const f = analyzeFile(o);
-      const p = f.programs[0];
-      const byName = f.maps.filter((m) => m.pinning === 'by_name').map((m) => join(BPFFS_ROOT, m.name));
-      const before = byName.filter((path) => existsSync(path));
-      const ours = await kernelVerify(o, { program: p.name });
-      const reference = bpftoolLoadall(o, sectionType(p.section).def ? p.section : null);
-      expect([o, ours.accepted]).toEqual([o, reference]);
-      verdicts.push([o, ours.accepted]);
-      if (ours.accepted) expect(ours.loadedPrograms.sort()).toEqual(f.programs.map((x) => x.name).sort());
-      else expect(ours.verifierLog.length).toBeGreaterThan(0);
-      // By-name pins went to the check's own folder, which is gone: none appeared at the bpffs root.
-      expect(byName.filter((path) => existsSync(path))).toEqual(before);
-    }
-    // Most load; xdpdump's fentry/fexit programs name an attach target (`func`) no kernel has.
-    expect(verdicts.filter(([, ok]) => ok).length).toBeGreaterThan(objects.length / 2);
-    expect(verdicts.find(([o]) => o.endsWith('/xdpdump_bpf.o'))![1]).toBe(false);
-    expect(verdicts.filter(([o]) => /xdpfilt_/.test(o)).every(([, ok]) => ok)).toBe(true);
-  }, 300_000);
+  itKernel(
+    'gives every object the verdict bpftool prog loadall gives it with the program type, pins staying in the check',
+    async () => {
+      const verdicts: Array<[string, boolean]> = [];
+      for (const o of objects) {
+        const f = analyzeFile(o);
+        const p = f.programs[0];
+        const byName = f.maps.filter((m) => m.pinning === 'by_name').map((m) => join(BPFFS_ROOT, m.name));
+        const before = byName.filter((path) => existsSync(path));
+        const ours = await kernelVerify(o, { program: p.name });
+        const reference = bpftoolLoadall(o, sectionType(p.section).def ? p.section : null);
+        expect([o, ours.accepted]).toEqual([o, reference]);
+        verdicts.push([o, ours.accepted]);
+        if (ours.accepted) expect(ours.loadedPrograms.sort()).toEqual(f.programs.map((x) => x.name).sort());
+        else expect(ours.verifierLog.length).toBeGreaterThan(0);
+        // By-name pins went to the check's own folder, which is gone: none appeared at the bpffs root.
+        expect(byName.filter((path) => existsSync(path))).toEqual(before);
+      }
+      // Most load; xdpdump's fentry/fexit programs name an attach target (`func`) no kernel has.
+      expect(verdicts.filter(([, ok]) => ok).length).toBeGreaterThan(objects.length / 2);
+      expect(verdicts.find(([o]) => o.endsWith('/xdpdump_bpf.o'))![1]).toBe(false);
+      expect(verdicts.filter(([o]) => /xdpfilt_/.test(o)).every(([, ok]) => ok)).toBe(true);
+    },
+    300_000,
+  );
 });
 
 describe('ioplane modules check <folder of objects> --json', () => {
@@ -168,7 +198,10 @@ describe('ioplane modules check <folder of objects> --json', () => {
     writeFileSync(join(dir, 'broken.o'), Buffer.concat([Buffer.from('\x7fELF'), Buffer.alloc(20, 1)]));
     writeFileSync(join(dir, 'notes.txt'), 'not an object\n');
     const r = await cli(['modules', 'check', dir, '--json', '--profile', 'netronome-agilio-cx-bpf-2.1'], 600_000);
-    const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const docs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const files = readdirSync(dir).sort();
     expect(docs.map((d) => d.file)).toEqual(files.map((f) => join(dir, f)));
     const broken = docs.filter((d) => d.error);
@@ -184,7 +217,10 @@ describe('ioplane modules check <folder of objects> --json', () => {
       for (const v of d.verdicts) for (const reason of v.reasons) expect(reason).toHaveProperty('rule');
     }
     const dispatcher = docs.find((d) => d.file.endsWith('/xdp-dispatcher.o'));
-    expect(dispatcher.programs.map((p: { name: string; deployed: boolean }) => [p.name, p.deployed])).toEqual([['xdp_dispatcher', true], ['xdp_pass', false]]);
+    expect(dispatcher.programs.map((p: { name: string; deployed: boolean }) => [p.name, p.deployed])).toEqual([
+      ['xdp_dispatcher', true],
+      ['xdp_pass', false],
+    ]);
     // The bad files make the batch fail, after every file was checked.
     expect(r.code).toBe(1);
   }, 600_000);

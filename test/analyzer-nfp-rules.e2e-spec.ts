@@ -90,7 +90,9 @@ const PAIRS: RulePair[] = [
   },
   {
     rule: 'atomic_op',
-    bad: xdp('__u32 k = 1; __u64 *v = bpf_map_lookup_elem(&counts, &k); if (v && __sync_fetch_and_add(v, 1) > 9) return XDP_DROP; return XDP_PASS;'),
+    bad: xdp(
+      '__u32 k = 1; __u64 *v = bpf_map_lookup_elem(&counts, &k); if (v && __sync_fetch_and_add(v, 1) > 9) return XDP_DROP; return XDP_PASS;',
+    ),
     good: xdp('__u32 k = 1; __u64 *v = bpf_map_lookup_elem(&counts, &k); if (v) __sync_fetch_and_add(v, 1); return XDP_PASS;'),
     cflags: ['-mcpu=v3'],
     says: /atomic op not implemented: 1/,
@@ -109,19 +111,33 @@ const PAIRS: RulePair[] = [
   },
   {
     rule: 'alu_mul',
-    bad: xdp('PKT __u32 k = (*(__u64 *)(data + 16) * 40503) >> 40; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;'),
-    good: xdp('PKT __u32 k = ((__u64)*(__u32 *)(data + 16) * 40503) >> 40; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;'),
+    bad: xdp(
+      'PKT __u32 k = (*(__u64 *)(data + 16) * 40503) >> 40; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;',
+    ),
+    good: xdp(
+      'PKT __u32 k = ((__u64)*(__u32 *)(data + 16) * 40503) >> 40; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' +
+        COUNT +
+        ' return XDP_PASS;',
+    ),
     says: /multiplier is not within u32 value range/,
   },
   {
     rule: 'alu_div',
-    bad: xdp('PKT __u32 k = *(__u32 *)(data + 16) / *(__u32 *)(data + 20); __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;'),
+    bad: xdp(
+      'PKT __u32 k = *(__u32 *)(data + 16) / *(__u32 *)(data + 20); __u64 *v = bpf_map_lookup_elem(&counts, &k); ' +
+        COUNT +
+        ' return XDP_PASS;',
+    ),
     good: xdp('PKT __u32 k = *(__u32 *)(data + 16) / 7; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;'),
     says: /divisor is not constant/,
   },
   {
     rule: 'opcode',
-    bad: xdp('PKT register __u64 x asm("r0") = *(__u32 *)(data + 16); register __u64 y asm("r1") = 7; asm volatile(".byte 0x9f, 0x10, 0, 0, 0, 0, 0, 0" : "+r"(x) : "r"(y)); __u32 k = x; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;'),
+    bad: xdp(
+      'PKT register __u64 x asm("r0") = *(__u32 *)(data + 16); register __u64 y asm("r1") = 7; asm volatile(".byte 0x9f, 0x10, 0, 0, 0, 0, 0, 0" : "+r"(x) : "r"(y)); __u32 k = x; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' +
+        COUNT +
+        ' return XDP_PASS;',
+    ),
     good: xdp('PKT __u32 k = *(__u32 *)(data + 16) & 7; __u64 *v = bpf_map_lookup_elem(&counts, &k); ' + COUNT + ' return XDP_PASS;'),
     says: /instruction 0x9f not supported/,
   },
@@ -237,12 +253,17 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
     const src = join(dir, `${name}.c`);
     const obj = join(dir, `${name}.o`);
     writeFileSync(src, source);
-    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...cflags, '-I/usr/include/x86_64-linux-gnu', '-c', src, '-o', obj], { stdio: 'pipe' });
+    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...cflags, '-I/usr/include/x86_64-linux-gnu', '-c', src, '-o', obj], {
+      stdio: 'pipe',
+    });
     built.set(key, obj);
     return obj;
   };
   const verdict = (obj: string, limits: Partial<FirmwareProfile['limits']> = {}, offload: Partial<OffloadRules> = {}): OffloadVerdict =>
-    verifyOffload(analyzeFile(obj), 'prog', { ...nfp, limits: { ...nfp.limits, ...limits, offload: { ...nfp.limits.offload!, ...offload } } });
+    verifyOffload(analyzeFile(obj), 'prog', {
+      ...nfp,
+      limits: { ...nfp.limits, ...limits, offload: { ...nfp.limits.offload!, ...offload } },
+    });
 
   beforeAll(() => {
     nfp = loadProfiles().find((p) => p.id === 'netronome-agilio-cx-bpf-2.1')!;
@@ -273,15 +294,21 @@ describe('nfp offload rules: each refuses its own program and accepts the fixed 
     const perf = verdict(compile('perf', PAIRS.find((p) => p.rule === 'perf_event_current_cpu')!.good));
     expect(perf.reasons).toEqual([]);
     // A subprogram handed a key on its caller's stack and the ctx: what it passes the helpers is known.
-    const handed = compile('handed', `${HEAD}${EVENTS()}
+    const handed = compile(
+      'handed',
+      `${HEAD}${EVENTS()}
 static __attribute__((noinline)) int bump(struct xdp_md *ctx, __u32 *key) {
   __u64 *v = bpf_map_lookup_elem(&counts, key);
   ${COUNT}
   return bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, key, sizeof(*key));
 }
-SEC("xdp") int prog(struct xdp_md *ctx) { __u32 k = 3; return bump(ctx, &k) ? XDP_DROP : XDP_PASS; }`);
+SEC("xdp") int prog(struct xdp_md *ctx) { __u32 k = 3; return bump(ctx, &k) ? XDP_DROP : XDP_PASS; }`,
+    );
     const facts = analyzeFile(handed);
-    expect(facts.programs[0].helperCalls.map((h) => [h.function, h.helper, h.args[1].kind])).toEqual([['bump', 1, 'stack'], ['bump', 25, 'map_ptr']]);
+    expect(facts.programs[0].helperCalls.map((h) => [h.function, h.helper, h.args[1].kind])).toEqual([
+      ['bump', 1, 'stack'],
+      ['bump', 25, 'map_ptr'],
+    ]);
     expect(facts.subprograms[0].stackBytes).toBe(0); // the key lives in prog's frame
     expect(verdict(handed).reasons).toEqual([]);
   });
@@ -291,7 +318,14 @@ SEC("xdp") int prog(struct xdp_md *ctx) { __u32 k = 3; return bump(ctx, &k) ? XD
     const r = verdict(obj).reasons[0];
     const dis = execFileSync('llvm-objdump', ['-d', obj], { encoding: 'utf8' });
     expect(dis).toMatch(new RegExp(`^\\s+${r.insn}:\\t[0-9a-f ]+\\tcall 5$`, 'm'));
-    expect(JSON.parse(JSON.stringify(r))).toMatchObject({ code: 'helper', rule: 'helper', insn: r.insn, function: 'prog', section: 'xdp', driverMessage: 'unsupported function id: 5' });
+    expect(JSON.parse(JSON.stringify(r))).toMatchObject({
+      code: 'helper',
+      rule: 'helper',
+      insn: r.insn,
+      function: 'prog',
+      section: 'xdp',
+      driverMessage: 'unsupported function id: 5',
+    });
     expect(readFileSync(obj).length).toBeGreaterThan(0);
   });
 });

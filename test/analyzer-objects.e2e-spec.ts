@@ -64,8 +64,21 @@ char LICENSE[] SEC("license") = "GPL";
 };
 
 function bpftoolLoadall(obj: string, type: string | null): boolean {
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c',
-    'mount -t bpf bpf /sys/fs/bpf && exec bpftool prog loadall "$0" /sys/fs/bpf/p "$@"', obj, ...(type ? ['type', type] : [])], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      'mount -t bpf bpf /sys/fs/bpf && exec bpftool prog loadall "$0" /sys/fs/bpf/p "$@"',
+      obj,
+      ...(type ? ['type', type] : []),
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   return r.status === 0;
 }
 
@@ -74,7 +87,11 @@ const objects: Record<string, string> = {};
 beforeAll(() => {
   for (const [name, src] of Object.entries(SOURCES)) {
     writeFileSync(join(dir, `${name}.c`), src);
-    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)], { stdio: 'pipe' });
+    execFileSync(
+      'clang',
+      ['-O2', '-g', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)],
+      { stdio: 'pipe' },
+    );
     objects[name] = join(dir, `${name}.o`);
   }
 });
@@ -83,40 +100,77 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('objects built elsewhere, analysed', () => {
   it("recognises iproute2's bpf_elf_map with its pinning, and a custom section as unknown until a type is given", () => {
     const f = analyzeFile(objects.iproute2);
-    expect(f.maps).toEqual([expect.objectContaining({ name: 'acl', source: 'iproute2', pinning: 'global_ns', type: 1, keySize: 4, valueSize: 8, maxEntries: 256 })]);
+    expect(f.maps).toEqual([
+      expect.objectContaining({
+        name: 'acl',
+        source: 'iproute2',
+        pinning: 'global_ns',
+        type: 1,
+        keySize: 4,
+        valueSize: 8,
+        maxEntries: 256,
+      }),
+    ]);
     expect(f.programs.map((p) => [p.name, p.section, p.type, p.typeSource])).toEqual([['filter', 'prog', 'unknown', 'unknown']]);
     const typed = analyzeFile(objects.iproute2, { types: { '*': 'xdp' } });
     expect(typed.programs.map((p) => [p.type, p.attachType, p.typeSource])).toEqual([['xdp', 'XDP', 'given']]);
-    expect(analyzeFile(objects.custom, { types: { drop_all: 'xdp/devmap' } }).programs[0]).toMatchObject({ type: 'xdp', attachType: 'XDP_DEVMAP', typeSource: 'given' });
+    expect(analyzeFile(objects.custom, { types: { drop_all: 'xdp/devmap' } }).programs[0]).toMatchObject({
+      type: 'xdp',
+      attachType: 'XDP_DEVMAP',
+      typeSource: 'given',
+    });
   });
 
   it('refuses a custom-section program on XDP targets with the hint to give its type, and judges it as the given type', async () => {
     const profiles = loadProfiles().filter((p) => p.id === 'netronome-agilio-cx-bpf-2.1');
     const cacheDir = join(dir, 'cache');
-    const untyped = await checkObject(readFileSync(objects.custom), { name: 'custom', version: '0.0.0' }, { cacheDir, profiles, kernel: 'off' });
+    const untyped = await checkObject(
+      readFileSync(objects.custom),
+      { name: 'custom', version: '0.0.0' },
+      { cacheDir, profiles, kernel: 'off' },
+    );
     expect(untyped.program.type).toBe('unknown');
     expect(untyped.verdicts[0].reasons.find((r) => r.code === 'program_type')!.message).toMatch(/not a libbpf section name: give the type/);
-    const typed = await checkObject(readFileSync(objects.custom), { name: 'custom', version: '0.0.0', type: 'xdp' }, { cacheDir, profiles, kernel: 'off' });
+    const typed = await checkObject(
+      readFileSync(objects.custom),
+      { name: 'custom', version: '0.0.0', type: 'xdp' },
+      { cacheDir, profiles, kernel: 'off' },
+    );
     expect(typed.program).toMatchObject({ type: 'xdp', typeSource: 'given' });
     expect(typed.verdicts.map((v) => v.accepted)).toEqual([true, true]);
   });
 
   it('deploys the XDP program of an object whose first program is a tracepoint, listing both', async () => {
-    const r = await checkObject(readFileSync(objects.mixed), { name: 'mixed', version: '0.0.0' }, { cacheDir: join(dir, 'cache'), profiles: [], kernel: 'off' });
+    const r = await checkObject(
+      readFileSync(objects.mixed),
+      { name: 'mixed', version: '0.0.0' },
+      { cacheDir: join(dir, 'cache'), profiles: [], kernel: 'off' },
+    );
     expect(r.program.name).toBe('pass');
-    expect(r.programs.map((p) => [p.name, p.type, p.deployed])).toEqual([['trace', 'tracepoint', false], ['pass', 'xdp', true]]);
+    expect(r.programs.map((p) => [p.name, p.type, p.deployed])).toEqual([
+      ['trace', 'tracepoint', false],
+      ['pass', 'xdp', true],
+    ]);
     expect(r.programs[0].verdicts[0]).toMatchObject({ profileId: 'host-kernel', accepted: false });
     expect(r.verdicts[0]).toMatchObject({ profileId: 'host-kernel', accepted: true });
   });
 
   it('takes --program and --type on the command line', () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', 'modules', 'check', ...args, '--json', '--no-kernel'], { encoding: 'utf8', timeout: 120_000 });
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['-r', '@swc-node/register', 'apps/cli/src/main.ts', 'modules', 'check', ...args, '--json', '--no-kernel'],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
     const typed = cli(objects.custom, '--type', 'xdp');
     expect(typed.status).toBe(0);
     expect(JSON.parse(typed.stdout).program).toMatchObject({ name: 'drop_all', type: 'xdp', typeSource: 'given' });
     const picked = JSON.parse(cli(objects.mixed, '--program', 'trace').stdout);
     expect(picked.program.name).toBe('trace');
-    expect(picked.programs.map((p: { name: string; deployed: boolean }) => [p.name, p.deployed])).toEqual([['trace', true], ['pass', false]]);
+    expect(picked.programs.map((p: { name: string; deployed: boolean }) => [p.name, p.deployed])).toEqual([
+      ['trace', true],
+      ['pass', false],
+    ]);
     const bad = cli(objects.custom, '--type', 'nonsense');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--type: nonsense is not a program type libbpf knows/);
@@ -124,13 +178,23 @@ describe('objects built elsewhere, analysed', () => {
 
   it('takes a manifest program type from the closed list only', () => {
     const base = {
-      name: 'x', version: '1.0.0', description: 'd', sources: ['x.c'], program: 'prog', traffic: { pps: 1, meanPacketBytes: 64 }, latencyBudgetUs: 1,
-      hints: { prefer: 'auto', persistentMaps: [] }, vectors: [{ name: 'v', input: { hex: '00' }, expect: { verdict: 'XDP_PASS' } }],
+      name: 'x',
+      version: '1.0.0',
+      description: 'd',
+      sources: ['x.c'],
+      program: 'prog',
+      traffic: { pps: 1, meanPacketBytes: 64 },
+      latencyBudgetUs: 1,
+      hints: { prefer: 'auto', persistentMaps: [] },
+      vectors: [{ name: 'v', input: { hex: '00' }, expect: { verdict: 'XDP_PASS' } }],
     };
     expect(moduleManifestSchema.safeParse({ ...base, type: 'xdp' }).success).toBe(true);
     const bad = moduleManifestSchema.safeParse({ ...base, type: 'kprobe' });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues[0]).toMatchObject({ path: ['type'], message: expect.stringMatching(/must be a program type: xdp, xdp.frags/) });
+    expect(bad.error!.issues[0]).toMatchObject({
+      path: ['type'],
+      message: expect.stringMatching(/must be a program type: xdp, xdp.frags/),
+    });
   });
 });
 

@@ -1,6 +1,10 @@
 import { Harness, http, startHarness } from './harness';
 
-type Operation = { requestBody?: unknown; responses: Record<string, { content?: Record<string, { schema?: unknown }> }>; 'x-ioplane-body'?: string };
+type Operation = {
+  requestBody?: unknown;
+  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  'x-ioplane-body'?: string;
+};
 
 /**
  * Every operation in /docs-json documents its answer (a schema per 2xx) and, when it changes
@@ -20,7 +24,12 @@ describe('the API contract in /docs-json', () => {
   it('documents a response schema for every operation', () => {
     const missing = Object.entries(paths).flatMap(([path, ops]) =>
       Object.entries(ops)
-        .filter(([, op]) => !Object.entries(op.responses ?? {}).some(([code, r]) => code.startsWith('2') && Object.values(r.content ?? {}).some((c) => c.schema)))
+        .filter(
+          ([, op]) =>
+            !Object.entries(op.responses ?? {}).some(
+              ([code, r]) => code.startsWith('2') && Object.values(r.content ?? {}).some((c) => c.schema),
+            ),
+        )
         .map(([method]) => `${method.toUpperCase()} ${path}`),
     );
     expect(missing).toEqual([]);
@@ -37,8 +46,12 @@ describe('the API contract in /docs-json', () => {
   });
 
   it('documents the placement request and answer of the main endpoint', () => {
-    const op = paths['/v1/placements'].post as Operation & { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
-    expect(Object.keys(op.requestBody.content['application/json'].schema.properties)).toEqual(expect.arrayContaining(['selector', 'modules', 'policy', 'ingress']));
+    const op = paths['/v1/placements'].post as Operation & {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+    };
+    expect(Object.keys(op.requestBody.content['application/json'].schema.properties)).toEqual(
+      expect.arrayContaining(['selector', 'modules', 'policy', 'ingress']),
+    );
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '202']));
   });
 });

@@ -16,7 +16,11 @@ describe('the fuzz check reports', () => {
 
   it('nothing for a proper rejection', () => {
     expect(verdict(res(400, good), { statuses: [400], field: 'zone' })).toEqual([]);
-    expect(verdict(res(400, { error: { ...good.error, field: 'selector', issues: [{ field: 'selector' }, { field: 'zone' }] } }), { field: 'zone' })).toEqual([]);
+    expect(
+      verdict(res(400, { error: { ...good.error, field: 'selector', issues: [{ field: 'selector' }, { field: 'zone' }] } }), {
+        field: 'zone',
+      }),
+    ).toEqual([]);
   });
 
   const wrong: Array<[string, RawResponse | NoAnswer, Expectation, RegExp]> = [
@@ -28,7 +32,12 @@ describe('the fuzz check reports', () => {
     ['an error code outside the closed form', res(400, { error: { code: 'Bad Request', message: 'x' } }), {}, /shared error body/],
     ['the wrong field', res(400, good), { field: 'pool' }, /names zone, zone, not "pool"/],
     ['no field', res(400, { error: { code: 'validation', message: 'x' } }), { field: 'zone' }, /names no field/],
-    ['a server path', res(404, { error: { code: 'not_found', message: 'nothing in /usr/share/ioplane/agent' } }), {}, /names a server path/],
+    [
+      'a server path',
+      res(404, { error: { code: 'not_found', message: 'nothing in /usr/share/ioplane/agent' } }),
+      {},
+      /names a server path/,
+    ],
   ];
   it.each(wrong)('%s', (_what, r, expect_, problem) => {
     expect(verdict(r, expect_).join('\n')).toMatch(problem);
@@ -36,8 +45,12 @@ describe('the fuzz check reports', () => {
 
   it('state changes and audit entries a rejection must not leave', () => {
     expect(verdict(res(400, good), {}, ['redis key p:x appeared'])).toEqual(['redis key p:x appeared']);
-    expect(auditVerdict('p:audit', [JSON.stringify({ result: 'ok', status: 400 })], 400)).toEqual(['audit list p:audit recorded a rejected request as ok']);
-    expect(auditVerdict('p:audit', [JSON.stringify({ result: 'error', status: 400 })], 415)).toEqual(['audit list p:audit recorded status 400 for a 415']);
+    expect(auditVerdict('p:audit', [JSON.stringify({ result: 'ok', status: 400 })], 400)).toEqual([
+      'audit list p:audit recorded a rejected request as ok',
+    ]);
+    expect(auditVerdict('p:audit', [JSON.stringify({ result: 'error', status: 400 })], 415)).toEqual([
+      'audit list p:audit recorded status 400 for a 415',
+    ]);
     expect(auditVerdict('p:audit', ['{}', '{}'], 400)).toEqual(['audit list p:audit got 2 entries for one request']);
     expect(auditVerdict('p:audit', null, 400)).toEqual(['audit list p:audit was rewritten below its head']);
     expect(auditVerdict('p:audit', [JSON.stringify({ result: 'error', status: 400 })], 400)).toEqual([]);
@@ -101,7 +114,12 @@ describe('probe() against a misbehaving server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const run = (path: string) => probe(target, { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: '{}' }, { statuses: [400], field: 'zone' });
+  const run = (path: string) =>
+    probe(
+      target,
+      { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: '{}' },
+      { statuses: [400], field: 'zone' },
+    );
 
   it.each([
     ['/clean', null],

@@ -28,7 +28,13 @@ const DEADLINE_MS = 10_000;
 const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1));
 
 /** Each family of each operation has a seed of its own, so adding an endpoint does not reshuffle the others. */
-const seedFor = (kind: string, op: Operation) => (SEED ^ createHash('sha256').update(`${kind} ${label(op)}`).digest().readUInt32LE(0)) | 0;
+const seedFor = (kind: string, op: Operation) =>
+  (SEED ^
+    createHash('sha256')
+      .update(`${kind} ${label(op)}`)
+      .digest()
+      .readUInt32LE(0)) |
+  0;
 
 describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
   let h: Harness;
@@ -43,7 +49,11 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
     process.stdout.write(`api fuzz: FUZZ_SEED=${SEED}\n`);
     dataDir = mkdtempSync(join(tmpdir(), 'ioplane-fuzz-'));
     // No worker and no agents: nothing but the API itself may touch the state between two snapshots.
-    h = await startHarness({ agents: false, worker: false, env: { IOPLANE_DATA_DIR: dataDir, API_RATE_LIMIT: '1000000', API_REFUSED_LIMIT: '1000000' } });
+    h = await startHarness({
+      agents: false,
+      worker: false,
+      env: { IOPLANE_DATA_DIR: dataDir, API_RATE_LIMIT: '1000000', API_REFUSED_LIMIT: '1000000' },
+    });
     const repo = new TokenRepository(h.redis, h.config.IOPLANE_PREFIX);
     const revoked = await repo.create('fuzz-revoked', 'admin');
     await repo.revoke(revoked.record.id);
@@ -58,7 +68,11 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
     const barrier = ops.find((o) => o.method === 'GET' && o.role !== 'public' && !o.pathParams.length);
     if (!barrier) throw new Error('no authenticated GET without path parameters in the document to order requests by');
     const settle = async () => {
-      const r = await rawRequest(h.apiUrl, { method: 'GET', path: barrier.path, headers: { authorization: `Bearer ${h.token}` } }, DEADLINE_MS);
+      const r = await rawRequest(
+        h.apiUrl,
+        { method: 'GET', path: barrier.path, headers: { authorization: `Bearer ${h.token}` } },
+        DEADLINE_MS,
+      );
       if (r.status !== 200) throw new Error(`GET ${barrier.path} answered ${r.status}: ${r.text.slice(0, 200)}`);
     };
     target = { baseUrl: h.apiUrl, redis: h.redis, prefix: h.config.IOPLANE_PREFIX, artifactDir: dataDir, deadlineMs: DEADLINE_MS, settle };
@@ -85,14 +99,22 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
               const problems = await probe(target, req, expect);
               if (problems.length) throw new Error(`${req.method} ${req.path.slice(0, 160)} -> ${problems.join('; ')}`);
             }),
-            { seed, numRuns: c.runs > 1 ? c.runs * SCALE : 1, endOnFailure: true, interruptAfterTimeLimit: Math.max(left, 1), markInterruptAsFailure: true },
+            {
+              seed,
+              numRuns: c.runs > 1 ? c.runs * SCALE : 1,
+              endOnFailure: true,
+              interruptAfterTimeLimit: Math.max(left, 1),
+              markInterruptAsFailure: true,
+            },
           );
         } catch (e) {
           // The problem first (fast-check keeps it as the cause); a counterexample can be megabytes, so only its start.
           const cause = (e as { cause?: unknown }).cause;
           const lines = (e as Error).message.split('\n');
           const example = lines.find((l) => l.startsWith('Counterexample'))?.slice(0, 200) ?? lines[0];
-          failures.push(`${label(op)} [${c.kind}] seed ${seed}: ${cause instanceof Error ? cause.message.slice(0, 800) : lines[0]} | ${example}`);
+          failures.push(
+            `${label(op)} [${c.kind}] seed ${seed}: ${cause instanceof Error ? cause.message.slice(0, 800) : lines[0]} | ${example}`,
+          );
         }
       }
     }
@@ -108,11 +130,25 @@ describe(`API fuzz, driven by the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
   });
 
   it('refuses unknown query parameters on every list, naming them, and still takes the known ones', async () => {
-    const lists = ['/v1/fleet/machines?zone=zone-a', '/v1/placements', '/v1/audit?limit=5', '/v1/audit/refused', '/v1/rebalance/proposals?limit=5', '/v1/modules', '/v1/profiles', '/v1/tokens'];
+    const lists = [
+      '/v1/fleet/machines?zone=zone-a',
+      '/v1/placements',
+      '/v1/audit?limit=5',
+      '/v1/audit/refused',
+      '/v1/rebalance/proposals?limit=5',
+      '/v1/modules',
+      '/v1/profiles',
+      '/v1/tokens',
+    ];
     for (const list of lists) {
       expect({ list, status: (await http(h.apiUrl, 'GET', list)).status }).toEqual({ list, status: 200 });
       const bad = await http(h.apiUrl, 'GET', `${list}${list.includes('?') ? '&' : '?'}zoen=zone-a&limt=5`);
-      expect({ list, status: bad.status, field: bad.body.error?.field, issues: bad.body.error?.issues?.map((i: { field: string }) => i.field) }).toEqual({ list, status: 400, field: 'zoen', issues: ['zoen', 'limt'] });
+      expect({
+        list,
+        status: bad.status,
+        field: bad.body.error?.field,
+        issues: bad.body.error?.issues?.map((i: { field: string }) => i.field),
+      }).toEqual({ list, status: 400, field: 'zoen', issues: ['zoen', 'limt'] });
     }
     const analysis = await http(h.apiUrl, 'GET', '/v1/modules/fuzz-absent/analysis?profile=intel-e810-4.20&verbose=1');
     expect({ status: analysis.status, field: analysis.body.error?.field }).toEqual({ status: 400, field: 'verbose' });

@@ -24,7 +24,10 @@ const READS: Array<[string, (p: string) => string]> = [
   ['include-splice', (p) => `${XDP}#inc\\\nlude "${p}"\n`],
   ['include-macro-path', (p) => `${XDP}#define Q(x) #x\n#define P(x) Q(x)\nint a;\rconst char l[] =\r#include P(${p})\r;\r`],
   ['asm-incbin-macro', (p) => `${XDP}asm(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n .section .rodata\\n ii bin\\n");\n`],
-  ['inline-asm-incbin', (p) => `${XDP}int f(void) {\n asm volatile(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii bin\\n");\n return 0;\n}\n`],
+  [
+    'inline-asm-incbin',
+    (p) => `${XDP}int f(void) {\n asm volatile(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii bin\\n");\n return 0;\n}\n`,
+  ],
   ['asm-include-macro', (p) => `${XDP}asm(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii lude\\n");\n`],
   ['embed-cr', (p) => `${XDP}int a;\rconst char l[] = {\r#embed "${p}"\r};\r`],
   ['line-then-include', (p) => `${XDP}int a;\r#line 1 "/etc/x.c"\rconst char l[] =\r#include "${p.split('/').pop()}"\r;\r`],
@@ -71,7 +74,13 @@ describe('build sandbox, through the API', () => {
     await fsp.writeFile(CANARY, `"${SECRET}"\n`, { mode: 0o644 });
     await fsp.chmod(CANARY, 0o644);
     const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
-    h = await startHarness({ worker: false, agents: false, logLevel: 'debug', logDestination: sink as never, env: { IOPLANE_DATA_DIR: dataDir } });
+    h = await startHarness({
+      worker: false,
+      agents: false,
+      logLevel: 'debug',
+      logDestination: sink as never,
+      env: { IOPLANE_DATA_DIR: dataDir },
+    });
     viewer = `Bearer ${(await new TokenRepository(h.redis, h.config.IOPLANE_PREFIX).create('e2e-viewer', 'viewer')).token}`;
   });
 
@@ -122,7 +131,13 @@ describe('build sandbox, through the API', () => {
 
   it('refuses an upload with a viewer token, storing nothing', async () => {
     const before = await snapshot();
-    const res = await http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest('viewer-upload'), files: { 'prog.c': b64(XDP) } }, { authorization: viewer });
+    const res = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/modules',
+      { manifest: manifest('viewer-upload'), files: { 'prog.c': b64(XDP) } },
+      { authorization: viewer },
+    );
     expect(res.status).toBe(403);
     expect(await snapshot()).toEqual(before);
   });
@@ -147,19 +162,26 @@ describe('build sandbox, through the API', () => {
   });
 
   it('keeps /healthz answering while hostile builds run, and refuses them naming the cap or the reason', async () => {
-    const macros = '#define A "0123456789012345678901234"\n#define B A A A A A A A A A A\n#define C B B B B B B B B B B\n#define D C C C C C C C C C C\n#define E D D D D D D D D D D\n#define F E E E E E E E E E E\n';
+    const macros =
+      '#define A "0123456789012345678901234"\n#define B A A A A A A A A A A\n#define C B B B B B B B B B B\n#define D C C C C C C C C C C\n#define E D D D D D D D D D D\n#define F E E E E E E E E E E\n';
     const hostile: Array<[string, string, Record<string, unknown>]> = [
       // ~26 MB of preprocessor output from a few lines: the stream is cut at the cap (16 MiB).
       ['bomb', `${XDP}${macros}const char *s[] = { F F F F F F F F F F };\n`, { code: 'resource_limit', field: 'preprocessedMb' }],
       // ~13 MB, under the cap, of literals full of escapes (seconds to scan in one go): the scan runs
       // in slices before the asm at its end is refused.
-      ['long-scan', `${XDP}${macros.replace('"0123456789012345678901234"', '"\\x30\\x31\\x32\\x33\\x34\\x35"')}const char *s[] = { E E E E E };\nasm(".incbin \\"/etc/hostname\\"");\n`, { code: 'asm_refused' }],
+      [
+        'long-scan',
+        `${XDP}${macros.replace('"0123456789012345678901234"', '"\\x30\\x31\\x32\\x33\\x34\\x35"')}const char *s[] = { E E E E E };\nasm(".incbin \\"/etc/hostname\\"");\n`,
+        { code: 'asm_refused' },
+      ],
     ];
     const latencies: number[] = [];
     for (const [name, source, error] of hostile) {
       const before = await snapshot();
       let done = false;
-      const upload = http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest(name), files: { 'prog.c': b64(source) } }).finally(() => (done = true));
+      const upload = http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest(name), files: { 'prog.c': b64(source) } }).finally(
+        () => (done = true),
+      );
       // The API runs in this process: a probe is timed from when it was due (20 ms after the last
       // answer), so an event loop held by the build shows as the late timer an outside client
       // would see as a slow answer.
@@ -183,7 +205,8 @@ describe('build sandbox, through the API', () => {
     // wait for seconds. That the scan itself yields is include.scanner.spec.ts's to show.
     const sorted = [...latencies].sort((a, b) => a - b);
     const median = sorted[sorted.length >> 1];
-    if (process.env.E2E_PRINT_LATENCY) process.stdout.write(`healthz during hostile builds: ${sorted.map((x) => x.toFixed(1)).join(' ')} ms\n`);
+    if (process.env.E2E_PRINT_LATENCY)
+      process.stdout.write(`healthz during hostile builds: ${sorted.map((x) => x.toFixed(1)).join(' ')} ms\n`);
     expect(median).toBeLessThan(100);
     expect(sorted[sorted.length - 1]).toBeLessThan(2000);
   });
@@ -195,13 +218,21 @@ describe('build sandbox, through the API', () => {
     const keys = await h.redis.keys(`${h.keys.base}:*`);
     for (const k of keys) {
       const type = await h.redis.type(k);
-      const value = type === 'hash' ? JSON.stringify(await h.redis.hgetall(k)) : type === 'string' ? await h.redis.get(k) : type === 'list' ? JSON.stringify(await h.redis.lrange(k, 0, -1)) : '';
+      const value =
+        type === 'hash'
+          ? JSON.stringify(await h.redis.hgetall(k))
+          : type === 'string'
+            ? await h.redis.get(k)
+            : type === 'list'
+              ? JSON.stringify(await h.redis.lrange(k, 0, -1))
+              : '';
       expect(value ?? '').not.toContain(SECRET);
     }
     // Objects are stored base64 in the module records: look at their bytes.
     for (const rec of Object.values(await h.redis.hgetall(`${h.keys.base}:modules`))) {
       expect(Buffer.from(JSON.parse(rec).objectB64, 'base64').includes(Buffer.from(SECRET))).toBe(false);
     }
-    for (const f of await artifacts()) expect((await fsp.readFile(join(dataDir, 'artifacts', f))).includes(Buffer.from(SECRET))).toBe(false);
+    for (const f of await artifacts())
+      expect((await fsp.readFile(join(dataDir, 'artifacts', f))).includes(Buffer.from(SECRET))).toBe(false);
   });
 });

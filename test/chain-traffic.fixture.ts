@@ -66,7 +66,14 @@ export async function buildStage(work: string, cacheDir: string, stage: number, 
   await fsp.writeFile(join(dir, 'stage.bpf.c'), stageSource(stage, version));
   const art = await buildModule({ name: `stage${stage}`, dir, sources: ['stage.bpf.c'] }, { cacheDir });
   const object = await fsp.readFile(art.objectPath);
-  return { name: `stage${stage}`, version: `1.0.${version}`, digest: createHash('sha256').update(object).digest('hex'), program: 'stage', persistentMaps: [], object };
+  return {
+    name: `stage${stage}`,
+    version: `1.0.${version}`,
+    digest: createHash('sha256').update(object).digest('hex'),
+    program: 'stage',
+    persistentMaps: [],
+    object,
+  };
 }
 
 /** tc ingress, after XDP: counts the test packets that made it through the chain, and whether they went through every stage in order. */
@@ -121,12 +128,30 @@ export async function attachTailCounter(i: PortInterface, work: string, pinDir: 
   // nsenter, not `ip netns exec`: that remounts /sys for the namespace, and the pin under /sys/fs/bpf with it.
   const inNs = ['--net=' + netnsPath(i.netns), TC];
   await run(NSENTER, [...inNs, 'qdisc', 'replace', 'dev', i.name, 'clsact']);
-  await run(NSENTER, [...inNs, 'filter', 'replace', 'dev', i.name, 'ingress', 'pref', '1', 'handle', '1', 'bpf', 'direct-action', 'object-pinned', prog]);
+  await run(NSENTER, [
+    ...inNs,
+    'filter',
+    'replace',
+    'dev',
+    i.name,
+    'ingress',
+    'pref',
+    '1',
+    'handle',
+    '1',
+    'bpf',
+    'direct-action',
+    'object-pinned',
+    prog,
+  ]);
   return {
     async read() {
       type E = { key: unknown; value: unknown; formatted?: { key: number; value: number } };
-      const le = (v: unknown): number => (Array.isArray(v) ? (v as string[]).reduceRight((s, b) => s * 256 + parseInt(b, 16), 0) : Number(v));
-      const rows = (JSON.parse(await run(bpftool, ['map', 'dump', 'pinned', join(maps, 'arrived'), '-j'])) as E[]).map((e) => (e.formatted ? Number(e.formatted.value) : le(e.value)));
+      const le = (v: unknown): number =>
+        Array.isArray(v) ? (v as string[]).reduceRight((s, b) => s * 256 + parseInt(b, 16), 0) : Number(v);
+      const rows = (JSON.parse(await run(bpftool, ['map', 'dump', 'pinned', join(maps, 'arrived'), '-j'])) as E[]).map((e) =>
+        e.formatted ? Number(e.formatted.value) : le(e.value),
+      );
       return { total: rows[0] ?? 0, ordered: rows[1] ?? 0, disordered: rows[2] ?? 0 };
     },
   };
@@ -137,9 +162,34 @@ export async function attachTailCounter(i: PortInterface, work: string, pinDir: 
  * packets, and ARP replies for the stack's answers would cross the chain between test packets.
  */
 export async function staticNeighbour(i: PortInterface): Promise<void> {
-  const mac = (ns: string, dev: string) => run(IP, ['-n', ns, '-j', 'link', 'show', 'dev', dev]).then((o) => (JSON.parse(o) as { address: string }[])[0].address);
-  await run(IP, ['-n', i.peerNetns, 'neigh', 'replace', i.address, 'lladdr', await mac(i.netns, i.name), 'dev', i.peerName, 'nud', 'permanent']);
-  await run(IP, ['-n', i.netns, 'neigh', 'replace', i.peerAddress, 'lladdr', await mac(i.peerNetns, i.peerName), 'dev', i.name, 'nud', 'permanent']);
+  const mac = (ns: string, dev: string) =>
+    run(IP, ['-n', ns, '-j', 'link', 'show', 'dev', dev]).then((o) => (JSON.parse(o) as { address: string }[])[0].address);
+  await run(IP, [
+    '-n',
+    i.peerNetns,
+    'neigh',
+    'replace',
+    i.address,
+    'lladdr',
+    await mac(i.netns, i.name),
+    'dev',
+    i.peerName,
+    'nud',
+    'permanent',
+  ]);
+  await run(IP, [
+    '-n',
+    i.netns,
+    'neigh',
+    'replace',
+    i.peerAddress,
+    'lladdr',
+    await mac(i.peerNetns, i.peerName),
+    'dev',
+    i.name,
+    'nud',
+    'permanent',
+  ]);
 }
 
 const SENDER = `const [addr, port, ms, count, mark, rate] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
@@ -168,7 +218,20 @@ export interface StageTraffic {
  * most), for `ms`, or `count` of them, or until stopped.
  */
 export function sendStageTraffic(i: PortInterface, o: { ms?: number; count?: number; mark?: number; rate?: number }): StageTraffic {
-  const args = ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(CHAIN_UDP_PORT), String(o.ms ?? 0), String(o.count ?? 0), String(o.mark ?? 0), String(o.rate ?? 0)];
+  const args = [
+    'netns',
+    'exec',
+    i.peerNetns,
+    process.execPath,
+    '-e',
+    SENDER,
+    i.address,
+    String(CHAIN_UDP_PORT),
+    String(o.ms ?? 0),
+    String(o.count ?? 0),
+    String(o.mark ?? 0),
+    String(o.rate ?? 0),
+  ];
   const p = spawn(IP, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = new Promise<number>((resolve, reject) => {
     let out = '';

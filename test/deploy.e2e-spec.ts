@@ -49,9 +49,17 @@ describe('MAAS deploys that install the agent', () => {
 
   /** What the machine's cloud-init would have written, read back from the user_data MAAS received. */
   const written = (systemId: string) => {
-    const doc = parse(h.sim.store.get(systemId).userData ?? '') as { write_files: Array<{ path: string; content: string; permissions: string }>; runcmd: unknown[][] };
+    const doc = parse(h.sim.store.get(systemId).userData ?? '') as {
+      write_files: Array<{ path: string; content: string; permissions: string }>;
+      runcmd: unknown[][];
+    };
     const file = (p: string) => doc.write_files.find((f) => f.path === p)!;
-    return { env: parseEnvFile(file('/etc/ioplane/agent.env').content), envMode: file('/etc/ioplane/agent.env').permissions, key: file('/etc/ioplane/controller.pub').content, runcmd: doc.runcmd };
+    return {
+      env: parseEnvFile(file('/etc/ioplane/agent.env').content),
+      envMode: file('/etc/ioplane/agent.env').permissions,
+      key: file('/etc/ioplane/controller.pub').content,
+      runcmd: doc.runcmd,
+    };
   };
 
   it('deploys the Ready machines of a deploy: true placement, retries the one MAAS fails, and commits the modules once their agents answer', async () => {
@@ -60,28 +68,47 @@ describe('MAAS deploys that install the agent', () => {
     const before = { a05: h.sim.agents.get(a05), a08: h.sim.agents.get(a08) };
     h.sim.lifecycle.failNextDeployment(a08, 'curtin: no boot disk found on edge-a08');
 
-    const placed = await http(h.apiUrl, 'POST', '/v1/placements', acceptingNotRun({
-      selector: { hostnames: ['edge-a05', 'edge-a08'] },
-      modules: [{ name: 'acl-firewall' }],
-      policy: { allowPartial: true, deploy: { retries: 1 } },
-    }));
+    const placed = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/placements',
+      acceptingNotRun({
+        selector: { hostnames: ['edge-a05', 'edge-a08'] },
+        modules: [{ name: 'acl-firewall' }],
+        policy: { allowPartial: true, deploy: { retries: 1 } },
+      }),
+    );
     expect(placed.status).toBe(202);
 
-    const jobs = { a05: await waitJob(h.apiUrl, `deploy.${a05}.${placed.body.id}`), a08: await waitJob(h.apiUrl, `deploy.${a08}.${placed.body.id}`) };
+    const jobs = {
+      a05: await waitJob(h.apiUrl, `deploy.${a05}.${placed.body.id}`),
+      a08: await waitJob(h.apiUrl, `deploy.${a08}.${placed.body.id}`),
+    };
     expect(jobs.a05).toMatchObject({ state: 'completed', attemptsMade: 1 });
     // The failure MAAS reported was retried (release, deploy again) and the second attempt succeeded.
     expect(jobs.a08).toMatchObject({ state: 'completed', attemptsMade: 2 });
     expect(jobs.a08.result).toMatchObject({ deployed: true, releasedFirst: true });
-    const errors = h.sim.store.events.all().filter((e) => e.systemId === a08 && e.level === 'ERROR').map((e) => `${e.type}: ${e.description}`);
+    const errors = h.sim.store.events
+      .all()
+      .filter((e) => e.systemId === a08 && e.level === 'ERROR')
+      .map((e) => `${e.type}: ${e.description}`);
     expect(errors).toContain('Failed deployment: curtin: no boot disk found on edge-a08');
 
-    for (const [name, id] of [['a05', a05], ['a08', a08]] as const) {
+    for (const [name, id] of [
+      ['a05', a05],
+      ['a08', a08],
+    ] as const) {
       const m = h.sim.store.get(id);
       expect(m.status).toBe(6);
       expect(m.distroSeries).toBe('noble');
       // The user_data carries this machine's own token and the controller's key, root-only.
       const w = written(id);
-      expect(w.env).toMatchObject({ AGENT_ID: id, AGENT_TOKEN: agentToken(secret, id), AGENT_PUBLIC_KEY: '/etc/ioplane/controller.pub', AGENT_PORT: String(h.sim.agentPort) });
+      expect(w.env).toMatchObject({
+        AGENT_ID: id,
+        AGENT_TOKEN: agentToken(secret, id),
+        AGENT_PUBLIC_KEY: '/etc/ioplane/controller.pub',
+        AGENT_PORT: String(h.sim.agentPort),
+      });
       expect(w.envMode).toBe('0600');
       expect(w.key).toBe(publicKeyPem);
       expect(JSON.stringify(w.runcmd)).toContain(PACKAGE_URL);
@@ -92,15 +119,31 @@ describe('MAAS deploys that install the agent', () => {
 
     // Provisioning: each machine follows the placement once its agent answers, and commits the module.
     for (const host of ['edge-a05', 'edge-a08']) {
-      const follow = await until(`a provisioning placement for ${host}`, async () => {
-        const items = (await http(h.apiUrl, 'GET', '/v1/placements')).body.items as Array<{ id: string; reason: string; status: string; request: { selector: { hostnames?: string[] } } }>;
-        return items.find((p) => p.reason === 'provisioning' && p.request.selector.hostnames?.[0] === host && ['completed', 'failed', 'infeasible'].includes(p.status));
-      }, 60_000);
+      const follow = await until(
+        `a provisioning placement for ${host}`,
+        async () => {
+          const items = (await http(h.apiUrl, 'GET', '/v1/placements')).body.items as Array<{
+            id: string;
+            reason: string;
+            status: string;
+            request: { selector: { hostnames?: string[] } };
+          }>;
+          return items.find(
+            (p) =>
+              p.reason === 'provisioning' &&
+              p.request.selector.hostnames?.[0] === host &&
+              ['completed', 'failed', 'infeasible'].includes(p.status),
+          );
+        },
+        60_000,
+      );
       const done = (await http(h.apiUrl, 'GET', `/v1/placements/${follow.id}`)).body;
       expect(done.status).toBe('completed');
       expect(done.rollout.machines.map((m: { hostname: string; state: string }) => [m.hostname, m.state])).toEqual([[host, 'committed']]);
     }
-    expect((await h.agent(a05).programs()).devices.flatMap((d) => d.ports.flatMap((p) => p.current?.modules.map((x) => x.name) ?? []))).toContain('acl-firewall');
+    expect(
+      (await h.agent(a05).programs()).devices.flatMap((d) => d.ports.flatMap((p) => p.current?.modules.map((x) => x.name) ?? [])),
+    ).toContain('acl-firewall');
   }, 180_000);
 
   it('ioplane fleet deploy reports a deployment MAAS fails with its reason once the retries are spent', async () => {
@@ -109,7 +152,9 @@ describe('MAAS deploys that install the agent', () => {
     h.sim.lifecycle.failNextDeployment(b09, 'Power on failed: BMC did not answer');
     const r = await runCli(['--api', h.apiUrl, 'fleet', 'deploy', 'edge-b09', '--retries', '1'], 120_000);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`edge-b09 (${b09}): failed after 2 attempt(s): MAAS failed to deploy edge-b09: Power on failed: BMC did not answer`);
+    expect(r.stdout).toContain(
+      `edge-b09 (${b09}): failed after 2 attempt(s): MAAS failed to deploy edge-b09: Power on failed: BMC did not answer`,
+    );
     expect(h.sim.store.get(b09).status).toBe(11);
     // A later request is a deployment of its own (not the failed job again): this one succeeds.
     const again = await runCli(['--api', h.apiUrl, 'fleet', 'deploy', b09, '--retries', '0'], 120_000);

@@ -6,7 +6,11 @@ import { Harness, http, registerApi, startHarness, syncFleet, until } from './ha
 // The placements e2e's request: the harness's agents have no kernel, so it accepts not-run hops.
 const REQUEST = {
   selector: { zones: ['zone-a', 'zone-b'] },
-  modules: [{ name: 'acl-firewall' }, { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } }, { name: 'ddos-drop', latencyBudgetUs: 20 }],
+  modules: [
+    { name: 'acl-firewall' },
+    { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } },
+    { name: 'ddos-drop', latencyBudgetUs: 20 },
+  ],
   policy: { acceptNotRun: true },
   dryRun: true,
 };
@@ -28,7 +32,14 @@ describe('dry runs over HTTP: answered by a worker, never by the API', () => {
 
   beforeAll(async () => {
     h = await startHarness({ worker: false });
-    worker = await createWorker({ config: h.config, redisUrl: h.config.REDIS_URL!, name: 'worker', maas: h.maas, schedules: false, probeMs: 50 });
+    worker = await createWorker({
+      config: h.config,
+      redisUrl: h.config.REDIS_URL!,
+      name: 'worker',
+      maas: h.maas,
+      schedules: false,
+      probeMs: 50,
+    });
     await syncFleet(h);
     shortApi = await createApi({ config: { ...h.config, DRY_RUN_DEADLINE_MS: 1500 }, redisUrl: h.config.REDIS_URL!, name: 'api-short' });
     shortUrl = await listen(shortApi, '127.0.0.1', 0);
@@ -55,7 +66,11 @@ describe('dry runs over HTTP: answered by a worker, never by the API', () => {
 
   it('answers a plan with infeasible machines within its documented response (their cost is null)', async () => {
     // Zone a holds machines on which this chain has no place; the response contract is checked.
-    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, selector: { zones: ['zone-a'] }, modules: [{ name: 'acl-firewall' }, { name: 'ddos-drop' }] });
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', {
+      ...REQUEST,
+      selector: { zones: ['zone-a'] },
+      modules: [{ name: 'acl-firewall' }, { name: 'ddos-drop' }],
+    });
     expect({ status: res.status, error: res.body.error }).toEqual({ status: 200, error: undefined });
     const infeasible = res.body.plan.machines.filter((m: { feasible: boolean }) => !m.feasible);
     expect(infeasible.length).toBeGreaterThan(0);

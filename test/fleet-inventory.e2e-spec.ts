@@ -88,18 +88,31 @@ describe('fleet inventory from MAAS (simulator over HTTP, real Redis)', () => {
     expect(all.items.every((m: FleetMachine) => !m.isDpu)).toBe(true);
     expect(all.count).toBe(h.sim.model.hosts.length);
     const zone = (await http(h.apiUrl, 'GET', '/v1/fleet/machines?zone=zone-b')).body.items as FleetMachine[];
-    expect(zone.map((m) => m.systemId).sort()).toEqual(h.sim.model.hosts.filter((m) => m.zone === 'zone-b').map((m) => m.systemId).sort());
+    expect(zone.map((m) => m.systemId).sort()).toEqual(
+      h.sim.model.hosts
+        .filter((m) => m.zone === 'zone-b')
+        .map((m) => m.systemId)
+        .sort(),
+    );
     const pool = (await http(h.apiUrl, 'GET', '/v1/fleet/machines?pool=core')).body.items as FleetMachine[];
     expect(pool.length).toBe(h.sim.model.hosts.filter((m) => m.pool === 'core').length);
     const tag = h.sim.model.hosts.find((m) => m.tags.length)!.tags[0];
     const tagged = (await http(h.apiUrl, 'GET', `/v1/fleet/machines?tag=${tag}`)).body.items as FleetMachine[];
-    expect(tagged.map((m) => m.systemId).sort()).toEqual(h.sim.model.hosts.filter((m) => m.tags.includes(tag)).map((m) => m.systemId).sort());
+    expect(tagged.map((m) => m.systemId).sort()).toEqual(
+      h.sim.model.hosts
+        .filter((m) => m.tags.includes(tag))
+        .map((m) => m.systemId)
+        .sort(),
+    );
   });
 
   it('returns one machine, 404 for an unknown one and 400 naming a bad field', async () => {
     const host = h.sim.model.hosts[0];
     expect((await http(h.apiUrl, 'GET', `/v1/fleet/machines/${host.systemId}`)).body.hostname).toBe(host.hostname);
-    expect(await http(h.apiUrl, 'GET', '/v1/fleet/machines/zzzzzz')).toMatchObject({ status: 404, body: { error: { code: 'not_found', field: 'systemId' } } });
+    expect(await http(h.apiUrl, 'GET', '/v1/fleet/machines/zzzzzz')).toMatchObject({
+      status: 404,
+      body: { error: { code: 'not_found', field: 'systemId' } },
+    });
     const bad = await http(h.apiUrl, 'GET', '/v1/fleet/machines?zone=bad%20zone');
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'validation', field: 'zone' } } });
     expect(bad.body.error.message).toMatch(/zone/);

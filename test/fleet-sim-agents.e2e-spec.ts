@@ -12,7 +12,14 @@ import { buildFleet } from '@ioplane/inventory';
 import { MaasClient, toMachine } from '@ioplane/maas';
 import { loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
-import { agentIdFor, buildFleetModel, loadFleetFile, SimAgentStartError, startMaasSimulator, type MaasSimulator } from '../apps/fleet-sim/src';
+import {
+  agentIdFor,
+  buildFleetModel,
+  loadFleetFile,
+  SimAgentStartError,
+  startMaasSimulator,
+  type MaasSimulator,
+} from '../apps/fleet-sim/src';
 
 const FLEET = resolve(__dirname, '..', 'fleets', 'demo.yaml');
 const keys = generateSigningKeys();
@@ -79,11 +86,25 @@ describe('fleet-sim agents (emulated devices)', () => {
         expect(inv.mode).toBe('emulated');
         // The agent lists managed devices before unprofiled ones, so compare by id.
         const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((x, y) => x.id.localeCompare(y.id));
-        const pick = (d: FleetMachine['devices'][number]) => ({ id: d.id, kind: d.kind, profileId: d.profileId, dpuSystemId: d.dpuSystemId, interfaces: d.interfaces });
+        const pick = (d: FleetMachine['devices'][number]) => ({
+          id: d.id,
+          kind: d.kind,
+          profileId: d.profileId,
+          dpuSystemId: d.dpuSystemId,
+          interfaces: d.interfaces,
+        });
         // A card whose firmware family has hardware hooks also has the host XDP of its netdevs as a device of its own.
-        const hostXdp = (d: FleetMachine['devices'][number]) => ({ id: hostXdpDeviceId(d.id), kind: 'nic', profileId: null, dpuSystemId: d.dpuSystemId, interfaces: d.interfaces });
+        const hostXdp = (d: FleetMachine['devices'][number]) => ({
+          id: hostXdpDeviceId(d.id),
+          kind: 'nic',
+          profileId: null,
+          dpuSystemId: d.dpuSystemId,
+          interfaces: d.interfaces,
+        });
         const profiles = loadProfiles();
-        expect(byId(inv.devices.map((d) => pick(d.device)))).toEqual(byId(h.devices.flatMap((d) => (runsOwnHostXdp(d.profileId, profiles) ? [pick(d)] : [pick(d), hostXdp(d)]))));
+        expect(byId(inv.devices.map((d) => pick(d.device)))).toEqual(
+          byId(h.devices.flatMap((d) => (runsOwnHostXdp(d.profileId, profiles) ? [pick(d)] : [pick(d), hostXdp(d)]))),
+        );
       }),
     );
     // The fleet has DPUs, and each one is a device of its host's agent.
@@ -96,7 +117,10 @@ describe('fleet-sim agents (emulated devices)', () => {
   it("refuses a wrong token, another host's token, and no token with 401", async () => {
     const [a, b] = sim.model.hosts;
     const url = sim.agents.get(a.systemId)!.url;
-    await expect(new AgentClient(url, agentToken(`${secret}0`, a.systemId)).inventory()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+    await expect(new AgentClient(url, agentToken(`${secret}0`, a.systemId)).inventory()).rejects.toMatchObject({
+      status: 401,
+      code: 'unauthorized',
+    });
     await expect(new AgentClient(url, agentToken(secret, b.systemId)).inventory()).rejects.toMatchObject({ status: 401 });
     expect((await fetch(`${url}/v1/inventory`)).status).toBe(401);
   });
@@ -149,85 +173,109 @@ describeKernel('fleet-sim agents on the real kernel', (itKernel) => {
     await fsp.rm(cache, { recursive: true, force: true });
   });
 
-  itKernel("runs each host's XDP in the kernel, in the host's namespace, and close() removes namespaces and pins", async () => {
-    if (process.getuid?.() !== 0) {
-      console.warn('SKIP fleet-sim kernel agents: not root');
-      return;
-    }
-    const m = loadCatalog().find((x) => x.name === 'flow-counter')!;
-    const object = await fsp.readFile((await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: cache })).objectPath);
-    const instanceId = `k${randomBytes(3).toString('hex')}`;
-    sim = await startMaasSimulator({
-      fleetFile: FLEET,
-      timeScale: 0.001,
-      agents: { publicKeyPem: keys.publicKeyPem, tokenSecret: secret, port: 0, kernel: 'auto', instanceId, logLevel: 'silent' },
-    });
-    expect(sim.agentInstanceId).toBe(instanceId);
-    const host = sim.model.hosts[0];
-    const client = new AgentClient(sim.agents.get(host.systemId)!.url, agentToken(secret, host.systemId));
-    const inv = await client.inventory();
-    expect(inv.mode).toBe('kernel');
-    // Host XDP runs on a card's netdevs; there is no "cpu" device.
-    expect(inv.devices.map((d) => d.device.id)).not.toContain(`${host.systemId}/cpu`);
-    const hostXdp = inv.devices.find((d) => d.driver === 'kernel-xdp' && d.device.interfaces.length > 0);
-    expect(hostXdp).toBeDefined();
+  itKernel(
+    "runs each host's XDP in the kernel, in the host's namespace, and close() removes namespaces and pins",
+    async () => {
+      if (process.getuid?.() !== 0) {
+        console.warn('SKIP fleet-sim kernel agents: not root');
+        return;
+      }
+      const m = loadCatalog().find((x) => x.name === 'flow-counter')!;
+      const object = await fsp.readFile(
+        (await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: cache })).objectPath,
+      );
+      const instanceId = `k${randomBytes(3).toString('hex')}`;
+      sim = await startMaasSimulator({
+        fleetFile: FLEET,
+        timeScale: 0.001,
+        agents: { publicKeyPem: keys.publicKeyPem, tokenSecret: secret, port: 0, kernel: 'auto', instanceId, logLevel: 'silent' },
+      });
+      expect(sim.agentInstanceId).toBe(instanceId);
+      const host = sim.model.hosts[0];
+      const client = new AgentClient(sim.agents.get(host.systemId)!.url, agentToken(secret, host.systemId));
+      const inv = await client.inventory();
+      expect(inv.mode).toBe('kernel');
+      // Host XDP runs on a card's netdevs; there is no "cpu" device.
+      expect(inv.devices.map((d) => d.device.id)).not.toContain(`${host.systemId}/cpu`);
+      const hostXdp = inv.devices.find((d) => d.driver === 'kernel-xdp' && d.device.interfaces.length > 0);
+      expect(hostXdp).toBeDefined();
 
-    const agentId = agentIdFor(instanceId, host.systemId);
-    const netns = `iop-${instanceId}-${host.hostname}`;
-    // The production entry point runs as a process of its own inside the machine's namespace, at the
-    // management address MAAS reports for the machine (reached from here over the machine's mgmt0).
-    const agent = sim.agents.get(host.systemId)!;
-    expect(agent.pid).toEqual(expect.any(Number));
-    expect(readlinkSync(`/proc/${agent.pid}/ns/net`)).toBe(`net:[${statSync(`/var/run/netns/${netns}`).ino}]`);
-    const [seen] = (await inventoryFromMaas(sim)).filter((x) => x.systemId === host.systemId);
-    expect(agent.url).toBe(`http://${seen.ipAddresses[0]}:${sim.agentPort}`);
-    expect(seen.ipAddresses[0]).toMatch(/^10\.215\.\d+\.\d+$/);
-    const pids = [...sim.agents.values()].map((a) => a.pid!);
-    // The host's netdevs carry their MAAS names inside the machine's namespace; the agent inventoried them.
-    const card = hostXdp!.device;
-    const first = card.interfaces[0];
-    expect(inv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(card.interfaces));
-    const loaded = await client.load(card.id, signedLoadBody('host-xdp-generic', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0, { interface: first }));
-    expect(loaded.status).toBe('loaded');
-    expect(netnsList()).toEqual(expect.arrayContaining([netns, `${netns}-wire`]));
-    // Checked from outside the agent: ip shows the program on the MAAS-named netdev.
-    const link = JSON.parse(execFileSync('ip', ['-n', netns, '-j', 'link', 'show', first], { encoding: 'utf8' })) as { xdp?: { prog?: { id: number } } }[];
-    expect(link[0].xdp?.prog?.id).toBe(loaded.current.rootProgId);
-    // Probe traffic starts at the wire and crosses the port's path into the host's netdev.
-    expect((await client.probe(card.id, 0, 20)).sent).toBe(20);
-    expect(existsSync(join(bpffsRoot(agentId)))).toBe(true);
+      const agentId = agentIdFor(instanceId, host.systemId);
+      const netns = `iop-${instanceId}-${host.hostname}`;
+      // The production entry point runs as a process of its own inside the machine's namespace, at the
+      // management address MAAS reports for the machine (reached from here over the machine's mgmt0).
+      const agent = sim.agents.get(host.systemId)!;
+      expect(agent.pid).toEqual(expect.any(Number));
+      expect(readlinkSync(`/proc/${agent.pid}/ns/net`)).toBe(`net:[${statSync(`/var/run/netns/${netns}`).ino}]`);
+      const [seen] = (await inventoryFromMaas(sim)).filter((x) => x.systemId === host.systemId);
+      expect(agent.url).toBe(`http://${seen.ipAddresses[0]}:${sim.agentPort}`);
+      expect(seen.ipAddresses[0]).toMatch(/^10\.215\.\d+\.\d+$/);
+      const pids = [...sim.agents.values()].map((a) => a.pid!);
+      // The host's netdevs carry their MAAS names inside the machine's namespace; the agent inventoried them.
+      const card = hostXdp!.device;
+      const first = card.interfaces[0];
+      expect(inv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(card.interfaces));
+      const loaded = await client.load(
+        card.id,
+        signedLoadBody('host-xdp-generic', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0, {
+          interface: first,
+        }),
+      );
+      expect(loaded.status).toBe('loaded');
+      expect(netnsList()).toEqual(expect.arrayContaining([netns, `${netns}-wire`]));
+      // Checked from outside the agent: ip shows the program on the MAAS-named netdev.
+      const link = JSON.parse(execFileSync('ip', ['-n', netns, '-j', 'link', 'show', first], { encoding: 'utf8' })) as {
+        xdp?: { prog?: { id: number } };
+      }[];
+      expect(link[0].xdp?.prog?.id).toBe(loaded.current.rootProgId);
+      // Probe traffic starts at the wire and crosses the port's path into the host's netdev.
+      expect((await client.probe(card.id, 0, 20)).sent).toBe(20);
+      expect(existsSync(join(bpffsRoot(agentId)))).toBe(true);
 
-    // A DPU is a machine of its own: its agent runs in the DPU's namespace, holds p0 and pf0hpf, and loads what is placed on dpu-arm-xdp there.
-    const withDpu = sim.model.hosts.find((h) => h.dpuSystemIds.length)!;
-    const dpuId = withDpu.dpuSystemIds[0];
-    const dpuAgent = sim.agents.get(dpuId)!;
-    const dpuNetns = `iop-${instanceId}-${withDpu.hostname}-dpu0`;
-    expect(readlinkSync(`/proc/${dpuAgent.pid}/ns/net`)).toBe(`net:[${statSync(`/var/run/netns/${dpuNetns}`).ino}]`);
-    const [dpuSeen] = (await inventoryFromMaas(sim)).filter((x) => x.systemId === dpuId);
-    expect(dpuSeen.parentSystemId).toBe(withDpu.systemId);
-    expect(dpuAgent.url).toBe(`http://${dpuSeen.ipAddresses[0]}:${sim.agentPort}`);
-    const dpuClient = new AgentClient(dpuAgent.url, agentToken(secret, dpuId));
-    const dpuInv = await dpuClient.inventory();
-    expect(dpuInv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(['p0', 'pf0hpf']));
-    const dpuDevice = dpuInv.devices.find((d) => d.device.kind === 'dpu')!;
-    expect(dpuDevice.driver).toBe('emulated-dpu');
-    // The host's agent does not hold the DPU.
-    expect((await new AgentClient(sim.agents.get(withDpu.systemId)!.url, agentToken(secret, withDpu.systemId)).inventory()).devices.map((d) => d.device.id)).not.toContain(dpuDevice.device.id);
-    const onDpu = await dpuClient.load(dpuDevice.device.id, signedLoadBody('dpu-arm-xdp', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0));
-    expect(onDpu.status).toBe('loaded');
-    const p0 = JSON.parse(execFileSync('ip', ['-n', dpuNetns, '-j', 'link', 'show', 'p0'], { encoding: 'utf8' })) as { xdp?: { prog?: { id: number } } }[];
-    expect(p0[0].xdp?.prog?.id).toBeGreaterThan(0);
-    const dpuBefore = await dpuClient.counters(dpuDevice.device.id);
-    expect((await dpuClient.probe(dpuDevice.device.id, 0, 20)).sent).toBe(20);
-    const dpuAfter = await dpuClient.counters(dpuDevice.device.id);
-    expect(dpuAfter.modules[0].packets - (dpuBefore.modules[0]?.packets ?? 0)).toBe(20);
+      // A DPU is a machine of its own: its agent runs in the DPU's namespace, holds p0 and pf0hpf, and loads what is placed on dpu-arm-xdp there.
+      const withDpu = sim.model.hosts.find((h) => h.dpuSystemIds.length)!;
+      const dpuId = withDpu.dpuSystemIds[0];
+      const dpuAgent = sim.agents.get(dpuId)!;
+      const dpuNetns = `iop-${instanceId}-${withDpu.hostname}-dpu0`;
+      expect(readlinkSync(`/proc/${dpuAgent.pid}/ns/net`)).toBe(`net:[${statSync(`/var/run/netns/${dpuNetns}`).ino}]`);
+      const [dpuSeen] = (await inventoryFromMaas(sim)).filter((x) => x.systemId === dpuId);
+      expect(dpuSeen.parentSystemId).toBe(withDpu.systemId);
+      expect(dpuAgent.url).toBe(`http://${dpuSeen.ipAddresses[0]}:${sim.agentPort}`);
+      const dpuClient = new AgentClient(dpuAgent.url, agentToken(secret, dpuId));
+      const dpuInv = await dpuClient.inventory();
+      expect(dpuInv.interfaces?.map((i) => i.name)).toEqual(expect.arrayContaining(['p0', 'pf0hpf']));
+      const dpuDevice = dpuInv.devices.find((d) => d.device.kind === 'dpu')!;
+      expect(dpuDevice.driver).toBe('emulated-dpu');
+      // The host's agent does not hold the DPU.
+      expect(
+        (await new AgentClient(sim.agents.get(withDpu.systemId)!.url, agentToken(secret, withDpu.systemId)).inventory()).devices.map(
+          (d) => d.device.id,
+        ),
+      ).not.toContain(dpuDevice.device.id);
+      const onDpu = await dpuClient.load(
+        dpuDevice.device.id,
+        signedLoadBody('dpu-arm-xdp', [{ name: m.name, version: m.version, program: m.program, object }], keys.privateKeyPem, 0),
+      );
+      expect(onDpu.status).toBe('loaded');
+      const p0 = JSON.parse(execFileSync('ip', ['-n', dpuNetns, '-j', 'link', 'show', 'p0'], { encoding: 'utf8' })) as {
+        xdp?: { prog?: { id: number } };
+      }[];
+      expect(p0[0].xdp?.prog?.id).toBeGreaterThan(0);
+      const dpuBefore = await dpuClient.counters(dpuDevice.device.id);
+      expect((await dpuClient.probe(dpuDevice.device.id, 0, 20)).sent).toBe(20);
+      const dpuAfter = await dpuClient.counters(dpuDevice.device.id);
+      expect(dpuAfter.modules[0].packets - (dpuBefore.modules[0]?.packets ?? 0)).toBe(20);
 
-    await sim.close();
-    // Each agent went with its machine.
-    expect(pids.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
-    expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
-    for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
-    // Nor the pins of any machine's hardware stages (DPU and NIC stages pin beside their agent's folder).
-    expect(readdirSync(dirname(bpffsRoot(agentIdFor(instanceId, host.systemId)))).filter((d) => d.startsWith(`${instanceId}-`))).toEqual([]);
-  }, 600_000);
+      await sim.close();
+      // Each agent went with its machine.
+      expect(pids.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
+      expect(netnsList().filter((n) => n.startsWith(`iop-${instanceId}-`))).toEqual([]);
+      for (const h of sim.model.hosts) expect(existsSync(bpffsRoot(agentIdFor(instanceId, h.systemId)))).toBe(false);
+      // Nor the pins of any machine's hardware stages (DPU and NIC stages pin beside their agent's folder).
+      expect(readdirSync(dirname(bpffsRoot(agentIdFor(instanceId, host.systemId)))).filter((d) => d.startsWith(`${instanceId}-`))).toEqual(
+        [],
+      );
+    },
+    600_000,
+  );
 });

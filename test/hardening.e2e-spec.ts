@@ -9,11 +9,28 @@ import { loadOrCreateSecret } from '@ioplane/runtime';
 import { Harness, http, startHarness, until } from './harness';
 
 /** A request from a loopback address of our choosing, so each test is its own client address. */
-function from(localAddress: string, base: string, method: string, path: string, o: { token?: string; body?: string; headers?: Record<string, string> } = {}) {
+function from(
+  localAddress: string,
+  base: string,
+  method: string,
+  path: string,
+  o: { token?: string; body?: string; headers?: Record<string, string> } = {},
+) {
   return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }>((ok, fail) => {
     const u = new URL(path, base);
     const req = httpRequest(
-      { host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method, localAddress, headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.headers ?? {}) } },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: `${u.pathname}${u.search}`,
+        method,
+        localAddress,
+        headers: {
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.headers ?? {}),
+        },
+      },
       (res) => {
         let text = '';
         res.on('data', (c) => (text += c));
@@ -42,7 +59,12 @@ describe('hardening: what fuzzing found, closed', () => {
   const RATE_LIMIT = 3;
   beforeAll(async () => {
     const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
-    h = await startHarness({ worker: false, logLevel: 'info', logDestination: sink as never, env: { API_REFUSED_LIMIT: String(REFUSED_LIMIT), API_RATE_LIMIT: String(RATE_LIMIT) } });
+    h = await startHarness({
+      worker: false,
+      logLevel: 'info',
+      logDestination: sink as never,
+      env: { API_REFUSED_LIMIT: String(REFUSED_LIMIT), API_RATE_LIMIT: String(RATE_LIMIT) },
+    });
   });
   afterAll(() => h?.stop());
 
@@ -57,12 +79,17 @@ describe('hardening: what fuzzing found, closed', () => {
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof from>> | null = null;
     for (let i = 0; i < 60; i++) {
-      last = await from(addr, h.apiUrl, 'POST', i % 2 ? '/v1/fleet/sync' : '/v1/placements', { token: i % 3 ? badToken(i) : undefined, body: '{}' });
+      last = await from(addr, h.apiUrl, 'POST', i % 2 ? '/v1/fleet/sync' : '/v1/placements', {
+        token: i % 3 ? badToken(i) : undefined,
+        body: '{}',
+      });
       statuses.push(last.status);
     }
     expect(statuses.slice(0, REFUSED_LIMIT)).toEqual(Array(REFUSED_LIMIT).fill(401));
     expect(new Set(statuses.slice(REFUSED_LIMIT))).toEqual(new Set([429]));
-    expect(last!.body).toEqual({ error: { code: 'too_many_refused', field: 'Authorization', message: expect.stringMatching(/retry in \d+ s/) } });
+    expect(last!.body).toEqual({
+      error: { code: 'too_many_refused', field: 'Authorization', message: expect.stringMatching(/retry in \d+ s/) },
+    });
     expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
     expect((await http(h.apiUrl, 'GET', '/v1/audit?limit=1000')).body.items).toEqual(audit);
     const refused = (await http(h.apiUrl, 'GET', '/v1/audit/refused?limit=1000')).body.items;
@@ -74,7 +101,8 @@ describe('hardening: what fuzzing found, closed', () => {
     // A weaker role's 403 counts the same way.
     const viewer = (await http(h.apiUrl, 'POST', '/v1/tokens', { name: 'hardening-viewer', role: 'viewer' })).body.token;
     const asViewer = [];
-    for (let i = 0; i < REFUSED_LIMIT + 2; i++) asViewer.push((await from('127.0.0.13', h.apiUrl, 'POST', '/v1/fleet/sync', { token: viewer, body: '{}' })).status);
+    for (let i = 0; i < REFUSED_LIMIT + 2; i++)
+      asViewer.push((await from('127.0.0.13', h.apiUrl, 'POST', '/v1/fleet/sync', { token: viewer, body: '{}' })).status);
     expect(asViewer).toEqual([...Array(REFUSED_LIMIT).fill(403), 429, 429]);
   });
 
@@ -82,7 +110,10 @@ describe('hardening: what fuzzing found, closed', () => {
     const big = JSON.stringify({ selector: { zones: ['zone-a'] }, modules: [{ name: 'x'.repeat(9 << 20) }] });
     for (const token of [h.token, undefined]) {
       const r = await from('127.0.0.14', h.apiUrl, 'POST', '/v1/placements', { token, body: big });
-      expect({ status: r.status, body: r.body }).toEqual({ status: 413, body: { error: { code: 'too_large', field: 'body', message: expect.stringContaining('limit') } } });
+      expect({ status: r.status, body: r.body }).toEqual({
+        status: 413,
+        body: { error: { code: 'too_large', field: 'body', message: expect.stringContaining('limit') } },
+      });
     }
     expect((await http(h.apiUrl, 'GET', '/healthz')).status).toBe(200);
   });
@@ -91,13 +122,27 @@ describe('hardening: what fuzzing found, closed', () => {
     for (const path of ['/v1/fleet/machines/%E0%A4%A', '/v1/modules/%ZZ', '/%E0%A4%A']) {
       for (const token of [h.token, undefined]) {
         const r = await from('127.0.0.15', h.apiUrl, 'GET', path, { token });
-        expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 400, body: { error: { code: 'validation', field: 'path', message: 'path: malformed percent-encoding' } } });
+        expect({ path, status: r.status, body: r.body }).toEqual({
+          path,
+          status: 400,
+          body: { error: { code: 'validation', field: 'path', message: 'path: malformed percent-encoding' } },
+        });
       }
     }
   });
 
-  it('serves the fleet map\'s assets from an explicit list: prototype names are 404', async () => {
-    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf', 'index.html', '..%2Fapi.app.ts']) {
+  it("serves the fleet map's assets from an explicit list: prototype names are 404", async () => {
+    for (const name of [
+      'constructor',
+      '__proto__',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '__defineGetter__',
+      'isPrototypeOf',
+      'index.html',
+      '..%2Fapi.app.ts',
+    ]) {
       const r = await http(h.apiUrl, 'GET', `/ui/${name}`, undefined, { authorization: '' });
       expect({ name, status: r.status, code: r.body?.error?.code }).toEqual({ name, status: 404, code: 'not_found' });
     }
@@ -105,8 +150,9 @@ describe('hardening: what fuzzing found, closed', () => {
     expect([js.status, js.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
   });
 
-  it('puts bull-board under the API\'s rules: refusals throttled, mutations audited and rate-limited', async () => {
-    const board = (method: string, path: string, token?: string, addr = '127.0.0.16') => from(addr, h.apiUrl, method, `/admin/queues${path}`, { token });
+  it("puts bull-board under the API's rules: refusals throttled, mutations audited and rate-limited", async () => {
+    const board = (method: string, path: string, token?: string, addr = '127.0.0.16') =>
+      from(addr, h.apiUrl, method, `/admin/queues${path}`, { token });
     const anon = [];
     for (let i = 0; i < REFUSED_LIMIT + 1; i++) anon.push((await board('PUT', '/api/queues/fleet/pause', badToken(i))).status);
     expect(anon).toEqual([...Array(REFUSED_LIMIT).fill(401), 429]);
@@ -140,7 +186,15 @@ describe('hardening: what fuzzing found, closed', () => {
     await http(h.apiUrl, 'GET', `/v1/fleet/machines/${h.token}`);
     await fetch(`${h.apiUrl}/admin/queues/login?token=${encodeURIComponent(h.token)}`, { redirect: 'manual' });
     await until('the request lines', async () => logs.includes('/v1/fleet/machines?token=') && logs.includes('password='), 5_000);
-    const secrets = [h.token, h.token.split('_')[2], maasKey, encodeURIComponent(maasKey), maasKey.split(':')[2], 'hunter2hunter2', 'k3yk3yk3y'];
+    const secrets = [
+      h.token,
+      h.token.split('_')[2],
+      maasKey,
+      encodeURIComponent(maasKey),
+      maasKey.split(':')[2],
+      'hunter2hunter2',
+      'k3yk3yk3y',
+    ];
     const redisPassword = new URL(process.env.REDIS_URL!).password;
     if (redisPassword) secrets.push(redisPassword);
     for (const s of secrets) expect({ leaked: s, in: logs.includes(s) }).toEqual({ leaked: s, in: false });
@@ -155,11 +209,13 @@ describe('hardening: the agent fault endpoint', () => {
   });
   afterAll(() => h?.stop());
 
-  it('on a simulated agent takes the simulator\'s fault token, not the agent token', async () => {
+  it("on a simulated agent takes the simulator's fault token, not the agent token", async () => {
     const [systemId, agent] = [...h.sim.agents.entries()][0];
     const dev = [...agent.drivers!.keys()][0];
     const body = { devices: { [dev]: { healthCheckFails: { next: 1 } } } };
-    await expect(h.agent(systemId).setFaults(body, agentToken(loadOrCreateSecret(h.keysDir, 'agent-token.secret'), systemId))).rejects.toMatchObject({ status: 403 });
+    await expect(
+      h.agent(systemId).setFaults(body, agentToken(loadOrCreateSecret(h.keysDir, 'agent-token.secret'), systemId)),
+    ).rejects.toMatchObject({ status: 403 });
     expect((await fetch(`${agent.url}/v1/faults`, { method: 'PUT', body: JSON.stringify(body) })).status).toBe(401);
     expect(agent.faults!.all()).toEqual({});
     await h.agent(systemId).setFaults(body, h.sim.agentFaultToken!);
@@ -173,10 +229,20 @@ describe('hardening: the agent fault endpoint', () => {
     writeFileSync(join(dir, 'signing.pub'), generateSigningKeys().publicKeyPem);
     const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/agent/src/main.ts'], {
       env: {
-        ...process.env, AGENT_HOST: '127.0.0.1', AGENT_PORT: '0', AGENT_TOKEN: token, AGENT_PUBLIC_KEY: join(dir, 'signing.pub'), AGENT_ID: 'prod-e2e',
-        AGENT_KERNEL: 'off', AGENT_STATE_DIR: join(dir, 'state'), LOG_LEVEL: 'info',
+        ...process.env,
+        AGENT_HOST: '127.0.0.1',
+        AGENT_PORT: '0',
+        AGENT_TOKEN: token,
+        AGENT_PUBLIC_KEY: join(dir, 'signing.pub'),
+        AGENT_ID: 'prod-e2e',
+        AGENT_KERNEL: 'off',
+        AGENT_STATE_DIR: join(dir, 'state'),
+        LOG_LEVEL: 'info',
         // Whatever a hostile environment tries, nothing turns the fault endpoint on.
-        AGENT_FAULT_TOKEN: token, AGENT_SIMULATOR: '1', FAULT_TOKEN: token, SIMULATOR: 'true',
+        AGENT_FAULT_TOKEN: token,
+        AGENT_SIMULATOR: '1',
+        FAULT_TOKEN: token,
+        SIMULATOR: 'true',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -184,8 +250,17 @@ describe('hardening: the agent fault endpoint', () => {
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));
     try {
-      const url = await until(() => `the agent to listen: ${out}`, async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1], 30_000);
-      const faults = (auth: string) => fetch(`${url}/v1/faults`, { method: 'PUT', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify({ devices: { 'prod-e2e/eth0': { hang: true } } }) });
+      const url = await until(
+        () => `the agent to listen: ${out}`,
+        async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1],
+        30_000,
+      );
+      const faults = (auth: string) =>
+        fetch(`${url}/v1/faults`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ devices: { 'prod-e2e/eth0': { hang: true } } }),
+        });
       const r = await faults(token);
       expect([r.status, ((await r.json()) as { error: { code: string } }).error.code]).toEqual([404, 'not_found']);
       expect((await fetch(`${url}/v1/inventory`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);

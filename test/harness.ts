@@ -95,17 +95,39 @@ export async function startHarness(
     port: 0,
     timeScale: 0.01,
     agents: agentOpts
-      ? { publicKeyPem: loadOrCreateSigningKeys(keysDir).publicKeyPem, tokenSecret: loadOrCreateSecret(keysDir, 'agent-token.secret'), port: 0, kernel: agentOpts.kernel, timeScale: agentOpts.timeScale, logLevel: 'silent' }
+      ? {
+          publicKeyPem: loadOrCreateSigningKeys(keysDir).publicKeyPem,
+          tokenSecret: loadOrCreateSecret(keysDir, 'agent-token.secret'),
+          port: 0,
+          kernel: agentOpts.kernel,
+          timeScale: agentOpts.timeScale,
+          logLevel: 'silent',
+        }
       : undefined,
   });
-  const config = testConfig({ ...(opts.env ?? {}), ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}), ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}), IOPLANE_KEYS_DIR: keysDir, AGENT_PORT: String(sim.agentPort || 9440) });
+  const config = testConfig({
+    ...(opts.env ?? {}),
+    ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}),
+    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+    IOPLANE_KEYS_DIR: keysDir,
+    AGENT_PORT: String(sim.agentPort || 9440),
+  });
   const redisUrl = config.REDIS_URL!;
-  const maas = { url: sim.url, apiKey: opts.apiKey ?? sim.apiKey, retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } };
+  const maas = {
+    url: sim.url,
+    apiKey: opts.apiKey ?? sim.apiKey,
+    retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 },
+  };
   const workers: INestApplicationContext[] = [];
   const startWorker = async (o: { keysDir?: string } = {}) => {
     const w = await createWorker({
       config: o.keysDir ? { ...config, IOPLANE_KEYS_DIR: o.keysDir } : config,
-      redisUrl, name: 'worker', maas, schedules: false, logDestination: opts.logDestination, probeMs: opts.probeMs ?? 50,
+      redisUrl,
+      name: 'worker',
+      maas,
+      schedules: false,
+      logDestination: opts.logDestination,
+      probeMs: opts.probeMs ?? 50,
     });
     workers.push(w);
     return w;
@@ -122,7 +144,15 @@ export async function startHarness(
   const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
   tokensByApi.set(apiUrl, token);
   const h: Harness = {
-    token, config, keys: new StateKeys(config.IOPLANE_PREFIX), sim, apiUrl, redis, worker, api, keysDir,
+    token,
+    config,
+    keys: new StateKeys(config.IOPLANE_PREFIX),
+    sim,
+    apiUrl,
+    redis,
+    worker,
+    api,
+    keysDir,
     maas: { url: maas.url, apiKey: maas.apiKey },
     async startWorker(o) {
       const w = await startWorker(o);
@@ -177,9 +207,22 @@ export async function syncFleet(h: Harness) {
 }
 
 /** Calls the API with the harness's admin token unless `headers` say otherwise (pass `authorization: ''` for none). */
-export async function http<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+export async function http<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   const token = tokensByApi.get(base.replace(/\/$/, ''));
-  const auth: Record<string, string> = 'authorization' in headers ? (headers.authorization ? { authorization: headers.authorization } : {}) : token ? { authorization: `Bearer ${token}` } : {};
+  const auth: Record<string, string> =
+    'authorization' in headers
+      ? headers.authorization
+        ? { authorization: headers.authorization }
+        : {}
+      : token
+        ? { authorization: `Bearer ${token}` }
+        : {};
   const { authorization: _drop, ...rest } = headers;
   const res = await fetch(new URL(path, base), {
     method,
@@ -210,7 +253,9 @@ export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: numb
   return new Promise((resolve, reject) => {
     const api = args[args.indexOf('--api') + 1];
     const token = args.includes('--api') ? tokensByApi.get(api) : undefined;
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', ...args], { env: { ...process.env, ...(token ? { IOPLANE_TOKEN: token } : {}) } });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', ...args], {
+      env: { ...process.env, ...(token ? { IOPLANE_TOKEN: token } : {}) },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));

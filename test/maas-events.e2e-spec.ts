@@ -59,7 +59,10 @@ describe('MAAS-driven provisioning: a machine reaching Deployed is synced', () =
       await new Promise((r) => setTimeout(r, 25));
     }
     // The sync job ends after the inventory is written (provisioning runs last): wait for it to complete.
-    const eventSync = async () => (await queue.getJobs(['completed'], 0, 50)).some((j) => j.name === JOBS.fleetSync && j.data.reason === 'maas-event' && j.data.systemIds.includes(ready.systemId));
+    const eventSync = async () =>
+      (await queue.getJobs(['completed'], 0, 50)).some(
+        (j) => j.name === JOBS.fleetSync && j.data.reason === 'maas-event' && j.data.systemIds.includes(ready.systemId),
+      );
     for (let i = 0; !(await eventSync()); i++) {
       expect(i).toBeLessThan(200);
       await new Promise((r) => setTimeout(r, 25));
@@ -97,7 +100,16 @@ describe('MAAS-driven provisioning: a newly Deployed machine follows its selecto
 
   it('rolls the edge placement out to an edge machine that reaches Deployed, and to nothing else', async () => {
     expect((await waitJob(h.apiUrl, (await http(h.apiUrl, 'POST', '/v1/fleet/sync', {})).body.jobId)).state).toBe('completed');
-    const placed = await http(h.apiUrl, 'POST', '/v1/placements', acceptingNotRun({ selector: { pools: ['edge'], tags: ['legacy-nic'] }, modules: [{ name: 'acl-firewall' }], policy: { allowPartial: true } }));
+    const placed = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/placements',
+      acceptingNotRun({
+        selector: { pools: ['edge'], tags: ['legacy-nic'] },
+        modules: [{ name: 'acl-firewall' }],
+        policy: { allowPartial: true },
+      }),
+    );
     expect(placed.status).toBe(202);
     expect((await status(placed.body.id, ['completed', 'failed', 'infeasible'])).status).toBe('completed');
     await queue.add(JOBS.maasEvents, {}, { jobId: 'prov-events-1' });
@@ -110,10 +122,21 @@ describe('MAAS-driven provisioning: a newly Deployed machine follows its selecto
     const publicKeyPem = loadOrCreateSigningKeys(h.keysDir).publicKeyPem;
     for (const m of [ready, other]) {
       await maas.allocate({ system_id: m.systemId });
-      const userData = agentUserData({ systemId: m.systemId, token: agentToken(secret, m.systemId), publicKeyPem, agentPort: h.sim.agentPort, source: { packageUrl: 'http://controller.test/agent.deb' } });
+      const userData = agentUserData({
+        systemId: m.systemId,
+        token: agentToken(secret, m.systemId),
+        publicKeyPem,
+        agentPort: h.sim.agentPort,
+        source: { packageUrl: 'http://controller.test/agent.deb' },
+      });
       await maas.deploy(m.systemId, { user_data: Buffer.from(userData).toString('base64') });
     }
-    for (let i = 0; (await maas.getMachine(ready.systemId)).status_name !== 'Deployed' || (await maas.getMachine(other.systemId)).status_name !== 'Deployed'; i++) {
+    for (
+      let i = 0;
+      (await maas.getMachine(ready.systemId)).status_name !== 'Deployed' ||
+      (await maas.getMachine(other.systemId)).status_name !== 'Deployed';
+      i++
+    ) {
       expect(i).toBeLessThan(400);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -130,7 +153,9 @@ describe('MAAS-driven provisioning: a newly Deployed machine follows its selecto
     expect(follow.request.selector).toEqual({ hostnames: ['edge-a08'] });
     const done = await status(follow.id, ['completed', 'failed', 'infeasible']);
     expect(done.status).toBe('completed');
-    expect(done.rollout.machines.map((m: { hostname: string; state: string }) => [m.hostname, m.state])).toEqual([['edge-a08', 'committed']]);
+    expect(done.rollout.machines.map((m: { hostname: string; state: string }) => [m.hostname, m.state])).toEqual([
+      ['edge-a08', 'committed'],
+    ]);
     // The machine outside every selector got no placement.
     const all = (await http(h.apiUrl, 'GET', '/v1/placements')).body.items;
     expect(all.filter((p: { reason: string }) => p.reason === 'provisioning')).toHaveLength(1);

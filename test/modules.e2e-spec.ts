@@ -19,7 +19,13 @@ function manifest(name: string, over: Record<string, unknown> = {}) {
     traffic: { pps: 1000, meanPacketBytes: 64 },
     latencyBudgetUs: 50,
     hints: { prefer: 'auto', persistentMaps: [] },
-    vectors: [{ name: 'udp passes', input: { fields: { ipSrc: '10.0.0.1', ipDst: '10.0.0.2', proto: 'udp', srcPort: 1, dstPort: 2 } }, expect: { verdict: 'XDP_PASS' } }],
+    vectors: [
+      {
+        name: 'udp passes',
+        input: { fields: { ipSrc: '10.0.0.1', ipDst: '10.0.0.2', proto: 'udp', srcPort: 1, dstPort: 2 } },
+        expect: { verdict: 'XDP_PASS' },
+      },
+    ],
     ...over,
   };
 }
@@ -63,7 +69,10 @@ describe('modules API', () => {
   });
 
   it('keeps a version immutable: the same content again is 200, other content 409, a shipped name 409', async () => {
-    const body = (ret: string) => ({ manifest: manifest('pinned-version', { vectors: [] }), files: { 'p.c': b64(PASS_ALL.replace('XDP_PASS;', `${ret};`)) } });
+    const body = (ret: string) => ({
+      manifest: manifest('pinned-version', { vectors: [] }),
+      files: { 'p.c': b64(PASS_ALL.replace('XDP_PASS;', `${ret};`)) },
+    });
     const first = await http(h.apiUrl, 'POST', '/v1/modules', body('XDP_PASS'));
     expect(first.status).toBe(201);
     const again = await http(h.apiUrl, 'POST', '/v1/modules', body('XDP_PASS'));
@@ -71,7 +80,10 @@ describe('modules API', () => {
     const before = await modulesKeys();
     const other = await http(h.apiUrl, 'POST', '/v1/modules', body('XDP_DROP'));
     expect(other).toMatchObject({ status: 409, body: { error: { code: 'version_exists', field: 'manifest.version' } } });
-    const shipped = await http(h.apiUrl, 'POST', '/v1/modules', { manifest: manifest('ddos-drop', { vectors: [] }), files: { 'p.c': b64(PASS_ALL) } });
+    const shipped = await http(h.apiUrl, 'POST', '/v1/modules', {
+      manifest: manifest('ddos-drop', { vectors: [] }),
+      files: { 'p.c': b64(PASS_ALL) },
+    });
     expect(shipped).toMatchObject({ status: 409, body: { error: { code: 'catalog_module', field: 'manifest.name' } } });
     expect(await modulesKeys()).toEqual(before);
     expect((await http(h.apiUrl, 'GET', '/v1/modules/pinned-version')).body.digest).toBe(first.body.digest);
@@ -93,14 +105,67 @@ describe('modules API', () => {
       validObject = objectOf((await http(h.apiUrl, 'GET', '/v1/modules/acl-firewall/analysis')).body.artifact.digest);
     });
     const cases: Array<[string, () => Record<string, unknown>, number, RegExp, RegExp]> = [
-      ['a source including /etc/passwd', () => ({ manifest: manifest('evil'), files: { 'evil.c': b64('#include "/etc/passwd"\nint x;\n') } }), 400, /include_refused/, /passwd/],
-      ['a source that does not compile', () => ({ manifest: manifest('broken'), files: { 'broken.c': b64('#include <linux/bpf.h>\nint f( {\n') } }), 400, /compile_error/, /broken\.c:2/],
-      ['a non-ELF upload', () => ({ manifest: manifest('junk', { vectors: [] }), object: b64('hello, this is not an ELF file at all') }), 400, /invalid_object|not_elf/, /ELF/],
-      ['an ELF for another machine', () => ({ manifest: manifest('x86', { vectors: [] }), object: b64(readFileSync('/bin/true')) }), 400, /wrong_machine/, /x86-64.*expected 247/],
-      ['a truncated object', () => ({ manifest: manifest('cut', { vectors: [] }), object: b64(validObject.subarray(0, 100)) }), 400, /truncated/, /./],
-      ['a manifest with a bad field', () => ({ manifest: manifest('badver', { version: 'one' }), files: { 'a.c': b64(PASS_ALL) } }), 400, /validation/, /manifest\.version/],
-      ['both sources and an object', () => ({ manifest: manifest('both'), files: { 'a.c': b64(PASS_ALL) }, object: b64('x') }), 400, /validation/, /exactly one/],
-      ['a program whose test vector fails', () => ({ manifest: manifest('liar', { vectors: [{ name: 'claims drop', input: { hex: '00'.repeat(64) }, expect: { verdict: 'XDP_DROP' } }] }), files: { 'liar.c': b64(PASS_ALL) } }), 422, /vectors_failed/, /claims drop/],
+      [
+        'a source including /etc/passwd',
+        () => ({ manifest: manifest('evil'), files: { 'evil.c': b64('#include "/etc/passwd"\nint x;\n') } }),
+        400,
+        /include_refused/,
+        /passwd/,
+      ],
+      [
+        'a source that does not compile',
+        () => ({ manifest: manifest('broken'), files: { 'broken.c': b64('#include <linux/bpf.h>\nint f( {\n') } }),
+        400,
+        /compile_error/,
+        /broken\.c:2/,
+      ],
+      [
+        'a non-ELF upload',
+        () => ({ manifest: manifest('junk', { vectors: [] }), object: b64('hello, this is not an ELF file at all') }),
+        400,
+        /invalid_object|not_elf/,
+        /ELF/,
+      ],
+      [
+        'an ELF for another machine',
+        () => ({ manifest: manifest('x86', { vectors: [] }), object: b64(readFileSync('/bin/true')) }),
+        400,
+        /wrong_machine/,
+        /x86-64.*expected 247/,
+      ],
+      [
+        'a truncated object',
+        () => ({ manifest: manifest('cut', { vectors: [] }), object: b64(validObject.subarray(0, 100)) }),
+        400,
+        /truncated/,
+        /./,
+      ],
+      [
+        'a manifest with a bad field',
+        () => ({ manifest: manifest('badver', { version: 'one' }), files: { 'a.c': b64(PASS_ALL) } }),
+        400,
+        /validation/,
+        /manifest\.version/,
+      ],
+      [
+        'both sources and an object',
+        () => ({ manifest: manifest('both'), files: { 'a.c': b64(PASS_ALL) }, object: b64('x') }),
+        400,
+        /validation/,
+        /exactly one/,
+      ],
+      [
+        'a program whose test vector fails',
+        () => ({
+          manifest: manifest('liar', {
+            vectors: [{ name: 'claims drop', input: { hex: '00'.repeat(64) }, expect: { verdict: 'XDP_DROP' } }],
+          }),
+          files: { 'liar.c': b64(PASS_ALL) },
+        }),
+        422,
+        /vectors_failed/,
+        /claims drop/,
+      ],
     ];
     it.each(cases)('%s', async (_name, body, status, code, message) => {
       const before = await modulesKeys();

@@ -13,7 +13,12 @@ describe('/metrics after a placement', () => {
   afterAll(() => h?.stop());
 
   it('exposes queue depths, job durations, placements by target, MAAS latency, agents and the compile cache', async () => {
-    const placed = await http(h.apiUrl, 'POST', '/v1/placements', acceptingNotRun({ selector: { hostnames: ['edge-a01', 'edge-a04'] }, modules: [{ name: 'acl-firewall' }, { name: 'l4-lb' }] }));
+    const placed = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/placements',
+      acceptingNotRun({ selector: { hostnames: ['edge-a01', 'edge-a04'] }, modules: [{ name: 'acl-firewall' }, { name: 'l4-lb' }] }),
+    );
     for (let i = 0; ; i++) {
       const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placed.body.id}`)).body;
       if (['completed', 'failed', 'infeasible'].includes(p.status)) {

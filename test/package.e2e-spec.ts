@@ -27,7 +27,10 @@ async function freshRoot(dir: string): Promise<void> {
   await fsp.mkdir(join(dir, 'var/lib/dpkg/info'), { recursive: true });
   await fsp.mkdir(join(dir, 'var/lib/dpkg/updates'), { recursive: true });
   await fsp.writeFile(join(dir, 'var/lib/dpkg/status'), '');
-  const libs = (await run('ldd', ['/bin/dash'])).split('\n').map((l) => /(\/\S+) \(0x/.exec(l)?.[1]).filter((l): l is string => !!l);
+  const libs = (await run('ldd', ['/bin/dash']))
+    .split('\n')
+    .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+    .filter((l): l is string => !!l);
   for (const f of ['/bin/dash', ...libs]) {
     await fsp.mkdir(join(dir, f, '..'), { recursive: true });
     await fsp.copyFile(f, join(dir, f));
@@ -37,7 +40,8 @@ async function freshRoot(dir: string): Promise<void> {
   // The base system's targets and slices, which the unit's default dependencies name.
   await fsp.mkdir(join(dir, 'lib/systemd/system'), { recursive: true });
   for (const f of await fsp.readdir('/lib/systemd/system')) {
-    if (/\.(target|slice)$/.test(f)) await fsp.cp(join('/lib/systemd/system', f), join(dir, 'lib/systemd/system', f), { dereference: true });
+    if (/\.(target|slice)$/.test(f))
+      await fsp.cp(join('/lib/systemd/system', f), join(dir, 'lib/systemd/system', f), { dereference: true });
   }
 }
 
@@ -47,9 +51,17 @@ function dpkgInstall(dir: string, deb: string, how: '--install' | '--unpack' = '
 }
 
 /** Starts the installed executable with an env file; resolves with its URL from the "agent listening" line. */
-export function startPackagedAgent(exe: string, envFile: string, extraEnv: Record<string, string> = {}, prefix: string[] = []): Promise<{ url: string; child: ChildProcess }> {
+export function startPackagedAgent(
+  exe: string,
+  envFile: string,
+  extraEnv: Record<string, string> = {},
+  prefix: string[] = [],
+): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, [...prefix, '--env-file', envFile], { env: { PATH: process.env.PATH, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, [...prefix, '--env-file', envFile], {
+      env: { PATH: process.env.PATH, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`agent did not start in 60 s:\n${out}`)), 60_000);
@@ -82,8 +94,14 @@ beforeAll(async () => {
   await fsp.rm(outDir, { recursive: true, force: true });
   buildLog = await run(process.execPath, ['-r', '@swc-node/register', 'packaging/build.ts', '--out', outDir]);
   const debs = await fsp.readdir(outDir);
-  agentDeb = join(outDir, debs.find((d) => /^ioplane-agent_[^_]+_[a-z0-9]+\.deb$/.test(d))!);
-  controllerDeb = join(outDir, debs.find((d) => /^ioplane_[^_]+_[a-z0-9]+\.deb$/.test(d))!);
+  agentDeb = join(
+    outDir,
+    debs.find((d) => /^ioplane-agent_[^_]+_[a-z0-9]+\.deb$/.test(d))!,
+  );
+  controllerDeb = join(
+    outDir,
+    debs.find((d) => /^ioplane_[^_]+_[a-z0-9]+\.deb$/.test(d))!,
+  );
 }, 30 * 60_000);
 
 afterAll(async () => {
@@ -114,7 +132,14 @@ describe('npm run package', () => {
     const info = await run('dpkg-deb', ['--info', controllerDeb]);
     expect(info).toMatch(/Depends:.*\bredis-server\b/);
     const contents = await run('dpkg-deb', ['--contents', controllerDeb]);
-    for (const f of ['lib/systemd/system/ioplane-api.service', 'lib/systemd/system/ioplane-worker.service', 'etc/ioplane/ioplane.env', 'usr/lib/ioplane/bin/node', 'usr/bin/ioplane', 'usr/lib/ioplane/apps/api/src/main.js']) {
+    for (const f of [
+      'lib/systemd/system/ioplane-api.service',
+      'lib/systemd/system/ioplane-worker.service',
+      'etc/ioplane/ioplane.env',
+      'usr/lib/ioplane/bin/node',
+      'usr/bin/ioplane',
+      'usr/lib/ioplane/apps/api/src/main.js',
+    ]) {
       expect(contents).toContain(`./${f}`);
     }
     expect(contents).toMatch(/\.\/usr\/share\/ioplane\/agent\/ioplane-agent_[^_]+_[a-z0-9]+\.deb$/m);
@@ -256,68 +281,113 @@ describeKernel('upgrading the packaged agent in place', (itKernel) => {
     await fsp.rm(upRoot, { recursive: true, force: true });
   });
 
-  itKernel('keeps the datapath: pinned programs run on while the agent stops, is upgraded by dpkg and starts again', async () => {
-    await ip('netns', 'add', host);
-    await ip('netns', 'add', wire);
-    await ip('-n', host, 'link', 'add', 'port0', 'type', 'veth', 'peer', 'name', 'port0w', 'netns', wire);
-    await ip('-n', host, 'addr', 'add', `10.213.${net}.1/30`, 'dev', 'port0');
-    await ip('-n', wire, 'addr', 'add', `10.213.${net}.2/30`, 'dev', 'port0w');
-    await ip('link', 'add', control, 'type', 'veth', 'peer', 'name', 'ctl0', 'netns', host);
-    await ip('addr', 'add', `10.214.${net}.1/30`, 'dev', control);
-    await ip('-n', host, 'addr', 'add', `10.214.${net}.2/30`, 'dev', 'ctl0');
-    for (const [ns, dev] of [[host, 'port0'], [host, 'ctl0'], [host, 'lo'], [wire, 'port0w'], [wire, 'lo']]) await ip('-n', ns, 'link', 'set', dev, 'up');
-    await ip('link', 'set', control, 'up');
+  itKernel(
+    'keeps the datapath: pinned programs run on while the agent stops, is upgraded by dpkg and starts again',
+    async () => {
+      await ip('netns', 'add', host);
+      await ip('netns', 'add', wire);
+      await ip('-n', host, 'link', 'add', 'port0', 'type', 'veth', 'peer', 'name', 'port0w', 'netns', wire);
+      await ip('-n', host, 'addr', 'add', `10.213.${net}.1/30`, 'dev', 'port0');
+      await ip('-n', wire, 'addr', 'add', `10.213.${net}.2/30`, 'dev', 'port0w');
+      await ip('link', 'add', control, 'type', 'veth', 'peer', 'name', 'ctl0', 'netns', host);
+      await ip('addr', 'add', `10.214.${net}.1/30`, 'dev', control);
+      await ip('-n', host, 'addr', 'add', `10.214.${net}.2/30`, 'dev', 'ctl0');
+      for (const [ns, dev] of [
+        [host, 'port0'],
+        [host, 'ctl0'],
+        [host, 'lo'],
+        [wire, 'port0w'],
+        [wire, 'lo'],
+      ])
+        await ip('-n', ns, 'link', 'set', dev, 'up');
+      await ip('link', 'set', control, 'up');
 
-    await fsp.rm(upRoot, { recursive: true, force: true });
-    await freshRoot(upRoot);
-    await dpkgInstall(upRoot, agentDeb);
-    await fsp.writeFile(join(upRoot, 'etc/ioplane/controller.pub'), keys.publicKeyPem);
-    const machine = join(upRoot, 'etc/ioplane/machine.json');
-    await fsp.writeFile(machine, JSON.stringify({ systemId: agentId, hostname: agentId, devices: [{
-      id: `${agentId}/eth0`, machineSystemId: agentId, kind: 'nic', name: 'eth0', vendorId: null, productId: null, vendorName: null, productName: null,
-      firmwareVersion: null, driver: null, pciAddress: null, interfaces: ['port0'], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
-    }] }));
-    const envFile = join(upRoot, 'etc/ioplane/agent.env');
-    await fsp.appendFile(envFile, `\nAGENT_ID=${agentId}\nAGENT_TOKEN=${token}\nAGENT_PUBLIC_KEY=${join(upRoot, 'etc/ioplane/controller.pub')}\nAGENT_HOST=10.214.${net}.2\nAGENT_PORT=0\nAGENT_MACHINE=${machine}\nAGENT_STATE_DIR=${join(upRoot, 'var/lib/ioplane-agent')}\n`);
-    const exe = join(upRoot, 'usr/lib/ioplane-agent/ioplane-agent');
-    // nsenter switches only the network namespace: unlike `ip netns exec`, which mounts a sysfs of its
-    // own, the agent sees the host's /sys/fs/bpf, where its pins must outlive it.
-    const startInHost = () => startPackagedAgent('nsenter', envFile, {}, [`--net=/run/netns/${host}`, exe]);
-    const work = join(upRoot, 'build');
-    await fsp.mkdir(work, { recursive: true });
-    await fsp.writeFile(join(work, 'prog.c'), COUNTER);
-    const object = await fsp.readFile((await buildModule({ name: 'udp-counter', dir: work, sources: ['prog.c'] }, { cacheDir: join(work, 'cache') })).objectPath);
+      await fsp.rm(upRoot, { recursive: true, force: true });
+      await freshRoot(upRoot);
+      await dpkgInstall(upRoot, agentDeb);
+      await fsp.writeFile(join(upRoot, 'etc/ioplane/controller.pub'), keys.publicKeyPem);
+      const machine = join(upRoot, 'etc/ioplane/machine.json');
+      await fsp.writeFile(
+        machine,
+        JSON.stringify({
+          systemId: agentId,
+          hostname: agentId,
+          devices: [
+            {
+              id: `${agentId}/eth0`,
+              machineSystemId: agentId,
+              kind: 'nic',
+              name: 'eth0',
+              vendorId: null,
+              productId: null,
+              vendorName: null,
+              productName: null,
+              firmwareVersion: null,
+              driver: null,
+              pciAddress: null,
+              interfaces: ['port0'],
+              linkSpeedMbps: 0,
+              profileId: null,
+              dpuSystemId: null,
+            },
+          ],
+        }),
+      );
+      const envFile = join(upRoot, 'etc/ioplane/agent.env');
+      await fsp.appendFile(
+        envFile,
+        `\nAGENT_ID=${agentId}\nAGENT_TOKEN=${token}\nAGENT_PUBLIC_KEY=${join(upRoot, 'etc/ioplane/controller.pub')}\nAGENT_HOST=10.214.${net}.2\nAGENT_PORT=0\nAGENT_MACHINE=${machine}\nAGENT_STATE_DIR=${join(upRoot, 'var/lib/ioplane-agent')}\n`,
+      );
+      const exe = join(upRoot, 'usr/lib/ioplane-agent/ioplane-agent');
+      // nsenter switches only the network namespace: unlike `ip netns exec`, which mounts a sysfs of its
+      // own, the agent sees the host's /sys/fs/bpf, where its pins must outlive it.
+      const startInHost = () => startPackagedAgent('nsenter', envFile, {}, [`--net=/run/netns/${host}`, exe]);
+      const work = join(upRoot, 'build');
+      await fsp.mkdir(work, { recursive: true });
+      await fsp.writeFile(join(work, 'prog.c'), COUNTER);
+      const object = await fsp.readFile(
+        (await buildModule({ name: 'udp-counter', dir: work, sources: ['prog.c'] }, { cacheDir: join(work, 'cache') })).objectPath,
+      );
 
-    const first = await startInHost();
-    let client = new AgentClient(first.url, token);
-    expect((await client.health()).mode).toBe('kernel');
-    const device = `${agentId}/eth0`;
-    const loaded = await client.load(device, signedLoadBody('host-xdp-native', [{ name: 'udp-counter', version: '1.0.0', program: 'udp_counter', object, persistentMaps: ['hits'] }], keys.privateKeyPem));
-    expect(loaded.status).toBe('loaded');
-    expect((await client.commit(device)).status).toBe('committed');
+      const first = await startInHost();
+      let client = new AgentClient(first.url, token);
+      expect((await client.health()).mode).toBe('kernel');
+      const device = `${agentId}/eth0`;
+      const loaded = await client.load(
+        device,
+        signedLoadBody(
+          'host-xdp-native',
+          [{ name: 'udp-counter', version: '1.0.0', program: 'udp_counter', object, persistentMaps: ['hits'] }],
+          keys.privateKeyPem,
+        ),
+      );
+      expect(loaded.status).toBe('loaded');
+      expect((await client.commit(device)).status).toBe('committed');
 
-    // Traffic runs across the whole upgrade: stop the agent, dpkg upgrades it in place, start it again.
-    let upgraded!: () => void;
-    const done = new Promise<void>((r) => (upgraded = r));
-    const traffic = trafficUntil(wire, `10.213.${net}.1`, done);
-    await new Promise((r) => setTimeout(r, 300));
-    await stopChild(first.child);
-    const upgrade = await dpkgInstall(upRoot, agentDeb);
-    expect(upgrade).toMatch(/Unpacking ioplane-agent \(.+\) over \(.+\)/);
-    // dpkg kept the settings cloud-init (here: this test) wrote over the shipped conffile.
-    expect(await fsp.readFile(envFile, 'utf8')).toContain(`AGENT_ID=${agentId}`);
-    const second = await startInHost();
-    await new Promise((r) => setTimeout(r, 300));
-    upgraded();
-    const sent = await traffic;
-    expect(sent).toBeGreaterThan(100);
+      // Traffic runs across the whole upgrade: stop the agent, dpkg upgrades it in place, start it again.
+      let upgraded!: () => void;
+      const done = new Promise<void>((r) => (upgraded = r));
+      const traffic = trafficUntil(wire, `10.213.${net}.1`, done);
+      await new Promise((r) => setTimeout(r, 300));
+      await stopChild(first.child);
+      const upgrade = await dpkgInstall(upRoot, agentDeb);
+      expect(upgrade).toMatch(/Unpacking ioplane-agent \(.+\) over \(.+\)/);
+      // dpkg kept the settings cloud-init (here: this test) wrote over the shipped conffile.
+      expect(await fsp.readFile(envFile, 'utf8')).toContain(`AGENT_ID=${agentId}`);
+      const second = await startInHost();
+      await new Promise((r) => setTimeout(r, 300));
+      upgraded();
+      const sent = await traffic;
+      expect(sent).toBeGreaterThan(100);
 
-    client = new AgentClient(second.url, token);
-    const after = (await client.programs()).devices[0].ports[0].current!;
-    expect(after).toMatchObject({ chainDigest: loaded.current.chainDigest, rootProgId: loaded.current.rootProgId, rediscovered: true });
-    // Every datagram sent while the agent was down, being replaced and starting was counted by the program.
-    expect((await client.counters(device)).modules[0].maps?.hits).toBe(sent);
-    expect((await client.detach(device)).status).toBe('detached');
-    await stopChild(second.child);
-  }, 300_000);
+      client = new AgentClient(second.url, token);
+      const after = (await client.programs()).devices[0].ports[0].current!;
+      expect(after).toMatchObject({ chainDigest: loaded.current.chainDigest, rootProgId: loaded.current.rootProgId, rediscovered: true });
+      // Every datagram sent while the agent was down, being replaced and starting was counted by the program.
+      expect((await client.counters(device)).modules[0].maps?.hits).toBe(sent);
+      expect((await client.detach(device)).status).toBe('detached');
+      await stopChild(second.child);
+    },
+    300_000,
+  );
 });

@@ -3,7 +3,11 @@ import { Harness, http, runCli, startHarness, waitJob } from './harness';
 const REQUEST = {
   selector: { zones: ['zone-a', 'zone-b'] },
   // Ingress order: NIC-friendly modules first, so the host-only DDoS filter does not pull them onto the host.
-  modules: [{ name: 'acl-firewall' }, { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } }, { name: 'ddos-drop', latencyBudgetUs: 20 }],
+  modules: [
+    { name: 'acl-firewall' },
+    { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } },
+    { name: 'ddos-drop', latencyBudgetUs: 20 },
+  ],
   // The harness's agents run without a kernel: every hop is modeled and its probe cannot run, which the placement must accept in so many words.
   policy: { acceptNotRun: true },
 };
@@ -56,7 +60,12 @@ describe('placements API', () => {
     const agilio = h.sim.model.hosts.find((m) => m.hostname === 'edge-a01')!;
     const a = plan.machines.find((m: { systemId: string }) => m.systemId === agilio.systemId);
     expect(a.paths.map((p: { ingress: { interface: string } }) => p.ingress.interface)).toEqual(['ens1f0']);
-    const hops = a.paths[0].hops as Array<{ module: string; deviceId: string; hook: string; rejected: Array<{ target: string; code: string; rule: string; message: string }> }>;
+    const hops = a.paths[0].hops as Array<{
+      module: string;
+      deviceId: string;
+      hook: string;
+      rejected: Array<{ target: string; code: string; rule: string; message: string }>;
+    }>;
     expect(new Set(hops.map((x) => x.deviceId))).toEqual(new Set([`${agilio.systemId}/ens1f0`]));
     const refusal = hops.find((x) => x.module === 'ddos-drop')!.rejected.find((r) => r.target === 'nic-xdp-offload');
     expect(refusal).toMatchObject({ code: 'verifier', rule: 'profile_limit' });
@@ -78,7 +87,14 @@ describe('placements API', () => {
     expect((again.body as { id: string }).id).toBe(id);
     // Stored, planned by the worker, then rolled out (the rollout itself is covered in rollout.e2e-spec).
     const done = await waitPlacement(h, id, ['completed', 'infeasible', 'failed']);
-    if (done.status !== 'completed') console.log(JSON.stringify(done.rollout?.machines?.filter((m: { state: string }) => m.state !== 'committed'), null, 1));
+    if (done.status !== 'completed')
+      console.log(
+        JSON.stringify(
+          done.rollout?.machines?.filter((m: { state: string }) => m.state !== 'committed'),
+          null,
+          1,
+        ),
+      );
     expect({ status: done.status, error: done.error }).toEqual({ status: 'completed', error: null });
     const plan = (await http(h.apiUrl, 'GET', `/v1/placements/${id}/plan`)).body;
     expect(plan.complete).toBe(true);
@@ -87,9 +103,15 @@ describe('placements API', () => {
 
   it('rejects bad bodies naming each field, and unknown names with 404/422, leaving state and queue as they were', async () => {
     const before = [await placementKeys(), await queued()];
-    const bad = await http(h.apiUrl, 'POST', '/v1/placements', { selector: { zones: 'zone-a' }, modules: [{ name: 'L4 LB' }], policy: { hostCoreBudget: -1 } });
+    const bad = await http(h.apiUrl, 'POST', '/v1/placements', {
+      selector: { zones: 'zone-a' },
+      modules: [{ name: 'L4 LB' }],
+      policy: { hostCoreBudget: -1 },
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.issues.map((i: { field: string }) => i.field)).toEqual(expect.arrayContaining(['selector.zones', 'modules.0.name', 'policy.hostCoreBudget']));
+    expect(bad.body.error.issues.map((i: { field: string }) => i.field)).toEqual(
+      expect.arrayContaining(['selector.zones', 'modules.0.name', 'policy.hostCoreBudget']),
+    );
     const unknownModule = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, modules: [{ name: 'no-such-module' }] });
     expect(unknownModule).toMatchObject({ status: 404, body: { error: { field: 'modules.0.name' } } });
     const wrongVersion = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, modules: [{ name: 'l4-lb', version: '9.9.9' }] });

@@ -3,7 +3,11 @@ import { Harness, http, startHarness, waitJob } from './harness';
 
 const NODE = [process.execPath, '-r', '@swc-node/register'];
 
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(NODE[0], [...NODE.slice(1), ...args], { env: { ...process.env, ...env } });
     let stdout = '';
@@ -80,7 +84,9 @@ describe('ioplane CLI', () => {
   });
 
   it('fleet ls --json --zone prints machines as JSON', async () => {
-    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'zone-a', '--json'], { IOPLANE_TOKEN: h.token });
+    const r = await run(['apps/cli/src/main.ts', '--api', h.apiUrl, 'fleet', 'ls', '--zone', 'zone-a', '--json'], {
+      IOPLANE_TOKEN: h.token,
+    });
     expect(r.code).toBe(0);
     const machines = JSON.parse(r.stdout);
     expect(machines.length).toBe(h.sim.model.hosts.filter((m) => m.zone === 'zone-a').length);
@@ -96,7 +102,11 @@ describe('ioplane CLI', () => {
 
 describe('ioplane modules check (local, no API)', () => {
   it('prints one JSON document with facts, verdicts, kernel verdict and vectors', async () => {
-    const r = await run(['apps/cli/src/main.ts', 'modules', 'check', 'modules/l4-lb', '--profile', 'netronome-agilio-cx-bpf-2.1', '--json'], {}, 90_000);
+    const r = await run(
+      ['apps/cli/src/main.ts', 'modules', 'check', 'modules/l4-lb', '--profile', 'netronome-agilio-cx-bpf-2.1', '--json'],
+      {},
+      90_000,
+    );
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.program.totalInstructions).toBeGreaterThan(100);

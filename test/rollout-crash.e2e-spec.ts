@@ -82,7 +82,11 @@ describe('a worker killed (SIGKILL) mid-flash', () => {
 
     const done = await waitStatus(h, placementId, ['completed', 'failed', 'cancelled', 'rolled-back'], 1200);
     const rec = done.rollout.machines[0];
-    expect({ status: done.status, state: rec.state, reason: rec.reason }).toEqual({ status: 'completed', state: 'committed', reason: null });
+    expect({ status: done.status, state: rec.state, reason: rec.reason }).toEqual({
+      status: 'completed',
+      state: 'committed',
+      reason: null,
+    });
     // Another worker resumed the same machine record: a later attempt, not a new rollout.
     expect(rec.attempts).toBeGreaterThanOrEqual(2);
 

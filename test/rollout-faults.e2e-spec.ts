@@ -72,14 +72,21 @@ describe('rollout with 10 % injected flash failures', () => {
     const before = new Map<string, Record<string, string>>();
     for (const v of victims) {
       before.set(v.systemId, await firmwareOf(h, v.systemId));
-      await h.agent(v.systemId).setFaults({ devices: Object.fromEntries(Object.keys(v.flavourSwitches).map((d) => [d, { flashFails: true }])) }, h.sim.agentFaultToken!);
+      await h
+        .agent(v.systemId)
+        .setFaults(
+          { devices: Object.fromEntries(Object.keys(v.flavourSwitches).map((d) => [d, { flashFails: true }])) },
+          h.sim.agentFaultToken!,
+        );
     }
 
     const { done, machines } = await submit(h, withRollout(EXAMPLE, { failureThreshold: 1 }));
     expect(done.status).toBe('completed');
     expect(machines.map((m) => m.systemId).sort()).toEqual(feasible.map((m) => m.systemId).sort());
     const bad = new Set(victims.map((v) => v.systemId));
-    expect(machines.map((m) => [m.hostname, m.state])).toEqual(machines.map((m) => [m.hostname, bad.has(m.systemId) ? 'rolled-back' : 'committed']));
+    expect(machines.map((m) => [m.hostname, m.state])).toEqual(
+      machines.map((m) => [m.hostname, bad.has(m.systemId) ? 'rolled-back' : 'committed']),
+    );
 
     for (const v of victims) {
       const rec = machines.find((m) => m.systemId === v.systemId)!;
@@ -111,13 +118,24 @@ describe('rollout with 10 % injected flash failures', () => {
     const before = await agent.programs();
 
     const body = signedLoadBody(target, [{ name: 'ddos-drop', version: '1.0.0', program: report.program.name, object }], foreign);
-    const err = await agent.load(host.device.id, body).then(() => null, (e: AgentError) => e);
+    const err = await agent.load(host.device.id, body).then(
+      () => null,
+      (e: AgentError) => e,
+    );
     expect(err).toBeInstanceOf(AgentError);
-    expect({ status: err!.status, code: err!.code, field: err!.field }).toEqual({ status: 422, code: 'bad_signature', field: 'modules.0.signature' });
+    expect({ status: err!.status, code: err!.code, field: err!.field }).toEqual({
+      status: 422,
+      code: 'bad_signature',
+      field: 'modules.0.signature',
+    });
     expect(await agent.programs()).toEqual(before);
 
     // The same body signed with the controller's key is loadable: the signature alone was refused.
-    const good = signedLoadBody(target, [{ name: 'ddos-drop', version: '1.0.0', program: report.program.name, object }], loadOrCreateSigningKeys(h.keysDir).privateKeyPem);
+    const good = signedLoadBody(
+      target,
+      [{ name: 'ddos-drop', version: '1.0.0', program: report.program.name, object }],
+      loadOrCreateSigningKeys(h.keysDir).privateKeyPem,
+    );
     expect((await agent.load(host.device.id, good)).status).toBe('loaded');
     await agent.detach(host.device.id, 0);
 
@@ -125,8 +143,17 @@ describe('rollout with 10 % injected flash failures', () => {
     const b02 = h.agent(hostId(h, 'edge-b02'));
     const nic = (await b02.programs()).devices.find((d) => d.firmware)!;
     const img = firmwareImageFor(loadProfiles().find((p) => p.id === 'netronome-agilio-cx-bpf-2.1')!);
-    const image = { profileId: img.profileId, version: img.version, digest: img.digest, signature: signArtifact(img.digest, foreign), bytes: img.bytes.toString('base64') };
-    const ferr = await b02.flash(nic.deviceId, { image, activate: true }).then(() => null, (e: AgentError) => e);
+    const image = {
+      profileId: img.profileId,
+      version: img.version,
+      digest: img.digest,
+      signature: signArtifact(img.digest, foreign),
+      bytes: img.bytes.toString('base64'),
+    };
+    const ferr = await b02.flash(nic.deviceId, { image, activate: true }).then(
+      () => null,
+      (e: AgentError) => e,
+    );
     expect({ status: ferr?.status, code: ferr?.code }).toEqual({ status: 422, code: 'bad_signature' });
     expect((await b02.programs()).devices.find((d) => d.deviceId === nic.deviceId)!.firmware).toEqual(nic.firmware);
   });
@@ -156,7 +183,11 @@ describe('rollout signed with a key the agents do not trust', () => {
     const { done, machines } = await submit(h, withRollout(EXAMPLE, { failureThreshold: 1 }, { hostnames: hosts }));
     expect(machines.map((m) => m.hostname).sort()).toEqual(hosts);
     for (const m of machines) {
-      expect({ host: m.hostname, state: m.state, reason: m.reason }).toEqual({ host: m.hostname, state: 'rolled-back', reason: expect.stringMatching(/signature does not verify/) });
+      expect({ host: m.hostname, state: m.state, reason: m.reason }).toEqual({
+        host: m.hostname,
+        state: 'rolled-back',
+        reason: expect.stringMatching(/signature does not verify/),
+      });
     }
     expect(done.status).not.toBe('rolling-out');
     for (const [i, id] of ids.entries()) {
@@ -177,7 +208,11 @@ describe('a wave over its failure threshold', () => {
   it('halts the rollout: that wave rolls back (verified machines too), later waves are cancelled and untouched', async () => {
     const plan = await dryRun(h, EXAMPLE);
     const feasible = plan.filter((m) => m.feasible).sort((a, b) => a.hostname.localeCompare(b.hostname));
-    const waves = planWaves('x', feasible.map((m) => m.systemId), EXAMPLE.policy.rollout).waves;
+    const waves = planWaves(
+      'x',
+      feasible.map((m) => m.systemId),
+      EXAMPLE.policy.rollout,
+    ).waves;
     expect(waves.length).toBeGreaterThanOrEqual(3);
     // One failing machine in a wave of at most four passes the 20 % threshold.
     const wave = waves[1];
@@ -185,7 +220,9 @@ describe('a wave over its failure threshold', () => {
     expect(1 / wave.machines.length).toBeGreaterThan(EXAMPLE.policy.rollout.failureThreshold);
     const victim = feasible.find((m) => m.systemId === wave.machines[wave.machines.length - 1])!;
     const devices = [...new Set(Object.values(victim.placements).map((p) => p.deviceId))];
-    await h.agent(victim.systemId).setFaults({ devices: Object.fromEntries(devices.map((d) => [d, { healthCheckFails: true }])) }, h.sim.agentFaultToken!);
+    await h
+      .agent(victim.systemId)
+      .setFaults({ devices: Object.fromEntries(devices.map((d) => [d, { healthCheckFails: true }])) }, h.sim.agentFaultToken!);
     const later = waves.slice(2).flatMap((w) => w.machines);
     const laterFirmware = new Map(await Promise.all(later.map(async (id) => [id, await firmwareOf(h, id)] as const)));
 

@@ -56,16 +56,25 @@ export function describeAgentOutageMidFlash(kind: 'killed' | 'hung'): void {
       const [faulted, healthy] = [FAULTED, HEALTHY];
       const id = hostId(h, faulted);
       const before = { [faulted]: await firmware(id), [healthy]: await firmware(hostId(h, healthy)) };
-      const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: [faulted, healthy] }, policy: { ...EXAMPLE.policy, rollout: ROLLOUT } });
+      const res = await http(h.apiUrl, 'POST', '/v1/placements', {
+        ...EXAMPLE,
+        selector: { hostnames: [faulted, healthy] },
+        policy: { ...EXAMPLE.policy, rollout: ROLLOUT },
+      });
       expect(res.status).toBe(202);
       const placementId: string = res.body.id;
-      const machine = async (): Promise<Machine | undefined> => (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body.rollout?.machines?.find((m: Machine) => m.systemId === id);
+      const machine = async (): Promise<Machine | undefined> =>
+        (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body.rollout?.machines?.find((m: Machine) => m.systemId === id);
       let last: unknown = null;
       await until(
         () => `${faulted} to be flashing (last seen: ${JSON.stringify(last)}; worker output: ${w.output().slice(-2000)})`,
         async () => {
           const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body;
-          last = { status: p.status, error: p.error, machines: p.rollout?.machines?.map((m: Machine) => `${m.hostname} ${m.state} ${m.reason ?? ''}`) };
+          last = {
+            status: p.status,
+            error: p.error,
+            machines: p.rollout?.machines?.map((m: Machine) => `${m.hostname} ${m.state} ${m.reason ?? ''}`),
+          };
           return p.rollout?.machines?.find((m: Machine) => m.systemId === id)?.state === 'flashing';
         },
         120_000,
@@ -74,7 +83,8 @@ export function describeAgentOutageMidFlash(kind: 'killed' | 'hung'): void {
       // Mid-flash on the card itself: the image is written and the trial boot runs.
       await until(
         () => `${faulted}'s card to have an image staged`,
-        async () => (await h.agent(id).inventory()).devices.some((d) => 'firmware' in d && d.firmware?.slots.some((s) => s.state === 'staged')),
+        async () =>
+          (await h.agent(id).inventory()).devices.some((d) => 'firmware' in d && d.firmware?.slots.some((s) => s.state === 'staged')),
         60_000,
       );
       await fault(link!);
@@ -94,7 +104,10 @@ export function describeAgentOutageMidFlash(kind: 'killed' | 'hung'): void {
       // done nor rolled back), and the placement does not end on it.
       await sleep(AGENT_GONE_MORE_MS);
       const p = (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body;
-      expect({ status: p.status, machine: p.rollout.machines.find((m: Machine) => m.systemId === id)?.state }).toEqual({ status: 'rolling-out', machine: 'unknown' });
+      expect({ status: p.status, machine: p.rollout.machines.find((m: Machine) => m.systemId === id)?.state }).toEqual({
+        status: 'rolling-out',
+        machine: 'unknown',
+      });
       // The agent comes back (restarted): what the machine runs is resolved from it.
       await link!.restore();
       const final = await until(
@@ -113,16 +126,27 @@ export function describeAgentOutageMidFlash(kind: 'killed' | 'hung'): void {
       expect(seen.length).toBe(2);
       expect(seen).toEqual(converged(seen, MODULES));
       // Restored-old includes the firmware: a machine not committed runs what it ran before the
-    // rollout, once its cards are done with what they were doing (a flash outlives its agent).
-    for (const m of machines) {
-      await until(`${m.hostname}'s cards to be idle`, async () => (await h.agent(m.systemId).inventory()).devices.every((d) => !('firmware' in d) || !d.firmware?.updating), 120_000);
-    }
-      for (const m of machines.filter((x) => x.state !== 'committed')) expect({ ...m, firmware: await firmware(m.systemId) }).toEqual({ ...m, firmware: before[m.hostname] });
+      // rollout, once its cards are done with what they were doing (a flash outlives its agent).
+      for (const m of machines) {
+        await until(
+          `${m.hostname}'s cards to be idle`,
+          async () => (await h.agent(m.systemId).inventory()).devices.every((d) => !('firmware' in d) || !d.firmware?.updating),
+          120_000,
+        );
+      }
+      for (const m of machines.filter((x) => x.state !== 'committed'))
+        expect({ ...m, firmware: await firmware(m.systemId) }).toEqual({ ...m, firmware: before[m.hostname] });
       expect(machines.find((m) => m.hostname === healthy)?.state).toBe('committed');
       // MAAS carries this placement's annotations exactly on the committed machines (caught up by the reconciler).
-      const annotations = () => machines.map((m) => ({ hostname: m.hostname, annotated: h.sim.store.get(m.systemId).annotations.ioplane_placement === placementId }));
+      const annotations = () =>
+        machines.map((m) => ({
+          hostname: m.hostname,
+          annotated: h.sim.store.get(m.systemId).annotations.ioplane_placement === placementId,
+        }));
       const wanted = machines.map((m) => ({ hostname: m.hostname, annotated: m.state === 'committed' }));
-      await until('MAAS annotations to match', async () => JSON.stringify(annotations()) === JSON.stringify(wanted), 60_000).catch(() => undefined);
+      await until('MAAS annotations to match', async () => JSON.stringify(annotations()) === JSON.stringify(wanted), 60_000).catch(
+        () => undefined,
+      );
       expect(annotations()).toEqual(wanted);
       process.stdout.write(
         `agent ${kind} mid-flash: ${faulted} settled ${left.state} ${decidedMs} ms after the fault; placement ${final.status} ${convergedMs} ms after it; ` +

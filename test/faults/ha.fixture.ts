@@ -36,7 +36,9 @@ export class SentinelSet {
       writeFileSync(
         conf,
         [
-          `port ${port}`, 'bind 127.0.0.1', `dir ${this.dir}`,
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${this.dir}`,
           `sentinel monitor ${this.name} 127.0.0.1 ${primary.port} 2`,
           `sentinel auth-pass ${this.name} ${this.password}`,
           `sentinel down-after-milliseconds ${this.name} 1000`,
@@ -50,21 +52,25 @@ export class SentinelSet {
       this.sentinelPorts.push(port);
     }
     // Every sentinel knows the replica and the other sentinels before the test may fail anything over.
-    await until('three sentinels that see each other and the replica', async () => {
-      for (const port of this.sentinelPorts) {
-        const s = sentinel(port);
-        try {
-          const m = (await s.call('SENTINEL', 'MASTER', this.name)) as string[];
-          const f = (k: string) => Number(m[m.indexOf(k) + 1]);
-          if (f('num-other-sentinels') < 2 || f('num-slaves') < 1) return false;
-        } catch {
-          return false;
-        } finally {
-          s.disconnect();
+    await until(
+      'three sentinels that see each other and the replica',
+      async () => {
+        for (const port of this.sentinelPorts) {
+          const s = sentinel(port);
+          try {
+            const m = (await s.call('SENTINEL', 'MASTER', this.name)) as string[];
+            const f = (k: string) => Number(m[m.indexOf(k) + 1]);
+            if (f('num-other-sentinels') < 2 || f('num-slaves') < 1) return false;
+          } catch {
+            return false;
+          } finally {
+            s.disconnect();
+          }
         }
-      }
-      return true;
-    }, 60_000);
+        return true;
+      },
+      60_000,
+    );
   }
 
   /** What ioplane is given: the sentinels and the master name, never a server's address. */
@@ -117,7 +123,12 @@ export class SentinelSet {
 
   private async server(port: number | undefined, config: string[]): Promise<EmbeddedRedis> {
     const dataDir = join(this.dir, `redis-${port ?? 'new'}-${this.servers.size}`);
-    const r = await startEmbeddedRedis({ dataDir: port ? this.dataDirs.get(port)! : dataDir, port, password: this.password || undefined, config: [...config, ...(this.password ? [`masterauth ${this.password}`] : [])] });
+    const r = await startEmbeddedRedis({
+      dataDir: port ? this.dataDirs.get(port)! : dataDir,
+      port,
+      password: this.password || undefined,
+      config: [...config, ...(this.password ? [`masterauth ${this.password}`] : [])],
+    });
     if (!port) this.dataDirs.set(r.port, dataDir);
     this.servers.set(r.port, r);
     return r;
@@ -162,7 +173,12 @@ export class ClusterSet {
       const r = await startEmbeddedRedis({
         dataDir,
         password: this.password || undefined,
-        config: ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000', ...(this.password ? [`masterauth ${this.password}`] : [])],
+        config: [
+          'cluster-enabled yes',
+          'cluster-config-file nodes.conf',
+          'cluster-node-timeout 2000',
+          ...(this.password ? [`masterauth ${this.password}`] : []),
+        ],
       });
       this.password ||= r.password;
       this.nodes.push(r);
@@ -181,10 +197,14 @@ export class ClusterSet {
     create.stderr!.on('data', (b: Buffer) => (out += b.toString()));
     const code = await new Promise<number | null>((r) => create.once('exit', r));
     if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}): ${out}`);
-    await until('every node to see the cluster ok', async () => {
-      for (const n of this.nodes) if (!/cluster_state:ok/.test(await clusterInfo(n))) return false;
-      return true;
-    }, 60_000);
+    await until(
+      'every node to see the cluster ok',
+      async () => {
+        for (const n of this.nodes) if (!/cluster_state:ok/.test(await clusterInfo(n))) return false;
+        return true;
+      },
+      60_000,
+    );
   }
 
   get url(): string {

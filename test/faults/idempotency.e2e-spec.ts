@@ -23,9 +23,19 @@ describe('the same Idempotency-Key with two bodies', () => {
     // Same request, fields in another order: the same placement, not a second one.
     const reordered = Object.fromEntries(Object.entries(body).reverse());
     const again = await http(h.apiUrl, 'POST', '/v1/placements', reordered, { 'idempotency-key': key });
-    expect({ status: again.status, id: again.body.id, created: again.body.created }).toEqual({ status: 200, id: first.body.id, created: false });
+    expect({ status: again.status, id: again.body.id, created: again.body.created }).toEqual({
+      status: 200,
+      id: first.body.id,
+      created: false,
+    });
 
-    const other = await http(h.apiUrl, 'POST', '/v1/placements', { ...body, selector: { hostnames: ['edge-b02'] } }, { 'idempotency-key': key });
+    const other = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/placements',
+      { ...body, selector: { hostnames: ['edge-b02'] } },
+      { 'idempotency-key': key },
+    );
     expect(other.status).toBe(409);
     expect(other.body.error).toMatchObject({ code: 'idempotency_conflict', field: 'Idempotency-Key' });
     expect(other.body.error.message).toContain(key);
@@ -33,6 +43,8 @@ describe('the same Idempotency-Key with two bodies', () => {
 
     // Nothing was stored for the refused request.
     const list = await http(h.apiUrl, 'GET', '/v1/placements');
-    expect(list.body.items.filter((p: { idempotencyKey: string | null }) => p.idempotencyKey === key).map((p: { id: string }) => p.id)).toEqual([first.body.id]);
+    expect(
+      list.body.items.filter((p: { idempotencyKey: string | null }) => p.idempotencyKey === key).map((p: { id: string }) => p.id),
+    ).toEqual([first.body.id]);
   });
 });

@@ -35,7 +35,10 @@ describe('a MAAS outage during commit', () => {
     const placementId: string = res.body.id;
     await until(
       () => `a machine to be verifying (worker output: ${w.output().slice(-2000)})`,
-      async () => (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body.rollout?.machines?.some((m: { state: string }) => m.state === 'verifying'),
+      async () =>
+        (await http(h.apiUrl, 'GET', `/v1/placements/${placementId}`)).body.rollout?.machines?.some(
+          (m: { state: string }) => m.state === 'verifying',
+        ),
       120_000,
     );
     h.sim.faults.set({ unavailableRate: 1, retryAfterSeconds: 0 });
@@ -47,12 +50,19 @@ describe('a MAAS outage during commit', () => {
       },
       180_000,
     );
-    expect({ status: final.status, machines: final.rollout.machines.map((m: { state: string }) => m.state) }).toEqual({ status: 'completed', machines: HOSTS.map(() => 'committed') });
+    expect({ status: final.status, machines: final.rollout.machines.map((m: { state: string }) => m.state) }).toEqual({
+      status: 'completed',
+      machines: HOSTS.map(() => 'committed'),
+    });
     // Nothing reached MAAS while it was down.
     expect(annotated()).toEqual([]);
     const back = Date.now();
     h.sim.faults.clear();
-    await until(() => `MAAS annotations caught up (annotated: ${annotated().join(', ')}; worker output: ${w.output().slice(-2000)})`, async () => annotated().length === ids.length, 60_000);
+    await until(
+      () => `MAAS annotations caught up (annotated: ${annotated().join(', ')}; worker output: ${w.output().slice(-2000)})`,
+      async () => annotated().length === ids.length,
+      60_000,
+    );
     process.stdout.write(`maas outage during commit: annotations caught up ${Date.now() - back} ms after MAAS came back\n`);
     for (const id of ids) expect(h.sim.store.get(id).annotations.ioplane_modules).toMatch(/@/);
   }, 400_000);

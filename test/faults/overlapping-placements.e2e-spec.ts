@@ -24,15 +24,23 @@ describe('two placements touching the same machine', () => {
     // Paused before its machines run: the first placement's rollout exists but cannot end, so the
     // second meets it mid-rollout whatever the timing.
     expect((await http(h.apiUrl, 'POST', `/v1/placements/${first}/pause`)).status).toBe(202);
-    await until('the first rollout to be planned, its machines held', async () => {
-      const p = (await http(h.apiUrl, 'GET', `/v1/placements/${first}`)).body;
-      return p.rollout?.machines.length === 2 && p.rollout.machines.every((m: { state: string }) => m.state === 'pending');
-    }, 60_000);
+    await until(
+      'the first rollout to be planned, its machines held',
+      async () => {
+        const p = (await http(h.apiUrl, 'GET', `/v1/placements/${first}`)).body;
+        return p.rollout?.machines.length === 2 && p.rollout.machines.every((m: { state: string }) => m.state === 'pending');
+      },
+      60_000,
+    );
 
     const before = (await http(h.apiUrl, 'GET', '/v1/placements')).body.items.map((p: { id: string }) => p.id);
     const b = await http(h.apiUrl, 'POST', '/v1/placements', on(['edge-a07', 'edge-b07']));
     expect(b.status).toBe(409);
-    expect(b.body.error).toMatchObject({ code: 'machine_leased', field: 'selector', leased: [{ placementId: first, machines: [{ systemId: shared, hostname: 'edge-a07' }] }] });
+    expect(b.body.error).toMatchObject({
+      code: 'machine_leased',
+      field: 'selector',
+      leased: [{ placementId: first, machines: [{ systemId: shared, hostname: 'edge-a07' }] }],
+    });
     expect(b.body.error.message).toContain('edge-a07');
     expect(b.body.error.message).toContain(first);
     // Nothing of the refused placement was stored, queued or leased.

@@ -54,7 +54,10 @@ export async function spawnApi(h: Harness, env: Record<string, string> = {}): Pr
   const end = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the API process exited: ${out.slice(-2000)}`);
-    const ok = await http(url, 'GET', '/healthz').then((r) => r.status === 200, () => false);
+    const ok = await http(url, 'GET', '/healthz').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return api;
     if (Date.now() > end) {
       await api.kill();
@@ -86,7 +89,10 @@ export async function outcomes(h: Harness, apiUrl: string, placementId: string, 
     out.push({
       hostname: m.hostname ?? m.systemId,
       state: m.state,
-      agent: { modules: [...new Set(running.flatMap((x) => x.current!.modules.map((mm) => mm.name)))].sort(), uncommitted: ports.some((x) => x.previous !== null) },
+      agent: {
+        modules: [...new Set(running.flatMap((x) => x.current!.modules.map((mm) => mm.name)))].sort(),
+        uncommitted: ports.some((x) => x.previous !== null),
+      },
     });
   }
   return out;
@@ -97,6 +103,10 @@ export function converged(o: MachineOutcome[], modules: string[]): MachineOutcom
   return o.map((m) =>
     m.state === 'committed'
       ? { ...m, agent: { modules: [...modules].sort(), uncommitted: false } }
-      : { ...m, state: ['rolled-back', 'failed', 'cancelled'].includes(m.state) ? m.state : 'a terminal state', agent: { modules: [], uncommitted: false } },
+      : {
+          ...m,
+          state: ['rolled-back', 'failed', 'cancelled'].includes(m.state) ? m.state : 'a terminal state',
+          agent: { modules: [], uncommitted: false },
+        },
   );
 }

@@ -31,12 +31,29 @@ describe('ioplane on a Redis Cluster', () => {
 
   it('keeps every key of an installation in one slot, with the queues', async () => {
     const keys = new StateKeys(h.config.IOPLANE_PREFIX);
-    const slots = new Set(await Promise.all([keys.placement('p1'), keys.idempotency('k'), keys.placements, keys.rolloutMachines('p1'), keys.observed, `${queuePrefix(h.config.IOPLANE_PREFIX)}:rollout:wait`].map((k) => cluster.keySlot(k))));
+    const slots = new Set(
+      await Promise.all(
+        [
+          keys.placement('p1'),
+          keys.idempotency('k'),
+          keys.placements,
+          keys.rolloutMachines('p1'),
+          keys.observed,
+          `${queuePrefix(h.config.IOPLANE_PREFIX)}:rollout:wait`,
+        ].map((k) => cluster.keySlot(k)),
+      ),
+    );
     expect(slots.size).toBe(1);
   });
 
   it('plans and rolls a placement out, every machine committed as its agent reports', async () => {
-    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-a01', 'edge-b02', 'core-c09'] } }, { 'idempotency-key': 'cluster-run-1' });
+    const res = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/placements',
+      { ...EXAMPLE, selector: { hostnames: ['edge-a01', 'edge-b02', 'core-c09'] } },
+      { 'idempotency-key': 'cluster-run-1' },
+    );
     expect(res.status).toBe(202);
     const done = await waitStatus(h, res.body.id, ['completed', 'failed', 'infeasible', 'cancelled']);
     expect({ status: done.status, error: done.error }).toEqual({ status: 'completed', error: null });
@@ -44,7 +61,13 @@ describe('ioplane on a Redis Cluster', () => {
     expect(seen.map((m) => m.state)).toEqual(['committed', 'committed', 'committed']);
     expect(seen).toEqual(converged(seen, MODULES));
     // The same key again finds the first placement (the multi-key script ran in one slot).
-    const again = await http(h.apiUrl, 'POST', '/v1/placements', { ...EXAMPLE, selector: { hostnames: ['edge-a01', 'edge-b02', 'core-c09'] } }, { 'idempotency-key': 'cluster-run-1' });
+    const again = await http(
+      h.apiUrl,
+      'POST',
+      '/v1/placements',
+      { ...EXAMPLE, selector: { hostnames: ['edge-a01', 'edge-b02', 'core-c09'] } },
+      { 'idempotency-key': 'cluster-run-1' },
+    );
     expect(again.body.id).toBe(res.body.id);
   }, 300_000);
 });

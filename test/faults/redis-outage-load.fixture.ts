@@ -47,7 +47,11 @@ export function describeRedisOutageMidLoad(outageMs: number): void {
     const tails = () => workers.map((w) => w.output().slice(-1500)).join('\n---\n');
 
     it('ends with every machine committed-new or restored-old as its agent reports, none stuck, no job lost, MAAS told', async () => {
-      await until('/readyz to be ready (a worker on every queue)', async () => (await http(h.apiUrl, 'GET', '/readyz')).status === 200, 60_000);
+      await until(
+        '/readyz to be ready (a worker on every queue)',
+        async () => (await http(h.apiUrl, 'GET', '/readyz')).status === 200,
+        60_000,
+      );
       const res = await http(h.apiUrl, 'POST', '/v1/placements', EXAMPLE);
       expect(res.status).toBe(202);
       const id: string = res.body.id;
@@ -84,7 +88,8 @@ export function describeRedisOutageMidLoad(outageMs: number): void {
       );
       const convergedMs = Date.now() - killedAt;
       expect(alive()).toEqual(allAlive());
-      const machines: Array<{ systemId: string; hostname: string; wave: number; state: string; reason: string | null }> = final.rollout.machines;
+      const machines: Array<{ systemId: string; hostname: string; wave: number; state: string; reason: string | null }> =
+        final.rollout.machines;
       // 0 stuck: nothing in flight or unknown once the placement says it ended.
       expect(machines.filter((m) => !MACHINE_TERMINAL.includes(m.state))).toEqual([]);
       const seen = await outcomes(h, h.apiUrl, id, MODULES);
@@ -95,10 +100,14 @@ export function describeRedisOutageMidLoad(outageMs: number): void {
 
       // 0 jobs lost: every wave released and every machine job of it ran to an end (none waiting,
       // active or delayed behind a lock nobody renews), whatever the AOF kept.
-      queue = new Queue(QUEUES.rollout, { connection: workerConnection(h.config.REDIS_URL!), prefix: queuePrefix(h.config.IOPLANE_PREFIX) });
+      queue = new Queue(QUEUES.rollout, {
+        connection: workerConnection(h.config.REDIS_URL!),
+        prefix: queuePrefix(h.config.IOPLANE_PREFIX),
+      });
       queue.on('error', () => undefined);
       const released = machines.filter((m) => m.state !== 'cancelled').map((m) => m.systemId);
-      const jobStates = async (ids: string[]) => Promise.all(ids.map(async (j) => ({ job: j, state: (await (await queue!.getJob(j))?.getState()) ?? 'missing' })));
+      const jobStates = async (ids: string[]) =>
+        Promise.all(ids.map(async (j) => ({ job: j, state: (await (await queue!.getJob(j))?.getState()) ?? 'missing' })));
       const machineJobs = await jobStates(released.map((s) => `${id}.m.${s}`));
       expect(machineJobs.filter((j) => j.state !== 'completed' && j.state !== 'failed')).toEqual([]);
       const waves = [...new Set(machines.filter((m) => m.state !== 'cancelled').map((m) => m.wave))];
@@ -106,13 +115,22 @@ export function describeRedisOutageMidLoad(outageMs: number): void {
 
       // Both workers resumed by themselves: ready again, each back on the rollout queue.
       await until('/readyz to be ready again', async () => (await http(h.apiUrl, 'GET', '/readyz')).status === 200, 60_000);
-      await until(() => `${WORKERS} workers on the rollout queue again`, async () => (await queue!.getWorkersCount()) >= WORKERS, 60_000);
+      await until(
+        () => `${WORKERS} workers on the rollout queue again`,
+        async () => (await queue!.getWorkersCount()) >= WORKERS,
+        60_000,
+      );
 
       // MAAS annotations match the outcome: this placement's on committed machines only (the
       // reconciler gives MAAS any annotation the outage made it miss).
-      const annotations = () => machines.map((m) => ({ hostname: m.hostname, annotated: h.sim.store.get(m.systemId).annotations.ioplane_placement === id }));
+      const annotations = () =>
+        machines.map((m) => ({ hostname: m.hostname, annotated: h.sim.store.get(m.systemId).annotations.ioplane_placement === id }));
       const wanted = machines.map((m) => ({ hostname: m.hostname, annotated: m.state === 'committed' }));
-      await until(() => `MAAS annotations to match (seen: ${JSON.stringify(annotations())})`, async () => JSON.stringify(annotations()) === JSON.stringify(wanted), 120_000).catch(() => undefined);
+      await until(
+        () => `MAAS annotations to match (seen: ${JSON.stringify(annotations())})`,
+        async () => JSON.stringify(annotations()) === JSON.stringify(wanted),
+        120_000,
+      ).catch(() => undefined);
       expect(annotations()).toEqual(wanted);
 
       process.stdout.write(

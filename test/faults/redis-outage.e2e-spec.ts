@@ -56,11 +56,15 @@ describe('a worker through a Redis outage of 30 s (SIGKILL, restart from the AOF
 
     // It reconnects by itself: a new job (a fleet sync runs on the worker) is taken and finished.
     let last: unknown = null;
-    const sync = await until(() => `the API to enqueue a fleet sync again (last answer: ${JSON.stringify(last).slice(0, 500)})`, async () => {
-      const r = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {}).catch((e) => ({ status: 0, body: String(e) }));
-      last = r;
-      return r.status === 202 ? r : null;
-    }, 30_000);
+    const sync = await until(
+      () => `the API to enqueue a fleet sync again (last answer: ${JSON.stringify(last).slice(0, 500)})`,
+      async () => {
+        const r = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {}).catch((e) => ({ status: 0, body: String(e) }));
+        last = r;
+        return r.status === 202 ? r : null;
+      },
+      30_000,
+    );
     expect((await waitJob(h.apiUrl, sync.body.jobId)).state).toBe('completed');
     expect({ alive: w.alive(), output: w.alive() ? '' : w.output().slice(-3000) }).toEqual({ alive: true, output: '' });
     // The readiness probe counts the worker on every queue again.

@@ -38,14 +38,22 @@ describe('a rollout through a Sentinel failover (primary SIGKILLed mid-rollout)'
 
   it('finishes the rollout on the promoted primary, every machine committed as its agent reports', async () => {
     const [a, b] = apis;
-    await until('both APIs to be ready (a worker on every queue)', async () => (await http(a.url, 'GET', '/readyz')).status === 200 && (await http(b.url, 'GET', '/readyz')).status === 200, 60_000);
+    await until(
+      'both APIs to be ready (a worker on every queue)',
+      async () => (await http(a.url, 'GET', '/readyz')).status === 200 && (await http(b.url, 'GET', '/readyz')).status === 200,
+      60_000,
+    );
     const res = await http(a.url, 'POST', '/v1/placements', EXAMPLE);
     expect(res.status).toBe(202);
     const id: string = res.body.id;
-    await until('a machine in flight', async () => {
-      const p = (await http(a.url, 'GET', `/v1/placements/${id}`)).body;
-      return p.rollout?.machines?.some((m: { state: string }) => ['flashing', 'loading', 'verifying'].includes(m.state));
-    }, 120_000);
+    await until(
+      'a machine in flight',
+      async () => {
+        const p = (await http(a.url, 'GET', `/v1/placements/${id}`)).body;
+        return p.rollout?.machines?.some((m: { state: string }) => ['flashing', 'loading', 'verifying'].includes(m.state));
+      },
+      120_000,
+    );
 
     const killedAt = Date.now();
     const old = await ha.killPrimary();
@@ -64,7 +72,11 @@ describe('a rollout through a Sentinel failover (primary SIGKILLed mid-rollout)'
     );
     process.stdout.write(`sentinel failover: rollout ${final.status} ${Date.now() - killedAt} ms after the primary died\n`);
     expect(workers.map((w) => w.alive())).toEqual([true, true]);
-    expect({ status: final.status, error: final.error, machines: final.status === 'completed' ? [] : final.rollout?.machines?.filter((m: { state: string }) => m.state !== 'committed') }).toEqual({ status: 'completed', error: null, machines: [] });
+    expect({
+      status: final.status,
+      error: final.error,
+      machines: final.status === 'completed' ? [] : final.rollout?.machines?.filter((m: { state: string }) => m.state !== 'committed'),
+    }).toEqual({ status: 'completed', error: null, machines: [] });
     const seen = await outcomes(h, b.url, id, MODULES);
     expect(seen.length).toBeGreaterThan(1);
     expect(seen).toEqual(converged(seen, MODULES));
@@ -72,11 +84,15 @@ describe('a rollout through a Sentinel failover (primary SIGKILLed mid-rollout)'
     // Ready again once every worker's connections follow the promoted primary (they reconnect by themselves).
     for (const api of apis) {
       let last: unknown = null;
-      await until(() => `${api.url}/readyz to be ready again (last answer: ${JSON.stringify(last)})`, async () => {
-        const r = await http(api.url, 'GET', '/readyz').catch((e) => ({ status: 0, body: String(e) }));
-        last = r;
-        return r.status === 200;
-      }, 60_000);
+      await until(
+        () => `${api.url}/readyz to be ready again (last answer: ${JSON.stringify(last)})`,
+        async () => {
+          const r = await http(api.url, 'GET', '/readyz').catch((e) => ({ status: 0, body: String(e) }));
+          last = r;
+          return r.status === 200;
+        },
+        60_000,
+      );
     }
   }, 600_000);
 });

@@ -1,6 +1,20 @@
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
-import { anyJson, badQueryValue, hugeLength, invalidUtf8, oddHeaderValue, longOddText, malformedEncoding, nestedJson, nestingDepth, oddText, pct, unknownName, wrongTypeFor } from './fuzz.arbitraries';
+import {
+  anyJson,
+  badQueryValue,
+  hugeLength,
+  invalidUtf8,
+  oddHeaderValue,
+  longOddText,
+  malformedEncoding,
+  nestedJson,
+  nestingDepth,
+  oddText,
+  pct,
+  unknownName,
+  wrongTypeFor,
+} from './fuzz.arbitraries';
 import { concretePath, JsonSchema, Operation } from './openapi.ops';
 import type { RawRequest } from './raw.request';
 import type { Expectation } from './rejection.check';
@@ -47,7 +61,18 @@ export function authCases(op: Operation, t: Tokens): Case[] {
   const unauthorized: Expectation = { statuses: [401], field: 'Authorization' };
   const flipped = `${t.admin.slice(0, -1)}${t.admin.endsWith('A') ? 'B' : 'A'}`;
   const badToken = fc.oneof(
-    fc.constantFrom('', 'Bearer', 'Bearer ', 'Bearer  ', `Bearer ${flipped}`, `Basic ${Buffer.from('admin:admin').toString('base64')}`, `Token ${t.admin}`, `Bearer ${t.admin.split('_').slice(0, 2).join('_')}`, `Bearer ${'a'.repeat(8000)}`, `Bearer iop_${'z'.repeat(12)}_x`),
+    fc.constantFrom(
+      '',
+      'Bearer',
+      'Bearer ',
+      'Bearer  ',
+      `Bearer ${flipped}`,
+      `Basic ${Buffer.from('admin:admin').toString('base64')}`,
+      `Token ${t.admin}`,
+      `Bearer ${t.admin.split('_').slice(0, 2).join('_')}`,
+      `Bearer ${'a'.repeat(8000)}`,
+      `Bearer iop_${'z'.repeat(12)}_x`,
+    ),
     fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 200 }).map((s) => `Bearer ${s}`),
   );
   return [
@@ -58,19 +83,28 @@ export function authCases(op: Operation, t: Tokens): Case[] {
     one('token over the header limit', 20_000, (n) => ({ req: base(`Bearer ${'a'.repeat(n)}`), expect: { statuses: [431] } })),
     ...(['viewer', 'operator'] as const)
       .filter((r) => RANK[r] < RANK[op.role])
-      .map((r) => one(`weaker role ${r}`, t[r], (tok) => ({ req: base(`Bearer ${tok}`), expect: { statuses: [403], field: 'Authorization' } }))),
+      .map((r) =>
+        one(`weaker role ${r}`, t[r], (tok) => ({ req: base(`Bearer ${tok}`), expect: { statuses: [403], field: 'Authorization' } })),
+      ),
   ];
 }
 
 export function queryCases(op: Operation, t: Tokens): Case[] {
   const auth = { authorization: `Bearer ${t.admin}` };
-  const req = (pairs: Array<[string, string]>): RawRequest => ({ method: op.method, path: withQuery(concretePath(op), pairs), headers: auth });
+  const req = (pairs: Array<[string, string]>): RawRequest => ({
+    method: op.method,
+    path: withQuery(concretePath(op), pairs),
+    headers: auth,
+  });
   const declared = op.query.map((q) => q.name);
   return [
     one('query over the header limit', 20_000, (n) => ({ req: req([['zzlong', 'q'.repeat(n)]]), expect: { statuses: [431] } })),
     family({
       kind: 'unknown query parameter',
-      input: fc.tuple(unknownName.filter((n) => !declared.includes(asSent(n))), oddText(20)),
+      input: fc.tuple(
+        unknownName.filter((n) => !declared.includes(asSent(n))),
+        oddText(20),
+      ),
       runs: 2,
       make: ([name, value]) => ({ req: req([[name, value]]), expect: { statuses: [400], field: asSent(name) } }),
     }),
@@ -81,7 +115,13 @@ export function queryCases(op: Operation, t: Tokens): Case[] {
         runs: 3,
         make: (v) => ({ req: req([[q.name, v]]), expect: { statuses: [400], field: q.name } }),
       }),
-      one(`${q.name} given twice`, q.name, (n) => ({ req: req([[n, 'a'], [n, 'b']]), expect: { statuses: [400], field: n } })),
+      one(`${q.name} given twice`, q.name, (n) => ({
+        req: req([
+          [n, 'a'],
+          [n, 'b'],
+        ]),
+        expect: { statuses: [400], field: n },
+      })),
     ]),
   ];
 }
@@ -94,13 +134,19 @@ export function pathCases(op: Operation, t: Tokens): Case[] {
       kind: `odd ${p}`,
       input: fc.oneof(oddText(60), longOddText),
       runs: 3,
-      make: (v) => ({ req: { method: op.method, path: concretePath(op, { [p]: pct(v) }), ...bodyless }, expect: { statuses: [400, 404], field: p } }),
+      make: (v) => ({
+        req: { method: op.method, path: concretePath(op, { [p]: pct(v) }), ...bodyless },
+        expect: { statuses: [400, 404], field: p },
+      }),
     }),
     family({
       kind: `malformed encoding in ${p}`,
       input: malformedEncoding,
       runs: 2,
-      make: (v) => ({ req: { method: op.method, path: concretePath(op, { [p]: `a${v}` }), ...bodyless }, expect: { statuses: [400], field: [p, 'path'] } }),
+      make: (v) => ({
+        req: { method: op.method, path: concretePath(op, { [p]: `a${v}` }), ...bodyless },
+        expect: { statuses: [400], field: [p, 'path'] },
+      }),
     }),
   ]);
 }
@@ -115,7 +161,10 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
   const cases: Case[] = [
     family({
       kind: 'body of the wrong JSON type',
-      input: fc.oneof(fc.constantFrom('[]', '[{}]', '1', '-0', '"{}"', 'true', 'null', '1e999'), fc.array(anyJson, { maxLength: 3 }).map((a) => JSON.stringify(a))),
+      input: fc.oneof(
+        fc.constantFrom('[]', '[{}]', '1', '-0', '"{}"', 'true', 'null', '1e999'),
+        fc.array(anyJson, { maxLength: 3 }).map((a) => JSON.stringify(a)),
+      ),
       runs: 3,
       make: (b) => ({ req: send(b), expect: naming('body') }),
     }),
@@ -129,13 +178,19 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
       kind: 'huge string beside an unknown field',
       input: fc.tuple(unknownField(op), hugeLength, fc.option(fc.constantFrom(...props(schema), 'x'), { nil: undefined })),
       runs: 2,
-      make: ([k, n, p]) => ({ req: send(JSON.stringify({ [k]: 'x'.repeat(n), ...(p ? { [p]: 'y'.repeat(n) } : {}) })), expect: naming((f) => f === k || (p !== undefined && f.startsWith(p))) }),
+      make: ([k, n, p]) => ({
+        req: send(JSON.stringify({ [k]: 'x'.repeat(n), ...(p ? { [p]: 'y'.repeat(n) } : {}) })),
+        expect: naming((f) => f === k || (p !== undefined && f.startsWith(p))),
+      }),
     }),
     family({
       kind: 'deep nesting',
       input: fc.tuple(unknownField(op), nestingDepth, fc.boolean()),
       runs: 2,
-      make: ([k, nesting, top]) => ({ req: send(top ? nestedJson(nesting) : `{${JSON.stringify(k)}:${nestedJson(nesting)}}`), expect: naming(!top ? k : nesting.arrays ? 'body' : 'd') }),
+      make: ([k, nesting, top]) => ({
+        req: send(top ? nestedJson(nesting) : `{${JSON.stringify(k)}:${nestedJson(nesting)}}`),
+        expect: naming(!top ? k : nesting.arrays ? 'body' : 'd'),
+      }),
     }),
     family({
       kind: 'invalid UTF-8',
@@ -152,7 +207,8 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
   ];
   if (!schema) return cases;
   const required = schema.required ?? [];
-  if (required.length) cases.push(one('required fields missing', '{}', (b) => ({ req: send(b), expect: { statuses: [400], field: required } })));
+  if (required.length)
+    cases.push(one('required fields missing', '{}', (b) => ({ req: send(b), expect: { statuses: [400], field: required } })));
   const typed = fieldPaths(schema).flatMap(({ path, schema: s }) => {
     const wrong = wrongTypeFor(s);
     return wrong ? [{ path, wrong }] : [];
@@ -163,17 +219,26 @@ export function bodyCases(op: Operation, t: Tokens): Case[] {
   };
   // Alone in its branch, a field is still judged: siblings missing are further issues, not instead of it.
   for (const { path, wrong } of typed.filter((f) => f.path.length === 1)) {
-    cases.push(family({ kind: `${dotted(path)} of the wrong type`, input: wrong, runs: 2, make: (v) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: judged(path) } }) }));
+    cases.push(
+      family({
+        kind: `${dotted(path)} of the wrong type`,
+        input: wrong,
+        runs: 2,
+        make: (v) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: judged(path) } }),
+      }),
+    );
   }
   // Nested fields are many: a few per run, drawn by the seed, all of them over runs.
   const nested = typed.filter((f) => f.path.length > 1);
   if (nested.length) {
-    cases.push(family({
-      kind: 'a nested field of the wrong type',
-      input: fc.nat({ max: nested.length - 1 }).chain((i) => nested[i].wrong.map((v) => ({ path: nested[i].path, v }))),
-      runs: Math.min(nested.length, 8),
-      make: ({ path, v }) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: judged(path) } }),
-    }));
+    cases.push(
+      family({
+        kind: 'a nested field of the wrong type',
+        input: fc.nat({ max: nested.length - 1 }).chain((i) => nested[i].wrong.map((v) => ({ path: nested[i].path, v }))),
+        runs: Math.min(nested.length, 8),
+        make: ({ path, v }) => ({ req: send(JSON.stringify(bodyWith(path, v))), expect: { statuses: [400], field: judged(path) } }),
+      }),
+    );
   }
   return cases;
 }
@@ -193,7 +258,12 @@ export function contentTypeCases(op: Operation, t: Tokens): Case[] {
     ['no content type', {}, '{}', refused],
     ['application/xml', { 'content-type': 'application/xml' }, '<a/>', refused],
     ['form-urlencoded', { 'content-type': 'application/x-www-form-urlencoded' }, 'systemIds=abc&note=x', refused],
-    ['multipart', { 'content-type': 'multipart/form-data; boundary=zz' }, '--zz\r\nContent-Disposition: form-data; name="a"\r\n\r\n{}\r\n--zz--\r\n', refused],
+    [
+      'multipart',
+      { 'content-type': 'multipart/form-data; boundary=zz' },
+      '--zz\r\nContent-Disposition: form-data; name="a"\r\n\r\n{}\r\n--zz--\r\n',
+      refused,
+    ],
     ['text/json', { 'content-type': 'text/json' }, '{}', refused],
     ['a JSON look-alike type', { 'content-type': 'application/vnd.api+json' }, '{}', refused],
     ['UTF-16 charset', { 'content-type': 'application/json; charset=utf-16' }, '{}', refused],
@@ -205,7 +275,9 @@ export function contentTypeCases(op: Operation, t: Tokens): Case[] {
     ['quoted UTF-8 charset, bad body', { 'content-type': 'application/json; charset="UTF-8"' }, bad, byField],
     ['gzip of a bad body', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(bad), byField],
   ];
-  return table.map(([kind, headers, body, expect]) => one(kind, body, (b) => ({ req: { method: op.method, path: concretePath(op), headers: { ...auth, ...headers }, body: b }, expect })));
+  return table.map(([kind, headers, body, expect]) =>
+    one(kind, body, (b) => ({ req: { method: op.method, path: concretePath(op), headers: { ...auth, ...headers }, body: b }, expect })),
+  );
 }
 
 /** Methods a documented path does not declare: no route answers them, and the answer is still the shared body. */
@@ -216,19 +288,31 @@ export function methodCases(all: Operation[]): (op: Operation, t: Tokens) => Cas
     if (all.find((o) => o.path === op.path) !== op) return [];
     return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
       .filter((m) => !declared.has(m))
-      .map((m) => one(`undeclared method ${m}`, m, (method) => ({ req: { method, path: concretePath(op), headers: { authorization: `Bearer ${t.admin}`, ...json }, body: '{}' }, expect: { statuses: [404, 405] } })));
+      .map((m) =>
+        one(`undeclared method ${m}`, m, (method) => ({
+          req: { method, path: concretePath(op), headers: { authorization: `Bearer ${t.admin}`, ...json }, body: '{}' },
+          expect: { statuses: [404, 405] },
+        })),
+      );
   };
 }
 
 /** Documented request headers with values they cannot take, named even when the body is wrong too. */
 export function headerCases(op: Operation, t: Tokens): Case[] {
-  return op.headers.map((hd) => family({
-    kind: `odd ${hd.name}`,
-    input: oddHeaderValue,
-    runs: 3,
-    make: (v: string) => ({
-      req: { method: op.method, path: concretePath(op), headers: { authorization: `Bearer ${t.admin}`, [hd.name]: v, ...(op.takesBody ? json : {}) }, body: op.takesBody ? '{}' : undefined },
-      expect: { statuses: [400], field: hd.name },
+  return op.headers.map((hd) =>
+    family({
+      kind: `odd ${hd.name}`,
+      input: oddHeaderValue,
+      runs: 3,
+      make: (v: string) => ({
+        req: {
+          method: op.method,
+          path: concretePath(op),
+          headers: { authorization: `Bearer ${t.admin}`, [hd.name]: v, ...(op.takesBody ? json : {}) },
+          body: op.takesBody ? '{}' : undefined,
+        },
+        expect: { statuses: [400], field: hd.name },
+      }),
     }),
-  }));
+  );
 }

@@ -30,7 +30,17 @@ export interface Operation {
 }
 
 interface Doc {
-  paths: Record<string, Record<string, { 'x-ioplane-role'?: string; parameters?: Array<{ name: string; in: string; schema?: JsonSchema }>; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        'x-ioplane-role'?: string;
+        parameters?: Array<{ name: string; in: string; schema?: JsonSchema }>;
+        requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+      }
+    >
+  >;
 }
 
 export function operations(doc: Doc): Operation[] {

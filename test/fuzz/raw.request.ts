@@ -60,12 +60,14 @@ export function rawRequest(base: string, r: RawRequest, deadlineMs: number): Pro
       reject(e instanceof NoAnswer ? e : new NoAnswer(`connection failed: ${e.message}`));
     });
     // A socket closed with neither an answer nor an error would otherwise leave the promise pending.
-    req.on('close', () => setImmediate(() => {
-      if (!answered) {
-        clearTimeout(timer);
-        reject(new NoAnswer('connection closed without an answer'));
-      }
-    }));
+    req.on('close', () =>
+      setImmediate(() => {
+        if (!answered) {
+          clearTimeout(timer);
+          reject(new NoAnswer('connection closed without an answer'));
+        }
+      }),
+    );
     if (body) req.write(body);
     req.end();
   });

@@ -47,14 +47,23 @@ export function verdict(res: RawResponse | NoAnswer, expect: Expectation, change
   const leak = SERVER_PATH.exec(res.text);
   if (leak) problems.push(`answer names a server path (${res.text.slice(Math.max(0, leak.index - 40), leak.index + 60)})`);
   if (res.status < 400 || res.status >= 500) problems.push(`answered ${res.status}, not a 4xx: ${excerpt}`);
-  else if (expect.statuses && !expect.statuses.includes(res.status)) problems.push(`answered ${res.status}, expected ${expect.statuses.join(' or ')}: ${excerpt}`);
+  else if (expect.statuses && !expect.statuses.includes(res.status))
+    problems.push(`answered ${res.status}, expected ${expect.statuses.join(' or ')}: ${excerpt}`);
   const error = (res.body as { error?: { code?: unknown; message?: unknown; field?: unknown; issues?: unknown } } | undefined)?.error;
-  if (!error || typeof error.code !== 'string' || !/^[a-z][a-z_]*$/.test(error.code) || typeof error.message !== 'string' || !error.message) {
+  if (
+    !error ||
+    typeof error.code !== 'string' ||
+    !/^[a-z][a-z_]*$/.test(error.code) ||
+    typeof error.message !== 'string' ||
+    !error.message
+  ) {
     problems.push(`not the shared error body {error: {code, message, field?}}: ${excerpt}`);
   } else if (error.field !== undefined && typeof error.field !== 'string') {
     problems.push(`error.field is not a string: ${excerpt}`);
   } else if (expect.field !== undefined) {
-    const issues = Array.isArray(error.issues) ? (error.issues as Array<{ field?: unknown }>).map((i) => i.field).filter((f): f is string => typeof f === 'string') : [];
+    const issues = Array.isArray(error.issues)
+      ? (error.issues as Array<{ field?: unknown }>).map((i) => i.field).filter((f): f is string => typeof f === 'string')
+      : [];
     const named = [...(typeof error.field === 'string' ? [error.field] : []), ...issues];
     if (!named.some((f) => fieldMatches(expect.field!, f))) {
       const want = typeof expect.field === 'function' ? 'the expected field' : JSON.stringify(expect.field);

@@ -83,7 +83,11 @@ function fileDigests(root: string): Map<string, string> {
  * Entries a request added to an audit list: the old head must reappear right below them (the
  * lists are capped, so lengths alone cannot tell). Null when the old entries were rewritten.
  */
-export async function newAuditEntries(redis: Redis, key: string, before: { length: number; head: string[] } | undefined): Promise<string[] | null> {
+export async function newAuditEntries(
+  redis: Redis,
+  key: string,
+  before: { length: number; head: string[] } | undefined,
+): Promise<string[] | null> {
   const now = await redis.lrange(key, 0, AUDIT_HEAD * 2);
   const head = before?.head ?? [];
   if (!head.length) return now;

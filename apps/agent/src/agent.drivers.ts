@@ -1,7 +1,16 @@
 import { join } from 'node:path';
 import { familyHostTargets, hostXdpDeviceId, runsOwnHostXdp, type Device, type FirmwareProfile, type Target } from '@ioplane/domain';
 import { kernelAvailable } from '@ioplane/compiler';
-import { EmulatedDpuDriver, EmulatedHostDriver, EmulatedNicDriver, ensureXdpctl, KernelXdpDriver, type DeviceDriver, type FaultBook, type HostPorts } from '@ioplane/devices';
+import {
+  EmulatedDpuDriver,
+  EmulatedHostDriver,
+  EmulatedNicDriver,
+  ensureXdpctl,
+  KernelXdpDriver,
+  type DeviceDriver,
+  type FaultBook,
+  type HostPorts,
+} from '@ioplane/devices';
 
 export interface DriverSetup {
   agentId: string;
@@ -36,7 +45,8 @@ async function kernelMode(kernel: 'auto' | 'off'): Promise<{ ok: boolean; reason
 }
 
 /** The kernel offers generic XDP on every netdev, whatever the card's driver. */
-const withGeneric = (p: FirmwareProfile): FirmwareProfile => (p.targets.includes('host-xdp-generic') ? p : { ...p, targets: [...p.targets, 'host-xdp-generic'] });
+const withGeneric = (p: FirmwareProfile): FirmwareProfile =>
+  p.targets.includes('host-xdp-generic') ? p : { ...p, targets: [...p.targets, 'host-xdp-generic'] };
 
 /** One driver per device, plus a host-XDP driver for the netdevs of a card with hardware hooks: host XDP is the real kernel when allowed, SmartNICs and DPUs are emulated. */
 export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
@@ -48,12 +58,23 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
   // `hostTargets`: the modes of a card whose own driver is emulated (its host-XDP device).
   const hostXdp = (device: Device, index: number, profile: FirmwareProfile | null, hostTargets?: Target[]): DeviceDriver =>
     k.ok
-      ? new KernelXdpDriver({ agentId: s.agentId, device, deviceIndex: index, stateDir: s.stateDir, profile, profiles: s.profiles, faults: s.faults, timeScale: s.timeScale, host: s.host, hostTargets })
+      ? new KernelXdpDriver({
+          agentId: s.agentId,
+          device,
+          deviceIndex: index,
+          stateDir: s.stateDir,
+          profile,
+          profiles: s.profiles,
+          faults: s.faults,
+          timeScale: s.timeScale,
+          host: s.host,
+          hostTargets,
+        })
       : profile
         ? new EmulatedNicDriver({ ...common, device, profile: withGeneric(profile) })
         : new EmulatedHostDriver({ ...common, device, hostTargets });
   for (const [index, device] of s.devices.entries()) {
-    const profile = device.profileId ? s.profiles.find((p) => p.id === device.profileId) ?? null : null;
+    const profile = device.profileId ? (s.profiles.find((p) => p.id === device.profileId) ?? null) : null;
     if (device.profileId && !profile) {
       unmanaged.set(device.id, { device, reason: `firmware profile ${device.profileId} is not loaded` });
       continue;
@@ -76,7 +97,12 @@ export async function createDrivers(s: DriverSetup): Promise<DriverSet> {
     drivers.set(device.id, driver);
     if (!ownHostXdp) {
       // Its netdevs still take host XDP (generic at least, native where its driver has it), which the card's own driver does not run.
-      const host = hostXdp({ ...device, id: hostXdpDeviceId(device.id), kind: 'nic', name: `${device.name}~xdp`, profileId: null }, s.devices.length + index, null, familyHostTargets(device.profileId, s.profiles));
+      const host = hostXdp(
+        { ...device, id: hostXdpDeviceId(device.id), kind: 'nic', name: `${device.name}~xdp`, profileId: null },
+        s.devices.length + index,
+        null,
+        familyHostTargets(device.profileId, s.profiles),
+      );
       await host.init();
       drivers.set(host.device.id, host);
     }

@@ -15,7 +15,13 @@ describe('parseEnvFile', () => {
       'WITH_EQUALS=a=b',
     ].join('\n');
     expect(parseEnvFile(text)).toEqual({
-      AGENT_ID: 'abc123', AGENT_TOKEN: 'tok en', AGENT_PUBLIC_KEY: '/etc/ioplane/controller.pub', AGENT_HOST: '0.0.0.0', AGENT_PORT: '9440', EMPTY: '', WITH_EQUALS: 'a=b',
+      AGENT_ID: 'abc123',
+      AGENT_TOKEN: 'tok en',
+      AGENT_PUBLIC_KEY: '/etc/ioplane/controller.pub',
+      AGENT_HOST: '0.0.0.0',
+      AGENT_PORT: '9440',
+      EMPTY: '',
+      WITH_EQUALS: 'a=b',
     });
   });
 

@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 /** A line of an environment file the agent cannot read; `line` is 1-based. */
 export class EnvFileError extends Error {
   readonly code = 'invalid_env_file';
-  constructor(readonly file: string, readonly line: number, reason: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    reason: string,
+  ) {
     super(`${file}:${line}: ${reason}`);
   }
 }
@@ -22,7 +26,10 @@ export function parseEnvFile(text: string, file = 'agent.env'): Record<string, s
     if (!line || line.startsWith('#') || line.startsWith(';')) return;
     const eq = line.indexOf('=');
     if (eq < 0) throw new EnvFileError(file, i + 1, 'expected KEY=value');
-    const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
+    const key = line
+      .slice(0, eq)
+      .trim()
+      .replace(/^export\s+/, '');
     if (!KEY.test(key)) throw new EnvFileError(file, i + 1, `"${key}" is not a variable name`);
     let value = line.slice(eq + 1).trim();
     const q = value[0];

@@ -94,7 +94,9 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
 /** Constant-time bearer check: both sides hashed to equal length first. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer (.+)$/.exec(header ?? '');
-  const given = createHash('sha256').update(m ? m[1] : '').digest();
+  const given = createHash('sha256')
+    .update(m ? m[1] : '')
+    .digest();
   const want = createHash('sha256').update(token).digest();
   return timingSafeEqual(given, want) && !!m;
 }

@@ -29,8 +29,18 @@ beforeAll(async () => {
   object = await fsp.readFile((await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: cache })).objectPath);
   const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
   agent = await startAgent({
-    id: 'm7', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm7', devices }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
-    timeScale: 0.00001, kernel: 'off', stateDir: `${cache}/state`, logger: pino({ level: 'info' }, sink), simulator: { faultToken },
+    id: 'm7',
+    host: '127.0.0.1',
+    port: 0,
+    token,
+    machine: { systemId: 'm7', devices },
+    profiles: loadProfiles(),
+    publicKeyPem: keys.publicKeyPem,
+    timeScale: 0.00001,
+    kernel: 'off',
+    stateDir: `${cache}/state`,
+    logger: pino({ level: 'info' }, sink),
+    simulator: { faultToken },
   });
   client = new AgentClient(agent.url, token);
 }, 60_000);
@@ -40,7 +50,12 @@ afterAll(async () => {
   await fsp.rm(cache, { recursive: true, force: true });
 });
 
-const load = (version = '1.0.0') => signedLoadBody('dpu-arm-xdp', [{ name: 'flow-counter', version, program: 'xdp', object, persistentMaps: ['flow_table'] }], keys.privateKeyPem);
+const load = (version = '1.0.0') =>
+  signedLoadBody(
+    'dpu-arm-xdp',
+    [{ name: 'flow-counter', version, program: 'xdp', object, persistentMaps: ['flow_table'] }],
+    keys.privateKeyPem,
+  );
 
 describe('agent HTTP API', () => {
   it('answers /healthz without a token and 401 to a missing or wrong one', async () => {
@@ -52,18 +67,31 @@ describe('agent HTTP API', () => {
   it('answers 400 naming the path to malformed percent-encoding, with or without a token', async () => {
     for (const path of ['/v1/devices/%E0%A4%A/counters', '/%E0%A4%A']) {
       const anon = await fetch(`${agent.url}${path}`);
-      expect({ path, status: anon.status, body: await anon.json() }).toEqual({ path, status: 400, body: { error: { code: 'invalid_path', message: expect.stringContaining('percent-encoding'), field: 'path' } } });
+      expect({ path, status: anon.status, body: await anon.json() }).toEqual({
+        path,
+        status: 400,
+        body: { error: { code: 'invalid_path', message: expect.stringContaining('percent-encoding'), field: 'path' } },
+      });
     }
     const authed = await fetch(`${agent.url}/v1/devices/%E0%A4%A/counters`, { headers: { authorization: `Bearer ${token}` } });
     expect(authed.status).toBe(400);
   });
 
-  it('lists devices with their drivers (host XDP for an unprofiled card and for a DPU\'s netdevs); a card whose profile is not loaded is listed without one', async () => {
+  it("lists devices with their drivers (host XDP for an unprofiled card and for a DPU's netdevs); a card whose profile is not loaded is listed without one", async () => {
     const inv = await client.inventory();
     expect(inv.mode).toBe('emulated');
-    expect(inv.devices.map((d) => [d.device.id, d.driver])).toEqual([['m7/eno1', 'emulated-host'], ['m7/bf2', 'emulated-dpu'], ['m7/bf2~xdp', 'emulated-host'], ['m7/eno9', null]]);
+    expect(inv.devices.map((d) => [d.device.id, d.driver])).toEqual([
+      ['m7/eno1', 'emulated-host'],
+      ['m7/bf2', 'emulated-dpu'],
+      ['m7/bf2~xdp', 'emulated-host'],
+      ['m7/eno9', null],
+    ]);
     // No BlueField-2 firmware lists driver XDP on the host's netdevs: generic only there.
-    expect(inv.devices.find((d) => d.device.id === 'm7/bf2~xdp')).toMatchObject({ targets: ['host-xdp-generic'], ports: 1, hookSlots: { 'xdp-generic': 10 } });
+    expect(inv.devices.find((d) => d.device.id === 'm7/bf2~xdp')).toMatchObject({
+      targets: ['host-xdp-generic'],
+      ports: 1,
+      hookSlots: { 'xdp-generic': 10 },
+    });
     await expect(client.load('m7/eno9', load())).rejects.toMatchObject({ status: 422, code: 'unprofiled' });
     await expect(client.load('m7/nope', load())).rejects.toMatchObject({ status: 404 });
   });
@@ -71,17 +99,29 @@ describe('agent HTTP API', () => {
   it('400s name the offending field', async () => {
     const bad = { ...load(), modules: [{ ...load().modules[0], digest: 'xyz' }] };
     await expect(client.load('m7/bf2', bad)).rejects.toMatchObject({ status: 400, code: 'invalid_request', field: 'modules.0.digest' });
-    await expect(client.load('m7/bf2', { ...load(), target: 'warp-drive' as never })).rejects.toMatchObject({ status: 400, field: 'target' });
-    await expect(client.setFaults({ devices: { 'm7/bf2': { hang: { sometimes: 1 } as never } } }, faultToken)).rejects.toMatchObject({ status: 400, field: 'devices.m7/bf2.hang' });
+    await expect(client.load('m7/bf2', { ...load(), target: 'warp-drive' as never })).rejects.toMatchObject({
+      status: 400,
+      field: 'target',
+    });
+    await expect(client.setFaults({ devices: { 'm7/bf2': { hang: { sometimes: 1 } as never } } }, faultToken)).rejects.toMatchObject({
+      status: 400,
+      field: 'devices.m7/bf2.hang',
+    });
   });
 
   it('loads once; the same chain again is a no-op reporting the current state', async () => {
     const first = await client.load('m7/bf2', load());
     expect(first.status).toBe('loaded');
     const again = await client.load('bf2', load());
-    expect(again).toMatchObject({ status: 'unchanged', current: { chainDigest: first.current.chainDigest, rootProgId: first.current.rootProgId } });
+    expect(again).toMatchObject({
+      status: 'unchanged',
+      current: { chainDigest: first.current.chainDigest, rootProgId: first.current.rootProgId },
+    });
     const progs = await client.programs();
-    expect(progs.devices.find((d) => d.deviceId === 'm7/bf2')!.ports[0].current!.modules[0]).toMatchObject({ name: 'flow-counter', digest: sha256Hex(object) });
+    expect(progs.devices.find((d) => d.deviceId === 'm7/bf2')!.ports[0].current!.modules[0]).toMatchObject({
+      name: 'flow-counter',
+      digest: sha256Hex(object),
+    });
   });
 
   it('refuses a bad signature or bytes that do not match the digest, logs it, and never logs the token', async () => {
@@ -99,10 +139,20 @@ describe('agent HTTP API', () => {
 
   it('flashes with an injected fault: falls back; a repeat of the active image is reported, not flashed', async () => {
     const digest = sha256Hex(Buffer.from('bfb 24.35.9000'));
-    const image = { profileId: 'nvidia-bluefield-2-24.35', version: '24.35.9000', digest, signature: signArtifact(digest, keys.privateKeyPem), bytes: Buffer.from('bfb 24.35.9000').toString('base64') };
+    const image = {
+      profileId: 'nvidia-bluefield-2-24.35',
+      version: '24.35.9000',
+      digest,
+      signature: signArtifact(digest, keys.privateKeyPem),
+      bytes: Buffer.from('bfb 24.35.9000').toString('base64'),
+    };
     // No image bytes: nothing to write into a slot, refused with the field named.
     const { bytes: _none, ...bare } = image;
-    await expect(client.flash('m7/bf2', { image: bare })).rejects.toMatchObject({ status: 422, code: 'missing_image', field: 'image.bytes' });
+    await expect(client.flash('m7/bf2', { image: bare })).rejects.toMatchObject({
+      status: 422,
+      code: 'missing_image',
+      field: 'image.bytes',
+    });
     await client.setFaults({ devices: { bf2: { flashFails: { next: 1 } } } }, faultToken);
     const failed = await client.flash('m7/bf2', { image });
     expect(failed).toMatchObject({ status: 'failed' });
@@ -121,9 +171,23 @@ describe('agent HTTP API', () => {
 
   it('runs vectors and reads counters on the device; without a kernel a vector is not-run with the reason, never passed', async () => {
     await client.load('m7/bf2', load());
-    const r = await client.runVectors('m7/bf2', { vectors: [{ name: 'arp', packetHex: 'ffffffffffff02000000000108060001080006040001020000000001c0000201000000000000c0000202', expectVerdict: 'XDP_PASS' }] });
+    const r = await client.runVectors('m7/bf2', {
+      vectors: [
+        {
+          name: 'arp',
+          packetHex: 'ffffffffffff02000000000108060001080006040001020000000001c0000201000000000000c0000202',
+          expectVerdict: 'XDP_PASS',
+        },
+      ],
+    });
     expect(r.passed).toBe(false);
-    expect(r.results[0]).toMatchObject({ name: 'arp', passed: false, notRun: true, actualVerdict: 'NOT_RUN', reason: 'not run: kernel disabled by configuration' });
+    expect(r.results[0]).toMatchObject({
+      name: 'arp',
+      passed: false,
+      notRun: true,
+      actualVerdict: 'NOT_RUN',
+      reason: 'not run: kernel disabled by configuration',
+    });
     const c = await client.counters('m7/bf2');
     expect(c.modules[0]).toMatchObject({ module: 'flow-counter', source: 'emulated' });
     const e = await client.rollback('m7/eno1').catch((x: AgentError) => x);
@@ -134,7 +198,7 @@ describe('agent HTTP API', () => {
 describe('the fault endpoint', () => {
   const faults = { devices: { bf2: { flashFails: { next: 1 } } } };
 
-  it('takes the simulator\'s fault token only: the agent token gets 403, none or a wrong one 401', async () => {
+  it("takes the simulator's fault token only: the agent token gets 403, none or a wrong one 401", async () => {
     const before = agent.faults.all();
     await expect(client.setFaults(faults, token)).rejects.toMatchObject({ status: 403, code: 'forbidden', field: 'Authorization' });
     await expect(client.setFaults(faults, `${faultToken}x`)).rejects.toMatchObject({ status: 401 });
@@ -147,8 +211,16 @@ describe('the fault endpoint', () => {
 
   it('does not exist on an agent started without the simulator option (the production entry point)', async () => {
     const prod = await startAgent({
-      id: 'm9', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm9', devices }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
-      kernel: 'off', stateDir: `${cache}/state-m9`, logger: pino({ level: 'silent' }),
+      id: 'm9',
+      host: '127.0.0.1',
+      port: 0,
+      token,
+      machine: { systemId: 'm9', devices },
+      profiles: loadProfiles(),
+      publicKeyPem: keys.publicKeyPem,
+      kernel: 'off',
+      stateDir: `${cache}/state-m9`,
+      logger: pino({ level: 'silent' }),
     });
     try {
       const c = new AgentClient(prod.url, token);
@@ -161,9 +233,25 @@ describe('the fault endpoint', () => {
   });
 
   it('refuses a fault token that is short or the agent token itself', async () => {
-    const base = { id: 'm10', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm10', devices: [] }, profiles: [], publicKeyPem: keys.publicKeyPem, kernel: 'off' as const, logger: pino({ level: 'silent' }) };
-    await expect(startAgent({ ...base, simulator: { faultToken: 'short' } })).rejects.toMatchObject({ code: 'invalid_option', field: 'simulator.faultToken' });
-    await expect(startAgent({ ...base, token: faultToken, simulator: { faultToken } })).rejects.toMatchObject({ code: 'invalid_option', field: 'simulator.faultToken' });
+    const base = {
+      id: 'm10',
+      host: '127.0.0.1',
+      port: 0,
+      token,
+      machine: { systemId: 'm10', devices: [] },
+      profiles: [],
+      publicKeyPem: keys.publicKeyPem,
+      kernel: 'off' as const,
+      logger: pino({ level: 'silent' }),
+    };
+    await expect(startAgent({ ...base, simulator: { faultToken: 'short' } })).rejects.toMatchObject({
+      code: 'invalid_option',
+      field: 'simulator.faultToken',
+    });
+    await expect(startAgent({ ...base, token: faultToken, simulator: { faultToken } })).rejects.toMatchObject({
+      code: 'invalid_option',
+      field: 'simulator.faultToken',
+    });
   });
 });
 
@@ -173,20 +261,38 @@ describe('agent flash belongs to the device, not to the request', () => {
   let slow: RunningAgent;
   let c: AgentClient;
   const digest = sha256Hex(Buffer.from('agilio bpf 2.1'));
-  const image = { profileId: 'netronome-agilio-cx-bpf-2.1', version: '2.1', digest, signature: signArtifact(digest, keys.privateKeyPem), bytes: Buffer.from('agilio bpf 2.1').toString('base64') };
+  const image = {
+    profileId: 'netronome-agilio-cx-bpf-2.1',
+    version: '2.1',
+    digest,
+    signature: signArtifact(digest, keys.privateKeyPem),
+    bytes: Buffer.from('agilio bpf 2.1').toString('base64'),
+  };
   const firmware = async () => (await c.programs()).devices.find((d) => d.deviceId === 'm8/nfp0')!.firmware!;
 
   beforeEach(async () => {
     slow = await startAgent({
-      id: 'm8', host: '127.0.0.1', port: 0, token, machine: { systemId: 'm8', devices: [nic] }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
-      timeScale: 0.02, kernel: 'off', stateDir: `${cache}/state-m8`, logger: pino({ level: 'silent' }),
+      id: 'm8',
+      host: '127.0.0.1',
+      port: 0,
+      token,
+      machine: { systemId: 'm8', devices: [nic] },
+      profiles: loadProfiles(),
+      publicKeyPem: keys.publicKeyPem,
+      timeScale: 0.02,
+      kernel: 'off',
+      stateDir: `${cache}/state-m8`,
+      logger: pino({ level: 'silent' }),
     });
     c = new AgentClient(slow.url, token);
   });
   afterEach(() => slow.close());
 
   it('a repeated request for the image being written waits for that write instead of writing again', async () => {
-    const [a, b] = await Promise.all([c.flash('m8/nfp0', { image }), new Promise((r) => setTimeout(r, 50)).then(() => c.flash('m8/nfp0', { image }))]);
+    const [a, b] = await Promise.all([
+      c.flash('m8/nfp0', { image }),
+      new Promise((r) => setTimeout(r, 50)).then(() => c.flash('m8/nfp0', { image })),
+    ]);
     expect([a.status, b.status]).toEqual(['committed', 'committed']);
     const fw = await firmware();
     expect(fw.profileId).toBe('netronome-agilio-cx-bpf-2.1');
@@ -204,6 +310,10 @@ describe('agent flash belongs to the device, not to the request', () => {
     const end = Date.now() + 5_000;
     while ((await firmware()).updating && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     const fw = await firmware();
-    expect({ profileId: fw.profileId, updating: fw.updating, writes: fw.slots.map((s) => s.writes) }).toEqual({ profileId: 'netronome-agilio-cx-bpf-2.1', updating: false, writes: [0, 1] });
+    expect({ profileId: fw.profileId, updating: fw.updating, writes: fw.slots.map((s) => s.writes) }).toEqual({
+      profileId: 'netronome-agilio-cx-bpf-2.1',
+      updating: false,
+      writes: [0, 1],
+    });
   });
 });

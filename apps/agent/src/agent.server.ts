@@ -5,8 +5,28 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Device, FirmwareProfile } from '@ioplane/domain';
 import { createLogger, registerSecret } from '@ioplane/runtime';
-import { faultsBodySchema, probeBodySchema, flashBodySchema, loadBodySchema, portBodySchema, rollbackBodySchema, sha256Hex, vectorsBodySchema, verifyArtifact, type AgentInventory } from '@ioplane/agent-api';
-import { DeviceError, hostInterfaces, requireInterface, type HostInterface, type HostPorts, FaultBook, type DeviceDriver, type FlashResult } from '@ioplane/devices';
+import {
+  faultsBodySchema,
+  probeBodySchema,
+  flashBodySchema,
+  loadBodySchema,
+  portBodySchema,
+  rollbackBodySchema,
+  sha256Hex,
+  vectorsBodySchema,
+  verifyArtifact,
+  type AgentInventory,
+} from '@ioplane/agent-api';
+import {
+  DeviceError,
+  hostInterfaces,
+  requireInterface,
+  type HostInterface,
+  type HostPorts,
+  FaultBook,
+  type DeviceDriver,
+  type FlashResult,
+} from '@ioplane/devices';
 import { createDrivers } from './agent.drivers';
 import { bearerMatches, decodePath, HttpError, parseBody, readJson, send, toHttpError } from './agent.http';
 
@@ -60,7 +80,10 @@ const DEVICE_OP = /^\/v1\/devices\/(.+)\/(load|detach|flash|rollback|commit|run-
 export class AgentOptionError extends Error {
   override readonly name = 'AgentOptionError';
   readonly code = 'invalid_option';
-  constructor(message: string, readonly field: string) {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
     super(message);
   }
 }
@@ -72,8 +95,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   registerSecret(opts.token);
   const faultToken = opts.simulator?.faultToken;
   if (faultToken !== undefined) {
-    if (faultToken.length < MIN_FAULT_TOKEN) throw new AgentOptionError(`simulator.faultToken must be at least ${MIN_FAULT_TOKEN} characters`, 'simulator.faultToken');
-    if (faultToken === opts.token) throw new AgentOptionError('simulator.faultToken must differ from the agent token', 'simulator.faultToken');
+    if (faultToken.length < MIN_FAULT_TOKEN)
+      throw new AgentOptionError(`simulator.faultToken must be at least ${MIN_FAULT_TOKEN} characters`, 'simulator.faultToken');
+    if (faultToken === opts.token)
+      throw new AgentOptionError('simulator.faultToken must differ from the agent token', 'simulator.faultToken');
     registerSecret(faultToken);
   }
   const log = opts.logger ?? createLogger({ name: 'agent', level: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' });
@@ -145,8 +170,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     decodePath(path);
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true, agentId: opts.id, mode: set.mode });
     if (faultToken !== undefined && path === '/v1/faults') {
-      if (bearerMatches(req.headers.authorization, opts.token)) throw new HttpError(403, 'forbidden', 'fault injection needs the simulator\'s fault token, not the agent token', 'Authorization');
-      if (!bearerMatches(req.headers.authorization, faultToken)) throw new HttpError(401, 'unauthorized', 'missing or wrong fault token', 'Authorization');
+      if (bearerMatches(req.headers.authorization, opts.token))
+        throw new HttpError(403, 'forbidden', "fault injection needs the simulator's fault token, not the agent token", 'Authorization');
+      if (!bearerMatches(req.headers.authorization, faultToken))
+        throw new HttpError(401, 'unauthorized', 'missing or wrong fault token', 'Authorization');
       if (req.method !== 'PUT') throw new HttpError(405, 'method_not_allowed', 'use PUT');
       const body = parseBody(faultsBodySchema, await readJson(req));
       for (const [id, f] of Object.entries(body.devices)) faults.set(driverFor(id).device.id, f);
@@ -155,9 +182,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     if (!bearerMatches(req.headers.authorization, opts.token)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
     // The authenticated liveness check: proves the caller holds this host's token (install checks, the controller).
-    if (req.method === 'GET' && path === '/v1/health') return send(res, 200, { ok: true, agentId: opts.id, mode: set.mode, devices: set.drivers.size });
+    if (req.method === 'GET' && path === '/v1/health')
+      return send(res, 200, { ok: true, agentId: opts.id, mode: set.mode, devices: set.drivers.size });
     if (req.method === 'GET' && path === '/v1/inventory') return send(res, 200, inventory());
-    if (req.method === 'GET' && path === '/v1/programs') return send(res, 200, { devices: await Promise.all([...set.drivers.values()].map((d) => d.programs())) });
+    if (req.method === 'GET' && path === '/v1/programs')
+      return send(res, 200, { devices: await Promise.all([...set.drivers.values()].map((d) => d.programs())) });
     const m = DEVICE_OP.exec(path);
     if (!m) throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`);
     const driver = driverFor(m[1]);
@@ -172,14 +201,33 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       case 'load': {
         const body = parseBody(loadBodySchema, raw);
         // A plan naming a netdev this host does not have is refused before any bytes are looked at.
-        if (hostIfaces && body.interface !== undefined) requireInterface(body.interface, hostIfaces, opts.machine.hostname ?? opts.machine.systemId);
+        if (hostIfaces && body.interface !== undefined)
+          requireInterface(body.interface, hostIfaces, opts.machine.hostname ?? opts.machine.systemId);
         const modules = body.modules.map((mod, i) => {
           const object = Buffer.from(mod.object, 'base64');
           checkSigned(`module ${mod.name}@${mod.version}`, `modules.${i}`, mod.digest, mod.signature, object);
-          return { name: mod.name, version: mod.version, digest: mod.digest, program: mod.program, persistentMaps: mod.persistentMaps, object, pps: mod.pps, matchAction: mod.matchAction };
+          return {
+            name: mod.name,
+            version: mod.version,
+            digest: mod.digest,
+            program: mod.program,
+            persistentMaps: mod.persistentMaps,
+            object,
+            pps: mod.pps,
+            matchAction: mod.matchAction,
+          };
         });
         const r = await driver.load({ port: body.port, target: body.target, hook: body.hook, interface: body.interface, modules, signal });
-        log.info({ device: driver.device.id, port: body.port, status: r.status, chain: r.current.chainDigest.slice(0, 12), modules: modules.map((x) => `${x.name}@${x.version}`) }, 'load');
+        log.info(
+          {
+            device: driver.device.id,
+            port: body.port,
+            status: r.status,
+            chain: r.current.chainDigest.slice(0, 12),
+            modules: modules.map((x) => `${x.name}@${x.version}`),
+          },
+          'load',
+        );
         return send(res, 200, r);
       }
       case 'detach': {
@@ -203,7 +251,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       case 'flash': {
         const body = parseBody(flashBodySchema, raw);
         // A flash writes an image into a slot: without its bytes there is nothing to write or read back.
-        if (!body.image.bytes) throw new DeviceError('missing_image', `firmware ${body.image.profileId}@${body.image.version}: the request carries no image bytes`, 'image.bytes');
+        if (!body.image.bytes)
+          throw new DeviceError(
+            'missing_image',
+            `firmware ${body.image.profileId}@${body.image.version}: the request carries no image bytes`,
+            'image.bytes',
+          );
         const bytes = Buffer.from(body.image.bytes, 'base64');
         checkSigned(`firmware ${body.image.profileId}@${body.image.version}`, 'image', body.image.digest, body.image.signature, bytes);
         const deviceId = driver.device.id;
@@ -213,7 +266,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           log.info({ device: deviceId, digest: body.image.digest }, 'flash of this image already running: waiting for its outcome');
           return send(res, 200, await running.result);
         }
-        const result = driver.flash({ profileId: body.image.profileId, version: body.image.version, digest: body.image.digest, bytes }, { activate: body.activate, signal: life.signal });
+        const result = driver.flash(
+          { profileId: body.image.profileId, version: body.image.version, digest: body.image.digest, bytes },
+          { activate: body.activate, signal: life.signal },
+        );
         const entry = { key, result };
         flashing.set(deviceId, entry);
         try {

@@ -13,7 +13,14 @@ const envSchema = z.object({
   AGENT_PORT: z.coerce.number().int().min(0).max(65535).default(9440),
   AGENT_TOKEN: z.string().min(16, 'must be at least 16 characters'),
   AGENT_PUBLIC_KEY: z.string().min(1, 'must name a PEM file with the ed25519 public key'),
-  AGENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - only (max 40)').default(hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)),
+  AGENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - only (max 40)')
+    .default(
+      hostname()
+        .replace(/[^A-Za-z0-9_-]/g, '-')
+        .slice(0, 40),
+    ),
   AGENT_MACHINE: z.string().optional(),
   AGENT_TIME_SCALE: z.coerce.number().positive().default(1),
   AGENT_KERNEL: z.enum(['auto', 'off']).default('auto'),
@@ -76,10 +83,25 @@ async function main(): Promise<void> {
     // Without the MAAS machine, the host's own ports are what it has: the netdevs with a bus
     // (physical) and bonds, each an unprofiled card whose host XDP the kernel runs.
     const ifaces = await hostInterfaces(null).catch(() => []);
-    machine.devices = ifaces.filter((i) => i.busInfo || i.kind === 'bond').map((i) => ({
-      id: `${env.AGENT_ID}/${i.name}`, machineSystemId: env.AGENT_ID, kind: 'nic', name: i.name, vendorId: null, productId: null, vendorName: null,
-      productName: null, firmwareVersion: null, driver: null, pciAddress: null, interfaces: [i.name], linkSpeedMbps: 0, profileId: null, dpuSystemId: null,
-    }));
+    machine.devices = ifaces
+      .filter((i) => i.busInfo || i.kind === 'bond')
+      .map((i) => ({
+        id: `${env.AGENT_ID}/${i.name}`,
+        machineSystemId: env.AGENT_ID,
+        kind: 'nic',
+        name: i.name,
+        vendorId: null,
+        productId: null,
+        vendorName: null,
+        productName: null,
+        firmwareVersion: null,
+        driver: null,
+        pciAddress: null,
+        interfaces: [i.name],
+        linkSpeedMbps: 0,
+        profileId: null,
+        dpuSystemId: null,
+      }));
   } else {
     try {
       machine = JSON.parse(readFileSync(env.AGENT_MACHINE, 'utf8')) as AgentMachine;
@@ -118,7 +140,10 @@ async function main(): Promise<void> {
     interfaces,
   });
   const stop = (): void => {
-    agent.close().then(() => process.exit(0), () => process.exit(1));
+    agent.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -34,14 +34,19 @@ export class AgentPackageController {
 
   @Get('agent-package')
   @RequireRole('public')
-  @ApiOperation({ summary: 'The newest ioplane-agent .deb for an architecture (default: the controller\'s)' })
+  @ApiOperation({ summary: "The newest ioplane-agent .deb for an architecture (default: the controller's)" })
   @ReturnsRaw('application/vnd.debian.binary-package', 'the package file')
   async get(@ValidQuery(packageQuery) q: z.infer<typeof packageQuery>, @Res() res: StreamResponse): Promise<void> {
     const want = q.arch ?? DEBIAN_ARCH[arch()] ?? arch();
     const dir = this.config.IOPLANE_AGENT_PACKAGES_DIR;
     const files = (await fsp.readdir(dir).catch(() => [] as string[])).filter((f) => DEB.exec(f)?.[2] === want);
     const newest = files.sort((a, b) => byVersionDesc(DEB.exec(a)![1], DEB.exec(b)![1]))[0];
-    if (!newest) throw new NotFoundException({ code: 'not_found', field: 'arch', message: `no ioplane-agent package for ${want} (npm run package builds it; the controller package ships it)` });
+    if (!newest)
+      throw new NotFoundException({
+        code: 'not_found',
+        field: 'arch',
+        message: `no ioplane-agent package for ${want} (npm run package builds it; the controller package ships it)`,
+      });
     const path = join(dir, newest);
     const { size } = await fsp.stat(path);
     res.setHeader('Content-Type', 'application/vnd.debian.binary-package');

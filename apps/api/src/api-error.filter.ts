@@ -30,12 +30,26 @@ export class ApiErrorFilter implements ExceptionFilter {
       const obj = typeof body === 'object' && body ? (body as Record<string, unknown>) : { message: String(body) };
       const code = typeof obj.code === 'string' ? obj.code : (HttpStatus[status] ?? 'error').toLowerCase();
       const message = Array.isArray(obj.message) ? obj.message.join('; ') : String(obj.message ?? exception.message);
-      res.status(status).json({ error: { code, message, ...(obj.field ? { field: obj.field } : {}), ...(obj.diagnostics ? { diagnostics: obj.diagnostics } : {}), ...(obj.issues ? { issues: obj.issues } : {}), ...(obj.checks ? { checks: obj.checks } : {}), ...(obj.leased ? { leased: obj.leased } : {}) } });
+      res
+        .status(status)
+        .json({
+          error: {
+            code,
+            message,
+            ...(obj.field ? { field: obj.field } : {}),
+            ...(obj.diagnostics ? { diagnostics: obj.diagnostics } : {}),
+            ...(obj.issues ? { issues: obj.issues } : {}),
+            ...(obj.checks ? { checks: obj.checks } : {}),
+            ...(obj.leased ? { leased: obj.leased } : {}),
+          },
+        });
       return;
     }
     if (this.storeUnavailable(exception)) {
       this.log.warn({ err: (exception as Error).message }, 'state store unavailable');
-      res.status(503).json({ error: { code: 'store_unavailable', message: 'the state store (Redis) is unavailable or read-only; retry shortly' } });
+      res
+        .status(503)
+        .json({ error: { code: 'store_unavailable', message: 'the state store (Redis) is unavailable or read-only; retry shortly' } });
       return;
     }
     this.log.error({ err: exception }, 'unhandled error');

@@ -19,7 +19,12 @@ export async function createApi(opts: CoreOptions): Promise<INestApplication> {
   app.use(bodyErrors);
   app.use(rejectMalformedPath);
   app.useLogger(app.get(Logger));
-  const doc = new DocumentBuilder().setTitle('ioplane').setDescription('Programmable IO plane: fleet, modules, placements').setVersion('0.1.0').addBearerAuth().build();
+  const doc = new DocumentBuilder()
+    .setTitle('ioplane')
+    .setDescription('Programmable IO plane: fleet, modules, placements')
+    .setVersion('0.1.0')
+    .addBearerAuth()
+    .build();
   SwaggerModule.setup('docs', app, () => withErrorResponses(SwaggerModule.createDocument(app, doc)));
   mountQueueBoard(app);
   return app;
@@ -62,7 +67,7 @@ const ERROR_SCHEMA = {
 const ERRORS: Record<string, string> = {
   '400': 'invalid input: `field` names what is wrong and why; nothing was changed',
   '401': 'no, unknown or revoked bearer token',
-  '403': 'the token\'s role is too weak for this endpoint',
+  '403': "the token's role is too weak for this endpoint",
   '404': 'what the path or body names does not exist',
   '409': 'the target is in a state that does not allow this',
   '422': 'well-formed but cannot be done (e.g. no machine matches the selector)',
@@ -79,7 +84,10 @@ function withErrorResponses(doc: OpenAPIObject): OpenAPIObject {
       for (const [code, description] of Object.entries(ERRORS)) {
         if (op['x-ioplane-role'] === 'public' && (code === '401' || code === '403')) continue;
         const existing = op.responses[code] as { description?: string } | undefined;
-        op.responses[code] = { description: existing?.description ?? description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+        op.responses[code] = {
+          description: existing?.description ?? description,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        };
       }
     }
   }

@@ -31,8 +31,24 @@ export class ApiModule {
   static forRoot(opts: CoreOptions): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(opts), TerminusModule, RebalanceApiModule, ThrottlerModule.forRoot([{ name: 'mutations', ttl: 60_000, limit: opts.config.API_RATE_LIMIT }])],
-      controllers: [FleetController, JobsController, ModulesController, ProfilesController, PlacementsController, TokensController, MetricsController, HealthController, FleetMapController, AgentPackageController],
+      imports: [
+        CoreModule.forRoot(opts),
+        TerminusModule,
+        RebalanceApiModule,
+        ThrottlerModule.forRoot([{ name: 'mutations', ttl: 60_000, limit: opts.config.API_RATE_LIMIT }]),
+      ],
+      controllers: [
+        FleetController,
+        JobsController,
+        ModulesController,
+        ProfilesController,
+        PlacementsController,
+        TokensController,
+        MetricsController,
+        HealthController,
+        FleetMapController,
+        AgentPackageController,
+      ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: TOKEN_REPOSITORY, useFactory: (r: Redis) => new TokenRepository(r, opts.config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
@@ -43,7 +59,11 @@ export class ApiModule {
         { provide: APP_GUARD, useClass: MutationThrottler },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_INTERCEPTOR, useClass: RequestShapeInterceptor },
-        { provide: APP_INTERCEPTOR, useFactory: (reflector: Reflector) => new ResponseContractInterceptor(reflector, opts.config.IOPLANE_CHECK_RESPONSES === 'on'), inject: [Reflector] },
+        {
+          provide: APP_INTERCEPTOR,
+          useFactory: (reflector: Reflector) => new ResponseContractInterceptor(reflector, opts.config.IOPLANE_CHECK_RESPONSES === 'on'),
+          inject: [Reflector],
+        },
         ClientErrorHandler,
       ],
     };

@@ -3,7 +3,12 @@ import { clientErrorAnswer } from './client-error.handler';
 describe('clientErrorAnswer', () => {
   const parse = (raw: string) => {
     const [head, body] = raw.split('\r\n\r\n');
-    return { status: head.split(' ')[1], length: Number(/Content-Length: (\d+)/.exec(head)?.[1]), body: JSON.parse(body) as { error: { code: string } }, bodyBytes: Buffer.byteLength(body) };
+    return {
+      status: head.split(' ')[1],
+      length: Number(/Content-Length: (\d+)/.exec(head)?.[1]),
+      body: JSON.parse(body) as { error: { code: string } },
+      bodyBytes: Buffer.byteLength(body),
+    };
   };
 
   it('answers headers over the limit with 431 in the shared error body', () => {

@@ -5,7 +5,12 @@ import type { Duplex } from 'node:stream';
 
 /** Node's parser errors that a client caused, answered in the shared error body. */
 const ANSWERS: Record<string, { status: number; reason: string; code: string; message: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', code: 'too_large', message: 'the request line and headers are over the server limit (16 KiB)' },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    reason: 'Request Header Fields Too Large',
+    code: 'too_large',
+    message: 'the request line and headers are over the server limit (16 KiB)',
+  },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: 'Request Timeout', code: 'timeout', message: 'the request did not arrive in time' },
 };
 const MALFORMED = { status: 400, reason: 'Bad Request', code: 'malformed_request', message: 'the request is not well-formed HTTP' };

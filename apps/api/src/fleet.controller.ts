@@ -17,7 +17,10 @@ const fleetQuery = z.object({
   zone: name.optional(),
   pool: name.optional(),
   tag: name.optional(),
-  includeDpus: z.enum(['true', 'false'], { error: 'must be true or false' }).optional().describe('also list DPUs as machines (they always appear as devices of their host)'),
+  includeDpus: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .optional()
+    .describe('also list DPUs as machines (they always appear as devices of their host)'),
 });
 type FleetQuery = z.infer<typeof fleetQuery>;
 const systemId = z.string().regex(/^[a-z0-9]{1,32}$/, 'must be a MAAS system_id (lowercase letters and digits)');
@@ -80,14 +83,28 @@ export class FleetController {
     const all = (await this.repo.listMachines()).filter((m) => !m.isDpu);
     const machines = body.machines.map((key, i) => {
       const m = all.find((x) => x.systemId === key || x.hostname === key);
-      if (!m) throw new NotFoundException({ code: 'not_found', field: `machines.${i}`, message: `no host ${key} in the inventory (run a fleet sync?)` });
-      if (!DEPLOYABLE.has(m.status)) throw new ConflictException({ code: 'not_deployable', field: `machines.${i}`, message: `${m.hostname} is ${m.statusName} in MAAS: only Ready, Allocated or Failed deployment machines can be deployed` });
+      if (!m)
+        throw new NotFoundException({
+          code: 'not_found',
+          field: `machines.${i}`,
+          message: `no host ${key} in the inventory (run a fleet sync?)`,
+        });
+      if (!DEPLOYABLE.has(m.status))
+        throw new ConflictException({
+          code: 'not_deployable',
+          field: `machines.${i}`,
+          message: `${m.hostname} is ${m.statusName} in MAAS: only Ready, Allocated or Failed deployment machines can be deployed`,
+        });
       return m;
     });
     const jobs = [];
     const requestId = randomUUID().slice(0, 8);
     for (const m of machines) {
-      const job = await this.queue.add(JOBS.fleetDeploy, { systemId: m.systemId, requestedBy: 'api' }, fleetDeployJobOptions(m.systemId, body.retries, requestId));
+      const job = await this.queue.add(
+        JOBS.fleetDeploy,
+        { systemId: m.systemId, requestedBy: 'api' },
+        fleetDeployJobOptions(m.systemId, body.retries, requestId),
+      );
       jobs.push({ systemId: m.systemId, hostname: m.hostname, jobId: job.id });
     }
     return { queue: QUEUES.fleet, name: JOBS.fleetDeploy, jobs };

@@ -45,9 +45,21 @@ export class HealthController {
   @Get('readyz')
   @RequireRole('public')
   @HealthCheck()
-  @Returns(z.looseObject({ status: z.string(), info: z.record(z.string(), z.unknown()).optional(), details: z.record(z.string(), z.unknown()).optional() }), { description: 'ready: Redis is a writable primary, every queue has a worker (503 names the failed checks)' })
+  @Returns(
+    z.looseObject({
+      status: z.string(),
+      info: z.record(z.string(), z.unknown()).optional(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+    { description: 'ready: Redis is a writable primary, every queue has a worker (503 names the failed checks)' },
+  )
   async readyz() {
-    if (readiness.draining) throw new ServiceUnavailableException({ code: 'draining', message: 'shutting down: not taking new work', checks: { draining: { status: 'down', message: 'shutting down' } } });
+    if (readiness.draining)
+      throw new ServiceUnavailableException({
+        code: 'draining',
+        message: 'shutting down: not taking new work',
+        checks: { draining: { status: 'down', message: 'shutting down' } },
+      });
     try {
       return await this.health.check([
         async () => {
@@ -55,7 +67,8 @@ export class HealthController {
           try {
             const info = await this.redis.info('replication');
             // After a failover the old address may serve a replica: every write there fails with READONLY.
-            if (/^role:slave\b/m.test(info)) return check.down({ message: 'connected to a read-only replica (role:slave): writes would fail' });
+            if (/^role:slave\b/m.test(info))
+              return check.down({ message: 'connected to a read-only replica (role:slave): writes would fail' });
             return check.up();
           } catch (e) {
             return check.down({ message: (e as Error).message });
@@ -67,7 +80,9 @@ export class HealthController {
           try {
             const counts = await Promise.all(this.queues.map(async (q) => [q.name, await q.getWorkersCount()] as const));
             const missing = counts.filter(([, n]) => n === 0).map(([q]) => q);
-            return missing.length ? check.down({ message: `no worker on queue(s) ${missing.join(', ')}` }) : check.up({ workers: Object.fromEntries(counts) });
+            return missing.length
+              ? check.down({ message: `no worker on queue(s) ${missing.join(', ')}` })
+              : check.up({ workers: Object.fromEntries(counts) });
           } catch (e) {
             return check.down({ message: (e as Error).message });
           }

@@ -1,10 +1,34 @@
-import { ConflictException, Controller, Get, HttpCode, HttpException, Inject, Logger, NotFoundException, OnModuleDestroy, OnModuleInit, Param, Post, Res } from '@nestjs/common';
+import {
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  HttpException,
+  Inject,
+  Logger,
+  NotFoundException,
+  OnModuleDestroy,
+  OnModuleInit,
+  Param,
+  Post,
+  Res,
+} from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue, QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { DryRunError, IdempotencyConflictError, PlacementInputError, PlanValidationError, PlacementRequest, placementRequestSchema, QueuedDryRun, StoredPlan, SubmitPlacement } from '@ioplane/planning';
+import {
+  DryRunError,
+  IdempotencyConflictError,
+  PlacementInputError,
+  PlanValidationError,
+  PlacementRequest,
+  placementRequestSchema,
+  QueuedDryRun,
+  StoredPlan,
+  SubmitPlacement,
+} from '@ioplane/planning';
 import { logBullErrors, QUEUES } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
 import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
@@ -47,7 +71,11 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     const c = this.dryRunQueue.opts.connection;
     const connection = 'duplicate' in c ? c : { ...c, maxRetriesPerRequest: null, enableOfflineQueue: true };
-    this.dryRunEvents = logBullErrors(new QueueEvents(QUEUES.dryRun, { connection, prefix: this.dryRunQueue.opts.prefix }), `queue-events ${QUEUES.dryRun}`, (f, m) => this.log.warn(f, m));
+    this.dryRunEvents = logBullErrors(
+      new QueueEvents(QUEUES.dryRun, { connection, prefix: this.dryRunQueue.opts.prefix }),
+      `queue-events ${QUEUES.dryRun}`,
+      (f, m) => this.log.warn(f, m),
+    );
     this.dryRun = new QueuedDryRun({ queue: this.dryRunQueue, events: this.dryRunEvents, deadlineMs: this.config.DRY_RUN_DEADLINE_MS });
   }
 
@@ -64,9 +92,13 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
       'A placement touching a machine another unfinished placement leases is refused (409 machine_leased, naming the machines and the placement holding them), not queued behind it: submit it again once that one ended.',
   })
   @Returns(submitted, { status: 202, description: 'stored and queued (200 with created: false for a repeated Idempotency-Key)' })
-  @Returns(z.union([dryRun, submitted]), { status: 200, description: 'dryRun: the plan, nothing stored; or the placement an Idempotency-Key already names' })
+  @Returns(z.union([dryRun, submitted]), {
+    status: 200,
+    description: 'dryRun: the plan, nothing stored; or the placement an Idempotency-Key already names',
+  })
   async submit(
-    @ValidHeader('Idempotency-Key', idempotencyKey.optional(), 'resubmitting with the same key returns the same placement') key: string | undefined,
+    @ValidHeader('Idempotency-Key', idempotencyKey.optional(), 'resubmitting with the same key returns the same placement')
+    key: string | undefined,
     @ValidBody(placementRequestSchema) req: PlacementRequest,
     @Res({ passthrough: true }) res: StatusSetter,
   ) {
@@ -77,7 +109,9 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
       return { dryRun: true, plan };
     }
     // Leased at submission: a placement touching another's machines is refused now, not after queueing.
-    const { record, created } = await this.guard(() => this.submitPlacement.execute({ request: req, idempotencyKey: key ?? null, leaseNow: true }));
+    const { record, created } = await this.guard(() =>
+      this.submitPlacement.execute({ request: req, idempotencyKey: key ?? null, leaseNow: true }),
+    );
     if (!created) {
       res.status(200);
       return { id: record.id, status: record.status, created: false };
@@ -100,14 +134,23 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
     const rec = await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);
     const rollout = await this.rollouts.getRolloutPlan<RolloutPlan>(id);
-    const machines = rollout ? (await this.rollouts.machines<MachineRecord>(id)).sort((a, b) => a.wave - b.wave || a.hostname.localeCompare(b.hostname)) : [];
+    const machines = rollout
+      ? (await this.rollouts.machines<MachineRecord>(id)).sort((a, b) => a.wave - b.wave || a.hostname.localeCompare(b.hostname))
+      : [];
     const counts: Record<string, number> = {};
-    for (const m of machines) counts[m.verifiedAt && m.state === 'verifying' ? 'verified' : m.state] = (counts[m.verifiedAt && m.state === 'verifying' ? 'verified' : m.state] ?? 0) + 1;
+    for (const m of machines)
+      counts[m.verifiedAt && m.state === 'verifying' ? 'verified' : m.state] =
+        (counts[m.verifiedAt && m.state === 'verifying' ? 'verified' : m.state] ?? 0) + 1;
     const done = machines.filter((m) => ['committed', 'rolled-back', 'failed', 'cancelled'].includes(m.state)).length;
     return {
       ...rec,
       control: rollout ? await this.rollouts.control(id) : null,
-      plan: plan && { complete: plan.complete, machines: plan.machines.length, infeasibleMachines: plan.stats.infeasibleMachines, skipped: plan.skipped.length },
+      plan: plan && {
+        complete: plan.complete,
+        machines: plan.machines.length,
+        infeasibleMachines: plan.stats.infeasibleMachines,
+        skipped: plan.skipped.length,
+      },
       rollout: rollout && {
         waves: rollout.waves.map((w) => ({ index: w.index, machines: w.machines.length })),
         progress: machines.length ? Math.round((100 * done) / machines.length) : 0,
@@ -158,7 +201,11 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
   private async control(id: string, control: 'run' | 'pause' | 'cancel' | 'rollback', allowed: PlacementStatus[]) {
     const rec = await this.mustGet(id);
     if (!allowed.includes(rec.status)) {
-      throw new ConflictException({ code: 'conflict', field: 'id', message: `placement ${id} is ${rec.status}; ${control} applies only when ${allowed.join(', ')}` });
+      throw new ConflictException({
+        code: 'conflict',
+        field: 'id',
+        message: `placement ${id} is ${rec.status}; ${control} applies only when ${allowed.join(', ')}`,
+      });
     }
     await this.rollouts.setControl(id, control);
     if (control === 'pause') await this.placements.setStatus(id, 'paused');
@@ -170,7 +217,7 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
 
   @Get(':id/plan')
   @RequireRole('viewer')
-  @Returns(storedPlan, { description: 'every machine\'s paths and hops in packet order, with the reasons' })
+  @Returns(storedPlan, { description: "every machine's paths and hops in packet order, with the reasons" })
   async plan(@Param('id', new ZodPipe(placementId, 'param', 'id')) id: string) {
     await this.mustGet(id);
     const plan = await this.placements.getPlan<StoredPlan>(id);
@@ -187,8 +234,16 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
   /** 409 naming each machine (hostname and system id) and the placement leasing it. */
   private async leased(e: MachineLeased): Promise<HttpException> {
     const host = new Map((await this.fleet.listMachines()).map((m) => [m.systemId, m.hostname]));
-    const leased = e.held.map((h) => ({ placementId: h.owner, machines: h.machines.map((id) => ({ systemId: id, hostname: host.get(id) ?? id })) }));
-    const message = leased.map((h) => `${h.machines.map((m) => m.hostname).join(', ')} ${h.machines.length > 1 ? 'are' : 'is'} leased by placement ${h.placementId} until its rollout ends`).join('; ');
+    const leased = e.held.map((h) => ({
+      placementId: h.owner,
+      machines: h.machines.map((id) => ({ systemId: id, hostname: host.get(id) ?? id })),
+    }));
+    const message = leased
+      .map(
+        (h) =>
+          `${h.machines.map((m) => m.hostname).join(', ')} ${h.machines.length > 1 ? 'are' : 'is'} leased by placement ${h.placementId} until its rollout ends`,
+      )
+      .join('; ');
     return new HttpException({ code: e.code, field: 'selector', message: `${message}: submit again once it ended`, leased }, 409);
   }
 
@@ -198,9 +253,11 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
     } catch (e) {
       if (e instanceof IdempotencyConflictError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, 409);
       if (e instanceof MachineLeased) throw await this.leased(e);
-      if (e instanceof PlacementInputError) throw new HttpException({ code: e.code, field: e.field, message: e.message }, e.code === 'not_found' ? 404 : 422);
+      if (e instanceof PlacementInputError)
+        throw new HttpException({ code: e.code, field: e.field, message: e.message }, e.code === 'not_found' ? 404 : 422);
       // A solver bug, not the caller's: the plan is neither returned nor stored, and the rules it broke are named.
-      if (e instanceof PlanValidationError) throw new HttpException({ code: e.code, message: e.message, violations: e.violations.slice(0, 20) }, 500);
+      if (e instanceof PlanValidationError)
+        throw new HttpException({ code: e.code, message: e.message, violations: e.violations.slice(0, 20) }, 500);
       if (e instanceof DryRunError) throw new HttpException({ code: e.code, message: e.message }, e.code === 'dry_run_timeout' ? 503 : 500);
       throw e;
     }

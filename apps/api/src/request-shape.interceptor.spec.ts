@@ -16,21 +16,38 @@ class Routes {
 }
 
 const ctx = (handler: keyof Routes, req: { headers: Record<string, string>; query?: Record<string, string> }) =>
-  ({ getType: () => 'http', getClass: () => Routes, getHandler: () => Routes.prototype[handler], switchToHttp: () => ({ getRequest: () => req }) }) as unknown as ExecutionContext;
+  ({
+    getType: () => 'http',
+    getClass: () => Routes,
+    getHandler: () => Routes.prototype[handler],
+    switchToHttp: () => ({ getRequest: () => req }),
+  }) as unknown as ExecutionContext;
 const next: CallHandler = { handle: () => of('handled') };
 
 describe(RequestShapeInterceptor.name, () => {
   const sut = new RequestShapeInterceptor();
 
   it('refuses a body that is not JSON with 415, naming Content-Type', () => {
-    for (const type of [undefined, 'text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/jsonx']) {
+    for (const type of [
+      undefined,
+      'text/plain',
+      'application/xml',
+      'multipart/form-data; boundary=x',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=latin1',
+      'application/jsonx',
+    ]) {
       const headers: Record<string, string> = { 'content-length': '2', ...(type ? { 'content-type': type } : {}) };
       expect(() => sut.intercept(ctx('none', { headers }), next)).toThrow(UnsupportedMediaTypeException);
     }
   });
 
   it('lets JSON bodies and body-less requests through', () => {
-    const cases: Array<Record<string, string>> = [{ 'content-length': '2', 'content-type': 'Application/JSON; charset="UTF-8"' }, {}, { 'content-length': '0', 'content-type': 'text/plain' }];
+    const cases: Array<Record<string, string>> = [
+      { 'content-length': '2', 'content-type': 'Application/JSON; charset="UTF-8"' },
+      {},
+      { 'content-length': '0', 'content-type': 'text/plain' },
+    ];
     for (const headers of cases) {
       expect(sut.intercept(ctx('none', { headers }), next)).toBeDefined();
     }
@@ -42,7 +59,11 @@ describe(RequestShapeInterceptor.name, () => {
       throw new Error('expected a 400');
     } catch (e) {
       expect(e).toBeInstanceOf(BadRequestException);
-      expect((e as BadRequestException).getResponse()).toMatchObject({ code: 'validation', field: 'zoen', issues: [{ field: 'zoen' }, { field: 'limt' }] });
+      expect((e as BadRequestException).getResponse()).toMatchObject({
+        code: 'validation',
+        field: 'zoen',
+        issues: [{ field: 'zoen' }, { field: 'limt' }],
+      });
     }
   });
 

@@ -1,4 +1,11 @@
-import { BadRequestException, CallHandler, ExecutionContext, Injectable, NestInterceptor, UnsupportedMediaTypeException } from '@nestjs/common';
+import {
+  BadRequestException,
+  CallHandler,
+  ExecutionContext,
+  Injectable,
+  NestInterceptor,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { Observable } from 'rxjs';
@@ -22,7 +29,10 @@ export function mediaType(contentType: string | string[] | undefined): string {
 /** application/json, in any case, with no parameter but an UTF-8 charset. */
 export function isJson(contentType: string | string[] | undefined): boolean {
   if (mediaType(contentType) !== 'application/json') return false;
-  const params = (Array.isArray(contentType) ? contentType[0] : contentType ?? '').split(';').slice(1).map((s) => s.trim().toLowerCase());
+  const params = (Array.isArray(contentType) ? contentType[0] : (contentType ?? ''))
+    .split(';')
+    .slice(1)
+    .map((s) => s.trim().toLowerCase());
   return params.every((p) => p === '' || /^charset="?utf-8"?$/.test(p));
 }
 
@@ -41,7 +51,11 @@ export class RequestShapeInterceptor implements NestInterceptor {
     if (ctx.getType() !== 'http') return next.handle();
     const req = ctx.switchToHttp().getRequest<ShapedRequest>();
     if (hasBody(req.headers) && !isJson(req.headers['content-type'])) {
-      throw new UnsupportedMediaTypeException({ code: 'unsupported_media_type', field: 'Content-Type', message: 'a request body must be JSON sent as Content-Type: application/json (UTF-8)' });
+      throw new UnsupportedMediaTypeException({
+        code: 'unsupported_media_type',
+        field: 'Content-Type',
+        message: 'a request body must be JSON sent as Content-Type: application/json (UTF-8)',
+      });
     }
     const unknown = Object.keys(req.query ?? {});
     if (unknown.length && !readsQuery(ctx)) {

@@ -19,7 +19,9 @@ type Next = (err?: unknown) => void;
 export function bodyErrors(err: unknown, _req: unknown, _res: unknown, next: Next): void {
   const e = err as BodyParserError;
   if (e?.type === 'entity.too.large') {
-    return next(new PayloadTooLargeException({ code: 'too_large', field: 'body', message: `body: over the limit of ${BODY_LIMIT_BYTES >> 20} MB` }));
+    return next(
+      new PayloadTooLargeException({ code: 'too_large', field: 'body', message: `body: over the limit of ${BODY_LIMIT_BYTES >> 20} MB` }),
+    );
   }
   if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500 && !(err instanceof HttpException)) {
     // Unsupported charset or encoding, an aborted upload, a length that lies: the client's fault, said plainly.

@@ -9,7 +9,12 @@ const refusal = (run: () => unknown) => {
   try {
     run();
   } catch (e) {
-    return (e as BadRequestException).getResponse() as { code: string; field: string; message: string; issues: Array<{ field: string; message: string }> };
+    return (e as BadRequestException).getResponse() as {
+      code: string;
+      field: string;
+      message: string;
+      issues: Array<{ field: string; message: string }>;
+    };
   }
   throw new Error('expected a 400');
 };
@@ -25,10 +30,12 @@ describe(ZodPipe.name, () => {
   it('names each unknown key, at any depth, rather than the object holding it', () => {
     const r = refusal(() => body.transform({ name: 'x', zz: 1, nested: { a: 1, b: 2 } }));
     expect(r.code).toBe('validation');
-    expect(r.issues).toEqual(expect.arrayContaining([
-      { field: 'zz', message: 'is not a known field' },
-      { field: 'nested.b', message: 'is not a known field' },
-    ]));
+    expect(r.issues).toEqual(
+      expect.arrayContaining([
+        { field: 'zz', message: 'is not a known field' },
+        { field: 'nested.b', message: 'is not a known field' },
+      ]),
+    );
     expect(r.issues).toHaveLength(2);
   });
 
@@ -60,12 +67,24 @@ describe('ValidQuery and ValidBody', () => {
   }
 
   it('documents every query parameter with its schema, and whether it is required', () => {
-    const params = Reflect.getMetadata(API_PARAMETERS, Probe.prototype.list) as Array<{ name: string; required: boolean; schema: { type?: string } }>;
-    expect(params.map((p) => [p.name, p.required, p.schema.type])).toEqual(expect.arrayContaining([['zone', false, 'string'], ['limit', false, 'integer']]));
+    const params = Reflect.getMetadata(API_PARAMETERS, Probe.prototype.list) as Array<{
+      name: string;
+      required: boolean;
+      schema: { type?: string };
+    }>;
+    expect(params.map((p) => [p.name, p.required, p.schema.type])).toEqual(
+      expect.arrayContaining([
+        ['zone', false, 'string'],
+        ['limit', false, 'integer'],
+      ]),
+    );
   });
 
   it('documents the body with its schema', () => {
-    const params = Reflect.getMetadata(API_PARAMETERS, Probe.prototype.post) as Array<{ in: string; schema: { properties?: object; required?: string[] } }>;
+    const params = Reflect.getMetadata(API_PARAMETERS, Probe.prototype.post) as Array<{
+      in: string;
+      schema: { properties?: object; required?: string[] };
+    }>;
     const b = params.find((p) => p.in === 'body');
     expect(b?.schema).toMatchObject({ type: 'object', required: ['systemIds'], additionalProperties: false });
   });

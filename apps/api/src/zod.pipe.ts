@@ -26,7 +26,12 @@ export function fieldIssues(error: ZodError, fallback: string): FieldIssue[] {
 /** The 400 every validation failure becomes: the first field named, every issue listed. */
 export function validationError(error: ZodError, where: RequestPart, name?: string): BadRequestException {
   const issues = fieldIssues(error, name ?? where);
-  return new BadRequestException({ code: 'validation', field: issues[0].field, message: issues.map((i) => `${where} ${i.field}: ${i.message}`).join('; '), issues });
+  return new BadRequestException({
+    code: 'validation',
+    field: issues[0].field,
+    message: issues.map((i) => `${where} ${i.field}: ${i.message}`).join('; '),
+    issues,
+  });
 }
 
 /** Validates a request part; a failure names the field and the reason, nothing else happens. */
@@ -47,7 +52,10 @@ export class ZodPipe<T> implements PipeTransform<unknown, T> {
 
 /** Schemas in the OpenAPI document, in the dialect OpenAPI 3.0 reads. */
 export function openApiSchema(schema: ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>;
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -92,7 +100,11 @@ const header = createParamDecorator((spec: { name: string; schema: ZodType }, ct
 /** One request header validated by `schema` and documented; a bad one is named even when the body is bad too. */
 export function ValidHeader(name: string, schema: ZodType, description?: string): ParameterDecorator {
   return (target, key, index) => {
-    decorateMethod(target, key, ApiHeader({ name, required: !schema.safeParse(undefined).success, description, schema: openApiSchema(schema) as never }));
+    decorateMethod(
+      target,
+      key,
+      ApiHeader({ name, required: !schema.safeParse(undefined).success, description, schema: openApiSchema(schema) as never }),
+    );
     header({ name, schema })(target, key, index);
   };
 }

@@ -1,14 +1,27 @@
 /** The CLI speaks to the API over HTTP only, as an operator's machine would. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
     super(message);
   }
 }
 
 export class IoplaneApi {
-  constructor(readonly baseUrl: string, private readonly token?: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  async request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.baseUrl), {
@@ -23,7 +36,11 @@ export class IoplaneApi {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {
-      throw new ApiError(0, 'unreachable', `cannot reach the ioplane API at ${this.baseUrl}: ${(e as Error).cause ?? (e as Error).message}`);
+      throw new ApiError(
+        0,
+        'unreachable',
+        `cannot reach the ioplane API at ${this.baseUrl}: ${(e as Error).cause ?? (e as Error).message}`,
+      );
     }
     const text = await res.text();
     const json = text ? safeJson(text) : undefined;

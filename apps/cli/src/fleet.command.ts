@@ -11,7 +11,10 @@ interface FleetList {
   items: FleetMachine[];
 }
 
-export async function fetchFleet(api: IoplaneApi, f: { zone?: string; pool?: string; tag?: string; dpus?: boolean } = {}): Promise<FleetList> {
+export async function fetchFleet(
+  api: IoplaneApi,
+  f: { zone?: string; pool?: string; tag?: string; dpus?: boolean } = {},
+): Promise<FleetList> {
   const q = new URLSearchParams();
   if (f.zone) q.set('zone', f.zone);
   if (f.pool) q.set('pool', f.pool);
@@ -72,7 +75,10 @@ export function fleetCommand(api: () => IoplaneApi): Command {
     .action(async (machines: string[], o: { retries: string; wait: boolean }) => {
       const retries = Number(o.retries);
       if (!Number.isInteger(retries) || retries < 0) throw new Error(`--retries: must be a whole number >= 0, got "${o.retries}"`);
-      const r = await api().request<{ jobs: Array<{ systemId: string; hostname: string; jobId: string }> }>('POST', '/v1/fleet/deploy', { machines, retries });
+      const r = await api().request<{ jobs: Array<{ systemId: string; hostname: string; jobId: string }> }>('POST', '/v1/fleet/deploy', {
+        machines,
+        retries,
+      });
       if (!o.wait) {
         for (const j of r.jobs) process.stdout.write(`${j.hostname} (${j.systemId}): deploy job ${j.jobId} queued\n`);
         return;
@@ -80,7 +86,9 @@ export function fleetCommand(api: () => IoplaneApi): Command {
       const views = await Promise.all(r.jobs.map((j) => watchJob(api(), j.jobId, { bar: false })));
       r.jobs.forEach((j, i) => {
         const v = views[i];
-        process.stdout.write(`${j.hostname} (${j.systemId}): ${v.state === 'completed' ? 'deployed, agent answering' : `failed after ${(v as { attemptsMade?: number }).attemptsMade ?? '?'} attempt(s): ${v.failedReason}`}\n`);
+        process.stdout.write(
+          `${j.hostname} (${j.systemId}): ${v.state === 'completed' ? 'deployed, agent answering' : `failed after ${(v as { attemptsMade?: number }).attemptsMade ?? '?'} attempt(s): ${v.failedReason}`}\n`,
+        );
         if (v.state !== 'completed') process.exitCode = 1;
       });
     });

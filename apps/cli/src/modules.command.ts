@@ -20,7 +20,13 @@ interface CheckFlags {
 type CheckOpts = Parameters<typeof checkObject>[2];
 
 function objectName(file: string): string {
-  return basename(file).replace(/\.(bpf\.)?o$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'object';
+  return (
+    basename(file)
+      .replace(/\.(bpf\.)?o$/, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'object'
+  );
 }
 
 function checkOneObject(file: string, f: CheckFlags, opts: CheckOpts): Promise<ModuleReport> {
@@ -39,11 +45,17 @@ function onlyProfile(report: ModuleReport, profile: string | undefined): ModuleR
 function options(f: CheckFlags): CheckOpts {
   const all = loadProfiles();
   const profiles = f.profile ? all.filter((p) => p.id === f.profile) : all;
-  if (f.profile && profiles.length === 0) throw new Error(`--profile: no firmware profile ${f.profile}; known: ${all.map((p) => p.id).join(', ')}`);
+  if (f.profile && profiles.length === 0)
+    throw new Error(`--profile: no firmware profile ${f.profile}; known: ${all.map((p) => p.id).join(', ')}`);
   if (f.type !== undefined && !typeFromName(f.type)) {
     throw new Error(`--type: ${f.type} is not a program type libbpf knows; e.g. ${COMMON_TYPE_NAMES.join(', ')}`);
   }
-  return { cacheDir: f.cacheDir, profiles, kernel: f.kernel ? 'auto' : 'off', onStage: f.json ? undefined : (s: string) => process.stderr.write(`  ${s}...\n`) };
+  return {
+    cacheDir: f.cacheDir,
+    profiles,
+    kernel: f.kernel ? 'auto' : 'off',
+    onStage: f.json ? undefined : (s: string) => process.stderr.write(`  ${s}...\n`),
+  };
 }
 
 /** `modules check` runs locally, no API: the compiler, the verifier and the kernel of this machine. */
@@ -76,7 +88,10 @@ export async function runObjectFolderCheck(
   emit: (doc: ModuleReport | ObjectErrorDocument, text: string) => void,
 ): Promise<{ checked: number; failed: number }> {
   const opts = options(f);
-  const files = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
   let failed = 0;
   for (const name of files) {
     const file = join(dir, name);
@@ -88,7 +103,12 @@ export async function runObjectFolderCheck(
     } catch (e) {
       failed++;
       const doc = objectError(file, e);
-      emit(doc, f.json ? JSON.stringify(doc) : `== ${file}\nERROR ${doc.error.code}: ${doc.error.message}${doc.error.field ? ` (field: ${doc.error.field})` : ''}`);
+      emit(
+        doc,
+        f.json
+          ? JSON.stringify(doc)
+          : `== ${file}\nERROR ${doc.error.code}: ${doc.error.message}${doc.error.field ? ` (field: ${doc.error.field})` : ''}`,
+      );
     }
   }
   return { checked: files.length, failed };
@@ -98,7 +118,9 @@ export function modulesCommand(api: () => IoplaneApi): Command {
   const cmd = new Command('modules').description('IO modules: check locally, list what the API knows');
   cmd
     .command('check <dirOrObject>')
-    .description('build (or read) a module, print its facts, verdict per firmware profile, kernel verdict and test vectors; a folder without module.yaml: every BPF object in it')
+    .description(
+      'build (or read) a module, print its facts, verdict per firmware profile, kernel verdict and test vectors; a folder without module.yaml: every BPF object in it',
+    )
     .option('--profile <id>', 'only this firmware profile')
     .option('--program <name>', 'the program to deploy (function or section) inside a BPF object; default: its only or first XDP program')
     .option('--type <type>', 'program type for a section libbpf does not know (xdp, xdp/devmap, tc, tcx/ingress, classifier...)')
@@ -121,11 +143,16 @@ export function modulesCommand(api: () => IoplaneApi): Command {
     .description('modules the API can place (catalog and uploads)')
     .option('--json')
     .action(async (f: { json?: boolean }) => {
-      const { items } = await api().request<{ items: Array<{ name: string; version: string; origin: string; prefer: string; description: string }> }>('GET', '/v1/modules');
+      const { items } = await api().request<{
+        items: Array<{ name: string; version: string; origin: string; prefer: string; description: string }>;
+      }>('GET', '/v1/modules');
       if (f.json) return void process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
       const w = Math.max(4, ...items.map((i) => i.name.length));
       process.stdout.write(`${'NAME'.padEnd(w)}  VERSION  ORIGIN   PREFER  DESCRIPTION\n`);
-      for (const i of items) process.stdout.write(`${i.name.padEnd(w)}  ${i.version.padEnd(7)}  ${i.origin.padEnd(7)}  ${i.prefer.padEnd(6)}  ${i.description.split('\n')[0].slice(0, 60)}\n`);
+      for (const i of items)
+        process.stdout.write(
+          `${i.name.padEnd(w)}  ${i.version.padEnd(7)}  ${i.origin.padEnd(7)}  ${i.prefer.padEnd(6)}  ${i.description.split('\n')[0].slice(0, 60)}\n`,
+        );
     });
   return cmd;
 }

@@ -36,21 +36,38 @@ function machineTotals(m: MachinePlan): string {
  */
 export function renderPlan(plan: StoredPlan): string {
   const out: string[] = [];
-  out.push(`plan ${plan.placementId}: ${plan.machines.length} machines, ${plan.complete ? 'complete' : 'INCOMPLETE'}; ${plan.stats.classes} equivalence classes, ${plan.stats.solves} solves, ${(plan.stats.seconds * 1000).toFixed(1)} ms`);
-  out.push(`modules (ingress order): ${plan.modules.map((m) => `${m.name}@${m.version} ${m.nsPerPacket.toFixed(1)} ns/pkt${m.costEstimated ? ' (est.)' : ''}${m.passRatio !== undefined && m.passRatio < 1 ? ` passes ${Math.round(m.passRatio * 100)}%` : ''}`).join(' -> ')}`);
+  out.push(
+    `plan ${plan.placementId}: ${plan.machines.length} machines, ${plan.complete ? 'complete' : 'INCOMPLETE'}; ${plan.stats.classes} equivalence classes, ${plan.stats.solves} solves, ${(plan.stats.seconds * 1000).toFixed(1)} ms`,
+  );
+  out.push(
+    `modules (ingress order): ${plan.modules.map((m) => `${m.name}@${m.version} ${m.nsPerPacket.toFixed(1)} ns/pkt${m.costEstimated ? ' (est.)' : ''}${m.passRatio !== undefined && m.passRatio < 1 ? ` passes ${Math.round(m.passRatio * 100)}%` : ''}`).join(' -> ')}`,
+  );
   for (const m of plan.modules) if (m.cost) out.push(`  ${m.name}: ${costText(m.cost)}`);
   for (const m of plan.machines) {
-    out.push(`${m.hostname} (${m.systemId})  ${m.feasible ? machineTotals(m) : 'INFEASIBLE'}  solver ${m.solver}${Object.keys(m.flavourSwitches).length ? `  flash: ${Object.entries(m.flavourSwitches).map(([d, p]) => `${d.split('/')[1]} -> ${p}`).join(', ')}` : ''}`);
+    out.push(
+      `${m.hostname} (${m.systemId})  ${m.feasible ? machineTotals(m) : 'INFEASIBLE'}  solver ${m.solver}${
+        Object.keys(m.flavourSwitches).length
+          ? `  flash: ${Object.entries(m.flavourSwitches)
+              .map(([d, p]) => `${d.split('/')[1]} -> ${p}`)
+              .join(', ')}`
+          : ''
+      }`,
+    );
     if (!m.feasible) for (const i of m.infeasible) out.push(`  ! ${i.module}: ${i.constraint}: ${i.message}`);
     for (const path of m.paths ?? []) {
       out.push(`  port ${path.ingress.interface} (${path.ingress.deviceId.split('/')[1] ?? '?'}), ${mpps(path.ingress.pps)} in`);
       for (const h of path.hops) {
-        out.push(`    ${h.position} ${h.module.padEnd(16)} ${h.hook.padEnd(15)} ${h.target.padEnd(17)} on ${h.interface.padEnd(12)} ${h.deviceId.split('/')[1].padEnd(12)} ${(h.profileId ?? '').padEnd(31)} ${mpps(h.pps).padStart(11)}  ${h.costBreakdown.hostCores.toFixed(3)} host cores`);
+        out.push(
+          `    ${h.position} ${h.module.padEnd(16)} ${h.hook.padEnd(15)} ${h.target.padEnd(17)} on ${h.interface.padEnd(12)} ${h.deviceId.split('/')[1].padEnd(12)} ${(h.profileId ?? '').padEnd(31)} ${mpps(h.pps).padStart(11)}  ${h.costBreakdown.hostCores.toFixed(3)} host cores`,
+        );
       }
     }
   }
   for (const s of plan.skipped) out.push(`skipped ${s.hostname} (${s.systemId}): ${s.reason}`);
-  for (const s of plan.scoped) out.push(`fleet-scoped ${s.module}: ${s.feasible ? `${s.replicas.length}/${s.requested} replicas` : `INFEASIBLE (${s.constraint}): ${s.message}`}`);
+  for (const s of plan.scoped)
+    out.push(
+      `fleet-scoped ${s.module}: ${s.feasible ? `${s.replicas.length}/${s.requested} replicas` : `INFEASIBLE (${s.constraint}): ${s.message}`}`,
+    );
   return out.join('\n');
 }
 
@@ -68,16 +85,21 @@ export function explainMachine(plan: StoredPlan, machine: string): string {
     if (skipped) return `${skipped.hostname} (${skipped.systemId}) was not planned: ${skipped.reason}`;
     throw new Error(`machine ${machine} is not in plan ${plan.placementId}`);
   }
-  const out = [`${m.hostname} (${m.systemId}) in ${plan.placementId}: ${m.feasible ? `${machineTotals(m)}, lower bound ${m.lowerBound.toFixed(3)}, solver ${m.solver}` : 'INFEASIBLE'}`];
+  const out = [
+    `${m.hostname} (${m.systemId}) in ${plan.placementId}: ${m.feasible ? `${machineTotals(m)}, lower bound ${m.lowerBound.toFixed(3)}, solver ${m.solver}` : 'INFEASIBLE'}`,
+  ];
   for (const i of m.infeasible) out.push(`  ${i.module} cannot be placed: ${i.constraint}: ${i.message}`);
   // Host cores are priced from these figures; say where each comes from.
   for (const mod of plan.modules) if (mod.cost) out.push(`  host cost of ${mod.name}: ${costText(mod.cost)}`);
   for (const path of m.paths ?? []) {
     out.push(`port ${path.ingress.interface}: ${mpps(path.ingress.pps)} enter`);
     for (const h of path.hops) {
-      out.push(`  ${h.module} -> ${h.hook} (${h.target}) on ${h.interface} of ${h.deviceId}${h.profileId ? ` (${h.profileId})` : ''}, ${mpps(h.pps)}`);
+      out.push(
+        `  ${h.module} -> ${h.hook} (${h.target}) on ${h.interface} of ${h.deviceId}${h.profileId ? ` (${h.profileId})` : ''}, ${mpps(h.pps)}`,
+      );
       for (const r of h.reasons) out.push(`    because ${r}`);
-      for (const r of h.rejected) out.push(`    not ${r.hook ?? r.target} (${r.target}) on ${r.interface ?? r.deviceId}: ${r.rule ?? r.code}: ${r.message}`);
+      for (const r of h.rejected)
+        out.push(`    not ${r.hook ?? r.target} (${r.target}) on ${r.interface ?? r.deviceId}: ${r.rule ?? r.code}: ${r.message}`);
     }
   }
   return out.join('\n');
@@ -100,7 +122,12 @@ export function placementCommands(api: () => IoplaneApi): Command[] {
     .requiredOption('-f, --file <placement.yaml>')
     .option('--idempotency-key <key>')
     .action(async (o: { file: string; idempotencyKey?: string }) => {
-      const res = await api().request<{ id: string; status: string; created: boolean }>('POST', '/v1/placements', readRequest(o.file), o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : undefined);
+      const res = await api().request<{ id: string; status: string; created: boolean }>(
+        'POST',
+        '/v1/placements',
+        readRequest(o.file),
+        o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : undefined,
+      );
       process.stdout.write(`${res.id} ${res.created ? 'submitted' : 'already submitted'} (${res.status})\n`);
     });
   const explain = new Command('explain')

@@ -24,7 +24,8 @@ export function tokensCommand(api: () => IoplaneApi): Command {
   cmd.command('ls').action(async () => {
     const { items } = await api().request<{ items: TokenView[] }>('GET', '/v1/tokens');
     process.stdout.write('ID            NAME                 ROLE      CREATED                   REVOKED\n');
-    for (const t of items) process.stdout.write(`${t.id}  ${t.name.padEnd(20)} ${t.role.padEnd(9)} ${t.createdAt}  ${t.revokedAt ?? '-'}\n`);
+    for (const t of items)
+      process.stdout.write(`${t.id}  ${t.name.padEnd(20)} ${t.role.padEnd(9)} ${t.createdAt}  ${t.revokedAt ?? '-'}\n`);
   });
   cmd
     .command('revoke')

@@ -91,8 +91,12 @@ describe('fleet file validation', () => {
   });
 
   it('rejects references to undeclared zones and tags', () => {
-    expect(() => parseFleetFile(minimal('{hostname: h1, zone: nope, pool: p1, nics: [intel-x710]}'), 'f.yaml')).toThrow(/f\.yaml: hosts\[0\]\.zone: unknown zone 'nope'/);
-    expect(() => parseFleetFile(minimal('{hostname: h1, zone: z1, pool: p1, tags: [gpu], nics: [intel-x710]}'), 'f.yaml')).toThrow(/hosts\[0\]\.tags\[0\]: unknown tag 'gpu'/);
+    expect(() => parseFleetFile(minimal('{hostname: h1, zone: nope, pool: p1, nics: [intel-x710]}'), 'f.yaml')).toThrow(
+      /f\.yaml: hosts\[0\]\.zone: unknown zone 'nope'/,
+    );
+    expect(() => parseFleetFile(minimal('{hostname: h1, zone: z1, pool: p1, tags: [gpu], nics: [intel-x710]}'), 'f.yaml')).toThrow(
+      /hosts\[0\]\.tags\[0\]: unknown tag 'gpu'/,
+    );
   });
 
   it('reports unreadable files and broken YAML with their codes', () => {

@@ -91,7 +91,9 @@ export const fleetFileSchema = z.strictObject({
   zones: z.array(z.strictObject({ name, description: z.string().default('') })).min(1),
   pools: z.array(z.strictObject({ name, description: z.string().default('') })).min(1),
   tags: z
-    .array(z.strictObject({ name, comment: z.string().default(''), definition: z.string().default(''), kernelOpts: z.string().default('') }))
+    .array(
+      z.strictObject({ name, comment: z.string().default(''), definition: z.string().default(''), kernelOpts: z.string().default('') }),
+    )
     .default([]),
   servers: z.record(z.string(), server).default({}),
   hosts: z.array(host).min(1),
@@ -155,9 +157,18 @@ function checkReferences(f: FleetFile, file: string): void {
     list.forEach((n, i) => (seen.has(n) ? fail(`${field}[${i}].name`, `duplicate name '${n}'`) : seen.add(n)));
     return seen;
   };
-  const zones = dupes(f.zones.map((z) => z.name), 'zones');
-  const pools = dupes(f.pools.map((p) => p.name), 'pools');
-  const tags = dupes(f.tags.map((t) => t.name), 'tags');
+  const zones = dupes(
+    f.zones.map((z) => z.name),
+    'zones',
+  );
+  const pools = dupes(
+    f.pools.map((p) => p.name),
+    'pools',
+  );
+  const tags = dupes(
+    f.tags.map((t) => t.name),
+    'tags',
+  );
   if (f.defaults.server && !f.servers[f.defaults.server]) fail('defaults.server', `unknown server '${f.defaults.server}'`);
   f.defaults.dpuTags.forEach((t, i) => tags.has(t) || fail(`defaults.dpuTags[${i}]`, `unknown tag '${t}' (declare it under tags)`));
   const hostnames = new Set<string>();

@@ -92,7 +92,7 @@ export const NIC_MODELS = {
     sriovMaxVf: 64,
     oui: '3c:fd:fe',
   },
-  'bcm57414': {
+  bcm57414: {
     vendorId: '14e4',
     productId: '16d7',
     vendorName: 'Broadcom Inc. and subsidiaries',

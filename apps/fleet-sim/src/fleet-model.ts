@@ -73,9 +73,22 @@ export interface ModelMachine {
   dpuSystemIds: string[];
 }
 
-export interface ModelZone { id: number; name: string; description: string }
-export interface ModelPool { id: number; name: string; description: string }
-export interface ModelTag { name: string; comment: string; definition: string; kernelOpts: string }
+export interface ModelZone {
+  id: number;
+  name: string;
+  description: string;
+}
+export interface ModelPool {
+  id: number;
+  name: string;
+  description: string;
+}
+export interface ModelTag {
+  name: string;
+  comment: string;
+  definition: string;
+  kernelOpts: string;
+}
 
 export interface FleetModel {
   domain: string;
@@ -152,7 +165,15 @@ export function buildFleetModel(file: FleetFile): FleetModel {
 
   const ownerFor = (status: number, h: FleetHost) => (NEEDS_OWNER.has(status) ? (h.owner ?? file.defaults.owner ?? file.user) : null);
 
-  const port = (nic: NicModel, model: string, name: string, seed: string, pciAddress: string | null, numaNode: number, firmware: string | null): ModelInterface => ({
+  const port = (
+    nic: NicModel,
+    model: string,
+    name: string,
+    seed: string,
+    pciAddress: string | null,
+    numaNode: number,
+    firmware: string | null,
+  ): ModelInterface => ({
     id: nextInterfaceId++,
     name,
     macAddress: macFor(nic.oui, seed),
@@ -194,7 +215,9 @@ export function buildFleetModel(file: FleetFile): FleetModel {
       const s = slotInfo();
       const ports = nic.ports ?? m.ports;
       for (let p = 0; p < ports; p++) {
-        interfaces.push(port(m, nic.model, `ens${s.slot}f${p}`, `${h.hostname}/${s.slot}/${p}`, `0000:${s.bus}:00.${p}`, s.numa, nic.firmware ?? null));
+        interfaces.push(
+          port(m, nic.model, `ens${s.slot}f${p}`, `${h.hostname}/${s.slot}/${p}`, `0000:${s.bus}:00.${p}`, s.numa, nic.firmware ?? null),
+        );
       }
     }
     const dpuMachines: ModelMachine[] = [];
@@ -204,7 +227,15 @@ export function buildFleetModel(file: FleetFile): FleetModel {
       const dpuHostname = `${h.hostname}-dpu${j}`;
       const dpuId = register(dpuHostname);
       for (let p = 0; p < dm.nic.ports; p++) {
-        const iface = port(dm.nic, d.model, `ens${s.slot}f${p}np${p}`, `${h.hostname}/${s.slot}/${p}`, `0000:${s.bus}:00.${p}`, s.numa, d.firmware ?? null);
+        const iface = port(
+          dm.nic,
+          d.model,
+          `ens${s.slot}f${p}np${p}`,
+          `${h.hostname}/${s.slot}/${p}`,
+          `0000:${s.bus}:00.${p}`,
+          s.numa,
+          d.firmware ?? null,
+        );
         iface.dpuSystemId = dpuId;
         interfaces.push(iface);
       }

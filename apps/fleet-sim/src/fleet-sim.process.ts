@@ -114,16 +114,28 @@ export interface AgentProcess {
 export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentProcess> {
   if (!NSENTER) throw new Error('nsenter (util-linux) is needed to run an agent in a machine namespace');
   await fsp.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-  const files = { machine: join(o.stateDir, 'machine.json'), key: join(o.stateDir, 'controller.pub'), ports: join(o.stateDir, 'emulated-ports.json') };
+  const files = {
+    machine: join(o.stateDir, 'machine.json'),
+    key: join(o.stateDir, 'controller.pub'),
+    ports: join(o.stateDir, 'emulated-ports.json'),
+  };
   await fsp.writeFile(files.machine, JSON.stringify(o.machine), { mode: 0o600 });
   await fsp.writeFile(files.key, o.publicKeyPem, { mode: 0o600 });
   await fsp.writeFile(files.ports, JSON.stringify(o.ports), { mode: 0o600 });
   const pass = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SWC_NODE_PROJECT', 'TS_NODE_PROJECT', 'IOPLANE_FLEET_MARKERS'];
   const env: NodeJS.ProcessEnv = Object.fromEntries(pass.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
   Object.assign(env, {
-    AGENT_ID: o.id, AGENT_HOST: o.host, AGENT_PORT: String(o.port), AGENT_TOKEN: o.token, AGENT_PUBLIC_KEY: files.key, AGENT_MACHINE: files.machine,
+    AGENT_ID: o.id,
+    AGENT_HOST: o.host,
+    AGENT_PORT: String(o.port),
+    AGENT_TOKEN: o.token,
+    AGENT_PUBLIC_KEY: files.key,
+    AGENT_MACHINE: files.machine,
     // The agent's own check wants a positive scale; 0 (instant) is as good as a nanosecond.
-    AGENT_TIME_SCALE: String(o.timeScale > 0 ? o.timeScale : 1e-9), AGENT_KERNEL: o.kernel, AGENT_STATE_DIR: o.stateDir, AGENT_EMULATED_PORTS: files.ports,
+    AGENT_TIME_SCALE: String(o.timeScale > 0 ? o.timeScale : 1e-9),
+    AGENT_KERNEL: o.kernel,
+    AGENT_STATE_DIR: o.stateDir,
+    AGENT_EMULATED_PORTS: files.ports,
     // One helper build for every agent of the simulator, not one clang run each.
     IOPLANE_XDPCTL_CACHE: process.env.IOPLANE_XDPCTL_CACHE ?? join(REPO, 'var', 'cache', 'devices'),
     LOG_LEVEL: o.logLevel,
@@ -144,7 +156,10 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentPr
   // Up when its unauthenticated liveness answers; a start that fails says why on stderr and exits.
   let mode: 'kernel' | 'emulated' | null = null;
   for (let i = 0; i < 1200 && !gone && !mode; i++) {
-    const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((r) => (r.ok ? (r.json() as Promise<{ mode: 'kernel' | 'emulated' }>) : null), () => null);
+    const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => (r.ok ? (r.json() as Promise<{ mode: 'kernel' | 'emulated' }>) : null),
+      () => null,
+    );
     if (h) mode = h.mode;
     else await new Promise((r) => setTimeout(r, 100));
   }
@@ -158,7 +173,11 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentPr
   if (!mode) {
     await stop('SIGKILL');
     // An uncaught error ends with its stack and Node's version: the lines that name it come first.
-    const said = stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && !l.startsWith('Node.js v'));
+    const said = stderr
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('at ') && !l.startsWith('Node.js v'));
     throw new Error(`agent in ${o.netns} did not come up on ${url}: ${said.slice(0, 8).join(' | ').slice(0, 1500) || 'no output'}`);
   }
   return { url, pid: child.pid!, mode, close: () => stop('SIGTERM'), kill: () => stop('SIGKILL') };

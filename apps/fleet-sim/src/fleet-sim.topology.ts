@@ -1,5 +1,13 @@
 import { runsOwnHostXdp, type Device, type FirmwareProfile } from '@ioplane/domain';
-import { buildTopology, emulatedHostPorts, removeTopology, type EmulatedPortsSpec, type HostPorts, type MachineTopology, type PortPathSpec } from '@ioplane/devices';
+import {
+  buildTopology,
+  emulatedHostPorts,
+  removeTopology,
+  type EmulatedPortsSpec,
+  type HostPorts,
+  type MachineTopology,
+  type PortPathSpec,
+} from '@ioplane/devices';
 
 /**
  * The ports of an emulated host and what stands in front of each, from its devices as the
@@ -14,7 +22,10 @@ export function portSpecs(devices: readonly Device[], profiles: readonly Firmwar
     // (Agilio nic -> bpf) must find the hardware stage on the port's path already cabled.
     const offloads = !runsOwnHostXdp(d.profileId, profiles);
     for (const name of d.interfaces) {
-      out.set(name, d.kind === 'dpu' ? { interface: name, dpu: `dpu${dpus.indexOf(d)}` } : { interface: name, ...(offloads ? { nicStage: true } : {}) });
+      out.set(
+        name,
+        d.kind === 'dpu' ? { interface: name, dpu: `dpu${dpus.indexOf(d)}` } : { interface: name, ...(offloads ? { nicStage: true } : {}) },
+      );
     }
   }
   return [...out.values()];
@@ -31,8 +42,19 @@ export interface SimMachineNet {
   remove(): Promise<void>;
 }
 
-export async function buildMachineNet(o: { name: string; instanceId: string; index: number; devices: readonly Device[]; profiles: readonly FirmwareProfile[] }): Promise<SimMachineNet> {
-  const topology = await buildTopology({ hostname: o.name, instanceId: o.instanceId, index: o.index % 250, ports: portSpecs(o.devices, o.profiles) });
+export async function buildMachineNet(o: {
+  name: string;
+  instanceId: string;
+  index: number;
+  devices: readonly Device[];
+  profiles: readonly FirmwareProfile[];
+}): Promise<SimMachineNet> {
+  const topology = await buildTopology({
+    hostname: o.name,
+    instanceId: o.instanceId,
+    index: o.index % 250,
+    ports: portSpecs(o.devices, o.profiles),
+  });
   const byMaas = new Map(topology.ports.map((p) => [p.interface, p]));
   const wireOf = (p: (typeof topology.ports)[number] | undefined) => (p ? { netns: p.hops[0].netns, address: p.hostAddress } : null);
   const ports: EmulatedPortsSpec = { wire: {}, stages: {} };
@@ -42,7 +64,11 @@ export async function buildMachineNet(o: { name: string; instanceId: string; ind
     const hops = d.interfaces.map((name) => byMaas.get(name)?.hops.find((h) => h.kind === (d.kind === 'dpu' ? 'dpu' : 'nic')) ?? null);
     const first = hops.find((h) => h !== null);
     if (!first) continue;
-    ports.stages[d.id] = { netns: first.netns, netdevs: hops.map((h) => h?.ingress ?? null), wire: d.interfaces.map((name) => wireOf(byMaas.get(name))) };
+    ports.stages[d.id] = {
+      netns: first.netns,
+      netdevs: hops.map((h) => h?.ingress ?? null),
+      wire: d.interfaces.map((name) => wireOf(byMaas.get(name))),
+    };
   }
   return { topology, ports, host: emulatedHostPorts(ports, topology.hostNetns), remove: () => removeTopology(topology) };
 }

@@ -91,7 +91,11 @@ function spawnSender(port: PortPath, packets: number, pps: number): ChildProcess
 
 function checkRate(pps: unknown): number {
   if (typeof pps !== 'number' || !Number.isFinite(pps) || pps <= 0 || pps > MAX_WIRE_PPS) {
-    throw new WireTrafficError('invalid_rate', `pps must be a number above 0 and at most ${MAX_WIRE_PPS}, got ${JSON.stringify(pps)}`, 'pps');
+    throw new WireTrafficError(
+      'invalid_rate',
+      `pps must be a number above 0 and at most ${MAX_WIRE_PPS}, got ${JSON.stringify(pps)}`,
+      'pps',
+    );
   }
   return pps;
 }
@@ -110,23 +114,42 @@ export class WireTraffic {
 
   private portOf(systemId: string, iface: string): PortPath {
     const t = this.topology(systemId);
-    if (!t) throw new WireTrafficError('not_packet_true', `machine ${systemId} has no emulated network (not a packet-true host, or its agent is not running)`, 'systemId');
+    if (!t)
+      throw new WireTrafficError(
+        'not_packet_true',
+        `machine ${systemId} has no emulated network (not a packet-true host, or its agent is not running)`,
+        'systemId',
+      );
     const port = t.ports.find((p) => p.interface === iface);
-    if (!port) throw new WireTrafficError('unknown_port', `${t.hostname} has no port ${iface}; it has ${t.ports.map((p) => p.interface).join(', ')}`, 'interface');
+    if (!port)
+      throw new WireTrafficError(
+        'unknown_port',
+        `${t.hostname} has no port ${iface}; it has ${t.ports.map((p) => p.interface).join(', ')}`,
+        'interface',
+      );
     return port;
   }
 
   /** Sends exactly `packets` at `pps` into the port's wire; resolves once they are sent. */
   async burst(systemId: string, iface: string, packets: number, pps: number): Promise<BurstResult> {
     if (!Number.isInteger(packets) || packets < 0 || packets > MAX_BURST_PACKETS) {
-      throw new WireTrafficError('invalid_rate', `packets must be an integer from 0 to ${MAX_BURST_PACKETS}, got ${JSON.stringify(packets)}`, 'packets');
+      throw new WireTrafficError(
+        'invalid_rate',
+        `packets must be an integer from 0 to ${MAX_BURST_PACKETS}, got ${JSON.stringify(packets)}`,
+        'packets',
+      );
     }
     const child = spawnSender(this.portOf(systemId, iface), packets, checkRate(pps));
     this.bursts.add(child);
     try {
       const { code, stdout, stderr } = await collect(child);
       const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) throw new WireTrafficError('sender_failed', `sender into ${iface} exited ${code}: ${stderr.trim().split('\n').pop() ?? 'no output'}`, 'interface');
+      if (code !== 0 || !last.startsWith('{'))
+        throw new WireTrafficError(
+          'sender_failed',
+          `sender into ${iface} exited ${code}: ${stderr.trim().split('\n').pop() ?? 'no output'}`,
+          'interface',
+        );
       return JSON.parse(last) as BurstResult;
     } finally {
       this.bursts.delete(child);
@@ -152,7 +175,9 @@ export class WireTraffic {
 
   /** Stops the steady sender of one port, of one machine (no interface) or all of them (nothing). */
   async stop(systemId?: string, iface?: string): Promise<number> {
-    const doomed = [...this.steady.entries()].filter(([, s]) => (!systemId || s.info.systemId === systemId) && (!iface || s.info.interface === iface));
+    const doomed = [...this.steady.entries()].filter(
+      ([, s]) => (!systemId || s.info.systemId === systemId) && (!iface || s.info.interface === iface),
+    );
     for (const [key] of doomed) this.steady.delete(key);
     await Promise.all(doomed.map(([, s]) => terminate(s.child)));
     return doomed.length;

@@ -65,18 +65,25 @@ export async function swapChainSlots(t: MachineTopology, iface: string, agentPin
   const bpftool = findBpftool();
   if (!bpftool) throw new Error('bpftool is not installed');
   const netdev = portOf(t, iface).netdev;
-  const [link] = JSON.parse(await run(IP, ['-n', t.hostNetns, '-j', 'link', 'show', 'dev', netdev])) as { xdp?: { prog?: { id: number } } }[];
+  const [link] = JSON.parse(await run(IP, ['-n', t.hostNetns, '-j', 'link', 'show', 'dev', netdev])) as {
+    xdp?: { prog?: { id: number } };
+  }[];
   const running = link?.xdp?.prog?.id;
   if (!running) throw new Error(`${t.hostname}: nothing runs on ${iface}`);
   for (const dev of await fsp.readdir(agentPins).catch(() => [] as string[])) {
     for (const port of await fsp.readdir(join(agentPins, dev)).catch(() => [] as string[])) {
       const chains = join(agentPins, dev, port, 'chains');
       for (const c of await fsp.readdir(chains).catch(() => [] as string[])) {
-        const root = JSON.parse((await run(bpftool, ['prog', 'show', 'pinned', join(chains, c, 'root'), '-j'], true)) || '{}') as { id?: number };
+        const root = JSON.parse((await run(bpftool, ['prog', 'show', 'pinned', join(chains, c, 'root'), '-j'], true)) || '{}') as {
+          id?: number;
+        };
         if (root.id !== running) continue;
         const progs = join(chains, c, 'progs');
         const slots = (JSON.parse(await run(bpftool, ['map', 'dump', 'pinned', progs, '-j'])) as { key: string[]; value: string[] }[])
-          .map((e) => ({ key: e.key.reduce((n, b, i) => n + parseInt(b, 16) * 2 ** (8 * i), 0), id: e.value.reduce((n, b, i) => n + parseInt(b, 16) * 2 ** (8 * i), 0) }))
+          .map((e) => ({
+            key: e.key.reduce((n, b, i) => n + parseInt(b, 16) * 2 ** (8 * i), 0),
+            id: e.value.reduce((n, b, i) => n + parseInt(b, 16) * 2 ** (8 * i), 0),
+          }))
           .sort((a, b) => a.key - b.key);
         if (slots.length < 2) throw new Error(`${t.hostname}: the chain on ${iface} has ${slots.length} slot(s), nothing to swap`);
         await run(bpftool, ['map', 'update', 'pinned', progs, 'key', ...u32(slots[0].key), 'value', 'id', String(slots[1].id)]);

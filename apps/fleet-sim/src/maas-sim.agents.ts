@@ -134,7 +134,8 @@ async function scrub(agentId: string, stateDir: string): Promise<void> {
   // The agent's hardware stages pin under `<agentId>-s<n>` (see createDrivers).
   const root = bpffsRoot(agentId);
   for (const d of await fsp.readdir(dirname(root)).catch(() => [] as string[])) {
-    if (d.startsWith(`${basename(root)}-s`) && /-s\d+$/.test(d)) await fsp.rm(join(dirname(root), d), { recursive: true, force: true }).catch(() => undefined);
+    if (d.startsWith(`${basename(root)}-s`) && /-s\d+$/.test(d))
+      await fsp.rm(join(dirname(root), d), { recursive: true, force: true }).catch(() => undefined);
   }
   await fsp.rm(join(stateDir, agentId), { recursive: true, force: true });
 }
@@ -146,9 +147,15 @@ async function scrub(agentId: string, stateDir: string): Promise<void> {
  */
 export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions, defaults: { timeScale: number }): Promise<SimAgents> {
   const instanceId = opts.instanceId ?? randomBytes(2).toString('hex');
-  if (!INSTANCE_ID.test(instanceId)) throw new SimAgentStartError(`agents.instanceId must be 1-12 lowercase letters or digits, got '${instanceId}'`, 'agents.instanceId', null);
+  if (!INSTANCE_ID.test(instanceId))
+    throw new SimAgentStartError(
+      `agents.instanceId must be 1-12 lowercase letters or digits, got '${instanceId}'`,
+      'agents.instanceId',
+      null,
+    );
   const port = opts.port ?? 9440;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SimAgentStartError(`agents.port must be an integer from 0 to 65535, got ${port}`, 'agents.port', null);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new SimAgentStartError(`agents.port must be an integer from 0 to 65535, got ${port}`, 'agents.port', null);
   const timeScale = opts.timeScale ?? defaults.timeScale;
   if (!(timeScale >= 0)) throw new SimAgentStartError(`agents.timeScale must be a number >= 0, got ${timeScale}`, 'agents.timeScale', null);
   if (!opts.tokenSecret) throw new SimAgentStartError('agents.tokenSecret must not be empty', 'agents.tokenSecret', null);
@@ -205,7 +212,13 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
         for (const i of m.model.interfaces) if (i.isBoot) i.ipAddress = a.address;
       }
       if (net) {
-        const common = { port: settings?.port ?? shared, publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem, timeScale, kernel: opts.kernel ?? 'auto', logLevel: logger.level } as const;
+        const common = {
+          port: settings?.port ?? shared,
+          publicKeyPem: settings?.publicKeyPem ?? opts.publicKeyPem,
+          timeScale,
+          kernel: opts.kernel ?? 'auto',
+          logLevel: logger.level,
+        } as const;
         // A DPU is a machine of its own (MAAS: a child of its host) whose agent holds the DPU's devices; the host's agent does not.
         const onDpu = (d: (typeof devices)[number]) => d.kind === 'dpu' && !!d.dpuSystemId && m.model.dpuSystemIds.includes(d.dpuSystemId);
         const proc = await startAgentProcess({
@@ -215,9 +228,18 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
           host: m.model.ipAddress,
           token: settings?.token ?? agentToken(opts.tokenSecret, systemId),
           // The DPU's host-side netdevs stay the host's: host XDP on them, as the entry an agent holding the card would add.
-          machine: { systemId, hostname: m.hostname, devices: devices.flatMap((d) => (onDpu(d) ? [{ ...d, id: hostXdpDeviceId(d.id), name: `${d.name}~xdp`, kind: 'nic' as const, profileId: null }] : [d])) },
+          machine: {
+            systemId,
+            hostname: m.hostname,
+            devices: devices.flatMap((d) =>
+              onDpu(d) ? [{ ...d, id: hostXdpDeviceId(d.id), name: `${d.name}~xdp`, kind: 'nic' as const, profileId: null }] : [d],
+            ),
+          },
           stateDir: join(stateDir, id),
-          ports: { wire: net.ports.wire, stages: Object.fromEntries(Object.entries(net.ports.stages).filter(([d]) => !devices.some((x) => x.id === d && onDpu(x)))) },
+          ports: {
+            wire: net.ports.wire,
+            stages: Object.fromEntries(Object.entries(net.ports.stages).filter(([d]) => !devices.some((x) => x.id === d && onDpu(x)))),
+          },
         });
         agents.set(systemId, proc);
         for (const dpuId of m.model.dpuSystemIds) {
@@ -225,22 +247,34 @@ export async function startSimAgents(store: MaasSimStore, opts: SimAgentOptions,
           const own = devices.filter((d) => onDpu(d) && d.dpuSystemId === dpuId);
           const stage = own.map((d) => net!.ports.stages[d.id]).find((x) => x);
           if (!stage) continue;
-          const a = mgmt!(hosts.length + Math.max(0, store.model.dpus.findIndex((x) => x.systemId === dpuId)));
+          const a = mgmt!(
+            hosts.length +
+              Math.max(
+                0,
+                store.model.dpus.findIndex((x) => x.systemId === dpuId),
+              ),
+          );
           await addMgmtLink(stage.netns, mgmtLinkName(instanceId, dpuId), a);
           dpu.model.ipAddress = a.address;
           for (const i of dpu.model.interfaces) if (i.isBoot) i.ipAddress = a.address;
           const dpuAgentId = agentIdFor(instanceId, dpuId);
-          agents.set(dpuId, await startAgentProcess({
-            ...common,
-            // Its own namespace holds the uplink p<n> and the host representor pf<n>hpf, as on the DPU's Arm cores.
-            netns: stage.netns,
-            id: dpuAgentId,
-            host: a.address,
-            token: agentToken(opts.tokenSecret, dpuId),
-            machine: { systemId: dpuId, hostname: dpu.hostname, devices: own },
-            stateDir: join(stateDir, dpuAgentId),
-            ports: { wire: {}, stages: Object.fromEntries(own.filter((d) => net!.ports.stages[d.id]).map((d) => [d.id, net!.ports.stages[d.id]])) },
-          }));
+          agents.set(
+            dpuId,
+            await startAgentProcess({
+              ...common,
+              // Its own namespace holds the uplink p<n> and the host representor pf<n>hpf, as on the DPU's Arm cores.
+              netns: stage.netns,
+              id: dpuAgentId,
+              host: a.address,
+              token: agentToken(opts.tokenSecret, dpuId),
+              machine: { systemId: dpuId, hostname: dpu.hostname, devices: own },
+              stateDir: join(stateDir, dpuAgentId),
+              ports: {
+                wire: {},
+                stages: Object.fromEntries(own.filter((d) => net!.ports.stages[d.id]).map((d) => [d.id, net!.ports.stages[d.id]])),
+              },
+            }),
+          );
         }
         return;
       }

@@ -64,15 +64,71 @@ describe('MAAS simulator: transport, auth and reads', () => {
     expect(ids).toEqual([...ids].sort());
     const m = r.json[0];
     for (const field of [
-      'system_id', 'hostname', 'fqdn', 'domain', 'description', 'owner', 'owner_data', 'workload_annotations', 'locked', 'architecture',
-      'cpu_count', 'cpu_speed', 'memory', 'storage', 'status', 'status_name', 'status_message', 'error_description', 'osystem',
-      'distro_series', 'power_type', 'power_state', 'tag_names', 'ip_addresses', 'interface_set', 'boot_interface', 'zone', 'pool',
-      'blockdevice_set', 'physicalblockdevice_set', 'node_type', 'node_type_name', 'parent', 'hardware_info', 'numanode_set', 'is_dpu', 'resource_uri',
+      'system_id',
+      'hostname',
+      'fqdn',
+      'domain',
+      'description',
+      'owner',
+      'owner_data',
+      'workload_annotations',
+      'locked',
+      'architecture',
+      'cpu_count',
+      'cpu_speed',
+      'memory',
+      'storage',
+      'status',
+      'status_name',
+      'status_message',
+      'error_description',
+      'osystem',
+      'distro_series',
+      'power_type',
+      'power_state',
+      'tag_names',
+      'ip_addresses',
+      'interface_set',
+      'boot_interface',
+      'zone',
+      'pool',
+      'blockdevice_set',
+      'physicalblockdevice_set',
+      'node_type',
+      'node_type_name',
+      'parent',
+      'hardware_info',
+      'numanode_set',
+      'is_dpu',
+      'resource_uri',
     ]) {
       expect(m).toHaveProperty(field);
     }
-    for (const field of ['id', 'name', 'type', 'mac_address', 'enabled', 'vendor', 'product', 'firmware_version', 'link_connected', 'interface_speed',
-      'link_speed', 'effective_mtu', 'numa_node', 'sriov_max_vf', 'params', 'parents', 'children', 'tags', 'vlan', 'links', 'discovered', 'system_id', 'resource_uri']) {
+    for (const field of [
+      'id',
+      'name',
+      'type',
+      'mac_address',
+      'enabled',
+      'vendor',
+      'product',
+      'firmware_version',
+      'link_connected',
+      'interface_speed',
+      'link_speed',
+      'effective_mtu',
+      'numa_node',
+      'sriov_max_vf',
+      'params',
+      'parents',
+      'children',
+      'tags',
+      'vlan',
+      'links',
+      'discovered',
+      'system_id',
+      'resource_uri',
+    ]) {
       expect(m.interface_set[0]).toHaveProperty(field);
     }
   });
@@ -84,7 +140,12 @@ describe('MAAS simulator: transport, auth and reads', () => {
     expect(zoneA.json).toHaveLength(sim.model.machines.filter((m) => m.zone === 'zone-a').length);
 
     const both = await call('machines/?tags=smartnic&tags=canary');
-    expect(both.json.map((m: any) => m.hostname).sort()).toEqual(sim.model.hosts.filter((h) => h.tags.includes('smartnic') && h.tags.includes('canary')).map((h) => h.hostname).sort());
+    expect(both.json.map((m: any) => m.hostname).sort()).toEqual(
+      sim.model.hosts
+        .filter((h) => h.tags.includes('smartnic') && h.tags.includes('canary'))
+        .map((h) => h.hostname)
+        .sort(),
+    );
 
     const notA = await call('machines/?not_in_zone=zone-a&not_in_zone=zone-b');
     expect(notA.json.every((m: any) => m.zone.name === 'zone-c')).toBe(true);
@@ -115,7 +176,11 @@ describe('MAAS simulator: transport, auth and reads', () => {
     expect(r.json.architecture).toBe('arm64/generic');
     expect(r.json.is_dpu).toBe(true);
     expect(r.json.hardware_info.system_family).toBe('BlueField');
-    expect(r.json.parent).toEqual({ system_id: dpu.parentSystemId, resource_uri: `/MAAS/api/2.0/machines/${dpu.parentSystemId}/`, __incomplete__: true });
+    expect(r.json.parent).toEqual({
+      system_id: dpu.parentSystemId,
+      resource_uri: `/MAAS/api/2.0/machines/${dpu.parentSystemId}/`,
+      __incomplete__: true,
+    });
   });
 
   it('lists a host PCI inventory with the ids of hardware-ids.md', async () => {

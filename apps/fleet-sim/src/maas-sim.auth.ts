@@ -77,13 +77,19 @@ export class OAuthVerifier {
     const params = header ? parseHeader(header) : null;
     const missing = params ? REQUIRED.filter((p) => !params.has(p)) : REQUIRED;
     if (!params || missing.length) {
-      throw new MaasError(401, header ? `Authorization Error: Missing OAuth parameters: ${missing.join(', ')}.` : 'Authorization Error: no credentials supplied.', {
-        'WWW-Authenticate': 'OAuth realm="MAAS API"',
-      });
+      throw new MaasError(
+        401,
+        header ? `Authorization Error: Missing OAuth parameters: ${missing.join(', ')}.` : 'Authorization Error: no credentials supplied.',
+        {
+          'WWW-Authenticate': 'OAuth realm="MAAS API"',
+        },
+      );
     }
     const ts = params.get('oauth_timestamp')!;
     if (!/^\d+$/.test(ts)) throw new MaasError(400, `Bad Request: invalid oauth_timestamp '${ts}', it must be an integer.`);
-    const user = this.users.find((u) => u.key.consumerKey === params.get('oauth_consumer_key') && u.key.tokenKey === params.get('oauth_token'));
+    const user = this.users.find(
+      (u) => u.key.consumerKey === params.get('oauth_consumer_key') && u.key.tokenKey === params.get('oauth_token'),
+    );
     if (!user) throw new MaasError(401, 'Authorization Error: Invalid API key.');
     const method = params.get('oauth_signature_method')!.toUpperCase();
     if (method !== 'PLAINTEXT') throw new MaasError(401, `Authorization Error: Signature method ${method} not supported.`);

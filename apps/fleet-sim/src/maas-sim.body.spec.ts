@@ -13,11 +13,25 @@ describe('request bodies', () => {
   it('parses multipart/form-data fields and files', () => {
     const b = 'XyZ123';
     const body = [
-      `--${b}`, 'Content-Disposition: form-data; name="name"', '', 'flash-nfp',
-      `--${b}`, 'Content-Disposition: form-data; name="tags"', '', 'fw',
-      `--${b}`, 'Content-Disposition: form-data; name="tags"', '', 'nfp',
-      `--${b}`, 'Content-Disposition: form-data; name="script"; filename="flash.sh"', 'Content-Type: text/x-sh', '', '#!/bin/sh\r\necho hi',
-      `--${b}--`, '',
+      `--${b}`,
+      'Content-Disposition: form-data; name="name"',
+      '',
+      'flash-nfp',
+      `--${b}`,
+      'Content-Disposition: form-data; name="tags"',
+      '',
+      'fw',
+      `--${b}`,
+      'Content-Disposition: form-data; name="tags"',
+      '',
+      'nfp',
+      `--${b}`,
+      'Content-Disposition: form-data; name="script"; filename="flash.sh"',
+      'Content-Type: text/x-sh',
+      '',
+      '#!/bin/sh\r\necho hi',
+      `--${b}--`,
+      '',
     ].join('\r\n');
     const { params, files } = parseBody(`multipart/form-data; boundary=${b}`, Buffer.from(body));
     expect(params.get('name')).toBe('flash-nfp');
@@ -35,6 +49,8 @@ describe('request bodies', () => {
     for (const v of ['false', '0', 'no', 'off', 'OFF']) expect(parseBoolean(v)).toBe(false);
     expect(parseBoolean('maybe')).toBeUndefined();
     const p = new Params([['erase', 'maybe']]);
-    expect(() => p.bool('erase')).toThrow(expect.objectContaining({ status: 400, body: { erase: ["'maybe' value must be either True or False."] } }));
+    expect(() => p.bool('erase')).toThrow(
+      expect.objectContaining({ status: 400, body: { erase: ["'maybe' value must be either True or False."] } }),
+    );
   });
 });

@@ -17,7 +17,16 @@ describe('event log', () => {
   });
 
   it('after a cursor returns the oldest page, reversed', () => {
-    const page = log.query({ level: 'DEBUG', after: 1, limit: 2 }, [['op', 'query'], ['level', 'DEBUG'], ['after', '1'], ['limit', '2']], '/e/');
+    const page = log.query(
+      { level: 'DEBUG', after: 1, limit: 2 },
+      [
+        ['op', 'query'],
+        ['level', 'DEBUG'],
+        ['after', '1'],
+        ['limit', '2'],
+      ],
+      '/e/',
+    );
     expect(page.events.map((e) => e.id)).toEqual([4, 2]);
     expect(page.next_uri).toBe('/e/?op=query&level=DEBUG&limit=2&after=4');
   });

@@ -27,7 +27,16 @@ export interface EventQuery {
 
 export interface EventPage {
   count: number;
-  events: Array<{ id: number; node: string; hostname: string; username: string; level: string; created: string; type: string; description: string }>;
+  events: Array<{
+    id: number;
+    node: string;
+    hostname: string;
+    username: string;
+    level: string;
+    created: string;
+    type: string;
+    description: string;
+  }>;
   next_uri: string;
   prev_uri: string | null;
 }
@@ -81,7 +90,8 @@ export class EventLog {
     const min = LEVELS[levelName as LevelName];
     // AUDIT selects exactly the audit trail; any other level means "this and above", which excludes AUDIT (0).
     const levelOk = (e: SimEvent) => (min === LEVELS.AUDIT ? e.level === 'AUDIT' : LEVELS[e.level] >= min);
-    const match = (e: SimEvent) => levelOk(e) && (!q.systemIds || q.systemIds.has(e.systemId)) && (q.owner === undefined || e.username === q.owner);
+    const match = (e: SimEvent) =>
+      levelOk(e) && (!q.systemIds || q.systemIds.has(e.systemId)) && (q.owner === undefined || e.username === q.owner);
 
     let picked: SimEvent[] = [];
     if (q.after === undefined) {

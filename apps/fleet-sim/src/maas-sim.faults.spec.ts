@@ -57,13 +57,21 @@ describe('MAAS simulator: fault injection', () => {
 
   it('exposes the controls over HTTP at /sim/faults, behind the same OAuth', async () => {
     expect((await fetch(simUrl())).status).toBe(401);
-    const put = await fetch(simUrl(), { method: 'PUT', headers: { Authorization: buildOAuthHeader(sim.apiKey), 'Content-Type': 'application/json' }, body: JSON.stringify({ unavailableRate: 1 }) });
+    const put = await fetch(simUrl(), {
+      method: 'PUT',
+      headers: { Authorization: buildOAuthHeader(sim.apiKey), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ unavailableRate: 1 }),
+    });
     expect(put.status).toBe(200);
     expect(((await put.json()) as any).unavailableRate).toBe(1);
     expect((await call('version/', { auth: null })).status).toBe(503);
     const get = await fetch(simUrl(), { headers: { Authorization: buildOAuthHeader(sim.apiKey) } });
     expect(((await get.json()) as any).unavailableRate).toBe(1);
-    const bad = await fetch(simUrl(), { method: 'PUT', headers: { Authorization: buildOAuthHeader(sim.apiKey) }, body: JSON.stringify({ unavailableRate: 2 }) });
+    const bad = await fetch(simUrl(), {
+      method: 'PUT',
+      headers: { Authorization: buildOAuthHeader(sim.apiKey) },
+      body: JSON.stringify({ unavailableRate: 2 }),
+    });
     expect(bad.status).toBe(400);
     const del = await fetch(simUrl(), { method: 'DELETE', headers: { Authorization: buildOAuthHeader(sim.apiKey) } });
     expect(((await del.json()) as any).unavailableRate).toBe(0);

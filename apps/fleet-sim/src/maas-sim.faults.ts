@@ -23,9 +23,7 @@ export interface FaultControls {
 }
 
 export type FaultDecision =
-  | { kind: 'none' }
-  | { kind: 'reset' }
-  | { kind: 'respond'; status: number; body: string; headers: Record<string, string> };
+  { kind: 'none' } | { kind: 'reset' } | { kind: 'respond'; status: number; body: string; headers: Record<string, string> };
 
 export const NO_FAULTS: FaultSettings = {
   unavailableRate: 0,
@@ -40,7 +38,10 @@ export const NO_FAULTS: FaultSettings = {
 const RATES = ['unavailableRate', 'conflictRate', 'gatewayTimeoutRate', 'resetRate', 'deployFailureRate'] as const;
 
 export class FaultSettingsError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
   }
 }
@@ -75,7 +76,12 @@ export class FaultInjector implements FaultControls {
     let r = this.random();
     if ((r -= s.resetRate) < 0) return { kind: 'reset' };
     if ((r -= s.unavailableRate) < 0) {
-      return { kind: 'respond', status: 503, body: 'Unable to connect to any rack controller; no connections available.', headers: { 'Retry-After': String(s.retryAfterSeconds) } };
+      return {
+        kind: 'respond',
+        status: 503,
+        body: 'Unable to connect to any rack controller; no connections available.',
+        headers: { 'Retry-After': String(s.retryAfterSeconds) },
+      };
     }
     if ((r -= s.conflictRate) < 0) {
       return { kind: 'respond', status: 409, body: 'Conflict error. Please retry the request.', headers: { 'Retry-After': '5' } };

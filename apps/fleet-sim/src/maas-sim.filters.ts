@@ -65,7 +65,14 @@ export function allocateFilter(store: MaasSimStore, params: Params): Predicate {
   return (m) => preds.every((p) => p(m));
 }
 
-function locationFilters(store: MaasSimStore, params: Params, zoneKey: string, notZoneKey: string, poolKey: string, notPoolKey: string): Predicate[] {
+function locationFilters(
+  store: MaasSimStore,
+  params: Params,
+  zoneKey: string,
+  notZoneKey: string,
+  poolKey: string,
+  notPoolKey: string,
+): Predicate[] {
   const preds: Predicate[] = [];
   const zones = params.list(zoneKey);
   store.requireZones(zones, zoneKey);
@@ -114,8 +121,18 @@ function capacityFilters(params: Params): Predicate[] {
 
 /** How MAAS echoes constraints in its 409: `[('zone', ['zone-x'])] (resolved to "zone=zone-x")`. */
 export function describeConstraints(params: Params): string {
-  const keys = [...new Set(params.entries.map(([k]) => k))].filter((k) => !['op', 'agent_name', 'comment', 'dry_run', 'verbose', 'bridge_all', 'bridge_stp', 'bridge_fd'].includes(k));
-  const list = keys.map((k) => `('${k}', [${params.list(k).map((v) => `'${v}'`).join(', ')}])`).join(', ');
+  const keys = [...new Set(params.entries.map(([k]) => k))].filter(
+    (k) => !['op', 'agent_name', 'comment', 'dry_run', 'verbose', 'bridge_all', 'bridge_stp', 'bridge_fd'].includes(k),
+  );
+  const list = keys
+    .map(
+      (k) =>
+        `('${k}', [${params
+          .list(k)
+          .map((v) => `'${v}'`)
+          .join(', ')}])`,
+    )
+    .join(', ');
   const resolved = keys.map((k) => `${k}=${params.list(k).join(',')}`).join(' ');
   return `[${list}] (resolved to "${resolved}")`;
 }

@@ -73,8 +73,14 @@ const deleteTag: Handler = (ctx) => {
 const updateNodes: Handler = (ctx) => {
   const tag = ctx.store.getTag(ctx.args[0]);
   if (tag.definition) throw badRequest(`Tag ${tag.name} is defined by an XPath expression; its nodes cannot be changed manually.`);
-  const add = ctx.form.list('add').map((id) => ctx.store.find(id)).filter((m) => m !== undefined);
-  const remove = ctx.form.list('remove').map((id) => ctx.store.find(id)).filter((m) => m !== undefined);
+  const add = ctx.form
+    .list('add')
+    .map((id) => ctx.store.find(id))
+    .filter((m) => m !== undefined);
+  const remove = ctx.form
+    .list('remove')
+    .map((id) => ctx.store.find(id))
+    .filter((m) => m !== undefined);
   for (const m of add) m.tags.add(tag.name);
   for (const m of remove) m.tags.delete(tag.name);
   return { added: add.length, removed: remove.length };
@@ -82,7 +88,10 @@ const updateNodes: Handler = (ctx) => {
 
 const taggedMachines: Handler = (ctx) => {
   const tag = ctx.store.getTag(ctx.args[0]);
-  return ctx.store.list().filter((m) => m.tags.has(tag.name)).map((m) => renderMachine(ctx.store, m));
+  return ctx.store
+    .list()
+    .filter((m) => m.tags.has(tag.name))
+    .map((m) => renderMachine(ctx.store, m));
 };
 
 const findPool = (ctx: RequestContext) => {
@@ -97,7 +106,14 @@ const EVENT_NODE_FILTERS = ['id', 'hostname', 'mac_address', 'zone', 'pool', 'do
 const queryEvents: Handler = (ctx) => {
   const q = ctx.query;
   const nodeParams = new Params(q.entries.filter(([k]) => EVENT_NODE_FILTERS.includes(k)));
-  const systemIds = nodeParams.entries.length ? new Set(ctx.store.list().filter(readFilter(ctx.store, nodeParams)).map((m) => m.systemId)) : undefined;
+  const systemIds = nodeParams.entries.length
+    ? new Set(
+        ctx.store
+          .list()
+          .filter(readFilter(ctx.store, nodeParams))
+          .map((m) => m.systemId),
+      )
+    : undefined;
   try {
     return ctx.store.events.query(
       { level: q.get('level'), after: q.int('after'), before: q.int('before'), limit: q.int('limit'), owner: q.get('owner'), systemIds },
@@ -142,7 +158,11 @@ export const catalogRoutes: Route[] = [
         const name = ctx.form.get('name');
         if (!name) throw badRequest({ name: ['This field is required.'] });
         if (ctx.store.zones.has(name)) throw badRequest({ name: ['Zone with this Name already exists.'] });
-        const zone = { id: Math.max(...[...ctx.store.zones.values()].map((z) => z.id)) + 1, name, description: ctx.form.get('description') ?? '' };
+        const zone = {
+          id: Math.max(...[...ctx.store.zones.values()].map((z) => z.id)) + 1,
+          name,
+          description: ctx.form.get('description') ?? '',
+        };
         ctx.store.zones.set(name, zone);
         return renderZone(zone);
       },
@@ -166,7 +186,11 @@ export const catalogRoutes: Route[] = [
         const name = ctx.form.get('name');
         if (!name) throw badRequest({ name: ['This field is required.'] });
         if (ctx.store.pools.has(name)) throw badRequest({ name: ['Resource pool with this Name already exists.'] });
-        const pool = { id: Math.max(...[...ctx.store.pools.values()].map((p) => p.id)) + 1, name, description: ctx.form.get('description') ?? '' };
+        const pool = {
+          id: Math.max(...[...ctx.store.pools.values()].map((p) => p.id)) + 1,
+          name,
+          description: ctx.form.get('description') ?? '',
+        };
         ctx.store.pools.set(name, pool);
         return renderPool(pool);
       },

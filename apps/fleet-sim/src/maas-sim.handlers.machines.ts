@@ -11,7 +11,10 @@ const render = (ctx: RequestContext, m: SimMachine) => renderMachine(ctx.store, 
 
 const list: Handler = (ctx) => {
   const pred = readFilter(ctx.store, ctx.query);
-  return ctx.store.list().filter(pred).map((m) => render(ctx, m));
+  return ctx.store
+    .list()
+    .filter(pred)
+    .map((m) => render(ctx, m));
 };
 
 /** Wraps a state-changing op so it answers with the full machine, like every MAAS machine op. */
@@ -43,7 +46,8 @@ const update: Handler = (ctx) => {
   const hostname = f.get('hostname');
   if (hostname !== undefined) {
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(hostname)) throw badRequest({ hostname: [`Invalid hostname: ${hostname}`] });
-    if (ctx.store.list().some((x) => x !== m && x.hostname === hostname)) throw badRequest({ hostname: [`Node with hostname "${hostname}" already exists`] });
+    if (ctx.store.list().some((x) => x !== m && x.hostname === hostname))
+      throw badRequest({ hostname: [`Node with hostname "${hostname}" already exists`] });
     m.hostname = hostname;
   }
   const description = f.get('description');
@@ -75,7 +79,11 @@ export const machineRoutes: Route[] = [
         const mac = (ctx.query.get('mac_address') ?? '').toLowerCase().replace(/-/g, ':');
         return ctx.store.list().some((m) => m.model.interfaces.some((i) => i.macAddress === mac));
       },
-      'GET list_allocated': (ctx) => ctx.store.list().filter((m) => m.owner === ctx.user).map((m) => render(ctx, m)),
+      'GET list_allocated': (ctx) =>
+        ctx.store
+          .list()
+          .filter((m) => m.owner === ctx.user)
+          .map((m) => render(ctx, m)),
     },
   },
   {
@@ -85,9 +93,15 @@ export const machineRoutes: Route[] = [
       PUT: update,
       'GET query_power_state': (ctx) => ({ state: machineOf(ctx).powerState }),
       'POST deploy': mutate((ctx, m) =>
-        ctx.lifecycle.deploy(m, ctx.user, { distroSeries: ctx.form.get('distro_series'), osystem: ctx.form.get('osystem'), userDataBase64: ctx.form.get('user_data') }),
+        ctx.lifecycle.deploy(m, ctx.user, {
+          distroSeries: ctx.form.get('distro_series'),
+          osystem: ctx.form.get('osystem'),
+          userDataBase64: ctx.form.get('user_data'),
+        }),
       ),
-      'POST release': mutate((ctx, m) => ctx.lifecycle.release(m, ctx.user, { erase: ctx.form.bool('erase'), comment: ctx.form.get('comment') })),
+      'POST release': mutate((ctx, m) =>
+        ctx.lifecycle.release(m, ctx.user, { erase: ctx.form.bool('erase'), comment: ctx.form.get('comment') }),
+      ),
       'POST commission': mutate((ctx, m) => ctx.lifecycle.commission(m, ctx.user, scriptsOf(ctx, 'commissioning_scripts'))),
       'POST test': mutate((ctx, m) => ctx.lifecycle.test(m, ctx.user, scriptsOf(ctx, 'testing_scripts'))),
       'POST lock': mutate((ctx, m) => ctx.lifecycle.lock(m, ctx.user)),
@@ -96,7 +110,9 @@ export const machineRoutes: Route[] = [
       'POST set_owner_data': annotate,
       'POST power_on': mutate((ctx, m) => ctx.lifecycle.powerOn(m, ctx.user)),
       'POST power_off': mutate((ctx, m) => ctx.lifecycle.powerOff(m, ctx.user)),
-      'POST mark_broken': mutate((ctx, m) => ctx.lifecycle.markBroken(m, ctx.user, ctx.form.get('comment') ?? ctx.form.get('error_description') ?? '')),
+      'POST mark_broken': mutate((ctx, m) =>
+        ctx.lifecycle.markBroken(m, ctx.user, ctx.form.get('comment') ?? ctx.form.get('error_description') ?? ''),
+      ),
       'POST mark_fixed': mutate((ctx, m) => ctx.lifecycle.markFixed(m, ctx.user)),
       'POST abort': mutate((ctx, m) => ctx.lifecycle.abort(m, ctx.user)),
       'POST rescue_mode': mutate((ctx, m) => ctx.lifecycle.rescueMode(m, ctx.user)),
@@ -137,13 +153,19 @@ export const machineRoutes: Route[] = [
           return v.length === 0 || v.includes(String(value));
         };
         return renderDevices(nodeOf(ctx)).filter(
-          (d) => want('hardware_type', d.hardware_type) && want('vendor_id', d.vendor_id) && want('product_id', d.product_id) && want('commissioning_driver', d.commissioning_driver) && want('numa_node', d.numa_node) && want('pci_address', d.pci_address),
+          (d) =>
+            want('hardware_type', d.hardware_type) &&
+            want('vendor_id', d.vendor_id) &&
+            want('product_id', d.product_id) &&
+            want('commissioning_driver', d.commissioning_driver) &&
+            want('numa_node', d.numa_node) &&
+            want('pci_address', d.pci_address),
         );
       },
     },
   },
   {
     pattern: /^nodes\/([^/]+)\/blockdevices\/$/,
-    handlers: { GET: (ctx) => (render(ctx, nodeOf(ctx)).blockdevice_set as unknown[]) },
+    handlers: { GET: (ctx) => render(ctx, nodeOf(ctx)).blockdevice_set as unknown[] },
   },
 ];

@@ -7,7 +7,10 @@ export interface TrafficReply {
 
 const STATUS: Record<WireTrafficError['code'], number> = { not_packet_true: 409, unknown_port: 404, invalid_rate: 400, sender_failed: 502 };
 
-const refusal = (status: number, code: string, field: string, message: string): TrafficReply => ({ status, body: { error: { code, field, message } } });
+const refusal = (status: number, code: string, field: string, message: string): TrafficReply => ({
+  status,
+  body: { error: { code, field, message } },
+});
 
 /**
  * `/sim/traffic`: real packets into a packet-true fleet's ports.
@@ -19,11 +22,18 @@ const refusal = (status: number, code: string, field: string, message: string): 
  * Errors are `{error: {code, field, message}}`.
  */
 export async function handleTraffic(traffic: WireTraffic | null, method: string, args: string[], body: Buffer): Promise<TrafficReply> {
-  if (!traffic) return refusal(409, 'not_packet_true', 'fleet', 'no packet-true fleet: the simulator runs no agents in network namespaces (run as root with kernel agents)');
+  if (!traffic)
+    return refusal(
+      409,
+      'not_packet_true',
+      'fleet',
+      'no packet-true fleet: the simulator runs no agents in network namespaces (run as root with kernel agents)',
+    );
   const [systemId, iface, ...rest] = args;
   if (rest.length) return refusal(404, 'not_found', 'path', `no such path: /sim/traffic/${args.join('/')}`);
   try {
-    if (method === 'GET' && !systemId) return { status: 200, body: { senders: traffic.running(), maxPps: MAX_WIRE_PPS, maxBurstPackets: MAX_BURST_PACKETS } };
+    if (method === 'GET' && !systemId)
+      return { status: 200, body: { senders: traffic.running(), maxPps: MAX_WIRE_PPS, maxBurstPackets: MAX_BURST_PACKETS } };
     if (method === 'DELETE') return { status: 200, body: { stopped: await traffic.stop(systemId, iface) } };
     if (method === 'PUT' && systemId && iface) {
       let input: unknown;
@@ -32,14 +42,20 @@ export async function handleTraffic(traffic: WireTraffic | null, method: string,
       } catch {
         return refusal(400, 'validation', 'body', 'body must be a JSON object: {"pps": n} or {"pps": n, "packets": k}');
       }
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) return refusal(400, 'validation', 'body', 'body must be a JSON object: {"pps": n} or {"pps": n, "packets": k}');
+      if (typeof input !== 'object' || input === null || Array.isArray(input))
+        return refusal(400, 'validation', 'body', 'body must be a JSON object: {"pps": n} or {"pps": n, "packets": k}');
       const { pps, packets, ...extra } = input as { pps?: unknown; packets?: unknown };
       const unknown = Object.keys(extra)[0];
       if (unknown) return refusal(400, 'validation', unknown, `unknown field ${unknown}; a sender takes pps and packets`);
       if (packets === undefined) return { status: 200, body: await traffic.start(systemId, iface, pps as number) };
       return { status: 200, body: await traffic.burst(systemId, iface, packets as number, pps as number) };
     }
-    return refusal(405, 'method_not_allowed', 'method', `${method} is not allowed here: GET /sim/traffic, PUT or DELETE /sim/traffic/{system_id}/{interface}`);
+    return refusal(
+      405,
+      'method_not_allowed',
+      'method',
+      `${method} is not allowed here: GET /sim/traffic, PUT or DELETE /sim/traffic/{system_id}/{interface}`,
+    );
   } catch (e) {
     if (e instanceof WireTrafficError) return refusal(STATUS[e.code], e.code, e.field, e.message);
     throw e;

@@ -29,27 +29,50 @@ describe('MAAS simulator: machine operations and events', () => {
     const m = host(STATUS.READY, 1);
     sim.lifecycle.failNextDeployment(m.systemId, 'curtin: disk /dev/sda not found');
     expect((await call(`machines/${m.systemId}/?op=deploy`, { form: { distro_series: 'noble' } })).status).toBe(200);
-    const failed = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.FAILED_DEPLOYMENT);
+    const failed = await eventually(
+      () => call(`machines/${m.systemId}/`),
+      (x) => x.json.status === STATUS.FAILED_DEPLOYMENT,
+    );
     expect(failed.json).toMatchObject({ status_name: 'Failed deployment', error_description: 'curtin: disk /dev/sda not found' });
     expect((await call(`machines/${m.systemId}/?op=deploy`, { form: {} })).status).toBe(409);
     expect((await call(`machines/${m.systemId}/?op=release`, { form: {} })).status).toBe(200);
-    await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.READY);
+    await eventually(
+      () => call(`machines/${m.systemId}/`),
+      (x) => x.json.status === STATUS.READY,
+    );
     expect((await call(`machines/${m.systemId}/?op=deploy`, { form: {} })).status).toBe(200);
-    const done = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.DEPLOYED);
+    const done = await eventually(
+      () => call(`machines/${m.systemId}/`),
+      (x) => x.json.status === STATUS.DEPLOYED,
+    );
     expect(done.json.status_name).toBe('Deployed');
     // Later tests take this machine as a Ready one, as the fleet file has it.
     expect((await call(`machines/${m.systemId}/?op=release`, { form: {} })).status).toBe(200);
-    await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.READY);
+    await eventually(
+      () => call(`machines/${m.systemId}/`),
+      (x) => x.json.status === STATUS.READY,
+    );
   });
 
   it('deploys a ready machine: Allocated -> Deploying -> Deployed, writing the DEBUG events', async () => {
     const m = host(STATUS.READY);
     const cursor = (await call('events/?op=query&level=DEBUG&limit=1')).json.events[0].id as number;
-    const r = await call(`machines/${m.systemId}/?op=deploy`, { form: { distro_series: 'jammy', user_data: Buffer.from('#cloud-config\n').toString('base64') } });
+    const r = await call(`machines/${m.systemId}/?op=deploy`, {
+      form: { distro_series: 'jammy', user_data: Buffer.from('#cloud-config\n').toString('base64') },
+    });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ system_id: m.systemId, status: STATUS.DEPLOYING, status_name: 'Deploying', owner: 'admin', power_state: 'on' });
+    expect(r.json).toMatchObject({
+      system_id: m.systemId,
+      status: STATUS.DEPLOYING,
+      status_name: 'Deploying',
+      owner: 'admin',
+      power_state: 'on',
+    });
     expect(r.json.interface_set.length).toBeGreaterThan(0);
-    const done = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.DEPLOYED);
+    const done = await eventually(
+      () => call(`machines/${m.systemId}/`),
+      (x) => x.json.status === STATUS.DEPLOYED,
+    );
     expect(done.json.status_name).toBe('Deployed');
     expect(sim.store.get(m.systemId).userData).toBe('#cloud-config\n');
 
@@ -59,7 +82,11 @@ describe('MAAS simulator: machine operations and events', () => {
     expect(changes).toEqual(["From 'Deploying' to 'Deployed'", "From 'Allocated' to 'Deploying'", "From 'Ready' to 'Allocated'"]);
     const ids = ev.json.events.map((e: any) => e.id);
     expect(ids).toEqual([...ids].sort((a: number, b: number) => b - a));
-    expect(ev.json.events.find((e: any) => e.type === 'Node changed status')).toMatchObject({ node: m.systemId, hostname: m.hostname, level: 'DEBUG' });
+    expect(ev.json.events.find((e: any) => e.type === 'Node changed status')).toMatchObject({
+      node: m.systemId,
+      hostname: m.hostname,
+      level: 'DEBUG',
+    });
     expect(ev.json.events[0].created).toMatch(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2}\. \d{4} \d{2}:\d{2}:\d{2}$/);
     const info = await call(`events/?op=query&after=${cursor}&id=${m.systemId}`);
     expect(info.json.events.map((e: any) => e.type)).toContain('Deployed');
@@ -88,7 +115,9 @@ describe('MAAS simulator: machine operations and events', () => {
 
   it('sets and deletes workload annotations on an owned machine; owner_data mirrors them', async () => {
     const m = host(STATUS.DEPLOYED, 2);
-    const set = await call(`machines/${m.systemId}/?op=set_workload_annotations`, { form: { 'ioplane.placement': 'xdp-lb@ens1f0', keep: 'yes' } });
+    const set = await call(`machines/${m.systemId}/?op=set_workload_annotations`, {
+      form: { 'ioplane.placement': 'xdp-lb@ens1f0', keep: 'yes' },
+    });
     expect(set.status).toBe(200);
     expect(set.json.workload_annotations).toEqual({ 'ioplane.placement': 'xdp-lb@ens1f0', keep: 'yes' });
     expect(set.json.owner_data).toEqual(set.json.workload_annotations);
@@ -103,7 +132,10 @@ describe('MAAS simulator: machine operations and events', () => {
     await call(`machines/${m.systemId}/?op=set_workload_annotations`, { form: { x: '1' } });
     const r = await call(`machines/${m.systemId}/?op=release`, { form: {} });
     expect(r.json.status_name).toBe('Releasing');
-    const done = await eventually(() => call(`machines/${m.systemId}/`), (x) => x.json.status === STATUS.READY);
+    const done = await eventually(
+      () => call(`machines/${m.systemId}/`),
+      (x) => x.json.status === STATUS.READY,
+    );
     expect(done.json).toMatchObject({ status_name: 'Ready', owner: null, workload_annotations: {}, power_state: 'off' });
     const again = await call(`machines/${m.systemId}/?op=release`, { form: {} });
     expect(again.status).toBe(200);

@@ -10,11 +10,27 @@ export interface DeployOptions {
 
 const DISTRO_SERIES = ['bionic', 'focal', 'jammy', 'noble'];
 const RELEASABLE = new Set<number>([
-  STATUS.ALLOCATED, STATUS.RESERVED, STATUS.BROKEN, STATUS.DEPLOYING, STATUS.DEPLOYED, STATUS.FAILED_DEPLOYMENT,
-  STATUS.FAILED_RELEASING, STATUS.FAILED_DISK_ERASING, STATUS.FAILED_TESTING, STATUS.RESCUE_MODE,
+  STATUS.ALLOCATED,
+  STATUS.RESERVED,
+  STATUS.BROKEN,
+  STATUS.DEPLOYING,
+  STATUS.DEPLOYED,
+  STATUS.FAILED_DEPLOYMENT,
+  STATUS.FAILED_RELEASING,
+  STATUS.FAILED_DISK_ERASING,
+  STATUS.FAILED_TESTING,
+  STATUS.RESCUE_MODE,
 ]);
 const COMMISSIONABLE = new Set<number>([STATUS.NEW, STATUS.READY, STATUS.BROKEN, STATUS.FAILED_COMMISSIONING, STATUS.FAILED_TESTING]);
-const TESTABLE = new Set<number>([STATUS.NEW, STATUS.READY, STATUS.DEPLOYED, STATUS.BROKEN, STATUS.ALLOCATED, STATUS.FAILED_TESTING, STATUS.FAILED_COMMISSIONING]);
+const TESTABLE = new Set<number>([
+  STATUS.NEW,
+  STATUS.READY,
+  STATUS.DEPLOYED,
+  STATUS.BROKEN,
+  STATUS.ALLOCATED,
+  STATUS.FAILED_TESTING,
+  STATUS.FAILED_COMMISSIONING,
+]);
 const RESCUABLE = new Set<number>([STATUS.READY, STATUS.DEPLOYED, STATUS.BROKEN, STATUS.FAILED_DEPLOYMENT, STATUS.ALLOCATED]);
 
 /**
@@ -66,13 +82,22 @@ export class MachineLifecycle {
 
   deploy(m: SimMachine, user: string, opts: DeployOptions): void {
     this.editable(m);
-    if (opts.distroSeries !== undefined && opts.distroSeries !== '' && !DISTRO_SERIES.includes(opts.distroSeries.replace(/^ubuntu\//, ''))) {
-      throw badRequest({ distro_series: [`'${opts.distroSeries}' is not a valid distro_series.  It should be one of: ${DISTRO_SERIES.map((s) => `'ubuntu/${s}'`).join(', ')}.`] });
+    if (
+      opts.distroSeries !== undefined &&
+      opts.distroSeries !== '' &&
+      !DISTRO_SERIES.includes(opts.distroSeries.replace(/^ubuntu\//, ''))
+    ) {
+      throw badRequest({
+        distro_series: [
+          `'${opts.distroSeries}' is not a valid distro_series.  It should be one of: ${DISTRO_SERIES.map((s) => `'ubuntu/${s}'`).join(', ')}.`,
+        ],
+      });
     }
     let userData: string | null = null;
     if (opts.userDataBase64 !== undefined && opts.userDataBase64 !== '') {
       const clean = opts.userDataBase64.replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 !== 0) throw badRequest({ user_data: ['Enter valid base64-encoded data.'] });
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 !== 0)
+        throw badRequest({ user_data: ['Enter valid base64-encoded data.'] });
       userData = Buffer.from(clean, 'base64').toString('utf8');
     }
     if (m.status === STATUS.READY) this.acquire(m, user);
@@ -132,13 +157,16 @@ export class MachineLifecycle {
     this.store.record(m, 'INFO', 'Releasing', '', user);
     if (wasOn) this.store.record(m, 'INFO', 'Powering off', '', user);
     this.store.schedule(m, this.timings.release, [
-      [1, () => {
-        m.powerState = 'off';
-        if (!opts.erase) return this.toReady(m);
-        this.store.setStatus(m, STATUS.DISK_ERASING);
-        this.store.record(m, 'INFO', 'Disk erasing', '');
-        this.store.schedule(m, this.timings.diskErase, [[1, () => this.toReady(m)]]);
-      }],
+      [
+        1,
+        () => {
+          m.powerState = 'off';
+          if (!opts.erase) return this.toReady(m);
+          this.store.setStatus(m, STATUS.DISK_ERASING);
+          this.store.record(m, 'INFO', 'Disk erasing', '');
+          this.store.schedule(m, this.timings.diskErase, [[1, () => this.toReady(m)]]);
+        },
+      ],
     ]);
   }
 
@@ -160,16 +188,22 @@ export class MachineLifecycle {
     this.store.record(m, 'INFO', 'Commissioning', '', user);
     m.powerState = 'on';
     this.store.schedule(m, this.timings.commission, [
-      [0.7, () => {
-        this.store.setStatus(m, STATUS.TESTING);
-        this.store.record(m, 'INFO', 'Testing', '');
-      }],
-      [1, () => {
-        m.powerState = 'off';
-        m.errorDescription = '';
-        this.store.setStatus(m, STATUS.READY);
-        this.store.record(m, 'INFO', 'Ready', '');
-      }],
+      [
+        0.7,
+        () => {
+          this.store.setStatus(m, STATUS.TESTING);
+          this.store.record(m, 'INFO', 'Testing', '');
+        },
+      ],
+      [
+        1,
+        () => {
+          m.powerState = 'off';
+          m.errorDescription = '';
+          this.store.setStatus(m, STATUS.READY);
+          this.store.record(m, 'INFO', 'Ready', '');
+        },
+      ],
     ]);
   }
 
@@ -182,20 +216,31 @@ export class MachineLifecycle {
     this.store.record(m, 'AUDIT', 'Node', `Started testing on '${m.hostname}'.`, user);
     this.store.setStatus(m, STATUS.TESTING, user);
     this.store.record(m, 'INFO', 'Testing', '', user);
-    this.store.schedule(m, this.timings.test, [[1, () => {
-      this.store.setStatus(m, back);
-      this.store.record(m, 'INFO', 'Testing complete', '');
-    }]]);
+    this.store.schedule(m, this.timings.test, [
+      [
+        1,
+        () => {
+          this.store.setStatus(m, back);
+          this.store.record(m, 'INFO', 'Testing complete', '');
+        },
+      ],
+    ]);
   }
 
   abort(m: SimMachine, user: string): void {
     this.editable(m);
     const target = ((): number | null => {
       switch (m.status) {
-        case STATUS.DEPLOYING: return STATUS.ALLOCATED;
-        case STATUS.COMMISSIONING: case STATUS.TESTING: case STATUS.ENTERING_RESCUE_MODE: return m.previousStatus;
-        case STATUS.DISK_ERASING: return STATUS.FAILED_DISK_ERASING;
-        default: return null;
+        case STATUS.DEPLOYING:
+          return STATUS.ALLOCATED;
+        case STATUS.COMMISSIONING:
+        case STATUS.TESTING:
+        case STATUS.ENTERING_RESCUE_MODE:
+          return m.previousStatus;
+        case STATUS.DISK_ERASING:
+          return STATUS.FAILED_DISK_ERASING;
+        default:
+          return null;
       }
     })();
     if (target === null) throw conflict(`Cannot abort in current state: '${statusLabel(m.status)}'.`);
@@ -288,9 +333,14 @@ export class MachineLifecycle {
     }
     const back = m.previousStatus;
     this.store.setStatus(m, STATUS.EXITING_RESCUE_MODE, user);
-    this.store.schedule(m, this.timings.rescue, [[1, () => {
-      if (back !== STATUS.DEPLOYED) m.powerState = 'off';
-      this.store.setStatus(m, back);
-    }]]);
+    this.store.schedule(m, this.timings.rescue, [
+      [
+        1,
+        () => {
+          if (back !== STATUS.DEPLOYED) m.powerState = 'off';
+          this.store.setStatus(m, back);
+        },
+      ],
+    ]);
   }
 }

@@ -17,7 +17,13 @@ export function renderPool(p: { id: number; name: string; description: string })
 }
 
 export function renderTag(t: { name: string; comment: string; definition: string; kernelOpts: string }): Json {
-  return { name: t.name, definition: t.definition, comment: t.comment, kernel_opts: t.kernelOpts, resource_uri: `${API_PREFIX}tags/${encodeURIComponent(t.name)}/` };
+  return {
+    name: t.name,
+    definition: t.definition,
+    comment: t.comment,
+    kernel_opts: t.kernelOpts,
+    resource_uri: `${API_PREFIX}tags/${encodeURIComponent(t.name)}/`,
+  };
 }
 
 function subnet(m: SimMachine): Json {
@@ -64,7 +70,20 @@ export function renderInterface(m: SimMachine, i: ModelInterface): Json {
   const links = i.ipAddress
     ? [{ id: i.id, mode: 'static', ip_address: i.ipAddress, subnet: subnet(m) }]
     : i.dataSubnet
-      ? [{ id: i.id, mode: 'auto', subnet: { ...subnet(m), name: i.dataSubnet, cidr: i.dataSubnet, gateway_ip: null, id: 100 + m.model.zoneIndex, resource_uri: `${API_PREFIX}subnets/${100 + m.model.zoneIndex}/` } }]
+      ? [
+          {
+            id: i.id,
+            mode: 'auto',
+            subnet: {
+              ...subnet(m),
+              name: i.dataSubnet,
+              cidr: i.dataSubnet,
+              gateway_ip: null,
+              id: 100 + m.model.zoneIndex,
+              resource_uri: `${API_PREFIX}subnets/${100 + m.model.zoneIndex}/`,
+            },
+          },
+        ]
       : [{ id: i.id, mode: 'link_up' }];
   return {
     id: i.id,
@@ -209,7 +228,15 @@ export function renderMachine(store: MaasSimStore, m: SimMachine): Json {
     hostname: m.hostname,
     description: m.description,
     hardware_uuid: hardwareUuid(m.systemId),
-    domain: { authoritative: true, ttl: null, resource_record_count: 0, name: mm.domain, is_default: true, id: 0, resource_uri: `${API_PREFIX}domains/0/` },
+    domain: {
+      authoritative: true,
+      ttl: null,
+      resource_record_count: 0,
+      name: mm.domain,
+      is_default: true,
+      id: 0,
+      resource_uri: `${API_PREFIX}domains/0/`,
+    },
     fqdn: `${m.hostname}.${mm.domain}`,
     owner: m.owner,
     owner_data: { ...m.annotations },
@@ -257,7 +284,9 @@ export function renderMachine(store: MaasSimStore, m: SimMachine): Json {
     special_filesystems: [],
     node_type: 0,
     node_type_name: 'Machine',
-    parent: mm.parentSystemId ? { system_id: mm.parentSystemId, resource_uri: `${API_PREFIX}machines/${mm.parentSystemId}/`, __incomplete__: true } : null,
+    parent: mm.parentSystemId
+      ? { system_id: mm.parentSystemId, resource_uri: `${API_PREFIX}machines/${mm.parentSystemId}/`, __incomplete__: true }
+      : null,
     pod: null,
     virtualmachine_id: null,
     is_dpu: mm.isDpu,

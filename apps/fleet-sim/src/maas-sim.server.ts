@@ -145,7 +145,8 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     if (fault.kind === 'respond') return send(res, fault.status, fault.body, fault.headers);
 
     if (!url.pathname.startsWith(API_PREFIX)) {
-      if (url.pathname === '/MAAS/' || url.pathname === '/MAAS') return send(res, 200, 'MAAS region simulator (ioplane fleet-sim). API at /MAAS/api/2.0/\n');
+      if (url.pathname === '/MAAS/' || url.pathname === '/MAAS')
+        return send(res, 200, 'MAAS region simulator (ioplane fleet-sim). API at /MAAS/api/2.0/\n');
       throw new MaasError(404, 'Not Found');
     }
     const method = (req.method ?? 'GET').toUpperCase();
@@ -197,7 +198,8 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
         } catch {
           throw new MaasError(400, 'Body must be a JSON object of fault settings.');
         }
-        if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new MaasError(400, 'Body must be a JSON object of fault settings.');
+        if (typeof input !== 'object' || input === null || Array.isArray(input))
+          throw new MaasError(400, 'Body must be a JSON object of fault settings.');
         try {
           faults.set(input as Record<string, number>);
         } catch (e) {
@@ -209,7 +211,15 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
       throw new MaasError(405, 'Method Not Allowed', { Allow: 'GET, PUT, DELETE' });
     }
     if (path === 'traffic' || path.startsWith('traffic/')) {
-      const reply = await handleTraffic(traffic, method, path.split('/').slice(1).map((x) => decodeURIComponent(x)), method === 'PUT' ? await readBody(req) : Buffer.alloc(0));
+      const reply = await handleTraffic(
+        traffic,
+        method,
+        path
+          .split('/')
+          .slice(1)
+          .map((x) => decodeURIComponent(x)),
+        method === 'PUT' ? await readBody(req) : Buffer.alloc(0),
+      );
       return send(res, reply.status, reply.body);
     }
     if (path === 'flush' && method === 'POST') {
@@ -221,7 +231,11 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
-    const work = url.pathname.startsWith(SIM_PREFIX) ? handleSim(req, res, url) : url.pathname.startsWith('/MAAS') ? handleMaas(req, res, url) : Promise.reject(new MaasError(404, 'Not Found'));
+    const work = url.pathname.startsWith(SIM_PREFIX)
+      ? handleSim(req, res, url)
+      : url.pathname.startsWith('/MAAS')
+        ? handleMaas(req, res, url)
+        : Promise.reject(new MaasError(404, 'Not Found'));
     work.catch((e: unknown) => {
       if (e instanceof MaasError) return send(res, e.status, e.body, e.headers);
       send(res, 500, `Internal Server Error: ${(e as Error).message}`);
@@ -263,7 +277,9 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
     }
   }
 
-  const scenario = scenarioFile ? new ScenarioPlayer(scenarioFile, { store, agents: agents?.agents ?? new Map(), url: `${base}/MAAS/`, apiKey }) : null;
+  const scenario = scenarioFile
+    ? new ScenarioPlayer(scenarioFile, { store, agents: agents?.agents ?? new Map(), url: `${base}/MAAS/`, apiKey })
+    : null;
   if (scenario && opts.scenario?.play !== false) scenario.play(opts.scenario?.speed ?? 1);
 
   let closing: Promise<void> | undefined;

@@ -72,18 +72,35 @@ export function statusName(code: number): string {
 /** The coarse `simple_status` grouping MAAS offers as a filter. */
 export function simpleStatus(code: number): string {
   switch (code) {
-    case STATUS.NEW: return 'new';
-    case STATUS.READY: return 'ready';
-    case STATUS.ALLOCATED: case STATUS.RESERVED: return 'allocated';
-    case STATUS.DEPLOYED: return 'deployed';
-    case STATUS.DEPLOYING: return 'deploying';
-    case STATUS.COMMISSIONING: return 'commissioning';
-    case STATUS.TESTING: return 'testing';
-    case STATUS.RELEASING: case STATUS.DISK_ERASING: return 'releasing';
-    case STATUS.BROKEN: return 'broken';
-    case STATUS.RESCUE_MODE: case STATUS.ENTERING_RESCUE_MODE: case STATUS.EXITING_RESCUE_MODE: return 'rescue_mode';
-    case STATUS.RETIRED: return 'retired';
-    case STATUS.MISSING: return 'missing';
-    default: return 'failed';
+    case STATUS.NEW:
+      return 'new';
+    case STATUS.READY:
+      return 'ready';
+    case STATUS.ALLOCATED:
+    case STATUS.RESERVED:
+      return 'allocated';
+    case STATUS.DEPLOYED:
+      return 'deployed';
+    case STATUS.DEPLOYING:
+      return 'deploying';
+    case STATUS.COMMISSIONING:
+      return 'commissioning';
+    case STATUS.TESTING:
+      return 'testing';
+    case STATUS.RELEASING:
+    case STATUS.DISK_ERASING:
+      return 'releasing';
+    case STATUS.BROKEN:
+      return 'broken';
+    case STATUS.RESCUE_MODE:
+    case STATUS.ENTERING_RESCUE_MODE:
+    case STATUS.EXITING_RESCUE_MODE:
+      return 'rescue_mode';
+    case STATUS.RETIRED:
+      return 'retired';
+    case STATUS.MISSING:
+      return 'missing';
+    default:
+      return 'failed';
   }
 }

@@ -59,7 +59,10 @@ export class MaasSimStore {
   readonly timeScale: number;
   readonly now: () => Date;
 
-  constructor(readonly model: FleetModel, opts: StoreOptions) {
+  constructor(
+    readonly model: FleetModel,
+    opts: StoreOptions,
+  ) {
     this.timeScale = opts.timeScale;
     this.now = opts.now ?? (() => new Date());
     this.events = new EventLog(this.now);
@@ -167,10 +170,13 @@ export class MaasSimStore {
     for (const [fraction, run] of steps) {
       const step: PendingStep = {
         run,
-        timer: setTimeout(() => {
-          m.pending = m.pending.filter((s) => s !== step);
-          run();
-        }, Math.max(0, Math.round(seconds * 1000 * fraction * this.timeScale))),
+        timer: setTimeout(
+          () => {
+            m.pending = m.pending.filter((s) => s !== step);
+            run();
+          },
+          Math.max(0, Math.round(seconds * 1000 * fraction * this.timeScale)),
+        ),
       };
       step.timer.unref();
       m.pending.push(step);
@@ -212,10 +218,27 @@ export class MaasSimStore {
     const base = this.now().getTime() - 3600_000;
     this.sorted.forEach((m, i) => {
       const at = new Date(base + i * 1000);
-      const before = m.status === STATUS.DEPLOYED ? STATUS.DEPLOYING : m.status === STATUS.ALLOCATED ? STATUS.READY : m.status === STATUS.READY ? STATUS.TESTING : null;
+      const before =
+        m.status === STATUS.DEPLOYED
+          ? STATUS.DEPLOYING
+          : m.status === STATUS.ALLOCATED
+            ? STATUS.READY
+            : m.status === STATUS.READY
+              ? STATUS.TESTING
+              : null;
       if (before === null) return;
       const add = (level: LevelName, type: string, description: string) =>
-        this.events.add({ systemId: m.systemId, hostname: m.hostname, zone: m.zone, pool: m.pool, username: m.owner ?? 'unknown', level, type, description, created: at });
+        this.events.add({
+          systemId: m.systemId,
+          hostname: m.hostname,
+          zone: m.zone,
+          pool: m.pool,
+          username: m.owner ?? 'unknown',
+          level,
+          type,
+          description,
+          created: at,
+        });
       add('DEBUG', 'Node changed status', `From '${statusLabel(before)}' to '${statusLabel(m.status)}'`);
       if (m.status === STATUS.DEPLOYED) add('INFO', 'Deployed', '');
       if (m.status === STATUS.READY) add('INFO', 'Ready', '');

@@ -37,16 +37,19 @@ export function agentFromUserData(userData: string | null, systemId: string): Cl
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
-  if (env.AGENT_ID !== systemId) return { ok: false, reason: `AGENT_ID is ${env.AGENT_ID ?? 'unset'}, not this machine's system_id ${systemId}` };
+  if (env.AGENT_ID !== systemId)
+    return { ok: false, reason: `AGENT_ID is ${env.AGENT_ID ?? 'unset'}, not this machine's system_id ${systemId}` };
   if (!env.AGENT_TOKEN) return { ok: false, reason: 'AGENT_TOKEN is unset' };
   const publicKeyPem = env.AGENT_PUBLIC_KEY ? files.get(env.AGENT_PUBLIC_KEY) : undefined;
-  if (!publicKeyPem?.includes('BEGIN PUBLIC KEY')) return { ok: false, reason: `AGENT_PUBLIC_KEY (${env.AGENT_PUBLIC_KEY ?? 'unset'}) is not a PEM public key written by write_files` };
+  if (!publicKeyPem?.includes('BEGIN PUBLIC KEY'))
+    return { ok: false, reason: `AGENT_PUBLIC_KEY (${env.AGENT_PUBLIC_KEY ?? 'unset'}) is not a PEM public key written by write_files` };
   const port = Number(env.AGENT_PORT ?? 9440);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, reason: `AGENT_PORT ${env.AGENT_PORT} is not a port` };
   const commands = (Array.isArray(doc.runcmd) ? doc.runcmd : []).map((c) => (Array.isArray(c) ? c.join(' ') : String(c)));
   const packages = Array.isArray(doc.packages) ? doc.packages.map(String) : [];
   const installs = packages.includes('ioplane-agent') || commands.some((c) => /apt-get install|dpkg -i/.test(c) && /ioplane-agent/.test(c));
   if (!installs) return { ok: false, reason: 'nothing installs the ioplane-agent package (packages or runcmd)' };
-  if (!commands.some((c) => /systemctl enable --now ioplane-agent(\.service)?\b/.test(c))) return { ok: false, reason: 'runcmd never enables and starts ioplane-agent.service' };
+  if (!commands.some((c) => /systemctl enable --now ioplane-agent(\.service)?\b/.test(c)))
+    return { ok: false, reason: 'runcmd never enables and starts ioplane-agent.service' };
   return { ok: true, settings: { token: env.AGENT_TOKEN, publicKeyPem, port } };
 }

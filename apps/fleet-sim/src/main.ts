@@ -92,10 +92,20 @@ async function main(): Promise<void> {
     }
   }
   const sim = await startMaasSimulator({
-    fleetFile: cfg.fleetFile, apiKey: cfg.apiKey, port: cfg.port, host: cfg.host, timeScale: cfg.timeScale, agents,
+    fleetFile: cfg.fleetFile,
+    apiKey: cfg.apiKey,
+    port: cfg.port,
+    host: cfg.host,
+    timeScale: cfg.timeScale,
+    agents,
     scenario: cfg.scenario ?? undefined,
   }).catch((e: unknown) => {
-    const msg = e instanceof FleetFileError ? `invalid fleet file ${e.message}` : cfg.scenario && /scenario/i.test((e as Error).message) ? `FLEET_SCENARIO: ${(e as Error).message}` : (e as Error).message;
+    const msg =
+      e instanceof FleetFileError
+        ? `invalid fleet file ${e.message}`
+        : cfg.scenario && /scenario/i.test((e as Error).message)
+          ? `FLEET_SCENARIO: ${(e as Error).message}`
+          : (e as Error).message;
     fail(e instanceof SimAgentStartError ? `${msg} (AGENT_PORT=${cfg.agents?.port}; FLEET_AGENTS=off starts MAAS alone)` : msg);
   });
   const hosts = sim.model.hosts.length;
@@ -113,7 +123,8 @@ async function main(): Promise<void> {
     const processes = [...sim.agents.values()].filter((a) => a.pid !== null).length;
     let mode = kernel === modes.length ? `kernel (host XDP real, each agent a process in its machine's network namespace)` : 'emulated';
     if (kernel > 0 && kernel < modes.length) mode = `${kernel} kernel, ${modes.length - kernel} emulated`;
-    if (kernel === 0 && cfg.agents.kernel === 'auto') mode += ` (kernel unavailable: ${(await kernelAvailable()).reason ?? 'iop-xdpctl could not be built'})`;
+    if (kernel === 0 && cfg.agents.kernel === 'auto')
+      mode += ` (kernel unavailable: ${(await kernelAvailable()).reason ?? 'iop-xdpctl could not be built'})`;
     if (kernel === 0 && cfg.agents.kernel === 'off') mode += ' (AGENT_KERNEL=off)';
     lines.push(
       processes
@@ -123,7 +134,7 @@ async function main(): Promise<void> {
       `agent tokens: hex HMAC-SHA256(secret, "agent:<system_id>"), secret in ${join(cfg.agents.keysDir, AGENT_TOKEN_SECRET_FILE)}`,
       `artifact signing keys: ${join(cfg.agents.keysDir, 'signing.key')} (private), ${join(cfg.agents.keysDir, 'signing.pub')}`,
       processes
-        ? 'agent fault injection: none (the agents are the production program); faults are the emulated hardware\'s (cabling, stages), injected by the simulator'
+        ? "agent fault injection: none (the agents are the production program); faults are the emulated hardware's (cabling, stages), injected by the simulator"
         : `agent fault injection: PUT /v1/faults with the bearer token in ${join(cfg.agents.keysDir, AGENT_FAULT_TOKEN_FILE)} (embedded agents only)`,
     );
   } else {

@@ -9,7 +9,9 @@ describe('scenario files', () => {
   });
 
   it('gives each pattern its pps per step', () => {
-    expect([0, 4, 5, 6, 7].map((s) => ppsAt({ kind: 'surge', base: 10, factor: 50, from: 5, steps: 2 }, s))).toEqual([10, 10, 500, 500, 10]);
+    expect([0, 4, 5, 6, 7].map((s) => ppsAt({ kind: 'surge', base: 10, factor: 50, from: 5, steps: 2 }, s))).toEqual([
+      10, 10, 500, 500, 10,
+    ]);
     expect([0, 2, 3, 4, 9].map((s) => ppsAt({ kind: 'ramp', start: 100, end: 200, from: 2, to: 4 }, s))).toEqual([100, 100, 150, 200, 200]);
     expect([0, 1, 2, 3, 4].map((s) => ppsAt({ kind: 'oscillate', low: 1, high: 9, period: 2, from: 0 }, s))).toEqual([1, 1, 9, 9, 1]);
   });
@@ -29,7 +31,11 @@ traffic:
   });
 
   it('names the field of a bad scenario', () => {
-    const bad = () => parseScenario('name: t\nsteps: 3\ntraffic:\n  - { selector: {}, module: x, pattern: { kind: surge, base: 1, factor: -2, from: 0, steps: 1 } }\n', 'bad.yaml');
+    const bad = () =>
+      parseScenario(
+        'name: t\nsteps: 3\ntraffic:\n  - { selector: {}, module: x, pattern: { kind: surge, base: 1, factor: -2, from: 0, steps: 1 } }\n',
+        'bad.yaml',
+      );
     expect(bad).toThrow(ScenarioFileError);
     expect(bad).toThrow(/^bad\.yaml: traffic\.0\.pattern\.factor: /);
   });

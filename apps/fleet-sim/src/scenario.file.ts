@@ -41,7 +41,11 @@ export type Scenario = z.infer<typeof scenarioSchema>;
 /** A scenario file that does not parse, with the field it points at. */
 export class ScenarioFileError extends Error {
   readonly code = 'invalid_scenario';
-  constructor(readonly file: string, readonly field: string, message: string) {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    message: string,
+  ) {
     super(`${file}: ${field}: ${message}`);
   }
 }

@@ -71,7 +71,9 @@ export class ScenarioPlayer {
     const tick = () => {
       if (this.next >= this.scenario.steps) return this.stop();
       // A step that fails goes to the caller's handler, or becomes a warning: never an unhandled rejection.
-      this.apply(this.next++).then(onStep, (e: Error) => (onError ? onError(e) : process.emitWarning(`scenario step failed: ${e.message}`)));
+      this.apply(this.next++).then(onStep, (e: Error) =>
+        onError ? onError(e) : process.emitWarning(`scenario step failed: ${e.message}`),
+      );
     };
     tick();
     this.timer = setInterval(tick, (this.scenario.stepSeconds * 1000) / speed);

@@ -32,10 +32,20 @@ async function kernelView(where: { netns: string; dev: string }, hop: Hop): Prom
     if (hop.hook.endsWith('flow')) {
       const { stdout } = await run('tc', ['-n', where.netns, '-j', 'filter', 'show', 'dev', where.dev, 'ingress']);
       const filters = (JSON.parse(stdout || '[]') as Array<{ kind?: string; options?: unknown }>).filter((f) => f.options);
-      return filters.length ? `tc: ${filters.length} ${[...new Set(filters.map((f) => f.kind))].join('/')} filter(s) at ingress` : 'tc: NO filter at ingress';
+      return filters.length
+        ? `tc: ${filters.length} ${[...new Set(filters.map((f) => f.kind))].join('/')} filter(s) at ingress`
+        : 'tc: NO filter at ingress';
     }
     const { stdout } = await run('ip', ['-n', where.netns, '-j', '-d', 'link', 'show', 'dev', where.dev]);
-    const xdp = (JSON.parse(stdout) as Array<{ xdp?: { mode: number; prog?: { id: number; name?: string }; attached?: Array<{ mode: number; prog: { id: number; name?: string } }> } }>)[0]?.xdp;
+    const xdp = (
+      JSON.parse(stdout) as Array<{
+        xdp?: {
+          mode: number;
+          prog?: { id: number; name?: string };
+          attached?: Array<{ mode: number; prog: { id: number; name?: string } }>;
+        };
+      }>
+    )[0]?.xdp;
     const progs = xdp?.attached ?? (xdp?.prog ? [{ mode: xdp.mode, prog: xdp.prog }] : []);
     if (!progs.length) return 'ip: NO XDP program';
     return `ip: ${progs.map((p) => `${XDP_MODE[p.mode] ?? `mode ${p.mode}`} prog ${p.prog.id}${p.prog.name ? ` ${p.prog.name}` : ''}`).join(', ')}`;
@@ -49,13 +59,19 @@ async function kernelView(where: { netns: string; dev: string }, hop: Hop): Prom
  * of the chain counted, in packet order, beside what the kernel shows at that hop. A hop whose
  * counters are emulated (no packet crossed it) says so instead of showing a count.
  */
-export async function renderHops(plan: StoredPlan, machines: MachineRecord[], topologyOf: (systemId: string) => MachineTopology | null): Promise<string[]> {
+export async function renderHops(
+  plan: StoredPlan,
+  machines: MachineRecord[],
+  topologyOf: (systemId: string) => MachineTopology | null,
+): Promise<string[]> {
   const out: string[] = [];
   for (const m of plan.machines.filter((x) => x.feasible)) {
     const rec = machines.find((r) => r.systemId === m.systemId);
     if (!rec) continue;
     const topology = topologyOf(m.systemId);
-    out.push(`${m.hostname} (${rec.state})${topology ? `, namespaces ${topology.namespaces.join(' ')}` : ', no emulated namespaces (not run in a kernel)'}`);
+    out.push(
+      `${m.hostname} (${rec.state})${topology ? `, namespaces ${topology.namespaces.join(' ')}` : ', no emulated namespaces (not run in a kernel)'}`,
+    );
     for (const path of m.paths) {
       // Each chain part on the path sent its probes at this port's wire. The record names the agent
       // device that ran a part (a card's host XDP runs on its `~xdp` device), the plan the card: hops
@@ -65,7 +81,11 @@ export async function renderHops(plan: StoredPlan, machines: MachineRecord[], to
       out.push(`  ${path.ingress.interface}: ${rec.probe ? `${sent} probe packets sent at the wire` : 'no health check result on record'}`);
       for (const hop of path.hops) {
         const seen = rec.probe?.hops.find((x) => x.module === hop.module && x.target === hop.target && x.interface === hop.interface);
-        const count = !seen ? 'not counted' : seen.source === 'emulated' ? 'NOT RUN (emulated counters, no packet crossed it)' : `counted ${seen.packets}`;
+        const count = !seen
+          ? 'not counted'
+          : seen.source === 'emulated'
+            ? 'NOT RUN (emulated counters, no packet crossed it)'
+            : `counted ${seen.packets}`;
         const where = topology ? placeOf(topology, path, hop) : null;
         const view = where ? `${where.netns}/${where.dev}: ${await kernelView(where, hop)}` : 'no kernel view';
         out.push(`    ${hop.position} ${hop.module.padEnd(14)} ${hop.hook.padEnd(15)} ${count.padEnd(14)}  ${view}`);

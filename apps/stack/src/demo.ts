@@ -25,12 +25,20 @@ async function demo(): Promise<number> {
   // Device times (flash, activation) run 100x faster than the hardware's so the demo takes seconds.
   const stack = await startStack(config, { schedules: false, agentTimeScale: Number(process.env.DEMO_TIME_SCALE ?? 0.01) });
   try {
-    const modes = stack.agents ? Object.entries(stack.agents.modes).map(([m, n]) => `${n} ${m}`).join(', ') : 'none';
-    out(`ioplane demo: api ${stack.apiUrl}, MAAS ${stack.maasUrl}${stack.embedded.maas ? ' (simulator)' : ''}, redis ${stack.embedded.redis ? 'embedded' : 'REDIS_URL'}, agents ${stack.agents?.count ?? 0} (host XDP: ${modes})`);
+    const modes = stack.agents
+      ? Object.entries(stack.agents.modes)
+          .map(([m, n]) => `${n} ${m}`)
+          .join(', ')
+      : 'none';
+    out(
+      `ioplane demo: api ${stack.apiUrl}, MAAS ${stack.maasUrl}${stack.embedded.maas ? ' (simulator)' : ''}, redis ${stack.embedded.redis ? 'embedded' : 'REDIS_URL'}, agents ${stack.agents?.count ?? 0} (host XDP: ${modes})`,
+    );
     // Without root the agents cannot run XDP: every hop is emulated and no packet is judged by a kernel.
     const emulated = stack.agents?.modes.emulated ?? 0;
     if (emulated > 0) {
-      out(`NOT RUN IN A KERNEL: ${emulated} of ${stack.agents!.count} agents have no kernel (run as root for real XDP); their hops are emulated, their test vectors and probes do not run, and this demo accepts that explicitly (policy.acceptNotRun)`);
+      out(
+        `NOT RUN IN A KERNEL: ${emulated} of ${stack.agents!.count} agents have no kernel (run as root for real XDP); their hops are emulated, their test vectors and probes do not run, and this demo accepts that explicitly (policy.acceptNotRun)`,
+      );
     }
     const access = await stack.issueToken('demo', 'operator');
     const api = new IoplaneApi(stack.apiUrl, access.token);
@@ -63,8 +71,12 @@ async function demo(): Promise<number> {
       }
     }
     if (plan && stack.emulation) {
-      out('\nper machine and port: probe packets sent at the wire, counted at each hop in packet order, and what `ip -n`/`tc -n` show there (asked from outside the agent)');
-      const machines = ((view as { rollout?: { machines?: MachineRecord[] } }).rollout?.machines ?? []).filter((m) => m.state === 'committed');
+      out(
+        '\nper machine and port: probe packets sent at the wire, counted at each hop in packet order, and what `ip -n`/`tc -n` show there (asked from outside the agent)',
+      );
+      const machines = ((view as { rollout?: { machines?: MachineRecord[] } }).rollout?.machines ?? []).filter(
+        (m) => m.state === 'committed',
+      );
       for (const line of await renderHops(plan, machines, (id) => stack.emulation!.topology(id))) out(line);
     }
     await access.revoke();

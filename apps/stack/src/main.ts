@@ -14,7 +14,9 @@ async function main(): Promise<void> {
       `  api:   ${stack.apiUrl}  (docs ${stack.apiUrl}/docs)`,
       `  maas:  ${stack.maasUrl}${stack.embedded.maas ? '  (embedded simulator)' : ''}`,
       `  redis: ${stack.embedded.redis ? `embedded on 127.0.0.1, data in ${config.IOPLANE_DATA_DIR}/redis, password in ${join(config.IOPLANE_KEYS_DIR ?? join(config.IOPLANE_DATA_DIR, 'keys'), REDIS_PASSWORD_FILE)}` : 'REDIS_URL'}`,
-      stack.adminToken ? `  first admin token (shown once): ${stack.adminToken}` : '  tokens: existing (create more with `ioplane tokens create --name n --role r`)',
+      stack.adminToken
+        ? `  first admin token (shown once): ${stack.adminToken}`
+        : '  tokens: existing (create more with `ioplane tokens create --name n --role r`)',
       `Try: IOPLANE_TOKEN=<token> npm run cli -- fleet ls --api ${stack.apiUrl}`,
       '',
     ].join('\n'),

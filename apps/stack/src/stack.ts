@@ -73,7 +73,13 @@ export async function startStack(
     } else if (!config.MAAS_API_KEY) {
       throw new Error('MAAS_URL is set but MAAS_API_KEY is not: set both, or neither for the embedded simulator');
     }
-    const worker: INestApplicationContext = await createWorker({ config, redisUrl: redis.url, name: 'ioplane', maas, schedules: opts.schedules });
+    const worker: INestApplicationContext = await createWorker({
+      config,
+      redisUrl: redis.url,
+      name: 'ioplane',
+      maas,
+      schedules: opts.schedules,
+    });
     stops.push(() => worker.close());
     const api: INestApplication = await createApi({ config, redisUrl: redis.url, name: 'ioplane' });
     stops.push(() => api.close());
@@ -84,7 +90,18 @@ export async function startStack(
       const { token, record } = await tokens.create(name, role);
       return { token, revoke: async () => void (await tokens.revoke(record.id)) };
     };
-    return { config, agents, adminToken, issueToken, apiUrl, maasUrl: maas.url, redisUrl: redis.url, embedded: { redis: redis.embedded, maas: embeddedMaas }, emulation, stop };
+    return {
+      config,
+      agents,
+      adminToken,
+      issueToken,
+      apiUrl,
+      maasUrl: maas.url,
+      redisUrl: redis.url,
+      embedded: { redis: redis.embedded, maas: embeddedMaas },
+      emulation,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;

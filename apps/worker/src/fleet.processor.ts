@@ -7,9 +7,25 @@ import { InventorySync, InventorySyncResult, watchMaasEvents, EventWatchResult }
 import { MaasClient, MaasError, MaasUnavailableError } from '@ioplane/maas';
 import { addJob, jobs, fleetDeployPayload, fleetSyncPayload, JOBS, OnJob, QUEUES, errorLogger, closeEvenWhenDown } from '@ioplane/queue';
 import { IoplaneConfig } from '@ioplane/runtime';
-import { CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import {
+  CONTROLLER_KEYS,
+  FLEET_REPOSITORY,
+  IOPLANE_CONFIG,
+  MODULE_CATALOG,
+  PLACEMENT_REPOSITORY,
+  PROFILES,
+  ROLLOUT_REPOSITORY,
+} from '@ioplane/composition';
 import type { ModuleCatalog } from '@ioplane/catalog';
-import { agentUserData, deployMachine, DeployError, desiredPlacementFor, provisioningRequest, SubmitPlacement, type DeployOutcome } from '@ioplane/planning';
+import {
+  agentUserData,
+  deployMachine,
+  DeployError,
+  desiredPlacementFor,
+  provisioningRequest,
+  SubmitPlacement,
+  type DeployOutcome,
+} from '@ioplane/planning';
 import { agentToken, AgentClient } from '@ioplane/agent-api';
 import { createPublicKey } from 'node:crypto';
 import type { FleetRepository, PlacementRepository, RolloutRepository } from '@ioplane/state';
@@ -41,10 +57,18 @@ export class FleetProcessor extends JobProcessor {
   /** Whether a host's agent answers an authenticated call with its token, polled until `ms` passes. */
   private async agentAnswers(systemId: string, address: string | undefined, ms: number): Promise<boolean> {
     if (!address) return false;
-    const client = new AgentClient(`http://${address}:${this.config.AGENT_PORT}`, agentToken(this.keys.agentTokenSecret, systemId), { timeoutMs: 5_000 });
+    const client = new AgentClient(`http://${address}:${this.config.AGENT_PORT}`, agentToken(this.keys.agentTokenSecret, systemId), {
+      timeoutMs: 5_000,
+    });
     const end = Date.now() + ms;
     for (;;) {
-      if (await client.inventory().then(() => true, () => false)) return true;
+      if (
+        await client.inventory().then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
       if (Date.now() > end) return false;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -59,13 +83,24 @@ export class FleetProcessor extends JobProcessor {
   async deploy(job: Job): Promise<DeployOutcome> {
     const { systemId } = fleetDeployPayload.parse(job.data);
     const c = this.config;
-    const source = c.IOPLANE_AGENT_PACKAGE_URL ? { packageUrl: c.IOPLANE_AGENT_PACKAGE_URL } : c.IOPLANE_AGENT_APT_SOURCE ? { aptSource: c.IOPLANE_AGENT_APT_SOURCE } : null;
-    if (!source) throw new DeployError('no_agent_source', systemId, 'no agent package source', 'set IOPLANE_AGENT_PACKAGE_URL (a .deb URL machines reach) or IOPLANE_AGENT_APT_SOURCE to deploy machines with the agent');
+    const source = c.IOPLANE_AGENT_PACKAGE_URL
+      ? { packageUrl: c.IOPLANE_AGENT_PACKAGE_URL }
+      : c.IOPLANE_AGENT_APT_SOURCE
+        ? { aptSource: c.IOPLANE_AGENT_APT_SOURCE }
+        : null;
+    if (!source)
+      throw new DeployError(
+        'no_agent_source',
+        systemId,
+        'no agent package source',
+        'set IOPLANE_AGENT_PACKAGE_URL (a .deb URL machines reach) or IOPLANE_AGENT_APT_SOURCE to deploy machines with the agent',
+      );
     const publicKeyPem = createPublicKey(this.keys.privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
     try {
       const outcome = await deployMachine(systemId, {
         maas: this.maas,
-        userData: (id) => agentUserData({ systemId: id, token: agentToken(this.keys.agentTokenSecret, id), publicKeyPem, agentPort: c.AGENT_PORT, source }),
+        userData: (id) =>
+          agentUserData({ systemId: id, token: agentToken(this.keys.agentTokenSecret, id), publicKeyPem, agentPort: c.AGENT_PORT, source }),
         agentAnswers: (m) => this.agentAnswers(systemId, m.ip_addresses?.[0], 120_000),
         distroSeries: c.IOPLANE_DEPLOY_DISTRO,
         timeoutMs: c.IOPLANE_DEPLOY_TIMEOUT_MS,
@@ -77,7 +112,11 @@ export class FleetProcessor extends JobProcessor {
       await addJob(this.queue, jobs.fleetSync({ reason: 'maas-event', systemIds: [systemId] }));
       return outcome;
     } catch (e) {
-      if (e instanceof DeployError) this.log.warn({ systemId, code: e.code, reason: e.reason, attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 }, 'deployment failed');
+      if (e instanceof DeployError)
+        this.log.warn(
+          { systemId, code: e.code, reason: e.reason, attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 },
+          'deployment failed',
+        );
       throw e;
     }
   }
@@ -101,9 +140,15 @@ export class FleetProcessor extends JobProcessor {
         continue;
       }
       try {
-        const { record } = await this.submitPlacement.execute({ request: provisioningRequest(desired, m), idempotencyKey: `prov.${desired.id}.${id}` });
+        const { record } = await this.submitPlacement.execute({
+          request: provisioningRequest(desired, m),
+          idempotencyKey: `prov.${desired.id}.${id}`,
+        });
         started.push(record.id);
-        this.log.log({ systemId: id, hostname: m.hostname, follows: desired.id, placementId: record.id }, 'provisioning: machine follows its selector');
+        this.log.log(
+          { systemId: id, hostname: m.hostname, follows: desired.id, placementId: record.id },
+          'provisioning: machine follows its selector',
+        );
       } catch (e) {
         this.log.warn({ systemId: id, follows: desired.id, err: (e as Error).message }, 'provisioning placement refused');
       }

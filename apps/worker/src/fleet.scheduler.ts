@@ -18,6 +18,9 @@ export class FleetScheduler implements OnApplicationBootstrap {
     await this.queue.waitUntilReady();
     await upsertSchedule(this.queue, schedules.fleetSync(this.config.FLEET_SYNC_INTERVAL_MS));
     await upsertSchedule(this.queue, schedules.maasEvents(this.config.MAAS_EVENTS_INTERVAL_MS));
-    this.log.log({ fleetSyncMs: this.config.FLEET_SYNC_INTERVAL_MS, maasEventsMs: this.config.MAAS_EVENTS_INTERVAL_MS }, 'schedules upserted');
+    this.log.log(
+      { fleetSyncMs: this.config.FLEET_SYNC_INTERVAL_MS, maasEventsMs: this.config.MAAS_EVENTS_INTERVAL_MS },
+      'schedules upserted',
+    );
   }
 }

@@ -15,7 +15,7 @@ describe(hopExecutor.name, () => {
     expect(hop(cx6.id, 'host-xdp-generic')).toEqual({ deviceId: hostXdpDeviceId(cx6.id), port: 1 });
   });
 
-  it('keeps the card\'s hardware hooks on the card, and host XDP of a host-XDP-only card on its own driver', () => {
+  it("keeps the card's hardware hooks on the card, and host XDP of a host-XDP-only card on its own driver", () => {
     expect(hop(cx6.id, 'nic-flow-offload')).toEqual({ deviceId: cx6.id, port: 1 });
     expect(hop(x710.id, 'host-xdp-native', 0)).toEqual({ deviceId: x710.id, port: 0 });
     expect(hop('h1/unknown', 'host-xdp-native', 0)).toEqual({ deviceId: 'h1/unknown', port: 0 });

@@ -52,11 +52,22 @@ describe(JobHandlersCheck.name, () => {
   it('stops the boot when a job has two handlers, naming both', async () => {
     const err = await boot(handlersFor(), SecondPlanHandler).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobHandlersError);
-    expect((err as JobHandlersError).problems).toEqual([expect.objectContaining({ code: 'job_with_two_handlers', job: JOBS.plan, message: expect.stringContaining('SecondPlanHandler.plan') })]);
+    expect((err as JobHandlersError).problems).toEqual([
+      expect.objectContaining({
+        code: 'job_with_two_handlers',
+        job: JOBS.plan,
+        message: expect.stringContaining('SecondPlanHandler.plan'),
+      }),
+    ]);
   });
 
   it('is part of the worker, whose processors cover the registry', () => {
-    const worker = WorkerModule.forRoot({ config: {} as never, redisUrl: 'redis://127.0.0.1:1', name: 'spec', maas: { url: 'http://127.0.0.1:1', apiKey: 'a:b:c' } });
+    const worker = WorkerModule.forRoot({
+      config: {} as never,
+      redisUrl: 'redis://127.0.0.1:1',
+      name: 'spec',
+      maas: { url: 'http://127.0.0.1:1', apiKey: 'a:b:c' },
+    });
     expect(worker.providers).toContain(JobHandlersCheck);
     expect(checkJobHandlers([FleetProcessor, PlacementProcessor, DryRunProcessor, RolloutProcessor, RebalanceProcessor])).toEqual([]);
   });

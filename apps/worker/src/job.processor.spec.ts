@@ -35,7 +35,10 @@ describe(JobProcessor.name, () => {
 
   it('writes every line of a job with its jobId, placementId and machine, and lines outside a job without them', async () => {
     __resetOutOfContextForTests();
-    const mod = await Test.createTestingModule({ imports: [LoggerModule.forRoot({ pinoHttp: { logger: pino({ level: 'info' }, sink) } })], providers: [MachineSteps] }).compile();
+    const mod = await Test.createTestingModule({
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger: pino({ level: 'info' }, sink) } })],
+      providers: [MachineSteps],
+    }).compile();
     mod.useLogger(mod.get(PinoNestLogger));
     await mod.init();
     const p = mod.get(MachineSteps);
@@ -48,11 +51,26 @@ describe(JobProcessor.name, () => {
     new Logger('Boot').log('outside any job');
     await mod.close();
 
-    const ids = (msg: string) => lines.filter((l) => l.msg === msg).map((l) => [l.jobId, l.placementId, l.machine, l.wave]).sort();
+    const ids = (msg: string) =>
+      lines
+        .filter((l) => l.msg === msg)
+        .map((l) => [l.jobId, l.placementId, l.machine, l.wave])
+        .sort();
     // Two jobs interleaved: each line keeps its own job's ids.
-    expect(ids('flashing')).toEqual([['pl-1.m.abc', 'pl-1', 'abc', 0], ['pl-2.m.xyz', 'pl-2', 'xyz', 1]]);
-    expect(ids('verify failed')).toEqual([['pl-1.m.abc', 'pl-1', 'abc', 0], ['pl-2.m.xyz', 'pl-2', 'xyz', 1]]);
-    expect(lines.find((l) => l.msg === 'flashing')).toMatchObject({ context: 'Steps', step: 'flash', job: JOBS.rolloutMachine, queue: 'rollout' });
+    expect(ids('flashing')).toEqual([
+      ['pl-1.m.abc', 'pl-1', 'abc', 0],
+      ['pl-2.m.xyz', 'pl-2', 'xyz', 1],
+    ]);
+    expect(ids('verify failed')).toEqual([
+      ['pl-1.m.abc', 'pl-1', 'abc', 0],
+      ['pl-2.m.xyz', 'pl-2', 'xyz', 1],
+    ]);
+    expect(lines.find((l) => l.msg === 'flashing')).toMatchObject({
+      context: 'Steps',
+      step: 'flash',
+      job: JOBS.rolloutMachine,
+      queue: 'rollout',
+    });
     expect(lines.find((l) => l.msg === 'planning')).toMatchObject({ jobId: 'pl-3', placementId: 'pl-3' });
     expect(lines.find((l) => l.msg === 'planning')).not.toHaveProperty('machine');
     expect(lines.find((l) => l.msg === 'outside any job')).not.toHaveProperty('jobId');

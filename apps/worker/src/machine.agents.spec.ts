@@ -16,8 +16,17 @@ const running: RunningAgent[] = [];
 
 const start = async (id: string, devices: Device[]): Promise<RunningAgent> => {
   const a = await startAgent({
-    id, host: '127.0.0.1', port: 0, token: token(id), machine: { systemId: id, devices }, profiles: loadProfiles(), publicKeyPem: keys.publicKeyPem,
-    timeScale: 0.00001, kernel: 'off', stateDir: `${dir}/${id}-${running.length}`, logLevel: 'silent',
+    id,
+    host: '127.0.0.1',
+    port: 0,
+    token: token(id),
+    machine: { systemId: id, devices },
+    profiles: loadProfiles(),
+    publicKeyPem: keys.publicKeyPem,
+    timeScale: 0.00001,
+    kernel: 'off',
+    stateDir: `${dir}/${id}-${running.length}`,
+    logLevel: 'silent',
   });
   running.push(a);
   return a;
@@ -35,12 +44,21 @@ describe('machineAgents: a host and its DPUs, each with its own agent', () => {
   it("sends a DPU device's calls to the DPU's agent and the rest to the host's; inventory and programs list both", async () => {
     const host = await start('h1', [nic]);
     const own = await start('d1', [dpu]);
-    const agents = machineAgents(new AgentClient(host.url, token('h1')), [{ machine: { systemId: 'd1', hostname: 'edge-d1' }, url: own.url, agent: new AgentClient(own.url, token('d1')) }], (id) => (id === dpu.id ? 'd1' : null));
+    const agents = machineAgents(
+      new AgentClient(host.url, token('h1')),
+      [{ machine: { systemId: 'd1', hostname: 'edge-d1' }, url: own.url, agent: new AgentClient(own.url, token('d1')) }],
+      (id) => (id === dpu.id ? 'd1' : null),
+    );
     // Each device once (an agent may add host-XDP entries of its own for a card's netdevs).
     const ids = (await agents.inventory()).devices.map((d) => d.device.id);
     expect(ids.filter((id) => id === dpu.id || id === nic.id).sort()).toEqual([dpu.id, nic.id].sort());
     expect(new Set(ids).size).toBe(ids.length);
-    expect((await agents.programs()).devices.map((d) => d.deviceId).filter((id) => id === dpu.id || id === nic.id).sort()).toEqual([dpu.id, nic.id].sort());
+    expect(
+      (await agents.programs()).devices
+        .map((d) => d.deviceId)
+        .filter((id) => id === dpu.id || id === nic.id)
+        .sort(),
+    ).toEqual([dpu.id, nic.id].sort());
     // The host's agent does not have the DPU's device: had the call gone there, it would answer 404.
     await expect(new AgentClient(host.url, token('h1')).counters(dpu.id)).rejects.toMatchObject({ status: 404 });
     expect((await agents.counters(dpu.id)).modules).toEqual([]);
@@ -58,7 +76,17 @@ describe('machineAgents: a host and its DPUs, each with its own agent', () => {
   it("keeps a DPU device with the host's agent when that agent lists it (an embedded simulator's host agent)", async () => {
     const host = await start('h1', [nic, dpu]);
     // No DPU agent listens there: any call routed to it would fail.
-    const agents = machineAgents(new AgentClient(host.url, token('h1')), [{ machine: { systemId: 'd1', hostname: 'edge-d1' }, url: 'http://127.0.0.1:9', agent: new AgentClient('http://127.0.0.1:9', token('d1')) }], (id) => (id === dpu.id ? 'd1' : null));
+    const agents = machineAgents(
+      new AgentClient(host.url, token('h1')),
+      [
+        {
+          machine: { systemId: 'd1', hostname: 'edge-d1' },
+          url: 'http://127.0.0.1:9',
+          agent: new AgentClient('http://127.0.0.1:9', token('d1')),
+        },
+      ],
+      (id) => (id === dpu.id ? 'd1' : null),
+    );
     expect((await agents.counters(dpu.id)).modules).toEqual([]);
     expect((await agents.inventory()).devices.map((d) => d.device.id)).toEqual(expect.arrayContaining([dpu.id, nic.id]));
   });

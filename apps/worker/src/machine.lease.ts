@@ -39,7 +39,12 @@ type Acquired = { ok: true; fence: LeaseFence } | { ok: false; owner: string; ho
  * holding it is waited out (it ends, or its hold runs out within `waitMs`); another placement
  * owning it is an error: the wave's job fails and runs again rather than touch that machine.
  */
-export async function acquireWaiting(systemId: string, acquire: () => Promise<Acquired>, waitMs: number, pollMs = 300): Promise<LeaseFence> {
+export async function acquireWaiting(
+  systemId: string,
+  acquire: () => Promise<Acquired>,
+  waitMs: number,
+  pollMs = 300,
+): Promise<LeaseFence> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const r = await acquire();

@@ -8,7 +8,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const redis = await resolveRedis(config);
-  const app = await createWorker({ config, redisUrl: redis.url, name: 'worker', maas: { url: config.MAAS_URL, apiKey: config.MAAS_API_KEY } });
+  const app = await createWorker({
+    config,
+    redisUrl: redis.url,
+    name: 'worker',
+    maas: { url: config.MAAS_URL, apiKey: config.MAAS_API_KEY },
+  });
   // close() runs the shutdown hooks: BullMQ workers finish their current job first.
   const stop = async () => {
     await app.close();

@@ -30,7 +30,14 @@ export class PlacementProcessor extends JobProcessor {
   ) {
     super();
     this.planPlacement = new PlanPlacement({
-      placements, rollouts, fleet, catalog, profiles, agentFacts, rolloutQueue, fleetQueue,
+      placements,
+      rollouts,
+      fleet,
+      catalog,
+      profiles,
+      agentFacts,
+      rolloutQueue,
+      fleetQueue,
       highs: () => (this.highs ??= loadHighs()),
       log: (fields, msg) => this.log.log(fields, msg),
     });
@@ -38,11 +45,13 @@ export class PlacementProcessor extends JobProcessor {
 
   @OnJob(JOBS.plan)
   async plan(job: Job): Promise<PlanPlacementResult> {
-    return this.planPlacement.execute(job.data as PlanPlacementCommand, (p) => job.updateProgress(p)).catch((e: unknown) => {
-      // A plan the validator refuses is never stored; solving again would give the same plan.
-      if (e instanceof PlanValidationError) throw new UnrecoverableError(`${e.code}: ${e.message}`);
-      throw e;
-    });
+    return this.planPlacement
+      .execute(job.data as PlanPlacementCommand, (p) => job.updateProgress(p))
+      .catch((e: unknown) => {
+        // A plan the validator refuses is never stored; solving again would give the same plan.
+        if (e instanceof PlanValidationError) throw new UnrecoverableError(`${e.code}: ${e.message}`);
+        throw e;
+      });
   }
 
   private readonly redisError = errorLogger('worker placement', (f, m) => this.log.warn(f, m));
@@ -68,6 +77,7 @@ export class PlacementProcessor extends JobProcessor {
     const id = (job?.data as { placementId?: string } | undefined)?.placementId;
     if (job) metrics.observeJob(QUEUES.placement, job, 'failed');
     this.log.warn({ jobId: job?.id, placementId: id, err: err.message }, 'placement job failed');
-    if (id && job && job.attemptsMade >= (job.opts.attempts ?? 1)) await this.placements.setStatus(id, 'failed', err.message).catch(() => undefined);
+    if (id && job && job.attemptsMade >= (job.opts.attempts ?? 1))
+      await this.placements.setStatus(id, 'failed', err.message).catch(() => undefined);
   }
 }

@@ -9,7 +9,13 @@ import { QUEUES } from '@ioplane/queue';
 import { loadProfiles } from '@ioplane/profiles';
 import type { MachineState, Proposal, TelemetryWindow } from '@ioplane/rebalance';
 import {
-  PlacementRecord, RebalanceRepository, RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository, TelemetryRepository,
+  PlacementRecord,
+  RebalanceRepository,
+  RedisFleetRepository,
+  RedisModuleRepository,
+  RedisPlacementRepository,
+  RolloutRepository,
+  TelemetryRepository,
 } from '@ioplane/state';
 import { decideRound, DeciderDeps } from './rebalance.decider';
 
@@ -43,7 +49,12 @@ describe(decideRound.name, () => {
   let prefix: string;
   let deps: DeciderDeps;
   let repos: {
-    fleet: RedisFleetRepository; placements: RedisPlacementRepository; rollouts: RolloutRepository; telemetry: TelemetryRepository; rebalance: RebalanceRepository; catalog: ModuleCatalog;
+    fleet: RedisFleetRepository;
+    placements: RedisPlacementRepository;
+    rollouts: RolloutRepository;
+    telemetry: TelemetryRepository;
+    rebalance: RebalanceRepository;
+    catalog: ModuleCatalog;
   };
   let sourceId: string;
   const enqueued: string[] = [];
@@ -51,8 +62,14 @@ describe(decideRound.name, () => {
 
   /** A real submission (store and plan job) as the worker's processor makes it; the job lands in `enqueued`. */
   const submit = async (req: PlacementRequest, key: string) =>
-    (await new SubmitPlacement({ ...repos, leases: repos.rollouts, newId: () => `pl-${randomUUID().slice(0, 8)}`, planQueue: { name: QUEUES.placement, add: async (_n, d) => (enqueued.push((d as { placementId: string }).placementId), {}) } })
-      .execute({ request: req, idempotencyKey: key })).record.id;
+    (
+      await new SubmitPlacement({
+        ...repos,
+        leases: repos.rollouts,
+        newId: () => `pl-${randomUUID().slice(0, 8)}`,
+        planQueue: { name: QUEUES.placement, add: async (_n, d) => (enqueued.push((d as { placementId: string }).placementId), {}) },
+      }).execute({ request: req, idempotencyKey: key })
+    ).record.id;
 
   /** Opens windows up to `window` and records each machine's ddos-drop rate in it. */
   async function traffic(window: number, pps: Record<string, number>) {
@@ -60,14 +77,24 @@ describe(decideRound.name, () => {
     for (const [hostname, rate] of Object.entries(pps)) {
       const m = hosts.find((h) => h.hostname === hostname)!;
       const w: TelemetryWindow = {
-        window, systemId: m.systemId, hostname, at: new Date().toISOString(), devices: {}, hostXdpCores: null, errors: [], stray: [],
-        modules: { 'ddos-drop': { pps: rate, bytesPerSecond: rate * 128, dropsPerSecond: 0, meanPacketBytes: 128, deviceIds: [], hostCores: null } },
+        window,
+        systemId: m.systemId,
+        hostname,
+        at: new Date().toISOString(),
+        devices: {},
+        hostXdpCores: null,
+        errors: [],
+        stray: [],
+        modules: {
+          'ddos-drop': { pps: rate, bytesPerSecond: rate * 128, dropsPerSecond: 0, meanPacketBytes: 128, deviceIds: [], hostCores: null },
+        },
       };
       await repos.telemetry.record(m.systemId, w, {}, { windows: 10, ttlSeconds: 600 });
     }
   }
 
-  const policy = (mode: 'auto' | 'propose', over: Record<string, unknown> = {}) => repos.rebalance.setPolicy({ rules: [{ selector: { zones: ['zone-c'] }, mode, windows: 1, cooldownWindows: 5, ...over }] });
+  const policy = (mode: 'auto' | 'propose', over: Record<string, unknown> = {}) =>
+    repos.rebalance.setPolicy({ rules: [{ selector: { zones: ['zone-c'] }, mode, windows: 1, cooldownWindows: 5, ...over }] });
   const states = async () => repos.rebalance.states<MachineState>();
   const proposals = async () => (await repos.rebalance.proposals<Proposal>(100)).sort((a, b) => a.id.localeCompare(b.id));
 
@@ -100,9 +127,21 @@ describe(decideRound.name, () => {
     for (const mp of plan.machines) {
       const hops = mp.paths.flatMap((p) => p.hops);
       await repos.rollouts.setObserved({
-        systemId: mp.systemId, placementId: sourceId, committedAt: new Date().toISOString(), firmware: {}, previousPlacementId: null,
+        systemId: mp.systemId,
+        placementId: sourceId,
+        committedAt: new Date().toISOString(),
+        firmware: {},
+        previousPlacementId: null,
         // Host XDP on a card with hardware hooks runs in the agent's host-XDP device for its netdevs.
-        modules: hops.map((h) => ({ name: h.module, version: '1', digest: 'd', deviceId: h.target.startsWith('host-') ? hostXdpDeviceId(h.deviceId) : h.deviceId, target: h.target, profileId: null, interface: h.interface })),
+        modules: hops.map((h) => ({
+          name: h.module,
+          version: '1',
+          digest: 'd',
+          deviceId: h.target.startsWith('host-') ? hostXdpDeviceId(h.deviceId) : h.deviceId,
+          target: h.target,
+          profileId: null,
+          interface: h.interface,
+        })),
       });
     }
   });
@@ -113,7 +152,9 @@ describe(decideRound.name, () => {
 
   it('starts from host XDP on the BlueField netdev of each zone-c host (the scenario holds)', async () => {
     const observed = await Promise.all(zoneC.map((m) => repos.rollouts.observed(m.systemId)));
-    expect(observed.map((o) => o?.modules.map((x) => [x.deviceId, x.target.startsWith('host-xdp')]))).toEqual(zoneC.map((m) => [[`${m.systemId}/ens2f0np0~xdp`, true]]));
+    expect(observed.map((o) => o?.modules.map((x) => [x.deviceId, x.target.startsWith('host-xdp')]))).toEqual(
+      zoneC.map((m) => [[`${m.systemId}/ens2f0np0~xdp`, true]]),
+    );
   });
 
   it('auto: one rebalance placement for every machine with the same move, its proposals submitted and their modules cooling down', async () => {
@@ -126,14 +167,24 @@ describe(decideRound.name, () => {
     const [placementId] = r.submitted;
     expect(enqueued).toContain(placementId);
     const rec = (await repos.placements.get(placementId)) as PlacementRecord;
-    expect(rec.request).toMatchObject({ selector: { hostnames: ['core-c01', 'core-c02'] }, reason: 'rebalance', modules: [{ name: 'ddos-drop', traffic: { pps: SURGE, meanPacketBytes: 128 } }] });
+    expect(rec.request).toMatchObject({
+      selector: { hostnames: ['core-c01', 'core-c02'] },
+      reason: 'rebalance',
+      modules: [{ name: 'ddos-drop', traffic: { pps: SURGE, meanPacketBytes: 128 } }],
+    });
     expect(rec.idempotencyKey).toMatch(/^rebalance\.w1\.[0-9a-f]{16}$/);
     const ps = await proposals();
     expect(ps.map((p) => [p.id, p.status, p.placementId, p.decidedBy, p.held, p.sourcePlacementId])).toEqual([
       ['rb-1-h1', 'submitted', placementId, 'auto', true, sourceId],
       ['rb-1-h2', 'submitted', placementId, 'auto', true, sourceId],
     ]);
-    expect(ps[0].moves).toEqual([expect.objectContaining({ module: 'ddos-drop', from: expect.objectContaining({ deviceId: 'h1/ens2f0np0' }), to: expect.objectContaining({ target: 'dpu-arm-xdp' }) })]);
+    expect(ps[0].moves).toEqual([
+      expect.objectContaining({
+        module: 'ddos-drop',
+        from: expect.objectContaining({ deviceId: 'h1/ens2f0np0' }),
+        to: expect.objectContaining({ target: 'dpu-arm-xdp' }),
+      }),
+    ]);
     const s = await states();
     expect(s.get('h1')).toMatchObject({ pending: 'rb-1-h1', cooldownUntil: { 'ddos-drop': 6 }, lastVerdict: 'propose' });
 
@@ -165,7 +216,9 @@ describe(decideRound.name, () => {
     await traffic(1, { 'core-c01': SURGE });
     const r = await decideRound({ ...deps, submit: async () => Promise.reject(new Error('the selector matches no machine')) }, 1);
     expect(r.submitted).toEqual([]);
-    expect((await proposals()).map((p) => [p.id, p.status, p.note, p.held])).toEqual([['rb-1-h1', 'failed', 'the selector matches no machine', false]]);
+    expect((await proposals()).map((p) => [p.id, p.status, p.note, p.held])).toEqual([
+      ['rb-1-h1', 'failed', 'the selector matches no machine', false],
+    ]);
     expect((await states()).get('h1')).toMatchObject({ pending: null });
     expect(logs).toContain('rebalance: placement refused');
   });
@@ -206,4 +259,3 @@ describe(decideRound.name, () => {
     expect(await proposals()).toEqual([]);
   });
 });
-

@@ -4,8 +4,21 @@ import { cardOfHostXdpDevice, type FirmwareProfile, type FleetMachine } from '@i
 import type { CurrentPlacement, PlacementModule } from '@ioplane/placement';
 import { AgentFactsResult, placementRequestSchema, PlacementRequest, resolveModules, toPlacementMachine } from '@ioplane/planning';
 import {
-  EMPTY_POLICY, evaluateMachine, Evaluation, holdModules, initialState, MachineState, ObservedTraffic, Proposal, proposalId, rebalancePolicySchema, RebalancePolicy,
-  ruleFor, step, TelemetryWindow, Verdict,
+  EMPTY_POLICY,
+  evaluateMachine,
+  Evaluation,
+  holdModules,
+  initialState,
+  MachineState,
+  ObservedTraffic,
+  Proposal,
+  proposalId,
+  rebalancePolicySchema,
+  RebalancePolicy,
+  ruleFor,
+  step,
+  TelemetryWindow,
+  Verdict,
 } from '@ioplane/rebalance';
 import type { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
 import { rebalanceRequest } from './rebalance.request';
@@ -64,7 +77,13 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
   if (departed.size) {
     for (const p of await deps.rebalance.proposals<Proposal>(1000)) {
       if (departed.has(p.systemId) && p.status === 'pending') {
-        await deps.rebalance.transition<Proposal>(p.id, ['pending'], (x) => ({ ...x, status: 'dropped', decidedAt: new Date().toISOString(), decidedBy: 'rebalancer', note: 'the machine is no longer Deployed in MAAS' }));
+        await deps.rebalance.transition<Proposal>(p.id, ['pending'], (x) => ({
+          ...x,
+          status: 'dropped',
+          decidedAt: new Date().toISOString(),
+          decidedBy: 'rebalancer',
+          note: 'the machine is no longer Deployed in MAAS',
+        }));
       }
     }
     for (const id of departed) {
@@ -83,7 +102,8 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
         const rec = await deps.placements.get(placementId);
         const req = rec && placementRequestSchema.safeParse(rec.request);
         if (!req?.success) return `placement ${placementId} it follows is gone or unreadable`;
-        if (req.data.modules.some((m) => m.scope)) return `placement ${placementId} has fleet-scoped modules, which are rebalanced fleet-wide only`;
+        if (req.data.modules.some((m) => m.scope))
+          return `placement ${placementId} has fleet-scoped modules, which are rebalanced fleet-wide only`;
         const { modules } = await resolveModules(req.data, deps.catalog);
         return { request: req.data, modules };
       })().catch((e: Error) => `placement ${placementId}: ${e.message}`);
@@ -93,7 +113,10 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
   };
 
   const next: MachineState[] = [];
-  const autos = new Map<string, { source: Source; sourceId: string; proposals: Proposal[]; observed: Array<Record<string, ObservedTraffic>> }>();
+  const autos = new Map<
+    string,
+    { source: Source; sourceId: string; proposals: Proposal[]; observed: Array<Record<string, ObservedTraffic>> }
+  >();
   for (const m of hosts) {
     const rule = ruleFor(policy, m);
     let state = states.get(m.systemId) ?? initialState(m.systemId, m.hostname);
@@ -115,7 +138,9 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
     state = out.state;
     (result.verdicts[out.verdict] ??= []).push(m.hostname);
     if (out.draft && source && evaluation) {
-      const observed = Object.fromEntries(Object.entries(evaluation.observed).map(([k, v]) => [k, { pps: v.pps, meanPacketBytes: v.meanPacketBytes }]));
+      const observed = Object.fromEntries(
+        Object.entries(evaluation.observed).map(([k, v]) => [k, { pps: v.pps, meanPacketBytes: v.meanPacketBytes }]),
+      );
       const p: Proposal = {
         ...out.draft,
         id: proposalId(window, m.systemId),
@@ -132,7 +157,14 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
       if (await deps.rebalance.createProposal(p)) {
         result.proposals.push(p.id);
         state = { ...state, pending: p.id };
-        deps.log('rebalance: move proposed', { window, proposal: p.id, hostname: m.hostname, mode: p.mode, moves: p.reasons.summary, gain: p.reasons.gain });
+        deps.log('rebalance: move proposed', {
+          window,
+          proposal: p.id,
+          hostname: m.hostname,
+          mode: p.mode,
+          moves: p.reasons.summary,
+          gain: p.reasons.gain,
+        });
         if (p.mode === 'auto') {
           const key = `${sourceId}|${p.moves.map((x) => `${x.module}:${x.from.target}>${x.to.target}`).join(',')}`;
           const g = autos.get(key) ?? { source, sourceId, proposals: [], observed: [] };
@@ -149,7 +181,10 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
   for (const [key, g] of autos) {
     const hostnames = g.proposals.map((p) => p.hostname);
     const req = rebalanceRequest(g.source.request, hostnames, g.observed);
-    const idem = `rebalance.w${window}.${createHash('sha256').update(key + hostnames.join(',')).digest('hex').slice(0, 16)}`;
+    const idem = `rebalance.w${window}.${createHash('sha256')
+      .update(key + hostnames.join(','))
+      .digest('hex')
+      .slice(0, 16)}`;
     let placementId: string | null = null;
     let failure: string | null = null;
     try {
@@ -160,26 +195,61 @@ export async function decideRound(deps: DeciderDeps, windowArg?: number): Promis
     }
     for (const p of g.proposals) {
       await deps.rebalance.transition<Proposal>(p.id, ['pending'], (x) => ({
-        ...x, status: placementId ? 'submitted' : 'failed', placementId, request: req, decidedAt: new Date().toISOString(), decidedBy: 'auto', held: !!placementId, note: failure,
+        ...x,
+        status: placementId ? 'submitted' : 'failed',
+        placementId,
+        request: req,
+        decidedAt: new Date().toISOString(),
+        decidedBy: 'auto',
+        held: !!placementId,
+        note: failure,
       }));
       const s = byId.get(p.systemId)!;
-      const rule = ruleFor(policy, hosts.find((h) => h.systemId === p.systemId)!);
-      byId.set(p.systemId, placementId ? holdModules(s, p.moves.map((x) => x.module), window, rule?.cooldownWindows ?? 0) : { ...s, pending: null });
+      const rule = ruleFor(
+        policy,
+        hosts.find((h) => h.systemId === p.systemId)!,
+      );
+      byId.set(
+        p.systemId,
+        placementId
+          ? holdModules(
+              s,
+              p.moves.map((x) => x.module),
+              window,
+              rule?.cooldownWindows ?? 0,
+            )
+          : { ...s, pending: null },
+      );
     }
-    deps.log(placementId ? 'rebalance: placement submitted' : 'rebalance: placement refused', { window, placementId, hostnames, err: failure });
+    deps.log(placementId ? 'rebalance: placement submitted' : 'rebalance: placement refused', {
+      window,
+      placementId,
+      hostnames,
+      err: failure,
+    });
   }
   await deps.rebalance.putStates([...byId.values()]);
   return result;
 }
 
 /** Whether the machine's open proposal still blocks new ones; applies the cool-down once a decision was taken. */
-async function settle(deps: DeciderDeps, state: MachineState, window: number, cooldownWindows: number): Promise<{ state: MachineState; busy: boolean }> {
+async function settle(
+  deps: DeciderDeps,
+  state: MachineState,
+  window: number,
+  cooldownWindows: number,
+): Promise<{ state: MachineState; busy: boolean }> {
   if (!state.pending) return { state, busy: false };
   const p = await deps.rebalance.proposal<Proposal>(state.pending);
   if (!p) return { state: { ...state, pending: null }, busy: false };
   let s = state;
   if ((p.status === 'submitted' || p.status === 'rejected') && !p.held) {
-    s = holdModules(s, p.moves.map((x) => x.module), window, cooldownWindows);
+    s = holdModules(
+      s,
+      p.moves.map((x) => x.module),
+      window,
+      cooldownWindows,
+    );
     await deps.rebalance.transition<Proposal>(p.id, [p.status], (x) => ({ ...x, held: true }));
   }
   if (p.status === 'pending') return { state: s, busy: true };
@@ -206,10 +276,20 @@ async function evaluate(
   if (facts && !facts.ok) return { why: facts.reason };
   const current: Record<string, CurrentPlacement> = {};
   // Host XDP on a card with hardware hooks runs in the agent's host-XDP device for its netdevs; the plan names the card.
-  for (const x of observed.modules) current[x.name] = { deviceId: cardOfHostXdpDevice(x.deviceId), target: x.target as CurrentPlacement['target'] };
+  for (const x of observed.modules)
+    current[x.name] = { deviceId: cardOfHostXdpDevice(x.deviceId), target: x.target as CurrentPlacement['target'] };
   // The alternatives are the ones the placement itself could choose: on the ports it named.
-  const machine = toPlacementMachine(m, deps.profiles, source.request.policy.hostCoreBudget, current, facts?.ok ? facts.facts : null, source.request.ingress);
-  const traffic = Object.fromEntries(Object.entries(latest.modules).map(([k, v]) => [k, { pps: v.pps, meanPacketBytes: v.meanPacketBytes }]));
+  const machine = toPlacementMachine(
+    m,
+    deps.profiles,
+    source.request.policy.hostCoreBudget,
+    current,
+    facts?.ok ? facts.facts : null,
+    source.request.ingress,
+  );
+  const traffic = Object.fromEntries(
+    Object.entries(latest.modules).map(([k, v]) => [k, { pps: v.pps, meanPacketBytes: v.meanPacketBytes }]),
+  );
   const r = evaluateMachine({ machine, modules: source.modules, firmware: observed.firmware, observed: traffic, window });
   if (!r.ok) return { why: r.reason };
   return { evaluation: r.evaluation, source, sourceId: observed.placementId };

@@ -2,9 +2,18 @@ import { z } from 'zod';
 
 const schema = z.object({
   /** One telemetry window: how often the fleet's counters are sampled. */
-  IOPLANE_TELEMETRY_WINDOW_MS: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(100, 'must be at least 100 ms').default(10_000),
+  IOPLANE_TELEMETRY_WINDOW_MS: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(100, 'must be at least 100 ms')
+    .default(10_000),
   /** Windows kept per machine. */
-  IOPLANE_TELEMETRY_WINDOWS: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(2, 'must be at least 2').max(10_000, 'must be at most 10000').default(60),
+  IOPLANE_TELEMETRY_WINDOWS: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(2, 'must be at least 2')
+    .max(10_000, 'must be at most 10000')
+    .default(60),
 });
 
 export interface RebalanceSettings {

@@ -16,8 +16,16 @@ export class RebalanceWorkerModule {
       module: RebalanceWorkerModule,
       providers: [
         { provide: REBALANCE_SETTINGS, useFactory: () => rebalanceSettings() },
-        { provide: TelemetryRepository, useFactory: (r: Redis, c: IoplaneConfig) => new TelemetryRepository(r, c.IOPLANE_PREFIX), inject: [STATE_REDIS, IOPLANE_CONFIG] },
-        { provide: RebalanceRepository, useFactory: (r: Redis, c: IoplaneConfig) => new RebalanceRepository(r, c.IOPLANE_PREFIX), inject: [STATE_REDIS, IOPLANE_CONFIG] },
+        {
+          provide: TelemetryRepository,
+          useFactory: (r: Redis, c: IoplaneConfig) => new TelemetryRepository(r, c.IOPLANE_PREFIX),
+          inject: [STATE_REDIS, IOPLANE_CONFIG],
+        },
+        {
+          provide: RebalanceRepository,
+          useFactory: (r: Redis, c: IoplaneConfig) => new RebalanceRepository(r, c.IOPLANE_PREFIX),
+          inject: [STATE_REDIS, IOPLANE_CONFIG],
+        },
         RebalanceProcessor,
         ...(opts.schedules === false ? [] : [RebalanceScheduler]),
       ],

@@ -6,7 +6,15 @@ import type { ModuleCatalog } from '@ioplane/catalog';
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { AgentFactsResult, SubmitPlacement } from '@ioplane/planning';
 import { addJob, jobs, JOBS, OnJob, QUEUES, errorLogger, closeEvenWhenDown } from '@ioplane/queue';
-import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import {
+  AGENT_FACTS,
+  CONTROLLER_KEYS,
+  FLEET_REPOSITORY,
+  MODULE_CATALOG,
+  PLACEMENT_REPOSITORY,
+  PROFILES,
+  ROLLOUT_REPOSITORY,
+} from '@ioplane/composition';
 import { FleetRepository, PlacementRepository, RebalanceRepository, RolloutRepository, TelemetryRepository } from '@ioplane/state';
 import { decideRound, DecideResult } from './rebalance.decider';
 import { JobProcessor } from './job.processor';
@@ -49,8 +57,13 @@ export class RebalanceProcessor extends JobProcessor {
   async sample(job: Job): Promise<SampleResult> {
     const { decide } = samplePayload.parse(job.data ?? {});
     const r = await sampleFleet({
-      fleet: this.fleet, rollouts: this.rollouts, telemetry: this.telemetry, catalog: this.catalog, profiles: this.profiles,
-      agentTokenSecret: this.keys.agentTokenSecret, limits: { windows: this.settings.keepWindows, ttlSeconds: this.settings.ttlSeconds },
+      fleet: this.fleet,
+      rollouts: this.rollouts,
+      telemetry: this.telemetry,
+      catalog: this.catalog,
+      profiles: this.profiles,
+      agentTokenSecret: this.keys.agentTokenSecret,
+      limits: { windows: this.settings.keepWindows, ttlSeconds: this.settings.ttlSeconds },
     });
     if (r.errors.length) this.log.warn({ window: r.window, errors: r.errors.slice(0, 20) }, 'telemetry: some devices did not answer');
     if (decide) await addJob(this.queue, jobs.rebalanceDecide(r.window));
@@ -62,8 +75,14 @@ export class RebalanceProcessor extends JobProcessor {
     const { window } = decidePayload.parse(job.data ?? {});
     return decideRound(
       {
-        fleet: this.fleet, rollouts: this.rollouts, placements: this.placements, catalog: this.catalog, profiles: this.profiles,
-        telemetry: this.telemetry, rebalance: this.rebalance, agentFacts: this.agentFacts,
+        fleet: this.fleet,
+        rollouts: this.rollouts,
+        placements: this.placements,
+        catalog: this.catalog,
+        profiles: this.profiles,
+        telemetry: this.telemetry,
+        rebalance: this.rebalance,
+        agentFacts: this.agentFacts,
         submit: async (req, key) => (await this.submitPlacement.execute({ request: req, idempotencyKey: key })).record.id,
         log: (msg, fields) => this.log.log(fields, msg),
       },

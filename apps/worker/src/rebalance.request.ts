@@ -6,7 +6,11 @@ import type { ObservedTraffic } from '@ioplane/rebalance';
  * on just these machines, with the traffic they were observed carrying. It goes through the
  * normal plan and rollout (waves, health checks) like any other placement.
  */
-export function rebalanceRequest(source: PlacementRequest, hostnames: string[], observed: Array<Record<string, ObservedTraffic>>): PlacementRequest {
+export function rebalanceRequest(
+  source: PlacementRequest,
+  hostnames: string[],
+  observed: Array<Record<string, ObservedTraffic>>,
+): PlacementRequest {
   const traffic = (name: string) => {
     const seen = observed.map((o) => o[name]).filter((t): t is ObservedTraffic => !!t && t.pps > 0);
     if (!seen.length) return undefined;

@@ -69,17 +69,24 @@ export function rolloutEnv(deps: {
       return false;
     }
     const now = await deps.rollouts.observed(o.systemId);
-    if (now && now.placementId === o.placementId && now.committedAt === o.committedAt) await deps.rollouts.setObserved({ ...now, annotated: true });
+    if (now && now.placementId === o.placementId && now.committedAt === o.committedAt)
+      await deps.rollouts.setObserved({ ...now, annotated: true });
     return true;
   };
 
-  const executorOf = async (systemId: string): Promise<HopExecutor> => hopExecutor((await deps.fleet.getMachine(systemId))?.devices ?? [], deps.profiles);
+  const executorOf = async (systemId: string): Promise<HopExecutor> =>
+    hopExecutor((await deps.fleet.getMachine(systemId))?.devices ?? [], deps.profiles);
 
   return {
     store: deps.rollouts,
     leases: {
       acquire: (placementId, systemId, holder) =>
-        acquireWaiting(systemId, () => deps.rollouts.acquireLease(systemId, placementId, holder, MACHINE_LEASE_MS, (owner) => placementEnded(deps.placements, owner)), MACHINE_LEASE_MS + 5_000),
+        acquireWaiting(
+          systemId,
+          () =>
+            deps.rollouts.acquireLease(systemId, placementId, holder, MACHINE_LEASE_MS, (owner) => placementEnded(deps.placements, owner)),
+          MACHINE_LEASE_MS + 5_000,
+        ),
       letGo: (fence) => deps.rollouts.letGoLease(fence),
     },
     probeMs: deps.probeMs,
@@ -95,7 +102,8 @@ export function rolloutEnv(deps: {
       const m = await deps.fleet.getMachine(systemId);
       if (!m?.agentUrl) throw new Error(`machine ${systemId} has no agent endpoint in the inventory`);
       // Per-call deadlines from the profiles' flash timings, so a silent agent fails its step in seconds, a flash in minutes.
-      const client = (url: string, id: string) => new AgentClient(url, agentToken(deps.keys.agentTokenSecret, id), { deadlines: agentDeadlines });
+      const client = (url: string, id: string) =>
+        new AgentClient(url, agentToken(deps.keys.agentTokenSecret, id), { deadlines: agentDeadlines });
       // Each DPU is a MAAS machine (a child of this host) with an agent of its own at its address, on the agents' port.
       const dpuOf = new Map(m.devices.filter((d) => d.dpuSystemId).map((d) => [d.id, d.dpuSystemId!]));
       const dpus: DpuAgent[] = [];
@@ -110,7 +118,12 @@ export function rolloutEnv(deps: {
       const mp = (await sliceOf(placementId, rec.systemId)).plan;
       const modules = want.chains.flatMap((c) =>
         c.modules.map((m) => ({
-          name: m.name, version: m.version, digest: m.digest, deviceId: c.deviceId, target: c.target, profileId: mp.placements[m.name]?.profileId ?? null,
+          name: m.name,
+          version: m.version,
+          digest: m.digest,
+          deviceId: c.deviceId,
+          target: c.target,
+          profileId: mp.placements[m.name]?.profileId ?? null,
           ...(c.interface ? { interface: c.interface } : {}),
         })),
       );
@@ -121,7 +134,15 @@ export function rolloutEnv(deps: {
       const before = await deps.rollouts.observed(rec.systemId);
       const previousPlacementId = before && before.placementId !== placementId ? before.placementId : (before?.previousPlacementId ?? null);
       // Recorded as not annotated first: a MAAS outage (or a worker dying) here leaves a note the reconciler catches up on.
-      const observed: ObservedPlacement = { systemId: rec.systemId, placementId, committedAt: new Date().toISOString(), modules, firmware, previousPlacementId, annotated: false };
+      const observed: ObservedPlacement = {
+        systemId: rec.systemId,
+        placementId,
+        committedAt: new Date().toISOString(),
+        modules,
+        firmware,
+        previousPlacementId,
+        annotated: false,
+      };
       await deps.rollouts.setObserved(observed);
       await annotateObserved(observed);
     },

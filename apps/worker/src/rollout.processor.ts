@@ -3,7 +3,18 @@ import { InjectQueue, OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { metrics, rollbackReason } from '@ioplane/metrics';
 import { DelayedError, FlowProducer, Job, Queue } from 'bullmq';
 import type { PlacementRequest, StoredPlan } from '@ioplane/planning';
-import { JOB_IDS, jobs, JOBS, OnJob, planPayload, QUEUES, rolloutMachinePayload, rolloutWavePayload, errorLogger, closeEvenWhenDown } from '@ioplane/queue';
+import {
+  JOB_IDS,
+  jobs,
+  JOBS,
+  OnJob,
+  planPayload,
+  QUEUES,
+  rolloutMachinePayload,
+  rolloutWavePayload,
+  errorLogger,
+  closeEvenWhenDown,
+} from '@ioplane/queue';
 import { MachineRecord, RolloutOrchestrator, RolloutPlan, RolloutStop, sliceMachines } from '@ioplane/rollout';
 import { PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
 import { placementEnded } from '@ioplane/state';
@@ -25,7 +36,8 @@ export function rolloutLockMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.IOPLANE_ROLLOUT_LOCK_MS;
   if (raw === undefined || raw === '') return 120_000;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 500) throw new Error(`invalid environment variable IOPLANE_ROLLOUT_LOCK_MS: must be an integer of at least 500 ms, got '${raw}'`);
+  if (!Number.isInteger(n) || n < 500)
+    throw new Error(`invalid environment variable IOPLANE_ROLLOUT_LOCK_MS: must be an integer of at least 500 ms, got '${raw}'`);
   return n;
 }
 
@@ -67,7 +79,10 @@ export class RolloutProcessor extends JobProcessor {
     // Each machine's part of the plan, with its artifacts by digest, is written before the waves:
     // from here on a machine's jobs read only their slice, never the plan or the catalog. The
     // slices follow from the stored plan alone, so a start job run again writes the same.
-    await this.rollouts.putMachineSlices(placementId, sliceMachines(placementId, feasible, plan.modules, request.policy?.acceptNotRun === true));
+    await this.rollouts.putMachineSlices(
+      placementId,
+      sliceMachines(placementId, feasible, plan.modules, request.policy?.acceptNotRun === true),
+    );
     const rollout = await this.orchestrator.start(placementId, feasible, request.policy.rollout);
     await this.placements.setStatus(placementId, 'rolling-out');
     if (rollout.waves.length === 0) {
@@ -85,7 +100,9 @@ export class RolloutProcessor extends JobProcessor {
     try {
       await flow.add({
         ...jobs.rolloutWave(plan.placementId, index),
-        children: plan.waves[index].machines.map((systemId) => jobs.rolloutMachine(plan.placementId, index, systemId, plan.policy.maxUnavailable)),
+        children: plan.waves[index].machines.map((systemId) =>
+          jobs.rolloutMachine(plan.placementId, index, systemId, plan.policy.maxUnavailable),
+        ),
       });
     } finally {
       await flow.close();
@@ -95,14 +112,19 @@ export class RolloutProcessor extends JobProcessor {
   @OnJob(JOBS.rolloutMachine)
   async machine(job: Job, token?: string) {
     const { placementId, systemId, ...data } = rolloutMachinePayload.parse(job.data);
-    const [maxUnavailable, control] = await Promise.all([data.maxUnavailable ?? this.maxUnavailableOf(placementId), this.rollouts.control(placementId)]);
+    const [maxUnavailable, control] = await Promise.all([
+      data.maxUnavailable ?? this.maxUnavailableOf(placementId),
+      this.rollouts.control(placementId),
+    ]);
     if (control === 'pause') return this.later(job, token);
     // maxUnavailable: a machine waits for a free slot; the lease frees it if this worker dies.
     if (!(await this.rollouts.acquireSlot(placementId, systemId, maxUnavailable, MACHINE_LOCK_MS))) return this.later(job, token);
     const lockToken = `${job.id}`;
     // The same job resumed after its worker died (stalled-job recovery) takes its own lock back:
     // BullMQ's job lock already guarantees one runner per job, the record's generation the rest.
-    const locked = (await this.rollouts.lockMachine(systemId, lockToken, MACHINE_LOCK_MS)) || (await this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS));
+    const locked =
+      (await this.rollouts.lockMachine(systemId, lockToken, MACHINE_LOCK_MS)) ||
+      (await this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS));
     if (!locked) {
       // Another job holds the machine: its lease runs out if its worker died.
       await this.rollouts.releaseSlot(placementId, systemId);
@@ -113,7 +135,9 @@ export class RolloutProcessor extends JobProcessor {
     // a new generation, so the dead run's late writes are refused; another placement never does.
     let fence: LeaseFence;
     try {
-      const held = await this.rollouts.acquireLease(systemId, placementId, lockToken, MACHINE_LEASE_MS, (owner) => placementEnded(this.placements, owner));
+      const held = await this.rollouts.acquireLease(systemId, placementId, lockToken, MACHINE_LEASE_MS, (owner) =>
+        placementEnded(this.placements, owner),
+      );
       if (!held.ok && held.why === 'owned') throw new Error(`machine_leased: machine ${systemId} is leased by placement ${held.owner}`);
       if (!held.ok) {
         await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId)]);
@@ -129,10 +153,16 @@ export class RolloutProcessor extends JobProcessor {
         Promise.all([
           this.rollouts.renewMachineLock(systemId, lockToken, MACHINE_LOCK_MS),
           this.rollouts.acquireSlot(placementId, systemId, maxUnavailable, MACHINE_LOCK_MS),
-          this.rollouts.renewLease(fence, MACHINE_LEASE_MS).then((ok) => ok || this.log.warn({ systemId, placementId, gen: fence.gen }, 'machine lease taken over: this job writes nothing more')),
+          this.rollouts
+            .renewLease(fence, MACHINE_LEASE_MS)
+            .then(
+              (ok) =>
+                ok || this.log.warn({ systemId, placementId, gen: fence.gen }, 'machine lease taken over: this job writes nothing more'),
+            ),
         ]),
       MACHINE_LOCK_MS / 3,
-      (e) => this.log.warn({ systemId, placementId, err: (e as Error).message }, 'machine lock renewal failed; retrying on the next period'),
+      (e) =>
+        this.log.warn({ systemId, placementId, err: (e as Error).message }, 'machine lock renewal failed; retrying on the next period'),
     );
     try {
       const rec = await this.orchestrator.runMachine(placementId, systemId, undefined, fence);
@@ -146,7 +176,11 @@ export class RolloutProcessor extends JobProcessor {
       await lease.stop();
       // Lock, slot and hold are independent keys: all are given back at once (the placement keeps
       // the machine's lease until its wave committed or rolled back).
-      await Promise.all([this.rollouts.unlockMachine(systemId, lockToken), this.rollouts.releaseSlot(placementId, systemId), this.rollouts.letGoLease(fence)]);
+      await Promise.all([
+        this.rollouts.unlockMachine(systemId, lockToken),
+        this.rollouts.releaseSlot(placementId, systemId),
+        this.rollouts.letGoLease(fence),
+      ]);
     }
   }
 
@@ -168,10 +202,20 @@ export class RolloutProcessor extends JobProcessor {
     // A halted or stopped placement may still hold a machine marked unknown: every placement is looked at.
     const all = await this.placements.list(1000);
     const rolling = all.filter((p) => !['queued', 'planning', 'planned', 'infeasible'].includes(p.status));
-    const out = { placements: rolling.length, resolved: 0, unresolved: [] as Array<{ systemId: string; reason: string }>, wavesRetried: 0, annotated: 0 };
+    const out = {
+      placements: rolling.length,
+      resolved: 0,
+      unresolved: [] as Array<{ systemId: string; reason: string }>,
+      wavesRetried: 0,
+      annotated: 0,
+    };
     for (const p of rolling) {
       // Pending machines of waves not released yet have no job, and need none.
-      const r = await this.orchestrator.reconcile(p.id, (systemId) => this.jobAlive(JOB_IDS.rolloutMachine(p.id, systemId)), (m) => m.state !== 'pending');
+      const r = await this.orchestrator.reconcile(
+        p.id,
+        (systemId) => this.jobAlive(JOB_IDS.rolloutMachine(p.id, systemId)),
+        (m) => m.state !== 'pending',
+      );
       out.resolved += r.resolved.length;
       out.unresolved.push(...r.unresolved);
       const plan = await this.rollouts.getRolloutPlan<RolloutPlan>(p.id);
@@ -209,13 +253,19 @@ export class RolloutProcessor extends JobProcessor {
     const outcome = await this.orchestrator.finishWave(placementId, wave, plan);
     if (outcome.result !== 'next' && outcome.result !== 'completed') {
       // Machines that had passed their own check but went back with their wave.
-      const back = (await this.rollouts.machines<Pick<MachineRecord, 'wave' | 'state' | 'code'>>(placementId)).filter((m) => m.wave === wave && m.state === 'rolled-back' && (m.code === 'wave-halted' || m.code === 'operator'));
+      const back = (await this.rollouts.machines<Pick<MachineRecord, 'wave' | 'state' | 'code'>>(placementId)).filter(
+        (m) => m.wave === wave && m.state === 'rolled-back' && (m.code === 'wave-halted' || m.code === 'operator'),
+      );
       for (const m of back) metrics.rollbacks.inc({ reason: rollbackReason(m) });
     }
     await job.updateProgress({ ...outcome });
     this.log.log({ placementId, ...outcome }, 'wave finished');
     // The rollout ends here: commits and rollbacks are done, its machines are free for the next placement.
-    const release = () => this.rollouts.releaseLeases(placementId, plan.waves.flatMap((w) => w.machines));
+    const release = () =>
+      this.rollouts.releaseLeases(
+        placementId,
+        plan.waves.flatMap((w) => w.machines),
+      );
     switch (outcome.result) {
       case 'next':
         await this.releaseWave(plan, wave + 1);
@@ -241,12 +291,17 @@ export class RolloutProcessor extends JobProcessor {
         break;
       case 'rolled-back': {
         await this.orchestrator.cancelPending(placementId, 'rolled back by the operator');
-        const r = await this.orchestrator.revertCommitted(placementId, async (id) => !!(await this.rollouts.observed(id))?.previousPlacementId);
+        const r = await this.orchestrator.revertCommitted(
+          placementId,
+          async (id) => !!(await this.rollouts.observed(id))?.previousPlacementId,
+        );
         for (const id of r.reverted) await this.rollouts.clearObserved(id);
         await this.placements.setStatus(
           placementId,
           'rolled-back',
-          r.kept.length ? `${r.kept.length} machine(s) ran an earlier placement and keep this one: resubmit the earlier placement for them` : null,
+          r.kept.length
+            ? `${r.kept.length} machine(s) ran an earlier placement and keep this one: resubmit the earlier placement for them`
+            : null,
         );
         await release();
         break;

@@ -8,7 +8,8 @@ export function reconcileIntervalMs(env: NodeJS.ProcessEnv = process.env): numbe
   const raw = env.IOPLANE_RECONCILE_MS;
   if (raw === undefined || raw === '') return 30_000;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 500) throw new Error(`invalid environment variable IOPLANE_RECONCILE_MS: must be an integer of at least 500 ms, got '${raw}'`);
+  if (!Number.isInteger(n) || n < 500)
+    throw new Error(`invalid environment variable IOPLANE_RECONCILE_MS: must be an integer of at least 500 ms, got '${raw}'`);
   return n;
 }
 

@@ -47,7 +47,10 @@ export async function sampleFleet(deps: SamplerDeps): Promise<SampleResult> {
   const nsPerPacket = (module: string) => {
     let p = nsCache.get(module);
     if (!p) {
-      p = deps.catalog.analysis(module).then((r) => hostCostOf(r).nsPerPacket, () => null);
+      p = deps.catalog.analysis(module).then(
+        (r) => hostCostOf(r).nsPerPacket,
+        () => null,
+      );
       nsCache.set(module, p);
     }
     return p;
@@ -73,7 +76,8 @@ export async function sampleFleet(deps: SamplerDeps): Promise<SampleResult> {
  * it runs, as the rollout loads it there (machineAgents).
  */
 async function machineClient(deps: SamplerDeps, m: FleetMachine): Promise<AgentPort> {
-  const client = (url: string, id: string) => new AgentClient(url, agentToken(deps.agentTokenSecret, id), { timeoutMs: deps.timeoutMs ?? 5_000 });
+  const client = (url: string, id: string) =>
+    new AgentClient(url, agentToken(deps.agentTokenSecret, id), { timeoutMs: deps.timeoutMs ?? 5_000 });
   const dpuOf = new Map(m.devices.filter((d) => d.dpuSystemId).map((d) => [d.id, d.dpuSystemId!]));
   const dpus: DpuAgent[] = [];
   for (const id of new Set(dpuOf.values())) {
@@ -84,7 +88,12 @@ async function machineClient(deps: SamplerDeps, m: FleetMachine): Promise<AgentP
   return machineAgents(client(m.agentUrl!, m.systemId), dpus, (deviceId) => dpuOf.get(deviceId) ?? null);
 }
 
-async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number, nsPerPacket: (module: string) => Promise<number | null>): Promise<string[]> {
+async function sampleMachine(
+  deps: SamplerDeps,
+  m: FleetMachine,
+  window: number,
+  nsPerPacket: (module: string) => Promise<number | null>,
+): Promise<string[]> {
   const client = await machineClient(deps, m);
   const prev = await deps.telemetry.lastSnapshot<MachineSnapshot>(m.systemId);
   // The agent drives every card (an unprofiled one through the host kernel's XDP) and, for a card
@@ -96,7 +105,17 @@ async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number,
       try {
         const c = await client.counters(d.id);
         const at = Date.parse(c.at);
-        for (const x of c.modules) snap.readings.push({ deviceId: d.id, port: x.port, module: x.module, packets: x.packets, bytes: x.bytes, drops: x.drops, cpuNs: x.cpuNs, at });
+        for (const x of c.modules)
+          snap.readings.push({
+            deviceId: d.id,
+            port: x.port,
+            module: x.module,
+            packets: x.packets,
+            bytes: x.bytes,
+            drops: x.drops,
+            cpuNs: x.cpuNs,
+            at,
+          });
       } catch (e) {
         snap.errors.push({ deviceId: d.id, message: (e as Error).message });
         snap.readings.push(...(prev?.readings.filter((r: CounterReading) => r.deviceId === d.id) ?? []));
@@ -107,7 +126,8 @@ async function sampleMachine(deps: SamplerDeps, m: FleetMachine, window: number,
   const placedOn = observed ? Object.fromEntries(observed.modules.map((x) => [x.name, x.deviceId])) : undefined;
   const armTarget = new Set(observed?.modules.filter((x) => x.target === 'dpu-arm-xdp').map((x) => `${x.deviceId}|${x.name}`) ?? []);
   const ns = new Map<string, number | null>();
-  for (const r of snap.readings) if (armTarget.has(`${r.deviceId}|${r.module}`) && !ns.has(r.module)) ns.set(r.module, await nsPerPacket(r.module));
+  for (const r of snap.readings)
+    if (armTarget.has(`${r.deviceId}|${r.module}`) && !ns.has(r.module)) ns.set(r.module, await nsPerPacket(r.module));
   // Arm load is estimated, as the placement engine does: host ns per packet x the DPU's slowdown, over its cores.
   const armLoad = (deviceId: string, module: string, pps: number): number | null => {
     if (!armTarget.has(`${deviceId}|${module}`)) return null;

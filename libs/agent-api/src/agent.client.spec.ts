@@ -36,7 +36,7 @@ describe(AgentClient.name, () => {
     expect(e).toMatchObject({ code: 'bad_response', status: 502, field: 'status' });
   });
 
-  it('keeps the agent\'s own error code and field', async () => {
+  it("keeps the agent's own error code and field", async () => {
     const c = await client(422, { error: { code: 'slot_limit', message: 'too many', field: 'modules' } });
     await expect(c.commit('m1/nfp0')).rejects.toMatchObject({ code: 'slot_limit', status: 422, field: 'modules' });
   });

@@ -2,8 +2,18 @@ import type { z } from 'zod';
 import { CodedError, type MatchActionForm, type Target } from '@ioplane/domain';
 import { faultsResponseSchema, type FaultsBody, type FlashBody, type LoadBody, type VectorsBody, type XdpHook } from './agent.schemas';
 import {
-  agentErrorBodySchema, commitResultSchema, detachResultSchema, deviceCountersSchema, flashResultSchema, healthResponseSchema, inventoryResponseSchema,
-  loadResultSchema, probeResultSchema, programsResponseSchema, rollbackResultSchema, vectorsResultSchema,
+  agentErrorBodySchema,
+  commitResultSchema,
+  detachResultSchema,
+  deviceCountersSchema,
+  flashResultSchema,
+  healthResponseSchema,
+  inventoryResponseSchema,
+  loadResultSchema,
+  probeResultSchema,
+  programsResponseSchema,
+  rollbackResultSchema,
+  vectorsResultSchema,
 } from './agent.responses';
 import { signArtifact, sha256Hex } from './artifact.signature';
 import { AgentDeadlines, DEFAULT_AGENT_DEADLINES } from './agent.deadlines';
@@ -86,7 +96,15 @@ export class AgentClient {
   }
 
   /** GETs change nothing, so a transport error, a timeout or a 5xx is retried with backoff; nothing else is. */
-  private async call<S extends z.ZodType>(schema: S, method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token = this.token): Promise<z.output<S>> {
+  private async call<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    deadlineMs: number,
+    token = this.token,
+  ): Promise<z.output<S>> {
     const attempts = method === 'GET' ? Math.max(1, this.deadlines.readAttempts) : 1;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -99,7 +117,15 @@ export class AgentClient {
     }
   }
 
-  private async once<S extends z.ZodType>(schema: S, method: string, path: string, body: unknown, signal: AbortSignal | undefined, deadlineMs: number, token: string): Promise<z.output<S>> {
+  private async once<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    deadlineMs: number,
+    token: string,
+  ): Promise<z.output<S>> {
     const timeout = AbortSignal.timeout(deadlineMs);
     try {
       const res = await fetch(`${this.base}${path}`, {
@@ -119,12 +145,18 @@ export class AgentClient {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const field = issue.path.map(String).join('.') || 'body';
-        throw new AgentError(502, 'bad_response', `agent ${this.base} answered ${method} ${path} outside the contract: ${field}: ${issue.message}`, field);
+        throw new AgentError(
+          502,
+          'bad_response',
+          `agent ${this.base} answered ${method} ${path} outside the contract: ${field}: ${issue.message}`,
+          field,
+        );
       }
       return parsed.data;
     } catch (e) {
       // Our deadline, not the caller's cancel: the agent is silent (hung, or the host is gone).
-      if (timeout.aborted && !signal?.aborted) throw new AgentError(504, 'agent_timeout', `agent ${this.base} did not answer ${method} ${path} within ${deadlineMs} ms`);
+      if (timeout.aborted && !signal?.aborted)
+        throw new AgentError(504, 'agent_timeout', `agent ${this.base} did not answer ${method} ${path} within ${deadlineMs} ms`);
       throw e;
     }
   }
@@ -155,7 +187,14 @@ export class AgentClient {
     return this.call(flashResultSchema, 'POST', this.dev(deviceId, 'flash'), body, signal, this.deadlines.flashMs(body));
   }
   rollback(deviceId: string, body: { port?: number; scope?: 'program' | 'firmware' } = {}, signal?: AbortSignal) {
-    return this.call(rollbackResultSchema, 'POST', this.dev(deviceId, 'rollback'), body, signal, body.scope === 'program' ? this.deadlines.changeMs : this.deadlines.firmwareRollbackMs);
+    return this.call(
+      rollbackResultSchema,
+      'POST',
+      this.dev(deviceId, 'rollback'),
+      body,
+      signal,
+      body.scope === 'program' ? this.deadlines.changeMs : this.deadlines.firmwareRollbackMs,
+    );
   }
   runVectors(deviceId: string, body: VectorsBody) {
     return this.call(vectorsResultSchema, 'POST', this.dev(deviceId, 'run-vectors'), body, undefined, this.deadlines.changeMs);

@@ -27,7 +27,8 @@ async function hangingServer(): Promise<{ url: string; requests: () => number; c
   };
 }
 
-const profile = (id: string, writeSeconds: number, activateSeconds: number) => ({ id, flash: { writeSeconds, activateSeconds } }) as unknown as FirmwareProfile;
+const profile = (id: string, writeSeconds: number, activateSeconds: number) =>
+  ({ id, flash: { writeSeconds, activateSeconds } }) as unknown as FirmwareProfile;
 
 describe('agent deadlines', () => {
   let hung: Awaited<ReturnType<typeof hangingServer>>;
@@ -57,7 +58,7 @@ describe('agent deadlines', () => {
     expect(hung.requests()).toBe(3);
   });
 
-  it('gives a flash the profile\'s time, not the load\'s', () => {
+  it("gives a flash the profile's time, not the load's", () => {
     const d = agentDeadlinesFromProfiles([profile('slow-dpu', 120, 300), profile('nic', 2, 15)]);
     const body = (profileId: string) => ({ image: { profileId, version: '1', digest: 'x', signature: 'y' } });
     expect(d.flashMs(body('nic'))).toBe((2 + 15) * 1000 * 2 + 30_000);
@@ -70,12 +71,14 @@ describe('agent deadlines', () => {
 
   it('a flash to a hung agent fails at the flash deadline', async () => {
     const client = new AgentClient(hung.url, 't', { deadlines: { flashMs: () => 250 } });
-    const err = await client.flash('dev0', { image: { profileId: 'nic', version: '1', digest: 'a'.repeat(64), signature: 'c2ln' } }).catch((e: unknown) => e);
+    const err = await client
+      .flash('dev0', { image: { profileId: 'nic', version: '1', digest: 'a'.repeat(64), signature: 'c2ln' } })
+      .catch((e: unknown) => e);
     expect((err as AgentError).message).toContain('within 250 ms');
   });
 });
 
-describe('a flat timeoutMs (a probe\'s budget)', () => {
+describe("a flat timeoutMs (a probe's budget)", () => {
   it('bounds a read once, without retries', async () => {
     const sockets: Socket[] = [];
     const srv = createServer((s) => {

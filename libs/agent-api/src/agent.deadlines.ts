@@ -43,7 +43,9 @@ export function agentDeadlinesFromProfiles(profiles: readonly FirmwareProfile[],
     ...DEFAULT_AGENT_DEADLINES,
     // A profile the controller does not know gets the slowest known flash rather than no bound.
     flashMs: (body) => byId.get(body.image.profileId) ?? slowest,
-    firmwareRollbackMs: profiles.length ? Math.max(FLASH_MARGIN_MS, ...profiles.map((p) => p.flash.activateSeconds * 1000 * FLASH_FACTOR + FLASH_MARGIN_MS)) : DEFAULT_AGENT_DEADLINES.firmwareRollbackMs,
+    firmwareRollbackMs: profiles.length
+      ? Math.max(FLASH_MARGIN_MS, ...profiles.map((p) => p.flash.activateSeconds * 1000 * FLASH_FACTOR + FLASH_MARGIN_MS))
+      : DEFAULT_AGENT_DEADLINES.firmwareRollbackMs,
     ...base,
   };
 }

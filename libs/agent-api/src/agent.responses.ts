@@ -20,7 +20,10 @@ const flowEngine = z.enum(['flower', 'bpf-flow-table']);
 const target = z.enum(TARGETS);
 
 /** A domain Device travels as the inventory stored it; only its identity is checked here. */
-const deviceSchema = z.custom<Device>((v) => typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string', 'must be a device with an id');
+const deviceSchema = z.custom<Device>(
+  (v) => typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string',
+  'must be a device with an id',
+);
 const flashCapabilitiesSchema = z.object({
   dualImage: z.boolean(),
   needsReboot: z.boolean(),
@@ -59,10 +62,23 @@ export const chainStateSchema = z.object({
 export type ChainState = z.infer<typeof chainStateSchema>;
 
 /** Something attached to an interface we own that ioplane did not load: reported, never removed. */
-export const foreignProgramSchema = z.object({ interface: z.string(), progId: z.number(), name: z.string().nullable(), tag: z.string().nullable(), mode: z.string() });
+export const foreignProgramSchema = z.object({
+  interface: z.string(),
+  progId: z.number(),
+  name: z.string().nullable(),
+  tag: z.string().nullable(),
+  mode: z.string(),
+});
 export type ForeignProgram = z.infer<typeof foreignProgramSchema>;
 
-export const portInterfaceSchema = z.object({ name: z.string(), netns: z.string(), address: z.string(), peerName: z.string(), peerNetns: z.string(), peerAddress: z.string() });
+export const portInterfaceSchema = z.object({
+  name: z.string(),
+  netns: z.string(),
+  address: z.string(),
+  peerName: z.string(),
+  peerNetns: z.string(),
+  peerAddress: z.string(),
+});
 export type PortInterface = z.infer<typeof portInterfaceSchema>;
 
 export const portProgramsSchema = z.object({
@@ -327,5 +343,7 @@ export const probeResultSchema = z.object({ deviceId: z.string(), port: z.number
 export type ProbeResult = z.infer<typeof probeResultSchema>;
 
 /** Every error: `{error: {code, message, field?, details?}}`. */
-export const agentErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), details: z.unknown().optional() }) });
+export const agentErrorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), details: z.unknown().optional() }),
+});
 export type AgentErrorBody = z.infer<typeof agentErrorBodySchema>;

@@ -3,14 +3,19 @@ import { loadBodySchema } from './agent.schemas';
 const mod = { name: 'm', version: '1', digest: 'a'.repeat(64), signature: 'c2ln', object: 'AAAA', program: 'xdp' };
 
 describe('loadBodySchema', () => {
-  it('takes today\'s body: hook and interface are optional', () => {
+  it("takes today's body: hook and interface are optional", () => {
     const r = loadBodySchema.safeParse({ target: 'host-xdp-native', modules: [mod] });
     expect(r.success && r.data).toMatchObject({ port: 0, target: 'host-xdp-native' });
     expect(r.success && 'hook' in r.data && r.data.hook).toBeFalsy();
   });
 
   it('takes a hook and an interface', () => {
-    const r = loadBodySchema.safeParse({ target: 'host-xdp-generic', hook: 'xdp-generic', interface: 'ens1f0', modules: [mod, { ...mod, name: 'n' }] });
+    const r = loadBodySchema.safeParse({
+      target: 'host-xdp-generic',
+      hook: 'xdp-generic',
+      interface: 'ens1f0',
+      modules: [mod, { ...mod, name: 'n' }],
+    });
     expect(r.success && r.data).toMatchObject({ hook: 'xdp-generic', interface: 'ens1f0' });
   });
 

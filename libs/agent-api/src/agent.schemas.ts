@@ -13,7 +13,10 @@ export type FaultSpec = boolean | { next: number } | { probability: number };
 export type DeviceFaults = Partial<Record<FaultKind, FaultSpec>>;
 
 const digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest (64 lowercase hex characters)');
-const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
+const base64 = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64');
 const hex = z.string().regex(/^([0-9a-fA-F]{2})+$/, 'must be hex bytes');
 const port = z.number().int().min(0).max(63).default(0);
 
@@ -24,7 +27,15 @@ export const matchActionSchema = z.object({
   rules: z
     .array(
       z.object({
-        match: z.object({ proto: z.enum(['tcp', 'udp', 'icmp']).optional(), srcIp: ipv4Prefix.optional(), dstIp: ipv4Prefix.optional(), srcPort: l4port.optional(), dstPort: l4port.optional() }).strict(),
+        match: z
+          .object({
+            proto: z.enum(['tcp', 'udp', 'icmp']).optional(),
+            srcIp: ipv4Prefix.optional(),
+            dstIp: ipv4Prefix.optional(),
+            srcPort: l4port.optional(),
+            dstPort: l4port.optional(),
+          })
+          .strict(),
         action: z.enum(['drop', 'pass']),
       }),
     )
@@ -61,9 +72,13 @@ export const loadBodySchema = z.object({
 
 export const portBodySchema = z.object({ port }).default({ port: 0 });
 
-export const probeBodySchema = z.object({ port, packets: z.number().int().min(1).max(10_000).default(50) }).default({ port: 0, packets: 50 });
+export const probeBodySchema = z
+  .object({ port, packets: z.number().int().min(1).max(10_000).default(50) })
+  .default({ port: 0, packets: 50 });
 
-export const rollbackBodySchema = z.object({ port, scope: z.enum(['program', 'firmware']).default('program') }).default({ port: 0, scope: 'program' });
+export const rollbackBodySchema = z
+  .object({ port, scope: z.enum(['program', 'firmware']).default('program') })
+  .default({ port: 0, scope: 'program' });
 
 export const flashBodySchema = z.object({
   image: z.object({
@@ -94,8 +109,19 @@ export const vectorsBodySchema = z.object({
     .max(256),
 });
 
-const faultSpec = z.union([z.boolean(), z.object({ next: z.number().int().min(0) }).strict(), z.object({ probability: z.number().min(0).max(1) }).strict()]);
-export const deviceFaultsSchema = z.object(Object.fromEntries(FAULT_KINDS.map((k) => [k, faultSpec.optional()])) as Record<(typeof FAULT_KINDS)[number], z.ZodOptional<typeof faultSpec>>).strict();
+const faultSpec = z.union([
+  z.boolean(),
+  z.object({ next: z.number().int().min(0) }).strict(),
+  z.object({ probability: z.number().min(0).max(1) }).strict(),
+]);
+export const deviceFaultsSchema = z
+  .object(
+    Object.fromEntries(FAULT_KINDS.map((k) => [k, faultSpec.optional()])) as Record<
+      (typeof FAULT_KINDS)[number],
+      z.ZodOptional<typeof faultSpec>
+    >,
+  )
+  .strict();
 /** Each device named replaces that device's faults; null clears them. */
 export const faultsBodySchema = z.object({ devices: z.record(z.string().min(1), deviceFaultsSchema.nullable()) });
 

@@ -40,7 +40,11 @@ export function signArtifact(bytesOrDigest: Buffer | Uint8Array | string, privat
 }
 
 /** False for a wrong, malformed or foreign signature; never throws on bad input. */
-export function verifyArtifact(bytesOrDigest: Buffer | Uint8Array | string, signatureBase64: string, publicKeyPem: string | KeyObject): boolean {
+export function verifyArtifact(
+  bytesOrDigest: Buffer | Uint8Array | string,
+  signatureBase64: string,
+  publicKeyPem: string | KeyObject,
+): boolean {
   try {
     const sig = Buffer.from(signatureBase64, 'base64');
     if (sig.length !== 64) return false;

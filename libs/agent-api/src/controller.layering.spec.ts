@@ -3,7 +3,17 @@ import { join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '../../..');
 /** Controller-side code: it signs and sends through @ioplane/agent-api and never loads a device driver. */
-const CONTROLLER = ['apps/worker/src', 'apps/api/src', 'libs/planning/src', 'libs/rollout/src', 'libs/runtime/src', 'libs/composition/src', 'libs/inventory/src', 'libs/state/src', 'libs/queue/src'];
+const CONTROLLER = [
+  'apps/worker/src',
+  'apps/api/src',
+  'libs/planning/src',
+  'libs/rollout/src',
+  'libs/runtime/src',
+  'libs/composition/src',
+  'libs/inventory/src',
+  'libs/state/src',
+  'libs/queue/src',
+];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -16,7 +26,9 @@ function sources(dir: string): string[] {
 
 describe('controller layering', () => {
   it('no controller-side source imports @ioplane/devices (the agent-side drivers)', () => {
-    const offenders = CONTROLLER.flatMap((d) => sources(join(ROOT, d))).filter((f) => /from '@ioplane\/devices'/.test(readFileSync(f, 'utf8')));
+    const offenders = CONTROLLER.flatMap((d) => sources(join(ROOT, d))).filter((f) =>
+      /from '@ioplane\/devices'/.test(readFileSync(f, 'utf8')),
+    );
     expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
   });
 });

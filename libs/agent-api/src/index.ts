@@ -1,8 +1,29 @@
 export {
-  XDP_HOOKS, FAULT_KINDS, matchActionSchema, loadBodySchema, moduleArtifactSchema, portBodySchema, probeBodySchema, rollbackBodySchema, flashBodySchema, vectorsBodySchema,
-  faultsBodySchema, deviceFaultsSchema, faultsResponseSchema,
+  XDP_HOOKS,
+  FAULT_KINDS,
+  matchActionSchema,
+  loadBodySchema,
+  moduleArtifactSchema,
+  portBodySchema,
+  probeBodySchema,
+  rollbackBodySchema,
+  flashBodySchema,
+  vectorsBodySchema,
+  faultsBodySchema,
+  deviceFaultsSchema,
+  faultsResponseSchema,
 } from './agent.schemas';
-export type { XdpHook, FaultKind, FaultSpec, DeviceFaults, LoadBody, FlashBody, VectorsBody, FaultsBody, ModuleArtifactWire } from './agent.schemas';
+export type {
+  XdpHook,
+  FaultKind,
+  FaultSpec,
+  DeviceFaults,
+  LoadBody,
+  FlashBody,
+  VectorsBody,
+  FaultsBody,
+  ModuleArtifactWire,
+} from './agent.schemas';
 export * from './agent.responses';
 export { AgentClient, AgentError, signedLoadBody } from './agent.client';
 export type { SignedModuleInput } from './agent.client';

@@ -11,7 +11,8 @@ import { publicReport, scrubServerPaths } from './module.public';
 // Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
 const url = process.env.REDIS_URL!;
 
-const PASS = (ret = 'XDP_PASS') => `#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int pass_all(struct xdp_md *ctx) { return ${ret}; }\nchar LICENSE[] SEC("license") = "GPL";\n`;
+const PASS = (ret = 'XDP_PASS') =>
+  `#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int pass_all(struct xdp_md *ctx) { return ${ret}; }\nchar LICENSE[] SEC("license") = "GPL";\n`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 function upload(name: string, version: string, files: Record<string, string>, over: Record<string, unknown> = {}) {
@@ -62,7 +63,9 @@ describe(ModuleCatalog.name, () => {
 
   const state = async () => ({
     keys: (await redis.keys(new StateKeys(prefix).pattern)).sort(),
-    hashes: await Promise.all(['modules', 'modules:reports', 'modules:versions'].map((k) => redis.hgetall(`${new StateKeys(prefix).base}:${k}`))),
+    hashes: await Promise.all(
+      ['modules', 'modules:reports', 'modules:versions'].map((k) => redis.hgetall(`${new StateKeys(prefix).base}:${k}`)),
+    ),
     cache: (await fsp.readdir(cacheDir).catch(() => [] as string[])).sort(),
     tmp: await fsp.readdir(tmp),
   });
@@ -87,7 +90,10 @@ describe(ModuleCatalog.name, () => {
 
   it('refuses the same version with other content (source or manifest), and stores nothing', async () => {
     const before = await state();
-    for (const body of [upload('spec-pass', '1.0.0', { 'pass.c': PASS('XDP_DROP') }), upload('spec-pass', '1.0.0', { 'pass.c': PASS() }, { description: 'changed' })]) {
+    for (const body of [
+      upload('spec-pass', '1.0.0', { 'pass.c': PASS('XDP_DROP') }),
+      upload('spec-pass', '1.0.0', { 'pass.c': PASS() }, { description: 'changed' }),
+    ]) {
       const e = await sut.upload(body).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(CatalogConflict);
       expect(e).toMatchObject({ code: 'version_exists', field: 'manifest.version' });
@@ -134,11 +140,19 @@ describe(ModuleCatalog.name, () => {
   });
 
   it('refuses a source upload where bwrap cannot run, naming why, and stores nothing', async () => {
-    const noBwrap = new ModuleCatalog(new RedisModuleRepository(redis, prefix), [], { cacheDir, kernel: 'off', sandbox: { bwrap: '/nonexistent/bwrap' } });
+    const noBwrap = new ModuleCatalog(new RedisModuleRepository(redis, prefix), [], {
+      cacheDir,
+      kernel: 'off',
+      sandbox: { bwrap: '/nonexistent/bwrap' },
+    });
     const before = await state();
     const e = await noBwrap.upload(upload('spec-nobox', '1.0.0', { 'n.c': PASS() })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BuildError);
-    expect(e).toMatchObject({ code: 'sandbox_unavailable', field: 'sandbox', message: expect.stringMatching(/bubblewrap\) is not installed/) });
+    expect(e).toMatchObject({
+      code: 'sandbox_unavailable',
+      field: 'sandbox',
+      message: expect.stringMatching(/bubblewrap\) is not installed/),
+    });
     expect(await state()).toEqual(before);
     // A shipped module still builds there, and says so.
     const warnings: string[] = [];
@@ -154,7 +168,13 @@ describe(ModuleCatalog.name, () => {
 
   it('shows viewers a report without server paths', async () => {
     const r = await sut.upload(upload('spec-paths', '1.0.0', { 'p.c': PASS() }));
-    const facts = { ...r.report, kernel: { ...r.report.kernel, reason: `bpftool failed: ${join(tmp, 'ioplane-btf-x', 'object.o')} and /sys/fs/bpf/ioplane-1-ab/progs` } };
+    const facts = {
+      ...r.report,
+      kernel: {
+        ...r.report.kernel,
+        reason: `bpftool failed: ${join(tmp, 'ioplane-btf-x', 'object.o')} and /sys/fs/bpf/ioplane-1-ab/progs`,
+      },
+    };
     const text = JSON.stringify(publicReport(facts, cacheDir));
     expect(text).not.toContain(cacheDir);
     expect(text).not.toContain(root);
@@ -162,7 +182,9 @@ describe(ModuleCatalog.name, () => {
     expect(text).not.toMatch(/"objectPath"/);
     expect(text).not.toMatch(/"-isystem","\//);
     expect(text).toContain('…/object.o');
-    expect(scrubServerPaths(`see ${process.cwd()}/var/artifacts/x.o, /usr/include/linux/bpf.h`)).toBe('see …/x.o, /usr/include/linux/bpf.h');
+    expect(scrubServerPaths(`see ${process.cwd()}/var/artifacts/x.o, /usr/include/linux/bpf.h`)).toBe(
+      'see …/x.o, /usr/include/linux/bpf.h',
+    );
   });
 
   it('keeps CatalogRefusal typed', () => {

@@ -20,14 +20,21 @@ export interface ModuleSummary {
 
 export class ModuleNotFound extends Error {
   readonly code = 'not_found';
-  constructor(readonly field: string, what: string) {
+  constructor(
+    readonly field: string,
+    what: string,
+  ) {
     super(what);
   }
 }
 
 /** An upload that would change something immutable: a version that exists, or a shipped module. */
 export class CatalogConflict extends Error {
-  constructor(readonly code: 'version_exists' | 'catalog_module', message: string, readonly field: string) {
+  constructor(
+    readonly code: 'version_exists' | 'catalog_module',
+    message: string,
+    readonly field: string,
+  ) {
     super(message);
   }
 }
@@ -47,7 +54,13 @@ export class ModuleCatalog {
   constructor(
     private readonly repo: ModuleRepository,
     private readonly profiles: FirmwareProfile[],
-    private readonly opts: { cacheDir: string; modulesDir?: string; kernel?: CheckOptions['kernel']; onBuild?: (cached: boolean) => void; sandbox?: SandboxOptions },
+    private readonly opts: {
+      cacheDir: string;
+      modulesDir?: string;
+      kernel?: CheckOptions['kernel'];
+      onBuild?: (cached: boolean) => void;
+      sandbox?: SandboxOptions;
+    },
   ) {}
 
   /** Where built objects are kept (the API scrubs it from what viewers see). */
@@ -62,8 +75,12 @@ export class ModuleCatalog {
   async list(): Promise<ModuleSummary[]> {
     const uploaded = await this.repo.listModules();
     const names = new Set(uploaded.map((u) => u.name));
-    const shipped = this.catalog().filter((m) => !names.has(m.name)).map((m) => summary(m, 'catalog', null));
-    return [...shipped, ...uploaded.map((u) => summary(u.manifest as unknown as ModuleManifest, u.origin, u.digest))].sort((a, b) => a.name.localeCompare(b.name));
+    const shipped = this.catalog()
+      .filter((m) => !names.has(m.name))
+      .map((m) => summary(m, 'catalog', null));
+    return [...shipped, ...uploaded.map((u) => summary(u.manifest as unknown as ModuleManifest, u.origin, u.digest))].sort((a, b) =>
+      a.name.localeCompare(b.name),
+    );
   }
 
   async get(name: string): Promise<{ manifest: ModuleManifest; record: ModuleRecord | null }> {
@@ -87,7 +104,11 @@ export class ModuleCatalog {
     if (record) {
       const cached = await this.repo.getReport<ModuleReport>(this.reportKey(record.digest));
       if (cached) return cached;
-      const report = await checkObject(Buffer.from(record.objectB64, 'base64'), { name, version: record.version, program: manifest.program, manifest }, options);
+      const report = await checkObject(
+        Buffer.from(record.objectB64, 'base64'),
+        { name, version: record.version, program: manifest.program, manifest },
+        options,
+      );
       await this.repo.putReport(this.reportKey(report.artifact.digest), report);
       return report;
     }
@@ -126,7 +147,13 @@ export class ModuleCatalog {
         return { record, report: adopted, created: false };
       }
       const now = new Date().toISOString();
-      const claimed = await this.repo.claimVersion({ name: u.manifest.name, version: u.manifest.version, uploadDigest: content, digest: report.artifact.digest, createdAt: now });
+      const claimed = await this.repo.claimVersion({
+        name: u.manifest.name,
+        version: u.manifest.version,
+        uploadDigest: content,
+        digest: report.artifact.digest,
+        createdAt: now,
+      });
       if (claimed.uploadDigest !== content) throw versionConflict(u);
       const adopted = await this.adopt(report);
       const record = await this.recordOf(u, storedManifest, content, adopted);
@@ -142,7 +169,11 @@ export class ModuleCatalog {
   private async existingVersion(u: ModuleUpload): Promise<Pick<ModuleVersion, 'uploadDigest'> | null> {
     const { name, version } = u.manifest;
     if (this.catalog().some((m) => m.name === name)) {
-      throw new CatalogConflict('catalog_module', `${name} ships with ioplane; an upload cannot replace it (choose another name)`, 'manifest.name');
+      throw new CatalogConflict(
+        'catalog_module',
+        `${name} ships with ioplane; an upload cannot replace it (choose another name)`,
+        'manifest.name',
+      );
     }
     const v = await this.repo.getVersion(name, version);
     if (v) return v;
@@ -159,13 +190,25 @@ export class ModuleCatalog {
     const options = { cacheDir: staging, profiles: this.profiles, kernel: this.opts.kernel, sandbox: this.opts.sandbox };
     const report = u.files
       ? await withUploadedSources(u.files, (dir) => checkModule(uploadedManifest(u, dir), options))
-      : await checkObject(Buffer.from(u.object!, 'base64'), { name: u.manifest.name, version: u.manifest.version, program: u.manifest.program, manifest: uploadedManifest(u) }, options);
+      : await checkObject(
+          Buffer.from(u.object!, 'base64'),
+          { name: u.manifest.name, version: u.manifest.version, program: u.manifest.program, manifest: uploadedManifest(u) },
+          options,
+        );
     if (report.kernel.verify && !report.kernel.verify.accepted) {
-      throw new CatalogRefusal('kernel_refused', `the kernel verifier refused the program: ${report.kernel.verify.verifierLog.slice(-3).join(' | ')}`, 'program');
+      throw new CatalogRefusal(
+        'kernel_refused',
+        `the kernel verifier refused the program: ${report.kernel.verify.verifierLog.slice(-3).join(' | ')}`,
+        'program',
+      );
     }
     const failed = report.vectors?.filter((v) => !v.passed) ?? [];
     if (failed.length) {
-      throw new CatalogRefusal('vectors_failed', `test vectors failed: ${failed.map((v) => `${v.name}: ${v.reason ?? 'mismatch'}`).join('; ')}`, 'manifest.vectors');
+      throw new CatalogRefusal(
+        'vectors_failed',
+        `test vectors failed: ${failed.map((v) => `${v.name}: ${v.reason ?? 'mismatch'}`).join('; ')}`,
+        'manifest.vectors',
+      );
     }
     return report;
   }
@@ -203,7 +246,11 @@ export class ModuleCatalog {
 const REPORT_FORMAT = 'r2';
 
 function versionConflict(u: ModuleUpload): CatalogConflict {
-  return new CatalogConflict('version_exists', `${u.manifest.name} ${u.manifest.version} exists with other content; versions are immutable (upload a new version)`, 'manifest.version');
+  return new CatalogConflict(
+    'version_exists',
+    `${u.manifest.name} ${u.manifest.version} exists with other content; versions are immutable (upload a new version)`,
+    'manifest.version',
+  );
 }
 
 function summary(m: ModuleManifest, origin: ModuleSummary['origin'], digest: string | null): ModuleSummary {

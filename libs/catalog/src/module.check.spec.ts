@@ -26,7 +26,9 @@ describe('catalog modules: built with clang, analysed, verified per profile', ()
   afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
   it('ships at least six modules covering the product', () => {
-    expect(catalog.map((m) => m.name)).toEqual(expect.arrayContaining(['acl-firewall', 'ddos-drop', 'flow-counter', 'l4-lb', 'rate-limiter', 'vxlan-decap']));
+    expect(catalog.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['acl-firewall', 'ddos-drop', 'flow-counter', 'l4-lb', 'rate-limiter', 'vxlan-decap']),
+    );
   });
 
   it('reads the facts of each program', () => {
@@ -46,19 +48,30 @@ describe('catalog modules: built with clang, analysed, verified per profile', ()
   });
 
   it('accepts the offloadable modules on the Netronome eBPF firmware', () => {
-    for (const m of ['acl-firewall', 'l4-lb', 'vxlan-decap']) expect(verdict(m, NFP_BPF)).toMatchObject({ accepted: true, acceptedTargets: ['nic-xdp-offload'] });
+    for (const m of ['acl-firewall', 'l4-lb', 'vxlan-decap'])
+      expect(verdict(m, NFP_BPF)).toMatchObject({ accepted: true, acceptedTargets: ['nic-xdp-offload'] });
   });
 
   it('refuses the others there, naming the map or the instruction and the limit', () => {
     const ddos = verdict('ddos-drop', NFP_BPF);
     expect(ddos.accepted).toBe(false);
-    expect(ddos.reasons).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'map_type', map: 'ddos_blocklist', message: expect.stringMatching(/LPM_TRIE is not offloadable/) })]));
+    expect(ddos.reasons).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ code: 'map_type', map: 'ddos_blocklist', message: expect.stringMatching(/LPM_TRIE is not offloadable/) }),
+      ]),
+    );
     const flows = verdict('flow-counter', NFP_BPF);
-    expect(flows.reasons).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'map_type', map: 'flow_table', message: expect.stringMatching(/LRU_HASH/) })]));
+    expect(flows.reasons).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ code: 'map_type', map: 'flow_table', message: expect.stringMatching(/LRU_HASH/) }),
+      ]),
+    );
     const ttl = verdict('ttl-guard', NFP_BPF).reasons.find((r) => r.code === 'helper' && /bpf_fib_lookup/.test(r.message))!;
     expect(ttl.insn).toEqual(expect.any(Number));
     expect(ttl.message).toMatch(new RegExp(`bpf_fib_lookup \\(69\\) at insn ${ttl.insn} is not supported by ${NFP_BPF}`));
-    const rl = verdict('rate-limiter', NFP_BPF).reasons.map((r) => r.message).join('\n');
+    const rl = verdict('rate-limiter', NFP_BPF)
+      .reasons.map((r) => r.message)
+      .join('\n');
     expect(rl).toMatch(/bpf_ktime_get_ns \(5\) at insn \d+/);
   });
 
@@ -88,19 +101,29 @@ describeKernel('catalog modules in the real kernel', (itKernel) => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'ioplane-catalog-k-'));
   afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-  itKernel('pass the kernel verifier and every test vector, with a measured cost', async () => {
-    const catalog: ModuleManifest[] = loadCatalog();
-    for (const m of catalog) {
-      const r = await checkModule(m, { cacheDir, profiles: [] });
-      expect({ module: m.name, accepted: r.kernel.verify?.accepted }).toEqual({ module: m.name, accepted: true });
-      expect(r.vectors).toHaveLength(m.vectors.length);
-      for (const v of r.vectors!) expect({ module: m.name, vector: v.name, passed: v.passed, reason: v.reason }).toEqual({ module: m.name, vector: v.name, passed: true, reason: undefined });
-      expect(r.cost).toMatchObject({ estimated: false, source: 'kernel' });
-      expect(r.cost.nsPerPacket).toBeGreaterThan(0);
-      // The empty program measured the same way is reported apart from the module's own figure.
-      expect({ module: m.name, harness: typeof r.cost.harnessNs }).toEqual({ module: m.name, harness: 'number' });
-      expect(r.cost.harnessNs).toBeGreaterThan(0);
-      for (const v of r.vectors!) expect(v.harnessNsPerPacket).toBeGreaterThan(0);
-    }
-  }, 180_000);
+  itKernel(
+    'pass the kernel verifier and every test vector, with a measured cost',
+    async () => {
+      const catalog: ModuleManifest[] = loadCatalog();
+      for (const m of catalog) {
+        const r = await checkModule(m, { cacheDir, profiles: [] });
+        expect({ module: m.name, accepted: r.kernel.verify?.accepted }).toEqual({ module: m.name, accepted: true });
+        expect(r.vectors).toHaveLength(m.vectors.length);
+        for (const v of r.vectors!)
+          expect({ module: m.name, vector: v.name, passed: v.passed, reason: v.reason }).toEqual({
+            module: m.name,
+            vector: v.name,
+            passed: true,
+            reason: undefined,
+          });
+        expect(r.cost).toMatchObject({ estimated: false, source: 'kernel' });
+        expect(r.cost.nsPerPacket).toBeGreaterThan(0);
+        // The empty program measured the same way is reported apart from the module's own figure.
+        expect({ module: m.name, harness: typeof r.cost.harnessNs }).toEqual({ module: m.name, harness: 'number' });
+        expect(r.cost.harnessNs).toBeGreaterThan(0);
+        for (const v of r.vectors!) expect(v.harnessNsPerPacket).toBeGreaterThan(0);
+      }
+    },
+    180_000,
+  );
 });

@@ -1,8 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { FirmwareProfile } from '@ioplane/domain';
 import {
-  analyzeObjectAsync, BuildArtifact, buildModule, deployedProgram, estimateNsPerPacket, hostKernelLimits, importObject, kernelAvailable,
-  kernelLoadType, kernelVerify, ObjectFacts, ProgramFacts, runVectors, SandboxOptions, summarizePrograms, verifyOffload,
+  analyzeObjectAsync,
+  BuildArtifact,
+  buildModule,
+  deployedProgram,
+  estimateNsPerPacket,
+  hostKernelLimits,
+  importObject,
+  kernelAvailable,
+  kernelLoadType,
+  kernelVerify,
+  ObjectFacts,
+  ProgramFacts,
+  runVectors,
+  SandboxOptions,
+  summarizePrograms,
+  verifyOffload,
 } from '@ioplane/compiler';
 import { ModuleManifest, packetHex } from '@ioplane/modules';
 import { ModuleReport } from './module.report';
@@ -24,14 +38,22 @@ export interface CheckOptions {
 
 /** Bad input: the object or the manifest is wrong. */
 export class CatalogError extends Error {
-  constructor(readonly code: 'program_not_found' | 'no_program', message: string, readonly field: string) {
+  constructor(
+    readonly code: 'program_not_found' | 'no_program',
+    message: string,
+    readonly field: string,
+  ) {
     super(message);
   }
 }
 
 /** Well-formed input that the kernel or the module's own test vectors refuse. */
 export class CatalogRefusal extends Error {
-  constructor(readonly code: 'kernel_refused' | 'vectors_failed', message: string, readonly field: string) {
+  constructor(
+    readonly code: 'kernel_refused' | 'vectors_failed',
+    message: string,
+    readonly field: string,
+  ) {
     super(message);
   }
 }
@@ -52,9 +74,15 @@ export async function checkModule(m: ModuleManifest, opts: CheckOptions): Promis
   return checkArtifact(await buildCatalogModule(m, opts), catalogMeta(m), opts);
 }
 
-export function buildCatalogModule(m: ModuleManifest, opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage' | 'shipped' | 'sandbox'>): Promise<BuildArtifact> {
+export function buildCatalogModule(
+  m: ModuleManifest,
+  opts: Pick<CheckOptions, 'cacheDir' | 'signal' | 'onStage' | 'shipped' | 'sandbox'>,
+): Promise<BuildArtifact> {
   opts.onStage?.('build');
-  return buildModule({ name: m.name, dir: m.dir!, sources: m.sources, shipped: opts.shipped }, { cacheDir: opts.cacheDir, signal: opts.signal, sandbox: opts.sandbox });
+  return buildModule(
+    { name: m.name, dir: m.dir!, sources: m.sources, shipped: opts.shipped },
+    { cacheDir: opts.cacheDir, signal: opts.signal, sandbox: opts.sandbox },
+  );
 }
 
 export function catalogMeta(m: ModuleManifest) {
@@ -114,7 +142,9 @@ export async function checkArtifact(
   const timed = (vectors ?? []).filter((v) => v.passed && v.nsPerPacket > 0);
   const measured = timed.map((v) => v.nsPerPacket);
   // The harness figure counts only when every timed packet has one, so both medians cover the same packets.
-  const harness = timed.every((v) => typeof v.harnessNsPerPacket === 'number' && v.harnessNsPerPacket > 0) ? timed.map((v) => v.harnessNsPerPacket!) : [];
+  const harness = timed.every((v) => typeof v.harnessNsPerPacket === 'number' && v.harnessNsPerPacket > 0)
+    ? timed.map((v) => v.harnessNsPerPacket!)
+    : [];
   const cost: ModuleReport['cost'] = measured.length
     ? { nsPerPacket: median(measured), estimated: false, source: 'kernel', ...(harness.length ? { harnessNs: median(harness) } : {}) }
     : { nsPerPacket: estimateNsPerPacket(program.totalInstructions).ns, estimated: true, source: 'estimate' };

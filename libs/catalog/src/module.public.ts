@@ -40,7 +40,9 @@ function scrubDeep(v: unknown, prefixes: string[]): unknown {
 
 /** Compiler flags without the folders behind them: `-isystem <system>` says what kind of flag it is. */
 export function publicFlags(flags: string[]): string[] {
-  return flags.map((f, i) => (flags[i - 1] === '-isystem' || flags[i - 1] === '-I' ? '<system>' : f.replace(/^(-isystem|-I)(\/.+)$/, '$1<system>')));
+  return flags.map((f, i) =>
+    flags[i - 1] === '-isystem' || flags[i - 1] === '-I' ? '<system>' : f.replace(/^(-isystem|-I)(\/.+)$/, '$1<system>'),
+  );
 }
 
 export function publicReport(r: ModuleReport, cacheDir?: string): PublicModuleReport {

@@ -1,4 +1,12 @@
-import type { BuildArtifact, KernelVerifyResult, MapFacts, OffloadVerdict, ProgramFacts, ProgramSummary, VectorResult } from '@ioplane/compiler';
+import type {
+  BuildArtifact,
+  KernelVerifyResult,
+  MapFacts,
+  OffloadVerdict,
+  ProgramFacts,
+  ProgramSummary,
+  VectorResult,
+} from '@ioplane/compiler';
 
 export interface ModuleCost {
   /**

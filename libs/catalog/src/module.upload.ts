@@ -7,7 +7,10 @@ import { moduleManifestSchema, ModuleManifest } from '@ioplane/modules';
 
 // Plain names: no folder, no leading '-' (a compiler flag) or '.' (a hidden file the build does not copy).
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\.(c|h)$/;
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' }).min(1, { error: 'must not be empty' });
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' })
+  .min(1, { error: 'must not be empty' });
 const MAX_FILE_BYTES = 1 << 20;
 
 /**
@@ -20,7 +23,16 @@ export const moduleUploadSchema = z
       sources: moduleManifestSchema.shape.sources.optional(),
       vectors: moduleManifestSchema.shape.vectors.unwrap().array().optional(),
     }),
-    files: z.record(z.string().regex(FILE_NAME, { error: 'file names must be plain .c or .h names (letters, digits, _ . -; no folders, not starting with - or .)' }), base64).optional(),
+    files: z
+      .record(
+        z
+          .string()
+          .regex(FILE_NAME, {
+            error: 'file names must be plain .c or .h names (letters, digits, _ . -; no folders, not starting with - or .)',
+          }),
+        base64,
+      )
+      .optional(),
     object: base64.optional(),
   })
   .superRefine((v, ctx) => {
@@ -30,12 +42,15 @@ export const moduleUploadSchema = z
     }
     if (v.files) {
       const names = Object.keys(v.files);
-      if (!names.some((n) => n.endsWith('.c'))) ctx.addIssue({ code: 'custom', message: 'must contain at least one .c file', path: ['files'] });
+      if (!names.some((n) => n.endsWith('.c')))
+        ctx.addIssue({ code: 'custom', message: 'must contain at least one .c file', path: ['files'] });
       for (const n of names) {
-        if (Buffer.byteLength(v.files[n], 'base64') > MAX_FILE_BYTES) ctx.addIssue({ code: 'custom', message: 'is over 1 MiB', path: ['files', n] });
+        if (Buffer.byteLength(v.files[n], 'base64') > MAX_FILE_BYTES)
+          ctx.addIssue({ code: 'custom', message: 'is over 1 MiB', path: ['files', n] });
       }
       for (const s of v.manifest.sources ?? []) {
-        if (!(s in v.files)) ctx.addIssue({ code: 'custom', message: `names ${s}, which is not among the uploaded files`, path: ['manifest', 'sources'] });
+        if (!(s in v.files))
+          ctx.addIssue({ code: 'custom', message: `names ${s}, which is not among the uploaded files`, path: ['manifest', 'sources'] });
       }
     } else if (!v.manifest.vectors?.length && v.manifest.seed?.length) {
       ctx.addIssue({ code: 'custom', message: 'seeds maps for vectors, but there are none', path: ['manifest', 'seed'] });
@@ -44,7 +59,11 @@ export const moduleUploadSchema = z
 export type ModuleUpload = z.infer<typeof moduleUploadSchema>;
 
 export function uploadedManifest(u: ModuleUpload, dir?: string): ModuleManifest {
-  const sources = u.manifest.sources ?? Object.keys(u.files ?? {}).filter((n) => n.endsWith('.c')).sort();
+  const sources =
+    u.manifest.sources ??
+    Object.keys(u.files ?? {})
+      .filter((n) => n.endsWith('.c'))
+      .sort();
   return { ...u.manifest, sources, vectors: u.manifest.vectors ?? [], dir };
 }
 
@@ -52,7 +71,11 @@ function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }

@@ -12,8 +12,25 @@ import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import { metrics } from '@ioplane/metrics';
 import { loadProfiles } from '@ioplane/profiles';
 import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
-import { createLogger, type IoplaneConfig, loadOrCreateSecret, loadOrCreateSigningKeys, redisSecrets, registerSecret } from '@ioplane/runtime';
-import { AGENT_FACTS, CONTROLLER_KEYS, FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, PROFILES, ROLLOUT_REPOSITORY, STATE_REDIS } from './core.tokens';
+import {
+  createLogger,
+  type IoplaneConfig,
+  loadOrCreateSecret,
+  loadOrCreateSigningKeys,
+  redisSecrets,
+  registerSecret,
+} from '@ioplane/runtime';
+import {
+  AGENT_FACTS,
+  CONTROLLER_KEYS,
+  FLEET_REPOSITORY,
+  IOPLANE_CONFIG,
+  MODULE_CATALOG,
+  PLACEMENT_REPOSITORY,
+  PROFILES,
+  ROLLOUT_REPOSITORY,
+  STATE_REDIS,
+} from './core.tokens';
 import { agentDeviceFacts } from '@ioplane/planning';
 
 const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');
@@ -88,8 +105,16 @@ export class CoreModule {
           },
         },
         { provide: FLEET_REPOSITORY, useFactory: (r: Redis) => new RedisFleetRepository(r, config.IOPLANE_PREFIX), inject: [STATE_REDIS] },
-        { provide: ROLLOUT_REPOSITORY, useFactory: (r: Redis) => new RolloutRepository(r, config.IOPLANE_PREFIX, { onUnreplicated }), inject: [STATE_REDIS] },
-        { provide: PLACEMENT_REPOSITORY, useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX, { onUnreplicated }), inject: [STATE_REDIS] },
+        {
+          provide: ROLLOUT_REPOSITORY,
+          useFactory: (r: Redis) => new RolloutRepository(r, config.IOPLANE_PREFIX, { onUnreplicated }),
+          inject: [STATE_REDIS],
+        },
+        {
+          provide: PLACEMENT_REPOSITORY,
+          useFactory: (r: Redis) => new RedisPlacementRepository(r, config.IOPLANE_PREFIX, { onUnreplicated }),
+          inject: [STATE_REDIS],
+        },
         // Loaded once at boot: a bad profile stops the process with the file and field named.
         { provide: PROFILES, useFactory: () => loadProfiles() },
         {
@@ -105,7 +130,10 @@ export class CoreModule {
           provide: CONTROLLER_KEYS,
           useFactory: () => {
             const dir = config.IOPLANE_KEYS_DIR ?? join(config.IOPLANE_DATA_DIR, 'keys');
-            const keys = { privateKeyPem: loadOrCreateSigningKeys(dir).privateKeyPem, agentTokenSecret: loadOrCreateSecret(dir, 'agent-token.secret') };
+            const keys = {
+              privateKeyPem: loadOrCreateSigningKeys(dir).privateKeyPem,
+              agentTokenSecret: loadOrCreateSecret(dir, 'agent-token.secret'),
+            };
             registerSecret(keys.agentTokenSecret);
             return keys;
           },
@@ -129,7 +157,18 @@ export class CoreModule {
           inject: Object.values(QUEUES).map((q) => getQueueToken(q)),
         },
       ],
-      exports: [CONTROLLER_KEYS, AGENT_FACTS, IOPLANE_CONFIG, STATE_REDIS, FLEET_REPOSITORY, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY, PROFILES, MODULE_CATALOG, BullModule],
+      exports: [
+        CONTROLLER_KEYS,
+        AGENT_FACTS,
+        IOPLANE_CONFIG,
+        STATE_REDIS,
+        FLEET_REPOSITORY,
+        PLACEMENT_REPOSITORY,
+        ROLLOUT_REPOSITORY,
+        PROFILES,
+        MODULE_CATALOG,
+        BullModule,
+      ],
     };
   }
 }

@@ -1,13 +1,49 @@
 import { createHash } from 'node:crypto';
 import type { Device, MatchActionForm, Target, XdpAction } from '@ioplane/domain';
 import type {
-  CommitResult, DetachResult, DeviceCounters, DeviceInventory, DevicePrograms, DriverKind, FirmwareImageRef, FlashResult, LoadedModule, LoadResult, ProbeResult, RollbackResult, VectorOutcome, XdpHook,
+  CommitResult,
+  DetachResult,
+  DeviceCounters,
+  DeviceInventory,
+  DevicePrograms,
+  DriverKind,
+  FirmwareImageRef,
+  FlashResult,
+  LoadedModule,
+  LoadResult,
+  ProbeResult,
+  RollbackResult,
+  VectorOutcome,
+  XdpHook,
 } from '@ioplane/agent-api';
 
 // What a driver reports is what the agent answers: those types are the agent API's response schemas.
 export type {
-  AttachMode, ChainCapability, ChainMechanism, ChainState, ChainSupport, CommitResult, DeployedRun, DeviceCounters, DeviceInventory, DevicePrograms, DeviceRunState, DriverKind,
-  FirmwareImageRef, FirmwareSlot, FirmwareState, FlashResult, ForeignProgram, HookCounters, LoadedModule, LoadResult, ModuleCounters, PortInterface, PortPrograms, RollbackResult, VectorOutcome,
+  AttachMode,
+  ChainCapability,
+  ChainMechanism,
+  ChainState,
+  ChainSupport,
+  CommitResult,
+  DeployedRun,
+  DeviceCounters,
+  DeviceInventory,
+  DevicePrograms,
+  DeviceRunState,
+  DriverKind,
+  FirmwareImageRef,
+  FirmwareSlot,
+  FirmwareState,
+  FlashResult,
+  ForeignProgram,
+  HookCounters,
+  LoadedModule,
+  LoadResult,
+  ModuleCounters,
+  PortInterface,
+  PortPrograms,
+  RollbackResult,
+  VectorOutcome,
 } from '@ioplane/agent-api';
 
 /** One module of a chain, in placement order. `digest` is the sha256 hex of `object`. */
@@ -88,7 +124,10 @@ export interface DeviceDriver {
   close(): Promise<void>;
 }
 
-export function chainDigest(target: Target, modules: Pick<ChainModule, 'name' | 'version' | 'digest' | 'program' | 'persistentMaps'>[]): string {
+export function chainDigest(
+  target: Target,
+  modules: Pick<ChainModule, 'name' | 'version' | 'digest' | 'program' | 'persistentMaps'>[],
+): string {
   const h = createHash('sha256');
   h.update(JSON.stringify([target, modules.map((m) => [m.name, m.version, m.digest, m.program, [...m.persistentMaps].sort()])]));
   return h.digest('hex');

@@ -26,7 +26,15 @@ beforeAll(async () => {
   for (const m of loadCatalog()) {
     const a = await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: cache });
     const object = await fsp.readFile(a.objectPath);
-    mods[m.name] = { name: m.name, version: m.version, digest: sha256Hex(object), program: m.program, persistentMaps: m.hints.persistentMaps, object, pps: 10_000 };
+    mods[m.name] = {
+      name: m.name,
+      version: m.version,
+      digest: sha256Hex(object),
+      program: m.program,
+      persistentMaps: m.hints.persistentMaps,
+      object,
+      pps: 10_000,
+    };
   }
 }, 120_000);
 
@@ -45,7 +53,9 @@ describe('emulated SmartNIC', () => {
     const m = mods['flow-counter'];
     const verdict = verifyOffload(analyzeObject(m.object), m.program, profile);
     expect(verdict.acceptedTargets).not.toContain('nic-xdp-offload');
-    const err = await nic().load({ port: 0, target: 'nic-xdp-offload', modules: [m] }).catch((e: DeviceError) => e);
+    const err = await nic()
+      .load({ port: 0, target: 'nic-xdp-offload', modules: [m] })
+      .catch((e: DeviceError) => e);
     expect(err).toBeInstanceOf(DeviceError);
     expect(err).toMatchObject({ code: 'offload_refused', field: 'modules[0]' });
     expect((err as DeviceError).details).toEqual(verdict.targets.find((t) => t.target === 'nic-xdp-offload')!.reasons);
@@ -53,15 +63,23 @@ describe('emulated SmartNIC', () => {
 
   it('takes what the verifier accepts, one program per port, and a repeated load is a no-op', async () => {
     const profile = byId('netronome-agilio-cx-bpf-2.1');
-    const fits = Object.values(mods).filter((m) => verifyOffload(analyzeObject(m.object), m.program, profile).acceptedTargets.includes('nic-xdp-offload'));
+    const fits = Object.values(mods).filter((m) =>
+      verifyOffload(analyzeObject(m.object), m.program, profile).acceptedTargets.includes('nic-xdp-offload'),
+    );
     expect(fits.length).toBeGreaterThanOrEqual(1);
     const d = nic();
     const r = await d.load({ port: 0, target: 'nic-xdp-offload', modules: [fits[0]] });
     expect(r).toMatchObject({ status: 'loaded', current: { mode: 'offload' } });
     expect((await d.load({ port: 0, target: 'nic-xdp-offload', modules: [fits[0]] })).status).toBe('unchanged');
-    await expect(d.load({ port: 0, target: 'nic-xdp-offload', modules: [fits[0], fits[0]] })).rejects.toMatchObject({ code: 'slot_limit', field: 'modules' });
+    await expect(d.load({ port: 0, target: 'nic-xdp-offload', modules: [fits[0], fits[0]] })).rejects.toMatchObject({
+      code: 'slot_limit',
+      field: 'modules',
+    });
     await expect(d.load({ port: 2, target: 'nic-xdp-offload', modules: [fits[0]] })).rejects.toMatchObject({ code: 'port_out_of_range' });
-    await expect(d.load({ port: 0, target: 'host-xdp-native', modules: [fits[0]] })).rejects.toMatchObject({ code: 'unsupported_target', field: 'target' });
+    await expect(d.load({ port: 0, target: 'host-xdp-native', modules: [fits[0]] })).rejects.toMatchObject({
+      code: 'unsupported_target',
+      field: 'target',
+    });
   });
 
   it('analyses an object once for every device loading it at once, with the facts the analyser gives', async () => {
@@ -70,7 +88,13 @@ describe('emulated SmartNIC', () => {
     const first = factsOf(key, m.object);
     expect(factsOf(key, m.object)).toBe(first);
     expect(await first).toEqual(analyzeObject(m.object));
-    const err = await nic().load({ port: 0, target: 'nic-xdp-offload', modules: [{ ...m, digest: sha256Hex(Buffer.from('not elf')), object: Buffer.from('not elf') }] }).catch((e: DeviceError) => e);
+    const err = await nic()
+      .load({
+        port: 0,
+        target: 'nic-xdp-offload',
+        modules: [{ ...m, digest: sha256Hex(Buffer.from('not elf')), object: Buffer.from('not elf') }],
+      })
+      .catch((e: DeviceError) => e);
     expect(err).toMatchObject({ code: 'bad_object', field: 'modules[0].object' });
   });
 
@@ -129,12 +153,24 @@ describe('emulated A/B firmware', () => {
 
   it('stages without activating, reports the staged image, and a cancel stops the write', async () => {
     const profile = byId('nvidia-bluefield-2-24.35');
-    const d = new EmulatedDpuDriver({ device: device('bf2', profile.id, 'dpu'), profile, profiles, faults: new FaultBook(), timeScale: 0.00001 });
+    const d = new EmulatedDpuDriver({
+      device: device('bf2', profile.id, 'dpu'),
+      profile,
+      profiles,
+      faults: new FaultBook(),
+      timeScale: 0.00001,
+    });
     expect((await d.flash(image(profile.id), { activate: false })).status).toBe('staged');
     expect((await d.flash(image(profile.id), { activate: false })).status).toBe('already_staged');
     const again = await d.flash(image(profile.id));
     expect(again).toMatchObject({ status: 'committed', wrote: false });
-    const slow = new EmulatedDpuDriver({ device: device('bf2', profile.id, 'dpu'), profile, profiles, faults: new FaultBook(), timeScale: 1 });
+    const slow = new EmulatedDpuDriver({
+      device: device('bf2', profile.id, 'dpu'),
+      profile,
+      profiles,
+      faults: new FaultBook(),
+      timeScale: 1,
+    });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 20).unref();
     await expect(slow.flash(image(profile.id), { signal: ac.signal })).rejects.toMatchObject({ code: 'aborted' });
@@ -142,10 +178,18 @@ describe('emulated A/B firmware', () => {
 
   it('switches a Netronome card to another firmware flavour and drops its programs', async () => {
     const profile = byId('netronome-agilio-cx-nic-2.1');
-    const d = new EmulatedNicDriver({ device: device('enp65s0np0', profile.id, 'smartnic'), profile, profiles, faults: new FaultBook(), timeScale: 0.0001 });
+    const d = new EmulatedNicDriver({
+      device: device('enp65s0np0', profile.id, 'smartnic'),
+      profile,
+      profiles,
+      faults: new FaultBook(),
+      timeScale: 0.0001,
+    });
     const r = await d.flash({ profileId: 'netronome-agilio-cx-bpf-2.1', version: '2.1.16', digest: sha256Hex(Buffer.from('bpf')) });
     expect(r.status).toBe('committed');
     expect(d.inventory().profileId).toBe('netronome-agilio-cx-bpf-2.1');
-    await expect(d.flash({ profileId: 'intel-e810-4.20', version: '1', digest: sha256Hex(Buffer.from('x')) })).rejects.toMatchObject({ code: 'unknown_profile' });
+    await expect(d.flash({ profileId: 'intel-e810-4.20', version: '1', digest: sha256Hex(Buffer.from('x')) })).rejects.toMatchObject({
+      code: 'unknown_profile',
+    });
   });
 });

@@ -33,7 +33,10 @@ export class FirmwareSlots {
 
   constructor(private readonly o: FirmwareSlotsOptions) {
     this.profile = o.profile;
-    const names = o.profile.flash.capabilities.dualImage && o.profile.flash.slots.length >= 2 ? o.profile.flash.slots.slice(0, 2) : ['main', 'fallback'];
+    const names =
+      o.profile.flash.capabilities.dualImage && o.profile.flash.slots.length >= 2
+        ? o.profile.flash.slots.slice(0, 2)
+        : ['main', 'fallback'];
     const running = { profileId: o.profile.id, version: o.profile.firmware.version, digest: `factory:${o.profile.id}` };
     this.slots = [
       { name: names[0], image: running, state: 'active', writes: 0 },
@@ -63,7 +66,8 @@ export class FirmwareSlots {
   async flash(image: FlashImage, opts: FlashOptions = {}): Promise<FlashResult> {
     const t0 = Date.now();
     const { capabilities, tool } = this.profile.flash;
-    if (tool === 'none') throw new DeviceError('flash_unsupported', `${this.profile.id} cannot be flashed by ioplane (flash tool: none)`, 'image');
+    if (tool === 'none')
+      throw new DeviceError('flash_unsupported', `${this.profile.id} cannot be flashed by ioplane (flash tool: none)`, 'image');
     const next = this.o.profiles.find((p) => p.id === image.profileId);
     if (!next) throw new DeviceError('unknown_profile', `no firmware profile ${image.profileId}`, 'image.profileId');
     const family = (p: FirmwareProfile): string => p.flavourOf ?? p.id;
@@ -87,17 +91,31 @@ export class FirmwareSlots {
         await sleep(this.ms(this.profile.flash.writeSeconds), opts.signal);
         if (this.o.faults.fire(this.o.deviceId, 'flashFails')) {
           target.state = 'bad';
-          return this.result('failed', t0, target.name, true, `writing slot ${target.name} failed (injected fault); slot ${activeSlot.name} still active`);
+          return this.result(
+            'failed',
+            t0,
+            target.name,
+            true,
+            `writing slot ${target.name} failed (injected fault); slot ${activeSlot.name} still active`,
+          );
         }
         if (this.o.slotDir && image.bytes) {
           // The image really goes into the slot's file, and what is read back must hash to the digest.
           const file = join(this.o.slotDir, `${target.name}.img`);
           await fsp.mkdir(this.o.slotDir, { recursive: true, mode: 0o700 });
           await fsp.writeFile(file, image.bytes, { mode: 0o600 });
-          const back = createHash('sha256').update(await fsp.readFile(file)).digest('hex');
+          const back = createHash('sha256')
+            .update(await fsp.readFile(file))
+            .digest('hex');
           if (back !== image.digest) {
             target.state = 'bad';
-            return this.result('failed', t0, target.name, true, `slot ${target.name} read back ${back.slice(0, 12)}, not the image's ${image.digest.slice(0, 12)}; slot ${activeSlot.name} still active`);
+            return this.result(
+              'failed',
+              t0,
+              target.name,
+              true,
+              `slot ${target.name} read back ${back.slice(0, 12)}, not the image's ${image.digest.slice(0, 12)}; slot ${activeSlot.name} still active`,
+            );
           }
         }
         target.image = { profileId: image.profileId, version: image.version, digest: image.digest };
@@ -112,7 +130,13 @@ export class FirmwareSlots {
       if (hang) {
         await sleep(this.ms(this.profile.flash.activateSeconds), opts.signal);
         target.state = 'bad';
-        return this.result('fell_back', t0, target.name, !staged, `trial boot of slot ${target.name} hung (injected fault); fell back to slot ${activeSlot.name}`);
+        return this.result(
+          'fell_back',
+          t0,
+          target.name,
+          !staged,
+          `trial boot of slot ${target.name} hung (injected fault); fell back to slot ${activeSlot.name}`,
+        );
       }
       activeSlot.state = 'inactive';
       target.state = 'active';

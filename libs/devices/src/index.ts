@@ -2,10 +2,38 @@ export { DeviceError } from './device.error';
 export type { DeviceErrorCode } from './device.error';
 export { chainDigest, XDP_HOOKS } from './device.driver';
 export type {
-  DeviceDriver, DriverKind, AttachMode, ChainModule, LoadRequest, LoadedModule, ChainState, ForeignProgram, PortInterface, PortPrograms,
-  DeviceRunState, DevicePrograms, LoadResult, FirmwareImageRef, FirmwareSlot, FirmwareState, FlashImage, FlashOptions, FlashResult,
-  RollbackResult, CommitResult, VectorRequest, VectorOutcome, DeployedRun, ModuleCounters, DeviceCounters, DeviceInventory,
-  XdpHook, ChainMechanism, ChainSupport, ChainCapability, HookCounters,
+  DeviceDriver,
+  DriverKind,
+  AttachMode,
+  ChainModule,
+  LoadRequest,
+  LoadedModule,
+  ChainState,
+  ForeignProgram,
+  PortInterface,
+  PortPrograms,
+  DeviceRunState,
+  DevicePrograms,
+  LoadResult,
+  FirmwareImageRef,
+  FirmwareSlot,
+  FirmwareState,
+  FlashImage,
+  FlashOptions,
+  FlashResult,
+  RollbackResult,
+  CommitResult,
+  VectorRequest,
+  VectorOutcome,
+  DeployedRun,
+  ModuleCounters,
+  DeviceCounters,
+  DeviceInventory,
+  XdpHook,
+  ChainMechanism,
+  ChainSupport,
+  ChainCapability,
+  HookCounters,
 } from './device.driver';
 export { FaultBook, FAULT_KINDS } from './fault.book';
 export type { FaultKind, FaultSpec, DeviceFaults } from './fault.book';
@@ -22,7 +50,16 @@ export { dispatcherSource } from './kernel/dispatcher.source';
 export { CHAIN_HEADER, TAIL_CALL_SLOTS, HOOK_ROW } from './kernel/chain.root';
 export { sleep, OpQueue } from './abort.sleep';
 export { linuxName, IFNAMSIZ_MAX } from './kernel/netns.setup';
-export { planTopology, buildTopology, removeTopology, removeLeftovers, machineNetns, flowerHits, FORWARD_PRIO, FLEET_MARKER_DIR } from './kernel/fleet.topology';
+export {
+  planTopology,
+  buildTopology,
+  removeTopology,
+  removeLeftovers,
+  machineNetns,
+  flowerHits,
+  FORWARD_PRIO,
+  FLEET_MARKER_DIR,
+} from './kernel/fleet.topology';
 export type { MachineTopology, MachineTopologySpec, PortPath, PortPathSpec, PathHop, HopKind } from './kernel/fleet.topology';
 export { sendAtWire } from './kernel/probe.traffic';
 export { emulatedHostPorts, parseEmulatedPorts, emulatedPortsSchema } from './kernel/emulated.ports';
@@ -34,7 +71,17 @@ export { flowerCommands, flowerRemoveCommands, flowerVerdict, FLOWER_BASE_PRIO }
 export type { FlowerPath, FlowLimits } from './hardware/flower.rules';
 export { NfpXdpOffload, TcFlowerStage } from './hardware/hardware.stages';
 export type { ToolRunner } from './hardware/hardware.stages';
-export { flowTableEntries, loadFlowTable, readFlowTable, attachFlowTable, detachFlowTable, attachedFlowTable, kernelHasFlower, flowTableVerdict, FLOW_TABLE_PRIO } from './kernel/flow.table';
+export {
+  flowTableEntries,
+  loadFlowTable,
+  readFlowTable,
+  attachFlowTable,
+  detachFlowTable,
+  attachedFlowTable,
+  kernelHasFlower,
+  flowTableVerdict,
+  FLOW_TABLE_PRIO,
+} from './kernel/flow.table';
 export type { FlowModule, FlowModuleCounters } from './kernel/flow.table';
 export { FlowStage } from './emulated/flow.stage';
 export type { FlowEngine } from './emulated/flow.stage';

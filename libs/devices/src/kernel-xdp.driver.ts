@@ -6,9 +6,27 @@ import { linkedProgId, pinnedProg } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
 import {
-  chainDigest, loadedModules, type ChainState, type ChainSupport, type CommitResult, type DeviceCounters, type DeviceDriver, type DeviceInventory,
-  type DevicePrograms, type FlashImage, type FlashOptions, type FlashResult, type HookCounters, type LoadRequest, type LoadResult,
-  type ModuleCounters, type PortInterface, type RollbackResult, type VectorOutcome, type VectorRequest, type XdpHook,
+  chainDigest,
+  loadedModules,
+  type ChainState,
+  type ChainSupport,
+  type CommitResult,
+  type DeviceCounters,
+  type DeviceDriver,
+  type DeviceInventory,
+  type DevicePrograms,
+  type FlashImage,
+  type FlashOptions,
+  type FlashResult,
+  type HookCounters,
+  type LoadRequest,
+  type LoadResult,
+  type ModuleCounters,
+  type PortInterface,
+  type RollbackResult,
+  type VectorOutcome,
+  type VectorRequest,
+  type XdpHook,
 } from './device.driver';
 import { FirmwareSlots } from './firmware.slots';
 import { portCounters } from './kernel/chain.counters';
@@ -53,10 +71,20 @@ export class KernelXdpDriver implements DeviceDriver {
   constructor(private readonly o: KernelXdpOptions) {
     this.device = o.device;
     this.paths = new PortPaths(o.agentId, o.device.id, o.stateDir);
-    this.meta = Array.from({ length: Math.max(1, o.profile?.limits.ports ?? (o.host ? o.device.interfaces.length : 1)) }, () => ({ current: null, previous: null }));
+    this.meta = Array.from({ length: Math.max(1, o.profile?.limits.ports ?? (o.host ? o.device.interfaces.length : 1)) }, () => ({
+      current: null,
+      previous: null,
+    }));
     this.firmware =
       o.profile && o.profile.flash.tool !== 'none'
-        ? new FirmwareSlots({ deviceId: o.device.id, profile: o.profile, profiles: o.profiles, faults: o.faults, timeScale: o.timeScale ?? 1, onActivated: () => undefined })
+        ? new FirmwareSlots({
+            deviceId: o.device.id,
+            profile: o.profile,
+            profiles: o.profiles,
+            faults: o.faults,
+            timeScale: o.timeScale ?? 1,
+            onActivated: () => undefined,
+          })
         : null;
   }
 
@@ -73,7 +101,13 @@ export class KernelXdpDriver implements DeviceDriver {
   private async ensurePort(i: PortInterface): Promise<void> {
     if (!this.o.host) return ensureInterface(i);
     const have = (await linksIn(this.o.host.netns)).map((l) => l.ifname);
-    if (!have.includes(i.name)) throw new DeviceError('unknown_interface', `interface ${i.name} is not on this host (it has ${have.join(', ') || 'none'})`, 'interface', { interface: i.name });
+    if (!have.includes(i.name))
+      throw new DeviceError(
+        'unknown_interface',
+        `interface ${i.name} is not on this host (it has ${have.join(', ') || 'none'})`,
+        'interface',
+        { interface: i.name },
+      );
   }
 
   private async saveMeta(port: number): Promise<void> {
@@ -92,13 +126,19 @@ export class KernelXdpDriver implements DeviceDriver {
     await fsp.mkdir(bpffsRoot(this.o.agentId), { recursive: true });
     this.support = await chainMechanism(this.o.stateDir, bpffsRoot(this.o.agentId));
     for (let port = 0; port < this.meta.length; port++) {
-      const saved = await fsp.readFile(this.paths.metaFile(port), 'utf8').then((t) => JSON.parse(t) as PortMeta).catch(() => null);
+      const saved = await fsp
+        .readFile(this.paths.metaFile(port), 'utf8')
+        .then((t) => JSON.parse(t) as PortMeta)
+        .catch(() => null);
       const running = await this.linkProgId(port);
       if (running === null) {
         this.meta[port] = { current: null, previous: saved?.previous ?? null };
         continue;
       }
-      const current = saved?.current && saved.current.rootProgId === running ? saved.current : await runningChain(join(this.paths.portDir(port), 'chains'), running, saved ?? {});
+      const current =
+        saved?.current && saved.current.rootProgId === running
+          ? saved.current
+          : await runningChain(join(this.paths.portDir(port), 'chains'), running, saved ?? {});
       const previous = saved?.previous && saved.previous.chainDigest !== current?.chainDigest ? saved.previous : null;
       this.meta[port] = { current: current ? { ...current, rediscovered: true } : null, previous };
     }
@@ -147,15 +187,26 @@ export class KernelXdpDriver implements DeviceDriver {
       if (id !== null) own.push(id);
     }
     const names = new Set(this.meta.flatMap((_, p) => (this.o.host && !this.device.interfaces[p] ? [] : [this.iface(p).name])));
-    const foreign = await foreignPrograms({ agentId: this.o.agentId, hostMode: !!this.o.host, netns: this.o.host ? this.o.host.netns : this.iface(0).netns, own, names });
+    const foreign = await foreignPrograms({
+      agentId: this.o.agentId,
+      hostMode: !!this.o.host,
+      netns: this.o.host ? this.o.host.netns : this.iface(0).netns,
+      own,
+      names,
+    });
     return {
       deviceId: this.device.id,
       driver: this.kind,
       state: this.firmware?.updating ? 'updating' : 'ready',
       // What runs is read back from the kernel: a chain whose slots were reordered under the agent shows as such.
-      ports: await Promise.all(this.meta.map(async (m, port) => ({
-        port, interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port), current: m.current && (await chainAsRun(m.current, join(this.paths.chainDir(port, m.current.chainDigest), 'progs'))), previous: m.previous,
-      }))),
+      ports: await Promise.all(
+        this.meta.map(async (m, port) => ({
+          port,
+          interface: this.o.host && !this.device.interfaces[port] ? null : this.iface(port),
+          current: m.current && (await chainAsRun(m.current, join(this.paths.chainDir(port, m.current.chainDigest), 'progs'))),
+          previous: m.previous,
+        })),
+      ),
       foreign,
       firmware: this.firmware?.state() ?? null,
     };
@@ -163,7 +214,11 @@ export class KernelXdpDriver implements DeviceDriver {
 
   private checkPort(port: number): PortMeta {
     if (!Number.isInteger(port) || port < 0 || port >= this.meta.length) {
-      throw new DeviceError('port_out_of_range', `port ${port} does not exist on ${this.device.id} (ports 0-${this.meta.length - 1})`, 'port');
+      throw new DeviceError(
+        'port_out_of_range',
+        `port ${port} does not exist on ${this.device.id} (ports 0-${this.meta.length - 1})`,
+        'port',
+      );
     }
     return this.meta[port];
   }
@@ -176,8 +231,18 @@ export class KernelXdpDriver implements DeviceDriver {
       }
       const inv = this.inventory();
       const iface = this.iface(req.port);
-      if (this.o.host && req.interface !== undefined && req.interface !== iface.name && req.interface !== this.device.interfaces[req.port]) {
-        throw new DeviceError('unknown_interface', `interface ${req.interface} is not port ${req.port} of ${this.device.id} (that port is ${this.device.interfaces[req.port]})`, 'interface', { interface: req.interface });
+      if (
+        this.o.host &&
+        req.interface !== undefined &&
+        req.interface !== iface.name &&
+        req.interface !== this.device.interfaces[req.port]
+      ) {
+        throw new DeviceError(
+          'unknown_interface',
+          `interface ${req.interface} is not port ${req.port} of ${this.device.id} (that port is ${this.device.interfaces[req.port]})`,
+          'interface',
+          { interface: req.interface },
+        );
       }
       const running = await this.linkProgId(req.port);
       checkLoadRequest(req, {
@@ -193,7 +258,8 @@ export class KernelXdpDriver implements DeviceDriver {
       const mechanism = chainMechanismFor(this.support, req.modules);
       req.signal?.throwIfAborted?.();
       await this.ensurePort(iface);
-      for (const m of req.modules) if (!existsSync(this.paths.objectFile(m.digest))) await fsp.writeFile(this.paths.objectFile(m.digest), m.object);
+      for (const m of req.modules)
+        if (!existsSync(this.paths.objectFile(m.digest))) await fsp.writeFile(this.paths.objectFile(m.digest), m.object);
 
       const dir = this.paths.chainDir(req.port, digest);
       const reusingPrevious = meta.previous?.chainDigest === digest && existsSync(join(dir, 'root'));
@@ -231,9 +297,16 @@ export class KernelXdpDriver implements DeviceDriver {
         if (running === null) {
           mode = await this.attach(req.port, iface, join(dir, 'root'), req.target, req.hook);
         } else {
-          const old = meta.current && existsSync(join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root')) ? join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root') : `id:${running}`;
+          const old =
+            meta.current && existsSync(join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root'))
+              ? join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root')
+              : `id:${running}`;
           const r = await xdpctl(['replace', this.paths.linkPin(req.port), join(dir, 'root'), old]);
-          if (!r.ok) throw new DeviceError('kernel_failed', `atomic replace failed (${r.failure.error}, errno ${r.failure.errno}); the old chain still runs`);
+          if (!r.ok)
+            throw new DeviceError(
+              'kernel_failed',
+              `atomic replace failed (${r.failure.error}, errno ${r.failure.errno}); the old chain still runs`,
+            );
         }
       } catch (e) {
         if (!reusingPrevious) await fsp.rm(dir, { recursive: true, force: true });
@@ -251,7 +324,10 @@ export class KernelXdpDriver implements DeviceDriver {
         loadedAt: new Date().toISOString(),
         committed: false,
       };
-      const dropped = meta.previous && meta.previous.chainDigest !== digest && meta.previous.chainDigest !== meta.current?.chainDigest ? meta.previous : null;
+      const dropped =
+        meta.previous && meta.previous.chainDigest !== digest && meta.previous.chainDigest !== meta.current?.chainDigest
+          ? meta.previous
+          : null;
       if (dropped) await fsp.rm(this.paths.chainDir(req.port, dropped.chainDigest), { recursive: true, force: true });
       const status = running === null ? 'loaded' : 'replaced';
       this.meta[req.port] = { current: next, previous: running === null ? null : meta.current };
@@ -302,14 +378,34 @@ export class KernelXdpDriver implements DeviceDriver {
     return this.queue.run(async () => {
       if (req.scope === 'firmware') {
         if (!this.firmware) throw new DeviceError('flash_unsupported', `${this.device.id} has no firmware slots`, 'scope');
-        return { status: 'rolled_back', scope: 'firmware', deviceId: this.device.id, current: null, firmware: await this.firmware.rollback(req.signal) };
+        return {
+          status: 'rolled_back',
+          scope: 'firmware',
+          deviceId: this.device.id,
+          current: null,
+          firmware: await this.firmware.rollback(req.signal),
+        };
       }
       const meta = this.checkPort(req.port);
-      if (!meta.previous || !meta.current) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
+      if (!meta.previous || !meta.current)
+        throw new DeviceError(
+          'nothing_to_roll_back',
+          `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`,
+          'port',
+        );
       const prevRoot = join(this.paths.chainDir(req.port, meta.previous.chainDigest), 'root');
       const curRoot = join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root');
-      const r = await xdpctl(['replace', this.paths.linkPin(req.port), prevRoot, existsSync(curRoot) ? curRoot : `id:${meta.current.rootProgId}`]);
-      if (!r.ok) throw new DeviceError('kernel_failed', `atomic swap back failed (${r.failure.error}, errno ${r.failure.errno}); the current chain still runs`);
+      const r = await xdpctl([
+        'replace',
+        this.paths.linkPin(req.port),
+        prevRoot,
+        existsSync(curRoot) ? curRoot : `id:${meta.current.rootProgId}`,
+      ]);
+      if (!r.ok)
+        throw new DeviceError(
+          'kernel_failed',
+          `atomic swap back failed (${r.failure.error}, errno ${r.failure.errno}); the current chain still runs`,
+        );
       await fsp.rm(this.paths.chainDir(req.port, meta.current.chainDigest), { recursive: true, force: true });
       this.meta[req.port] = { current: meta.previous, previous: null };
       await this.saveMeta(req.port);
@@ -325,12 +421,18 @@ export class KernelXdpDriver implements DeviceDriver {
   async runVectors(port: number, vectors: VectorRequest[]): Promise<VectorOutcome[]> {
     return this.queue.run(async () => {
       const chain = this.checkPort(port).current;
-      if (!chain || chain.modules.length === 0) throw new DeviceError('not_found', `nothing ioplane knows is loaded on port ${port} of ${this.device.id}`, 'port');
+      if (!chain || chain.modules.length === 0)
+        throw new DeviceError('not_found', `nothing ioplane knows is loaded on port ${port} of ${this.device.id}`, 'port');
       const iface = this.iface(port);
       const out: VectorOutcome[] = [];
       for (const [i, v] of vectors.entries()) {
         const idx = v.module ? chain.modules.findIndex((x) => x.name === v.module) : chain.modules.length === 1 ? 0 : -1;
-        if (idx < 0) throw new DeviceError('not_found', v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one', `vectors[${i}].module`);
+        if (idx < 0)
+          throw new DeviceError(
+            'not_found',
+            v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one',
+            `vectors[${i}].module`,
+          );
         const m = chain.modules[idx];
         const r =
           chain.mechanism === 'freplace'
@@ -349,7 +451,15 @@ export class KernelXdpDriver implements DeviceDriver {
     for (const [port, meta] of this.meta.entries()) {
       if (!meta.current) continue;
       const dir = this.paths.chainDir(port, meta.current.chainDigest);
-      const c = await portCounters({ port, iface: this.iface(port), chain: meta.current, dir, hookStatsPin: this.paths.hookStatsPin(port), links, progStats: pinnedProg });
+      const c = await portCounters({
+        port,
+        iface: this.iface(port),
+        chain: meta.current,
+        dir,
+        hookStatsPin: this.paths.hookStatsPin(port),
+        links,
+        progStats: pinnedProg,
+      });
       modules.push(...c.modules);
       if (c.hook) hooks.push(c.hook);
     }

@@ -26,7 +26,10 @@ export function hostXdpOnly(targets: readonly Target[] | null): boolean {
  * unprofiled, or every flavour of its family host-XDP-only. Otherwise a flash can give it hardware
  * hooks, so its netdevs' host XDP runs in a device of its own (hostXdpDeviceId) from the start.
  */
-export function runsOwnHostXdp(profileId: string | null, profiles: readonly { id: string; flavourOf?: string | null; targets: readonly Target[] }[]): boolean {
+export function runsOwnHostXdp(
+  profileId: string | null,
+  profiles: readonly { id: string; flavourOf?: string | null; targets: readonly Target[] }[],
+): boolean {
   const self = profileId ? profiles.find((p) => p.id === profileId) : undefined;
   if (!self) return true;
   const base = self.flavourOf ?? self.id;
@@ -40,9 +43,12 @@ export function runsOwnHostXdp(profileId: string | null, profiles: readonly { id
  * device is made once when the agent starts and outlives a flash in the same rollout, and the
  * planner already ties a native hop to a flavour that has it.
  */
-export function familyHostTargets(profileId: string | null, profiles: readonly { id: string; flavourOf?: string | null; targets: readonly Target[] }[]): Target[] {
+export function familyHostTargets(
+  profileId: string | null,
+  profiles: readonly { id: string; flavourOf?: string | null; targets: readonly Target[] }[],
+): Target[] {
   const self = profileId ? profiles.find((p) => p.id === profileId) : undefined;
-  const base = self ? self.flavourOf ?? self.id : null;
+  const base = self ? (self.flavourOf ?? self.id) : null;
   const native = base !== null && profiles.some((p) => (p.id === base || p.flavourOf === base) && p.targets.includes('host-xdp-native'));
   return native ? ['host-xdp-native', 'host-xdp-generic'] : ['host-xdp-generic'];
 }
@@ -94,12 +100,18 @@ export const EXCLUSIVE_HOOKS: ReadonlyArray<readonly [Hook, Hook]> = [
  */
 export function hookOf(kind: DeviceKind, target: Target): Hook {
   switch (target) {
-    case 'dpu-flow-offload': return 'dpu-flow';
-    case 'dpu-arm-xdp': return 'dpu-xdp';
-    case 'nic-flow-offload': return kind === 'dpu' ? 'dpu-flow' : 'nic-flow';
-    case 'nic-xdp-offload': return 'nic-xdp-offload';
-    case 'host-xdp-native': return 'xdp-native';
-    case 'host-xdp-generic': return 'xdp-generic';
+    case 'dpu-flow-offload':
+      return 'dpu-flow';
+    case 'dpu-arm-xdp':
+      return 'dpu-xdp';
+    case 'nic-flow-offload':
+      return kind === 'dpu' ? 'dpu-flow' : 'nic-flow';
+    case 'nic-xdp-offload':
+      return 'nic-xdp-offload';
+    case 'host-xdp-native':
+      return 'xdp-native';
+    case 'host-xdp-generic':
+      return 'xdp-generic';
   }
 }
 

@@ -56,12 +56,21 @@ describe(InventorySync.name, () => {
   // The host of the MAAS fixture and a BlueField-2 DPU whose MAAS parent it is.
   const host = hostJson as unknown as RawMachine;
   const dpu = {
-    ...host, system_id: 'dpu7q1', hostname: 'edge-r1-n07-dpu0', fqdn: 'edge-r1-n07-dpu0.maas', architecture: 'arm64/generic', parent: { system_id: host.system_id },
-    ip_addresses: ['127.77.1.107'], tag_names: ['dpu'], interface_set: [], hardware_info: { ...host.hardware_info, system_family: 'BlueField' },
+    ...host,
+    system_id: 'dpu7q1',
+    hostname: 'edge-r1-n07-dpu0',
+    fqdn: 'edge-r1-n07-dpu0.maas',
+    architecture: 'arm64/generic',
+    parent: { system_id: host.system_id },
+    ip_addresses: ['127.77.1.107'],
+    tag_names: ['dpu'],
+    interface_set: [],
+    hardware_info: { ...host.hardware_info, system_family: 'BlueField' },
   } as unknown as RawMachine;
   const answer = (failDevicesOf: string | null) => (req: SeenRequest) => {
     if (req.path === 'machines/') return { json: [host, dpu] };
-    if (req.path === `nodes/${host.system_id}/devices/`) return failDevicesOf === host.system_id ? { status: 500, text: 'boom' } : { json: devicesJson };
+    if (req.path === `nodes/${host.system_id}/devices/`)
+      return failDevicesOf === host.system_id ? { status: 500, text: 'boom' } : { json: devicesJson };
     if (req.path === `nodes/${dpu.system_id}/devices/`) return { json: [] };
     return { status: 404, text: `no such path ${req.path}` };
   };
@@ -85,9 +94,17 @@ describe(InventorySync.name, () => {
     const res = await new InventorySync(client, profiles, repo, 9440).run({ onProgress: (p) => void seen.push(p) });
     expect(res).toMatchObject({ generation: 1, machines: 2, hosts: 1, dpus: 1 });
     expect(seen.filter((p) => p.stage !== 'devices')).toEqual([
-      { stage: 'list', done: 0, total: 1 }, { stage: 'list', done: 1, total: 1 }, { stage: 'write', done: 0, total: 1 }, { stage: 'write', done: 1, total: 1 },
+      { stage: 'list', done: 0, total: 1 },
+      { stage: 'list', done: 1, total: 1 },
+      { stage: 'write', done: 0, total: 1 },
+      { stage: 'write', done: 1, total: 1 },
     ]);
-    expect(seen.filter((p) => p.stage === 'devices').map((p) => `${p.done}/${p.total}`).sort()).toEqual(['1/2', '2/2']);
+    expect(
+      seen
+        .filter((p) => p.stage === 'devices')
+        .map((p) => `${p.done}/${p.total}`)
+        .sort(),
+    ).toEqual(['1/2', '2/2']);
     const stored = await repo.getMachine(host.system_id);
     expect(stored).toMatchObject({ hostname: 'edge-r1-n07', agentUrl: 'http://127.77.1.7:9440', isDpu: false });
     expect(stored!.devices.map((d) => [d.name, d.profileId, d.dpuSystemId])).toEqual([
@@ -110,7 +127,10 @@ describe(InventorySync.name, () => {
     const before = await repo.meta();
     maas.fallback = answer(null);
     const ac = new AbortController();
-    const run = new InventorySync(client, profiles, repo).run({ signal: ac.signal, onProgress: (p) => (p.stage === 'devices' && p.done === 2 ? ac.abort() : undefined) });
+    const run = new InventorySync(client, profiles, repo).run({
+      signal: ac.signal,
+      onProgress: (p) => (p.stage === 'devices' && p.done === 2 ? ac.abort() : undefined),
+    });
     await expect(run).rejects.toThrow();
     expect(await repo.meta()).toEqual(before);
   });

@@ -63,7 +63,12 @@ export class InventorySync {
 }
 
 /** Maps MAAS machines to inventory entries: hosts carry their DPUs (MAAS `parent`) as devices. */
-export function buildFleet(machines: Machine[], profiles: FirmwareProfile[], syncedAt: string, agentPort: number | null = null): FleetMachine[] {
+export function buildFleet(
+  machines: Machine[],
+  profiles: FirmwareProfile[],
+  syncedAt: string,
+  agentPort: number | null = null,
+): FleetMachine[] {
   const dpusByHost = new Map<string, Machine[]>();
   for (const m of machines) {
     if (!m.isDpu || !m.parentSystemId) continue;

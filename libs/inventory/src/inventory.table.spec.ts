@@ -10,7 +10,12 @@ describe('fleet table', () => {
   it('puts hosts in hostname order, each followed by its DPUs, and DPUs without a listed host last', () => {
     const [b01, dpu, a01] = f;
     const orphan = { ...dpu, systemId: 'x-dpu', hostname: 'gone-dpu0', parentSystemId: 'gone' };
-    expect(orderHostsWithDpus([orphan, dpu, b01, a01]).map((m) => m.hostname)).toEqual(['edge-a01', 'edge-b01', 'edge-b01-dpu0', 'gone-dpu0']);
+    expect(orderHostsWithDpus([orphan, dpu, b01, a01]).map((m) => m.hostname)).toEqual([
+      'edge-a01',
+      'edge-b01',
+      'edge-b01-dpu0',
+      'gone-dpu0',
+    ]);
   });
 
   it('prints one row per machine with its devices and matched profiles, a DPU card with the machine it is, aligned', () => {

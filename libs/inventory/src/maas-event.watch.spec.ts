@@ -14,12 +14,24 @@ function answerEvents(events: RawEvent[]) {
     if (req.path !== 'events/' || req.query.get('op') !== 'query') return { status: 404, text: 'not found' };
     const limit = Number(req.query.get('limit') ?? 100);
     const desc = (a: RawEvent, b: RawEvent) => b.id - a.id;
-    const page = req.query.has('after') ? events.filter((e) => e.id > Number(req.query.get('after'))).slice(0, limit).sort(desc) : [...events].sort(desc).slice(0, limit);
+    const page = req.query.has('after')
+      ? events
+          .filter((e) => e.id > Number(req.query.get('after')))
+          .slice(0, limit)
+          .sort(desc)
+      : [...events].sort(desc).slice(0, limit);
     return { json: { count: page.length, events: page, next_uri: '', prev_uri: '' } };
   };
 }
 
-const status = (id: number, node: string, from: string, to: string): RawEvent => ({ id, node, hostname: `host-${node}`, level: 'DEBUG', type: 'Node changed status', description: `From '${from}' to '${to}'` });
+const status = (id: number, node: string, from: string, to: string): RawEvent => ({
+  id,
+  node,
+  hostname: `host-${node}`,
+  level: 'DEBUG',
+  type: 'Node changed status',
+  description: `From '${from}' to '${to}'`,
+});
 
 describe(watchMaasEvents.name, () => {
   const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
@@ -42,7 +54,7 @@ describe(watchMaasEvents.name, () => {
     redis.disconnect();
   });
 
-  it('on its first poll only learns the newest event: history before ioplane is the full sync\'s', async () => {
+  it("on its first poll only learns the newest event: history before ioplane is the full sync's", async () => {
     log.push(status(1, 'aaa', 'Deploying', 'Deployed'), status(2, 'bbb', 'Allocated', 'Deploying'));
     await expect(watchMaasEvents(client, repo)).resolves.toEqual({ events: 0, cursor: 2, deployed: [] });
     expect(await repo.getEventCursor()).toBe(2);

@@ -23,14 +23,4 @@ export {
 export { MaasEventCursor, deployedTransitions, type DeployedTransition, type MaasEventCursorOptions } from './maas.events';
 export { toMachine, toNetInterface, toPciDevice, normalisePciId } from './maas.mapper';
 export { oauthHeader } from './maas.oauth';
-export type {
-  MaasVersion,
-  MaasWhoami,
-  RawEvent,
-  RawInterface,
-  RawMachine,
-  RawPciDevice,
-  RawPool,
-  RawTag,
-  RawZone,
-} from './maas.schemas';
+export type { MaasVersion, MaasWhoami, RawEvent, RawInterface, RawMachine, RawPciDevice, RawPool, RawTag, RawZone } from './maas.schemas';

@@ -178,7 +178,9 @@ describe('MaasClient over HTTP', () => {
 
     it('retries a GET that times out, then reports the timeout', async () => {
       maas.fallback = () => 'hang';
-      const err = await failure(client({ timeoutMs: 100, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 } }).getMachine('x7kq3p'));
+      const err = await failure(
+        client({ timeoutMs: 100, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 } }).getMachine('x7kq3p'),
+      );
       expect(err).toBeInstanceOf(MaasUnavailableError);
       expect(err.message).toMatch(/timed out after 100 ms/);
       expect(maas.requests).toHaveLength(2);
@@ -306,7 +308,10 @@ describe('MaasClient over HTTP', () => {
 
   describe('circuit breaker', () => {
     it('opens after consecutive failures, fails fast, then recovers half-open', async () => {
-      const c = client({ retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 }, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 150 } });
+      const c = client({
+        retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
+        breaker: { consecutiveFailures: 2, halfOpenAfterMs: 150 },
+      });
       maas.fallback = () => ({ status: 503, text: 'down' });
       for (let i = 0; i < 2; i++) {
         const err = await failure(c.listTags());

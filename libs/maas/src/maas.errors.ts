@@ -1,12 +1,4 @@
-export type MaasErrorCode =
-  | 'auth'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'validation'
-  | 'unavailable'
-  | 'bad_response'
-  | 'config';
+export type MaasErrorCode = 'auth' | 'forbidden' | 'not_found' | 'conflict' | 'validation' | 'unavailable' | 'bad_response' | 'config';
 
 export interface MaasErrorDetails {
   status?: number;

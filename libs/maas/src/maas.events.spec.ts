@@ -26,7 +26,10 @@ class EventLog {
     const desc = (a: RawEvent, b: RawEvent) => b.id - a.id;
     // as MAAS does: with `after`, the OLDEST `limit` events past it, then reversed
     const newestFirst = req.query.has('after')
-      ? this.events.filter((e) => e.id > Number(req.query.get('after'))).slice(0, limit).sort(desc)
+      ? this.events
+          .filter((e) => e.id > Number(req.query.get('after')))
+          .slice(0, limit)
+          .sort(desc)
       : [...this.events].sort(desc).slice(0, limit);
     return { json: { count: newestFirst.length, events: newestFirst, next_uri: 'x', prev_uri: 'y' } };
   }
@@ -107,7 +110,12 @@ describe('MaasEventCursor', () => {
 describe('deployedTransitions', () => {
   it('picks Deploying -> Deployed status changes only', () => {
     const ev = (id: number, type: string, description: string, node: string | null = 'abc'): RawEvent => ({
-      id, node, hostname: 'h1', level: 'DEBUG', type, description,
+      id,
+      node,
+      hostname: 'h1',
+      level: 'DEBUG',
+      type,
+      description,
     });
     const out = deployedTransitions([
       ev(1, 'Node changed status', "From 'Allocated' to 'Deploying'"),

@@ -36,19 +36,41 @@ describe('toMachine', () => {
     });
     expect(m.interfaces).toMatchObject([
       {
-        id: 101, name: 'eno1', type: 'physical', macAddress: '3c:ec:ef:10:20:07', vendor: 'Intel Corporation',
-        product: 'Ethernet Controller X710 for 10GbE SFP+', firmwareVersion: '9.20 0x8000d95e 1.3353.0',
-        linkSpeedMbps: 10000, numaNode: 0, enabled: true,
+        id: 101,
+        name: 'eno1',
+        type: 'physical',
+        macAddress: '3c:ec:ef:10:20:07',
+        vendor: 'Intel Corporation',
+        product: 'Ethernet Controller X710 for 10GbE SFP+',
+        firmwareVersion: '9.20 0x8000d95e 1.3353.0',
+        linkSpeedMbps: 10000,
+        numaNode: 0,
+        enabled: true,
       },
       {
-        id: 102, name: 'enp65s0np0', type: 'physical', macAddress: '00:15:4d:13:5a:10', vendor: 'Netronome Systems, Inc.',
-        product: 'Device 4000 (Agilio CX 2x25GbE)', firmwareVersion: 'bpf-2.1.16.1', linkSpeedMbps: 25000, numaNode: 1, enabled: true,
+        id: 102,
+        name: 'enp65s0np0',
+        type: 'physical',
+        macAddress: '00:15:4d:13:5a:10',
+        vendor: 'Netronome Systems, Inc.',
+        product: 'Device 4000 (Agilio CX 2x25GbE)',
+        firmwareVersion: 'bpf-2.1.16.1',
+        linkSpeedMbps: 25000,
+        numaNode: 1,
+        enabled: true,
       },
       {
-        id: 103, name: 'enp129s0f0np0', type: 'physical', macAddress: 'b8:ce:f6:aa:01:02', vendor: 'Mellanox Technologies',
-        product: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller', firmwareVersion: null,
+        id: 103,
+        name: 'enp129s0f0np0',
+        type: 'physical',
+        macAddress: 'b8:ce:f6:aa:01:02',
+        vendor: 'Mellanox Technologies',
+        product: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller',
+        firmwareVersion: null,
         // no link negotiated: fall back to the card's speed
-        linkSpeedMbps: 100000, numaNode: 1, enabled: true,
+        linkSpeedMbps: 100000,
+        numaNode: 1,
+        enabled: true,
       },
     ]);
     // What an ingress selector reads: the uplink is the interface linked to a subnet.
@@ -59,9 +81,36 @@ describe('toMachine', () => {
     ]);
     // the USB keyboard has no PCI address and is left out
     expect(m.pciDevices).toEqual([
-      { vendorId: '8086', productId: '1572', vendorName: 'Intel Corporation', productName: 'Ethernet Controller X710 for 10GbE SFP+', driver: 'i40e', pciAddress: '0000:18:00.0', numaNode: 0, interfaceName: 'eno1' },
-      { vendorId: '19ee', productId: '4000', vendorName: 'Netronome Systems, Inc.', productName: 'Device 4000 (Agilio CX 2x25GbE)', driver: 'nfp', pciAddress: '0000:41:00.0', numaNode: 1, interfaceName: 'enp65s0np0' },
-      { vendorId: '15b3', productId: 'a2d6', vendorName: 'Mellanox Technologies', productName: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller', driver: 'mlx5_core', pciAddress: '0000:81:00.0', numaNode: 1, interfaceName: null },
+      {
+        vendorId: '8086',
+        productId: '1572',
+        vendorName: 'Intel Corporation',
+        productName: 'Ethernet Controller X710 for 10GbE SFP+',
+        driver: 'i40e',
+        pciAddress: '0000:18:00.0',
+        numaNode: 0,
+        interfaceName: 'eno1',
+      },
+      {
+        vendorId: '19ee',
+        productId: '4000',
+        vendorName: 'Netronome Systems, Inc.',
+        productName: 'Device 4000 (Agilio CX 2x25GbE)',
+        driver: 'nfp',
+        pciAddress: '0000:41:00.0',
+        numaNode: 1,
+        interfaceName: 'enp65s0np0',
+      },
+      {
+        vendorId: '15b3',
+        productId: 'a2d6',
+        vendorName: 'Mellanox Technologies',
+        productName: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller',
+        driver: 'mlx5_core',
+        pciAddress: '0000:81:00.0',
+        numaNode: 1,
+        interfaceName: null,
+      },
     ]);
   });
 

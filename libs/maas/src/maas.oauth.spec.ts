@@ -2,7 +2,11 @@ import { MaasClient, MaasConfigError, oauthHeader } from './index';
 
 describe('oauthHeader', () => {
   it('builds the PLAINTEXT header MAAS expects', () => {
-    const header = oauthHeader('ck:tk:ts', () => 1_700_000_000_999, () => 'n0nce');
+    const header = oauthHeader(
+      'ck:tk:ts',
+      () => 1_700_000_000_999,
+      () => 'n0nce',
+    );
     expect(header).toBe(
       'OAuth realm="MAAS API", oauth_version="1.0", oauth_signature_method="PLAINTEXT", ' +
         'oauth_consumer_key="ck", oauth_token="tk", oauth_signature="%26ts", oauth_nonce="n0nce", oauth_timestamp="1700000000"',

@@ -17,9 +17,7 @@ export const rawLinkSchema = z.looseObject({
   id: optNum,
   mode: optStr,
   ip_address: optStr,
-  subnet: z
-    .looseObject({ id: optNum, name: optStr, cidr: optStr, gateway_ip: optStr })
-    .nullish(),
+  subnet: z.looseObject({ id: optNum, name: optStr, cidr: optStr, gateway_ip: optStr }).nullish(),
 });
 
 export const rawInterfaceSchema = z.looseObject({
@@ -138,8 +136,14 @@ export const eventQueryResponseSchema = z.looseObject({
 
 export const versionSchema = z.looseObject({
   version: str,
-  subversion: z.string().nullish().transform((v) => v ?? ''),
-  capabilities: z.array(str).nullish().transform((v) => v ?? []),
+  subversion: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? ''),
+  capabilities: z
+    .array(str)
+    .nullish()
+    .transform((v) => v ?? []),
 });
 
 export const whoamiSchema = z.looseObject({

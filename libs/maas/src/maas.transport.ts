@@ -157,7 +157,12 @@ export class MaasTransport {
   }
 
   get circuitState(): 'closed' | 'open' | 'half-open' | 'isolated' {
-    const names = { [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'isolated' } as const;
+    const names = {
+      [CircuitState.Closed]: 'closed',
+      [CircuitState.Open]: 'open',
+      [CircuitState.HalfOpen]: 'half-open',
+      [CircuitState.Isolated]: 'isolated',
+    } as const;
     return names[this.breaker.state];
   }
 
@@ -195,7 +200,13 @@ export class MaasTransport {
       this.opts.onCall?.({ method: spec.method, op, ok: true, code: null, seconds: (performance.now() - started) / 1000 });
       return r;
     } catch (e) {
-      this.opts.onCall?.({ method: spec.method, op, ok: false, code: (e as { code?: string }).code ?? 'error', seconds: (performance.now() - started) / 1000 });
+      this.opts.onCall?.({
+        method: spec.method,
+        op,
+        ok: false,
+        code: (e as { code?: string }).code ?? 'error',
+        seconds: (performance.now() - started) / 1000,
+      });
       throw e;
     }
   }
@@ -206,16 +217,19 @@ export class MaasTransport {
     let attempts = 0;
     const maxDelay = this.opts.maxDelayMs;
     const initial = this.opts.initialDelayMs;
-    const policy = retry(handleWhen((e) => isTransient(e) && e.retryable), {
-      maxAttempts: this.opts.maxAttempts - 1,
-      backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>((ctx) => {
-        const err = 'error' in ctx.result ? ctx.result.error : undefined;
-        if (isTransient(err) && err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, maxDelay);
-        // "equal jitter": at least half the exponential step, so retries never bunch up at 0
-        const step = Math.min(maxDelay, initial * 2 ** (ctx.attempt - 1));
-        return Math.round(step / 2 + (Math.random() * step) / 2);
-      }),
-    });
+    const policy = retry(
+      handleWhen((e) => isTransient(e) && e.retryable),
+      {
+        maxAttempts: this.opts.maxAttempts - 1,
+        backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>((ctx) => {
+          const err = 'error' in ctx.result ? ctx.result.error : undefined;
+          if (isTransient(err) && err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, maxDelay);
+          // "equal jitter": at least half the exponential step, so retries never bunch up at 0
+          const step = Math.min(maxDelay, initial * 2 ** (ctx.attempt - 1));
+          return Math.round(step / 2 + (Math.random() * step) / 2);
+        }),
+      },
+    );
     const onRetry = this.opts.onRetry;
     if (onRetry) {
       policy.onRetry((ev) => {
@@ -234,18 +248,16 @@ export class MaasTransport {
       );
     } catch (err) {
       if (err instanceof BrokenCircuitError) {
-        throw new MaasUnavailableError(
-          `MAAS unavailable: circuit open after repeated failures, ${label} not attempted`,
-          0,
-          { path: label, cause: err },
-        );
+        throw new MaasUnavailableError(`MAAS unavailable: circuit open after repeated failures, ${label} not attempted`, 0, {
+          path: label,
+          cause: err,
+        });
       }
       if (isTransient(err)) {
-        throw new MaasUnavailableError(
-          `MAAS unavailable for ${label} after ${attempts} attempt(s): ${err.reason}`,
-          attempts,
-          { status: err.status, path: label },
-        );
+        throw new MaasUnavailableError(`MAAS unavailable for ${label} after ${attempts} attempt(s): ${err.reason}`, attempts, {
+          status: err.status,
+          path: label,
+        });
       }
       throw err;
     }

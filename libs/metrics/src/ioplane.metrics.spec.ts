@@ -15,7 +15,7 @@ describe(IoplaneMetrics.name, () => {
     expect(text).toMatch(/ioplane_maas_request_duration_seconds_count\{method="GET",op="machines\/",result="error"\} 1/);
   });
 
-  it('labels a rollback by its record\'s code, whatever its message says', () => {
+  it("labels a rollback by its record's code, whatever its message says", () => {
     // Each message names another kind than its code: a classification by text would follow the message.
     expect(rollbackReason(record('flash', 'verify m1/nfp0: test vectors failed'))).toBe('flash');
     expect(rollbackReason(record('health', 'flash of m1/nfp0 to agilio-ebpf: fell_back'))).toBe('health_check');

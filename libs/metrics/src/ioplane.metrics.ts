@@ -9,7 +9,12 @@ const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300
  */
 export class IoplaneMetrics {
   readonly registry = new Registry();
-  readonly queueJobs = new Gauge({ name: 'ioplane_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [this.registry] });
+  readonly queueJobs = new Gauge({
+    name: 'ioplane_queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: 'ioplane_job_duration_seconds',
     help: 'Time from a job starting to its end, per queue, job name (stage) and result',
@@ -17,8 +22,18 @@ export class IoplaneMetrics {
     buckets: DURATION_BUCKETS,
     registers: [this.registry],
   });
-  readonly placementsByTarget = new Gauge({ name: 'ioplane_placements_by_target', help: 'Modules running per target, from the observed state', labelNames: ['target'], registers: [this.registry] });
-  readonly rollbacks = new Counter({ name: 'ioplane_rollbacks_total', help: 'Machines rolled back, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly placementsByTarget = new Gauge({
+    name: 'ioplane_placements_by_target',
+    help: 'Modules running per target, from the observed state',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly rollbacks = new Counter({
+    name: 'ioplane_rollbacks_total',
+    help: 'Machines rolled back, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly maasCalls = new Histogram({
     name: 'ioplane_maas_request_duration_seconds',
     help: 'MAAS API calls (after retries) by method, operation and result',
@@ -26,9 +41,24 @@ export class IoplaneMetrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     registers: [this.registry],
   });
-  readonly maasErrors = new Counter({ name: 'ioplane_maas_errors_total', help: 'MAAS API errors by code', labelNames: ['code'], registers: [this.registry] });
-  readonly agentReachable = new Gauge({ name: 'ioplane_agent_reachable', help: '1 when the host agent answered its last call, 0 when it did not', labelNames: ['system_id'], registers: [this.registry] });
-  readonly compileCache = new Counter({ name: 'ioplane_compile_cache_total', help: 'Module builds served from the artifact cache (hit) or built by clang (miss)', labelNames: ['result'], registers: [this.registry] });
+  readonly maasErrors = new Counter({
+    name: 'ioplane_maas_errors_total',
+    help: 'MAAS API errors by code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly agentReachable = new Gauge({
+    name: 'ioplane_agent_reachable',
+    help: '1 when the host agent answered its last call, 0 when it did not',
+    labelNames: ['system_id'],
+    registers: [this.registry],
+  });
+  readonly compileCache = new Counter({
+    name: 'ioplane_compile_cache_total',
+    help: 'Module builds served from the artifact cache (hit) or built by clang (miss)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ioplane_process_' });

@@ -2,13 +2,7 @@ import type { z } from 'zod';
 import { schemaIssue } from '@ioplane/validation';
 
 export type ModuleErrorCode =
-  | 'MODULE_READ'
-  | 'MODULE_YAML'
-  | 'MODULE_INVALID'
-  | 'MODULE_NAME_MISMATCH'
-  | 'MODULE_SOURCE'
-  | 'MODULE_MAP'
-  | 'MODULE_DUPLICATE_NAME';
+  'MODULE_READ' | 'MODULE_YAML' | 'MODULE_INVALID' | 'MODULE_NAME_MISMATCH' | 'MODULE_SOURCE' | 'MODULE_MAP' | 'MODULE_DUPLICATE_NAME';
 
 export interface ModuleIssue {
   /** Dotted path into the manifest, e.g. `vectors.2.expect.verdict`; '' for the whole file. */

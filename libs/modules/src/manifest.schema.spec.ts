@@ -24,7 +24,10 @@ describe('moduleManifestSchema', () => {
 
   it('gives a vector input exactly one of its two shapes after parsing', () => {
     const fields = { ipSrc: '192.0.2.1', ipDst: '192.0.2.2', proto: 'udp', srcPort: 1, dstPort: 2 };
-    const parsed = moduleManifestSchema.parse({ ...base, vectors: [{ name: 'f', input: { fields }, expect: { verdict: 'XDP_DROP' }, repeat: 3 }] });
+    const parsed = moduleManifestSchema.parse({
+      ...base,
+      vectors: [{ name: 'f', input: { fields }, expect: { verdict: 'XDP_DROP' }, repeat: 3 }],
+    });
     expect(parsed.vectors[0].input).toEqual({ fields });
     expect('hex' in parsed.vectors[0].input).toBe(false);
   });
@@ -35,8 +38,14 @@ describe('moduleManifestSchema', () => {
     ['vectors.0.repeat', { ...base, vectors: [{ ...base.vectors[0], repeat: -1 }] }],
     ['vectors.0.input.hex', { ...base, vectors: [{ ...base.vectors[0], input: { hex: '0x00' } }] }],
     ['vectors.0.input', { ...base, vectors: [{ ...base.vectors[0], input: {} }] }],
-    ['vectors.0.input.fields.ipSrc', { ...base, vectors: [{ ...base.vectors[0], input: { fields: { ipSrc: '1.2.3', ipDst: '1.2.3.4', proto: 'tcp' } } }] }],
-    ['vectors.0.input.fields.proto', { ...base, vectors: [{ ...base.vectors[0], input: { fields: { ipSrc: '1.2.3.4', ipDst: '1.2.3.4', proto: 'sctp' } } }] }],
+    [
+      'vectors.0.input.fields.ipSrc',
+      { ...base, vectors: [{ ...base.vectors[0], input: { fields: { ipSrc: '1.2.3', ipDst: '1.2.3.4', proto: 'tcp' } } }] },
+    ],
+    [
+      'vectors.0.input.fields.proto',
+      { ...base, vectors: [{ ...base.vectors[0], input: { fields: { ipSrc: '1.2.3.4', ipDst: '1.2.3.4', proto: 'sctp' } } }] },
+    ],
     ['vectors', { ...base, vectors: [] }],
     ['sources.0', { ...base, sources: ['../shared/common.h'] }],
     ['seed.0.value', { ...base, seed: [{ map: 'm', key: '00', value: '' }] }],

@@ -16,8 +16,19 @@ export interface MapSeed {
  * `bpftool prog load ... type` takes them): the hooks ioplane deploys to.
  */
 export const PROGRAM_TYPES = [
-  'xdp', 'xdp.frags', 'xdp/devmap', 'xdp/cpumap', 'xdp.frags/devmap', 'xdp.frags/cpumap',
-  'tc', 'tc/ingress', 'tc/egress', 'tcx/ingress', 'tcx/egress', 'classifier', 'action',
+  'xdp',
+  'xdp.frags',
+  'xdp/devmap',
+  'xdp/cpumap',
+  'xdp.frags/devmap',
+  'xdp.frags/cpumap',
+  'tc',
+  'tc/ingress',
+  'tc/egress',
+  'tcx/ingress',
+  'tcx/egress',
+  'classifier',
+  'action',
 ] as const;
 export type ProgramTypeName = (typeof PROGRAM_TYPES)[number];
 
@@ -47,7 +58,9 @@ const hexBytes = z
   .refine((s) => s.length % 2 === 0, { error: 'must have an even number of hex digits (whole bytes)' });
 const nonEmptyHex = hexBytes.refine((s) => s.length > 0, { error: 'must not be empty' });
 const port = z.int().min(0).max(0xffff);
-const ipv4 = z.string().regex(/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, { error: 'must be a dotted IPv4 address' });
+const ipv4 = z
+  .string()
+  .regex(/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, { error: 'must be a dotted IPv4 address' });
 const mac = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'must be a MAC address like 02:00:00:00:00:01' });
 
 const packetFieldsSchema = z.strictObject({
@@ -56,7 +69,9 @@ const packetFieldsSchema = z.strictObject({
   vlan: z.int().min(0).max(4095).optional(),
   ipSrc: ipv4,
   ipDst: ipv4,
-  proto: z.union([z.enum(['tcp', 'udp', 'icmp']), z.int().min(0).max(255)], { error: 'must be tcp, udp, icmp or an IP protocol number 0..255' }),
+  proto: z.union([z.enum(['tcp', 'udp', 'icmp']), z.int().min(0).max(255)], {
+    error: 'must be tcp, udp, icmp or an IP protocol number 0..255',
+  }),
   srcPort: port.optional(),
   dstPort: port.optional(),
   ttl: z.int().min(0).max(255).optional(),
@@ -92,9 +107,7 @@ export const moduleManifestSchema = z.strictObject({
   name: z.string().regex(MODULE_NAME, { error: 'must be lowercase letters, digits and dashes, starting with a letter' }),
   version: z.string().regex(SEMVER, { error: 'must be a semantic version like 1.2.0' }),
   description: nonEmpty,
-  sources: z
-    .array(z.string().regex(/^[A-Za-z0-9_.-]+\.(c|h)$/, { error: 'must be a .c or .h file name inside the module folder' }))
-    .min(1),
+  sources: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\.(c|h)$/, { error: 'must be a .c or .h file name inside the module folder' })).min(1),
   program: z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]*$/, { error: 'must be an ELF section name (e.g. xdp) or a function name' }),
   type: z.enum(PROGRAM_TYPES, { error: `must be a program type: ${PROGRAM_TYPES.join(', ')}` }).optional(),
   traffic: z.strictObject({
@@ -117,8 +130,14 @@ export const moduleManifestSchema = z.strictObject({
           z.strictObject({
             match: z.strictObject({
               proto: z.enum(['tcp', 'udp', 'icmp']).optional(),
-              srcIp: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: 'must be an IPv4 prefix like 203.0.113.0/24' }).optional(),
-              dstIp: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: 'must be an IPv4 prefix like 203.0.113.0/24' }).optional(),
+              srcIp: z
+                .string()
+                .regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: 'must be an IPv4 prefix like 203.0.113.0/24' })
+                .optional(),
+              dstIp: z
+                .string()
+                .regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: 'must be an IPv4 prefix like 203.0.113.0/24' })
+                .optional(),
               srcPort: port.optional(),
               dstPort: port.optional(),
             }),

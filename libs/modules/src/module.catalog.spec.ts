@@ -145,7 +145,10 @@ describe('loadModule with bad manifests', () => {
 
   it('refuses a catalog with a bad module, naming that module', () => {
     const root = path.join(tmp, 'catalog');
-    for (const [name, version] of [['aaa', '1.0.0'], ['bbb', 'one']]) {
+    for (const [name, version] of [
+      ['aaa', '1.0.0'],
+      ['bbb', 'one'],
+    ]) {
       fs.mkdirSync(path.join(root, name), { recursive: true });
       fs.writeFileSync(path.join(root, name, 'ddos-drop.bpf.c'), source);
       fs.writeFileSync(path.join(root, name, 'module.yaml'), stringify({ ...good, name, version }));

@@ -9,7 +9,6 @@ export const MANIFEST_FILE = 'module.yaml';
 
 const MAP_DECL = /\}\s*([A-Za-z_][A-Za-z0-9_]*)\s+SEC\(\s*"\.maps"\s*\)/g;
 
-
 function parseManifest(file: string, text: string): ModuleManifest {
   const shown = displayPath(file);
   const doc = parseYamlMapping(text, 'manifest fields');
@@ -30,7 +29,8 @@ function parseManifest(file: string, text: string): ModuleManifest {
  */
 function checkFolder(m: ModuleManifest, dir: string, shown: string): void {
   const folder = path.basename(dir);
-  if (m.name !== folder) throw new ModuleError('MODULE_NAME_MISMATCH', shown, 'name', `must equal the folder name "${folder}", got "${m.name}"`);
+  if (m.name !== folder)
+    throw new ModuleError('MODULE_NAME_MISMATCH', shown, 'name', `must equal the folder name "${folder}", got "${m.name}"`);
   const declared = new Set<string>();
   m.sources.forEach((src, i) => {
     let text: string;
@@ -43,10 +43,17 @@ function checkFolder(m: ModuleManifest, dir: string, shown: string): void {
   });
   const known = () => (declared.size ? [...declared].sort().join(', ') : 'none');
   m.hints.persistentMaps.forEach((name, i) => {
-    if (!declared.has(name)) throw new ModuleError('MODULE_MAP', shown, `hints.persistentMaps.${i}`, `map "${name}" is not declared in the sources (declared: ${known()})`);
+    if (!declared.has(name))
+      throw new ModuleError(
+        'MODULE_MAP',
+        shown,
+        `hints.persistentMaps.${i}`,
+        `map "${name}" is not declared in the sources (declared: ${known()})`,
+      );
   });
   m.seed?.forEach((s, i) => {
-    if (!declared.has(s.map)) throw new ModuleError('MODULE_MAP', shown, `seed.${i}.map`, `map "${s.map}" is not declared in the sources (declared: ${known()})`);
+    if (!declared.has(s.map))
+      throw new ModuleError('MODULE_MAP', shown, `seed.${i}.map`, `map "${s.map}" is not declared in the sources (declared: ${known()})`);
   });
 }
 
@@ -84,7 +91,13 @@ export function loadCatalog(root: string = DEFAULT_MODULES_DIR): ModuleManifest[
     if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) continue;
     const m = loadModule(dir);
     const earlier = seen.get(m.name);
-    if (earlier) throw new ModuleError('MODULE_DUPLICATE_NAME', displayPath(path.join(dir, MANIFEST_FILE)), 'name', `duplicate name "${m.name}", also in ${earlier}`);
+    if (earlier)
+      throw new ModuleError(
+        'MODULE_DUPLICATE_NAME',
+        displayPath(path.join(dir, MANIFEST_FILE)),
+        'name',
+        `duplicate name "${m.name}", also in ${earlier}`,
+      );
     seen.set(m.name, displayPath(path.join(dir, MANIFEST_FILE)));
     modules.push(m);
   }

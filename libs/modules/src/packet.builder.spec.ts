@@ -6,16 +6,22 @@ const verifies = (...chunks: Buffer[]) => internetChecksum(...chunks) === 0;
 describe('buildPacket', () => {
   it('builds the exact bytes of a known UDP packet', () => {
     // Computed independently (Python struct + RFC 1071): default MACs, IPv4 id 0 DF ttl 64, UDP with checksum.
-    const expected =
-      '020000000002' + '020000000001' + '0800' +
-      '4500001e000040004011b6cbc0000201c0000202' +
-      '04d2162e000af86c' + '6869';
+    const expected = '020000000002' + '020000000001' + '0800' + '4500001e000040004011b6cbc0000201c0000202' + '04d2162e000af86c' + '6869';
     const pkt = buildPacket({ ipSrc: '192.0.2.1', ipDst: '192.0.2.2', proto: 'udp', srcPort: 1234, dstPort: 5678, payloadHex: '6869' });
     expect(pkt.toString('hex')).toBe(expected);
   });
 
   it('writes a valid IPv4 header checksum and a valid TCP checksum', () => {
-    const pkt = buildPacket({ ethSrc: '0a:0b:0c:0d:0e:0f', ipSrc: '10.9.8.7', ipDst: '172.16.254.1', proto: 'tcp', srcPort: 65535, dstPort: 1, ttl: 3, payloadHex: 'deadbeefcafe' });
+    const pkt = buildPacket({
+      ethSrc: '0a:0b:0c:0d:0e:0f',
+      ipSrc: '10.9.8.7',
+      ipDst: '172.16.254.1',
+      proto: 'tcp',
+      srcPort: 65535,
+      dstPort: 1,
+      ttl: 3,
+      payloadHex: 'deadbeefcafe',
+    });
     const ip = pkt.subarray(14, 34);
     expect(pkt.subarray(6, 12).toString('hex')).toBe('0a0b0c0d0e0f');
     expect(ip[8]).toBe(3);

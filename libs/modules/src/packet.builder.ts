@@ -27,7 +27,8 @@ export class PacketFieldError extends Error {
 }
 
 export function parseMac(mac: string, field = 'ethSrc'): Buffer {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw new PacketFieldError(field, `must be a MAC like 02:00:00:00:00:01, got "${mac}"`);
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
+    throw new PacketFieldError(field, `must be a MAC like 02:00:00:00:00:01, got "${mac}"`);
   return Buffer.from(mac.split(':').join(''), 'hex');
 }
 
@@ -50,7 +51,8 @@ export function internetChecksum(...chunks: Buffer[]): number {
 
 function protoNumber(proto: PacketFields['proto']): number {
   const n = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];
-  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 255) throw new PacketFieldError('proto', `must be tcp, udp, icmp or 0..255, got ${String(proto)}`);
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 255)
+    throw new PacketFieldError('proto', `must be tcp, udp, icmp or 0..255, got ${String(proto)}`);
   return n;
 }
 
@@ -157,14 +159,25 @@ export function buildPacket(fields: PacketFields): Buffer {
   const l3 = Buffer.concat([ipv4(src, dst, proto, ttl, l4.length), l4]);
 
   if (!fields.vxlan) {
-    const eth = ethernet(parseMac(fields.ethDst ?? DEFAULT_ETH_DST, 'ethDst'), parseMac(fields.ethSrc ?? DEFAULT_ETH_SRC, 'ethSrc'), ETH_P_IP, fields.vlan);
+    const eth = ethernet(
+      parseMac(fields.ethDst ?? DEFAULT_ETH_DST, 'ethDst'),
+      parseMac(fields.ethSrc ?? DEFAULT_ETH_SRC, 'ethSrc'),
+      ETH_P_IP,
+      fields.vlan,
+    );
     return Buffer.concat([eth, l3]);
   }
 
   const { vni, outerIpSrc, outerIpDst } = fields.vxlan;
-  if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) throw new PacketFieldError('vxlan.vni', `must be an integer 0..16777215, got ${vni}`);
+  if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff)
+    throw new PacketFieldError('vxlan.vni', `must be an integer 0..16777215, got ${vni}`);
   const inner = Buffer.concat([
-    ethernet(parseMac(fields.ethDst ?? DEFAULT_INNER_ETH_DST, 'ethDst'), parseMac(fields.ethSrc ?? DEFAULT_INNER_ETH_SRC, 'ethSrc'), ETH_P_IP, undefined),
+    ethernet(
+      parseMac(fields.ethDst ?? DEFAULT_INNER_ETH_DST, 'ethDst'),
+      parseMac(fields.ethSrc ?? DEFAULT_INNER_ETH_SRC, 'ethSrc'),
+      ETH_P_IP,
+      undefined,
+    ),
     l3,
   ]);
   const vx = Buffer.alloc(8);

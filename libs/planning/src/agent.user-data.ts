@@ -23,7 +23,14 @@ export const CONTROLLER_KEY_PATH = '/etc/ioplane/controller.pub';
  * meets cloud-init's and keeps it (apt's --force-confold, cloud-init's default for packages).
  */
 export function agentUserData(i: AgentUserDataInput): string {
-  const env = [`AGENT_ID=${i.systemId}`, `AGENT_TOKEN=${i.token}`, `AGENT_PUBLIC_KEY=${CONTROLLER_KEY_PATH}`, 'AGENT_HOST=0.0.0.0', `AGENT_PORT=${i.agentPort}`, ''].join('\n');
+  const env = [
+    `AGENT_ID=${i.systemId}`,
+    `AGENT_TOKEN=${i.token}`,
+    `AGENT_PUBLIC_KEY=${CONTROLLER_KEY_PATH}`,
+    'AGENT_HOST=0.0.0.0',
+    `AGENT_PORT=${i.agentPort}`,
+    '',
+  ].join('\n');
   const doc: Record<string, unknown> = {
     write_files: [
       { path: AGENT_ENV_PATH, owner: 'root:root', permissions: '0600', content: env },
@@ -36,7 +43,8 @@ export function agentUserData(i: AgentUserDataInput): string {
     doc.packages = ['ioplane-agent'];
     doc.runcmd = [enable];
   } else {
-    const install = 'curl -fsSL --retry 5 -o /run/ioplane-agent.deb "$1" && DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold /run/ioplane-agent.deb';
+    const install =
+      'curl -fsSL --retry 5 -o /run/ioplane-agent.deb "$1" && DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold /run/ioplane-agent.deb';
     doc.runcmd = [['sh', '-c', install, 'install-ioplane-agent', i.source.packageUrl], enable];
   }
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;

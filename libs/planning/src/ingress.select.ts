@@ -11,7 +11,7 @@ export function selectIngress(interfaces: readonly NetInterface[], selector: Ing
   const byName = new Map(interfaces.map((i) => [i.name, i]));
   const matches = (i: NetInterface): boolean => {
     if (!i.enabled) return false;
-    if (sel.uplinks && !(i.subnets?.length)) return false;
+    if (sel.uplinks && !i.subnets?.length) return false;
     if (sel.interfaces && !sel.interfaces.includes(i.name)) return false;
     if (sel.fabrics && !(i.vlan && sel.fabrics.includes(i.vlan.fabric))) return false;
     if (sel.vlans && !(i.vlan && sel.vlans.includes(i.vlan.vid))) return false;

@@ -5,7 +5,14 @@ import { deployMachine, DeployError, type DeployMaas } from './machine.deploy';
 function fakeMaas(initial: number, afterDeploy: number[], afterRelease: number[] = [12, 4]) {
   let queue: number[] = [initial];
   const calls: string[] = [];
-  const machine = (status: number): RawMachine => ({ system_id: 'abc', hostname: 'edge-1', status, status_name: String(status), error_description: status === 11 ? 'curtin: no disk' : '' }) as unknown as RawMachine;
+  const machine = (status: number): RawMachine =>
+    ({
+      system_id: 'abc',
+      hostname: 'edge-1',
+      status,
+      status_name: String(status),
+      error_description: status === 11 ? 'curtin: no disk' : '',
+    }) as unknown as RawMachine;
   const maas: DeployMaas = {
     getMachine: async () => machine(queue.length > 1 ? queue.shift()! : queue[0]),
     deploy: async (_id, opts) => {
@@ -22,12 +29,24 @@ function fakeMaas(initial: number, afterDeploy: number[], afterRelease: number[]
   return { maas, calls };
 }
 
-const deps = (maas: DeployMaas, answers = true) => ({ maas, userData: (id: string) => `#cloud-config for ${id}`, agentAnswers: async () => answers, distroSeries: 'noble', timeoutMs: 5_000, pollMs: 1 });
+const deps = (maas: DeployMaas, answers = true) => ({
+  maas,
+  userData: (id: string) => `#cloud-config for ${id}`,
+  agentAnswers: async () => answers,
+  distroSeries: 'noble',
+  timeoutMs: 5_000,
+  pollMs: 1,
+});
 
 describe('deployMachine', () => {
   it('deploys a Ready machine with its user data and waits for Deployed and its agent', async () => {
     const f = fakeMaas(4, [9, 9, 6]);
-    await expect(deployMachine('abc', deps(f.maas))).resolves.toEqual({ systemId: 'abc', hostname: 'edge-1', deployed: true, releasedFirst: false });
+    await expect(deployMachine('abc', deps(f.maas))).resolves.toEqual({
+      systemId: 'abc',
+      hostname: 'edge-1',
+      deployed: true,
+      releasedFirst: false,
+    });
     expect(f.calls).toEqual(['deploy noble #cloud-config for abc']);
   });
 
@@ -35,7 +54,11 @@ describe('deployMachine', () => {
     const f = fakeMaas(4, [9, 11]);
     const err = await deployMachine('abc', deps(f.maas)).catch((e) => e);
     expect(err).toBeInstanceOf(DeployError);
-    expect(err).toMatchObject({ code: 'deploy_failed', reason: 'curtin: no disk', message: 'MAAS failed to deploy edge-1: curtin: no disk' });
+    expect(err).toMatchObject({
+      code: 'deploy_failed',
+      reason: 'curtin: no disk',
+      message: 'MAAS failed to deploy edge-1: curtin: no disk',
+    });
   });
 
   it('retrying after a failure releases the machine first, then deploys again', async () => {

@@ -13,7 +13,12 @@ export type DeployErrorCode = 'deploy_failed' | 'deploy_timeout' | 'not_deployab
 
 /** Why a machine did not end up Deployed with its agent answering; `reason` is MAAS's own words where it gave any. */
 export class DeployError extends Error {
-  constructor(readonly code: DeployErrorCode, readonly systemId: string, readonly reason: string, message: string) {
+  constructor(
+    readonly code: DeployErrorCode,
+    readonly systemId: string,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -66,7 +71,13 @@ export async function deployMachine(systemId: string, deps: DeployDeps): Promise
     for (;;) {
       const m = await deps.maas.getMachine(systemId, call);
       if (!states.includes(m.status)) return m;
-      if (Date.now() > end) throw new DeployError('deploy_timeout', systemId, `${what} for over ${deps.timeoutMs} ms`, `${m.hostname}: still ${m.status_name ?? m.status} after ${deps.timeoutMs} ms`);
+      if (Date.now() > end)
+        throw new DeployError(
+          'deploy_timeout',
+          systemId,
+          `${what} for over ${deps.timeoutMs} ms`,
+          `${m.hostname}: still ${m.status_name ?? m.status} after ${deps.timeoutMs} ms`,
+        );
       deps.signal?.throwIfAborted();
       await sleep();
     }
@@ -83,7 +94,11 @@ export async function deployMachine(systemId: string, deps: DeployDeps): Promise
   }
   if (m.status === READY || m.status === ALLOCATED) {
     deps.note?.(`${m.hostname}: deploying ${deps.distroSeries} with the ioplane agent`);
-    await deps.maas.deploy(systemId, { distro_series: deps.distroSeries, user_data: Buffer.from(deps.userData(systemId)).toString('base64') }, call);
+    await deps.maas.deploy(
+      systemId,
+      { distro_series: deps.distroSeries, user_data: Buffer.from(deps.userData(systemId)).toString('base64') },
+      call,
+    );
     deployed = true;
     m = await waitWhile([READY, ALLOCATED, DEPLOYING], 'deploying');
   } else if (m.status === DEPLOYING) {
@@ -94,10 +109,20 @@ export async function deployMachine(systemId: string, deps: DeployDeps): Promise
     throw new DeployError('deploy_failed', systemId, reason, `MAAS failed to deploy ${m.hostname}: ${reason}`);
   }
   if (m.status !== DEPLOYED) {
-    throw new DeployError('not_deployable', systemId, `MAAS status ${m.status_name ?? m.status}`, `${m.hostname} cannot be deployed from MAAS status ${m.status_name ?? m.status}`);
+    throw new DeployError(
+      'not_deployable',
+      systemId,
+      `MAAS status ${m.status_name ?? m.status}`,
+      `${m.hostname} cannot be deployed from MAAS status ${m.status_name ?? m.status}`,
+    );
   }
   if (!(await deps.agentAnswers(m))) {
-    throw new DeployError('agent_silent', systemId, 'the agent did not answer', `${m.hostname} is Deployed but its agent did not answer with its token (did cloud-init install it?)`);
+    throw new DeployError(
+      'agent_silent',
+      systemId,
+      'the agent did not answer',
+      `${m.hostname} is Deployed but its agent did not answer with its token (did cloud-init install it?)`,
+    );
   }
   return { systemId, hostname: m.hostname, deployed, releasedFirst };
 }

@@ -13,7 +13,10 @@ export const machineSelectorSchema = z.strictObject({
 
 const traffic = z.strictObject({
   pps: z.number({ error: 'must be a number' }).finite().positive({ error: 'must be > 0' }),
-  meanPacketBytes: z.int({ error: 'must be an integer' }).min(64, { error: 'must be at least 64' }).max(9216, { error: 'must be at most 9216' }),
+  meanPacketBytes: z
+    .int({ error: 'must be an integer' })
+    .min(64, { error: 'must be at least 64' })
+    .max(9216, { error: 'must be at most 9216' }),
 });
 
 /**
@@ -24,7 +27,10 @@ const traffic = z.strictObject({
 export const ingressSelectorSchema = z.strictObject({
   /** Interfaces MAAS shows connected to a subnet (a link with a subnet). */
   uplinks: z.boolean().optional(),
-  interfaces: z.array(z.string().regex(/^[A-Za-z0-9._:@-]{1,32}$/, { error: 'must be an interface name' })).min(1).optional(),
+  interfaces: z
+    .array(z.string().regex(/^[A-Za-z0-9._:@-]{1,32}$/, { error: 'must be an interface name' }))
+    .min(1)
+    .optional(),
   fabrics: z.array(name).min(1).optional(),
   vlans: z.array(z.int().min(0).max(4094)).min(1).optional(),
   tags: z.array(name).min(1).optional(),
@@ -40,7 +46,12 @@ export const placementModuleRequestSchema = z.strictObject({
   version: z.string().min(1).optional(),
   traffic: traffic.optional(),
   prefer: z.enum(['auto', 'host', 'nic', 'dpu']).optional(),
-  pin: z.union([z.enum(TARGETS), z.string().regex(/^[a-z0-9]+\/[A-Za-z0-9._:-]+$/, { error: 'must be a target or a device id <systemId>/<name>' })]).optional(),
+  pin: z
+    .union([
+      z.enum(TARGETS),
+      z.string().regex(/^[a-z0-9]+\/[A-Za-z0-9._:-]+$/, { error: 'must be a target or a device id <systemId>/<name>' }),
+    ])
+    .optional(),
   latencyBudgetUs: z.number().positive().optional(),
   scope: z
     .strictObject({

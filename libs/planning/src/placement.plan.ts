@@ -19,8 +19,14 @@ export interface StoredPlan {
    * from (measured minus the harness, or an estimate); passRatio is what the next module sees.
    */
   modules: Array<{
-    name: string; version: string; chainPosition: number; digest: string; nsPerPacket: number; costEstimated: boolean;
-    passRatio?: number; cost?: { nsPerPacket: number; measuredNs: number; harnessNs: number | null; source: string };
+    name: string;
+    version: string;
+    chainPosition: number;
+    digest: string;
+    nsPerPacket: number;
+    costEstimated: boolean;
+    passRatio?: number;
+    cost?: { nsPerPacket: number; measuredNs: number; harnessNs: number | null; source: string };
     /** What the rollout ships, by the sha256 of the object's bytes (`digest` above is the build's). Absent in plans made before plans carried it. */
     artifact?: ArtifactRef;
   }>;

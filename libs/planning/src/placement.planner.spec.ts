@@ -16,8 +16,20 @@ const url = process.env.REDIS_URL!;
 const profiles = loadProfiles();
 
 const mod = (name: string, chainPosition: number): PlacementModule => ({
-  name, version: '1', chainPosition, traffic: { pps: 1e6, meanPacketBytes: 256 }, latencyBudgetUs: 10, prefer: 'auto', hostNsPerPacket: 50, costEstimated: false,
-  instructions: 100, mapMemoryBytes: 0, verdicts: { 'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] }, 'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] } },
+  name,
+  version: '1',
+  chainPosition,
+  traffic: { pps: 1e6, meanPacketBytes: 256 },
+  latencyBudgetUs: 10,
+  prefer: 'auto',
+  hostNsPerPacket: 50,
+  costEstimated: false,
+  instructions: 100,
+  mapMemoryBytes: 0,
+  verdicts: {
+    'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] },
+    'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] },
+  },
 });
 
 describe(assertValidPlans.name, () => {
@@ -59,8 +71,12 @@ describe(planPlacement.name, () => {
     .host({ cards: ['nic'], status: 4, statusName: 'Ready' })
     .host({ cards: ['nic'], zone: 'zone-b' })
     .build();
-  const request = (over: Record<string, unknown> = {}) => placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], ...over });
-  const silent = (m: FleetMachine) => Promise.resolve(m.systemId === 'h2' ? { ok: false as const, reason: 'agent at http://127.77.1.2:9440 did not answer: ECONNREFUSED' } : null);
+  const request = (over: Record<string, unknown> = {}) =>
+    placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], ...over });
+  const silent = (m: FleetMachine) =>
+    Promise.resolve(
+      m.systemId === 'h2' ? { ok: false as const, reason: 'agent at http://127.77.1.2:9440 did not answer: ECONNREFUSED' } : null,
+    );
 
   beforeAll(async () => {
     await redis.connect();
@@ -85,19 +101,26 @@ describe(planPlacement.name, () => {
       { systemId: 'h2', hostname: 'edge-02', reason: 'agent at http://127.77.1.2:9440 did not answer: ECONNREFUSED' },
     ]);
     expect(plan).toMatchObject({ placementId: 'pl-1', complete: true });
-    expect(plan.modules).toEqual([expect.objectContaining({ name: 'ddos-drop', chainPosition: 0, digest: expect.stringMatching(/^[0-9a-f]{16,}$/) })]);
+    expect(plan.modules).toEqual([
+      expect.objectContaining({ name: 'ddos-drop', chainPosition: 0, digest: expect.stringMatching(/^[0-9a-f]{16,}$/) }),
+    ]);
   });
 
   it('plans a DPU host too when its agent answers, but never the DPU machine itself', async () => {
     const plan = await planPlacement('pl-2', request(), deps);
     expect(plan.machines.map((p) => p.systemId)).toEqual(['h1', 'h2']);
-    await expect(planPlacement('pl-3', request({ selector: { tags: ['dpu'] } }), deps)).rejects.toMatchObject({ code: 'unprocessable', field: 'selector' });
+    await expect(planPlacement('pl-3', request({ selector: { tags: ['dpu'] } }), deps)).rejects.toMatchObject({
+      code: 'unprocessable',
+      field: 'selector',
+    });
   });
 
   it('skips a host where no interface matches the ingress selector', async () => {
     const plan = await planPlacement('pl-4', request({ selector: { hostnames: ['edge-01'] }, ingress: { interfaces: ['ens9f0'] } }), deps);
     expect(plan.machines).toEqual([]);
-    expect(plan.skipped).toEqual([{ systemId: 'h1', hostname: 'edge-01', reason: 'no interface matches the ingress selector {"interfaces":["ens9f0"]}' }]);
+    expect(plan.skipped).toEqual([
+      { systemId: 'h1', hostname: 'edge-01', reason: 'no interface matches the ingress selector {"interfaces":["ens9f0"]}' },
+    ]);
   });
 
   it('refuses a module the catalog does not have, naming the field', async () => {

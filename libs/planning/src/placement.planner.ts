@@ -1,7 +1,18 @@
 import type { FirmwareProfile, FleetMachine } from '@ioplane/domain';
 import type { ModuleManifest } from '@ioplane/modules';
 import type { ModuleCatalog, ModuleReport } from '@ioplane/catalog';
-import { CurrentPlacement, HighsSolver, MachinePlan, machinePlans, matchesSelector, planFleet, PlacementMachine, PlacementModule, PlanViolation, validatePlan } from '@ioplane/placement';
+import {
+  CurrentPlacement,
+  HighsSolver,
+  MachinePlan,
+  machinePlans,
+  matchesSelector,
+  planFleet,
+  PlacementMachine,
+  PlacementModule,
+  PlanViolation,
+  validatePlan,
+} from '@ioplane/placement';
 import type { FleetRepository } from '@ioplane/state';
 import { PlacementRequest } from './placement-request.schema';
 import { SkippedMachine, StoredPlan } from './placement.plan';
@@ -11,7 +22,11 @@ import { artifactRefOf } from './module.artifact';
 
 /** A request naming something that does not exist or cannot be used: reported with the field. */
 export class PlacementInputError extends Error {
-  constructor(readonly code: 'not_found' | 'unprocessable', readonly field: string, message: string) {
+  constructor(
+    readonly code: 'not_found' | 'unprocessable',
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -20,7 +35,9 @@ export class PlacementInputError extends Error {
 export class PlanValidationError extends Error {
   readonly code = 'invalid_plan' as const;
   constructor(readonly violations: Array<PlanViolation & { systemId: string }>) {
-    super(`the plan breaks ${violations.length} rule(s), first: ${violations[0]?.systemId}: ${violations[0]?.constraint}: ${violations[0]?.message}`);
+    super(
+      `the plan breaks ${violations.length} rule(s), first: ${violations[0]?.systemId}: ${violations[0]?.constraint}: ${violations[0]?.message}`,
+    );
   }
 }
 
@@ -61,7 +78,11 @@ export async function resolveModules(req: PlacementRequest, catalog: ModuleCatal
       throw new PlacementInputError('not_found', `modules.${i}.name`, `no module named ${m.name}`);
     }
     if (m.version && m.version !== found.manifest.version) {
-      throw new PlacementInputError('unprocessable', `modules.${i}.version`, `module ${m.name} is at version ${found.manifest.version}, not ${m.version}`);
+      throw new PlacementInputError(
+        'unprocessable',
+        `modules.${i}.version`,
+        `module ${m.name} is at version ${found.manifest.version}, not ${m.version}`,
+      );
     }
     const report = await catalog.analysis(m.name);
     reports.push(report);
@@ -72,14 +93,25 @@ export async function resolveModules(req: PlacementRequest, catalog: ModuleCatal
 }
 
 /** The selector's machines: hosts only (a DPU is a device of its host), Deployed ones placeable. */
-export async function selectMachines(req: PlacementRequest, fleet: FleetRepository): Promise<{ eligible: FleetMachine[]; skipped: SkippedMachine[] }> {
+export async function selectMachines(
+  req: PlacementRequest,
+  fleet: FleetRepository,
+): Promise<{ eligible: FleetMachine[]; skipped: SkippedMachine[] }> {
   const all = (await fleet.listMachines()).filter((m) => !m.isDpu);
-  const matched = all.filter((m) => matchesSelector({ zone: m.zone, pool: m.pool, hostname: m.hostname, tags: m.tags } as never, req.selector));
+  const matched = all.filter((m) =>
+    matchesSelector({ zone: m.zone, pool: m.pool, hostname: m.hostname, tags: m.tags } as never, req.selector),
+  );
   if (matched.length === 0) {
-    throw new PlacementInputError('unprocessable', 'selector', `the selector matches no machine in the inventory (${all.length} hosts known; run a fleet sync if it is empty)`);
+    throw new PlacementInputError(
+      'unprocessable',
+      'selector',
+      `the selector matches no machine in the inventory (${all.length} hosts known; run a fleet sync if it is empty)`,
+    );
   }
   const eligible = matched.filter((m) => m.status === DEPLOYED);
-  const skipped = matched.filter((m) => m.status !== DEPLOYED).map((m) => ({ systemId: m.systemId, hostname: m.hostname, reason: `MAAS status is ${m.statusName}, not Deployed` }));
+  const skipped = matched
+    .filter((m) => m.status !== DEPLOYED)
+    .map((m) => ({ systemId: m.systemId, hostname: m.hostname, reason: `MAAS status is ${m.statusName}, not Deployed` }));
   return { eligible, skipped };
 }
 
@@ -96,13 +128,24 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
   const built = await Promise.all(
     reachable.map(async (m) => {
       const f = facts[eligible.indexOf(m)];
-      return toPlacementMachine(m, deps.profiles, req.policy.hostCoreBudget, (await deps.current?.(m.systemId)) ?? {}, f?.ok ? f.facts : null, req.ingress);
+      return toPlacementMachine(
+        m,
+        deps.profiles,
+        req.policy.hostCoreBudget,
+        (await deps.current?.(m.systemId)) ?? {},
+        f?.ok ? f.facts : null,
+        req.ingress,
+      );
     }),
   );
   // A machine where no interface matches the ingress selector has nowhere to run the chain.
   const machines = built.filter((m) => {
     if (m.ports.length > 0) return true;
-    skipped.push({ systemId: m.systemId, hostname: m.hostname, reason: `no interface matches the ingress selector ${JSON.stringify(req.ingress ?? { uplinks: true })}` });
+    skipped.push({
+      systemId: m.systemId,
+      hostname: m.hostname,
+      reason: `no interface matches the ingress selector ${JSON.stringify(req.ingress ?? { uplinks: true })}`,
+    });
     return false;
   });
   const plan = planFleet(machines, modules, { highs: deps.highs });
@@ -136,14 +179,23 @@ export async function planPlacement(placementId: string, req: PlacementRequest, 
 
 /** Throws PlanValidationError naming every rule a machine plan breaks against its raw machine; nothing is stored then. */
 export function assertValidPlans(
-  machines: readonly PlacementMachine[], modules: PlacementModule[], plans: readonly MachinePlan[], scoped: { module: string; perReplicaPps: number; replicas: { systemId: string }[] }[],
+  machines: readonly PlacementMachine[],
+  modules: PlacementModule[],
+  plans: readonly MachinePlan[],
+  scoped: { module: string; perReplicaPps: number; replicas: { systemId: string }[] }[],
 ): void {
-  const violations = plans.flatMap((mp, i) => validatePlan(machines[i], modulesOn(modules, mp, scoped), mp).map((v) => ({ ...v, systemId: mp.systemId })));
+  const violations = plans.flatMap((mp, i) =>
+    validatePlan(machines[i], modulesOn(modules, mp, scoped), mp).map((v) => ({ ...v, systemId: mp.systemId })),
+  );
   if (violations.length) throw new PlanValidationError(violations);
 }
 
 /** The modules a machine's plan must carry: the chain, plus the fleet-scoped ones it was chosen for (at their per-replica rate). */
-function modulesOn(modules: PlacementModule[], mp: { systemId: string }, scoped: { module: string; perReplicaPps: number; replicas: { systemId: string }[] }[]): PlacementModule[] {
+function modulesOn(
+  modules: PlacementModule[],
+  mp: { systemId: string },
+  scoped: { module: string; perReplicaPps: number; replicas: { systemId: string }[] }[],
+): PlacementModule[] {
   return modules.flatMap((m) => {
     if (!m.scope) return [m];
     const s = scoped.find((x) => x.module === m.name);
@@ -153,12 +205,19 @@ function modulesOn(modules: PlacementModule[], mp: { systemId: string }, scoped:
 
 /** What a machine runs now, from the observed state, as the solver's current placement (migration cost). */
 export async function currentPlacement(
-  observed: { observed(systemId: string): Promise<{ modules: Array<{ name: string; deviceId: string; target: string; interface?: string }> } | null> },
+  observed: {
+    observed(systemId: string): Promise<{ modules: Array<{ name: string; deviceId: string; target: string; interface?: string }> } | null>;
+  },
   systemId: string,
 ): Promise<Record<string, CurrentPlacement>> {
   const o = await observed.observed(systemId);
   // A module on two ports is recorded twice; the first entry stands for its migration cost.
   const out: Record<string, CurrentPlacement> = {};
-  for (const m of o?.modules ?? []) out[m.name] ??= { deviceId: m.deviceId, target: m.target as CurrentPlacement['target'], ...(m.interface ? { interface: m.interface } : {}) };
+  for (const m of o?.modules ?? [])
+    out[m.name] ??= {
+      deviceId: m.deviceId,
+      target: m.target as CurrentPlacement['target'],
+      ...(m.interface ? { interface: m.interface } : {}),
+    };
   return out;
 }

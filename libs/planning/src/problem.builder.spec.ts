@@ -5,7 +5,7 @@ import { loadProfiles } from '@ioplane/profiles';
 import { hostXdpDeviceId } from '@ioplane/domain';
 import { hostCostOf, toPlacementMachine } from './problem.builder';
 
-const cost = (c: ModuleReport['cost']): ModuleReport => ({ cost: c } as ModuleReport);
+const cost = (c: ModuleReport['cost']): ModuleReport => ({ cost: c }) as ModuleReport;
 
 describe(hostCostOf.name, () => {
   it('subtracts the harness cost from a kernel-measured figure and keeps both apart', () => {
@@ -22,7 +22,10 @@ describe(hostCostOf.name, () => {
   });
 
   it('leaves an estimate as it is (nothing was measured, so no harness ran)', () => {
-    expect(hostCostOf(cost({ nsPerPacket: 30, harnessNs: 17, estimated: true, source: 'estimate' }))).toMatchObject({ nsPerPacket: 30, harnessNs: null });
+    expect(hostCostOf(cost({ nsPerPacket: 30, harnessNs: 17, estimated: true, source: 'estimate' }))).toMatchObject({
+      nsPerPacket: 30,
+      harnessNs: null,
+    });
   });
 });
 
@@ -31,8 +34,20 @@ const x710 = device('nic', { machine: 'h1', ports: 1, linkSpeedMbps: 25_000 });
 const host = machine({ systemId: 'h1', hostname: 'h1', zone: 'z', pool: 'p', cpuCount: 16, devices: [x710] });
 
 const mod = (name: string, chainPosition: number): PlacementModule => ({
-  name, version: '1', chainPosition, traffic: { pps: 1e5, meanPacketBytes: 256 }, latencyBudgetUs: 50, prefer: 'auto', hostNsPerPacket: 50, costEstimated: false,
-  instructions: 100, mapMemoryBytes: 0, verdicts: { 'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] }, 'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] } },
+  name,
+  version: '1',
+  chainPosition,
+  traffic: { pps: 1e5, meanPacketBytes: 256 },
+  latencyBudgetUs: 50,
+  prefer: 'auto',
+  hostNsPerPacket: 50,
+  costEstimated: false,
+  instructions: 100,
+  mapMemoryBytes: 0,
+  verdicts: {
+    'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] },
+    'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] },
+  },
 });
 
 describe('hook slots from agent facts', () => {
@@ -40,14 +55,20 @@ describe('hook slots from agent facts', () => {
   const chain = [mod('a', 0), mod('b', 1), mod('c', 2)];
 
   it('takes the slots the agent reports per hook: a three-module chain shares the native hook', () => {
-    const m = toPlacementMachine(host, profiles, 4, {}, { 'h1/ens1f0': { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } } });
+    const m = toPlacementMachine(
+      host,
+      profiles,
+      4,
+      {},
+      { 'h1/ens1f0': { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } } },
+    );
     expect(m.hookSlots).toMatchObject({ 'h1/ens1f0': { 'xdp-native': 32 }, [HOST_SLOTS_KEY]: { 'xdp-generic': 32 } });
     const plan = planMachine(m, chain);
     expect(plan.feasible).toBe(true);
     expect(plan.paths[0].hops.map((h) => h.hook)).toEqual(['xdp-native', 'xdp-native', 'xdp-native']);
   });
 
-  it('takes the kernel\'s report over the profile\'s estimate for driver XDP: twelve modules on a hook the X710 profile puts at 10', () => {
+  it("takes the kernel's report over the profile's estimate for driver XDP: twelve modules on a hook the X710 profile puts at 10", () => {
     const long = Array.from({ length: 12 }, (_, i) => mod(`m${i}`, i));
     const facts = (n: number) => ({ 'h1/ens1f0': { programSlotsPerPort: n, ports: 1, hookSlots: { 'xdp-native': n, 'xdp-generic': n } } });
     const roomy = toPlacementMachine(host, profiles, 16, {}, facts(32));
@@ -59,7 +80,13 @@ describe('hook slots from agent facts', () => {
   });
 
   it('takes a smaller report as binding: two slots cannot hold the chain on one hook', () => {
-    const m = toPlacementMachine(host, profiles, 4, {}, { 'h1/ens1f0': { programSlotsPerPort: 2, ports: 1, hookSlots: { 'xdp-native': 2, 'xdp-generic': 2 } } });
+    const m = toPlacementMachine(
+      host,
+      profiles,
+      4,
+      {},
+      { 'h1/ens1f0': { programSlotsPerPort: 2, ports: 1, hookSlots: { 'xdp-native': 2, 'xdp-generic': 2 } } },
+    );
     const plan = planMachine(m, chain);
     // Native and generic exclude each other on one netdev, so nothing else can take the third module.
     expect(plan.feasible).toBe(false);
@@ -73,7 +100,6 @@ describe('hook slots from agent facts', () => {
   });
 });
 
-
 describe('driver XDP slots of a card with hardware hooks', () => {
   const profiles = loadProfiles();
   // A ConnectX-6 Dx: its own driver is emulated (flow offload), its netdevs' host XDP runs in <card>~xdp.
@@ -81,11 +107,15 @@ describe('driver XDP slots of a card with hardware hooks', () => {
   const h2 = machine({ systemId: 'h2', hostname: 'h2', zone: 'z', pool: 'p', cpuCount: 16, devices: [cx6] });
   const hostXdp = hostXdpDeviceId(cx6.id);
   const onCx6 = (name: string, chainPosition: number): PlacementModule => ({
-    ...mod(name, chainPosition), verdicts: { ...mod(name, chainPosition).verdicts, 'mellanox-connectx-6dx-22.39': { acceptedTargets: ['host-xdp-native'], reasons: [] } },
+    ...mod(name, chainPosition),
+    verdicts: {
+      ...mod(name, chainPosition).verdicts,
+      'mellanox-connectx-6dx-22.39': { acceptedTargets: ['host-xdp-native'], reasons: [] },
+    },
   });
   const chain = [onCx6('a', 0), onCx6('b', 1), onCx6('c', 2)];
 
-  it('takes the native slots from the card\'s host-XDP device, not from what the card\'s own driver claims', () => {
+  it("takes the native slots from the card's host-XDP device, not from what the card's own driver claims", () => {
     const facts = {
       [cx6.id]: { programSlotsPerPort: 1, ports: 1, hookSlots: { 'xdp-native': 1 } },
       [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } },
@@ -94,15 +124,31 @@ describe('driver XDP slots of a card with hardware hooks', () => {
     expect(m.hookSlots).toMatchObject({ [cx6.id]: { 'xdp-native': 32 }, [HOST_SLOTS_KEY]: { 'xdp-generic': 32 } });
     const plan = planMachine(m, chain);
     expect(plan.feasible).toBe(true);
-    expect(plan.paths[0].hops.map((h) => [h.hook, h.deviceId])).toEqual([['xdp-native', cx6.id], ['xdp-native', cx6.id], ['xdp-native', cx6.id]]);
+    expect(plan.paths[0].hops.map((h) => [h.hook, h.deviceId])).toEqual([
+      ['xdp-native', cx6.id],
+      ['xdp-native', cx6.id],
+      ['xdp-native', cx6.id],
+    ]);
     expect(validatePlan(m, chain, plan)).toEqual([]);
   });
 
-  it('a single module picks driver XDP on the card\'s port when its host-XDP device offers it, and never when it offers generic only', () => {
+  it("a single module picks driver XDP on the card's port when its host-XDP device offers it, and never when it offers generic only", () => {
     const card = { [cx6.id]: { programSlotsPerPort: 10, ports: 1, hookSlots: {} } };
-    const native = toPlacementMachine(h2, profiles, 4, {}, { ...card, [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } } });
+    const native = toPlacementMachine(
+      h2,
+      profiles,
+      4,
+      {},
+      { ...card, [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-native': 32, 'xdp-generic': 32 } } },
+    );
     expect(planMachine(native, chain.slice(0, 1)).paths[0].hops.map((h) => h.hook)).toEqual(['xdp-native']);
-    const generic = toPlacementMachine(h2, profiles, 4, {}, { ...card, [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-generic': 32 } } });
+    const generic = toPlacementMachine(
+      h2,
+      profiles,
+      4,
+      {},
+      { ...card, [hostXdp]: { programSlotsPerPort: 32, ports: 1, hookSlots: { 'xdp-generic': 32 } } },
+    );
     expect(generic.hookSlots?.[cx6.id]?.['xdp-native']).toBe(0);
     expect(planMachine(generic, chain.slice(0, 1)).paths[0].hops.map((h) => h.hook)).toEqual(['xdp-generic']);
   });

@@ -1,7 +1,16 @@
 import { HOOKS, hostXdpDeviceId, type FirmwareProfile, type FleetMachine, type Hook } from '@ioplane/domain';
 import type { ModuleReport } from '@ioplane/catalog';
 import type { ModuleManifest } from '@ioplane/modules';
-import { CurrentPlacement, HookSlots, HOST_SLOTS_KEY, PlacementDevice, placementDevice, PlacementMachine, PlacementModule, TrafficDemand } from '@ioplane/placement';
+import {
+  CurrentPlacement,
+  HookSlots,
+  HOST_SLOTS_KEY,
+  PlacementDevice,
+  placementDevice,
+  PlacementMachine,
+  PlacementModule,
+  TrafficDemand,
+} from '@ioplane/placement';
 import type { DeviceFacts } from './agent.facts';
 import { selectIngress } from './ingress.select';
 import type { IngressSelector, PlacementModuleRequest } from './placement-request.schema';
@@ -19,7 +28,9 @@ export function toPlacementMachine(
   facts: DeviceFacts | null = null,
   ingress?: IngressSelector,
 ): PlacementMachine {
-  const devices = m.devices.map((d): PlacementDevice => placementDevice(d, profiles) ?? { id: d.id, kind: d.kind, flavours: [], interfaces: [...d.interfaces] });
+  const devices = m.devices.map(
+    (d): PlacementDevice => placementDevice(d, profiles) ?? { id: d.id, kind: d.kind, flavours: [], interfaces: [...d.interfaces] },
+  );
   const traffic: TrafficDemand | undefined = ingress?.traffic;
   return {
     systemId: m.systemId,
@@ -61,7 +72,9 @@ export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
   for (const d of m.devices) {
     const f = facts[d.id];
     if (!f) continue;
-    const perHook: Partial<Record<Hook, number>> = f.hookSlots ? { ...f.hookSlots } : Object.fromEntries(HOOKS.map((h) => [h, f.programSlotsPerPort]));
+    const perHook: Partial<Record<Hook, number>> = f.hookSlots
+      ? { ...f.hookSlots }
+      : Object.fromEntries(HOOKS.map((h) => [h, f.programSlotsPerPort]));
     if (perHook['xdp-generic'] !== undefined) generic.push(perHook['xdp-generic']);
     delete perHook['xdp-generic'];
     out[d.id] = perHook;
@@ -74,7 +87,8 @@ export function hookSlotsFrom(m: FleetMachine, facts: DeviceFacts): HookSlots {
     out[d.id] = { ...out[d.id], 'xdp-native': hx.hookSlots['xdp-native'] ?? 0 };
   }
   // A card's netdevs may have their host hooks run by a driver of their own (hostXdpDeviceId).
-  for (const [id, f] of Object.entries(facts)) if (!m.devices.some((d) => d.id === id) && f.hookSlots?.['xdp-generic'] !== undefined) generic.push(f.hookSlots['xdp-generic']);
+  for (const [id, f] of Object.entries(facts))
+    if (!m.devices.some((d) => d.id === id) && f.hookSlots?.['xdp-generic'] !== undefined) generic.push(f.hookSlots['xdp-generic']);
   out[HOST_SLOTS_KEY] = { 'xdp-generic': generic.length ? Math.min(...generic) : 1 };
   return out;
 }
@@ -91,14 +105,22 @@ export function hostCostOf(report: ModuleReport): { nsPerPacket: number; measure
     nsPerPacket: harness === null ? c.nsPerPacket : Math.max(0, c.nsPerPacket - harness),
     measuredNs: c.nsPerPacket,
     harnessNs: harness,
-    source: c.source === 'kernel'
-      ? harness === null ? 'BPF_PROG_TEST_RUN median (harness cost not reported, not subtracted)' : 'BPF_PROG_TEST_RUN median minus an empty program measured the same way'
-      : 'estimate: XDP base cost plus per-instruction cost (no kernel to measure)',
+    source:
+      c.source === 'kernel'
+        ? harness === null
+          ? 'BPF_PROG_TEST_RUN median (harness cost not reported, not subtracted)'
+          : 'BPF_PROG_TEST_RUN median minus an empty program measured the same way'
+        : 'estimate: XDP base cost plus per-instruction cost (no kernel to measure)',
   };
 }
 
 /** A module as the solver sees it: its verdict per profile, its measured (or estimated) cost, the operator's overrides. */
-export function toPlacementModule(report: ModuleReport, manifest: ModuleManifest, req: PlacementModuleRequest, chainPosition: number): PlacementModule {
+export function toPlacementModule(
+  report: ModuleReport,
+  manifest: ModuleManifest,
+  req: PlacementModuleRequest,
+  chainPosition: number,
+): PlacementModule {
   const declared = manifest.traffic as ModuleManifest['traffic'] & { passRatio?: number };
   return {
     name: manifest.name,
@@ -113,7 +135,12 @@ export function toPlacementModule(report: ModuleReport, manifest: ModuleManifest
     costEstimated: report.cost.estimated,
     instructions: report.program.totalInstructions,
     mapMemoryBytes: report.maps.reduce((n, m) => n + m.bytes, 0),
-    verdicts: Object.fromEntries(report.verdicts.map((v) => [v.profileId, { acceptedTargets: v.acceptedTargets, reasons: v.reasons.map((r) => ({ code: r.code, message: r.message, target: r.target })) }])),
+    verdicts: Object.fromEntries(
+      report.verdicts.map((v) => [
+        v.profileId,
+        { acceptedTargets: v.acceptedTargets, reasons: v.reasons.map((r) => ({ code: r.code, message: r.message, target: r.target })) },
+      ]),
+    ),
     scope: req.scope
       ? { replicas: req.scope.replicas, totalPps: req.scope.totalPps, maxPerZone: req.scope.maxPerZone, selector: req.scope.selector ?? {} }
       : undefined,

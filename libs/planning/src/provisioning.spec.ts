@@ -7,7 +7,13 @@ let n = 0;
 function placement(over: Partial<PlacementRecord> & { request?: Record<string, unknown> } = {}): PlacementRecord {
   const { request, ...rest } = over;
   return {
-    id: `pl-${++n}`, status: 'completed', reason: 'operator', idempotencyKey: null, createdAt: `2026-01-01T00:00:0${n % 10}.000Z`, updatedAt: '2026-01-01T00:00:00.000Z', error: null,
+    id: `pl-${++n}`,
+    status: 'completed',
+    reason: 'operator',
+    idempotencyKey: null,
+    createdAt: `2026-01-01T00:00:0${n % 10}.000Z`,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    error: null,
     request: placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], ...request }),
     ...rest,
   };
@@ -37,8 +43,12 @@ describe(desiredPlacementFor.name, () => {
 });
 
 describe(deployCandidates.name, () => {
-  it('takes the selector\'s hosts MAAS can deploy (Ready, Allocated, Failed deployment), never a DPU or a Deployed host', () => {
-    const req = placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], policy: { deploy: true } });
+  it("takes the selector's hosts MAAS can deploy (Ready, Allocated, Failed deployment), never a DPU or a Deployed host", () => {
+    const req = placementRequestSchema.parse({
+      selector: { zones: ['zone-a'] },
+      modules: [{ name: 'ddos-drop' }],
+      policy: { deploy: true },
+    });
     const machines = [
       machine({ systemId: 'ready', status: 4, statusName: 'Ready' }),
       machine({ systemId: 'allocated', status: 10, statusName: 'Allocated' }),
@@ -53,7 +63,8 @@ describe(deployCandidates.name, () => {
 
 describe(deployRetries.name, () => {
   it('reads policy.deploy: none, the default two retries, or the number asked for', () => {
-    const req = (deploy: unknown) => placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], policy: { deploy } });
+    const req = (deploy: unknown) =>
+      placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], policy: { deploy } });
     expect(deployRetries(req(false))).toBeNull();
     expect(deployRetries(req(true))).toBe(2);
     expect(deployRetries(req({ retries: 5 }))).toBe(5);
@@ -64,7 +75,13 @@ describe(provisioningRequest.name, () => {
   it('asks for the same modules and policy on this one machine, without deploying or a dry run, as provisioning', () => {
     const desired = placement({ request: { modules: [{ name: 'l4-lb' }], policy: { deploy: true, allowPartial: true }, dryRun: true } });
     const req = provisioningRequest(desired, machine({ systemId: 'h7', hostname: 'edge-07' }));
-    expect(req).toMatchObject({ selector: { hostnames: ['edge-07'] }, modules: [{ name: 'l4-lb' }], dryRun: false, reason: 'provisioning', policy: { deploy: false, allowPartial: true } });
+    expect(req).toMatchObject({
+      selector: { hostnames: ['edge-07'] },
+      modules: [{ name: 'l4-lb' }],
+      dryRun: false,
+      reason: 'provisioning',
+      policy: { deploy: false, allowPartial: true },
+    });
     expect(placementRequestSchema.safeParse(req).success).toBe(true);
   });
 });

@@ -15,7 +15,13 @@ export function desiredPlacementFor(machine: FleetMachine, placements: Placement
     .filter((p) => DESIRED.has(p.status) && p.reason !== 'provisioning')
     .filter((p) => {
       const req = placementRequestSchema.safeParse(p.request);
-      return req.success && matchesSelector({ zone: machine.zone, pool: machine.pool, hostname: machine.hostname, tags: machine.tags } as never, req.data.selector);
+      return (
+        req.success &&
+        matchesSelector(
+          { zone: machine.zone, pool: machine.pool, hostname: machine.hostname, tags: machine.tags } as never,
+          req.data.selector,
+        )
+      );
     })
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   return candidates[0] ?? null;
@@ -33,13 +39,24 @@ export function deployRetries(req: PlacementRequest): number | null {
 
 /** The selector's hosts MAAS could deploy for this placement (`policy.deploy`). */
 export function deployCandidates(req: PlacementRequest, machines: FleetMachine[]): FleetMachine[] {
-  return machines.filter((m) => !m.isDpu && DEPLOYABLE.has(m.status) && matchesSelector({ zone: m.zone, pool: m.pool, hostname: m.hostname, tags: m.tags } as never, req.selector));
+  return machines.filter(
+    (m) =>
+      !m.isDpu &&
+      DEPLOYABLE.has(m.status) &&
+      matchesSelector({ zone: m.zone, pool: m.pool, hostname: m.hostname, tags: m.tags } as never, req.selector),
+  );
 }
 
 /** The same modules and policy, for this one machine. */
 export function provisioningRequest(desired: PlacementRecord, machine: FleetMachine): PlacementRequest {
   const req = placementRequestSchema.parse(desired.request);
-  return { ...req, selector: { hostnames: [machine.hostname] }, dryRun: false, reason: 'provisioning', policy: { ...req.policy, deploy: false } };
+  return {
+    ...req,
+    selector: { hostnames: [machine.hostname] },
+    dryRun: false,
+    reason: 'provisioning',
+    policy: { ...req.policy, deploy: false },
+  };
 }
 
 export { agentUserData, AGENT_ENV_PATH, CONTROLLER_KEY_PATH, type AgentPackageSource, type AgentUserDataInput } from './agent.user-data';

@@ -1,10 +1,5 @@
 export type ProfileErrorCode =
-  | 'PROFILE_READ'
-  | 'PROFILE_YAML'
-  | 'PROFILE_INVALID'
-  | 'PROFILE_ID_MISMATCH'
-  | 'PROFILE_DUPLICATE_ID'
-  | 'PROFILE_FLAVOUR';
+  'PROFILE_READ' | 'PROFILE_YAML' | 'PROFILE_INVALID' | 'PROFILE_ID_MISMATCH' | 'PROFILE_DUPLICATE_ID' | 'PROFILE_FLAVOUR';
 
 export interface ProfileIssue {
   /** Dotted path into the profile, e.g. `limits.stackBytes` or `targets.1`; '' for the whole file. */

@@ -31,7 +31,10 @@ describe('loadProfiles (shipped firmware-profiles/)', () => {
   });
 
   it('names each file after its profile id', () => {
-    const stems = fs.readdirSync(DEFAULT_PROFILES_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
+    const stems = fs
+      .readdirSync(DEFAULT_PROFILES_DIR)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => f.replace(/\.yaml$/, ''));
     expect(stems.sort()).toEqual(profiles.map((p) => p.id));
   });
 

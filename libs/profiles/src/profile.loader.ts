@@ -61,7 +61,10 @@ function checkFlavours(profiles: FirmwareProfile[], fileOf: Map<string, string>)
 export function loadProfiles(dir: string = DEFAULT_PROFILES_DIR): FirmwareProfile[] {
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((n) => PROFILE_EXT.test(n)).sort();
+    names = fs
+      .readdirSync(dir)
+      .filter((n) => PROFILE_EXT.test(n))
+      .sort();
   } catch (e) {
     throw new ProfileError('PROFILE_READ', displayPath(dir), '', `cannot list profiles: ${(e as Error).message}`);
   }

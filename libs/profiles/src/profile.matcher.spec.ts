@@ -5,11 +5,31 @@ import { detectDevices, matchProfile } from './profile.matcher';
 const profiles = loadProfiles();
 
 function iface(name: string, firmwareVersion: string | null, linkSpeedMbps = 25000): NetInterface {
-  return { id: 0, name, type: 'physical', macAddress: '00:00:00:00:00:00', vendor: null, product: null, firmwareVersion, linkSpeedMbps, numaNode: 0, enabled: true };
+  return {
+    id: 0,
+    name,
+    type: 'physical',
+    macAddress: '00:00:00:00:00:00',
+    vendor: null,
+    product: null,
+    firmwareVersion,
+    linkSpeedMbps,
+    numaNode: 0,
+    enabled: true,
+  };
 }
 
 function pci(pciAddress: string, vendorId: string, productId: string, driver: string | null, interfaceName: string | null): PciDevice {
-  return { vendorId, productId, vendorName: `vendor ${vendorId}`, productName: `product ${productId}`, driver, pciAddress, numaNode: 0, interfaceName };
+  return {
+    vendorId,
+    productId,
+    vendorName: `vendor ${vendorId}`,
+    productName: `product ${productId}`,
+    driver,
+    pciAddress,
+    numaNode: 0,
+    interfaceName,
+  };
 }
 
 function machine(systemId: string, hostname: string, over: Partial<Machine> = {}): Machine {
@@ -57,8 +77,12 @@ describe('matchProfile', () => {
   });
 
   it('compares hex ids case-insensitively', () => {
-    expect(matchProfile(profiles, { vendorId: '15B3', productId: 'A2DC', firmwareVersion: '32.39.1002' })?.id).toBe('nvidia-bluefield-3-32.39');
-    expect(matchProfile(profiles, { vendorId: '8086', productId: '1592', firmwareVersion: '4.20 0x8001778b 1.3346.0' })?.id).toBe('intel-e810-4.20');
+    expect(matchProfile(profiles, { vendorId: '15B3', productId: 'A2DC', firmwareVersion: '32.39.1002' })?.id).toBe(
+      'nvidia-bluefield-3-32.39',
+    );
+    expect(matchProfile(profiles, { vendorId: '8086', productId: '1592', firmwareVersion: '4.20 0x8001778b 1.3346.0' })?.id).toBe(
+      'intel-e810-4.20',
+    );
   });
 
   it('prefers the longest matching prefix, with an empty list matching any version', () => {
@@ -79,7 +103,12 @@ describe('matchProfile', () => {
 describe('detectDevices', () => {
   it('lists the CPU, groups card ports, keeps unknown NICs unprofiled and ignores non-network PCI', () => {
     const host = machine('abc123', 'node-01', {
-      interfaces: [iface('ens1f0np0', '226.0.145.0'), iface('ens1f1np1', '226.0.145.0'), iface('ens2f0', 'bpf-2.1.16.1'), iface('ens2f1', 'bpf-2.1.16.1')],
+      interfaces: [
+        iface('ens1f0np0', '226.0.145.0'),
+        iface('ens1f1np1', '226.0.145.0'),
+        iface('ens2f0', 'bpf-2.1.16.1'),
+        iface('ens2f1', 'bpf-2.1.16.1'),
+      ],
       pciDevices: [
         pci('0000:5e:00.1', '19ee', '4000', 'nfp', 'ens2f1'),
         pci('0000:5e:00.0', '19ee', '4000', 'nfp', 'ens2f0'),
@@ -112,17 +141,32 @@ describe('detectDevices', () => {
   it('treats a function bound to a NIC driver as network even without an interface, named by PCI address', () => {
     const host = machine('h1', 'node-01', { pciDevices: [pci('0000:af:00.0', '8086', '1572', 'i40e', null)] });
     const devices = detectDevices(host, [], profiles);
-    expect(devices[0]).toMatchObject({ id: 'h1/0000:af:00.0', name: '0000:af:00.0', interfaces: [], firmwareVersion: null, profileId: null, kind: 'nic' });
+    expect(devices[0]).toMatchObject({
+      id: 'h1/0000:af:00.0',
+      name: '0000:af:00.0',
+      interfaces: [],
+      firmwareVersion: null,
+      profileId: null,
+      kind: 'nic',
+    });
   });
 
   it('links a BlueField card to the DPU machine whose parent is this host', () => {
     const host = machine('host1', 'node-01', {
       interfaces: [iface('ens3f0np0', '24.35.2000', 100000), iface('ens3f1np1', '24.35.2000', 100000)],
-      pciDevices: [pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', 'ens3f0np0'), pci('0000:17:00.1', '15b3', 'a2d6', 'mlx5_core', 'ens3f1np1')],
+      pciDevices: [
+        pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', 'ens3f0np0'),
+        pci('0000:17:00.1', '15b3', 'a2d6', 'mlx5_core', 'ens3f1np1'),
+      ],
     });
     const dpus = [dpu('other-dpu', 'aaa-dpu', 'host2'), dpu('dpu1', 'node-01-bf', 'host1')];
     const [bf] = detectDevices(host, dpus, profiles);
-    expect(bf).toMatchObject({ kind: 'dpu', profileId: 'nvidia-bluefield-2-24.35', dpuSystemId: 'dpu1', interfaces: ['ens3f0np0', 'ens3f1np1'] });
+    expect(bf).toMatchObject({
+      kind: 'dpu',
+      profileId: 'nvidia-bluefield-2-24.35',
+      dpuSystemId: 'dpu1',
+      interfaces: ['ens3f0np0', 'ens3f1np1'],
+    });
   });
 
   it('matches the n-th BlueField card to the n-th DPU by hostname, and leaves other cards unlinked', () => {
@@ -148,7 +192,10 @@ describe('detectDevices', () => {
       interfaces: [iface('bf2', '24.35.2000'), iface('bf3', '32.39.1002')],
       pciDevices: [pci('0000:17:00.0', '15b3', 'a2d6', 'mlx5_core', 'bf2'), pci('0000:b1:00.0', '15b3', 'a2dc', 'mlx5_core', 'bf3')],
     });
-    const withCard = (m: Machine, productId: string): Machine => ({ ...m, pciDevices: [pci('0000:03:00.0', '15b3', productId, 'mlx5_core', 'p0')] });
+    const withCard = (m: Machine, productId: string): Machine => ({
+      ...m,
+      pciDevices: [pci('0000:03:00.0', '15b3', productId, 'mlx5_core', 'p0')],
+    });
     const dpus = [withCard(dpu('d-bf3', 'node-01-dpu0', 'host1'), 'a2dc'), withCard(dpu('d-bf2', 'node-01-dpu1', 'host1'), 'a2d6')];
     const devices = detectDevices(host, dpus, profiles);
     expect(devices.map((d) => [d.name, d.dpuSystemId])).toEqual([

@@ -50,9 +50,34 @@ export function flavoursOf(profiles: readonly FirmwareProfile[], id: string): Fi
 
 /** Kernel drivers of network PCI functions: a function bound to one of these is a NIC port even without a linked interface. */
 export const NIC_DRIVERS: readonly string[] = [
-  'nfp', 'mlx5_core', 'mlx4_core', 'ice', 'i40e', 'iavf', 'ixgbe', 'ixgbevf', 'igb', 'igc', 'e1000e', 'e1000',
-  'bnxt_en', 'ionic', 'tg3', 'qede', 'cxgb4', 'sfc', 'ena', 'gve', 'idpf', 'vmxnet3', 'virtio_net', 'atlantic',
-  'r8169', 'be2net', 'hinic', 'octeon_ep',
+  'nfp',
+  'mlx5_core',
+  'mlx4_core',
+  'ice',
+  'i40e',
+  'iavf',
+  'ixgbe',
+  'ixgbevf',
+  'igb',
+  'igc',
+  'e1000e',
+  'e1000',
+  'bnxt_en',
+  'ionic',
+  'tg3',
+  'qede',
+  'cxgb4',
+  'sfc',
+  'ena',
+  'gve',
+  'idpf',
+  'vmxnet3',
+  'virtio_net',
+  'atlantic',
+  'r8169',
+  'be2net',
+  'hinic',
+  'octeon_ep',
 ];
 
 /** Host-side PCI functions of BlueField DPUs (BlueField-1, -2, -3); the card is also its own MAAS machine. */
@@ -86,7 +111,9 @@ function byHostname(a: Machine, b: Machine): number {
 export function detectDevices(host: Machine, dpuMachines: readonly Machine[], profiles: readonly FirmwareProfile[]): Device[] {
   const ifaceByName = new Map(host.interfaces.map((i) => [i.name, i]));
   const cards = new Map<string, PciDevice[]>();
-  const network = host.pciDevices.filter(isNetworkPciDevice).sort((a, b) => (a.pciAddress < b.pciAddress ? -1 : a.pciAddress > b.pciAddress ? 1 : 0));
+  const network = host.pciDevices
+    .filter(isNetworkPciDevice)
+    .sort((a, b) => (a.pciAddress < b.pciAddress ? -1 : a.pciAddress > b.pciAddress ? 1 : 0));
   for (const fn of network) {
     const key = cardKey(fn.pciAddress);
     cards.set(key, [...(cards.get(key) ?? []), fn]);
@@ -104,7 +131,7 @@ export function detectDevices(host: Machine, dpuMachines: readonly Machine[], pr
   const devices: Device[] = [];
   const usedNames = new Set<string>();
   for (const fns of cards.values()) {
-    const fwOf = (fn: PciDevice) => (fn.interfaceName ? ifaceByName.get(fn.interfaceName)?.firmwareVersion ?? null : null);
+    const fwOf = (fn: PciDevice) => (fn.interfaceName ? (ifaceByName.get(fn.interfaceName)?.firmwareVersion ?? null) : null);
     const interfaces = fns.map((fn) => fn.interfaceName).filter((n): n is string => !!n);
     const firmwareVersion = fns.map(fwOf).find((v) => v !== null) ?? null;
     let profile: FirmwareProfile | null = null;

@@ -15,8 +15,15 @@ describe('firmwareProfileSchema limits.offload', () => {
   it('carries the nfp driver rules', () => {
     const p = firmwareProfileSchema.parse(nfp());
     expect(p.limits.offload).toMatchObject({
-      driver: 'nfp', refusedAttachTypes: ['XDP_DEVMAP', 'XDP_CPUMAP'], neutralMapTypes: [4], entryRounding: 8, mapValueStores: false,
-      ctxReadOffsets: [0, 4], mulDivMaxBits: 32, perfEventCurrentCpu: true, stackFrameAlign: 64,
+      driver: 'nfp',
+      refusedAttachTypes: ['XDP_DEVMAP', 'XDP_CPUMAP'],
+      neutralMapTypes: [4],
+      entryRounding: 8,
+      mapValueStores: false,
+      ctxReadOffsets: [0, 4],
+      mulDivMaxBits: 32,
+      perfEventCurrentCpu: true,
+      stackFrameAlign: 64,
     });
     expect(p.limits.bpfToBpfCalls).toBe(true);
   });
@@ -30,9 +37,13 @@ describe('firmwareProfileSchema limits.offload', () => {
     expect(issues(typo)).toEqual([expect.objectContaining({ path: 'limits.offload' })]);
     const attach = nfp();
     attach.limits.offload.refusedAttachTypes = ['xdp/devmap'];
-    expect(issues(attach)).toEqual([{ path: 'limits.offload.refusedAttachTypes.0', message: 'must be a bpf_attach_type name without BPF_, e.g. XDP_DEVMAP' }]);
+    expect(issues(attach)).toEqual([
+      { path: 'limits.offload.refusedAttachTypes.0', message: 'must be a bpf_attach_type name without BPF_, e.g. XDP_DEVMAP' },
+    ]);
     const neutral = nfp();
     neutral.limits.offload.neutralMapTypes = [1];
-    expect(issues(neutral)).toEqual([{ path: 'limits.offload.neutralMapTypes.0', message: 'map type 1 is listed in mapTypes too; a neutral map stays on the host' }]);
+    expect(issues(neutral)).toEqual([
+      { path: 'limits.offload.neutralMapTypes.0', message: 'map type 1 is listed in mapTypes too; a neutral map stays on the host' },
+    ]);
   });
 });

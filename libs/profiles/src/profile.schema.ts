@@ -131,31 +131,42 @@ function crossFieldIssues(p: Draft): Issue[] {
   if (p.limits.offload) {
     dup(['limits', 'offload', 'neutralMapTypes'], p.limits.offload.neutralMapTypes);
     p.limits.offload.neutralMapTypes.forEach((t, i) => {
-      if (p.limits.mapTypes?.includes(t)) out.push({ path: ['limits', 'offload', 'neutralMapTypes', i], message: `map type ${t} is listed in mapTypes too; a neutral map stays on the host` });
+      if (p.limits.mapTypes?.includes(t))
+        out.push({
+          path: ['limits', 'offload', 'neutralMapTypes', i],
+          message: `map type ${t} is listed in mapTypes too; a neutral map stays on the host`,
+        });
     });
   }
   dup(['limits', 'xdpActions'], p.limits.xdpActions);
 
   p.targets.forEach((t, i) => {
     if (t.startsWith('dpu-') && p.kind !== 'dpu') out.push({ path: ['targets', i], message: `${t} needs kind dpu, not ${p.kind}` });
-    if (t === 'nic-xdp-offload' && p.kind !== 'smartnic') out.push({ path: ['targets', i], message: `${t} needs kind smartnic, not ${p.kind}` });
+    if (t === 'nic-xdp-offload' && p.kind !== 'smartnic')
+      out.push({ path: ['targets', i], message: `${t} needs kind smartnic, not ${p.kind}` });
   });
   const runsXdp = p.targets.some((t) => t !== 'nic-flow-offload' && t !== 'dpu-flow-offload');
   if (runsXdp) {
-    if (p.limits.maxInstructions < 1) out.push({ path: ['limits', 'maxInstructions'], message: 'must be >= 1 when an XDP target is listed' });
-    if (p.limits.programSlotsPerPort < 1) out.push({ path: ['limits', 'programSlotsPerPort'], message: 'must be >= 1 when an XDP target is listed' });
-    if (p.limits.xdpActions.length === 0) out.push({ path: ['limits', 'xdpActions'], message: 'must not be empty when an XDP target is listed' });
+    if (p.limits.maxInstructions < 1)
+      out.push({ path: ['limits', 'maxInstructions'], message: 'must be >= 1 when an XDP target is listed' });
+    if (p.limits.programSlotsPerPort < 1)
+      out.push({ path: ['limits', 'programSlotsPerPort'], message: 'must be >= 1 when an XDP target is listed' });
+    if (p.limits.xdpActions.length === 0)
+      out.push({ path: ['limits', 'xdpActions'], message: 'must not be empty when an XDP target is listed' });
   }
   if ((has('nic-flow-offload') || has('dpu-flow-offload')) && p.limits.flowRules < 1) {
     out.push({ path: ['limits', 'flowRules'], message: 'must be >= 1 when a flow-offload target is listed' });
   }
   if (has('dpu-arm-xdp')) {
     if (p.throughput.armCores === undefined) out.push({ path: ['throughput', 'armCores'], message: 'is required for target dpu-arm-xdp' });
-    if (p.throughput.armSlowdown === undefined) out.push({ path: ['throughput', 'armSlowdown'], message: 'is required for target dpu-arm-xdp' });
+    if (p.throughput.armSlowdown === undefined)
+      out.push({ path: ['throughput', 'armSlowdown'], message: 'is required for target dpu-arm-xdp' });
   }
   const { capabilities, slots, tool } = p.flash;
-  if (capabilities.dualImage && slots.length < 2) out.push({ path: ['flash', 'slots'], message: 'must name at least 2 slots when capabilities.dualImage is true' });
-  if (!capabilities.dualImage && slots.length > 0) out.push({ path: ['flash', 'slots'], message: 'must be empty when capabilities.dualImage is false' });
+  if (capabilities.dualImage && slots.length < 2)
+    out.push({ path: ['flash', 'slots'], message: 'must name at least 2 slots when capabilities.dualImage is true' });
+  if (!capabilities.dualImage && slots.length > 0)
+    out.push({ path: ['flash', 'slots'], message: 'must be empty when capabilities.dualImage is false' });
   if (tool === 'none' && (p.flash.writeSeconds > 0 || p.flash.activateSeconds > 0)) {
     out.push({ path: ['flash', 'writeSeconds'], message: 'must be 0 (with activateSeconds) when tool is none' });
   }

@@ -1,4 +1,12 @@
-import { assertJobHandlers, checkJobHandlers, dispatchJob, JobHandlersError, jobHandlersOf, NoJobHandlerError, OnJob } from './job.handlers';
+import {
+  assertJobHandlers,
+  checkJobHandlers,
+  dispatchJob,
+  JobHandlersError,
+  jobHandlersOf,
+  NoJobHandlerError,
+  OnJob,
+} from './job.handlers';
 import { JobName, JOBS, QUEUES } from './queue.names';
 
 class Rollouts {
@@ -31,7 +39,10 @@ class Incomplete {
 describe('job handlers', () => {
   it('records each marked method with its job', () => {
     expect(jobHandlersOf(Rollouts).map((r) => [r.job, r.method])).toEqual([
-      [JOBS.rolloutStart, 'start'], [JOBS.rolloutWave, 'wave'], [JOBS.rolloutMachine, 'machine'], [JOBS.rolloutReconcile, 'reconcile'],
+      [JOBS.rolloutStart, 'start'],
+      [JOBS.rolloutWave, 'wave'],
+      [JOBS.rolloutMachine, 'machine'],
+      [JOBS.rolloutReconcile, 'reconcile'],
     ]);
   });
 
@@ -43,14 +54,18 @@ describe('job handlers', () => {
   it('names every job without a handler', () => {
     const problems = checkJobHandlers([Incomplete], [QUEUES.rollout]);
     expect(problems.map((p) => [p.code, p.job])).toEqual([
-      ['job_without_handler', JOBS.rolloutWave], ['job_without_handler', JOBS.rolloutMachine], ['job_without_handler', JOBS.rolloutReconcile],
+      ['job_without_handler', JOBS.rolloutWave],
+      ['job_without_handler', JOBS.rolloutMachine],
+      ['job_without_handler', JOBS.rolloutReconcile],
     ]);
     expect(() => assertJobHandlers([Incomplete], [QUEUES.rollout])).toThrow(JobHandlersError);
   });
 
   it('names a job with two handlers, and both of them', () => {
     const problems = checkJobHandlers([Rollouts, SecondStart], [QUEUES.rollout]);
-    expect(problems).toEqual([{ code: 'job_with_two_handlers', job: JOBS.rolloutStart, message: expect.stringContaining('Rollouts.start, SecondStart.start') }]);
+    expect(problems).toEqual([
+      { code: 'job_with_two_handlers', job: JOBS.rolloutStart, message: expect.stringContaining('Rollouts.start, SecondStart.start') },
+    ]);
   });
 
   it('refuses a handler for a job the registry does not know', () => {
@@ -63,7 +78,9 @@ describe('job handlers', () => {
   });
 
   it('checks every queue unless told otherwise', () => {
-    expect(checkJobHandlers([Rollouts]).map((p) => p.job)).toEqual(expect.arrayContaining([JOBS.plan, JOBS.fleetSync, JOBS.rebalanceDecide]));
+    expect(checkJobHandlers([Rollouts]).map((p) => p.job)).toEqual(
+      expect.arrayContaining([JOBS.plan, JOBS.fleetSync, JOBS.rebalanceDecide]),
+    );
   });
 
   it('runs the marked method for a job, with the extra arguments, and refuses an unknown job', async () => {

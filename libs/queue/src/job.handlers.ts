@@ -49,17 +49,29 @@ export class JobHandlersError extends Error {
  * handler names a job the registry does not know. A job without a handler would sit in its
  * queue forever; two handlers would make which one runs an accident of boot order.
  */
-export function checkJobHandlers(classes: readonly object[], queues: readonly QueueName[] = [...new Set(Object.values(QUEUE_OF))]): JobHandlerProblem[] {
+export function checkJobHandlers(
+  classes: readonly object[],
+  queues: readonly QueueName[] = [...new Set(Object.values(QUEUE_OF))],
+): JobHandlerProblem[] {
   const refs = classes.flatMap(jobHandlersOf);
   const known = new Set<string>(Object.values(JOBS));
   const problems: JobHandlerProblem[] = [];
   for (const r of refs.filter((x) => !known.has(x.job))) {
-    problems.push({ code: 'handler_for_unknown_job', job: r.job, message: `${r.owner}.${r.method} handles ${r.job}, which is no registered job` });
+    problems.push({
+      code: 'handler_for_unknown_job',
+      job: r.job,
+      message: `${r.owner}.${r.method} handles ${r.job}, which is no registered job`,
+    });
   }
   for (const job of (Object.keys(QUEUE_OF) as JobName[]).filter((j) => queues.includes(QUEUE_OF[j]))) {
     const by = refs.filter((r) => r.job === job);
     if (by.length === 0) problems.push({ code: 'job_without_handler', job, message: `job ${job} (queue ${QUEUE_OF[job]}) has no handler` });
-    if (by.length > 1) problems.push({ code: 'job_with_two_handlers', job, message: `job ${job} has ${by.length} handlers: ${by.map((r) => `${r.owner}.${r.method}`).join(', ')}` });
+    if (by.length > 1)
+      problems.push({
+        code: 'job_with_two_handlers',
+        job,
+        message: `job ${job} has ${by.length} handlers: ${by.map((r) => `${r.owner}.${r.method}`).join(', ')}`,
+      });
   }
   return problems;
 }
@@ -72,7 +84,10 @@ export function assertJobHandlers(classes: readonly object[], queues?: readonly 
 /** A job whose name no method of the processor handles (a job from a newer version, say). */
 export class NoJobHandlerError extends Error {
   readonly code = 'no_job_handler';
-  constructor(readonly job: string, readonly owner: string) {
+  constructor(
+    readonly job: string,
+    readonly owner: string,
+  ) {
     super(`no handler for job ${job} in ${owner}`);
   }
 }

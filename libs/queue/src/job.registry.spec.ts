@@ -12,9 +12,21 @@ describe('job registry', () => {
   });
 
   it('names each job with its queue, payload and options, ready for Queue.add or a flow', () => {
-    expect(jobs.plan('pl-1')).toEqual({ name: JOBS.plan, queueName: QUEUES.placement, data: { placementId: 'pl-1' }, opts: { jobId: 'pl-1', removeOnComplete: 1000, removeOnFail: 1000 } });
-    expect(jobs.rolloutMachine('pl-1', 0, 'abc')).toMatchObject({ queueName: QUEUES.rollout, data: { placementId: 'pl-1', wave: 0, systemId: 'abc' }, opts: { attempts: 3, ignoreDependencyOnFailure: true } });
-    expect(jobs.fleetDeploy({ systemId: 'abc' }, 2, 'r1')).toMatchObject({ queueName: QUEUES.fleet, opts: { jobId: 'deploy.abc.r1', attempts: 3 } });
+    expect(jobs.plan('pl-1')).toEqual({
+      name: JOBS.plan,
+      queueName: QUEUES.placement,
+      data: { placementId: 'pl-1' },
+      opts: { jobId: 'pl-1', removeOnComplete: 1000, removeOnFail: 1000 },
+    });
+    expect(jobs.rolloutMachine('pl-1', 0, 'abc')).toMatchObject({
+      queueName: QUEUES.rollout,
+      data: { placementId: 'pl-1', wave: 0, systemId: 'abc' },
+      opts: { attempts: 3, ignoreDependencyOnFailure: true },
+    });
+    expect(jobs.fleetDeploy({ systemId: 'abc' }, 2, 'r1')).toMatchObject({
+      queueName: QUEUES.fleet,
+      opts: { jobId: 'deploy.abc.r1', attempts: 3 },
+    });
   });
 
   it('adds a job to its own queue and refuses another queue, where nothing would ever run it', async () => {

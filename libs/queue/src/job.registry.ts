@@ -45,31 +45,50 @@ export const JOB_IDS = {
 
 export const jobs = {
   fleetSync: (data: FleetSyncPayload) => job(JOBS.fleetSync, data, FLEET_SYNC_JOB_OPTIONS),
-  fleetDeploy: (data: FleetDeployPayload, retries: number, requestId: string) => job(JOBS.fleetDeploy, data, fleetDeployJobOptions(data.systemId, retries, requestId)),
+  fleetDeploy: (data: FleetDeployPayload, retries: number, requestId: string) =>
+    job(JOBS.fleetDeploy, data, fleetDeployJobOptions(data.systemId, retries, requestId)),
   plan: (placementId: string) => job(JOBS.plan, { placementId }, { jobId: JOB_IDS.plan(placementId), ...KEEP }),
   /** The request travels in the job (nothing is stored); BullMQ gives it an id. */
   dryRun: <R>(request: R) => job(JOBS.dryRun, { request }, KEEP_DRY_RUN),
   rolloutStart: (placementId: string) => job(JOBS.rolloutStart, { placementId }, { jobId: JOB_IDS.rolloutStart(placementId), ...KEEP }),
   /** Run again while Redis is unavailable or a machine's agent cannot be asked yet (UnresolvedMachines): about 8.5 min in all. */
   rolloutWave: (placementId: string, wave: number) =>
-    job(JOBS.rolloutWave, { placementId, wave }, { jobId: JOB_IDS.rolloutWave(placementId, wave), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP }),
+    job(
+      JOBS.rolloutWave,
+      { placementId, wave },
+      { jobId: JOB_IDS.rolloutWave(placementId, wave), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP },
+    ),
   /** A machine job that errors still lets the wave decide; retries resume from the durable record. */
   rolloutMachine: (placementId: string, wave: number, systemId: string, maxUnavailable?: number) =>
-    job(JOBS.rolloutMachine, { placementId, wave, systemId, ...(maxUnavailable === undefined ? {} : { maxUnavailable }) }, {
-      jobId: JOB_IDS.rolloutMachine(placementId, systemId), attempts: 3, backoff: { type: 'exponential', delay: 500 }, ignoreDependencyOnFailure: true, ...KEEP,
-    }),
+    job(
+      JOBS.rolloutMachine,
+      { placementId, wave, systemId, ...(maxUnavailable === undefined ? {} : { maxUnavailable }) },
+      {
+        jobId: JOB_IDS.rolloutMachine(placementId, systemId),
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 500 },
+        ignoreDependencyOnFailure: true,
+        ...KEEP,
+      },
+    ),
   rebalanceDecide: (window: number) => job(JOBS.rebalanceDecide, { window }, { jobId: JOB_IDS.rebalanceDecide(window), ...KEEP_REBALANCE }),
 };
 
 /** A job added to a queue that does not carry it would wait forever: refused here instead. */
 export class WrongQueueError extends Error {
   readonly code = 'job_on_wrong_queue';
-  constructor(readonly job: JobName, readonly queue: string) {
+  constructor(
+    readonly job: JobName,
+    readonly queue: string,
+  ) {
     super(`job ${job} belongs on queue ${QUEUE_OF[job]}, not ${queue}`);
   }
 }
 
-export async function addJob<D, R extends { id?: string }>(queue: { readonly name: string; add(name: string, data: unknown, opts?: JobsOptions): Promise<R> }, d: JobDescriptor<D>): Promise<R> {
+export async function addJob<D, R extends { id?: string }>(
+  queue: { readonly name: string; add(name: string, data: unknown, opts?: JobsOptions): Promise<R> },
+  d: JobDescriptor<D>,
+): Promise<R> {
   if (queue.name !== d.queueName) throw new WrongQueueError(d.name, queue.name);
   return queue.add(d.name, d.data, d.opts);
 }

@@ -14,11 +14,27 @@ describe('job schedules', () => {
     await upsertSchedule(fleet, schedules.fleetSync(60_000));
     await upsertSchedule(fleet, schedules.maasEvents(5_000));
     expect(fleet.upserted).toEqual([
-      ['fleet-sync-schedule', { every: 60_000 }, { name: JOBS.fleetSync, data: { reason: 'schedule', systemIds: [] }, opts: { removeOnComplete: 50, removeOnFail: 200, attempts: 3, backoff: { type: 'exponential', delay: 1000 } } }],
+      [
+        'fleet-sync-schedule',
+        { every: 60_000 },
+        {
+          name: JOBS.fleetSync,
+          data: { reason: 'schedule', systemIds: [] },
+          opts: { removeOnComplete: 50, removeOnFail: 200, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
+        },
+      ],
       ['maas-events-schedule', { every: 5_000 }, { name: JOBS.maasEvents, data: {}, opts: { removeOnComplete: 50, removeOnFail: 200 } }],
     ]);
-    expect(schedules.telemetrySample(10_000)).toMatchObject({ schedulerId: 'telemetry-sample-schedule', queueName: QUEUES.rebalance, job: { data: { decide: true } } });
-    expect(schedules.rolloutReconcile(30_000)).toMatchObject({ schedulerId: 'rollout-reconcile-schedule', queueName: QUEUES.rollout, every: 30_000 });
+    expect(schedules.telemetrySample(10_000)).toMatchObject({
+      schedulerId: 'telemetry-sample-schedule',
+      queueName: QUEUES.rebalance,
+      job: { data: { decide: true } },
+    });
+    expect(schedules.rolloutReconcile(30_000)).toMatchObject({
+      schedulerId: 'rollout-reconcile-schedule',
+      queueName: QUEUES.rollout,
+      every: 30_000,
+    });
   });
 
   it('the scheduled fleet sync carries a payload its handler accepts', () => {

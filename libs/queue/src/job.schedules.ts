@@ -29,7 +29,14 @@ function schedule<D>(schedulerId: string, every: number, name: JobName, data: D,
 }
 
 export const schedules = {
-  fleetSync: (every: number) => schedule<FleetSyncPayload>('fleet-sync-schedule', every, JOBS.fleetSync, { reason: 'schedule', systemIds: [] }, { ...KEEP_TICKS, ...FLEET_SYNC_RETRY }),
+  fleetSync: (every: number) =>
+    schedule<FleetSyncPayload>(
+      'fleet-sync-schedule',
+      every,
+      JOBS.fleetSync,
+      { reason: 'schedule', systemIds: [] },
+      { ...KEEP_TICKS, ...FLEET_SYNC_RETRY },
+    ),
   maasEvents: (every: number) => schedule('maas-events-schedule', every, JOBS.maasEvents, {}, KEEP_TICKS),
   /** Each sampling round queues its decision round. */
   telemetrySample: (every: number) => schedule('telemetry-sample-schedule', every, JOBS.telemetrySample, { decide: true }, KEEP_SAMPLES),

@@ -15,4 +15,9 @@ export const rolloutWavePayload = z.object({ placementId: planPayload.shape.plac
  * maxUnavailable comes from the rollout plan the job's wave was released with, so a machine job
  * never reads the plan; jobs queued before it travelled lack it (the processor then reads the plan).
  */
-export const rolloutMachinePayload = z.object({ placementId: planPayload.shape.placementId, wave: z.int().min(0), systemId: z.string().regex(/^[a-z0-9]+$/), maxUnavailable: z.int().min(1).optional() });
+export const rolloutMachinePayload = z.object({
+  placementId: planPayload.shape.placementId,
+  wave: z.int().min(0),
+  systemId: z.string().regex(/^[a-z0-9]+$/),
+  maxUnavailable: z.int().min(1).optional(),
+});

@@ -22,7 +22,13 @@ describe('queue names', () => {
   });
 
   it('derives worker and producer connection options from a URL', () => {
-    expect(workerConnection('redis://:p%40ss@10.0.0.1:6380/2')).toMatchObject({ host: '10.0.0.1', port: 6380, password: 'p@ss', db: 2, maxRetriesPerRequest: null });
+    expect(workerConnection('redis://:p%40ss@10.0.0.1:6380/2')).toMatchObject({
+      host: '10.0.0.1',
+      port: 6380,
+      password: 'p@ss',
+      db: 2,
+      maxRetriesPerRequest: null,
+    });
     expect(producerConnection('redis://127.0.0.1:6379')).toMatchObject({ enableOfflineQueue: false });
   });
 });

@@ -65,7 +65,17 @@ export interface StepResult {
 }
 
 export function initialState(systemId: string, hostname: string): MachineState {
-  return { systemId, hostname, streak: 0, streakSince: null, lastWindow: null, cooldownUntil: {}, pending: null, lastVerdict: 'no-data', lastNote: '' };
+  return {
+    systemId,
+    hostname,
+    streak: 0,
+    streakSince: null,
+    lastWindow: null,
+    cooldownUntil: {},
+    pending: null,
+    lastVerdict: 'no-data',
+    lastNote: '',
+  };
 }
 
 const mpps = (pps: number) => `${(pps / 1e6).toFixed(pps >= 1e7 ? 1 : 2)} Mpps`;
@@ -92,7 +102,12 @@ export function step(input: StepInput): StepResult {
   const { evaluation: e, rule, window } = input;
   const prev = input.state ?? initialState(e?.systemId ?? '', e?.hostname ?? '');
   const base = { ...prev, lastWindow: window, cooldownUntil: { ...prev.cooldownUntil } };
-  const reset = (verdict: Verdict, note: string): StepResult => ({ state: { ...base, streak: 0, streakSince: null, lastVerdict: verdict, lastNote: note }, draft: null, verdict, note });
+  const reset = (verdict: Verdict, note: string): StepResult => ({
+    state: { ...base, streak: 0, streakSince: null, lastVerdict: verdict, lastNote: note },
+    draft: null,
+    verdict,
+    note,
+  });
 
   if (!rule || rule.mode === 'off') return reset('off', 'rebalancing is off for this machine');
   if (input.busy) return reset('busy', `proposal ${prev.pending} is still open`);
@@ -100,7 +115,10 @@ export function step(input: StepInput): StepResult {
   if (!e.best.feasible) return reset('infeasible', `no placement carries the observed traffic: ${e.best.infeasible.join('; ')}`);
   if (e.moves.length === 0) return reset('no-move', `the current placement is the best one (cost ${e.current.cost.toFixed(3)} hce)`);
   if (!passes(e, rule)) {
-    return reset('below-margin', `gain ${e.gain.toFixed(3)} hce (${pct(e.relativeGain)}) is below the margin (${pct(rule.margin)} and ${rule.minGainHce} hce)`);
+    return reset(
+      'below-margin',
+      `gain ${e.gain.toFixed(3)} hce (${pct(e.relativeGain)}) is below the margin (${pct(rule.margin)} and ${rule.minGainHce} hce)`,
+    );
   }
   const consecutive = prev.streak > 0 && prev.lastWindow === window - 1;
   const streak = consecutive ? prev.streak + 1 : 1;
@@ -131,7 +149,10 @@ export function step(input: StepInput): StepResult {
 function reasonsOf(e: Evaluation, rule: RebalanceRule, held: number, since: number): ProposalReasons {
   const surges = Object.entries(e.observed)
     .filter(([, o]) => o.declaredPps > 0 && Math.abs(o.pps / o.declaredPps - 1) >= 0.25)
-    .map(([name, o]) => `${name} now sees ${mpps(o.pps)} (${(o.pps / o.declaredPps).toFixed(o.pps >= o.declaredPps ? 0 : 2)}x the ${mpps(o.declaredPps)} it was placed for)`);
+    .map(
+      ([name, o]) =>
+        `${name} now sees ${mpps(o.pps)} (${(o.pps / o.declaredPps).toFixed(o.pps >= o.declaredPps ? 0 : 2)}x the ${mpps(o.declaredPps)} it was placed for)`,
+    );
   const gainText = `gain ${e.gain.toFixed(3)} hce (${pct(e.relativeGain)} of ${e.current.cost.toFixed(3)})`;
   const whyNow = e.current.overload
     ? `the current placement cannot carry the traffic (${e.current.overload}) and has not for ${held} consecutive windows (since window ${since})`
@@ -180,7 +201,13 @@ export function countFlaps(moves: readonly CommittedMove[], cooldownWindows: num
   for (const m of [...moves].sort((a, b) => a.window - b.window)) {
     const key = `${m.systemId}/${m.move.module}`;
     const p = last.get(key);
-    if (p && m.window - p.window < cooldownWindows && p.move.from.deviceId === m.move.to.deviceId && p.move.from.target === m.move.to.target) flaps++;
+    if (
+      p &&
+      m.window - p.window < cooldownWindows &&
+      p.move.from.deviceId === m.move.to.deviceId &&
+      p.move.from.target === m.move.to.target
+    )
+      flaps++;
     last.set(key, m);
   }
   return flaps;

@@ -1,6 +1,20 @@
 import type { Target } from '@ioplane/domain';
 import {
-  costOf, CurrentPlacement, devicesOf, DeviceFlavour, flavoursOf, hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, PlacementDevice, PlacementMachine, PlacementModule, planMachine, sortChain, TrafficDemand, usageOf,
+  costOf,
+  CurrentPlacement,
+  devicesOf,
+  DeviceFlavour,
+  flavoursOf,
+  hostExtraNs,
+  HOST_KERNEL_FLAVOUR,
+  latencyOf,
+  PlacementDevice,
+  PlacementMachine,
+  PlacementModule,
+  planMachine,
+  sortChain,
+  TrafficDemand,
+  usageOf,
 } from '@ioplane/placement';
 
 /**
@@ -55,7 +69,12 @@ export interface Evaluation {
     /** Estimated share of each DPU's Arm cores busy under the observed traffic. */
     armLoad: Record<string, number>;
   };
-  best: PlacementCost & { feasible: boolean; placements: Record<string, Placed & { profileId: string | null }>; flavourSwitches: Record<string, string>; infeasible: string[] };
+  best: PlacementCost & {
+    feasible: boolean;
+    placements: Record<string, Placed & { profileId: string | null }>;
+    flavourSwitches: Record<string, string>;
+    infeasible: string[];
+  };
   moves: Move[];
   /** Reload risk of the moves, hce (the solver's migration seconds are in best.cost already). */
   riskHce: number;
@@ -82,7 +101,11 @@ function flavourFor(device: PlacementDevice, target: Target): DeviceFlavour | nu
 }
 
 /** What the current placement costs under `traffic`, and whether it can carry it at all. */
-export function currentCost(machine: PlacementMachine, modules: readonly PlacementModule[], traffic: Record<string, TrafficDemand>): Evaluation['current'] | { missing: string } {
+export function currentCost(
+  machine: PlacementMachine,
+  modules: readonly PlacementModule[],
+  traffic: Record<string, TrafficDemand>,
+): Evaluation['current'] | { missing: string } {
   const devices = devicesOf(machine);
   const perModule: Evaluation['current']['modules'] = {};
   const throughput = new Map<string, number>();
@@ -100,7 +123,14 @@ export function currentCost(machine: PlacementMachine, modules: readonly Placeme
     if (!device || !flavour) return { missing: `${m.name} runs ${cur.target} on ${cur.deviceId}, which the inventory does not offer` };
     const t = traffic[m.name] ?? m.traffic;
     // Priced as the solver prices it: host hooks pay the driver's receive (and generic's skb) cost.
-    const u = usageOf(m, t, flavour, cur.target, undefined, hostExtraNs(device.flavours[0] ?? null, cur.target, m.passRatio ?? 1, i === chain.length - 1));
+    const u = usageOf(
+      m,
+      t,
+      flavour,
+      cur.target,
+      undefined,
+      hostExtraNs(device.flavours[0] ?? null, cur.target, m.passRatio ?? 1, i === chain.length - 1),
+    );
     const c = costOf(m, u, latencyOf(flavour, cur.target), cur.target, 0);
     perModule[m.name] = { deviceId: cur.deviceId, target: cur.target, cost: c.total, hostCores: u.hostCores };
     cost += c.total;
@@ -111,8 +141,16 @@ export function currentCost(machine: PlacementMachine, modules: readonly Placeme
   }
   for (const [id, share] of throughput) if (share > 1 + 1e-9) over.push(`${id} carries ${(share * 100).toFixed(0)}% of its packet budget`);
   for (const [id, share] of arm) if (share > 1 + 1e-9) over.push(`${id} needs ${(share * 100).toFixed(0)}% of its Arm cores`);
-  if (hostCores > machine.hostCoreBudget + 1e-9) over.push(`XDP needs ${hostCores.toFixed(2)} host cores, over the budget of ${machine.hostCoreBudget}`);
-  return { cost, hostCores, armCores, overload: over.length ? over.join('; ') : null, modules: perModule, armLoad: Object.fromEntries(arm) };
+  if (hostCores > machine.hostCoreBudget + 1e-9)
+    over.push(`XDP needs ${hostCores.toFixed(2)} host cores, over the budget of ${machine.hostCoreBudget}`);
+  return {
+    cost,
+    hostCores,
+    armCores,
+    overload: over.length ? over.join('; ') : null,
+    modules: perModule,
+    armLoad: Object.fromEntries(arm),
+  };
 }
 
 /** Current placement under observed traffic against the best placement the solver finds for it. */

@@ -26,9 +26,17 @@ export const rebalanceRuleSchema = z.strictObject({
   /** Gain in host-core equivalents the move must bring at least. */
   minGainHce: z.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).default(0.05),
   /** Consecutive telemetry windows the gain must hold before a move is proposed (hysteresis). */
-  windows: z.int({ error: 'must be an integer' }).min(1, { error: 'must be at least 1' }).max(1000, { error: 'must be at most 1000' }).default(3),
+  windows: z
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'must be at least 1' })
+    .max(1000, { error: 'must be at most 1000' })
+    .default(3),
   /** Windows during which a moved (or rejected) module is not moved again. */
-  cooldownWindows: z.int({ error: 'must be an integer' }).min(0, { error: 'must be >= 0' }).max(100_000, { error: 'must be at most 100000' }).default(30),
+  cooldownWindows: z
+    .int({ error: 'must be an integer' })
+    .min(0, { error: 'must be >= 0' })
+    .max(100_000, { error: 'must be at most 100000' })
+    .default(30),
 });
 export type RebalanceRule = z.infer<typeof rebalanceRuleSchema>;
 
@@ -48,7 +56,14 @@ export interface SelectableMachine {
 }
 
 export function ruleFor(policy: RebalancePolicy, m: SelectableMachine): RebalanceRule | null {
-  return policy.rules.find((r) => matchesSelector({ ...m, systemId: '', hostCores: 0, hostCoreBudget: 0, devices: [], currentPlacement: {} }, r.selector as MachineSelector)) ?? null;
+  return (
+    policy.rules.find((r) =>
+      matchesSelector(
+        { ...m, systemId: '', hostCores: 0, hostCoreBudget: 0, devices: [], currentPlacement: {} },
+        r.selector as MachineSelector,
+      ),
+    ) ?? null
+  );
 }
 
 /** Replaces the rule with the same selector, or appends one: what `ioplane rebalance policy` does. */

@@ -95,7 +95,15 @@ export function windowRates(
       stray.push({ module: r.module, deviceId: r.deviceId, pps });
       continue;
     }
-    const m = (modules[r.module] ??= { pps: 0, bytesPerSecond: 0, dropsPerSecond: 0, meanPacketBytes: 0, deviceIds: [], hostCores: null, bytes: 0 });
+    const m = (modules[r.module] ??= {
+      pps: 0,
+      bytesPerSecond: 0,
+      dropsPerSecond: 0,
+      meanPacketBytes: 0,
+      deviceIds: [],
+      hostCores: null,
+      bytes: 0,
+    });
     m.pps += pps;
     m.bytesPerSecond += bps;
     m.dropsPerSecond += drops;
@@ -113,5 +121,15 @@ export function windowRates(
   for (const [name, { bytes: _b, ...m }] of Object.entries(modules)) {
     out[name] = { ...m, meanPacketBytes: m.pps > 0 ? m.bytesPerSecond / m.pps : 0 };
   }
-  return { window: meta.window, systemId: next.systemId, hostname: meta.hostname, at: meta.at, modules: out, devices, hostXdpCores, errors: next.errors, stray };
+  return {
+    window: meta.window,
+    systemId: next.systemId,
+    hostname: meta.hostname,
+    at: meta.at,
+    modules: out,
+    devices,
+    hostXdpCores,
+    errors: next.errors,
+    stray,
+  };
 }

@@ -7,7 +7,11 @@ import type { MachineRecord } from './machine.state';
 import type { AgentFacts } from './reconcile';
 
 /** Makes a verified machine's new chains permanent: the agent drops the old ones. */
-export async function commitMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>): Promise<MachineRecord> {
+export async function commitMachine(
+  rec: MachineRecord,
+  want: DesiredMachine,
+  deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>,
+): Promise<MachineRecord> {
   const { move } = mover(rec, deps);
   // Committing a port does not change which chain runs where, so both reads go out together.
   const [devices, programs] = await Promise.all([layoutOf(deps.agent, want), deps.agent.programs()]);
@@ -15,10 +19,17 @@ export async function commitMachine(rec: MachineRecord, want: DesiredMachine, de
   // a port (another rollout's programs, a change by hand) is not this placement's to make permanent.
   for (const chain of want.chains) {
     for (const part of partsOf(chain, devices)) {
-      const running = programs.devices.find((d) => d.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
+      const running =
+        programs.devices
+          .find((d) => d.deviceId === chain.deviceId)
+          ?.ports.find((p) => p.port === part.port)
+          ?.current?.modules.map((m) => `${m.name}@${m.digest}`) ?? [];
       const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
       if (running.join() !== expected.join()) {
-        return rollBackMachine(rec, want, deps, { code: 'commit', message: `commit refused: ${chain.deviceId} port ${part.port} runs [${running.join(', ')}], this placement's chain is [${expected.join(', ')}]` });
+        return rollBackMachine(rec, want, deps, {
+          code: 'commit',
+          message: `commit refused: ${chain.deviceId} port ${part.port} runs [${running.join(', ')}], this placement's chain is [${expected.join(', ')}]`,
+        });
       }
     }
   }
@@ -61,7 +72,11 @@ export async function agentFacts(agent: AgentPort, want: DesiredMachine): Promis
     ports: want.chains.flatMap((chain) =>
       partsOf(chain, devices).map((part) => {
         const cur = live.devices.find((d) => d.deviceId === chain.deviceId)?.ports.find((p) => p.port === part.port)?.current ?? null;
-        return { chain: chainKey(chain), runsNew: !!cur && cur.modules.map((m) => m.digest).join() === part.modules.map((m) => m.digest).join(), uncommitted: !!cur && cur.committed === false };
+        return {
+          chain: chainKey(chain),
+          runsNew: !!cur && cur.modules.map((m) => m.digest).join() === part.modules.map((m) => m.digest).join(),
+          uncommitted: !!cur && cur.committed === false,
+        };
       }),
     ),
   };

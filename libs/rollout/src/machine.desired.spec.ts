@@ -2,19 +2,50 @@ import { hostXdpDeviceId } from '@ioplane/domain';
 import { device } from '@ioplane/domain/testing';
 import { desiredState, PlannedMachine, portLayout, RolloutModule } from './machine.desired';
 
-const art = (name: string): RolloutModule => ({ name, version: '1', digest: name, program: 'xdp', persistentMaps: [], object: Buffer.from(name), pps: 1, vectors: [] });
+const art = (name: string): RolloutModule => ({
+  name,
+  version: '1',
+  digest: name,
+  program: 'xdp',
+  persistentMaps: [],
+  object: Buffer.from(name),
+  pps: 1,
+  vectors: [],
+});
 const modules = new Map(['acl', 'lb', 'ddos'].map((n) => [n, art(n)]));
 // An Agilio in its BPF flavour (XDP offload) on host s1, ports ens1f0 and ens1f1.
 const card = device('agilio-cx-bpf', { machine: 's1' });
 const [p0, p1] = card.interfaces;
-const hop = (module: string, deviceId: string, target: PlannedMachine['placements'][string]['target'], iface: string, port: number) => ({ module, deviceId, target, interface: iface, port });
+const hop = (module: string, deviceId: string, target: PlannedMachine['placements'][string]['target'], iface: string, port: number) => ({
+  module,
+  deviceId,
+  target,
+  interface: iface,
+  port,
+});
 
 describe(desiredState.name, () => {
   const plan: PlannedMachine = {
-    systemId: 's1', hostname: 'h1', feasible: true, flavourSwitches: {}, placements: {},
+    systemId: 's1',
+    hostname: 'h1',
+    feasible: true,
+    flavourSwitches: {},
+    placements: {},
     paths: [
-      { hops: [hop('acl', card.id, 'nic-xdp-offload', p0, 0), hop('lb', card.id, 'host-xdp-generic', p0, 0), hop('ddos', card.id, 'host-xdp-generic', p0, 0)] },
-      { hops: [hop('acl', card.id, 'nic-xdp-offload', p1, 1), hop('lb', card.id, 'host-xdp-generic', p1, 1), hop('ddos', card.id, 'host-xdp-generic', p1, 1)] },
+      {
+        hops: [
+          hop('acl', card.id, 'nic-xdp-offload', p0, 0),
+          hop('lb', card.id, 'host-xdp-generic', p0, 0),
+          hop('ddos', card.id, 'host-xdp-generic', p0, 0),
+        ],
+      },
+      {
+        hops: [
+          hop('acl', card.id, 'nic-xdp-offload', p1, 1),
+          hop('lb', card.id, 'host-xdp-generic', p1, 1),
+          hop('ddos', card.id, 'host-xdp-generic', p1, 1),
+        ],
+      },
     ],
   };
 
@@ -32,7 +63,12 @@ describe(desiredState.name, () => {
 
   it('sends a hop where the agent runs it when that differs from the card the plan names', () => {
     // A card with hardware hooks: the host XDP on its netdevs runs in the agent's host-XDP device for them.
-    const want = desiredState(plan, ['acl', 'lb', 'ddos'], modules, (h) => (h.target === 'host-xdp-generic' ? { deviceId: hostXdpDeviceId(h.deviceId), port: h.port } : { deviceId: h.deviceId, port: h.port }));
-    expect(want.chains.filter((c) => c.deviceId === hostXdpDeviceId(card.id)).map((c) => [c.port, c.interface])).toEqual([[0, p0], [1, p1]]);
+    const want = desiredState(plan, ['acl', 'lb', 'ddos'], modules, (h) =>
+      h.target === 'host-xdp-generic' ? { deviceId: hostXdpDeviceId(h.deviceId), port: h.port } : { deviceId: h.deviceId, port: h.port },
+    );
+    expect(want.chains.filter((c) => c.deviceId === hostXdpDeviceId(card.id)).map((c) => [c.port, c.interface])).toEqual([
+      [0, p0],
+      [1, p1],
+    ]);
   });
 });

@@ -68,7 +68,12 @@ export type HopExecutor = (hop: PlannedHop) => { deviceId: string; port: number 
  * Groups a machine plan into one chain per (device, port, target): the ordered modules each hook
  * of each port loads. Plans made before ports existed group by (device, target).
  */
-export function desiredState(plan: PlannedMachine, order: string[], modules: Map<string, RolloutModule>, executor?: HopExecutor): DesiredMachine {
+export function desiredState(
+  plan: PlannedMachine,
+  order: string[],
+  modules: Map<string, RolloutModule>,
+  executor?: HopExecutor,
+): DesiredMachine {
   const chains = new Map<string, DesiredChain>();
   const artifact = (name: string) => {
     const m = modules.get(name);
@@ -80,7 +85,13 @@ export function desiredState(plan: PlannedMachine, order: string[], modules: Map
       for (const hop of path.hops) {
         const at = executor?.(hop) ?? { deviceId: hop.deviceId, port: hop.port };
         const key = `${at.deviceId}|${at.port}|${hop.target}`;
-        const chain = chains.get(key) ?? { deviceId: at.deviceId, target: hop.target, port: at.port, interface: hop.interface, modules: [] };
+        const chain = chains.get(key) ?? {
+          deviceId: at.deviceId,
+          target: hop.target,
+          port: at.port,
+          interface: hop.interface,
+          modules: [],
+        };
         chain.modules.push(artifact(hop.module));
         chains.set(key, chain);
       }
@@ -120,7 +131,10 @@ export interface PortPart {
  * modules, so a longer chain, or a second target on the same device, takes the next port.
  * This matches the solver's capacity model (slots per port x ports).
  */
-export function portLayout(chains: DesiredChain[], facts: (deviceId: string) => { programSlotsPerPort?: number; ports?: number } | undefined): Map<DesiredChain, PortPart[]> {
+export function portLayout(
+  chains: DesiredChain[],
+  facts: (deviceId: string) => { programSlotsPerPort?: number; ports?: number } | undefined,
+): Map<DesiredChain, PortPart[]> {
   const next = new Map<string, number>();
   const out = new Map<DesiredChain, PortPart[]>();
   for (const chain of chains) {

@@ -23,10 +23,23 @@ export async function flashStep({ want, deps, move, note, current, beforeStep, i
         const img = deps.firmwareImage(f.profileId);
         const res = await deps.agent.flash(
           f.deviceId,
-          { image: { profileId: img.profileId, version: img.version, digest: img.digest, signature: deps.sign(img.digest), bytes: img.bytes.toString('base64') }, activate: true },
+          {
+            image: {
+              profileId: img.profileId,
+              version: img.version,
+              digest: img.digest,
+              signature: deps.sign(img.digest),
+              bytes: img.bytes.toString('base64'),
+            },
+            activate: true,
+          },
           deps.signal,
         );
-        if (res.status !== 'committed' && res.status !== 'already_active') throw new RolloutFailure('flash', `flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`);
+        if (res.status !== 'committed' && res.status !== 'already_active')
+          throw new RolloutFailure(
+            'flash',
+            `flash of ${f.deviceId} to ${f.profileId}: ${res.status}${res.reason ? `: ${res.reason}` : ''}`,
+          );
         return f.deviceId;
       }),
     );

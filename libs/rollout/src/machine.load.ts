@@ -20,8 +20,15 @@ export async function loadStep({ want, deps, move, note, current, beforeStep }: 
           target: chain.target,
           port: part.port,
           modules: part.modules.map((m) => ({
-            name: m.name, version: m.version, digest: m.digest, signature: deps.sign(m.digest), object: m.object.toString('base64'),
-            program: m.program, persistentMaps: m.persistentMaps, pps: m.pps, ...(m.matchAction ? { matchAction: m.matchAction } : {}),
+            name: m.name,
+            version: m.version,
+            digest: m.digest,
+            signature: deps.sign(m.digest),
+            object: m.object.toString('base64'),
+            program: m.program,
+            persistentMaps: m.persistentMaps,
+            pps: m.pps,
+            ...(m.matchAction ? { matchAction: m.matchAction } : {}),
           })),
         },
         deps.signal,
@@ -31,7 +38,10 @@ export async function loadStep({ want, deps, move, note, current, beforeStep }: 
     // A chain the agent already ran is not ours to roll back later, unless it runs uncommitted:
     // a load of this rollout before its job was resumed (the machine is held by this rollout).
     const ours = changed || (await uncommittedOnAgent(deps.agent, chain, parts));
-    note(ours ? { loaded: [...current().loaded, chainKey(chain)] } : {}, `${chain.deviceId} ${changed ? 'loaded' : ours ? 'loaded before this job resumed' : 'already running'}`);
+    note(
+      ours ? { loaded: [...current().loaded, chainKey(chain)] } : {},
+      `${chain.deviceId} ${changed ? 'loaded' : ours ? 'loaded before this job resumed' : 'already running'}`,
+    );
   }
 }
 

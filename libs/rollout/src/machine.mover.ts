@@ -4,7 +4,10 @@ import { assertTransition, MachineRecord, MachineState } from './machine.state';
 export type Move = (state: MachineState, patch?: Partial<MachineRecord>, detail?: string) => Promise<MachineRecord>;
 
 /** Writes a machine's record through its steps: `move` starts a step (a durable write), `note` records a fact that rides on the next write. */
-export function mover(start: MachineRecord, deps: Pick<RunbookDeps, 'save' | 'onStep'>): { move: Move; note(patch: Partial<MachineRecord>, detail: string): void; current: () => MachineRecord } {
+export function mover(
+  start: MachineRecord,
+  deps: Pick<RunbookDeps, 'save' | 'onStep'>,
+): { move: Move; note(patch: Partial<MachineRecord>, detail: string): void; current: () => MachineRecord } {
   let rec = start;
   const move: Move = async (state, patch = {}, detail = '') => {
     if (state !== rec.state) assertTransition(rec.state, state);

@@ -5,7 +5,12 @@ import type { Failure, RunbookDeps } from './machine.runbook';
 import type { MachineRecord } from './machine.state';
 
 /** Restores what the machine ran before: the previous chain on every port touched, the previous firmware slot. */
-export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>, failure: Failure): Promise<MachineRecord> {
+export async function rollBackMachine(
+  rec: MachineRecord,
+  want: DesiredMachine,
+  deps: Pick<RunbookDeps, 'agent' | 'save' | 'onStep'>,
+  failure: Failure,
+): Promise<MachineRecord> {
   const { move, current } = mover(rec, deps);
   const reason = failure.message;
   try {
@@ -23,7 +28,8 @@ export async function rollBackMachine(rec: MachineRecord, want: DesiredMachine, 
         });
       }
     }
-    for (const f of want.flashes.filter((x) => rec.flashed.includes(x.deviceId))) await deps.agent.rollback(f.deviceId, { scope: 'firmware' });
+    for (const f of want.flashes.filter((x) => rec.flashed.includes(x.deviceId)))
+      await deps.agent.rollback(f.deviceId, { scope: 'firmware' });
     return await move('rolled-back', { reason, verifiedAt: null });
   } catch (e) {
     return move('failed', { reason: `${reason}; rollback failed: ${(e as Error).message}` }).catch(() => current());

@@ -25,8 +25,20 @@ beforeAll(async () => {
   const art = await buildModule({ name: manifest.name, dir: manifest.dir!, sources: manifest.sources }, { cacheDir: cache });
   const object = readFileSync(art.objectPath);
   mod = {
-    name: manifest.name, version: manifest.version, digest: sha256Hex(object), program: manifest.program, persistentMaps: manifest.hints.persistentMaps, object, pps: 10_000,
-    vectors: manifest.vectors.map((v) => ({ name: v.name, packetHex: packetHex(v), expectVerdict: v.expect.verdict, expectOutputHex: v.expect.outputHex, repeat: v.repeat })),
+    name: manifest.name,
+    version: manifest.version,
+    digest: sha256Hex(object),
+    program: manifest.program,
+    persistentMaps: manifest.hints.persistentMaps,
+    object,
+    pps: 10_000,
+    vectors: manifest.vectors.map((v) => ({
+      name: v.name,
+      packetHex: packetHex(v),
+      expectVerdict: v.expect.verdict,
+      expectOutputHex: v.expect.outputHex,
+      repeat: v.repeat,
+    })),
   };
 }, 120_000);
 
@@ -36,22 +48,48 @@ afterAll(async () => {
 
 /** An agent in process over one emulated Agilio (the HTTP agent adds signatures and transport). */
 function machine() {
-  const device = fixtureDevice('agilio-cx-nic', { machine: 'm1', name: 'nfp0', interfaces: ['nfp0'], linkSpeedMbps: 25_000, profileId: START });
-  const nic = new EmulatedNicDriver({ device, profile: profiles.find((p) => p.id === START)!, profiles, faults: new FaultBook(), timeScale: 0.0001 });
+  const device = fixtureDevice('agilio-cx-nic', {
+    machine: 'm1',
+    name: 'nfp0',
+    interfaces: ['nfp0'],
+    linkSpeedMbps: 25_000,
+    profileId: START,
+  });
+  const nic = new EmulatedNicDriver({
+    device,
+    profile: profiles.find((p) => p.id === START)!,
+    profiles,
+    faults: new FaultBook(),
+    timeScale: 0.0001,
+  });
   const loads: string[] = [];
   const agent: AgentPort = {
     inventory: async () => ({ agentId: 'm1', hostname: 'h1', mode: 'emulated', modeReason: null, devices: [nic.inventory()] }),
     programs: async () => ({ devices: [await nic.programs()] }),
-    flash: (_d, b) => nic.flash({ profileId: b.image.profileId, version: b.image.version, digest: b.image.digest }, { activate: b.activate }),
+    flash: (_d, b) =>
+      nic.flash({ profileId: b.image.profileId, version: b.image.version, digest: b.image.digest }, { activate: b.activate }),
     load: (_d, b) => {
       loads.push(b.modules.map((m) => m.name).join());
-      return nic.load({ port: b.port ?? 0, target: b.target, modules: b.modules.map((m) => ({ ...m, persistentMaps: m.persistentMaps ?? [], object: Buffer.from(m.object, 'base64') })) });
+      return nic.load({
+        port: b.port ?? 0,
+        target: b.target,
+        modules: b.modules.map((m) => ({ ...m, persistentMaps: m.persistentMaps ?? [], object: Buffer.from(m.object, 'base64') })),
+      });
     },
     commit: (_d, port) => nic.commit(port ?? 0),
     detach: (_d, port) => nic.detach(port ?? 0),
     rollback: (_d, b) => nic.rollback({ scope: b?.scope ?? 'program', port: b?.port ?? 0 }),
     runVectors: async (d, b) => {
-      const results = await nic.runVectors(b.port ?? 0, b.vectors.map((v) => ({ module: v.module, name: v.name, packet: Buffer.from(v.packetHex, 'hex'), expectVerdict: v.expectVerdict, repeat: v.repeat })));
+      const results = await nic.runVectors(
+        b.port ?? 0,
+        b.vectors.map((v) => ({
+          module: v.module,
+          name: v.name,
+          packet: Buffer.from(v.packetHex, 'hex'),
+          expectVerdict: v.expectVerdict,
+          repeat: v.repeat,
+        })),
+      );
       return { deviceId: d, passed: results.every((r) => r.passed), results };
     },
     counters: () => nic.counters(),
@@ -61,17 +99,34 @@ function machine() {
 }
 
 /** The operator's word per step, in order; the last one stays. */
-function run(m: ReturnType<typeof machine>, start: MachineRecord, words: Control[], acceptNotRun = true, module: RolloutModule = mod, storeFails: (r: MachineRecord) => boolean = () => false) {
+function run(
+  m: ReturnType<typeof machine>,
+  start: MachineRecord,
+  words: Control[],
+  acceptNotRun = true,
+  module: RolloutModule = mod,
+  storeFails: (r: MachineRecord) => boolean = () => false,
+) {
   const writes: MachineRecord[] = [];
   // The emulated device here has no kernel: its vectors do not run, which these tests accept explicitly.
-  const want: DesiredMachine = { systemId: 'm1', hostname: 'h1', flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }], chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [module] }], acceptNotRun };
+  const want: DesiredMachine = {
+    systemId: 'm1',
+    hostname: 'h1',
+    flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }],
+    chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload', modules: [module] }],
+    acceptNotRun,
+  };
   let rec = start;
   let n = 0;
   const done = runMachine(start, want, {
     agent: m.agent,
     sign: () => 'sig',
     save: async (r) => {
-      if (storeFails(r)) throw new StoreUnavailable(`machine ${r.systemId}`, new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'));
+      if (storeFails(r))
+        throw new StoreUnavailable(
+          `machine ${r.systemId}`,
+          new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'),
+        );
       if (r.generation !== rec.generation) throw new Error('lost');
       rec = { ...r, generation: r.generation + 1 };
       writes.push(rec);
@@ -94,7 +149,10 @@ describe('machine runbook', () => {
     expect(end.verifiedAt).not.toBeNull();
     expect(m.nic.inventory().profileId).toBe(TARGET);
     // What the check saw stays on the record: no kernel here, so nothing was sent and the counters say emulated.
-    expect(end.probe).toEqual({ sent: [{ deviceId: 'm1/nfp0', port: 0, interface: null, sent: 0 }], hops: [expect.objectContaining({ module: 'vxlan-decap', target: 'nic-xdp-offload', deviceId: 'm1/nfp0', source: 'emulated' })] });
+    expect(end.probe).toEqual({
+      sent: [{ deviceId: 'm1/nfp0', port: 0, interface: null, sent: 0 }],
+      hops: [expect.objectContaining({ module: 'vxlan-decap', target: 'nic-xdp-offload', deviceId: 'm1/nfp0', source: 'emulated' })],
+    });
   });
 
   it('a cancel seen before the health check rolls back what it changed', async () => {
@@ -121,7 +179,10 @@ describe('machine runbook', () => {
   it('vectors that could not run are never a pass: the health check fails with the reason unless the policy accepts not-run', async () => {
     const m = machine();
     const r = run(m, newMachineRecord('m1', 'h1', 0), ['run'], false);
-    const out = await r.done.then((x) => x.reason ?? 'no reason', (e: Error) => e.message);
+    const out = await r.done.then(
+      (x) => x.reason ?? 'no reason',
+      (e: Error) => e.message,
+    );
     expect(out).toMatch(/verify m1\/nfp0: test vectors not run: vxlan-decap\/.*not run: /);
     expect(r.last().verifiedAt ?? null).toBeNull();
     expect(r.last()).toMatchObject({ state: 'rolled-back', code: 'health' });
@@ -130,7 +191,10 @@ describe('machine runbook', () => {
   it('counters a model made (no kernel: no probe packet crossed the hop) are a probe not run: failed unless the policy accepts not-run', async () => {
     const quiet = { ...mod, vectors: [] };
     const refused = run(machine(), newMachineRecord('m1', 'h1', 0), ['run'], false, quiet);
-    const out = await refused.done.then((x) => x.reason ?? 'no reason', (e: Error) => e.message);
+    const out = await refused.done.then(
+      (x) => x.reason ?? 'no reason',
+      (e: Error) => e.message,
+    );
     expect(out).toMatch(/verify m1\/nfp0: probe not run: vxlan-decap \(nic-xdp-offload on m1\/nfp0\) counted by a model/);
     expect(refused.last().verifiedAt ?? null).toBeNull();
     // Accepted in so many words: the machine is verified, and the record still says what counted (a model).
@@ -147,7 +211,10 @@ describe('machine runbook', () => {
     expect(first.last()).toMatchObject({ state: 'loading', loaded: [] });
     expect(first.writes.map((w) => w.state)).toEqual(['flashing', 'loading']);
     // Nothing rolled back: the agent runs the new chain, uncommitted, on the new firmware.
-    expect((await m.nic.programs()).ports[0].current).toMatchObject({ committed: false, modules: [expect.objectContaining({ name: 'vxlan-decap' })] });
+    expect((await m.nic.programs()).ports[0].current).toMatchObject({
+      committed: false,
+      modules: [expect.objectContaining({ name: 'vxlan-decap' })],
+    });
     expect(m.nic.inventory().profileId).toBe(TARGET);
     const again = run(m, first.last(), ['run']);
     const end = await again.done;
@@ -158,10 +225,22 @@ describe('machine runbook', () => {
 
   it('a load the agent did not answer in time is unknown, neither done nor rolled back', async () => {
     const m = machine();
-    const slow = { ...m, agent: { ...m.agent, load: async () => Promise.reject(Object.assign(new Error('agent did not answer POST /load within 10 ms'), { code: 'agent_timeout', status: 504 })) } };
+    const slow = {
+      ...m,
+      agent: {
+        ...m.agent,
+        load: async () =>
+          Promise.reject(Object.assign(new Error('agent did not answer POST /load within 10 ms'), { code: 'agent_timeout', status: 504 })),
+      },
+    };
     const r = run(slow, newMachineRecord('m1', 'h1', 0), ['run']);
     const end = await r.done;
-    expect(end).toMatchObject({ state: 'unknown', verifiedAt: null, code: 'agent-timeout', reason: expect.stringMatching(/^outcome unknown: agent did not answer/) });
+    expect(end).toMatchObject({
+      state: 'unknown',
+      verifiedAt: null,
+      code: 'agent-timeout',
+      reason: expect.stringMatching(/^outcome unknown: agent did not answer/),
+    });
     expect(r.writes.map((w) => w.state)).toEqual(['flashing', 'loading', 'unknown']);
     // The flash stays: the reconciler decides with the agent's report.
     expect(m.nic.inventory().profileId).toBe(TARGET);
@@ -169,17 +248,39 @@ describe('machine runbook', () => {
 
   it('a failed step is rolled back with the code of its kind, whatever its message says', async () => {
     const flashFails = machine();
-    const fellBack = { ...flashFails, agent: { ...flashFails.agent, flash: async (d: string, b: Parameters<typeof flashFails.agent.flash>[1]) => ({ ...(await flashFails.agent.flash(d, b)), status: 'fell_back' as const, reason: 'verify failed on load' }) } };
+    const fellBack = {
+      ...flashFails,
+      agent: {
+        ...flashFails.agent,
+        flash: async (d: string, b: Parameters<typeof flashFails.agent.flash>[1]) => ({
+          ...(await flashFails.agent.flash(d, b)),
+          status: 'fell_back' as const,
+          reason: 'verify failed on load',
+        }),
+      },
+    };
     expect(await run(fellBack, newMachineRecord('m1', 'h1', 0), ['run']).done).toMatchObject({ state: 'rolled-back', code: 'flash' });
 
     // The agent's own code decides where it has one: a refused signature, not a failed load.
     const badSig = machine();
-    const refused = { ...badSig, agent: { ...badSig.agent, load: async () => Promise.reject(Object.assign(new Error('flash image rejected'), { code: 'bad_signature', status: 422 })) } };
+    const refused = {
+      ...badSig,
+      agent: {
+        ...badSig.agent,
+        load: async () => Promise.reject(Object.assign(new Error('flash image rejected'), { code: 'bad_signature', status: 422 })),
+      },
+    };
     expect(await run(refused, newMachineRecord('m1', 'h1', 0), ['run']).done).toMatchObject({ state: 'rolled-back', code: 'signature' });
 
     // Any other refusal of a load is a load failure, even one whose message talks of flashing.
     const full = machine();
-    const slots = { ...full, agent: { ...full.agent, load: async () => Promise.reject(Object.assign(new Error('no slot left after flash'), { code: 'slot_limit', status: 422 })) } };
+    const slots = {
+      ...full,
+      agent: {
+        ...full.agent,
+        load: async () => Promise.reject(Object.assign(new Error('no slot left after flash'), { code: 'slot_limit', status: 422 })),
+      },
+    };
     expect(await run(slots, newMachineRecord('m1', 'h1', 0), ['run']).done).toMatchObject({ state: 'rolled-back', code: 'load' });
   });
 });

@@ -20,7 +20,10 @@ export { chainKey } from './machine.layout';
  * What the runbook needs of a host agent: these calls of the HTTP AgentClient, typed by the agent
  * API's schemas (`@ioplane/agent-api`), so a change to the contract shows up here at compile time.
  */
-export type AgentPort = Pick<AgentClient, 'inventory' | 'programs' | 'flash' | 'load' | 'commit' | 'detach' | 'rollback' | 'runVectors' | 'counters' | 'probe'>;
+export type AgentPort = Pick<
+  AgentClient,
+  'inventory' | 'programs' | 'flash' | 'load' | 'commit' | 'detach' | 'rollback' | 'runVectors' | 'counters' | 'probe'
+>;
 
 export interface FirmwareImage {
   profileId: string;
@@ -119,10 +122,14 @@ export async function runMachine(start: MachineRecord, want: DesiredMachine, dep
     // died): it may have applied it or not. Neither done nor rolled back blind, which would fail
     // against a dead agent and leave the change in place: the reconciler asks the agent once it
     // answers and resolves it.
-    if ((failure.code === 'agent-timeout' || failure.code === 'agent-unreachable') && (current().state === 'flashing' || current().state === 'loading')) {
+    if (
+      (failure.code === 'agent-timeout' || failure.code === 'agent-unreachable') &&
+      (current().state === 'flashing' || current().state === 'loading')
+    ) {
       return move('unknown', { reason: `outcome unknown: ${failure.message}`, code: failure.code });
     }
-    if (current().state === 'pending' && e instanceof RolloutStop) return move('cancelled', { reason: failure.message, code: failure.code });
+    if (current().state === 'pending' && e instanceof RolloutStop)
+      return move('cancelled', { reason: failure.message, code: failure.code });
     return rollBackMachine(current(), want, deps, failure);
   }
 }

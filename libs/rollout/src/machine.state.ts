@@ -39,7 +39,10 @@ const NEXT: Record<MachineState, MachineState[]> = {
 };
 
 export class StateTransitionError extends Error {
-  constructor(readonly from: MachineState, readonly to: MachineState) {
+  constructor(
+    readonly from: MachineState,
+    readonly to: MachineState,
+  ) {
     super(`illegal machine state change ${from} -> ${to}`);
   }
 }
@@ -78,5 +81,19 @@ export interface ProbeReport {
 }
 
 export function newMachineRecord(systemId: string, hostname: string, wave: number): MachineRecord {
-  return { systemId, hostname, wave, state: 'pending', generation: 0, flashed: [], loaded: [], verifiedAt: null, attempts: 0, reason: null, code: null, startedAt: null, updatedAt: new Date().toISOString() };
+  return {
+    systemId,
+    hostname,
+    wave,
+    state: 'pending',
+    generation: 0,
+    flashed: [],
+    loaded: [],
+    verifiedAt: null,
+    attempts: 0,
+    reason: null,
+    code: null,
+    startedAt: null,
+    updatedAt: new Date().toISOString(),
+  };
 }

@@ -17,8 +17,15 @@ function verifyParts(want: DesiredMachine, devices: Layout) {
 
 export function verifyReads(want: DesiredMachine, devices: Layout, deps: RunbookDeps): VerifyReads {
   // Vectors may move a kernel program's counters, so a device that runs any is read after them.
-  const withVectors = new Set(verifyParts(want, devices).filter(({ part }) => part.modules.some((m) => m.vectors.length)).map(({ chain }) => chain.deviceId));
-  const reads: VerifyReads = { programs: deps.agent.programs(), countersBefore: want.chains.map((c) => (withVectors.has(c.deviceId) ? null : deps.agent.counters(c.deviceId))) };
+  const withVectors = new Set(
+    verifyParts(want, devices)
+      .filter(({ part }) => part.modules.some((m) => m.vectors.length))
+      .map(({ chain }) => chain.deviceId),
+  );
+  const reads: VerifyReads = {
+    programs: deps.agent.programs(),
+    countersBefore: want.chains.map((c) => (withVectors.has(c.deviceId) ? null : deps.agent.counters(c.deviceId))),
+  };
   // verify awaits them and fails on their errors; a stop before verify leaves them unread.
   for (const r of [reads.programs, ...reads.countersBefore]) r?.catch(() => undefined);
   return reads;
@@ -34,7 +41,10 @@ export async function verify(want: DesiredMachine, devices: Layout, deps: Runboo
     const expected = part.modules.map((m) => `${m.name}@${m.digest}`);
     if (JSON.stringify(running) !== JSON.stringify(expected)) {
       const reordered = running.length === expected.length && [...running].sort().join() === [...expected].sort().join();
-      throw new RolloutFailure('health', `verify ${chain.deviceId} port ${part.port}: ${reordered ? 'the chain runs in the wrong order: ' : ''}agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`);
+      throw new RolloutFailure(
+        'health',
+        `verify ${chain.deviceId} port ${part.port}: ${reordered ? 'the chain runs in the wrong order: ' : ''}agent runs [${running.join(', ')}], expected [${expected.join(', ')}]`,
+      );
     }
   }
   // Vectors run only on what the digests proved is ours.
@@ -52,14 +62,24 @@ export async function verify(want: DesiredMachine, devices: Layout, deps: Runboo
     const failed = r.results.filter((x) => !x.passed && !(want.acceptNotRun && notRun(x)));
     if (failed.length || (!r.passed && !r.results.length)) {
       const what = failed.every(notRun) ? 'test vectors not run' : 'test vectors failed';
-      throw new RolloutFailure('health', `verify ${chain.deviceId}: ${what}: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`);
+      throw new RolloutFailure(
+        'health',
+        `verify ${chain.deviceId}: ${what}: ${failed.map((f) => `${f.module}/${f.name}: ${f.reason ?? 'mismatch'}`).join('; ')}`,
+      );
     }
   });
   // Counters not read yet are read after the vectors ran, so only probe traffic can move them.
   const before = await Promise.all(want.chains.map((c, i) => reads.countersBefore[i] ?? deps.agent.counters(c.deviceId)));
   // The wait for the traffic starts with the probes; the counters are read once both are done.
   const [sent] = await Promise.all([
-    Promise.all(parts.map(async ({ chain, part }) => ({ deviceId: chain.deviceId, port: part.port, interface: chain.interface ?? null, sent: (await deps.agent.probe(chain.deviceId, part.port, 50)).sent }))),
+    Promise.all(
+      parts.map(async ({ chain, part }) => ({
+        deviceId: chain.deviceId,
+        port: part.port,
+        interface: chain.interface ?? null,
+        sent: (await deps.agent.probe(chain.deviceId, part.port, 50)).sent,
+      })),
+    ),
     (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(deps.probeMs ?? 200),
   ]);
   const after = await Promise.all(want.chains.map((c) => deps.agent.counters(c.deviceId)));
@@ -81,12 +101,25 @@ export async function verify(want: DesiredMachine, devices: Layout, deps: Runboo
   // Modeled counters (no kernel on the agent: source `emulated`) saw no probe packet: the check did not run there.
   const modeled = seen.filter((x) => x.source === 'emulated');
   if (modeled.length && !want.acceptNotRun) {
-    throw new RolloutFailure('health', `verify ${modeled[0].chain.deviceId}: probe not run: ${modeled.map(hopName).join(', ')} counted by a model (no packet crossed ${modeled.length > 1 ? 'them' : 'it'}, no kernel on the agent)`);
+    throw new RolloutFailure(
+      'health',
+      `verify ${modeled[0].chain.deviceId}: probe not run: ${modeled.map(hopName).join(', ')} counted by a model (no packet crossed ${modeled.length > 1 ? 'them' : 'it'}, no kernel on the agent)`,
+    );
   }
   const stop = probeStop(seen.filter((x) => x.source !== 'emulated'));
   if (stop) throw new RolloutFailure('health', stop);
   // What the check saw, kept on the machine's record: operators (and the demo) read it per hop.
-  return { sent, hops: seen.map((x) => ({ module: x.module, target: x.chain.target, deviceId: x.chain.deviceId, interface: x.chain.interface ?? null, packets: x.packets, source: x.source ?? null })) };
+  return {
+    sent,
+    hops: seen.map((x) => ({
+      module: x.module,
+      target: x.chain.target,
+      deviceId: x.chain.deviceId,
+      interface: x.chain.interface ?? null,
+      packets: x.packets,
+      source: x.source ?? null,
+    })),
+  };
 }
 
 interface ProbeSeen {
@@ -96,7 +129,8 @@ interface ProbeSeen {
   source?: string | null;
 }
 
-const hopName = (s: ProbeSeen): string => `${s.module} (${s.chain.target} on ${s.chain.deviceId}${s.chain.interface ? ` at ${s.chain.interface}` : ''})`;
+const hopName = (s: ProbeSeen): string =>
+  `${s.module} (${s.chain.target} on ${s.chain.deviceId}${s.chain.interface ? ` at ${s.chain.interface}` : ''})`;
 
 /**
  * Where probe packets sent at a port's wire stopped, from the per-module chain counters in the
@@ -116,7 +150,8 @@ export function probeStop(seen: readonly ProbeSeen[]): string | null {
     if (first === 0 && hops.every((h) => h.packets <= 0)) {
       return `verify ${hops[0].chain.deviceId}: no module counted the probe packets sent at ${port}'s wire: ${hops.map(hopName).join(', ')} not on that port's path (attached to another interface)`;
     }
-    if (first === 0) return `verify ${hops[0].chain.deviceId}: ${hopName(hops[0])} counted no packets under probe traffic at ${port}, though later hops did`;
+    if (first === 0)
+      return `verify ${hops[0].chain.deviceId}: ${hopName(hops[0])} counted no packets under probe traffic at ${port}, though later hops did`;
     return `verify ${hops[first].chain.deviceId}: probe packets at ${port} stop after ${hopName(hops[first - 1])} counted ${hops[first - 1].packets}: ${hopName(hops[first])} counted none; the hop between drops them`;
   }
   return null;

@@ -13,7 +13,11 @@ const never = async () => false;
 function agent(gate: Promise<void> = Promise.resolve()) {
   const calls: string[] = [];
   const a = {
-    inventory: async () => (calls.push('inventory'), await gate, { agentId: M, hostname: 'h1', mode: 'emulated', modeReason: null, devices: [] }),
+    inventory: async () => (
+      calls.push('inventory'),
+      await gate,
+      { agentId: M, hostname: 'h1', mode: 'emulated', modeReason: null, devices: [] }
+    ),
     programs: async () => (calls.push('programs'), await gate, { devices: [] }),
   } as unknown as AgentPort;
   return { agent: a, calls };
@@ -57,7 +61,9 @@ describe('the reconciler writes under the machine lease', () => {
     const keys = await redis.keys(new StateKeys(prefix).pattern);
     if (keys.length) await redis.del(...keys);
     await repo.claimMachines(PLACEMENT, [M], never);
-    await repo.initMachines(PLACEMENT, [{ ...newMachineRecord(M, 'h1', 0), state: 'unknown', reason: 'outcome unknown: agent timeout' } as MachineRecord]);
+    await repo.initMachines(PLACEMENT, [
+      { ...newMachineRecord(M, 'h1', 0), state: 'unknown', reason: 'outcome unknown: agent timeout' } as MachineRecord,
+    ]);
   });
   afterAll(async () => {
     const keys = await redis.keys(new StateKeys(prefix).pattern);
@@ -73,10 +79,17 @@ describe('the reconciler writes under the machine lease', () => {
 
     const r = await sut(a.agent).reconcile(PLACEMENT, never);
 
-    expect({ resolved: r.resolved, unresolved: r.unresolved.map((u) => u.systemId), calls: a.calls }).toEqual({ resolved: [], unresolved: [M], calls: [] });
+    expect({ resolved: r.resolved, unresolved: r.unresolved.map((u) => u.systemId), calls: a.calls }).toEqual({
+      resolved: [],
+      unresolved: [M],
+      calls: [],
+    });
     expect(await repo.machine(PLACEMENT, M)).toEqual(before);
     // The holder's own write goes through: the reconciler took nothing from it.
-    expect(await repo.saveMachine(PLACEMENT, { ...before, state: 'committed' }, job.fence)).toMatchObject({ state: 'committed', generation: before.generation + 1 });
+    expect(await repo.saveMachine(PLACEMENT, { ...before, state: 'committed' }, job.fence)).toMatchObject({
+      state: 'committed',
+      generation: before.generation + 1,
+    });
   });
 
   it('writes nothing once its hold was taken over while it asked the agent (a resumed job now holds the machine)', async () => {

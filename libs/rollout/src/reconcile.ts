@@ -39,14 +39,19 @@ export type Resolution =
  * commit, so the old chain is restored. A load that is uncommitted and runs our digests is this
  * rollout's (its machine was held by it), so it is rolled back even when its record missed it.
  */
-export function resolveMachine(rec: Pick<MachineRecord, 'state' | 'verifiedAt' | 'loaded' | 'flashed'>, facts: AgentFacts, jobAlive: boolean): Resolution {
+export function resolveMachine(
+  rec: Pick<MachineRecord, 'state' | 'verifiedAt' | 'loaded' | 'flashed'>,
+  facts: AgentFacts,
+  jobAlive: boolean,
+): Resolution {
   if (TERMINAL.has(rec.state)) return { action: 'none' };
   if (rec.state !== 'unknown' && (jobAlive || (rec.state === 'verifying' && rec.verifiedAt))) return { action: 'wait' };
   // A flash outlives the call that asked for it (its agent died or hung): its card decides the outcome when done.
   if (facts.updating?.length) return { action: 'later', reason: `a flash is still running on ${facts.updating.join(', ')}` };
   const ports = facts.ports;
   // A rollback left half-done (its job or reconcile pass is gone) is finished, whatever runs now.
-  if (ports.length && rec.state !== 'rolling-back' && ports.every((p) => p.runsNew && !p.uncommitted)) return { action: 'record-committed' };
+  if (ports.length && rec.state !== 'rolling-back' && ports.every((p) => p.runsNew && !p.uncommitted))
+    return { action: 'record-committed' };
   const ours = new Set(rec.loaded);
   for (const p of ports) if (p.runsNew && p.uncommitted) ours.add(p.chain);
   const flashed = [...new Set([...rec.flashed, ...(facts.flashed ?? [])])];

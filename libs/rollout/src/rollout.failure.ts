@@ -35,7 +35,16 @@ export type RolloutFailureCode = (typeof ROLLOUT_FAILURE_CODES)[number];
 export class RolloutFailure extends CodedError<RolloutFailureCode> {}
 
 /** Transport errors that mean the request never reached an agent (Node's and undici's codes). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 const SIGNATURE = new Set(['bad_signature', 'digest_mismatch']);
 /** The step a failure in each state belongs to, when the error itself does not say. */
 const STEP: Partial<Record<MachineState, RolloutFailureCode>> = { flashing: 'flash', loading: 'load', verifying: 'health' };

@@ -79,7 +79,10 @@ export class LostMachine extends Error {
 /** A wave cannot be decided yet: some of its machines' agents could not be asked; its job runs again. */
 export class UnresolvedMachines extends Error {
   readonly code = 'machines_unresolved';
-  constructor(wave: number, readonly machines: Array<{ systemId: string; reason: string }>) {
+  constructor(
+    wave: number,
+    readonly machines: Array<{ systemId: string; reason: string }>,
+  ) {
     super(`wave ${wave}: ${machines.length} machine(s) not resolved yet: ${machines.map((m) => `${m.systemId} (${m.reason})`).join('; ')}`);
   }
 }
@@ -89,7 +92,12 @@ function sameRecord(a: MachineRecord, b: MachineRecord): boolean {
   return JSON.stringify({ ...a, generation: 0, updatedAt: '' }) === JSON.stringify({ ...b, generation: 0, updatedAt: '' });
 }
 
-export type WaveOutcome = { wave: number; failed: number; total: number; result: 'next' | 'completed' | 'halted' | 'cancelled' | 'rolled-back' };
+export type WaveOutcome = {
+  wave: number;
+  failed: number;
+  total: number;
+  result: 'next' | 'completed' | 'halted' | 'cancelled' | 'rolled-back';
+};
 
 export class RolloutOrchestrator {
   /** ed25519 signatures are deterministic: one per artifact digest, not one per machine. */
@@ -115,9 +123,16 @@ export class RolloutOrchestrator {
     const existing = await this.env.store.getRolloutPlan<RolloutPlan>(placementId);
     if (existing) return existing;
     const ordered = [...machines].sort((a, b) => a.hostname.localeCompare(b.hostname));
-    const plan = planWaves(placementId, ordered.map((m) => m.systemId), policy);
+    const plan = planWaves(
+      placementId,
+      ordered.map((m) => m.systemId),
+      policy,
+    );
     const host = new Map(ordered.map((m) => [m.systemId, m.hostname]));
-    await this.env.store.initMachines(placementId, plan.waves.flatMap((w) => w.machines.map((id) => newMachineRecord(id, host.get(id)!, w.index))));
+    await this.env.store.initMachines(
+      placementId,
+      plan.waves.flatMap((w) => w.machines.map((id) => newMachineRecord(id, host.get(id)!, w.index))),
+    );
     await this.env.store.putRolloutPlan(placementId, plan);
     return plan;
   }
@@ -184,19 +199,35 @@ export class RolloutOrchestrator {
     const ids = new Set(plan.waves[wave].machines);
     // Every machine job of the wave has ended: a machine its job left unresolved (outcome unknown,
     // or in flight when its retries ran out) is resolved from what its agent runs before the verdict.
-    const { unresolved } = await this.reconcile(placementId, async () => false, (r) => ids.has(r.systemId));
+    const { unresolved } = await this.reconcile(
+      placementId,
+      async () => false,
+      (r) => ids.has(r.systemId),
+    );
     // One whose agent cannot be asked counts as failed for the verdict; it is marked unknown, so the
     // reconciler job resolves it when its agent answers.
     for (const u of unresolved) {
       await this.underLease(placementId, u.systemId, `${placementId}.w${wave}`, async (fence) => {
         const r = await this.env.store.machine<MachineRecord>(placementId, u.systemId);
-        if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && !r.verifiedAt) await this.saver(placementId, fence)({ ...r, state: 'unknown', reason: `outcome unknown: ${u.reason}` });
+        if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && !r.verifiedAt)
+          await this.saver(placementId, fence)({ ...r, state: 'unknown', reason: `outcome unknown: ${u.reason}` });
       }).catch(() => undefined);
     }
     const recs = (await this.env.store.machines<MachineRecord>(placementId)).filter((r) => ids.has(r.systemId));
     const control = await this.control(placementId);
-    const outcomes: MachineOutcome[] = recs.map((r) => (r.state === 'committed' || r.verifiedAt ? 'committed' : r.state === 'cancelled' ? 'cancelled' : r.state === 'rolled-back' ? 'rolled-back' : 'failed'));
-    const verdict = waveVerdict(outcomes.filter((o) => o !== 'cancelled'), plan.policy.failureThreshold);
+    const outcomes: MachineOutcome[] = recs.map((r) =>
+      r.state === 'committed' || r.verifiedAt
+        ? 'committed'
+        : r.state === 'cancelled'
+          ? 'cancelled'
+          : r.state === 'rolled-back'
+            ? 'rolled-back'
+            : 'failed',
+    );
+    const verdict = waveVerdict(
+      outcomes.filter((o) => o !== 'cancelled'),
+      plan.policy.failureThreshold,
+    );
 
     // The operator's word comes first: machines a cancel rolled back are not failures of the wave.
     const stopped = control === 'cancel' || control === 'rollback';
@@ -204,21 +235,28 @@ export class RolloutOrchestrator {
       const why = stopped
         ? `rollout ${control === 'cancel' ? 'cancelled' : 'rolled back'} by the operator`
         : `wave ${wave} halted: ${verdict.failed} of ${verdict.total} machines failed (threshold ${Math.round(plan.policy.failureThreshold * 100)} %)`;
-      await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (r) => this.rollBack(placementId, r, { code: 'wave-halted', message: why }, `${placementId}.w${wave}`));
+      await eachBounded(
+        recs.filter((x) => x.verifiedAt && x.state === 'verifying'),
+        COMMIT_CONCURRENCY,
+        (r) => this.rollBack(placementId, r, { code: 'wave-halted', message: why }, `${placementId}.w${wave}`),
+      );
       const result = stopped ? (control === 'cancel' ? 'cancelled' : 'rolled-back') : 'halted';
       return { wave, failed: verdict.failed, total: verdict.total, result };
     }
     // The next wave waits on these commits, so they go out in parallel (machines are independent).
-    await eachBounded(recs.filter((x) => x.verifiedAt && x.state === 'verifying'), COMMIT_CONCURRENCY, (seen) =>
-      this.underLease(placementId, seen.systemId, `${placementId}.w${wave}`, async (fence) => {
-        // Read again under the lease: what was read before it may have moved on.
-        const r = await this.env.store.machine<MachineRecord>(placementId, seen.systemId);
-        if (!r || !r.verifiedAt || r.state !== 'verifying') return;
-        const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
-        // commitMachine checks that the agent runs exactly this placement's chain before committing.
-        const done = await commitMachine(r, want, { agent, save: this.saver(placementId, fence) });
-        if (done.state === 'committed') await this.env.onCommitted(placementId, done, want);
-      }),
+    await eachBounded(
+      recs.filter((x) => x.verifiedAt && x.state === 'verifying'),
+      COMMIT_CONCURRENCY,
+      (seen) =>
+        this.underLease(placementId, seen.systemId, `${placementId}.w${wave}`, async (fence) => {
+          // Read again under the lease: what was read before it may have moved on.
+          const r = await this.env.store.machine<MachineRecord>(placementId, seen.systemId);
+          if (!r || !r.verifiedAt || r.state !== 'verifying') return;
+          const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
+          // commitMachine checks that the agent runs exactly this placement's chain before committing.
+          const done = await commitMachine(r, want, { agent, save: this.saver(placementId, fence) });
+          if (done.state === 'committed') await this.env.onCommitted(placementId, done, want);
+        }),
     );
     // A placement completes only when every machine is terminal: the wave job runs again until then.
     if (wave + 1 >= plan.waves.length && unresolved.length) throw new UnresolvedMachines(wave, unresolved);
@@ -230,7 +268,11 @@ export class RolloutOrchestrator {
    * committed-new or restored-old, as its agent reports (resolveMachine decides). Machines whose
    * agent cannot be asked stay as they are and are returned as unresolved.
    */
-  async reconcile(placementId: string, jobAlive: (systemId: string) => Promise<boolean>, only: (r: MachineRecord) => boolean = () => true): Promise<{ resolved: MachineRecord[]; unresolved: Array<{ systemId: string; reason: string }> }> {
+  async reconcile(
+    placementId: string,
+    jobAlive: (systemId: string) => Promise<boolean>,
+    only: (r: MachineRecord) => boolean = () => true,
+  ): Promise<{ resolved: MachineRecord[]; unresolved: Array<{ systemId: string; reason: string }> }> {
     const recs = (await this.env.store.machines<MachineRecord>(placementId)).filter((r) => only(r) && !TERMINAL.has(r.state));
     const out = { resolved: [] as MachineRecord[], unresolved: [] as Array<{ systemId: string; reason: string }> };
     await eachBounded(recs, COMMIT_CONCURRENCY, async (r) => {
@@ -269,7 +311,10 @@ export class RolloutOrchestrator {
       const save = this.saver(placementId, fence);
       // Unknown first: an in-flight record goes to its outcome through it (the transition table
       // says so); a rollback left half-done goes on as one.
-      const rec = r.state === 'unknown' || r.state === 'rolling-back' ? r : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
+      const rec =
+        r.state === 'unknown' || r.state === 'rolling-back'
+          ? r
+          : await save({ ...r, state: 'unknown', reason: r.reason ?? `${r.state}: its job ended without an outcome` });
       const why = rec.reason?.startsWith(RESOLVED) ? rec.reason : `${RESOLVED}${rec.reason ?? 'outcome unknown'}`;
       switch (decision.action) {
         case 'record-committed': {
@@ -280,7 +325,12 @@ export class RolloutOrchestrator {
         case 'record-restored':
           return save({ ...rec, state: 'rolled-back', reason: why, code: 'outcome-unknown', verifiedAt: null });
         case 'restore':
-          return rollBackMachine({ ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])], flashed: decision.flashed }, want, { agent, save }, { code: 'outcome-unknown', message: why });
+          return rollBackMachine(
+            { ...rec, loaded: [...new Set([...rec.loaded, ...decision.loaded])], flashed: decision.flashed },
+            want,
+            { agent, save },
+            { code: 'outcome-unknown', message: why },
+          );
       }
     });
   }
@@ -294,7 +344,9 @@ export class RolloutOrchestrator {
     const recs = await this.env.store.machines<MachineRecord>(placementId);
     let n = 0;
     for (const r of recs.filter((x) => x.state === 'pending')) {
-      await this.underLease(placementId, r.systemId, `${placementId}.cancel`, (fence) => this.saver(placementId, fence)({ ...r, state: 'cancelled', reason, code }));
+      await this.underLease(placementId, r.systemId, `${placementId}.cancel`, (fence) =>
+        this.saver(placementId, fence)({ ...r, state: 'cancelled', reason, code }),
+      );
       n++;
     }
     return n;
@@ -305,21 +357,33 @@ export class RolloutOrchestrator {
    * placement get their chains removed and firmware restored; a machine that ran an earlier
    * placement keeps this one (its old programs are gone from the agent) and says so.
    */
-  async revertCommitted(placementId: string, hadPrevious: (systemId: string) => Promise<boolean>): Promise<{ reverted: string[]; kept: string[] }> {
+  async revertCommitted(
+    placementId: string,
+    hadPrevious: (systemId: string) => Promise<boolean>,
+  ): Promise<{ reverted: string[]; kept: string[] }> {
     const out = { reverted: [] as string[], kept: [] as string[] };
     for (const r of (await this.env.store.machines<MachineRecord>(placementId)).filter((x) => x.state === 'committed')) {
       if (await hadPrevious(r.systemId)) {
         out.kept.push(r.systemId);
         continue;
       }
-      const done = await this.rollBack(placementId, { ...r, loaded: r.loaded }, { code: 'operator', message: 'rolled back by the operator' });
+      const done = await this.rollBack(
+        placementId,
+        { ...r, loaded: r.loaded },
+        { code: 'operator', message: 'rolled back by the operator' },
+      );
       if (done.state === 'rolled-back') out.reverted.push(r.systemId);
       else out.kept.push(r.systemId);
     }
     return out;
   }
 
-  private async rollBack(placementId: string, r: MachineRecord, failure: Failure, holder = `${placementId}.rollback`): Promise<MachineRecord> {
+  private async rollBack(
+    placementId: string,
+    r: MachineRecord,
+    failure: Failure,
+    holder = `${placementId}.rollback`,
+  ): Promise<MachineRecord> {
     return this.underLease(placementId, r.systemId, holder, async (fence) => {
       const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
       return rollBackMachine(r, want, { agent, save: this.saver(placementId, fence) }, failure);
@@ -335,8 +399,9 @@ export class RolloutOrchestrator {
       return await fn(fence);
     } finally {
       // A hold not given back runs out by itself; the step's own outcome is what counts here.
-      await leases.letGo(fence).catch((e: unknown) => this.env.log?.('machine lease not given back', { placementId, systemId, err: (e as Error).message }));
+      await leases
+        .letGo(fence)
+        .catch((e: unknown) => this.env.log?.('machine lease not given back', { placementId, systemId, err: (e as Error).message }));
     }
   }
 }
-

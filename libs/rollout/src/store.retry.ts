@@ -5,7 +5,10 @@
  */
 export class StoreUnavailable extends Error {
   readonly code = 'store_unavailable';
-  constructor(what: string, override readonly cause: unknown) {
+  constructor(
+    what: string,
+    override readonly cause: unknown,
+  ) {
     super(`state store unavailable (${what}): ${(cause as Error)?.message ?? String(cause)}`);
   }
 }

@@ -54,7 +54,9 @@ describe('loadConfig', () => {
 
 describe('loadConfig: Redis deployments', () => {
   it('folds Sentinel variables into REDIS_URL', () => {
-    expect(loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', REDIS_SENTINEL_NAME: 'ioplane', REDIS_PASSWORD: 'pw' }).REDIS_URL).toBe('redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/ioplane');
+    expect(
+      loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', REDIS_SENTINEL_NAME: 'ioplane', REDIS_PASSWORD: 'pw' }).REDIS_URL,
+    ).toBe('redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/ioplane');
     expect(loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000,n2:7000' }).REDIS_URL).toBe('redis+cluster://n1:7000,n2:7000');
   });
 

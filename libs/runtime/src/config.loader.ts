@@ -3,7 +3,10 @@ import { configSchema, IoplaneConfig } from './config.schema';
 
 export class ConfigError extends Error {
   readonly code = 'config';
-  constructor(readonly variable: string, readonly reason: string) {
+  constructor(
+    readonly variable: string,
+    readonly reason: string,
+  ) {
     super(`invalid environment variable ${variable}: ${reason}`);
   }
 }

@@ -1,14 +1,23 @@
 import { z } from 'zod';
 
 const port = (fallback: number) =>
-  z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(0, 'must be 0..65535').max(65535, 'must be 0..65535').default(fallback);
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(0, 'must be 0..65535')
+    .max(65535, 'must be 0..65535')
+    .default(fallback);
 
-const millis = (fallback: number) => z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(100, 'must be at least 100 ms').default(fallback);
+const millis = (fallback: number) =>
+  z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(100, 'must be at least 100 ms').default(fallback);
 
 /** Every environment variable ioplane reads, with its default. Validated once at start-up. */
 export const configSchema = z.object({
   /** redis://, rediss://, redis+sentinel://s1,s2/<master> or redis+cluster://n1,n2 (see redis.endpoint.ts). */
-  REDIS_URL: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://')
+    .optional(),
   /** Sentinel instead of one server: host:port,... of the sentinels and the master name they monitor. */
   REDIS_SENTINELS: z.string().min(1).optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).optional(),
@@ -18,12 +27,18 @@ export const configSchema = z.object({
   /** The data nodes' password with REDIS_SENTINELS or REDIS_CLUSTER_NODES (a URL carries its own). */
   REDIS_PASSWORD: z.string().min(1).optional(),
   IOPLANE_DATA_DIR: z.string().min(1).default('var'),
-  IOPLANE_PREFIX: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits or -').default('ioplane'),
+  IOPLANE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits or -')
+    .default('ioplane'),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port(8080),
   IOPLANE_API_URL: z.url({ error: 'must be a URL' }).default('http://127.0.0.1:8080'),
   MAAS_URL: z.url({ error: 'must be a URL' }).optional(),
-  MAAS_API_KEY: z.string().regex(/^[^:\s]+:[^:\s]+:[^:\s]+$/, 'must be consumer_key:token_key:token_secret').optional(),
+  MAAS_API_KEY: z
+    .string()
+    .regex(/^[^:\s]+:[^:\s]+:[^:\s]+$/, 'must be consumer_key:token_key:token_secret')
+    .optional(),
   MAAS_HOST: z.string().min(1).default('127.0.0.1'),
   MAAS_PORT: port(5240),
   FLEET_FILE: z.string().min(1).default('fleets/demo.yaml'),
@@ -36,11 +51,17 @@ export const configSchema = z.object({
   /** Where machines MAAS deploys for ioplane get the agent package: a .deb URL they can reach... */
   IOPLANE_AGENT_PACKAGE_URL: z.url({ error: 'must be a URL' }).optional(),
   /** ...or a one-line apt source that has ioplane-agent. */
-  IOPLANE_AGENT_APT_SOURCE: z.string().regex(/^deb \S/, 'must be a one-line apt source: deb [options] <uri> <suite> <component>').optional(),
+  IOPLANE_AGENT_APT_SOURCE: z
+    .string()
+    .regex(/^deb \S/, 'must be a one-line apt source: deb [options] <uri> <suite> <component>')
+    .optional(),
   /** The folder GET /v1/agent-package serves ioplane-agent_<version>_<arch>.deb from (the controller package installs it there). */
   IOPLANE_AGENT_PACKAGES_DIR: z.string().min(1).default('/usr/share/ioplane/agent'),
   /** The distro_series MAAS deploys: one that has the agent package's dependencies (glibc 2.34+, bpftool, libbpf1). */
-  IOPLANE_DEPLOY_DISTRO: z.string().regex(/^[a-z0-9./-]+$/, 'must be a MAAS distro_series (noble, ubuntu/noble)').default('noble'),
+  IOPLANE_DEPLOY_DISTRO: z
+    .string()
+    .regex(/^[a-z0-9./-]+$/, 'must be a MAAS distro_series (noble, ubuntu/noble)')
+    .default('noble'),
   /** How long a deployment may take before the job gives up on it (MAAS's own node_timeout is 30 min). */
   IOPLANE_DEPLOY_TIMEOUT_MS: millis(30 * 60_000),
   /** Signing key pair and the agent token secret; created on first start. */

@@ -32,7 +32,11 @@ export function ensurePrivateDir(dir: string, field = 'IOPLANE_DATA_DIR'): void 
   try {
     chmodSync(abs, st.mode & 0o7700);
   } catch (e) {
-    throw new DataDirError('not_private', `${field}: ${abs} is readable by others and cannot be narrowed to 0700 (${(e as NodeJS.ErrnoException).code}); run as its owner or chmod 700 it`, field);
+    throw new DataDirError(
+      'not_private',
+      `${field}: ${abs} is readable by others and cannot be narrowed to 0700 (${(e as NodeJS.ErrnoException).code}); run as its owner or chmod 700 it`,
+      field,
+    );
   }
 }
 

@@ -48,9 +48,13 @@ describe('redaction of URLs and query strings', () => {
   it('masks an API token anywhere, and credential parameters of a query string', () => {
     const token = 'iop_abcdefghij12_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq';
     const out = line((log) =>
-      log.info({ req: { method: 'GET', url: `/admin/queues/login?token=${token}&page=2` } }, `GET /v1/x?api_key=k3y-value-1&password=hunter2xyz&key=plainkeyvalue&fault_token=faultfaultfault&ok=1 Bearer ${token.slice(4)}`),
+      log.info(
+        { req: { method: 'GET', url: `/admin/queues/login?token=${token}&page=2` } },
+        `GET /v1/x?api_key=k3y-value-1&password=hunter2xyz&key=plainkeyvalue&fault_token=faultfaultfault&ok=1 Bearer ${token.slice(4)}`,
+      ),
     );
-    for (const secret of [token, token.slice(4), 'k3y-value-1', 'hunter2xyz', 'plainkeyvalue', 'faultfaultfault']) expect(out).not.toContain(secret);
+    for (const secret of [token, token.slice(4), 'k3y-value-1', 'hunter2xyz', 'plainkeyvalue', 'faultfaultfault'])
+      expect(out).not.toContain(secret);
     expect(out).toContain('page=2');
     expect(out).toContain('ok=1');
     expect(JSON.parse(out).req.url).toBe('/admin/queues/login?token=[Redacted]&page=2');
@@ -67,9 +71,22 @@ describe('redaction of URLs and query strings', () => {
   });
 
   it('masks credential fields of a logged object at any depth (pino-http logs req.query), keeping ids and names', () => {
-    const out = line((log) => log.info({ req: { query: { password: 'hunter2hunter2', api_key: 'k3yk3yk3y', zone: 'zone-a' }, deep: { x: { faultToken: 'ffffffffff' } } }, tokenId: 'abc123def456', tokenName: 'ops' }, 'q'));
+    const out = line((log) =>
+      log.info(
+        {
+          req: { query: { password: 'hunter2hunter2', api_key: 'k3yk3yk3y', zone: 'zone-a' }, deep: { x: { faultToken: 'ffffffffff' } } },
+          tokenId: 'abc123def456',
+          tokenName: 'ops',
+        },
+        'q',
+      ),
+    );
     for (const secret of ['hunter2hunter2', 'k3yk3yk3y', 'ffffffffff']) expect(out).not.toContain(secret);
-    expect(JSON.parse(out)).toMatchObject({ req: { query: { zone: 'zone-a', password: '[Redacted]' } }, tokenId: 'abc123def456', tokenName: 'ops' });
+    expect(JSON.parse(out)).toMatchObject({
+      req: { query: { zone: 'zone-a', password: '[Redacted]' } },
+      tokenId: 'abc123def456',
+      tokenName: 'ops',
+    });
   });
 
   it('masks a percent-encoded MAAS key', () => {
@@ -80,7 +97,9 @@ describe('redaction of URLs and query strings', () => {
 
   it('masks a registered secret in its percent-encoded form too', () => {
     registerSecret('p@ss/w0rd:with-odd-chars');
-    const out = line((log) => log.info(`url redis://x:${encodeURIComponent('p@ss/w0rd:with-odd-chars')}@h and raw p@ss/w0rd:with-odd-chars`));
+    const out = line((log) =>
+      log.info(`url redis://x:${encodeURIComponent('p@ss/w0rd:with-odd-chars')}@h and raw p@ss/w0rd:with-odd-chars`),
+    );
     expect(out).not.toContain('w0rd');
   });
 });

@@ -28,7 +28,14 @@ describe('startEmbeddedRedis', () => {
 
   it('wants a password, listens on loopback only, and keeps the password off its command line', async () => {
     const r = await startEmbeddedRedis({ dataDir: join(dir, 'auth') });
-    const anon = new Redis({ host: '127.0.0.1', port: r.port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const anon = new Redis({
+      host: '127.0.0.1',
+      port: r.port,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     const authed = new Redis(r.url, { lazyConnect: true });
     try {
       expect(r.url).toBe(`redis://:${r.password}@127.0.0.1:${r.port}`);
@@ -49,7 +56,9 @@ describe('startEmbeddedRedis', () => {
 
   it('refuses a password that would need encoding in REDIS_URL', async () => {
     await expect(startEmbeddedRedis({ dataDir: join(dir, 'bad'), password: 'short' })).rejects.toThrow(/password/);
-    await expect(startEmbeddedRedis({ dataDir: join(dir, 'bad'), password: 'has:colons@and/slashes-0123456789' })).rejects.toThrow(/password/);
+    await expect(startEmbeddedRedis({ dataDir: join(dir, 'bad'), password: 'has:colons@and/slashes-0123456789' })).rejects.toThrow(
+      /password/,
+    );
   });
 });
 

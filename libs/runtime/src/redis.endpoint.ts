@@ -34,18 +34,24 @@ const SCHEME = /^(rediss?|redis\+sentinel|redis\+cluster):\/\/(?:([^@/]*)@)?([^/
 
 export function parseRedisEndpoint(url: string): RedisEndpoint {
   const m = SCHEME.exec(url);
-  if (!m) throw new RedisEndpointError('REDIS_URL', 'must be redis://, rediss://, redis+sentinel:// or redis+cluster:// followed by host:port');
+  if (!m)
+    throw new RedisEndpointError('REDIS_URL', 'must be redis://, rediss://, redis+sentinel:// or redis+cluster:// followed by host:port');
   const [, scheme, auth, hosts, path = '', query = ''] = m;
   const { username, password } = credentials(auth);
   const addrs = hostList(hosts, scheme === 'redis+sentinel' ? 26379 : 6379);
   const segments = path.split('/').filter(Boolean);
   if (scheme === 'redis' || scheme === 'rediss') {
-    if (addrs.length !== 1) throw new RedisEndpointError('REDIS_URL', `${scheme}:// takes one host:port; use redis+sentinel:// or redis+cluster:// for several`);
+    if (addrs.length !== 1)
+      throw new RedisEndpointError('REDIS_URL', `${scheme}:// takes one host:port; use redis+sentinel:// or redis+cluster:// for several`);
     return { kind: 'single', ...addrs[0], username, password, db: dbOf(segments[0]), tls: scheme === 'rediss' };
   }
   if (scheme === 'redis+sentinel') {
     const name = segments[0] ? decodeURIComponent(segments[0]) : '';
-    if (!name) throw new RedisEndpointError('REDIS_URL', 'redis+sentinel:// needs the master name as its path: redis+sentinel://s1:26379,s2:26379/mymaster');
+    if (!name)
+      throw new RedisEndpointError(
+        'REDIS_URL',
+        'redis+sentinel:// needs the master name as its path: redis+sentinel://s1:26379,s2:26379/mymaster',
+      );
     const sentinelPassword = new URLSearchParams(query.slice(1)).get('sentinelPassword') ?? undefined;
     return { kind: 'sentinel', sentinels: addrs, name, username, password, sentinelPassword, db: dbOf(segments[1]) };
   }
@@ -57,12 +63,21 @@ export function parseRedisEndpoint(url: string): RedisEndpoint {
  * REDIS_URL, or the Sentinel / Cluster variables an operator may set instead (they win over a
  * plain REDIS_URL, whose password they reuse for the data nodes).
  */
-export function redisUrlFrom(env: { REDIS_URL?: string; REDIS_SENTINELS?: string; REDIS_SENTINEL_NAME?: string; REDIS_SENTINEL_PASSWORD?: string; REDIS_CLUSTER_NODES?: string; REDIS_PASSWORD?: string }): string | undefined {
+export function redisUrlFrom(env: {
+  REDIS_URL?: string;
+  REDIS_SENTINELS?: string;
+  REDIS_SENTINEL_NAME?: string;
+  REDIS_SENTINEL_PASSWORD?: string;
+  REDIS_CLUSTER_NODES?: string;
+  REDIS_PASSWORD?: string;
+}): string | undefined {
   const password = env.REDIS_PASSWORD ?? (env.REDIS_URL ? parseRedisEndpoint(env.REDIS_URL).password : undefined);
   const auth = password ? `:${encodeURIComponent(password)}@` : '';
   if (env.REDIS_SENTINELS) {
-    if (env.REDIS_CLUSTER_NODES) throw new RedisEndpointError('REDIS_CLUSTER_NODES', 'set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both');
-    if (!env.REDIS_SENTINEL_NAME) throw new RedisEndpointError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS: the master name the sentinels monitor');
+    if (env.REDIS_CLUSTER_NODES)
+      throw new RedisEndpointError('REDIS_CLUSTER_NODES', 'set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both');
+    if (!env.REDIS_SENTINEL_NAME)
+      throw new RedisEndpointError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS: the master name the sentinels monitor');
     hostList(env.REDIS_SENTINELS, 26379, 'REDIS_SENTINELS');
     const q = env.REDIS_SENTINEL_PASSWORD ? `?sentinelPassword=${encodeURIComponent(env.REDIS_SENTINEL_PASSWORD)}` : '';
     return `redis+sentinel://${auth}${env.REDIS_SENTINELS}/${encodeURIComponent(env.REDIS_SENTINEL_NAME)}${q}`;
@@ -95,7 +110,15 @@ export function redisOptions(e: Exclude<RedisEndpoint, { kind: 'cluster' }>): Re
     // One address: a reconnect lands on the same read-only server, so the write fails (503
     // store_unavailable) instead of being sent again forever; the next command gets a fresh connection.
     const reconnectOnError = (err: Error) => (err.message.startsWith('READONLY') ? 1 : false);
-    return { host: e.host, port: e.port, username: e.username, password: e.password, db: e.db, tls: e.tls ? {} : undefined, reconnectOnError };
+    return {
+      host: e.host,
+      port: e.port,
+      username: e.username,
+      password: e.password,
+      db: e.db,
+      tls: e.tls ? {} : undefined,
+      reconnectOnError,
+    };
   }
   // Sentinel names the primary again on reconnect, so the command is sent again there.
   const reconnectOnError = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
@@ -115,7 +138,10 @@ export function redisOptions(e: Exclude<RedisEndpoint, { kind: 'cluster' }>): Re
   };
 }
 
-export function clusterOptions(e: Extract<RedisEndpoint, { kind: 'cluster' }>, node: RedisOptions): { nodes: HostPort[]; options: ClusterOptions } {
+export function clusterOptions(
+  e: Extract<RedisEndpoint, { kind: 'cluster' }>,
+  node: RedisOptions,
+): { nodes: HostPort[]; options: ClusterOptions } {
   return {
     nodes: e.nodes,
     options: {

@@ -60,7 +60,9 @@ describe('loadOrCreateSigningKeys', () => {
     const dir = join(root, 'race');
     const run = () =>
       new Promise<string>((ok, fail) =>
-        execFile(process.execPath, ['-r', '@swc-node/register', '-e', script, dir], { cwd: resolve(__dirname, '../../..') }, (e, out) => (e ? fail(e) : ok(out))),
+        execFile(process.execPath, ['-r', '@swc-node/register', '-e', script, dir], { cwd: resolve(__dirname, '../../..') }, (e, out) =>
+          e ? fail(e) : ok(out),
+        ),
       );
     const outs = await Promise.all([run(), run(), run(), run()]);
     expect(new Set(outs).size).toBe(1);

@@ -109,7 +109,8 @@ export function loadOrCreateSigningKeys(dir: string): SigningKeys {
  * surrounding whitespace is ignored).
  */
 export function loadOrCreateSecret(dir: string, name: string): string {
-  if (!SECRET_NAME.test(name)) throw new KeyFileError('invalid_name', `secret file name '${name}' must be a plain file name (letters, digits, . _ -)`, 'name');
+  if (!SECRET_NAME.test(name))
+    throw new KeyFileError('invalid_name', `secret file name '${name}' must be a plain file name (letters, digits, . _ -)`, 'name');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, name);
   let text: string;
@@ -123,7 +124,11 @@ export function loadOrCreateSecret(dir: string, name: string): string {
   keepPrivate(path);
   const secret = text.trim();
   if (secret.length < MIN_SECRET_CHARS) {
-    throw new KeyFileError('invalid_secret', `${path} holds ${secret.length} characters; a secret needs at least ${MIN_SECRET_CHARS}`, path);
+    throw new KeyFileError(
+      'invalid_secret',
+      `${path} holds ${secret.length} characters; a secret needs at least ${MIN_SECRET_CHARS}`,
+      path,
+    );
   }
   return secret;
 }

@@ -5,7 +5,13 @@ import { delimiter, join } from 'node:path';
 
 /** Debian's multiarch triplet for this machine: where arch-specific data files (libxdp's objects) live. */
 export function multiarchTriplet(a: string = arch()): string {
-  const triplet: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu', riscv64: 'riscv64-linux-gnu' };
+  const triplet: Record<string, string> = {
+    x64: 'x86_64-linux-gnu',
+    arm64: 'aarch64-linux-gnu',
+    ppc64: 'powerpc64le-linux-gnu',
+    s390x: 's390x-linux-gnu',
+    riscv64: 'riscv64-linux-gnu',
+  };
   return triplet[a] ?? `${a}-linux-gnu`;
 }
 
@@ -61,7 +67,10 @@ export interface SystemCheckResult {
 
 export class SystemCheckError extends Error {
   readonly code = 'system';
-  constructor(readonly missing: string[], readonly installCommand: string) {
+  constructor(
+    readonly missing: string[],
+    readonly installCommand: string,
+  ) {
     super(`missing tools: ${missing.join(', ')}. Install them with:\n  ${installCommand}`);
   }
 }
@@ -76,7 +85,13 @@ function isDebian(): boolean {
  * apt-get when we are root on Debian/Ubuntu, otherwise stops with the exact command to run.
  */
 export function systemCheck(
-  opts: { install?: boolean; log?: (line: string) => void; tests?: boolean; packaging?: boolean; requirements?: ReadonlyArray<Requirement> } = {},
+  opts: {
+    install?: boolean;
+    log?: (line: string) => void;
+    tests?: boolean;
+    packaging?: boolean;
+    requirements?: ReadonlyArray<Requirement>;
+  } = {},
 ): SystemCheckResult {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const required = (opts.requirements ?? REQUIRED_TOOLS).filter((r) => opts.tests || !r.testsOnly || (opts.packaging && r.packaging));
@@ -89,7 +104,10 @@ export function systemCheck(
   if (opts.install === false || !root || !isDebian()) throw new SystemCheckError(names, command);
   log(`ioplane: installing ${packages.join(' ')} for ${names.join(', ')} (apt-get)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...packages]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', ...packages],
+  ]) {
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
     if (r.status !== 0) throw new SystemCheckError(names, command);
   }

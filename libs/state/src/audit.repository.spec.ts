@@ -7,7 +7,14 @@ import { AuditEntry, AuditRepository } from './audit.repository';
 const url = process.env.REDIS_URL!;
 
 const entry = (i: number, result: AuditEntry['result'] = 'ok'): AuditEntry => ({
-  at: new Date(0).toISOString(), tokenId: null, tokenName: null, role: null, method: 'POST', path: `/v1/x/${i}`, status: result === 'refused' ? 401 : 200, result,
+  at: new Date(0).toISOString(),
+  tokenId: null,
+  tokenName: null,
+  role: null,
+  method: 'POST',
+  path: `/v1/x/${i}`,
+  status: result === 'refused' ? 401 : 200,
+  result,
 });
 
 describe(AuditRepository.name, () => {

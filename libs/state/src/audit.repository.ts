@@ -56,7 +56,11 @@ export class AuditRepository {
   }
 
   private async push(key: string, e: AuditEntry, keep: number): Promise<void> {
-    const r = await this.redis.multi().lpush(key, JSON.stringify(e)).ltrim(key, 0, keep - 1).exec();
+    const r = await this.redis
+      .multi()
+      .lpush(key, JSON.stringify(e))
+      .ltrim(key, 0, keep - 1)
+      .exec();
     const failed = r?.find(([err]) => err);
     if (!r || failed) throw failed?.[0] ?? new Error(`audit write to ${key} was discarded`);
   }

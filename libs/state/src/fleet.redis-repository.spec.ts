@@ -9,7 +9,14 @@ const url = process.env.REDIS_URL!;
 
 /** A host with an X710 and `unprofiled` Broadcom cards (no firmware profile). */
 function host(systemId: string, zone: string, tags: string[], unprofiled = 0) {
-  return machine({ systemId, hostname: `h-${systemId}`, zone, pool: 'edge', tags, cards: ['nic', ...Array<'bcm57414'>(unprofiled).fill('bcm57414')] });
+  return machine({
+    systemId,
+    hostname: `h-${systemId}`,
+    zone,
+    pool: 'edge',
+    tags,
+    cards: ['nic', ...Array<'bcm57414'>(unprofiled).fill('bcm57414')],
+  });
 }
 
 describe(RedisFleetRepository.name, () => {

@@ -12,7 +12,10 @@ return cur`;
 
 export class RedisFleetRepository implements FleetRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = new StateKeys(prefix);
   }
 

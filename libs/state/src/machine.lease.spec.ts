@@ -10,19 +10,50 @@ describe('machine lease decisions', () => {
   const lease = (over: Partial<MachineLease> = {}): MachineLease => ({ owner: 'pl-a', gen: 3, holder: null, until: 0, ...over });
 
   it('a claim takes free machines and those of ended placements, all or none, naming who holds the rest', () => {
-    const ok = decideClaim('pl-b', new Map([['m1', null], ['m2', lease({ owner: 'pl-old' })]]), (o) => o === 'pl-old');
-    expect(ok).toEqual({ ok: true, next: new Map([['m1', lease({ owner: 'pl-b', gen: 1 })], ['m2', lease({ owner: 'pl-b', gen: 4 })]]) });
-    const refused = decideClaim('pl-b', new Map([['m1', null], ['m3', lease()], ['m2', lease()]]), never);
+    const ok = decideClaim(
+      'pl-b',
+      new Map([
+        ['m1', null],
+        ['m2', lease({ owner: 'pl-old' })],
+      ]),
+      (o) => o === 'pl-old',
+    );
+    expect(ok).toEqual({
+      ok: true,
+      next: new Map([
+        ['m1', lease({ owner: 'pl-b', gen: 1 })],
+        ['m2', lease({ owner: 'pl-b', gen: 4 })],
+      ]),
+    });
+    const refused = decideClaim(
+      'pl-b',
+      new Map([
+        ['m1', null],
+        ['m3', lease()],
+        ['m2', lease()],
+      ]),
+      never,
+    );
     expect(refused).toEqual({ ok: false, held: [{ owner: 'pl-a', machines: ['m2', 'm3'] }] });
   });
 
   it('another placement never takes a machine whose owner has not ended, even when its holder expired', () => {
-    expect(decideAcquire(lease({ holder: 'job-1', until: 1 }), { owner: 'pl-b', holder: 'job-9', now: 1000, ttlMs: 10 }, never)).toEqual({ ok: false, owner: 'pl-a', holder: 'job-1', why: 'owned' });
+    expect(decideAcquire(lease({ holder: 'job-1', until: 1 }), { owner: 'pl-b', holder: 'job-9', now: 1000, ttlMs: 10 }, never)).toEqual({
+      ok: false,
+      owner: 'pl-a',
+      holder: 'job-1',
+      why: 'owned',
+    });
   });
 
   it('the same placement takes over an expired hold with a new generation; a live hold of another job waits', () => {
-    expect(decideAcquire(lease({ holder: 'job-1', until: 999 }), { owner: 'pl-a', holder: 'job-1', now: 1000, ttlMs: 10 }, never)).toEqual({ ok: true, next: lease({ gen: 4, holder: 'job-1', until: 1010 }) });
-    expect(decideAcquire(lease({ holder: 'job-1', until: 2000 }), { owner: 'pl-a', holder: 'wave-0', now: 1000, ttlMs: 10 }, never)).toMatchObject({ ok: false, why: 'held' });
+    expect(decideAcquire(lease({ holder: 'job-1', until: 999 }), { owner: 'pl-a', holder: 'job-1', now: 1000, ttlMs: 10 }, never)).toEqual({
+      ok: true,
+      next: lease({ gen: 4, holder: 'job-1', until: 1010 }),
+    });
+    expect(
+      decideAcquire(lease({ holder: 'job-1', until: 2000 }), { owner: 'pl-a', holder: 'wave-0', now: 1000, ttlMs: 10 }, never),
+    ).toMatchObject({ ok: false, why: 'held' });
   });
 });
 
@@ -86,9 +117,16 @@ describe('machine leases and fenced writes on Redis', () => {
     await repo.claimMachines('pl-w', ['m5'], isEnded);
     const job = await repo.acquireLease('m5', 'pl-w', 'pl-w.m.m5', 60_000, isEnded);
     if (!job.ok) throw new Error('refused');
-    expect(await repo.acquireLease('m5', 'pl-w', 'pl-w.w0', 60_000, isEnded)).toMatchObject({ ok: false, why: 'held', holder: 'pl-w.m.m5' });
+    expect(await repo.acquireLease('m5', 'pl-w', 'pl-w.w0', 60_000, isEnded)).toMatchObject({
+      ok: false,
+      why: 'held',
+      holder: 'pl-w.m.m5',
+    });
     await repo.letGoLease(job.fence);
     expect(await repo.lease('m5')).toEqual({ owner: 'pl-w', gen: job.fence.gen, holder: null, until: 0 });
-    expect(await repo.acquireLease('m5', 'pl-w', 'pl-w.w0', 60_000, isEnded)).toMatchObject({ ok: true, fence: { gen: job.fence.gen + 1 } });
+    expect(await repo.acquireLease('m5', 'pl-w', 'pl-w.w0', 60_000, isEnded)).toMatchObject({
+      ok: true,
+      fence: { gen: job.fence.gen + 1 },
+    });
   });
 });

@@ -25,8 +25,7 @@ export interface LeaseFence {
 }
 
 export type ClaimDecision =
-  | { ok: true; next: Map<string, MachineLease> }
-  | { ok: false; held: Array<{ owner: string; machines: string[] }> };
+  { ok: true; next: Map<string, MachineLease> } | { ok: false; held: Array<{ owner: string; machines: string[] }> };
 
 /**
  * A placement claims the machines it plans to change, all or none. A machine is free when no
@@ -34,7 +33,11 @@ export type ClaimDecision =
  * example after a crash, must not keep a machine forever). Taking a machine over bumps `gen`, so
  * anything the previous owner still has in flight is fenced off.
  */
-export function decideClaim(owner: string, current: ReadonlyMap<string, MachineLease | null>, ended: (owner: string) => boolean): ClaimDecision {
+export function decideClaim(
+  owner: string,
+  current: ReadonlyMap<string, MachineLease | null>,
+  ended: (owner: string) => boolean,
+): ClaimDecision {
   const next = new Map<string, MachineLease>();
   const held = new Map<string, string[]>();
   for (const [systemId, lease] of current) {
@@ -57,8 +60,13 @@ export type AcquireDecision = { ok: true; next: MachineLease } | { ok: false; ow
  * of the same placement holds it and its hold has not run out. A holder whose hold ran out (its
  * worker died) is replaced; the same job resumed takes it back. Every acquisition bumps `gen`.
  */
-export function decideAcquire(current: MachineLease | null, want: { owner: string; holder: string; now: number; ttlMs: number }, ownerEnded: (owner: string) => boolean): AcquireDecision {
-  if (current && current.owner !== want.owner && !ownerEnded(current.owner)) return { ok: false, owner: current.owner, holder: current.holder, why: 'owned' };
+export function decideAcquire(
+  current: MachineLease | null,
+  want: { owner: string; holder: string; now: number; ttlMs: number },
+  ownerEnded: (owner: string) => boolean,
+): AcquireDecision {
+  if (current && current.owner !== want.owner && !ownerEnded(current.owner))
+    return { ok: false, owner: current.owner, holder: current.holder, why: 'owned' };
   if (current && current.owner === want.owner && current.holder && current.holder !== want.holder && current.until > want.now) {
     return { ok: false, owner: current.owner, holder: current.holder, why: 'held' };
   }

@@ -4,7 +4,10 @@ import { StateKeys } from './state.keys';
 
 export class RedisModuleRepository implements ModuleRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = new StateKeys(prefix);
   }
 
@@ -31,7 +34,9 @@ export class RedisModuleRepository implements ModuleRepository {
   }
 
   async listModules(): Promise<ModuleRecord[]> {
-    return (await this.redis.hvals(this.keys.modules)).map((s) => JSON.parse(s) as ModuleRecord).sort((a, b) => a.name.localeCompare(b.name));
+    return (await this.redis.hvals(this.keys.modules))
+      .map((s) => JSON.parse(s) as ModuleRecord)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async putReport(key: string, report: unknown): Promise<void> {

@@ -19,7 +19,11 @@ export class RedisPlacementRepository implements PlacementRepository {
   private readonly keys: StateKeys;
   /** An accepted placement (202) and its status must survive a failover of the primary. */
   private readonly durable: ReplicaWait;
-  constructor(private readonly redis: Redis, prefix: string, o: { onUnreplicated?: UnreplicatedWrite } = {}) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    o: { onUnreplicated?: UnreplicatedWrite } = {},
+  ) {
     this.keys = new StateKeys(prefix);
     this.durable = new ReplicaWait(redis, { onUnreplicated: o.onUnreplicated });
   }
@@ -27,8 +31,16 @@ export class RedisPlacementRepository implements PlacementRepository {
   async create(rec: PlacementRecord): Promise<{ record: PlacementRecord; created: boolean }> {
     const idem = this.keys.idempotency(rec.idempotencyKey ?? `none-${rec.id}`);
     const existing = (await this.redis.eval(
-      CREATE, 3, idem, this.keys.placement(rec.id), this.keys.placements,
-      rec.id, JSON.stringify(rec), String(Date.parse(rec.createdAt)), rec.idempotencyKey ?? '', String(IDEMPOTENCY_TTL_SECONDS),
+      CREATE,
+      3,
+      idem,
+      this.keys.placement(rec.id),
+      this.keys.placements,
+      rec.id,
+      JSON.stringify(rec),
+      String(Date.parse(rec.createdAt)),
+      rec.idempotencyKey ?? '',
+      String(IDEMPOTENCY_TTL_SECONDS),
     )) as string | null;
     if (!existing) {
       await this.durable.after(`placement ${rec.id}`);

@@ -38,7 +38,13 @@ export interface PlacementRepository {
 }
 
 /** Statuses after which a placement changes no machine any more: the machines it leased are free. */
-export const PLACEMENT_ENDED: ReadonlySet<PlacementStatus> = new Set<PlacementStatus>(['infeasible', 'completed', 'failed', 'cancelled', 'rolled-back']);
+export const PLACEMENT_ENDED: ReadonlySet<PlacementStatus> = new Set<PlacementStatus>([
+  'infeasible',
+  'completed',
+  'failed',
+  'cancelled',
+  'rolled-back',
+]);
 
 /** Whether a lease's owner has ended; a placement that is gone (never queued) has too. */
 export async function placementEnded(placements: Pick<PlacementRepository, 'get'>, id: string): Promise<boolean> {

@@ -13,7 +13,10 @@ interface StoredProposal {
 /** Policy, per-machine decision state and proposals of the rebalancer. Shapes are the rebalance library's. */
 export class RebalanceRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = new StateKeys(prefix);
   }
 
@@ -47,7 +50,11 @@ export class RebalanceRepository {
     const over = (await this.redis.zcard(this.keys.rebalanceProposalIndex)) - MAX_PROPOSALS;
     if (over > 0) {
       const old = await this.redis.zrange(this.keys.rebalanceProposalIndex, 0, over - 1);
-      await this.redis.multi().hdel(this.keys.rebalanceProposals, ...old).zrem(this.keys.rebalanceProposalIndex, ...old).exec();
+      await this.redis
+        .multi()
+        .hdel(this.keys.rebalanceProposals, ...old)
+        .zrem(this.keys.rebalanceProposalIndex, ...old)
+        .exec();
     }
     return true;
   }
@@ -68,7 +75,11 @@ export class RebalanceRepository {
    * Moves a proposal on only from one of `from` (WATCH: the API approving and the worker dropping
    * the same proposal cannot both win). Returns the stored proposal, or null with the status found.
    */
-  async transition<T extends StoredProposal>(id: string, from: readonly string[], patch: (p: T) => T): Promise<{ ok: true; proposal: T } | { ok: false; status: string | null }> {
+  async transition<T extends StoredProposal>(
+    id: string,
+    from: readonly string[],
+    patch: (p: T) => T,
+  ): Promise<{ ok: true; proposal: T } | { ok: false; status: string | null }> {
     const key = this.keys.rebalanceProposals;
     for (let attempt = 0; attempt < 10; attempt++) {
       await this.redis.watch(key);

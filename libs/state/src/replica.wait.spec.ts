@@ -19,10 +19,15 @@ describe('ReplicaWait: writes that must outlive a failover', () => {
   beforeAll(async () => {
     const dir = () => (dirs.push(mkdtempSync(join(tmpdir(), 'ioplane-replica-'))), dirs[dirs.length - 1]);
     primary = await startEmbeddedRedis({ dataDir: dir() });
-    replica = await startEmbeddedRedis({ dataDir: dir(), password: primary.password, config: [`replicaof 127.0.0.1 ${primary.port}`, `masterauth ${primary.password}`] });
+    replica = await startEmbeddedRedis({
+      dataDir: dir(),
+      password: primary.password,
+      config: [`replicaof 127.0.0.1 ${primary.port}`, `masterauth ${primary.password}`],
+    });
     client = new Redis(primary.url);
     replicaClient = new Redis(replica.url);
-    for (let i = 0; i < 200 && !/master_link_status:up/.test(await replicaClient.info('replication')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !/master_link_status:up/.test(await replicaClient.info('replication')); i++)
+      await new Promise((r) => setTimeout(r, 50));
   }, 30_000);
 
   afterAll(async () => {

@@ -9,7 +9,15 @@ export interface ObservedPlacement {
   placementId: string;
   committedAt: string;
   /** One entry per loaded hop: a module on two ports is listed twice, each with its interface. */
-  modules: Array<{ name: string; version: string; digest: string; deviceId: string; target: string; profileId: string | null; interface?: string }>;
+  modules: Array<{
+    name: string;
+    version: string;
+    digest: string;
+    deviceId: string;
+    target: string;
+    profileId: string | null;
+    interface?: string;
+  }>;
   /** Device id -> firmware profile it runs after the rollout. */
   firmware: Record<string, string>;
   /** The placement this one replaced on the machine, if any. */
@@ -86,7 +94,11 @@ export class RolloutRepository {
   private readonly keys: StateKeys;
   /** Machine records, rollout plans and what machines run decide what a rollout does next: replicated before acknowledged. */
   private readonly durable: ReplicaWait;
-  constructor(private readonly redis: Redis, prefix: string, o: { onUnreplicated?: UnreplicatedWrite } = {}) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    o: { onUnreplicated?: UnreplicatedWrite } = {},
+  ) {
     this.keys = new StateKeys(prefix);
     this.durable = new ReplicaWait(redis, { onUnreplicated: o.onUnreplicated });
   }
@@ -110,11 +122,25 @@ export class RolloutRepository {
   }
 
   /** Compare-and-swap on the record's generation; returns the stored record or null when another writer won. */
-  async saveMachine<T extends { systemId: string; generation: number }>(placementId: string, rec: T, fence?: LeaseFence): Promise<T | null> {
+  async saveMachine<T extends { systemId: string; generation: number }>(
+    placementId: string,
+    rec: T,
+    fence?: LeaseFence,
+  ): Promise<T | null> {
     const next = { ...rec, generation: rec.generation + 1, updatedAt: new Date().toISOString() };
     if (fence && fence.systemId !== rec.systemId) throw new Error(`fence of ${fence.systemId} shown for a write to ${rec.systemId}`);
     const ok = fence
-      ? await this.redis.eval(FENCED_CAS, 2, this.keys.rolloutMachines(placementId), this.keys.machineLease(rec.systemId), rec.systemId, String(rec.generation), JSON.stringify(next), fence.owner, String(fence.gen))
+      ? await this.redis.eval(
+          FENCED_CAS,
+          2,
+          this.keys.rolloutMachines(placementId),
+          this.keys.machineLease(rec.systemId),
+          rec.systemId,
+          String(rec.generation),
+          JSON.stringify(next),
+          fence.owner,
+          String(fence.gen),
+        )
       : await this.redis.eval(CAS, 1, this.keys.rolloutMachines(placementId), rec.systemId, String(rec.generation), JSON.stringify(next));
     if (Number(ok) !== 1) return null;
     await this.durable.after(`rollout ${placementId} machine ${rec.systemId}`);
@@ -179,7 +205,10 @@ export class RolloutRepository {
    * Reads the leases of `systemIds`, lets `decide` say what they become (a map of new values,
    * null to delete; or no change), and writes them only if none changed meanwhile; else again.
    */
-  private async swapLeases<R>(systemIds: string[], decide: (current: Map<string, MachineLease | null>) => Promise<{ result: R; next?: Map<string, MachineLease | null> }>): Promise<R> {
+  private async swapLeases<R>(
+    systemIds: string[],
+    decide: (current: Map<string, MachineLease | null>) => Promise<{ result: R; next?: Map<string, MachineLease | null> }>,
+  ): Promise<R> {
     for (let i = 0; i < LEASE_SWAP_TRIES; i++) {
       const keys = systemIds.map((id) => this.keys.machineLease(id));
       const raw = keys.length ? await this.redis.mget(...keys) : [];
@@ -187,7 +216,10 @@ export class RolloutRepository {
       const { result, next } = await decide(current);
       if (!next || next.size === 0) return result;
       const ids = [...next.keys()];
-      const argv = [...ids.map((id) => raw[systemIds.indexOf(id)] ?? ''), ...ids.map((id) => (next.get(id) ? JSON.stringify(next.get(id)) : ''))];
+      const argv = [
+        ...ids.map((id) => raw[systemIds.indexOf(id)] ?? ''),
+        ...ids.map((id) => (next.get(id) ? JSON.stringify(next.get(id)) : '')),
+      ];
       if (Number(await this.redis.eval(SWAP_ALL, ids.length, ...ids.map((id) => this.keys.machineLease(id)), ...argv)) === 1) {
         await this.durable.after(`leases of ${ids.length} machine(s)`);
         return result;
@@ -212,7 +244,13 @@ export class RolloutRepository {
   }
 
   /** A job of `owner` takes the machine for a step; the fence it gets goes with every write. */
-  async acquireLease(systemId: string, owner: string, holder: string, ttlMs: number, ended: (placementId: string) => Promise<boolean>): Promise<LeaseAcquired> {
+  async acquireLease(
+    systemId: string,
+    owner: string,
+    holder: string,
+    ttlMs: number,
+    ended: (placementId: string) => Promise<boolean>,
+  ): Promise<LeaseAcquired> {
     return this.swapLeases<LeaseAcquired>(systemIds(systemId), async (current) => {
       const cur = current.get(systemId) ?? null;
       const otherEnded = cur && cur.owner !== owner ? await ended(cur.owner) : false;
@@ -240,13 +278,28 @@ export class RolloutRepository {
 
   /** The placement's rollout ended: the machines it still owns are free. */
   async releaseLeases(owner: string, ids: string[]): Promise<void> {
-    await this.swapLeases(ids, async (current) => ({ result: undefined, next: new Map([...current].filter(([, l]) => l?.owner === owner).map(([id]) => [id, null])) }));
+    await this.swapLeases(ids, async (current) => ({
+      result: undefined,
+      next: new Map([...current].filter(([, l]) => l?.owner === owner).map(([id]) => [id, null])),
+    }));
   }
 
   /** At most `limit` machines of a placement in flight: maxUnavailable. */
   async acquireSlot(placementId: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
     const now = Date.now();
-    return Number(await this.redis.eval(ACQUIRE, 1, this.keys.rolloutInflight(placementId), String(now), String(now + leaseMs), holder, String(limit))) === 1;
+    return (
+      Number(
+        await this.redis.eval(
+          ACQUIRE,
+          1,
+          this.keys.rolloutInflight(placementId),
+          String(now),
+          String(now + leaseMs),
+          holder,
+          String(limit),
+        ),
+      ) === 1
+    );
   }
 
   async releaseSlot(placementId: string, holder: string): Promise<void> {

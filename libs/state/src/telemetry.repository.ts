@@ -15,7 +15,10 @@ export interface TelemetryLimits {
  */
 export class TelemetryRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = new StateKeys(prefix);
   }
 
@@ -56,6 +59,10 @@ export class TelemetryRepository {
   }
 
   async forget(systemId: string): Promise<void> {
-    await this.redis.multi().del(this.keys.telemetryWindows(systemId), this.keys.telemetryLast(systemId)).srem(this.keys.telemetryMachines, systemId).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.telemetryWindows(systemId), this.keys.telemetryLast(systemId))
+      .srem(this.keys.telemetryMachines, systemId)
+      .exec();
   }
 }

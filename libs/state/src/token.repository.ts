@@ -25,12 +25,19 @@ const TOKEN = /^iop_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 /** API tokens: `iop_<id>_<secret>`, kept hashed; revocation takes effect on the next request. */
 export class TokenRepository {
   private readonly keys: StateKeys;
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = new StateKeys(prefix);
   }
 
   async create(name: string, role: Role, createdBy: string | null = null): Promise<{ token: string; record: ApiToken }> {
-    const id = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
+    const id = randomBytes(9)
+      .toString('base64url')
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '0')
+      .slice(0, 12);
     const secret = randomBytes(32).toString('base64url');
     const record: StoredToken = { id, name, role, createdAt: new Date().toISOString(), createdBy, revokedAt: null, hash: sha256(secret) };
     await this.redis.hset(this.keys.tokens, id, JSON.stringify(record));
@@ -51,7 +58,9 @@ export class TokenRepository {
   }
 
   async list(): Promise<ApiToken[]> {
-    return (await this.redis.hvals(this.keys.tokens)).map((s) => publicView(JSON.parse(s) as StoredToken)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return (await this.redis.hvals(this.keys.tokens))
+      .map((s) => publicView(JSON.parse(s) as StoredToken))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async revoke(id: string): Promise<ApiToken | null> {

@@ -32,7 +32,10 @@ export function schemaIssue(issue: z.core.$ZodIssue, raw: unknown): SchemaIssue 
     case 'invalid_type':
       if (got === undefined) return { field, reason: 'is required' };
       if (issue.expected === 'int') return { field, reason: `must be an integer, got ${describe(got)}` };
-      return { field, reason: `must be ${issue.expected === 'array' || issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}, got ${describe(got)}` };
+      return {
+        field,
+        reason: `must be ${issue.expected === 'array' || issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}, got ${describe(got)}`,
+      };
     case 'invalid_value':
       return { field, reason: `must be one of ${issue.values.map(String).join(', ')}; got ${describe(got)}` };
     case 'too_big': {
@@ -44,7 +47,8 @@ export function schemaIssue(issue: z.core.$ZodIssue, raw: unknown): SchemaIssue 
     case 'too_small': {
       const op = issue.inclusive === false ? '>' : '>=';
       if (issue.origin === 'array') return { field, reason: `must have ${op} ${issue.minimum} items` };
-      if (issue.origin === 'string') return { field, reason: issue.minimum === 1 ? 'must not be empty' : `must have ${op} ${issue.minimum} characters` };
+      if (issue.origin === 'string')
+        return { field, reason: issue.minimum === 1 ? 'must not be empty' : `must have ${op} ${issue.minimum} characters` };
       return { field, reason: `must be ${op} ${issue.minimum}` };
     }
     default:

@@ -51,7 +51,9 @@ describe(AuditInterceptor.name, () => {
     const sut = new AuditInterceptor(audit);
     const boom = new Error('boom');
     let settled = false;
-    const answer = firstValueFrom(sut.intercept(ctx(), { handle: () => throwError(() => boom) })).catch((e: unknown) => ((settled = true), e));
+    const answer = firstValueFrom(sut.intercept(ctx(), { handle: () => throwError(() => boom) })).catch(
+      (e: unknown) => ((settled = true), e),
+    );
     await new Promise((r) => setTimeout(r, 20));
     expect(settled).toBe(false);
     settle().ok();

@@ -26,8 +26,14 @@ export class AuditInterceptor implements NestInterceptor {
     const res = ctx.switchToHttp().getResponse<{ statusCode: number }>();
     const write = (status: number, result: 'ok' | 'error') =>
       this.audit.append({
-        at: new Date().toISOString(), tokenId: req.token?.id ?? null, tokenName: req.token?.name ?? null, role: req.token?.role ?? null,
-        method: req.method, path: (req.originalUrl ?? req.url).split('?')[0], status, result,
+        at: new Date().toISOString(),
+        tokenId: req.token?.id ?? null,
+        tokenName: req.token?.name ?? null,
+        role: req.token?.role ?? null,
+        method: req.method,
+        path: (req.originalUrl ?? req.url).split('?')[0],
+        status,
+        result,
       });
     // Durable before acknowledged: the answer waits for its audit line. A failed audit write fails
     // the answer (503 when Redis is down) rather than acknowledging a change nobody recorded.
@@ -37,7 +43,10 @@ export class AuditInterceptor implements NestInterceptor {
           write(res.statusCode, 'ok').then(
             () => value,
             (e: Error) => {
-              this.log.error({ err: e.message, method: req.method, path: (req.originalUrl ?? req.url).split('?')[0] }, 'audit write failed: the call is not acknowledged');
+              this.log.error(
+                { err: e.message, method: req.method, path: (req.originalUrl ?? req.url).split('?')[0] },
+                'audit write failed: the call is not acknowledged',
+              );
               throw new AuditWriteError(e);
             },
           ),
@@ -48,7 +57,10 @@ export class AuditInterceptor implements NestInterceptor {
         return from(
           write(e instanceof HttpException ? e.getStatus() : 500, 'error').catch((auditErr: Error) => {
             // The call failed anyway; its own error is the answer, the lost audit line is logged loudly.
-            this.log.error({ err: auditErr.message, method: req.method, path: (req.originalUrl ?? req.url).split('?')[0] }, 'audit write failed');
+            this.log.error(
+              { err: auditErr.message, method: req.method, path: (req.originalUrl ?? req.url).split('?')[0] },
+              'audit write failed',
+            );
           }),
         ).pipe(concatMap(() => throwError(() => e)));
       }),

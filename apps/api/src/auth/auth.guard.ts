@@ -1,4 +1,14 @@
-import { CanActivate, ExecutionContext, ForbiddenException, HttpException, HttpStatus, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Injectable,
+  Logger,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ApiToken, AuditRepository, Role, TokenRepository } from '@ioplane/state';
 import { AUDIT_REPOSITORY, REFUSAL_THROTTLE, TOKEN_REPOSITORY } from './auth.tokens';
@@ -43,14 +53,23 @@ export async function refuse(
   const wait = deps.throttle.refuse(clientAddress(req));
   if (wait > 0) {
     res.setHeader('Retry-After', String(wait));
-    return new HttpException({ code: 'too_many_refused', field: 'Authorization', message: `too many refused requests from this address: retry in ${wait} s` }, HttpStatus.TOO_MANY_REQUESTS);
+    return new HttpException(
+      { code: 'too_many_refused', field: 'Authorization', message: `too many refused requests from this address: retry in ${wait} s` },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     await deps.audit
       .appendRefused({
-        at: new Date().toISOString(), tokenId: token?.id ?? null, tokenName: token?.name ?? null, role: token?.role ?? null,
+        at: new Date().toISOString(),
+        tokenId: token?.id ?? null,
+        tokenName: token?.name ?? null,
+        role: token?.role ?? null,
         // Anonymous callers choose the path: its length is bounded like the list is.
-        method: req.method.slice(0, 16), path: (req.originalUrl ?? req.url).split('?')[0].slice(0, MAX_AUDIT_PATH), status: refusal.getStatus(), result: 'refused',
+        method: req.method.slice(0, 16),
+        path: (req.originalUrl ?? req.url).split('?')[0].slice(0, MAX_AUDIT_PATH),
+        status: refusal.getStatus(),
+        result: 'refused',
       })
       // The caller is refused either way; a lost audit line must not turn the 401 into a 500.
       .catch((e: Error) => log.error({ err: e.message }, 'refused-call audit write failed'));
@@ -80,16 +99,32 @@ export class AuthGuard implements CanActivate {
     const res = ctx.switchToHttp().getResponse<HeaderResponse>();
     const path = req.url.split('?')[0];
     if (!token) {
-      throw await refuse({ throttle: this.throttle, audit: this.audit }, req, res, null, new UnauthorizedException({
-        code: 'unauthorized',
-        field: 'Authorization',
-        message: bearer ? 'the bearer token is unknown, malformed or revoked' : `missing bearer token: ${req.method} ${path} needs role ${need}`,
-      }));
+      throw await refuse(
+        { throttle: this.throttle, audit: this.audit },
+        req,
+        res,
+        null,
+        new UnauthorizedException({
+          code: 'unauthorized',
+          field: 'Authorization',
+          message: bearer
+            ? 'the bearer token is unknown, malformed or revoked'
+            : `missing bearer token: ${req.method} ${path} needs role ${need}`,
+        }),
+      );
     }
     if (RANK[token.role] < RANK[need]) {
-      throw await refuse({ throttle: this.throttle, audit: this.audit }, req, res, token, new ForbiddenException({
-        code: 'forbidden', field: 'Authorization', message: `${req.method} ${path} needs role ${need}; token ${token.name} has ${token.role}`,
-      }));
+      throw await refuse(
+        { throttle: this.throttle, audit: this.audit },
+        req,
+        res,
+        token,
+        new ForbiddenException({
+          code: 'forbidden',
+          field: 'Authorization',
+          message: `${req.method} ${path} needs role ${need}; token ${token.name} has ${token.role}`,
+        }),
+      );
     }
     req.token = token;
     return true;

@@ -69,11 +69,19 @@ export function mountQueueBoard(app: INestApplication): void {
     const presented = login ?? header ?? cookie(req, COOKIE);
     const token = presented ? await tokens.verify(presented) : null;
     if (!token) {
-      const e = new UnauthorizedException({ code: 'unauthorized', field: 'Authorization', message: `${BASE} needs an admin token (bearer header, or ${BASE}/login?token=...)` });
+      const e = new UnauthorizedException({
+        code: 'unauthorized',
+        field: 'Authorization',
+        message: `${BASE} needs an admin token (bearer header, or ${BASE}/login?token=...)`,
+      });
       return answer(res, await refuse({ throttle, audit }, req, res, null, e));
     }
     if (token.role !== 'admin') {
-      const e = new ForbiddenException({ code: 'forbidden', field: 'Authorization', message: `${BASE} needs role admin; token ${token.name} has ${token.role}` });
+      const e = new ForbiddenException({
+        code: 'forbidden',
+        field: 'Authorization',
+        message: `${BASE} needs role admin; token ${token.name} has ${token.role}`,
+      });
       return answer(res, await refuse({ throttle, audit }, req, res, token, e));
     }
     if (login) {
@@ -84,14 +92,26 @@ export function mountQueueBoard(app: INestApplication): void {
       const hits = await storage.increment(`bull-board:${token.id}`, MINUTE, config.API_RATE_LIMIT, MINUTE, 'mutations');
       if (hits.isBlocked) {
         res.setHeader('Retry-After', String(Math.max(1, hits.timeToBlockExpire)));
-        return answer(res, new HttpException({ code: 'too_many_requests', message: `over ${config.API_RATE_LIMIT} mutating calls per minute for token ${token.name}` }, HttpStatus.TOO_MANY_REQUESTS));
+        return answer(
+          res,
+          new HttpException(
+            { code: 'too_many_requests', message: `over ${config.API_RATE_LIMIT} mutating calls per minute for token ${token.name}` },
+            HttpStatus.TOO_MANY_REQUESTS,
+          ),
+        );
       }
       const path = (req.originalUrl ?? req.url).split('?')[0];
       res.once('finish', () => {
         audit
           .append({
-            at: new Date().toISOString(), tokenId: token.id, tokenName: token.name, role: token.role,
-            method: req.method, path, status: res.statusCode, result: res.statusCode < 400 ? 'ok' : 'error',
+            at: new Date().toISOString(),
+            tokenId: token.id,
+            tokenName: token.name,
+            role: token.role,
+            method: req.method,
+            path,
+            status: res.statusCode,
+            result: res.statusCode < 400 ? 'ok' : 'error',
           })
           // The call already happened; a lost audit line is logged loudly rather than hidden.
           .catch((e: Error) => log.error({ err: e.message, method: req.method, path }, 'audit write failed'));

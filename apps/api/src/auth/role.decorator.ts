@@ -13,6 +13,10 @@ export function RequireRole(role: RouteRole) {
   const docs =
     role === 'public'
       ? []
-      : [ApiBearerAuth(), ApiUnauthorizedResponse({ description: 'no or unknown bearer token' }), ApiForbiddenResponse({ description: `needs role ${role}` })];
+      : [
+          ApiBearerAuth(),
+          ApiUnauthorizedResponse({ description: 'no or unknown bearer token' }),
+          ApiForbiddenResponse({ description: `needs role ${role}` }),
+        ];
   return applyDecorators(SetMetadata(ROLE_KEY, role), ApiExtension('x-ioplane-role', role), ...docs);
 }

@@ -26,7 +26,11 @@ export const fleetMachine = z.looseObject({
 
 export const fleetList = listOf(fleetMachine).extend({ generation: z.number(), syncedAt: timestamp.nullable() });
 export const syncQueued = queuedJob;
-export const deployQueued = z.object({ queue: z.string(), name: z.string(), jobs: z.array(z.object({ systemId: z.string(), hostname: z.string(), jobId: z.string() })) });
+export const deployQueued = z.object({
+  queue: z.string(),
+  name: z.string(),
+  jobs: z.array(z.object({ systemId: z.string(), hostname: z.string(), jobId: z.string() })),
+});
 
 export const jobView = z.object({
   id: z.string(),

@@ -3,7 +3,13 @@ import { listOf, timestamp } from './common.dto';
 
 export const moduleSummary = z.looseObject({ name: z.string(), version: z.string() });
 export const moduleList = listOf(moduleSummary);
-export const moduleDetail = z.looseObject({ name: z.string(), version: z.string(), origin: z.string(), digest: z.string().nullable(), createdAt: timestamp.nullable() });
+export const moduleDetail = z.looseObject({
+  name: z.string(),
+  version: z.string(),
+  origin: z.string(),
+  digest: z.string().nullable(),
+  createdAt: timestamp.nullable(),
+});
 export const moduleAnalysis = z.looseObject({
   program: z.looseObject({ totalInstructions: z.number() }),
   maps: z.array(z.looseObject({ name: z.string() })),
@@ -15,5 +21,11 @@ export const moduleUploaded = z.object({
   version: z.string(),
   origin: z.string(),
   digest: z.string(),
-  analysis: z.looseObject({ instructions: z.number(), helpers: z.array(z.string()), accepted: z.array(z.looseObject({ profile: z.string() })), kernel: z.string(), vectors: z.string() }),
+  analysis: z.looseObject({
+    instructions: z.number(),
+    helpers: z.array(z.string()),
+    accepted: z.array(z.looseObject({ profile: z.string() })),
+    kernel: z.string(),
+    vectors: z.string(),
+  }),
 });

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { HOOKS, TARGETS } from '@ioplane/domain';
 import { listOf, timestamp } from './common.dto';
 
-export const placementStatus = z.string().describe('queued, planning, planned, rolling-out, paused, completed, failed, infeasible, cancelled, rolled-back');
+export const placementStatus = z
+  .string()
+  .describe('queued, planning, planned, rolling-out, paused, completed, failed, infeasible, cancelled, rolled-back');
 
 export const placementRecord = z.looseObject({
   id: z.string(),
@@ -33,7 +35,12 @@ export const machinePlan = z.looseObject({
   systemId: z.string(),
   hostname: z.string(),
   feasible: z.boolean(),
-  paths: z.array(z.looseObject({ ingress: z.looseObject({ interface: z.string(), deviceId: z.string(), pps: z.number(), meanPacketBytes: z.number() }), hops: z.array(hop) })),
+  paths: z.array(
+    z.looseObject({
+      ingress: z.looseObject({ interface: z.string(), deviceId: z.string(), pps: z.number(), meanPacketBytes: z.number() }),
+      hops: z.array(hop),
+    }),
+  ),
   infeasible: z.array(z.looseObject({ module: z.string() })),
   // An infeasible machine has no finite cost: JSON carries its Infinity as null.
   cost: z.number().nullable(),
@@ -46,11 +53,27 @@ export const storedPlan = z.looseObject({
   placementId: z.string(),
   createdAt: timestamp,
   complete: z.boolean(),
-  modules: z.array(z.looseObject({ name: z.string(), version: z.string(), chainPosition: z.number(), digest: z.string(), nsPerPacket: z.number(), costEstimated: z.boolean() })),
+  modules: z.array(
+    z.looseObject({
+      name: z.string(),
+      version: z.string(),
+      chainPosition: z.number(),
+      digest: z.string(),
+      nsPerPacket: z.number(),
+      costEstimated: z.boolean(),
+    }),
+  ),
   machines: z.array(machinePlan),
   skipped: z.array(z.looseObject({ systemId: z.string(), hostname: z.string(), reason: z.string() })),
   scoped: z.array(z.unknown()),
-  stats: z.looseObject({ machines: z.number(), classes: z.number(), solves: z.number(), cacheHits: z.number(), infeasibleMachines: z.number(), seconds: z.number() }),
+  stats: z.looseObject({
+    machines: z.number(),
+    classes: z.number(),
+    solves: z.number(),
+    cacheHits: z.number(),
+    infeasibleMachines: z.number(),
+    seconds: z.number(),
+  }),
 });
 
 export const submitted = z.object({ id: z.string(), status: placementStatus, created: z.boolean() });
@@ -60,10 +83,18 @@ export const machineRecord = z.looseObject({
   systemId: z.string(),
   hostname: z.string(),
   wave: z.int(),
-  state: z.string().describe('pending, flashing, loading, verifying, committed, rolling-back, rolled-back, failed, cancelled (and unknown while reconciled)'),
+  state: z
+    .string()
+    .describe(
+      'pending, flashing, loading, verifying, committed, rolling-back, rolled-back, failed, cancelled (and unknown while reconciled)',
+    ),
   generation: z.int(),
   reason: z.string().nullable(),
-  code: z.enum(ROLLOUT_FAILURE_CODES).nullable().optional().describe('the kind of failure behind `reason` (rolled back, failed, cancelled, unknown): read this, not the message'),
+  code: z
+    .enum(ROLLOUT_FAILURE_CODES)
+    .nullable()
+    .optional()
+    .describe('the kind of failure behind `reason` (rolled back, failed, cancelled, unknown): read this, not the message'),
   updatedAt: timestamp,
 });
 

@@ -17,7 +17,11 @@ type Contract = Map<number, ZodType>;
 export function Returns(schema: ZodType, o: { status?: number; description?: string } = {}): MethodDecorator {
   const status = o.status ?? 200;
   return (target, key, descriptor) => {
-    ApiResponse({ status, description: o.description ?? 'the answer', content: { 'application/json': { schema: openApiSchema(schema, 'output') as never } } })(target, key, descriptor);
+    ApiResponse({
+      status,
+      description: o.description ?? 'the answer',
+      content: { 'application/json': { schema: openApiSchema(schema, 'output') as never } },
+    })(target, key, descriptor);
     // Several @Returns on one handler (202 stored, 200 dry run): one schema per status.
     const contract: Contract = new Map(Reflect.getMetadata(RESPONSE_CONTRACT, descriptor.value as object) ?? []);
     contract.set(status, schema);
@@ -32,7 +36,11 @@ export function NoBody(): MethodDecorator {
 
 /** A body that is not JSON (Prometheus text, a package file): its media type documented. */
 export function ReturnsRaw(contentType: string, description: string): MethodDecorator {
-  return ApiResponse({ status: 200, description, content: { [contentType]: { schema: { type: 'string', ...(contentType.startsWith('text/') ? {} : { format: 'binary' }) } } } });
+  return ApiResponse({
+    status: 200,
+    description,
+    content: { [contentType]: { schema: { type: 'string', ...(contentType.startsWith('text/') ? {} : { format: 'binary' }) } } },
+  });
 }
 
 /**
@@ -55,12 +63,21 @@ export class ResponseContractInterceptor implements NestInterceptor {
       map((body) => {
         const status = ctx.switchToHttp().getResponse<{ statusCode: number }>().statusCode;
         const schema = contract.get(status);
-        if (!schema) throw new InternalServerErrorException({ code: 'response_contract', field: '(status)', message: `the answer's status ${status} is not documented` });
+        if (!schema)
+          throw new InternalServerErrorException({
+            code: 'response_contract',
+            field: '(status)',
+            message: `the answer's status ${status} is not documented`,
+          });
         const r = schema.safeParse(body);
         if (r.success) return body;
         const issue = r.error.issues[0];
         const field = issue.path.map(String).join('.') || '(body)';
-        throw new InternalServerErrorException({ code: 'response_contract', field, message: `the answer breaks its documented schema at ${field}: ${issue.message}` });
+        throw new InternalServerErrorException({
+          code: 'response_contract',
+          field,
+          message: `the answer breaks its documented schema at ${field}: ${issue.message}`,
+        });
       }),
     );
   }

@@ -54,7 +54,8 @@ export class FleetMapController {
   @RequireRole('public')
   @Header('Cache-Control', 'no-cache')
   asset(@Param('file') file: string, @Res() res: RawResponse): void {
-    if (!ASSETS.has(file) || file === 'index.html') throw new NotFoundException({ code: 'not_found', field: 'file', message: `no asset ${file}` });
+    if (!ASSETS.has(file) || file === 'index.html')
+      throw new NotFoundException({ code: 'not_found', field: 'file', message: `no asset ${file}` });
     send(res, file);
   }
 }

@@ -8,10 +8,33 @@ export interface InsnRef {
 }
 
 export type ProgramType =
-  | 'xdp' | 'sched_cls' | 'sched_act' | 'socket_filter' | 'kprobe' | 'tracepoint' | 'raw_tracepoint' | 'tracing'
-  | 'perf_event' | 'cgroup_skb' | 'cgroup_sock' | 'cgroup_sock_addr' | 'cgroup_sockopt' | 'cgroup_sysctl'
-  | 'cgroup_device' | 'sk_skb' | 'sk_msg' | 'sk_lookup' | 'sk_reuseport' | 'lwt' | 'flow_dissector' | 'lsm'
-  | 'struct_ops' | 'syscall' | 'netfilter' | 'subprogram' | 'unknown';
+  | 'xdp'
+  | 'sched_cls'
+  | 'sched_act'
+  | 'socket_filter'
+  | 'kprobe'
+  | 'tracepoint'
+  | 'raw_tracepoint'
+  | 'tracing'
+  | 'perf_event'
+  | 'cgroup_skb'
+  | 'cgroup_sock'
+  | 'cgroup_sock_addr'
+  | 'cgroup_sockopt'
+  | 'cgroup_sysctl'
+  | 'cgroup_device'
+  | 'sk_skb'
+  | 'sk_msg'
+  | 'sk_lookup'
+  | 'sk_reuseport'
+  | 'lwt'
+  | 'flow_dissector'
+  | 'lsm'
+  | 'struct_ops'
+  | 'syscall'
+  | 'netfilter'
+  | 'subprogram'
+  | 'unknown';
 
 export interface HelperUse {
   id: number;

@@ -70,14 +70,23 @@ export class BtfTypes {
     if (!t) return 'void';
     const named = t.name && t.name !== '(anon)' ? t.name : '';
     switch (t.kind) {
-      case 'STRUCT': return `struct ${named || '(anon)'}`;
-      case 'UNION': return `union ${named || '(anon)'}`;
-      case 'ENUM': case 'ENUM64': return `enum ${named || '(anon)'}`;
-      case 'PTR': return `${depth < 16 ? this.nameOf(t.type_id ?? 0, depth + 1) : '?'} *`;
-      case 'ARRAY': return `${depth < 16 ? this.nameOf(t.type_id ?? 0, depth + 1) : '?'}[${t.nr_elems}]`;
-      case 'CONST': case 'VOLATILE': case 'RESTRICT':
+      case 'STRUCT':
+        return `struct ${named || '(anon)'}`;
+      case 'UNION':
+        return `union ${named || '(anon)'}`;
+      case 'ENUM':
+      case 'ENUM64':
+        return `enum ${named || '(anon)'}`;
+      case 'PTR':
+        return `${depth < 16 ? this.nameOf(t.type_id ?? 0, depth + 1) : '?'} *`;
+      case 'ARRAY':
+        return `${depth < 16 ? this.nameOf(t.type_id ?? 0, depth + 1) : '?'}[${t.nr_elems}]`;
+      case 'CONST':
+      case 'VOLATILE':
+      case 'RESTRICT':
         return `${t.kind.toLowerCase()} ${depth < 16 ? this.nameOf(t.type_id ?? 0, depth + 1) : '?'}`;
-      default: return named || t.kind.toLowerCase();
+      default:
+        return named || t.kind.toLowerCase();
     }
   }
 }
@@ -100,15 +109,35 @@ export function decodeBtfMaps(dump: BtfDump): BtfMapInfo[] {
       // __uint(name, N) is `int (*name)[N]`: the value is the array length.
       const uintValue = target?.kind === 'ARRAY' ? (target.nr_elems ?? 0) : undefined;
       switch (m.name) {
-        case 'type': map.type = uintValue ?? 0; break;
-        case 'max_entries': map.maxEntries = uintValue ?? 0; break;
-        case 'map_flags': map.mapFlags = uintValue ?? 0; break;
-        case 'key_size': map.keySize = uintValue ?? 0; break;
-        case 'value_size': map.valueSize = uintValue ?? 0; break;
-        case 'pinning': map.pinning = uintValue ?? 0; break;
-        case 'key': map.keySize = btf.sizeOf(ptr.type_id ?? 0); map.keyType = btf.nameOf(ptr.type_id ?? 0); break;
-        case 'value': map.valueSize = btf.sizeOf(ptr.type_id ?? 0); map.valueType = btf.nameOf(ptr.type_id ?? 0); break;
-        case 'values': map.declaresValues = true; break;
+        case 'type':
+          map.type = uintValue ?? 0;
+          break;
+        case 'max_entries':
+          map.maxEntries = uintValue ?? 0;
+          break;
+        case 'map_flags':
+          map.mapFlags = uintValue ?? 0;
+          break;
+        case 'key_size':
+          map.keySize = uintValue ?? 0;
+          break;
+        case 'value_size':
+          map.valueSize = uintValue ?? 0;
+          break;
+        case 'pinning':
+          map.pinning = uintValue ?? 0;
+          break;
+        case 'key':
+          map.keySize = btf.sizeOf(ptr.type_id ?? 0);
+          map.keyType = btf.nameOf(ptr.type_id ?? 0);
+          break;
+        case 'value':
+          map.valueSize = btf.sizeOf(ptr.type_id ?? 0);
+          map.valueType = btf.nameOf(ptr.type_id ?? 0);
+          break;
+        case 'values':
+          map.declaresValues = true;
+          break;
       }
     }
     out.push(map);
@@ -147,6 +176,12 @@ const execFileAsync = promisify(execFile);
 /** readBtfMaps in a child process the caller does not wait on (tens of ms of bpftool per object). */
 export async function readBtfMapsAsync(path: string): Promise<BtfMapInfo[]> {
   const c = btfDumpCommand(path);
-  const { stdout } = await execFileAsync(c.file, c.args, { uid: c.uid, gid: c.gid, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+  const { stdout } = await execFileAsync(c.file, c.args, {
+    uid: c.uid,
+    gid: c.gid,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 30_000,
+  });
   return decodeBtfMaps(JSON.parse(stdout) as BtfDump);
 }

@@ -14,8 +14,25 @@ function slot(opcode: number, dst: number, src: number, off: number, imm: number
 /** One xdp function in an object with no relocations: enough for the register tracking. */
 function single(...slots: Buffer[]): { obj: BpfObjectWithCode; fn: BpfFunction } {
   const code = Buffer.concat(slots);
-  const fn: BpfFunction = { name: 'prog', section: 'xdp', sectionIndex: 1, offset: 0, size: code.length, bind: 'GLOBAL', entry: true, insns: decodeInsns(code) };
-  const obj = { sections: [], symbols: [], relocations: new Map(), license: 'GPL', functions: [fn], sectionData: () => code, section: () => undefined } as unknown as BpfObjectWithCode;
+  const fn: BpfFunction = {
+    name: 'prog',
+    section: 'xdp',
+    sectionIndex: 1,
+    offset: 0,
+    size: code.length,
+    bind: 'GLOBAL',
+    entry: true,
+    insns: decodeInsns(code),
+  };
+  const obj = {
+    sections: [],
+    symbols: [],
+    relocations: new Map(),
+    license: 'GPL',
+    functions: [fn],
+    sectionData: () => code,
+    section: () => undefined,
+  } as unknown as BpfObjectWithCode;
   return { obj, fn };
 }
 
@@ -63,7 +80,10 @@ describe('analyzeFunction register tracking', () => {
       slot(0x95, 0, 0, 0, 0),
     );
     const f = analyzeFunction(obj, fn, 'xdp');
-    expect(f.atomics.map((a) => [a.insn, a.target])).toEqual([[4, 'map_value'], [7, 'scalar']]);
+    expect(f.atomics.map((a) => [a.insn, a.target])).toEqual([
+      [4, 'map_value'],
+      [7, 'scalar'],
+    ]);
     expect(f.stackBytes).toBe(8);
   });
 });

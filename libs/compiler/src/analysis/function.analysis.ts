@@ -1,14 +1,46 @@
 import {
-  BpfInsn, BPF_LD_IMM64, BPF_MODE_ATOMIC, PSEUDO_CALL, PSEUDO_KFUNC_CALL, accessBytes, atomicOp, isConditionalJump, isJump,
-  jumpTarget, memMode, opcodeMnemonic,
+  BpfInsn,
+  BPF_LD_IMM64,
+  BPF_MODE_ATOMIC,
+  PSEUDO_CALL,
+  PSEUDO_KFUNC_CALL,
+  accessBytes,
+  atomicOp,
+  isConditionalJump,
+  isJump,
+  jumpTarget,
+  memMode,
+  opcodeMnemonic,
 } from '../elf/bpf.insn';
 import { BpfFunction, BpfObjectWithCode, R_BPF } from '../elf/elf.types';
 import {
-  AluSite, AtomicSite, BackEdge, CallSite, CtxAccess, HelperCall, HelperUse, InsnRef, MapUse, OpcodeUse, PacketRewrite, ProgramType,
+  AluSite,
+  AtomicSite,
+  BackEdge,
+  CallSite,
+  CtxAccess,
+  HelperCall,
+  HelperUse,
+  InsnRef,
+  MapUse,
+  OpcodeUse,
+  PacketRewrite,
+  ProgramType,
 } from './analysis.types';
 import { PACKET_RESIZE_HELPERS, PACKET_WRITE_HELPERS, TAIL_CALL_HELPER, helperName } from './helper.table';
 import { PACKET_POINTER_CTX_OFFSETS } from './program.type';
-import { RegTag, U32_MAX, argumentTags, kindOf, ldImm64Tag, mergeRegisters, scalarLow32, scalarMax, scalarValue, stepRegisters } from './register.state';
+import {
+  RegTag,
+  U32_MAX,
+  argumentTags,
+  kindOf,
+  ldImm64Tag,
+  mergeRegisters,
+  scalarLow32,
+  scalarMax,
+  scalarValue,
+  stepRegisters,
+} from './register.state';
 
 /** Facts about one function alone; programs fold in the functions they call. */
 export interface FunctionFacts {
@@ -71,8 +103,17 @@ export function callTarget(obj: BpfObjectWithCode, fn: BpfFunction, insn: BpfIns
 }
 
 const IMM_OPS: Array<((a: number, b: number) => number) | undefined> = [
-  (a, b) => a + b, (a, b) => a - b, (a, b) => a * b, undefined, (a, b) => a | b, (a, b) => a & b,
-  (a, b) => (b < 32 ? a << b : 0), (a, b) => (b < 32 ? a >>> b : 0), undefined, undefined, (a, b) => a ^ b,
+  (a, b) => a + b,
+  (a, b) => a - b,
+  (a, b) => a * b,
+  undefined,
+  (a, b) => a | b,
+  (a, b) => a & b,
+  (a, b) => (b < 32 ? a << b : 0),
+  (a, b) => (b < 32 ? a >>> b : 0),
+  undefined,
+  undefined,
+  (a, b) => a ^ b,
 ];
 
 /**
@@ -158,9 +199,25 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
   const maps = new Map<string | number, InsnRef[]>();
   const opcodes = new Map<string | number, InsnRef[]>();
   const facts: FunctionFacts = {
-    fn, instructions: fn.size / 8, stackBytes: 0, helpers: [], bpfCalls: [], kfuncCalls: [], maps: [], backEdges: [],
-    tailCalls: [], atomics: [], packetRewrites: [], opcodes: [], returns: { constants: [], unknown: false },
-    helperCalls: [], ctxAccesses: [], aluSites: [], mapValueStores: [], savesCalleeRegs: false, callArgs: [],
+    fn,
+    instructions: fn.size / 8,
+    stackBytes: 0,
+    helpers: [],
+    bpfCalls: [],
+    kfuncCalls: [],
+    maps: [],
+    backEdges: [],
+    tailCalls: [],
+    atomics: [],
+    packetRewrites: [],
+    opcodes: [],
+    returns: { constants: [], unknown: false },
+    helperCalls: [],
+    ctxAccesses: [],
+    aluSites: [],
+    mapValueStores: [],
+    savesCalleeRegs: false,
+    callArgs: [],
   };
   const pktCtxOffsets = PACKET_POINTER_CTX_OFFSETS[programType] ?? [];
   // Register tracking in one pass: right for how clang addresses the stack (r10 + const), the packet
@@ -184,7 +241,11 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
     const incoming = pending.get(insn.index);
     if (incoming || !fallsThrough) {
       const here = { regs: regs.slice(), spills };
-      const entry = incoming ? (fallsThrough ? mergeState(here, incoming) : incoming) : { regs: new Array<RegTag>(11).fill(undefined), spills: new Map() };
+      const entry = incoming
+        ? fallsThrough
+          ? mergeState(here, incoming)
+          : incoming
+        : { regs: new Array<RegTag>(11).fill(undefined), spills: new Map() };
       entry.regs[10] = { kind: 'stack', off: 0 };
       regs.splice(0, regs.length, ...entry.regs);
       spills = new Map(entry.spills);
@@ -235,10 +296,14 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
         facts.kfuncCalls.push({ ...ref(insn), target: `btf_id#${insn.imm}` });
       }
       for (let r = 1; r <= 5; r++) regs[r] = undefined;
-      regs[0] = insn.src !== 0 ? undefined
-        : insn.imm === 1 ? { kind: 'map_value' }
-          : insn.imm === 7 ? { kind: 'scalar', max: U32_MAX }
-            : { kind: 'scalar' };
+      regs[0] =
+        insn.src !== 0
+          ? undefined
+          : insn.imm === 1
+            ? { kind: 'map_value' }
+            : insn.imm === 7
+              ? { kind: 'scalar', max: U32_MAX }
+              : { kind: 'scalar' };
       continue;
     }
     if (op === BPF_LD_IMM64) {
@@ -249,7 +314,10 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
     }
     if ((insn.cls === 'ALU' || insn.cls === 'ALU64') && [0x20, 0x30, 0x90].includes(op & 0xf0)) {
       const reg = (op & 0x08) !== 0;
-      const within = (t: RegTag) => { const m = scalarMax(t); return m !== undefined && m <= U32_MAX; };
+      const within = (t: RegTag) => {
+        const m = scalarMax(t);
+        return m !== undefined && m <= U32_MAX;
+      };
       facts.aluSites.push({
         ...ref(insn),
         op: (op & 0xf0) === 0x20 ? 'mul' : (op & 0xf0) === 0x30 ? 'div' : 'mod',
@@ -275,7 +343,8 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
         if (base?.kind === 'ctx') facts.ctxAccesses.push({ ...ref(insn), access: 'load', offset: insn.off, size: accessBytes(insn) });
         stepRegisters(regs, insn, pktCtxOffsets);
         // Filling a spilled pointer back.
-        if (op === 0x79 && base?.kind === 'stack' && !base.caller && spills.has(base.off + insn.off)) regs[insn.dst] = spills.get(base.off + insn.off);
+        if (op === 0x79 && base?.kind === 'stack' && !base.caller && spills.has(base.off + insn.off))
+          regs[insn.dst] = spills.get(base.off + insn.off);
         break;
       }
       case 'ST':
@@ -308,7 +377,11 @@ export function analyzeFunction(obj: BpfObjectWithCode, fn: BpfFunction, program
   facts.maps = [...maps].map(([name, sites]) => ({ name: name as string, sites }));
   facts.opcodes = [...opcodes]
     .sort(([a], [b]) => (a as number) - (b as number))
-    .map(([opcode, sites]) => ({ opcode: opcode as number, mnemonic: opcodeMnemonic(opcode as number, fn.insns.find((i) => i.opcode === opcode)!.imm), sites }));
+    .map(([opcode, sites]) => ({
+      opcode: opcode as number,
+      mnemonic: opcodeMnemonic(opcode as number, fn.insns.find((i) => i.opcode === opcode)!.imm),
+      sites,
+    }));
   if (fn.entry) facts.returns = exitReturns(fn.insns);
   return facts;
 }

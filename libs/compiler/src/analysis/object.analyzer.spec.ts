@@ -7,7 +7,10 @@ import { programTypeOf, sectionType } from './program.type';
 
 /** Slot indexes of llvm-objdump lines matching a pattern. */
 function lines(fx: Fixture, fn: string, re: RegExp): number[] {
-  return fx.disasm.get(fn)!.filter((l) => re.test(l.text)).map((l) => l.index);
+  return fx.disasm
+    .get(fn)!
+    .filter((l) => re.test(l.text))
+    .map((l) => l.index);
 }
 
 /** 8-byte slots of a function as llvm-objdump numbers them (an `ll` load takes two). */
@@ -40,7 +43,11 @@ describe('analyzeObject / analyzeFile', () => {
     const route = routerFacts.programs.find((p) => p.name === 'route')!;
     expect(routerFacts.programs.map((p) => p.name)).toEqual(['route']);
     expect(route).toMatchObject({ section: 'xdp', type: 'xdp', functions: ['route', 'mix'] });
-    expect(route.helpers.map((h) => [h.id, h.name])).toEqual([[1, 'bpf_map_lookup_elem'], [23, 'bpf_redirect'], [69, 'bpf_fib_lookup']]);
+    expect(route.helpers.map((h) => [h.id, h.name])).toEqual([
+      [1, 'bpf_map_lookup_elem'],
+      [23, 'bpf_redirect'],
+      [69, 'bpf_fib_lookup'],
+    ]);
     expect(route.helpers.find((h) => h.id === 69)!.sites.map((s) => s.insn)).toEqual(lines(router, 'route', /^call 69$/));
     expect(route.helpers.find((h) => h.id === 1)!.sites).toHaveLength(2);
 
@@ -74,8 +81,16 @@ describe('analyzeObject / analyzeFile', () => {
     const byName = Object.fromEntries(routerFacts.maps.map((m) => [m.name, m]));
     expect(routerFacts.btf).toBe(true);
     expect(byName.routes).toMatchObject({
-      type: 11, typeName: 'LPM_TRIE', maxEntries: 1024, keySize: 8, valueSize: 8, mapFlags: 1,
-      keyType: 'struct lpm_key', valueType: '__u64', source: 'btf', bytes: 1024 * 16,
+      type: 11,
+      typeName: 'LPM_TRIE',
+      maxEntries: 1024,
+      keySize: 8,
+      valueSize: 8,
+      mapFlags: 1,
+      keyType: 'struct lpm_key',
+      valueType: '__u64',
+      source: 'btf',
+      bytes: 1024 * 16,
     });
     expect(byName.flows).toMatchObject({ type: 9, typeName: 'LRU_HASH', maxEntries: 65536, keySize: 4, valueSize: 8, mapFlags: 0 });
     expect(byName['.data']).toMatchObject({ type: 2, maxEntries: 1, keySize: 4, valueSize: 4, internal: true, mapFlags: 0x400 });
@@ -85,7 +100,9 @@ describe('analyzeObject / analyzeFile', () => {
 
   it('reads the offloadable program and tells apart programs sharing a section', () => {
     expect(stripperFacts.programs.map((p) => [p.name, p.section, p.type])).toEqual([
-      ['strip', 'xdp', 'xdp'], ['acl', 'xdp', 'xdp'], ['mark', 'tc', 'sched_cls'],
+      ['strip', 'xdp', 'xdp'],
+      ['acl', 'xdp', 'xdp'],
+      ['mark', 'tc', 'sched_cls'],
     ]);
     const strip = stripperFacts.programs[0];
     expect(strip.helpers.map((h) => h.id)).toEqual([1, 44]);
@@ -105,7 +122,9 @@ describe('analyzeObject / analyzeFile', () => {
     expect(acl.xdpReturns?.constants).toEqual([1, 2]);
 
     const mark = stripperFacts.programs[2];
-    expect(mark.packetRewrites).toEqual([{ insn: lines(stripper, 'mark', /^\*\(u8 \*\)/)[0], function: 'mark', section: 'tc', kind: 'store' }]);
+    expect(mark.packetRewrites).toEqual([
+      { insn: lines(stripper, 'mark', /^\*\(u8 \*\)/)[0], function: 'mark', section: 'tc', kind: 'store' },
+    ]);
     expect(mark.xdpReturns).toBeNull();
 
     const maps = Object.fromEntries(stripperFacts.maps.map((m) => [m.name, m]));
@@ -131,9 +150,39 @@ describe('analyzeObject / analyzeFile', () => {
     expect(helperName(130)).toBe('bpf_ringbuf_output');
     expect(helperName(190)).toBe('bpf_xdp_store_bytes');
     expect(helperName(9999)).toBe('helper#9999');
-    expect(['xdp', 'xdp.frags', 'xdp/devmap', 'tc', 'tc/ingress', 'classifier', 'kprobe/sys_open', 'tp_btf/x', '.text', 'weird', 'xdp/foo', 'xdp_prog'].map(programTypeOf))
-      .toEqual(['xdp', 'xdp', 'xdp', 'sched_cls', 'sched_cls', 'sched_cls', 'kprobe', 'tracing', 'subprogram', 'unknown', 'unknown', 'unknown']);
-    expect(['xdp', 'xdp.frags', 'xdp/devmap', 'xdp.frags/cpumap', 'tcx/ingress', 'tc', 'fentry/func', 'fexit/func'].map((s) => sectionType(s).attach))
-      .toEqual(['XDP', 'XDP', 'XDP_DEVMAP', 'XDP_CPUMAP', 'TCX_INGRESS', null, 'TRACE_FENTRY', 'TRACE_FEXIT']);
+    expect(
+      [
+        'xdp',
+        'xdp.frags',
+        'xdp/devmap',
+        'tc',
+        'tc/ingress',
+        'classifier',
+        'kprobe/sys_open',
+        'tp_btf/x',
+        '.text',
+        'weird',
+        'xdp/foo',
+        'xdp_prog',
+      ].map(programTypeOf),
+    ).toEqual([
+      'xdp',
+      'xdp',
+      'xdp',
+      'sched_cls',
+      'sched_cls',
+      'sched_cls',
+      'kprobe',
+      'tracing',
+      'subprogram',
+      'unknown',
+      'unknown',
+      'unknown',
+    ]);
+    expect(
+      ['xdp', 'xdp.frags', 'xdp/devmap', 'xdp.frags/cpumap', 'tcx/ingress', 'tc', 'fentry/func', 'fexit/func'].map(
+        (s) => sectionType(s).attach,
+      ),
+    ).toEqual(['XDP', 'XDP', 'XDP_DEVMAP', 'XDP_CPUMAP', 'TCX_INGRESS', null, 'TRACE_FENTRY', 'TRACE_FEXIT']);
   });
 });

@@ -3,9 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { readBpfObject } from '../elf/bpf.programs';
 import { BpfFunction, BpfObjectWithCode } from '../elf/elf.types';
-import {
-  AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts, ProgramType,
-} from './analysis.types';
+import { AnalyzeOptions, HelperUse, InsnRef, MapFacts, MapUse, ObjectFacts, OpcodeUse, ProgramFacts, ProgramType } from './analysis.types';
 import { BtfMapInfo, readBtfMaps, readBtfMapsAsync } from './btf.maps';
 import { FunctionFacts, analyzeFunction, callTarget } from './function.analysis';
 import { RegTag, mergeArgumentTags } from './register.state';
@@ -21,7 +19,10 @@ const LEGACY_MAP_DEF_BYTES = 20;
 const ELF_MAP_BYTES = 36;
 const IPROUTE2_PINNING: Record<number, MapFacts['pinning']> = { 0: 'none', 1: 'object_ns', 2: 'global_ns' };
 
-function mapFacts(def: Omit<MapFacts, 'typeName' | 'perCpu' | 'bytes' | 'hostBytes' | 'pinning'> & { pinning?: MapFacts['pinning'] }, cpus: number): MapFacts {
+function mapFacts(
+  def: Omit<MapFacts, 'typeName' | 'perCpu' | 'bytes' | 'hostBytes' | 'pinning'> & { pinning?: MapFacts['pinning'] },
+  cpus: number,
+): MapFacts {
   const perCpu = isPerCpu(def.type);
   const value = perCpu ? def.valueSize * cpus : def.valueSize;
   // Ring buffers size themselves in bytes through max_entries.
@@ -49,7 +50,12 @@ function collectMaps(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, cpus
       if (section.name === '.maps' && b) {
         const { name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType } = b;
         const pinning = b.pinning === 1 ? 'by_name' : b.pinning ? 'other' : 'none';
-        out.push(mapFacts({ name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType, internal: false, source: 'btf', pinning }, cpus));
+        out.push(
+          mapFacts(
+            { name, type, maxEntries, keySize, valueSize, mapFlags, keyType, valueType, internal: false, source: 'btf', pinning },
+            cpus,
+          ),
+        );
       } else if (section.name === 'maps' && defBytes >= LEGACY_MAP_DEF_BYTES && sym.value + LEGACY_MAP_DEF_BYTES <= section.size) {
         const d = obj.sectionData(section);
         const u = (i: number) => d.readUInt32LE(sym.value + i * 4);
@@ -60,15 +66,27 @@ function collectMaps(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, cpus
           out.push(mapFacts({ ...base, source: 'legacy' }, cpus));
         }
       } else {
-        warnings.push(`map ${sym.name} in ${section.name} has no definition${section.name === '.maps' ? ' in BTF (compile with -g)' : ''}; its type and sizes are unknown`);
-        out.push(mapFacts({ name: sym.name, type: 0, maxEntries: 0, keySize: 0, valueSize: 0, mapFlags: 0, internal: false, source: 'none' }, cpus));
+        warnings.push(
+          `map ${sym.name} in ${section.name} has no definition${section.name === '.maps' ? ' in BTF (compile with -g)' : ''}; its type and sizes are unknown`,
+        );
+        out.push(
+          mapFacts(
+            { name: sym.name, type: 0, maxEntries: 0, keySize: 0, valueSize: 0, mapFlags: 0, internal: false, source: 'none' },
+            cpus,
+          ),
+        );
       }
     }
   }
   // libbpf's internal maps: one-entry ARRAYs, mmapable, .rodata also read-only for the program.
   for (const s of obj.sections.filter((s) => DATA_SECTION.test(s.name) && s.size > 0)) {
     const flags = BPF_F_MMAPABLE | (s.name.startsWith('.rodata') ? BPF_F_RDONLY_PROG : 0);
-    out.push(mapFacts({ name: s.name, type: 2, maxEntries: 1, keySize: 4, valueSize: s.size, mapFlags: flags, internal: true, source: 'section' }, cpus));
+    out.push(
+      mapFacts(
+        { name: s.name, type: 2, maxEntries: 1, keySize: 4, valueSize: s.size, mapFlags: flags, internal: true, source: 'section' },
+        cpus,
+      ),
+    );
   }
   return out;
 }
@@ -83,7 +101,11 @@ function mergeUses<T extends { sites: InsnRef[] }, K>(lists: T[][], key: (t: T) 
   return [...out.values()];
 }
 
-interface Typed { type: ProgramType; attachType: string | null; typeSource: ProgramFacts['typeSource'] }
+interface Typed {
+  type: ProgramType;
+  attachType: string | null;
+  typeSource: ProgramFacts['typeSource'];
+}
 
 function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>, typed: Typed): ProgramFacts {
   const reached: FunctionFacts[] = [];
@@ -103,7 +125,10 @@ function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>, typed: Typ
     const callees = f.bpfCalls.map((c) => byName.get(c.target)).filter((c): c is FunctionFacts => !!c);
     return f.stackBytes + Math.max(0, ...callees.map((c) => depth(c, next)));
   };
-  const helpers = mergeUses<HelperUse, number>(reached.map((f) => f.helpers), (h) => h.id).sort((a, b) => a.id - b.id);
+  const helpers = mergeUses<HelperUse, number>(
+    reached.map((f) => f.helpers),
+    (h) => h.id,
+  ).sort((a, b) => a.id - b.id);
   const { type } = typed;
   return {
     name: own.fn.name,
@@ -117,15 +142,19 @@ function fold(own: FunctionFacts, byName: Map<string, FunctionFacts>, typed: Typ
     helpers,
     bpfCalls: reached.flatMap((f) => f.bpfCalls),
     kfuncCalls: reached.flatMap((f) => f.kfuncCalls),
-    maps: mergeUses<MapUse, string>(reached.map((f) => f.maps), (m) => m.name),
+    maps: mergeUses<MapUse, string>(
+      reached.map((f) => f.maps),
+      (m) => m.name,
+    ),
     backEdges: reached.flatMap((f) => f.backEdges),
     tailCalls: reached.flatMap((f) => f.tailCalls),
     atomics: reached.flatMap((f) => f.atomics),
     packetRewrites: reached.flatMap((f) => f.packetRewrites),
-    opcodes: mergeUses<OpcodeUse, number>(reached.map((f) => f.opcodes), (o) => o.opcode).sort((a, b) => a.opcode - b.opcode),
-    xdpReturns: type === 'xdp'
-      ? { ...own.returns, redirects: helpers.some((h) => REDIRECT_HELPERS.includes(h.id)) }
-      : null,
+    opcodes: mergeUses<OpcodeUse, number>(
+      reached.map((f) => f.opcodes),
+      (o) => o.opcode,
+    ).sort((a, b) => a.opcode - b.opcode),
+    xdpReturns: type === 'xdp' ? { ...own.returns, redirects: helpers.some((h) => REDIRECT_HELPERS.includes(h.id)) } : null,
     helperCalls: reached.flatMap((f) => f.helperCalls),
     ctxAccesses: reached.flatMap((f) => f.ctxAccesses),
     aluSites: reached.flatMap((f) => f.aluSites),
@@ -143,7 +172,9 @@ function typeOf(fn: BpfFunction, types: Record<string, string> | undefined, warn
   if (given !== undefined) {
     const t = typeFromName(given);
     if (t) return { type: t.type, attachType: t.attach, typeSource: 'given' };
-    warnings.push(`type ${given} given for ${fn.name} is not a libbpf section type (e.g. xdp, xdp/devmap, tc, tcx/ingress, classifier); the section decides`);
+    warnings.push(
+      `type ${given} given for ${fn.name} is not a libbpf section type (e.g. xdp, xdp/devmap, tc, tcx/ingress, classifier); the section decides`,
+    );
   }
   return { type: s.type, attachType: s.attach, typeSource: s.def ? 'section' : 'unknown' };
 }
@@ -179,12 +210,21 @@ function factsOf(obj: BpfObjectWithCode, btf: BtfMapInfo[] | undefined, opts: An
 /** Functions ordered so every caller comes before its callees (Kahn's order on the BPF-to-BPF call graph). */
 function callersFirst(obj: BpfObjectWithCode): BpfFunction[] {
   const byName = new Map(obj.functions.map((f) => [f.name, f]));
-  const callees = new Map(obj.functions.map((fn) => [fn, [...new Set(fn.insns
-    .filter((i) => i.opcode === 0x85 && i.src === PSEUDO_CALL)
-    .map((i) => callTarget(obj, fn, i))
-    .filter((t) => t.kind === 'bpf')
-    .map((t) => byName.get(t.target))
-    .filter((f): f is BpfFunction => !!f && f !== fn))]]));
+  const callees = new Map(
+    obj.functions.map((fn) => [
+      fn,
+      [
+        ...new Set(
+          fn.insns
+            .filter((i) => i.opcode === 0x85 && i.src === PSEUDO_CALL)
+            .map((i) => callTarget(obj, fn, i))
+            .filter((t) => t.kind === 'bpf')
+            .map((t) => byName.get(t.target))
+            .filter((f): f is BpfFunction => !!f && f !== fn),
+        ),
+      ],
+    ]),
+  );
   const indegree = new Map(obj.functions.map((f) => [f, 0]));
   for (const list of callees.values()) for (const c of list) indegree.set(c, indegree.get(c)! + 1);
   const ready = obj.functions.filter((f) => indegree.get(f) === 0);

@@ -25,7 +25,14 @@ function run(...slots: Buffer[]): RegTag[] {
 
 describe('stepRegisters', () => {
   it('bounds loads by their width, 32-bit results by u32, and gives up on 64-bit loads and byte swaps', () => {
-    const r = run(slot(0x71, 2, 1, 12, 0), slot(0x61, 3, 1, 12, 0), slot(0x79, 4, 1, 12, 0), slot(0x24, 4, 0, 0, 3), slot(0x79, 5, 1, 12, 0), slot(0xdc, 5, 0, 0, 64));
+    const r = run(
+      slot(0x71, 2, 1, 12, 0),
+      slot(0x61, 3, 1, 12, 0),
+      slot(0x79, 4, 1, 12, 0),
+      slot(0x24, 4, 0, 0, 3),
+      slot(0x79, 5, 1, 12, 0),
+      slot(0xdc, 5, 0, 0, 64),
+    );
     expect([scalarMax(r[2]), scalarMax(r[3]), scalarMax(r[4]), scalarMax(r[5])]).toEqual([0xffn, U32_MAX, U32_MAX, undefined]);
   });
 
@@ -36,8 +43,15 @@ describe('stepRegisters', () => {
   });
 
   it('folds constants, and keeps the low 32 bits of `len << 32 | BPF_F_CURRENT_CPU`', () => {
-    const r = run(slot(0xb7, 2, 0, 0, 6), slot(0x27, 2, 0, 0, 7), slot(0x79, 3, 1, 12, 0), slot(0x67, 3, 0, 0, 32),
-      slot(0x18, 4, 0, 0, -1), slot(0, 0, 0, 0, 0), slot(0x4f, 3, 4, 0, 0));
+    const r = run(
+      slot(0xb7, 2, 0, 0, 6),
+      slot(0x27, 2, 0, 0, 7),
+      slot(0x79, 3, 1, 12, 0),
+      slot(0x67, 3, 0, 0, 32),
+      slot(0x18, 4, 0, 0, -1),
+      slot(0, 0, 0, 0, 0),
+      slot(0x4f, 3, 4, 0, 0),
+    );
     expect(scalarValue(r[2])).toBe(42n);
     expect(scalarValue(r[3])).toBeUndefined();
     expect(scalarLow32(r[3])).toBe(U32_MAX);

@@ -24,7 +24,10 @@ export function kindOf(tag: RegTag): PointerKind {
 }
 
 const scalar = (max?: bigint, value?: bigint, low32?: bigint): RegTag => ({
-  kind: 'scalar', max, value, low32: value !== undefined ? value & U32_MAX : low32,
+  kind: 'scalar',
+  max,
+  value,
+  low32: value !== undefined ? value & U32_MAX : low32,
 });
 const constant = (v: bigint): RegTag => scalar(v, v);
 
@@ -55,27 +58,41 @@ function alu64(op: number, a: RegTag, b: RegTag): RegTag {
   const bv = scalarValue(b);
   const fold = (f: (x: bigint, y: bigint) => bigint) => (av !== undefined && bv !== undefined ? BigInt.asUintN(64, f(av, bv)) : undefined);
   switch (op) {
-    case 0x00: { // add
+    case 0x00: {
+      // add
       const max = am !== undefined && bm !== undefined && am + bm <= U64_MAX ? am + bm : undefined;
       return scalar(max, max === undefined ? undefined : fold((x, y) => x + y));
     }
-    case 0x20: { // mul
+    case 0x20: {
+      // mul
       const max = am !== undefined && bm !== undefined && am * bm <= U64_MAX ? am * bm : undefined;
       return scalar(max, max === undefined ? undefined : fold((x, y) => x * y));
     }
-    case 0x40: { // or
+    case 0x40: {
+      // or
       const al = scalarLow32(a);
       const bl = scalarLow32(b);
-      return scalar(am !== undefined && bm !== undefined ? bits(am > bm ? am : bm) : undefined, fold((x, y) => x | y), al !== undefined && bl !== undefined ? al | bl : undefined);
+      return scalar(
+        am !== undefined && bm !== undefined ? bits(am > bm ? am : bm) : undefined,
+        fold((x, y) => x | y),
+        al !== undefined && bl !== undefined ? al | bl : undefined,
+      );
     }
-    case 0x50: { // and
+    case 0x50: {
+      // and
       const max = am !== undefined && bm !== undefined ? (am < bm ? am : bm) : (am ?? bm);
-      return scalar(max, fold((x, y) => x & y));
+      return scalar(
+        max,
+        fold((x, y) => x & y),
+      );
     }
-    case 0x60: { // lsh
+    case 0x60: {
+      // lsh
       if (bv === undefined || bv > 63n) return scalar();
       const low32 = bv >= 32n ? 0n : undefined;
-      return am !== undefined && am << bv <= U64_MAX ? scalar(am << bv, av === undefined ? undefined : av << bv, low32) : scalar(undefined, undefined, low32);
+      return am !== undefined && am << bv <= U64_MAX
+        ? scalar(am << bv, av === undefined ? undefined : av << bv, low32)
+        : scalar(undefined, undefined, low32);
     }
     case 0x70: // rsh
       if (bv === undefined || bv > 63n) return scalar();
@@ -133,9 +150,13 @@ export function stepRegisters(regs: RegTag[], insn: BpfInsn, pktOffsets: number[
       else if (alu === 0xb0) {
         const s = regs[insn.src];
         const m = scalarMax(s);
-        regs[insn.dst] = scalar(m !== undefined && m < U32_MAX ? m : U32_MAX, scalarValue(s) !== undefined ? scalarValue(s)! & U32_MAX : undefined);
+        regs[insn.dst] = scalar(
+          m !== undefined && m < U32_MAX ? m : U32_MAX,
+          scalarValue(s) !== undefined ? scalarValue(s)! & U32_MAX : undefined,
+        );
       } else if (alu === 0x50 && !(op & 0x08) && insn.imm >= 0) regs[insn.dst] = scalar(BigInt(insn.imm));
-      else if (alu === 0xd0) regs[insn.dst] = insn.imm === 16 ? scalar(0xffffn) : insn.imm === 32 ? scalar(U32_MAX) : scalar(); // be16/32/64, le16/32/64
+      else if (alu === 0xd0)
+        regs[insn.dst] = insn.imm === 16 ? scalar(0xffffn) : insn.imm === 32 ? scalar(U32_MAX) : scalar(); // be16/32/64, le16/32/64
       else regs[insn.dst] = scalar(U32_MAX);
       return;
     }
@@ -143,7 +164,8 @@ export function stepRegisters(regs: RegTag[], insn: BpfInsn, pktOffsets: number[
       const base = regs[insn.src];
       const size = accessBytes(insn);
       if (base?.kind === 'ctx' && pktOffsets.includes(insn.off)) regs[insn.dst] = { kind: 'packet' };
-      else if (memMode(insn) === 0x80) regs[insn.dst] = scalar(); // sign-extending load
+      else if (memMode(insn) === 0x80)
+        regs[insn.dst] = scalar(); // sign-extending load
       else regs[insn.dst] = size === 8 ? scalar() : scalar((1n << BigInt(size * 8)) - 1n);
       return;
     }
@@ -174,7 +196,10 @@ export function mergeArgumentTags(a: RegTag[] | undefined, b: RegTag[]): RegTag[
 function sameTag(a: RegTag, b: RegTag): boolean {
   if (a === b) return true;
   if (!a || !b || a.kind !== b.kind) return false;
-  return JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) === JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  return (
+    JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ===
+    JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))
+  );
 }
 
 /** One register where two paths meet: what both agree on (a scalar keeps the larger bound). */

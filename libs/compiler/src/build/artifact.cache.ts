@@ -43,7 +43,15 @@ export async function readCached(cacheDir: string, digest: string): Promise<Buil
     const meta = JSON.parse(await fsp.readFile(p.meta, 'utf8')) as Sidecar;
     const st = await fsp.stat(p.obj);
     if (meta.digest !== digest || st.size !== meta.sizeBytes) return null;
-    return { digest, objectPath: p.obj, cached: true, clangVersion: meta.clangVersion, flags: meta.flags, sources: meta.sources, sizeBytes: st.size };
+    return {
+      digest,
+      objectPath: p.obj,
+      cached: true,
+      clangVersion: meta.clangVersion,
+      flags: meta.flags,
+      sources: meta.sources,
+      sizeBytes: st.size,
+    };
   } catch {
     return null;
   }
@@ -74,7 +82,15 @@ export async function publish(
     await fsp.rm(tObj, { force: true });
     await fsp.rm(tMeta, { force: true });
   }
-  return { digest, objectPath: p.obj, cached: false, clangVersion: meta.clangVersion, flags: meta.flags, sources: meta.sources, sizeBytes: objectBytes.length };
+  return {
+    digest,
+    objectPath: p.obj,
+    cached: false,
+    clangVersion: meta.clangVersion,
+    flags: meta.flags,
+    sources: meta.sources,
+    sizeBytes: objectBytes.length,
+  };
 }
 
 /**
@@ -98,10 +114,27 @@ export function importObject(buf: Buffer, opts: { cacheDir: string }): BuildArti
   const digest = createHash('sha256').update(buf).digest('hex');
   mkdirSync(opts.cacheDir, { recursive: true });
   const p = paths(opts.cacheDir, digest);
-  const base = { digest, objectPath: p.obj, clangVersion: IMPORTED_CLANG_VERSION, flags: [] as string[], sources: [] as string[], sizeBytes: buf.length };
+  const base = {
+    digest,
+    objectPath: p.obj,
+    clangVersion: IMPORTED_CLANG_VERSION,
+    flags: [] as string[],
+    sources: [] as string[],
+    sizeBytes: buf.length,
+  };
   if (existsSync(p.meta) && existsSync(p.obj) && statSync(p.obj).size === buf.length) return { ...base, cached: true };
-  const sidecar: Sidecar = { digest, clangVersion: IMPORTED_CLANG_VERSION, flags: [], sources: [], sizeBytes: buf.length, createdAt: new Date().toISOString() };
-  for (const [target, data] of [[p.obj, buf], [p.meta, Buffer.from(JSON.stringify(sidecar, null, 2))]] as const) {
+  const sidecar: Sidecar = {
+    digest,
+    clangVersion: IMPORTED_CLANG_VERSION,
+    flags: [],
+    sources: [],
+    sizeBytes: buf.length,
+    createdAt: new Date().toISOString(),
+  };
+  for (const [target, data] of [
+    [p.obj, buf],
+    [p.meta, Buffer.from(JSON.stringify(sidecar, null, 2))],
+  ] as const) {
     const t = tmpName(target);
     try {
       writeFileSync(t, data, { mode: 0o644 });

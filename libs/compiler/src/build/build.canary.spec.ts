@@ -17,7 +17,10 @@ type Attack = [name: string, source: (path: string) => string];
 
 // Attacks that try to read the file: its contents must appear nowhere.
 const READS: Attack[] = [
-  ['#include hidden by lone \\r line ends, shown by a static assertion', (p) => `int a;\r#define P "${p}"\r_Static_assert(0,\r#include P\r);\r`],
+  [
+    '#include hidden by lone \\r line ends, shown by a static assertion',
+    (p) => `int a;\r#define P "${p}"\r_Static_assert(0,\r#include P\r);\r`,
+  ],
   ['#include hidden by lone \\r line ends, into .rodata', (p) => `int a;\rconst volatile char leak[] =\r#include "${p}"\r;\r`],
   ['form feed before #include', (p) => `\f#include "${p}"\nint x;\n`],
   ['vertical tab before #include', (p) => `\v#include "${p}"\nint x;\n`],
@@ -27,13 +30,31 @@ const READS: Attack[] = [
   ['#import hidden by \\r', (p) => `int a;\r#import "${p}"\r`],
   ['#include_next hidden by \\r', (p) => `int a;\rconst char l[] =\r#include_next "${p}"\r;\r`],
   ['#embed hidden by \\r', (p) => `int a;\rconst char l[] = {\r#embed "${p}"\r};\r`],
-  ['#include of a path built by stringizing tokens, hidden by \\r', (p) => `#define Q(x) #x\n#define P(x) Q(x)\nint a;\rconst char l[] =\r#include P(${p})\r;\r`],
+  [
+    '#include of a path built by stringizing tokens, hidden by \\r',
+    (p) => `#define Q(x) #x\n#define P(x) Q(x)\nint a;\rconst char l[] =\r#include P(${p})\r;\r`,
+  ],
   ['#include through /proc/self/root, hidden by \\r', (p) => `int a;\rconst char l[] =\r#include "/proc/self/root${p}"\r;\r`],
-  ['<...> include climbing out of a system folder, hidden by \\r', (p) => `int a;\rconst char l[] =\r#include </usr/include/../..${p}>\r;\r`],
-  ['#line naming a file beside the canary, then a relative include', (p) => `int a;\r#line 1 "/etc/x.c"\rconst char l[] =\r#include "${p.split('/').pop()}"\r;\r`],
-  ['top-level asm: .incbin spelled by an assembler macro', (p) => `asm(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n .section .rodata\\n ii bin\\n");\nint x;\n`],
-  ['inline asm in a function: .incbin spelled by an assembler macro', (p) => `int f(void) {\n asm volatile(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii bin\\n");\n return 0;\n}\n`],
-  ['asm .include (reads the file as assembly) spelled by a macro', (p) => `asm(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii lude\\n");\nint x;\n`],
+  [
+    '<...> include climbing out of a system folder, hidden by \\r',
+    (p) => `int a;\rconst char l[] =\r#include </usr/include/../..${p}>\r;\r`,
+  ],
+  [
+    '#line naming a file beside the canary, then a relative include',
+    (p) => `int a;\r#line 1 "/etc/x.c"\rconst char l[] =\r#include "${p.split('/').pop()}"\r;\r`,
+  ],
+  [
+    'top-level asm: .incbin spelled by an assembler macro',
+    (p) => `asm(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n .section .rodata\\n ii bin\\n");\nint x;\n`,
+  ],
+  [
+    'inline asm in a function: .incbin spelled by an assembler macro',
+    (p) => `int f(void) {\n asm volatile(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii bin\\n");\n return 0;\n}\n`,
+  ],
+  [
+    'asm .include (reads the file as assembly) spelled by a macro',
+    (p) => `asm(".macro ii n\\n .inc\\\\()\\\\n \\"${p}\\"\\n .endm\\n ii lude\\n");\nint x;\n`,
+  ],
   ['_Pragma wrapping a dependency on the file', (p) => `_Pragma("GCC dependency \\"${p}\\" the contents")\nint x;\n`],
 ];
 
@@ -41,8 +62,14 @@ const READS: Attack[] = [
 const PROBES: Attack[] = [
   ['#pragma GCC dependency', (p) => `#pragma GCC dependency "${p}"\nint x;\n`],
   ['_Pragma("GCC dependency")', (p) => `_Pragma("GCC dependency \\"${p}\\"")\nint x;\n`],
-  ['__has_include built by token pasting', (p) => `#define CAT(a, b) a##b\n#define HAS CAT(__has_, include)\n#if HAS("${p}")\n#error exists\n#endif\nint x;\n`],
-  ['__has_include of a stringized path, hidden by \\r', (p) => `#define Q(x) #x\n#define P(x) Q(x)\nint a;\r#if __has_include(P(${p}))\r#error exists\r#endif\r`],
+  [
+    '__has_include built by token pasting',
+    (p) => `#define CAT(a, b) a##b\n#define HAS CAT(__has_, include)\n#if HAS("${p}")\n#error exists\n#endif\nint x;\n`,
+  ],
+  [
+    '__has_include of a stringized path, hidden by \\r',
+    (p) => `#define Q(x) #x\n#define P(x) Q(x)\nint a;\r#if __has_include(P(${p}))\r#error exists\r#endif\r`,
+  ],
 ];
 
 let root: string;
@@ -100,7 +127,10 @@ describe('the build sandbox against a planted canary', () => {
   // The control: the same attacks without the OS sandbox. The text scanner alone lets these
   // through, so without the sandbox the tests above would fail: it is the sandbox that holds.
   describe('control: without the sandbox the same attacks succeed', () => {
-    const leaking = ['top-level asm: .incbin spelled by an assembler macro', 'inline asm in a function: .incbin spelled by an assembler macro'];
+    const leaking = [
+      'top-level asm: .incbin spelled by an assembler macro',
+      'inline asm in a function: .incbin spelled by an assembler macro',
+    ];
     it.each(READS.filter(([name]) => leaking.includes(name)))('read leaks: %s', async (_name, source) => {
       const o = await attempt(source(CANARY), CANARY, UNSANDBOXED);
       expect(o.visible).toContain(SECRET);

@@ -17,7 +17,7 @@ const CASES: Array<[string, boolean]> = [
   ['a(".incbin" "");', true],
   ['char c = \'"\'; asm(".incbin x");', true],
   ['asm(".inc" ; "bin");', false],
-  ["asm(\".inc\" 'x' \"bin\");", false],
+  ['asm(".inc" \'x\' "bin");', false],
   ['# 1 ".incbin"\nint x;', false],
   ['a(".incbin" "x");', false],
   ['a(".includex");', false],

@@ -97,7 +97,11 @@ function checkTarget(
   if (target.split('/').some((seg) => seg === '..')) refuse(file, line, `include path ${shown} leaves the module folder`);
   if (angle) {
     if (!ANGLE_ALLOWED.some((re) => re.test(target))) {
-      refuse(file, line, `system header ${shown} is not allowed (allowed: linux/*.h, asm/*.h, bpf/{bpf_helpers,bpf_endian,bpf_tracing,bpf_core_read}.h, stdint.h, stddef.h, stdbool.h, iop_chain.h)`);
+      refuse(
+        file,
+        line,
+        `system header ${shown} is not allowed (allowed: linux/*.h, asm/*.h, bpf/{bpf_helpers,bpf_endian,bpf_tracing,bpf_core_read}.h, stdint.h, stddef.h, stdbool.h, iop_chain.h)`,
+      );
     }
     return;
   }

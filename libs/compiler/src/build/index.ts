@@ -9,5 +9,13 @@ export { loadToolchain, findBpftool } from './clang.toolchain';
 export type { Toolchain } from './clang.toolchain';
 export { runProcess, withLimits } from './process.runner';
 export type { RunOptions, RunResult, ResourceLimits } from './process.runner';
-export { runSandboxed, sandboxAvailable, sandboxAvailableSync, sandboxedCommand, bindsForPaths, capHit, SANDBOX_BUILD_DIR } from './os.sandbox';
+export {
+  runSandboxed,
+  sandboxAvailable,
+  sandboxAvailableSync,
+  sandboxedCommand,
+  bindsForPaths,
+  capHit,
+  SANDBOX_BUILD_DIR,
+} from './os.sandbox';
 export type { SandboxOptions, SandboxProfile, SandboxBind, SandboxAvailability, SandboxedCommand } from './os.sandbox';

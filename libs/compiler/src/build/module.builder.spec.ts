@@ -144,7 +144,11 @@ describe('buildModule', () => {
   });
 
   it('a module file cannot take the place of the headers: dot entries are not copied', async () => {
-    const dir = await moduleDir('sdk-shadow', { 'prog.c': XDP_OK, 'swap.h': SWAP_H, [`${SDK_BUILD_SUBDIR}/iop_chain.h`]: '#error shadowed\n' });
+    const dir = await moduleDir('sdk-shadow', {
+      'prog.c': XDP_OK,
+      'swap.h': SWAP_H,
+      [`${SDK_BUILD_SUBDIR}/iop_chain.h`]: '#error shadowed\n',
+    });
     const box = await createSandbox(dir, ['prog.c']);
     try {
       expect(box.bytes.get(`${SDK_BUILD_SUBDIR}/iop_chain.h`)?.toString()).not.toContain('#error shadowed');
@@ -218,7 +222,8 @@ describe('buildModule', () => {
 
   it('refuses inline assembly that reads files, even when macros and escapes spell it', async () => {
     const dir = await moduleDir('incbin', {
-      'prog.c': '#define J(a, b) a##b\n#define S(x) #x\n#define T(x) S(x)\nasm(T(J(.inc, bin)) " \\"/etc/hostname\\"");\nasm("\\x2einc" "lude \\"/etc/passwd\\"");\nint x;\n',
+      'prog.c':
+        '#define J(a, b) a##b\n#define S(x) #x\n#define T(x) S(x)\nasm(T(J(.inc, bin)) " \\"/etc/hostname\\"");\nasm("\\x2einc" "lude \\"/etc/passwd\\"");\nint x;\n',
     });
     const e = await buildError(buildModule({ name: 'x', dir, sources: ['prog.c'] }, { cacheDir: join(root, 'cache') }));
     expect(e.code).toBe('asm_refused');
@@ -248,7 +253,8 @@ describe('buildModule', () => {
   it('kills clang when the time limit passes', async () => {
     // ~260k statements: several seconds of optimisation, far beyond the limit.
     const dir = await moduleDir('slow', {
-      'prog.c': '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n',
+      'prog.c':
+        '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n',
     });
     const started = Date.now();
     const e = await buildError(buildModule({ name: 'x', dir, sources: ['prog.c'] }, { cacheDir: join(root, 'cache'), timeoutMs: 300 }));
@@ -258,7 +264,10 @@ describe('buildModule', () => {
   });
 
   it('stops when the signal aborts', async () => {
-    const dir = await moduleDir('abort', { 'prog.c': '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n' });
+    const dir = await moduleDir('abort', {
+      'prog.c':
+        '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n',
+    });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200).unref();
     const e = await buildError(buildModule({ name: 'x', dir, sources: ['prog.c'] }, { cacheDir: join(root, 'cache'), signal: ac.signal }));

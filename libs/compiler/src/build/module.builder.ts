@@ -92,7 +92,9 @@ function failure(r: RunResult, what: string, toolDir: string, l: Limits): BuildE
   if (r.timedOut) return new BuildError('timeout', `${what} exceeded the time limit of ${l.timeoutMs} ms`, { field: 'timeoutMs' });
   if (r.aborted) return new BuildError('aborted', `${what} was cancelled`);
   if (r.outputLimited) {
-    return new BuildError('resource_limit', `${what} produced more than the preprocessor output cap (preprocessedMb=${l.preprocessedMb})`, { field: 'preprocessedMb' });
+    return new BuildError('resource_limit', `${what} produced more than the preprocessor output cap (preprocessedMb=${l.preprocessedMb})`, {
+      field: 'preprocessedMb',
+    });
   }
   const cap = capHit(r);
   if (cap) return new BuildError('resource_limit', `${what} was stopped by ${CAP_WORDS[cap](l)}`, { field: cap });
@@ -107,7 +109,11 @@ function failure(r: RunResult, what: string, toolDir: string, l: Limits): BuildE
   }
   const tail = r.stderr.split(toolDir).join('.').trim().split('\n').slice(-5).join('\n');
   if (r.signal || (r.code !== null && r.code > 128)) {
-    return new BuildError('resource_limit', `${what} died (${r.signal ?? `exit ${r.code}`}), likely the memory cap (memoryMb=${l.memoryMb}): ${tail}`, { field: 'memoryMb', diagnostics });
+    return new BuildError(
+      'resource_limit',
+      `${what} died (${r.signal ?? `exit ${r.code}`}), likely the memory cap (memoryMb=${l.memoryMb}): ${tail}`,
+      { field: 'memoryMb', diagnostics },
+    );
   }
   return new BuildError('compile_error', `${what} failed (exit ${r.code}): ${tail}`, { diagnostics });
 }
@@ -128,7 +134,9 @@ async function chooseMode(input: BuildInput, opts: BuildOptions): Promise<'sandb
   const a = await sandboxAvailable('build', opts.sandbox);
   if (a.ok) return 'sandbox';
   if (!input.shipped) {
-    throw new BuildError('sandbox_unavailable', `refusing to build ${input.name} without the build sandbox: ${a.reason}`, { field: 'sandbox' });
+    throw new BuildError('sandbox_unavailable', `refusing to build ${input.name} without the build sandbox: ${a.reason}`, {
+      field: 'sandbox',
+    });
   }
   const line = `ioplane: building shipped module ${input.name} WITHOUT the build sandbox (${a.reason}); uploaded sources are refused until bwrap works`;
   if (!warned.has(line)) {
@@ -201,7 +209,12 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
       // clang 14 does not take `--` as the end of its options, so a path that starts with ./ is
       // what keeps a name from being read as a flag.
       const path = `./${src}`;
-      const pre = await run(toolchain.clang, [...toolchain.flags, ...SDK_FLAGS, ...RUN_FLAGS, '-E', '-o', '-', path], `preprocessing ${src}`, Math.floor(l.preprocessedMb * MB));
+      const pre = await run(
+        toolchain.clang,
+        [...toolchain.flags, ...SDK_FLAGS, ...RUN_FLAGS, '-E', '-o', '-', path],
+        `preprocessing ${src}`,
+        Math.floor(l.preprocessedMb * MB),
+      );
       await scanPreprocessedAsync(pre.stdout, src);
       await run(toolchain.clang, [...toolchain.flags, ...SDK_FLAGS, ...RUN_FLAGS, '-c', '-o', obj, path], `compiling ${src}`);
       objects.push(obj);
@@ -209,13 +222,19 @@ export async function buildModule(input: BuildInput, opts: BuildOptions): Promis
     let final = objects[0];
     if (objects.length > 1) {
       const bpftool = findBpftool();
-      if (!bpftool) throw new BuildError('tool_missing', 'linking several sources needs bpftool (gen object), which is not installed', { field: 'sources' });
+      if (!bpftool)
+        throw new BuildError('tool_missing', 'linking several sources needs bpftool (gen object), which is not installed', {
+          field: 'sources',
+        });
       final = '.ioplane-linked.o';
       try {
         await run(bpftool, ['gen', 'object', final, ...objects], 'linking');
       } catch (e) {
         if (e instanceof BuildError && e.code === 'compile_error') {
-          throw new BuildError('link_error', e.message.replace(/^linking failed/, 'bpftool gen object failed'), { field: 'sources', cause: e });
+          throw new BuildError('link_error', e.message.replace(/^linking failed/, 'bpftool gen object failed'), {
+            field: 'sources',
+            cause: e,
+          });
         }
         throw e;
       }

@@ -22,12 +22,15 @@ export interface Sandbox {
 
 function checkRelative(p: string, field: string): string {
   if (typeof p !== 'string' || p === '') throw new BuildError('invalid_source', 'empty source path', { field });
-  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) throw new BuildError('invalid_source', `source ${p} must be relative to the module folder`, { field, file: p });
-  if (p.includes('\\') || p.includes('\0')) throw new BuildError('invalid_source', `source ${p} has a forbidden character`, { field, file: p });
+  if (p.startsWith('/') || /^[A-Za-z]:/.test(p))
+    throw new BuildError('invalid_source', `source ${p} must be relative to the module folder`, { field, file: p });
+  if (p.includes('\\') || p.includes('\0'))
+    throw new BuildError('invalid_source', `source ${p} has a forbidden character`, { field, file: p });
   const norm = posix.normalize(p);
   if (norm.split('/').includes('..')) throw new BuildError('invalid_source', `source ${p} leaves the module folder`, { field, file: p });
   // Compilers read a leading '-' as a flag (`-fplugin=x.c`); sources are also passed as ./name.
-  if (norm.split('/').some((seg) => seg.startsWith('-'))) throw new BuildError('invalid_source', `source ${p} has a name starting with '-'`, { field, file: p });
+  if (norm.split('/').some((seg) => seg.startsWith('-')))
+    throw new BuildError('invalid_source', `source ${p} has a name starting with '-'`, { field, file: p });
   if (!/\.c$/.test(norm)) throw new BuildError('invalid_source', `source ${p} is not a .c file`, { field, file: p });
   return norm.startsWith('./') ? norm.slice(2) : norm;
 }
@@ -46,7 +49,8 @@ async function walk(root: string, rel: string, found: string[], skipped: Set<str
     } else {
       skipped.add(r);
     }
-    if (found.length > MAX_FILES) throw new BuildError('invalid_source', `module folder has more than ${MAX_FILES} .c/.h files`, { field: 'dir' });
+    if (found.length > MAX_FILES)
+      throw new BuildError('invalid_source', `module folder has more than ${MAX_FILES} .c/.h files`, { field: 'dir' });
   }
 }
 
@@ -55,26 +59,33 @@ async function walk(root: string, rel: string, found: string[], skipped: Set<str
  * and ioplane's headers (sdk.headers.ts) into a fresh 0700 temp folder. The caller removes it with `removeSandbox` in a finally.
  */
 export async function createSandbox(moduleDir: string, sources: string[]): Promise<Sandbox> {
-  if (!Array.isArray(sources) || sources.length === 0) throw new BuildError('invalid_source', 'a module needs at least one source', { field: 'sources' });
+  if (!Array.isArray(sources) || sources.length === 0)
+    throw new BuildError('invalid_source', 'a module needs at least one source', { field: 'sources' });
   const normSources = sources.map((s, i) => checkRelative(s, `sources[${i}]`));
-  if (new Set(normSources).size !== normSources.length) throw new BuildError('invalid_source', 'the same source is listed twice', { field: 'sources' });
+  if (new Set(normSources).size !== normSources.length)
+    throw new BuildError('invalid_source', 'the same source is listed twice', { field: 'sources' });
 
   let root: string;
   try {
     root = await fsp.realpath(moduleDir);
     if (!(await fsp.stat(root)).isDirectory()) throw new Error('not a directory');
   } catch (e) {
-    throw new BuildError('invalid_source', `module folder ${moduleDir} is not readable: ${(e as Error).message}`, { field: 'dir', cause: e });
+    throw new BuildError('invalid_source', `module folder ${moduleDir} is not readable: ${(e as Error).message}`, {
+      field: 'dir',
+      cause: e,
+    });
   }
 
   for (const [i, s] of normSources.entries()) {
     const st = await fsp.lstat(join(root, s)).catch(() => null);
     if (!st) throw new BuildError('invalid_source', `source ${s} does not exist`, { field: `sources[${i}]`, file: s });
-    if (st.isSymbolicLink()) throw new BuildError('invalid_source', `source ${s} is a symlink, refused`, { field: `sources[${i}]`, file: s });
+    if (st.isSymbolicLink())
+      throw new BuildError('invalid_source', `source ${s} is a symlink, refused`, { field: `sources[${i}]`, file: s });
     if (!st.isFile()) throw new BuildError('invalid_source', `source ${s} is not a regular file`, { field: `sources[${i}]`, file: s });
     // A parent folder that is a symlink would also lead outside the module.
     const real = await fsp.realpath(join(root, s));
-    if (relative(root, real).split(sep).includes('..')) throw new BuildError('invalid_source', `source ${s} resolves outside the module folder`, { field: `sources[${i}]`, file: s });
+    if (relative(root, real).split(sep).includes('..'))
+      throw new BuildError('invalid_source', `source ${s} resolves outside the module folder`, { field: `sources[${i}]`, file: s });
   }
 
   const found: string[] = [];
@@ -82,7 +93,11 @@ export async function createSandbox(moduleDir: string, sources: string[]): Promi
   await walk(root, '', found, skipped);
   found.sort();
   for (const [i, s] of normSources.entries()) {
-    if (!found.includes(s)) throw new BuildError('invalid_source', `source ${s} is not a regular file inside the module folder`, { field: `sources[${i}]`, file: s });
+    if (!found.includes(s))
+      throw new BuildError('invalid_source', `source ${s} is not a regular file inside the module folder`, {
+        field: `sources[${i}]`,
+        file: s,
+      });
   }
 
   const dir = await fsp.mkdtemp(join(tmpdir(), 'ioplane-build-'));
@@ -94,7 +109,8 @@ export async function createSandbox(moduleDir: string, sources: string[]): Promi
     for (const r of found) {
       const buf = await fsp.readFile(join(root, r));
       total += buf.length;
-      if (total > MAX_TOTAL_BYTES) throw new BuildError('invalid_source', `module sources exceed ${MAX_TOTAL_BYTES} bytes`, { field: 'dir' });
+      if (total > MAX_TOTAL_BYTES)
+        throw new BuildError('invalid_source', `module sources exceed ${MAX_TOTAL_BYTES} bytes`, { field: 'dir' });
       const target = join(dir, r);
       await fsp.mkdir(join(target, '..'), { recursive: true, mode: 0o700 });
       await fsp.writeFile(target, buf, { mode: 0o600, flag: 'wx' });

@@ -59,10 +59,22 @@ describe('the build sandbox', () => {
     const ls = await sh('ls -A / | sort | tr "\\n" " "; echo; find /tmp /usr/local -mindepth 1 | wc -l; env | sort | tr "\\n" " "');
     expect(ls.code).toBe(0);
     const [top, emptyCount, env] = ls.stdout.split('\n');
-    expect(top.trim().split(' ').filter((e) => !/^(lib32|libx32|lib64)$/.test(e))).toEqual(['bin', 'build', 'lib', 'sbin', 'tmp', 'usr']);
+    expect(
+      top
+        .trim()
+        .split(' ')
+        .filter((e) => !/^(lib32|libx32|lib64)$/.test(e)),
+    ).toEqual(['bin', 'build', 'lib', 'sbin', 'tmp', 'usr']);
     expect(emptyCount.trim()).toBe('0');
-    expect(env.trim().split(' ').map((e) => e.split('=')[0])).toEqual(['LC_ALL', 'LLVM_DISABLE_SYMBOLIZATION', 'PATH', 'PWD', 'TMPDIR']);
-    const denied = await sh('test -e /etc/passwd || test -e /root || test -e /proc/self || test -e /work; echo $?; touch /usr/x 2>/tmp/e; echo $?; touch /build/ok && echo wrote');
+    expect(
+      env
+        .trim()
+        .split(' ')
+        .map((e) => e.split('=')[0]),
+    ).toEqual(['LC_ALL', 'LLVM_DISABLE_SYMBOLIZATION', 'PATH', 'PWD', 'TMPDIR']);
+    const denied = await sh(
+      'test -e /etc/passwd || test -e /root || test -e /proc/self || test -e /work; echo $?; touch /usr/x 2>/tmp/e; echo $?; touch /build/ok && echo wrote',
+    );
     expect(denied.stdout.split('\n').slice(0, 3)).toEqual(['1', '1', 'wrote']);
     if (process.getuid?.() === 0) expect((await sh('id -u')).stdout.trim()).toBe('65534');
     await fsp.rm(dir, { recursive: true, force: true });
@@ -70,7 +82,8 @@ describe('the build sandbox', () => {
 
   it('refuses a preprocessor bomb at the output cap, reading the output as a stream', async () => {
     const dir = await moduleDir({
-      'bomb.c': '#define A "0123456789012345678901234"\n#define B A A A A A A A A A A\n#define C B B B B B B B B B B\n#define D C C C C C C C C C C\n#define E D D D D D D D D D D\n#define F E E E E E E E E E E\nconst char *s[] = { F F F F F F F F F F };\n',
+      'bomb.c':
+        '#define A "0123456789012345678901234"\n#define B A A A A A A A A A A\n#define C B B B B B B B B B B\n#define D C C C C C C C C C C\n#define E D D D D D D D D D D\n#define F E E E E E E E E E E\nconst char *s[] = { F F F F F F F F F F };\n',
     });
     const e = await buildError(buildModule({ name: 'bomb', dir, sources: ['bomb.c'] }, { cacheDir: cacheDir(), preprocessedMb: 1 }));
     expect([e.code, e.field]).toEqual(['resource_limit', 'preprocessedMb']);
@@ -79,8 +92,13 @@ describe('the build sandbox', () => {
 
   it('stops a compile at the CPU time cap and names it', async () => {
     // ~260k statements: several seconds of optimisation.
-    const dir = await moduleDir({ 'slow.c': '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n' });
-    const e = await buildError(buildModule({ name: 'slow', dir, sources: ['slow.c'] }, { cacheDir: cacheDir(), cpuSeconds: 1, memoryMb: 4096, timeoutMs: 60_000 }));
+    const dir = await moduleDir({
+      'slow.c':
+        '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n',
+    });
+    const e = await buildError(
+      buildModule({ name: 'slow', dir, sources: ['slow.c'] }, { cacheDir: cacheDir(), cpuSeconds: 1, memoryMb: 4096, timeoutMs: 60_000 }),
+    );
     expect([e.code, e.field]).toEqual(['resource_limit', 'cpuSeconds']);
     expect(e.message).toMatch(/compiling slow\.c was stopped by the CPU time cap \(cpuSeconds=1\)/);
   });
@@ -93,30 +111,45 @@ describe('the build sandbox', () => {
   });
 
   it('names the memory cap when clang runs out of address space', async () => {
-    const dir = await moduleDir({ 'slow.c': '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n' });
-    const e = await buildError(buildModule({ name: 'slow', dir, sources: ['slow.c'] }, { cacheDir: cacheDir(), memoryMb: 400, timeoutMs: 60_000 }));
+    const dir = await moduleDir({
+      'slow.c':
+        '#define A(x) x x x x\n#define B(x) A(A(A(x)))\n#define C(x) B(B(B(x)))\nvolatile int v;\nint f(int a) { C(v += a * v;) return v; }\n',
+    });
+    const e = await buildError(
+      buildModule({ name: 'slow', dir, sources: ['slow.c'] }, { cacheDir: cacheDir(), memoryMb: 400, timeoutMs: 60_000 }),
+    );
     expect([e.code, e.field]).toEqual(['resource_limit', 'memoryMb']);
   });
 
   describe('where bwrap cannot run', () => {
     const missing = { bwrap: join(root ?? '/nonexistent', 'no-such-bwrap') };
-    const PASS = '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int p(struct xdp_md *c) { return XDP_PASS; }\nchar _license[] SEC("license") = "GPL";\n';
+    const PASS =
+      '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int p(struct xdp_md *c) { return XDP_PASS; }\nchar _license[] SEC("license") = "GPL";\n';
 
     it('refuses sources that did not ship with ioplane, naming the reason, and builds nothing', async () => {
       const dir = await moduleDir({ 'p.c': PASS });
       const cache = cacheDir();
-      const e = await buildError(buildModule({ name: 'up', dir, sources: ['p.c'] }, { cacheDir: cache, sandbox: { bwrap: '/nonexistent/bwrap' } }));
+      const e = await buildError(
+        buildModule({ name: 'up', dir, sources: ['p.c'] }, { cacheDir: cache, sandbox: { bwrap: '/nonexistent/bwrap' } }),
+      );
       expect([e.code, e.field]).toEqual(['sandbox_unavailable', 'sandbox']);
-      expect(e.message).toMatch(/refusing to build up without the build sandbox: bwrap \(bubblewrap\) is not installed at \/nonexistent\/bwrap/);
+      expect(e.message).toMatch(
+        /refusing to build up without the build sandbox: bwrap \(bubblewrap\) is not installed at \/nonexistent\/bwrap/,
+      );
       expect(await fsp.readdir(cache).catch(() => [])).toEqual([]);
     });
 
     it('builds a shipped module without it and says so in a log line', async () => {
       const dir = await moduleDir({ 'p.c': PASS });
       const lines: string[] = [];
-      const a = await buildModule({ name: 'shipped', dir, sources: ['p.c'], shipped: true }, { cacheDir: cacheDir(), sandbox: { bwrap: '/nonexistent/bwrap' }, log: (l) => lines.push(l) });
+      const a = await buildModule(
+        { name: 'shipped', dir, sources: ['p.c'], shipped: true },
+        { cacheDir: cacheDir(), sandbox: { bwrap: '/nonexistent/bwrap' }, log: (l) => lines.push(l) },
+      );
       expect(a.cached).toBe(false);
-      expect(lines).toEqual([expect.stringMatching(/building shipped module shipped WITHOUT the build sandbox \(bwrap \(bubblewrap\) is not installed/)]);
+      expect(lines).toEqual([
+        expect.stringMatching(/building shipped module shipped WITHOUT the build sandbox \(bwrap \(bubblewrap\) is not installed/),
+      ]);
     });
 
     it('probes a bwrap that exists but cannot make the sandbox', async () => {
@@ -138,13 +171,29 @@ describe('bpftool in the sandbox', () => {
   it('binds only the paths on its command line: files read-only, an output folder and the pin folder writable', async () => {
     const obj = join(root, 'obj.o');
     await fsp.writeFile(obj, 'x');
-    const binds = bindsForPaths(['prog', 'loadall', obj, '/sys/fs/bpf/ioplane-1-ab/progs', 'pinmaps', '/sys/fs/bpf/ioplane-1-ab/maps', 'data_out', join(root, 'out.bin'), 'type', 'xdp'], '/sys/fs/bpf');
+    const binds = bindsForPaths(
+      [
+        'prog',
+        'loadall',
+        obj,
+        '/sys/fs/bpf/ioplane-1-ab/progs',
+        'pinmaps',
+        '/sys/fs/bpf/ioplane-1-ab/maps',
+        'data_out',
+        join(root, 'out.bin'),
+        'type',
+        'xdp',
+      ],
+      '/sys/fs/bpf',
+    );
     expect(binds).toHaveLength(3);
-    expect(binds).toEqual(expect.arrayContaining([
-      { path: root, writable: true },
-      { path: obj, writable: false },
-      { path: '/sys/fs/bpf/ioplane-1-ab', writable: true },
-    ]));
+    expect(binds).toEqual(
+      expect.arrayContaining([
+        { path: root, writable: true },
+        { path: obj, writable: false },
+        { path: '/sys/fs/bpf/ioplane-1-ab', writable: true },
+      ]),
+    );
     // A folder bound after a file inside it would hide the file's bind.
     expect(binds.findIndex((b) => b.path === root)).toBeLessThan(binds.findIndex((b) => b.path === obj));
   });

@@ -57,7 +57,21 @@ const NOBODY = 65534;
 const KERNEL_CAPS = ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'];
 const TMPFS_BYTES = 64 * 1024 * 1024;
 // No symbolizer run for the stack dump of a compiler stopped by a cap: it would spend the time the cap ended.
-const ENV = ['--clearenv', '--setenv', 'PATH', '/usr/bin:/usr/sbin:/bin:/sbin', '--setenv', 'TMPDIR', '/tmp', '--setenv', 'LC_ALL', 'C', '--setenv', 'LLVM_DISABLE_SYMBOLIZATION', '1'];
+const ENV = [
+  '--clearenv',
+  '--setenv',
+  'PATH',
+  '/usr/bin:/usr/sbin:/bin:/sbin',
+  '--setenv',
+  'TMPDIR',
+  '/tmp',
+  '--setenv',
+  'LC_ALL',
+  'C',
+  '--setenv',
+  'LLVM_DISABLE_SYMBOLIZATION',
+  '1',
+];
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -122,7 +136,11 @@ export function bwrapArgs(profile: SandboxProfile, bwrap = DEFAULT_BWRAP): { arg
   const noNested = modern ? ['--disable-userns'] : [];
   if (profile.kind === 'build') {
     const args = ['--unshare-all', '--unshare-user', ...noNested, '--cap-drop', 'ALL', ...common(modern)];
-    args.push(...(profile.dir === null ? ['--tmpfs', SANDBOX_BUILD_DIR] : ['--bind', profile.dir, SANDBOX_BUILD_DIR]), '--chdir', SANDBOX_BUILD_DIR);
+    args.push(
+      ...(profile.dir === null ? ['--tmpfs', SANDBOX_BUILD_DIR] : ['--bind', profile.dir, SANDBOX_BUILD_DIR]),
+      '--chdir',
+      SANDBOX_BUILD_DIR,
+    );
     return isRoot() ? { args, uid: NOBODY, gid: NOBODY } : { args };
   }
   const namespaces = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try'];
@@ -131,7 +149,9 @@ export function bwrapArgs(profile: SandboxProfile, bwrap = DEFAULT_BWRAP): { arg
     return { args: [...args, ...common(modern), ...bindArgs(profile.binds), '--chdir', '/'] };
   }
   const caps = KERNEL_CAPS.flatMap((c) => ['--cap-add', c]);
-  return { args: [...namespaces, '--cap-drop', 'ALL', ...caps, ...common(modern), '--proc', '/proc', ...bindArgs(profile.binds), '--chdir', '/'] };
+  return {
+    args: [...namespaces, '--cap-drop', 'ALL', ...caps, ...common(modern), '--proc', '/proc', ...bindArgs(profile.binds), '--chdir', '/'],
+  };
 }
 
 export interface SandboxedCommand {
@@ -142,7 +162,13 @@ export interface SandboxedCommand {
 }
 
 /** The full command line: prlimit (the caps), then bwrap, then the tool. */
-export function sandboxedCommand(profile: SandboxProfile, cmd: string, args: string[], limits: ResourceLimits, opts: SandboxOptions = {}): SandboxedCommand {
+export function sandboxedCommand(
+  profile: SandboxProfile,
+  cmd: string,
+  args: string[],
+  limits: ResourceLimits,
+  opts: SandboxOptions = {},
+): SandboxedCommand {
   const b = bwrapArgs(profile, opts.bwrap ?? DEFAULT_BWRAP);
   const [file, argv] = withLimits(opts.bwrap ?? DEFAULT_BWRAP, [...b.args, '--', cmd, ...args], limits);
   return { file, args: argv, uid: b.uid, gid: b.gid };
@@ -177,7 +203,10 @@ export function sandboxAvailable(kind: SandboxProfile['kind'], opts: SandboxOpti
       const missing = unavailableReason(bwrap, kind);
       if (missing) return { ok: false, reason: missing };
       const c = probeCommand(kind, opts);
-      const r = await runProcess(c.file, c.args, { timeoutMs: 10_000, uid: c.uid, gid: c.gid, env: {} }).catch((e: Error) => ({ code: null, stderr: e.message }));
+      const r = await runProcess(c.file, c.args, { timeoutMs: 10_000, uid: c.uid, gid: c.gid, env: {} }).catch((e: Error) => ({
+        code: null,
+        stderr: e.message,
+      }));
       return r.code === 0 ? { ok: true } : { ok: false, reason: describeFailure(r) };
     })();
     probes.set(key, p);
@@ -206,7 +235,8 @@ export function sandboxAvailableSync(kind: SandboxProfile['kind'], opts: Sandbox
   else {
     const c = probeCommand(kind, opts);
     const r = spawnSync(c.file, c.args, { timeout: 10_000, uid: c.uid, gid: c.gid, env: {}, encoding: 'utf8' });
-    a = r.status === 0 ? { ok: true } : { ok: false, reason: describeFailure({ code: r.status, stderr: r.stderr ?? String(r.error ?? '') }) };
+    a =
+      r.status === 0 ? { ok: true } : { ok: false, reason: describeFailure({ code: r.status, stderr: r.stderr ?? String(r.error ?? '') }) };
   }
   syncProbes.set(key, { a, at: Date.now() });
   return a;
@@ -220,7 +250,12 @@ export function runSandboxed(
   opts: Omit<RunOptions, 'uid' | 'gid' | 'cwd' | 'env'> & { sandbox?: SandboxOptions },
 ): Promise<RunResult> {
   const limits = { memoryBytes: opts.memoryBytes, cpuSeconds: opts.cpuSeconds, fileSizeBytes: opts.fileSizeBytes };
-  const run = { timeoutMs: opts.timeoutMs, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, stdoutLimitBytes: opts.stdoutLimitBytes };
+  const run = {
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+    maxOutputBytes: opts.maxOutputBytes,
+    stdoutLimitBytes: opts.stdoutLimitBytes,
+  };
   const c = sandboxedCommand(profile, cmd, args, limits, opts.sandbox);
   // bwrap runs the sandbox with --clearenv; its own environment needs nothing either.
   return runProcess(c.file, c.args, { ...run, uid: c.uid, gid: c.gid, env: {} });
@@ -239,7 +274,12 @@ export function capHit(r: Pick<RunResult, 'code' | 'signal' | 'stderr'>): CapNam
   if (r.signal === 'SIGXCPU' || r.code === 128 + SIGXCPU) return 'cpuSeconds';
   if (r.signal === 'SIGXFSZ' || r.code === 128 + SIGXFSZ) return 'fileSizeMb';
   // The last two: too little address space to even map clang's shared libraries.
-  if (/out of memory|bad_alloc|Cannot allocate memory|failed to allocate|failed to map segment|error while loading shared libraries/i.test(r.stderr)) return 'memoryMb';
+  if (
+    /out of memory|bad_alloc|Cannot allocate memory|failed to allocate|failed to map segment|error while loading shared libraries/i.test(
+      r.stderr,
+    )
+  )
+    return 'memoryMb';
   return null;
 }
 

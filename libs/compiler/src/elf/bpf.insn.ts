@@ -152,7 +152,8 @@ export function formatInsn(insn: BpfInsn): string {
     case 'JMP32': {
       const op = insn.opcode & 0xf0;
       if (op === 0x90) return 'exit';
-      if (op === 0x80) return insn.src === 0 ? `call ${insn.imm}` : `call ${insn.src === 1 ? 'pc' : 'kfunc'}${insn.imm >= 0 ? '+' : ''}${insn.imm}`;
+      if (op === 0x80)
+        return insn.src === 0 ? `call ${insn.imm}` : `call ${insn.src === 1 ? 'pc' : 'kfunc'}${insn.imm >= 0 ? '+' : ''}${insn.imm}`;
       const target = jumpTarget(insn);
       if (op === 0x00 || insn.opcode === 0xe5) return `${m} ${target}`;
       return `${m} r${insn.dst}, ${operand(insn)}, ${target}`;
@@ -164,7 +165,8 @@ export function formatInsn(insn: BpfInsn): string {
     case 'STX':
       return `${m} ${memRef(insn.dst, insn.off)}, r${insn.src}`;
     default:
-      if (insn.opcode === BPF_LD_IMM64) return `lddw r${insn.dst}, ${insn.src ? `pseudo${insn.src} ` : ''}0x${(insn.imm64 ?? 0n).toString(16)}`;
+      if (insn.opcode === BPF_LD_IMM64)
+        return `lddw r${insn.dst}, ${insn.src ? `pseudo${insn.src} ` : ''}0x${(insn.imm64 ?? 0n).toString(16)}`;
       return `${m} ${insn.imm}`;
   }
 }

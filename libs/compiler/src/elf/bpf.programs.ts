@@ -12,19 +12,30 @@ export function splitFunctions(obj: BpfObject): BpfFunction[] {
   const out: BpfFunction[] = [];
   for (const section of codeSections(obj)) {
     if (section.size % 8 !== 0) {
-      throw new ElfError('bad_section', `code section ${section.name} is ${section.size} bytes, not a multiple of 8`, `${section.name}.sh_size`);
+      throw new ElfError(
+        'bad_section',
+        `code section ${section.name} is ${section.size} bytes, not a multiple of 8`,
+        `${section.name}.sh_size`,
+      );
     }
     const code = obj.sectionData(section);
-    const funcs = obj.symbols
-      .filter((s) => s.type === 'FUNC' && s.sectionIndex === section.index)
-      .sort((a, b) => a.value - b.value);
+    const funcs = obj.symbols.filter((s) => s.type === 'FUNC' && s.sectionIndex === section.index).sort((a, b) => a.value - b.value);
     // Objects without symbols still carry code: treat the whole section as one function.
     const spans = funcs.length
-      ? funcs.map((f, i) => ({ name: f.name, bind: f.bind, offset: f.value, size: f.size || (funcs[i + 1]?.value ?? section.size) - f.value }))
+      ? funcs.map((f, i) => ({
+          name: f.name,
+          bind: f.bind,
+          offset: f.value,
+          size: f.size || (funcs[i + 1]?.value ?? section.size) - f.value,
+        }))
       : [{ name: section.name, bind: 'GLOBAL' as const, offset: 0, size: section.size }];
     for (const span of spans) {
       if (span.offset % 8 !== 0 || span.size % 8 !== 0 || span.offset + span.size > section.size) {
-        throw new ElfError('bad_section', `function ${span.name} spans bytes ${span.offset}..${span.offset + span.size} of ${section.name} (${section.size} bytes), not whole instructions inside the section`, `symbols.${span.name}`);
+        throw new ElfError(
+          'bad_section',
+          `function ${span.name} spans bytes ${span.offset}..${span.offset + span.size} of ${section.name} (${section.size} bytes), not whole instructions inside the section`,
+          `symbols.${span.name}`,
+        );
       }
       out.push({
         ...span,
@@ -44,7 +55,11 @@ export function readBpfObject(buf: Buffer): BpfObjectWithCode {
   const functions = splitFunctions(obj);
   if (!functions.some((f) => f.entry)) {
     const what = functions.length ? `only subprograms in .text (${functions.map((f) => f.name).join(', ')})` : 'no code sections';
-    throw new ElfError('no_program', `BPF object has no program: ${what}; programs live in SEC("xdp"), SEC("tc") and similar sections`, 'sections');
+    throw new ElfError(
+      'no_program',
+      `BPF object has no program: ${what}; programs live in SEC("xdp"), SEC("tc") and similar sections`,
+      'sections',
+    );
   }
   return { ...obj, functions };
 }

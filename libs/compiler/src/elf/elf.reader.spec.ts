@@ -60,7 +60,9 @@ describe('readBpfObject', () => {
     }
     const strip = readBpfObject(stripper.buf);
     expect(strip.functions.map((f) => [f.name, f.section, f.entry])).toEqual([
-      ['strip', 'xdp', true], ['acl', 'xdp', true], ['mark', 'tc', true],
+      ['strip', 'xdp', true],
+      ['acl', 'xdp', true],
+      ['mark', 'tc', true],
     ]);
     expect(strip.license).toBe('Dual BSD/GPL');
     // Two programs share the xdp section: the second starts where the first ends.
@@ -87,10 +89,38 @@ describe('readBpfObject', () => {
 
   it('decodes hand-written instructions: registers, signed offsets, atomics', () => {
     const bytes = Buffer.from([
-      0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0, // *(u64 *)(r10 - 8) = r1
-      0xdb, 0x21, 0, 0, 0xf1, 0, 0, 0, // cmpxchg64
-      0xc3, 0x21, 0, 0, 0x41, 0, 0, 0, // atomic fetch_or32
-      0x05, 0x00, 0xfd, 0xff, 0, 0, 0, 0, // goto -3
+      0x7b,
+      0x1a,
+      0xf8,
+      0xff,
+      0,
+      0,
+      0,
+      0, // *(u64 *)(r10 - 8) = r1
+      0xdb,
+      0x21,
+      0,
+      0,
+      0xf1,
+      0,
+      0,
+      0, // cmpxchg64
+      0xc3,
+      0x21,
+      0,
+      0,
+      0x41,
+      0,
+      0,
+      0, // atomic fetch_or32
+      0x05,
+      0x00,
+      0xfd,
+      0xff,
+      0,
+      0,
+      0,
+      0, // goto -3
     ]);
     const [st, cas, or, ja] = decodeInsns(bytes);
     expect(st).toMatchObject({ cls: 'STX', dst: 10, src: 1, off: -8 });

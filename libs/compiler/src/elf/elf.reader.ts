@@ -2,7 +2,16 @@ import { ElfError } from './elf.error';
 import { BpfObject, ElfRelocation, ElfSection, ElfSymbol, EM_BPF, SHT, SymbolBind, SymbolType } from './elf.types';
 
 const MACHINES: Record<number, string> = {
-  3: 'x86', 8: 'MIPS', 20: 'PowerPC', 21: 'PowerPC64', 22: 's390', 40: 'ARM', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V', 247: 'BPF',
+  3: 'x86',
+  8: 'MIPS',
+  20: 'PowerPC',
+  21: 'PowerPC64',
+  22: 's390',
+  40: 'ARM',
+  62: 'x86-64',
+  183: 'AArch64',
+  243: 'RISC-V',
+  247: 'BPF',
 };
 const EHDR_SIZE = 64;
 const SHDR_SIZE = 64;
@@ -59,7 +68,11 @@ function readSections(buf: Buffer): ElfSection[] {
   }
   const end = shoff + shnum * SHDR_SIZE;
   if (end > buf.length) {
-    throw new ElfError('truncated', `section header table ends at byte ${end} (e_shoff ${shoff} + ${shnum} x ${SHDR_SIZE}) but the file has ${buf.length} bytes`, 'e_shoff');
+    throw new ElfError(
+      'truncated',
+      `section header table ends at byte ${end} (e_shoff ${shoff} + ${shnum} x ${SHDR_SIZE}) but the file has ${buf.length} bytes`,
+      'e_shoff',
+    );
   }
   const raw = Array.from({ length: shnum }, (_, index) => {
     const p = shoff + index * SHDR_SIZE;
@@ -77,7 +90,11 @@ function readSections(buf: Buffer): ElfSection[] {
   });
   for (const s of raw) {
     if (s.type !== SHT.NOBITS && s.type !== SHT.NULL && s.offset + s.size > buf.length) {
-      throw new ElfError('truncated', `section ${s.index} data ends at byte ${s.offset + s.size} (offset ${s.offset} + size ${s.size}) but the file has ${buf.length} bytes`, `sections[${s.index}].sh_offset`);
+      throw new ElfError(
+        'truncated',
+        `section ${s.index} data ends at byte ${s.offset + s.size} (offset ${s.offset} + size ${s.size}) but the file has ${buf.length} bytes`,
+        `sections[${s.index}].sh_offset`,
+      );
     }
   }
   if (shstrndx >= shnum) {
@@ -93,7 +110,11 @@ function readSymbols(buf: Buffer, sections: ElfSection[]): ElfSymbol[] {
   if (!symtab) return [];
   const strtab = sections[symtab.link];
   if (!strtab || strtab.type !== SHT.STRTAB) {
-    throw new ElfError('bad_section', `symbol table ${symtab.name} links to section ${symtab.link}, which is not a string table`, `${symtab.name}.sh_link`);
+    throw new ElfError(
+      'bad_section',
+      `symbol table ${symtab.name} links to section ${symtab.link}, which is not a string table`,
+      `${symtab.name}.sh_link`,
+    );
   }
   const names = buf.subarray(strtab.offset, strtab.offset + strtab.size);
   const count = Math.floor(symtab.size / SYM_SIZE);
@@ -121,12 +142,17 @@ function readRelocations(buf: Buffer, sections: ElfSection[], symbolCount: numbe
   const out = new Map<string, ElfRelocation[]>();
   for (const rel of sections.filter((s) => s.type === SHT.REL)) {
     const target = sections[rel.info];
-    if (!target) throw new ElfError('bad_section', `relocation section ${rel.name} applies to missing section ${rel.info}`, `${rel.name}.sh_info`);
+    if (!target)
+      throw new ElfError('bad_section', `relocation section ${rel.name} applies to missing section ${rel.info}`, `${rel.name}.sh_info`);
     const entries: ElfRelocation[] = [];
     for (let p = rel.offset; p + REL_SIZE <= rel.offset + rel.size; p += REL_SIZE) {
       const symbol = buf.readUInt32LE(p + 12);
       if (symbol >= symbolCount) {
-        throw new ElfError('bad_section', `relocation in ${rel.name} at offset ${u64(buf, p)} names symbol ${symbol}, but the symbol table has ${symbolCount}`, `${rel.name}.r_info`);
+        throw new ElfError(
+          'bad_section',
+          `relocation in ${rel.name} at offset ${u64(buf, p)} names symbol ${symbol}, but the symbol table has ${symbolCount}`,
+          `${rel.name}.r_info`,
+        );
       }
       entries.push({ offset: u64(buf, p), symbol, type: buf.readUInt32LE(p + 8) });
     }

@@ -40,7 +40,12 @@ export function cleanStderr(stderr: string): string[] {
   return stderr
     .split('\n')
     .map((l) => l.trimEnd())
-    .filter((l) => l !== '' && !/^Warning: bpftool is now running in libbpf strict mode/.test(l) && !/^If it used to work for this object file/.test(l));
+    .filter(
+      (l) =>
+        l !== '' &&
+        !/^Warning: bpftool is now running in libbpf strict mode/.test(l) &&
+        !/^If it used to work for this object file/.test(l),
+    );
 }
 
 /** A tiny XDP program (returns XDP_PASS, no maps, no BTF) used to prove the kernel can load BPF. */

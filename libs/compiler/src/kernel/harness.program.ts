@@ -27,7 +27,12 @@ async function build(dir: string): Promise<string> {
   try {
     await fsp.writeFile(src, HARNESS_SOURCE);
     const r = await runProcess(tc.clang, [...tc.flags, '-c', src, '-o', tmp], { timeoutMs: 30_000, env: { PATH: '/usr/bin:/bin' } });
-    if (r.code !== 0) throw new KernelError('harness_build_failed', `building the empty harness program failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, 'harness');
+    if (r.code !== 0)
+      throw new KernelError(
+        'harness_build_failed',
+        `building the empty harness program failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        'harness',
+      );
     await fsp.rename(tmp, out);
     return out;
   } finally {

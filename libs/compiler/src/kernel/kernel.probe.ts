@@ -47,7 +47,8 @@ async function probe(): Promise<KernelAvailability> {
   if (process.platform !== 'linux') return { ok: false, reason: `not Linux (${process.platform})` };
   if (!(await hasBpfCapability())) return { ok: false, reason: 'not root and no CAP_BPF/CAP_SYS_ADMIN' };
   if (!findBpftool()) return { ok: false, reason: 'bpftool not installed' };
-  if (!(await isBpffs()) && !(await mountBpffs())) return { ok: false, reason: `${BPFFS_ROOT} is not a mounted bpffs (and mounting one failed)` };
+  if (!(await isBpffs()) && !(await mountBpffs()))
+    return { ok: false, reason: `${BPFFS_ROOT} is not a mounted bpffs (and mounting one failed)` };
   const tmp = await fsp.mkdtemp(join(tmpdir(), 'ioplane-probe-'));
   try {
     const obj = join(tmp, 'probe.o');

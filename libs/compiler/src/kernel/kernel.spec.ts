@@ -96,7 +96,9 @@ describeKernel('kernel verify and test runs', (itKernel) => {
   itKernel('selects the program by function name or section, and refuses an unknown one', async () => {
     expect((await kernelVerify(objects.swap, { program: 'swap_tx' })).accepted).toBe(true);
     expect((await kernelVerify(objects.swap, { program: 'xdp' })).accepted).toBe(true);
-    await expect(kernelVerify(objects.swap, { program: 'nope' })).rejects.toThrow(/nope is ambiguous or missing; the object holds: swap_tx/);
+    await expect(kernelVerify(objects.swap, { program: 'nope' })).rejects.toThrow(
+      /nope is ambiguous or missing; the object holds: swap_tx/,
+    );
   });
 
   itKernel('refuses an out-of-bounds packet read with the verifier error lines', async () => {
@@ -157,6 +159,8 @@ describeKernel('kernel verify and test runs', (itKernel) => {
       timingRepeat: 0,
     });
     expect(r.passed).toBe(true);
-    await expect(runVectors(objects.swap, [], { seed: [{ map: 'missing', key: '00', value: '00' }] })).rejects.toThrow(/seed map missing does not exist; maps: seen/);
+    await expect(runVectors(objects.swap, [], { seed: [{ map: 'missing', key: '00', value: '00' }] })).rejects.toThrow(
+      /seed map missing does not exist; maps: seen/,
+    );
   });
 });

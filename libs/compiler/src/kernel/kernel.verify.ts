@@ -32,7 +32,13 @@ export function kernelVerify(objectPath: string, opts: { program?: string; type?
   const loadType = opts.type ?? null;
   return withLoadedObject(objectPath, opts, async (o) => {
     if (!o.loaded) {
-      return { accepted: false, verifierLog: o.verifierLog, loadType, loadedPrograms: [], ...(o.refusedProgram ? { refusedProgram: o.refusedProgram } : {}) };
+      return {
+        accepted: false,
+        verifierLog: o.verifierLog,
+        loadType,
+        loadedPrograms: [],
+        ...(o.refusedProgram ? { refusedProgram: o.refusedProgram } : {}),
+      };
     }
     const show = JSON.parse(await bpftoolOk(['prog', 'show', 'pinned', o.object.progPin, '-j'])) as ProgShow;
     return {

@@ -19,8 +19,7 @@ export interface LoadedObject {
 }
 
 export type LoadOutcome =
-  | { loaded: true; object: LoadedObject }
-  | { loaded: false; verifierLog: string[]; stderr: string; refusedProgram?: string };
+  { loaded: true; object: LoadedObject } | { loaded: false; verifierLog: string[]; stderr: string; refusedProgram?: string };
 
 /** Prefix of every pin folder this process creates; tests use it to prove nothing is left behind. */
 export function pinDirPrefix(): string {
@@ -67,12 +66,16 @@ async function loadAllConfined(objectPath: string, dir: string, type: string | u
   const bin = findBpftool();
   if (!bin) throw new KernelError('bpftool_missing', 'bpftool is not installed (looked in /usr/sbin, /usr/bin, /sbin, /usr/local/sbin)');
   const unshare = UNSHARE.find((p) => existsSync(p));
-  if (!unshare) throw new KernelError('pinning_refused', 'unshare (util-linux) is missing: it gives each kernel load a private pin root', 'objectPath');
+  if (!unshare)
+    throw new KernelError('pinning_refused', 'unshare (util-linux) is missing: it gives each kernel load a private pin root', 'objectPath');
   const args = ['prog', 'loadall', objectPath, join(BPFFS_ROOT, PROGS), ...(type ? ['type', type] : []), 'pinmaps', BPFFS_ROOT];
   // In the kernel sandbox the check's folder is the only bpffs there is, bound at /sys/fs/bpf, and
   // the object the only file: an uploaded object's loader sees nothing else of the controller.
   if (sandboxAvailableSync('kernel').ok) {
-    const binds = [{ path: objectPath, writable: false }, { path: dir, writable: true, at: BPFFS_ROOT }];
+    const binds = [
+      { path: objectPath, writable: false },
+      { path: dir, writable: true, at: BPFFS_ROOT },
+    ];
     return runSandboxed({ kind: 'kernel', binds }, bin, args, { timeoutMs: 120_000, fileSizeBytes: 64 * 1024 * 1024 });
   }
   const script = 'mount --bind "$0" "$1" && shift && exec "$@"';
@@ -111,7 +114,11 @@ async function selectProgram(objectPath: string, progsDir: string, program?: str
     if (inSection.length === 1) return inSection[0];
     if (pins.length === 1 && inSection.length === 0 && program === 'xdp') return pins[0];
   }
-  throw new KernelError('program_not_found', `program ${program ?? '(none given)'} is ambiguous or missing; the object holds: ${pins.join(', ')}`, 'program');
+  throw new KernelError(
+    'program_not_found',
+    `program ${program ?? '(none given)'} is ambiguous or missing; the object holds: ${pins.join(', ')}`,
+    'program',
+  );
 }
 
 /**
@@ -130,7 +137,11 @@ export async function withLoadedObject<T>(
     throw new KernelError('bad_input', `object ${objectPath} is not readable`, 'objectPath');
   });
   if (opts.type !== undefined && !/^[a-z][a-z0-9_./+-]*$/.test(opts.type)) {
-    throw new KernelError('bad_input', `type ${JSON.stringify(opts.type)} is not a libbpf program type name (xdp, xdp/devmap, tc, ...)`, 'type');
+    throw new KernelError(
+      'bad_input',
+      `type ${JSON.stringify(opts.type)} is not a libbpf program type name (xdp, xdp/devmap, tc, ...)`,
+      'type',
+    );
   }
   const dir = join(BPFFS_ROOT, `${pinDirPrefix()}${randomBytes(6).toString('hex')}`);
   await fsp.mkdir(dir, { mode: 0o700 });
@@ -138,7 +149,12 @@ export async function withLoadedObject<T>(
     const progsDir = join(dir, PROGS);
     const r = await loadAllConfined(objectPath, dir, opts.type);
     if (r.code !== 0) {
-      return await fn({ loaded: false, verifierLog: extractVerifierErrors(r.stderr), stderr: r.stderr, refusedProgram: refusedProgramOf(r.stderr) });
+      return await fn({
+        loaded: false,
+        verifierLog: extractVerifierErrors(r.stderr),
+        stderr: r.stderr,
+        refusedProgram: refusedProgramOf(r.stderr),
+      });
     }
     const programs = (await fsp.readdir(progsDir).catch(() => [] as string[])).sort();
     const programName = await selectProgram(objectPath, progsDir, opts.program);

@@ -82,7 +82,12 @@ export function describeOutputDiff(expected: Buffer, actual: Buffer): string | n
   while (off < n && expected[off] === actual[off]) off++;
   if (off === n && expected.length === actual.length) return null;
   const from = Math.max(0, off - 4);
-  const win = (b: Buffer): string => b.subarray(from, off + 8).toString('hex').replace(/(..)/g, '$1 ').trim() || '(end)';
+  const win = (b: Buffer): string =>
+    b
+      .subarray(from, off + 8)
+      .toString('hex')
+      .replace(/(..)/g, '$1 ')
+      .trim() || '(end)';
   const lengths = expected.length === actual.length ? '' : ` (expected ${expected.length} bytes, got ${actual.length})`;
   return `output differs at byte ${off}${lengths}: expected [${win(expected)}] got [${win(actual)}] from byte ${from}`;
 }
@@ -91,7 +96,11 @@ async function seedMaps(obj: LoadedObject, seeds: MapSeed[]): Promise<void> {
   const present = new Set((await fsp.readdir(obj.mapsDir).catch(() => [] as string[])).filter((n) => n !== PROGS_PIN_DIR));
   for (const [i, s] of seeds.entries()) {
     if (!/^[A-Za-z0-9_.]+$/.test(s.map) || !present.has(s.map)) {
-      throw new KernelError('bad_input', `seed map ${s.map} does not exist; maps: ${[...present].join(', ') || '(none)'}`, `seed[${i}].map`);
+      throw new KernelError(
+        'bad_input',
+        `seed map ${s.map} does not exist; maps: ${[...present].join(', ') || '(none)'}`,
+        `seed[${i}].map`,
+      );
     }
     const key = hexBytes(s.key, `seed[${i}].key`);
     const value = hexBytes(s.value, `seed[${i}].value`);
@@ -105,7 +114,8 @@ async function runOnce(pin: string, inFile: string, repeat: number, outFile?: st
   args.push('repeat', String(repeat));
   const r = await bpftool(args, 120_000);
   const parsed = r.code === 0 ? parseRunOutput(r.stdout) : null;
-  if (!parsed) return { error: `bpftool prog run failed: ${cleanStderr(r.stderr).join(' | ') || r.stdout.trim() || `exit ${r.code}`}` } as const;
+  if (!parsed)
+    return { error: `bpftool prog run failed: ${cleanStderr(r.stderr).join(' | ') || r.stdout.trim() || `exit ${r.code}`}` } as const;
   return parsed;
 }
 
@@ -118,7 +128,8 @@ async function checkVector(obj: LoadedObject, v: KernelVector, work: string, idx
     expectedOutputHex: v.expectOutput?.toString('hex'),
     nsPerPacket: 0,
   };
-  if (v.packet.length < MIN_PACKET) return { ...base, reason: `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}` };
+  if (v.packet.length < MIN_PACKET)
+    return { ...base, reason: `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}` };
   const inFile = join(work, `in-${idx}.bin`);
   const outFile = join(work, `out-${idx}.bin`);
   await fsp.writeFile(inFile, v.packet);
@@ -172,7 +183,14 @@ export async function runVectors(objectPath: string, vectors: KernelVector[], op
   return withLoadedObject(objectPath, { program: opts.program, type: opts.type }, async (o) => {
     if (!o.loaded) {
       const why = o.verifierLog.join(' | ');
-      return vectors.map((v) => ({ name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: NOT_RUN, nsPerPacket: 0, reason: `vector "${v.name}": the kernel refused the program: ${why}` }));
+      return vectors.map((v) => ({
+        name: v.name,
+        passed: false,
+        expectedVerdict: v.expectVerdict,
+        actualVerdict: NOT_RUN,
+        nsPerPacket: 0,
+        reason: `vector "${v.name}": the kernel refused the program: ${why}`,
+      }));
     }
     await seedMaps(o.object, opts.seed ?? []);
     const work = await fsp.mkdtemp(join(tmpdir(), 'ioplane-vectors-'));

@@ -13,7 +13,16 @@ import { OffloadReason, OffloadReasonCode } from './verifier.types';
  * Generic limit reasons with the codes in SUPERSEDED are replaced by these when the block is present.
  */
 export const SUPERSEDED: ReadonlySet<OffloadReasonCode> = new Set<OffloadReasonCode>([
-  'helper', 'tail_call', 'opcode', 'atomic', 'stack', 'instructions', 'map_type', 'map_flags', 'map_entry_size', 'map_entries',
+  'helper',
+  'tail_call',
+  'opcode',
+  'atomic',
+  'stack',
+  'instructions',
+  'map_type',
+  'map_flags',
+  'map_entry_size',
+  'map_entries',
 ]);
 
 /** BPF_ATOMIC imm values (uapi bpf.h): the operation, plus BPF_FETCH (0x01). */
@@ -36,7 +45,15 @@ interface Ctx {
 type Rule = (c: Ctx) => OffloadReason[];
 
 /** `<what> is not supported by <profile>: nfp says "<driver message>" (<source>) [rule <rule>]`; `what` may carry its own verb. */
-function reason(c: Ctx, code: OffloadReasonCode, rule: string, what: string, driverMessage: string, source: string, extra: Partial<OffloadReason> = {}): OffloadReason {
+function reason(
+  c: Ctx,
+  code: OffloadReasonCode,
+  rule: string,
+  what: string,
+  driverMessage: string,
+  source: string,
+  extra: Partial<OffloadReason> = {},
+): OffloadReason {
   const verb = / is not offloadable to /.test(what) ? '' : ` is not supported by ${c.who}`;
   return {
     code,
@@ -48,14 +65,27 @@ function reason(c: Ctx, code: OffloadReasonCode, rule: string, what: string, dri
   };
 }
 
-const siteReason = (c: Ctx, s: InsnRef, code: OffloadReasonCode, rule: string, what: string, msg: string, source: string, extra: Partial<OffloadReason> = {}) =>
-  reason(c, code, rule, `${what} ${at(s, c.p)}`, msg, source, { ...siteFields(s), ...extra });
+const siteReason = (
+  c: Ctx,
+  s: InsnRef,
+  code: OffloadReasonCode,
+  rule: string,
+  what: string,
+  msg: string,
+  source: string,
+  extra: Partial<OffloadReason> = {},
+) => reason(c, code, rule, `${what} ${at(s, c.p)}`, msg, source, { ...siteFields(s), ...extra });
 
 const attachType: Rule = (c) => {
   const t = c.p.attachType;
   if (!t || !c.o.refusedAttachTypes.includes(t)) return [];
   const what = `program ${c.p.name} (section ${c.p.section}: for ${t === 'XDP_DEVMAP' ? 'devmap' : t === 'XDP_CPUMAP' ? 'cpumap' : t} entries, not a port)`;
-  return [reason(c, 'attach_type', 'attach_type', what, `BPF_${t} programs can not be attached to a device`, 'net/core/dev.c dev_xdp_attach', { actual: t, limit: c.o.refusedAttachTypes.join(',') })];
+  return [
+    reason(c, 'attach_type', 'attach_type', what, `BPF_${t} programs can not be attached to a device`, 'net/core/dev.c dev_xdp_attach', {
+      actual: t,
+      limit: c.o.refusedAttachTypes.join(','),
+    }),
+  ];
 };
 
 const helpers: Rule = (c) => {
@@ -63,8 +93,18 @@ const helpers: Rule = (c) => {
   if (allowed === null) return [];
   return c.p.helperCalls
     .filter((h) => !allowed.includes(h.helper))
-    .map((h) => siteReason(c, h, h.helper === 12 ? 'tail_call' : 'helper', 'helper', `helper ${helperName(h.helper)} (${h.helper})`,
-      `unsupported function id: ${h.helper}`, 'verifier.c nfp_bpf_check_helper_call', { actual: h.helper, limit: allowed.join(',') }));
+    .map((h) =>
+      siteReason(
+        c,
+        h,
+        h.helper === 12 ? 'tail_call' : 'helper',
+        'helper',
+        `helper ${helperName(h.helper)} (${h.helper})`,
+        `unsupported function id: ${h.helper}`,
+        'verifier.c nfp_bpf_check_helper_call',
+        { actual: h.helper, limit: allowed.join(',') },
+      ),
+    );
 };
 
 const mapHelperArgs: Rule = (c) => {
@@ -78,11 +118,31 @@ const mapHelperArgs: Rule = (c) => {
       const arg = h.args.find((a) => a.reg === reg)!;
       const role = reg === 2 ? 'key' : 'value';
       if (arg.kind !== 'stack') {
-        out.push(siteReason(c, h, 'helper_args', 'map_helper_args', `${helperName(h.helper)} ${role} (r${reg}) points to ${arg.kind === 'unknown' ? 'something not shown to be the stack' : `a ${arg.kind.replace('_', ' ')}`}`,
-          `${fname}: unsupported ptr type ${arg.kind}`, 'verifier.c nfp_bpf_stack_arg_ok', { actual: arg.kind, limit: 'stack' }));
+        out.push(
+          siteReason(
+            c,
+            h,
+            'helper_args',
+            'map_helper_args',
+            `${helperName(h.helper)} ${role} (r${reg}) points to ${arg.kind === 'unknown' ? 'something not shown to be the stack' : `a ${arg.kind.replace('_', ' ')}`}`,
+            `${fname}: unsupported ptr type ${arg.kind}`,
+            'verifier.c nfp_bpf_stack_arg_ok',
+            { actual: arg.kind, limit: 'stack' },
+          ),
+        );
       } else if (arg.stackOffset !== undefined && -arg.stackOffset % c.o.stackArgAlign !== 0) {
-        out.push(siteReason(c, h, 'helper_args', 'map_helper_args', `${helperName(h.helper)} ${role} (r${reg}) is at fp${arg.stackOffset}, not ${c.o.stackArgAlign}-byte aligned`,
-          `${fname}: unaligned stack pointer ${-arg.stackOffset}`, 'verifier.c nfp_bpf_stack_arg_ok', { actual: arg.stackOffset, limit: c.o.stackArgAlign }));
+        out.push(
+          siteReason(
+            c,
+            h,
+            'helper_args',
+            'map_helper_args',
+            `${helperName(h.helper)} ${role} (r${reg}) is at fp${arg.stackOffset}, not ${c.o.stackArgAlign}-byte aligned`,
+            `${fname}: unaligned stack pointer ${-arg.stackOffset}`,
+            'verifier.c nfp_bpf_stack_arg_ok',
+            { actual: arg.stackOffset, limit: c.o.stackArgAlign },
+          ),
+        );
       }
     }
   }
@@ -95,24 +155,49 @@ const perfEventArgs: Rule = (c) => {
   for (const h of c.p.helperCalls.filter((x) => x.helper === PERF_EVENT_OUTPUT)) {
     const flags = h.args.find((a) => a.reg === 3)!;
     // As nfp reads the register's tnum: only the low 32 bits (BPF_F_INDEX_MASK) must be known and equal CURRENT_CPU.
-    const low = flags.value !== undefined ? BigInt(flags.value) & BPF_F_CURRENT_CPU : flags.low32 !== undefined ? BigInt(flags.low32) : undefined;
+    const low =
+      flags.value !== undefined ? BigInt(flags.value) & BPF_F_CURRENT_CPU : flags.low32 !== undefined ? BigInt(flags.low32) : undefined;
     const value = flags.value === undefined ? undefined : BigInt(flags.value);
     if (low !== BPF_F_CURRENT_CPU) {
       const shown = low === undefined ? 'not known in its low 32 bits' : `0x${(value ?? low).toString(16)}`;
-      out.push(siteReason(c, h, 'helper_args', 'perf_event_current_cpu', `bpf_perf_event_output flags (r3) ${shown}, not BPF_F_CURRENT_CPU`,
-        `event_output: must use BPF_F_CURRENT_CPU, var_off: ${value === undefined ? '(unknown)' : `(0x${value.toString(16)}; 0x0)`}`, 'verifier.c nfp_bpf_check_helper_call', { actual: flags.value ?? 'unknown', limit: 'BPF_F_CURRENT_CPU' }));
+      out.push(
+        siteReason(
+          c,
+          h,
+          'helper_args',
+          'perf_event_current_cpu',
+          `bpf_perf_event_output flags (r3) ${shown}, not BPF_F_CURRENT_CPU`,
+          `event_output: must use BPF_F_CURRENT_CPU, var_off: ${value === undefined ? '(unknown)' : `(0x${value.toString(16)}; 0x0)`}`,
+          'verifier.c nfp_bpf_check_helper_call',
+          { actual: flags.value ?? 'unknown', limit: 'BPF_F_CURRENT_CPU' },
+        ),
+      );
     }
     const data = h.args.find((a) => a.reg === 4)!;
     if (!PERF_DATA_KINDS.includes(data.kind)) {
-      out.push(siteReason(c, h, 'helper_args', 'perf_event_data', `bpf_perf_event_output data (r4) points to ${data.kind === 'unknown' ? 'an unknown kind of memory' : `the ${data.kind.replace('_', ' ')}`}`,
-        `event_output: unsupported ptr type: ${data.kind}`, 'verifier.c nfp_bpf_check_helper_call', { actual: data.kind, limit: PERF_DATA_KINDS.join(',') }));
+      out.push(
+        siteReason(
+          c,
+          h,
+          'helper_args',
+          'perf_event_data',
+          `bpf_perf_event_output data (r4) points to ${data.kind === 'unknown' ? 'an unknown kind of memory' : `the ${data.kind.replace('_', ' ')}`}`,
+          `event_output: unsupported ptr type: ${data.kind}`,
+          'verifier.c nfp_bpf_check_helper_call',
+          { actual: data.kind, limit: PERF_DATA_KINDS.join(',') },
+        ),
+      );
     }
   }
   return out;
 };
 
-const mapWrites: Rule = (c) => (c.o.mapValueStores ? [] : c.p.mapValueStores.map((s) =>
-  siteReason(c, s, 'map_write', 'map_write', 'store into a map value', 'map writes not supported', 'verifier.c nfp_bpf_check_ptr')));
+const mapWrites: Rule = (c) =>
+  c.o.mapValueStores
+    ? []
+    : c.p.mapValueStores.map((s) =>
+        siteReason(c, s, 'map_write', 'map_write', 'store into a map value', 'map writes not supported', 'verifier.c nfp_bpf_check_ptr'),
+      );
 
 const atomics: Rule = (c) => {
   const out: OffloadReason[] = [];
@@ -121,11 +206,31 @@ const atomics: Rule = (c) => {
     if (c.l.atomics !== 'all' && !(c.l.atomics === 'add' && add)) {
       const base = ATOMIC_IMM[a.op];
       const imm = base === undefined ? a.op : String(base | (a.fetch ? 0x01 : 0));
-      out.push(siteReason(c, a, 'atomic', 'atomic_op', `atomic ${a.op}${a.fetch ? ' with fetch' : ''} (${a.width}-bit)`,
-        `atomic op not implemented: ${imm}`, 'verifier.c nfp_bpf_check_atomic', { actual: a.op, limit: c.l.atomics }));
+      out.push(
+        siteReason(
+          c,
+          a,
+          'atomic',
+          'atomic_op',
+          `atomic ${a.op}${a.fetch ? ' with fetch' : ''} (${a.width}-bit)`,
+          `atomic op not implemented: ${imm}`,
+          'verifier.c nfp_bpf_check_atomic',
+          { actual: a.op, limit: c.l.atomics },
+        ),
+      );
     } else if (c.o.atomicsOnMapValuesOnly && a.target !== 'map_value') {
-      out.push(siteReason(c, a, 'atomic', 'atomic_target', `atomic ${a.op} into ${a.target === 'unknown' ? 'memory not shown to be a map value' : `the ${a.target.replace('_', ' ')}`}`,
-        `atomic add not to a map value pointer: ${a.target}`, 'verifier.c nfp_bpf_check_atomic', { actual: a.target, limit: 'map_value' }));
+      out.push(
+        siteReason(
+          c,
+          a,
+          'atomic',
+          'atomic_target',
+          `atomic ${a.op} into ${a.target === 'unknown' ? 'memory not shown to be a map value' : `the ${a.target.replace('_', ' ')}`}`,
+          `atomic add not to a map value pointer: ${a.target}`,
+          'verifier.c nfp_bpf_check_atomic',
+          { actual: a.target, limit: 'map_value' },
+        ),
+      );
     }
   }
   return out;
@@ -136,11 +241,31 @@ const ctxAccess: Rule = (c) => {
   const out: OffloadReason[] = [];
   for (const a of c.p.ctxAccesses) {
     if (a.access === 'load' && !(c.o.ctxReadOffsets.includes(a.offset) && a.size === c.o.ctxReadBytes)) {
-      out.push(siteReason(c, a, 'ctx_access', 'ctx_read', `${a.size}-byte read of xdp_md offset ${a.offset} (the device has only data and data_end)`,
-        'mem_ldx_xdp: -EOPNOTSUPP', 'jit.c mem_ldx_xdp', { actual: a.offset, limit: c.o.ctxReadOffsets.join(',') }));
+      out.push(
+        siteReason(
+          c,
+          a,
+          'ctx_access',
+          'ctx_read',
+          `${a.size}-byte read of xdp_md offset ${a.offset} (the device has only data and data_end)`,
+          'mem_ldx_xdp: -EOPNOTSUPP',
+          'jit.c mem_ldx_xdp',
+          { actual: a.offset, limit: c.o.ctxReadOffsets.join(',') },
+        ),
+      );
     } else if (a.access === 'store' && !c.o.ctxWriteOffsets.includes(a.offset)) {
-      out.push(siteReason(c, a, 'ctx_access', 'ctx_write', `store to xdp_md at offset ${a.offset}`,
-        a.offset === 16 ? 'queue selection not supported by FW' : 'unsupported store to context field', 'verifier.c nfp_bpf_check_store', { actual: a.offset }));
+      out.push(
+        siteReason(
+          c,
+          a,
+          'ctx_access',
+          'ctx_write',
+          `store to xdp_md at offset ${a.offset}`,
+          a.offset === 16 ? 'queue selection not supported by FW' : 'unsupported store to context field',
+          'verifier.c nfp_bpf_check_store',
+          { actual: a.offset },
+        ),
+      );
     }
   }
   return out;
@@ -152,27 +277,51 @@ const aluWidth: Rule = (c) => {
   const bits = c.o.mulDivMaxBits;
   for (const s of c.p.aluSites) {
     const what = `${s.op}${s.width} ${s.source === 'imm' ? `by ${s.imm}` : 'by a register'}`;
-    const add = (msg: string, detail: string) => out.push(siteReason(c, s, 'alu_width', `alu_${s.op}`, `${what} (${detail})`, msg, 'verifier.c nfp_bpf_check_alu', { limit: `u${bits}` }));
+    const add = (msg: string, detail: string) =>
+      out.push(
+        siteReason(c, s, 'alu_width', `alu_${s.op}`, `${what} (${detail})`, msg, 'verifier.c nfp_bpf_check_alu', { limit: `u${bits}` }),
+      );
     if (s.op === 'mul') {
       if (!s.dstWithinU32) add('multiplier is not within u32 value range', 'the destination is not shown to fit in 32 bits');
-      else if (s.source === 'reg' && !s.srcWithinU32) add('multiplicand is not within u32 value range', 'the source is not shown to fit in 32 bits');
-      else if (s.width === 64 && s.source === 'imm' && (s.imm ?? 0) < 0) add("sign extended multiplicand won't be within u32 value range", 'a negative immediate sign-extends past 32 bits');
+      else if (s.source === 'reg' && !s.srcWithinU32)
+        add('multiplicand is not within u32 value range', 'the source is not shown to fit in 32 bits');
+      else if (s.width === 64 && s.source === 'imm' && (s.imm ?? 0) < 0)
+        add("sign extended multiplicand won't be within u32 value range", 'a negative immediate sign-extends past 32 bits');
     } else if (s.op === 'div') {
       if (!s.dstWithinU32) add('dividend is not within u32 value range', 'the dividend is not shown to fit in 32 bits');
-      else if (s.source === 'reg' && c.o.divisorConstant && !s.srcConstant) add('divisor is not constant', 'the divisor is not known at load time');
-      else if (s.source === 'reg' && !s.srcWithinU32) add('divisor is not within u32 value range', 'the divisor is not shown to fit in 32 bits');
+      else if (s.source === 'reg' && c.o.divisorConstant && !s.srcConstant)
+        add('divisor is not constant', 'the divisor is not known at load time');
+      else if (s.source === 'reg' && !s.srcWithinU32)
+        add('divisor is not within u32 value range', 'the divisor is not shown to fit in 32 bits');
       else if (s.source === 'imm' && (s.imm ?? 0) < 0) add('divide by negative constant is not supported', 'negative divisor');
     }
   }
   return out;
 };
 
-const opcodes: Rule = (c) => c.p.opcodes.filter((o) => c.l.refusedOpcodes.includes(o.opcode)).flatMap((o) => o.sites.map((s) =>
-  siteReason(c, s, 'opcode', 'opcode', `opcode 0x${o.opcode.toString(16).padStart(2, '0')} (${o.mnemonic})`,
-    `instruction 0x${o.opcode.toString(16)} not supported`, 'verifier.c nfp_verify_insn (jit.c instr_cb)', { actual: o.opcode })));
+const opcodes: Rule = (c) =>
+  c.p.opcodes
+    .filter((o) => c.l.refusedOpcodes.includes(o.opcode))
+    .flatMap((o) =>
+      o.sites.map((s) =>
+        siteReason(
+          c,
+          s,
+          'opcode',
+          'opcode',
+          `opcode 0x${o.opcode.toString(16).padStart(2, '0')} (${o.mnemonic})`,
+          `instruction 0x${o.opcode.toString(16)} not supported`,
+          'verifier.c nfp_verify_insn (jit.c instr_cb)',
+          { actual: o.opcode },
+        ),
+      ),
+    );
 
 /** nfp_bpf_get_stack_usage: deepest call chain of frames each rounded up, called frames carrying return address and saved regs. */
-export function deviceStackBytes(p: ProgramFacts, o: Pick<OffloadRules, 'stackFrameAlign' | 'callFrameBytes' | 'calleeSavedBytes'>): number {
+export function deviceStackBytes(
+  p: ProgramFacts,
+  o: Pick<OffloadRules, 'stackFrameAlign' | 'callFrameBytes' | 'calleeSavedBytes'>,
+): number {
   const frames = new Map(p.frames.map((f) => [f.function, f]));
   const round = (v: number) => Math.ceil(v / o.stackFrameAlign) * o.stackFrameAlign;
   const frameBytes = (fn: string, main: boolean) => {
@@ -193,8 +342,17 @@ const stack: Rule = (c) => {
   const used = deviceStackBytes(c.p, c.o);
   if (used <= c.l.stackBytes) return [];
   const chain = c.p.functions.length > 1 ? ` across ${c.p.functions.join(', ')}` : '';
-  return [reason(c, 'stack', 'stack', `stack of ${used} B${chain} (frames rounded up to ${c.o.stackFrameAlign} B) over the firmware's ${c.l.stackBytes} B`,
-    `stack too large: program ${used}B > FW stack ${c.l.stackBytes}B`, 'verifier.c nfp_bpf_finalize', { actual: used, limit: c.l.stackBytes })];
+  return [
+    reason(
+      c,
+      'stack',
+      'stack',
+      `stack of ${used} B${chain} (frames rounded up to ${c.o.stackFrameAlign} B) over the firmware's ${c.l.stackBytes} B`,
+      `stack too large: program ${used}B > FW stack ${c.l.stackBytes}B`,
+      'verifier.c nfp_bpf_finalize',
+      { actual: used, limit: c.l.stackBytes },
+    ),
+  ];
 };
 
 const instructions: Rule = (c) => {
@@ -202,8 +360,17 @@ const instructions: Rule = (c) => {
   const device = Math.ceil(c.p.totalInstructions * c.l.instructionExpansion);
   const store = Math.floor(c.l.maxInstructions * c.l.instructionExpansion);
   const parts = c.p.functions.length > 1 ? ` across ${c.p.functions.join(', ')}` : '';
-  return [reason(c, 'instructions', 'instructions', `${n(c.p.totalInstructions)} slots${parts} expand (x${c.l.instructionExpansion}, ESTIMATE) to ~${n(device)} device instructions, over the ~${n(store)}-instruction store (${n(c.l.maxInstructions)} slots)`,
-    `instruction limit reached (${n(device)} NFP instructions)`, 'jit.c nfp_prog_push', { actual: c.p.totalInstructions, limit: c.l.maxInstructions })];
+  return [
+    reason(
+      c,
+      'instructions',
+      'instructions',
+      `${n(c.p.totalInstructions)} slots${parts} expand (x${c.l.instructionExpansion}, ESTIMATE) to ~${n(device)} device instructions, over the ~${n(store)}-instruction store (${n(c.l.maxInstructions)} slots)`,
+      `instruction limit reached (${n(device)} NFP instructions)`,
+      'jit.c nfp_prog_push',
+      { actual: c.p.totalInstructions, limit: c.l.maxInstructions },
+    ),
+  ];
 };
 
 function deviceMap(c: Ctx, name: string, def: MapFacts): OffloadReason[] {
@@ -211,22 +378,48 @@ function deviceMap(c: Ctx, name: string, def: MapFacts): OffloadReason[] {
   const add = (code: OffloadReasonCode, rule: string, what: string, msg: string, extra: Partial<OffloadReason>) =>
     out.push(reason(c, code, rule, what, msg, 'offload.c nfp_bpf_map_alloc', { map: name, ...extra }));
   if (c.l.mapTypes !== null && !c.l.mapTypes.includes(def.type)) {
-    add('map_type', 'map_type', `map ${name} of type ${def.typeName} is not offloadable to ${c.who}`, 'map type not supported', { actual: def.typeName, limit: [...c.l.mapTypes, ...c.o.neutralMapTypes].join(',') });
+    add('map_type', 'map_type', `map ${name} of type ${def.typeName} is not offloadable to ${c.who}`, 'map type not supported', {
+      actual: def.typeName,
+      limit: [...c.l.mapTypes, ...c.o.neutralMapTypes].join(','),
+    });
   }
   if (!c.l.mapFlagsAllowed && def.mapFlags !== 0) {
-    add('map_flags', 'map_flags', `map ${name} has map_flags ${mapFlagNames(def.mapFlags)}${def.internal ? ' (libbpf sets it on global-data maps)' : ''}`, 'map flags are not supported', { actual: def.mapFlags, limit: 0 });
+    add(
+      'map_flags',
+      'map_flags',
+      `map ${name} has map_flags ${mapFlagNames(def.mapFlags)}${def.internal ? ' (libbpf sets it on global-data maps)' : ''}`,
+      'map flags are not supported',
+      { actual: def.mapFlags, limit: 0 },
+    );
   }
   const r = (v: number) => Math.ceil(v / c.o.entryRounding) * c.o.entryRounding;
   const elem = r(def.keySize) + r(def.valueSize);
   if (c.l.maxEntryBytes !== null && elem > c.l.maxEntryBytes) {
-    add('map_entry_size', 'map_entry_size', `map ${name} entries take ${elem} B (key ${def.keySize} -> ${r(def.keySize)}, value ${def.valueSize} -> ${r(def.valueSize)}, each rounded up to ${c.o.entryRounding} B)`,
-      `map elements too large: ${elem}, FW max element size (key+value): ${c.l.maxEntryBytes}`, { actual: elem, limit: c.l.maxEntryBytes });
+    add(
+      'map_entry_size',
+      'map_entry_size',
+      `map ${name} entries take ${elem} B (key ${def.keySize} -> ${r(def.keySize)}, value ${def.valueSize} -> ${r(def.valueSize)}, each rounded up to ${c.o.entryRounding} B)`,
+      `map elements too large: ${elem}, FW max element size (key+value): ${c.l.maxEntryBytes}`,
+      { actual: elem, limit: c.l.maxEntryBytes },
+    );
   }
   if (c.o.maxKeyBytes !== null && def.keySize > c.o.maxKeyBytes) {
-    add('map_entry_size', 'map_key_size', `map ${name} key of ${def.keySize} B`, `map key size ${def.keySize}, FW max is ${c.o.maxKeyBytes}`, { actual: def.keySize, limit: c.o.maxKeyBytes });
+    add(
+      'map_entry_size',
+      'map_key_size',
+      `map ${name} key of ${def.keySize} B`,
+      `map key size ${def.keySize}, FW max is ${c.o.maxKeyBytes}`,
+      { actual: def.keySize, limit: c.o.maxKeyBytes },
+    );
   }
   if (c.o.maxValueBytes !== null && def.valueSize > c.o.maxValueBytes) {
-    add('map_entry_size', 'map_value_size', `map ${name} value of ${def.valueSize} B`, `map value size ${def.valueSize}, FW max is ${c.o.maxValueBytes}`, { actual: def.valueSize, limit: c.o.maxValueBytes });
+    add(
+      'map_entry_size',
+      'map_value_size',
+      `map ${name} value of ${def.valueSize} B`,
+      `map value size ${def.valueSize}, FW max is ${c.o.maxValueBytes}`,
+      { actual: def.valueSize, limit: c.o.maxValueBytes },
+    );
   }
   return out;
 }
@@ -238,8 +431,17 @@ const maps: Rule = (c) => {
     if (!def || def.source === 'none' || c.o.neutralMapTypes.includes(def.type)) continue;
     out.push(...deviceMap(c, name, def));
     if (def.maxEntries > left) {
-      out.push(reason(c, 'map_entries', 'map_entries', `map ${name} has ${n(def.maxEntries)} entries`, `map with too many elements: ${def.maxEntries}, left: ${Math.max(0, left)}`,
-        'offload.c nfp_bpf_map_alloc', { map: name, actual: def.maxEntries, limit: left }));
+      out.push(
+        reason(
+          c,
+          'map_entries',
+          'map_entries',
+          `map ${name} has ${n(def.maxEntries)} entries`,
+          `map with too many elements: ${def.maxEntries}, left: ${Math.max(0, left)}`,
+          'offload.c nfp_bpf_map_alloc',
+          { map: name, actual: def.maxEntries, limit: left },
+        ),
+      );
     }
     left -= def.maxEntries;
   }
@@ -248,9 +450,18 @@ const maps: Rule = (c) => {
 
 /** Every rule, in the order reasons are listed. */
 export const DRIVER_RULES: ReadonlyArray<[string, Rule]> = [
-  ['attach_type', attachType], ['helper', helpers], ['map_helper_args', mapHelperArgs], ['perf_event', perfEventArgs],
-  ['map_write', mapWrites], ['atomic', atomics], ['ctx_access', ctxAccess], ['alu_width', aluWidth], ['opcode', opcodes],
-  ['stack', stack], ['instructions', instructions], ['maps', maps],
+  ['attach_type', attachType],
+  ['helper', helpers],
+  ['map_helper_args', mapHelperArgs],
+  ['perf_event', perfEventArgs],
+  ['map_write', mapWrites],
+  ['atomic', atomics],
+  ['ctx_access', ctxAccess],
+  ['alu_width', aluWidth],
+  ['opcode', opcodes],
+  ['stack', stack],
+  ['instructions', instructions],
+  ['maps', maps],
 ];
 
 export function driverReasons(facts: ObjectFacts, p: ProgramFacts, l: ProfileLimits, who: string): OffloadReason[] {
@@ -258,4 +469,3 @@ export function driverReasons(facts: ObjectFacts, p: ProgramFacts, l: ProfileLim
   const c: Ctx = { facts, p, l, o: l.offload, who };
   return DRIVER_RULES.flatMap(([, rule]) => rule(c));
 }
-

@@ -39,7 +39,10 @@ function profile(id: string, targets: FirmwareProfile['targets'], limits: Partia
     limits: { ...NFP_LIMITS, ...limits },
     throughput: { lineRateGbps: 50, basePps: 74_400_000, nsPerInsn: 0.056, latencyUs: 2 },
     flash: {
-      tool: 'none', writeSeconds: 0, activateSeconds: 0, slots: [],
+      tool: 'none',
+      writeSeconds: 0,
+      activateSeconds: 0,
+      slots: [],
       capabilities: { dualImage: false, needsReboot: false, needsActivation: false, canVerify: false, usableDuringUpdate: true },
     },
   };
@@ -48,9 +51,18 @@ function profile(id: string, targets: FirmwareProfile['targets'], limits: Partia
 const nfp = profile('spec-nfp-bpf', ['nic-xdp-offload']);
 /** A DPU-like profile: any eBPF on the Arm, match-action rules in the switch. */
 const dpu = profile('spec-dpu', ['dpu-arm-xdp', 'dpu-flow-offload'], {
-  maxInstructions: 1_000_000, instructionExpansion: 1, helpers: null, mapTypes: null, mapFlagsAllowed: true,
-  maxEntryBytes: null, refusedOpcodes: [], tailCalls: true, bpfToBpfCalls: true, atomics: 'all',
-  xdpActions: [0, 1, 2, 3, 4], flowRules: 100_000,
+  maxInstructions: 1_000_000,
+  instructionExpansion: 1,
+  helpers: null,
+  mapTypes: null,
+  mapFlagsAllowed: true,
+  maxEntryBytes: null,
+  refusedOpcodes: [],
+  tailCalls: true,
+  bpfToBpfCalls: true,
+  atomics: 'all',
+  xdpActions: [0, 1, 2, 3, 4],
+  flowRules: 100_000,
 });
 
 const codes = (rs: OffloadReason[]) => rs.map((r) => r.code);
@@ -77,22 +89,34 @@ describe('verifyOffload', () => {
     expect(v.targets.map((t) => [t.target, t.rules, t.accepted])).toEqual([['nic-xdp-offload', 'ebpf-limits', false]]);
 
     const fib = insnOf(router, 'route', /^call 69$/);
-    expect(v.reasons).toContainEqual(expect.objectContaining({
-      code: 'helper', insn: fib, actual: 69,
-      message: `helper bpf_fib_lookup (69) at insn ${fib} is not supported by spec-nfp-bpf`,
-    }));
+    expect(v.reasons).toContainEqual(
+      expect.objectContaining({
+        code: 'helper',
+        insn: fib,
+        actual: 69,
+        message: `helper bpf_fib_lookup (69) at insn ${fib} is not supported by spec-nfp-bpf`,
+      }),
+    );
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'helper', actual: 23, insn: insnOf(router, 'route', /^call 23$/) }));
-    expect(v.reasons).toContainEqual(expect.objectContaining({
-      code: 'map_type', map: 'flows', message: 'map flows of type LRU_HASH is not offloadable to spec-nfp-bpf (allowed: HASH, ARRAY)',
-    }));
+    expect(v.reasons).toContainEqual(
+      expect.objectContaining({
+        code: 'map_type',
+        map: 'flows',
+        message: 'map flows of type LRU_HASH is not offloadable to spec-nfp-bpf (allowed: HASH, ARRAY)',
+      }),
+    );
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'map_type', map: 'routes', actual: 'LPM_TRIE' }));
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'map_flags', map: 'routes', actual: 1 }));
     // libbpf's .data/.rodata maps carry BPF_F_MMAPABLE, which a flags-0 device refuses.
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'map_flags', map: '.data' }));
-    expect(v.reasons).toContainEqual(expect.objectContaining({
-      code: 'opcode', insn: insnOf(router, 'route', /<unknown>/), actual: 0x9f,
-      message: expect.stringMatching(/^opcode 0x9f \(mod64 reg\) at insn \d+ is refused by spec-nfp-bpf$/),
-    }));
+    expect(v.reasons).toContainEqual(
+      expect.objectContaining({
+        code: 'opcode',
+        insn: insnOf(router, 'route', /<unknown>/),
+        actual: 0x9f,
+        message: expect.stringMatching(/^opcode 0x9f \(mod64 reg\) at insn \d+ is refused by spec-nfp-bpf$/),
+      }),
+    );
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'bpf_call', insn: insnOf(router, 'route', /^call -1$/) }));
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'xdp_action', actual: 4 }));
     // Atomic adds without fetch are within 'add'; the loop is a fact, not an eBPF-limit violation.
@@ -113,11 +137,19 @@ describe('verifyOffload', () => {
     const strip = stripperFacts.programs.find((p) => p.name === 'strip')!;
     const v = verifyOffload(stripperFacts, 'strip', tight);
     expect(v.reasons).toContainEqual({
-      code: 'instructions', rule: 'instructions', limit: 20, actual: strip.totalInstructions,
+      code: 'instructions',
+      rule: 'instructions',
+      limit: 20,
+      actual: strip.totalInstructions,
       message: `${strip.totalInstructions} instructions over the profile's 20 (x2.5 expansion = ~${Math.ceil(strip.totalInstructions * 2.5)} device instructions, over the device's ~50)`,
     });
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'atomic', insn: strip.atomics[0].insn, limit: 'none' }));
-    expect(v.reasons.filter((r) => r.code === 'map_entry_size').map((r) => r.map).sort()).toEqual(['allow', 'stats']);
+    expect(
+      v.reasons
+        .filter((r) => r.code === 'map_entry_size')
+        .map((r) => r.map)
+        .sort(),
+    ).toEqual(['allow', 'stats']);
 
     const route = routerFacts.programs[0];
     const rv = verifyOffload(routerFacts, 'route', tight);
@@ -130,7 +162,13 @@ describe('verifyOffload', () => {
     const v = verifyOffload(stripperFacts, 'strip', small);
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'map_entries', map: 'allow', actual: 4096, limit: 4000 }));
     expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'map_memory', map: 'allow', actual: 4096 * 12 }));
-    expect(v.reasons).toContainEqual(expect.objectContaining({ code: 'map_entries', actual: 4100, message: expect.stringMatching(/^maps allow, stats hold 4,100 entries together/) }));
+    expect(v.reasons).toContainEqual(
+      expect.objectContaining({
+        code: 'map_entries',
+        actual: 4100,
+        message: expect.stringMatching(/^maps allow, stats hold 4,100 entries together/),
+      }),
+    );
   });
 
   it('lets only pure match-action programs onto flow-offload targets', () => {
@@ -143,9 +181,13 @@ describe('verifyOffload', () => {
 
     const strip = verifyOffload(stripperFacts, 'strip', dpu);
     expect(strip.acceptedTargets).toEqual(['dpu-arm-xdp']);
-    expect(strip.reasons).toEqual([expect.objectContaining({
-      code: 'packet_rewrite', target: 'dpu-flow-offload', insn: insnOf(stripper, 'strip', /^call 44$/),
-    })]);
+    expect(strip.reasons).toEqual([
+      expect.objectContaining({
+        code: 'packet_rewrite',
+        target: 'dpu-flow-offload',
+        insn: insnOf(stripper, 'strip', /^call 44$/),
+      }),
+    ]);
 
     const route = verifyOffload(routerFacts, 'route', dpu);
     expect(route.acceptedTargets).toEqual(['dpu-arm-xdp']);
@@ -161,12 +203,17 @@ describe('verifyOffload', () => {
     expect(mark.targets.find((t) => t.target === 'dpu-arm-xdp')!.reasons.map((r) => r.code)).toEqual(['program_type']);
 
     const crowded = verifyOffload(stripperFacts, 'acl', { ...dpu, limits: { ...dpu.limits, flowRules: 1000 } });
-    expect(crowded.reasons).toEqual([expect.objectContaining({ code: 'flow_rules', actual: 4096, limit: 1000, target: 'dpu-flow-offload' })]);
+    expect(crowded.reasons).toEqual([
+      expect.objectContaining({ code: 'flow_rules', actual: 4096, limit: 1000, target: 'dpu-flow-offload' }),
+    ]);
   });
 
   it('names a missing program', () => {
     const v = verifyOffload(stripperFacts, 'nope', nfp);
     expect(v.accepted).toBe(false);
-    expect(v.reasons[0]).toMatchObject({ code: 'program', message: 'no program nope in the object (programs: strip (xdp), acl (xdp), mark (tc))' });
+    expect(v.reasons[0]).toMatchObject({
+      code: 'program',
+      message: 'no program nope in the object (programs: strip (xdp), acl (xdp), mark (tc))',
+    });
   });
 });

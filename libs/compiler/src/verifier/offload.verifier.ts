@@ -17,8 +17,9 @@ export function targetsFor(profile: Pick<VerifierProfile, 'targets'>): TargetChe
  */
 export function verifyOffload(facts: ObjectFacts, program: string, profile: VerifierProfile): OffloadVerdict {
   const checks = targetsFor(profile);
-  const p = facts.programs.find((x) => x.name === program)
-    ?? (facts.programs.filter((x) => x.section === program).length === 1 ? facts.programs.find((x) => x.section === program) : undefined);
+  const p =
+    facts.programs.find((x) => x.name === program) ??
+    (facts.programs.filter((x) => x.section === program).length === 1 ? facts.programs.find((x) => x.section === program) : undefined);
   if (!p) {
     const known = facts.programs.map((x) => `${x.name} (${x.section})`).join(', ') || 'none';
     const reason: OffloadReason = { code: 'program', message: `no program ${program} in the object (programs: ${known})`, actual: program };

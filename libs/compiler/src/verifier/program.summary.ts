@@ -66,7 +66,12 @@ function kernelWord(name: string, k: KernelVerifyResult | null): ProgramSummary[
 }
 
 /** Every program of the object with its facts and its verdict per profile. */
-export function summarizePrograms(facts: ObjectFacts, profiles: VerifierProfile[], deployed: string, kernel: KernelVerifyResult | null): ProgramSummary[] {
+export function summarizePrograms(
+  facts: ObjectFacts,
+  profiles: VerifierProfile[],
+  deployed: string,
+  kernel: KernelVerifyResult | null,
+): ProgramSummary[] {
   return facts.programs.map((p) => ({
     name: p.name,
     section: p.section,

@@ -9,16 +9,28 @@ import { factsOf } from './object.facts';
  * its program slots, and the profile's offload verifier accepts every module's real bytecode for
  * that target. Returns the modules' object facts and the device map memory they take.
  */
-export async function judgeChain(req: LoadRequest, d: { deviceId: string; profile: VerifierProfile; targets: Target[]; hostXdpElsewhere?: boolean }): Promise<{ facts: ObjectFacts[]; mapBytes: number }> {
+export async function judgeChain(
+  req: LoadRequest,
+  d: { deviceId: string; profile: VerifierProfile; targets: Target[]; hostXdpElsewhere?: boolean },
+): Promise<{ facts: ObjectFacts[]; mapBytes: number }> {
   const limits = d.profile.limits;
   if (!d.targets.includes(req.target)) {
-    const why = d.hostXdpElsewhere && req.target.startsWith('host-') ? ` on ${d.deviceId}: its netdevs' host XDP runs in another device` : '';
-    throw new DeviceError('unsupported_target', `${d.profile.id} does not offer ${req.target}${why} (targets: ${d.targets.join(', ')})`, 'target');
+    const why =
+      d.hostXdpElsewhere && req.target.startsWith('host-') ? ` on ${d.deviceId}: its netdevs' host XDP runs in another device` : '';
+    throw new DeviceError(
+      'unsupported_target',
+      `${d.profile.id} does not offer ${req.target}${why} (targets: ${d.targets.join(', ')})`,
+      'target',
+    );
   }
   // A flow target holds rules, not programs: its capacity (flowRules) is the offload verifier's to check.
   const flow = req.target === 'nic-flow-offload' || req.target === 'dpu-flow-offload';
   if (!flow && req.modules.length > limits.programSlotsPerPort) {
-    throw new DeviceError('slot_limit', `${d.profile.id} runs at most ${limits.programSlotsPerPort} program(s) per port; the chain has ${req.modules.length}`, 'modules');
+    throw new DeviceError(
+      'slot_limit',
+      `${d.profile.id} runs at most ${limits.programSlotsPerPort} program(s) per port; the chain has ${req.modules.length}`,
+      'modules',
+    );
   }
   const facts: ObjectFacts[] = [];
   let mapBytes = 0;

@@ -3,9 +3,25 @@ import { NOT_RUN, runVectors, type ObjectFacts, type VerifierProfile } from '@io
 import { OpQueue } from '../abort.sleep';
 import { DeviceError } from '../device.error';
 import {
-  chainDigest, loadedModules, type ChainModule, type ChainState, type CommitResult, type DeviceCounters, type DeviceDriver, type DeviceInventory,
-  type DevicePrograms, type DriverKind, type FlashImage, type FlashOptions, type FlashResult, type LoadRequest, type LoadResult, type ModuleCounters,
-  type RollbackResult, type VectorOutcome, type VectorRequest,
+  chainDigest,
+  loadedModules,
+  type ChainModule,
+  type ChainState,
+  type CommitResult,
+  type DeviceCounters,
+  type DeviceDriver,
+  type DeviceInventory,
+  type DevicePrograms,
+  type DriverKind,
+  type FlashImage,
+  type FlashOptions,
+  type FlashResult,
+  type LoadRequest,
+  type LoadResult,
+  type ModuleCounters,
+  type RollbackResult,
+  type VectorOutcome,
+  type VectorRequest,
 } from '../device.driver';
 import type { FaultBook } from '../fault.book';
 import { FirmwareSlots } from '../firmware.slots';
@@ -76,7 +92,10 @@ export class EmulatedDevice implements DeviceDriver {
   private readonly flow: FlowStage | null;
   private hung = false;
 
-  constructor(readonly kind: Exclude<DriverKind, 'kernel-xdp'>, private readonly o: EmulatedDeviceOptions) {
+  constructor(
+    readonly kind: Exclude<DriverKind, 'kernel-xdp'>,
+    private readonly o: EmulatedDeviceOptions,
+  ) {
     this.stage = o.stage ? new KernelStage(o.stage, o.device, o.faults) : null;
     this.flow = o.stage ? new FlowStage(o.stage, () => this.profile.limits.flowRules) : null;
     this.device = o.device;
@@ -119,7 +138,9 @@ export class EmulatedDevice implements DeviceDriver {
       programSlotsPerPort: this.profile.limits.programSlotsPerPort,
       // What load() enforces per hook; flow targets hold rules, bounded by the offload verifier instead.
       hookSlots: Object.fromEntries(
-        this.targets().filter((t) => !t.endsWith('flow-offload')).map((t) => [hookOf(this.device.kind, t), this.profile.limits.programSlotsPerPort]),
+        this.targets()
+          .filter((t) => !t.endsWith('flow-offload'))
+          .map((t) => [hookOf(this.device.kind, t), this.profile.limits.programSlotsPerPort]),
       ),
       firmware: this.firmware?.state() ?? null,
       ...(this.flow?.rulesEngine() ? { flowEngine: this.flow.rulesEngine()! } : {}),
@@ -156,7 +177,11 @@ export class EmulatedDevice implements DeviceDriver {
 
   private checkPort(port: number): PortState {
     if (!Number.isInteger(port) || port < 0 || port >= this.ports.length) {
-      throw new DeviceError('port_out_of_range', `port ${port} does not exist on ${this.device.id} (ports 0-${this.ports.length - 1})`, 'port');
+      throw new DeviceError(
+        'port_out_of_range',
+        `port ${port} does not exist on ${this.device.id} (ports 0-${this.ports.length - 1})`,
+        'port',
+      );
     }
     return this.ports[port];
   }
@@ -172,15 +197,33 @@ export class EmulatedDevice implements DeviceDriver {
       this.checkUsable();
       const digest = chainDigest(req.target, req.modules);
       if (port.current?.state.chainDigest === digest) {
-        return { status: 'unchanged', deviceId: this.device.id, port: req.port, current: { ...port.current.state }, previous: port.previous ? { ...port.previous.state } : null };
+        return {
+          status: 'unchanged',
+          deviceId: this.device.id,
+          port: req.port,
+          current: { ...port.current.state },
+          previous: port.previous ? { ...port.previous.state } : null,
+        };
       }
-      const { facts, mapBytes } = await judgeChain(req, { deviceId: this.device.id, profile: this.profile, targets: this.targets(), hostXdpElsewhere: this.o.hostXdpElsewhere });
-      const others = this.ports.reduce((s, p, i) => s + (i === req.port ? 0 : p.current?.mapBytes ?? 0), 0);
+      const { facts, mapBytes } = await judgeChain(req, {
+        deviceId: this.device.id,
+        profile: this.profile,
+        targets: this.targets(),
+        hostXdpElsewhere: this.o.hostXdpElsewhere,
+      });
+      const others = this.ports.reduce((s, p, i) => s + (i === req.port ? 0 : (p.current?.mapBytes ?? 0)), 0);
       if (others + mapBytes > this.profile.limits.mapMemoryBytes) {
-        throw new DeviceError('map_memory', `maps need ${others + mapBytes} B on ${this.device.id}; the profile allows ${this.profile.limits.mapMemoryBytes} B`, 'modules');
+        throw new DeviceError(
+          'map_memory',
+          `maps need ${others + mapBytes} B on ${this.device.id}; the profile allows ${this.profile.limits.mapMemoryBytes} B`,
+          'modules',
+        );
       }
       if (this.o.faults.fire(this.device.id, 'hang')) {
-        throw new DeviceError('device_hung', `${this.device.id} stopped responding while loading (injected fault); the previous chain still runs`);
+        throw new DeviceError(
+          'device_hung',
+          `${this.device.id} stopped responding while loading (injected fault); the previous chain still runs`,
+        );
       }
       // The verifier accepted it: where the fleet gives the device a stage, the chain really runs there.
       const xdpStage = !!this.stage?.has(req.port) && (req.target === 'nic-xdp-offload' || req.target === 'dpu-arm-xdp');
@@ -208,7 +251,13 @@ export class EmulatedDevice implements DeviceDriver {
       const status = port.current ? 'replaced' : 'loaded';
       port.previous = port.current;
       port.current = chain;
-      return { status, deviceId: this.device.id, port: req.port, current: { ...chain.state }, previous: port.previous ? { ...port.previous.state } : null };
+      return {
+        status,
+        deviceId: this.device.id,
+        port: req.port,
+        current: { ...chain.state },
+        previous: port.previous ? { ...port.previous.state } : null,
+      };
     });
   }
 
@@ -254,7 +303,12 @@ export class EmulatedDevice implements DeviceDriver {
         return { status: 'rolled_back', scope: 'firmware', deviceId: this.device.id, firmware, current: null };
       }
       const port = this.checkPort(req.port);
-      if (!port.previous) throw new DeviceError('nothing_to_roll_back', `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`, 'port');
+      if (!port.previous)
+        throw new DeviceError(
+          'nothing_to_roll_back',
+          `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`,
+          'port',
+        );
       this.model.sample(this.ports, this.offline());
       await this.stage?.rollback(req.port);
       await this.flow?.rollback(req.port);
@@ -284,10 +338,24 @@ export class EmulatedDevice implements DeviceDriver {
     const out: VectorOutcome[] = [];
     for (const [i, v] of vectors.entries()) {
       const idx = v.module ? chain.modules.findIndex((m) => m.name === v.module) : chain.modules.length === 1 ? 0 : -1;
-      if (idx < 0) throw new DeviceError('not_found', v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one', `vectors[${i}].module`);
+      if (idx < 0)
+        throw new DeviceError(
+          'not_found',
+          v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one',
+          `vectors[${i}].module`,
+        );
       const m = chain.modules[idx];
       if (chain.unhealthy) {
-        out.push({ module: m.name, emulated: true, name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: 'XDP_ABORTED', nsPerPacket: 0, reason: `vector "${v.name}": the program crashed on the device (injected fault)` });
+        out.push({
+          module: m.name,
+          emulated: true,
+          name: v.name,
+          passed: false,
+          expectedVerdict: v.expectVerdict,
+          actualVerdict: 'XDP_ABORTED',
+          nsPerPacket: 0,
+          reason: `vector "${v.name}": the program crashed on the device (injected fault)`,
+        });
         continue;
       }
       // The stage's kernel runs the chain: the vector runs there, on the module as deployed.
@@ -297,13 +365,25 @@ export class EmulatedDevice implements DeviceDriver {
       } else if (this.o.kernelVectors) {
         // No stage runs it (a flow target's rules, or no packet-true fleet): a copy of the XDP program, typed as such (libbpf cannot type the chain epilogue's section).
         const [r] = await withObjectFile(m.object, (path) =>
-          runVectors(path, [{ name: v.name, packet: v.packet, expectVerdict: v.expectVerdict, expectOutput: v.expectOutput, repeat: v.repeat }], { program: m.program, type: 'xdp', timingRepeat: 0 }),
+          runVectors(
+            path,
+            [{ name: v.name, packet: v.packet, expectVerdict: v.expectVerdict, expectOutput: v.expectOutput, repeat: v.repeat }],
+            { program: m.program, type: 'xdp', timingRepeat: 0 },
+          ),
         );
         out.push({ ...r, module: m.name, emulated: false });
       } else {
         out.push({
-          module: m.name, emulated: true, notRun: true, name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: NOT_RUN, nsPerPacket: 0,
-          expectedOutputHex: v.expectOutput?.toString('hex'), reason: `not run: ${this.o.kernelReason ?? 'no kernel on this agent to run BPF_PROG_TEST_RUN'}`,
+          module: m.name,
+          emulated: true,
+          notRun: true,
+          name: v.name,
+          passed: false,
+          expectedVerdict: v.expectVerdict,
+          actualVerdict: NOT_RUN,
+          nsPerPacket: 0,
+          expectedOutputHex: v.expectOutput?.toString('hex'),
+          reason: `not run: ${this.o.kernelReason ?? 'no kernel on this agent to run BPF_PROG_TEST_RUN'}`,
         });
       }
     }

@@ -25,7 +25,11 @@ export class KernelStage {
   private ready: Promise<void> | null = null;
   private readonly running = new Set<number>();
 
-  constructor(private readonly spec: StageSpec, device: Device, faults: FaultBook) {
+  constructor(
+    private readonly spec: StageSpec,
+    device: Device,
+    faults: FaultBook,
+  ) {
     const interfaces = spec.netdevs.map((n, i) => n ?? `nostage${i}`);
     this.driver = new KernelXdpDriver({
       agentId: spec.agentId,

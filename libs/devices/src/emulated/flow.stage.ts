@@ -7,7 +7,15 @@ import { TcFlowerStage } from '../hardware/hardware.stages';
 import { FLOWER_BASE_PRIO } from '../hardware/flower.rules';
 import { bpffsRoot } from '../kernel-xdp.driver';
 import { flowerHits } from '../kernel/fleet.topology';
-import { attachFlowTable, detachFlowTable, kernelHasFlower, loadFlowTable, readFlowTable, tcIn, type FlowModule } from '../kernel/flow.table';
+import {
+  attachFlowTable,
+  detachFlowTable,
+  kernelHasFlower,
+  loadFlowTable,
+  readFlowTable,
+  tcIn,
+  type FlowModule,
+} from '../kernel/flow.table';
 import type { StageSpec } from './emulated.stage';
 
 export type FlowEngine = 'flower' | 'bpf-flow-table';
@@ -37,7 +45,10 @@ export class FlowStage {
   private seq = 0;
   private readonly root: string;
 
-  constructor(private readonly spec: StageSpec, private readonly maxRules: () => number) {
+  constructor(
+    private readonly spec: StageSpec,
+    private readonly maxRules: () => number,
+  ) {
     const id = createHash('sha256').update(`${spec.netns}/${spec.agentId}`).digest('hex').slice(0, 12);
     this.root = join(bpffsRoot(spec.agentId), `flow-${id}`);
   }
@@ -85,9 +96,27 @@ export class FlowStage {
   private async install(port: number, modules: FlowModule[]): Promise<Installed> {
     const dev = this.dev(port);
     if (modules.length === 1 && (await kernelHasFlower(this.spec.netns))) {
-      const flower = new TcFlowerStage((tool, args) => (tool === 'tc' ? tcIn(this.spec.netns, args) : Promise.resolve({ code: 1, stderr: 'ip is not used here' })), 'skip_hw', { maxRules: this.maxRules() });
+      const flower = new TcFlowerStage(
+        (tool, args) => (tool === 'tc' ? tcIn(this.spec.netns, args) : Promise.resolve({ code: 1, stderr: 'ip is not used here' })),
+        'skip_hw',
+        { maxRules: this.maxRules() },
+      );
       await flower.install(dev, modules[0].matchAction);
-      const r = await tcIn(this.spec.netns, ['filter', 'add', 'dev', dev, 'ingress', 'prio', String(catchAllPrio(modules[0])), 'protocol', 'all', 'flower', 'skip_hw', 'action', 'ok']);
+      const r = await tcIn(this.spec.netns, [
+        'filter',
+        'add',
+        'dev',
+        dev,
+        'ingress',
+        'prio',
+        String(catchAllPrio(modules[0])),
+        'protocol',
+        'all',
+        'flower',
+        'skip_hw',
+        'action',
+        'ok',
+      ]);
       if (r.code !== 0) {
         await flower.remove(dev, modules[0].matchAction);
         throw new DeviceError('kernel_refused', `installing the catch-all flower rule on ${dev}: ${r.stderr.trim()}`);
@@ -121,7 +150,12 @@ export class FlowStage {
   async load(port: number, chain: ChainModule[]): Promise<FlowEngine> {
     await this.clearing;
     const modules = chain.map((m, i): FlowModule => {
-      if (!m.matchAction) throw new DeviceError('offload_refused', `module ${m.name} has no match-action form, so a flow target cannot hold it`, `modules[${i}].matchAction`);
+      if (!m.matchAction)
+        throw new DeviceError(
+          'offload_refused',
+          `module ${m.name} has no match-action form, so a flow target cannot hold it`,
+          `modules[${i}].matchAction`,
+        );
       return { name: m.name, matchAction: m.matchAction };
     });
     const old = this.current.get(port) ?? null;
@@ -188,10 +222,20 @@ export class FlowStage {
       if (x.engine === 'bpf-flow-table') {
         const rows = x.dir ? await readFlowTable(x.dir, x.modules) : null;
         if (!rows) throw new DeviceError('kernel_failed', `the flow table of port ${port} (${this.spec.netns}) cannot be read`);
-        out.set(port, rows.map((r, k) => ({
-          module: x.modules[k].name, port, packets: r.packets, bytes: r.bytes, drops: r.drops, passed: r.passed, cpuNs: null, source: 'flow-table' as const,
-          maps: Object.fromEntries(r.ruleHits.map((h, i) => [`rule${i}`, h])),
-        })));
+        out.set(
+          port,
+          rows.map((r, k) => ({
+            module: x.modules[k].name,
+            port,
+            packets: r.packets,
+            bytes: r.bytes,
+            drops: r.drops,
+            passed: r.passed,
+            cpuNs: null,
+            source: 'flow-table' as const,
+            maps: Object.fromEntries(r.ruleHits.map((h, i) => [`rule${i}`, h])),
+          })),
+        );
         continue;
       }
       const m = x.modules[0];
@@ -199,7 +243,9 @@ export class FlowStage {
       const ruleOf = (prio: number): number => Math.floor((prio - FLOWER_BASE_PRIO) / (m.matchAction.vlan ? 2 : 1));
       const mine = hits.filter((h) => h.prio >= FLOWER_BASE_PRIO && h.prio <= catchAllPrio(m));
       const packets = mine.reduce((s, h) => s + h.packets, 0);
-      const drops = mine.filter((h) => h.prio < catchAllPrio(m) && m.matchAction.rules[ruleOf(h.prio)]?.action === 'drop').reduce((s, h) => s + h.packets, 0);
+      const drops = mine
+        .filter((h) => h.prio < catchAllPrio(m) && m.matchAction.rules[ruleOf(h.prio)]?.action === 'drop')
+        .reduce((s, h) => s + h.packets, 0);
       out.set(port, [{ module: m.name, port, packets, bytes: 0, drops, passed: packets - drops, cpuNs: null, source: 'flower' }]);
     }
     return out;

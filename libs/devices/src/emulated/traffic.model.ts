@@ -23,7 +23,10 @@ export class TrafficModel {
   constructor(private readonly meanPacketBytes: number) {}
 
   /** Advances every running module's counters to now. */
-  sample(ports: readonly { current: { state: { loadedAt: string }; modules: ChainModule[]; facts: ObjectFacts[]; unhealthy: boolean } | null }[], offline: boolean): void {
+  sample(
+    ports: readonly { current: { state: { loadedAt: string }; modules: ChainModule[]; facts: ObjectFacts[]; unhealthy: boolean } | null }[],
+    offline: boolean,
+  ): void {
     const now = Date.now();
     for (const [portNo, port] of ports.entries()) {
       const chain = port.current;

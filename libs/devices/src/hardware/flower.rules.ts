@@ -17,15 +17,22 @@ const CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[
 function matchArgs(m: MatchActionRule['match'], i: number): string[] {
   const a: string[] = [];
   if (m.proto) a.push('ip_proto', m.proto);
-  for (const [key, v] of [['src_ip', m.srcIp], ['dst_ip', m.dstIp]] as const) {
+  for (const [key, v] of [
+    ['src_ip', m.srcIp],
+    ['dst_ip', m.dstIp],
+  ] as const) {
     if (v === undefined) continue;
     if (!CIDR.test(v)) throw new DeviceError('bad_object', `rule ${i}: ${key} ${v} is not an IPv4 prefix`, `matchAction.rules.${i}.match`);
     a.push(key, v);
   }
-  for (const [key, v] of [['src_port', m.srcPort], ['dst_port', m.dstPort]] as const) {
+  for (const [key, v] of [
+    ['src_port', m.srcPort],
+    ['dst_port', m.dstPort],
+  ] as const) {
     if (v === undefined) continue;
     // flower matches ports only under an L4 protocol that has them.
-    if (m.proto !== 'tcp' && m.proto !== 'udp') throw new DeviceError('bad_object', `rule ${i}: ${key} needs proto tcp or udp`, `matchAction.rules.${i}.match`);
+    if (m.proto !== 'tcp' && m.proto !== 'udp')
+      throw new DeviceError('bad_object', `rule ${i}: ${key} needs proto tcp or udp`, `matchAction.rules.${i}.match`);
     a.push(key, String(v));
   }
   return a;
@@ -40,7 +47,8 @@ function matchArgs(m: MatchActionRule['match'], i: number): string[] {
 export function flowerCommands(dev: string, form: MatchActionForm, path: FlowerPath, limits: FlowLimits): string[][] {
   const perRule = form.vlan ? 2 : 1;
   const count = form.rules.length * perRule;
-  if (count > limits.maxRules) throw new DeviceError('slot_limit', `${count} flower rules exceed the profile's ${limits.maxRules}`, 'matchAction.rules');
+  if (count > limits.maxRules)
+    throw new DeviceError('slot_limit', `${count} flower rules exceed the profile's ${limits.maxRules}`, 'matchAction.rules');
   const cmds: string[][] = [['qdisc', 'replace', 'dev', dev, 'clsact']];
   let prio = FLOWER_BASE_PRIO;
   for (const [i, r] of form.rules.entries()) {
@@ -48,7 +56,24 @@ export function flowerCommands(dev: string, form: MatchActionForm, path: FlowerP
     // `pass` must still stop later rules from matching: ok ends classification, like the program's verdict.
     const action = r.action === 'drop' ? ['action', 'drop'] : ['action', 'ok'];
     cmds.push(['filter', 'add', 'dev', dev, 'ingress', 'prio', String(prio++), 'protocol', 'ip', 'flower', path, ...keys, ...action]);
-    if (form.vlan) cmds.push(['filter', 'add', 'dev', dev, 'ingress', 'prio', String(prio++), 'protocol', '802.1Q', 'flower', path, 'vlan_ethtype', 'ip', ...keys, ...action]);
+    if (form.vlan)
+      cmds.push([
+        'filter',
+        'add',
+        'dev',
+        dev,
+        'ingress',
+        'prio',
+        String(prio++),
+        'protocol',
+        '802.1Q',
+        'flower',
+        path,
+        'vlan_ethtype',
+        'ip',
+        ...keys,
+        ...action,
+      ]);
   }
   return cmds;
 }
@@ -68,7 +93,7 @@ function inPrefix(addr: string, prefix: string): boolean {
   const bits = Number(len);
   if (bits === 0) return true;
   const mask = bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
-  return ((ipv4(addr) & mask) >>> 0) === ((ipv4(net) & mask) >>> 0);
+  return (ipv4(addr) & mask) >>> 0 === (ipv4(net) & mask) >>> 0;
 }
 
 /**

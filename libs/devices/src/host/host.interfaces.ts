@@ -10,7 +10,6 @@ const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => ex
 const ETHTOOL = ['/usr/sbin/ethtool', '/sbin/ethtool', '/usr/bin/ethtool'].find((p) => existsSync(p)) ?? 'ethtool';
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 
-
 interface RawLink {
   ifindex: number;
   ifname: string;
@@ -45,7 +44,12 @@ export function parseEthtoolInfo(text: string): Pick<HostInterface, 'driver' | '
     const v = line?.slice(key.length + 1).trim();
     return v ? v : null;
   };
-  return { driver: field('driver'), driverVersion: field('version'), firmwareVersion: field('firmware-version'), busInfo: field('bus-info') };
+  return {
+    driver: field('driver'),
+    driverVersion: field('version'),
+    firmwareVersion: field('firmware-version'),
+    busInfo: field('bus-info'),
+  };
 }
 
 /**
@@ -59,9 +63,10 @@ export async function hostInterfaces(netns: string | null): Promise<HostInterfac
   const links = parseIpLinks(r.stdout);
   return Promise.all(
     links.map(async (l) => {
-      const cmd = netns ? [IP, ['netns', 'exec', netns, ETHTOOL, '-i', l.name]] as const : [ETHTOOL, ['-i', l.name]] as const;
+      const cmd = netns ? ([IP, ['netns', 'exec', netns, ETHTOOL, '-i', l.name]] as const) : ([ETHTOOL, ['-i', l.name]] as const);
       const e = await runProcess(cmd[0], [...cmd[1]], { timeoutMs: 10_000, env: ENV }).catch(() => null);
-      const facts = e && e.code === 0 ? parseEthtoolInfo(e.stdout) : { driver: null, driverVersion: null, firmwareVersion: null, busInfo: null };
+      const facts =
+        e && e.code === 0 ? parseEthtoolInfo(e.stdout) : { driver: null, driverVersion: null, firmwareVersion: null, busInfo: null };
       return { ...l, ...facts };
     }),
   );
@@ -71,5 +76,10 @@ export async function hostInterfaces(netns: string | null): Promise<HostInterfac
 export function requireInterface(name: string, have: readonly HostInterface[], host: string, field = 'interface'): HostInterface {
   const found = have.find((i) => i.name === name || i.name === linuxName(name));
   if (found) return found;
-  throw new DeviceError('unknown_interface', `interface ${name} is not on ${host} (it has ${have.map((i) => i.name).join(', ') || 'none'})`, field, { interface: name });
+  throw new DeviceError(
+    'unknown_interface',
+    `interface ${name} is not on ${host} (it has ${have.map((i) => i.name).join(', ') || 'none'})`,
+    field,
+    { interface: name },
+  );
 }

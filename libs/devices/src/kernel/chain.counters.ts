@@ -31,12 +31,23 @@ export async function portCounters(p: PortCounterInput): Promise<{ modules: Modu
     const base = { module: m.name, port: p.port, maps };
     const row = rows?.[i];
     if (row) {
-      modules.push({ ...base, slot: i, packets: row.packets, bytes: row.bytes, drops: row.dropped, passed: row.passed, other: row.other, cpuNs: row.ns, source: 'chain' });
+      modules.push({
+        ...base,
+        slot: i,
+        packets: row.packets,
+        bytes: row.bytes,
+        drops: row.dropped,
+        passed: row.passed,
+        other: row.other,
+        cpuNs: row.ns,
+        source: 'chain',
+      });
       continue;
     }
     const prog = await p.progStats(join(p.dir, `m${i}_prog`));
     if (stats?.[i]) modules.push({ ...base, ...stats[i], cpuNs: prog && prog.runCnt > 0 ? prog.runTimeNs : null, source: 'dispatcher' });
-    else if (prog && prog.runCnt > 0) modules.push({ ...base, packets: prog.runCnt, bytes: rx.bytes, drops: rx.dropped, cpuNs: prog.runTimeNs, source: 'prog-stats' });
+    else if (prog && prog.runCnt > 0)
+      modules.push({ ...base, packets: prog.runCnt, bytes: rx.bytes, drops: rx.dropped, cpuNs: prog.runTimeNs, source: 'prog-stats' });
     else modules.push({ ...base, packets: rx.packets, bytes: rx.bytes, drops: rx.dropped, cpuNs: null, source: 'interface' });
   }
   const hookRow = rows?.[HOOK_ROW];
@@ -44,6 +55,13 @@ export async function portCounters(p: PortCounterInput): Promise<{ modules: Modu
   const root = await p.progStats(join(p.dir, 'root'));
   return {
     modules,
-    hook: { port: p.port, interface: p.iface.name, packets: hookRow.packets, bytes: hookRow.bytes, missed: hookRow.missed, cpuNs: root && root.runCnt > 0 ? root.runTimeNs : null },
+    hook: {
+      port: p.port,
+      interface: p.iface.name,
+      packets: hookRow.packets,
+      bytes: hookRow.bytes,
+      missed: hookRow.missed,
+      cpuNs: root && root.runCnt > 0 ? root.runTimeNs : null,
+    },
   };
 }

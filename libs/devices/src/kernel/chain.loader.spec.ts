@@ -29,7 +29,9 @@ describe('chain loader', () => {
     const tc = await loadToolchain('clang');
     const build = async (name: string, text: string): Promise<Buffer> => {
       await fsp.writeFile(join(dir, `${name}.c`), text);
-      const r = await runProcess(tc.clang, [...tc.flags, '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)], { timeoutMs: 60_000 });
+      const r = await runProcess(tc.clang, [...tc.flags, '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)], {
+        timeoutMs: 60_000,
+      });
       if (r.code !== 0) throw new Error(r.stderr);
       return fsp.readFile(join(dir, `${name}.o`));
     };
@@ -55,15 +57,26 @@ describe('chain loader', () => {
   });
 
   it('chains several modules by tail calls, or by freplace where the kernel allows it', () => {
-    const two = [{ name: 'a', object: chained }, { name: 'b', object: chained }];
+    const two = [
+      { name: 'a', object: chained },
+      { name: 'b', object: chained },
+    ];
     expect(chainMechanismFor('tail-call', two)).toBe('tail-call');
-    expect(chainMechanismFor('freplace', [{ name: 'a', object: plain }, { name: 'b', object: plain }])).toBe('freplace');
+    expect(
+      chainMechanismFor('freplace', [
+        { name: 'a', object: plain },
+        { name: 'b', object: plain },
+      ]),
+    ).toBe('freplace');
   });
 
   it('refuses a tail-call chain with a module lacking the epilogue, naming that module', () => {
     const e = (() => {
       try {
-        chainMechanismFor('tail-call', [{ name: 'a', object: chained }, { name: 'b', object: plain }]);
+        chainMechanismFor('tail-call', [
+          { name: 'a', object: chained },
+          { name: 'b', object: plain },
+        ]);
       } catch (x) {
         return x as DeviceError;
       }
@@ -71,7 +84,12 @@ describe('chain loader', () => {
     })();
     expect(e).toBeInstanceOf(DeviceError);
     expect(e).toMatchObject({ code: 'chain_unsupported', field: 'modules[1]' });
-    expect(() => chainMechanismFor('none', [{ name: 'a', object: chained }, { name: 'b', object: chained }])).toThrow(expect.objectContaining({ code: 'chain_unsupported', field: 'modules' }));
+    expect(() =>
+      chainMechanismFor('none', [
+        { name: 'a', object: chained },
+        { name: 'b', object: chained },
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'chain_unsupported', field: 'modules' }));
   });
 
   it('reports the real slots per hook for each mechanism', () => {
@@ -88,9 +106,16 @@ describe('chain loader', () => {
 
   it('maps iop-xdpctl refusals to coded errors naming the module', () => {
     const mods = [{ name: 'a' }, { name: 'b' }];
-    expect(chainRefusal({ error: 'no_chain_entry', detail: 'xdp', errno: 2, stderr: 'module 1 (xdp) has no iop_chain_entry\n' }, mods)).toMatchObject({ code: 'chain_unsupported', field: 'modules[1]' });
-    expect(chainRefusal({ error: 'prog_array', detail: 'xdp', errno: 22, stderr: 'module 1 (xdp) refused by the program array\n' }, mods)).toMatchObject({ code: 'kernel_refused', field: 'modules[1]' });
-    expect(chainRefusal({ error: 'map_reuse', detail: 'module 1: iop_chain maps differ', errno: 22, stderr: '' }, mods)).toMatchObject({ code: 'map_incompatible', field: 'modules[1].persistentMaps' });
+    expect(
+      chainRefusal({ error: 'no_chain_entry', detail: 'xdp', errno: 2, stderr: 'module 1 (xdp) has no iop_chain_entry\n' }, mods),
+    ).toMatchObject({ code: 'chain_unsupported', field: 'modules[1]' });
+    expect(
+      chainRefusal({ error: 'prog_array', detail: 'xdp', errno: 22, stderr: 'module 1 (xdp) refused by the program array\n' }, mods),
+    ).toMatchObject({ code: 'kernel_refused', field: 'modules[1]' });
+    expect(chainRefusal({ error: 'map_reuse', detail: 'module 1: iop_chain maps differ', errno: 22, stderr: '' }, mods)).toMatchObject({
+      code: 'map_incompatible',
+      field: 'modules[1].persistentMaps',
+    });
     expect(chainRefusal({ error: 'pin', detail: '/x', errno: 17, stderr: '' }, mods)).toMatchObject({ code: 'kernel_failed' });
   });
 });

@@ -25,7 +25,10 @@ export function chainMechanismFor(support: ChainSupport, modules: Pick<ChainModu
   if (modules.length === 1) return support === 'tail-call' && missing < 0 ? 'tail-call' : 'single';
   if (support === 'freplace') return 'freplace';
   if (support === 'none') {
-    return throwUnsupported('this kernel can chain neither by freplace (BPF_PROG_TYPE_EXT refused) nor by tail calls; load one module per port', 'modules');
+    return throwUnsupported(
+      'this kernel can chain neither by freplace (BPF_PROG_TYPE_EXT refused) nor by tail calls; load one module per port',
+      'modules',
+    );
   }
   if (missing >= 0) {
     return throwUnsupported(
@@ -45,13 +48,23 @@ export function chainRefusal(f: XdpctlFailure, modules: Pick<ChainModule, 'name'
   const m = /module (\d+)[ :(]/.exec(`${f.detail}\n${f.stderr}`);
   const i = m ? Number(m[1]) : 0;
   const name = modules[i]?.name;
-  if (f.error === 'map_reuse') return new DeviceError('map_incompatible', `a map cannot be reused: ${f.detail}`, `modules[${i}].persistentMaps`);
-  if (f.error === 'program_not_found') return new DeviceError('kernel_refused', `no program ${f.detail} in module ${name}`, `modules[${i}].program`);
+  if (f.error === 'map_reuse')
+    return new DeviceError('map_incompatible', `a map cannot be reused: ${f.detail}`, `modules[${i}].persistentMaps`);
+  if (f.error === 'program_not_found')
+    return new DeviceError('kernel_refused', `no program ${f.detail} in module ${name}`, `modules[${i}].program`);
   if (f.error === 'no_chain_entry') {
-    return new DeviceError('chain_unsupported', `module ${name} has no iop_chain_entry program (build it with IOP_CHAIN_ENTRY of modules/include/iop_chain.h)`, `modules[${i}]`);
+    return new DeviceError(
+      'chain_unsupported',
+      `module ${name} has no iop_chain_entry program (build it with IOP_CHAIN_ENTRY of modules/include/iop_chain.h)`,
+      `modules[${i}]`,
+    );
   }
   if (f.error === 'prog_array') {
-    return new DeviceError('kernel_refused', `the chain's program array refused module ${name} (errno ${f.errno}): every module of a hook must be a plain XDP program without xdp.frags`, `modules[${i}]`);
+    return new DeviceError(
+      'kernel_refused',
+      `the chain's program array refused module ${name} (errno ${f.errno}): every module of a hook must be a plain XDP program without xdp.frags`,
+      `modules[${i}]`,
+    );
   }
   if (modules.length > 1 && f.errno === 1 && (f.error === 'load_module' || f.error === 'freplace')) {
     return new DeviceError('chain_unsupported', 'this kernel refuses BPF_PROG_TYPE_EXT (freplace), which the dispatcher needs', 'modules');
@@ -60,7 +73,10 @@ export function chainRefusal(f: XdpctlFailure, modules: Pick<ChainModule, 'name'
     const log = extractVerifierErrors(f.stderr).filter((l) => !/^module \d+ \(/.test(l));
     return new DeviceError('kernel_refused', `the kernel refused module ${name}: ${log.join(' | ')}`, `modules[${i}]`, log);
   }
-  return new DeviceError('kernel_failed', `iop-xdpctl ${f.error} ${f.detail} (errno ${f.errno}): ${f.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  return new DeviceError(
+    'kernel_failed',
+    `iop-xdpctl ${f.error} ${f.detail} (errno ${f.errno}): ${f.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+  );
 }
 
 export interface ChainLoadInput {

@@ -37,7 +37,10 @@ async function passObject(stateDir: string): Promise<string | null> {
   await fsp.writeFile(join(dir, 'iop_chain.h'), readFileSync(CHAIN_HEADER));
   await fsp.writeFile(join(dir, 'pass.c'), PASS);
   const tc = await loadToolchain('clang');
-  const r = await runProcess(tc.clang, [...tc.flags, '-c', join(dir, 'pass.c'), '-o', `${obj}.tmp`], { timeoutMs: 30_000, env: { PATH: '/usr/bin:/bin' } });
+  const r = await runProcess(tc.clang, [...tc.flags, '-c', join(dir, 'pass.c'), '-o', `${obj}.tmp`], {
+    timeoutMs: 30_000,
+    env: { PATH: '/usr/bin:/bin' },
+  });
   if (r.code !== 0) return null;
   await fsp.rename(`${obj}.tmp`, obj);
   return obj;
@@ -51,7 +54,17 @@ async function probe(stateDir: string, bpffsDir: string): Promise<ChainSupport> 
   await fsp.mkdir(join(pins, 'f'), { recursive: true });
   await fsp.mkdir(join(pins, 't'), { recursive: true });
   try {
-    const f = await xdpctl(['load-chain', join(pins, 'f'), await buildDispatcher(join(stateDir, 'dispatchers'), 2), obj, 'pass', '-', obj, 'pass', '-']);
+    const f = await xdpctl([
+      'load-chain',
+      join(pins, 'f'),
+      await buildDispatcher(join(stateDir, 'dispatchers'), 2),
+      obj,
+      'pass',
+      '-',
+      obj,
+      'pass',
+      '-',
+    ]);
     if (f.ok) return 'freplace';
     const root = await buildChainRoot(join(stateDir, 'roots'));
     const t = await xdpctl(['load-tailchain', join(pins, 't'), root, join(pins, 'stats'), obj, 'pass', '-', obj, 'pass', '-']);

@@ -38,7 +38,19 @@ export async function chainAsRun(state: ChainState, progsPin: string): Promise<C
   const ids = await progArrayIds(progsPin);
   if (!ids) return state;
   const live: LoadedModule[] = ids.flatMap((id) =>
-    id === null ? [] : [state.modules.find((m) => m.progId === id) ?? { name: `prog#${id}`, version: '', digest: `prog#${id}`, program: '', persistentMaps: [], progId: id, tag: null }],
+    id === null
+      ? []
+      : [
+          state.modules.find((m) => m.progId === id) ?? {
+            name: `prog#${id}`,
+            version: '',
+            digest: `prog#${id}`,
+            program: '',
+            persistentMaps: [],
+            progId: id,
+            tag: null,
+          },
+        ],
   );
   const same = live.length === state.modules.length && live.every((m, i) => m === state.modules[i]);
   return same ? state : { ...state, modules: live };

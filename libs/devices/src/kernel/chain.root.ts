@@ -64,8 +64,12 @@ async function build(dir: string): Promise<string> {
     await fsp.writeFile(join(work, 'iop_chain.h'), header);
     await fsp.writeFile(join(work, 'root.c'), ROOT_SOURCE);
     const tc = await loadToolchain('clang');
-    const r = await runProcess(tc.clang, [...tc.flags, '-c', join(work, 'root.c'), '-o', join(work, 'root.o')], { timeoutMs: 30_000, env: { PATH: '/usr/bin:/bin' } });
-    if (r.code !== 0) throw new DeviceError('kernel_failed', `building the chain root failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const r = await runProcess(tc.clang, [...tc.flags, '-c', join(work, 'root.c'), '-o', join(work, 'root.o')], {
+      timeoutMs: 30_000,
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    if (r.code !== 0)
+      throw new DeviceError('kernel_failed', `building the chain root failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     await fsp.rename(join(work, 'root.o'), out);
     return out;
   } finally {

@@ -105,7 +105,12 @@ function xdpCtx(packetLength: number, ifindex: number): Buffer {
  * `bpftool prog run` of one live program by id, inside the hop's namespace (so helpers that look at
  * the network - a FIB lookup - see the hop's, and the packet arrives on the hop's netdev), pinned to `cpu`.
  */
-async function runLive(hop: { netns: string | null; cpu: number }, progId: number, files: { in: string; ctx: string | null; out?: string; outSize?: number }, repeat: number) {
+async function runLive(
+  hop: { netns: string | null; cpu: number },
+  progId: number,
+  files: { in: string; ctx: string | null; out?: string; outSize?: number },
+  repeat: number,
+) {
   const bin = findBpftool();
   if (!bin) throw new DeviceError('kernel_failed', 'bpftool is not installed');
   const args = ['prog', 'run', 'id', String(progId), 'data_in', files.in];
@@ -116,7 +121,10 @@ async function runLive(hop: { netns: string | null; cpu: number }, progId: numbe
   const [exe, ...rest] = hop.netns ? [IP, 'netns', 'exec', hop.netns, ...cmd] : cmd;
   const r = await runProcess(exe, rest, { timeoutMs: 60_000, env: ENV });
   const parsed = r.code === 0 ? parseRunOutput(r.stdout) : null;
-  if (!parsed) return { error: `bpftool prog run failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ') || r.stdout.trim() || `exit ${r.code}`}` } as const;
+  if (!parsed)
+    return {
+      error: `bpftool prog run failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ') || r.stdout.trim() || `exit ${r.code}`}`,
+    } as const;
   return parsed;
 }
 
@@ -127,11 +135,19 @@ async function runLive(hop: { netns: string | null; cpu: number }, progId: numbe
  * the return value and the bytes are the module's own. Live traffic on that CPU between the two
  * reads adds its own packets: the reading stays exact while they all agree with the run's.
  */
-export function ownVerdict(d: { packets: number; passed: number }, chainVerdict: string, slotFollows: boolean): { verdict: string; own: boolean; problem?: string } {
+export function ownVerdict(
+  d: { packets: number; passed: number },
+  chainVerdict: string,
+  slotFollows: boolean,
+): { verdict: string; own: boolean; problem?: string } {
   if (d.packets < 1) return { verdict: chainVerdict, own: true, problem: 'the chain counters did not count the run' };
   if (d.passed === d.packets) return { verdict: 'XDP_PASS', own: !slotFollows };
   if (d.passed === 0) return { verdict: chainVerdict, own: true };
-  return { verdict: 'UNKNOWN', own: false, problem: `live traffic during the run left the module's own verdict unknown (the chain returned ${chainVerdict})` };
+  return {
+    verdict: 'UNKNOWN',
+    own: false,
+    problem: `live traffic during the run left the module's own verdict unknown (the chain returned ${chainVerdict})`,
+  };
 }
 
 /**
@@ -147,31 +163,54 @@ export function ownVerdict(d: { packets: number; passed: number }, chainVerdict:
  * which). The test packets really cross the chain: later modules and the chain counters see them,
  * as they see any packet (the runbook reads its probe counters after the vectors).
  */
-export async function runDeployedVector(t: ChainVectorTarget, index: number, v: VectorRequest): Promise<VectorResult & { deployed?: DeployedRun }> {
+export async function runDeployedVector(
+  t: ChainVectorTarget,
+  index: number,
+  v: VectorRequest,
+): Promise<VectorResult & { deployed?: DeployedRun }> {
   const m = t.chain.modules[index];
-  const base: VectorResult = { name: v.name, passed: false, expectedVerdict: v.expectVerdict, actualVerdict: NOT_RUN, expectedOutputHex: v.expectOutput?.toString('hex'), nsPerPacket: 0 };
-  if (v.packet.length < MIN_PACKET) return { ...base, reason: `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}` };
+  const base: VectorResult = {
+    name: v.name,
+    passed: false,
+    expectedVerdict: v.expectVerdict,
+    actualVerdict: NOT_RUN,
+    expectedOutputHex: v.expectOutput?.toString('hex'),
+    nsPerPacket: 0,
+  };
+  if (v.packet.length < MIN_PACKET)
+    return { ...base, reason: `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}` };
   const live = await liveChain(t.linkPin);
   if (!live) throw new DeviceError('not_found', `nothing is attached to ${t.ifname}: the chain with ${m.name} is not deployed`, 'port');
   // A tail-call root runs the module in its slot; any other root (a lone module, a foreign program) is what the packet meets.
   const slot = live.slots ? index : -1;
-  const progId = live.slots ? live.slots[index] ?? null : live.rootProgId;
+  const progId = live.slots ? (live.slots[index] ?? null) : live.rootProgId;
   const problems: string[] = [];
-  if (live.rootProgId !== t.chain.rootProgId) problems.push(`the hook runs program #${live.rootProgId}, not this chain's root #${t.chain.rootProgId}`);
+  if (live.rootProgId !== t.chain.rootProgId)
+    problems.push(`the hook runs program #${live.rootProgId}, not this chain's root #${t.chain.rootProgId}`);
   if (progId === null) {
-    return { ...base, reason: `vector "${v.name}": ${[...problems, `slot ${index} of the running chain is empty: ${m.name} is not deployed there`].join('; ')}` };
+    return {
+      ...base,
+      reason: `vector "${v.name}": ${[...problems, `slot ${index} of the running chain is empty: ${m.name} is not deployed there`].join('; ')}`,
+    };
   }
   if (progId !== m.progId) {
     const other = t.chain.modules.find((x) => x.progId === progId)?.name;
     const at = live.slots?.indexOf(m.progId) ?? -1;
-    problems.push(`${live.slots ? `slot ${index}` : 'the hook'} runs ${other ?? `program #${progId}`} instead of ${m.name}${at >= 0 ? ` (${m.name} sits in slot ${at})` : ''}`);
+    problems.push(
+      `${live.slots ? `slot ${index}` : 'the hook'} runs ${other ?? `program #${progId}`} instead of ${m.name}${at >= 0 ? ` (${m.name} sits in slot ${at})` : ''}`,
+    );
   }
-  const next = live.slots ? live.slots.slice(index + 1).find((x) => x !== null) ?? null : null;
+  const next = live.slots ? (live.slots.slice(index + 1).find((x) => x !== null) ?? null) : null;
   const hop = { netns: t.netns, cpu: testCpu() };
   const ifindex = await ifindexOf(t.netns, t.ifname);
   const work = await fsp.mkdtemp(join(tmpdir(), 'ioplane-chain-vectors-'));
   try {
-    const files = { in: join(work, 'in.bin'), ctx: ifindex ? join(work, 'ctx.bin') : null, out: join(work, 'out.bin'), outSize: v.packet.length + OUTPUT_SLACK };
+    const files = {
+      in: join(work, 'in.bin'),
+      ctx: ifindex ? join(work, 'ctx.bin') : null,
+      out: join(work, 'out.bin'),
+      outSize: v.packet.length + OUTPUT_SLACK,
+    };
     await fsp.writeFile(files.in, v.packet);
     if (files.ctx) await fsp.writeFile(files.ctx, xdpCtx(v.packet.length, ifindex!));
     const prior = Math.max(0, Math.floor(v.repeat ?? 0));
@@ -198,7 +237,10 @@ export async function runDeployedVector(t: ChainVectorTarget, index: number, v: 
       problems.push(`the chain's counters could not be read for slot ${index}`);
     }
     const out = await fsp.readFile(files.out).catch(() => Buffer.alloc(0));
-    if (actualVerdict !== v.expectVerdict) problems.push(`expected verdict ${v.expectVerdict}, got ${actualVerdict}${actualVerdict === chainVerdict ? '' : ` (the chain after it returned ${chainVerdict})`}`);
+    if (actualVerdict !== v.expectVerdict)
+      problems.push(
+        `expected verdict ${v.expectVerdict}, got ${actualVerdict}${actualVerdict === chainVerdict ? '' : ` (the chain after it returned ${chainVerdict})`}`,
+      );
     const outputCompared = own && !!v.expectOutput;
     if (outputCompared) {
       const diff = describeOutputDiff(v.expectOutput!, out);

@@ -13,7 +13,9 @@ export function dispatcherSource(slots: number): string {
   const stubs: string[] = [];
   const calls: string[] = [];
   for (let i = 0; i < slots; i++) {
-    stubs.push(`__attribute__((noinline)) int slot_${i}(struct xdp_md *ctx) { volatile int ret = XDP_PASS; if (!ctx) return XDP_ABORTED; return ret; }`);
+    stubs.push(
+      `__attribute__((noinline)) int slot_${i}(struct xdp_md *ctx) { volatile int ret = XDP_PASS; if (!ctx) return XDP_ABORTED; return ret; }`,
+    );
     calls.push(`  len = ctx->data_end - ctx->data; ret = slot_${i}(ctx); account(${i}, len, ret); if (ret != XDP_PASS) return ret;`);
   }
   return `#include <linux/bpf.h>
@@ -47,7 +49,8 @@ export async function buildDispatcher(dir: string, slots: number): Promise<strin
   const tc = await loadToolchain('clang');
   const tmp = `${out}.tmp-${process.pid}`;
   const r = await runProcess(tc.clang, [...tc.flags, '-c', src, '-o', tmp], { timeoutMs: 30_000, env: { PATH: '/usr/bin:/bin' } });
-  if (r.code !== 0) throw new DeviceError('kernel_failed', `building the chain dispatcher failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.code !== 0)
+    throw new DeviceError('kernel_failed', `building the chain dispatcher failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   await fsp.rename(tmp, out);
   return out;
 }

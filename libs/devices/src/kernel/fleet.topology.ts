@@ -62,7 +62,11 @@ export interface MachineTopology {
   renamed: Record<string, string>;
 }
 
-const safe = (s: string): string => s.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+const safe = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40);
 
 export function machineNetns(hostname: string, part?: string): string {
   return part ? `iop-${safe(hostname)}-${part}` : `iop-${safe(hostname)}`;
@@ -70,8 +74,10 @@ export function machineNetns(hostname: string, part?: string): string {
 
 /** The plan of a machine's namespaces and links; pure, so names and addresses are testable without a kernel. */
 export function planTopology(spec: MachineTopologySpec): MachineTopology {
-  if (!Number.isInteger(spec.index) || spec.index < 0 || spec.index > 249) throw new DeviceError('port_out_of_range', `machine index ${spec.index} must be 0-249`, 'index');
-  if (spec.ports.length > 60) throw new DeviceError('port_out_of_range', `at most 60 ports per emulated machine, got ${spec.ports.length}`, 'ports');
+  if (!Number.isInteger(spec.index) || spec.index < 0 || spec.index > 249)
+    throw new DeviceError('port_out_of_range', `machine index ${spec.index} must be 0-249`, 'index');
+  if (spec.ports.length > 60)
+    throw new DeviceError('port_out_of_range', `at most 60 ports per emulated machine, got ${spec.ports.length}`, 'ports');
   const hostNetns = machineNetns(spec.hostname);
   const wireNetns = machineNetns(spec.hostname, 'wire');
   const namespaces = new Set([hostNetns, wireNetns]);
@@ -94,7 +100,13 @@ export function planTopology(spec: MachineTopologySpec): MachineTopology {
       hops.push({ kind: 'nic', netns: ns, ingress: `s${k}in`, egress: `s${k}out` });
     }
     hops.push({ kind: 'host', netns: hostNetns, ingress: netdev, egress: null });
-    return { interface: p.interface, netdev, hostAddress: `10.214.${spec.index}.${k * 4 + 1}`, wireAddress: `10.214.${spec.index}.${k * 4 + 2}`, hops };
+    return {
+      interface: p.interface,
+      netdev,
+      hostAddress: `10.214.${spec.index}.${k * 4 + 1}`,
+      wireAddress: `10.214.${spec.index}.${k * 4 + 2}`,
+      hops,
+    };
   });
   return { hostname: spec.hostname, instanceId: spec.instanceId, hostNetns, namespaces: [...namespaces], ports, renamed };
 }
@@ -124,7 +136,9 @@ async function mac(netns: string, dev: string): Promise<string> {
 async function writeMarker(t: MachineTopology): Promise<void> {
   await fsp.mkdir(FLEET_MARKER_DIR, { recursive: true, mode: 0o700 });
   const file = join(FLEET_MARKER_DIR, `${t.hostNetns}.json`);
-  await fsp.writeFile(`${file}.tmp`, JSON.stringify({ instanceId: t.instanceId, pid: process.pid, namespaces: t.namespaces }), { mode: 0o600 });
+  await fsp.writeFile(`${file}.tmp`, JSON.stringify({ instanceId: t.instanceId, pid: process.pid, namespaces: t.namespaces }), {
+    mode: 0o600,
+  });
   await fsp.rename(`${file}.tmp`, file);
 }
 
@@ -138,7 +152,11 @@ export async function buildTopology(spec: MachineTopologySpec): Promise<MachineT
   const marker = await readMarker(t.hostNetns);
   for (const ns of t.namespaces) {
     if (existsSync(netnsPath(ns)) && marker?.instanceId !== t.instanceId) {
-      throw new DeviceError('device_busy', `network namespace ${ns} exists and was not created by fleet instance ${t.instanceId}; it is left alone`, 'hostname');
+      throw new DeviceError(
+        'device_busy',
+        `network namespace ${ns} exists and was not created by fleet instance ${t.instanceId}; it is left alone`,
+        'hostname',
+      );
     }
   }
   await writeMarker(t);
@@ -161,8 +179,32 @@ export async function buildTopology(spec: MachineTopologySpec): Promise<MachineT
       await ip(['-n', wire.netns, 'addr', 'replace', `${p.wireAddress}/30`, 'dev', wire.ingress]);
       await ip(['-n', host.netns, 'addr', 'replace', `${p.hostAddress}/30`, 'dev', host.ingress]);
       // Fixed neighbours: a chain that drops ARP must not make the probe unroutable before any module sees it.
-      await ip(['-n', wire.netns, 'neigh', 'replace', p.hostAddress, 'lladdr', await mac(host.netns, host.ingress), 'dev', wire.ingress, 'nud', 'permanent']);
-      await ip(['-n', host.netns, 'neigh', 'replace', p.wireAddress, 'lladdr', await mac(wire.netns, wire.ingress), 'dev', host.ingress, 'nud', 'permanent']);
+      await ip([
+        '-n',
+        wire.netns,
+        'neigh',
+        'replace',
+        p.hostAddress,
+        'lladdr',
+        await mac(host.netns, host.ingress),
+        'dev',
+        wire.ingress,
+        'nud',
+        'permanent',
+      ]);
+      await ip([
+        '-n',
+        host.netns,
+        'neigh',
+        'replace',
+        p.wireAddress,
+        'lladdr',
+        await mac(wire.netns, wire.ingress),
+        'dev',
+        host.ingress,
+        'nud',
+        'permanent',
+      ]);
     }
   } catch (e) {
     await removeTopology(t).catch(() => undefined);
@@ -217,7 +259,8 @@ export async function removeLeftovers(): Promise<string[]> {
     // Its agents' pins (`<instanceId>-<systemId>[-s<n>]`) hold programs of machines that are gone.
     if (/^[a-z0-9]{1,12}$/.test(m.instanceId)) {
       const pins = join(BPFFS_ROOT, 'ioplane');
-      for (const d of await fsp.readdir(pins).catch(() => [] as string[])) if (d.startsWith(`${m.instanceId}-`)) await fsp.rm(join(pins, d), { recursive: true, force: true }).catch(() => undefined);
+      for (const d of await fsp.readdir(pins).catch(() => [] as string[]))
+        if (d.startsWith(`${m.instanceId}-`)) await fsp.rm(join(pins, d), { recursive: true, force: true }).catch(() => undefined);
     }
   }
   return removed;

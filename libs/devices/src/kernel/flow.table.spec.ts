@@ -6,7 +6,16 @@ const hex = (b: Buffer): string => b.toString('hex');
 describe('flowTableEntries', () => {
   it('lays each module out as a run of rules in its form order, addresses and ports in network order', () => {
     const e = flowTableEntries([
-      { name: 'acl', matchAction: { vlan: true, rules: [{ match: { proto: 'tcp', dstPort: 23 }, action: 'drop' }, { match: { proto: 'tcp', dstPort: 80 }, action: 'pass' }] } },
+      {
+        name: 'acl',
+        matchAction: {
+          vlan: true,
+          rules: [
+            { match: { proto: 'tcp', dstPort: 23 }, action: 'drop' },
+            { match: { proto: 'tcp', dstPort: 80 }, action: 'pass' },
+          ],
+        },
+      },
       { name: 'block', matchAction: { rules: [{ match: { srcIp: '203.0.113.9/24' }, action: 'drop' }] } },
     ]);
     // src, src_mask, dst, dst_mask, sport, dport, proto, flags (proto|dport), action (1 drop), pad
@@ -34,8 +43,13 @@ describe('flowTableEntries', () => {
     expect(() => flowTableEntries([{ name: 'x', matchAction: { rules: [{ match: { dstPort: 80 }, action: 'drop' }] } }])).toThrow(
       expect.objectContaining({ code: 'bad_object', field: 'modules[0].matchAction.rules.0.match' }),
     );
-    expect(() => flowTableEntries([{ name: 'x', matchAction: { rules: [{ match: { srcIp: '300.1.1.1' }, action: 'drop' }] } }])).toThrow(expect.objectContaining({ code: 'bad_object' }));
-    const many = Array.from({ length: FLOW_TABLE_MODULES + 1 }, (_, i) => ({ name: `m${i}`, matchAction: { rules: [{ match: { proto: 'icmp' as const }, action: 'drop' as const }] } }));
+    expect(() => flowTableEntries([{ name: 'x', matchAction: { rules: [{ match: { srcIp: '300.1.1.1' }, action: 'drop' }] } }])).toThrow(
+      expect.objectContaining({ code: 'bad_object' }),
+    );
+    const many = Array.from({ length: FLOW_TABLE_MODULES + 1 }, (_, i) => ({
+      name: `m${i}`,
+      matchAction: { rules: [{ match: { proto: 'icmp' as const }, action: 'drop' as const }] },
+    }));
     expect(() => flowTableEntries(many)).toThrow(expect.objectContaining({ code: 'slot_limit' }));
   });
 });

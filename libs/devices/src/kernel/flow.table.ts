@@ -53,7 +53,12 @@ function prefix(v: string, field: string): { addr: Buffer; mask: Buffer } {
  * loaded when a rule cannot be expressed or the table is too small.
  */
 export function flowTableEntries(modules: FlowModule[]): FlowTableEntries {
-  if (modules.length > FLOW_TABLE_MODULES) throw new DeviceError('slot_limit', `the flow table holds ${FLOW_TABLE_MODULES} modules per port; the chain has ${modules.length}`, 'modules');
+  if (modules.length > FLOW_TABLE_MODULES)
+    throw new DeviceError(
+      'slot_limit',
+      `the flow table holds ${FLOW_TABLE_MODULES} modules per port; the chain has ${modules.length}`,
+      'modules',
+    );
   const rules: FlowTableEntries['rules'] = [];
   const mods: FlowTableEntries['modules'] = [];
   for (const [k, m] of modules.entries()) {
@@ -61,7 +66,8 @@ export function flowTableEntries(modules: FlowModule[]): FlowTableEntries {
     for (const [i, r] of m.matchAction.rules.entries()) {
       const field = `modules[${k}].matchAction.rules.${i}.match`;
       const x = r.match;
-      if ((x.srcPort !== undefined || x.dstPort !== undefined) && x.proto !== 'tcp' && x.proto !== 'udp') throw new DeviceError('bad_object', `module ${m.name} rule ${i}: ports need proto tcp or udp`, field);
+      if ((x.srcPort !== undefined || x.dstPort !== undefined) && x.proto !== 'tcp' && x.proto !== 'udp')
+        throw new DeviceError('bad_object', `module ${m.name} rule ${i}: ports need proto tcp or udp`, field);
       const v = Buffer.alloc(24);
       const src = prefix(x.srcIp ?? '0.0.0.0/0', field);
       const dst = prefix(x.dstIp ?? '0.0.0.0/0', field);
@@ -69,9 +75,13 @@ export function flowTableEntries(modules: FlowModule[]): FlowTableEntries {
       src.mask.copy(v, 4);
       dst.addr.copy(v, 8);
       dst.mask.copy(v, 12);
-      for (const [off, port] of [[16, x.srcPort], [18, x.dstPort]] as const) {
+      for (const [off, port] of [
+        [16, x.srcPort],
+        [18, x.dstPort],
+      ] as const) {
         if (port === undefined) continue;
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DeviceError('bad_object', `module ${m.name} rule ${i}: port ${port} out of range`, field);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new DeviceError('bad_object', `module ${m.name} rule ${i}: port ${port} out of range`, field);
         v.writeUInt16BE(port, off);
       }
       if (x.proto) v.writeUInt8(PROTO[x.proto], 20);
@@ -85,7 +95,12 @@ export function flowTableEntries(modules: FlowModule[]): FlowTableEntries {
     mv.writeUInt32LE(m.matchAction.vlan ? 1 : 0, 8);
     mods.push({ key: k, value: mv });
   }
-  if (rules.length > FLOW_TABLE_RULES) throw new DeviceError('slot_limit', `the flow table holds ${FLOW_TABLE_RULES} rules per port; the chain has ${rules.length}`, 'modules');
+  if (rules.length > FLOW_TABLE_RULES)
+    throw new DeviceError(
+      'slot_limit',
+      `the flow table holds ${FLOW_TABLE_RULES} rules per port; the chain has ${rules.length}`,
+      'modules',
+    );
   const meta = Buffer.alloc(8);
   meta.writeUInt32LE(modules.length, 0);
   return { rules, modules: mods, meta };
@@ -102,7 +117,10 @@ async function build(dir: string): Promise<string> {
   const tmp = `${out}.${process.pid}.tmp`;
   // The project's own source, like the chain root: built with the project's clang flags, no upload involved.
   const tc = await loadToolchain('clang');
-  const r = await runProcess(tc.clang, [...tc.flags, '-c', FLOW_TABLE_SOURCE, '-o', tmp], { timeoutMs: 60_000, env: { PATH: '/usr/bin:/bin' } });
+  const r = await runProcess(tc.clang, [...tc.flags, '-c', FLOW_TABLE_SOURCE, '-o', tmp], {
+    timeoutMs: 60_000,
+    env: { PATH: '/usr/bin:/bin' },
+  });
   if (r.code !== 0) {
     await fsp.rm(tmp, { force: true });
     throw new DeviceError('kernel_failed', `building the flow table failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -145,7 +163,8 @@ export async function loadFlowTable(objectDir: string, dir: string, modules: Flo
   await fsp.mkdir(dir, { recursive: true });
   try {
     const r = await bpftool(['prog', 'load', obj, join(dir, 'prog'), 'type', 'classifier', 'pinmaps', join(dir, 'maps')]);
-    if (r.code !== 0) throw new DeviceError('kernel_refused', `the kernel refused the flow table: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    if (r.code !== 0)
+      throw new DeviceError('kernel_refused', `the kernel refused the flow table: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     for (const e of entries.rules) await mapUpdate(join(dir, 'maps', 'iop_flow_rules'), e.key, e.value);
     for (const e of entries.modules) await mapUpdate(join(dir, 'maps', 'iop_flow_modules'), e.key, e.value);
     // The module count goes in last: until then the program passes every packet untouched.
@@ -156,7 +175,11 @@ export async function loadFlowTable(objectDir: string, dir: string, modules: Flo
   }
 }
 
-type Dumped = { key: unknown; values?: { cpu: number; value: unknown }[]; formatted?: { values?: { cpu: number; value: Record<string, number> | number }[] } };
+type Dumped = {
+  key: unknown;
+  values?: { cpu: number; value: unknown }[];
+  formatted?: { values?: { cpu: number; value: Record<string, number> | number }[] };
+};
 
 function leU64(bytes: string[], at: number): number {
   let v = 0n;
@@ -218,7 +241,25 @@ async function tcMust(netns: string, args: string[], what: string): Promise<void
 /** Attaches (or atomically swaps in) the table pinned in `dir` at ingress of `dev`: one filter, replaced in place. */
 export async function attachFlowTable(netns: string, dev: string, dir: string): Promise<void> {
   await tcMust(netns, ['qdisc', 'replace', 'dev', dev, 'clsact'], `preparing ${dev}`);
-  await tcMust(netns, ['filter', 'replace', 'dev', dev, 'ingress', 'prio', String(FLOW_TABLE_PRIO), 'handle', '1', 'bpf', 'da', 'object-pinned', join(dir, 'prog')], `attaching the flow table to ${dev}`);
+  await tcMust(
+    netns,
+    [
+      'filter',
+      'replace',
+      'dev',
+      dev,
+      'ingress',
+      'prio',
+      String(FLOW_TABLE_PRIO),
+      'handle',
+      '1',
+      'bpf',
+      'da',
+      'object-pinned',
+      join(dir, 'prog'),
+    ],
+    `attaching the flow table to ${dev}`,
+  );
 }
 
 export async function detachFlowTable(netns: string, dev: string): Promise<void> {
@@ -251,7 +292,23 @@ export function kernelHasFlower(netns: string): Promise<boolean> {
     if ((await ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b])).code !== 0) return false;
     try {
       if ((await tcIn(netns, ['qdisc', 'add', 'dev', a, 'clsact'])).code !== 0) return false;
-      const r = await tcIn(netns, ['filter', 'add', 'dev', a, 'ingress', 'prio', '1', 'protocol', 'ip', 'flower', 'skip_hw', 'ip_proto', 'tcp', 'action', 'ok']);
+      const r = await tcIn(netns, [
+        'filter',
+        'add',
+        'dev',
+        a,
+        'ingress',
+        'prio',
+        '1',
+        'protocol',
+        'ip',
+        'flower',
+        'skip_hw',
+        'ip_proto',
+        'tcp',
+        'action',
+        'ok',
+      ]);
       return r.code === 0;
     } finally {
       await ip(['link', 'del', a]);

@@ -9,7 +9,13 @@ import { linksIn } from './netns.setup';
  * XDP programs on a device's interfaces that ioplane did not load: reported, never removed.
  * `own` are the programs this device's links run; `names` its interfaces in `netns`.
  */
-export async function foreignPrograms(o: { agentId: string; hostMode: boolean; netns: string | null; own: number[]; names: ReadonlySet<string> }): Promise<ForeignProgram[]> {
+export async function foreignPrograms(o: {
+  agentId: string;
+  hostMode: boolean;
+  netns: string | null;
+  own: number[];
+  names: ReadonlySet<string>;
+}): Promise<ForeignProgram[]> {
   const foreign: ForeignProgram[] = [];
   const ours = new Set<number>(o.own);
   if (o.hostMode) {
@@ -29,7 +35,8 @@ export async function foreignPrograms(o: { agentId: string; hostMode: boolean; n
     if (o.hostMode && !o.names.has(l.ifname)) continue;
     // Another device of this machine shares the namespace; its interfaces are not ours to judge.
     if (!o.names.has(l.ifname) && /^x[0-9a-f]{6}p\d+$/.test(l.ifname)) continue;
-    for (const prog of l.progs) if (!ours.has(prog.id)) foreign.push({ interface: l.ifname, progId: prog.id, name: prog.name, tag: prog.tag, mode: prog.mode });
+    for (const prog of l.progs)
+      if (!ours.has(prog.id)) foreign.push({ interface: l.ifname, progId: prog.id, name: prog.name, tag: prog.tag, mode: prog.mode });
   }
   return foreign;
 }

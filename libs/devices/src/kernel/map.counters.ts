@@ -11,7 +11,12 @@ function leU64(bytes: string[]): number {
   return Number(v);
 }
 
-type Dumped = { key: unknown; value?: unknown; values?: { cpu: number; value: unknown }[]; formatted?: { value?: unknown; values?: { value: unknown }[] } };
+type Dumped = {
+  key: unknown;
+  value?: unknown;
+  values?: { cpu: number; value: unknown }[];
+  formatted?: { value?: unknown; values?: { value: unknown }[] };
+};
 
 function sumLeaves(v: unknown): number {
   if (typeof v === 'number') return v;

@@ -33,7 +33,10 @@ export function linuxName(maasName: string): string {
 
 /** Names of one machine: a namespace per agent, interfaces at most 15 characters. */
 export function machineNames(agentId: string): { netns: string; peerNetns: string } {
-  const safe = agentId.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const safe = agentId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40);
   return { netns: `iop-${safe}`, peerNetns: `iop-${safe}-peer` };
 }
 
@@ -57,7 +60,11 @@ export async function ensureNetns(name: string): Promise<void> {
   if (!existsSync(netnsPath(name))) throw new DeviceError('kernel_failed', `could not create network namespace ${name}`);
   await ip(['-n', name, 'link', 'set', 'lo', 'up']);
   // IPv6 autoconfiguration would add router solicitations to what the programs see.
-  await runProcess(IP, ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { timeoutMs: 10_000, env: ENV });
+  await runProcess(
+    IP,
+    ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'],
+    { timeoutMs: 10_000, env: ENV },
+  );
 }
 
 /**
@@ -93,14 +100,23 @@ export async function linksIn(netns: string | null): Promise<LinkXdp[]> {
   type Raw = {
     ifname: string;
     stats64?: { rx?: { packets: number; bytes: number; dropped: number } };
-    xdp?: { mode?: number; prog?: { id: number; name?: string; tag?: string }; attached?: { mode: number; prog: { id: number; name?: string; tag?: string } }[] };
+    xdp?: {
+      mode?: number;
+      prog?: { id: number; name?: string; tag?: string };
+      attached?: { mode: number; prog: { id: number; name?: string; tag?: string } }[];
+    };
   };
   return (JSON.parse(out) as Raw[]).map((l) => {
     const attached = l.xdp?.attached ?? (l.xdp?.prog ? [{ mode: l.xdp.mode ?? 0, prog: l.xdp.prog }] : []);
     return {
       ifname: l.ifname,
       rx: { packets: l.stats64?.rx?.packets ?? 0, bytes: l.stats64?.rx?.bytes ?? 0, dropped: l.stats64?.rx?.dropped ?? 0 },
-      progs: attached.map((a) => ({ id: a.prog.id, name: a.prog.name ?? null, tag: a.prog.tag ?? null, mode: XDP_MODES[a.mode] ?? String(a.mode) })),
+      progs: attached.map((a) => ({
+        id: a.prog.id,
+        name: a.prog.name ?? null,
+        tag: a.prog.tag ?? null,
+        mode: XDP_MODES[a.mode] ?? String(a.mode),
+      })),
     };
   });
 }

@@ -20,10 +20,14 @@ export async function sendProbe(i: PortInterface, packets: number): Promise<void
  * one crosses every hop of the port's path (DPU, NIC stage, host) in order.
  */
 export async function sendAtWire(wireNetns: string, hostAddress: string, packets: number): Promise<number> {
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(hostAddress)) throw new DeviceError('port_out_of_range', `not an IPv4 address: ${hostAddress}`, 'hostAddress');
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(hostAddress))
+    throw new DeviceError('port_out_of_range', `not an IPv4 address: ${hostAddress}`, 'hostAddress');
   const n = Math.max(0, Math.floor(packets));
   const script = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++>=${n})return s.close();s.send(Buffer.alloc(32),9,'${hostAddress}',go)};go();`;
-  const r = await runProcess('/usr/sbin/ip', ['netns', 'exec', wireNetns, process.execPath, '-e', script], { timeoutMs: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const r = await runProcess('/usr/sbin/ip', ['netns', 'exec', wireNetns, process.execPath, '-e', script], {
+    timeoutMs: 30_000,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
   if (r.code !== 0) throw new DeviceError('kernel_failed', `probe traffic from ${wireNetns} failed: ${r.stderr.trim().split('\n').pop()}`);
   return n;
 }

@@ -23,7 +23,10 @@ async function build(): Promise<string> {
   const r = await runProcess(cc, ['-O2', '-o', tmp, SOURCE, '-lbpf', '-lelf', '-lz'], { timeoutMs: 60_000 });
   if (r.code !== 0) {
     await fsp.rm(tmp, { force: true });
-    throw new DeviceError('kernel_failed', `building iop-xdpctl failed (libbpf-dev installed?): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    throw new DeviceError(
+      'kernel_failed',
+      `building iop-xdpctl failed (libbpf-dev installed?): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
   }
   await fsp.rename(tmp, bin);
   return bin;
@@ -46,7 +49,10 @@ export interface XdpctlFailure {
 }
 
 /** Runs the helper; returns its JSON line, or the failure it reported (never throws on exit 2). */
-export async function xdpctl<T>(args: string[], timeoutMs = 60_000): Promise<{ ok: true; value: T } | { ok: false; failure: XdpctlFailure }> {
+export async function xdpctl<T>(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ ok: true; value: T } | { ok: false; failure: XdpctlFailure }> {
   const bin = await ensureXdpctl();
   const r = await runProcess(bin, args, { timeoutMs, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, maxOutputBytes: 4 << 20 });
   const line = r.stdout.trim().split('\n').pop() ?? '';

@@ -25,44 +25,117 @@ interface CardModel {
 }
 
 const NETRONOME = {
-  kind: 'smartnic', vendorId: '19ee', productId: '4000', vendorName: 'Netronome Systems, Inc.', productName: 'Device 4000 (Agilio CX 2x25GbE)', driver: 'nfp', linkSpeedMbps: 25_000, ports: 2,
+  kind: 'smartnic',
+  vendorId: '19ee',
+  productId: '4000',
+  vendorName: 'Netronome Systems, Inc.',
+  productName: 'Device 4000 (Agilio CX 2x25GbE)',
+  driver: 'nfp',
+  linkSpeedMbps: 25_000,
+  ports: 2,
 } as const;
 
 export const CARDS = {
   'intel-x710': {
-    kind: 'nic', profileId: 'intel-x710-9.20', vendorId: '8086', productId: '1572', vendorName: 'Intel Corporation', productName: 'Ethernet Controller X710 for 10GbE SFP+', driver: 'i40e',
-    firmwareVersion: '9.20 0x8000d95e 1.3353.0', linkSpeedMbps: 10_000, ports: 2,
+    kind: 'nic',
+    profileId: 'intel-x710-9.20',
+    vendorId: '8086',
+    productId: '1572',
+    vendorName: 'Intel Corporation',
+    productName: 'Ethernet Controller X710 for 10GbE SFP+',
+    driver: 'i40e',
+    firmwareVersion: '9.20 0x8000d95e 1.3353.0',
+    linkSpeedMbps: 10_000,
+    ports: 2,
   },
   'intel-e810': {
-    kind: 'nic', profileId: 'intel-e810-4.20', vendorId: '8086', productId: '1592', vendorName: 'Intel Corporation', productName: 'Ethernet Controller E810-C for QSFP', driver: 'ice',
-    firmwareVersion: '4.20 0x8001778b 1.3346.0', linkSpeedMbps: 100_000, ports: 2,
+    kind: 'nic',
+    profileId: 'intel-e810-4.20',
+    vendorId: '8086',
+    productId: '1592',
+    vendorName: 'Intel Corporation',
+    productName: 'Ethernet Controller E810-C for QSFP',
+    driver: 'ice',
+    firmwareVersion: '4.20 0x8001778b 1.3346.0',
+    linkSpeedMbps: 100_000,
+    ports: 2,
   },
   bcm57414: {
-    kind: 'nic', profileId: null, vendorId: '14e4', productId: '16d7', vendorName: 'Broadcom Inc. and subsidiaries', productName: 'BCM57414 NetXtreme-E 10Gb/25Gb', driver: 'bnxt_en',
-    firmwareVersion: '226.0.145.0', linkSpeedMbps: 25_000, ports: 2,
+    kind: 'nic',
+    profileId: null,
+    vendorId: '14e4',
+    productId: '16d7',
+    vendorName: 'Broadcom Inc. and subsidiaries',
+    productName: 'BCM57414 NetXtreme-E 10Gb/25Gb',
+    driver: 'bnxt_en',
+    firmwareVersion: '226.0.145.0',
+    linkSpeedMbps: 25_000,
+    ports: 2,
   },
   'connectx-6dx': {
-    kind: 'smartnic', profileId: 'mellanox-connectx-6dx-22.39', vendorId: '15b3', productId: '101d', vendorName: 'Mellanox Technologies', productName: 'MT2892 Family [ConnectX-6 Dx]',
-    driver: 'mlx5_core', firmwareVersion: '22.39.1002', linkSpeedMbps: 100_000, ports: 2,
+    kind: 'smartnic',
+    profileId: 'mellanox-connectx-6dx-22.39',
+    vendorId: '15b3',
+    productId: '101d',
+    vendorName: 'Mellanox Technologies',
+    productName: 'MT2892 Family [ConnectX-6 Dx]',
+    driver: 'mlx5_core',
+    firmwareVersion: '22.39.1002',
+    linkSpeedMbps: 100_000,
+    ports: 2,
   },
   'connectx-7': {
-    kind: 'smartnic', profileId: 'mellanox-connectx-7-28.39', vendorId: '15b3', productId: '1021', vendorName: 'Mellanox Technologies', productName: 'MT2910 Family [ConnectX-7]',
-    driver: 'mlx5_core', firmwareVersion: '28.39.1002', linkSpeedMbps: 200_000, ports: 2,
+    kind: 'smartnic',
+    profileId: 'mellanox-connectx-7-28.39',
+    vendorId: '15b3',
+    productId: '1021',
+    vendorName: 'Mellanox Technologies',
+    productName: 'MT2910 Family [ConnectX-7]',
+    driver: 'mlx5_core',
+    firmwareVersion: '28.39.1002',
+    linkSpeedMbps: 200_000,
+    ports: 2,
   },
   'agilio-cx-bpf': { ...NETRONOME, profileId: 'netronome-agilio-cx-bpf-2.1', firmwareVersion: 'bpf-2.1.16.1' },
   'agilio-cx-flower': { ...NETRONOME, profileId: 'netronome-agilio-cx-flower-2.1', firmwareVersion: 'flower-2.1.16.1' },
   'agilio-cx-nic': { ...NETRONOME, profileId: 'netronome-agilio-cx-nic-2.1', firmwareVersion: 'nic-2.1.16.1' },
   'pensando-dsc25': {
-    kind: 'dpu', profileId: 'pensando-dsc-25-1.28', vendorId: '1dd8', productId: '1002', vendorName: 'Pensando Systems', productName: 'DSC Ethernet Controller', driver: 'ionic',
-    firmwareVersion: '1.28.1-E-45', linkSpeedMbps: 25_000, ports: 2,
+    kind: 'dpu',
+    profileId: 'pensando-dsc-25-1.28',
+    vendorId: '1dd8',
+    productId: '1002',
+    vendorName: 'Pensando Systems',
+    productName: 'DSC Ethernet Controller',
+    driver: 'ionic',
+    firmwareVersion: '1.28.1-E-45',
+    linkSpeedMbps: 25_000,
+    ports: 2,
   },
   'bluefield-2': {
-    kind: 'dpu', profileId: 'nvidia-bluefield-2-24.35', vendorId: '15b3', productId: 'a2d6', vendorName: 'Mellanox Technologies',
-    productName: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller', driver: 'mlx5_core', firmwareVersion: '24.35.2000', linkSpeedMbps: 100_000, ports: 2, bluefield: true,
+    kind: 'dpu',
+    profileId: 'nvidia-bluefield-2-24.35',
+    vendorId: '15b3',
+    productId: 'a2d6',
+    vendorName: 'Mellanox Technologies',
+    productName: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller',
+    driver: 'mlx5_core',
+    firmwareVersion: '24.35.2000',
+    linkSpeedMbps: 100_000,
+    ports: 2,
+    bluefield: true,
   },
   'bluefield-3': {
-    kind: 'dpu', profileId: 'nvidia-bluefield-3-32.39', vendorId: '15b3', productId: 'a2dc', vendorName: 'Mellanox Technologies',
-    productName: 'MT43244 BlueField-3 integrated ConnectX-7 network controller', driver: 'mlx5_core', firmwareVersion: '32.39.1002', linkSpeedMbps: 200_000, ports: 2, bluefield: true,
+    kind: 'dpu',
+    profileId: 'nvidia-bluefield-3-32.39',
+    vendorId: '15b3',
+    productId: 'a2dc',
+    vendorName: 'Mellanox Technologies',
+    productName: 'MT43244 BlueField-3 integrated ConnectX-7 network controller',
+    driver: 'mlx5_core',
+    firmwareVersion: '32.39.1002',
+    linkSpeedMbps: 200_000,
+    ports: 2,
+    bluefield: true,
   },
 } satisfies Record<string, CardModel>;
 
@@ -87,7 +160,12 @@ function modelOf(variant: DeviceKind | CardModelKey): CardModel {
 /** The card model a firmware profile matches: `device(cardOf(profile.id), ...)` gives a card of that profile. */
 export function cardOf(profileId: string): CardModelKey {
   const key = (Object.keys(CARDS) as CardModelKey[]).find((k) => CARDS[k].profileId === profileId);
-  if (!key) throw new Error(`no fixture card matches profile ${profileId}; known: ${Object.values(CARDS).map((c) => c.profileId).join(', ')}`);
+  if (!key)
+    throw new Error(
+      `no fixture card matches profile ${profileId}; known: ${Object.values(CARDS)
+        .map((c) => c.profileId)
+        .join(', ')}`,
+    );
   return key;
 }
 
@@ -130,8 +208,22 @@ export function device(variant: DeviceKind | CardModelKey = 'nic', over: DeviceO
 /** A MAAS interface; a physical port on the default fabric unless overridden. */
 export function netInterface(name: string, over: Partial<NetInterface> = {}): NetInterface {
   return {
-    id: 1, name, type: 'physical', macAddress: macOf(name), vendor: null, product: null, firmwareVersion: null, linkSpeedMbps: 25_000, numaNode: 0, enabled: true,
-    parents: [], children: [], vlan: { vid: 0, fabric: 'fabric-0' }, tags: [], subnets: [], ...over,
+    id: 1,
+    name,
+    type: 'physical',
+    macAddress: macOf(name),
+    vendor: null,
+    product: null,
+    firmwareVersion: null,
+    linkSpeedMbps: 25_000,
+    numaNode: 0,
+    enabled: true,
+    parents: [],
+    children: [],
+    vlan: { vid: 0, fabric: 'fabric-0' },
+    tags: [],
+    subnets: [],
+    ...over,
   };
 }
 
@@ -161,13 +253,26 @@ function hardwareOf(devices: Device[], uplinks: readonly string[]): { interfaces
   for (const d of devices) {
     const bus = d.pciAddress?.replace(/\.[0-7]$/, '');
     d.interfaces.forEach((name, p) => {
-      interfaces.push(netInterface(name, {
-        id: 100 + interfaces.length, vendor: d.vendorName, product: d.productName, firmwareVersion: d.firmwareVersion,
-        linkSpeedMbps: d.interfaces.length ? Math.round(d.linkSpeedMbps / d.interfaces.length) : 0, subnets: uplinks.includes(name) ? [DATA_SUBNET] : [],
-      }));
+      interfaces.push(
+        netInterface(name, {
+          id: 100 + interfaces.length,
+          vendor: d.vendorName,
+          product: d.productName,
+          firmwareVersion: d.firmwareVersion,
+          linkSpeedMbps: d.interfaces.length ? Math.round(d.linkSpeedMbps / d.interfaces.length) : 0,
+          subnets: uplinks.includes(name) ? [DATA_SUBNET] : [],
+        }),
+      );
       if (bus && d.vendorId && d.productId) {
         pciDevices.push({
-          vendorId: d.vendorId, productId: d.productId, vendorName: d.vendorName ?? '', productName: d.productName ?? '', driver: d.driver, pciAddress: `${bus}.${p}`, numaNode: 0, interfaceName: name,
+          vendorId: d.vendorId,
+          productId: d.productId,
+          vendorName: d.vendorName ?? '',
+          productName: d.productName ?? '',
+          driver: d.driver,
+          pciAddress: `${bus}.${p}`,
+          numaNode: 0,
+          interfaceName: name,
         });
       }
     });
@@ -184,7 +289,8 @@ export function machine(over: MachineOptions = {}): FleetMachine {
   const { cards, uplinks, ...rest } = over;
   const systemId = rest.systemId ?? 'h1';
   const hostname = rest.hostname ?? `host-${systemId}`;
-  const devices = rest.devices ?? (cards ?? ['nic']).map((c, i) => (typeof c === 'string' ? device(c, { machine: systemId, slot: i + 1 }) : c));
+  const devices =
+    rest.devices ?? (cards ?? ['nic']).map((c, i) => (typeof c === 'string' ? device(c, { machine: systemId, slot: i + 1 }) : c));
   const hw = hardwareOf(devices, uplinks ?? devices.flatMap((d) => d.interfaces).slice(0, 1));
   const ip = rest.ipAddresses?.[0] ?? '127.77.1.1';
   return {
@@ -203,7 +309,12 @@ export function machine(over: MachineOptions = {}): FleetMachine {
     ipAddresses: [ip],
     parentSystemId: null,
     isDpu: false,
-    hardware: { systemVendor: 'Dell Inc.', systemProduct: 'PowerEdge R650', systemFamily: 'PowerEdge', cpuModel: 'Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz' },
+    hardware: {
+      systemVendor: 'Dell Inc.',
+      systemProduct: 'PowerEdge R650',
+      systemFamily: 'PowerEdge',
+      cpuModel: 'Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz',
+    },
     interfaces: hw.interfaces,
     pciDevices: hw.pciDevices,
     workloadAnnotations: {},
@@ -222,8 +333,18 @@ export function machine(over: MachineOptions = {}): FleetMachine {
 export function dpuMachine(host: FleetMachine, card: Device, over: Partial<FleetMachine> = {}): FleetMachine {
   if (!card.dpuSystemId) throw new Error(`dpuMachine: ${card.id} is not a BlueField with a DPU machine`);
   const systemId = card.dpuSystemId;
-  const hostname = `${host.hostname}-dpu${Math.max(0, host.devices.filter((d) => d.dpuSystemId).findIndex((d) => d.id === card.id))}`;
-  const own = device(modelKeyOf(card), { machine: systemId, name: 'p0', interfaces: ['p0', 'p1'], pciAddress: '0000:03:00.0', dpuSystemId: null, slot: 3 });
+  const hostname = `${host.hostname}-dpu${Math.max(
+    0,
+    host.devices.filter((d) => d.dpuSystemId).findIndex((d) => d.id === card.id),
+  )}`;
+  const own = device(modelKeyOf(card), {
+    machine: systemId,
+    name: 'p0',
+    interfaces: ['p0', 'p1'],
+    pciAddress: '0000:03:00.0',
+    dpuSystemId: null,
+    slot: 3,
+  });
   const hw = hardwareOf([own], []);
   const ip = '127.77.1.101';
   return machine({
@@ -238,8 +359,18 @@ export function dpuMachine(host: FleetMachine, card: Device, over: Partial<Fleet
     ipAddresses: [ip],
     parentSystemId: host.systemId,
     isDpu: true,
-    hardware: { systemVendor: 'https://www.mellanox.com', systemProduct: 'BlueField-3 DPU', systemFamily: 'BlueField', cpuModel: 'Cortex-A78AE' },
-    interfaces: [netInterface('oob_net0', { id: 99, linkSpeedMbps: 1000, subnets: ['127.77.1.0/24'] }), ...hw.interfaces, netInterface('pf0hpf', { id: 110 }), netInterface('pf1hpf', { id: 111 })],
+    hardware: {
+      systemVendor: 'https://www.mellanox.com',
+      systemProduct: 'BlueField-3 DPU',
+      systemFamily: 'BlueField',
+      cpuModel: 'Cortex-A78AE',
+    },
+    interfaces: [
+      netInterface('oob_net0', { id: 99, linkSpeedMbps: 1000, subnets: ['127.77.1.0/24'] }),
+      ...hw.interfaces,
+      netInterface('pf0hpf', { id: 110 }),
+      netInterface('pf1hpf', { id: 111 }),
+    ],
     pciDevices: hw.pciDevices,
     devices: [own],
     agentUrl: null,
@@ -248,7 +379,9 @@ export function dpuMachine(host: FleetMachine, card: Device, over: Partial<Fleet
 }
 
 function modelKeyOf(card: Device): CardModelKey {
-  const key = (Object.keys(CARDS) as CardModelKey[]).find((k) => CARDS[k].vendorId === card.vendorId && CARDS[k].productId === card.productId);
+  const key = (Object.keys(CARDS) as CardModelKey[]).find(
+    (k) => CARDS[k].vendorId === card.vendorId && CARDS[k].productId === card.productId,
+  );
   if (!key) throw new Error(`no fixture card model for ${card.vendorId}:${card.productId}`);
   return key;
 }

@@ -14,10 +14,7 @@ export interface SeenRequest {
   oauth: Record<string, string> | null;
 }
 
-export type Reply =
-  | { status?: number; json?: unknown; text?: string; headers?: Record<string, string> }
-  | 'reset'
-  | 'hang';
+export type Reply = { status?: number; json?: unknown; text?: string; headers?: Record<string, string> } | 'reset' | 'hang';
 
 export type Handler = (req: SeenRequest) => Reply | Promise<Reply>;
 

@@ -26,10 +26,14 @@ describe(DryRunPlacement.name, () => {
   let worker: Worker | null = null;
   let catalog: ModuleCatalog;
   let cacheDir: string;
-  const sut = () => new DryRunPlacement({ fleet: fleetRepo, catalog, profiles: loadProfiles(), rollouts: new RolloutRepository(redis, prefix) });
+  const sut = () =>
+    new DryRunPlacement({ fleet: fleetRepo, catalog, profiles: loadProfiles(), rollouts: new RolloutRepository(redis, prefix) });
   /** The worker's side, as DryRunProcessor runs it. */
   const startWorker = (handle = (data: unknown) => sut().execute(data as never)) => {
-    worker = new Worker(QUEUES.dryRun, async (job) => (job.name === JOBS.dryRun ? handle(job.data) : null), { connection, prefix: queuePrefix(prefix) });
+    worker = new Worker(QUEUES.dryRun, async (job) => (job.name === JOBS.dryRun ? handle(job.data) : null), {
+      connection,
+      prefix: queuePrefix(prefix),
+    });
     return worker.waitUntilReady();
   };
   const stopWorker = async () => {
@@ -67,11 +71,14 @@ describe(DryRunPlacement.name, () => {
     expect(await stateKeys()).toEqual(before);
   });
 
-  it('answers a refusal as data, made again into the planner\'s error on the caller\'s side', async () => {
+  it("answers a refusal as data, made again into the planner's error on the caller's side", async () => {
     const out = await sut().execute({ request: request({ modules: [{ name: 'no-such-module' }] }) });
     expect(out).toEqual({ ok: false, error: { code: 'not_found', field: 'modules.0.name', message: 'no module named no-such-module' } });
     expect(() => planOf(out)).toThrow(PlacementInputError);
-    const invalid = planOf.bind(null, { ok: false, error: { code: 'invalid_plan', violations: [{ systemId: 'h1', constraint: 'split_chain', message: 'm' } as never] } });
+    const invalid = planOf.bind(null, {
+      ok: false,
+      error: { code: 'invalid_plan', violations: [{ systemId: 'h1', constraint: 'split_chain', message: 'm' } as never] },
+    });
     expect(invalid).toThrow(PlanValidationError);
   });
 
@@ -86,13 +93,17 @@ describe(DryRunPlacement.name, () => {
 
     it('throws the refusal the worker answered with, field and code as the planner gave them', async () => {
       await startWorker();
-      const err = await api().execute({ request: request({ selector: { zones: ['zone-z'] } }) }).catch((e: unknown) => e);
+      const err = await api()
+        .execute({ request: request({ selector: { zones: ['zone-z'] } }) })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PlacementInputError);
       expect(err).toMatchObject({ code: 'unprocessable', field: 'selector' });
     });
 
     it('gives up at its deadline when no worker answers, and drops the job nobody took', async () => {
-      const err = await api(300).execute({ request: request() }).catch((e: unknown) => e);
+      const err = await api(300)
+        .execute({ request: request() })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DryRunError);
       expect(err).toMatchObject({ code: 'dry_run_timeout' });
       expect(await queue.getJob((err as DryRunError).jobId!)).toBeUndefined();
@@ -102,7 +113,9 @@ describe(DryRunPlacement.name, () => {
       await startWorker(async () => {
         throw new Error('catalog unavailable');
       });
-      const err = await api().execute({ request: request() }).catch((e: unknown) => e);
+      const err = await api()
+        .execute({ request: request() })
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'dry_run_failed', message: expect.stringMatching(/catalog unavailable/) });
     });
   });

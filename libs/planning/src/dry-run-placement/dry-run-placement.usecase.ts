@@ -22,7 +22,11 @@ export class DryRunPlacement {
     const { request } = dryRunPlacementCommand.parse(input);
     const { rollouts, highs, ...d } = this.deps;
     try {
-      const plan = await planPlacement('dry-run', request, { ...d, current: (id) => currentPlacement(rollouts, id), highs: await highs?.() });
+      const plan = await planPlacement('dry-run', request, {
+        ...d,
+        current: (id) => currentPlacement(rollouts, id),
+        highs: await highs?.(),
+      });
       return { ok: true, plan };
     } catch (e) {
       const refused = refusalOf(e);

@@ -23,7 +23,11 @@ export type DryRunErrorCode = 'dry_run_timeout' | 'dry_run_failed';
 
 /** No answer in time (no worker, or all busy), or the job failed in the worker: nothing was stored either way. */
 export class DryRunError extends Error {
-  constructor(readonly code: DryRunErrorCode, message: string, readonly jobId?: string) {
+  constructor(
+    readonly code: DryRunErrorCode,
+    message: string,
+    readonly jobId?: string,
+  ) {
     super(message);
   }
 }
@@ -49,7 +53,11 @@ export class QueuedDryRun<E> {
       if (state === 'failed') throw new DryRunError('dry_run_failed', `the dry run failed in the worker: ${(e as Error).message}`, job.id);
       // Nobody waits for it any more: a job no worker took yet is dropped (one being solved runs out).
       if (state === 'waiting' || state === 'prioritized') await job.remove().catch(() => undefined);
-      throw new DryRunError('dry_run_timeout', `no worker answered the dry run within ${Math.round(deadlineMs / 1000)} s: is a worker running?`, job.id);
+      throw new DryRunError(
+        'dry_run_timeout',
+        `no worker answered the dry run within ${Math.round(deadlineMs / 1000)} s: is a worker running?`,
+        job.id,
+      );
     }
     return planOf(outcome);
   }

@@ -35,7 +35,8 @@ describe(PlanPlacement.name, () => {
   const counted = new Proxy(placements, {
     get: (t, k) => (k === 'get' ? (id: string) => (reads++, t.get(id)) : Reflect.get(t, k, t)),
   });
-  const sut = () => new PlanPlacement({ placements: counted, rollouts, fleet: fleetRepo, catalog, profiles: loadProfiles(), rolloutQueue, fleetQueue });
+  const sut = () =>
+    new PlanPlacement({ placements: counted, rollouts, fleet: fleetRepo, catalog, profiles: loadProfiles(), rolloutQueue, fleetQueue });
 
   async function stored(over: Record<string, unknown> = {}, status: PlacementRecord['status'] = 'queued'): Promise<string> {
     const id = `pl-spec-${++n}`;
@@ -44,7 +45,11 @@ describe(PlanPlacement.name, () => {
     await placements.create({ id, request, status, reason: 'operator', idempotencyKey: null, createdAt: now, updatedAt: now, error: null });
     return id;
   }
-  const startJobs = async () => (await rolloutQueue.getJobs(['waiting'])).filter((j) => j.name === JOBS.rolloutStart).map((j) => j.id).sort();
+  const startJobs = async () =>
+    (await rolloutQueue.getJobs(['waiting']))
+      .filter((j) => j.name === JOBS.rolloutStart)
+      .map((j) => j.id)
+      .sort();
 
   beforeAll(async () => {
     await redis.connect();
@@ -121,7 +126,10 @@ describe(PlanPlacement.name, () => {
     await rollouts.claimMachines(holder, ['h5'], async () => false);
     const id = await stored(on('edge-05'));
     await sut().execute({ placementId: id });
-    expect(await placements.get(id)).toMatchObject({ status: 'failed', error: expect.stringMatching(new RegExp(`^machine_leased: .*${holder}`)) });
+    expect(await placements.get(id)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(new RegExp(`^machine_leased: .*${holder}`)),
+    });
     expect(await startJobs()).not.toContain(`${id}.start`);
   });
 

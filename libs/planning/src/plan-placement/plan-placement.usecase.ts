@@ -60,7 +60,12 @@ export class PlanPlacement {
     await d.placements.setStatus(placementId, 'planning');
     await progress({ stage: 'plan', percent: 10 });
     const plan = await planPlacement(placementId, request, {
-      fleet: d.fleet, catalog: d.catalog, profiles: d.profiles, agentFacts: d.agentFacts, current: (id) => currentPlacement(d.rollouts, id), highs: await d.highs?.(),
+      fleet: d.fleet,
+      catalog: d.catalog,
+      profiles: d.profiles,
+      agentFacts: d.agentFacts,
+      current: (id) => currentPlacement(d.rollouts, id),
+      highs: await d.highs?.(),
       keepArtifact: (digest, bytes) => d.rollouts.putArtifact(digest, bytes),
     });
     await d.placements.putPlan(placementId, plan);
@@ -68,7 +73,9 @@ export class PlanPlacement {
     if (await this.cancelled(placementId)) return { placementId, complete: plan.complete, machines: plan.machines.length };
     const infeasible = plan.machines.filter((m) => !m.feasible).length;
     const go = plan.complete || (request.policy.allowPartial && plan.machines.length > infeasible && plan.scoped.every((s) => s.feasible));
-    const note = plan.complete ? null : `${infeasible} machine(s) cannot take the placement${go ? ' and are left as they are (allowPartial)' : ''}: see the plan`;
+    const note = plan.complete
+      ? null
+      : `${infeasible} machine(s) cannot take the placement${go ? ' and are left as they are (allowPartial)' : ''}: see the plan`;
     await d.placements.setStatus(placementId, go ? 'planned' : 'infeasible', note);
     await progress({ stage: 'plan', percent: 100 });
     // Machines the plan leaves as they are are not this placement's to hold.
@@ -93,8 +100,13 @@ export class PlanPlacement {
     const retries = deployRetries(request);
     if (retries === null || request.dryRun) return;
     const machines = deployCandidates(request, await this.deps.fleet.listMachines());
-    for (const m of machines) await addJob(this.deps.fleetQueue, jobs.fleetDeploy({ systemId: m.systemId, placementId }, retries, placementId));
-    if (machines.length) this.deps.log?.({ placementId, machines: machines.map((m) => m.hostname) }, 'placement: MAAS deploys the machines that are not Deployed yet');
+    for (const m of machines)
+      await addJob(this.deps.fleetQueue, jobs.fleetDeploy({ systemId: m.systemId, placementId }, retries, placementId));
+    if (machines.length)
+      this.deps.log?.(
+        { placementId, machines: machines.map((m) => m.hostname) },
+        'placement: MAAS deploys the machines that are not Deployed yet',
+      );
   }
 
   private async startRollout(plan: StoredPlan): Promise<void> {

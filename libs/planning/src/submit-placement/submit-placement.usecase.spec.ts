@@ -15,7 +15,8 @@ import { IdempotencyConflictError, SubmitPlacement, SubmitPlacementDeps } from '
 // Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
 const url = process.env.REDIS_URL!;
 
-const request = (over: Record<string, unknown> = {}) => placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], ...over });
+const request = (over: Record<string, unknown> = {}) =>
+  placementRequestSchema.parse({ selector: { zones: ['zone-a'] }, modules: [{ name: 'ddos-drop' }], ...over });
 
 describe(SubmitPlacement.name, () => {
   const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
@@ -27,8 +28,10 @@ describe(SubmitPlacement.name, () => {
   let catalog: ModuleCatalog;
   let cacheDir: string;
   let ids = 0;
-  const sut = (over: Partial<SubmitPlacementDeps> = {}) => new SubmitPlacement({ placements, catalog, fleet: fleetRepo, leases: rollouts, planQueue: queue, newId: () => `pl-${++ids}`, ...over });
-  const submitPlacement = (request: unknown, idempotencyKey: string | null, s = sut(), leaseNow = false) => s.execute({ request: request as never, idempotencyKey, leaseNow });
+  const sut = (over: Partial<SubmitPlacementDeps> = {}) =>
+    new SubmitPlacement({ placements, catalog, fleet: fleetRepo, leases: rollouts, planQueue: queue, newId: () => `pl-${++ids}`, ...over });
+  const submitPlacement = (request: unknown, idempotencyKey: string | null, s = sut(), leaseNow = false) =>
+    s.execute({ request: request as never, idempotencyKey, leaseNow });
 
   /**
    * Every key of the installation (state and queue) with its value, to show nothing changed; but
@@ -43,7 +46,12 @@ describe(SubmitPlacement.name, () => {
     await redis.connect();
     cacheDir = await fsp.mkdtemp('/tmp/ioplane-submit-spec-');
     catalog = new ModuleCatalog(new RedisModuleRepository(redis, prefix), loadProfiles(), { cacheDir, kernel: 'off' });
-    await fleetRepo.replaceInventory(fleet().host({ cards: ['nic'] }).host({ cards: ['smartnic'], zone: 'zone-b', status: 4, statusName: 'Ready' }).build());
+    await fleetRepo.replaceInventory(
+      fleet()
+        .host({ cards: ['nic'] })
+        .host({ cards: ['smartnic'], zone: 'zone-b', status: 4, statusName: 'Ready' })
+        .build(),
+    );
   });
   afterAll(async () => {
     await queue.obliterate({ force: true });
@@ -60,14 +68,19 @@ describe(SubmitPlacement.name, () => {
     expect(record).toMatchObject({ status: 'queued', idempotencyKey: 'key-1', error: null });
     expect(await placements.get(record.id)).toEqual(record);
     const jobs = await queue.getJobs(['waiting']);
-    expect(jobs.map((j) => [j.name, j.id, j.data, j.opts.removeOnComplete])).toEqual([[JOBS.plan, record.id, { placementId: record.id }, 1000]]);
+    expect(jobs.map((j) => [j.name, j.id, j.data, j.opts.removeOnComplete])).toEqual([
+      [JOBS.plan, record.id, { placementId: record.id }, 1000],
+    ]);
   });
 
   it('answers a repeated Idempotency-Key with the same placement and queues nothing more; a different body under it is refused', async () => {
     const first = await submitPlacement(request(), 'key-2');
     const before = await snapshot();
     // The same request with a default spelled out is the same request.
-    const again = await submitPlacement(placementRequestSchema.parse({ modules: [{ name: 'ddos-drop' }], selector: { zones: ['zone-a'] }, policy: { hostCoreBudget: 4 } }), 'key-2');
+    const again = await submitPlacement(
+      placementRequestSchema.parse({ modules: [{ name: 'ddos-drop' }], selector: { zones: ['zone-a'] }, policy: { hostCoreBudget: 4 } }),
+      'key-2',
+    );
     expect(again).toEqual({ record: first.record, created: false });
     const err = await submitPlacement(request({ modules: [{ name: 'l4-lb' }] }), 'key-2').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IdempotencyConflictError);
@@ -77,7 +90,11 @@ describe(SubmitPlacement.name, () => {
 
   it.each([
     ['an unknown module', request({ modules: [{ name: 'no-such-module' }] }), { code: 'not_found', field: 'modules.0.name' }],
-    ['a module at another version', request({ modules: [{ name: 'ddos-drop', version: '0.0.0-nope' }] }), { code: 'unprocessable', field: 'modules.0.version' }],
+    [
+      'a module at another version',
+      request({ modules: [{ name: 'ddos-drop', version: '0.0.0-nope' }] }),
+      { code: 'unprocessable', field: 'modules.0.version' },
+    ],
     ['a selector matching no host', request({ selector: { zones: ['zone-z'] } }), { code: 'unprocessable', field: 'selector' }],
   ])('refuses %s, leaving the store and the queue as they were', async (_what, req, want) => {
     const before = await snapshot();
@@ -96,7 +113,7 @@ describe(SubmitPlacement.name, () => {
     await expect(submitPlacement(request(), 'key-3')).resolves.toMatchObject({ created: true });
   });
 
-  it('leases the selector\'s machines when asked to, and refuses a placement whose machines another one holds, leaving nothing of it', async () => {
+  it("leases the selector's machines when asked to, and refuses a placement whose machines another one holds, leaving nothing of it", async () => {
     const first = await submitPlacement(request(), 'key-4', sut(), true);
     const before = await snapshot();
     const err = await submitPlacement(request(), 'key-5', sut(), true).catch((e: unknown) => e);

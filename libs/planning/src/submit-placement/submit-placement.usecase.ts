@@ -20,8 +20,13 @@ export interface SubmitPlacementDeps {
 export class IdempotencyConflictError extends Error {
   readonly code = 'idempotency_conflict';
   readonly field = 'Idempotency-Key';
-  constructor(readonly key: string, readonly placementId: string) {
-    super(`Idempotency-Key ${key} was already used for placement ${placementId} with a different request body; use a new key for a different request`);
+  constructor(
+    readonly key: string,
+    readonly placementId: string,
+  ) {
+    super(
+      `Idempotency-Key ${key} was already used for placement ${placementId} with a different request body; use a new key for a different request`,
+    );
   }
 }
 
@@ -53,7 +58,16 @@ export class SubmitPlacement {
     await resolveModules(req, d.catalog);
     const { eligible } = await selectMachines(req, d.fleet);
     const now = new Date().toISOString();
-    const rec: PlacementRecord = { id: (d.newId ?? newPlacementId)(), request: req, status: 'queued', reason: req.reason, idempotencyKey, createdAt: now, updatedAt: now, error: null };
+    const rec: PlacementRecord = {
+      id: (d.newId ?? newPlacementId)(),
+      request: req,
+      status: 'queued',
+      reason: req.reason,
+      idempotencyKey,
+      createdAt: now,
+      updatedAt: now,
+      error: null,
+    };
     const { record, created } = await d.placements.create(rec);
     if (!created) {
       // Compared after validation, so defaults the schema filled in count the same on both sides.
@@ -61,7 +75,12 @@ export class SubmitPlacement {
       return { record, created };
     }
     try {
-      if (leaseNow) await d.leases.claimMachines(record.id, eligible.map((m) => m.systemId), (owner) => placementEnded(d.placements, owner));
+      if (leaseNow)
+        await d.leases.claimMachines(
+          record.id,
+          eligible.map((m) => m.systemId),
+          (owner) => placementEnded(d.placements, owner),
+        );
       await addJob(d.planQueue, jobs.plan(record.id));
     } catch (e) {
       await d.placements.remove(record.id);
