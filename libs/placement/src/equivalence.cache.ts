@@ -1,5 +1,5 @@
 import { TARGETS } from '@ioplane/domain';
-import { devicesOf, MachineProblem, problemFrom, rowTraffic } from './machine.problem';
+import { devicesOf, MachineProblem, problemFrom, relaxedCost, rowTraffic } from './machine.problem';
 import { FilterLayout, filterLayout, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import { decisionsOf, infeasibleAs, MachineSolution, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';
@@ -105,6 +105,18 @@ export interface CacheOptions extends SolveOptions {
 
 const TARGET_SET = new Set<string>(TARGETS);
 
+/** What a class's static filter depends on: modules, cards, which card and port each ingress is, device pins. */
+function staticsKey(machine: PlacementMachine, chain: readonly PlacementModule[], modulesKey: string, ports: readonly PortPath[]): string {
+  const ds = machine.devices;
+  let statics = modulesKey + '|';
+  for (const d of ds) statics += d.kind + ':' + d.flavours.map((f) => f.profileId).join(':') + ':' + (d.interfaces?.length ?? 0) + ',';
+  statics += '|';
+  for (const p of ports) statics += p.index + ':' + p.card + '.' + p.port + ',';
+  statics += '|';
+  for (const m of chain) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) statics += m.name + '@' + ds.findIndex((d) => d.id === m.pin) + ',';
+  return statics;
+}
+
 /** Lookup by a string signature of everything a machine's plan depends on except ids and names. */
 export class EquivalenceCache {
   readonly classes: ClassEntry[] = [];
@@ -144,12 +156,7 @@ export class EquivalenceCache {
     const ports = resolvePorts(machine, chain);
     const ds = machine.devices;
     const indexOf = (id: string) => ds.findIndex((d) => d.id === id);
-    let statics = modulesKey + '|';
-    for (const d of ds) statics += d.kind + ':' + d.flavours.map((f) => f.profileId).join(':') + ':' + (d.interfaces?.length ?? 0) + ',';
-    statics += '|';
-    for (const p of ports) statics += p.index + ':' + p.card + '.' + p.port + ',';
-    statics += '|';
-    for (const m of chain) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) statics += m.name + '@' + indexOf(m.pin) + ',';
+    const statics = staticsKey(machine, chain, modulesKey, ports);
     // The shape: everything but traffic and current placement (see FilterLayout).
     let shape = statics + '|' + machine.hostCoreBudget + '|' + (machine.oneChainPerPort ? 1 : 0);
     if (machine.hookSlots) {
@@ -179,6 +186,23 @@ export class EquivalenceCache {
     this.classes.push(cls);
     this.byKey.set(key, cls);
     return cls;
+  }
+
+  /**
+   * A lower bound on the cost of the class `classFor(machine, chain, modulesKey)` would give, from
+   * the statics and traffic its problem would be built from, without building it (see relaxedCost).
+   */
+  relaxedCost(machine: PlacementMachine, chain: readonly PlacementModule[], modulesKey: string): number {
+    const devices = devicesOf(machine);
+    const ports = resolvePorts(machine, chain);
+    const key = staticsKey(machine, chain, modulesKey, ports);
+    let statics = this.statics.get(key);
+    if (!statics) {
+      statics = staticFilter(chain, devices, ports, devices.length - 1);
+      this.statics.set(key, statics);
+    }
+    const traffic = rowTraffic(machine, chain, ports, ports.map((p) => this.enteringOf(p, chain)));
+    return relaxedCost(machine, chain, devices, ports, statics, traffic);
   }
 
   /** Solve every class not solved yet, in the order they were found; `compact` drops their problems (see ClassEntry.compact). */

@@ -62,13 +62,17 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
     for (let i = 0; i < machines.length; i++) classOf[i] = cache.classFor(machines[i], base, key).index;
   } else {
     const combos = new Map<number, { mods: PlacementModule[]; key: string }>();
-    const classAt = (h: number, mask: number): EquivalenceClass => {
+    const comboOf = (mask: number) => {
       let c = combos.get(mask);
       if (!c) {
         const mods = sortChain([...base, ...scoped.filter((_, j) => mask & (1 << j))]);
         c = { mods, key: modulesKey(mods) };
         combos.set(mask, c);
       }
+      return c;
+    };
+    const classAt = (h: number, mask: number): EquivalenceClass => {
+      const c = comboOf(mask);
       return cache.classFor(machines[h], c.mods, c.key);
     };
     const selection = selectReplicas({
@@ -82,6 +86,10 @@ export function planFleet(machines: readonly PlacementMachine[], modules: readon
         // Pricing keeps the answer, not the problem: most priced classes are never read again.
         c.compact();
         return o.feasible ? o.cost : null;
+      },
+      lowerBoundOf: (h, mask) => {
+        const c = comboOf(mask);
+        return cache.relaxedCost(machines[h], c.mods, c.key);
       },
       highs: opts.highs,
       milpMaxColumns: opts.milpMaxColumns ?? 20_000,

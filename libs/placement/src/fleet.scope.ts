@@ -32,6 +32,11 @@ export interface SelectionInput {
   eligible: number[][];
   /** Optimal cost of machine h running the base modules plus the scoped ones in `mask`; null if infeasible. */
   costOf: (h: number, mask: number) => number | null;
+  /**
+   * A number never above costOf(h, mask) (Infinity only when that is null), cheaper to get: the
+   * greedy then prices only the machines whose bound leaves them a chance among the cheapest.
+   */
+  lowerBoundOf?: (h: number, mask: number) => number;
   highs?: HighsSolver;
   milpMaxColumns: number;
 }
@@ -138,6 +143,7 @@ function replica(m: PlacementMachine): ScopedReplica {
 function greedySelect(inp: SelectionInput, base: (h: number) => number): Selection {
   const maskOf = new Int32Array(inp.machines.length);
   const current = new Float64Array(inp.machines.length).fill(NaN);
+  const byDelta = (a: { h: number; delta: number }, b: { h: number; delta: number }) => a.delta - b.delta || (inp.machines[a.h].hostname < inp.machines[b.h].hostname ? -1 : 1);
   const placements = inp.scoped.map((m, j): ScopedPlacement => {
     const want = inp.demands[j].replicas;
     const k = m.scope!.maxPerZone ?? Infinity;
@@ -151,14 +157,25 @@ function greedySelect(inp: SelectionInput, base: (h: number) => number): Selecti
     if (zonesOf.size * k < want) {
       return { ...common, replicas: [], feasible: false, constraint: 'maxPerZone', cost: 0, message: `${zonesOf.size} zones x at most ${k} per zone < ${want} replicas` };
     }
+    for (const h of eligible) if (Number.isNaN(current[h])) current[h] = base(h);
+    const early = inp.lowerBoundOf ? cheapestFirst(inp, eligible, current, maskOf, bit, want, k, byDelta) : null;
+    if (early) {
+      for (const o of early) {
+        maskOf[o.h] |= bit;
+        current[o.h] += o.delta;
+      }
+      return {
+        ...common, replicas: early.map((o) => replica(inp.machines[o.h])), feasible: true, cost: early.reduce((s, o) => s + o.delta, 0),
+        message: `${want} cheapest machines by added cost, at most ${Number.isFinite(k) ? k : 'any'} per zone${inp.scoped.length === 1 ? ' (exact for one scoped module)' : ''}`,
+      };
+    }
     const options: { h: number; delta: number }[] = [];
     for (const h of eligible) {
-      if (Number.isNaN(current[h])) current[h] = base(h);
       if (!Number.isFinite(current[h])) continue;
       const c = inp.costOf(h, maskOf[h] | bit);
       if (c !== null) options.push({ h, delta: c - current[h] });
     }
-    options.sort((a, b) => a.delta - b.delta || (inp.machines[a.h].hostname < inp.machines[b.h].hostname ? -1 : 1));
+    options.sort(byDelta);
     const perZone = new Map<string, number>();
     const picked: { h: number; delta: number }[] = [];
     for (const o of options) {
@@ -185,4 +202,52 @@ function greedySelect(inp: SelectionInput, base: (h: number) => number): Selecti
     };
   });
   return { maskOf, placements };
+}
+
+/**
+ * The greedy's picks, pricing machines in order of their lower bound and stopping once the picks
+ * are settled: every machine not priced yet has a bound, hence an added cost, above every priced
+ * one the picks went through, so pricing all would sort them after and pick the same. Null when
+ * that never happens (too few can run it: the caller prices every machine and says why) or when
+ * hostnames repeat (the sort's tie-break would then depend on which machines were priced).
+ */
+function cheapestFirst(
+  inp: SelectionInput, eligible: readonly number[], current: Float64Array, maskOf: Int32Array, bit: number, want: number, k: number,
+  byDelta: (a: { h: number; delta: number }, b: { h: number; delta: number }) => number,
+): { h: number; delta: number }[] | null {
+  const names = new Set<string>();
+  const pending: { h: number; bound: number }[] = [];
+  for (const h of eligible) {
+    if (names.size === names.add(inp.machines[h].hostname).size) return null;
+    if (!Number.isFinite(current[h])) continue;
+    const lb = inp.lowerBoundOf!(h, maskOf[h] | bit);
+    // Sums in another order than the solver's: a margin far above their rounding keeps it a bound.
+    const bound = lb - current[h] - 1e-9 * (1 + Math.abs(lb) + Math.abs(current[h]));
+    if (bound < Infinity) pending.push({ h, bound });
+  }
+  pending.sort((a, b) => a.bound - b.bound);
+  const priced: { h: number; delta: number }[] = [];
+  // Settling is checked after each batch: small enough to price few beyond the last pick needed.
+  const batch = Math.max(16, Math.ceil(want / 8));
+  for (let next = 0; next < pending.length;) {
+    for (const end = Math.min(pending.length, next + batch); next < end; next++) {
+      const h = pending[next].h;
+      const c = inp.costOf(h, maskOf[h] | bit);
+      if (c !== null) priced.push({ h, delta: c - current[h] });
+    }
+    const settledBelow = next < pending.length ? pending[next].bound : Infinity;
+    priced.sort(byDelta);
+    const perZone = new Map<string, number>();
+    const picked: { h: number; delta: number }[] = [];
+    for (const o of priced) {
+      if (picked.length === want || !(o.delta < settledBelow)) break;
+      const z = inp.machines[o.h].zone;
+      if ((perZone.get(z) ?? 0) >= k) continue;
+      perZone.set(z, (perZone.get(z) ?? 0) + 1);
+      picked.push(o);
+    }
+    if (picked.length === want) return picked;
+    if (next === pending.length) return null;
+  }
+  return null;
 }

@@ -1,7 +1,7 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/domain';
-import { CostFigures, HOST_KERNEL_FLAVOUR, refigure, Usage, breakdownFrom } from './cost.model';
-import { chainRates, PortPath, resolvePorts } from './port.paths';
-import { sortByCost, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
+import { CostFigures, costFigures, emptyUsage, hostExtraNs, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
+import { chainRates, passOf, PortPath, resolvePorts } from './port.paths';
+import { sortByCost, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import { CostBreakdown, PROGRAM_SWAP_SECONDS, PlacementDevice, PlacementMachine, PlacementModule, RejectCode, TrafficDemand } from './placement.model';
 
 /** One (device, flavour, target, hook) a row (a module on one port) may take, with its cost and resource use. */
@@ -220,3 +220,45 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
   return problemFrom(machine, chain, devices, ports, trafficFilter(machine, chain, devices, ports, statics, rowTraffic(machine, chain, ports, entering)));
 }
 
+
+/**
+ * A lower bound on the cost of every plan of the problem these inputs build (problemFrom over
+ * trafficFilter): per port, the cheapest chain of options its statics allow in hook order, each
+ * figured as trafficFilter figures it at the row's traffic. Shared capacities, a row's own
+ * capacity refusals (bar throughput), migration and flavour switches are left out: each only adds
+ * to a plan's cost or takes options away. Infinity when a port has no chain at all. Replica pricing
+ * uses it to skip building problems whose added cost cannot be among the cheapest.
+ */
+export function relaxedCost(
+  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter,
+  traffic: readonly TrafficDemand[],
+): number {
+  const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
+  const usage = emptyUsage();
+  const n = chain.length;
+  // after[s]: the cheapest rest of the port's chain from state s; here[s]: the same one row up.
+  let after = new Array<number>(STATES).fill(0);
+  let here = new Array<number>(STATES).fill(0);
+  let total = 0;
+  for (let pi = 0; pi < ports.length; pi++) {
+    const card = ports[pi].card >= 0 ? devices[ports[pi].card] : null;
+    after.fill(0);
+    for (let mi = n - 1; mi >= 0; mi--) {
+      const r = pi * n + mi;
+      const m = chain[mi];
+      here.fill(Infinity);
+      for (const o of statics[r]) {
+        if (o.rejection) continue;
+        const flavour = devices[o.deviceIndex].flavours[o.flavourIndex];
+        usageOf(m, traffic[r], flavour, o.target, usage, hostExtraNs(card?.flavours[0] ?? null, o.target, passOf(m), mi === n - 1));
+        if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
+        const stage = HOOK_POSITION[o.hook];
+        const cost = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, o.target, 0)[6] + after[stage];
+        for (let s = 0; s < STATES; s++) if (cost < here[s] && allowed[s * STAGES + stage]) here[s] = cost;
+      }
+      [after, here] = [here, after];
+    }
+    total += after[START];
+  }
+  return total;
+}
