@@ -29,9 +29,16 @@ import {
   StoredPlan,
   SubmitPlacement,
 } from '@ioplane/planning';
-import { logBullErrors, QUEUES } from '@ioplane/queue';
+import { logBullErrors, QUEUES, RedisConnections } from '@ioplane/queue';
 import type { MachineRecord, RolloutPlan } from '@ioplane/rollout';
-import { FLEET_REPOSITORY, IOPLANE_CONFIG, MODULE_CATALOG, PLACEMENT_REPOSITORY, ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import {
+  FLEET_REPOSITORY,
+  IOPLANE_CONFIG,
+  MODULE_CATALOG,
+  PLACEMENT_REPOSITORY,
+  REDIS_CONNECTIONS,
+  ROLLOUT_REPOSITORY,
+} from '@ioplane/composition';
 import type { IoplaneConfig } from '@ioplane/runtime';
 import { MachineLeased } from '@ioplane/state';
 import type { FleetRepository, PlacementRecord, PlacementRepository, PlacementStatus, RolloutRepository } from '@ioplane/state';
@@ -58,6 +65,7 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
     @InjectQueue(QUEUES.dryRun) private readonly dryRunQueue: Queue,
     @Inject(ROLLOUT_REPOSITORY) private readonly rollouts: RolloutRepository,
     @Inject(IOPLANE_CONFIG) private readonly config: IoplaneConfig,
+    @Inject(REDIS_CONNECTIONS) private readonly connections: RedisConnections,
   ) {
     this.submitPlacement = new SubmitPlacement({ placements, catalog, fleet, leases: rollouts, planQueue: queue });
   }
@@ -69,8 +77,9 @@ export class PlacementsController implements OnModuleInit, OnModuleDestroy {
 
   /** Dry-run answers arrive as queue events: one subscription per API process, on a connection that may block. */
   onModuleInit(): void {
-    const c = this.dryRunQueue.opts.connection;
-    const connection = 'duplicate' in c ? c : { ...c, maxRetriesPerRequest: null, enableOfflineQueue: true };
+    // The worker role's connection: BullMQ refuses to block on the producer's (maxRetriesPerRequest 3),
+    // and QueueEvents duplicates a cluster client it is given, so the shared one stays the owner's.
+    const connection = this.connections.queue('worker');
     this.dryRunEvents = logBullErrors(
       new QueueEvents(QUEUES.dryRun, { connection, prefix: this.dryRunQueue.opts.prefix }),
       `queue-events ${QUEUES.dryRun}`,

@@ -29,11 +29,10 @@ import {
   PLACEMENT_REPOSITORY,
   PROFILES,
   ROLLOUT_REPOSITORY,
+  REDIS_CONNECTIONS,
   STATE_REDIS,
 } from './core.tokens';
 import { agentDeviceFacts } from '@ioplane/planning';
-
-const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');
 
 @Injectable()
 class StateRedisLifecycle implements OnApplicationShutdown {
@@ -162,6 +161,7 @@ export class CoreModule {
         AGENT_FACTS,
         IOPLANE_CONFIG,
         STATE_REDIS,
+        REDIS_CONNECTIONS,
         FLEET_REPOSITORY,
         PLACEMENT_REPOSITORY,
         ROLLOUT_REPOSITORY,
