@@ -105,79 +105,93 @@ export async function startHarness(
         }
       : undefined,
   });
-  const config = testConfig({
-    ...(opts.env ?? {}),
-    ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}),
-    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
-    IOPLANE_KEYS_DIR: keysDir,
-    AGENT_PORT: String(sim.agentPort || 9440),
-  });
-  const redisUrl = config.REDIS_URL!;
-  const maas = {
-    url: sim.url,
-    apiKey: opts.apiKey ?? sim.apiKey,
-    retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 },
-  };
-  const workers: INestApplicationContext[] = [];
-  const startWorker = async (o: { keysDir?: string } = {}) => {
-    const w = await createWorker({
-      config: o.keysDir ? { ...config, IOPLANE_KEYS_DIR: o.keysDir } : config,
-      redisUrl,
-      name: 'worker',
-      maas,
-      schedules: false,
-      logDestination: opts.logDestination,
-      probeMs: opts.probeMs ?? 50,
+  // A harness that fails halfway closes what it started: the test never gets `h`, so its afterAll
+  // could not, and the simulator's agents and an in-process worker would keep jest alive.
+  const started: Array<() => Promise<unknown>> = [() => sim.close()];
+  try {
+    const config = testConfig({
+      ...(opts.env ?? {}),
+      ...(opts.logLevel ? { LOG_LEVEL: opts.logLevel } : {}),
+      ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+      IOPLANE_KEYS_DIR: keysDir,
+      AGENT_PORT: String(sim.agentPort || 9440),
     });
-    workers.push(w);
-    return w;
-  };
-  const worker = opts.worker === false ? null : await startWorker();
-  const api = await createApi({ config, redisUrl, name: 'api', logDestination: opts.logDestination });
-  const apiUrl = await listen(api, '127.0.0.1', 0);
-  // Whatever the deployment (one server, Sentinel, Cluster), as the apps connect.
-  const connections = new RedisConnections(redisUrl);
-  const redis = connections.client('producer', { enableOfflineQueue: true, maxRetriesPerRequest: 20 });
-  // Fault tests take Redis away on purpose; a command that fails still rejects where it was sent.
-  redis.on('error', () => undefined);
-  const tokenSecret = loadOrCreateSecret(keysDir, 'agent-token.secret');
-  const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
-  tokensByApi.set(apiUrl, token);
-  const h: Harness = {
-    token,
-    config,
-    keys: new StateKeys(config.IOPLANE_PREFIX),
-    sim,
-    apiUrl,
-    redis,
-    worker,
-    api,
-    keysDir,
-    maas: { url: maas.url, apiKey: maas.apiKey },
-    async startWorker(o) {
-      const w = await startWorker(o);
-      h.worker ??= w;
+    const redisUrl = config.REDIS_URL!;
+    const maas = {
+      url: sim.url,
+      apiKey: opts.apiKey ?? sim.apiKey,
+      retry: opts.maasRetry ?? { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 },
+    };
+    const workers: INestApplicationContext[] = [];
+    const startWorker = async (o: { keysDir?: string } = {}) => {
+      const w = await createWorker({
+        config: o.keysDir ? { ...config, IOPLANE_KEYS_DIR: o.keysDir } : config,
+        redisUrl,
+        name: 'worker',
+        maas,
+        schedules: false,
+        logDestination: opts.logDestination,
+        probeMs: opts.probeMs ?? 50,
+      });
+      workers.push(w);
       return w;
-    },
-    agent(systemId) {
-      const m = sim.store.get(systemId);
-      const agent = sim.agents.get(systemId);
-      if (!agent) throw new Error(`no agent for ${m.hostname}`);
-      return new AgentClient(agent.url, agentToken(tokenSecret, systemId));
-    },
-    async stop() {
-      tokensByApi.delete(apiUrl);
-      await api.close();
+    };
+    started.unshift(async () => {
       for (const w of workers) await w.close();
-      await sim.close();
-      // Every key of the installation carries its hash tag: state under {prefix}:state, queues under {prefix}.
-      const keys = connections.isCluster ? [] : await redis.keys(`{${config.IOPLANE_PREFIX}}:*`);
-      if (keys.length) await redis.del(...keys);
-      await connections.close();
-      rmSync(keysDir, { recursive: true, force: true });
-    },
-  };
-  return h;
+    });
+    const worker = opts.worker === false ? null : await startWorker();
+    const api = await createApi({ config, redisUrl, name: 'api', logDestination: opts.logDestination });
+    started.unshift(() => api.close());
+    const apiUrl = await listen(api, '127.0.0.1', 0);
+    // Whatever the deployment (one server, Sentinel, Cluster), as the apps connect.
+    const connections = new RedisConnections(redisUrl);
+    started.unshift(() => connections.close());
+    const redis = connections.client('producer', { enableOfflineQueue: true, maxRetriesPerRequest: 20 });
+    // Fault tests take Redis away on purpose; a command that fails still rejects where it was sent.
+    redis.on('error', () => undefined);
+    const tokenSecret = loadOrCreateSecret(keysDir, 'agent-token.secret');
+    const { token } = await new TokenRepository(redis, config.IOPLANE_PREFIX).create('e2e-admin', 'admin');
+    tokensByApi.set(apiUrl, token);
+    const h: Harness = {
+      token,
+      config,
+      keys: new StateKeys(config.IOPLANE_PREFIX),
+      sim,
+      apiUrl,
+      redis,
+      worker,
+      api,
+      keysDir,
+      maas: { url: maas.url, apiKey: maas.apiKey },
+      async startWorker(o) {
+        const w = await startWorker(o);
+        h.worker ??= w;
+        return w;
+      },
+      agent(systemId) {
+        const m = sim.store.get(systemId);
+        const agent = sim.agents.get(systemId);
+        if (!agent) throw new Error(`no agent for ${m.hostname}`);
+        return new AgentClient(agent.url, agentToken(tokenSecret, systemId));
+      },
+      async stop() {
+        tokensByApi.delete(apiUrl);
+        await api.close();
+        for (const w of workers) await w.close();
+        await sim.close();
+        // Every key of the installation carries its hash tag: state under {prefix}:state, queues under {prefix}.
+        const keys = connections.isCluster ? [] : await redis.keys(`{${config.IOPLANE_PREFIX}}:*`);
+        if (keys.length) await redis.del(...keys);
+        await connections.close();
+        rmSync(keysDir, { recursive: true, force: true });
+      },
+    };
+    return h;
+  } catch (e) {
+    for (const close of started) await close().catch(() => undefined);
+    rmSync(keysDir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /**
