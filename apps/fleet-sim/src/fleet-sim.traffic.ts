@@ -183,6 +183,11 @@ export class WireTraffic {
     return doomed.length;
   }
 
+  /** The interfaces a machine's wire reaches (its ingress ports); empty when it is not packet-true. */
+  ports(systemId: string): string[] {
+    return this.topology(systemId)?.ports.map((p) => p.interface) ?? [];
+  }
+
   running(): SteadySender[] {
     return [...this.steady.values()].map((s) => s.info);
   }

@@ -278,7 +278,7 @@ export async function startMaasSimulator(opts: MaasSimOptions): Promise<MaasSimu
   }
 
   const scenario = scenarioFile
-    ? new ScenarioPlayer(scenarioFile, { store, agents: agents?.agents ?? new Map(), url: `${base}/MAAS/`, apiKey })
+    ? new ScenarioPlayer(scenarioFile, { store, agents: agents?.agents ?? new Map(), url: `${base}/MAAS/`, apiKey, traffic })
     : null;
   if (scenario && opts.scenario?.play !== false) scenario.play(opts.scenario?.speed ?? 1);
 

@@ -1,6 +1,7 @@
 import { MaasClient } from '@ioplane/maas';
 import type { SimAgent } from './maas-sim.agents';
 import type { MaasSimStore } from './maas-sim.store';
+import { MAX_WIRE_PPS, type WireTraffic } from './fleet-sim.traffic';
 import { Scenario, trafficAt } from './scenario.file';
 
 interface TrafficDriver {
@@ -16,13 +17,20 @@ export interface StepReport {
   /** hostname -> module -> pps set on its emulated devices. */
   traffic: Record<string, Record<string, number>>;
   released: string[];
-  /** Hosts whose devices run in the kernel: their counters follow real traffic, not the scenario. */
+  /**
+   * hostname -> pps sent as real packets at each of its ports' wire: an agent process counts only
+   * real packets, so the step's traffic reaches it as packets (the largest module rate, capped at
+   * the sender's MAX_WIRE_PPS), not as a number given to a model.
+   */
+  wire: Record<string, number>;
+  /** Hosts whose agents run as processes where the simulator has no wire to send on. */
   skipped: string[];
 }
 
 /**
  * Replays a scenario on the simulator's agents: at each step every matching host's emulated
- * devices count the scenario's pps for each module (whichever device runs it), and events act on
+ * devices count the scenario's pps for each module (whichever device runs it), or, where the agent
+ * is a process on a packet-true host, real packets go in at its ports' wire; events act on
  * MAAS over its API. `play()` steps on a timer, `speed` times faster than scenario time; tests
  * call `apply(step)` themselves, one step per telemetry window.
  */
@@ -33,13 +41,13 @@ export class ScenarioPlayer {
 
   constructor(
     readonly scenario: Scenario,
-    private readonly sim: { store: MaasSimStore; agents: Map<string, SimAgent>; url: string; apiKey: string },
+    private readonly sim: { store: MaasSimStore; agents: Map<string, SimAgent>; url: string; apiKey: string; traffic?: WireTraffic | null },
   ) {
     this.maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey });
   }
 
   async apply(step: number): Promise<StepReport> {
-    const report: StepReport = { step, traffic: {}, released: [], skipped: [] };
+    const report: StepReport = { step, traffic: {}, released: [], wire: {}, skipped: [] };
     for (const [systemId, agent] of this.sim.agents) {
       const m = this.sim.store.find(systemId);
       if (!m) continue;
@@ -48,7 +56,17 @@ export class ScenarioPlayer {
       // Only an embedded agent's emulated drivers can be given traffic; an agent process counts real packets.
       const drivers = [...(agent.drivers?.values() ?? [])];
       if (!drivers.some(canSetTraffic)) {
-        report.skipped.push(m.hostname);
+        const ports = this.sim.traffic?.ports(systemId) ?? [];
+        if (!ports.length) {
+          report.skipped.push(m.hostname);
+          continue;
+        }
+        const pps = Math.min(MAX_WIRE_PPS, Math.max(...Object.values(traffic)));
+        for (const port of ports) {
+          if (pps > 0) await this.sim.traffic!.start(systemId, port, pps);
+          else await this.sim.traffic!.stop(systemId, port);
+        }
+        report.wire[m.hostname] = pps;
         continue;
       }
       for (const d of drivers) if (canSetTraffic(d)) for (const [module, pps] of Object.entries(traffic)) d.setTraffic(module, pps);
