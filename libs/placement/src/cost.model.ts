@@ -160,9 +160,28 @@ export type CostFigures = number[];
 export function costFigures(
   m: PlacementModule, hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, target: Target, migrationSeconds: number,
 ): CostFigures {
+  return figuresWith(hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, utilWeightOf(target), preferPenaltyOf(m, target));
+}
+
+/** The weight of device utilisation in a cost on `target`. */
+export function utilWeightOf(target: Target): number {
   const w = COST_WEIGHTS;
-  const utilWeight = target === 'nic-xdp-offload' ? w.nicUtilisation : isFlowTarget(target) ? w.flowUtilisation : 0;
-  const preferPenalty = m.prefer !== 'auto' && tierOf(target) !== m.prefer ? w.preferMismatch : 0;
+  return target === 'nic-xdp-offload' ? w.nicUtilisation : isFlowTarget(target) ? w.flowUtilisation : 0;
+}
+
+/** What a cost on `target` adds for going against the module's preferred tier. */
+export function preferPenaltyOf(m: PlacementModule, target: Target): number {
+  return m.prefer !== 'auto' && tierOf(target) !== m.prefer ? COST_WEIGHTS.preferMismatch : 0;
+}
+
+/**
+ * costFigures with the target's utilisation weight and the prefer penalty given: both depend on
+ * the option only, so problem building works them out once per static option, not per class.
+ */
+export function figuresWith(
+  hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, migrationSeconds: number, utilWeight: number, preferPenalty: number,
+): CostFigures {
+  const w = COST_WEIGHTS;
   const total =
     w.hostCore * hostCores +
     w.armCore * armCores +

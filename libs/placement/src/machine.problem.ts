@@ -1,6 +1,6 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/domain';
-import { CostFigures, costFigures, emptyUsage, hostExtraNs, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
-import { chainRates, passOf, PortPath, resolvePorts } from './port.paths';
+import { CostFigures, emptyUsage, figuresWith, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
+import { chainRates, PortPath, resolvePorts } from './port.paths';
 import { sortByCost, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import { CostBreakdown, PROGRAM_SWAP_SECONDS, PlacementDevice, PlacementMachine, PlacementModule, RejectCode, TrafficDemand } from './placement.model';
 
@@ -241,7 +241,6 @@ export function relaxedCost(
   let here = new Array<number>(STATES).fill(0);
   let total = 0;
   for (let pi = 0; pi < ports.length; pi++) {
-    const card = ports[pi].card >= 0 ? devices[ports[pi].card] : null;
     after.fill(0);
     for (let mi = n - 1; mi >= 0; mi--) {
       const r = pi * n + mi;
@@ -250,10 +249,10 @@ export function relaxedCost(
       for (const o of statics[r]) {
         if (o.rejection) continue;
         const flavour = devices[o.deviceIndex].flavours[o.flavourIndex];
-        usageOf(m, traffic[r], flavour, o.target, usage, hostExtraNs(card?.flavours[0] ?? null, o.target, passOf(m), mi === n - 1));
+        usageOf(m, traffic[r], flavour, o.target, usage, o.extraNs);
         if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
         const stage = HOOK_POSITION[o.hook];
-        const cost = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, o.target, 0)[6] + after[stage];
+        const cost = figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty)[6] + after[stage];
         for (let s = 0; s < STATES; s++) if (cost < here[s] && allowed[s * STAGES + stage]) here[s] = cost;
       }
       [after, here] = [here, after];

@@ -1,5 +1,5 @@
 import { Hook, HOOK_POSITION, Target } from '@ioplane/domain';
-import { costFigures, emptyUsage, hostExtraNs, latencyOf, usageOf } from './cost.model';
+import { emptyUsage, figuresWith, hostExtraNs, latencyOf, preferPenaltyOf, usageOf, utilWeightOf } from './cost.model';
 import { hookSlots, passOf, pathOptions, PortPath } from './port.paths';
 import type { Candidate, RawRejection, Resource, ResourceKind } from './machine.problem';
 import { deviceToken, fmt, unitOf } from './plan.words';
@@ -34,6 +34,10 @@ export interface StaticOption {
   hook: Hook;
   latency: number;
   rejection: RawRejection | null;
+  /** Traffic-independent parts of the option's cost, worked out once (see figuresWith); 0 when refused. */
+  extraNs: number;
+  utilWeight: number;
+  preferPenalty: number;
 }
 
 /** Per row, every option of its port's path in the order candidates are made. */
@@ -48,14 +52,15 @@ export function staticFilter(chain: readonly PlacementModule[], devices: readonl
   for (const port of ports) {
     const card = port.card >= 0 ? devices[port.card] : null;
     const options = pathOptions(card);
-    for (const m of chain) {
+    for (let mi = 0; mi < chain.length; mi++) {
+      const m = chain[mi];
       const opts: StaticOption[] = [];
       const pin = m.pin;
       for (const o of options) {
         const di = o.host ? hostDevice : port.card;
         const flavour = devices[di].flavours[o.flavourIndex];
         const target = o.target;
-        const refuse = (code: RejectCode, message: string) => opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency: 0, rejection: { deviceIndex: di, target, hook: o.hook, code, message } });
+        const refuse = (code: RejectCode, message: string) => opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency: 0, rejection: { deviceIndex: di, target, hook: o.hook, code, message }, extraNs: 0, utilWeight: 0, preferPenalty: 0 });
         // A device pin names the card; its generic hook is on that card's netdev too.
         const shownId = card?.id ?? '';
         if (pin !== undefined && pin !== target && pin !== shownId) {
@@ -77,7 +82,9 @@ export function staticFilter(chain: readonly PlacementModule[], devices: readonl
           refuse('latency', `adds ${latency} us, over the ${m.latencyBudgetUs} us budget`);
           continue;
         }
-        opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency, rejection: null });
+        // The receive (and skb) cost is the port card's driver's, whatever flavour it runs now.
+        const extraNs = hostExtraNs(card?.flavours[0] ?? null, target, passOf(m), mi === chain.length - 1);
+        opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency, rejection: null, extraNs, utilWeight: utilWeightOf(target), preferPenalty: preferPenaltyOf(m, target) });
       }
       out.push(opts);
     }
@@ -186,7 +193,6 @@ export function trafficFilter(
     const port = ports[Math.floor(r / n)];
     const mi = r % n;
     const m = chain[mi];
-    const card = port.card >= 0 ? devices[port.card] : null;
     const made: Candidate[] = [];
     const rej: RawRejection[] = [];
     const opts = statics[r];
@@ -198,9 +204,7 @@ export function trafficFilter(
       }
       const { deviceIndex: di, flavourIndex: fi, target, hook } = o;
       const flavour = devices[di].flavours[fi];
-      // The receive (and skb) cost is the port card's driver's, whatever flavour it runs now.
-      const extra = hostExtraNs(card?.flavours[0] ?? null, target, passOf(m), mi === n - 1);
-      usageOf(m, traffic[r], flavour, target, usage, extra);
+      usageOf(m, traffic[r], flavour, target, usage, o.extraNs);
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
         const share = Math.max(usage.throughput, usage.arm);
         rej.push(new TrafficRejection(di, target, hook, 'throughput', flavour.profileId, traffic[r].pps / share / 1e6, traffic[r].pps / 1e6, m.instructions));
@@ -229,7 +233,7 @@ export function trafficFilter(
       }
       const res = sharedRes(layout.resShared[r][oi], used, takenRes, taken);
       const amt = takenAmt.slice(0, taken);
-      const figures = costFigures(m, usage.hostCores, usage.armCores, usage.throughput, o.latency, target, 0);
+      const figures = figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty);
       made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: HOOK_POSITION[hook], cost: figures[6], figures, res, amt });
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
