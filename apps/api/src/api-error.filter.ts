@@ -30,19 +30,17 @@ export class ApiErrorFilter implements ExceptionFilter {
       const obj = typeof body === 'object' && body ? (body as Record<string, unknown>) : { message: String(body) };
       const code = typeof obj.code === 'string' ? obj.code : (HttpStatus[status] ?? 'error').toLowerCase();
       const message = Array.isArray(obj.message) ? obj.message.join('; ') : String(obj.message ?? exception.message);
-      res
-        .status(status)
-        .json({
-          error: {
-            code,
-            message,
-            ...(obj.field ? { field: obj.field } : {}),
-            ...(obj.diagnostics ? { diagnostics: obj.diagnostics } : {}),
-            ...(obj.issues ? { issues: obj.issues } : {}),
-            ...(obj.checks ? { checks: obj.checks } : {}),
-            ...(obj.leased ? { leased: obj.leased } : {}),
-          },
-        });
+      res.status(status).json({
+        error: {
+          code,
+          message,
+          ...(obj.field ? { field: obj.field } : {}),
+          ...(obj.diagnostics ? { diagnostics: obj.diagnostics } : {}),
+          ...(obj.issues ? { issues: obj.issues } : {}),
+          ...(obj.checks ? { checks: obj.checks } : {}),
+          ...(obj.leased ? { leased: obj.leased } : {}),
+        },
+      });
       return;
     }
     if (this.storeUnavailable(exception)) {

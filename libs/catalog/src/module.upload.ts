@@ -25,11 +25,9 @@ export const moduleUploadSchema = z
     }),
     files: z
       .record(
-        z
-          .string()
-          .regex(FILE_NAME, {
-            error: 'file names must be plain .c or .h names (letters, digits, _ . -; no folders, not starting with - or .)',
-          }),
+        z.string().regex(FILE_NAME, {
+          error: 'file names must be plain .c or .h names (letters, digits, _ . -; no folders, not starting with - or .)',
+        }),
         base64,
       )
       .optional(),

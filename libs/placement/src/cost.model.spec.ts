@@ -1,11 +1,27 @@
 import { usageOf, hostExtraNs, WIRE_OVERHEAD_BYTES } from './cost.model';
 import type { DeviceFlavour, PlacementModule } from './placement.model';
 
-const acl = { name: 'acl-firewall', instructions: 400, mapMemoryBytes: 1024, hostNsPerPacket: 40, flowRules: 100, prefer: 'auto' } as unknown as PlacementModule;
+const acl = {
+  name: 'acl-firewall',
+  instructions: 400,
+  mapMemoryBytes: 1024,
+  hostNsPerPacket: 40,
+  flowRules: 100,
+  prefer: 'auto',
+} as unknown as PlacementModule;
 // A BlueField-2 as its profile states it: 48 Mpps of Arm XDP, 200 Gb/s on the wire, 8 Arm cores.
 const dpu = {
   profileId: 'nvidia-bluefield-2-24.35',
-  throughput: { basePps: 48_000_000, nsPerInsn: 1.2, latencyUs: 10, lineRateGbps: 200, armCores: 8, armSlowdown: 4, rxNsPerPacket: 28, skbNsPerPacket: 80 },
+  throughput: {
+    basePps: 48_000_000,
+    nsPerInsn: 1.2,
+    latencyUs: 10,
+    lineRateGbps: 200,
+    armCores: 8,
+    armSlowdown: 4,
+    rxNsPerPacket: 28,
+    skbNsPerPacket: 80,
+  },
 } as unknown as DeviceFlavour;
 
 describe('cost model: where each figure comes from', () => {

@@ -101,19 +101,36 @@ export function hostExtraNs(card: DeviceFlavour | null, target: Target, pass: nu
  * class and keeps only a few numbers, so it reuses one object instead of allocating one each time.
  * `extraHostNs` is hostExtraNs for the hop (receive and skb cost), 0 when not known.
  */
-export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: DeviceFlavour, target: Target, into?: Usage, extraHostNs = 0): Usage {
+export function usageOf(
+  m: PlacementModule,
+  traffic: TrafficDemand,
+  flavour: DeviceFlavour,
+  target: Target,
+  into?: Usage,
+  extraHostNs = 0,
+): Usage {
   const pps = traffic.pps;
   const tp = flavour.throughput;
   const u = into ?? emptyUsage();
   if (into) {
-    u.slots = 0; u.instructions = 0; u.mapMemoryBytes = 0; u.flowRules = 0; u.throughput = 0; u.arm = 0; u.hostCores = 0; u.armCores = 0;
+    u.slots = 0;
+    u.instructions = 0;
+    u.mapMemoryBytes = 0;
+    u.flowRules = 0;
+    u.throughput = 0;
+    u.arm = 0;
+    u.hostCores = 0;
+    u.armCores = 0;
   }
   if (isFlowTarget(target)) {
     // Match-action rules in the eSwitch run at the profile's line rate (lineRateGbps), not on the
     // Arm cores nor at basePps (which is the XDP program rate): the share is the port's bits on
     // the wire, frame plus 20 bytes of preamble and inter-frame gap, over the line rate.
     u.flowRules = m.flowRules ?? DEFAULT_FLOW_RULES;
-    u.throughput = tp.lineRateGbps > 0 ? (pps * (traffic.meanPacketBytes + WIRE_OVERHEAD_BYTES) * 8) / (tp.lineRateGbps * 1e9) : Number.POSITIVE_INFINITY;
+    u.throughput =
+      tp.lineRateGbps > 0
+        ? (pps * (traffic.meanPacketBytes + WIRE_OVERHEAD_BYTES) * 8) / (tp.lineRateGbps * 1e9)
+        : Number.POSITIVE_INFINITY;
     return u;
   }
   u.slots = 1;
@@ -139,13 +156,7 @@ export function usageOf(m: PlacementModule, traffic: TrafficDemand, flavour: Dev
 }
 
 /** Cost of one module on one (device flavour, target), without the one-off flavour switch. */
-export function costOf(
-  m: PlacementModule,
-  usage: Usage,
-  latencyUs: number,
-  target: Target,
-  migrationSeconds: number,
-): CostBreakdown {
+export function costOf(m: PlacementModule, usage: Usage, latencyUs: number, target: Target, migrationSeconds: number): CostBreakdown {
   return breakdownFrom(costFigures(m, usage.hostCores, usage.armCores, usage.throughput, latencyUs, target, migrationSeconds));
 }
 
@@ -158,7 +169,13 @@ export function costOf(
 export type CostFigures = number[];
 
 export function costFigures(
-  m: PlacementModule, hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, target: Target, migrationSeconds: number,
+  m: PlacementModule,
+  hostCores: number,
+  armCores: number,
+  deviceUtilisation: number,
+  latencyUs: number,
+  target: Target,
+  migrationSeconds: number,
 ): CostFigures {
   return figuresWith(hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, utilWeightOf(target), preferPenaltyOf(m, target));
 }
@@ -179,7 +196,13 @@ export function preferPenaltyOf(m: PlacementModule, target: Target): number {
  * the option only, so problem building works them out once per static option, not per class.
  */
 export function figuresWith(
-  hostCores: number, armCores: number, deviceUtilisation: number, latencyUs: number, migrationSeconds: number, utilWeight: number, preferPenalty: number,
+  hostCores: number,
+  armCores: number,
+  deviceUtilisation: number,
+  latencyUs: number,
+  migrationSeconds: number,
+  utilWeight: number,
+  preferPenalty: number,
 ): CostFigures {
   const w = COST_WEIGHTS;
   const total =
@@ -198,5 +221,13 @@ export function refigure(m: PlacementModule, f: CostFigures, target: Target, mig
 }
 
 export function breakdownFrom(f: CostFigures): CostBreakdown {
-  return { hostCores: f[0], armCores: f[1], deviceUtilisation: f[2], latencyUs: f[3], migrationSeconds: f[4], preferPenalty: f[5], total: f[6] };
+  return {
+    hostCores: f[0],
+    armCores: f[1],
+    deviceUtilisation: f[2],
+    latencyUs: f[3],
+    migrationSeconds: f[4],
+    preferPenalty: f[5],
+    total: f[6],
+  };
 }

@@ -57,7 +57,11 @@ class ClassEntry implements EquivalenceClass {
    * kept answers.
    */
   get keys(): { statics: string; shape: string; traffic: string } {
-    return { statics: this.key.slice(0, this.prefixes.statics), shape: this.key.slice(0, this.prefixes.shape), traffic: this.key.slice(0, this.prefixes.traffic) };
+    return {
+      statics: this.key.slice(0, this.prefixes.statics),
+      shape: this.key.slice(0, this.prefixes.shape),
+      traffic: this.key.slice(0, this.prefixes.traffic),
+    };
   }
 
   get solution(): MachineSolution {
@@ -113,7 +117,8 @@ function staticsKey(machine: PlacementMachine, chain: readonly PlacementModule[]
   statics += '|';
   for (const p of ports) statics += p.index + ':' + p.card + '.' + p.port + ',';
   statics += '|';
-  for (const m of chain) if (m.pin !== undefined && !TARGET_SET.has(m.pin)) statics += m.name + '@' + ds.findIndex((d) => d.id === m.pin) + ',';
+  for (const m of chain)
+    if (m.pin !== undefined && !TARGET_SET.has(m.pin)) statics += m.name + '@' + ds.findIndex((d) => d.id === m.pin) + ',';
   return statics;
 }
 
@@ -174,7 +179,15 @@ export class EquivalenceCache {
     let key = traffic + '|';
     for (const name of Object.keys(machine.currentPlacement).sort()) {
       const c = machine.currentPlacement[name];
-      key += name + '@' + indexOf(c.deviceId) + ':' + c.target + ':' + (c.interface === undefined ? '' : machine.ports.findIndex((p) => p.interface === c.interface)) + ',';
+      key +=
+        name +
+        '@' +
+        indexOf(c.deviceId) +
+        ':' +
+        c.target +
+        ':' +
+        (c.interface === undefined ? '' : machine.ports.findIndex((p) => p.interface === c.interface)) +
+        ',';
     }
     const hit = this.byKey.get(key);
     if (hit) {
@@ -182,7 +195,15 @@ export class EquivalenceCache {
       this.hits++;
       return hit;
     }
-    const cls = new ClassEntry(this.classes.length, key, chain.map((m) => m.name), this, machine, [...chain], { statics: statics.length, shape: shape.length, traffic: traffic.length });
+    const cls = new ClassEntry(
+      this.classes.length,
+      key,
+      chain.map((m) => m.name),
+      this,
+      machine,
+      [...chain],
+      { statics: statics.length, shape: shape.length, traffic: traffic.length },
+    );
     this.classes.push(cls);
     this.byKey.set(key, cls);
     return cls;
@@ -201,7 +222,12 @@ export class EquivalenceCache {
       statics = staticFilter(chain, devices, ports, devices.length - 1);
       this.statics.set(key, statics);
     }
-    const traffic = rowTraffic(machine, chain, ports, ports.map((p) => this.enteringOf(p, chain)));
+    const traffic = rowTraffic(
+      machine,
+      chain,
+      ports,
+      ports.map((p) => this.enteringOf(p, chain)),
+    );
     return relaxedCost(machine, chain, devices, ports, statics, traffic);
   }
 
@@ -263,7 +289,12 @@ export class EquivalenceCache {
         layout = filterLayout(machine, chain, devices, ports, statics);
         this.layouts.set(keys.shape, layout);
       }
-      const traffic = rowTraffic(machine, chain, ports, ports.map((p) => this.enteringOf(p, chain)));
+      const traffic = rowTraffic(
+        machine,
+        chain,
+        ports,
+        ports.map((p) => this.enteringOf(p, chain)),
+      );
       tf = trafficFilter(machine, chain, devices, ports, statics, traffic, layout);
       if (share) this.filters.set(keys.traffic, tf);
     }

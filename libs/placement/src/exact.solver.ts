@@ -90,7 +90,10 @@ export function chainRelaxedAssignment(p: MachineProblem, lb: ChainBound): Assig
     const here = lb.at(i, stage);
     for (let k = 0; k < p.candidates[i].length; k++) {
       const c = p.candidates[i][k];
-      if (follows(stage, c.stage, p.allowed) && Math.abs(c.cost + lb.at(i + 1, stateAfter(p, i, c.stage)) - here) <= EPS * (1 + Math.abs(here))) {
+      if (
+        follows(stage, c.stage, p.allowed) &&
+        Math.abs(c.cost + lb.at(i + 1, stateAfter(p, i, c.stage)) - here) <= EPS * (1 + Math.abs(here))
+      ) {
         pick = k;
         break;
       }

@@ -27,7 +27,10 @@ export interface FleetPlan {
   stats: { machines: number; classes: number; solves: number; cacheHits: number; infeasibleMachines: number; seconds: number };
 }
 
-export function matchesSelector(m: Pick<PlacementMachine, "zone" | "pool" | "hostname" | "tags"> & Partial<PlacementMachine>, s: MachineSelector): boolean {
+export function matchesSelector(
+  m: Pick<PlacementMachine, 'zone' | 'pool' | 'hostname' | 'tags'> & Partial<PlacementMachine>,
+  s: MachineSelector,
+): boolean {
   if (s.zones?.length && !s.zones.includes(m.zone)) return false;
   if (s.pools?.length && !s.pools.includes(m.pool)) return false;
   if (s.hostnames?.length && !s.hostnames.includes(m.hostname)) return false;
@@ -46,7 +49,11 @@ function modulesKey(mods: readonly PlacementModule[]): string {
   return mods.map((m) => `${m.name}@${m.version}`).join(',');
 }
 
-export function planFleet(machines: readonly PlacementMachine[], modules: readonly PlacementModule[], opts: FleetPlanOptions = {}): FleetPlan {
+export function planFleet(
+  machines: readonly PlacementMachine[],
+  modules: readonly PlacementModule[],
+  opts: FleetPlanOptions = {},
+): FleetPlan {
   const t0 = performance.now();
   const cache = new EquivalenceCache(opts);
   const base = sortChain(modules.filter((m) => !m.scope));

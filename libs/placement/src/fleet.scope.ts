@@ -108,7 +108,15 @@ function milpSelect(inp: SelectionInput, cols: { h: number; mask: number; delta:
   const obj = cols.map((c, i) => `${c.delta < 0 ? '-' : '+'} ${num(Math.abs(c.delta))} ${name(i)}`);
   const objLines: string[] = [];
   for (let i = 0; i < obj.length; i += 8) objLines.push(obj.slice(i, i + 8).join(' '));
-  const lp = ['Minimize', ` obj: ${objLines.join('\n   ') || '0 z_none'}`, 'Subject To', ...rows.map(wrap), 'Binary', ...chunks(cols.map((_, i) => name(i))), 'End'].join('\n');
+  const lp = [
+    'Minimize',
+    ` obj: ${objLines.join('\n   ') || '0 z_none'}`,
+    'Subject To',
+    ...rows.map(wrap),
+    'Binary',
+    ...chunks(cols.map((_, i) => name(i))),
+    'End',
+  ].join('\n');
   const res = inp.highs!.solve(lp, EXACT_OPTIONS);
   if (res.Status !== 'Optimal') return null;
   const maskOf = new Int32Array(inp.machines.length);
@@ -117,8 +125,13 @@ function milpSelect(inp: SelectionInput, cols: { h: number; mask: number; delta:
   const placements = inp.scoped.map((m, j): ScopedPlacement => {
     const mine = chosen.filter((c) => c.mask & (1 << j));
     return {
-      module: m.name, requested: inp.demands[j].replicas, perReplicaPps: inp.demands[j].pps, maxPerZone: m.scope!.maxPerZone ?? null,
-      replicas: mine.map((c) => replica(inp.machines[c.h])), feasible: true, solver: 'milp',
+      module: m.name,
+      requested: inp.demands[j].replicas,
+      perReplicaPps: inp.demands[j].pps,
+      maxPerZone: m.scope!.maxPerZone ?? null,
+      replicas: mine.map((c) => replica(inp.machines[c.h])),
+      feasible: true,
+      solver: 'milp',
       message: `${mine.length} replicas chosen by MILP (optimal over all machines and zone caps)`,
       // Joint subsets share their delta; attribute it to the first scoped module in the subset.
       cost: mine.reduce((s, c) => s + ((c.mask & ((1 << j) - 1)) === 0 ? c.delta : 0), 0),
@@ -143,19 +156,40 @@ function replica(m: PlacementMachine): ScopedReplica {
 function greedySelect(inp: SelectionInput, base: (h: number) => number): Selection {
   const maskOf = new Int32Array(inp.machines.length);
   const current = new Float64Array(inp.machines.length).fill(NaN);
-  const byDelta = (a: { h: number; delta: number }, b: { h: number; delta: number }) => a.delta - b.delta || (inp.machines[a.h].hostname < inp.machines[b.h].hostname ? -1 : 1);
+  const byDelta = (a: { h: number; delta: number }, b: { h: number; delta: number }) =>
+    a.delta - b.delta || (inp.machines[a.h].hostname < inp.machines[b.h].hostname ? -1 : 1);
   const placements = inp.scoped.map((m, j): ScopedPlacement => {
     const want = inp.demands[j].replicas;
     const k = m.scope!.maxPerZone ?? Infinity;
     const bit = 1 << j;
-    const common = { module: m.name, requested: want, perReplicaPps: inp.demands[j].pps, maxPerZone: m.scope!.maxPerZone ?? null, solver: 'heuristic' as const };
+    const common = {
+      module: m.name,
+      requested: want,
+      perReplicaPps: inp.demands[j].pps,
+      maxPerZone: m.scope!.maxPerZone ?? null,
+      solver: 'heuristic' as const,
+    };
     const eligible = inp.eligible[j];
     const zonesOf = new Set(eligible.map((h) => inp.machines[h].zone));
     if (eligible.length < want) {
-      return { ...common, replicas: [], feasible: false, constraint: 'selector', cost: 0, message: `selector matches ${eligible.length} machines, ${want} replicas requested` };
+      return {
+        ...common,
+        replicas: [],
+        feasible: false,
+        constraint: 'selector',
+        cost: 0,
+        message: `selector matches ${eligible.length} machines, ${want} replicas requested`,
+      };
     }
     if (zonesOf.size * k < want) {
-      return { ...common, replicas: [], feasible: false, constraint: 'maxPerZone', cost: 0, message: `${zonesOf.size} zones x at most ${k} per zone < ${want} replicas` };
+      return {
+        ...common,
+        replicas: [],
+        feasible: false,
+        constraint: 'maxPerZone',
+        cost: 0,
+        message: `${zonesOf.size} zones x at most ${k} per zone < ${want} replicas`,
+      };
     }
     for (const h of eligible) if (Number.isNaN(current[h])) current[h] = base(h);
     const early = inp.lowerBoundOf ? cheapestFirst(inp, eligible, current, maskOf, bit, want, k, byDelta) : null;
@@ -165,7 +199,10 @@ function greedySelect(inp: SelectionInput, base: (h: number) => number): Selecti
         current[o.h] += o.delta;
       }
       return {
-        ...common, replicas: early.map((o) => replica(inp.machines[o.h])), feasible: true, cost: early.reduce((s, o) => s + o.delta, 0),
+        ...common,
+        replicas: early.map((o) => replica(inp.machines[o.h])),
+        feasible: true,
+        cost: early.reduce((s, o) => s + o.delta, 0),
         message: `${want} cheapest machines by added cost, at most ${Number.isFinite(k) ? k : 'any'} per zone${inp.scoped.length === 1 ? ' (exact for one scoped module)' : ''}`,
       };
     }
@@ -187,9 +224,10 @@ function greedySelect(inp: SelectionInput, base: (h: number) => number): Selecti
     }
     if (picked.length < want) {
       const constraint = options.length < want ? 'capacity' : 'maxPerZone';
-      const message = constraint === 'capacity'
-        ? `only ${options.length} of ${eligible.length} matching machines can run it next to their modules; ${want} replicas requested`
-        : `${options.length} machines could run it, but at most ${k} per zone leaves ${picked.length} < ${want}`;
+      const message =
+        constraint === 'capacity'
+          ? `only ${options.length} of ${eligible.length} matching machines can run it next to their modules; ${want} replicas requested`
+          : `${options.length} machines could run it, but at most ${k} per zone leaves ${picked.length} < ${want}`;
       return { ...common, replicas: [], feasible: false, constraint, cost: 0, message };
     }
     for (const o of picked) {
@@ -197,7 +235,10 @@ function greedySelect(inp: SelectionInput, base: (h: number) => number): Selecti
       current[o.h] += o.delta;
     }
     return {
-      ...common, replicas: picked.map((o) => replica(inp.machines[o.h])), feasible: true, cost: picked.reduce((s, o) => s + o.delta, 0),
+      ...common,
+      replicas: picked.map((o) => replica(inp.machines[o.h])),
+      feasible: true,
+      cost: picked.reduce((s, o) => s + o.delta, 0),
       message: `${want} cheapest machines by added cost, at most ${Number.isFinite(k) ? k : 'any'} per zone${inp.scoped.length === 1 ? ' (exact for one scoped module)' : ''}`,
     };
   });
@@ -212,7 +253,13 @@ function greedySelect(inp: SelectionInput, base: (h: number) => number): Selecti
  * hostnames repeat (the sort's tie-break would then depend on which machines were priced).
  */
 function cheapestFirst(
-  inp: SelectionInput, eligible: readonly number[], current: Float64Array, maskOf: Int32Array, bit: number, want: number, k: number,
+  inp: SelectionInput,
+  eligible: readonly number[],
+  current: Float64Array,
+  maskOf: Int32Array,
+  bit: number,
+  want: number,
+  k: number,
   byDelta: (a: { h: number; delta: number }, b: { h: number; delta: number }) => number,
 ): { h: number; delta: number }[] | null {
   const names = new Set<string>();

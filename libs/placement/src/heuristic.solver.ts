@@ -1,6 +1,15 @@
 import { follows, MachineProblem, START, stateAfter } from './machine.problem';
 import { Assignment, evaluate } from './plan.evaluate';
-import { branchAndBound, capacities, chainBound, chainRelaxedAssignment, doubleArray, filledArray, fits, SolveResult } from './exact.solver';
+import {
+  branchAndBound,
+  capacities,
+  chainBound,
+  chainRelaxedAssignment,
+  doubleArray,
+  filledArray,
+  fits,
+  SolveResult,
+} from './exact.solver';
 
 /**
  * Filter-and-score, the baseline the issue compares against: walk the chain, and for each module
@@ -45,7 +54,12 @@ export function filterAndScore(p: MachineProblem): { assignment: Assignment | nu
  * candidates, keeping every move that lowers the cost, until no move does (or `maxPasses`).
  * Only feasible assignments are accepted, so the result never costs more than the start.
  */
-export function localSearch(p: MachineProblem, start: Assignment, startCost: number, maxPasses = 20): { assignment: Assignment; cost: number } {
+export function localSearch(
+  p: MachineProblem,
+  start: Assignment,
+  startCost: number,
+  maxPasses = 20,
+): { assignment: Assignment; cost: number } {
   const a = Int32Array.from(start);
   let cost = startCost;
   const n = a.length;
@@ -110,7 +124,8 @@ export function heuristicSolve(p: MachineProblem): SolveResult {
   const starts: { assignment: Assignment; cost: number }[] = [];
   if (relaxed) {
     const e = evaluate(p, relaxed);
-    if (e.feasible && e.cost <= bound + 1e-12 * (1 + bound)) return { assignment: relaxed, cost: e.cost, lowerBound: bound, optimal: true, nodes: 0 };
+    if (e.feasible && e.cost <= bound + 1e-12 * (1 + bound))
+      return { assignment: relaxed, cost: e.cost, lowerBound: bound, optimal: true, nodes: 0 };
     if (e.feasible) starts.push({ assignment: relaxed, cost: e.cost });
   }
   const base = filterAndScore(p);
@@ -126,7 +141,13 @@ export function heuristicSolve(p: MachineProblem): SolveResult {
     const r = localSearch(p, s.assignment, s.cost);
     if (!best || r.cost < best.cost) best = r;
   }
-  return { assignment: best!.assignment, cost: best!.cost, lowerBound: bound, optimal: best!.cost <= bound + 1e-12 * (1 + bound), nodes: 0 };
+  return {
+    assignment: best!.assignment,
+    cost: best!.cost,
+    lowerBound: bound,
+    optimal: best!.cost <= bound + 1e-12 * (1 + bound),
+    nodes: 0,
+  };
 }
 
 /** Keep the relaxed plan's choices where they fit; elsewhere take the cheapest candidate that does. */

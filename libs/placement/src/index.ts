@@ -1,5 +1,19 @@
 export * from './placement.model';
-export { usageOf, costOf, latencyOf, tierOf, isFlowTarget, isHostTarget, flavoursOf, hostExtraNs, HOST_CPU_FLAVOUR, HOST_KERNEL_FLAVOUR, FLOW_OFFLOAD_LATENCY_US, DEFAULT_ARM_CORES, DEFAULT_ARM_SLOWDOWN } from './cost.model';
+export {
+  usageOf,
+  costOf,
+  latencyOf,
+  tierOf,
+  isFlowTarget,
+  isHostTarget,
+  flavoursOf,
+  hostExtraNs,
+  HOST_CPU_FLAVOUR,
+  HOST_KERNEL_FLAVOUR,
+  FLOW_OFFLOAD_LATENCY_US,
+  DEFAULT_ARM_CORES,
+  DEFAULT_ARM_SLOWDOWN,
+} from './cost.model';
 export type { Usage } from './cost.model';
 export { buildProblem, sortChain, devicesOf, trafficFor, follows } from './machine.problem';
 export { resolvePorts, chainRates, hookSlots, hookInterface, passOf, HOST_SLOTS_KEY } from './port.paths';

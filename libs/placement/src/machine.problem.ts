@@ -2,7 +2,15 @@ import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/do
 import { CostFigures, emptyUsage, figuresWith, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
 import { chainRates, PortPath, resolvePorts } from './port.paths';
 import { sortByCost, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
-import { CostBreakdown, PROGRAM_SWAP_SECONDS, PlacementDevice, PlacementMachine, PlacementModule, RejectCode, TrafficDemand } from './placement.model';
+import {
+  CostBreakdown,
+  PROGRAM_SWAP_SECONDS,
+  PlacementDevice,
+  PlacementMachine,
+  PlacementModule,
+  RejectCode,
+  TrafficDemand,
+} from './placement.model';
 
 /** One (device, flavour, target, hook) a row (a module on one port) may take, with its cost and resource use. */
 export interface Candidate {
@@ -132,7 +140,6 @@ export function stateAfter(p: MachineProblem, row: number, stage: number): numbe
   return row + 1 < p.chainStart.length && p.chainStart[row + 1] ? START : stage;
 }
 
-
 export function breakdownOf(c: Candidate): CostBreakdown {
   return (c.breakdown ??= breakdownFrom(c.figures));
 }
@@ -168,7 +175,13 @@ export function shownDeviceId(p: Pick<MachineProblem, 'devices' | 'hostDevice' |
  * One machine's problem from a traffic filter: a module the machine already runs has every
  * candidate but the one it runs on charged the program swap; the others are shared as they are.
  */
-export function problemFrom(machine: PlacementMachine, chain: PlacementModule[], devices: PlacementDevice[], ports: PortPath[], tf: TrafficFilter): MachineProblem {
+export function problemFrom(
+  machine: PlacementMachine,
+  chain: PlacementModule[],
+  devices: PlacementDevice[],
+  ports: PortPath[],
+  tf: TrafficFilter,
+): MachineProblem {
   const n = chain.length;
   const hostDevice = devices.length - 1;
   const candidates: (readonly Candidate[])[] = [];
@@ -192,19 +205,42 @@ export function problemFrom(machine: PlacementMachine, chain: PlacementModule[],
       continue;
     }
     const cands = o.sorted.map((c) => {
-      const moved = current.deviceId !== shownDeviceId(shape, c.deviceIndex, pi) || current.target !== c.target
-        || (current.interface !== undefined && current.interface !== ports[pi].interface);
+      const moved =
+        current.deviceId !== shownDeviceId(shape, c.deviceIndex, pi) ||
+        current.target !== c.target ||
+        (current.interface !== undefined && current.interface !== ports[pi].interface);
       const figures = refigure(m, c.figures, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
       return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined, asChosen: undefined };
     });
     candidates.push(sortByCost(cands));
   }
   const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
-  return { machine, devices, hostDevice, chain, ports, modules, rowPort, chainStart, allowed, traffic: tf.traffic, filter: tf, candidates, rejected, resources: tf.resources, switchCost: tf.switchCost };
+  return {
+    machine,
+    devices,
+    hostDevice,
+    chain,
+    ports,
+    modules,
+    rowPort,
+    chainStart,
+    allowed,
+    traffic: tf.traffic,
+    filter: tf,
+    candidates,
+    rejected,
+    resources: tf.resources,
+    switchCost: tf.switchCost,
+  };
 }
 
 /** Every row's traffic: per port, the chain's rates (the entering rate replaced by `entering` when given). */
-export function rowTraffic(machine: PlacementMachine, chain: readonly PlacementModule[], ports: readonly PortPath[], entering?: readonly TrafficDemand[]): TrafficDemand[] {
+export function rowTraffic(
+  machine: PlacementMachine,
+  chain: readonly PlacementModule[],
+  ports: readonly PortPath[],
+  entering?: readonly TrafficDemand[],
+): TrafficDemand[] {
   return ports.flatMap((p, i) => chainRates(machine, machine.ports[p.index], chain, entering?.[i] ?? p.entering));
 }
 
@@ -217,9 +253,14 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
   const devices = devicesOf(machine);
   const ports = resolvePorts(machine, chain);
   const statics = staticFilter(chain, devices, ports, devices.length - 1);
-  return problemFrom(machine, chain, devices, ports, trafficFilter(machine, chain, devices, ports, statics, rowTraffic(machine, chain, ports, entering)));
+  return problemFrom(
+    machine,
+    chain,
+    devices,
+    ports,
+    trafficFilter(machine, chain, devices, ports, statics, rowTraffic(machine, chain, ports, entering)),
+  );
 }
-
 
 /**
  * A lower bound on the cost of every plan of the problem these inputs build (problemFrom over
@@ -230,7 +271,11 @@ export function buildProblem(machine: PlacementMachine, modules: readonly Placem
  * uses it to skip building problems whose added cost cannot be among the cheapest.
  */
 export function relaxedCost(
-  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter,
+  machine: PlacementMachine,
+  chain: readonly PlacementModule[],
+  devices: readonly PlacementDevice[],
+  ports: readonly PortPath[],
+  statics: StaticFilter,
   traffic: readonly TrafficDemand[],
 ): number {
   const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
@@ -252,7 +297,8 @@ export function relaxedCost(
         usageOf(m, traffic[r], flavour, o.target, usage, o.extraNs);
         if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
         const stage = HOOK_POSITION[o.hook];
-        const cost = figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty)[6] + after[stage];
+        const cost =
+          figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty)[6] + after[stage];
         for (let s = 0; s < STATES; s++) if (cost < here[s] && allowed[s * STAGES + stage]) here[s] = cost;
       }
       [after, here] = [here, after];

@@ -8,7 +8,20 @@ import { bindDevices } from './plan.words';
 import { Assignment, evaluate } from './plan.evaluate';
 import { HighsSolver, milpSolve } from './milp.solver';
 import { blockedModules, DecisionTemplate, explain } from './plan.explain';
-import { Hop, InfeasibleModule, MachinePlan, ModulePlacement, PathPlan, PlacementMachine, PlacementModule, RefusalRule, RejectCode, Rejection, ruleOf, SolverKind } from './placement.model';
+import {
+  Hop,
+  InfeasibleModule,
+  MachinePlan,
+  ModulePlacement,
+  PathPlan,
+  PlacementMachine,
+  PlacementModule,
+  RefusalRule,
+  RejectCode,
+  Rejection,
+  ruleOf,
+  SolverKind,
+} from './placement.model';
 
 /** greedy: filter-and-score alone (the benchmark's baseline), no search, no proof. */
 export type SolverMode = 'auto' | 'exact' | 'heuristic' | 'greedy';
@@ -39,11 +52,25 @@ export interface MachineSolution {
 const DEFAULT_NODE_LIMIT = 200_000;
 
 /** The solution of `p` that takes `assignment` (a feasible one), with the figures its solver proved. */
-export function solutionOf(p: MachineProblem, assignment: Assignment, cost: number, lowerBound: number, optimal: boolean, solver: SolverKind): MachineSolution {
+export function solutionOf(
+  p: MachineProblem,
+  assignment: Assignment,
+  cost: number,
+  lowerBound: number,
+  optimal: boolean,
+  solver: SolverKind,
+): MachineSolution {
   return withPlan(p, assignment, cost, lowerBound, optimal, solver);
 }
 
-function withPlan(p: MachineProblem, assignment: Assignment, cost: number, lowerBound: number, optimal: boolean, solver: SolverKind): MachineSolution {
+function withPlan(
+  p: MachineProblem,
+  assignment: Assignment,
+  cost: number,
+  lowerBound: number,
+  optimal: boolean,
+  solver: SolverKind,
+): MachineSolution {
   const switches = new Map<number, string>();
   assignment.forEach((k, i) => {
     const c = p.candidates[i][k];
@@ -74,23 +101,48 @@ function diagnose(p: MachineProblem): { blocked: InfeasibleModule[]; complete: b
 }
 
 function diagnoseWith(p: MachineProblem, feasible: (q: MachineProblem) => boolean): InfeasibleModule[] {
-  const kinds: ('chain' | ResourceKind)[] = ['chain', 'hostCores', 'slots', 'throughput', 'arm', 'instructions', 'mapMemoryBytes', 'flowRules'];
+  const kinds: ('chain' | ResourceKind)[] = [
+    'chain',
+    'hostCores',
+    'slots',
+    'throughput',
+    'arm',
+    'instructions',
+    'mapMemoryBytes',
+    'flowRules',
+  ];
   const feasibleWithout = (ts: ('chain' | ResourceKind)[]) => feasible(ts.reduce(relaxed, p));
   const name = (t: 'chain' | ResourceKind) => (t === 'chain' ? 'chain_order' : t);
-  const what = (t: 'chain' | ResourceKind) => (t === 'chain'
-    ? 'the hook order on each port (DPU -> NIC -> driver XDP -> generic XDP, native and generic never on one netdev)'
-    : t === 'hostCores' ? `the host-core budget (${p.machine.hostCoreBudget} cores)` : `the shared device ${t}`);
+  const what = (t: 'chain' | ResourceKind) =>
+    t === 'chain'
+      ? 'the hook order on each port (DPU -> NIC -> driver XDP -> generic XDP, native and generic never on one netdev)'
+      : t === 'hostCores'
+        ? `the host-core budget (${p.machine.hostCoreBudget} cores)`
+        : `the shared device ${t}`;
   for (const t of kinds) {
-    if (feasibleWithout([t])) return p.chain.map((m) => ({ module: m.name, constraint: name(t), message: `every module fits alone, but together they break ${what(t)}` }));
+    if (feasibleWithout([t]))
+      return p.chain.map((m) => ({
+        module: m.name,
+        constraint: name(t),
+        message: `every module fits alone, but together they break ${what(t)}`,
+      }));
   }
   for (let i = 0; i < kinds.length; i++) {
     for (let j = i + 1; j < kinds.length; j++) {
       if (!feasibleWithout([kinds[i], kinds[j]])) continue;
       const constraint = `${name(kinds[i])}+${name(kinds[j])}`;
-      return p.chain.map((m) => ({ module: m.name, constraint, message: `together the modules break ${what(kinds[i])} and ${what(kinds[j])}; relaxing either alone is not enough` }));
+      return p.chain.map((m) => ({
+        module: m.name,
+        constraint,
+        message: `together the modules break ${what(kinds[i])} and ${what(kinds[j])}; relaxing either alone is not enough`,
+      }));
     }
   }
-  return p.chain.map((m) => ({ module: m.name, constraint: 'capacity', message: 'no combination of hooks satisfies the shared capacities and hook order together' }));
+  return p.chain.map((m) => ({
+    module: m.name,
+    constraint: 'capacity',
+    message: 'no combination of hooks satisfies the shared capacities and hook order together',
+  }));
 }
 
 /**
@@ -103,8 +155,16 @@ function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity
   const blocked = blockedModules(p);
   const d = blocked.length ? { blocked, complete: true } : diagnose(p);
   const s: MachineSolution = {
-    feasible: false, assignment: null, cost: Infinity, lowerBound, optimal: true, solver, problem: p, decisions: [],
-    infeasible: d.blocked, flavourSwitches: [],
+    feasible: false,
+    assignment: null,
+    cost: Infinity,
+    lowerBound,
+    optimal: true,
+    solver,
+    problem: p,
+    decisions: [],
+    infeasible: d.blocked,
+    flavourSwitches: [],
   };
   if (proven && d.complete) costIndependent.add(s);
   return s;
@@ -117,14 +177,21 @@ function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity
  */
 export function infeasibleAs(p: MachineProblem, prior: MachineSolution): MachineSolution | null {
   if (!costIndependent.has(prior)) return null;
-  const s: MachineSolution = { ...prior, problem: p, decisions: [], infeasible: prior.infeasible.map((x) => ({ ...x })), flavourSwitches: [] };
+  const s: MachineSolution = {
+    ...prior,
+    problem: p,
+    decisions: [],
+    infeasible: prior.infeasible.map((x) => ({ ...x })),
+    flavourSwitches: [],
+  };
   costIndependent.add(s);
   return s;
 }
 
 export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): MachineSolution {
   const mode = opts.solver ?? 'auto';
-  if (p.candidates.some((c) => c.length === 0)) return infeasible(p, mode === 'heuristic' || mode === 'greedy' ? 'heuristic' : 'exact', Infinity, true);
+  if (p.candidates.some((c) => c.length === 0))
+    return infeasible(p, mode === 'heuristic' || mode === 'greedy' ? 'heuristic' : 'exact', Infinity, true);
   if (mode === 'greedy') {
     const g = filterAndScore(p);
     if (!g.assignment) return infeasible(p, 'heuristic', chainBound(p).root);
@@ -148,8 +215,12 @@ export function solveProblem(p: MachineProblem, opts: SolveOptions = {}): Machin
     if (e.feasible && e.cost <= bound + 1e-12 * (1 + bound)) return withPlan(p, relaxed, e.cost, e.cost, true, 'exact');
   }
   const seed = filterAndScore(p);
-  const nodeLimit = mode === 'exact' ? Infinity : opts.nodeLimit ?? DEFAULT_NODE_LIMIT;
-  const bb = branchAndBound(p, { nodeLimit, lb, incumbent: seed.assignment ? { assignment: seed.assignment, cost: seed.cost } : undefined });
+  const nodeLimit = mode === 'exact' ? Infinity : (opts.nodeLimit ?? DEFAULT_NODE_LIMIT);
+  const bb = branchAndBound(p, {
+    nodeLimit,
+    lb,
+    incumbent: seed.assignment ? { assignment: seed.assignment, cost: seed.cost } : undefined,
+  });
   if (bb.optimal) {
     if (!bb.assignment) return infeasible(p, 'exact', Infinity, true);
     return withPlan(p, bb.assignment, bb.cost, bb.cost, true, 'exact');
@@ -178,7 +249,12 @@ export function decisionsOf(s: MachineSolution): DecisionTemplate[] {
  * Turn a class solution into one machine's plan: that machine's device ids and interface names,
  * and the rates it really sees (the class may have been solved at its traffic bucket's edge).
  */
-export function materialise(machine: PlacementMachine, deviceIds: readonly string[], s: MachineSolution, keepDecisions = true): MachinePlan {
+export function materialise(
+  machine: PlacementMachine,
+  deviceIds: readonly string[],
+  s: MachineSolution,
+  keepDecisions = true,
+): MachinePlan {
   const p = s.problem;
   const ids = { devices: deviceIds.map((id) => ({ id })) as never, hostDevice: p.hostDevice, ports: p.ports };
   // What each port's modules really see, computed once per port (not per hop).
@@ -187,7 +263,15 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
     const port = machine.ports[pp.index];
     const rates = ratesOf[pi];
     const entering = rates[0] ?? pp.entering;
-    return { ingress: { interface: port.interface, deviceId: pp.card >= 0 ? deviceIds[pp.card] : '', pps: entering.pps, meanPacketBytes: entering.meanPacketBytes }, hops: [] };
+    return {
+      ingress: {
+        interface: port.interface,
+        deviceId: pp.card >= 0 ? deviceIds[pp.card] : '',
+        pps: entering.pps,
+        meanPacketBytes: entering.meanPacketBytes,
+      },
+      hops: [],
+    };
   });
   const placements: Record<string, ModulePlacement> = {};
   const namesOf = p.ports.map((_, pi) => {
@@ -199,7 +283,7 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
     const n = p.chain.length;
     // A solution read once (a class of one machine) is explained without keeping the explanation:
     // a fleet plan of distinct machines would otherwise hold every machine's reasons until it dies.
-    const decisions = keepDecisions ? decisionsOf(s) : s.decisions ?? (s.assignment ? explain(p, s.assignment) : []);
+    const decisions = keepDecisions ? decisionsOf(s) : (s.decisions ?? (s.assignment ? explain(p, s.assignment) : []));
     for (const d of decisions) {
       const pi = p.rowPort[d.row];
       const port = machine.ports[p.ports[pi].index];
@@ -210,15 +294,42 @@ export function materialise(machine: PlacementMachine, deviceIds: readonly strin
       const rejected: Rejection[] = new Array(d.rejected.length);
       for (let j = 0; j < d.rejected.length; j++) {
         const r = d.rejected[j];
-        rejected[j] = new BoundRejection(shownDeviceId(ids, r.deviceIndex, pi), r.target, r.hook, hookInterface(r.hook, port.interface, onPort), ruleOf(r.code), r.code, r, names);
+        rejected[j] = new BoundRejection(
+          shownDeviceId(ids, r.deviceIndex, pi),
+          r.target,
+          r.hook,
+          hookInterface(r.hook, port.interface, onPort),
+          ruleOf(r.code),
+          r.code,
+          r,
+          names,
+        );
       }
       const reasons = d.reasons.map((r) => bindDevices(r, names));
       const hop: Hop = {
-        module: d.module, target: d.target, deviceId, interface: hookInterface(d.hook, port.interface, onPort), hook: d.hook, position: HOOK_POSITION[d.hook],
-        port: onPort, profileId: d.profileId, pps: ratesOf[pi][d.row % n]?.pps ?? 0, costBreakdown: d.costBreakdown, reasons, rejected,
+        module: d.module,
+        target: d.target,
+        deviceId,
+        interface: hookInterface(d.hook, port.interface, onPort),
+        hook: d.hook,
+        position: HOOK_POSITION[d.hook],
+        port: onPort,
+        profileId: d.profileId,
+        pps: ratesOf[pi][d.row % n]?.pps ?? 0,
+        costBreakdown: d.costBreakdown,
+        reasons,
+        rejected,
       };
       paths[pi].hops.push(hop);
-      placements[d.module] ??= { module: d.module, deviceId, target: d.target, profileId: d.profileId, costBreakdown: d.costBreakdown, reasons, rejected };
+      placements[d.module] ??= {
+        module: d.module,
+        deviceId,
+        target: d.target,
+        profileId: d.profileId,
+        costBreakdown: d.costBreakdown,
+        reasons,
+        rejected,
+      };
     }
   }
   return {
@@ -274,5 +385,9 @@ class BoundRejection implements Rejection {
 /** Plan one machine on its own (no equivalence-class cache, no fleet-scoped coupling). */
 export function planMachine(machine: PlacementMachine, modules: readonly PlacementModule[], opts: SolveOptions = {}): MachinePlan {
   const p = buildProblem(machine, modules);
-  return materialise(machine, p.devices.map((d) => d.id), solveProblem(p, opts));
+  return materialise(
+    machine,
+    p.devices.map((d) => d.id),
+    solveProblem(p, opts),
+  );
 }

@@ -3,7 +3,10 @@ import type { Assignment } from './plan.evaluate';
 
 /** The part of the `highs` package API this library uses (one-shot CPLEX LP solve). */
 export interface HighsSolver {
-  solve(lp: string, options?: Record<string, unknown>): {
+  solve(
+    lp: string,
+    options?: Record<string, unknown>,
+  ): {
     Status: string;
     ObjectiveValue: number;
     Columns: Record<string, { Primal: number }>;
@@ -91,9 +94,12 @@ export function machineMilp(p: MachineProblem): MachineMilp {
     ];
     if (parts.some(([c]) => c !== 0)) rows.push(` chain_${i}: ${terms(parts)} <= 0`);
     // Pairs of positions the port's transition table forbids that the order row does not: x_a + x_b <= 1.
-    p.candidates[i].forEach((a, ka) => p.candidates[i + 1].forEach((b, kb) => {
-      if (b.stage >= a.stage && !p.allowed[a.stage * STAGES + b.stage]) rows.push(` ex_${i}_${ka}_${kb}: ${x[i][ka]} + ${x[i + 1][kb]} <= 1`);
-    }));
+    p.candidates[i].forEach((a, ka) =>
+      p.candidates[i + 1].forEach((b, kb) => {
+        if (b.stage >= a.stage && !p.allowed[a.stage * STAGES + b.stage])
+          rows.push(` ex_${i}_${ka}_${kb}: ${x[i][ka]} + ${x[i + 1][kb]} <= 1`);
+      }),
+    );
   }
   rowsByRes.forEach((parts, r) => {
     if (parts.length > 0 && p.resources[r].capacity > 0) rows.push(` res_${r}: ${terms(parts)} <= 1`);
@@ -125,8 +131,10 @@ export function milpSolve(highs: HighsSolver, p: MachineProblem): MilpResult {
   const res = highs.solve(lp, EXACT_OPTIONS);
   if (res.Status !== 'Optimal') return { assignment: null, cost: Infinity, status: res.Status };
   const a = new Int32Array(p.modules.length).fill(-1);
-  x.forEach((cols, i) => cols.forEach((name, k) => {
-    if ((res.Columns[name]?.Primal ?? 0) > 0.5) a[i] = k;
-  }));
+  x.forEach((cols, i) =>
+    cols.forEach((name, k) => {
+      if ((res.Columns[name]?.Primal ?? 0) > 0.5) a[i] = k;
+    }),
+  );
   return { assignment: a, cost: res.ObjectiveValue, status: res.Status };
 }

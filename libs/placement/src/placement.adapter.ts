@@ -21,12 +21,21 @@ export function flavourFromProfile(p: FirmwareProfile): DeviceFlavour {
  * `allowFlavourSwitch`) the other firmware flavours of the same hardware, each switchable at the
  * cost of its flash. Unprofiled devices come back null (never placed on).
  */
-export function placementDevice(device: Pick<Device, 'id' | 'kind' | 'profileId'> & { interfaces?: string[] }, profiles: readonly FirmwareProfile[], allowFlavourSwitch = true): PlacementDevice | null {
+export function placementDevice(
+  device: Pick<Device, 'id' | 'kind' | 'profileId'> & { interfaces?: string[] },
+  profiles: readonly FirmwareProfile[],
+  allowFlavourSwitch = true,
+): PlacementDevice | null {
   const current = device.profileId ? profiles.find((p) => p.id === device.profileId) : undefined;
   if (!current) return null;
   const family = current.flavourOf ?? current.id;
   const others = allowFlavourSwitch
     ? profiles.filter((p) => p.id !== current.id && (p.id === family || p.flavourOf === family)).sort((a, b) => (a.id < b.id ? -1 : 1))
     : [];
-  return { id: device.id, kind: device.kind, flavours: [current, ...others].map(flavourFromProfile), interfaces: [...(device.interfaces ?? [])] };
+  return {
+    id: device.id,
+    kind: device.kind,
+    flavours: [current, ...others].map(flavourFromProfile),
+    interfaces: [...(device.interfaces ?? [])],
+  };
 }

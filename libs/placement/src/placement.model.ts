@@ -184,31 +184,29 @@ export interface PlacementMachine {
 // ---------- output ----------
 
 export type RejectCode =
-  | 'verifier'
-  | 'no_verdict'
-  | 'pin'
-  | 'latency'
-  | 'throughput'
-  | 'capacity'
-  | 'chain_order'
-  | 'exclusive'
-  | 'slots'
-  | 'flavour'
-  | 'cost';
+  'verifier' | 'no_verdict' | 'pin' | 'latency' | 'throughput' | 'capacity' | 'chain_order' | 'exclusive' | 'slots' | 'flavour' | 'cost';
 
 /** The rule behind a refusal, as `explain` names it. */
 export type RefusalRule = 'order' | 'exclusivity' | 'slots' | 'profile_limit' | 'capacity' | 'firmware' | 'pin' | 'cost';
 
 export function ruleOf(code: RejectCode): RefusalRule {
   switch (code) {
-    case 'chain_order': return 'order';
-    case 'exclusive': return 'exclusivity';
-    case 'slots': return 'slots';
-    case 'capacity': return 'capacity';
-    case 'flavour': return 'firmware';
-    case 'pin': return 'pin';
-    case 'cost': return 'cost';
-    default: return 'profile_limit';
+    case 'chain_order':
+      return 'order';
+    case 'exclusive':
+      return 'exclusivity';
+    case 'slots':
+      return 'slots';
+    case 'capacity':
+      return 'capacity';
+    case 'flavour':
+      return 'firmware';
+    case 'pin':
+      return 'pin';
+    case 'cost':
+      return 'cost';
+    default:
+      return 'profile_limit';
   }
 }
 

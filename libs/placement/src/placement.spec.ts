@@ -18,30 +18,58 @@ const ALL: Record<string, Target[]> = {
 };
 
 function verdicts(refuse: Partial<Record<string, Target[]>> = {}): Record<string, PlacementVerdict> {
-  return Object.fromEntries(Object.entries(ALL).map(([id, ts]) => {
-    const no = refuse[id] ?? [];
-    return [id, { acceptedTargets: ts.filter((t) => !no.includes(t)), reasons: no.map((t) => ({ code: 'helper', message: 'helper bpf_redirect (23) not allowed by the profile', target: t })) }];
-  }));
+  return Object.fromEntries(
+    Object.entries(ALL).map(([id, ts]) => {
+      const no = refuse[id] ?? [];
+      return [
+        id,
+        {
+          acceptedTargets: ts.filter((t) => !no.includes(t)),
+          reasons: no.map((t) => ({ code: 'helper', message: 'helper bpf_redirect (23) not allowed by the profile', target: t })),
+        },
+      ];
+    }),
+  );
 }
 
 function mod(name: string, chainPosition: number, over: Partial<PlacementModule> = {}): PlacementModule {
   return {
-    name, version: '1.0.0', chainPosition, traffic: { pps: 2_000_000, meanPacketBytes: 256 }, latencyBudgetUs: 10, prefer: 'auto',
-    hostNsPerPacket: 60, costEstimated: false, instructions: 300, mapMemoryBytes: 1_000_000, verdicts: verdicts(), ...over,
+    name,
+    version: '1.0.0',
+    chainPosition,
+    traffic: { pps: 2_000_000, meanPacketBytes: 256 },
+    latencyBudgetUs: 10,
+    prefer: 'auto',
+    hostNsPerPacket: 60,
+    costEstimated: false,
+    instructions: 300,
+    mapMemoryBytes: 1_000_000,
+    verdicts: verdicts(),
+    ...over,
   };
 }
 
 function machine(sys: string, devices: PlacementDevice[], ingress: string[], over: Partial<PlacementMachine> = {}): PlacementMachine {
   return {
-    systemId: sys, hostname: `host-${sys}`, zone: 'zone-a', pool: 'edge', tags: [], hostCores: 64, hostCoreBudget: 8, devices,
-    ports: ingress.map((i) => ({ interface: i })), currentPlacement: {}, ...over,
+    systemId: sys,
+    hostname: `host-${sys}`,
+    zone: 'zone-a',
+    pool: 'edge',
+    tags: [],
+    hostCores: 64,
+    hostCoreBudget: 8,
+    devices,
+    ports: ingress.map((i) => ({ interface: i })),
+    currentPlacement: {},
+    ...over,
   };
 }
 
 const agilio = (sys: string) => catalogDevice(`${sys}/ens1f0`, 'smartnic', 'netronome-agilio-cx-bpf-2.1', false, ['ens1f0', 'ens1f1']);
 const x710 = (sys: string) => catalogDevice(`${sys}/ens2f0`, 'nic', 'intel-x710-9.20', false, ['ens2f0', 'ens2f1']);
 const bf2 = (sys: string) => catalogDevice(`${sys}/ens3f0np0`, 'dpu', 'nvidia-bluefield-2-24.35', false, ['ens3f0np0', 'ens3f1np1']);
-const hops = (plan: MachinePlan, iface: string) => plan.paths.find((p) => p.ingress.interface === iface)!.hops.map((h) => `${h.module}@${h.hook}:${h.interface}`);
+const hops = (plan: MachinePlan, iface: string) =>
+  plan.paths.find((p) => p.ingress.interface === iface)!.hops.map((h) => `${h.module}@${h.hook}:${h.interface}`);
 
 describe('paths per ingress port', () => {
   it('keeps the whole chain on the port traffic enters: nfp offload for the first module, generic XDP on the same netdev after it', () => {
@@ -125,20 +153,29 @@ describe('several modules on one hook', () => {
     expect(plan.paths[0].hops[1].rejected.find((r) => r.hook === 'xdp-generic')).toMatchObject({ rule: 'exclusivity' });
   });
 
-  it('with an agent that loads one chain per device port, a port\'s modules on the card\'s hardware share one hook', () => {
+  it("with an agent that loads one chain per device port, a port's modules on the card's hardware share one hook", () => {
     const m = machine('o2', [bf2('o2')], ['ens3f1np1'], { hostCoreBudget: 0.05 });
-    const mods = [mod('acl', 0, { flowRules: 100 }), mod('lb', 1, { verdicts: verdicts({ 'nvidia-bluefield-2-24.35': ['dpu-flow-offload'] }), latencyBudgetUs: 20 })];
+    const mods = [
+      mod('acl', 0, { flowRules: 100 }),
+      mod('lb', 1, { verdicts: verdicts({ 'nvidia-bluefield-2-24.35': ['dpu-flow-offload'] }), latencyBudgetUs: 20 }),
+    ];
     const free = planMachine({ ...m, systemId: 'o1' }, mods);
     expect(hops(free, 'ens3f1np1')).toEqual(['acl@dpu-flow:p1', 'lb@dpu-xdp:p1']);
     const one = planMachine({ ...m, oneChainPerPort: true }, mods);
     expect(hops(one, 'ens3f1np1')).toEqual(['acl@dpu-xdp:p1', 'lb@dpu-xdp:p1']);
-    expect(one.paths[0].hops[0].rejected.find((r) => r.hook === 'dpu-flow')).toMatchObject({ rule: 'exclusivity', message: expect.stringContaining('one chain per device port') });
+    expect(one.paths[0].hops[0].rejected.find((r) => r.hook === 'dpu-flow')).toMatchObject({
+      rule: 'exclusivity',
+      message: expect.stringContaining('one chain per device port'),
+    });
     expect(validatePlan({ ...m, oneChainPerPort: true }, mods, free).map((v) => v.constraint)).toEqual(['exclusivity']);
   });
 
-  it('driver XDP is the host kernel\'s chain, apart from the card\'s: flow rules on a ConnectX port and native XDP behind them', () => {
+  it("driver XDP is the host kernel's chain, apart from the card's: flow rules on a ConnectX port and native XDP behind them", () => {
     const cx6 = (sys: string) => catalogDevice(`${sys}/ens1f0`, 'smartnic', 'mellanox-connectx-6dx-22.39', false, ['ens1f0', 'ens1f1']);
-    const mods = [mod('acl', 0, { flowRules: 100 }), mod('lb', 1, { verdicts: verdicts({ 'mellanox-connectx-6dx-22.39': ['nic-flow-offload'] }) })];
+    const mods = [
+      mod('acl', 0, { flowRules: 100 }),
+      mod('lb', 1, { verdicts: verdicts({ 'mellanox-connectx-6dx-22.39': ['nic-flow-offload'] }) }),
+    ];
     const m = machine('o3', [cx6('o3')], ['ens1f0'], { oneChainPerPort: true });
     const plan = planMachine(m, mods);
     expect(hops(plan, 'ens1f0')).toEqual(['acl@nic-flow:ens1f0', 'lb@xdp-native:ens1f0']);
@@ -173,7 +210,8 @@ describe('rates and cost', () => {
     expect(native.hook).toBe('xdp-native');
     // The chain's last host hop pays the receive cost of every packet it sees: (40 + 30) ns at 1 Mpps.
     expect(native.costBreakdown.hostCores).toBeCloseTo(0.07, 9);
-    const generic = planMachine(machine('c2', [withCosts('c2')], ['ens2f0']), [{ ...one[0], pin: 'host-xdp-generic' as Target }]).paths[0].hops[0];
+    const generic = planMachine(machine('c2', [withCosts('c2')], ['ens2f0']), [{ ...one[0], pin: 'host-xdp-generic' as Target }]).paths[0]
+      .hops[0];
     expect(generic.costBreakdown.hostCores).toBeCloseTo(0.16, 9);
   });
 });
@@ -183,19 +221,28 @@ describe('the validator on hand-written violating plans', () => {
   const mods = [mod('a', 0), mod('b', 1)];
   const good = planMachine(m, mods);
   const hop = (module: string, over: Partial<Hop>): Hop => ({ ...good.paths[0].hops[0], module, ...over });
-  const native = (module: string) => hop(module, { target: 'host-xdp-native', hook: 'xdp-native', position: 4, deviceId: 'v1/ens2f0', interface: 'ens2f0', port: 0 });
-  const generic = (module: string) => hop(module, { target: 'host-xdp-generic', hook: 'xdp-generic', position: 5, deviceId: 'v1/ens2f0', interface: 'ens2f0', port: 0 });
+  const native = (module: string) =>
+    hop(module, { target: 'host-xdp-native', hook: 'xdp-native', position: 4, deviceId: 'v1/ens2f0', interface: 'ens2f0', port: 0 });
+  const generic = (module: string) =>
+    hop(module, { target: 'host-xdp-generic', hook: 'xdp-generic', position: 5, deviceId: 'v1/ens2f0', interface: 'ens2f0', port: 0 });
   const withHops = (...hs: Hop[]): MachinePlan => ({ ...good, paths: [{ ...good.paths[0], hops: hs }] });
   const rules = (p: MachinePlan) => [...new Set(validatePlan(m, mods, p).map((v) => v.constraint))].sort();
 
-  it('accepts the solver\'s plan', () => {
+  it("accepts the solver's plan", () => {
     expect(hops(good, 'ens2f0')).toEqual(['a@xdp-native:ens2f0', 'b@xdp-native:ens2f0']);
     expect(validatePlan(m, mods, good)).toEqual([]);
   });
 
-  it('split chain: a module missing from the port, or run on another port\'s card', () => {
+  it("split chain: a module missing from the port, or run on another port's card", () => {
     expect(rules(withHops(native('a')))).toEqual(['split_chain']);
-    const offPath = hop('b', { target: 'nic-xdp-offload', hook: 'nic-xdp-offload', position: 3, deviceId: 'v1/ens1f0', interface: 'ens1f0', port: 0 });
+    const offPath = hop('b', {
+      target: 'nic-xdp-offload',
+      hook: 'nic-xdp-offload',
+      position: 3,
+      deviceId: 'v1/ens1f0',
+      interface: 'ens1f0',
+      port: 0,
+    });
     expect(rules(withHops(native('a'), offPath))).toEqual(['order', 'position']);
   });
 
@@ -208,29 +255,41 @@ describe('the validator on hand-written violating plans', () => {
     expect(rules(withHops(native('a'), generic('b')))).toEqual(['exclusivity']);
   });
 
-  it('more modules than a hook\'s slots', () => {
+  it("more modules than a hook's slots", () => {
     const tight = { ...m, hookSlots: { 'v1/ens2f0': { 'xdp-native': 1 } } };
     expect(validatePlan(tight, mods, withHops(native('a'), native('b'))).map((v) => v.constraint)).toEqual(['slots']);
   });
 
   it('a hop on a port without traffic', () => {
-    const extra = { ingress: { interface: 'ens2f1', deviceId: 'v1/ens2f0', pps: 0, meanPacketBytes: 64 }, hops: [native('a'), native('b')].map((h) => ({ ...h, interface: 'ens2f1', port: 1 })) };
+    const extra = {
+      ingress: { interface: 'ens2f1', deviceId: 'v1/ens2f0', pps: 0, meanPacketBytes: 64 },
+      hops: [native('a'), native('b')].map((h) => ({ ...h, interface: 'ens2f1', port: 1 })),
+    };
     expect(rules({ ...good, paths: [...good.paths, extra] })).toEqual(['no_traffic']);
   });
 
   it('a refused target, and a capacity broken at the real traffic', () => {
     const refused = { ...m };
-    const noNative = [mod('a', 0, { verdicts: verdicts({ 'intel-x710-9.20': ['host-xdp-native'], 'host-kernel': ['host-xdp-native'] }) }), mod('b', 1)];
+    const noNative = [
+      mod('a', 0, { verdicts: verdicts({ 'intel-x710-9.20': ['host-xdp-native'], 'host-kernel': ['host-xdp-native'] }) }),
+      mod('b', 1),
+    ];
     expect(validatePlan(refused, noNative, good).map((v) => v.constraint)).toEqual(['verifier']);
     expect(validatePlan({ ...m, hostCoreBudget: 0.01 }, mods, good).map((v) => v.constraint)).toEqual(['capacity']);
   });
 });
 
 describe('fleet', () => {
-  const fleet = (n: number) => Array.from({ length: n }, (_, i) => {
-    const sys = `f${i}`;
-    return { ...machine(sys, [agilio(sys), x710(sys)], ['ens1f0']), hostname: `edge-${String(i).padStart(2, '0')}`, zone: ['zone-a', 'zone-b', 'zone-c'][i % 3], tags: i % 2 ? ['lb'] : [] };
-  });
+  const fleet = (n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const sys = `f${i}`;
+      return {
+        ...machine(sys, [agilio(sys), x710(sys)], ['ens1f0']),
+        hostname: `edge-${String(i).padStart(2, '0')}`,
+        zone: ['zone-a', 'zone-b', 'zone-c'][i % 3],
+        tags: i % 2 ? ['lb'] : [],
+      };
+    });
 
   it('solves identical machines once and gives each its own device ids', () => {
     const machines = fleet(30);
@@ -258,7 +317,10 @@ describe('fleet', () => {
     });
   });
 
-  it.each([['greedy', false], ['MILP', true]])('spreads a fleet-scoped LB over the selector with at most K per zone (%s)', async (_, useMilp) => {
+  it.each([
+    ['greedy', false],
+    ['MILP', true],
+  ])('spreads a fleet-scoped LB over the selector with at most K per zone (%s)', async (_, useMilp) => {
     const machines = fleet(12);
     const lb = mod('l4-lb', 5, { scope: { replicas: 4, totalPps: 8e6, selector: { tags: ['lb'] }, maxPerZone: 2 } });
     const plan = planFleet(machines, [mod('ddos', 0), lb], useMilp ? { highs: await loadHighs() } : {});
@@ -269,7 +331,9 @@ describe('fleet', () => {
     machines.forEach((mm, i) => {
       const p = machinePlan(plan, i);
       expect(p.paths[0].hops.some((h) => h.module === 'l4-lb')).toBe(chosen.has(mm.systemId));
-      expect(validatePlan(mm, chosen.has(mm.systemId) ? [mod('ddos', 0), { ...lb, traffic: { ...lb.traffic, pps: 2e6 } }] : [mod('ddos', 0)], p)).toEqual([]);
+      expect(
+        validatePlan(mm, chosen.has(mm.systemId) ? [mod('ddos', 0), { ...lb, traffic: { ...lb.traffic, pps: 2e6 } }] : [mod('ddos', 0)], p),
+      ).toEqual([]);
     });
   });
 });

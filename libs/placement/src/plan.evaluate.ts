@@ -23,11 +23,16 @@ export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
     const c = p.candidates[i][a[i]];
     if (p.chainStart[i]) stage = START;
     if (!follows(stage, c.stage, p.allowed)) {
-      return { feasible: false, cost: Infinity, violation: { code: 'chain_order', module: i, message: `hook ${c.hook} cannot follow the earlier module's hook on this port` } };
+      return {
+        feasible: false,
+        cost: Infinity,
+        violation: { code: 'chain_order', module: i, message: `hook ${c.hook} cannot follow the earlier module's hook on this port` },
+      };
     }
     stage = c.stage;
     const f = flavour[c.deviceIndex];
-    if (f >= 0 && f !== c.flavourIndex) return { feasible: false, cost: Infinity, violation: { code: 'flavour', module: i, message: 'device flavour conflict' } };
+    if (f >= 0 && f !== c.flavourIndex)
+      return { feasible: false, cost: Infinity, violation: { code: 'flavour', module: i, message: 'device flavour conflict' } };
     if (f < 0) {
       flavour[c.deviceIndex] = c.flavourIndex;
       cost += p.switchCost[c.deviceIndex][c.flavourIndex];
@@ -35,7 +40,11 @@ export function evaluate(p: MachineProblem, a: Assignment): Evaluation {
     for (let k = 0; k < c.res.length; k++) {
       used[c.res[k]] += c.amt[k];
       if (used[c.res[k]] > p.resources[c.res[k]].capacity * (1 + 1e-9) + 1e-9) {
-        return { feasible: false, cost: Infinity, violation: { code: 'capacity', module: i, message: `${p.resources[c.res[k]].label} exceeded` } };
+        return {
+          feasible: false,
+          cost: Infinity,
+          violation: { code: 'capacity', module: i, message: `${p.resources[c.res[k]].label} exceeded` },
+        };
       }
     }
     cost += c.cost;

@@ -111,14 +111,18 @@ class Refusal {
     let t: string;
     if (this.code === 'chain_order') {
       const by = this.ref as Candidate;
-      t = this.x < 0
-        ? `earlier module ${this.who} runs at ${by.hook} (position ${by.stage}); packets never go back to ${this.hook} (position ${this.y})`
-        : `later module ${this.who} runs at ${by.hook} (position ${by.stage}), before ${this.hook} (position ${this.y}) in the packet path`;
+      t =
+        this.x < 0
+          ? `earlier module ${this.who} runs at ${by.hook} (position ${by.stage}); packets never go back to ${this.hook} (position ${this.y})`
+          : `later module ${this.who} runs at ${by.hook} (position ${by.stage}), before ${this.hook} (position ${this.y}) in the packet path`;
     } else if (this.code === 'flavour') {
       const flavours = this.ref as readonly DeviceFlavour[];
       t = `needs firmware ${flavours[this.y].profileId} but ${this.who} keeps the device on ${flavours[this.x].profileId}`;
     } else if (this.code === 'exclusive') {
-      const why = this.x === 1 ? 'one of the two per netdev' : 'the agent loads one chain per device port, so the card\'s hooks of a port cannot both hold modules';
+      const why =
+        this.x === 1
+          ? 'one of the two per netdev'
+          : "the agent loads one chain per device port, so the card's hooks of a port cannot both hold modules";
       t = `${this.who} holds ${this.ref as string} on this port, and ${this.hook} cannot be attached beside it (${why})`;
     } else if (this.code === 'cost') {
       t = `feasible but costs ${fmt(this.x)} hce more (${describe(this.ref as Candidate)})`;
@@ -136,8 +140,10 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   const chosen = p.candidates[i][a[i]];
   const prev = i > 0 && !p.chainStart[i] ? p.candidates[i - 1][a[i - 1]] : null;
   const next = i + 1 < a.length && !p.chainStart[i + 1] ? p.candidates[i + 1][a[i + 1]] : null;
-  if (prev && c.stage < prev.stage) return new Refusal(c.deviceIndex, c.target, c.hook, 'chain_order', prev, p.modules[i - 1].name, -1, c.stage);
-  if (next && c.stage > next.stage) return new Refusal(c.deviceIndex, c.target, c.hook, 'chain_order', next, p.modules[i + 1].name, 1, c.stage);
+  if (prev && c.stage < prev.stage)
+    return new Refusal(c.deviceIndex, c.target, c.hook, 'chain_order', prev, p.modules[i - 1].name, -1, c.stage);
+  if (next && c.stage > next.stage)
+    return new Refusal(c.deviceIndex, c.target, c.hook, 'chain_order', next, p.modules[i + 1].name, 1, c.stage);
   const clash = (prev && !follows(prev.stage, c.stage, p.allowed) && prev) || (next && !follows(c.stage, next.stage, p.allowed) && next);
   if (clash) {
     const who = clash === prev ? p.modules[i - 1].name : p.modules[i + 1].name;
@@ -150,7 +156,16 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
     for (let j = 0; j < a.length && holder < 0; j++) if (j !== i && p.candidates[j][a[j]].deviceIndex === c.deviceIndex) holder = j;
     const hc = p.candidates[holder][a[holder]];
     if (hc.flavourIndex !== c.flavourIndex) {
-      return new Refusal(c.deviceIndex, c.target, c.hook, 'flavour', flavoursOf(p.devices[c.deviceIndex]), p.modules[holder].name, hc.flavourIndex, c.flavourIndex);
+      return new Refusal(
+        c.deviceIndex,
+        c.target,
+        c.hook,
+        'flavour',
+        flavoursOf(p.devices[c.deviceIndex]),
+        p.modules[holder].name,
+        hc.flavourIndex,
+        c.flavourIndex,
+      );
     }
   }
   // Capacity: name the resource and the numbers with the plan's other modules on it.
@@ -165,9 +180,11 @@ function whyNot(p: MachineProblem, a: Assignment, i: number, k: number, totals: 
   // A firmware switch is charged once per device: it goes with the last module leaving a device
   // and comes with the first module arriving on one.
   const chosenAlone = totals.users[chosen.deviceIndex] === 1;
-  const delta = c.cost - chosen.cost
-    + (othersOnDevice === 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0)
-    - (chosenAlone ? p.switchCost[chosen.deviceIndex][chosen.flavourIndex] : 0);
+  const delta =
+    c.cost -
+    chosen.cost +
+    (othersOnDevice === 0 ? p.switchCost[c.deviceIndex][c.flavourIndex] : 0) -
+    (chosenAlone ? p.switchCost[chosen.deviceIndex][chosen.flavourIndex] : 0);
   return new Refusal(c.deviceIndex, c.target, c.hook, 'cost', c, '', delta, 0);
 }
 
@@ -229,7 +246,11 @@ const flavourNotes = new WeakMap<DeviceFlavour, string>();
 
 function refusalNote(r: RawRejection): string {
   let s = refusalNotes.get(r);
-  if (s === undefined) refusalNotes.set(r, (s = flat(`earlier hook ${r.hook} (${r.target} on ${deviceToken(r.deviceIndex)}) refused (${r.code}): ${r.message}`)));
+  if (s === undefined)
+    refusalNotes.set(
+      r,
+      (s = flat(`earlier hook ${r.hook} (${r.target} on ${deviceToken(r.deviceIndex)}) refused (${r.code}): ${r.message}`)),
+    );
   return s;
 }
 
@@ -244,7 +265,8 @@ function preferNote(m: PlacementModule, off: boolean): string {
 
 function flavourNote(f: DeviceFlavour): string {
   let s = flavourNotes.get(f);
-  if (s === undefined) flavourNotes.set(f, (s = `needs firmware flavour ${f.profileId} (${f.switchSeconds} s switch, charged once per device)`));
+  if (s === undefined)
+    flavourNotes.set(f, (s = `needs firmware flavour ${f.profileId} (${f.switchSeconds} s switch, charged once per device)`));
   return s;
 }
 
@@ -273,7 +295,11 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
   if (k === 0) reasons.push('cheapest feasible target for this module');
   else {
     const why = rejected.find((r) => r.deviceIndex === cheapest.deviceIndex && r.target === cheapest.target);
-    reasons.push(flat(`cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`));
+    reasons.push(
+      flat(
+        `cheaper-looking ${cheapest.target} on ${deviceToken(cheapest.deviceIndex)} (${fmt(cheapest.cost)} hce) not taken: ${why?.code}: ${why?.message}`,
+      ),
+    );
   }
   let refused = 0;
   for (const r of refusedByFilter) {
@@ -289,7 +315,17 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
   if (current && c.figures[4] === 0) reasons.push('already running here: no migration');
   else if (current) reasons.push(`moves from ${current.target} on ${current.deviceId}: program swap`);
   if (c.flavourIndex > 0) reasons.push(flavourNote(flavour));
-  return { module: m.name, row: i, deviceIndex: c.deviceIndex, target: c.target, hook: c.hook, profileId: c.deviceIndex >= 0 ? flavour.profileId : null, costBreakdown: breakdownOf(c), reasons, rejected };
+  return {
+    module: m.name,
+    row: i,
+    deviceIndex: c.deviceIndex,
+    target: c.target,
+    hook: c.hook,
+    profileId: c.deviceIndex >= 0 ? flavour.profileId : null,
+    costBreakdown: breakdownOf(c),
+    reasons,
+    rejected,
+  };
 }
 
 /** Per module, the constraint that leaves it without any candidate. */
@@ -306,7 +342,8 @@ export function blockedModules(p: MachineProblem): InfeasibleModule[] {
     for (const r of rs) counts.set(r.code, (counts.get(r.code) ?? 0) + 1);
     const constraint = [...counts.entries()].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 'no_target';
     const message = rs.length
-      ? `on ${p.ports[p.rowPort[i]].interface}: ` + rs.map((r) => `${r.hook} (${r.target} on ${deviceToken(r.deviceIndex)}): ${r.code}: ${r.message}`).join(' | ')
+      ? `on ${p.ports[p.rowPort[i]].interface}: ` +
+        rs.map((r) => `${r.hook} (${r.target} on ${deviceToken(r.deviceIndex)}): ${r.code}: ${r.message}`).join(' | ')
       : `no hook on ${p.ports[p.rowPort[i]].interface}'s path offers a target`;
     out.push({ module: m.name, constraint, message });
   });

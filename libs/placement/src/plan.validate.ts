@@ -1,18 +1,19 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, hookOf, Target } from '@ioplane/domain';
 import { emptyUsage, hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, usageOf } from './cost.model';
-import { DeviceFlavour, Hop, HOST_GENERIC_SLOTS, HOST_VERDICT_KEY, MachinePlan, PlacementDevice, PlacementMachine, PlacementModule, RefusalRule } from './placement.model';
+import {
+  DeviceFlavour,
+  Hop,
+  HOST_GENERIC_SLOTS,
+  HOST_VERDICT_KEY,
+  MachinePlan,
+  PlacementDevice,
+  PlacementMachine,
+  PlacementModule,
+  RefusalRule,
+} from './placement.model';
 
 export type ViolationRule =
-  | RefusalRule
-  | 'split_chain'
-  | 'no_traffic'
-  | 'position'
-  | 'target'
-  | 'verifier'
-  | 'latency'
-  | 'unexplained'
-  | 'partial'
-  | 'unknown';
+  RefusalRule | 'split_chain' | 'no_traffic' | 'position' | 'target' | 'verifier' | 'latency' | 'unexplained' | 'partial' | 'unknown';
 
 export interface PlanViolation {
   module?: string;
@@ -70,14 +71,23 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
   for (const path of plan.paths ?? []) {
     const iface = path.ingress.interface;
     if (!((entering.get(iface) ?? 0) > 0)) {
-      out.push({ interface: iface, constraint: 'no_traffic', message: `${path.hops.length} hop(s) on ${iface}, which is not an ingress port with traffic` });
+      out.push({
+        interface: iface,
+        constraint: 'no_traffic',
+        message: `${path.hops.length} hop(s) on ${iface}, which is not an ingress port with traffic`,
+      });
       continue;
     }
     if (pathOf.has(iface)) out.push({ interface: iface, constraint: 'split_chain', message: `two paths for ${iface}` });
     pathOf.set(iface, path);
   }
   for (const [iface, pps] of entering) {
-    if (pps > 0 && !pathOf.has(iface)) out.push({ interface: iface, constraint: 'split_chain', message: `ingress port ${iface} carries traffic but no path runs the chain on it` });
+    if (pps > 0 && !pathOf.has(iface))
+      out.push({
+        interface: iface,
+        constraint: 'split_chain',
+        message: `ingress port ${iface} carries traffic but no path runs the chain on it`,
+      });
   }
 
   const flavourOfCard = new Map<string, DeviceFlavour>();
@@ -98,26 +108,43 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
     for (const n of names) times.set(n, (times.get(n) ?? 0) + 1);
     for (const m of chain) {
       const k = times.get(m.name) ?? 0;
-      if (k !== 1) out.push({ module: m.name, interface: iface, constraint: 'split_chain', message: `${m.name} runs ${k} times on ${iface}'s path; the whole chain must run once on every ingress port` });
+      if (k !== 1)
+        out.push({
+          module: m.name,
+          interface: iface,
+          constraint: 'split_chain',
+          message: `${m.name} runs ${k} times on ${iface}'s path; the whole chain must run once on every ingress port`,
+        });
     }
-    for (const n of names) if (!byName.has(n)) out.push({ module: n, interface: iface, constraint: 'unknown', message: `hop for ${n}, which the placement does not ask for` });
+    for (const n of names)
+      if (!byName.has(n))
+        out.push({ module: n, interface: iface, constraint: 'unknown', message: `hop for ${n}, which the placement does not ask for` });
     const ranks = path.hops.map((h) => rank.get(h.module) ?? -1).filter((r) => r >= 0);
-    if (ranks.some((r, i) => i > 0 && r < ranks[i - 1])) out.push({ interface: iface, constraint: 'order', message: `hops on ${iface} are not in chain order (${names.join(' -> ')})` });
+    if (ranks.some((r, i) => i > 0 && r < ranks[i - 1]))
+      out.push({ interface: iface, constraint: 'order', message: `hops on ${iface} are not in chain order (${names.join(' -> ')})` });
 
     const perHook = new Map<Hook, number>();
     let upstream = port.traffic?.pps ?? chain[0]?.traffic.pps ?? 0;
     let lastPosition = -1;
     let lastHook: Hook | null = null;
     // A violation at a hop (made only when one is found: most hops of most plans have none).
-    const at = (h: Hop, constraint: ViolationRule, message: string): PlanViolation => ({ module: h.module, deviceId: h.deviceId, interface: iface, constraint, message });
+    const at = (h: Hop, constraint: ViolationRule, message: string): PlanViolation => ({
+      module: h.module,
+      deviceId: h.deviceId,
+      interface: iface,
+      constraint,
+      message,
+    });
     path.hops.forEach((h, i) => {
       const m = byName.get(h.module);
       // Rates this hop really sees: what entered, less what earlier modules stopped, capped by what it is declared or observed to get.
       const observed = port.moduleTraffic?.[h.module] ?? machine.traffic?.[h.module];
       const pps = i === 0 ? (observed?.pps ?? upstream) : Math.min(observed?.pps ?? m?.traffic.pps ?? Infinity, upstream);
       upstream = pps * Math.min(1, Math.max(0, m?.passRatio ?? 1));
-      if (HOOK_POSITION[h.hook] !== h.position) out.push(at(h, 'position', `${h.hook} is at position ${HOOK_POSITION[h.hook]}, the hop says ${h.position}`));
-      if (HOOK_POSITION[h.hook] < lastPosition) out.push(at(h, 'order', `${h.module} at ${h.hook} comes after ${lastHook} on ${iface}: packets never go back`));
+      if (HOOK_POSITION[h.hook] !== h.position)
+        out.push(at(h, 'position', `${h.hook} is at position ${HOOK_POSITION[h.hook]}, the hop says ${h.position}`));
+      if (HOOK_POSITION[h.hook] < lastPosition)
+        out.push(at(h, 'order', `${h.module} at ${h.hook} comes after ${lastHook} on ${iface}: packets never go back`));
       if (lastHook && lastHook !== h.hook && exclusivePair(lastHook, h.hook)) {
         out.push(at(h, 'exclusivity', `${lastHook} and ${h.hook} both hold modules on ${iface}; one netdev takes only one of them`));
       }
@@ -130,27 +157,34 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
         out.push(at(h, 'position', `${h.deviceId} does not own ${iface}: a module on another port's path never sees this port's traffic`));
         return;
       }
-      if (h.port !== owner.port) out.push(at(h, 'position', `${iface} is port ${owner.port} of ${owner.device.id}, the hop says ${h.port}`));
+      if (h.port !== owner.port)
+        out.push(at(h, 'position', `${iface} is port ${owner.port} of ${owner.device.id}, the hop says ${h.port}`));
       const dpuHook = h.hook === 'dpu-flow' || h.hook === 'dpu-xdp';
       const wantIface = dpuHook ? `p${owner.port}` : iface;
-      if (h.interface !== wantIface) out.push(at(h, 'position', `${h.hook} of ${iface}'s path attaches to ${wantIface}, not ${h.interface}`));
+      if (h.interface !== wantIface)
+        out.push(at(h, 'position', `${h.hook} of ${iface}'s path attaches to ${wantIface}, not ${h.interface}`));
       let flavour: DeviceFlavour | undefined;
       if (h.target === 'host-xdp-generic') {
         flavour = HOST_KERNEL_FLAVOUR;
       } else {
         flavour = chosenFlavour(owner.device);
         const prev = flavourOfCard.get(owner.device.id);
-        if (flavour && prev && prev !== flavour) out.push(at(h, 'firmware', `${owner.device.id} needs both ${prev.profileId} and ${flavour.profileId}`));
+        if (flavour && prev && prev !== flavour)
+          out.push(at(h, 'firmware', `${owner.device.id} needs both ${prev.profileId} and ${flavour.profileId}`));
         if (flavour) flavourOfCard.set(owner.device.id, flavour);
         if (!flavour || !flavour.targets.includes(h.target) || hookOf(owner.device.kind, h.target) !== h.hook) {
-          out.push(at(h, 'target', `${h.target} at ${h.hook} is not offered by ${owner.device.id} running ${flavour?.profileId ?? 'no profile'}`));
+          out.push(
+            at(h, 'target', `${h.target} at ${h.hook} is not offered by ${owner.device.id} running ${flavour?.profileId ?? 'no profile'}`),
+          );
           return;
         }
       }
       const verdict = m.verdicts[flavour.profileId] ?? (h.target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
-      if (!verdict?.acceptedTargets.includes(h.target)) out.push(at(h, 'verifier', `${h.target} not accepted by the verifier for ${flavour.profileId}`));
+      if (!verdict?.acceptedTargets.includes(h.target))
+        out.push(at(h, 'verifier', `${h.target} not accepted by the verifier for ${flavour.profileId}`));
       if (m.pin !== undefined && m.pin !== h.target && m.pin !== h.deviceId) out.push(at(h, 'pin', `pinned to ${m.pin}`));
-      if (latencyOf(flavour, h.target) > m.latencyBudgetUs + TOL) out.push(at(h, 'latency', `${h.hook} adds ${latencyOf(flavour, h.target)} us, over the ${m.latencyBudgetUs} us budget`));
+      if (latencyOf(flavour, h.target) > m.latencyBudgetUs + TOL)
+        out.push(at(h, 'latency', `${h.hook} adds ${latencyOf(flavour, h.target)} us, over the ${m.latencyBudgetUs} us budget`));
       const extra = hostExtraNs(owner.device.flavours[0] ?? null, h.target as Target, m.passRatio ?? 1, i === path.hops.length - 1);
       hopTraffic.pps = pps;
       const u = usageOf(m, hopTraffic, flavour, h.target, hopUsage, extra);
@@ -167,31 +201,50 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
     // Today's agents load one chain per device port: the card's hardware hooks of a port hold one chain (host XDP is loaded apart).
     const cardHooks = [...perHook.keys()].filter((h) => h !== 'xdp-generic' && h !== 'xdp-native');
     if (machine.oneChainPerPort && cardHooks.length > 1) {
-      out.push({ interface: iface, constraint: 'exclusivity', message: `${cardHooks.join(' and ')} both hold modules on ${iface}, but the agent loads one chain per device port` });
+      out.push({
+        interface: iface,
+        constraint: 'exclusivity',
+        message: `${cardHooks.join(' and ')} both hold modules on ${iface}, but the agent loads one chain per device port`,
+      });
     }
     for (const [hook, count] of perHook) {
       const slots = slotsOf(machine, owner?.device ?? null, hook, chosenFlavour);
-      if (count > slots) out.push({ interface: iface, constraint: 'slots', message: `${count} modules on ${hook} of ${iface}, which has ${slots} slot(s)` });
+      if (count > slots)
+        out.push({ interface: iface, constraint: 'slots', message: `${count} modules on ${hook} of ${iface}, which has ${slots} slot(s)` });
     }
   }
   for (const [id, a] of acc) {
     const f = a.flavour;
-    const caps: [keyof Omit<Acc, 'flavour'>, number][] = [['instructions', f.maxInstructions], ['mapMemoryBytes', f.mapMemoryBytes], ['flowRules', f.flowRules], ['throughput', 1], ['arm', 1]];
+    const caps: [keyof Omit<Acc, 'flavour'>, number][] = [
+      ['instructions', f.maxInstructions],
+      ['mapMemoryBytes', f.mapMemoryBytes],
+      ['flowRules', f.flowRules],
+      ['throughput', 1],
+      ['arm', 1],
+    ];
     for (const [k, cap] of caps) {
-      if (a[k] > cap * (1 + 1e-6) + TOL) out.push({ deviceId: id, constraint: 'capacity', message: `${k} ${a[k]} over capacity ${cap} on ${id}` });
+      if (a[k] > cap * (1 + 1e-6) + TOL)
+        out.push({ deviceId: id, constraint: 'capacity', message: `${k} ${a[k]} over capacity ${cap} on ${id}` });
     }
   }
-  if (hostCores > machine.hostCoreBudget * (1 + 1e-6) + TOL) out.push({ constraint: 'capacity', message: `${hostCores} host cores over the budget ${machine.hostCoreBudget}` });
+  if (hostCores > machine.hostCoreBudget * (1 + 1e-6) + TOL)
+    out.push({ constraint: 'capacity', message: `${hostCores} host cores over the budget ${machine.hostCoreBudget}` });
   return out;
 }
 
 /** Slots of a hook from the raw facts: the agent's report for the firmware a card runs now, else its profile. */
-function slotsOf(machine: PlacementMachine, device: PlacementDevice | null, hook: Hook, chosen: (d: PlacementDevice) => DeviceFlavour | undefined): number {
+function slotsOf(
+  machine: PlacementMachine,
+  device: PlacementDevice | null,
+  hook: Hook,
+  chosen: (d: PlacementDevice) => DeviceFlavour | undefined,
+): number {
   if (hook === 'xdp-generic') return machine.hookSlots?.host?.['xdp-generic'] ?? HOST_GENERIC_SLOTS;
   if (!device) return 0;
   const f = chosen(device);
   if (!f) return 0;
-  if (hook === 'dpu-flow' || hook === 'nic-flow') return (f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined) ?? Infinity;
+  if (hook === 'dpu-flow' || hook === 'nic-flow')
+    return (f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined) ?? Infinity;
   const profile = hook === 'nic-xdp-offload' ? Math.min(1, f.programSlotsPerPort) : f.programSlotsPerPort;
   const reported = f === device.flavours[0] ? machine.hookSlots?.[device.id]?.[hook] : undefined;
   // Driver XDP is chained by the host kernel: what the agent found it allows beats the profile's estimate.

@@ -3,8 +3,13 @@ import type { ResourceKind } from './machine.problem';
 /** Words of explanations: device tokens bound per machine, numbers, units. */
 
 const UNIT: Record<ResourceKind, string> = {
-  slots: 'program slots', instructions: 'instructions', mapMemoryBytes: 'map bytes', flowRules: 'flow rules',
-  throughput: 'of packet budget', arm: 'of Arm cores', hostCores: 'host cores',
+  slots: 'program slots',
+  instructions: 'instructions',
+  mapMemoryBytes: 'map bytes',
+  flowRules: 'flow rules',
+  throughput: 'of packet budget',
+  arm: 'of Arm cores',
+  hostCores: 'host cores',
 };
 
 /** Device ids appear in messages as `{device:N}` so one explanation serves every machine of a class. */

@@ -1,6 +1,14 @@
 import { Hook, hookOf, Target } from '@ioplane/domain';
 import { HOST_KERNEL_FLAVOUR } from './cost.model';
-import { DeviceFlavour, HOST_GENERIC_SLOTS, IngressPort, PlacementDevice, PlacementMachine, PlacementModule, TrafficDemand } from './placement.model';
+import {
+  DeviceFlavour,
+  HOST_GENERIC_SLOTS,
+  IngressPort,
+  PlacementDevice,
+  PlacementMachine,
+  PlacementModule,
+  TrafficDemand,
+} from './placement.model';
 
 /** An ingress port resolved against the machine's devices. */
 export interface PortPath {
@@ -49,7 +57,12 @@ export function passOf(m: PlacementModule): number {
  * it get), each later one what the one before passed, capped by its own declared or observed
  * rate. Never more than entered.
  */
-export function chainRates(machine: PlacementMachine, port: IngressPort, chain: readonly PlacementModule[], entering?: TrafficDemand): TrafficDemand[] {
+export function chainRates(
+  machine: PlacementMachine,
+  port: IngressPort,
+  chain: readonly PlacementModule[],
+  entering?: TrafficDemand,
+): TrafficDemand[] {
   const enter = entering ?? enteringTraffic(port, chain);
   const out: TrafficDemand[] = [];
   let upstream = enter.pps;
@@ -58,7 +71,10 @@ export function chainRates(machine: PlacementMachine, port: IngressPort, chain: 
     const observed = port.moduleTraffic?.[m.name] ?? machine.traffic?.[m.name];
     // What telemetry saw enter the first module is what enters the port; later ones never see more than passed.
     const pps = i === 0 ? (observed?.pps ?? upstream) : Math.min(observed?.pps ?? m.traffic.pps, upstream);
-    out.push({ pps, meanPacketBytes: observed?.meanPacketBytes ?? (i === 0 && port.traffic ? port.traffic.meanPacketBytes : m.traffic.meanPacketBytes) });
+    out.push({
+      pps,
+      meanPacketBytes: observed?.meanPacketBytes ?? (i === 0 && port.traffic ? port.traffic.meanPacketBytes : m.traffic.meanPacketBytes),
+    });
     upstream = pps * passOf(m);
   }
   return out;
@@ -97,7 +113,8 @@ export function pathOptions(device: PlacementDevice | null): { flavourIndex: num
   const out: { flavourIndex: number; target: Target; hook: Hook; host: boolean }[] = [];
   if (device) {
     device.flavours.forEach((f, fi) => {
-      for (const t of f.targets) if (t !== 'host-xdp-generic') out.push({ flavourIndex: fi, target: t, hook: hookOf(device.kind, t), host: false });
+      for (const t of f.targets)
+        if (t !== 'host-xdp-generic') out.push({ flavourIndex: fi, target: t, hook: hookOf(device.kind, t), host: false });
     });
   }
   out.push({ flavourIndex: 0, target: 'host-xdp-generic', hook: 'xdp-generic', host: true });

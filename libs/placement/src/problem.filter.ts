@@ -3,7 +3,16 @@ import { emptyUsage, figuresWith, hostExtraNs, latencyOf, preferPenaltyOf, usage
 import { hookSlots, passOf, pathOptions, PortPath } from './port.paths';
 import type { Candidate, RawRejection, Resource, ResourceKind } from './machine.problem';
 import { deviceToken, fmt, unitOf } from './plan.words';
-import { COST_WEIGHTS, DeviceFlavour, HOST_VERDICT_KEY, PlacementDevice, PlacementMachine, PlacementModule, RejectCode, TrafficDemand } from './placement.model';
+import {
+  COST_WEIGHTS,
+  DeviceFlavour,
+  HOST_VERDICT_KEY,
+  PlacementDevice,
+  PlacementMachine,
+  PlacementModule,
+  RejectCode,
+  TrafficDemand,
+} from './placement.model';
 
 /**
  * The two halves of building a machine problem from its inputs: what the port paths, pins,
@@ -15,13 +24,16 @@ const KINDS: readonly ResourceKind[] = ['slots', 'instructions', 'mapMemoryBytes
 
 function capacityOf(f: DeviceFlavour, kind: ResourceKind): number {
   switch (kind) {
-    case 'instructions': return f.maxInstructions;
-    case 'mapMemoryBytes': return f.mapMemoryBytes;
-    case 'flowRules': return f.flowRules;
-    default: return 1;
+    case 'instructions':
+      return f.maxInstructions;
+    case 'mapMemoryBytes':
+      return f.mapMemoryBytes;
+    case 'flowRules':
+      return f.flowRules;
+    default:
+      return 1;
   }
 }
-
 
 function verdictFor(m: PlacementModule, flavour: DeviceFlavour, target: Target) {
   return m.verdicts[flavour.profileId] ?? (target.startsWith('host-') ? m.verdicts[HOST_VERDICT_KEY] : undefined);
@@ -47,7 +59,12 @@ export type StaticFilter = StaticOption[][];
  * The traffic-independent half of building a problem: per row, what the port's path offers and
  * what pins, verdicts and latency budgets refuse.
  */
-export function staticFilter(chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], hostDevice: number): StaticFilter {
+export function staticFilter(
+  chain: readonly PlacementModule[],
+  devices: readonly PlacementDevice[],
+  ports: readonly PortPath[],
+  hostDevice: number,
+): StaticFilter {
   const out: StaticFilter = [];
   for (const port of ports) {
     const card = port.card >= 0 ? devices[port.card] : null;
@@ -60,7 +77,18 @@ export function staticFilter(chain: readonly PlacementModule[], devices: readonl
         const di = o.host ? hostDevice : port.card;
         const flavour = devices[di].flavours[o.flavourIndex];
         const target = o.target;
-        const refuse = (code: RejectCode, message: string) => opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency: 0, rejection: { deviceIndex: di, target, hook: o.hook, code, message }, extraNs: 0, utilWeight: 0, preferPenalty: 0 });
+        const refuse = (code: RejectCode, message: string) =>
+          opts.push({
+            deviceIndex: di,
+            flavourIndex: o.flavourIndex,
+            target,
+            hook: o.hook,
+            latency: 0,
+            rejection: { deviceIndex: di, target, hook: o.hook, code, message },
+            extraNs: 0,
+            utilWeight: 0,
+            preferPenalty: 0,
+          });
         // A device pin names the card; its generic hook is on that card's netdev too.
         const shownId = card?.id ?? '';
         if (pin !== undefined && pin !== target && pin !== shownId) {
@@ -84,7 +112,17 @@ export function staticFilter(chain: readonly PlacementModule[], devices: readonl
         }
         // The receive (and skb) cost is the port card's driver's, whatever flavour it runs now.
         const extraNs = hostExtraNs(card?.flavours[0] ?? null, target, passOf(m), mi === chain.length - 1);
-        opts.push({ deviceIndex: di, flavourIndex: o.flavourIndex, target, hook: o.hook, latency, rejection: null, extraNs, utilWeight: utilWeightOf(target), preferPenalty: preferPenaltyOf(m, target) });
+        opts.push({
+          deviceIndex: di,
+          flavourIndex: o.flavourIndex,
+          target,
+          hook: o.hook,
+          latency,
+          rejection: null,
+          extraNs,
+          utilWeight: utilWeightOf(target),
+          preferPenalty: preferPenaltyOf(m, target),
+        });
       }
       out.push(opts);
     }
@@ -141,7 +179,11 @@ function sharedRes(s: SharedRes, mask: number, taken: readonly number[], n: numb
 }
 
 export function filterLayout(
-  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter,
+  machine: PlacementMachine,
+  chain: readonly PlacementModule[],
+  devices: readonly PlacementDevice[],
+  ports: readonly PortPath[],
+  statics: StaticFilter,
 ): FilterLayout {
   const resources: Resource[] = [];
   const index = new Map<string, number>();
@@ -158,31 +200,62 @@ export function filterLayout(
   const rows: Int32Array[][] = [];
   for (let r = 0; r < statics.length; r++) {
     const port = ports[Math.floor(r / n)];
-    rows.push(statics[r].map((o) => {
-      const at = new Int32Array(KINDS.length).fill(-1);
-      if (o.rejection) return at;
-      const { deviceIndex: d, flavourIndex: f, hook } = o;
-      KINDS.forEach((kind, k) => {
-        if (kind === 'hostCores') {
-          at[k] = row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
-        } else if (kind === 'slots') {
-          const cap = hookSlots(machine, d === hostDevice ? null : devices[d], f, hook);
-          at[k] = row(`slots|${port.interface}|${hook}|${d}|${f}`, () => ({ kind: 'slots', deviceIndex: d === hostDevice ? port.card : d, flavourIndex: f, capacity: cap, label: `${hook} slots on ${port.interface}` }));
-        } else {
-          at[k] = row(`${kind}|${d}|${f}`, () => ({ kind, deviceIndex: d, flavourIndex: f, capacity: capacityOf(devices[d].flavours[f], kind), label: `${kind} on ${deviceToken(d)}` }));
-        }
-      });
-      return at;
-    }));
+    rows.push(
+      statics[r].map((o) => {
+        const at = new Int32Array(KINDS.length).fill(-1);
+        if (o.rejection) return at;
+        const { deviceIndex: d, flavourIndex: f, hook } = o;
+        KINDS.forEach((kind, k) => {
+          if (kind === 'hostCores') {
+            at[k] = row('hostCores', () => ({
+              kind: 'hostCores',
+              deviceIndex: -1,
+              flavourIndex: 0,
+              capacity: machine.hostCoreBudget,
+              label: 'host-core budget',
+            }));
+          } else if (kind === 'slots') {
+            const cap = hookSlots(machine, d === hostDevice ? null : devices[d], f, hook);
+            at[k] = row(`slots|${port.interface}|${hook}|${d}|${f}`, () => ({
+              kind: 'slots',
+              deviceIndex: d === hostDevice ? port.card : d,
+              flavourIndex: f,
+              capacity: cap,
+              label: `${hook} slots on ${port.interface}`,
+            }));
+          } else {
+            at[k] = row(`${kind}|${d}|${f}`, () => ({
+              kind,
+              deviceIndex: d,
+              flavourIndex: f,
+              capacity: capacityOf(devices[d].flavours[f], kind),
+              label: `${kind} on ${deviceToken(d)}`,
+            }));
+          }
+        });
+        return at;
+      }),
+    );
   }
   // The host-core budget exists even when no candidate uses it, so validators can name it.
-  row('hostCores', () => ({ kind: 'hostCores', deviceIndex: -1, flavourIndex: 0, capacity: machine.hostCoreBudget, label: 'host-core budget' }));
+  row('hostCores', () => ({
+    kind: 'hostCores',
+    deviceIndex: -1,
+    flavourIndex: 0,
+    capacity: machine.hostCoreBudget,
+    label: 'host-core budget',
+  }));
   const switchCost = devices.map((d) => d.flavours.map((f, i) => (i === 0 ? 0 : COST_WEIGHTS.migrationSecond * f.switchSeconds)));
   return { resources, switchCost, rows, resShared: rows.map((r) => r.map(() => ({ masks: [], lists: [] }))) };
 }
 
 export function trafficFilter(
-  machine: PlacementMachine, chain: readonly PlacementModule[], devices: readonly PlacementDevice[], ports: readonly PortPath[], statics: StaticFilter, traffic: TrafficDemand[],
+  machine: PlacementMachine,
+  chain: readonly PlacementModule[],
+  devices: readonly PlacementDevice[],
+  ports: readonly PortPath[],
+  statics: StaticFilter,
+  traffic: TrafficDemand[],
   layout: FilterLayout = filterLayout(machine, chain, devices, ports, statics),
 ): TrafficFilter {
   const { resources, switchCost } = layout;
@@ -207,7 +280,18 @@ export function trafficFilter(
       usageOf(m, traffic[r], flavour, target, usage, o.extraNs);
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) {
         const share = Math.max(usage.throughput, usage.arm);
-        rej.push(new TrafficRejection(di, target, hook, 'throughput', flavour.profileId, traffic[r].pps / share / 1e6, traffic[r].pps / 1e6, m.instructions));
+        rej.push(
+          new TrafficRejection(
+            di,
+            target,
+            hook,
+            'throughput',
+            flavour.profileId,
+            traffic[r].pps / share / 1e6,
+            traffic[r].pps / 1e6,
+            m.instructions,
+          ),
+        );
         continue;
       }
       // A flow module takes a hook slot only where the agent counts it as one (finite slots).
@@ -265,7 +349,8 @@ class TrafficRejection implements RawRejection {
 
   get message(): string {
     if (this.text !== undefined) return this.text;
-    if (this.code === 'throughput') this.text = `${this.target} on ${this.s} sustains ${fmt(this.x)} Mpps for ${this.z} insns, below ${fmt(this.y)} Mpps`;
+    if (this.code === 'throughput')
+      this.text = `${this.target} on ${this.s} sustains ${fmt(this.x)} Mpps for ${this.z} insns, below ${fmt(this.y)} Mpps`;
     else if (this.code === 'slots') this.text = `${this.hook} on ${this.s} has ${fmt(this.x)} program slots`;
     else this.text = `needs ${fmt(this.y)} ${unitOf(KINDS[this.z])} alone, ${this.s} has ${fmt(this.x)}`;
     return this.text;
@@ -313,4 +398,3 @@ export function sortByCost(cs: Candidate[]): Candidate[] {
   }
   return cs;
 }
-
