@@ -20,6 +20,7 @@ export class AgentLink {
   private server: Server | null = null;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket | null }>();
   state: 'up' | 'killed' | 'hung' = 'up';
+  private trigger: { request: RegExp; fire(): void } | null = null;
 
   private constructor(
     readonly address: string,
@@ -67,7 +68,11 @@ export class AgentLink {
     // A hung agent closes nothing: its side of a connection going away is not passed on then.
     upstream.on('error', () => this.state === 'up' && client.destroy());
     upstream.once('close', () => this.state === 'up' && client.destroy());
-    client.on('data', (b: Buffer) => this.state === 'up' && upstream.write(b));
+    client.on('data', (b: Buffer) => {
+      // The agent dies on receiving this request: it is never passed on, and nothing answers.
+      if (this.state === 'up' && this.trigger?.request.test(b.toString('latin1'))) return this.trigger.fire();
+      if (this.state === 'up') upstream.write(b);
+    });
     upstream.on('data', (b: Buffer) => this.state === 'up' && client.write(b));
   }
 
@@ -85,6 +90,23 @@ export class AgentLink {
     const s = this.server;
     this.server = null;
     await new Promise<void>((r) => (s ? s.close(() => r()) : r()));
+  }
+
+  /**
+   * Kills the link when a request whose head matches `request` arrives (before it reaches the
+   * agent): a fault at an exact step (the health check's first exercise, say), not at a moment.
+   * Resolves once it has fired.
+   */
+  killOn(request: RegExp): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.trigger = {
+        request,
+        fire: () => {
+          this.trigger = null;
+          void this.kill().then(resolve);
+        },
+      };
+    });
   }
 
   hang(): void {

@@ -3,6 +3,10 @@ import { chainKey, layoutOf, partsOf } from './machine.layout';
 import { mover } from './machine.mover';
 import type { Failure, RunbookDeps } from './machine.runbook';
 import type { MachineRecord } from './machine.state';
+import { failureCode } from './rollout.failure';
+
+/** Said of a rollback whose agent did not answer; a later pass replaces it rather than adding another. */
+const UNCONFIRMED = /; rollback not confirmed: [^]*$/;
 
 /** Restores what the machine ran before: the previous chain on every port touched, the previous firmware slot. */
 export async function rollBackMachine(
@@ -12,7 +16,7 @@ export async function rollBackMachine(
   failure: Failure,
 ): Promise<MachineRecord> {
   const { move, current } = mover(rec, deps);
-  const reason = failure.message;
+  const reason = failure.message.replace(UNCONFIRMED, '');
   try {
     await move('rolling-back', { reason, code: failure.code });
     // Only ports that run what this rollout loaded are touched: anything else there is not ours to undo.
@@ -32,6 +36,12 @@ export async function rollBackMachine(
       await deps.agent.rollback(f.deviceId, { scope: 'firmware' });
     return await move('rolled-back', { reason, verifiedAt: null });
   } catch (e) {
+    // The agent did not answer (it died or hangs): what it runs now is not known, so the machine is
+    // neither failed nor restored. It stays rolling-back, which the reconciler finishes from what
+    // the agent reports once it answers; `failed` would leave the new chain running for good.
+    const code = failureCode(e, 'rolling-back');
+    if (code === 'agent-unreachable' || code === 'agent-timeout')
+      return move('rolling-back', { reason: `${reason}; rollback not confirmed: ${(e as Error).message}` }).catch(() => current());
     return move('failed', { reason: `${reason}; rollback failed: ${(e as Error).message}` }).catch(() => current());
   }
 }

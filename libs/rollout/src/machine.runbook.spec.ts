@@ -8,8 +8,9 @@ import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { firmwareImageFor } from './firmware.image';
 import type { DesiredMachine, RolloutModule } from './machine.desired';
-import { AgentPort, Control, RolloutStop, runMachine } from './machine.runbook';
+import { AgentPort, agentFacts, Control, rollBackMachine, RolloutStop, runMachine } from './machine.runbook';
 import { MachineRecord, newMachineRecord } from './machine.state';
+import { resolveMachine } from './reconcile';
 import { StoreUnavailable } from './store.retry';
 
 const profiles = loadProfiles();
@@ -244,6 +245,57 @@ describe('machine runbook', () => {
     expect(r.writes.map((w) => w.state)).toEqual(['flashing', 'loading', 'unknown']);
     // The flash stays: the reconciler decides with the agent's report.
     expect(m.nic.inventory().profileId).toBe(TARGET);
+  });
+
+  it('an agent that dies during the health check leaves the machine rolling-back, not failed, and the reconciler restores it once the agent answers', async () => {
+    const m = machine();
+    // The connection drops as a dead agent's does: no answer, only the socket's error.
+    const gone = () =>
+      Promise.reject(
+        Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }),
+      );
+    let alive = true;
+    const dying = {
+      ...m,
+      agent: {
+        ...m.agent,
+        runVectors: () => ((alive = false), gone()),
+        rollback: (...a: Parameters<AgentPort['rollback']>) => (alive ? m.agent.rollback(...a) : gone()),
+        programs: () => (alive ? m.agent.programs() : gone()),
+      },
+    };
+    const r = run(dying, newMachineRecord('m1', 'h1', 0), ['run']);
+    const end = await r.done;
+    expect(end).toMatchObject({ state: 'rolling-back', verifiedAt: null, code: 'agent-unreachable' });
+    expect(end.reason).toMatch(/; rollback not confirmed: fetch failed$/);
+    expect(r.writes.map((w) => w.state)).toEqual(['flashing', 'loading', 'verifying', 'rolling-back', 'rolling-back']);
+    // Nothing was undone: the agent still runs the new chain, uncommitted, on the new firmware.
+    expect((await m.nic.programs()).ports[0].current).toMatchObject({ committed: false });
+    expect(m.nic.inventory().profileId).toBe(TARGET);
+
+    // A reconcile pass while the agent is still gone keeps it rolling-back, the reason not piling up.
+    const want = {
+      systemId: 'm1',
+      hostname: 'h1',
+      flashes: [{ deviceId: 'm1/nfp0', profileId: TARGET }],
+      chains: [{ deviceId: 'm1/nfp0', target: 'nic-xdp-offload' as const, modules: [mod] }],
+      acceptNotRun: true,
+    };
+    let rec = end;
+    const save = async (x: MachineRecord) => (rec = { ...x, generation: x.generation + 1 });
+    const failure = { code: 'outcome-unknown' as const, message: `resolved from the agent: ${rec.reason}` };
+    rec = await rollBackMachine(rec, want, { agent: dying.agent, save }, failure);
+    expect(rec.state).toBe('rolling-back');
+    expect(rec.reason!.match(/rollback not confirmed/g)).toHaveLength(1);
+
+    // The agent is back: the reconciler's decision is a restore, which puts the old chain and firmware back.
+    alive = true;
+    const decision = resolveMachine(rec, await agentFacts(m.agent, want), false);
+    expect(decision).toMatchObject({ action: 'restore' });
+    rec = await rollBackMachine(rec, want, { agent: m.agent, save }, failure);
+    expect(rec.state).toBe('rolled-back');
+    expect((await m.nic.programs()).ports[0].current).toBeNull();
+    expect(m.nic.inventory().profileId).toBe(START);
   });
 
   it('a failed step is rolled back with the code of its kind, whatever its message says', async () => {

@@ -209,7 +209,7 @@ export class RolloutOrchestrator {
     for (const u of unresolved) {
       await this.underLease(placementId, u.systemId, `${placementId}.w${wave}`, async (fence) => {
         const r = await this.env.store.machine<MachineRecord>(placementId, u.systemId);
-        if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && !r.verifiedAt)
+        if (r && !TERMINAL.has(r.state) && r.state !== 'unknown' && r.state !== 'rolling-back' && !r.verifiedAt)
           await this.saver(placementId, fence)({ ...r, state: 'unknown', reason: `outcome unknown: ${u.reason}` });
       }).catch(() => undefined);
     }
@@ -280,6 +280,8 @@ export class RolloutOrchestrator {
         const done = await this.reconcileMachine(placementId, r, await jobAlive(r.systemId));
         // A restore whose fenced write was refused hands back the record as it stands: not resolved.
         if (done && TERMINAL.has(done.state)) out.resolved.push(done);
+        // A restore its agent did not answer is left rolling-back: unresolved until it does.
+        else if (done) out.unresolved.push({ systemId: r.systemId, reason: done.reason ?? `${done.state}: not resolved` });
       } catch (e) {
         if (e instanceof LostMachine) return;
         out.unresolved.push({ systemId: r.systemId, reason: (e as Error).message });
