@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { RolloutRepository, StateKeys } from '@ioplane/state';
 import type { AgentPort } from './machine.runbook';
 import { MachineRecord, newMachineRecord } from './machine.state';
-import { MachineFence, RolloutOrchestrator } from './rollout.orchestrator';
+import { MachineFence, RolloutOrchestrator, UnresolvedMachines } from './rollout.orchestrator';
 
 const PLACEMENT = 'pl-r';
 const M = 'm1';
@@ -122,6 +122,35 @@ describe('the reconciler writes under the machine lease', () => {
     expect({ unresolved: second.unresolved.map((u) => u.systemId), calls: a.calls.length }).toEqual({ unresolved: [M], calls: 2 });
     open();
     expect((await first).resolved.map((x) => x.state)).toEqual(['rolled-back']);
+  });
+
+  it("a verified machine whose agent does not answer the wave's commit is unknown, the last wave unresolved, then restored once the agent answers", async () => {
+    const verified = (await repo.machine<MachineRecord>(PLACEMENT, M))!;
+    await repo.saveMachine(PLACEMENT, { ...verified, state: 'verifying', reason: null, verifiedAt: new Date().toISOString() });
+    const plan = {
+      placementId: PLACEMENT,
+      waves: [{ index: 0, machines: [M] }],
+      policy: { canary: 0, waves: [100], maxUnavailable: 1, failureThreshold: 1 },
+    };
+    // A dead agent: the connection is refused, nothing answers.
+    const refused = () =>
+      Promise.reject(
+        Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }),
+      );
+    const dead = { inventory: refused, programs: refused } as unknown as AgentPort;
+
+    await expect(sut(dead).finishWave(PLACEMENT, 0, plan)).rejects.toBeInstanceOf(UnresolvedMachines);
+    expect(await repo.machine(PLACEMENT, M)).toMatchObject({
+      state: 'unknown',
+      verifiedAt: null,
+      code: 'agent-unreachable',
+      reason: 'outcome unknown: commit not confirmed: fetch failed',
+    });
+
+    // Back, and running nothing of the placement: the commit never reached it, the old chain is in place.
+    const back = await sut(agent().agent).finishWave(PLACEMENT, 0, plan);
+    expect(back).toMatchObject({ result: 'completed', failed: 1 });
+    expect(await repo.machine(PLACEMENT, M)).toMatchObject({ state: 'rolled-back', code: 'outcome-unknown' });
   });
 
   it('resolves the machine when nobody holds it, and gives the hold back', async () => {

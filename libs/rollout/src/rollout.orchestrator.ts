@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DesiredMachine } from './machine.desired';
 import { agentFacts, AgentPort, commitMachine, Control, Failure, FirmwareImage, rollBackMachine, runMachine } from './machine.runbook';
-import type { RolloutFailureCode } from './rollout.failure';
+import { failureCode, type RolloutFailureCode } from './rollout.failure';
 import { MachineRecord, newMachineRecord, TERMINAL } from './machine.state';
 import { resolveMachine } from './reconcile';
 import { StoreRetryOptions, withStoreRetry } from './store.retry';
@@ -243,6 +243,7 @@ export class RolloutOrchestrator {
       const result = stopped ? (control === 'cancel' ? 'cancelled' : 'rolled-back') : 'halted';
       return { wave, failed: verdict.failed, total: verdict.total, result };
     }
+    const uncommitted: Array<{ systemId: string; reason: string }> = [];
     // The next wave waits on these commits, so they go out in parallel (machines are independent).
     await eachBounded(
       recs.filter((x) => x.verifiedAt && x.state === 'verifying'),
@@ -253,13 +254,24 @@ export class RolloutOrchestrator {
           const r = await this.env.store.machine<MachineRecord>(placementId, seen.systemId);
           if (!r || !r.verifiedAt || r.state !== 'verifying') return;
           const [want, agent] = await Promise.all([this.env.desired(placementId, r.systemId), this.env.agentFor(r.systemId)]);
+          const save = this.saver(placementId, fence);
           // commitMachine checks that the agent runs exactly this placement's chain before committing.
-          const done = await commitMachine(r, want, { agent, save: this.saver(placementId, fence) });
+          const done = await commitMachine(r, want, { agent, save }).catch(async (e: unknown) => {
+            // The agent did not answer the commit (dead or hung): whether it dropped the old chain is
+            // not known. Unknown, for the reconciler to resolve from what it reports once it answers;
+            // retrying here would hold the wave on a silent agent.
+            const code = failureCode(e, 'verifying');
+            if (code !== 'agent-unreachable' && code !== 'agent-timeout') throw e;
+            const reason = `outcome unknown: commit not confirmed: ${(e as Error).message}`;
+            uncommitted.push({ systemId: r.systemId, reason });
+            return save({ ...r, state: 'unknown', verifiedAt: null, reason, code });
+          });
           if (done.state === 'committed') await this.env.onCommitted(placementId, done, want);
         }),
     );
     // A placement completes only when every machine is terminal: the wave job runs again until then.
-    if (wave + 1 >= plan.waves.length && unresolved.length) throw new UnresolvedMachines(wave, unresolved);
+    if (wave + 1 >= plan.waves.length && (unresolved.length || uncommitted.length))
+      throw new UnresolvedMachines(wave, [...unresolved, ...uncommitted]);
     return { wave, failed: verdict.failed, total: verdict.total, result: wave + 1 < plan.waves.length ? 'next' : 'completed' };
   }
 
