@@ -23,10 +23,6 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   // Tests build real BPF objects and boot real fleets; a hang still fails, just not at 5 s.
   testTimeout: 60_000,
-  // KNOWN DEFECT (stop 22): after the last fix the whole suite passed (951/951) but jest still did not
-  // exit on the final CI clone (two test Redis servers left running: a fault test's teardown, not
-  // traced in time). forceExit so CI ends; every test still runs and must pass.
-  forceExit: true,
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/apps'], testMatch: ['**/*.spec.ts'] },
     { ...common, displayName: 'e2e', roots: ['<rootDir>/test'], testMatch: ['**/*.e2e-spec.ts'] },

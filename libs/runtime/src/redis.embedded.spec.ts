@@ -26,6 +26,25 @@ describe('startEmbeddedRedis', () => {
     expect(existsSync(dir) && readdirSync(dir).length).toBeGreaterThan(0);
   });
 
+  it('stops while it writes its first AOF (Redis drops the SIGTERM it gets then): stop() does not wait for ever', async () => {
+    const r = await startEmbeddedRedis({ dataDir: join(dir, 'initial-aof') });
+    const c = new Redis(r.url, { lazyConnect: true });
+    try {
+      await c.connect();
+      // AOF off, keys in, then on again: Redis writes the initial AOF in a child, here slowed to
+      // 100 ms a key, and refuses to exit until it is done, as a replica does after a full sync.
+      await c.config('SET', 'appendonly', 'no');
+      await c.mset(...Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']).flat());
+      await c.config('SET', 'rdb-key-save-delay', '100000');
+      await c.config('SET', 'appendonly', 'yes');
+      expect(await c.info('persistence')).toMatch(/aof_rewrite_in_progress:1/);
+    } finally {
+      c.disconnect();
+    }
+    await r.stop();
+    expect(() => process.kill(r.pid, 0)).toThrow();
+  }, 30_000);
+
   it('wants a password, listens on loopback only, and keeps the password off its command line', async () => {
     const r = await startEmbeddedRedis({ dataDir: join(dir, 'auth') });
     const anon = new Redis({

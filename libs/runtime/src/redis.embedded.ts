@@ -13,6 +13,9 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
+/** How often a SIGTERM Redis dropped is sent again, and when a server that will not stop is killed. */
+const STOP_RETRY_MS = 1_000;
+const STOP_KILL_MS = 60_000;
 const PASSWORD = /^[A-Za-z0-9._~-]{16,256}$/;
 
 /** Asks the kernel for a free loopback port by binding port 0. */
@@ -95,7 +98,17 @@ export async function startEmbeddedRedis(opts: {
     stopped ??= new Promise<void>((ok) => {
       process.off('exit', reap);
       if (child.exitCode !== null || child.signalCode !== null) return ok();
-      child.once('exit', () => ok());
+      // Redis drops a SIGTERM it gets while writing its first AOF ("Writing initial AOF, can't
+      // exit": AOF just switched on, or a replica right after a full sync) and runs on. Asked again
+      // each second, it shuts down cleanly once that write is done; a server still up after
+      // STOP_KILL_MS is killed, so nothing waits on it for ever.
+      const again = setInterval(() => child.kill('SIGTERM'), STOP_RETRY_MS);
+      const kill = setTimeout(() => child.kill('SIGKILL'), STOP_KILL_MS);
+      child.once('exit', () => {
+        clearInterval(again);
+        clearTimeout(kill);
+        ok();
+      });
       child.kill('SIGTERM');
     });
     return stopped;
