@@ -1,20 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
-import { CodedError } from '@ioplane/domain';
+import { AgentError } from '@ioplane/agent-api';
 import { DeviceError, type DeviceErrorCode } from '@ioplane/devices';
 
-export class HttpError extends CodedError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    field?: string,
-    readonly details?: unknown,
-  ) {
-    super(code, message, field);
-  }
-}
+/** What the agent answers with: the very error its client rebuilds (status, code, message, field, details). */
+export class HttpError extends AgentError {}
 
 /** Every driver code has its status: a code added to DeviceErrorCode without one does not compile. */
 const STATUS: Record<DeviceErrorCode, number> = {
