@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildModule } from '@ioplane/compiler';
-import type { Device, DeviceKind, FirmwareProfile } from '@ioplane/domain';
+import { bareNic, type Device, type DeviceKind, type FirmwareProfile } from '@ioplane/domain';
 import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
 import type { DesiredMachine, RolloutModule, RolloutPolicy } from '@ioplane/rollout';
 
@@ -42,23 +42,7 @@ export async function rolloutModule(name: string): Promise<RolloutModule> {
 }
 
 export function benchDevice(systemId: string, name: string, kind: DeviceKind, profileId: string | null): Device {
-  return {
-    id: `${systemId}/${name}`,
-    machineSystemId: systemId,
-    kind,
-    name,
-    vendorId: null,
-    productId: null,
-    vendorName: null,
-    productName: null,
-    firmwareVersion: null,
-    driver: null,
-    pciAddress: null,
-    interfaces: [name],
-    linkSpeedMbps: 25_000,
-    profileId,
-    dpuSystemId: null,
-  };
+  return { ...bareNic(systemId, name, [name]), kind, linkSpeedMbps: 25_000, profileId };
 }
 
 export interface BenchMachine {

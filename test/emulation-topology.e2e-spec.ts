@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Device } from '@ioplane/domain';
+import { bareNic, type Device } from '@ioplane/domain';
 import { describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
 import { AgentClient, AgentError, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
 import {
@@ -75,23 +75,7 @@ const token = randomBytes(24).toString('hex');
 const keys = generateSigningKeys();
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 const LONG = 'enp129s0f0np0-uplink';
-const device: Device = {
-  id: `${agentId}/ens1f0`,
-  machineSystemId: agentId,
-  kind: 'nic',
-  name: 'ens1f0',
-  vendorId: null,
-  productId: null,
-  vendorName: null,
-  productName: null,
-  firmwareVersion: null,
-  driver: null,
-  pciAddress: null,
-  interfaces: ['ens1f0'],
-  linkSpeedMbps: 0,
-  profileId: null,
-  dpuSystemId: null,
-};
+const device: Device = bareNic(agentId, 'ens1f0', ['ens1f0']);
 let work: string;
 let topo: MachineTopology | undefined;
 let agent: RunningAgent | undefined;

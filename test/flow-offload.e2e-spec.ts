@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Device, MatchActionForm, PacketFields } from '@ioplane/domain';
+import { bareNic, type Device, type MatchActionForm, type PacketFields } from '@ioplane/domain';
 import { buildModule, describeKernel, runProcess, runVectors } from '@ioplane/compiler';
 import {
   bpffsRoot,
@@ -160,23 +160,7 @@ describeKernel('emulated flow offload carries real packets', (itKernel) => {
       // The Agilio's flower flavour: flow rules on its eSwitch, and a flash to its bpf flavour (which has none) later.
       const profile = loadProfiles().find((p) => p.id === 'netronome-agilio-cx-flower-2.1')!;
       expect(profile.targets).toContain('nic-flow-offload');
-      const card: Device = {
-        id: `${agentId}/nic0`,
-        machineSystemId: agentId,
-        kind: 'smartnic',
-        name: 'nic0',
-        vendorId: null,
-        productId: null,
-        vendorName: null,
-        productName: null,
-        firmwareVersion: null,
-        driver: null,
-        pciAddress: null,
-        interfaces: ['ens1f0'],
-        linkSpeedMbps: 0,
-        profileId: profile.id,
-        dpuSystemId: null,
-      };
+      const card: Device = { ...bareNic(agentId, 'nic0', ['ens1f0']), kind: 'smartnic', profileId: profile.id };
       const driver = new EmulatedNicDriver({
         device: card,
         profile,

@@ -4,6 +4,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule, describeKernel } from '@ioplane/compiler';
 import { AgentClient, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
+import { bareNic } from '@ioplane/domain';
 import { bpffsRoot, hostInterfaces } from '@ioplane/devices';
 import { run } from '../packaging/package.process';
 
@@ -312,25 +313,7 @@ describeKernel('upgrading the packaged agent in place', (itKernel) => {
         JSON.stringify({
           systemId: agentId,
           hostname: agentId,
-          devices: [
-            {
-              id: `${agentId}/eth0`,
-              machineSystemId: agentId,
-              kind: 'nic',
-              name: 'eth0',
-              vendorId: null,
-              productId: null,
-              vendorName: null,
-              productName: null,
-              firmwareVersion: null,
-              driver: null,
-              pciAddress: null,
-              interfaces: ['port0'],
-              linkSpeedMbps: 0,
-              profileId: null,
-              dpuSystemId: null,
-            },
-          ],
+          devices: [bareNic(agentId, 'eth0', ['port0'])],
         }),
       );
       const envFile = join(upRoot, 'etc/ioplane/agent.env');

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PROFILES_DIR, loadProfiles } from '@ioplane/profiles';
-import type { FirmwareProfile } from '@ioplane/domain';
+import { bareNic, type FirmwareProfile } from '@ioplane/domain';
 import { emulatedHostPorts, hostInterfaces, parseEmulatedPorts, type HostPorts } from '@ioplane/devices';
 import { readEnvFile } from './agent.env';
 import { startAgent, type AgentMachine } from './agent.server';
@@ -83,25 +83,7 @@ async function main(): Promise<void> {
     // Without the MAAS machine, the host's own ports are what it has: the netdevs with a bus
     // (physical) and bonds, each an unprofiled card whose host XDP the kernel runs.
     const ifaces = await hostInterfaces(null).catch(() => []);
-    machine.devices = ifaces
-      .filter((i) => i.busInfo || i.kind === 'bond')
-      .map((i) => ({
-        id: `${env.AGENT_ID}/${i.name}`,
-        machineSystemId: env.AGENT_ID,
-        kind: 'nic',
-        name: i.name,
-        vendorId: null,
-        productId: null,
-        vendorName: null,
-        productName: null,
-        firmwareVersion: null,
-        driver: null,
-        pciAddress: null,
-        interfaces: [i.name],
-        linkSpeedMbps: 0,
-        profileId: null,
-        dpuSystemId: null,
-      }));
+    machine.devices = ifaces.filter((i) => i.busInfo || i.kind === 'bond').map((i) => bareNic(env.AGENT_ID, i.name, [i.name]));
   } else {
     try {
       machine = JSON.parse(readFileSync(env.AGENT_MACHINE, 'utf8')) as AgentMachine;

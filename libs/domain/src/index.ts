@@ -1,5 +1,6 @@
 export * from './target';
 export * from './machine';
+export * from './device';
 export * from './firmware-profile';
 export * from './io-module';
 export * from './match-action';
