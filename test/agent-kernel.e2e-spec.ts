@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Device } from '@ioplane/domain';
-import { buildModule, describeKernel } from '@ioplane/compiler';
-import { AgentClient, AgentError, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
-import { bpffsRoot, removeMachine, type PortInterface } from '@ioplane/devices';
-import { loadProfiles } from '@ioplane/profiles';
-import { startAgent, type RunningAgent } from '../apps/agent/src';
+import { buildModule, describeKernel, OUT_OF_BOUNDS_XDP } from '@ioplane/compiler';
+import { AgentClient, AgentError, signedLoadBody } from '@ioplane/agent-api';
+import type { PortInterface } from '@ioplane/devices';
+import { KernelAgentFixture } from './kernel-agent.fixture';
 
 // Counts UDP datagrams to port 9999 into slot VER of a map both versions share, then drops them.
 const COUNTER = (ver: number): string => `#include <linux/bpf.h>
@@ -30,16 +27,6 @@ SEC("xdp") int udp_counter(struct xdp_md *ctx) {
   __u64 *v = bpf_map_lookup_elem(&hits, &k);
   if (v) __sync_fetch_and_add(v, 1);
   return XDP_DROP;
-}
-char _license[] SEC("license") = "GPL";
-`;
-
-const OOB = `#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-SEC("xdp") int oob(struct xdp_md *ctx) {
-  unsigned char *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  if (data + 1 > end) return XDP_DROP;
-  return data[20] == 1 ? XDP_DROP : XDP_PASS;
 }
 char _license[] SEC("license") = "GPL";
 `;
@@ -84,28 +71,9 @@ function sendTraffic(i: PortInterface, ms: number): Promise<number> & { stop(): 
   });
 }
 
-const agentId = `e2ek-${randomBytes(3).toString('hex')}`;
-const token = randomBytes(24).toString('hex');
-const keys = generateSigningKeys();
-const device: Device = {
-  id: `${agentId}/eth0`,
-  machineSystemId: agentId,
-  kind: 'nic',
-  name: 'eth0',
-  vendorId: null,
-  productId: null,
-  vendorName: null,
-  productName: null,
-  firmwareVersion: null,
-  driver: null,
-  pciAddress: null,
-  interfaces: [],
-  linkSpeedMbps: 0,
-  profileId: null,
-  dpuSystemId: null,
-};
+const kernel = new KernelAgentFixture('e2ek', 'agent-kernel');
+const { token, keys, device } = kernel;
 let root: string;
-let agent: RunningAgent | undefined;
 let traffic: ReturnType<typeof sendTraffic> | undefined;
 const objects: Record<string, Buffer> = {};
 
@@ -117,21 +85,6 @@ async function build(name: string, text: string): Promise<Buffer> {
   return fsp.readFile(a.objectPath);
 }
 
-function start(): Promise<RunningAgent> {
-  return startAgent({
-    id: agentId,
-    host: '127.0.0.1',
-    port: 0,
-    token,
-    machine: { systemId: agentId, devices: [device] },
-    profiles: loadProfiles(),
-    publicKeyPem: keys.publicKeyPem,
-    kernel: 'auto',
-    stateDir: join(root, 'state'),
-    logLevel: 'silent',
-  });
-}
-
 const body = (ver: number) =>
   signedLoadBody(
     'host-xdp-native',
@@ -140,17 +93,14 @@ const body = (ver: number) =>
   );
 
 beforeAll(async () => {
-  root = await fsp.mkdtemp('/tmp/ioplane-agent-kernel-');
+  root = await kernel.setUp();
 });
 
 afterAll(async () => {
   await traffic?.stop().catch(() => undefined);
-  await agent?.close();
   // Only what this test created: its bpffs folder, its two namespaces (which take the veth pair along).
-  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
-  await removeMachine(agentId);
-  await fsp.rm(root, { recursive: true, force: true });
-});
+  await kernel.tearDown();
+}, 60_000);
 
 describeKernel('agent kernel-xdp driver', (itKernel) => {
   itKernel(
@@ -158,8 +108,8 @@ describeKernel('agent kernel-xdp driver', (itKernel) => {
     async () => {
       objects.v0 = await build('v0', COUNTER(0));
       objects.v1 = await build('v1', COUNTER(1));
-      objects.oob = await build('oob', OOB);
-      agent = await start();
+      objects.oob = await build('oob', OUT_OF_BOUNDS_XDP);
+      let agent = await kernel.start();
       expect(agent.mode).toBe('kernel');
       const client = new AgentClient(agent.url, token);
 
@@ -215,7 +165,7 @@ describeKernel('agent kernel-xdp driver', (itKernel) => {
       // Restart: the new agent finds the pinned link and reports it; nothing was detached.
       const running = (await client.programs()).devices[0].ports[0].current!;
       await agent.close();
-      agent = await start();
+      agent = await kernel.start();
       const again = new AgentClient(agent.url, token);
       const after = (await again.programs()).devices[0];
       expect(after.ports[0].current).toMatchObject({

@@ -1,15 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Device } from '@ioplane/domain';
-import { buildModule, describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
-import { DEFAULT_MODULES_DIR, loadModule } from '@ioplane/modules';
-import { AgentClient, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
-import { bpffsRoot, removeMachine, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface } from '@ioplane/devices';
-import { loadProfiles } from '@ioplane/profiles';
-import { startAgent, type RunningAgent } from '../apps/agent/src';
+import { describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
+import { AgentClient, signedLoadBody } from '@ioplane/agent-api';
+import { bpffsRoot, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface } from '@ioplane/devices';
+import { aclDropUdpArgs, KernelAgentFixture } from './kernel-agent.fixture';
 import {
   attachTailCounter,
+  buildCatalogModule,
   buildStage,
   CHAIN_UDP_PORT,
   DROP_MARK,
@@ -20,28 +16,9 @@ import {
 } from './chain-traffic.fixture';
 
 // Names of this run only: the agent's namespaces, its veth pair and its bpffs folder derive from agentId.
-const agentId = `e2ec-${randomBytes(3).toString('hex')}`;
-const token = randomBytes(24).toString('hex');
-const keys = generateSigningKeys();
-const device: Device = {
-  id: `${agentId}/eth0`,
-  machineSystemId: agentId,
-  kind: 'nic',
-  name: 'eth0',
-  vendorId: null,
-  productId: null,
-  vendorName: null,
-  productName: null,
-  firmwareVersion: null,
-  driver: null,
-  pciAddress: null,
-  interfaces: [],
-  linkSpeedMbps: 0,
-  profileId: null,
-  dpuSystemId: null,
-};
+const kernel = new KernelAgentFixture('e2ec', 'chain-kernel');
+const { agentId, token, keys, device } = kernel;
 let work: string;
-let agent: RunningAgent | undefined;
 let client: AgentClient;
 let iface: PortInterface;
 let tail: TailCounter;
@@ -75,21 +52,6 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 15_0
   return v;
 }
 
-function start(): Promise<RunningAgent> {
-  return startAgent({
-    id: agentId,
-    host: '127.0.0.1',
-    port: 0,
-    token,
-    machine: { systemId: agentId, devices: [device] },
-    profiles: loadProfiles(),
-    publicKeyPem: keys.publicKeyPem,
-    kernel: 'auto',
-    stateDir: join(work, 'state'),
-    logLevel: 'silent',
-  });
-}
-
 /**
  * Counters once two readings 100 ms apart agree: a dump reads the slots one after the other, so a
  * straggler (an ARP reply) crossing the chain mid-dump would show in a later slot but not an earlier one.
@@ -107,16 +69,13 @@ async function settled(): Promise<DeviceCounters> {
 }
 
 beforeAll(async () => {
-  work = await fsp.mkdtemp('/tmp/ioplane-chain-kernel-');
+  work = await kernel.setUp();
 });
 
 afterAll(async () => {
   // Even when a test failed half-way: the sender, the agent, then only what this run created.
   await traffic?.stop().catch(() => undefined);
-  await agent?.close().catch(() => undefined);
-  await removeMachine(agentId).catch(() => undefined);
-  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
-  await fsp.rm(work, { recursive: true, force: true });
+  await kernel.tearDown();
 }, 60_000);
 
 describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) => {
@@ -124,7 +83,7 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     'runs three modules in order on one veth hook; a packet the first drops never reaches the second',
     async () => {
       for (const s of [0, 1, 2]) for (const v of [1, 2]) stages[s][v] = await buildStage(work, join(work, 'cache'), s, v);
-      agent = await start();
+      const agent = await kernel.start();
       expect(agent.mode).toBe('kernel');
       client = new AgentClient(agent.url, token);
 
@@ -236,8 +195,8 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
 
       // The chain is pinned (root, program array, modules): it runs on while the agent restarts, and the new agent finds it.
       const running = (await client.programs()).devices[0].ports[0].current!;
-      await agent!.close();
-      agent = await start();
+      await kernel.agent!.close();
+      const agent = await kernel.start();
       client = new AgentClient(agent.url, token);
       const found = (await client.programs()).devices[0];
       expect(found.ports[0].current).toMatchObject({
@@ -263,19 +222,7 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
     async () => {
       expect(client).toBeDefined();
       const chain: ChainModule[] = [];
-      for (const name of ['acl-firewall', 'l4-lb', 'ddos-drop']) {
-        const m = loadModule(join(DEFAULT_MODULES_DIR, name));
-        const art = await buildModule({ name, dir: m.dir!, sources: m.sources }, { cacheDir: join(work, 'cache') });
-        const object = await fsp.readFile(art.objectPath);
-        chain.push({
-          name,
-          version: m.version,
-          digest: createHash('sha256').update(object).digest('hex'),
-          program: m.program,
-          persistentMaps: m.hints.persistentMaps,
-          object,
-        });
-      }
+      for (const name of ['acl-firewall', 'l4-lb', 'ddos-drop']) chain.push((await buildCatalogModule(name, join(work, 'cache'))).module);
       const r = await client.load(
         device.id,
         signedLoadBody('host-xdp-native', chain, keys.privateKeyPem, 0, { hook: 'xdp-native', interface: iface.name }),
@@ -284,31 +231,9 @@ describeKernel('several modules on one XDP hook (tail-call chain)', (itKernel) =
       expect(r.current.modules.map((m) => m.name)).toEqual(['acl-firewall', 'l4-lb', 'ddos-drop']);
 
       // An ACL rule for the test traffic (udp/CHAIN_UDP_PORT: DROP) in the running acl-firewall's own map.
-      const chainDir = join(
-        bpffsRoot(agentId),
-        createHash('sha256').update(device.id).digest('hex').slice(0, 12),
-        'p0',
-        'chains',
-        r.current.chainDigest.slice(0, 32),
-      );
-      const key = ['11', '00', (CHAIN_UDP_PORT >> 8).toString(16).padStart(2, '0'), (CHAIN_UDP_PORT & 0xff).toString(16).padStart(2, '0')];
-      const seeded = await runProcess(
-        findBpftool()!,
-        [
-          'map',
-          'update',
-          'pinned',
-          join(chainDir, 'm0_map_acl_rules'),
-          'key',
-          'hex',
-          ...key,
-          'value',
-          'hex',
-          '01',
-          ...Array(15).fill('00'),
-        ],
-        { timeoutMs: 10_000 },
-      );
+      const seeded = await runProcess(findBpftool()!, aclDropUdpArgs(kernel.chainDir(r.current.chainDigest), CHAIN_UDP_PORT), {
+        timeoutMs: 10_000,
+      });
       expect(seeded.stderr).toBe('');
 
       const c0 = await settled();

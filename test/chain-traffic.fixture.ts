@@ -4,6 +4,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule, findBpftool, loadToolchain, runProcess } from '@ioplane/compiler';
 import { CHAIN_HEADER, netnsPath, type ChainModule, type PortInterface } from '@ioplane/devices';
+import { DEFAULT_MODULES_DIR, loadModule } from '@ioplane/modules';
 
 /** Port of the chain tests' UDP traffic; everything else passes the stages untouched. */
 export const CHAIN_UDP_PORT = 7777;
@@ -56,6 +57,22 @@ SEC("xdp") int stage(struct xdp_md *ctx) { return stage_verdict(ctx); }
 IOP_CHAIN_ENTRY(stage_verdict)
 char _license[] SEC("license") = "GPL";
 `;
+}
+
+/** A module of the catalog built as a chain module, with the path of its object (for runs on a copy of it). */
+export async function buildCatalogModule(name: string, cacheDir: string): Promise<{ module: ChainModule; objectPath: string }> {
+  const m = loadModule(join(DEFAULT_MODULES_DIR, name));
+  const art = await buildModule({ name, dir: m.dir!, sources: m.sources }, { cacheDir });
+  const object = await fsp.readFile(art.objectPath);
+  const module: ChainModule = {
+    name,
+    version: m.version,
+    digest: createHash('sha256').update(object).digest('hex'),
+    program: m.program,
+    persistentMaps: m.hints.persistentMaps,
+    object,
+  };
+  return { module, objectPath: art.objectPath };
 }
 
 /** Builds stage `stage` version `version` as the compiler builds any module (the header copied into its folder). */

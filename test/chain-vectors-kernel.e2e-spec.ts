@@ -1,43 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Device } from '@ioplane/domain';
-import { buildModule, describeKernel, findBpftool, runProcess, runVectors, type KernelVector } from '@ioplane/compiler';
+import { describeKernel, findBpftool, runProcess, runVectors, type KernelVector } from '@ioplane/compiler';
 import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
-import { AgentClient, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
-import { bpffsRoot, removeMachine, type ChainModule, type DeviceCounters, type VectorOutcome } from '@ioplane/devices';
-import { loadProfiles } from '@ioplane/profiles';
-import { startAgent, type RunningAgent } from '../apps/agent/src';
+import { AgentClient, signedLoadBody } from '@ioplane/agent-api';
+import type { ChainModule, DeviceCounters, VectorOutcome } from '@ioplane/devices';
+import { buildCatalogModule } from './chain-traffic.fixture';
+import { aclDropUdpArgs, aclUdpKey, KernelAgentFixture } from './kernel-agent.fixture';
 
 // Test vectors run on the chain as deployed (the live program of each module's slot), not on a copy:
 // a vector fails because of how its module is deployed (the live map's state, another program in
 // its slot) where the same vector passes on a fresh copy of the module.
-const agentId = `e2ev-${randomBytes(3).toString('hex')}`;
-const token = randomBytes(24).toString('hex');
-const keys = generateSigningKeys();
-const device: Device = {
-  id: `${agentId}/eth0`,
-  machineSystemId: agentId,
-  kind: 'nic',
-  name: 'eth0',
-  vendorId: null,
-  productId: null,
-  vendorName: null,
-  productName: null,
-  firmwareVersion: null,
-  driver: null,
-  pciAddress: null,
-  interfaces: [],
-  linkSpeedMbps: 0,
-  profileId: null,
-  dpuSystemId: null,
-};
+const kernel = new KernelAgentFixture('e2ev', 'chain-vectors');
+const { token, keys, device } = kernel;
 const NAMES = ['acl-firewall', 'ttl-guard', 'flow-counter'] as const;
 /** udp/7777: no catalog ACL rule names it, so an empty rule table passes it. */
 const UDP_PORT = 7777;
 
 let work: string;
-let agent: RunningAgent | undefined;
 let client: AgentClient;
 const chain: ChainModule[] = [];
 const objects = new Map<string, string>();
@@ -93,57 +71,26 @@ async function bpftool(args: string[]): Promise<string> {
 const slotOf = (c: DeviceCounters, name: string) => c.modules.find((m) => m.module === name)!;
 
 beforeAll(async () => {
-  work = await fsp.mkdtemp('/tmp/ioplane-chain-vectors-');
+  work = await kernel.setUp();
 });
 
-afterAll(async () => {
-  await agent?.close().catch(() => undefined);
-  await removeMachine(agentId).catch(() => undefined);
-  await fsp.rm(bpffsRoot(agentId), { recursive: true, force: true });
-  await fsp.rm(work, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => kernel.tearDown(), 60_000);
 
 describeKernel('test vectors through the deployed chain', (itKernel) => {
   itKernel(
     "runs each module's vectors on its live slot: the packet goes on through the later slots, the verdict is the module's own",
     async () => {
       for (const name of NAMES) {
-        const m = loadModule(join(DEFAULT_MODULES_DIR, name));
-        const art = await buildModule({ name, dir: m.dir!, sources: m.sources }, { cacheDir: join(work, 'cache') });
-        objects.set(name, art.objectPath);
-        const object = await fsp.readFile(art.objectPath);
-        chain.push({
-          name,
-          version: m.version,
-          digest: createHash('sha256').update(object).digest('hex'),
-          program: m.program,
-          persistentMaps: m.hints.persistentMaps,
-          object,
-        });
+        const { module, objectPath } = await buildCatalogModule(name, join(work, 'cache'));
+        objects.set(name, objectPath);
+        chain.push(module);
       }
-      agent = await startAgent({
-        id: agentId,
-        host: '127.0.0.1',
-        port: 0,
-        token,
-        machine: { systemId: agentId, devices: [device] },
-        profiles: loadProfiles(),
-        publicKeyPem: keys.publicKeyPem,
-        kernel: 'auto',
-        stateDir: join(work, 'state'),
-        logLevel: 'silent',
-      });
+      const agent = await kernel.start();
       expect(agent.mode).toBe('kernel');
       client = new AgentClient(agent.url, token);
       const loaded = await client.load(device.id, signedLoadBody('host-xdp-native', chain, keys.privateKeyPem, 0, { hook: 'xdp-native' }));
       expect(loaded.current).toMatchObject({ mechanism: 'tail-call' });
-      chainDir = join(
-        bpffsRoot(agentId),
-        createHash('sha256').update(device.id).digest('hex').slice(0, 12),
-        'p0',
-        'chains',
-        loaded.current.chainDigest.slice(0, 32),
-      );
+      chainDir = kernel.chainDir(loaded.current.chainDigest);
 
       // Probe packets first cross the chain from its root, so each CPU's hand-off stamp has been set once.
       await client.probe(device.id, 0, 20);
@@ -185,27 +132,14 @@ describeKernel('test vectors through the deployed chain', (itKernel) => {
       expect(client).toBeDefined();
       const clean = await client.runVectors(device.id, { port: 0, vectors: [aclVector] });
       expect(clean.results[0]).toMatchObject({ passed: true, actualVerdict: 'XDP_PASS', deployed: { slot: 0 } });
-      const key = ['11', '00', (UDP_PORT >> 8).toString(16).padStart(2, '0'), (UDP_PORT & 0xff).toString(16).padStart(2, '0')];
-      await bpftool([
-        'map',
-        'update',
-        'pinned',
-        join(chainDir, 'm0_map_acl_rules'),
-        'key',
-        'hex',
-        ...key,
-        'value',
-        'hex',
-        '01',
-        ...Array(15).fill('00'),
-      ]);
+      await bpftool(aclDropUdpArgs(chainDir, UDP_PORT));
       const r = await client.runVectors(device.id, { port: 0, vectors: [aclVector] });
       expect(r.passed).toBe(false);
       expect(r.results[0]).toMatchObject({ passed: false, actualVerdict: 'XDP_DROP', deployed: { slot: 0, outputCompared: false } });
       expect(r.results[0].reason).toContain('on the deployed chain: expected verdict XDP_PASS, got XDP_DROP');
       expect(r.results[0].notRun).toBeUndefined();
       expect(await onCopy(aclVector)).toBe(true);
-      await bpftool(['map', 'delete', 'pinned', join(chainDir, 'm0_map_acl_rules'), 'key', 'hex', ...key]);
+      await bpftool(['map', 'delete', 'pinned', join(chainDir, 'm0_map_acl_rules'), 'key', 'hex', ...aclUdpKey(UDP_PORT)]);
     },
     120_000,
   );

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buildModule } from '../build/module.builder';
 import { BPFFS_ROOT } from './bpftool.client';
 import { kernelVerify } from './kernel.verify';
-import { describeKernel } from './kernel.test-support';
+import { describeKernel, OUT_OF_BOUNDS_XDP } from './kernel.test-support';
 import { pinDirPrefix } from './pin.session';
 import { runVectors } from './vector.runner';
 
@@ -28,16 +28,6 @@ SEC("xdp") int swap_tx(struct xdp_md *ctx) {
   __builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
   __builtin_memcpy(eth->h_source, t, ETH_ALEN);
   return XDP_TX;
-}
-char _license[] SEC("license") = "GPL";
-`;
-
-const OOB = `#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-SEC("xdp") int oob(struct xdp_md *ctx) {
-  unsigned char *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  if (data + 1 > end) return XDP_DROP;
-  return data[20] == 1 ? XDP_DROP : XDP_PASS;
 }
 char _license[] SEC("license") = "GPL";
 `;
@@ -76,7 +66,7 @@ afterAll(async () => {
 describeKernel('kernel verify and test runs', (itKernel) => {
   beforeAll(async () => {
     objects.swap = await build('swap', SWAP);
-    objects.oob = await build('oob', OOB);
+    objects.oob = await build('oob', OUT_OF_BOUNDS_XDP);
   }, 60_000);
 
   afterEach(async () => {

@@ -32,3 +32,17 @@ export function describeKernel(name: string, fn: (itKernel: KernelIt) => void): 
     fn(itKernel);
   });
 }
+
+/**
+ * For specs of the verifier's refusal: an XDP program the kernel refuses with "invalid access to
+ * packet" (it checks one byte of the packet, then reads the 21st).
+ */
+export const OUT_OF_BOUNDS_XDP = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp") int oob(struct xdp_md *ctx) {
+  unsigned char *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  if (data + 1 > end) return XDP_DROP;
+  return data[20] == 1 ? XDP_DROP : XDP_PASS;
+}
+char _license[] SEC("license") = "GPL";
+`;
