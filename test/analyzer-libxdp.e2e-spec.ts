@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeFile, BPFFS_ROOT, describeKernel, kernelVerify, pinDirPrefix, sectionType, type ObjectFacts } from '@ioplane/compiler';
+import { bpftoolLoadall } from './analyzer.fixture';
 
 /**
  * Other people's objects: Debian's libxdp1 ships its BPF programs (the multi-program dispatcher,
@@ -49,26 +50,6 @@ function helperCalls(obj: string): Map<string, Array<{ insn: number; id: number 
     if (insn && current) current.push({ insn: Number(insn[1]), id: parseInt(insn[5] + insn[4] + insn[3] + insn[2], 16) });
   }
   return out;
-}
-
-/** The reference: bpftool prog loadall in a throwaway bpffs of its own, given the program's type. */
-function bpftoolLoadall(obj: string, type: string | null): boolean {
-  const r = spawnSync(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      '--',
-      '/bin/sh',
-      '-c',
-      'mount -t bpf bpf /sys/fs/bpf && exec bpftool prog loadall "$0" /sys/fs/bpf/p "$@"',
-      obj,
-      ...(type ? ['type', type] : []),
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  return r.status === 0;
 }
 
 const NODE = [process.execPath, '-r', '@swc-node/register'];

@@ -7,6 +7,7 @@ import { checkObject } from '@ioplane/catalog';
 import { analyzeFile, BPFFS_ROOT, describeKernel, kernelVerify, pinDirPrefix } from '@ioplane/compiler';
 import { moduleManifestSchema } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
+import { bpftoolLoadall } from './analyzer.fixture';
 
 /**
  * Objects as other projects write them: iproute2's `struct bpf_elf_map` in a `maps` section with a
@@ -62,25 +63,6 @@ SEC("xdp") int count(struct xdp_md *ctx) {
 char LICENSE[] SEC("license") = "GPL";
 `,
 };
-
-function bpftoolLoadall(obj: string, type: string | null): boolean {
-  const r = spawnSync(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      '--',
-      '/bin/sh',
-      '-c',
-      'mount -t bpf bpf /sys/fs/bpf && exec bpftool prog loadall "$0" /sys/fs/bpf/p "$@"',
-      obj,
-      ...(type ? ['type', type] : []),
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  return r.status === 0;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'ioplane-objects-spec-'));
 const objects: Record<string, string> = {};
