@@ -1,54 +1,25 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { spawnWorker, type WorkerProcess } from './faults/fault.fixture';
 import { acceptingNotRun, Harness, hostId, http, startHarness, syncFleet, until, waitStatus } from './harness';
 
 const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 // Short BullMQ job locks, so a killed worker's job is recovered within seconds.
 const LOCK_MS = '4000';
 
-/** A worker in its own process, as production runs it, sharing the harness's Redis, MAAS, keys and agents. */
-function spawnWorker(h: Harness): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/worker/src/main.ts'], {
-    env: {
-      ...process.env,
-      REDIS_URL: h.config.REDIS_URL,
-      IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
-      MAAS_URL: h.maas.url,
-      MAAS_API_KEY: h.maas.apiKey,
-      IOPLANE_KEYS_DIR: h.keysDir,
-      AGENT_PORT: String(h.config.AGENT_PORT),
-      IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
-      FLEET_SYNC_INTERVAL_MS: '3600000',
-      MAAS_EVENTS_INTERVAL_MS: '3600000',
-      IOPLANE_ROLLOUT_LOCK_MS: LOCK_MS,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, exited, output: () => out };
-}
-
 describe('a worker killed (SIGKILL) mid-flash', () => {
   let h: Harness;
-  let worker: ReturnType<typeof spawnWorker> | null = null;
+  let worker: WorkerProcess | null = null;
   const savedLock = process.env.IOPLANE_ROLLOUT_LOCK_MS;
 
   beforeAll(async () => {
     // flower -> bpf on an Agilio is write 2 s + activate 15 s; scaled to about 4 s.
     h = await startHarness({ worker: false, agents: { timeScale: 0.25 } });
-    worker = spawnWorker(h);
+    worker = spawnWorker(h, { IOPLANE_ROLLOUT_LOCK_MS: LOCK_MS });
     await syncFleet(h);
   }, 90_000);
   afterAll(async () => {
-    if (worker && worker.child.exitCode === null && worker.child.signalCode === null) {
-      worker.child.kill('SIGKILL');
-      await worker.exited;
-    }
+    await worker?.kill();
     await h?.stop();
     if (savedLock === undefined) delete process.env.IOPLANE_ROLLOUT_LOCK_MS;
     else process.env.IOPLANE_ROLLOUT_LOCK_MS = savedLock;

@@ -54,31 +54,22 @@ export class OwnRedis {
   }
 }
 
-export interface WorkerProcess {
+export interface AppProcess {
   child: ChildProcess;
   exited: Promise<number | null>;
   alive(): boolean;
+  /** What it printed, stdout and stderr together (the last 100 to 200 kB). */
   output(): string;
+  /** SIGKILL, unless it has already ended; resolves once it has. */
   kill(): Promise<void>;
 }
 
-/** A worker in its own process, as production runs it, on the harness's Redis, MAAS, keys and agents. */
-export function spawnWorker(h: Harness, env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/worker/src/main.ts'], {
-    env: {
-      ...process.env,
-      REDIS_URL: h.config.REDIS_URL,
-      IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
-      MAAS_URL: h.maas.url,
-      MAAS_API_KEY: h.maas.apiKey,
-      IOPLANE_KEYS_DIR: h.keysDir,
-      AGENT_PORT: String(h.config.AGENT_PORT),
-      IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
-      FLEET_SYNC_INTERVAL_MS: '3600000',
-      MAAS_EVENTS_INTERVAL_MS: '3600000',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
+export type WorkerProcess = AppProcess;
+
+/** An app (`main`: its entry file) in its own process, as production runs it, with `env` over this process's environment. */
+export function spawnApp(main: string, env: NodeJS.ProcessEnv): AppProcess {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', main], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -100,6 +91,23 @@ export function spawnWorker(h: Harness, env: Record<string, string> = {}): Worke
       await exited;
     },
   };
+}
+
+/** A worker in its own process, as production runs it, on the harness's Redis, MAAS, keys and agents. */
+export function spawnWorker(h: Harness, env: Record<string, string> = {}): WorkerProcess {
+  return spawnApp('apps/worker/src/main.ts', {
+    REDIS_URL: h.config.REDIS_URL,
+    IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
+    MAAS_URL: h.maas.url,
+    MAAS_API_KEY: h.maas.apiKey,
+    IOPLANE_KEYS_DIR: h.keysDir,
+    AGENT_PORT: String(h.config.AGENT_PORT),
+    IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
+    FLEET_SYNC_INTERVAL_MS: '3600000',
+    MAAS_EVENTS_INTERVAL_MS: '3600000',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

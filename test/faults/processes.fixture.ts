@@ -1,7 +1,7 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { freePort } from '../../libs/runtime/src/redis.embedded';
 import { Harness, http, registerApi } from '../harness';
-import { sleep } from './fault.fixture';
+import { sleep, spawnApp } from './fault.fixture';
 
 /** An API in its own process, as production runs several behind a load balancer, on the harness's Redis and keys. */
 export interface ApiProcess {
@@ -13,47 +13,35 @@ export interface ApiProcess {
 
 export async function spawnApi(h: Harness, env: Record<string, string> = {}): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/api/src/main.ts'], {
-    env: {
-      ...process.env,
-      REDIS_URL: h.config.REDIS_URL,
-      IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
-      IOPLANE_KEYS_DIR: h.keysDir,
-      IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
-      AGENT_PORT: String(h.config.AGENT_PORT),
-      API_HOST: '127.0.0.1',
-      API_PORT: String(port),
-      API_REFUSED_LIMIT: '100000',
-      DRAIN_GRACE_MS: '0',
-      IOPLANE_CHECK_RESPONSES: 'on',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const app = spawnApp('apps/api/src/main.ts', {
+    REDIS_URL: h.config.REDIS_URL,
+    IOPLANE_PREFIX: h.config.IOPLANE_PREFIX,
+    IOPLANE_KEYS_DIR: h.keysDir,
+    IOPLANE_DATA_DIR: h.config.IOPLANE_DATA_DIR,
+    AGENT_PORT: String(h.config.AGENT_PORT),
+    API_HOST: '127.0.0.1',
+    API_PORT: String(port),
+    API_REFUSED_LIMIT: '100000',
+    DRAIN_GRACE_MS: '0',
+    IOPLANE_CHECK_RESPONSES: 'on',
+    LOG_LEVEL: 'warn',
+    ...env,
   });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const { child, output } = app;
   const url = `http://127.0.0.1:${port}`;
   const api: ApiProcess = {
     url,
     child,
-    output: () => out,
+    output,
     async kill() {
       registerApi(url, null);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      await app.kill();
     },
   };
   registerApi(url, h.token);
   const end = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the API process exited: ${out.slice(-2000)}`);
+    if (child.exitCode !== null) throw new Error(`the API process exited: ${output().slice(-2000)}`);
     const ok = await http(url, 'GET', '/healthz').then(
       (r) => r.status === 200,
       () => false,
@@ -61,7 +49,7 @@ export async function spawnApi(h: Harness, env: Record<string, string> = {}): Pr
     if (ok) return api;
     if (Date.now() > end) {
       await api.kill();
-      throw new Error(`the API process did not answer within 60 s: ${out.slice(-2000)}`);
+      throw new Error(`the API process did not answer within 60 s: ${output().slice(-2000)}`);
     }
     await sleep(200);
   }
