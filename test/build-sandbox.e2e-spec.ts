@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { privateTmpdir, type PrivateTmpdir } from '@ioplane/compiler';
 import { TokenRepository } from '@ioplane/state';
 import { Harness, http, startHarness } from './harness';
 
@@ -56,21 +57,16 @@ describe('build sandbox, through the API', () => {
   let h: Harness;
   let viewer: string;
   let logs = '';
-  let root: string;
+  let dirs: PrivateTmpdir;
   let tmp: string;
   let dataDir: string;
-  const savedTmp = process.env.TMPDIR;
   const seen: string[] = [];
 
   beforeAll(async () => {
-    root = await fsp.mkdtemp('/tmp/ioplane-sandbox-e2e-');
-    await fsp.chmod(root, 0o755);
     // The API runs in this process: a private TMPDIR holds every temp folder an upload makes.
-    tmp = join(root, 'tmp');
-    await fsp.mkdir(tmp, { mode: 0o711 });
-    await fsp.chmod(tmp, 0o711);
-    process.env.TMPDIR = tmp;
-    dataDir = join(root, 'data');
+    dirs = await privateTmpdir('ioplane-sandbox-e2e-');
+    tmp = dirs.tmp;
+    dataDir = join(dirs.root, 'data');
     await fsp.writeFile(CANARY, `"${SECRET}"\n`, { mode: 0o644 });
     await fsp.chmod(CANARY, 0o644);
     const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
@@ -88,10 +84,8 @@ describe('build sandbox, through the API', () => {
     try {
       await h?.stop();
     } finally {
-      process.env.TMPDIR = savedTmp;
-      if (savedTmp === undefined) delete process.env.TMPDIR;
       await fsp.rm(CANARY, { force: true });
-      await fsp.rm(root, { recursive: true, force: true });
+      await dirs?.restore();
     }
   });
 

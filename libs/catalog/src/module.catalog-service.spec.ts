@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { BuildError } from '@ioplane/compiler';
+import { BuildError, privateTmpdir, type PrivateTmpdir } from '@ioplane/compiler';
 import { RedisModuleRepository, StateKeys } from '@ioplane/state';
 import { CatalogConflict, ModuleCatalog } from './module.catalog-service';
 import { CatalogRefusal } from './module.check';
@@ -34,31 +34,24 @@ function upload(name: string, version: string, files: Record<string, string>, ov
 describe(ModuleCatalog.name, () => {
   const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const savedTmp = process.env.TMPDIR;
-  let root: string;
+  let dirs: PrivateTmpdir;
   let tmp: string;
   let cacheDir: string;
   let sut: ModuleCatalog;
 
   beforeAll(async () => {
     await redis.connect();
-    root = await fsp.mkdtemp('/tmp/ioplane-catalog-service-');
-    await fsp.chmod(root, 0o755);
     // A private TMPDIR: every temp folder of an upload (sources, sandbox, staging cache) lands here.
-    tmp = join(root, 'tmp');
-    await fsp.mkdir(tmp, { mode: 0o711 });
-    await fsp.chmod(tmp, 0o711);
-    process.env.TMPDIR = tmp;
-    cacheDir = join(root, 'artifacts');
+    dirs = await privateTmpdir('ioplane-catalog-service-');
+    tmp = dirs.tmp;
+    cacheDir = join(dirs.root, 'artifacts');
     sut = new ModuleCatalog(new RedisModuleRepository(redis, prefix), [], { cacheDir, kernel: 'off' });
   });
   afterAll(async () => {
-    process.env.TMPDIR = savedTmp;
-    if (savedTmp === undefined) delete process.env.TMPDIR;
     const keys = await redis.keys(new StateKeys(prefix).pattern);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
-    await fsp.rm(root, { recursive: true, force: true });
+    await dirs?.restore();
   });
 
   const state = async () => ({
@@ -134,7 +127,7 @@ describe(ModuleCatalog.name, () => {
       const e = await sut.upload(body).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(Error);
       expect(`${(e as { code?: string }).code} ${(e as Error).message}`).toMatch(new RegExp(code));
-      expect((e as Error).message).not.toContain(root);
+      expect((e as Error).message).not.toContain(dirs.root);
       expect(await state()).toEqual(before);
     }
   });
@@ -177,7 +170,7 @@ describe(ModuleCatalog.name, () => {
     };
     const text = JSON.stringify(publicReport(facts, cacheDir));
     expect(text).not.toContain(cacheDir);
-    expect(text).not.toContain(root);
+    expect(text).not.toContain(dirs.root);
     expect(text).not.toContain('/sys/fs/bpf/');
     expect(text).not.toMatch(/"objectPath"/);
     expect(text).not.toMatch(/"-isystem","\//);

@@ -4,7 +4,7 @@ import { buildModule, computeDigest } from './module.builder';
 import { createSandbox, removeSandbox } from './module.sandbox';
 import { SDK_BUILD_SUBDIR, SDK_INCLUDE_DIR } from './sdk.headers';
 import { importObject } from './artifact.cache';
-import { BuildError } from './build.error';
+import { buildError, privateTmpdir, writeModuleDir, type PrivateTmpdir } from './build.test-support';
 
 const XDP_OK = `#include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -28,6 +28,7 @@ const SWAP_H = `static inline void swap_macs(struct ethhdr *eth) {
 }
 `;
 
+let dirs: PrivateTmpdir;
 let root: string;
 let tmpRoot: string;
 let clangLog: string;
@@ -35,40 +36,18 @@ let clangWrapper: string;
 // The logging clang wrapper lives under /tmp, which the sandbox does not show: the tests that count
 // compiler runs use it without the sandbox (what they check, the cache and the scan, is the same).
 const counted = () => ({ clang: clangWrapper, sandbox: { unsandboxedForTests: true } });
-const savedTmp = process.env.TMPDIR;
 
-async function moduleDir(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(root, name);
-  for (const [rel, text] of Object.entries(files)) {
-    await fsp.mkdir(join(dir, rel, '..'), { recursive: true });
-    await fsp.writeFile(join(dir, rel), text);
-  }
-  return dir;
-}
+const moduleDir = (name: string, files: Record<string, string>) => writeModuleDir(join(root, name), files);
 
 async function compilerRuns(): Promise<string[]> {
   const log = await fsp.readFile(clangLog, 'utf8').catch(() => '');
   return log.split('\n').filter((l) => / -(c|E) /.test(` ${l} `));
 }
 
-async function buildError(p: Promise<unknown>): Promise<BuildError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BuildError);
-    return e as BuildError;
-  }
-  throw new Error('expected the build to fail');
-}
-
 beforeAll(async () => {
-  root = await fsp.mkdtemp('/tmp/ioplane-build-spec-');
   // The compiler runs as nobody when the tests run as root: the wrapper and its log must be reachable.
-  await fsp.chmod(root, 0o755);
-  tmpRoot = join(root, 'tmp');
-  await fsp.mkdir(tmpRoot, { mode: 0o711 });
-  await fsp.chmod(tmpRoot, 0o711);
-  process.env.TMPDIR = tmpRoot;
+  dirs = await privateTmpdir('ioplane-build-spec-');
+  ({ root, tmp: tmpRoot } = dirs);
   clangLog = join(root, 'clang.log');
   await fsp.writeFile(clangLog, '', { mode: 0o666 });
   await fsp.chmod(clangLog, 0o666);
@@ -76,11 +55,7 @@ beforeAll(async () => {
   await fsp.writeFile(clangWrapper, `#!/bin/sh\necho "$@" >> ${clangLog}\nexec /usr/bin/clang "$@"\n`, { mode: 0o755 });
 });
 
-afterAll(async () => {
-  process.env.TMPDIR = savedTmp;
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  await fsp.rm(root, { recursive: true, force: true });
-});
+afterAll(() => dirs?.restore());
 
 afterEach(async () => {
   // Every build removes its sandbox, whatever the outcome.

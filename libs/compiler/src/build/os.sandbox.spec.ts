@@ -1,48 +1,23 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule } from './module.builder';
-import { BuildError } from './build.error';
+import { buildError, privateTmpdir, writeModuleDir, type PrivateTmpdir } from './build.test-support';
 import { bindsForPaths, bpftoolCommand, bwrapArgs, runSandboxed, sandboxAvailable } from './os.sandbox';
 
+let dirs: PrivateTmpdir;
 let root: string;
 let tmpRoot: string;
-const savedTmp = process.env.TMPDIR;
 let n = 0;
 
-async function moduleDir(files: Record<string, string>): Promise<string> {
-  const dir = join(root, `m${n++}`);
-  for (const [rel, text] of Object.entries(files)) {
-    await fsp.mkdir(join(dir, rel, '..'), { recursive: true });
-    await fsp.writeFile(join(dir, rel), text);
-  }
-  return dir;
-}
-
-async function buildError(p: Promise<unknown>): Promise<BuildError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BuildError);
-    return e as BuildError;
-  }
-  throw new Error('expected the build to fail');
-}
+const moduleDir = (files: Record<string, string>) => writeModuleDir(join(root, `m${n++}`), files);
 
 beforeAll(async () => {
-  root = await fsp.mkdtemp('/tmp/ioplane-sandbox-spec-');
-  await fsp.chmod(root, 0o755);
   // Builds make their folders under TMPDIR: a private one shows that each build removes its own.
-  tmpRoot = join(root, 'tmp');
-  await fsp.mkdir(tmpRoot, { mode: 0o711 });
-  await fsp.chmod(tmpRoot, 0o711);
-  process.env.TMPDIR = tmpRoot;
+  dirs = await privateTmpdir('ioplane-sandbox-spec-');
+  ({ root, tmp: tmpRoot } = dirs);
 });
 
-afterAll(async () => {
-  process.env.TMPDIR = savedTmp;
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  await fsp.rm(root, { recursive: true, force: true });
-});
+afterAll(() => dirs?.restore());
 
 afterEach(async () => {
   expect(await fsp.readdir(tmpRoot)).toEqual([]);
