@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describeKernel } from '@ioplane/compiler';
-import { Harness, hostId, http, startHarness, syncFleet, waitStatus } from './harness';
+import { Harness, hostId, http, startSyncedHarness, waitStatus } from './harness';
 
 const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
 const ENDED = ['completed', 'failed', 'cancelled', 'infeasible', 'rolled-back'];
@@ -24,9 +24,7 @@ describeKernel('rollback on a packet-true fleet', (itKernel) => {
   let h: Harness;
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) return;
-    h = await startHarness({ agents: { kernel: 'auto', timeScale: 0.002 } });
-    await syncFleet(h);
+    if (process.getuid?.() === 0) h = await startSyncedHarness({ agents: { kernel: 'auto', timeScale: 0.002 } });
   }, 600_000);
   afterAll(() => h?.stop(), 120_000);
 

@@ -220,6 +220,18 @@ export async function syncFleet(h: Harness) {
   expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
 }
 
+/** A harness with the fleet synced, as most tests begin; stopped again if the sync fails. */
+export async function startSyncedHarness(opts?: Parameters<typeof startHarness>[0]): Promise<Harness> {
+  const h = await startHarness(opts);
+  try {
+    await syncFleet(h);
+  } catch (e) {
+    await h.stop().catch(() => undefined);
+    throw e;
+  }
+  return h;
+}
+
 /** Calls the API with the harness's admin token unless `headers` say otherwise (pass `authorization: ''` for none). */
 export async function http<T = any>(
   base: string,

@@ -7,21 +7,29 @@ import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { agentUserData } from '@ioplane/planning';
 import { acceptingNotRun, Harness, http, startHarness, waitJob } from './harness';
 
+/** A harness, its fleet queue and a MAAS client of its simulator. */
+async function startStack(): Promise<{ h: Harness; queue: Queue; maas: MaasClient }> {
+  const h = await startHarness();
+  const queue = new Queue(QUEUES.fleet, {
+    connection: workerConnection(h.config.REDIS_URL!),
+    prefix: queuePrefix(h.config.IOPLANE_PREFIX),
+  });
+  const maas = new MaasClient({ url: h.sim.url, apiKey: h.sim.apiKey });
+  return { h, queue, maas };
+}
+
+async function stopStack(h?: Harness, queue?: Queue, maas?: MaasClient): Promise<void> {
+  await queue?.close();
+  maas?.close();
+  await h?.stop();
+}
+
 describe('MAAS-driven provisioning: a machine reaching Deployed is synced', () => {
   let h: Harness;
   let queue: Queue;
   let maas: MaasClient;
-
-  beforeAll(async () => {
-    h = await startHarness();
-    queue = new Queue(QUEUES.fleet, { connection: workerConnection(h.config.REDIS_URL!), prefix: queuePrefix(h.config.IOPLANE_PREFIX) });
-    maas = new MaasClient({ url: h.sim.url, apiKey: h.sim.apiKey });
-  });
-  afterAll(async () => {
-    await queue?.close();
-    maas?.close();
-    await h?.stop();
-  });
+  beforeAll(async () => ({ h, queue, maas } = await startStack()));
+  afterAll(() => stopStack(h, queue, maas));
 
   async function pollEvents(id: string) {
     await queue.add(JOBS.maasEvents, {}, { jobId: id });
@@ -78,16 +86,8 @@ describe('MAAS-driven provisioning: a newly Deployed machine follows its selecto
   let h: Harness;
   let queue: Queue;
   let maas: MaasClient;
-  beforeAll(async () => {
-    h = await startHarness();
-    queue = new Queue(QUEUES.fleet, { connection: workerConnection(h.config.REDIS_URL!), prefix: queuePrefix(h.config.IOPLANE_PREFIX) });
-    maas = new MaasClient({ url: h.sim.url, apiKey: h.sim.apiKey });
-  });
-  afterAll(async () => {
-    await queue?.close();
-    maas?.close();
-    await h?.stop();
-  });
+  beforeAll(async () => ({ h, queue, maas } = await startStack()));
+  afterAll(() => stopStack(h, queue, maas));
 
   const status = async (id: string, want: string[]) => {
     for (let i = 0; ; i++) {

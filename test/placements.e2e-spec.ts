@@ -1,4 +1,4 @@
-import { Harness, http, runCli, startHarness, waitJob } from './harness';
+import { Harness, http, runCli, startSyncedHarness } from './harness';
 
 const REQUEST = {
   selector: { zones: ['zone-a', 'zone-b'] },
@@ -23,11 +23,7 @@ async function waitPlacement(h: Harness, id: string, done: string[]) {
 
 describe('placements API', () => {
   let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-    const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
-    expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
-  }, 60_000);
+  beforeAll(async () => (h = await startSyncedHarness()), 60_000);
   afterAll(() => h?.stop());
 
   const placementKeys = async () => (await h.redis.keys(`${h.keys.base}:placement*`)).sort();
@@ -124,11 +120,7 @@ describe('placements API', () => {
 
 describe('ioplane plan / submit / explain', () => {
   let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-    const { body } = await http(h.apiUrl, 'POST', '/v1/fleet/sync', {});
-    expect((await waitJob(h.apiUrl, body.jobId)).state).toBe('completed');
-  }, 60_000);
+  beforeAll(async () => (h = await startSyncedHarness()), 60_000);
   afterAll(() => h?.stop());
 
   const cli = (...args: string[]) => runCli(['--api', h.apiUrl, ...args]);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { chainsOf, Harness, http, startHarness, syncFleet, until, waitStatus } from './harness';
+import { chainsOf, Harness, http, startSyncedHarness, until, waitStatus } from './harness';
 
 const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
 const MODULES: string[] = EXAMPLE.modules.map((m: { name: string }) => m.name);
@@ -50,10 +50,7 @@ async function start(h: Harness): Promise<{ id: string; flashing: MachineRec; be
 
 describe('cancel mid-rollout', () => {
   let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ agents: AGENTS });
-    await syncFleet(h);
-  }, SETUP_MS);
+  beforeAll(async () => (h = await startSyncedHarness({ agents: AGENTS })), SETUP_MS);
   afterAll(() => h?.stop(), SETUP_MS);
 
   it(
@@ -99,10 +96,7 @@ describe('cancel mid-rollout', () => {
 
 describe('pause and resume', () => {
   let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ agents: AGENTS });
-    await syncFleet(h);
-  }, SETUP_MS);
+  beforeAll(async () => (h = await startSyncedHarness({ agents: AGENTS })), SETUP_MS);
   afterAll(() => h?.stop(), SETUP_MS);
 
   it(

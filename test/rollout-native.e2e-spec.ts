@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describeKernel } from '@ioplane/compiler';
 import { hostXdpDeviceId } from '@ioplane/domain';
-import { Harness, hostId, http, startHarness, syncFleet, waitStatus } from './harness';
+import { Harness, hostId, http, startSyncedHarness, waitStatus } from './harness';
 
 const ENDED = ['completed', 'failed', 'cancelled', 'infeasible', 'rolled-back'];
 const ROLLOUT = { canary: 0, waves: [100], maxUnavailable: 4, failureThreshold: 1 };
@@ -15,9 +15,7 @@ describeKernel('driver XDP on a ConnectX port, on a packet-true fleet', (itKerne
   let h: Harness;
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) return;
-    h = await startHarness({ agents: { kernel: 'auto', timeScale: 0.002 } });
-    await syncFleet(h);
+    if (process.getuid?.() === 0) h = await startSyncedHarness({ agents: { kernel: 'auto', timeScale: 0.002 } });
   }, 600_000);
   afterAll(() => h?.stop(), 120_000);
 
