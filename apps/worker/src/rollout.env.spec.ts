@@ -1,37 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  artifactDigest,
-  ArtifactRef,
-  MachineRecord,
-  MachineSlice,
-  newMachineRecord,
-  PlannedMachine,
-  sliceMachines,
-} from '@ioplane/rollout';
+import { MachineRecord, MachineSlice, newMachineRecord, sliceMachines } from '@ioplane/rollout';
+import { artifactRef, objectBytes, plannedMachine } from '@ioplane/rollout/testing';
 import type { FleetRepository, ObservedPlacement, PlacementRepository, RolloutRepository } from '@ioplane/state';
 import type { MaasClient } from '@ioplane/maas';
 import { rolloutEnv } from './rollout.env';
 
-const bytes = (name: string) => Buffer.from(`\x7fELF ${name}`);
-const ref = (name: string): ArtifactRef => ({
-  name,
-  version: '1',
-  digest: artifactDigest(bytes(name)),
-  program: 'xdp_main',
-  persistentMaps: [],
-  pps: 1000,
-  vectors: [],
-});
-const machine = (systemId: string, modules: string[]): PlannedMachine => ({
-  systemId,
-  hostname: `h-${systemId}`,
-  feasible: true,
-  flavourSwitches: {},
-  placements: Object.fromEntries(
-    modules.map((m) => [m, { module: m, deviceId: `${systemId}/nic`, target: 'host-xdp-generic' as const, profileId: 'x710-host' }]),
-  ),
-});
+const bytes = objectBytes;
+const ref = artifactRef;
+const machine = (systemId: string, modules: string[]) => plannedMachine(systemId, modules, 'x710-host');
 
 /** Any call into the placement repository (the whole plan, the placement record) fails the test. */
 const noPlacementReads = new Proxy({} as PlacementRepository, {

@@ -1,25 +1,9 @@
-import type { PlannedMachine } from './machine.desired';
-import { ArtifactRef, artifactDigest, desiredFromSlice, sliceMachines } from './machine.slice';
+import { desiredFromSlice, sliceMachines } from './machine.slice';
+import { artifactRef, objectBytes, plannedMachine } from './testing/slice.fixture';
 
-const bytes = (name: string) => Buffer.from(`\x7fELF ${name}`);
-const ref = (name: string): ArtifactRef => ({
-  name,
-  version: '1',
-  digest: artifactDigest(bytes(name)),
-  program: 'xdp_main',
-  persistentMaps: [],
-  pps: 1000,
-  vectors: [],
-});
-const machine = (systemId: string, modules: string[]): PlannedMachine => ({
-  systemId,
-  hostname: `h-${systemId}`,
-  feasible: true,
-  flavourSwitches: {},
-  placements: Object.fromEntries(
-    modules.map((m) => [m, { module: m, deviceId: `${systemId}/nic`, target: 'host-xdp-generic' as const, profileId: null }]),
-  ),
-});
+const bytes = objectBytes;
+const ref = artifactRef;
+const machine = plannedMachine;
 const store = (objects: Record<string, Buffer>) => async (digest: string) => objects[digest] ?? null;
 
 describe(sliceMachines.name, () => {

@@ -14,11 +14,12 @@ function sources(dir: string): string[] {
 }
 
 describe('fleet fixtures', () => {
-  it('are imported by specs and test code only, never by production code', () => {
+  it("(and every lib's testing face) are imported by specs and test code only, never by production code", () => {
     const offenders = ['apps', 'libs']
       .flatMap((d) => sources(join(ROOT, d)))
       .filter((p) => !/\.(spec|e2e-spec)\.ts$/.test(p) && !p.includes('/testing/'))
-      .filter((p) => /from '@ioplane\/domain\/testing'|domain\/src\/testing/.test(readFileSync(p, 'utf8')));
+      // Any lib's test-only face: @ioplane/<lib>/testing, or a path into a src/testing folder.
+      .filter((p) => /from '@ioplane\/[\w-]+\/testing'|src\/testing\//.test(readFileSync(p, 'utf8')));
     expect(offenders).toEqual([]);
   });
 
