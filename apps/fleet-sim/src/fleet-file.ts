@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { DPU_MODEL_KEYS, NIC_MODEL_KEYS } from './fleet-hardware';
+import { DPU_MODEL_KEYS, NIC_MODEL_KEYS } from '@ioplane/domain';
 
 /** Statuses a machine may start in; transient ones would need a timer nobody started. */
 export const INITIAL_STATUSES = ['new', 'ready', 'allocated', 'deployed', 'broken', 'failed_deployment', 'failed_testing'] as const;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FleetFile, FleetHost, FleetServer } from './fleet-file';
-import { DPU_MODELS, NIC_MODELS, type DpuModelKey, type NicModel } from './fleet-hardware';
+import { DPU_MODELS, NIC_MODELS, type DpuModelKey, type NicModel } from '@ioplane/domain';
 import { STATUS, statusFromName } from './maas-sim.status';
 
 /**

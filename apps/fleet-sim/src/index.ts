@@ -28,7 +28,7 @@ export {
   type NicModelKey,
   type DpuModel,
   type DpuModelKey,
-} from './fleet-hardware';
+} from '@ioplane/domain';
 export { type FaultControls, type FaultSettings, NO_FAULTS } from './maas-sim.faults';
 export { buildOAuthHeader, parseApiKey, generateApiKey, type ApiKey } from './maas-sim.auth';
 export { MaasSimStore, type SimMachine, type PowerState } from './maas-sim.store';

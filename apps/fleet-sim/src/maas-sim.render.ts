@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModelInterface } from './fleet-model';
-import { NVME_CONTROLLER } from './fleet-hardware';
+import { NVME_CONTROLLER } from '@ioplane/domain';
 import { STATUS, statusLabel } from './maas-sim.status';
 import type { MaasSimStore, SimMachine } from './maas-sim.store';
 

@@ -1,9 +1,10 @@
 import type { DeviceKind } from '../target';
 import type { Device, FleetMachine, NetInterface, PciDevice } from '../machine';
+import { DPU_MODELS, NIC_MODELS, type NicModel } from '../hardware.models';
 
 /**
  * Inventory fixtures for specs: machines, cards and fleets in the shapes a MAAS sync stores.
- * Cards carry the PCI identities and firmware strings of fleet-sim's hardware table, so the
+ * Cards carry the PCI identities and firmware strings of the hardware table (hardware.models.ts), so the
  * firmware profiles (firmware-profiles/*.yaml) match them as they would a real card; names follow
  * the simulator's scheme (ens<slot>f<port>, a BlueField's host PF ens<slot>f<port>np<port>).
  */
@@ -24,119 +25,24 @@ interface CardModel {
   bluefield?: true;
 }
 
-const NETRONOME = {
-  kind: 'smartnic',
-  vendorId: '19ee',
-  productId: '4000',
-  vendorName: 'Netronome Systems, Inc.',
-  productName: 'Device 4000 (Agilio CX 2x25GbE)',
-  driver: 'nfp',
-  linkSpeedMbps: 25_000,
-  ports: 2,
-} as const;
+/** A card of the hardware table as a spec sees it: its kind and the profile that matches it. */
+function card<K extends DeviceKind, P extends string | null>(model: NicModel, kind: K, profileId: P) {
+  const { vendorId, productId, vendorName, productName, driver, firmwareVersion, linkSpeedMbps, ports } = model;
+  return { kind, profileId, vendorId, productId, vendorName, productName, driver, firmwareVersion, linkSpeedMbps, ports };
+}
 
 export const CARDS = {
-  'intel-x710': {
-    kind: 'nic',
-    profileId: 'intel-x710-9.20',
-    vendorId: '8086',
-    productId: '1572',
-    vendorName: 'Intel Corporation',
-    productName: 'Ethernet Controller X710 for 10GbE SFP+',
-    driver: 'i40e',
-    firmwareVersion: '9.20 0x8000d95e 1.3353.0',
-    linkSpeedMbps: 10_000,
-    ports: 2,
-  },
-  'intel-e810': {
-    kind: 'nic',
-    profileId: 'intel-e810-4.20',
-    vendorId: '8086',
-    productId: '1592',
-    vendorName: 'Intel Corporation',
-    productName: 'Ethernet Controller E810-C for QSFP',
-    driver: 'ice',
-    firmwareVersion: '4.20 0x8001778b 1.3346.0',
-    linkSpeedMbps: 100_000,
-    ports: 2,
-  },
-  bcm57414: {
-    kind: 'nic',
-    profileId: null,
-    vendorId: '14e4',
-    productId: '16d7',
-    vendorName: 'Broadcom Inc. and subsidiaries',
-    productName: 'BCM57414 NetXtreme-E 10Gb/25Gb',
-    driver: 'bnxt_en',
-    firmwareVersion: '226.0.145.0',
-    linkSpeedMbps: 25_000,
-    ports: 2,
-  },
-  'connectx-6dx': {
-    kind: 'smartnic',
-    profileId: 'mellanox-connectx-6dx-22.39',
-    vendorId: '15b3',
-    productId: '101d',
-    vendorName: 'Mellanox Technologies',
-    productName: 'MT2892 Family [ConnectX-6 Dx]',
-    driver: 'mlx5_core',
-    firmwareVersion: '22.39.1002',
-    linkSpeedMbps: 100_000,
-    ports: 2,
-  },
-  'connectx-7': {
-    kind: 'smartnic',
-    profileId: 'mellanox-connectx-7-28.39',
-    vendorId: '15b3',
-    productId: '1021',
-    vendorName: 'Mellanox Technologies',
-    productName: 'MT2910 Family [ConnectX-7]',
-    driver: 'mlx5_core',
-    firmwareVersion: '28.39.1002',
-    linkSpeedMbps: 200_000,
-    ports: 2,
-  },
-  'agilio-cx-bpf': { ...NETRONOME, profileId: 'netronome-agilio-cx-bpf-2.1', firmwareVersion: 'bpf-2.1.16.1' },
-  'agilio-cx-flower': { ...NETRONOME, profileId: 'netronome-agilio-cx-flower-2.1', firmwareVersion: 'flower-2.1.16.1' },
-  'agilio-cx-nic': { ...NETRONOME, profileId: 'netronome-agilio-cx-nic-2.1', firmwareVersion: 'nic-2.1.16.1' },
-  'pensando-dsc25': {
-    kind: 'dpu',
-    profileId: 'pensando-dsc-25-1.28',
-    vendorId: '1dd8',
-    productId: '1002',
-    vendorName: 'Pensando Systems',
-    productName: 'DSC Ethernet Controller',
-    driver: 'ionic',
-    firmwareVersion: '1.28.1-E-45',
-    linkSpeedMbps: 25_000,
-    ports: 2,
-  },
-  'bluefield-2': {
-    kind: 'dpu',
-    profileId: 'nvidia-bluefield-2-24.35',
-    vendorId: '15b3',
-    productId: 'a2d6',
-    vendorName: 'Mellanox Technologies',
-    productName: 'MT42822 BlueField-2 integrated ConnectX-6 Dx network controller',
-    driver: 'mlx5_core',
-    firmwareVersion: '24.35.2000',
-    linkSpeedMbps: 100_000,
-    ports: 2,
-    bluefield: true,
-  },
-  'bluefield-3': {
-    kind: 'dpu',
-    profileId: 'nvidia-bluefield-3-32.39',
-    vendorId: '15b3',
-    productId: 'a2dc',
-    vendorName: 'Mellanox Technologies',
-    productName: 'MT43244 BlueField-3 integrated ConnectX-7 network controller',
-    driver: 'mlx5_core',
-    firmwareVersion: '32.39.1002',
-    linkSpeedMbps: 200_000,
-    ports: 2,
-    bluefield: true,
-  },
+  'intel-x710': card(NIC_MODELS['intel-x710'], 'nic', 'intel-x710-9.20'),
+  'intel-e810': card(NIC_MODELS['intel-e810'], 'nic', 'intel-e810-4.20'),
+  bcm57414: card(NIC_MODELS.bcm57414, 'nic', null),
+  'connectx-6dx': card(NIC_MODELS['connectx-6dx'], 'smartnic', 'mellanox-connectx-6dx-22.39'),
+  'connectx-7': card(NIC_MODELS['connectx-7'], 'smartnic', 'mellanox-connectx-7-28.39'),
+  'agilio-cx-bpf': card(NIC_MODELS['agilio-cx-bpf'], 'smartnic', 'netronome-agilio-cx-bpf-2.1'),
+  'agilio-cx-flower': card(NIC_MODELS['agilio-cx-flower'], 'smartnic', 'netronome-agilio-cx-flower-2.1'),
+  'agilio-cx-nic': card(NIC_MODELS['agilio-cx-nic'], 'smartnic', 'netronome-agilio-cx-nic-2.1'),
+  'pensando-dsc25': card(NIC_MODELS['pensando-dsc25'], 'dpu', 'pensando-dsc-25-1.28'),
+  'bluefield-2': { ...card(DPU_MODELS['bluefield-2'].nic, 'dpu', 'nvidia-bluefield-2-24.35'), bluefield: true as const },
+  'bluefield-3': { ...card(DPU_MODELS['bluefield-3'].nic, 'dpu', 'nvidia-bluefield-3-32.39'), bluefield: true as const },
 } satisfies Record<string, CardModel>;
 
 export type CardModelKey = keyof typeof CARDS;

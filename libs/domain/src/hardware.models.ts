@@ -1,6 +1,8 @@
 /**
- * PCI identities of the NICs and DPUs a fleet file can name, as written in
- * /work/notes/hardware-ids.md; firmware profiles match on these exact values.
+ * PCI identities of the NICs and DPUs ioplane knows, as written in /work/notes/hardware-ids.md:
+ * the simulator's fleets carry them, the spec fixtures build cards from them, and firmware
+ * profiles (firmware-profiles/*.yaml) match on these exact values. One table, so a fixture card
+ * is always a card the simulator could report.
  */
 export interface NicModel {
   vendorId: string;
