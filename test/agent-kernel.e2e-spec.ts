@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { buildModule, describeKernel, OUT_OF_BOUNDS_XDP } from '@ioplane/compiler';
+import { buildModule } from '@ioplane/compiler';
+import { describeKernel, OUT_OF_BOUNDS_XDP } from '@ioplane/compiler/testing';
 import { AgentClient, AgentError, signedLoadBody } from '@ioplane/agent-api';
 import type { PortInterface } from '@ioplane/devices';
 import { KernelAgentFixture } from './kernel-agent.fixture';

@@ -2,7 +2,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzeFile, BPFFS_ROOT, describeKernel, kernelVerify, pinDirPrefix, sectionType, type ObjectFacts } from '@ioplane/compiler';
+import { analyzeFile, BPFFS_ROOT, kernelVerify, pinDirPrefix, sectionType, type ObjectFacts } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { bpftoolLoadall } from './analyzer.fixture';
 
 /**

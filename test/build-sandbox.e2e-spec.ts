@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { privateTmpdir, type PrivateTmpdir } from '@ioplane/compiler';
+import { privateTmpdir, type PrivateTmpdir } from '@ioplane/compiler/testing';
 import { TokenRepository } from '@ioplane/state';
 import { Harness, http, startHarness } from './harness';
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
+import { findBpftool, runProcess } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { AgentClient, signedLoadBody } from '@ioplane/agent-api';
 import { bpffsRoot, type ChainModule, type DeviceCounters, type ModuleCounters, type PortInterface } from '@ioplane/devices';
 import { aclDropUdpArgs, KernelAgentFixture } from './kernel-agent.fixture';

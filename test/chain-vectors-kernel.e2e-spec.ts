@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { describeKernel, findBpftool, runProcess, runVectors, type KernelVector } from '@ioplane/compiler';
+import { findBpftool, runProcess, runVectors, type KernelVector } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
 import { AgentClient, signedLoadBody } from '@ioplane/agent-api';
 import type { ChainModule, DeviceCounters, VectorOutcome } from '@ioplane/devices';

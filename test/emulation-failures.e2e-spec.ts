@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { describeKernel } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { Harness, hostId, http, startSyncedHarness, waitStatus } from './harness';
 
 const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bareNic, type Device } from '@ioplane/domain';
-import { describeKernel, findBpftool, runProcess } from '@ioplane/compiler';
+import { findBpftool, runProcess } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { AgentClient, AgentError, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
 import {
   bpffsRoot,

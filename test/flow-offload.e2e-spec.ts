@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { bareNic, type Device, type MatchActionForm, type PacketFields } from '@ioplane/domain';
-import { buildModule, describeKernel, runProcess, runVectors } from '@ioplane/compiler';
+import { buildModule, runProcess, runVectors } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import {
   bpffsRoot,
   buildTopology,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { StateKeys } from '@ioplane/state';
 import { Queue } from 'bullmq';
-import { describeKernel } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { Proposal, TelemetryWindow } from '@ioplane/rebalance';
 import type { ObservedPlacement } from '@ioplane/state';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { describeKernel } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { hostXdpDeviceId } from '@ioplane/domain';
 import { Harness, hostId, http, startSyncedHarness, waitStatus } from './harness';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeKernel } from '@ioplane/compiler';
+import { describeKernel } from '@ioplane/compiler/testing';
 import { loadCatalog, ModuleManifest } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { checkModule } from './module.check';

@@ -4,8 +4,6 @@ export { adoptArtifact, importObject, IMPORTED_CLANG_VERSION } from './artifact.
 export type { BuildArtifact } from './artifact.cache';
 export { BuildError } from './build.error';
 export type { BuildErrorCode, Diagnostic } from './build.error';
-export { privateTmpdir } from './build.test-support';
-export type { PrivateTmpdir } from './build.test-support';
 export { scanIncludes, scanPreprocessed, scanPreprocessedAsync } from './include.scanner';
 export { loadToolchain, findBpftool } from './clang.toolchain';
 export type { Toolchain } from './clang.toolchain';

@@ -4,7 +4,7 @@ import { buildModule, computeDigest } from './module.builder';
 import { createSandbox, removeSandbox } from './module.sandbox';
 import { SDK_BUILD_SUBDIR, SDK_INCLUDE_DIR } from './sdk.headers';
 import { importObject } from './artifact.cache';
-import { buildError, privateTmpdir, writeModuleDir, type PrivateTmpdir } from './build.test-support';
+import { buildError, privateTmpdir, writeModuleDir, type PrivateTmpdir } from '../testing';
 
 const XDP_OK = `#include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule } from './module.builder';
-import { buildError, privateTmpdir, writeModuleDir, type PrivateTmpdir } from './build.test-support';
+import { buildError, privateTmpdir, writeModuleDir, type PrivateTmpdir } from '../testing';
 import { bindsForPaths, bpftoolCommand, bwrapArgs, runSandboxed, sandboxAvailable } from './os.sandbox';
 
 let dirs: PrivateTmpdir;

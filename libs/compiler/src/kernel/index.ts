@@ -6,7 +6,5 @@ export { runVectors, NOT_RUN, verdictName, parseRunOutput, describeOutputDiff } 
 export type { KernelVector, MapSeed, RunVectorsOptions, VectorResult } from './vector.runner';
 export { estimateNsPerPacket, XDP_BASE_NS, NS_PER_INSN } from './cost.estimate';
 export { KernelError, BPFFS_ROOT } from './bpftool.client';
-export { describeKernel, OUT_OF_BOUNDS_XDP } from './kernel.test-support';
-export type { KernelIt } from './kernel.test-support';
 export { withLoadedObject, pinDirPrefix, extractVerifierErrors, refusedProgramOf, PROGS_PIN_DIR } from './pin.session';
 export type { LoadedObject, LoadOutcome } from './pin.session';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buildModule } from '../build/module.builder';
 import { BPFFS_ROOT } from './bpftool.client';
 import { kernelVerify } from './kernel.verify';
-import { describeKernel, OUT_OF_BOUNDS_XDP } from './kernel.test-support';
+import { describeKernel, OUT_OF_BOUNDS_XDP } from '../testing';
 import { pinDirPrefix } from './pin.session';
 import { runVectors } from './vector.runner';
 

@@ -1,4 +1,4 @@
-import { kernelAvailable } from './kernel.probe';
+import { kernelAvailable } from '../kernel/kernel.probe';
 
 /**
  * `describe` for specs that need the real kernel. With the kernel available every `it` runs.

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { BuildError } from './build.error';
+import { BuildError } from '../build/build.error';
 
 export interface PrivateTmpdir {
   /** A folder of the test's own under /tmp, readable by all. */
