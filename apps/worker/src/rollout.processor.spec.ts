@@ -152,4 +152,30 @@ describe(RolloutProcessor.name, () => {
     expect(recs.map((r) => r.state)).toEqual(['committed', 'committed', 'committed']);
     expect((await placements.get(placementId))?.status).toBe('completed');
   });
+
+  it("frees a module object once every placement holding it ended, in the reconciler's pass, and keeps it while one lives", async () => {
+    const now = new Date().toISOString();
+    const record = (id: string, status: 'completed' | 'rolling-out') => ({
+      id,
+      request: {},
+      status,
+      reason: 'operator' as const,
+      idempotencyKey: null,
+      createdAt: now,
+      updatedAt: now,
+      error: null,
+    });
+    const lb = Buffer.from('\x7fELF lb');
+    await placements.create(record('pl-gc-done', 'completed'));
+    await placements.create(record('pl-gc-live', 'rolling-out'));
+    await rollouts.putArtifact(artifactDigest(lb), lb, 'pl-gc-done');
+    await rollouts.putArtifact(artifactDigest(object), object, 'pl-gc-done');
+    await rollouts.putArtifact(artifactDigest(object), object, 'pl-gc-live');
+
+    const out = await sut.reconcile();
+
+    expect(out.artifactsFreed).toBe(1);
+    expect(await rollouts.artifact(artifactDigest(lb))).toBeNull();
+    expect(await rollouts.artifact(artifactDigest(object))).toEqual(object);
+  });
 });

@@ -208,6 +208,7 @@ export class RolloutProcessor extends JobProcessor {
       unresolved: [] as Array<{ systemId: string; reason: string }>,
       wavesRetried: 0,
       annotated: 0,
+      artifactsFreed: 0,
     };
     for (const p of rolling) {
       // Pending machines of waves not released yet have no job, and need none.
@@ -228,7 +229,13 @@ export class RolloutProcessor extends JobProcessor {
       }
     }
     out.annotated = await this.orchestrator.annotateMissing();
-    if (out.resolved || out.unresolved.length || out.wavesRetried || out.annotated) this.log.log(out, 'rollouts reconciled');
+    // Module objects only placements that ended still held: nothing will ship them again.
+    out.artifactsFreed = await this.rollouts.sweepArtifacts(async (ids) => {
+      const ended = await Promise.all(ids.map((id) => placementEnded(this.placements, id)));
+      return new Set(ids.filter((_, i) => ended[i]));
+    });
+    if (out.resolved || out.unresolved.length || out.wavesRetried || out.annotated || out.artifactsFreed)
+      this.log.log(out, 'rollouts reconciled');
     return out;
   }
 

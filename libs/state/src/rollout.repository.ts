@@ -49,6 +49,21 @@ if gen ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`;
 
+// An object's bytes (kept if already there), the placement's hold on them, the digest listed.
+const KEEP_ARTIFACT = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1`;
+
+// The holds of ended placements given back; with none left, the bytes and the listing go.
+const FREE_ARTIFACT = `
+for i = 2, #ARGV do redis.call('SREM', KEYS[2], ARGV[i]) end
+if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return 1`;
+
 // All or none: every key still holds what the caller read (ARGV[i], '' for none), then each gets
 // its new value (ARGV[n+i], '' to delete). The decision itself is made in machine.lease.ts.
 const SWAP_ALL = `
@@ -171,12 +186,53 @@ export class RolloutRepository {
   }
 
   /**
-   * A planned module's object, stored under the sha256 of its bytes: the same address always
-   * holds the same bytes, so a second plan of the same build writes nothing new (NX).
+   * A planned module's object, stored under the sha256 of its bytes and held by the placement
+   * that planned it: the same address always holds the same bytes, so a second plan of the same
+   * build writes nothing new (NX), only its hold. Bytes and hold go in one script, so a sweep
+   * never frees an object between the two.
    */
-  async putArtifact(digest: string, bytes: Buffer): Promise<void> {
-    await this.redis.set(this.keys.artifact(digest), bytes, 'NX');
+  async putArtifact(digest: string, bytes: Buffer, placementId: string): Promise<void> {
+    await this.redis.eval(
+      KEEP_ARTIFACT,
+      3,
+      this.keys.artifact(digest),
+      this.keys.artifactHolders(digest),
+      this.keys.artifacts,
+      bytes,
+      placementId,
+      digest,
+    );
     await this.durable.after(`artifact ${digest.slice(0, 12)}`);
+  }
+
+  /**
+   * Frees the objects no live placement holds: the holds of placements `ended` names are given
+   * back, and an object left with none is deleted. A placement that ended needs no bytes again (a
+   * rollback restores what the agent kept); one planned later stores them again. Returns how many
+   * objects were deleted.
+   */
+  async sweepArtifacts(ended: (placementIds: string[]) => Promise<Set<string>>): Promise<number> {
+    const digests = await this.redis.smembers(this.keys.artifacts);
+    if (!digests.length) return 0;
+    const holders = await Promise.all(digests.map((d) => this.redis.smembers(this.keys.artifactHolders(d))));
+    const done = await ended([...new Set(holders.flat())]);
+    let freed = 0;
+    for (const [i, digest] of digests.entries()) {
+      const gone = holders[i].filter((id) => done.has(id));
+      // A digest with no holder at all (its last hold given back by a sweep that died halfway) goes too.
+      if (!gone.length && holders[i].length) continue;
+      const deleted = await this.redis.eval(
+        FREE_ARTIFACT,
+        3,
+        this.keys.artifact(digest),
+        this.keys.artifactHolders(digest),
+        this.keys.artifacts,
+        digest,
+        ...gone,
+      );
+      freed += Number(deleted);
+    }
+    return freed;
   }
 
   async artifact(digest: string): Promise<Buffer | null> {

@@ -19,6 +19,8 @@
  * | `<p>:rollout:<id>:machines` | hash | systemId -> MachineRecord JSON (generation CAS) |
  * | `<p>:rollout:<id>:slices` | hash | systemId -> MachineSlice JSON: the machine's part of the plan, written at rollout start |
  * | `<p>:artifact:<sha256>` | string | a planned module's object bytes, addressed by their sha256 |
+ * | `<p>:artifact:<sha256>:holders` | set | placements that planned with these bytes; the reconciler frees bytes whose holders all ended |
+ * | `<p>:artifacts` | set | every stored artifact's digest, for that sweep |
  * | `<p>:rollout:<id>:inflight` | zset | machines in flight (lease expiry): maxUnavailable |
  * | `<p>:rollout:<id>:control` | string | run, pause, cancel or rollback |
  * | `<p>:lock:machine:<systemId>` | string | the worker holding a machine (token, PX lease) |
@@ -80,6 +82,12 @@ export class StateKeys {
   }
   artifact(digest: string): string {
     return `${this.base}:artifact:${digest}`;
+  }
+  artifactHolders(digest: string): string {
+    return `${this.base}:artifact:${digest}:holders`;
+  }
+  get artifacts(): string {
+    return `${this.base}:artifacts`;
   }
   rolloutMachines(id: string): string {
     return `${this.base}:rollout:${id}:machines`;

@@ -6,7 +6,14 @@ import { fleet } from '@ioplane/domain/testing';
 import { ModuleCatalog } from '@ioplane/catalog';
 import { loadProfiles } from '@ioplane/profiles';
 import { JOBS, QUEUES, queuePrefix } from '@ioplane/queue';
-import { PlacementRecord, RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository, RolloutRepository } from '@ioplane/state';
+import {
+  PlacementRecord,
+  RedisFleetRepository,
+  RedisModuleRepository,
+  RedisPlacementRepository,
+  RolloutRepository,
+  StateKeys,
+} from '@ioplane/state';
 import { placementRequestSchema } from '../placement-request.schema';
 import type { StoredPlan } from '../placement.plan';
 import { PlanPlacement } from './plan-placement.usecase';
@@ -86,6 +93,8 @@ describe(PlanPlacement.name, () => {
     expect(artifact).toMatchObject({ name: 'ddos-drop', digest: expect.stringMatching(/^[0-9a-f]{64}$/), program: expect.any(String) });
     const bytes = await rollouts.artifact(artifact.digest);
     expect(bytes && createHash('sha256').update(bytes).digest('hex')).toBe(artifact.digest);
+    // Held by this placement: a sweep keeps them while it lives.
+    expect(await redis.smembers(new StateKeys(prefix).artifactHolders(artifact.digest))).toContain(id);
     expect(await startJobs()).toContain(`${id}.start`);
     // Leased to it: another placement on these machines is refused.
     await expect(rollouts.claimMachines('pl-other', ['h1'], async () => false)).rejects.toMatchObject({ code: 'machine_leased' });

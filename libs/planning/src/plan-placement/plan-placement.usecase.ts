@@ -66,7 +66,7 @@ export class PlanPlacement {
       agentFacts: d.agentFacts,
       current: (id) => currentPlacement(d.rollouts, id),
       highs: await d.highs?.(),
-      keepArtifact: (digest, bytes) => d.rollouts.putArtifact(digest, bytes),
+      keepArtifact: (digest, bytes) => d.rollouts.putArtifact(digest, bytes, placementId),
     });
     await d.placements.putPlan(placementId, plan);
     await this.deployMachines(placementId, request);
