@@ -35,19 +35,13 @@ if gen ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`;
 
-// The machine record's CAS, and the writer's fence (owner and generation) must still match the
+// The same compare-and-swap, and the writer's fence (owner and generation) must still match the
 // machine's lease: a job whose lease was taken over since it acquired it writes nothing.
 const FENCED_CAS = `
 local lease = redis.call('GET', KEYS[2])
 if not lease then return 2 end
 local l = cjson.decode(lease)
-if l['owner'] ~= ARGV[4] or tonumber(l['gen']) ~= tonumber(ARGV[5]) then return 2 end
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local gen = -1
-if cur then gen = tonumber(cjson.decode(cur)['generation']) end
-if gen ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1`;
+if l['owner'] ~= ARGV[4] or tonumber(l['gen']) ~= tonumber(ARGV[5]) then return 2 end${CAS}`;
 
 // An object's bytes (kept if already there), the placement's hold on them, the digest listed.
 const KEEP_ARTIFACT = `
