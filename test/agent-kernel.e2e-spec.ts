@@ -1,81 +1,15 @@
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule } from '@ioplane/compiler';
 import { describeKernel, OUT_OF_BOUNDS_XDP } from '@ioplane/compiler/testing';
 import { AgentClient, AgentError, signedLoadBody } from '@ioplane/agent-api';
-import type { PortInterface } from '@ioplane/devices';
 import { KernelAgentFixture } from './kernel-agent.fixture';
-
-// Counts UDP datagrams to port 9999 into slot VER of a map both versions share, then drops them.
-const COUNTER = (ver: number): string => `#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/in.h>
-#include <linux/udp.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
-SEC("xdp") int udp_counter(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
-  struct iphdr *ip = (void *)(eth + 1);
-  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP) return XDP_PASS;
-  struct udphdr *udp = (void *)(ip + 1);
-  if ((void *)(udp + 1) > end || udp->dest != bpf_htons(9999)) return XDP_PASS;
-  __u32 k = ${ver};
-  __u64 *v = bpf_map_lookup_elem(&hits, &k);
-  if (v) __sync_fetch_and_add(v, 1);
-  return XDP_DROP;
-}
-char _license[] SEC("license") = "GPL";
-`;
-
-const SENDER = `
-const d = require('dgram').createSocket('udp4');
-const [addr, ms] = [process.argv[1], Number(process.argv[2])];
-const b = Buffer.alloc(32);
-let sent = 0, inflight = 0, stopped = false;
-process.on('SIGTERM', () => { stopped = true; });
-const until = Date.now() + ms;
-function go() {
-  if (stopped || Date.now() >= until) { const t = setInterval(() => { if (inflight === 0) { clearInterval(t); console.log(sent); d.close(); } }, 10); return; }
-  for (let k = 0; k < 50; k++) { inflight++; d.send(b, 9999, addr, (err) => { inflight--; if (!err) sent++; }); }
-  setTimeout(go, 1);
-}
-go();
-`;
-
-/**
- * Sends UDP from the peer namespace for `ms`, or until stopped; resolves with the number of
- * datagrams the socket accepted.
- */
-function sendTraffic(i: PortInterface, ms: number): Promise<number> & { stop(): Promise<number> } {
-  // ip netns exec execs node in place, so the child's pid is the sender's.
-  const p = spawn('ip', ['netns', 'exec', i.peerNetns, process.execPath, '-e', SENDER, i.address, String(ms)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const done = new Promise<number>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c) => (out += c));
-    p.stderr.on('data', (c) => (err += c));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender exit ${code}: ${err}`))));
-  });
-  return Object.assign(done, {
-    stop() {
-      if (p.exitCode === null) p.kill('SIGTERM');
-      return done;
-    },
-  });
-}
+import { sendUdp, udpCounterSource, type UdpTraffic } from './udp-traffic.fixture';
 
 const kernel = new KernelAgentFixture('e2ek', 'agent-kernel');
 const { token, keys, device } = kernel;
 let root: string;
-let traffic: ReturnType<typeof sendTraffic> | undefined;
+let traffic: UdpTraffic | undefined;
 const objects: Record<string, Buffer> = {};
 
 async function build(name: string, text: string): Promise<Buffer> {
@@ -107,8 +41,8 @@ describeKernel('agent kernel-xdp driver', (itKernel) => {
   itKernel(
     'attaches in a namespace, replaces atomically under traffic without loss, survives a restart',
     async () => {
-      objects.v0 = await build('v0', COUNTER(0));
-      objects.v1 = await build('v1', COUNTER(1));
+      objects.v0 = await build('v0', udpCounterSource(0, 2));
+      objects.v1 = await build('v1', udpCounterSource(1, 2));
       objects.oob = await build('oob', OUT_OF_BOUNDS_XDP);
       let agent = await kernel.start();
       expect(agent.mode).toBe('kernel');
@@ -126,7 +60,7 @@ describeKernel('agent kernel-xdp driver', (itKernel) => {
       expect(existsSync(`/var/run/netns/${iface.netns}`)).toBe(true);
 
       // A fixed number of swaps while traffic flows, however slow a busy machine makes each one.
-      traffic = sendTraffic(iface, 120_000);
+      traffic = sendUdp(iface, { ms: 120_000, burst: 50 });
       const progIds = new Set<number>([first.current.rootProgId!]);
       let swaps = 0;
       while (swaps < 6) {
@@ -176,7 +110,7 @@ describeKernel('agent kernel-xdp driver', (itKernel) => {
       });
       expect(after.ports[0].current!.modules.map((m) => m.name)).toEqual(['udp-counter']);
       expect(after.foreign).toEqual([]);
-      const more = await sendTraffic(iface, 300);
+      const more = await sendUdp(iface, { ms: 300, burst: 50 }).done;
       const total = (await again.counters(device.id)).modules[0].maps?.hits;
       expect(total).toBe(sent + more);
 

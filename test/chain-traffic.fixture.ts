@@ -1,10 +1,22 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { buildModule, findBpftool, loadToolchain, runProcess } from '@ioplane/compiler';
-import { CHAIN_HEADER, netnsPath, type ChainModule, type PortInterface } from '@ioplane/devices';
+import type { FirmwareProfile } from '@ioplane/domain';
+import {
+  CHAIN_HEADER,
+  EmulatedNicDriver,
+  FaultBook,
+  KernelXdpDriver,
+  netnsPath,
+  type ChainModule,
+  type EmulatedDeviceOptions,
+  type KernelXdpOptions,
+  type PortInterface,
+} from '@ioplane/devices';
 import { DEFAULT_MODULES_DIR, loadModule } from '@ioplane/modules';
+import { loadProfiles } from '@ioplane/profiles';
+import { sendUdp, UDP_XDP_PRELUDE, type UdpTraffic } from './udp-traffic.fixture';
 
 /** Port of the chain tests' UDP traffic; everything else passes the stages untouched. */
 export const CHAIN_UDP_PORT = 7777;
@@ -25,28 +37,16 @@ const NSENTER = ['/usr/bin/nsenter', '/bin/nsenter', '/usr/sbin/nsenter'].find((
  * object, so a swap loads a really different program.
  */
 export function stageSource(stage: number, version: number): string {
-  return `#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/in.h>
-#include <linux/udp.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+  return `${UDP_XDP_PRELUDE}#include "iop_chain.h"
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } disorder SEC(".maps");
 const volatile __u32 stage_version = ${version};
 static __always_inline void bump(void *map) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(map, &k); if (v) __sync_fetch_and_add(v, 1); }
 static __always_inline int stage_verdict(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
-  struct iphdr *ip = (void *)(eth + 1);
-  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || ip->ihl != 5) return XDP_PASS;
-  struct udphdr *udp = (void *)(ip + 1);
-  if ((void *)(udp + 1) > end || udp->dest != bpf_htons(${CHAIN_UDP_PORT})) return XDP_PASS;
+  struct udphdr *udp = udp_of(ctx);
+  if (!udp || udp->dest != bpf_htons(${CHAIN_UDP_PORT})) return XDP_PASS;
   unsigned char *p = (void *)(udp + 1);
-  if ((void *)(p + 3) > end) return XDP_PASS;
+  if ((void *)(p + 3) > (void *)(long)ctx->data_end) return XDP_PASS;
   bump(&seen);
   if (p[0] != ${stage}) { p[1] = ${DISORDER}; bump(&disorder); }
   p[0] = ${stage + 1} + (stage_version & 0);
@@ -75,22 +75,40 @@ export async function buildCatalogModule(name: string, cacheDir: string): Promis
   return { module, objectPath: art.objectPath };
 }
 
-/** Builds stage `stage` version `version` as the compiler builds any module (the header copied into its folder). */
-export async function buildStage(work: string, cacheDir: string, stage: number, version: number): Promise<ChainModule> {
-  const dir = join(work, `stage${stage}-v${version}`);
+/**
+ * Builds a chain module from one C source as the compiler builds any module (the chain header
+ * copied into its folder, `work/<folder>`).
+ */
+export async function buildChainModule(
+  work: string,
+  cacheDir: string,
+  m: { folder: string; name: string; version: string; program: string; source: string },
+): Promise<ChainModule> {
+  const dir = join(work, m.folder);
   await fsp.mkdir(dir, { recursive: true });
   await fsp.copyFile(CHAIN_HEADER, join(dir, 'iop_chain.h'));
-  await fsp.writeFile(join(dir, 'stage.bpf.c'), stageSource(stage, version));
-  const art = await buildModule({ name: `stage${stage}`, dir, sources: ['stage.bpf.c'] }, { cacheDir });
+  await fsp.writeFile(join(dir, `${m.program}.bpf.c`), m.source);
+  const art = await buildModule({ name: m.name, dir, sources: [`${m.program}.bpf.c`] }, { cacheDir });
   const object = await fsp.readFile(art.objectPath);
   return {
-    name: `stage${stage}`,
-    version: `1.0.${version}`,
+    name: m.name,
+    version: m.version,
     digest: createHash('sha256').update(object).digest('hex'),
-    program: 'stage',
+    program: m.program,
     persistentMaps: [],
     object,
   };
+}
+
+/** Builds stage `stage` version `version` (see stageSource). */
+export function buildStage(work: string, cacheDir: string, stage: number, version: number): Promise<ChainModule> {
+  return buildChainModule(work, cacheDir, {
+    folder: `stage${stage}-v${version}`,
+    name: `stage${stage}`,
+    version: `1.0.${version}`,
+    program: 'stage',
+    source: stageSource(stage, version),
+  });
 }
 
 /** tc ingress, after XDP: counts the test packets that made it through the chain, and whether they went through every stage in order. */
@@ -209,61 +227,34 @@ export async function staticNeighbour(i: PortInterface): Promise<void> {
   ]);
 }
 
-const SENDER = `const [addr, port, ms, count, mark, rate] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
-const s = require('dgram').createSocket('udp4');
-const buf = Buffer.alloc(32); buf[2] = mark;
-let sent = 0, queued = 0, done = 0, over = false, stopped = false; const t0 = Date.now(), until = t0 + ms;
-process.on('SIGTERM', () => { stopped = true; });
-const finish = () => { if (over) return; over = true; s.close(); console.log(sent); };
-const more = () => !stopped && (count > 0 ? queued < count : Date.now() < until);
-const tick = () => {
-  const burst = rate > 0 ? Math.floor(((Date.now() - t0) * rate) / 1000) - queued : 20;
-  for (let k = 0; k < burst && more(); k++) { queued++; s.send(buf, port, addr, (e) => { if (!e) sent++; if (++done === queued && !more()) finish(); }); }
-  if (more()) setTimeout(tick, 1); else if (done === queued) finish();
-};
-tick();`;
-
-export interface StageTraffic {
-  /** Resolves with how many datagrams the kernel accepted to send. */
-  done: Promise<number>;
-  /** Stops sending (at most `ms` after start it stops anyway); resolves like `done`. */
-  stop(): Promise<number>;
-}
+export type StageTraffic = UdpTraffic;
 
 /**
  * Sends test datagrams from the peer namespace, at `rate` per second (default: 20 a millisecond at
  * most), for `ms`, or `count` of them, or until stopped.
  */
 export function sendStageTraffic(i: PortInterface, o: { ms?: number; count?: number; mark?: number; rate?: number }): StageTraffic {
-  const args = [
-    'netns',
-    'exec',
-    i.peerNetns,
-    process.execPath,
-    '-e',
-    SENDER,
-    i.address,
-    String(CHAIN_UDP_PORT),
-    String(o.ms ?? 0),
-    String(o.count ?? 0),
-    String(o.mark ?? 0),
-    String(o.rate ?? 0),
-  ];
-  const p = spawn(IP, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  const done = new Promise<number>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (c) => (out += c));
-    p.stderr.on('data', (c) => (err += c));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender exit ${code}: ${err.trim()}`))));
-  });
-  return {
-    done,
-    stop() {
-      // ip netns exec execs node in place, so this pid is the sender's.
-      if (p.exitCode === null) p.kill('SIGTERM');
-      return done;
-    },
-  };
+  return sendUdp(i, { ...o, port: CHAIN_UDP_PORT });
+}
+
+/** A kernel XDP driver for a hop of a test topology: no profile, no faults; initialised. */
+export async function hopXdpDriver(
+  o: Pick<KernelXdpOptions, 'agentId' | 'device' | 'deviceIndex' | 'stateDir' | 'host'>,
+): Promise<KernelXdpDriver> {
+  const driver = new KernelXdpDriver({ ...o, profile: null, profiles: [], faults: new FaultBook() });
+  await driver.init();
+  return driver;
+}
+
+/**
+ * An emulated SmartNIC with `profile` whose accepted XDP runs in the kernel at its `stage`, time
+ * scaled down a thousandfold and its vectors run on the real bytecode.
+ */
+export function stagedNic(
+  o: { device: EmulatedDeviceOptions['device']; profile: FirmwareProfile; stage: EmulatedDeviceOptions['stage'] } & Pick<
+    EmulatedDeviceOptions,
+    'firmwareDir'
+  >,
+): EmulatedNicDriver {
+  return new EmulatedNicDriver({ ...o, profiles: loadProfiles(), faults: new FaultBook(), timeScale: 0.001, kernelVectors: true });
 }

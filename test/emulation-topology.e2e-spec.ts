@@ -20,52 +20,28 @@ import {
 } from '@ioplane/devices';
 import { loadProfiles } from '@ioplane/profiles';
 import { startAgent, type RunningAgent } from '../apps/agent/src';
-import { buildModule } from '@ioplane/compiler';
-import { CHAIN_HEADER, EmulatedNicDriver, FaultBook, KernelXdpDriver } from '@ioplane/devices';
-import { createHash } from 'node:crypto';
 import { packetHex } from '@ioplane/modules';
-import { buildStage } from './chain-traffic.fixture';
+import { buildChainModule, buildStage, hopXdpDriver, stagedNic } from './chain-traffic.fixture';
+import { UDP_XDP_PRELUDE } from './udp-traffic.fixture';
 
 /** Drops every UDP packet to port 9 (the wire probe's): a stage that drops everything it is sent. */
-async function dropUdpModule(work: string): Promise<ChainModule> {
-  const dir = join(work, 'udp-drop');
-  await fsp.mkdir(dir, { recursive: true });
-  await fsp.copyFile(CHAIN_HEADER, join(dir, 'iop_chain.h'));
-  await fsp.writeFile(
-    join(dir, 'drop.bpf.c'),
-    `#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/in.h>
-#include <linux/udp.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-#include "iop_chain.h"
+function dropUdpModule(work: string): Promise<ChainModule> {
+  return buildChainModule(work, join(work, 'cache'), {
+    folder: 'udp-drop',
+    name: 'udp-drop',
+    version: '1.0.0',
+    program: 'udp_drop',
+    source: `${UDP_XDP_PRELUDE}#include "iop_chain.h"
 static __always_inline int verdict(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
-  struct iphdr *ip = (void *)(eth + 1);
-  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || ip->ihl != 5) return XDP_PASS;
-  struct udphdr *udp = (void *)(ip + 1);
-  if ((void *)(udp + 1) > end) return XDP_PASS;
+  struct udphdr *udp = udp_of(ctx);
+  if (!udp) return XDP_PASS;
   return udp->dest == bpf_htons(9) ? XDP_DROP : XDP_PASS;
 }
 SEC("xdp") int udp_drop(struct xdp_md *ctx) { return verdict(ctx); }
 IOP_CHAIN_ENTRY(verdict)
 char _license[] SEC("license") = "GPL";
 `,
-  );
-  const art = await buildModule({ name: 'udp-drop', dir, sources: ['drop.bpf.c'] }, { cacheDir: join(work, 'cache') });
-  const object = await fsp.readFile(art.objectPath);
-  return {
-    name: 'udp-drop',
-    version: '1.0.0',
-    digest: createHash('sha256').update(object).digest('hex'),
-    program: 'udp_drop',
-    persistentMaps: [],
-    object,
-  };
+  });
 }
 
 // Every name of this run derives from `run`: namespaces, bpffs folder, marker files.
@@ -192,17 +168,13 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
       // chain behind it counts nothing.
       const nic = topo!.ports[0].hops[1];
       const stageDevice: Device = { ...device, id: `${agentId}/nic0`, name: 'nic0', interfaces: [nic.ingress] };
-      const stageDriver = new KernelXdpDriver({
+      const stageDriver = await hopXdpDriver({
         agentId: `${agentId}-nic`,
         device: stageDevice,
         deviceIndex: 1,
         stateDir: join(work, 'nic-state'),
-        profile: null,
-        profiles: [],
-        faults: new FaultBook(),
         host: { netns: nic.netns },
       });
-      await stageDriver.init();
       const dropper = await dropUdpModule(work);
       await stageDriver.load({ port: 0, target: 'host-xdp-generic', hook: 'xdp-generic', modules: [dropper] });
       const mid = await client.counters(device.id);
@@ -239,13 +211,9 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
         interfaces: ['ens1f0'],
         profileId: profile.id,
       };
-      const driver = new EmulatedNicDriver({
+      const driver = stagedNic({
         device: card,
         profile,
-        profiles: loadProfiles(),
-        faults: new FaultBook(),
-        timeScale: 0.001,
-        kernelVectors: true,
         stage: {
           netns: nic.netns,
           netdevs: [nic.ingress],
@@ -329,17 +297,13 @@ describeKernel('a packet-true emulated machine', (itKernel) => {
 
       const dpuPort = topo!.ports[1];
       const behindDpu: Device = { ...device, id: `${agentId}/ens2f0np0`, name: 'ens2f0np0', interfaces: ['ens2f0np0'] };
-      const generic = new KernelXdpDriver({
+      const generic = await hopXdpDriver({
         agentId,
         device: behindDpu,
         deviceIndex: 2,
         stateDir: join(work, 'dpu-host-state'),
-        profile: null,
-        profiles: [],
-        faults: new FaultBook(),
         host: { netns: topo!.hostNetns, wire: (_iface, n) => sendAtWire(dpuPort.hops[0].netns, dpuPort.hostAddress, n) },
       });
-      await generic.init();
       await generic.load({ port: 0, target: 'host-xdp-generic', hook: 'xdp-generic', modules: stages });
       const b = await generic.counters();
       await generic.probe(0, 30);

@@ -7,11 +7,8 @@ import { describeKernel } from '@ioplane/compiler/testing';
 import {
   bpffsRoot,
   buildTopology,
-  EmulatedNicDriver,
-  FaultBook,
   flowTableVerdict,
   kernelHasFlower,
-  KernelXdpDriver,
   loadFlowTable,
   readFlowTable,
   removeTopology,
@@ -22,7 +19,7 @@ import {
 import { buildPacket, loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { firmwareImageFor, probeStop } from '@ioplane/rollout';
-import { buildStage } from './chain-traffic.fixture';
+import { buildStage, hopXdpDriver, stagedNic } from './chain-traffic.fixture';
 
 // Every name of this run derives from `run`: namespaces, bpffs folders, work folder.
 const run = randomBytes(3).toString('hex');
@@ -162,13 +159,9 @@ describeKernel('emulated flow offload carries real packets', (itKernel) => {
       const profile = loadProfiles().find((p) => p.id === 'netronome-agilio-cx-flower-2.1')!;
       expect(profile.targets).toContain('nic-flow-offload');
       const card: Device = { ...bareNic(agentId, 'nic0', ['ens1f0']), kind: 'smartnic', profileId: profile.id };
-      const driver = new EmulatedNicDriver({
+      const driver = stagedNic({
         device: card,
         profile,
-        profiles: loadProfiles(),
-        faults: new FaultBook(),
-        timeScale: 0.001,
-        kernelVectors: true,
         firmwareDir: join(work, 'firmware'),
         stage: {
           netns: nic.netns,
@@ -180,17 +173,13 @@ describeKernel('emulated flow offload carries real packets', (itKernel) => {
       });
       // The host's own hop behind the stage: a chain on generic XDP of ens1f0, counted by its chain map.
       const hostDevice: Device = { ...card, id: `${agentId}/ens1f0`, kind: 'nic', name: 'ens1f0', profileId: null };
-      const hostDriver = new KernelXdpDriver({
+      const hostDriver = await hopXdpDriver({
         agentId: `${agentId}-host`,
         device: hostDevice,
         deviceIndex: 0,
         stateDir: join(work, 'host-state'),
-        profile: null,
-        profiles: [],
-        faults: new FaultBook(),
         host: { netns: host.netns },
       });
-      await hostDriver.init();
       try {
         await hostDriver.load({
           port: 0,

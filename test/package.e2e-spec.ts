@@ -7,6 +7,7 @@ import { describeKernel } from '@ioplane/compiler/testing';
 import { AgentClient, generateSigningKeys, signedLoadBody } from '@ioplane/agent-api';
 import { bareNic } from '@ioplane/domain';
 import { bpffsRoot, hostInterfaces } from '@ioplane/devices';
+import { udpCounterSource } from './udp-traffic.fixture';
 import { run } from '../packaging/package.process';
 
 /**
@@ -216,31 +217,6 @@ describe('the agent package installed into a throwaway root', () => {
   }, 120_000);
 });
 
-// Counts UDP datagrams to port 9999 in a map, then drops them: every datagram is counted or lost.
-const COUNTER = `#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/in.h>
-#include <linux/udp.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
-SEC("xdp") int udp_counter(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;
-  struct iphdr *ip = (void *)(eth + 1);
-  if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP) return XDP_PASS;
-  struct udphdr *udp = (void *)(ip + 1);
-  if ((void *)(udp + 1) > end || udp->dest != bpf_htons(9999)) return XDP_PASS;
-  __u32 k = 0;
-  __u64 *v = bpf_map_lookup_elem(&hits, &k);
-  if (v) __sync_fetch_and_add(v, 1);
-  return XDP_DROP;
-}
-char _license[] SEC("license") = "GPL";
-`;
-
 /** UDP from `netns` to `address` until `stop` resolves; resolves with the datagrams the socket accepted. */
 function trafficUntil(netns: string, address: string, stop: Promise<unknown>): Promise<number> {
   const script = `const d=require('dgram').createSocket('udp4');const b=Buffer.alloc(32);let sent=0,inflight=0,done=false;
@@ -328,7 +304,7 @@ describeKernel('upgrading the packaged agent in place', (itKernel) => {
       const startInHost = () => startPackagedAgent('nsenter', envFile, {}, [`--net=/run/netns/${host}`, exe]);
       const work = join(upRoot, 'build');
       await fsp.mkdir(work, { recursive: true });
-      await fsp.writeFile(join(work, 'prog.c'), COUNTER);
+      await fsp.writeFile(join(work, 'prog.c'), udpCounterSource());
       const object = await fsp.readFile(
         (await buildModule({ name: 'udp-counter', dir: work, sources: ['prog.c'] }, { cacheDir: join(work, 'cache') })).objectPath,
       );
