@@ -5,6 +5,7 @@ import { measureHotswap } from './rollout.hotswap';
 import { nominalFlashSeconds } from './rollout.fleet';
 import { measureOverhead } from './rollout.overhead';
 import { measureRollback } from './rollout.rollback';
+import { measureProbeRollbackOnKernel } from './rollout.rollback-kernel';
 import { benchRedis, openStore } from './rollout.store';
 
 /**
@@ -36,7 +37,8 @@ const MEANING: Record<string, string> = {
   'rollout.bad_program_rollback_ms_vectors':
     "median ms from a crashing chain's load request to the previous chain restored (its test vectors fail); _min/_max beside",
   'rollout.bad_program_rollback_ms_probe':
-    'median ms from a load request to the previous chain restored when the probe check refuses the chain (on the emulated DPU: the probe could not run, modeled counters, and acceptNotRun is off); _min/_max beside',
+    "median ms from a load request to the previous chain restored when the probe check refuses the chain: as root, on a kernel host of the packet-true fleet whose counters do not move (the chain is not on the probed port's path); elsewhere on the emulated DPU, whose probe could not run (acceptNotRun off); _min/_max beside",
+  'rollout.bad_program_rollback_probe_on': 'where the probe path was measured: kernel-counters or emulated-dpu-probe-not-run',
   'rollout.broken':
     'results that are wrong (a machine not committed, a chain not restored, more counted than sent); non-zero fails the run',
 };
@@ -165,10 +167,21 @@ async function main(): Promise<void> {
         ['rollout.bad_program_rollback_ms_vectors_min', r.vectors.minMs.toFixed(0)],
         ['rollout.bad_program_rollback_ms_vectors_max', r.vectors.maxMs.toFixed(0)],
       );
+      // The probe path on a real kernel where it can run: counters that do not move, not a check that could not run.
+      const k = await measureProbeRollbackOnKernel({ profiles, store, trials: short ? 3 : 7, prefix: `${prefix}-rbk` });
+      if ('skipped' in k) console.log(`rollback: probe path on a kernel host skipped (${k.skipped}); the emulated DPU's figure stands`);
+      else {
+        broken.push(...k.broken);
+        console.log(
+          `rollback: probe counters do not move (kernel host of the packet-true fleet, production agent process, host XDP native; its cables swapped behind the agent, so probes at ens1f0's wire reach ens1f1; ens1f0 ran nothing before, so restoring it detaches the chain): ${ms(k.path.trials)} ms`,
+        );
+      }
+      const probe = 'skipped' in k ? r.probe : k.path;
       kv.push(
-        ['rollout.bad_program_rollback_ms_probe', r.probe.medianMs.toFixed(0)],
-        ['rollout.bad_program_rollback_ms_probe_min', r.probe.minMs.toFixed(0)],
-        ['rollout.bad_program_rollback_ms_probe_max', r.probe.maxMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_probe', probe.medianMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_probe_min', probe.minMs.toFixed(0)],
+        ['rollout.bad_program_rollback_ms_probe_max', probe.maxMs.toFixed(0)],
+        ['rollout.bad_program_rollback_probe_on', 'skipped' in k ? 'emulated-dpu-probe-not-run' : 'kernel-counters'],
       );
     }
   } finally {
