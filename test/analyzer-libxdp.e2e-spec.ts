@@ -1,10 +1,11 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeFile, BPFFS_ROOT, kernelVerify, pinDirPrefix, sectionType, type ObjectFacts } from '@ioplane/compiler';
 import { describeKernel } from '@ioplane/compiler/testing';
 import { bpftoolLoadall } from './analyzer.fixture';
+import { runEntry } from './ts-entry.fixture';
 
 /**
  * Other people's objects: Debian's libxdp1 ships its BPF programs (the multi-program dispatcher,
@@ -51,26 +52,6 @@ function helperCalls(obj: string): Map<string, Array<{ insn: number; id: number 
     if (insn && current) current.push({ insn: Number(insn[1]), id: parseInt(insn[5] + insn[4] + insn[3] + insn[2], 16) });
   }
   return out;
-}
-
-const NODE = [process.execPath, '-r', '@swc-node/register'];
-
-function cli(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE[0], [...NODE.slice(1), 'apps/cli/src/main.ts', ...args], { env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`modules check timed out\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 const leftovers = () => readdirSync(BPFFS_ROOT).filter((d) => d.startsWith(pinDirPrefix()));
@@ -179,7 +160,9 @@ describe('ioplane modules check <folder of objects> --json', () => {
     for (const o of objects) copyFileSync(o, join(dir, o.split('/').pop()!));
     writeFileSync(join(dir, 'broken.o'), Buffer.concat([Buffer.from('\x7fELF'), Buffer.alloc(20, 1)]));
     writeFileSync(join(dir, 'notes.txt'), 'not an object\n');
-    const r = await cli(['modules', 'check', dir, '--json', '--profile', 'netronome-agilio-cx-bpf-2.1'], 600_000);
+    const r = await runEntry(['apps/cli/src/main.ts', 'modules', 'check', dir, '--json', '--profile', 'netronome-agilio-cx-bpf-2.1'], {
+      timeoutMs: 600_000,
+    });
     const docs = r.stdout
       .trim()
       .split('\n')

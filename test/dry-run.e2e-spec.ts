@@ -1,19 +1,10 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { createApi, listen } from '../apps/api/src/api.app';
 import { createWorker } from '../apps/worker/src/worker.app';
-import { Harness, http, registerApi, startHarness, syncFleet, until } from './harness';
+import { CHAIN_REQUEST, Harness, http, registerApi, startHarness, syncFleet, until } from './harness';
 
-// The placements e2e's request: the harness's agents have no kernel, so it accepts not-run hops.
-const REQUEST = {
-  selector: { zones: ['zone-a', 'zone-b'] },
-  modules: [
-    { name: 'acl-firewall' },
-    { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } },
-    { name: 'ddos-drop', latencyBudgetUs: 20 },
-  ],
-  policy: { acceptNotRun: true },
-  dryRun: true,
-};
+// The harness's example chain, as a dry run.
+const REQUEST = { ...CHAIN_REQUEST, dryRun: true };
 
 /**
  * The API process never runs a solver: a dry run is a job a worker answers. So on a synced fleet

@@ -1,6 +1,5 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { loadConfig, IoplaneConfig } from '@ioplane/runtime';
 import { createApi, listen } from '../apps/api/src/api.app';
 import { createWorker } from '../apps/worker/src/worker.app';
 import { startMaasSimulator, MaasSimulator } from '../apps/fleet-sim/src';
+import { runEntry, type EntryRun } from './ts-entry.fixture';
 
 export const FLEET_FILE = 'fleets/demo.yaml';
 
@@ -204,6 +204,21 @@ export function acceptingNotRun<T extends object>(req: T): T & { policy: Record<
   return { ...req, policy: { ...policy, acceptNotRun: true } };
 }
 
+/** A machine of a placement's rollout, as the API reports it. */
+export interface RolloutMachine {
+  systemId: string;
+  hostname: string;
+  wave: number;
+  state: string;
+  reason: string | null;
+}
+
+/** Firmware profile per flashable device, as the machine's agent reports it. */
+export async function firmwareOf(h: Harness, systemId: string): Promise<Record<string, string>> {
+  const { devices } = await h.agent(systemId).programs();
+  return Object.fromEntries(devices.filter((d) => d.firmware).map((d) => [d.deviceId, d.firmware!.profileId]));
+}
+
 /** Polls the placement through the API until its status is one of `done`; fails after `limit` polls. */
 export async function waitStatus(h: Harness, id: string, done: string[], limit = 1200) {
   for (let i = 0; ; i++) {
@@ -274,27 +289,27 @@ export async function waitJob(base: string, id: string): Promise<any> {
   }
 }
 
+/**
+ * The example chain as a placement request on the harness's fleet (its zones), ingress order:
+ * NIC-friendly modules first, so the host-only DDoS filter does not pull them onto the host. The
+ * harness's agents run without a kernel: every hop is modeled and its probe cannot run, which the
+ * placement must accept in so many words.
+ */
+export const CHAIN_REQUEST = {
+  selector: { zones: ['zone-a', 'zone-b'] },
+  modules: [
+    { name: 'acl-firewall' },
+    { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } },
+    { name: 'ddos-drop', latencyBudgetUs: 20 },
+  ],
+  policy: { acceptNotRun: true },
+};
+
 /** Runs the CLI as an operator would: a separate process speaking HTTP to the API. */
-export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const api = args[args.indexOf('--api') + 1];
-    const token = args.includes('--api') ? tokensByApi.get(api) : undefined;
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/cli/src/main.ts', ...args], {
-      env: { ...process.env, ...(token ? { IOPLANE_TOKEN: token } : {}) },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ioplane ${args.join(' ')} timed out`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function runCli(args: string[], timeoutMs = 60_000): Promise<EntryRun> {
+  const api = args[args.indexOf('--api') + 1];
+  const token = args.includes('--api') ? tokensByApi.get(api) : undefined;
+  return runEntry(['apps/cli/src/main.ts', ...args], { env: token ? { IOPLANE_TOKEN: token } : {}, timeoutMs });
 }
 
 /** The system_id of a simulated host by hostname. */

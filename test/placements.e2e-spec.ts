@@ -1,16 +1,4 @@
-import { Harness, http, runCli, startSyncedHarness } from './harness';
-
-const REQUEST = {
-  selector: { zones: ['zone-a', 'zone-b'] },
-  // Ingress order: NIC-friendly modules first, so the host-only DDoS filter does not pull them onto the host.
-  modules: [
-    { name: 'acl-firewall' },
-    { name: 'l4-lb', traffic: { pps: 2_000_000, meanPacketBytes: 400 } },
-    { name: 'ddos-drop', latencyBudgetUs: 20 },
-  ],
-  // The harness's agents run without a kernel: every hop is modeled and its probe cannot run, which the placement must accept in so many words.
-  policy: { acceptNotRun: true },
-};
+import { CHAIN_REQUEST, Harness, http, runCli, startSyncedHarness } from './harness';
 
 async function waitPlacement(h: Harness, id: string, done: string[]) {
   for (let i = 0; ; i++) {
@@ -30,7 +18,7 @@ describe('placements API', () => {
   const queued = async () => (await h.redis.keys(`{${h.config.IOPLANE_PREFIX}}:placement:*`)).length;
 
   it('returns a dry-run plan with a reason for every decision, storing nothing', async () => {
-    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, dryRun: true });
+    const res = await http(h.apiUrl, 'POST', '/v1/placements', { ...CHAIN_REQUEST, dryRun: true });
     expect(res.status).toBe(200);
     const plan = res.body.plan;
     const expected = h.sim.model.hosts.filter((m) => ['zone-a', 'zone-b'].includes(m.zone) && m.status === 6);
@@ -75,10 +63,10 @@ describe('placements API', () => {
 
   it('stores, plans in the worker and serves the plan; the same Idempotency-Key returns the same placement', async () => {
     const headers = { 'idempotency-key': 'test-key-0001' };
-    const first = await http(h.apiUrl, 'POST', '/v1/placements', REQUEST, headers);
+    const first = await http(h.apiUrl, 'POST', '/v1/placements', CHAIN_REQUEST, headers);
     expect(first.status).toBe(202);
     const { id } = first.body as { id: string };
-    const again = await http(h.apiUrl, 'POST', '/v1/placements', REQUEST, headers);
+    const again = await http(h.apiUrl, 'POST', '/v1/placements', CHAIN_REQUEST, headers);
     expect(again.status).toBe(200);
     expect((again.body as { id: string }).id).toBe(id);
     // Stored, planned by the worker, then rolled out (the rollout itself is covered in rollout.e2e-spec).
@@ -108,11 +96,14 @@ describe('placements API', () => {
     expect(bad.body.error.issues.map((i: { field: string }) => i.field)).toEqual(
       expect.arrayContaining(['selector.zones', 'modules.0.name', 'policy.hostCoreBudget']),
     );
-    const unknownModule = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, modules: [{ name: 'no-such-module' }] });
+    const unknownModule = await http(h.apiUrl, 'POST', '/v1/placements', { ...CHAIN_REQUEST, modules: [{ name: 'no-such-module' }] });
     expect(unknownModule).toMatchObject({ status: 404, body: { error: { field: 'modules.0.name' } } });
-    const wrongVersion = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, modules: [{ name: 'l4-lb', version: '9.9.9' }] });
+    const wrongVersion = await http(h.apiUrl, 'POST', '/v1/placements', {
+      ...CHAIN_REQUEST,
+      modules: [{ name: 'l4-lb', version: '9.9.9' }],
+    });
     expect(wrongVersion).toMatchObject({ status: 422, body: { error: { field: 'modules.0.version' } } });
-    const noMachines = await http(h.apiUrl, 'POST', '/v1/placements', { ...REQUEST, selector: { zones: ['zone-zz'] } });
+    const noMachines = await http(h.apiUrl, 'POST', '/v1/placements', { ...CHAIN_REQUEST, selector: { zones: ['zone-zz'] } });
     expect(noMachines).toMatchObject({ status: 422, body: { error: { field: 'selector' } } });
     expect([await placementKeys(), await queued()]).toEqual(before);
   });

@@ -1,28 +1,9 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { Harness, http, startHarness, waitJob } from './harness';
+import { runEntry, TS_NODE, type EntryRun } from './ts-entry.fixture';
 
-const NODE = [process.execPath, '-r', '@swc-node/register'];
-
-function run(
-  args: string[],
-  env: Record<string, string> = {},
-  timeoutMs = 30_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE[0], [...NODE.slice(1), ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<EntryRun> {
+  return runEntry(args, { env, timeoutMs });
 }
 
 describe('entry points', () => {
@@ -37,7 +18,7 @@ describe('entry points', () => {
   });
 
   it('npm run fleet-sim serves MAAS alone and prints the URL and key to use', async () => {
-    const child: ChildProcessWithoutNullStreams = spawn(NODE[0], [...NODE.slice(1), 'apps/fleet-sim/src/main.ts'], {
+    const child: ChildProcessWithoutNullStreams = spawn(TS_NODE[0], [...TS_NODE.slice(1), 'apps/fleet-sim/src/main.ts'], {
       env: { ...process.env, MAAS_PORT: '0', MAAS_API_KEY: 'simck:simtk:simsecret' },
     });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { chainsOf, Harness, http, startSyncedHarness, until, waitStatus } from './harness';
+import { chainsOf, firmwareOf, Harness, http, startSyncedHarness, until, waitStatus, type RolloutMachine } from './harness';
 
 const EXAMPLE = parse(readFileSync('placements/example.yaml', 'utf8'));
 const MODULES: string[] = EXAMPLE.modules.map((m: { name: string }) => m.name);
@@ -17,24 +17,11 @@ const SETUP_MS = ROOT ? 600_000 : 60_000;
 const TEST_MS = ROOT ? 600_000 : 120_000;
 const WAIT_POLLS = ROOT ? 10_000 : 1200;
 
-interface MachineRec {
-  systemId: string;
-  hostname: string;
-  wave: number;
-  state: string;
-  reason: string | null;
-}
-
-async function placement(h: Harness, id: string): Promise<{ status: string; rollout: { machines: MachineRec[] } | null }> {
+async function placement(h: Harness, id: string): Promise<{ status: string; rollout: { machines: RolloutMachine[] } | null }> {
   return (await http(h.apiUrl, 'GET', `/v1/placements/${id}`)).body;
 }
 
-async function firmwareOf(h: Harness, systemId: string): Promise<Record<string, string>> {
-  const { devices } = await h.agent(systemId).programs();
-  return Object.fromEntries(devices.filter((d) => d.firmware).map((d) => [d.deviceId, d.firmware!.profileId]));
-}
-
-async function start(h: Harness): Promise<{ id: string; flashing: MachineRec; before: Map<string, Record<string, string>> }> {
+async function start(h: Harness): Promise<{ id: string; flashing: RolloutMachine; before: Map<string, Record<string, string>> }> {
   const before = new Map<string, Record<string, string>>();
   for (const m of h.sim.model.hosts) if (h.sim.agents.has(m.systemId)) before.set(m.systemId, await firmwareOf(h, m.systemId));
   const res = await http(h.apiUrl, 'POST', '/v1/placements', REQUEST);
@@ -62,7 +49,7 @@ describe('cancel mid-rollout', () => {
 
       const done = await waitStatus(h, id, ENDED, WAIT_POLLS);
       expect(done.status).toBe('cancelled');
-      const machines: MachineRec[] = done.rollout.machines;
+      const machines: RolloutMachine[] = done.rollout.machines;
       const w = flashing.wave;
       expect(w).toBeGreaterThan(0);
       for (const m of machines) {
@@ -130,8 +117,8 @@ describe('pause and resume', () => {
       expect((await http(h.apiUrl, 'POST', `/v1/placements/${id}/resume`)).status).toBe(202);
       const done = await waitStatus(h, id, ENDED, WAIT_POLLS);
       expect(done.status).toBe('completed');
-      expect(done.rollout.machines.map((m: MachineRec) => `${m.hostname}:${m.state}`)).toEqual(
-        done.rollout.machines.map((m: MachineRec) => `${m.hostname}:committed`),
+      expect(done.rollout.machines.map((m: RolloutMachine) => `${m.hostname}:${m.state}`)).toEqual(
+        done.rollout.machines.map((m: RolloutMachine) => `${m.hostname}:committed`),
       );
       expect(await chainsOf(h, flashing.systemId, MODULES)).not.toEqual([]);
     },

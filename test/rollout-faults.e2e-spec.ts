@@ -7,7 +7,18 @@ import { AgentError, signArtifact, signedLoadBody } from '@ioplane/agent-api';
 import { loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { firmwareImageFor, planWaves } from '@ioplane/rollout';
 import { loadProfiles } from '@ioplane/profiles';
-import { acceptingNotRun, chainsOf, Harness, hostId, http, startHarness, syncFleet, waitStatus } from './harness';
+import {
+  acceptingNotRun,
+  chainsOf,
+  firmwareOf,
+  Harness,
+  hostId,
+  http,
+  startHarness,
+  syncFleet,
+  waitStatus,
+  type RolloutMachine,
+} from './harness';
 
 const EXAMPLE = acceptingNotRun(parse(readFileSync('placements/example.yaml', 'utf8')));
 const MODULES: string[] = EXAMPLE.modules.map((m: { name: string }) => m.name);
@@ -20,14 +31,6 @@ interface PlanMachine {
   placements: Record<string, { module: string; deviceId: string; target: string }>;
   flavourSwitches: Record<string, string>;
 }
-interface MachineRec {
-  systemId: string;
-  hostname: string;
-  wave: number;
-  state: string;
-  reason: string | null;
-}
-
 async function dryRun(h: Harness, req: unknown): Promise<PlanMachine[]> {
   const r = await http(h.apiUrl, 'POST', '/v1/placements', { ...(req as object), dryRun: true });
   expect(r.status).toBe(200);
@@ -38,13 +41,7 @@ function withRollout(req: any, rollout: Record<string, unknown>, selector?: Reco
   return { ...req, ...(selector ? { selector } : {}), policy: { ...req.policy, rollout: { ...req.policy.rollout, ...rollout } } };
 }
 
-/** Firmware profile per flashable device, as the agent reports it. */
-async function firmwareOf(h: Harness, systemId: string): Promise<Record<string, string>> {
-  const { devices } = await h.agent(systemId).programs();
-  return Object.fromEntries(devices.filter((d) => d.firmware).map((d) => [d.deviceId, d.firmware!.profileId]));
-}
-
-async function submit(h: Harness, req: unknown): Promise<{ id: string; done: any; machines: MachineRec[] }> {
+async function submit(h: Harness, req: unknown): Promise<{ id: string; done: any; machines: RolloutMachine[] }> {
   const res = await http(h.apiUrl, 'POST', '/v1/placements', req);
   expect(res.status).toBe(202);
   const done = await waitStatus(h, res.body.id, ENDED);
