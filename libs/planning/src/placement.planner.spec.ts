@@ -10,27 +10,13 @@ import { RedisFleetRepository, RedisModuleRepository, StateKeys } from '@ioplane
 import { placementRequestSchema } from './placement-request.schema';
 import { assertValidPlans, PlacementInputError, planPlacement, PlannerDeps, PlanValidationError } from './placement.planner';
 import { toPlacementMachine } from './problem.builder';
+import { x710Module } from './testing';
 
 // Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
 const url = process.env.REDIS_URL!;
 const profiles = loadProfiles();
 
-const mod = (name: string, chainPosition: number): PlacementModule => ({
-  name,
-  version: '1',
-  chainPosition,
-  traffic: { pps: 1e6, meanPacketBytes: 256 },
-  latencyBudgetUs: 10,
-  prefer: 'auto',
-  hostNsPerPacket: 50,
-  costEstimated: false,
-  instructions: 100,
-  mapMemoryBytes: 0,
-  verdicts: {
-    'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] },
-    'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] },
-  },
-});
+const mod = (name: string, chainPosition: number): PlacementModule => x710Module(name, chainPosition, { pps: 1e6, latencyBudgetUs: 10 });
 
 describe(assertValidPlans.name, () => {
   // An X710 host with traffic entering on ens1f0, whose agent reports room for the chain on one hook.

@@ -4,6 +4,7 @@ import { HOST_SLOTS_KEY, planMachine, PlacementModule, validatePlan } from '@iop
 import { loadProfiles } from '@ioplane/profiles';
 import { hostXdpDeviceId } from '@ioplane/domain';
 import { hostCostOf, toPlacementMachine } from './problem.builder';
+import { x710Module } from './testing';
 
 const cost = (c: ModuleReport['cost']): ModuleReport => ({ cost: c }) as ModuleReport;
 
@@ -33,22 +34,7 @@ describe(hostCostOf.name, () => {
 const x710 = device('nic', { machine: 'h1', ports: 1, linkSpeedMbps: 25_000 });
 const host = machine({ systemId: 'h1', hostname: 'h1', zone: 'z', pool: 'p', cpuCount: 16, devices: [x710] });
 
-const mod = (name: string, chainPosition: number): PlacementModule => ({
-  name,
-  version: '1',
-  chainPosition,
-  traffic: { pps: 1e5, meanPacketBytes: 256 },
-  latencyBudgetUs: 50,
-  prefer: 'auto',
-  hostNsPerPacket: 50,
-  costEstimated: false,
-  instructions: 100,
-  mapMemoryBytes: 0,
-  verdicts: {
-    'host-kernel': { acceptedTargets: ['host-xdp-native', 'host-xdp-generic'], reasons: [] },
-    'intel-x710-9.20': { acceptedTargets: ['host-xdp-native'], reasons: [] },
-  },
-});
+const mod = (name: string, chainPosition: number): PlacementModule => x710Module(name, chainPosition, { pps: 1e5, latencyBudgetUs: 50 });
 
 describe('hook slots from agent facts', () => {
   const profiles = loadProfiles();

@@ -1,16 +1,16 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { fleet } from '@ioplane/domain/testing';
 import { ModuleCatalog } from '@ioplane/catalog';
 import { loadProfiles } from '@ioplane/profiles';
 import { JOBS, QUEUES, queuePrefix } from '@ioplane/queue';
-import { RedisFleetRepository, RedisModuleRepository, RolloutRepository } from '@ioplane/state';
+import { RedisFleetRepository, RolloutRepository } from '@ioplane/state';
 import { PlacementInputError, PlanValidationError } from '../placement.planner';
 import { DryRunPlacement } from './dry-run-placement.usecase';
 import { planOf } from './dry-run.outcome';
 import { DryRunError, QueuedDryRun } from './queued-dry-run';
+import { openRedisCatalog, type RedisCatalog } from '../testing';
 
 // Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
 const url = process.env.REDIS_URL!;
@@ -25,7 +25,7 @@ describe(DryRunPlacement.name, () => {
   const events = new QueueEvents(QUEUES.dryRun, { connection, prefix: queuePrefix(prefix) });
   let worker: Worker | null = null;
   let catalog: ModuleCatalog;
-  let cacheDir: string;
+  let opened: RedisCatalog;
   const sut = () =>
     new DryRunPlacement({ fleet: fleetRepo, catalog, profiles: loadProfiles(), rollouts: new RolloutRepository(redis, prefix) });
   /** The worker's side, as DryRunProcessor runs it. */
@@ -43,10 +43,9 @@ describe(DryRunPlacement.name, () => {
   const stateKeys = async () => (await redis.keys(`{${prefix}}:state:*`)).filter((k) => !k.endsWith(':modules:reports')).sort();
 
   beforeAll(async () => {
-    await redis.connect();
+    opened = await openRedisCatalog(redis, prefix);
+    catalog = opened.catalog;
     await events.waitUntilReady();
-    cacheDir = await fsp.mkdtemp('/tmp/ioplane-dry-run-spec-');
-    catalog = new ModuleCatalog(new RedisModuleRepository(redis, prefix), loadProfiles(), { cacheDir, kernel: 'off' });
     await fleetRepo.replaceInventory(fleet().host().host({ status: 4, statusName: 'Ready' }).build());
   });
   afterEach(stopWorker);
@@ -54,10 +53,7 @@ describe(DryRunPlacement.name, () => {
     await events.close();
     await queue.obliterate({ force: true });
     await queue.close();
-    const keys = await redis.keys(`{${prefix}}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    await fsp.rm(cacheDir, { recursive: true, force: true });
+    await opened.close();
   });
 
   it('plans the request and stores nothing', async () => {

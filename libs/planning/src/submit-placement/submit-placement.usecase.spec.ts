@@ -1,16 +1,15 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { fleet } from '@ioplane/domain/testing';
 import { ModuleCatalog } from '@ioplane/catalog';
-import { loadProfiles } from '@ioplane/profiles';
 import { JOBS, QUEUES, queuePrefix } from '@ioplane/queue';
-import { RedisFleetRepository, RedisModuleRepository, RedisPlacementRepository } from '@ioplane/state';
+import { RedisFleetRepository, RedisPlacementRepository } from '@ioplane/state';
 import { MachineLeased, RolloutRepository } from '@ioplane/state';
 import { placementRequestSchema } from '../placement-request.schema';
 import { PlacementInputError } from '../placement.planner';
 import { IdempotencyConflictError, SubmitPlacement, SubmitPlacementDeps } from './submit-placement.usecase';
+import { openRedisCatalog, type RedisCatalog } from '../testing';
 
 // Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
 const url = process.env.REDIS_URL!;
@@ -26,7 +25,7 @@ describe(SubmitPlacement.name, () => {
   const rollouts = new RolloutRepository(redis, prefix);
   const queue = new Queue(QUEUES.placement, { connection: { ...redis.options, lazyConnect: false }, prefix: queuePrefix(prefix) });
   let catalog: ModuleCatalog;
-  let cacheDir: string;
+  let opened: RedisCatalog;
   let ids = 0;
   const sut = (over: Partial<SubmitPlacementDeps> = {}) =>
     new SubmitPlacement({ placements, catalog, fleet: fleetRepo, leases: rollouts, planQueue: queue, newId: () => `pl-${++ids}`, ...over });
@@ -43,9 +42,8 @@ describe(SubmitPlacement.name, () => {
   };
 
   beforeAll(async () => {
-    await redis.connect();
-    cacheDir = await fsp.mkdtemp('/tmp/ioplane-submit-spec-');
-    catalog = new ModuleCatalog(new RedisModuleRepository(redis, prefix), loadProfiles(), { cacheDir, kernel: 'off' });
+    opened = await openRedisCatalog(redis, prefix);
+    catalog = opened.catalog;
     await fleetRepo.replaceInventory(
       fleet()
         .host({ cards: ['nic'] })
@@ -56,10 +54,7 @@ describe(SubmitPlacement.name, () => {
   afterAll(async () => {
     await queue.obliterate({ force: true });
     await queue.close();
-    const keys = await redis.keys(`{${prefix}}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    await fsp.rm(cacheDir, { recursive: true, force: true });
+    await opened.close();
   });
 
   it('stores the request as a queued placement and queues exactly one plan job for it', async () => {
