@@ -1,17 +1,13 @@
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import type { FleetMachine, Machine } from '@ioplane/domain';
 import { fleet } from '@ioplane/domain/testing';
-import { MaasClient, RawMachine } from '@ioplane/maas';
-import { ScriptedMaas, SeenRequest, TEST_API_KEY } from '@ioplane/maas/testing';
+import type { RawMachine } from '@ioplane/maas';
+import type { SeenRequest } from '@ioplane/maas/testing';
 import { loadProfiles } from '@ioplane/profiles';
-import { RedisFleetRepository, StateKeys } from '@ioplane/state';
 import hostJson from '../../maas/src/testing/machine-host.fixture.json';
 import devicesJson from '../../maas/src/testing/devices-host.fixture.json';
 import { buildFleet, InventorySync, SyncProgress } from './inventory.sync';
+import { useMaasAndFleet } from './testing';
 
-// Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
-const url = process.env.REDIS_URL!;
 const profiles = loadProfiles();
 
 /** The MAAS machine behind an inventory entry: what a sync reads before it detects devices. */
@@ -47,11 +43,8 @@ describe(buildFleet.name, () => {
 });
 
 describe(InventorySync.name, () => {
-  const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const repo = new RedisFleetRepository(redis, prefix);
-  const maas = new ScriptedMaas();
-  let client: MaasClient;
+  const f = useMaasAndFleet();
+  const { repo, maas } = f;
 
   // The host of the MAAS fixture and a BlueField-2 DPU whose MAAS parent it is.
   const host = hostJson as unknown as RawMachine;
@@ -75,23 +68,12 @@ describe(InventorySync.name, () => {
     return { status: 404, text: `no such path ${req.path}` };
   };
 
-  beforeAll(async () => {
-    await redis.connect();
-    client = new MaasClient({ url: await maas.start(), apiKey: TEST_API_KEY, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 } });
-  });
   afterEach(() => maas.reset());
-  afterAll(async () => {
-    client.close();
-    await maas.close();
-    const keys = await redis.keys(new StateKeys(prefix).pattern);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  });
 
   it('reads every machine and its PCI inventory, writes one generation with the DPU as a device of its host, and reports its stages', async () => {
     maas.fallback = answer(null);
     const seen: SyncProgress[] = [];
-    const res = await new InventorySync(client, profiles, repo, 9440).run({ onProgress: (p) => void seen.push(p) });
+    const res = await new InventorySync(f.client, profiles, repo, 9440).run({ onProgress: (p) => void seen.push(p) });
     expect(res).toMatchObject({ generation: 1, machines: 2, hosts: 1, dpus: 1 });
     expect(seen.filter((p) => p.stage !== 'devices')).toEqual([
       { stage: 'list', done: 0, total: 1 },
@@ -118,7 +100,7 @@ describe(InventorySync.name, () => {
   it('writes nothing when a read fails, so the last good inventory stays', async () => {
     const before = await repo.meta();
     maas.fallback = answer(host.system_id);
-    await expect(new InventorySync(client, profiles, repo).run()).rejects.toThrow();
+    await expect(new InventorySync(f.client, profiles, repo).run()).rejects.toThrow();
     expect(await repo.meta()).toEqual(before);
     expect((await repo.listMachines()).map((m) => m.systemId).sort()).toEqual(['dpu7q1', host.system_id].sort());
   });
@@ -127,7 +109,7 @@ describe(InventorySync.name, () => {
     const before = await repo.meta();
     maas.fallback = answer(null);
     const ac = new AbortController();
-    const run = new InventorySync(client, profiles, repo).run({
+    const run = new InventorySync(f.client, profiles, repo).run({
       signal: ac.signal,
       onProgress: (p) => (p.stage === 'devices' && p.done === 2 ? ac.abort() : undefined),
     });

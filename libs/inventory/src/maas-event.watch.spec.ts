@@ -1,12 +1,8 @@
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
-import { MaasClient, RawEvent } from '@ioplane/maas';
-import { ScriptedMaas, SeenRequest, TEST_API_KEY } from '@ioplane/maas/testing';
-import { RedisFleetRepository, StateKeys } from '@ioplane/state';
+import type { RawEvent } from '@ioplane/maas';
+import type { SeenRequest } from '@ioplane/maas/testing';
+import { RedisFleetRepository } from '@ioplane/state';
 import { watchMaasEvents } from './maas-event.watch';
-
-// Real Redis: REDIS_URL, or the server test/global-setup.ts spawned.
-const url = process.env.REDIS_URL!;
+import { useMaasAndFleet } from './testing';
 
 /** MAAS's events query: newest first; with `after`, the oldest `limit` past it. */
 function answerEvents(events: RawEvent[]) {
@@ -34,29 +30,17 @@ const status = (id: number, node: string, from: string, to: string): RawEvent =>
 });
 
 describe(watchMaasEvents.name, () => {
-  const prefix = `ioplane-test-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const repo = new RedisFleetRepository(redis, prefix);
-  const maas = new ScriptedMaas();
-  let client: MaasClient;
+  const f = useMaasAndFleet();
+  const { prefix, redis, repo, maas } = f;
   const log: RawEvent[] = [];
 
-  beforeAll(async () => {
-    await redis.connect();
-    client = new MaasClient({ url: await maas.start(), apiKey: TEST_API_KEY, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 } });
+  beforeAll(() => {
     maas.fallback = answerEvents(log);
-  });
-  afterAll(async () => {
-    client.close();
-    await maas.close();
-    const keys = await redis.keys(new StateKeys(prefix).pattern);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
   });
 
   it("on its first poll only learns the newest event: history before ioplane is the full sync's", async () => {
     log.push(status(1, 'aaa', 'Deploying', 'Deployed'), status(2, 'bbb', 'Allocated', 'Deploying'));
-    await expect(watchMaasEvents(client, repo)).resolves.toEqual({ events: 0, cursor: 2, deployed: [] });
+    await expect(watchMaasEvents(f.client, repo)).resolves.toEqual({ events: 0, cursor: 2, deployed: [] });
     expect(await repo.getEventCursor()).toBe(2);
   });
 
@@ -67,14 +51,14 @@ describe(watchMaasEvents.name, () => {
       status(5, 'ddd', 'Deploying', 'Deployed'),
       status(6, 'bbb', 'Deploying', 'Deployed'),
     );
-    await expect(watchMaasEvents(client, repo, 2)).resolves.toEqual({ events: 4, cursor: 6, deployed: ['bbb', 'ddd'] });
+    await expect(watchMaasEvents(f.client, repo, 2)).resolves.toEqual({ events: 4, cursor: 6, deployed: ['bbb', 'ddd'] });
     expect(await repo.getEventCursor()).toBe(6);
-    await expect(watchMaasEvents(client, repo)).resolves.toEqual({ events: 0, cursor: 6, deployed: [] });
+    await expect(watchMaasEvents(f.client, repo)).resolves.toEqual({ events: 0, cursor: 6, deployed: [] });
   });
 
   it('resumes from the cursor Redis keeps, whichever process polled before', async () => {
     log.push(status(7, 'eee', 'Deploying', 'Deployed'));
     const other = new RedisFleetRepository(redis, prefix);
-    await expect(watchMaasEvents(client, other)).resolves.toEqual({ events: 1, cursor: 7, deployed: ['eee'] });
+    await expect(watchMaasEvents(f.client, other)).resolves.toEqual({ events: 1, cursor: 7, deployed: ['eee'] });
   });
 });
