@@ -34,7 +34,7 @@ import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loade
 import { chainMechanism } from './kernel/chain.probe';
 import { chainAsRun } from './kernel/chain.readback';
 import { foreignPrograms } from './kernel/foreign.programs';
-import { runDeployedVector } from './kernel/chain.vectors';
+import { readDeployedHook, runDeployedVector } from './kernel/chain.vectors';
 import { attachRoot, runningChain } from './kernel/hook.attach';
 import { bpffsRoot, hostTargets, type KernelXdpOptions } from './kernel/kernel-xdp.options';
 import { checkLoadRequest } from './kernel/load.request';
@@ -424,6 +424,9 @@ export class KernelXdpDriver implements DeviceDriver {
       if (!chain || chain.modules.length === 0)
         throw new DeviceError('not_found', `nothing ioplane knows is loaded on port ${port} of ${this.device.id}`, 'port');
       const iface = this.iface(port);
+      const target = { chain, linkPin: this.paths.linkPin(port), netns: iface.netns || null, ifname: iface.name };
+      // Read once for the batch: the vectors run back to back under this port's queue, so nothing of ours changes the hook between them.
+      const hook = chain.mechanism === 'freplace' ? null : await readDeployedHook(target);
       const out: VectorOutcome[] = [];
       for (const [i, v] of vectors.entries()) {
         const idx = v.module ? chain.modules.findIndex((x) => x.name === v.module) : chain.modules.length === 1 ? 0 : -1;
@@ -437,7 +440,7 @@ export class KernelXdpDriver implements DeviceDriver {
         const r =
           chain.mechanism === 'freplace'
             ? (await runVectors(this.paths.objectFile(m.digest), [v], { program: m.program, type: 'xdp', timingRepeat: 0 }))[0]
-            : await runDeployedVector({ chain, linkPin: this.paths.linkPin(port), netns: iface.netns || null, ifname: iface.name }, idx, v);
+            : await runDeployedVector(target, idx, v, hook ?? undefined);
         out.push({ ...r, module: m.name, emulated: false });
       }
       return out;

@@ -1,14 +1,22 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeOutputDiff, findBpftool, NOT_RUN, parseRunOutput, runProcess, verdictName, type VectorResult } from '@ioplane/compiler';
+import {
+  describeOutputDiff,
+  findBpftool,
+  notRunResult,
+  packetTooShort,
+  parseRunOutput,
+  runProcess,
+  verdictName,
+  type VectorResult,
+} from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 import type { ChainState, DeployedRun, VectorRequest } from '../device.driver';
 import { bpftool, linkedProgId } from './bpftool.run';
 import { progArraySlots } from './chain.readback';
 
 /** XDP test runs need at least an Ethernet header. */
-const MIN_PACKET = 14;
 /** Room for programs that grow the packet (xdp_adjust_head/tail). */
 const OUTPUT_SLACK = 512;
 const IP = '/usr/sbin/ip';
@@ -56,10 +64,11 @@ async function liveChain(linkPin: string): Promise<LiveChain | null> {
   const root = await json<{ map_ids?: number[] }>(['prog', 'show', 'id', String(rootProgId)]);
   let arrayId: number | null = null;
   let statsMapId: number | null = null;
-  for (const id of root?.map_ids ?? []) {
-    const m = await json<{ type: string; name?: string }>(['map', 'show', 'id', String(id)]);
-    if (m?.type === 'prog_array' && m.name === 'iop_chain_progs') arrayId = id;
-    if (m?.type === 'percpu_array' && m.name === 'iop_chain_stats') statsMapId = id;
+  const ids = root?.map_ids ?? [];
+  const maps = await Promise.all(ids.map((id) => json<{ type: string; name?: string }>(['map', 'show', 'id', String(id)])));
+  for (const [i, m] of maps.entries()) {
+    if (m?.type === 'prog_array' && m.name === 'iop_chain_progs') arrayId = ids[i];
+    if (m?.type === 'percpu_array' && m.name === 'iop_chain_stats') statsMapId = ids[i];
   }
   return { rootProgId, slots: arrayId === null ? null : await progArraySlots(['id', String(arrayId)]), statsMapId };
 }
@@ -163,23 +172,32 @@ export function ownVerdict(
  * which). The test packets really cross the chain: later modules and the chain counters see them,
  * as they see any packet (the runbook reads its probe counters after the vectors).
  */
+/** What a vector run reads of the hook before it runs: the chain it runs now, and the netdev's ifindex. */
+export interface DeployedHook {
+  live: LiveChain | null;
+  ifindex: number | null;
+}
+
+/**
+ * Reads the hook once for a batch of vectors (a health check sends all of a port's at once): the
+ * chain followed from its link takes several bpftool calls, and each is a process.
+ */
+export async function readDeployedHook(t: ChainVectorTarget): Promise<DeployedHook> {
+  const [live, ifindex] = await Promise.all([liveChain(t.linkPin), ifindexOf(t.netns, t.ifname)]);
+  return { live, ifindex };
+}
+
 export async function runDeployedVector(
   t: ChainVectorTarget,
   index: number,
   v: VectorRequest,
+  hook?: DeployedHook,
 ): Promise<VectorResult & { deployed?: DeployedRun }> {
   const m = t.chain.modules[index];
-  const base: VectorResult = {
-    name: v.name,
-    passed: false,
-    expectedVerdict: v.expectVerdict,
-    actualVerdict: NOT_RUN,
-    expectedOutputHex: v.expectOutput?.toString('hex'),
-    nsPerPacket: 0,
-  };
-  if (v.packet.length < MIN_PACKET)
-    return { ...base, reason: `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}` };
-  const live = await liveChain(t.linkPin);
+  const base = notRunResult(v);
+  const tooShort = packetTooShort(v);
+  if (tooShort) return { ...base, reason: tooShort };
+  const { live, ifindex } = hook ?? (await readDeployedHook(t));
   if (!live) throw new DeviceError('not_found', `nothing is attached to ${t.ifname}: the chain with ${m.name} is not deployed`, 'port');
   // A tail-call root runs the module in its slot; any other root (a lone module, a foreign program) is what the packet meets.
   const slot = live.slots ? index : -1;
@@ -202,7 +220,6 @@ export async function runDeployedVector(
   }
   const next = live.slots ? (live.slots.slice(index + 1).find((x) => x !== null) ?? null) : null;
   const hop = { netns: t.netns, cpu: testCpu() };
-  const ifindex = await ifindexOf(t.netns, t.ifname);
   const work = await fsp.mkdtemp(join(tmpdir(), 'ioplane-chain-vectors-'));
   try {
     const files = {
