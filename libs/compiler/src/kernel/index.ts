@@ -2,7 +2,7 @@ export { kernelAvailable } from './kernel.probe';
 export type { KernelAvailability } from './kernel.probe';
 export { kernelVerify } from './kernel.verify';
 export type { KernelVerifyResult } from './kernel.verify';
-export { runVectors, NOT_RUN, verdictName, parseRunOutput, describeOutputDiff } from './vector.runner';
+export { runVectors, NOT_RUN, verdictName, parseRunOutput, describeOutputDiff, notRunResult, packetTooShort } from './vector.runner';
 export type { KernelVector, MapSeed, RunVectorsOptions, VectorResult } from './vector.runner';
 export { estimateNsPerPacket, XDP_BASE_NS, NS_PER_INSN } from './cost.estimate';
 export { KernelError, BPFFS_ROOT } from './bpftool.client';

@@ -108,6 +108,25 @@ async function seedMaps(obj: LoadedObject, seeds: MapSeed[]): Promise<void> {
   }
 }
 
+/** The result of vector `v` before it runs: not passed, NOT_RUN, no time measured. */
+export function notRunResult(v: Pick<KernelVector, 'name' | 'expectVerdict' | 'expectOutput'>): VectorResult {
+  return {
+    name: v.name,
+    passed: false,
+    expectedVerdict: v.expectVerdict,
+    actualVerdict: NOT_RUN,
+    expectedOutputHex: v.expectOutput?.toString('hex'),
+    nsPerPacket: 0,
+  };
+}
+
+/** Why vector `v` cannot run at all: its packet is shorter than an XDP test run takes; null if it can. */
+export function packetTooShort(v: Pick<KernelVector, 'name' | 'packet'>): string | null {
+  return v.packet.length < MIN_PACKET
+    ? `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}`
+    : null;
+}
+
 async function runOnce(pin: string, inFile: string, repeat: number, outFile?: string, outSize?: number) {
   const args = ['prog', 'run', 'pinned', pin, 'data_in', inFile];
   if (outFile) args.push('data_out', outFile, 'data_size_out', String(outSize));
@@ -120,16 +139,9 @@ async function runOnce(pin: string, inFile: string, repeat: number, outFile?: st
 }
 
 async function checkVector(obj: LoadedObject, v: KernelVector, work: string, idx: number): Promise<VectorResult> {
-  const base: VectorResult = {
-    name: v.name,
-    passed: false,
-    expectedVerdict: v.expectVerdict,
-    actualVerdict: NOT_RUN,
-    expectedOutputHex: v.expectOutput?.toString('hex'),
-    nsPerPacket: 0,
-  };
-  if (v.packet.length < MIN_PACKET)
-    return { ...base, reason: `vector "${v.name}": packet is ${v.packet.length} bytes, XDP test runs need at least ${MIN_PACKET}` };
+  const base = notRunResult(v);
+  const tooShort = packetTooShort(v);
+  if (tooShort) return { ...base, reason: tooShort };
   const inFile = join(work, `in-${idx}.bin`);
   const outFile = join(work, `out-${idx}.bin`);
   await fsp.writeFile(inFile, v.packet);
