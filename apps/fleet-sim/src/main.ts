@@ -3,6 +3,7 @@ import { kernelAvailable } from '@ioplane/compiler';
 import { loadOrCreateSecret, loadOrCreateSigningKeys } from '@ioplane/runtime';
 import { secureDataDir } from '@ioplane/runtime';
 import { FleetFileError } from './fleet-file';
+import { ScenarioFileError } from './scenario.file';
 import { parseApiKey } from './maas-sim.auth';
 import { SimAgentStartError, type SimAgentOptions } from './maas-sim.agents';
 import { startMaasSimulator } from './maas-sim.server';
@@ -103,8 +104,8 @@ async function main(): Promise<void> {
     const msg =
       e instanceof FleetFileError
         ? `invalid fleet file ${e.message}`
-        : cfg.scenario && /scenario/i.test((e as Error).message)
-          ? `FLEET_SCENARIO: ${(e as Error).message}`
+        : e instanceof ScenarioFileError
+          ? `FLEET_SCENARIO: ${e.message}`
           : (e as Error).message;
     fail(e instanceof SimAgentStartError ? `${msg} (AGENT_PORT=${cfg.agents?.port}; FLEET_AGENTS=off starts MAAS alone)` : msg);
   });

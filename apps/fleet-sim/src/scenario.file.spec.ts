@@ -8,6 +8,12 @@ describe('scenario files', () => {
     for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) expect(loadScenario(join(dir, f)).steps).toBeGreaterThan(0);
   });
 
+  it('a file that cannot be read is a scenario error naming the file, not a bare ENOENT', () => {
+    const missing = join(__dirname, 'no-such-dir', 'missing.yaml');
+    expect(() => loadScenario(missing)).toThrow(ScenarioFileError);
+    expect(() => loadScenario(missing)).toThrow(expect.objectContaining({ code: 'invalid_scenario', field: 'file', file: missing }));
+  });
+
   it('gives each pattern its pps per step', () => {
     expect([0, 4, 5, 6, 7].map((s) => ppsAt({ kind: 'surge', base: 10, factor: 50, from: 5, steps: 2 }, s))).toEqual([
       10, 10, 500, 500, 10,

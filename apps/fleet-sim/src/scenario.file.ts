@@ -66,7 +66,13 @@ export function parseScenario(text: string, file = 'scenario'): Scenario {
 }
 
 export function loadScenario(file: string): Scenario {
-  return parseScenario(readFileSync(file, 'utf8'), file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ScenarioFileError(file, 'file', (e as Error).message);
+  }
+  return parseScenario(text, file);
 }
 
 export function ppsAt(p: TrafficPattern, step: number): number {
