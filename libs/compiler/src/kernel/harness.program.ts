@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadToolchain } from '../build/clang.toolchain';
 import { runProcess } from '../build/process.runner';
+import { oncePerDir } from '../build/build.once';
 import { KernelError } from './bpftool.client';
 
 /** The program whose run time is the measurement harness's own cost: it touches nothing and passes. */
@@ -12,8 +13,6 @@ const HARNESS_SOURCE = `#include <linux/bpf.h>
 __attribute__((section("xdp"), used)) int ${HARNESS_PROGRAM}(struct xdp_md *ctx) { return XDP_PASS; }
 char _license[] __attribute__((section("license"), used)) = "GPL";
 `;
-
-const built = new Map<string, Promise<string>>();
 
 async function build(dir: string): Promise<string> {
   const tc = await loadToolchain('clang');
@@ -41,13 +40,9 @@ async function build(dir: string): Promise<string> {
   }
 }
 
+const buildOnce = oncePerDir(build);
+
 /** Compiles the empty XDP program once per compiler into `dir` (default: a folder under the temp dir); its object's path. */
 export function harnessObject(dir = join(tmpdir(), 'ioplane-harness')): Promise<string> {
-  let p = built.get(dir);
-  if (!p) {
-    p = build(dir);
-    built.set(dir, p);
-    p.catch(() => built.delete(dir));
-  }
-  return p;
+  return buildOnce(dir);
 }

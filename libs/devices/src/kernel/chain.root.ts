@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadToolchain, readElf, runProcess } from '@ioplane/compiler';
+import { loadToolchain, oncePerDir, readElf, runProcess } from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 
 /** The epilogue header every chained module is built with; the root shares its maps and layout. */
@@ -51,8 +51,6 @@ export function hasChainEntry(object: Buffer): boolean {
   }
 }
 
-const built = new Map<string, Promise<string>>();
-
 async function build(dir: string): Promise<string> {
   const header = readFileSync(CHAIN_HEADER);
   const key = createHash('sha256').update(header).update(ROOT_SOURCE).digest('hex').slice(0, 16);
@@ -77,13 +75,9 @@ async function build(dir: string): Promise<string> {
   }
 }
 
+const buildOnce = oncePerDir(build);
+
 /** Compiles the root program once per header version into `dir`; the object's path. */
 export function buildChainRoot(dir: string): Promise<string> {
-  let p = built.get(dir);
-  if (!p) {
-    p = build(dir);
-    built.set(dir, p);
-    p.catch(() => built.delete(dir));
-  }
-  return p;
+  return buildOnce(dir);
 }

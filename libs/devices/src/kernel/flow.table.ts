@@ -3,7 +3,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MatchActionForm } from '@ioplane/domain';
-import { loadToolchain, runProcess } from '@ioplane/compiler';
+import { loadToolchain, oncePerDir, runProcess } from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 import { bpftool } from './bpftool.run';
 
@@ -106,8 +106,6 @@ export function flowTableEntries(modules: FlowModule[]): FlowTableEntries {
   return { rules, modules: mods, meta };
 }
 
-const built = new Map<string, Promise<string>>();
-
 async function build(dir: string): Promise<string> {
   const source = readFileSync(FLOW_TABLE_SOURCE);
   const key = createHash('sha256').update(source).digest('hex').slice(0, 16);
@@ -129,15 +127,11 @@ async function build(dir: string): Promise<string> {
   return out;
 }
 
+const buildOnce = oncePerDir(build);
+
 /** Compiles the flow table once per source version into `dir`; the object's path. */
 export function buildFlowTable(dir: string): Promise<string> {
-  let p = built.get(dir);
-  if (!p) {
-    p = build(dir);
-    built.set(dir, p);
-    p.catch(() => built.delete(dir));
-  }
-  return p;
+  return buildOnce(dir);
 }
 
 const hexArgs = (b: Buffer): string[] => [...b].map((x) => x.toString(16).padStart(2, '0'));
