@@ -5,6 +5,7 @@ import { runVectors } from '@ioplane/compiler';
 import { linkedProgId, pinnedProg } from './kernel/bpftool.run';
 import { OpQueue } from './abort.sleep';
 import { DeviceError } from './device.error';
+import { devicePort, vectorSlot } from './device.checks';
 import {
   chainDigest,
   loadedModules,
@@ -213,14 +214,7 @@ export class KernelXdpDriver implements DeviceDriver {
   }
 
   private checkPort(port: number): PortMeta {
-    if (!Number.isInteger(port) || port < 0 || port >= this.meta.length) {
-      throw new DeviceError(
-        'port_out_of_range',
-        `port ${port} does not exist on ${this.device.id} (ports 0-${this.meta.length - 1})`,
-        'port',
-      );
-    }
-    return this.meta[port];
+    return devicePort(this.device.id, this.meta, port);
   }
 
   async load(req: LoadRequest): Promise<LoadResult> {
@@ -429,13 +423,7 @@ export class KernelXdpDriver implements DeviceDriver {
       const hook = chain.mechanism === 'freplace' ? null : await readDeployedHook(target);
       const out: VectorOutcome[] = [];
       for (const [i, v] of vectors.entries()) {
-        const idx = v.module ? chain.modules.findIndex((x) => x.name === v.module) : chain.modules.length === 1 ? 0 : -1;
-        if (idx < 0)
-          throw new DeviceError(
-            'not_found',
-            v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one',
-            `vectors[${i}].module`,
-          );
+        const idx = vectorSlot(chain.modules, v, i);
         const m = chain.modules[idx];
         const r =
           chain.mechanism === 'freplace'

@@ -2,6 +2,7 @@ import { hookOf, type Device, type FirmwareProfile, type Target } from '@ioplane
 import { NOT_RUN, runVectors, type ObjectFacts, type VerifierProfile } from '@ioplane/compiler';
 import { OpQueue } from '../abort.sleep';
 import { DeviceError } from '../device.error';
+import { devicePort, vectorSlot } from '../device.checks';
 import {
   chainDigest,
   loadedModules,
@@ -176,14 +177,7 @@ export class EmulatedDevice implements DeviceDriver {
   }
 
   private checkPort(port: number): PortState {
-    if (!Number.isInteger(port) || port < 0 || port >= this.ports.length) {
-      throw new DeviceError(
-        'port_out_of_range',
-        `port ${port} does not exist on ${this.device.id} (ports 0-${this.ports.length - 1})`,
-        'port',
-      );
-    }
-    return this.ports[port];
+    return devicePort(this.device.id, this.ports, port);
   }
 
   private checkUsable(): void {
@@ -337,13 +331,7 @@ export class EmulatedDevice implements DeviceDriver {
     this.checkUsable();
     const out: VectorOutcome[] = [];
     for (const [i, v] of vectors.entries()) {
-      const idx = v.module ? chain.modules.findIndex((m) => m.name === v.module) : chain.modules.length === 1 ? 0 : -1;
-      if (idx < 0)
-        throw new DeviceError(
-          'not_found',
-          v.module ? `module ${v.module} is not in the chain` : 'the chain has several modules; name one',
-          `vectors[${i}].module`,
-        );
+      const idx = vectorSlot(chain.modules, v, i);
       const m = chain.modules[idx];
       if (chain.unhealthy) {
         out.push({
