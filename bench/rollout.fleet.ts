@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildModule } from '@ioplane/compiler';
 import { bareNic, type Device, type DeviceKind, type FirmwareProfile } from '@ioplane/domain';
-import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
+import { FaultBook, KernelXdpDriver } from '@ioplane/devices';
+import { DEFAULT_MODULES_DIR, loadModule } from '@ioplane/modules';
+import { shippedArtifact } from '@ioplane/planning';
 import type { DesiredMachine, RolloutModule, RolloutPolicy } from '@ioplane/rollout';
 
 /** Build cache of the bench (content-addressed, so re-runs do not recompile). */
@@ -15,34 +16,28 @@ const START_PROFILES = ['netronome-agilio-cx-nic-2.1', 'netronome-agilio-cx-nic-
 /** Modules the Netronome offload verifier accepts (acl-firewall, l4-lb seed their maps, so ship no vectors). */
 const OFFLOAD_MODULES = ['vxlan-decap', 'acl-firewall', 'l4-lb'];
 
-/** A catalog module built with the real compiler and shaped as a rollout ships it (as the worker's rolloutEnv does). */
+/** A catalog module built with the real compiler and shaped as a rollout ships it (as the planner does: shippedArtifact). */
 export async function rolloutModule(name: string): Promise<RolloutModule> {
   const manifest = loadModule(join(DEFAULT_MODULES_DIR, name));
   const art = await buildModule({ name, dir: manifest.dir!, sources: manifest.sources }, { cacheDir: BENCH_CACHE_DIR });
   const object = readFileSync(art.objectPath);
-  return {
-    name,
-    version: manifest.version,
-    // Agents check the signature over the bytes they receive, so the digest is of the bytes.
-    digest: createHash('sha256').update(object).digest('hex'),
-    program: manifest.program,
-    persistentMaps: manifest.hints.persistentMaps,
-    object,
-    pps: manifest.traffic.pps,
-    vectors: manifest.seed?.length
-      ? []
-      : manifest.vectors.map((v) => ({
-          name: v.name,
-          packetHex: packetHex(v),
-          expectVerdict: v.expect.verdict,
-          expectOutputHex: v.expect.outputHex,
-          repeat: v.repeat,
-        })),
-  };
+  return { ...shippedArtifact(manifest, object, { program: manifest.program, pps: manifest.traffic.pps }), object };
 }
 
 export function benchDevice(systemId: string, name: string, kind: DeviceKind, profileId: string | null): Device {
   return { ...bareNic(systemId, name, [name]), kind, linkSpeedMbps: 25_000, profileId };
+}
+
+/** The kernel XDP driver of the bench's own namespace, for `device` (no firmware profile, no faults); initialised. */
+export async function benchKernelDriver(o: {
+  agentId: string;
+  device: Device;
+  stateDir: string;
+  profiles: FirmwareProfile[];
+}): Promise<KernelXdpDriver> {
+  const driver = new KernelXdpDriver({ ...o, deviceIndex: 0, profile: null, faults: new FaultBook() });
+  await driver.init();
+  return driver;
 }
 
 export interface BenchMachine {

@@ -8,3 +8,4 @@ export * from './plan-placement';
 export * from './dry-run-placement';
 export * from './provisioning';
 export * from './ingress.select';
+export { shippedArtifact } from './module.artifact';
