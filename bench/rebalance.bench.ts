@@ -4,6 +4,7 @@ import { JOBS, QUEUES, queuePrefix, workerConnection } from '@ioplane/queue';
 import type { ObservedPlacement } from '@ioplane/state';
 import { loadScenario, ScenarioPlayer } from '../apps/fleet-sim/src';
 import { hostId, http, startHarness, waitJob, waitStatus, type Harness } from '../test/harness';
+import { reportFigures, type Figures } from './bench.report';
 import { benchRedis } from './rollout.store';
 
 /**
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   let h: Harness | undefined;
   let queue: Queue | undefined;
   const broken: string[] = [];
-  const kv: [string, string | number][] = [];
+  const kv: Figures = [];
   try {
     h = await startHarness({ probeMs: 200 });
     const hh = h;
@@ -272,11 +273,7 @@ async function main(): Promise<void> {
     if (saved === undefined) delete process.env.REDIS_URL;
     else process.env.REDIS_URL = saved;
   }
-  for (const b of broken.slice(0, 20)) console.error(`broken: ${b}`);
-  kv.push(['rebalance.broken', broken.length]);
-  for (const [k] of kv) if (MEANING[k]) console.log(`measures ${k}: ${MEANING[k]}`);
-  for (const [k, v] of kv) console.log(`${k}=${v}`);
-  if (broken.length) process.exitCode = 1;
+  reportFigures('rebalance', kv, broken, MEANING);
 }
 
 main().catch((e) => {

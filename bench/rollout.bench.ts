@@ -6,6 +6,7 @@ import { nominalFlashSeconds } from './rollout.fleet';
 import { measureOverhead } from './rollout.overhead';
 import { measureRollback } from './rollout.rollback';
 import { measureProbeRollbackOnKernel } from './rollout.rollback-kernel';
+import { reportFigures, type Figures } from './bench.report';
 import { benchRedis, openStore } from './rollout.store';
 
 /**
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const prefix = `ioplane-bench-rollout-${process.pid}-${Date.now()}`;
   const store = await openStore(prefix);
   const broken: string[] = [];
-  const kv: [string, string | number][] = [];
+  const kv: Figures = [];
   try {
     const only = process.env.BENCH_ONLY;
     if (!only || only === 'overhead') {
@@ -187,12 +188,7 @@ async function main(): Promise<void> {
   } finally {
     await store.close();
   }
-  for (const b of broken.slice(0, 20)) console.error(`broken: ${b}`);
-  kv.push(['rollout.broken', broken.length]);
-  for (const [k] of kv) if (MEANING[k]) console.log(`measures ${k}: ${MEANING[k]}`);
-  for (const [k, v] of kv) console.log(`${k}=${v}`);
-  // Something broken fails the run; slowness never does.
-  if (broken.length) process.exitCode = 1;
+  reportFigures('rollout', kv, broken, MEANING);
 }
 
 main().catch((e) => {

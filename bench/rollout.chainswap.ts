@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kernelAvailable } from '@ioplane/compiler';
-import { bpffsRoot, FaultBook, KernelXdpDriver, portInterface, removeMachine, type ChainModule } from '@ioplane/devices';
+import { bpffsRoot, portInterface, removeMachine, type ChainModule } from '@ioplane/devices';
 import type { FirmwareProfile } from '@ioplane/domain';
 import { attachTailCounter, buildStage, sendStageTraffic, staticNeighbour } from '../test/chain-traffic.fixture';
-import { benchDevice, BENCH_CACHE_DIR } from './rollout.fleet';
+import { benchDevice, benchKernelDriver, BENCH_CACHE_DIR } from './rollout.fleet';
 
 export type ChainSwapResult =
   | { skipped: string }
@@ -42,16 +42,7 @@ export async function measureChainSwap(o: { packets: number; rate: number; profi
   try {
     const stages: ChainModule[][] = [];
     for (const s of [0, 1, 2]) stages.push([await buildStage(work, BENCH_CACHE_DIR, s, 1), await buildStage(work, BENCH_CACHE_DIR, s, 2)]);
-    const driver = new KernelXdpDriver({
-      agentId,
-      device,
-      deviceIndex: 0,
-      stateDir: join(work, 'agent'),
-      profile: null,
-      profiles: o.profiles,
-      faults: new FaultBook(),
-    });
-    await driver.init();
+    const driver = await benchKernelDriver({ agentId, device, stateDir: join(work, 'agent'), profiles: o.profiles });
     const mechanism = driver.inventory().chain?.mechanism ?? 'none';
     const chain = (versions: number[]): ChainModule[] => versions.map((v, s) => stages[s][v]);
     const first = await driver.load({ port: 0, target: 'host-xdp-native', modules: chain([0, 0, 0]) });

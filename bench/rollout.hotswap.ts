@@ -4,18 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModule, findBpftool, kernelAvailable, runProcess } from '@ioplane/compiler';
-import {
-  bpffsRoot,
-  ensureXdpctl,
-  FaultBook,
-  KernelXdpDriver,
-  portInterface,
-  removeMachine,
-  netnsPath,
-  type ChainModule,
-} from '@ioplane/devices';
+import { bpffsRoot, ensureXdpctl, portInterface, removeMachine, netnsPath, type ChainModule } from '@ioplane/devices';
 import type { FirmwareProfile } from '@ioplane/domain';
-import { benchDevice, BENCH_CACHE_DIR } from './rollout.fleet';
+import { benchDevice, benchKernelDriver, BENCH_CACHE_DIR } from './rollout.fleet';
 import { swapOnce, swapOnceBinary } from './rollout.swap-once';
 
 const UDP_PORT = 9777;
@@ -157,16 +148,7 @@ export async function measureHotswap(o: { packets: number; rate: number; profile
         object,
       });
     }
-    const driver = new KernelXdpDriver({
-      agentId,
-      device,
-      deviceIndex: 0,
-      stateDir: join(work, 'agent'),
-      profile: null,
-      profiles: o.profiles,
-      faults: new FaultBook(),
-    });
-    await driver.init();
+    const driver = await benchKernelDriver({ agentId, device, stateDir: join(work, 'agent'), profiles: o.profiles });
     const first = await driver.load({ port: 0, target: 'host-xdp-native', modules: [versions[0]] });
     const mode = first.current.mode;
     // A static neighbour: ARP resolution would otherwise hold back (and drop) the first packets.
