@@ -59,7 +59,7 @@ char _license[] SEC("license") = "GPL";
 `;
 }
 
-/** A module of the catalog built as a chain module, with the path of its object (for runs on a copy of it). */
+/** A module of the catalog built as a chain module (with its flow rules, if it has any), with the path of its object (for runs on a copy of it). */
 export async function buildCatalogModule(name: string, cacheDir: string): Promise<{ module: ChainModule; objectPath: string }> {
   const m = loadModule(join(DEFAULT_MODULES_DIR, name));
   const art = await buildModule({ name, dir: m.dir!, sources: m.sources }, { cacheDir });
@@ -71,6 +71,7 @@ export async function buildCatalogModule(name: string, cacheDir: string): Promis
     program: m.program,
     persistentMaps: m.hints.persistentMaps,
     object,
+    ...(m.matchAction ? { matchAction: m.matchAction } : {}),
   };
   return { module, objectPath: art.objectPath };
 }

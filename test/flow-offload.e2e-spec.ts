@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { bareNic, type Device, type MatchActionForm, type PacketFields } from '@ioplane/domain';
@@ -19,7 +19,7 @@ import {
 import { buildPacket, loadCatalog } from '@ioplane/modules';
 import { loadProfiles } from '@ioplane/profiles';
 import { firmwareImageFor, probeStop } from '@ioplane/rollout';
-import { buildStage, hopXdpDriver, stagedNic } from './chain-traffic.fixture';
+import { buildCatalogModule, buildStage, hopXdpDriver, stagedNic } from './chain-traffic.fixture';
 
 // Every name of this run derives from `run`: namespaces, bpffs folders, work folder.
 const run = randomBytes(3).toString('hex');
@@ -42,18 +42,7 @@ afterAll(async () => {
 }, 60_000);
 
 async function catalogModule(name: string): Promise<ChainModule> {
-  const m = catalog.find((x) => x.name === name)!;
-  const art = await buildModule({ name: m.name, dir: m.dir!, sources: m.sources }, { cacheDir: join(work, 'cache') });
-  const object = await fsp.readFile(art.objectPath);
-  return {
-    name: m.name,
-    version: m.version,
-    digest: createHash('sha256').update(object).digest('hex'),
-    program: m.program,
-    persistentMaps: m.hints.persistentMaps,
-    object,
-    matchAction: m.matchAction,
-  };
+  return (await buildCatalogModule(name, join(work, 'cache'))).module;
 }
 
 const fieldsOf = (v: { input: unknown }): PacketFields | null =>
