@@ -1,15 +1,15 @@
 /**
- * `build` run once per folder: concurrent and later calls for the same folder share its promise,
- * and a build that fails is forgotten, so the next call tries again.
+ * `make` run once per key: concurrent and later calls for the same key share its promise, and a
+ * promise that fails is forgotten, so the next call tries again.
  */
-export function oncePerDir(build: (dir: string) => Promise<string>): (dir: string) => Promise<string> {
-  const built = new Map<string, Promise<string>>();
-  return (dir) => {
-    let p = built.get(dir);
+export function oncePerKey<T>(make: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const made = new Map<string, Promise<T>>();
+  return (key) => {
+    let p = made.get(key);
     if (!p) {
-      p = build(dir);
-      built.set(dir, p);
-      p.catch(() => built.delete(dir));
+      p = make(key);
+      made.set(key, p);
+      p.catch(() => made.delete(key));
     }
     return p;
   };

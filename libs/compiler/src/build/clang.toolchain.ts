@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { BuildError } from './build.error';
+import { oncePerKey } from './build.once';
 import { runProcess } from './process.runner';
 
 export interface Toolchain {
@@ -9,8 +10,6 @@ export interface Toolchain {
   /** Compile flags without the input/output arguments; no path in here depends on the sandbox. */
   flags: string[];
 }
-
-const cache = new Map<string, Promise<Toolchain>>();
 
 async function query(clang: string, args: string[]): Promise<string> {
   const r = await runProcess(clang, args, { timeoutMs: 10_000 });
@@ -48,15 +47,11 @@ async function probe(clang: string): Promise<Toolchain> {
   return { clang, version, flags };
 }
 
+const probeOnce = oncePerKey(probe);
+
 /** Probes a clang binary once per process; a failed probe is retried on the next call. */
 export function loadToolchain(clang = 'clang'): Promise<Toolchain> {
-  let p = cache.get(clang);
-  if (!p) {
-    p = probe(clang);
-    cache.set(clang, p);
-    p.catch(() => cache.delete(clang));
-  }
-  return p;
+  return probeOnce(clang);
 }
 
 const BPFTOOL_CANDIDATES = ['/usr/sbin/bpftool', '/usr/bin/bpftool', '/sbin/bpftool', '/usr/local/sbin/bpftool'];

@@ -3,7 +3,7 @@ export type { BuildInput, BuildOptions } from './module.builder';
 export { adoptArtifact, importObject, IMPORTED_CLANG_VERSION } from './artifact.cache';
 export type { BuildArtifact } from './artifact.cache';
 export { BuildError } from './build.error';
-export { oncePerDir } from './build.once';
+export { oncePerKey } from './build.once';
 export type { BuildErrorCode, Diagnostic } from './build.error';
 export { scanIncludes, scanPreprocessed, scanPreprocessedAsync } from './include.scanner';
 export { loadToolchain, findBpftool } from './clang.toolchain';

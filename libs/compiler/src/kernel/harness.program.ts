@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadToolchain } from '../build/clang.toolchain';
 import { runProcess } from '../build/process.runner';
-import { oncePerDir } from '../build/build.once';
+import { oncePerKey } from '../build/build.once';
 import { KernelError } from './bpftool.client';
 
 /** The program whose run time is the measurement harness's own cost: it touches nothing and passes. */
@@ -40,7 +40,7 @@ async function build(dir: string): Promise<string> {
   }
 }
 
-const buildOnce = oncePerDir(build);
+const buildOnce = oncePerKey(build);
 
 /** Compiles the empty XDP program once per compiler into `dir` (default: a folder under the temp dir); its object's path. */
 export function harnessObject(dir = join(tmpdir(), 'ioplane-harness')): Promise<string> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadToolchain, oncePerDir, readElf, runProcess } from '@ioplane/compiler';
+import { loadToolchain, oncePerKey, readElf, runProcess } from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 
 /** The epilogue header every chained module is built with; the root shares its maps and layout. */
@@ -75,7 +75,7 @@ async function build(dir: string): Promise<string> {
   }
 }
 
-const buildOnce = oncePerDir(build);
+const buildOnce = oncePerKey(build);
 
 /** Compiles the root program once per header version into `dir`; the object's path. */
 export function buildChainRoot(dir: string): Promise<string> {

@@ -3,7 +3,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MatchActionForm } from '@ioplane/domain';
-import { loadToolchain, oncePerDir, runProcess } from '@ioplane/compiler';
+import { loadToolchain, oncePerKey, runProcess } from '@ioplane/compiler';
 import { DeviceError } from '../device.error';
 import { bpftool } from './bpftool.run';
 
@@ -127,7 +127,7 @@ async function build(dir: string): Promise<string> {
   return out;
 }
 
-const buildOnce = oncePerDir(build);
+const buildOnce = oncePerKey(build);
 
 /** Compiles the flow table once per source version into `dir`; the object's path. */
 export function buildFlowTable(dir: string): Promise<string> {
