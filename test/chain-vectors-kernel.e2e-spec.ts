@@ -4,7 +4,8 @@ import { describeKernel } from '@ioplane/compiler/testing';
 import { DEFAULT_MODULES_DIR, loadModule, packetHex } from '@ioplane/modules';
 import { AgentClient, signedLoadBody } from '@ioplane/agent-api';
 import type { ChainModule, DeviceCounters, VectorOutcome } from '@ioplane/devices';
-import { buildCatalogModule } from './chain-traffic.fixture';
+import { buildCatalogModule, staticNeighbour } from './chain-traffic.fixture';
+import { until } from './harness';
 import { aclDropUdpArgs, aclUdpKey, KernelAgentFixture } from './kernel-agent.fixture';
 
 // Test vectors run on the chain as deployed (the live program of each module's slot), not on a copy:
@@ -94,8 +95,20 @@ describeKernel('test vectors through the deployed chain', (itKernel) => {
       chainDir = kernel.chainDir(loaded.current.chainDigest);
 
       // Probe packets first cross the chain from its root, so each CPU's hand-off stamp has been set once.
-      await client.probe(device.id, 0, 20);
-      const before = await client.counters(device.id);
+      // Static neighbours on both ends: no ARP request or reply (the host answering the probes) may
+      // reach the chain on its own schedule, between the counter reads around the vectors.
+      await staticNeighbour((await client.programs()).devices[0].ports[0].interface!);
+      const idle = await client.counters(device.id);
+      const { sent } = await client.probe(device.id, 0, 20);
+      // The probe's answer means sent, not counted: the last packets may still be on their way into
+      // the chain. Counted before the vectors run, by the last slot (every probe packet passes).
+      const before = await until(
+        () => `the ${sent} probe packets to reach flow-counter's slot`,
+        async () => {
+          const c = await client.counters(device.id);
+          return slotOf(c, 'flow-counter').packets - slotOf(idle, 'flow-counter').packets >= sent ? c : null;
+        },
+      );
       const ttl = catalogVectors('ttl-guard');
       const flow = catalogVectors('flow-counter');
       const r = await client.runVectors(device.id, { port: 0, vectors: [...ttl, ...flow] });
