@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMaasSimulator, type MaasSimulator } from '../apps/fleet-sim/src';
-import { agentToken, AgentClient, generateSigningKeys, signArtifact } from '@ioplane/agent-api';
+import { agentToken, AgentClient, generateSigningKeys } from '@ioplane/agent-api';
 import type { FirmwareProfile } from '@ioplane/domain';
-import { firmwareImageFor, MachineRecord, RolloutOrchestrator, type AgentPort, type DesiredMachine } from '@ioplane/rollout';
-import { benchPolicy, rolloutModule } from './rollout.fleet';
-import type { RollbackPath } from './rollout.rollback';
+import type { DesiredMachine } from '@ioplane/rollout';
+import { rolloutModule } from './rollout.fleet';
+import { timedRollouts, type RollbackPath } from './rollout.rollback';
 import type { BenchStore } from './rollout.store';
 
 const HOSTNAME = 'bench-rb-k1';
@@ -77,35 +77,13 @@ export async function measureProbeRollbackOnKernel(o: {
       chains: [{ deviceId: card.id, target: 'host-xdp-native', port: card.interfaces.indexOf(PORT), interface: PORT, modules: [bad] }],
       acceptNotRun: false,
     };
-    let loadAt = 0;
-    const timed: AgentPort = new Proxy(client as unknown as AgentPort, {
-      get(target, prop) {
-        const v = (target as unknown as Record<string | symbol, unknown>)[prop];
-        if (prop === 'load')
-          return (...args: unknown[]) => ((loadAt = performance.now()), (v as (...a: unknown[]) => unknown).apply(target, args));
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-    const wants = new Map<string, DesiredMachine>();
-    const orchestrator = new RolloutOrchestrator({
-      store: o.store.store,
-      agentFor: async () => timed,
-      sign: (digest) => signArtifact(digest, keys.privateKeyPem),
-      firmwareImage: (id) => firmwareImageFor(o.profiles.find((p) => p.id === id)!),
-      desired: async (placementId) => wants.get(placementId)!,
-      onCommitted: async () => undefined,
-    });
-    const rollout = async (placementId: string, want: DesiredMachine): Promise<MachineRecord> => {
-      wants.set(placementId, want);
-      await orchestrator.start(placementId, [{ systemId, hostname: HOSTNAME }], benchPolicy(1));
-      return o.store.around(placementId, systemId, 1, () => orchestrator.runMachine(placementId, systemId));
-    };
+    const { rollout, loadAt } = timedRollouts({ ...o, client, privateKeyPem: keys.privateKeyPem, systemId, hostname: HOSTNAME });
 
     for (let i = 0; i < o.trials && !broken.length; i++) {
       await sim.hardware!.swapCables(systemId, PORT, OTHER);
       try {
         const rec = await rollout(`${o.prefix}-bad-${i}`, want);
-        const ms = performance.now() - loadAt;
+        const ms = performance.now() - loadAt();
         const live = (await client.programs()).devices
           .find((d) => d.deviceId === card.id)
           ?.ports.find((p) => p.interface?.name === PORT)?.current;

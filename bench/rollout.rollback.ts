@@ -78,29 +78,13 @@ export async function measureRollback(o: {
       chains: [{ deviceId: dpu.id, target: 'dpu-arm-xdp', modules: [m] }],
       acceptNotRun,
     });
-    let loadAt = 0;
-    const timed: AgentPort = new Proxy(client as unknown as AgentPort, {
-      get(target, prop) {
-        const v = (target as unknown as Record<string | symbol, unknown>)[prop];
-        if (prop === 'load')
-          return (...args: unknown[]) => ((loadAt = performance.now()), (v as (...a: unknown[]) => unknown).apply(target, args));
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
+    const { rollout, orchestrator, loadAt } = timedRollouts({
+      ...o,
+      client,
+      privateKeyPem: keys.privateKeyPem,
+      systemId,
+      hostname: 'bench-rollback',
     });
-    const wants = new Map<string, DesiredMachine>();
-    const orchestrator = new RolloutOrchestrator({
-      store: o.store.store,
-      agentFor: async () => timed,
-      sign: (digest) => signArtifact(digest, keys.privateKeyPem),
-      firmwareImage: (id) => firmwareImageFor(o.profiles.find((p) => p.id === id)!),
-      desired: async (placementId) => wants.get(placementId)!,
-      onCommitted: async () => undefined,
-    });
-    const rollout = async (placementId: string, want: DesiredMachine): Promise<MachineRecord> => {
-      wants.set(placementId, want);
-      await orchestrator.start(placementId, [{ systemId, hostname: 'bench-rollback' }], benchPolicy(1));
-      return o.store.around(placementId, systemId, 1, () => orchestrator.runMachine(placementId, systemId));
-    };
 
     const first = await rollout(`${o.prefix}-good`, chainOf(good));
     const done = await orchestrator.finishWave(`${o.prefix}-good`, 0);
@@ -114,7 +98,7 @@ export async function measureRollback(o: {
       // silent module there; the check says `not run`, and without the operator's acceptNotRun that
       // refusal is what rolls the chain back (a kernel agent's real counters are tested in test/).
       const rec = await rollout(`${o.prefix}-bad-${i}`, path === 'vectors' ? chainOf(bad) : chainOf(silent, false));
-      const ms = performance.now() - loadAt;
+      const ms = performance.now() - loadAt();
       const live = (await client.programs()).devices.find((d) => d.deviceId === dpu.id)?.ports[0]?.current;
       const expect = path === 'vectors' ? /test vectors failed/ : /probe not run/;
       if (rec.state !== 'rolled-back') broken.push(`trial ${i} (${path}): the bad chain ended ${rec.state} (${rec.reason ?? 'no reason'})`);
@@ -130,4 +114,42 @@ export async function measureRollback(o: {
     rmSync(stateDir, { recursive: true, force: true });
   }
   return { vectors: summary(byPath.vectors), probe: summary(byPath.probe), broken };
+}
+
+/**
+ * Rollouts of one machine through the production runbook and orchestrator, each under a placement
+ * of its own, with the time of the last load request kept: a bad chain's rollback is timed from it.
+ */
+export function timedRollouts(o: {
+  profiles: FirmwareProfile[];
+  store: BenchStore;
+  client: AgentClient;
+  privateKeyPem: string;
+  systemId: string;
+  hostname: string;
+}) {
+  let loadAt = 0;
+  const timed: AgentPort = new Proxy(o.client as unknown as AgentPort, {
+    get(target, prop) {
+      const v = (target as unknown as Record<string | symbol, unknown>)[prop];
+      if (prop === 'load')
+        return (...args: unknown[]) => ((loadAt = performance.now()), (v as (...a: unknown[]) => unknown).apply(target, args));
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const wants = new Map<string, DesiredMachine>();
+  const orchestrator = new RolloutOrchestrator({
+    store: o.store.store,
+    agentFor: async () => timed,
+    sign: (digest) => signArtifact(digest, o.privateKeyPem),
+    firmwareImage: (id) => firmwareImageFor(o.profiles.find((p) => p.id === id)!),
+    desired: async (placementId) => wants.get(placementId)!,
+    onCommitted: async () => undefined,
+  });
+  const rollout = async (placementId: string, want: DesiredMachine): Promise<MachineRecord> => {
+    wants.set(placementId, want);
+    await orchestrator.start(placementId, [{ systemId: o.systemId, hostname: o.hostname }], benchPolicy(1));
+    return o.store.around(placementId, o.systemId, 1, () => orchestrator.runMachine(placementId, o.systemId));
+  };
+  return { rollout, orchestrator, loadAt: () => loadAt };
 }
