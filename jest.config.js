@@ -23,8 +23,8 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   // Tests build real BPF objects and boot real fleets; a hang still fails, just not at 5 s.
   testTimeout: 60_000,
-  // KNOWN DEFECT: on this 2-core machine jest runs every file in its own process (maxWorkers 1 means
-  // in band), and once in the fault suite's ten runs (stop 23) that process, with every test passed
+  // KNOWN DEFECT: on this 2-core machine jest runs every test file in its own process, in band
+  // (maxWorkers 1), and once in the fault suite's ten runs (stop 23) that process, with every test passed
   // and its event loop drained, spun in Node's exit cleanup (gdb: FreeEnvironment ->
   // CleanupHandles -> uv_run) on a TCP handle left CLOSED but open, bound to an agent-relay address
   // of the agent-outage tests. Not fixed yet: forceExit ends the run; every test still runs and must pass.
