@@ -23,7 +23,7 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   // Tests build real BPF objects and boot real fleets; a hang still fails, just not at 5 s.
   testTimeout: 60_000,
-  // KNOWN DEFECT: on this 2-core machine jest runs every test file in its own process, in band
+  // KNOWN DEFECT: on this 2-core machine jest runs every test file inside its own main process, in band
   // (maxWorkers 1), and once in the fault suite's ten runs (stop 23) that process, with every test passed
   // and its event loop drained, spun in Node's exit cleanup (gdb: FreeEnvironment ->
   // CleanupHandles -> uv_run) on a TCP handle left CLOSED but open, bound to an agent-relay address
