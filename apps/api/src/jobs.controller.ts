@@ -20,12 +20,15 @@ export class JobsController {
   @RequireRole('viewer')
   @Returns(jobView)
   async get(@Param('id', new ZodPipe(jobIdParam, 'param', 'id')) id: string) {
+    // The state first, then the job: a job that finishes between two reads is then seen finished
+    // with its final record (attempts, result), never "completed" beside the counts of its run.
+    const state = await this.queue.getJobState(id);
     const job = await this.queue.getJob(id);
     if (!job) throw new NotFoundException({ code: 'not_found', field: 'id', message: `no job ${id}` });
     return {
       id: job.id,
       name: job.name,
-      state: await job.getState(),
+      state,
       progress: job.progress,
       attemptsMade: job.attemptsMade,
       result: job.returnvalue ?? null,
