@@ -18,8 +18,9 @@ const CONTROLLER = [
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return sources(path);
-    // Specs may drive an emulated device in process in place of an agent.
+    // Specs and test-only faces (`testing/`, which production code never imports: fleet.fixture.spec
+    // checks) may drive an emulated device in process in place of an agent.
+    if (statSync(path).isDirectory()) return name === 'testing' ? [] : sources(path);
     return name.endsWith('.ts') && !name.endsWith('.spec.ts') ? [path] : [];
   });
 }
