@@ -8,22 +8,16 @@ import { DPU_MODELS, NIC_MODELS, type NicModel } from '../hardware.models';
  * firmware profiles (firmware-profiles/*.yaml) match them as they would a real card; names follow
  * the simulator's scheme (ens<slot>f<port>, a BlueField's host PF ens<slot>f<port>np<port>).
  */
-interface CardModel {
+type CardModel = Pick<
+  NicModel,
+  'vendorId' | 'productId' | 'vendorName' | 'productName' | 'driver' | 'firmwareVersion' | 'linkSpeedMbps' | 'ports'
+> & {
   kind: DeviceKind;
   /** The profile firmware-profiles/ matches for this card at this firmware; null: unprofiled. */
   profileId: string | null;
-  vendorId: string;
-  productId: string;
-  vendorName: string;
-  productName: string;
-  driver: string;
-  firmwareVersion: string;
-  /** Per port. */
-  linkSpeedMbps: number;
-  ports: number;
   /** A BlueField: its host PFs are named ...np<port> and the card is also a MAAS machine of its own. */
   bluefield?: true;
-}
+};
 
 /** A card of the hardware table as a spec sees it: its kind and the profile that matches it. */
 function card<K extends DeviceKind, P extends string | null>(model: NicModel, kind: K, profileId: P) {
