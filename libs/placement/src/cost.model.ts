@@ -204,15 +204,32 @@ export function figuresWith(
   utilWeight: number,
   preferPenalty: number,
 ): CostFigures {
+  const total = costTotal(hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, utilWeight, preferPenalty);
+  return [hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total];
+}
+
+/**
+ * The weighted sum alone, in the one order of operations every cost is summed in: the chain
+ * relaxation on numbers (chain.relaxation.ts) must reach the very same doubles as the candidates.
+ */
+export function costTotal(
+  hostCores: number,
+  armCores: number,
+  deviceUtilisation: number,
+  latencyUs: number,
+  migrationSeconds: number,
+  utilWeight: number,
+  preferPenalty: number,
+): number {
   const w = COST_WEIGHTS;
-  const total =
+  return (
     w.hostCore * hostCores +
     w.armCore * armCores +
     utilWeight * deviceUtilisation +
     w.latencyUs * latencyUs +
     w.migrationSecond * migrationSeconds +
-    preferPenalty;
-  return [hostCores, armCores, deviceUtilisation, latencyUs, migrationSeconds, preferPenalty, total];
+    preferPenalty
+  );
 }
 
 /** The figures with another migration charge (everything else a cost depends on is in them). */

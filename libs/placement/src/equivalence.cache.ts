@@ -1,10 +1,11 @@
 import { TARGETS } from '@ioplane/domain';
 import { devicesOf, MachineProblem, problemFrom, relaxedCost, rowTraffic } from './machine.problem';
 import { FilterLayout, filterLayout, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
+import { solveRelaxed } from './chain.relaxation';
 import { decisionsOf, infeasibleAs, MachineSolution, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { PortPath, resolvePorts } from './port.paths';
-import { PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
+import { PlacementDevice, PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
 
 /**
  * Machines with the same cards, ingress ports (which card and port each one is), budget, agent
@@ -33,6 +34,8 @@ interface Kept {
   lowerBound: number;
   optimal: boolean;
   solver: SolverKind;
+  /** The assignment holds StaticFilter option indices (solveRelaxed), not candidate indices. */
+  byOption?: boolean;
 }
 
 class ClassEntry implements EquivalenceClass {
@@ -78,6 +81,7 @@ class ClassEntry implements EquivalenceClass {
   }
 
   outcome(): { feasible: boolean; cost: number } {
+    if (!this.kept && !this.solved) this.kept = this.cache.relaxedClass(this);
     if (this.kept) return { feasible: true, cost: this.kept.cost };
     const s = this.solution;
     return { feasible: s.feasible, cost: s.cost };
@@ -122,6 +126,28 @@ function staticsKey(machine: PlacementMachine, chain: readonly PlacementModule[]
   return statics;
 }
 
+/**
+ * Candidate indices of a problem for StaticFilter option indices: a row's options are distinct
+ * (device, flavour, target) triples, and so are its candidates. Null when an option is no
+ * candidate of the built problem (which the check that follows would catch as well).
+ */
+function candidatesOf(p: MachineProblem, statics: StaticFilter, options: Int32Array): Int32Array | null {
+  const a = new Int32Array(options.length);
+  for (let r = 0; r < options.length; r++) {
+    const o = statics[r][options[r]];
+    const cands = p.candidates[r];
+    let k = 0;
+    while (
+      k < cands.length &&
+      (cands[k].deviceIndex !== o.deviceIndex || cands[k].flavourIndex !== o.flavourIndex || cands[k].target !== o.target)
+    )
+      k++;
+    if (k === cands.length) return null;
+    a[r] = k;
+  }
+  return a;
+}
+
 /** Lookup by a string signature of everything a machine's plan depends on except ids and names. */
 export class EquivalenceCache {
   readonly classes: ClassEntry[] = [];
@@ -134,6 +160,8 @@ export class EquivalenceCache {
   private readonly infeasibleOf = new Map<TrafficFilter, MachineSolution>();
   private readonly logRatio: number;
   solves = 0;
+  /** Of those, solved by the chain relaxation on numbers, without building the problem (see solveRelaxed). */
+  relaxedSolves = 0;
   hits = 0;
 
   constructor(private readonly opts: CacheOptions = {}) {
@@ -256,12 +284,51 @@ export class EquivalenceCache {
    */
   rebuildClass(cls: ClassEntry, kept: Kept): MachineSolution {
     // Not shared through `filters`: a compacted class read again would keep its problem alive.
-    const { p } = this.problemOf(cls, false);
-    const e = evaluate(p, kept.assignment);
-    if (e.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {
-      return solutionOf(p, kept.assignment, kept.cost, kept.lowerBound, kept.optimal, kept.solver);
+    const { p, statics } = this.problemOf(cls, false);
+    const a = kept.byOption ? candidatesOf(p, statics, kept.assignment) : kept.assignment;
+    const e = a ? evaluate(p, a) : null;
+    if (a && e?.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {
+      return solutionOf(p, a, kept.cost, kept.lowerBound, kept.optimal, kept.solver);
     }
     return solveProblem(p, this.opts);
+  }
+
+  /**
+   * A class solved by the chain relaxation on numbers (solveRelaxed), its answer kept as a
+   * compacted class keeps one; null when that does not settle it and the problem must be built.
+   */
+  relaxedClass(cls: ClassEntry): Kept | null {
+    const machine = cls.first;
+    const chain = cls.chain;
+    const devices = devicesOf(machine);
+    const ports = resolvePorts(machine, chain);
+    const keys = cls.keys;
+    const statics = this.staticsOf(keys.statics, chain, devices, ports);
+    let layout = this.layouts.get(keys.shape);
+    if (!layout) {
+      layout = filterLayout(machine, chain, devices, ports, statics);
+      this.layouts.set(keys.shape, layout);
+    }
+    const traffic = rowTraffic(
+      machine,
+      chain,
+      ports,
+      ports.map((p) => this.enteringOf(p, chain)),
+    );
+    const r = solveRelaxed(machine, chain, devices, ports, statics, layout, traffic);
+    if (!r) return null;
+    this.solves++;
+    this.relaxedSolves++;
+    return { assignment: r.options, cost: r.cost, lowerBound: r.cost, optimal: true, solver: 'exact', byOption: true };
+  }
+
+  private staticsOf(key: string, chain: readonly PlacementModule[], devices: PlacementDevice[], ports: PortPath[]): StaticFilter {
+    let statics = this.statics.get(key);
+    if (!statics) {
+      statics = staticFilter(chain, devices, ports, devices.length - 1);
+      this.statics.set(key, statics);
+    }
+    return statics;
   }
 
   /** Solve a class from its first member (called once per class, by ClassEntry.solution). */
@@ -271,17 +338,13 @@ export class EquivalenceCache {
     return this.solve(p, tf);
   }
 
-  private problemOf(cls: ClassEntry, share = true): { p: MachineProblem; tf: TrafficFilter } {
+  private problemOf(cls: ClassEntry, share = true): { p: MachineProblem; tf: TrafficFilter; statics: StaticFilter } {
     const machine = cls.first;
     const chain = cls.chain;
     const devices = devicesOf(machine);
     const ports = resolvePorts(machine, chain);
     const keys = cls.keys;
-    let statics = this.statics.get(keys.statics);
-    if (!statics) {
-      statics = staticFilter(chain, devices, ports, devices.length - 1);
-      this.statics.set(keys.statics, statics);
-    }
+    const statics = this.staticsOf(keys.statics, chain, devices, ports);
     let tf = this.filters.get(keys.traffic);
     if (!tf) {
       let layout = this.layouts.get(keys.shape);
@@ -298,7 +361,7 @@ export class EquivalenceCache {
       tf = trafficFilter(machine, chain, devices, ports, statics, traffic, layout);
       if (share) this.filters.set(keys.traffic, tf);
     }
-    return { p: problemFrom(machine, chain, devices, ports, tf), tf };
+    return { p: problemFrom(machine, chain, devices, ports, tf), tf, statics };
   }
 
   private solve(p: MachineProblem, tf: TrafficFilter): MachineSolution {

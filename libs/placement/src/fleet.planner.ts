@@ -24,7 +24,16 @@ export interface FleetPlan {
   scoped: ScopedPlacement[];
   /** True only when every machine is feasible and every fleet-scoped module got its replicas. */
   complete: boolean;
-  stats: { machines: number; classes: number; solves: number; cacheHits: number; infeasibleMachines: number; seconds: number };
+  stats: {
+    machines: number;
+    classes: number;
+    solves: number;
+    /** Of the solves, settled by the chain relaxation on numbers (no problem built). */
+    relaxedSolves: number;
+    cacheHits: number;
+    infeasibleMachines: number;
+    seconds: number;
+  };
 }
 
 export function matchesSelector(
@@ -126,6 +135,7 @@ export function planFleet(
       machines: machines.length,
       classes: classes.filter((c) => c.members > 0).length,
       solves: cache.solves,
+      relaxedSolves: cache.relaxedSolves,
       cacheHits: cache.hits,
       infeasibleMachines,
       seconds: (performance.now() - t0) / 1000,

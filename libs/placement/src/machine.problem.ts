@@ -127,6 +127,11 @@ export function transitions(oneCardHook: boolean): boolean[] {
 
 const DEFAULT_TRANSITIONS = transitions(false);
 const ONE_CARD_HOOK = transitions(true);
+/** The transitions a machine's ports allow (see transitions). */
+export function allowedOn(machine: Pick<PlacementMachine, 'oneChainPerPort'>): readonly boolean[] {
+  return machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
+}
+
 /** A table where only the packet order holds: what diagnosis relaxes to when it drops the hook rules. */
 export const ANY_ORDER: boolean[] = new Array(STATES * STAGES).fill(true);
 
@@ -214,7 +219,7 @@ export function problemFrom(
     });
     candidates.push(sortByCost(cands));
   }
-  const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
+  const allowed = allowedOn(machine);
   return {
     machine,
     devices,
@@ -278,7 +283,7 @@ export function relaxedCost(
   statics: StaticFilter,
   traffic: readonly TrafficDemand[],
 ): number {
-  const allowed = machine.oneChainPerPort ? ONE_CARD_HOOK : DEFAULT_TRANSITIONS;
+  const allowed = allowedOn(machine);
   const usage = emptyUsage();
   const n = chain.length;
   // after[s]: the cheapest rest of the port's chain from state s; here[s]: the same one row up.

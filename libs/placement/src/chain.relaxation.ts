@@ -1,0 +1,324 @@
+import { HOOK_POSITION } from '@ioplane/domain';
+import { costTotal, emptyUsage, usageOf } from './cost.model';
+import { allowedOn, START, STAGES } from './machine.problem';
+import type { FilterLayout, StaticFilter } from './problem.filter';
+import type { PortPath } from './port.paths';
+import { PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';
+
+/**
+ * solveProblem's shortcut, on numbers alone and made stronger. Most machines of a fleet are
+ * settled by a relaxation whose own plan fits every constraint, and is then optimal; building the
+ * problem to find that out (a candidate object, packed figures and resource lists per option,
+ * rejections, sorting) cost far more than the relaxation itself, for every machine and again for
+ * every replica priced.
+ *
+ * This works from the same static filter and layout the problem would be built from, figures each
+ * option with the same arithmetic (usageOf, costTotal) and applies the same refusals. The
+ * relaxation is the chain bound (each port's cheapest chain in hook order) plus two constraints
+ * the plain one drops and this fleet's machines hit: a hook's program slots on a port (an nfp
+ * port holds one offload program) and one firmware flavour per card (an Agilio's bpf, flower or
+ * nic), each still a relaxation, so its minimum is a lower bound. Its argmin is taken as
+ * chainRelaxedAssignment takes it from the cost-sorted candidates (ties as that stable sort
+ * breaks them), so where the plain shortcut answers this gives the same plan. When the argmin
+ * also fits the shared capacities (host-core budget, a card's packet budget, instructions, map
+ * memory) it is optimal; otherwise this returns null and the caller builds the problem and
+ * searches as before. The answer is an option index per row (StaticFilter order), evaluated
+ * again on the built problem when a plan is written out (EquivalenceCache.rebuildClass).
+ */
+export interface RelaxedPlan {
+  /** Per row, the index of the chosen option in its StaticFilter row. */
+  options: Int32Array;
+  cost: number;
+}
+
+const EPS = 1e-9;
+const KINDS = 7;
+const usage = emptyUsage();
+/** Scratch, grown on demand: per option (rows' options laid end to end) its cost and use per kind. */
+let cost = new Float64Array(256);
+let unmoved = new Float64Array(256);
+let slotCap = new Float64Array(256);
+let start = new Int32Array(64);
+let optDevice = new Int32Array(256);
+let optStage = new Int32Array(256);
+let optFlavour = new Int32Array(256);
+/** Per device, the flavour the current table allows (-1: any). */
+let want = new Int32Array(16);
+/** Beyond this many firmware choices per machine the tables are not worth it: one table allows any. */
+const MAX_COMBOS = 27;
+let amount = new Float64Array(256 * KINDS);
+let bound = new Float64Array(1024);
+let used = new Float64Array(64);
+let flavourAt = new Int32Array(16);
+
+function grow(options: number, rows: number, resources: number, devices: number): void {
+  if (cost.length < options) {
+    cost = new Float64Array(options * 2);
+    unmoved = new Float64Array(options * 2);
+    slotCap = new Float64Array(options * 2);
+    optDevice = new Int32Array(options * 2);
+    optStage = new Int32Array(options * 2);
+    optFlavour = new Int32Array(options * 2);
+    amount = new Float64Array(options * 2 * KINDS);
+  }
+  if (start.length < rows + 1) start = new Int32Array((rows + 1) * 2);
+  if (used.length < resources) used = new Float64Array(resources * 2);
+  if (flavourAt.length < devices) {
+    flavourAt = new Int32Array(devices * 2);
+    want = new Int32Array(devices * 2);
+  }
+}
+
+export function solveRelaxed(
+  machine: PlacementMachine,
+  chain: readonly PlacementModule[],
+  devices: readonly PlacementDevice[],
+  ports: readonly PortPath[],
+  statics: StaticFilter,
+  layout: FilterLayout,
+  traffic: readonly TrafficDemand[],
+): RelaxedPlan | null {
+  const rows = statics.length;
+  const n = chain.length;
+  if (rows === 0 || n === 0) return null;
+  const resources = layout.resources;
+  const hostDevice = devices.length - 1;
+  let total = 0;
+  for (let r = 0; r < rows; r++) total += statics[r].length;
+  grow(total, rows, resources.length, devices.length);
+
+  // Every option figured as trafficFilter figures it; refused ones cost Infinity.
+  let off = 0;
+  for (let r = 0; r < rows; r++) {
+    start[r] = off;
+    const m = chain[r % n];
+    const pi = Math.floor(r / n);
+    const current = machine.currentPlacement[m.name];
+    const opts = statics[r];
+    let any = false;
+    for (let oi = 0; oi < opts.length; oi++, off++) {
+      cost[off] = Infinity;
+      const o = opts[oi];
+      if (o.rejection) continue;
+      const di = o.deviceIndex;
+      optDevice[off] = di;
+      optStage[off] = HOOK_POSITION[o.hook];
+      optFlavour[off] = o.flavourIndex;
+      const flavour = devices[di].flavours[o.flavourIndex];
+      usageOf(m, traffic[r], flavour, o.target, usage, o.extraNs);
+      if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
+      if (o.hook === 'dpu-flow' || o.hook === 'nic-flow') usage.slots = 1;
+      const at = layout.rows[r][oi];
+      const a = off * KINDS;
+      amount[a] = usage.slots > 0 && Number.isFinite(resources[at[0]].capacity) ? usage.slots : 0;
+      amount[a + 1] = usage.instructions;
+      amount[a + 2] = usage.mapMemoryBytes;
+      amount[a + 3] = usage.flowRules;
+      amount[a + 4] = usage.throughput;
+      amount[a + 5] = usage.arm;
+      amount[a + 6] = usage.hostCores;
+      let alone = true;
+      for (let k = 0; k < KINDS && alone; k++) {
+        const x = amount[a + k];
+        if (x > 0 && x > resources[at[k]].capacity + 1e-9) alone = false;
+      }
+      if (!alone) continue;
+      slotCap[off] = amount[a] > 0 ? resources[at[0]].capacity : Infinity;
+      let migration = 0;
+      if (current !== undefined) {
+        // problemFrom's test (shownDeviceId): the host kernel's hook is named by the card owning the netdev.
+        const card = ports[pi].card;
+        const shown = di === hostDevice && card >= 0 ? devices[card].id : devices[di].id;
+        const moved =
+          current.deviceId !== shown ||
+          current.target !== o.target ||
+          (current.interface !== undefined && current.interface !== ports[pi].interface);
+        migration = moved ? PROGRAM_SWAP_SECONDS : 0;
+      }
+      unmoved[off] = costTotal(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty);
+      cost[off] =
+        migration === 0
+          ? unmoved[off]
+          : costTotal(usage.hostCores, usage.armCores, usage.throughput, o.latency, migration, o.utilWeight, o.preferPenalty);
+      any = true;
+    }
+    if (!any) return null;
+  }
+  start[rows] = off;
+
+  // Each port's cheapest chain in hook order, as ChainBound builds it, with one constraint more
+  // when some hook holds fewer program slots than the chain has modules (an nfp port's one
+  // offload program): the state then also counts the modules already on the current hook, up
+  // to the largest such limit. Slots are per port and a port's modules on one hook are
+  // consecutive, so this stays a relaxation of the problem (a valid lower bound) and is exactly
+  // ChainBound when no limit can bind.
+  let limit = 0;
+  for (let i = 0; i < off; i++) if (cost[i] !== Infinity && slotCap[i] < n && slotCap[i] > limit) limit = slotCap[i];
+  const width = limit + 1;
+  const states = STAGES * width + 1;
+  const begin = STAGES * width;
+  if (bound.length < (rows + 1) * states) bound = new Float64Array((rows + 1) * states * 2);
+  const allowed = allowedOn(machine);
+  // The state after option i of row r is taken in state s; -1 when the option may not follow s.
+  const step = (r: number, s: number, i: number, stage: number): number => {
+    const prev = s === begin ? START : Math.floor(s / width);
+    if (!allowed[prev * STAGES + stage]) return -1;
+    if (r + 1 < rows && (r + 1) % n === 0) return prev === stage && (s % width) + 1 > slotCap[i] ? -1 : begin;
+    if (limit === 0) return stage;
+    let count = 1;
+    if (prev === stage) {
+      count = (s % width) + 1;
+      if (count > slotCap[i]) return -1;
+      if (count > limit) count = limit;
+    }
+    return stage * width + count;
+  };
+  // One table per firmware choice of the cards with several flavours (an Agilio's bpf, flower
+  // and nic): a plan runs one flavour per card, so the cheapest over the choices, each charged
+  // its switches, is a lower bound that mixing flavours in the relaxation would lose.
+  const multi: number[] = [];
+  let combos = 1;
+  for (let d = 0; d < devices.length; d++) {
+    want[d] = -1;
+    if (devices[d].flavours.length > 1) {
+      multi.push(d);
+      combos *= devices[d].flavours.length;
+    }
+  }
+  if (combos > MAX_COMBOS) {
+    multi.length = 0;
+    combos = 1;
+  }
+  let root = Infinity;
+  let bestCombo = 0;
+  for (let combo = 0; combo < combos; combo++) {
+    choose(multi, combo, devices);
+    let switches = 0;
+    for (const d of multi) switches += layout.switchCost[d][want[d]];
+    const v = table(rows, n, limit, allowed) + switches;
+    if (v < root) {
+      root = v;
+      bestCombo = combo;
+    }
+  }
+  if (!Number.isFinite(root)) return null;
+  if (combos > 1) {
+    choose(multi, bestCombo, devices);
+    table(rows, n, limit, allowed);
+  }
+
+  // Its argmin: the first achiever in cost order, as chainRelaxedAssignment reads the sorted candidates.
+  const options = new Int32Array(rows);
+  let state = begin;
+  for (let r = 0; r < rows; r++) {
+    const opts = statics[r];
+    const here = bound[r * states + state];
+    let pick = -1;
+    let pickTo = -1;
+    for (let oi = 0; oi < opts.length; oi++) {
+      const i = start[r] + oi;
+      const c = cost[i];
+      if (c === Infinity || (want[optDevice[i]] >= 0 && want[optDevice[i]] !== optFlavour[i])) continue;
+      const to = step(r, state, i, optStage[i]);
+      if (to < 0) continue;
+      if (Math.abs(c + bound[(r + 1) * states + to] - here) > EPS * (1 + Math.abs(here))) continue;
+      if (pick < 0 || sortsBefore(i, start[r] + pick)) {
+        pick = oi;
+        pickTo = to;
+      }
+    }
+    if (pick < 0) return null;
+    options[r] = pick;
+    state = pickTo;
+  }
+
+  // evaluate(): one flavour per device, every shared capacity, the cost summed in row order.
+  used.fill(0, 0, resources.length);
+  flavourAt.fill(-1, 0, devices.length);
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    const oi = options[r];
+    const o = statics[r][oi];
+    const d = o.deviceIndex;
+    const f = flavourAt[d];
+    if (f >= 0 && f !== o.flavourIndex) return null;
+    if (f < 0) {
+      flavourAt[d] = o.flavourIndex;
+      sum += layout.switchCost[d][o.flavourIndex];
+    }
+    const at = layout.rows[r][oi];
+    const a = (start[r] + oi) * KINDS;
+    for (let k = 0; k < KINDS; k++) {
+      const x = amount[a + k];
+      if (!(x > 0)) continue;
+      const ri = at[k];
+      used[ri] += x;
+      if (used[ri] > resources[ri].capacity * (1 + 1e-9) + 1e-9) return null;
+    }
+    sum += cost[start[r] + oi];
+  }
+  if (!(sum <= root + 1e-12 * (1 + root))) return null;
+  return { options, cost: sum };
+}
+
+/** Set `want` to the combo-th firmware choice of the cards in `multi` (mixed radix). */
+function choose(multi: readonly number[], combo: number, devices: readonly PlacementDevice[]): void {
+  for (const d of multi) {
+    const k = devices[d].flavours.length;
+    want[d] = combo % k;
+    combo = Math.floor(combo / k);
+  }
+}
+
+/**
+ * Fill `bound` (rows x states) for the flavours `want` allows; returns the root (the first row's
+ * start state). Option by option rather than state by state: an option's successor state is the
+ * same for every count on another hook, so most states take one comparison per option.
+ */
+function table(rows: number, n: number, limit: number, allowed: readonly boolean[]): number {
+  const width = limit + 1;
+  const states = STAGES * width + 1;
+  const begin = states - 1;
+  bound.fill(0, rows * states, (rows + 1) * states);
+  for (let r = rows - 1; r >= 0; r--) {
+    const here = r * states;
+    const next = here + states;
+    const last = r + 1 < rows && (r + 1) % n === 0;
+    bound.fill(Infinity, here, next);
+    for (let i = start[r]; i < start[r + 1]; i++) {
+      const c = cost[i];
+      if (c === Infinity || (want[optDevice[i]] >= 0 && want[optDevice[i]] !== optFlavour[i])) continue;
+      const stage = optStage[i];
+      const cap = slotCap[i];
+      // Arriving on the hook from elsewhere: the first module there.
+      const first = c + bound[next + (last ? begin : limit === 0 ? stage : stage * width + 1)];
+      if (first < bound[here + begin]) bound[here + begin] = first;
+      for (let prev = 0; prev < STAGES; prev++) {
+        if (!allowed[prev * STAGES + stage]) continue;
+        const row = here + prev * width;
+        if (prev !== stage) {
+          for (let k = 0; k < width; k++) if (first < bound[row + k]) bound[row + k] = first;
+          continue;
+        }
+        for (let k = 0; k < width; k++) {
+          let count = k + 1;
+          if (limit > 0 && count > cap) continue;
+          if (count > limit) count = limit;
+          const v = c + bound[next + (last ? begin : limit === 0 ? stage : stage * width + count)];
+          if (v < bound[row + k]) bound[row + k] = v;
+        }
+      }
+    }
+  }
+  return bound[begin];
+}
+
+/**
+ * The candidates' order: by cost, a stable sort of the options in StaticFilter order; a module
+ * the machine runs now was sorted by its cost without migration first, then re-sorted stably.
+ */
+function sortsBefore(i: number, j: number): boolean {
+  if (cost[i] !== cost[j]) return cost[i] < cost[j];
+  if (unmoved[i] !== unmoved[j]) return unmoved[i] < unmoved[j];
+  return i < j;
+}
