@@ -1,9 +1,15 @@
-import { HOOK_POSITION } from '@ioplane/domain';
+import { HOOK_POSITION, Target } from '@ioplane/domain';
 import { costTotal, emptyUsage, usageOf } from './cost.model';
 import { allowedOn, START, STAGES } from './machine.problem';
 import type { FilterLayout, StaticFilter } from './problem.filter';
 import type { PortPath } from './port.paths';
-import { PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';
+import { DeviceFlavour, PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';
+
+/**
+ * The hook positions as a local binding: an imported one is read through a getter on every use
+ * (CommonJS re-exports), and these are read for every option of every machine.
+ */
+const POSITION = HOOK_POSITION;
 
 /**
  * solveProblem's shortcut, on numbers alone and made stronger. Most machines of a fleet are
@@ -37,11 +43,12 @@ const usage = emptyUsage();
 /** Scratch, grown on demand: per option (rows' options laid end to end) its cost and use per kind. */
 let cost = new Float64Array(256);
 let unmoved = new Float64Array(256);
-let slotCap = new Float64Array(256);
-let start = new Int32Array(64);
-let optDevice = new Int32Array(256);
-let optStage = new Int32Array(256);
-let optFlavour = new Int32Array(256);
+/** The current machine's option table's arrays (see optionTable). */
+let slotCap: Float64Array = new Float64Array(0);
+let start: Int32Array = new Int32Array(0);
+let optDevice: Int32Array = new Int32Array(0);
+let optStage: Int32Array = new Int32Array(0);
+let optFlavour: Int32Array = new Int32Array(0);
 /** Per device, the flavour the current table allows (-1: any). */
 let want = new Int32Array(16);
 /** Beyond this many firmware choices per machine the tables are not worth it: one table allows any. */
@@ -51,22 +58,94 @@ let bound = new Float64Array(1024);
 let used = new Float64Array(64);
 let flavourAt = new Int32Array(16);
 
-function grow(options: number, rows: number, resources: number, devices: number): void {
+function grow(options: number, resources: number, devices: number): void {
   if (cost.length < options) {
     cost = new Float64Array(options * 2);
     unmoved = new Float64Array(options * 2);
-    slotCap = new Float64Array(options * 2);
-    optDevice = new Int32Array(options * 2);
-    optStage = new Int32Array(options * 2);
-    optFlavour = new Int32Array(options * 2);
     amount = new Float64Array(options * 2 * KINDS);
   }
-  if (start.length < rows + 1) start = new Int32Array((rows + 1) * 2);
   if (used.length < resources) used = new Float64Array(resources * 2);
   if (flavourAt.length < devices) {
     flavourAt = new Int32Array(devices * 2);
     want = new Int32Array(devices * 2);
   }
+}
+
+/**
+ * What this reads of a shape's options, laid out flat once per layout and shared by every machine
+ * of the shape (a layout always comes from one static filter). Flavours are the first machine's:
+ * same profile ids, same numbers.
+ */
+interface OptionTable {
+  start: Int32Array;
+  live: Uint8Array;
+  device: Int32Array;
+  flavour: Int32Array;
+  stage: Int32Array;
+  flavours: DeviceFlavour[];
+  targets: Target[];
+  latency: Float64Array;
+  extraNs: Float64Array;
+  utilWeight: Float64Array;
+  preferPenalty: Float64Array;
+  /** Per option and kind, the resource row and its capacity. */
+  res: Int32Array;
+  cap: Float64Array;
+  /** The option's hook slots when they are counted (a finite row), else Infinity. */
+  slotCap: Float64Array;
+}
+
+const optionTables = new WeakMap<FilterLayout, OptionTable>();
+
+function optionTable(devices: readonly PlacementDevice[], statics: StaticFilter, layout: FilterLayout): OptionTable {
+  let t = optionTables.get(layout);
+  if (t) return t;
+  let count = 0;
+  for (const row of statics) count += row.length;
+  t = {
+    start: new Int32Array(statics.length + 1),
+    live: new Uint8Array(count),
+    device: new Int32Array(count),
+    flavour: new Int32Array(count),
+    stage: new Int32Array(count),
+    flavours: new Array<DeviceFlavour>(count),
+    targets: new Array<Target>(count),
+    latency: new Float64Array(count),
+    extraNs: new Float64Array(count),
+    utilWeight: new Float64Array(count),
+    preferPenalty: new Float64Array(count),
+    res: new Int32Array(count * KINDS).fill(-1),
+    cap: new Float64Array(count * KINDS),
+    slotCap: new Float64Array(count).fill(Infinity),
+  };
+  let i = 0;
+  for (let r = 0; r < statics.length; r++) {
+    t.start[r] = i;
+    for (let oi = 0; oi < statics[r].length; oi++, i++) {
+      const o = statics[r][oi];
+      t.device[i] = o.deviceIndex;
+      t.flavour[i] = o.flavourIndex;
+      t.stage[i] = POSITION[o.hook];
+      t.flavours[i] = devices[o.deviceIndex].flavours[o.flavourIndex];
+      t.targets[i] = o.target;
+      if (o.rejection) continue;
+      t.live[i] = 1;
+      t.latency[i] = o.latency;
+      t.extraNs[i] = o.extraNs;
+      t.utilWeight[i] = o.utilWeight;
+      t.preferPenalty[i] = o.preferPenalty;
+      const at = layout.rows[r][oi];
+      for (let k = 0; k < KINDS; k++) {
+        t.res[i * KINDS + k] = at[k];
+        t.cap[i * KINDS + k] = layout.resources[at[k]].capacity;
+      }
+      // trafficFilter counts a slot (flow hooks too) only on a finite slots row.
+      if (Number.isFinite(t.cap[i * KINDS])) t.slotCap[i] = t.cap[i * KINDS];
+    }
+  }
+  t.start[statics.length] = i;
+  optionTables.set(layout, t);
+  return t;
 }
 
 export function solveRelaxed(
@@ -83,34 +162,30 @@ export function solveRelaxed(
   if (rows === 0 || n === 0) return null;
   const resources = layout.resources;
   const hostDevice = devices.length - 1;
-  let total = 0;
-  for (let r = 0; r < rows; r++) total += statics[r].length;
-  grow(total, rows, resources.length, devices.length);
+  const t = optionTable(devices, statics, layout);
+  start = t.start;
+  optDevice = t.device;
+  optFlavour = t.flavour;
+  optStage = t.stage;
+  slotCap = t.slotCap;
+  grow(t.live.length, resources.length, devices.length);
+  const tc = t.cap;
 
   // Every option figured as trafficFilter figures it; refused ones cost Infinity.
+  const placed = machine.currentPlacement;
   let off = 0;
   for (let r = 0; r < rows; r++) {
-    start[r] = off;
     const m = chain[r % n];
-    const pi = Math.floor(r / n);
-    const current = machine.currentPlacement[m.name];
-    const opts = statics[r];
+    const current = placed[m.name];
+    const demand = traffic[r];
     let any = false;
-    for (let oi = 0; oi < opts.length; oi++, off++) {
+    for (const end = start[r + 1]; off < end; off++) {
       cost[off] = Infinity;
-      const o = opts[oi];
-      if (o.rejection) continue;
-      const di = o.deviceIndex;
-      optDevice[off] = di;
-      optStage[off] = HOOK_POSITION[o.hook];
-      optFlavour[off] = o.flavourIndex;
-      const flavour = devices[di].flavours[o.flavourIndex];
-      usageOf(m, traffic[r], flavour, o.target, usage, o.extraNs);
+      if (t.live[off] === 0) continue;
+      usageOf(m, demand, t.flavours[off], t.targets[off], usage, t.extraNs[off]);
       if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
-      if (o.hook === 'dpu-flow' || o.hook === 'nic-flow') usage.slots = 1;
-      const at = layout.rows[r][oi];
       const a = off * KINDS;
-      amount[a] = usage.slots > 0 && Number.isFinite(resources[at[0]].capacity) ? usage.slots : 0;
+      amount[a] = slotCap[off] === Infinity ? 0 : 1;
       amount[a + 1] = usage.instructions;
       amount[a + 2] = usage.mapMemoryBytes;
       amount[a + 3] = usage.flowRules;
@@ -120,31 +195,47 @@ export function solveRelaxed(
       let alone = true;
       for (let k = 0; k < KINDS && alone; k++) {
         const x = amount[a + k];
-        if (x > 0 && x > resources[at[k]].capacity + 1e-9) alone = false;
+        if (x > 0 && x > tc[a + k] + 1e-9) alone = false;
       }
       if (!alone) continue;
-      slotCap[off] = amount[a] > 0 ? resources[at[0]].capacity : Infinity;
       let migration = 0;
       if (current !== undefined) {
         // problemFrom's test (shownDeviceId): the host kernel's hook is named by the card owning the netdev.
+        const pi = Math.floor(r / n);
+        const di = optDevice[off];
         const card = ports[pi].card;
         const shown = di === hostDevice && card >= 0 ? devices[card].id : devices[di].id;
         const moved =
           current.deviceId !== shown ||
-          current.target !== o.target ||
+          current.target !== t.targets[off] ||
           (current.interface !== undefined && current.interface !== ports[pi].interface);
         migration = moved ? PROGRAM_SWAP_SECONDS : 0;
       }
-      unmoved[off] = costTotal(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty);
+      unmoved[off] = costTotal(
+        usage.hostCores,
+        usage.armCores,
+        usage.throughput,
+        t.latency[off],
+        0,
+        t.utilWeight[off],
+        t.preferPenalty[off],
+      );
       cost[off] =
         migration === 0
           ? unmoved[off]
-          : costTotal(usage.hostCores, usage.armCores, usage.throughput, o.latency, migration, o.utilWeight, o.preferPenalty);
+          : costTotal(
+              usage.hostCores,
+              usage.armCores,
+              usage.throughput,
+              t.latency[off],
+              migration,
+              t.utilWeight[off],
+              t.preferPenalty[off],
+            );
       any = true;
     }
     if (!any) return null;
   }
-  start[rows] = off;
 
   // Each port's cheapest chain in hook order, as ChainBound builds it, with one constraint more
   // when some hook holds fewer program slots than the chain has modules (an nfp port's one
@@ -246,14 +337,13 @@ export function solveRelaxed(
       flavourAt[d] = o.flavourIndex;
       sum += layout.switchCost[d][o.flavourIndex];
     }
-    const at = layout.rows[r][oi];
     const a = (start[r] + oi) * KINDS;
     for (let k = 0; k < KINDS; k++) {
       const x = amount[a + k];
       if (!(x > 0)) continue;
-      const ri = at[k];
+      const ri = t.res[a + k];
       used[ri] += x;
-      if (used[ri] > resources[ri].capacity * (1 + 1e-9) + 1e-9) return null;
+      if (used[ri] > tc[a + k] * (1 + 1e-9) + 1e-9) return null;
     }
     sum += cost[start[r] + oi];
   }

@@ -12,6 +12,12 @@ import {
   TrafficDemand,
 } from './placement.model';
 
+/**
+ * The hook positions as a local binding: an imported one is read through a getter on every use
+ * (CommonJS re-exports), and these are read for every option of every machine.
+ */
+const POSITION = HOOK_POSITION;
+
 /** One (device, flavour, target, hook) a row (a module on one port) may take, with its cost and resource use. */
 export interface Candidate {
   deviceIndex: number;
@@ -99,7 +105,7 @@ export const STATES = STAGES + 1;
  * driver has no other hook; a card with hardware hooks hands its netdevs' host XDP to a device
  * of their own), so they never share the card's one chain per port.
  */
-const CARD_HOOK = (h: number) => h < HOOK_POSITION['xdp-native'];
+const CARD_HOOK = (h: number) => h < POSITION['xdp-native'];
 
 /**
  * Which position may follow which on one port, as a STATES x STAGES table: packets never go
@@ -114,8 +120,8 @@ export function transitions(oneCardHook: boolean): boolean[] {
     for (let next = 0; next < STAGES; next++) {
       let ok = next >= prev;
       for (const [a, b] of EXCLUSIVE_HOOKS) {
-        const pa = HOOK_POSITION[a];
-        const pb = HOOK_POSITION[b];
+        const pa = POSITION[a];
+        const pb = POSITION[b];
         if ((prev === pa && next === pb) || (prev === pb && next === pa)) ok = false;
       }
       if (oneCardHook && prev !== next && CARD_HOOK(prev) && CARD_HOOK(next)) ok = false;
@@ -301,7 +307,7 @@ export function relaxedCost(
         const flavour = devices[o.deviceIndex].flavours[o.flavourIndex];
         usageOf(m, traffic[r], flavour, o.target, usage, o.extraNs);
         if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
-        const stage = HOOK_POSITION[o.hook];
+        const stage = POSITION[o.hook];
         const cost =
           figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty)[6] + after[stage];
         for (let s = 0; s < STATES; s++) if (cost < here[s] && allowed[s * STAGES + stage]) here[s] = cost;

@@ -23,6 +23,12 @@ import {
   SolverKind,
 } from './placement.model';
 
+/**
+ * The hook positions as a local binding: an imported one is read through a getter on every use
+ * (CommonJS re-exports), and these are read for every option of every machine.
+ */
+const POSITION = HOOK_POSITION;
+
 /** greedy: filter-and-score alone (the benchmark's baseline), no search, no proof. */
 export type SolverMode = 'auto' | 'exact' | 'heuristic' | 'greedy';
 
@@ -312,7 +318,7 @@ export function materialise(
         deviceId,
         interface: hookInterface(d.hook, port.interface, onPort),
         hook: d.hook,
-        position: HOOK_POSITION[d.hook],
+        position: POSITION[d.hook],
         port: onPort,
         profileId: d.profileId,
         pps: ratesOf[pi][d.row % n]?.pps ?? 0,

@@ -6,6 +6,12 @@ import type { Assignment } from './plan.evaluate';
 import { doubleArray } from './exact.solver';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
 
+/**
+ * The hook positions as a local binding: an imported one is read through a getter on every use
+ * (CommonJS re-exports), and these are read for every option of every machine.
+ */
+const POSITION = HOOK_POSITION;
+
 /** A decision with devices as indices, shared by every machine of an equivalence class. */
 export interface DecisionTemplate {
   module: string;
@@ -304,7 +310,7 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
   let refused = 0;
   for (const r of refusedByFilter) {
     if (refused === 3) break;
-    if (r.code === 'pin' || HOOK_POSITION[r.hook] >= c.stage) continue;
+    if (r.code === 'pin' || POSITION[r.hook] >= c.stage) continue;
     reasons.push(refusalNote(r));
     refused++;
   }

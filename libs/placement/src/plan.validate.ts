@@ -12,6 +12,13 @@ import {
   RefusalRule,
 } from './placement.model';
 
+/**
+ * The hook positions as a local binding: an imported one is read through a getter on every use
+ * (CommonJS re-exports), and these are read for every option of every machine.
+ */
+const POSITION = HOOK_POSITION;
+const EXCLUSIVE = EXCLUSIVE_HOOKS;
+
 export type ViolationRule =
   RefusalRule | 'split_chain' | 'no_traffic' | 'position' | 'target' | 'verifier' | 'latency' | 'unexplained' | 'partial' | 'unknown';
 
@@ -27,7 +34,7 @@ export interface PlanViolation {
 const TOL = 1e-9;
 
 function exclusivePair(x: Hook, y: Hook): boolean {
-  for (const [a, b] of EXCLUSIVE_HOOKS) if ((a === x && b === y) || (b === x && a === y)) return true;
+  for (const [a, b] of EXCLUSIVE) if ((a === x && b === y) || (b === x && a === y)) return true;
   return false;
 }
 
@@ -141,14 +148,14 @@ export function validatePlan(machine: PlacementMachine, modules: readonly Placem
       const observed = port.moduleTraffic?.[h.module] ?? machine.traffic?.[h.module];
       const pps = i === 0 ? (observed?.pps ?? upstream) : Math.min(observed?.pps ?? m?.traffic.pps ?? Infinity, upstream);
       upstream = pps * Math.min(1, Math.max(0, m?.passRatio ?? 1));
-      if (HOOK_POSITION[h.hook] !== h.position)
-        out.push(at(h, 'position', `${h.hook} is at position ${HOOK_POSITION[h.hook]}, the hop says ${h.position}`));
-      if (HOOK_POSITION[h.hook] < lastPosition)
+      if (POSITION[h.hook] !== h.position)
+        out.push(at(h, 'position', `${h.hook} is at position ${POSITION[h.hook]}, the hop says ${h.position}`));
+      if (POSITION[h.hook] < lastPosition)
         out.push(at(h, 'order', `${h.module} at ${h.hook} comes after ${lastHook} on ${iface}: packets never go back`));
       if (lastHook && lastHook !== h.hook && exclusivePair(lastHook, h.hook)) {
         out.push(at(h, 'exclusivity', `${lastHook} and ${h.hook} both hold modules on ${iface}; one netdev takes only one of them`));
       }
-      lastPosition = Math.max(lastPosition, HOOK_POSITION[h.hook]);
+      lastPosition = Math.max(lastPosition, POSITION[h.hook]);
       lastHook = h.hook;
       perHook.set(h.hook, (perHook.get(h.hook) ?? 0) + 1);
       if (!m) return;

@@ -15,6 +15,12 @@ import {
 } from './placement.model';
 
 /**
+ * The hook positions as a local binding: an imported one is read through a getter on every use
+ * (CommonJS re-exports), and these are read for every option of every machine.
+ */
+const POSITION = HOOK_POSITION;
+
+/**
  * The two halves of building a machine problem from its inputs: what the port paths, pins,
  * verdicts and latency budgets allow (traffic aside, shared by machines of one shape), then what
  * the machine's traffic allows and costs.
@@ -318,7 +324,7 @@ export function trafficFilter(
       const res = sharedRes(layout.resShared[r][oi], used, takenRes, taken);
       const amt = takenAmt.slice(0, taken);
       const figures = figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty);
-      made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: HOOK_POSITION[hook], cost: figures[6], figures, res, amt });
+      made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: POSITION[hook], cost: figures[6], figures, res, amt });
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
