@@ -31,6 +31,11 @@ const POSITION = HOOK_POSITION;
  * searches as before. The answer is an option index per row (StaticFilter order), evaluated
  * again on the built problem when a plan is written out (EquivalenceCache.rebuildClass).
  */
+/**
+ * 'infeasible' when no plan exists: a row without any option, no chain in hook order within the
+ * slots and firmware, or a search that tried every plan. null when this cannot tell (the search
+ * ran out of nodes, or there is nothing to place).
+ */
 export interface RelaxedPlan {
   /** Per row, the index of the chosen option in its StaticFilter row. */
   options: Int32Array;
@@ -51,8 +56,13 @@ let optStage: Int32Array = new Int32Array(0);
 let optFlavour: Int32Array = new Int32Array(0);
 /** Per device, the flavour the current table allows (-1: any). */
 let want = new Int32Array(16);
+let users = new Int32Array(16);
+let rowOrder = new Int32Array(256);
+/** Nodes the search may visit before it leaves the machine to the problem's own search. */
+const NODE_BUDGET = 20_000;
 /** Beyond this many firmware choices per machine the tables are not worth it: one table allows any. */
 const MAX_COMBOS = 27;
+const comboRoot = new Float64Array(MAX_COMBOS);
 let amount = new Float64Array(256 * KINDS);
 let bound = new Float64Array(1024);
 let used = new Float64Array(64);
@@ -63,11 +73,13 @@ function grow(options: number, resources: number, devices: number): void {
     cost = new Float64Array(options * 2);
     unmoved = new Float64Array(options * 2);
     amount = new Float64Array(options * 2 * KINDS);
+    rowOrder = new Int32Array(options * 2);
   }
   if (used.length < resources) used = new Float64Array(resources * 2);
   if (flavourAt.length < devices) {
     flavourAt = new Int32Array(devices * 2);
     want = new Int32Array(devices * 2);
+    users = new Int32Array(devices * 2);
   }
 }
 
@@ -156,7 +168,7 @@ export function solveRelaxed(
   statics: StaticFilter,
   layout: FilterLayout,
   traffic: readonly TrafficDemand[],
-): RelaxedPlan | null {
+): RelaxedPlan | 'infeasible' | null {
   const rows = statics.length;
   const n = chain.length;
   if (rows === 0 || n === 0) return null;
@@ -234,7 +246,7 @@ export function solveRelaxed(
             );
       any = true;
     }
-    if (!any) return null;
+    if (!any) return 'infeasible';
   }
 
   // Each port's cheapest chain in hook order, as ChainBound builds it, with one constraint more
@@ -287,21 +299,51 @@ export function solveRelaxed(
     let switches = 0;
     for (const d of multi) switches += layout.switchCost[d][want[d]];
     const v = table(rows, n, limit, allowed) + switches;
+    comboRoot[combo] = v;
     if (v < root) {
       root = v;
       bestCombo = combo;
     }
   }
-  if (!Number.isFinite(root)) return null;
+  if (!Number.isFinite(root)) return 'infeasible';
   if (combos > 1) {
     choose(multi, bestCombo, devices);
     table(rows, n, limit, allowed);
   }
 
+  // The plan in row order: one flavour per device, every shared capacity, its cost summed as
+  // evaluate() sums it (a switch when a device is first used, then the option). NaN when it breaks one.
+  const costOfPlan = (options: Int32Array): number => {
+    used.fill(0, 0, resources.length);
+    flavourAt.fill(-1, 0, devices.length);
+    let sum = 0;
+    for (let r = 0; r < rows; r++) {
+      const i = start[r] + options[r];
+      const d = optDevice[i];
+      const f = flavourAt[d];
+      if (f >= 0 && f !== optFlavour[i]) return NaN;
+      if (f < 0) {
+        flavourAt[d] = optFlavour[i];
+        sum += layout.switchCost[d][optFlavour[i]];
+      }
+      const a = i * KINDS;
+      for (let k = 0; k < KINDS; k++) {
+        const x = amount[a + k];
+        if (!(x > 0)) continue;
+        const ri = t.res[a + k];
+        used[ri] += x;
+        if (used[ri] > tc[a + k] * (1 + 1e-9) + 1e-9) return NaN;
+      }
+      sum += cost[i];
+    }
+    return sum;
+  };
+
   // Its argmin: the first achiever in cost order, as chainRelaxedAssignment reads the sorted candidates.
   const options = new Int32Array(rows);
   let state = begin;
-  for (let r = 0; r < rows; r++) {
+  let argmin = true;
+  for (let r = 0; r < rows && argmin; r++) {
     const opts = statics[r];
     const here = bound[r * states + state];
     let pick = -1;
@@ -318,37 +360,106 @@ export function solveRelaxed(
         pickTo = to;
       }
     }
-    if (pick < 0) return null;
+    if (pick < 0) argmin = false;
     options[r] = pick;
     state = pickTo;
   }
-
-  // evaluate(): one flavour per device, every shared capacity, the cost summed in row order.
-  used.fill(0, 0, resources.length);
-  flavourAt.fill(-1, 0, devices.length);
-  let sum = 0;
-  for (let r = 0; r < rows; r++) {
-    const oi = options[r];
-    const o = statics[r][oi];
-    const d = o.deviceIndex;
-    const f = flavourAt[d];
-    if (f >= 0 && f !== o.flavourIndex) return null;
-    if (f < 0) {
-      flavourAt[d] = o.flavourIndex;
-      sum += layout.switchCost[d][o.flavourIndex];
-    }
-    const a = (start[r] + oi) * KINDS;
-    for (let k = 0; k < KINDS; k++) {
-      const x = amount[a + k];
-      if (!(x > 0)) continue;
-      const ri = t.res[a + k];
-      used[ri] += x;
-      if (used[ri] > tc[a + k] * (1 + 1e-9) + 1e-9) return null;
-    }
-    sum += cost[start[r] + oi];
+  if (argmin) {
+    const sum = costOfPlan(options);
+    if (sum <= root + 1e-12 * (1 + root)) return { options, cost: sum };
   }
-  if (!(sum <= root + 1e-12 * (1 + root))) return null;
-  return { options, cost: sum };
+
+  // The argmin breaks a shared capacity (a card's packet budget over two ports, the host-core
+  // budget): branch and bound over the options, each firmware choice in the order of its bound,
+  // pruned by these tables, which are far tighter than the plain chain bound the problem's own
+  // search uses. Only a search that ends within its node budget answers (optimal then).
+  const order = Array.from({ length: combos }, (_, c) => c).sort((x, y) => comboRoot[x] - comboRoot[y]);
+  const best = new Int32Array(rows);
+  const cur = new Int32Array(rows);
+  let bestCost = Infinity;
+  let nodes = 0;
+  for (const combo of order) {
+    if (!(comboRoot[combo] < cutoff(bestCost))) break;
+    choose(multi, combo, devices);
+    table(rows, n, limit, allowed);
+    used.fill(0, 0, resources.length);
+    flavourAt.fill(-1, 0, devices.length);
+    users.fill(0, 0, devices.length);
+    const dfs = (r: number, s: number, spent: number): boolean => {
+      if (r === rows) {
+        const sum = costOfPlan(cur);
+        if (sum < bestCost) {
+          bestCost = sum;
+          best.set(cur);
+        }
+        // costOfPlan reset the shared use; put this path's back.
+        replay(r);
+        return true;
+      }
+      if (++nodes > NODE_BUDGET) return false;
+      const first = start[r];
+      const last = start[r + 1];
+      // Cheapest first, so a good plan is found early and prunes the rest.
+      let count = 0;
+      for (let i = first; i < last; i++) if (cost[i] !== Infinity) rowOrder[first + count++] = i;
+      for (let x = 1; x < count; x++) {
+        const v = rowOrder[first + x];
+        let y = x - 1;
+        while (y >= 0 && cost[rowOrder[first + y]] > cost[v]) {
+          rowOrder[first + y + 1] = rowOrder[first + y];
+          y--;
+        }
+        rowOrder[first + y + 1] = v;
+      }
+      for (let x = 0; x < count; x++) {
+        const i = rowOrder[first + x];
+        const d = optDevice[i];
+        if (want[d] >= 0 && want[d] !== optFlavour[i]) continue;
+        if (flavourAt[d] >= 0 && flavourAt[d] !== optFlavour[i]) continue;
+        const to = step(r, s, i, optStage[i]);
+        if (to < 0) continue;
+        const extra = flavourAt[d] < 0 ? layout.switchCost[d][optFlavour[i]] : 0;
+        const next = spent + extra + cost[i];
+        if (!(next + bound[(r + 1) * states + to] < cutoff(bestCost))) continue;
+        const a = i * KINDS;
+        let fits = true;
+        for (let k = 0; k < KINDS && fits; k++) {
+          const v = amount[a + k];
+          if (v > 0 && used[t.res[a + k]] + v > tc[a + k] * (1 + 1e-9) + 1e-9) fits = false;
+        }
+        if (!fits) continue;
+        for (let k = 0; k < KINDS; k++) if (amount[a + k] > 0) used[t.res[a + k]] += amount[a + k];
+        if (users[d]++ === 0) flavourAt[d] = optFlavour[i];
+        cur[r] = i - first;
+        const done = dfs(r + 1, to, next);
+        if (--users[d] === 0) flavourAt[d] = -1;
+        for (let k = 0; k < KINDS; k++) if (amount[a + k] > 0) used[t.res[a + k]] -= amount[a + k];
+        if (!done) return false;
+      }
+      return true;
+    };
+    // After a leaf, the use and flavours of rows before r are rebuilt from `cur` (costOfPlan cleared them).
+    const replay = (r: number) => {
+      used.fill(0, 0, resources.length);
+      flavourAt.fill(-1, 0, devices.length);
+      users.fill(0, 0, devices.length);
+      for (let q = 0; q < r; q++) {
+        const i = start[q] + cur[q];
+        const a = i * KINDS;
+        for (let k = 0; k < KINDS; k++) if (amount[a + k] > 0) used[t.res[a + k]] += amount[a + k];
+        if (users[optDevice[i]]++ === 0) flavourAt[optDevice[i]] = optFlavour[i];
+      }
+    };
+    if (!dfs(0, begin, 0)) return null;
+  }
+  // Every plan was tried (none pruned by cost while none was found): there is none.
+  if (!Number.isFinite(bestCost)) return 'infeasible';
+  return { options: best, cost: bestCost };
+}
+
+/** What a bound must stay under to beat `best` by more than rounding (Infinity - Infinity is NaN). */
+function cutoff(best: number): number {
+  return best === Infinity ? Infinity : best - EPS * (1 + Math.abs(best));
 }
 
 /** Set `want` to the combo-th firmware choice of the cards in `multi` (mixed radix). */

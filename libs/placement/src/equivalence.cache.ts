@@ -5,7 +5,7 @@ import { solveRelaxed } from './chain.relaxation';
 import { decisionsOf, infeasibleAs, MachineSolution, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { PortPath, resolvePorts } from './port.paths';
-import { PlacementDevice, PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
+import { InfeasibleModule, PlacementDevice, PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
 
 /**
  * Machines with the same cards, ingress ports (which card and port each one is), budget, agent
@@ -27,9 +27,11 @@ export interface EquivalenceClass {
   members: number;
 }
 
-/** What a compacted class keeps of a feasible solution: its answer, not its problem. */
+/** What a compacted class keeps of its solution: its answer (or proven verdict), not its problem. */
 interface Kept {
-  assignment: Int32Array;
+  /** Null for a class proven infeasible: `infeasible` then says why. */
+  assignment: Int32Array | null;
+  infeasible?: InfeasibleModule[];
   cost: number;
   lowerBound: number;
   optimal: boolean;
@@ -82,7 +84,7 @@ class ClassEntry implements EquivalenceClass {
 
   outcome(): { feasible: boolean; cost: number } {
     if (!this.kept && !this.solved) this.kept = this.cache.relaxedClass(this);
-    if (this.kept) return { feasible: true, cost: this.kept.cost };
+    if (this.kept) return { feasible: this.kept.assignment !== null, cost: this.kept.cost };
     const s = this.solution;
     return { feasible: s.feasible, cost: s.cost };
   }
@@ -94,8 +96,23 @@ class ClassEntry implements EquivalenceClass {
    */
   compact(): void {
     const s = this.solved;
-    if (!s || !s.feasible || !s.assignment || s.decisions) return;
-    this.kept = { assignment: s.assignment, cost: s.cost, lowerBound: s.lowerBound, optimal: s.optimal, solver: s.solver };
+    if (!s) return;
+    if (!s.feasible) {
+      // An infeasible class keeps its verdict alone too: problems that live as long as the plan,
+      // built where the short-lived ones are, teach V8 to allocate every later one straight into
+      // the old generation (allocation-site pretenuring), and writing the plans out then cost 4x.
+      this.kept = {
+        assignment: null,
+        infeasible: s.infeasible,
+        cost: s.cost,
+        lowerBound: s.lowerBound,
+        optimal: s.optimal,
+        solver: s.solver,
+      };
+    } else {
+      if (!s.assignment || s.decisions) return;
+      this.kept = { assignment: s.assignment, cost: s.cost, lowerBound: s.lowerBound, optimal: s.optimal, solver: s.solver };
+    }
     this.solved = null;
     this.cache.forget(this);
   }
@@ -148,6 +165,22 @@ function candidatesOf(p: MachineProblem, statics: StaticFilter, options: Int32Ar
   return a;
 }
 
+/** A compacted infeasible class's solution on its rebuilt problem: the verdict was proven on the same inputs. */
+function infeasibleFrom(p: MachineProblem, kept: Kept): MachineSolution {
+  return {
+    feasible: false,
+    assignment: null,
+    cost: kept.cost,
+    lowerBound: kept.lowerBound,
+    optimal: kept.optimal,
+    solver: kept.solver,
+    problem: p,
+    decisions: [],
+    infeasible: (kept.infeasible ?? []).map((x) => ({ ...x })),
+    flavourSwitches: [],
+  };
+}
+
 /** Lookup by a string signature of everything a machine's plan depends on except ids and names. */
 export class EquivalenceCache {
   readonly classes: ClassEntry[] = [];
@@ -157,7 +190,7 @@ export class EquivalenceCache {
   /** Resource rows and where each option's use lands, per machine shape (traffic aside). */
   private readonly layouts = new Map<string, FilterLayout>();
   /** A proven-infeasible solution per traffic filter: classes sharing one differ only in costs. */
-  private readonly infeasibleOf = new Map<TrafficFilter, MachineSolution>();
+  private readonly infeasibleOf = new WeakMap<TrafficFilter, MachineSolution>();
   private readonly logRatio: number;
   solves = 0;
   /** Of those, solved by the chain relaxation on numbers, without building the problem (see solveRelaxed). */
@@ -285,6 +318,7 @@ export class EquivalenceCache {
   rebuildClass(cls: ClassEntry, kept: Kept): MachineSolution {
     // Not shared through `filters`: a compacted class read again would keep its problem alive.
     const { p, statics } = this.problemOf(cls, false);
+    if (kept.assignment === null) return kept.infeasible ? infeasibleFrom(p, kept) : solveProblem(p, this.opts);
     const a = kept.byOption ? candidatesOf(p, statics, kept.assignment) : kept.assignment;
     const e = a ? evaluate(p, a) : null;
     if (a && e?.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {
@@ -319,6 +353,8 @@ export class EquivalenceCache {
     if (!r) return null;
     this.solves++;
     this.relaxedSolves++;
+    // Proven infeasible: the problem is built, and the constraint named, only when the plan is read.
+    if (r === 'infeasible') return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, solver: 'exact' };
     return { assignment: r.options, cost: r.cost, lowerBound: r.cost, optimal: true, solver: 'exact', byOption: true };
   }
 
