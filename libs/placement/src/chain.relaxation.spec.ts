@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { solveRelaxed } from './chain.relaxation';
 import { chainBound, chainRelaxedAssignment } from './exact.solver';
-import { buildProblem, devicesOf, MachineProblem, rowTraffic, sortChain } from './machine.problem';
+import { buildProblem, devicesOf, MachineProblem, sortChain } from './machine.problem';
 import { solveProblem } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { randomInstance, seededRandom } from './placement.generator';
@@ -16,7 +16,15 @@ function both(machine: PlacementMachine, modules: readonly PlacementModule[]) {
   const ports = resolvePorts(machine, chain);
   const statics = staticFilter(chain, devices, ports, devices.length - 1);
   const layout = filterLayout(machine, chain, devices, ports, statics);
-  const relaxed = solveRelaxed(machine, chain, devices, ports, statics, layout, rowTraffic(machine, chain, ports));
+  const relaxed = solveRelaxed(
+    machine,
+    chain,
+    devices,
+    ports,
+    statics,
+    layout,
+    ports.map((p) => p.entering),
+  );
   const p = buildProblem(machine, modules);
   // The option a row took, as the built problem's candidate index.
   const asCandidates = (options: Int32Array) =>

@@ -2,7 +2,7 @@ import { HOOK_POSITION, Target } from '@ioplane/domain';
 import { costTotal, emptyUsage, usageOf } from './cost.model';
 import { allowedOn, START, STAGES } from './machine.problem';
 import type { FilterLayout, StaticFilter } from './problem.filter';
-import type { PortPath } from './port.paths';
+import { chainRatesInto, PortPath } from './port.paths';
 import { DeviceFlavour, PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';
 
 /**
@@ -45,6 +45,10 @@ export interface RelaxedPlan {
 const EPS = 1e-9;
 const KINDS = 7;
 const usage = emptyUsage();
+/** Each row's rate, as rowTraffic would give it, and one demand object to hand usageOf. */
+let ratePps = new Float64Array(64);
+let rateBytes = new Float64Array(64);
+const demand: TrafficDemand = { pps: 0, meanPacketBytes: 0 };
 /** Scratch, grown on demand: per option (rows' options laid end to end) its cost and use per kind. */
 let cost = new Float64Array(256);
 let unmoved = new Float64Array(256);
@@ -167,7 +171,8 @@ export function solveRelaxed(
   ports: readonly PortPath[],
   statics: StaticFilter,
   layout: FilterLayout,
-  traffic: readonly TrafficDemand[],
+  /** Per port, what enters it (see rowTraffic). */
+  entering: readonly TrafficDemand[],
 ): RelaxedPlan | 'infeasible' | null {
   const rows = statics.length;
   const n = chain.length;
@@ -181,6 +186,12 @@ export function solveRelaxed(
   optStage = t.stage;
   slotCap = t.slotCap;
   grow(t.live.length, resources.length, devices.length);
+  if (ratePps.length < rows) {
+    ratePps = new Float64Array(rows * 2);
+    rateBytes = new Float64Array(rows * 2);
+  }
+  for (let pi = 0; pi < ports.length; pi++)
+    chainRatesInto(machine, machine.ports[ports[pi].index], chain, entering[pi], ratePps, rateBytes, pi * n);
   const tc = t.cap;
 
   // Every option figured as trafficFilter figures it; refused ones cost Infinity.
@@ -189,7 +200,8 @@ export function solveRelaxed(
   for (let r = 0; r < rows; r++) {
     const m = chain[r % n];
     const current = placed[m.name];
-    const demand = traffic[r];
+    demand.pps = ratePps[r];
+    demand.meanPacketBytes = rateBytes[r];
     let any = false;
     for (const end = start[r + 1]; off < end; off++) {
       cost[off] = Infinity;
@@ -260,7 +272,6 @@ export function solveRelaxed(
   const width = limit + 1;
   const states = STAGES * width + 1;
   const begin = STAGES * width;
-  if (bound.length < (rows + 1) * states) bound = new Float64Array((rows + 1) * states * 2);
   const allowed = allowedOn(machine);
   // The state after option i of row r is taken in state s; -1 when the option may not follow s.
   const step = (r: number, s: number, i: number, stage: number): number => {
@@ -292,13 +303,15 @@ export function solveRelaxed(
     multi.length = 0;
     combos = 1;
   }
+  const size = (rows + 1) * states;
+  if (bound.length < combos * size) bound = new Float64Array(combos * size * 2);
   let root = Infinity;
   let bestCombo = 0;
   for (let combo = 0; combo < combos; combo++) {
     choose(multi, combo, devices);
     let switches = 0;
     for (const d of multi) switches += layout.switchCost[d][want[d]];
-    const v = table(rows, n, limit, allowed) + switches;
+    const v = table(rows, n, limit, allowed, combo * size) + switches;
     comboRoot[combo] = v;
     if (v < root) {
       root = v;
@@ -306,10 +319,9 @@ export function solveRelaxed(
     }
   }
   if (!Number.isFinite(root)) return 'infeasible';
-  if (combos > 1) {
-    choose(multi, bestCombo, devices);
-    table(rows, n, limit, allowed);
-  }
+  // The best choice's table, kept with the others (each its own segment of `bound`).
+  choose(multi, bestCombo, devices);
+  let base = bestCombo * size;
 
   // The plan in row order: one flavour per device, every shared capacity, its cost summed as
   // evaluate() sums it (a switch when a device is first used, then the option). NaN when it breaks one.
@@ -345,7 +357,7 @@ export function solveRelaxed(
   let argmin = true;
   for (let r = 0; r < rows && argmin; r++) {
     const opts = statics[r];
-    const here = bound[r * states + state];
+    const here = bound[base + r * states + state];
     let pick = -1;
     let pickTo = -1;
     for (let oi = 0; oi < opts.length; oi++) {
@@ -354,7 +366,7 @@ export function solveRelaxed(
       if (c === Infinity || (want[optDevice[i]] >= 0 && want[optDevice[i]] !== optFlavour[i])) continue;
       const to = step(r, state, i, optStage[i]);
       if (to < 0) continue;
-      if (Math.abs(c + bound[(r + 1) * states + to] - here) > EPS * (1 + Math.abs(here))) continue;
+      if (Math.abs(c + bound[base + (r + 1) * states + to] - here) > EPS * (1 + Math.abs(here))) continue;
       if (pick < 0 || sortsBefore(i, start[r] + pick)) {
         pick = oi;
         pickTo = to;
@@ -381,7 +393,7 @@ export function solveRelaxed(
   for (const combo of order) {
     if (!(comboRoot[combo] < cutoff(bestCost))) break;
     choose(multi, combo, devices);
-    table(rows, n, limit, allowed);
+    base = combo * size;
     used.fill(0, 0, resources.length);
     flavourAt.fill(-1, 0, devices.length);
     users.fill(0, 0, devices.length);
@@ -420,7 +432,7 @@ export function solveRelaxed(
         if (to < 0) continue;
         const extra = flavourAt[d] < 0 ? layout.switchCost[d][optFlavour[i]] : 0;
         const next = spent + extra + cost[i];
-        if (!(next + bound[(r + 1) * states + to] < cutoff(bestCost))) continue;
+        if (!(next + bound[base + (r + 1) * states + to] < cutoff(bestCost))) continue;
         const a = i * KINDS;
         let fits = true;
         for (let k = 0; k < KINDS && fits; k++) {
@@ -476,13 +488,13 @@ function choose(multi: readonly number[], combo: number, devices: readonly Place
  * start state). Option by option rather than state by state: an option's successor state is the
  * same for every count on another hook, so most states take one comparison per option.
  */
-function table(rows: number, n: number, limit: number, allowed: readonly boolean[]): number {
+function table(rows: number, n: number, limit: number, allowed: readonly boolean[], base: number): number {
   const width = limit + 1;
   const states = STAGES * width + 1;
   const begin = states - 1;
-  bound.fill(0, rows * states, (rows + 1) * states);
+  bound.fill(0, base + rows * states, base + (rows + 1) * states);
   for (let r = rows - 1; r >= 0; r--) {
-    const here = r * states;
+    const here = base + r * states;
     const next = here + states;
     const last = r + 1 < rows && (r + 1) % n === 0;
     bound.fill(Infinity, here, next);
@@ -511,7 +523,7 @@ function table(rows: number, n: number, limit: number, allowed: readonly boolean
       }
     }
   }
-  return bound[begin];
+  return bound[base + begin];
 }
 
 /**

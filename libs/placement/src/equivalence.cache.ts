@@ -30,14 +30,17 @@ export interface EquivalenceClass {
 /** What a compacted class keeps of its solution: its answer (or proven verdict), not its problem. */
 interface Kept {
   /** Null for a class proven infeasible: `infeasible` then says why. */
-  assignment: Int32Array | null;
+  /**
+   * Candidate indices; or, as a string of char codes, StaticFilter option indices (solveRelaxed's
+   * answer: a one-byte string of a few dozen bytes where a typed array costs three objects and an
+   * off-heap store, for every machine of a fleet).
+   */
+  assignment: Int32Array | string | null;
   infeasible?: InfeasibleModule[];
   cost: number;
   lowerBound: number;
   optimal: boolean;
   solver: SolverKind;
-  /** The assignment holds StaticFilter option indices (solveRelaxed), not candidate indices. */
-  byOption?: boolean;
 }
 
 class ClassEntry implements EquivalenceClass {
@@ -52,21 +55,15 @@ class ClassEntry implements EquivalenceClass {
     private readonly cache: EquivalenceCache,
     readonly first: PlacementMachine,
     readonly chain: PlacementModule[],
-    /** Lengths of the key's prefixes that identify its statics, shape and traffic filter (see classFor). */
-    private readonly prefixes: { statics: number; shape: number; traffic: number },
+    /** The machine shape (statics, layout) the class belongs to, interned once per shape. */
+    readonly shape: Shape,
+    /** Length of the key's prefix that identifies its traffic filter (see classFor). */
+    private readonly trafficLength: number,
   ) {}
 
-  /**
-   * The prefix keys, cut from the class key when needed: a fleet of distinct machines holds a class
-   * per machine (more with replica pricing), and three more long strings each would outweigh the
-   * kept answers.
-   */
-  get keys(): { statics: string; shape: string; traffic: string } {
-    return {
-      statics: this.key.slice(0, this.prefixes.statics),
-      shape: this.key.slice(0, this.prefixes.shape),
-      traffic: this.key.slice(0, this.prefixes.traffic),
-    };
+  /** The class's traffic filter key, cut from its key when needed (only the output path reads it). */
+  get trafficKey(): string {
+    return this.key.slice(0, this.trafficLength);
   }
 
   get solution(): MachineSolution {
@@ -148,10 +145,10 @@ function staticsKey(machine: PlacementMachine, chain: readonly PlacementModule[]
  * (device, flavour, target) triples, and so are its candidates. Null when an option is no
  * candidate of the built problem (which the check that follows would catch as well).
  */
-function candidatesOf(p: MachineProblem, statics: StaticFilter, options: Int32Array): Int32Array | null {
+function candidatesOf(p: MachineProblem, statics: StaticFilter, options: string): Int32Array | null {
   const a = new Int32Array(options.length);
   for (let r = 0; r < options.length; r++) {
-    const o = statics[r][options[r]];
+    const o = statics[r][options.charCodeAt(r)];
     const cands = p.candidates[r];
     let k = 0;
     while (
@@ -181,14 +178,27 @@ function infeasibleFrom(p: MachineProblem, kept: Kept): MachineSolution {
   };
 }
 
+/**
+ * What machines of one shape share (cards, ingress ports, budget, agent slots, module set): its
+ * long signature is kept once here, and a class key names the shape by its number, so a fleet of
+ * distinct machines does not keep a 300-character key per machine and per replica priced.
+ */
+interface Shape {
+  readonly id: number;
+  readonly staticsKey: string;
+  statics?: StaticFilter;
+  layout?: FilterLayout;
+}
+
 /** Lookup by a string signature of everything a machine's plan depends on except ids and names. */
 export class EquivalenceCache {
   readonly classes: ClassEntry[] = [];
   private readonly byKey = new Map<string, ClassEntry>();
+  private readonly shapes = new Map<string, Shape>();
+  /** One copy of each module list and its names, shared by every class of it. */
+  private readonly chains = new WeakMap<readonly PlacementModule[], { chain: PlacementModule[]; names: string[] }>();
   private readonly statics = new Map<string, StaticFilter>();
   private readonly filters = new Map<string, TrafficFilter>();
-  /** Resource rows and where each option's use lands, per machine shape (traffic aside). */
-  private readonly layouts = new Map<string, FilterLayout>();
   /** A proven-infeasible solution per traffic filter: classes sharing one differ only in costs. */
   private readonly infeasibleOf = new WeakMap<TrafficFilter, MachineSolution>();
   private readonly logRatio: number;
@@ -230,7 +240,12 @@ export class EquivalenceCache {
       for (const [id, v] of Object.entries(machine.hookSlots)) slots[id === 'host' ? id : String(indexOf(id))] = v;
       shape += '|' + JSON.stringify(slots);
     }
-    let traffic = shape + '|';
+    let known = this.shapes.get(shape);
+    if (!known) {
+      known = { id: this.shapes.size, staticsKey: statics };
+      this.shapes.set(shape, known);
+    }
+    let traffic = known.id + '|';
     ports.forEach((p) => {
       traffic += this.enteringOf(p, chain).pps + ',';
       const own = machine.ports[p.index].moduleTraffic;
@@ -256,15 +271,12 @@ export class EquivalenceCache {
       this.hits++;
       return hit;
     }
-    const cls = new ClassEntry(
-      this.classes.length,
-      key,
-      chain.map((m) => m.name),
-      this,
-      machine,
-      [...chain],
-      { statics: statics.length, shape: shape.length, traffic: traffic.length },
-    );
+    let shared = this.chains.get(chain);
+    if (!shared) {
+      shared = { chain: [...chain], names: chain.map((m) => m.name) };
+      this.chains.set(chain, shared);
+    }
+    const cls = new ClassEntry(this.classes.length, key, shared.names, this, machine, shared.chain, known, traffic.length);
     this.classes.push(cls);
     this.byKey.set(key, cls);
     return cls;
@@ -308,7 +320,7 @@ export class EquivalenceCache {
 
   /** Stop sharing a class's traffic filter, so a compacted class's problem can be collected. */
   forget(cls: ClassEntry): void {
-    this.filters.delete(cls.keys.traffic);
+    this.filters.delete(cls.trafficKey);
   }
 
   /**
@@ -319,7 +331,7 @@ export class EquivalenceCache {
     // Not shared through `filters`: a compacted class read again would keep its problem alive.
     const { p, statics } = this.problemOf(cls, false);
     if (kept.assignment === null) return kept.infeasible ? infeasibleFrom(p, kept) : solveProblem(p, this.opts);
-    const a = kept.byOption ? candidatesOf(p, statics, kept.assignment) : kept.assignment;
+    const a = typeof kept.assignment === 'string' ? candidatesOf(p, statics, kept.assignment) : kept.assignment;
     const e = a ? evaluate(p, a) : null;
     if (a && e?.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {
       return solutionOf(p, a, kept.cost, kept.lowerBound, kept.optimal, kept.solver);
@@ -336,26 +348,30 @@ export class EquivalenceCache {
     const chain = cls.chain;
     const devices = devicesOf(machine);
     const ports = resolvePorts(machine, chain);
-    const keys = cls.keys;
-    const statics = this.staticsOf(keys.statics, chain, devices, ports);
-    let layout = this.layouts.get(keys.shape);
-    if (!layout) {
-      layout = filterLayout(machine, chain, devices, ports, statics);
-      this.layouts.set(keys.shape, layout);
-    }
-    const traffic = rowTraffic(
+    const shape = cls.shape;
+    const statics = (shape.statics ??= this.staticsOf(shape.staticsKey, chain, devices, ports));
+    const layout = (shape.layout ??= filterLayout(machine, chain, devices, ports, statics));
+    const r = solveRelaxed(
       machine,
       chain,
+      devices,
       ports,
+      statics,
+      layout,
       ports.map((p) => this.enteringOf(p, chain)),
     );
-    const r = solveRelaxed(machine, chain, devices, ports, statics, layout, traffic);
     if (!r) return null;
     this.solves++;
     this.relaxedSolves++;
     // Proven infeasible: the problem is built, and the constraint named, only when the plan is read.
     if (r === 'infeasible') return { assignment: null, cost: Infinity, lowerBound: Infinity, optimal: true, solver: 'exact' };
-    return { assignment: r.options, cost: r.cost, lowerBound: r.cost, optimal: true, solver: 'exact', byOption: true };
+    return {
+      assignment: String.fromCharCode.apply(null, r.options as unknown as number[]),
+      cost: r.cost,
+      lowerBound: r.cost,
+      optimal: true,
+      solver: 'exact',
+    };
   }
 
   private staticsOf(key: string, chain: readonly PlacementModule[], devices: PlacementDevice[], ports: PortPath[]): StaticFilter {
@@ -379,15 +395,12 @@ export class EquivalenceCache {
     const chain = cls.chain;
     const devices = devicesOf(machine);
     const ports = resolvePorts(machine, chain);
-    const keys = cls.keys;
-    const statics = this.staticsOf(keys.statics, chain, devices, ports);
-    let tf = this.filters.get(keys.traffic);
+    const shape = cls.shape;
+    const statics = (shape.statics ??= this.staticsOf(shape.staticsKey, chain, devices, ports));
+    const trafficKey = cls.trafficKey;
+    let tf = this.filters.get(trafficKey);
     if (!tf) {
-      let layout = this.layouts.get(keys.shape);
-      if (!layout) {
-        layout = filterLayout(machine, chain, devices, ports, statics);
-        this.layouts.set(keys.shape, layout);
-      }
+      const layout = (shape.layout ??= filterLayout(machine, chain, devices, ports, statics));
       const traffic = rowTraffic(
         machine,
         chain,
@@ -395,7 +408,7 @@ export class EquivalenceCache {
         ports.map((p) => this.enteringOf(p, chain)),
       );
       tf = trafficFilter(machine, chain, devices, ports, statics, traffic, layout);
-      if (share) this.filters.set(keys.traffic, tf);
+      if (share) this.filters.set(trafficKey, tf);
     }
     return { p: problemFrom(machine, chain, devices, ports, tf), tf, statics };
   }
