@@ -324,7 +324,22 @@ export function trafficFilter(
       const res = sharedRes(layout.resShared[r][oi], used, takenRes, taken);
       const amt = takenAmt.slice(0, taken);
       const figures = figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty);
-      made.push({ deviceIndex: di, flavourIndex: fi, target, hook, stage: POSITION[hook], cost: figures[6], figures, res, amt });
+      // Every field a candidate ever gets, set here: one object shape for all of them (explain
+      // fills the last three when a plan is written), so reads of candidates stay monomorphic.
+      made.push({
+        deviceIndex: di,
+        flavourIndex: fi,
+        target,
+        hook,
+        stage: POSITION[hook],
+        cost: figures[6],
+        figures,
+        breakdown: undefined,
+        res,
+        amt,
+        described: undefined,
+        asChosen: undefined,
+      });
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
   }
