@@ -1,6 +1,6 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/domain';
 import { CostFigures, emptyUsage, figuresWith, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
-import { chainRates, PortPath, resolvePorts } from './port.paths';
+import { chainRatesInto, PortPath, resolvePorts } from './port.paths';
 import { sortByCost, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import {
   CostBreakdown,
@@ -252,8 +252,23 @@ export function rowTraffic(
   ports: readonly PortPath[],
   entering?: readonly TrafficDemand[],
 ): TrafficDemand[] {
-  return ports.flatMap((p, i) => chainRates(machine, machine.ports[p.index], chain, entering?.[i] ?? p.entering));
+  const n = chain.length;
+  const out: TrafficDemand[] = new Array(ports.length * n);
+  if (ratePps.length < n) {
+    ratePps = new Array<number>(n).fill(0.5);
+    rateBytes = new Array<number>(n).fill(0.5);
+  }
+  for (let i = 0; i < ports.length; i++) {
+    const p = ports[i];
+    chainRatesInto(machine, machine.ports[p.index], chain, entering?.[i] ?? p.entering, ratePps, rateBytes, 0);
+    for (let k = 0; k < n; k++) out[i * n + k] = { pps: ratePps[k], meanPacketBytes: rateBytes[k] };
+  }
+  return out;
 }
+
+/** rowTraffic's scratch rates of one port (plain arrays of doubles). */
+let ratePps: number[] = [];
+let rateBytes: number[] = [];
 
 /**
  * Build the per-machine problem. `entering` replaces each port's entering traffic (equivalence

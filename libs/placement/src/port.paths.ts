@@ -27,20 +27,26 @@ export const HOST_SLOTS_KEY = 'host';
 
 /** The machine's ingress ports that carry traffic (a port nothing enters gets no chain). */
 export function resolvePorts(machine: PlacementMachine, chain: readonly PlacementModule[]): PortPath[] {
-  return machine.ports.flatMap((p, index) => {
+  // A loop, not flatMap: this runs several times per machine planned, and flatMap's array per port showed.
+  const out: PortPath[] = [];
+  const ports = machine.ports;
+  const devices = machine.devices;
+  for (let index = 0; index < ports.length; index++) {
+    const p = ports[index];
     const entering = enteringTraffic(p, chain);
-    if (!(entering.pps > 0)) return [];
+    if (!(entering.pps > 0)) continue;
     let card = -1;
     let port = 0;
-    for (let d = 0; d < machine.devices.length && card < 0; d++) {
-      const i = machine.devices[d].interfaces?.indexOf(p.interface) ?? -1;
+    for (let d = 0; d < devices.length && card < 0; d++) {
+      const i = devices[d].interfaces?.indexOf(p.interface) ?? -1;
       if (i >= 0) {
         card = d;
         port = i;
       }
     }
-    return [{ index, interface: p.interface, card, port, entering }];
-  });
+    out.push({ index, interface: p.interface, card, port, entering });
+  }
+  return out;
 }
 
 export function enteringTraffic(p: IngressPort, chain: readonly PlacementModule[]): TrafficDemand {
