@@ -96,9 +96,14 @@ function baselineRun(
 /** `warm` untimed runs, then `runs` timed ones; the last result is kept. */
 function timed<T>(work: () => T, warm: number, runs: number, each?: (r: T, cpuSeconds: number) => void): { result: T; seconds: number[] } {
   let result = warm > 0 ? work() : (undefined as T);
-  for (let i = 1; i < warm; i++) result = work();
+  for (let i = 1; i < warm; i++) {
+    result = undefined as T;
+    result = work();
+  }
   const seconds: number[] = [];
   for (let i = 0; i < runs; i++) {
+    // The previous run's output is not kept alive through this one (its heap would be this run's GC work).
+    result = undefined as T;
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     result = work();
