@@ -277,13 +277,17 @@ function cheapestFirst(
   // Settling is checked after each batch: small enough to price few beyond the last pick needed.
   const batch = Math.max(16, Math.ceil(want / 8));
   for (let next = 0; next < pending.length;) {
+    const fresh: { h: number; delta: number }[] = [];
     for (const end = Math.min(pending.length, next + batch); next < end; next++) {
       const h = pending[next].h;
       const c = inp.costOf(h, maskOf[h] | bit);
-      if (c !== null) priced.push({ h, delta: c - current[h] });
+      if (c !== null) fresh.push({ h, delta: c - current[h] });
     }
     const settledBelow = next < pending.length ? pending[next].bound : Infinity;
-    priced.sort(byDelta);
+    // The batch sorted and merged in, not everything sorted again: a 100,000-machine fleet prices
+    // tens of thousands over dozens of batches. byDelta is a total order, so the result is the same.
+    fresh.sort(byDelta);
+    mergeInto(priced, fresh, byDelta);
     const perZone = new Map<string, number>();
     const picked: { h: number; delta: number }[] = [];
     for (const o of priced) {
@@ -297,4 +301,16 @@ function cheapestFirst(
     if (next === pending.length) return null;
   }
   return null;
+}
+
+/** Merge sorted `more` into sorted `into` (in place), by `order`. */
+function mergeInto<T>(into: T[], more: readonly T[], order: (a: T, b: T) => number): void {
+  if (more.length === 0) return;
+  let i = into.length - 1;
+  let j = more.length - 1;
+  into.length += more.length;
+  for (let k = into.length - 1; j >= 0; k--) {
+    if (i >= 0 && order(into[i], more[j]) > 0) into[k] = into[i--];
+    else into[k] = more[j--];
+  }
 }
