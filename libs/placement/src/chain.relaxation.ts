@@ -1,15 +1,9 @@
-import { HOOK_POSITION, Target } from '@ioplane/domain';
 import { costTotal, emptyUsage, usageOf } from './cost.model';
 import { allowedOn, START, STAGES } from './machine.problem';
 import type { FilterLayout, StaticFilter } from './problem.filter';
+import { KINDS, optionTable } from './option.table';
 import { chainRatesInto, PortPath } from './port.paths';
-import { DeviceFlavour, PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';
-
-/**
- * The hook positions as a local binding: an imported one is read through a getter on every use
- * (CommonJS re-exports), and these are read for every option of every machine.
- */
-const POSITION = HOOK_POSITION;
+import { PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';
 
 /**
  * solveProblem's shortcut, on numbers alone and made stronger. Most machines of a fleet are
@@ -43,7 +37,6 @@ export interface RelaxedPlan {
 }
 
 const EPS = 1e-9;
-const KINDS = 7;
 const usage = emptyUsage();
 /** Each row's rate, as rowTraffic would give it, and one demand object to hand usageOf. */
 let ratePps = new Float64Array(64);
@@ -85,83 +78,6 @@ function grow(options: number, resources: number, devices: number): void {
     want = new Int32Array(devices * 2);
     users = new Int32Array(devices * 2);
   }
-}
-
-/**
- * What this reads of a shape's options, laid out flat once per layout and shared by every machine
- * of the shape (a layout always comes from one static filter). Flavours are the first machine's:
- * same profile ids, same numbers.
- */
-interface OptionTable {
-  start: Int32Array;
-  live: Uint8Array;
-  device: Int32Array;
-  flavour: Int32Array;
-  stage: Int32Array;
-  flavours: DeviceFlavour[];
-  targets: Target[];
-  latency: Float64Array;
-  extraNs: Float64Array;
-  utilWeight: Float64Array;
-  preferPenalty: Float64Array;
-  /** Per option and kind, the resource row and its capacity. */
-  res: Int32Array;
-  cap: Float64Array;
-  /** The option's hook slots when they are counted (a finite row), else Infinity. */
-  slotCap: Float64Array;
-}
-
-const optionTables = new WeakMap<FilterLayout, OptionTable>();
-
-function optionTable(devices: readonly PlacementDevice[], statics: StaticFilter, layout: FilterLayout): OptionTable {
-  let t = optionTables.get(layout);
-  if (t) return t;
-  let count = 0;
-  for (const row of statics) count += row.length;
-  t = {
-    start: new Int32Array(statics.length + 1),
-    live: new Uint8Array(count),
-    device: new Int32Array(count),
-    flavour: new Int32Array(count),
-    stage: new Int32Array(count),
-    flavours: new Array<DeviceFlavour>(count),
-    targets: new Array<Target>(count),
-    latency: new Float64Array(count),
-    extraNs: new Float64Array(count),
-    utilWeight: new Float64Array(count),
-    preferPenalty: new Float64Array(count),
-    res: new Int32Array(count * KINDS).fill(-1),
-    cap: new Float64Array(count * KINDS),
-    slotCap: new Float64Array(count).fill(Infinity),
-  };
-  let i = 0;
-  for (let r = 0; r < statics.length; r++) {
-    t.start[r] = i;
-    for (let oi = 0; oi < statics[r].length; oi++, i++) {
-      const o = statics[r][oi];
-      t.device[i] = o.deviceIndex;
-      t.flavour[i] = o.flavourIndex;
-      t.stage[i] = POSITION[o.hook];
-      t.flavours[i] = devices[o.deviceIndex].flavours[o.flavourIndex];
-      t.targets[i] = o.target;
-      if (o.rejection) continue;
-      t.live[i] = 1;
-      t.latency[i] = o.latency;
-      t.extraNs[i] = o.extraNs;
-      t.utilWeight[i] = o.utilWeight;
-      t.preferPenalty[i] = o.preferPenalty;
-      const at = layout.rows[r][oi];
-      for (let k = 0; k < KINDS; k++) {
-        t.res[i * KINDS + k] = at[k];
-        t.cap[i * KINDS + k] = layout.resources[at[k]].capacity;
-      }
-      // trafficFilter counts a slot (flow hooks too) only on a finite slots row.
-      if (Number.isFinite(t.cap[i * KINDS])) t.slotCap[i] = t.cap[i * KINDS];
-    }
-  }
-  t.start[statics.length] = i;
-  optionTables.set(layout, t);
-  return t;
 }
 
 export function solveRelaxed(
