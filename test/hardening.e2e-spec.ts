@@ -188,7 +188,8 @@ describe('hardening: what fuzzing found, closed', () => {
     await until('the request lines', async () => logs.includes('/v1/fleet/machines?token=') && logs.includes('password='), 5_000);
     const secrets = [
       h.token,
-      h.token.split('_')[2],
+      // The secret is base64url, which has underscores of its own: everything after `iop_<id>_`.
+      h.token.split('_').slice(2).join('_'),
       maasKey,
       encodeURIComponent(maasKey),
       maasKey.split(':')[2],
