@@ -344,13 +344,7 @@ export class EquivalenceCache {
    * compacted class keeps one; null when that does not settle it and the problem must be built.
    */
   relaxedClass(cls: ClassEntry): Kept | null {
-    const machine = cls.first;
-    const chain = cls.chain;
-    const devices = devicesOf(machine);
-    const ports = resolvePorts(machine, chain);
-    const shape = cls.shape;
-    const statics = (shape.statics ??= this.staticsOf(shape.staticsKey, chain, devices, ports));
-    const layout = (shape.layout ??= filterLayout(machine, chain, devices, ports, statics));
+    const { machine, chain, devices, ports, statics, layout } = this.inputsOf(cls);
     const r = solveRelaxed(
       machine,
       chain,
@@ -390,17 +384,23 @@ export class EquivalenceCache {
     return this.solve(p, tf);
   }
 
-  private problemOf(cls: ClassEntry, share = true): { p: MachineProblem; tf: TrafficFilter; statics: StaticFilter } {
+  /** What a class's problem is built from: its first machine's devices and ports, its shape's statics and layout. */
+  private inputsOf(cls: ClassEntry) {
     const machine = cls.first;
     const chain = cls.chain;
     const devices = devicesOf(machine);
     const ports = resolvePorts(machine, chain);
     const shape = cls.shape;
     const statics = (shape.statics ??= this.staticsOf(shape.staticsKey, chain, devices, ports));
+    const layout = (shape.layout ??= filterLayout(machine, chain, devices, ports, statics));
+    return { machine, chain, devices, ports, statics, layout };
+  }
+
+  private problemOf(cls: ClassEntry, share = true): { p: MachineProblem; tf: TrafficFilter; statics: StaticFilter } {
+    const { machine, chain, devices, ports, statics, layout } = this.inputsOf(cls);
     const trafficKey = cls.trafficKey;
     let tf = this.filters.get(trafficKey);
     if (!tf) {
-      const layout = (shape.layout ??= filterLayout(machine, chain, devices, ports, statics));
       const traffic = rowTraffic(
         machine,
         chain,
