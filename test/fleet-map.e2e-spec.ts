@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { parse, stringify } from 'yaml';
 import { ROLLOUT_REPOSITORY } from '@ioplane/composition';
+import { breakdownWords, type CostBreakdown } from '@ioplane/placement';
 import type { RolloutRepository } from '@ioplane/state';
 import { acceptingNotRun, Harness, http, runCli, startHarness, syncFleet, waitStatus } from './harness';
 
@@ -199,6 +200,12 @@ describeBrowser('fleet map in a real browser against the running stack', (itBrow
       expect(await page.locator('[data-testid=module-detail]').count()).toBe(3);
       expect(await page.locator('[data-testid=placement-reason]').allTextContents()).toEqual(
         Object.values<{ reasons: string[] }>(a04.placements).flatMap((p) => p.reasons),
+      );
+      // What each chosen hook costs, worded from the plan's numbers.
+      expect(await page.locator('[data-testid=placement-cost]').allTextContents()).toEqual(
+        Object.values<{ costBreakdown: CostBreakdown }>(a04.placements).map((p) =>
+          expect.stringMatching(new RegExp(`^costs ${breakdownWords(p.costBreakdown).split(' ')[0]} hce, `)),
+        ),
       );
       expect(await page.locator('[data-testid=rejected-target]').count()).toBe(
         Object.values<{ rejected: unknown[] }>(a04.placements).reduce((n, p) => n + p.rejected.length, 0),

@@ -137,6 +137,8 @@ describe('ioplane plan / submit / explain', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/port ens1f0: /);
     expect(r.stdout).toMatch(/ddos-drop -> xdp-(native|generic) \(host-xdp-(native|generic)\) on ens1f0/);
+    // What the chosen hook costs, in words from the hop's numbers, then why it and not another.
+    expect(r.stdout).toMatch(/ddos-drop -> .*\n {4}costs [\d.]+ hce, .*host cores.*\n {4}because /);
     // Every refused position names its rule.
     expect(r.stdout).toMatch(/not nic-xdp-offload \(nic-xdp-offload\) on ens1f0: profile_limit: .*LPM_TRIE/);
     expect(r.stdout).toMatch(/not nic-xdp-offload \(nic-xdp-offload\) on ens1f0: slots: /);

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { MachinePlan } from '@ioplane/placement';
+import { breakdownWords, type MachinePlan } from '@ioplane/placement';
 import type { StoredPlan } from '@ioplane/planning';
 import { IoplaneApi } from './api.client';
 
@@ -97,6 +97,7 @@ export function explainMachine(plan: StoredPlan, machine: string): string {
       out.push(
         `  ${h.module} -> ${h.hook} (${h.target}) on ${h.interface} of ${h.deviceId}${h.profileId ? ` (${h.profileId})` : ''}, ${mpps(h.pps)}`,
       );
+      out.push(`    costs ${breakdownWords(h.costBreakdown)}`);
       for (const r of h.reasons) out.push(`    because ${r}`);
       for (const r of h.rejected)
         out.push(`    not ${r.hook ?? r.target} (${r.target}) on ${r.interface ?? r.deviceId}: ${r.rule ?? r.code}: ${r.message}`);

@@ -37,5 +37,6 @@ export { validatePlan } from './plan.validate';
 export type { PlanViolation, ViolationRule } from './plan.validate';
 export { flavourFromProfile, placementDevice } from './placement.adapter';
 export type { DecisionTemplate } from './plan.explain';
+export { breakdownWords } from './plan.words';
 export { seededRandom, randomInstance, randomVerdicts, catalogDevice, CATALOG, withPorts } from './placement.generator';
 export type { RandomInstanceOptions } from './placement.generator';

@@ -34,7 +34,6 @@ export interface Candidate {
   res: number[];
   amt: number[];
   described?: string;
-  asChosen?: string;
 }
 
 export interface RawRejection {
@@ -221,7 +220,7 @@ export function problemFrom(
         current.target !== c.target ||
         (current.interface !== undefined && current.interface !== ports[pi].interface);
       const figures = refigure(m, c.figures, c.target, moved ? PROGRAM_SWAP_SECONDS : 0);
-      return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined, asChosen: undefined };
+      return { ...c, cost: figures[6], figures, breakdown: undefined, described: undefined };
     });
     candidates.push(sortByCost(cands));
   }

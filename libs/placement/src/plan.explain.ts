@@ -1,7 +1,7 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, Target, TARGETS } from '@ioplane/domain';
-import { CostFigures, flavoursOf } from './cost.model';
+import { flavoursOf } from './cost.model';
 import { breakdownOf, Candidate, follows, MachineProblem, RawRejection, Resource } from './machine.problem';
-import { deviceToken, flat, fmt, unitOf } from './plan.words';
+import { costWords, deviceToken, flat, fmt, unitOf } from './plan.words';
 import type { Assignment } from './plan.evaluate';
 import { doubleArray } from './exact.solver';
 import { CostBreakdown, DeviceFlavour, InfeasibleModule, PlacementModule, RejectCode } from './placement.model';
@@ -30,25 +30,13 @@ function exclusiveWith(a: Hook, b: Hook): boolean {
   return EXCLUSIVE_HOOKS.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
 }
 
-/** A breakdown in words; `f` is a candidate's packed figures (see costFigures). */
-function describeUncached(f: CostFigures): string {
-  // Joined, not concatenated: join writes one flat string, with no tree of pieces to flatten.
-  const parts = [fmt(f[6]), ' hce'];
-  if (f[0]) parts.push(', ', fmt(f[0]), ' host cores');
-  if (f[1]) parts.push(', ', fmt(f[1]), ' Arm cores');
-  if (f[2]) parts.push(', ', fmt(100 * f[2]), ' % of device packet budget');
-  parts.push(', ', fmt(f[3]), ' us added');
-  if (f[4]) parts.push(', ', fmt(f[4]), ' s migration');
-  if (f[5]) parts.push(', ', fmt(f[5]), ' hce off-preference');
-  return parts.join('');
-}
-
 /**
  * Candidates are shared by every class with the same traffic filter, so each one's breakdown is put
  * into words once, on the candidate, for all of them.
  */
 function describe(c: Candidate): string {
-  return (c.described ??= describeUncached(c.figures));
+  const f = c.figures;
+  return (c.described ??= costWords(f[0], f[1], f[2], f[3], f[4], f[5], f[6]));
 }
 
 /**
@@ -276,9 +264,7 @@ function flavourNote(f: DeviceFlavour): string {
   return s;
 }
 
-function chosenNote(c: Candidate, f: DeviceFlavour): string {
-  return (c.asChosen ??= flat(`${c.hook} (${c.target} on ${deviceToken(c.deviceIndex)}, ${f.profileId}): ${describe(c)}`));
-}
+const CHEAPEST = 'cheapest feasible target for this module';
 
 function explainModule(p: MachineProblem, a: Assignment, i: number, totals: PlanTotals): DecisionTemplate {
   const m = p.modules[i];
@@ -296,9 +282,11 @@ function explainModule(p: MachineProblem, a: Assignment, i: number, totals: Plan
     if (kk === k) continue;
     rejected[at++] = whyNot(p, a, i, kk, totals);
   }
-  const reasons = [chosenNote(c, flavour)];
+  // What the chosen hook costs is the hop's costBreakdown (numbers, worded where it is shown):
+  // the reasons say why this hook and not another.
+  const reasons: string[] = [];
   const cheapest = cands[0];
-  if (k === 0) reasons.push('cheapest feasible target for this module');
+  if (k === 0) reasons.push(CHEAPEST);
   else {
     const why = rejected.find((r) => r.deviceIndex === cheapest.deviceIndex && r.target === cheapest.target);
     reasons.push(

@@ -1,4 +1,5 @@
 import type { ResourceKind } from './machine.problem';
+import type { CostBreakdown } from './placement.model';
 
 /** Words of explanations: device tokens bound per machine, numbers, units. */
 
@@ -50,6 +51,32 @@ export function unitOf(kind: ResourceKind): string {
 export function flat(s: string): string {
   if (s.length > 12) s.charCodeAt(0);
   return s;
+}
+
+/** A cost breakdown in words (CostBreakdown's fields, in its order). */
+export function costWords(
+  hostCores: number,
+  armCores: number,
+  deviceUtilisation: number,
+  latencyUs: number,
+  migrationSeconds: number,
+  preferPenalty: number,
+  total: number,
+): string {
+  // Joined, not concatenated: join writes one flat string, with no tree of pieces to flatten.
+  const parts = [fmt(total), ' hce'];
+  if (hostCores) parts.push(', ', fmt(hostCores), ' host cores');
+  if (armCores) parts.push(', ', fmt(armCores), ' Arm cores');
+  if (deviceUtilisation) parts.push(', ', fmt(100 * deviceUtilisation), ' % of device packet budget');
+  parts.push(', ', fmt(latencyUs), ' us added');
+  if (migrationSeconds) parts.push(', ', fmt(migrationSeconds), ' s migration');
+  if (preferPenalty) parts.push(', ', fmt(preferPenalty), ' hce off-preference');
+  return parts.join('');
+}
+
+/** What a hop costs, in words: the CLI and the fleet map show a plan's costBreakdown this way. */
+export function breakdownWords(b: CostBreakdown): string {
+  return costWords(b.hostCores, b.armCores, b.deviceUtilisation, b.latencyUs, b.migrationSeconds, b.preferPenalty, b.total);
 }
 
 export function fmt(x: number): string {

@@ -325,7 +325,7 @@ export function trafficFilter(
       const amt = takenAmt.slice(0, taken);
       const figures = figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty);
       // Every field a candidate ever gets, set here: one object shape for all of them (explain
-      // fills the last three when a plan is written), so reads of candidates stay monomorphic.
+      // fills the last two when a plan is written), so reads of candidates stay monomorphic.
       made.push({
         deviceIndex: di,
         flavourIndex: fi,
@@ -338,7 +338,6 @@ export function trafficFilter(
         res,
         amt,
         described: undefined,
-        asChosen: undefined,
       });
     }
     modules.push({ sorted: sortByCost(made), rejected: rej });
