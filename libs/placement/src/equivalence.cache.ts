@@ -2,7 +2,7 @@ import { TARGETS } from '@ioplane/domain';
 import { devicesOf, MachineProblem, problemFrom, relaxedCost, rowTraffic } from './machine.problem';
 import { FilterLayout, filterLayout, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import { solveRelaxed } from './chain.relaxation';
-import { decisionsOf, infeasibleAs, MachineSolution, solutionOf, solveProblem, SolveOptions } from './machine.solver';
+import { decisionsOf, infeasibleAs, MachineSolution, provenInfeasible, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { PortPath, resolvePorts } from './port.paths';
 import { InfeasibleModule, PlacementDevice, PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
@@ -330,7 +330,7 @@ export class EquivalenceCache {
   rebuildClass(cls: ClassEntry, kept: Kept): MachineSolution {
     // Not shared through `filters`: a compacted class read again would keep its problem alive.
     const { p, statics } = this.problemOf(cls, false);
-    if (kept.assignment === null) return kept.infeasible ? infeasibleFrom(p, kept) : solveProblem(p, this.opts);
+    if (kept.assignment === null) return kept.infeasible ? infeasibleFrom(p, kept) : provenInfeasible(p);
     const a = typeof kept.assignment === 'string' ? candidatesOf(p, statics, kept.assignment) : kept.assignment;
     const e = a ? evaluate(p, a) : null;
     if (a && e?.feasible && Math.abs(e.cost - kept.cost) <= 1e-9 * (1 + Math.abs(kept.cost))) {

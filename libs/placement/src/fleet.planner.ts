@@ -87,9 +87,18 @@ export function planFleet(
       }
       return c;
     };
+    // The class each (machine, module set) pair was found in, so the final pass over every machine
+    // looks it up instead of building its key again (most machines were priced with their mask).
+    const found = new Map<number, Int32Array>();
     const classAt = (h: number, mask: number): EquivalenceClass => {
+      let byMachine = found.get(mask);
+      if (!byMachine) found.set(mask, (byMachine = new Int32Array(machines.length).fill(-1)));
+      const known = byMachine[h];
+      if (known >= 0) return cache.classes[known];
       const c = comboOf(mask);
-      return cache.classFor(machines[h], c.mods, c.key);
+      const cls = cache.classFor(machines[h], c.mods, c.key);
+      byMachine[h] = cls.index;
+      return cls;
     };
     const selection = selectReplicas({
       machines,

@@ -177,6 +177,14 @@ function infeasible(p: MachineProblem, solver: SolverKind, lowerBound = Infinity
 }
 
 /**
+ * The solution of a problem already proven to have no plan (by the chain relaxation on the same
+ * inputs): only which constraint blocks it is left to find, not whether one does.
+ */
+export function provenInfeasible(p: MachineProblem): MachineSolution {
+  return infeasible(p, 'exact', Infinity, true);
+}
+
+/**
  * `prior`'s verdict for `p` when it carries over: same candidates (device, flavour, target, use)
  * and resources, only costs differ, and prior's infeasibility was proven without node limits.
  * Feasibility never looks at costs, so solving `p` would reach the same verdict and diagnosis.
