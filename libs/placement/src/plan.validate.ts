@@ -1,4 +1,4 @@
-import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, hookOf, Target } from '@ioplane/domain';
+import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, hookOf as domainHookOf, Target } from '@ioplane/domain';
 import { emptyUsage, hostExtraNs, HOST_KERNEL_FLAVOUR, latencyOf, usageOf } from './cost.model';
 import {
   DeviceFlavour,
@@ -17,6 +17,7 @@ import {
  * (CommonJS re-exports), and these are read for every option of every machine.
  */
 const POSITION = HOOK_POSITION;
+const hookOf = domainHookOf;
 const EXCLUSIVE = EXCLUSIVE_HOOKS;
 
 export type ViolationRule =
@@ -38,6 +39,31 @@ function exclusivePair(x: Hook, y: Hook): boolean {
   return false;
 }
 
+/** A module list in chain order, by name, and each name's place in it. */
+interface ChainView {
+  chain: PlacementModule[];
+  byName: Map<string, PlacementModule>;
+  /** A module's place in the chain (the first, should two share a name). */
+  rank: Map<string, number>;
+}
+
+/**
+ * A fleet's machines are checked against a few module lists (one array each, never changed once
+ * planned): each is put in chain order once, not for every machine.
+ */
+const chains = new WeakMap<readonly PlacementModule[], ChainView>();
+
+function chainOf(modules: readonly PlacementModule[]): ChainView {
+  let v = chains.get(modules);
+  if (v && v.chain.length === modules.length && v.chain.every((m) => modules.includes(m))) return v;
+  const chain = [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const rank = new Map<string, number>();
+  chain.forEach((m, i) => rank.has(m.name) || rank.set(m.name, i));
+  v = { chain, byName: new Map(chain.map((m) => [m.name, m])), rank };
+  chains.set(modules, v);
+  return v;
+}
+
 /** Reused by every hop checked: usageOf overwrites it and only a few of its numbers are kept. */
 const hopUsage = emptyUsage();
 const hopTraffic = { pps: 0, meanPacketBytes: 0 };
@@ -54,11 +80,7 @@ const hopTraffic = { pps: 0, meanPacketBytes: 0 };
  */
 export function validatePlan(machine: PlacementMachine, modules: readonly PlacementModule[], plan: MachinePlan): PlanViolation[] {
   const out: PlanViolation[] = [];
-  const chain = [...modules].sort((a, b) => a.chainPosition - b.chainPosition || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const byName = new Map(chain.map((m) => [m.name, m]));
-  // A module's place in the chain (the first, should two share a name).
-  const rank = new Map<string, number>();
-  chain.forEach((m, i) => rank.has(m.name) || rank.set(m.name, i));
+  const { chain, byName, rank } = chainOf(modules);
   if (!plan.feasible) {
     if ((plan.paths ?? []).some((p) => p.hops.length > 0)) out.push({ constraint: 'partial', message: 'infeasible plan carries hops' });
     if (plan.infeasible.length === 0) out.push({ constraint: 'unexplained', message: 'infeasible plan names no blocking constraint' });
