@@ -302,17 +302,20 @@ export function materialise(
       const pi = p.rowPort[d.row];
       const port = machine.ports[p.ports[pi].index];
       const onPort = p.ports[pi].port;
-      const deviceId = shownDeviceId(ids, d.deviceIndex, pi);
       // The host kernel's generic hook is named by the card that owns the netdev, in words too.
       const names = namesOf[pi];
+      const deviceId = names[d.deviceIndex];
+      // DPU hooks attach to the DPU's uplink p<k>, the others to the host interface (see hookInterface).
+      const dpuInterface = hookInterface('dpu-xdp', port.interface, onPort);
       const rejected: Rejection[] = new Array(d.rejected.length);
       for (let j = 0; j < d.rejected.length; j++) {
         const r = d.rejected[j];
+        const onDpu = r.hook === 'dpu-xdp' || r.hook === 'dpu-flow';
         rejected[j] = new BoundRejection(
-          shownDeviceId(ids, r.deviceIndex, pi),
+          names[r.deviceIndex],
           r.target,
           r.hook,
-          hookInterface(r.hook, port.interface, onPort),
+          onDpu ? dpuInterface : port.interface,
           ruleOf(r.code),
           r.code,
           r,
@@ -381,7 +384,8 @@ class BoundRejection implements Rejection {
     private readonly names: readonly string[],
   ) {
     this.interface = iface;
-    if (code === 'cost') this.costDelta = (source as { costDelta?: number }).costDelta;
+    // Set on every one (undefined but for cost), so all share one object shape.
+    this.costDelta = code === 'cost' ? (source as { costDelta?: number }).costDelta : undefined;
   }
 
   get message(): string {
