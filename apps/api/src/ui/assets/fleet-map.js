@@ -12,18 +12,7 @@
   const FAILED = ['rolled-back', 'failed'];
   const TOKEN_KEY = 'ioplane.token';
 
-  const state = {
-    fleet: [],
-    syncedAt: null,
-    placements: [],
-    details: new Map(),
-    focus: null,
-    selected: null,
-    tick: 0,
-    error: null,
-    rebalance: null,
-    notice: null,
-  };
+  const state = { fleet: [], syncedAt: null, placements: [], details: new Map(), focus: null, selected: null, tick: 0, error: null, rebalance: null, notice: null };
   const drawn = new Map();
 
   /** Every API call goes through here: once a token is stored, it rides along as a bearer header. */
@@ -118,16 +107,12 @@
 
   async function loadRebalance() {
     const r = await api('/v1/rebalance/proposals?status=pending');
-    state.rebalance = r.ok
-      ? { items: r.body.items }
-      : { off: r.status === 404 ? 'rebalancing not enabled' : apiError('rebalance proposals', r).message };
+    state.rebalance = r.ok ? { items: r.body.items } : { off: r.status === 404 ? 'rebalancing not enabled' : apiError('rebalance proposals', r).message };
   }
 
   async function decide(id, verdict) {
     const r = await api(`/v1/rebalance/proposals/${encodeURIComponent(id)}/${verdict}`, { method: 'POST', body: '{}' });
-    state.notice = r.ok
-      ? `${verdict === 'approve' ? 'approved' : 'rejected'} ${id}${r.body.placementId ? ` as ${r.body.placementId}` : ''}`
-      : `${verdict} failed: ${apiError(id, r).message}`;
+    state.notice = r.ok ? `${verdict === 'approve' ? 'approved' : 'rejected'} ${id}${r.body.placementId ? ` as ${r.body.placementId}` : ''}` : `${verdict} failed: ${apiError(id, r).message}`;
     state.tick = 0; // refetch the proposals now
     await tick();
   }
@@ -147,74 +132,31 @@
     const devices = m.devices.map((d) => {
       // Host XDP on a card with hardware hooks runs in the agent's host-XDP device for its netdevs (`<card>~xdp`): shown on the card.
       const mods = placed.filter((x) => x.deviceId === d.id || x.deviceId === `${d.id}~xdp`);
-      return h(
-        'li',
-        { 'data-testid': 'device', 'data-device-id': d.id, 'data-kind': d.kind, 'data-profile': d.profileId || 'unprofiled' },
-        h('span', { class: 'dev-name' }, d.name),
-        ' ',
-        h('span', { class: 'dev-kind' }, d.kind),
+      return h('li', { 'data-testid': 'device', 'data-device-id': d.id, 'data-kind': d.kind, 'data-profile': d.profileId || 'unprofiled' },
+        h('span', { class: 'dev-name' }, d.name), ' ', h('span', { class: 'dev-kind' }, d.kind),
         h('span', { class: d.profileId ? 'dev-profile' : 'dev-profile unprofiled' }, d.profileId || 'unprofiled'),
-        mods.length
-          ? h(
-              'span',
-              { class: 'badges' },
-              mods.map((x) =>
-                h(
-                  'span',
-                  {
-                    class: `badge health-${v.health}`,
-                    'data-testid': 'module-badge',
-                    'data-module': x.module,
-                    'data-target': x.target,
-                    title: `${x.module} on ${x.deviceId} as ${x.target}`,
-                  },
-                  x.module,
-                  h('small', null, targetGroup(x.target)),
-                ),
-              ),
-            )
-          : null,
-      );
+        mods.length ? h('span', { class: 'badges' }, mods.map((x) => h('span', {
+          class: `badge health-${v.health}`, 'data-testid': 'module-badge', 'data-module': x.module, 'data-target': x.target, title: `${x.module} on ${x.deviceId} as ${x.target}`,
+        }, x.module, h('small', null, targetGroup(x.target))))) : null);
     });
-    return h(
-      'article',
-      {
-        class: `tile health-${v.health}${state.selected === m.systemId ? ' selected' : ''}`,
-        tabindex: 0,
-        role: 'button',
-        'data-testid': 'machine-tile',
-        'data-system-id': m.systemId,
-        'data-hostname': m.hostname,
-        'data-zone': m.zone,
-        'data-state': v.state,
-        'data-health': v.health,
-        'data-select': m.systemId,
-      },
-      h(
-        'header',
-        null,
-        h('strong', null, m.hostname),
-        h('span', { class: 'pill', 'data-testid': 'machine-state' }, v.state === 'none' ? 'not placed' : v.state),
-      ),
-      h('p', { class: 'meta' }, `${m.pool} · ${m.statusName}${v.rec ? ` · wave ${v.rec.wave}` : ''}`),
-      h('ul', { class: 'devices' }, devices),
-    );
+    return h('article', {
+      class: `tile health-${v.health}${state.selected === m.systemId ? ' selected' : ''}`, tabindex: 0, role: 'button',
+      'data-testid': 'machine-tile', 'data-system-id': m.systemId, 'data-hostname': m.hostname, 'data-zone': m.zone, 'data-state': v.state, 'data-health': v.health, 'data-select': m.systemId,
+    },
+    h('header', null, h('strong', null, m.hostname), h('span', { class: 'pill', 'data-testid': 'machine-state' }, v.state === 'none' ? 'not placed' : v.state)),
+    h('p', { class: 'meta' }, `${m.pool} · ${m.statusName}${v.rec ? ` · wave ${v.rec.wave}` : ''}`),
+    h('ul', { class: 'devices' }, devices));
   }
 
   function fleetView() {
-    if (!state.fleet.length)
-      return [h('p', { class: 'muted' }, 'No machines in the inventory yet: run a fleet sync (ioplane fleet sync).')];
+    if (!state.fleet.length) return [h('p', { class: 'muted' }, 'No machines in the inventory yet: run a fleet sync (ioplane fleet sync).')];
     const zones = new Map();
     for (const m of state.fleet) zones.set(m.zone, [...(zones.get(m.zone) || []), m]);
     return [...zones.keys()].sort().map((z) => {
       const tiles = zones.get(z).map(tile);
       const ok = tiles.filter((t) => t.dataset.health === 'ok').length;
-      return h(
-        'section',
-        { class: 'zone', 'data-testid': 'zone', 'data-zone': z },
-        h('h2', null, z, h('small', null, ` ${tiles.length} machines · ${ok} committed`)),
-        h('div', { class: 'tiles' }, tiles),
-      );
+      return h('section', { class: 'zone', 'data-testid': 'zone', 'data-zone': z },
+        h('h2', null, z, h('small', null, ` ${tiles.length} machines · ${ok} committed`)), h('div', { class: 'tiles' }, tiles));
     });
   }
 
@@ -227,47 +169,20 @@
     const c = focused();
     if (!c) return [h('p', { class: 'muted' }, 'No placement yet.')];
     const p = c.detail;
-    const out = [
-      h(
-        'p',
-        { 'data-testid': 'rollout-head', 'data-placement-id': p.id, 'data-status': p.status },
-        h('strong', null, p.id),
-        ' ',
-        h('span', { class: `pill status-${p.status}` }, p.status),
-      ),
-    ];
+    const out = [h('p', { 'data-testid': 'rollout-head', 'data-placement-id': p.id, 'data-status': p.status },
+      h('strong', null, p.id), ' ', h('span', { class: `pill status-${p.status}` }, p.status))];
     if (p.error) out.push(h('p', { class: 'error' }, p.error));
     if (!p.rollout) {
       out.push(h('p', { class: 'muted' }, p.plan ? 'planned; rollout not started' : 'waiting for a plan'));
       return out;
     }
-    const counts = Object.entries(p.rollout.counts)
-      .map(([k, n]) => `${n} ${k}`)
-      .join(', ');
+    const counts = Object.entries(p.rollout.counts).map(([k, n]) => `${n} ${k}`).join(', ');
     out.push(h('p', null, h('progress', { max: 100, value: p.rollout.progress }), ` ${p.rollout.progress}% · ${counts}`));
     for (const w of p.rollout.waves) {
       const ms = p.rollout.machines.filter((m) => m.wave === w.index);
-      out.push(
-        h(
-          'div',
-          { class: 'wave', 'data-testid': 'wave', 'data-wave': w.index },
-          h('span', { class: 'wave-label' }, w.index === 0 ? 'canary' : `wave ${w.index}`),
-          ms.map((m) =>
-            h(
-              'span',
-              {
-                class: `chip health-${health(m.state)}`,
-                'data-select': m.systemId,
-                'data-system-id': m.systemId,
-                'data-state': m.state,
-                'data-code': m.code || null,
-                title: `${m.hostname}: ${m.state}${m.code ? ` [${m.code}]` : ''}${m.reason ? ` (${m.reason})` : ''}`,
-              },
-              m.hostname,
-            ),
-          ),
-        ),
-      );
+      out.push(h('div', { class: 'wave', 'data-testid': 'wave', 'data-wave': w.index },
+        h('span', { class: 'wave-label' }, w.index === 0 ? 'canary' : `wave ${w.index}`),
+        ms.map((m) => h('span', { class: `chip health-${health(m.state)}`, 'data-select': m.systemId, 'data-system-id': m.systemId, 'data-state': m.state, 'data-code': m.code || null, title: `${m.hostname}: ${m.state}${m.code ? ` [${m.code}]` : ''}${m.reason ? ` (${m.reason})` : ''}` }, m.hostname))));
     }
     const skipped = (c.plan && c.plan.skipped) || [];
     if (skipped.length) out.push(h('p', { class: 'muted' }, `skipped: ${skipped.map((s) => `${s.hostname} (${s.reason})`).join('; ')}`));
@@ -279,48 +194,14 @@
     const rows = state.placements.slice(0, 20).map((p) => {
       const c = state.details.get(p.id);
       const progress = c && c.detail.rollout ? `${c.detail.rollout.progress}%` : '';
-      return h(
-        'tr',
-        {
-          'data-testid': 'placement-row',
-          'data-placement-id': p.id,
-          'data-status': p.status,
-          class: focused() && focused().detail.id === p.id ? 'focused' : null,
-        },
+      return h('tr', { 'data-testid': 'placement-row', 'data-placement-id': p.id, 'data-status': p.status, class: focused() && focused().detail.id === p.id ? 'focused' : null },
         h('td', null, h('button', { type: 'button', class: 'link', 'data-focus': p.id, title: 'show this rollout' }, p.id)),
-        h(
-          'td',
-          null,
-          h('span', { class: `pill status-${p.status}` }, p.status),
-          p.error ? h('span', { class: 'error', title: p.error }, ' !') : null,
-        ),
+        h('td', null, h('span', { class: `pill status-${p.status}` }, p.status), p.error ? h('span', { class: 'error', title: p.error }, ' !') : null),
         h('td', null, (p.request.modules || []).map((x) => x.name).join(', ')),
         h('td', null, progress),
-        h(
-          'td',
-          null,
-          CANCELLABLE.includes(p.status)
-            ? h('button', { type: 'button', class: 'danger', 'data-cancel': p.id, 'data-testid': 'cancel' }, 'Cancel')
-            : null,
-        ),
-      );
+        h('td', null, CANCELLABLE.includes(p.status) ? h('button', { type: 'button', class: 'danger', 'data-cancel': p.id, 'data-testid': 'cancel' }, 'Cancel') : null));
     });
-    return [
-      h(
-        'table',
-        null,
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            ['placement', 'status', 'modules', 'done', ''].map((t) => h('th', null, t)),
-          ),
-        ),
-        h('tbody', null, rows),
-      ),
-    ];
+    return [h('table', null, h('thead', null, h('tr', null, ['placement', 'status', 'modules', 'done', ''].map((t) => h('th', null, t)))), h('tbody', null, rows))];
   }
 
   function detailView() {
@@ -328,37 +209,19 @@
     if (!m) return [h('p', { class: 'muted' }, 'Click a machine to see why its modules run where they do.')];
     const v = machineView(m.systemId);
     const out = [
-      h(
-        'h3',
-        { 'data-testid': 'detail-machine', 'data-system-id': m.systemId },
-        m.hostname,
-        ' ',
-        h('span', { class: `pill health-${v.health}` }, v.state === 'none' ? 'not placed' : v.state),
-      ),
+      h('h3', { 'data-testid': 'detail-machine', 'data-system-id': m.systemId }, m.hostname, ' ', h('span', { class: `pill health-${v.health}` }, v.state === 'none' ? 'not placed' : v.state)),
       h('p', { class: 'meta' }, `${m.systemId} · ${m.zone} · ${m.pool} · ${m.statusName}${m.tags.length ? ` · ${m.tags.join(', ')}` : ''}`),
     ];
     if (v.rec) {
-      out.push(
-        h(
-          'dl',
-          { 'data-testid': 'detail-rollout' },
-          h('dt', null, 'placement'),
-          h('dd', null, v.placement.id),
-          h('dt', null, 'wave'),
-          h('dd', null, v.rec.wave === 0 ? '0 (canary)' : v.rec.wave),
-          h('dt', null, 'state'),
-          h('dd', null, `${v.rec.state} (attempt ${v.rec.attempts})`),
-          // The code says what kind of failure it was (flash, load, health, ...); the reason says it for people.
-          h('dt', null, 'failure'),
-          h('dd', { 'data-testid': 'rollout-code', 'data-code': v.rec.code || null }, v.rec.code || '—'),
-          h('dt', null, 'reason'),
-          h('dd', { 'data-testid': 'rollout-reason' }, v.rec.reason || '—'),
-          h('dt', null, 'last health check'),
-          h('dd', null, v.rec.verifiedAt ? `verified ${time(v.rec.verifiedAt)}` : 'not verified yet'),
-          h('dt', null, 'updated'),
-          h('dd', null, time(v.rec.updatedAt)),
-        ),
-      );
+      out.push(h('dl', { 'data-testid': 'detail-rollout' },
+        h('dt', null, 'placement'), h('dd', null, v.placement.id),
+        h('dt', null, 'wave'), h('dd', null, v.rec.wave === 0 ? '0 (canary)' : v.rec.wave),
+        h('dt', null, 'state'), h('dd', null, `${v.rec.state} (attempt ${v.rec.attempts})`),
+        // The code says what kind of failure it was (flash, load, health, ...); the reason says it for people.
+        h('dt', null, 'failure'), h('dd', { 'data-testid': 'rollout-code', 'data-code': v.rec.code || null }, v.rec.code || '—'),
+        h('dt', null, 'reason'), h('dd', { 'data-testid': 'rollout-reason' }, v.rec.reason || '—'),
+        h('dt', null, 'last health check'), h('dd', null, v.rec.verifiedAt ? `verified ${time(v.rec.verifiedAt)}` : 'not verified yet'),
+        h('dt', null, 'updated'), h('dd', null, time(v.rec.updatedAt))));
     } else if (v.skipped) {
       out.push(h('p', { 'data-testid': 'skip-reason' }, `Not placed: ${v.skipped.reason}`));
     } else if (!v.planned) {
@@ -366,51 +229,24 @@
     }
     if (v.planned) {
       for (const x of Object.values(v.planned.placements)) {
-        out.push(
-          h(
-            'div',
-            { class: 'module-detail', 'data-testid': 'module-detail', 'data-module': x.module },
-            h('h4', null, x.module, ' → ', `${x.target} on ${x.deviceId}`, x.profileId ? ` (${x.profileId})` : ''),
-            x.costBreakdown ? h('p', { class: 'muted', 'data-testid': 'placement-cost' }, costText(x.costBreakdown)) : null,
-            h(
-              'ul',
-              null,
-              x.reasons.map((r) => h('li', { 'data-testid': 'placement-reason', title: r }, r)),
-            ),
-            x.rejected.length
-              ? h(
-                  'ul',
-                  { class: 'rejected' },
-                  x.rejected.map((r) => {
-                    const text = `✗ ${r.target} on ${r.deviceId}: ${r.message}`;
-                    return h('li', { 'data-testid': 'rejected-target', 'data-target': r.target, title: text }, text);
-                  }),
-                )
-              : null,
-          ),
-        );
+        out.push(h('div', { class: 'module-detail', 'data-testid': 'module-detail', 'data-module': x.module },
+          h('h4', null, x.module, ' → ', `${x.target} on ${x.deviceId}`, x.profileId ? ` (${x.profileId})` : ''),
+          x.costBreakdown ? h('p', { class: 'muted', 'data-testid': 'placement-cost' }, costText(x.costBreakdown)) : null,
+          h('ul', null, x.reasons.map((r) => h('li', { 'data-testid': 'placement-reason', title: r }, r))),
+          x.rejected.length ? h('ul', { class: 'rejected' }, x.rejected.map((r) => {
+            const text = `✗ ${r.target} on ${r.deviceId}: ${r.message}`;
+            return h('li', { 'data-testid': 'rejected-target', 'data-target': r.target, title: text }, text);
+          })) : null));
       }
       for (const x of v.planned.infeasible) out.push(h('p', { class: 'error' }, `${x.module}: blocked by ${x.constraint}: ${x.message}`));
       for (const [dev, prof] of Object.entries(v.planned.flavourSwitches)) out.push(h('p', null, `firmware switch: ${dev} → ${prof}`));
     }
-    out.push(
-      h('h4', null, 'devices'),
-      h(
-        'ul',
-        { class: 'plain' },
-        m.devices.map((d) =>
-          h(
-            'li',
-            null,
-            `${d.name} · ${d.kind} · ${d.productName || ''}${d.firmwareVersion ? ` · fw ${d.firmwareVersion}` : ''} · ${d.profileId || 'unprofiled'}`,
-          ),
-        ),
-      ),
-    );
+    out.push(h('h4', null, 'devices'), h('ul', { class: 'plain' }, m.devices.map((d) =>
+      h('li', null, `${d.name} · ${d.kind} · ${d.productName || ''}${d.firmwareVersion ? ` · fw ${d.firmwareVersion}` : ''} · ${d.profileId || 'unprofiled'}`))));
     return out;
   }
 
-  /** A hop's costBreakdown in words (the plan carries the numbers; the CLI words them the same way). */
+  /** A hop's costBreakdown in words, as the CLI words it (breakdownWords in libs/placement): the plan carries the numbers. */
   function costText(b) {
     const n = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(4));
     const parts = [`costs ${n(b.total)} hce`];
@@ -418,6 +254,8 @@
     if (b.armCores) parts.push(`${n(b.armCores)} Arm cores`);
     if (b.deviceUtilisation) parts.push(`${n(100 * b.deviceUtilisation)} % of device packet budget`);
     parts.push(`${n(b.latencyUs)} us added`);
+    if (b.migrationSeconds) parts.push(`${n(b.migrationSeconds)} s migration`);
+    if (b.preferPenalty) parts.push(`${n(b.preferPenalty)} hce off-preference`);
     return parts.join(', ');
   }
 
@@ -425,25 +263,10 @@
     if (!state.rebalance) return [h('p', { class: 'muted' }, 'loading…')];
     if (state.rebalance.off) return [h('p', { class: 'muted' }, state.rebalance.off)];
     if (!state.rebalance.items.length) return [h('p', { class: 'muted' }, 'No pending proposals.')];
-    return state.rebalance.items.map((x) =>
-      h(
-        'div',
-        { class: 'proposal', 'data-testid': 'proposal', 'data-proposal-id': x.id },
-        h('p', null, h('strong', null, x.hostname), ` · ${x.reasons.whyNow} · gain ${x.reasons.gain.toFixed(3)} hce`),
-        h(
-          'ul',
-          { class: 'plain' },
-          x.moves.map((m) => h('li', null, `${m.module}: ${m.from.target} on ${m.from.deviceId} → ${m.to.target} on ${m.to.deviceId}`)),
-        ),
-        h(
-          'p',
-          null,
-          h('button', { type: 'button', 'data-approve': x.id }, 'Approve'),
-          ' ',
-          h('button', { type: 'button', class: 'danger', 'data-reject': x.id }, 'Reject'),
-        ),
-      ),
-    );
+    return state.rebalance.items.map((x) => h('div', { class: 'proposal', 'data-testid': 'proposal', 'data-proposal-id': x.id },
+      h('p', null, h('strong', null, x.hostname), ` · ${x.reasons.whyNow} · gain ${x.reasons.gain.toFixed(3)} hce`),
+      h('ul', { class: 'plain' }, x.moves.map((m) => h('li', null, `${m.module}: ${m.from.target} on ${m.from.deviceId} → ${m.to.target} on ${m.to.deviceId}`))),
+      h('p', null, h('button', { type: 'button', 'data-approve': x.id }, 'Approve'), ' ', h('button', { type: 'button', class: 'danger', 'data-reject': x.id }, 'Reject'))));
   }
 
   function statusText() {
@@ -461,20 +284,13 @@
 
   function render() {
     // Plans are immutable once stored, so whether one is loaded stands in for its (large) content.
-    const views = state.placements
-      .slice(0, TRACKED)
-      .map((p) => state.details.get(p.id))
-      .map((c) => c && [c.detail.status, c.detail.rollout, !!c.plan]);
+    const views = state.placements.slice(0, TRACKED).map((p) => state.details.get(p.id)).map((c) => c && [c.detail.status, c.detail.rollout, !!c.plan]);
     const f = focused();
     const sel = state.selected && machineView(state.selected);
     draw('fleet', fleetView, [state.fleet, views, state.selected]);
     draw('rollout', rolloutView, [f && f.detail, f && !!f.plan, state.focus]);
     draw('placements', placementsView, [state.placements, views, f && f.detail.id]);
-    draw('detail', detailView, [
-      state.selected,
-      state.fleet.find((m) => m.systemId === state.selected),
-      sel && [sel.placement && sel.placement.id, sel.rec, sel.planned, sel.skipped],
-    ]);
+    draw('detail', detailView, [state.selected, state.fleet.find((m) => m.systemId === state.selected), sel && [sel.placement && sel.placement.id, sel.rec, sel.planned, sel.skipped]]);
     draw('rebalance', rebalanceView, [state.rebalance]);
     const s = document.getElementById('status');
     s.textContent = statusText();
