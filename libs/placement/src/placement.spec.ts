@@ -246,6 +246,13 @@ describe('the validator on hand-written violating plans', () => {
     expect(rules(withHops(native('a'), offPath))).toEqual(['order', 'position']);
   });
 
+  it('checks a module list as it is now, not as it was when first seen', () => {
+    const list = [...mods];
+    expect(validatePlan(m, list, good)).toEqual([]);
+    list.push(mod('c', 2));
+    expect(validatePlan(m, list, good).map((v) => v.constraint)).toContain('split_chain');
+  });
+
   it('order inversion across hooks', () => {
     expect(rules(withHops(generic('a'), native('b')))).toContain('order');
     expect(rules(withHops(native('b'), native('a')))).toEqual(['order']);
