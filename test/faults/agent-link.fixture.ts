@@ -2,6 +2,19 @@ import { createServer, connect, Server, Socket } from 'node:net';
 import type { Harness } from '../harness';
 
 /**
+ * Ends a connection as a dead process's kernel does: a reset (RST), or a plain close once this side
+ * has begun its shutdown. Node resets through uv_tcp_close_reset, which refuses a socket whose
+ * shutdown (end(), or the automatic one after the peer's FIN) may be in flight: `reset` fails with
+ * EINVAL, Node marks the handle closing although libuv never closes it, no 'close' event comes, and
+ * the process spins forever in its exit cleanup waiting for that handle (the hang that had kept
+ * jest on forceExit).
+ */
+export function sever(socket: Socket): void {
+  if (socket.writableEnded || socket.destroyed) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+/**
  * The path from the controller to one simulated machine's agent, which a fault test can break
  * as a dead or a hung agent process breaks it. The simulator's agents run embedded (no process of
  * their own without a kernel fleet), so the machine's MAAS address is moved to a TCP relay in
@@ -79,7 +92,7 @@ export class AgentLink {
   private resetAll(): void {
     for (const p of this.pairs) {
       p.upstream?.destroy();
-      p.client.resetAndDestroy();
+      sever(p.client);
     }
     this.pairs.clear();
   }
