@@ -290,6 +290,11 @@ async function fleetRuns(short: boolean): Promise<{ lines: string[]; kv: Kv[]; b
     ],
     ['placement.baseline_median_cpu_seconds', median(baseCpu).toFixed(3), 'baseline median CPU time of a run'],
     [
+      'placement.speedup_vs_baseline_cpu_median',
+      (median(baseCpu) / median(engineCpu)).toFixed(2),
+      "baseline median CPU time / engine median CPU time (every thread of the process: V8's collector threads included)",
+    ],
+    [
       'placement.load_average',
       `${loadStart}->${os.loadavg()[0].toFixed(2)}`,
       '1-minute load average at the start and end of the run (2 cores here: above 2, other work shared the cores)',

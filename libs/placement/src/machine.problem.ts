@@ -1,5 +1,5 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/domain';
-import { CostFigures, emptyUsage, figuresWith, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
+import { CostFigures, costTotal, emptyUsage, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
 import { chainRatesInto, PortPath, resolvePorts } from './port.paths';
 import { sortByCost, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
 import {
@@ -323,7 +323,7 @@ export function relaxedCost(
         if (usage.throughput > 1 + 1e-9 || usage.arm > 1 + 1e-9) continue;
         const stage = POSITION[o.hook];
         const cost =
-          figuresWith(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty)[6] + after[stage];
+          costTotal(usage.hostCores, usage.armCores, usage.throughput, o.latency, 0, o.utilWeight, o.preferPenalty) + after[stage];
         for (let s = 0; s < STATES; s++) if (cost < here[s] && allowed[s * STAGES + stage]) here[s] = cost;
       }
       [after, here] = [here, after];
