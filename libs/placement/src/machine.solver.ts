@@ -358,7 +358,8 @@ export function materialise(
     infeasible: s.infeasible.map((x) => ({ ...x, message: bindDevices(x.message, deviceIds) })),
     cost: s.cost,
     lowerBound: s.lowerBound,
-    flavourSwitches: Object.fromEntries(s.flavourSwitches.map(([d, id]) => [deviceIds[d], id])),
+    // Object.fromEntries costs more than the rest of this literal: a plan switching no firmware skips it.
+    flavourSwitches: s.flavourSwitches.length === 0 ? {} : Object.fromEntries(s.flavourSwitches.map(([d, id]) => [deviceIds[d], id])),
     solver: s.solver,
   };
 }
