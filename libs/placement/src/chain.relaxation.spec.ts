@@ -5,7 +5,8 @@ import { buildProblem, devicesOf, MachineProblem, sortChain } from './machine.pr
 import { solveProblem } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { randomInstance, seededRandom } from './placement.generator';
-import { filterLayout, staticFilter } from './problem.filter';
+import { filterLayout } from './problem.filter';
+import { staticFilter } from './static.filter';
 import { resolvePorts } from './port.paths';
 import { PlacementMachine, PlacementModule } from './placement.model';
 

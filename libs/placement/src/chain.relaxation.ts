@@ -1,6 +1,7 @@
 import { costTotal, emptyUsage, usageOf } from './cost.model';
 import { allowedOn, START, STAGES } from './machine.problem';
-import type { FilterLayout, StaticFilter } from './problem.filter';
+import type { FilterLayout } from './problem.filter';
+import type { StaticFilter } from './static.filter';
 import { KINDS, optionTable } from './option.table';
 import { chainRatesInto, PortPath } from './port.paths';
 import { PlacementDevice, PlacementMachine, PlacementModule, PROGRAM_SWAP_SECONDS, TrafficDemand } from './placement.model';

@@ -1,6 +1,7 @@
 import { TARGETS } from '@ioplane/domain';
 import { devicesOf, MachineProblem, problemFrom, relaxedCost, rowTraffic } from './machine.problem';
-import { FilterLayout, filterLayout, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
+import { FilterLayout, filterLayout, TrafficFilter, trafficFilter } from './problem.filter';
+import { StaticFilter, staticFilter } from './static.filter';
 import { solveRelaxed } from './chain.relaxation';
 import { decisionsOf, infeasibleAs, MachineSolution, provenInfeasible, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';

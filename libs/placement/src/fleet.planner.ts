@@ -1,6 +1,6 @@
 import { CacheOptions, EquivalenceCache, EquivalenceClass } from './equivalence.cache';
 import { sortChain } from './machine.problem';
-import { materialise } from './machine.solver';
+import { materialise } from './plan.materialise';
 import { HighsSolver } from './milp.solver';
 import { MachinePlan, MachineSelector, PlacementMachine, PlacementModule } from './placement.model';
 import { ScopedPlacement, selectReplicas } from './fleet.scope';

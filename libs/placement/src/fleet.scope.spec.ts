@@ -4,7 +4,7 @@ import { buildProblem, devicesOf, relaxedCost, rowTraffic } from './machine.prob
 import { solveProblem } from './machine.solver';
 import { randomInstance, seededRandom } from './placement.generator';
 import { PlacementMachine, PlacementModule } from './placement.model';
-import { staticFilter } from './problem.filter';
+import { staticFilter } from './static.filter';
 
 const seeds = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 

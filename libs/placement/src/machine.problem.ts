@@ -1,7 +1,8 @@
 import { EXCLUSIVE_HOOKS, Hook, HOOK_POSITION, HOOKS, Target } from '@ioplane/domain';
 import { CostFigures, costTotal, emptyUsage, HOST_KERNEL_FLAVOUR, refigure, Usage, usageOf, breakdownFrom } from './cost.model';
 import { chainRatesInto, PortPath, resolvePorts } from './port.paths';
-import { sortByCost, StaticFilter, staticFilter, TrafficFilter, trafficFilter } from './problem.filter';
+import { sortByCost, TrafficFilter, trafficFilter } from './problem.filter';
+import { StaticFilter, staticFilter } from './static.filter';
 import {
   CostBreakdown,
   PROGRAM_SWAP_SECONDS,

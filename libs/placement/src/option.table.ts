@@ -1,5 +1,6 @@
 import { HOOK_POSITION, Target } from '@ioplane/domain';
-import type { FilterLayout, StaticFilter } from './problem.filter';
+import type { FilterLayout } from './problem.filter';
+import type { StaticFilter } from './static.filter';
 import { DeviceFlavour, PlacementDevice } from './placement.model';
 
 /** Resource kinds per option, in trafficFilter's KINDS order (slots first). */

@@ -1,6 +1,6 @@
 import type { Target } from '@ioplane/domain';
 import { catalogDevice } from './placement.generator';
-import { planMachine } from './machine.solver';
+import { planMachine } from './plan.materialise';
 import { loadHighs } from './milp.solver';
 import { machinePlan, planFleet } from './fleet.planner';
 import { validatePlan } from './plan.validate';

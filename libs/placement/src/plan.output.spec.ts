@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { buildProblem } from './machine.problem';
-import { materialise, solveProblem } from './machine.solver';
+import { solveProblem } from './machine.solver';
+import { materialise } from './plan.materialise';
 import { randomInstance, seededRandom } from './placement.generator';
 
 const seeds = fc.integer({ min: 1, max: 2 ** 31 - 1 });
