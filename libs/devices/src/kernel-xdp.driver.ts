@@ -31,7 +31,8 @@ import {
 } from './device.driver';
 import { FirmwareSlots } from './firmware.slots';
 import { portCounters } from './kernel/chain.counters';
-import { chainMechanismFor, loadChain, slotsPerHook } from './kernel/chain.loader';
+import { chainMechanismFor, slotsPerHook } from './kernel/chain.loader';
+import { stageChain, swapRoot } from './kernel/chain.stage';
 import { chainMechanism } from './kernel/chain.probe';
 import { chainAsRun } from './kernel/chain.readback';
 import { foreignPrograms } from './kernel/foreign.programs';
@@ -252,58 +253,32 @@ export class KernelXdpDriver implements DeviceDriver {
       const mechanism = chainMechanismFor(this.support, req.modules);
       req.signal?.throwIfAborted?.();
       await this.ensurePort(iface);
-      for (const m of req.modules)
-        if (!existsSync(this.paths.objectFile(m.digest))) await fsp.writeFile(this.paths.objectFile(m.digest), m.object);
-
-      const dir = this.paths.chainDir(req.port, digest);
-      const reusingPrevious = meta.previous?.chainDigest === digest && existsSync(join(dir, 'root'));
-      let ids: { id: number | null; tag: string | null }[];
-      let rootId: number;
-      let rootTag: string;
-      if (reusingPrevious) {
-        ids = meta.previous!.modules.map((m) => ({ id: m.progId, tag: m.tag }));
-        rootId = meta.previous!.rootProgId!;
-        rootTag = meta.previous!.rootTag!;
-      } else {
-        await fsp.rm(dir, { recursive: true, force: true });
-        await fsp.mkdir(dir, { recursive: true });
-        try {
-          const loaded = await loadChain({
-            mechanism,
-            dir,
-            hookStatsPin: this.paths.hookStatsPin(req.port),
-            objectFile: (d) => this.paths.objectFile(d),
-            mapsDir: (name) => join(this.paths.portDir(req.port), 'maps', name),
-            stateDir: this.o.stateDir,
-            modules: req.modules,
-          });
-          ids = loaded.modules;
-          rootId = loaded.root.id;
-          rootTag = loaded.root.tag;
-        } catch (e) {
-          await fsp.rm(dir, { recursive: true, force: true });
-          throw e;
-        }
-      }
+      const staged = await stageChain({
+        paths: this.paths,
+        port: req.port,
+        digest,
+        previous: meta.previous,
+        mechanism,
+        stateDir: this.o.stateDir,
+        modules: req.modules,
+      });
+      const { dir, ids, rootId, rootTag } = staged;
 
       let mode: ChainState['mode'] = meta.current?.mode ?? 'native';
       try {
         if (running === null) {
           mode = await this.attach(req.port, iface, join(dir, 'root'), req.target, req.hook);
         } else {
-          const old =
-            meta.current && existsSync(join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root'))
-              ? join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root')
-              : `id:${running}`;
-          const r = await xdpctl(['replace', this.paths.linkPin(req.port), join(dir, 'root'), old]);
-          if (!r.ok)
-            throw new DeviceError(
-              'kernel_failed',
-              `atomic replace failed (${r.failure.error}, errno ${r.failure.errno}); the old chain still runs`,
-            );
+          await swapRoot(
+            this.paths,
+            req.port,
+            join(dir, 'root'),
+            { chainDigest: meta.current?.chainDigest ?? null, progId: running },
+            { swap: 'atomic replace', left: 'old' },
+          );
         }
       } catch (e) {
-        if (!reusingPrevious) await fsp.rm(dir, { recursive: true, force: true });
+        if (!staged.reused) await fsp.rm(dir, { recursive: true, force: true });
         throw e;
       }
 
@@ -387,19 +362,13 @@ export class KernelXdpDriver implements DeviceDriver {
           `port ${req.port} of ${this.device.id} keeps no previous chain (committed or never replaced)`,
           'port',
         );
-      const prevRoot = join(this.paths.chainDir(req.port, meta.previous.chainDigest), 'root');
-      const curRoot = join(this.paths.chainDir(req.port, meta.current.chainDigest), 'root');
-      const r = await xdpctl([
-        'replace',
-        this.paths.linkPin(req.port),
-        prevRoot,
-        existsSync(curRoot) ? curRoot : `id:${meta.current.rootProgId}`,
-      ]);
-      if (!r.ok)
-        throw new DeviceError(
-          'kernel_failed',
-          `atomic swap back failed (${r.failure.error}, errno ${r.failure.errno}); the current chain still runs`,
-        );
+      await swapRoot(
+        this.paths,
+        req.port,
+        join(this.paths.chainDir(req.port, meta.previous.chainDigest), 'root'),
+        { chainDigest: meta.current.chainDigest, progId: meta.current.rootProgId },
+        { swap: 'atomic swap back', left: 'current' },
+      );
       await fsp.rm(this.paths.chainDir(req.port, meta.current.chainDigest), { recursive: true, force: true });
       this.meta[req.port] = { current: meta.previous, previous: null };
       await this.saveMeta(req.port);

@@ -1,120 +1,15 @@
 import { TARGETS } from '@ioplane/domain';
 import { devicesOf, MachineProblem, problemFrom, relaxedCost, rowTraffic } from './machine.problem';
-import { FilterLayout, filterLayout, TrafficFilter, trafficFilter } from './problem.filter';
+import { filterLayout, TrafficFilter, trafficFilter } from './problem.filter';
 import { StaticFilter, staticFilter } from './static.filter';
 import { solveRelaxed } from './chain.relaxation';
 import { decisionsOf, infeasibleAs, MachineSolution, provenInfeasible, solutionOf, solveProblem, SolveOptions } from './machine.solver';
 import { evaluate } from './plan.evaluate';
 import { PortPath, resolvePorts } from './port.paths';
-import { InfeasibleModule, PlacementDevice, PlacementMachine, PlacementModule, SolverKind, TrafficDemand } from './placement.model';
+import { PlacementDevice, PlacementMachine, PlacementModule, TrafficDemand } from './placement.model';
+import { ClassEntry, ClassSolver, EquivalenceClass, Kept, Shape } from './equivalence.class';
 
-/**
- * Machines with the same cards, ingress ports (which card and port each one is), budget, agent
- * slots, module set, traffic bucket per port, current placement and pins get the same plan (up to
- * device ids and interface names), so one solve serves the whole class. Devices are compared by
- * kind and profile ids: two devices with the same profile ids carry the same numbers, which holds
- * when both come from the profile files.
- */
-export interface EquivalenceClass {
-  readonly key: string;
-  readonly index: number;
-  readonly modules: string[];
-  /** Solved on first read: a fleet plan classifies every machine first, then solves each class. */
-  readonly solution: MachineSolution;
-  /** Feasibility and cost of the solution, without rebuilding a compacted class's problem. */
-  outcome(): { feasible: boolean; cost: number };
-  /** Keep a feasible solution's answer only, not its problem (rebuilt when the solution is read). */
-  compact(): void;
-  members: number;
-}
-
-/** What a compacted class keeps of its solution: its answer (or proven verdict), not its problem. */
-interface Kept {
-  /** Null for a class proven infeasible: `infeasible` then says why. */
-  /**
-   * Candidate indices; or, as a string of char codes, StaticFilter option indices (solveRelaxed's
-   * answer: a one-byte string of a few dozen bytes where a typed array costs three objects and an
-   * off-heap store, for every machine of a fleet).
-   */
-  assignment: Int32Array | string | null;
-  infeasible?: InfeasibleModule[];
-  cost: number;
-  lowerBound: number;
-  optimal: boolean;
-  solver: SolverKind;
-}
-
-class ClassEntry implements EquivalenceClass {
-  members = 1;
-  private solved: MachineSolution | null = null;
-  private kept: Kept | null = null;
-
-  constructor(
-    readonly index: number,
-    readonly key: string,
-    readonly modules: string[],
-    private readonly cache: EquivalenceCache,
-    readonly first: PlacementMachine,
-    readonly chain: PlacementModule[],
-    /** The machine shape (statics, layout) the class belongs to, interned once per shape. */
-    readonly shape: Shape,
-    /** Length of the key's prefix that identifies its traffic filter (see classFor). */
-    private readonly trafficLength: number,
-  ) {}
-
-  /** The class's traffic filter key, cut from its key when needed (only the output path reads it). */
-  get trafficKey(): string {
-    return this.key.slice(0, this.trafficLength);
-  }
-
-  get solution(): MachineSolution {
-    if (this.solved) return this.solved;
-    if (!this.kept) return (this.solved = this.cache.solveClass(this));
-    // A compacted class: its problem is rebuilt and the kept answer checked on it. A class of one
-    // machine is read once, so the rebuilt problem is not kept either.
-    const s = this.cache.rebuildClass(this, this.kept);
-    if (this.members > 1) {
-      this.solved = s;
-      this.kept = null;
-    }
-    return s;
-  }
-
-  outcome(): { feasible: boolean; cost: number } {
-    if (!this.kept && !this.solved) this.kept = this.cache.relaxedClass(this);
-    if (this.kept) return { feasible: this.kept.assignment !== null, cost: this.kept.cost };
-    const s = this.solution;
-    return { feasible: s.feasible, cost: s.cost };
-  }
-
-  /**
-   * Drop the problem of a feasible solution and keep only its answer. A fleet of distinct machines
-   * holds one class per machine (and more for replica pricing): keeping every problem until the
-   * plan dies costs far more in garbage collection than building each again when it is read.
-   */
-  compact(): void {
-    const s = this.solved;
-    if (!s) return;
-    if (!s.feasible) {
-      // An infeasible class keeps its verdict alone too: problems that live as long as the plan,
-      // built where the short-lived ones are, teach V8 to allocate every later one straight into
-      // the old generation (allocation-site pretenuring), and writing the plans out then cost 4x.
-      this.kept = {
-        assignment: null,
-        infeasible: s.infeasible,
-        cost: s.cost,
-        lowerBound: s.lowerBound,
-        optimal: s.optimal,
-        solver: s.solver,
-      };
-    } else {
-      if (!s.assignment || s.decisions) return;
-      this.kept = { assignment: s.assignment, cost: s.cost, lowerBound: s.lowerBound, optimal: s.optimal, solver: s.solver };
-    }
-    this.solved = null;
-    this.cache.forget(this);
-  }
-}
+export type { EquivalenceClass } from './equivalence.class';
 
 export interface CacheOptions extends SolveOptions {
   /**
@@ -179,20 +74,8 @@ function infeasibleFrom(p: MachineProblem, kept: Kept): MachineSolution {
   };
 }
 
-/**
- * What machines of one shape share (cards, ingress ports, budget, agent slots, module set): its
- * long signature is kept once here, and a class key names the shape by its number, so a fleet of
- * distinct machines does not keep a 300-character key per machine and per replica priced.
- */
-interface Shape {
-  readonly id: number;
-  readonly staticsKey: string;
-  statics?: StaticFilter;
-  layout?: FilterLayout;
-}
-
 /** Lookup by a string signature of everything a machine's plan depends on except ids and names. */
-export class EquivalenceCache {
+export class EquivalenceCache implements ClassSolver {
   readonly classes: ClassEntry[] = [];
   private readonly byKey = new Map<string, ClassEntry>();
   private readonly shapes = new Map<string, Shape>();

@@ -1,15 +1,18 @@
 import type { OffloadRules, ProfileLimits } from '@ioplane/domain';
-import type { InsnRef, MapFacts, ObjectFacts, ProgramFacts } from '../analysis/analysis.types';
+import type { MapFacts, ObjectFacts, ProgramFacts } from '../analysis/analysis.types';
 import { helperName } from '../analysis/helper.table';
 import { mapFlagNames } from '../analysis/map.types';
 import { programMaps } from './program.maps';
-import { at, n, siteFields } from './reason.format';
+import { n } from './reason.format';
+import { aluWidth, atomics, ctxAccess, mapWrites, opcodes } from './offload-insn.rules';
+import { Ctx, reason, Rule, siteReason } from './offload-rule.context';
 import { OffloadReason, OffloadReasonCode } from './verifier.types';
 
 /**
  * The checks a device driver makes on an offloaded program, driven by the profile's `offload` block.
- * Each rule is one function below, named by its `rule` id; its reason quotes the driver's own
- * message (nfp: drivers/net/ethernet/netronome/nfp/bpf/) so an operator can grep the kernel for it.
+ * Each rule is one function (here, or in offload-insn.rules.ts for single instructions), named by its
+ * `rule` id; its reason quotes the driver's own message (nfp: drivers/net/ethernet/netronome/nfp/bpf/)
+ * so an operator can grep the kernel for it.
  * Generic limit reasons with the codes in SUPERSEDED are replaced by these when the block is present.
  */
 export const SUPERSEDED: ReadonlySet<OffloadReasonCode> = new Set<OffloadReasonCode>([
@@ -25,56 +28,11 @@ export const SUPERSEDED: ReadonlySet<OffloadReasonCode> = new Set<OffloadReasonC
   'map_entries',
 ]);
 
-/** BPF_ATOMIC imm values (uapi bpf.h): the operation, plus BPF_FETCH (0x01). */
-const ATOMIC_IMM: Record<string, number> = { add: 0x00, or: 0x40, and: 0x50, xor: 0xa0, xchg: 0xe1, cmpxchg: 0xf1 };
-
 const MAP_HELPER_NAMES: Record<number, string> = { 1: 'map_lookup', 2: 'map_update', 3: 'map_delete' };
 const PERF_EVENT_OUTPUT = 25;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 /** Register kinds bpf_perf_event_output's data may point to on nfp (NULL is a scalar). */
 const PERF_DATA_KINDS = ['stack', 'map_value', 'packet', 'scalar'];
-
-interface Ctx {
-  facts: ObjectFacts;
-  p: ProgramFacts;
-  l: ProfileLimits;
-  o: OffloadRules;
-  who: string;
-}
-
-type Rule = (c: Ctx) => OffloadReason[];
-
-/** `<what> is not supported by <profile>: nfp says "<driver message>" (<source>) [rule <rule>]`; `what` may carry its own verb. */
-function reason(
-  c: Ctx,
-  code: OffloadReasonCode,
-  rule: string,
-  what: string,
-  driverMessage: string,
-  source: string,
-  extra: Partial<OffloadReason> = {},
-): OffloadReason {
-  const verb = / is not offloadable to /.test(what) ? '' : ` is not supported by ${c.who}`;
-  return {
-    code,
-    rule,
-    message: `${what}${verb}: ${c.o.driver} says "${driverMessage}" (${source}) [rule ${rule}]`,
-    driverMessage,
-    source,
-    ...extra,
-  };
-}
-
-const siteReason = (
-  c: Ctx,
-  s: InsnRef,
-  code: OffloadReasonCode,
-  rule: string,
-  what: string,
-  msg: string,
-  source: string,
-  extra: Partial<OffloadReason> = {},
-) => reason(c, code, rule, `${what} ${at(s, c.p)}`, msg, source, { ...siteFields(s), ...extra });
 
 const attachType: Rule = (c) => {
   const t = c.p.attachType;
@@ -191,131 +149,6 @@ const perfEventArgs: Rule = (c) => {
   }
   return out;
 };
-
-const mapWrites: Rule = (c) =>
-  c.o.mapValueStores
-    ? []
-    : c.p.mapValueStores.map((s) =>
-        siteReason(c, s, 'map_write', 'map_write', 'store into a map value', 'map writes not supported', 'verifier.c nfp_bpf_check_ptr'),
-      );
-
-const atomics: Rule = (c) => {
-  const out: OffloadReason[] = [];
-  for (const a of c.p.atomics) {
-    const add = a.op === 'add' && !a.fetch;
-    if (c.l.atomics !== 'all' && !(c.l.atomics === 'add' && add)) {
-      const base = ATOMIC_IMM[a.op];
-      const imm = base === undefined ? a.op : String(base | (a.fetch ? 0x01 : 0));
-      out.push(
-        siteReason(
-          c,
-          a,
-          'atomic',
-          'atomic_op',
-          `atomic ${a.op}${a.fetch ? ' with fetch' : ''} (${a.width}-bit)`,
-          `atomic op not implemented: ${imm}`,
-          'verifier.c nfp_bpf_check_atomic',
-          { actual: a.op, limit: c.l.atomics },
-        ),
-      );
-    } else if (c.o.atomicsOnMapValuesOnly && a.target !== 'map_value') {
-      out.push(
-        siteReason(
-          c,
-          a,
-          'atomic',
-          'atomic_target',
-          `atomic ${a.op} into ${a.target === 'unknown' ? 'memory not shown to be a map value' : `the ${a.target.replace('_', ' ')}`}`,
-          `atomic add not to a map value pointer: ${a.target}`,
-          'verifier.c nfp_bpf_check_atomic',
-          { actual: a.target, limit: 'map_value' },
-        ),
-      );
-    }
-  }
-  return out;
-};
-
-const ctxAccess: Rule = (c) => {
-  if (c.p.type !== 'xdp') return [];
-  const out: OffloadReason[] = [];
-  for (const a of c.p.ctxAccesses) {
-    if (a.access === 'load' && !(c.o.ctxReadOffsets.includes(a.offset) && a.size === c.o.ctxReadBytes)) {
-      out.push(
-        siteReason(
-          c,
-          a,
-          'ctx_access',
-          'ctx_read',
-          `${a.size}-byte read of xdp_md offset ${a.offset} (the device has only data and data_end)`,
-          'mem_ldx_xdp: -EOPNOTSUPP',
-          'jit.c mem_ldx_xdp',
-          { actual: a.offset, limit: c.o.ctxReadOffsets.join(',') },
-        ),
-      );
-    } else if (a.access === 'store' && !c.o.ctxWriteOffsets.includes(a.offset)) {
-      out.push(
-        siteReason(
-          c,
-          a,
-          'ctx_access',
-          'ctx_write',
-          `store to xdp_md at offset ${a.offset}`,
-          a.offset === 16 ? 'queue selection not supported by FW' : 'unsupported store to context field',
-          'verifier.c nfp_bpf_check_store',
-          { actual: a.offset },
-        ),
-      );
-    }
-  }
-  return out;
-};
-
-const aluWidth: Rule = (c) => {
-  if (c.o.mulDivMaxBits >= 64) return [];
-  const out: OffloadReason[] = [];
-  const bits = c.o.mulDivMaxBits;
-  for (const s of c.p.aluSites) {
-    const what = `${s.op}${s.width} ${s.source === 'imm' ? `by ${s.imm}` : 'by a register'}`;
-    const add = (msg: string, detail: string) =>
-      out.push(
-        siteReason(c, s, 'alu_width', `alu_${s.op}`, `${what} (${detail})`, msg, 'verifier.c nfp_bpf_check_alu', { limit: `u${bits}` }),
-      );
-    if (s.op === 'mul') {
-      if (!s.dstWithinU32) add('multiplier is not within u32 value range', 'the destination is not shown to fit in 32 bits');
-      else if (s.source === 'reg' && !s.srcWithinU32)
-        add('multiplicand is not within u32 value range', 'the source is not shown to fit in 32 bits');
-      else if (s.width === 64 && s.source === 'imm' && (s.imm ?? 0) < 0)
-        add("sign extended multiplicand won't be within u32 value range", 'a negative immediate sign-extends past 32 bits');
-    } else if (s.op === 'div') {
-      if (!s.dstWithinU32) add('dividend is not within u32 value range', 'the dividend is not shown to fit in 32 bits');
-      else if (s.source === 'reg' && c.o.divisorConstant && !s.srcConstant)
-        add('divisor is not constant', 'the divisor is not known at load time');
-      else if (s.source === 'reg' && !s.srcWithinU32)
-        add('divisor is not within u32 value range', 'the divisor is not shown to fit in 32 bits');
-      else if (s.source === 'imm' && (s.imm ?? 0) < 0) add('divide by negative constant is not supported', 'negative divisor');
-    }
-  }
-  return out;
-};
-
-const opcodes: Rule = (c) =>
-  c.p.opcodes
-    .filter((o) => c.l.refusedOpcodes.includes(o.opcode))
-    .flatMap((o) =>
-      o.sites.map((s) =>
-        siteReason(
-          c,
-          s,
-          'opcode',
-          'opcode',
-          `opcode 0x${o.opcode.toString(16).padStart(2, '0')} (${o.mnemonic})`,
-          `instruction 0x${o.opcode.toString(16)} not supported`,
-          'verifier.c nfp_verify_insn (jit.c instr_cb)',
-          { actual: o.opcode },
-        ),
-      ),
-    );
 
 /** nfp_bpf_get_stack_usage: deepest call chain of frames each rounded up, called frames carrying return address and saved regs. */
 export function deviceStackBytes(
